@@ -1,0 +1,23 @@
+"""ad_compiler: a source-to-source automatic-differentiation compiler for Python.
+
+Reads a function's source, lowers it to an evaluation trace and emits readable,
+self-contained Python for its derivatives.  See README.md and docs/.
+"""
+
+__version__ = "0.1.0"
+
+from .api import grad, jvp, trace, value_and_grad, vjp  # noqa: E402
+from .errors import AdError, CompileError, SourceUnavailableError, UsageError  # noqa: E402
+
+__all__ = [
+    "grad",
+    "value_and_grad",
+    "jvp",
+    "vjp",
+    "trace",
+    "AdError",
+    "CompileError",
+    "SourceUnavailableError",
+    "UsageError",
+    "__version__",
+]

@@ -1,0 +1,270 @@
+"""The public API and the one place the pipeline stages are strung together.
+
+    source ─parse→ AST ─lower→ IR ─jvp / vjp→ derivative IR ─optimize→ IR ─codegen→ text ─black→ source ─load→ function
+
+The decorator and the CLI are thin shells over :func:`derivative_ir`,
+:func:`emit` and :func:`compile_file`.  JAX's names and conventions:
+
+* ``grad(f, argnums=0)`` — ∂f/∂args[argnums] (a tuple when ``argnums`` is a tuple);
+  also ``@grad`` and ``@grad(argnums=(0, 1))``;
+* ``value_and_grad(f, argnums=0)`` — ``(f(*args), grad(f)(*args))``;
+* ``jvp(f, primals, tangents)`` — ``(y, ẏ)``;
+* ``vjp(f, *primals)`` — ``(y, pullback)`` with ``pullback(ȳ)`` the tuple of input adjoints;
+* ``trace(f)`` — the IR of ``f``.
+
+Every derivative function is the emitted code itself, loaded (no wrapper, so
+calling it costs what the code costs), with ``.source`` (the emitted text) and
+``.ir`` (its IR).  Compiled derivatives are cached per (function, kind, argnums).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from . import __version__
+from .codegen import emit_function, emit_module, format_source
+from .errors import UsageError
+from .forward import jvp as jvp_transform
+from .ir import Const, Function
+from .loader import load
+from .lower import lower_function
+from .passes import optimize, select_results, specialize
+from .reverse import vjp as vjp_transform
+from .scope import RuntimeScope, StaticScope
+from .source import from_function, module_functions, parse_module, FunctionSource
+
+KINDS = ("grad", "value_and_grad", "vjp", "jvp")
+_WHAT = {
+    "grad": "Gradient",
+    "value_and_grad": "Value and gradient",
+    "vjp": "Vector-Jacobian product (reverse mode)",
+    "jvp": "Jacobian-vector product (forward mode)",
+}
+
+
+# --- pipeline ----------------------------------------------------------------------
+def lower(src: FunctionSource, scope) -> Function:
+    """Stage 1: the evaluation-trace IR of a function."""
+    return lower_function(src, scope)
+
+
+def derivative_ir(fn: Function, kind: str, wrt: tuple[int, ...], wrt_tree=None) -> Function:
+    """Stage 2: the optimised IR of one derivative of ``fn``.
+
+    ``wrt`` are parameter indices; ``wrt_tree`` shapes the returned derivatives
+    (an index into ``wrt`` for a single one, a tuple of indices for several).
+    """
+    if wrt_tree is None:
+        wrt_tree = tuple(range(len(wrt)))
+    if kind == "jvp":
+        d = jvp_transform(fn, wrt)
+        d = _with(d, name=f"{fn.name}_jvp", defaults=())
+    elif kind in ("grad", "value_and_grad"):
+        if not isinstance(fn.tree, int):
+            raise UsageError(
+                f"{kind}() needs `{fn.name}` to return one scalar, but it returns a tuple of "
+                f"{len(fn.results)} values; use vjp() for several outputs"
+            )
+        d = vjp_transform(fn, wrt, wrt_tree)
+        seed = d.params[len(fn.params)]
+        d = specialize(d, {seed.name: Const(1.0)})  # ȳ = 1
+        if kind == "grad":
+            d = select_results(d, d.tree[1], name=f"{fn.name}_grad")
+        else:
+            d = _with(d, name=f"{fn.name}_value_and_grad")
+        d = _with(d, defaults=fn.defaults)
+    elif kind == "vjp":
+        d = vjp_transform(fn, wrt, wrt_tree)
+        d = select_results(d, d.tree[1], name=f"{fn.name}_vjp")
+        d = _with(d, defaults=())
+    else:
+        raise UsageError(f"unknown derivative kind {kind!r}; expected one of {KINDS}")
+    return optimize(d)
+
+
+def _with(fn: Function, **changes) -> Function:
+    from dataclasses import replace
+
+    return replace(fn, **changes)
+
+
+def describe(fn: Function, kind: str, wrt: tuple[int, ...], origin: str) -> str:
+    """The docstring of an emitted derivative."""
+    names = ", ".join(fn.params[i].name for i in wrt)
+    params = ", ".join(p.name for p in fn.params)
+    return (
+        f"{_WHAT[kind]} of {fn.name}({params}) with respect to {names}.\n\n"
+        f"Emitted by ad_compiler {__version__} from {origin}; regenerate rather than edit."
+    )
+
+
+def emit(d: Function, lines=None, black: bool = True) -> str:
+    """Stage 3: the Python source of one derivative function (black-formatted)."""
+    text = emit_function(d, lines)
+    return format_source(text) if black else text
+
+
+# --- the decorator / JAX-style API ----------------------------------------------------
+_CACHE: dict[tuple, object] = {}
+
+
+def trace(f) -> Function:
+    """The evaluation-trace IR of a Python function."""
+    return lower(from_function(f), RuntimeScope(f))
+
+
+def _wrt(fn: Function, argnums) -> tuple[tuple[int, ...], object]:
+    """Normalise argnums into parameter indices and the shape of the result."""
+    n = len(fn.params)
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    if not nums or not all(isinstance(i, int) for i in nums):
+        raise UsageError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
+    wrt = []
+    for i in nums:
+        if not -n <= i < n:
+            raise UsageError(f"argnums {i} is out of range: `{fn.name}` has {n} parameters")
+        wrt.append(i % n)
+    return tuple(wrt), (0 if single else tuple(range(len(wrt))))
+
+
+def compile_derivative(f, kind: str, argnums=0):
+    """The emitted, loaded derivative of ``f`` (cached), with ``.source`` and ``.ir``."""
+    key = (f, kind, argnums)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    src = from_function(f)
+    fn = lower(src, RuntimeScope(f))
+    wrt, wrt_tree = _wrt(fn, argnums)
+    d = derivative_ir(fn, kind, wrt, wrt_tree)
+    d = _with(d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"))
+    text = emit(d, src.line)
+    module = emit_module([text], f"{_WHAT[kind]} of {fn.name}, emitted by ad_compiler.")
+    compiled = load(module, d.name, f"{kind} of {fn.name}")
+    compiled.source = format_source(module)
+    compiled.ir = d
+    compiled.primal_ir = fn
+    _CACHE[key] = compiled
+    return compiled
+
+
+def grad(f=None, argnums=0):
+    """∂f/∂args[argnums] as emitted Python; usable as ``@grad`` or ``@grad(argnums=...)``."""
+    if f is None:
+        return functools.partial(grad, argnums=argnums)
+    return compile_derivative(f, "grad", argnums)
+
+
+def value_and_grad(f=None, argnums=0):
+    """A function returning ``(f(*args), grad(f, argnums)(*args))`` in one pass."""
+    if f is None:
+        return functools.partial(value_and_grad, argnums=argnums)
+    return compile_derivative(f, "value_and_grad", argnums)
+
+
+def _all_argnums(f, primals) -> tuple[int, ...]:
+    n = len(trace_cached(f).params)
+    if len(primals) != n:
+        raise UsageError(f"`{f.__name__}` takes {n} arguments, got {len(primals)} primals")
+    return tuple(range(n))
+
+
+@functools.lru_cache(maxsize=None)
+def trace_cached(f) -> Function:
+    return trace(f)
+
+
+def jvp(f, primals, tangents):
+    """Forward mode: ``(f(*primals), J·tangents)``; outputs shaped like ``f``'s."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    argnums = _all_argnums(f, primals)
+    if len(tangents) != len(primals):
+        raise UsageError(f"got {len(primals)} primals but {len(tangents)} tangents")
+    compiled = compile_derivative(f, "jvp", argnums)
+    return compiled(*primals, *tangents)
+
+
+def vjp(f, *primals):
+    """Reverse mode: ``(f(*primals), pullback)`` with ``pullback(ȳ) = ȳᵀ·J`` per input."""
+    argnums = _all_argnums(f, primals)
+    compiled = compile_derivative(f, "vjp", argnums)
+    y = f(*primals)
+    multiple = not isinstance(compiled.primal_ir.tree, int)
+
+    def pullback(y_bar):
+        seeds = tuple(y_bar) if multiple else (y_bar,)
+        if len(seeds) != len(compiled.primal_ir.results):
+            raise UsageError(
+                f"pullback needs {len(compiled.primal_ir.results)} cotangents, got {len(seeds)}"
+            )
+        return compiled(*primals, *seeds)
+
+    pullback.source = compiled.source
+    pullback.ir = compiled.ir
+    return y, pullback
+
+
+# --- the CLI's entry point --------------------------------------------------------------
+def compile_file(
+    text: str,
+    file: str,
+    functions: list[str] | None = None,
+    mode: str = "reverse",
+    wrt: list[str] | None = None,
+    ir_only: bool = False,
+    command: str = "",
+) -> str:
+    """Derivatives of a file's top-level functions, as one self-contained module.
+
+    The file is parsed, never imported or run.  ``mode`` is ``reverse`` (a
+    ``f_grad`` for a scalar function, a ``f_vjp`` taking one cotangent per output
+    otherwise) or ``forward`` (``f_jvp``).  ``wrt`` names parameters (default all).
+    With ``ir_only`` the primal traces are returned instead of source.
+    Raises :class:`CompileError` (the first error) or :class:`UsageError`.
+    """
+    module = parse_module(text, file)
+    scope = StaticScope(module)
+    lines = tuple(text.splitlines())
+    nodes = module_functions(module)
+    if functions:
+        known = {n.name for n in nodes}
+        for name in functions:
+            if name not in known:
+                raise UsageError(f"{file} has no top-level function named `{name}`")
+        nodes = [n for n in nodes if n.name in functions]
+    if not nodes:
+        raise UsageError(f"{file} defines no top-level function to differentiate")
+    sources, traces = [], []
+    for node in nodes:
+        src = FunctionSource(node, file, lines)
+        fn = lower(src, scope)
+        traces.append(str(fn))
+        if ir_only:
+            continue
+        idx = _wrt_by_name(fn, wrt)
+        kind = "jvp" if mode == "forward" else ("grad" if isinstance(fn.tree, int) else "vjp")
+        tree = 0 if len(idx) == 1 else tuple(range(len(idx)))
+        d = derivative_ir(fn, kind, idx, tree)
+        d = _with(d, doc=describe(fn, kind, idx, f"{file}:{fn.loc.line}"))
+        sources.append(emit_function(d, src.line))
+    if ir_only:
+        return "\n".join(traces)
+    header = f"Derivatives emitted by ad_compiler {__version__} from {file}"
+    if command:
+        header += f" by `{command}`"
+    header += ".\n\nSelf-contained: needs only math (and numpy if the source used it)."
+    return format_source(emit_module(sources, header))
+
+
+def _wrt_by_name(fn: Function, wrt: list[str] | None) -> tuple[int, ...]:
+    names = [p.name for p in fn.params]
+    if not wrt:
+        return tuple(range(len(names)))
+    missing = [w for w in wrt if w not in names]
+    if missing:
+        raise UsageError(
+            f"`{fn.name}` has no parameter named {', '.join(missing)} "
+            f"(its parameters: {', '.join(names)})"
+        )
+    return tuple(names.index(w) for w in wrt)

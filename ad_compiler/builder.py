@@ -1,0 +1,146 @@
+"""The operations derivative rules are written with, and the builder that turns them into IR.
+
+Rules in :mod:`ad_compiler.rules` never build strings or IR by hand: they call
+``b.mul(x, y)``, ``b.cos(x)``... on an :class:`Ops`.  What the calls produce
+depends on ``b``:
+
+* :class:`IRBuilder` appends equations to an IR body (forward and reverse mode);
+* :class:`NumericOps` computes Python floats (tests evaluate a rule at a point);
+* ``symbolic.SympyOps`` builds SymPy expressions (the rule table is proved
+  against ``sympy.diff``).
+
+``None`` is a *symbolic zero*: a tangent or adjoint known to be zero.  The
+linear operations absorb it (``add(x, None) = x``, ``mul(x, None) = None``), so a
+rule never emits work for an input that is constant or inactive.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from .errors import Loc
+from .ir import Atom, Const, Eqn, Namer, Var
+from .primitives import PRIMITIVES
+
+
+class Ops:
+    """Arithmetic with symbolic zeros; subclasses define :meth:`apply` and :meth:`lit`."""
+
+    def apply(self, prim: str, *ins):
+        raise NotImplementedError
+
+    def lit(self, value):
+        raise NotImplementedError
+
+    def add(self, x, y):
+        if x is None:
+            return y
+        if y is None:
+            return x
+        return self.apply("add", x, y)
+
+    def sub(self, x, y):
+        if y is None:
+            return x
+        if x is None:
+            return self.neg(y)
+        return self.apply("sub", x, y)
+
+    def mul(self, x, y):
+        if x is None or y is None:
+            return None
+        return self.apply("mul", x, y)
+
+    def div(self, x, y):
+        if x is None:
+            return None
+        return self.apply("div", x, y)
+
+    def neg(self, x):
+        if x is None:
+            return None
+        return self.apply("neg", x)
+
+
+def _nonlinear(name):
+    def op(self, *ins):
+        if any(i is None for i in ins):
+            raise ValueError(f"{name} applied to a symbolic zero (a rule bug)")
+        return self.apply(name, *ins)
+
+    op.__name__ = name
+    return op
+
+
+for _name in PRIMITIVES:
+    if not hasattr(Ops, _name):
+        setattr(Ops, _name, _nonlinear(_name))
+
+
+class NumericOps(Ops):
+    """Evaluates rules on Python numbers."""
+
+    def apply(self, prim, *ins):
+        return PRIMITIVES[prim].evaluate(*ins)
+
+    def lit(self, value):
+        return value
+
+
+class IRBuilder(Ops):
+    """Appends equations to a body, stamping each with the current location and library."""
+
+    def __init__(self, namer: Namer):
+        self.namer = namer
+        self.eqns: list[Eqn] = []
+        self.loc: Loc | None = None
+        self.ns = "math"
+        self._fresh: dict[str, int] = {}  # temp name -> index of its defining equation
+
+    @contextmanager
+    def at(self, loc: Loc | None, ns: str = "math"):
+        """Equations built inside the block point at ``loc`` and use library ``ns``."""
+        saved = self.loc, self.ns
+        self.loc, self.ns = loc, ns
+        try:
+            yield self
+        finally:
+            self.loc, self.ns = saved
+
+    def lit(self, value) -> Const:
+        return Const(value)
+
+    def apply(self, prim: str, *ins) -> Var:
+        atoms = tuple(i if isinstance(i, (Var, Const)) else Const(i) for i in ins)
+        for a in atoms:
+            if isinstance(a, Var):
+                self._fresh.pop(a.name, None)  # used: renaming it now would break this use
+        out = self.namer.temp()
+        self._fresh[out.name] = len(self.eqns)
+        self.eqns.append(Eqn(prim, (out,), atoms, self.loc, self.ns))
+        return out
+
+    def emit(self, eqn: Eqn) -> None:
+        """Append an equation built elsewhere (a primal equation copied into a derivative)."""
+        self.eqns.append(eqn)
+
+    def bind(self, atom: Atom | None, name: str, reserved: bool = False) -> Atom | None:
+        """Give the value ``atom`` the readable name ``name`` where that costs nothing.
+
+        A temporary this builder just made, and nobody has used yet, is renamed
+        (its equation rewritten); anything else (a parameter, a constant, an
+        already named value) is returned as it is and serves as an alias.
+        ``reserved`` says ``name`` is already set aside for this value (a user's
+        local variable), so it is used as it is rather than made unique.
+        """
+        if not isinstance(atom, Var) or atom.name not in self._fresh:
+            return atom
+        index = self._fresh.pop(atom.name)
+        eqn = self.eqns[index]
+        new = Var(name) if reserved else self.namer.fresh(name)
+        self.eqns[index] = Eqn(eqn.prim, (new,), eqn.ins, eqn.loc, eqn.ns, eqn.params)
+        if atom.name == f"v{self.namer.counter}":
+            self.namer.counter -= 1  # give the number back so temps stay v1, v2, v3...
+        self.namer.taken.discard(atom.name)
+        return new
+

@@ -1,0 +1,134 @@
+"""The ``adc`` command: a thin shell over :func:`ad_compiler.api.compile_file`.
+
+``adc compile f.py`` reads f.py as text (it never imports or runs it) and
+writes a Python module with the derivative of each top-level function.
+
+Exit status: 0 on success, 1 when the input cannot be differentiated (with a
+compiler-style message on stderr), 2 for usage errors.  No Python traceback
+reaches the user: an internal failure is reported as such, with status 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import tempfile
+
+from . import __version__
+from .api import compile_file
+from .errors import CompileError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's default exits 2 too; keep its wording
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="adc",
+        description="ad_compiler: emit readable Python source for derivatives of Python functions.",
+    )
+    parser.add_argument("--version", action="version", version=f"adc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    c = sub.add_parser(
+        "compile",
+        help="emit derivative source for the functions of a file (never runs the file)",
+        description="Read FILE statically and write a module with a derivative of each "
+        "top-level function: f_grad (reverse mode, scalar f), f_vjp (reverse mode, "
+        "tuple-valued f) or f_jvp (forward mode).",
+    )
+    c.add_argument("file", metavar="FILE", help="the Python file to read (it is not executed)")
+    c.add_argument(
+        "--function",
+        action="append",
+        metavar="NAME",
+        help="differentiate only this function (repeatable; default: every top-level function)",
+    )
+    c.add_argument(
+        "--mode",
+        choices=("reverse", "forward"),
+        default="reverse",
+        help="reverse (gradient / VJP, the default) or forward (JVP)",
+    )
+    c.add_argument(
+        "--wrt",
+        metavar="X1,X2",
+        help="comma-separated parameters to differentiate with respect to (default: all)",
+    )
+    c.add_argument("-o", "--output", metavar="OUT", help="write to OUT (atomically) instead of stdout")
+    c.add_argument("--ir", action="store_true", help="print the evaluation trace (IR) instead")
+    return parser
+
+
+def _write_atomically(path: str, text: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".adc-", suffix=".py", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _compile(args) -> int:
+    if args.output and os.path.exists(args.output):
+        if os.path.samefile(args.output, args.file) if os.path.exists(args.file) else False:
+            print(f"adc: error: refusing to overwrite the input file {args.file}", file=sys.stderr)
+            return 2
+    try:
+        with open(args.file, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"adc: error: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    wrt = [w.strip() for w in args.wrt.split(",") if w.strip()] if args.wrt else None
+    command = "adc compile " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    try:
+        out = compile_file(
+            text,
+            args.file,
+            functions=args.function,
+            mode=args.mode,
+            wrt=wrt,
+            ir_only=args.ir,
+            command=command,
+        )
+    except CompileError as exc:
+        print(exc.with_source(text.splitlines()).render(), file=sys.stderr)
+        return 1
+    except UsageError as exc:
+        print(f"adc: error: {exc}", file=sys.stderr)
+        return 2
+    if args.output:
+        _write_atomically(args.output, out)
+    else:
+        sys.stdout.write(out)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return _compile(args)
+    except Exception as exc:  # a bug in ad_compiler: say so, without a traceback
+        print(
+            f"adc: internal compiler error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in ad_compiler; please report it with the input file.",
+            file=sys.stderr,
+        )
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Code generation: IR -> Python source a person reads and a program imports.
+
+Guarantees:
+
+* one statement per line; every named value of the IR (the user's names and
+  the ``_dot``/``_bar`` names derived from them) is its own statement, and a
+  temporary used once is folded into the expression that uses it, so the code
+  reads like a hand-written derivative rather than a trace;
+* a comment before each group of statements quotes the user's source line it
+  came from (``# line 6: return math.log(x1) + x1 * x2``);
+* parentheses follow Python's precedence and left-to-right evaluation exactly:
+  floating point addition is not associative, so ``a + (b + c)`` keeps its
+  parentheses;
+* the module imports only ``math`` and ``numpy`` — never ad_compiler;
+* :func:`format_source` runs black, so the output is black-clean.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .ir import Const, Eqn, Function, Var, name_rank, render_tree, signature
+from .primitives import PREC_ADD, PREC_ATOM, PREC_NEG, PREC_POW, PRIMITIVES
+
+# A temporary is folded into its user only while the expression stays this small.
+MAX_INLINE_OPS = 6
+
+
+def _const(c: Const) -> tuple[str, int]:
+    v = c.value
+    if isinstance(v, float) and not math.isfinite(v):
+        text = "math.nan" if math.isnan(v) else ("math.inf" if v > 0 else "-math.inf")
+    else:
+        text = repr(v)
+    return text, PREC_NEG if text.startswith("-") else PREC_ATOM
+
+
+class _Expr:
+    __slots__ = ("text", "prec", "size")
+
+    def __init__(self, text: str, prec: int, size: int):
+        self.text, self.prec, self.size = text, prec, size
+
+
+def _wrap(e: _Expr, need: int, strict: bool = False) -> str:
+    """``e.text`` parenthesised if it binds less tightly than ``need``."""
+    if e.prec < need or (strict and e.prec == need):
+        return f"({e.text})"
+    return e.text
+
+
+def _render(eqn: Eqn, args: list[_Expr]) -> _Expr:
+    prim = PRIMITIVES[eqn.prim]
+    size = 1 + sum(a.size for a in args)
+    if prim.infix:
+        left, right = args
+        if prim.infix == "**":
+            # ** is right-associative and binds tighter than a unary minus on its left.
+            text = f"{_wrap(left, PREC_POW, strict=True)} ** {_wrap(right, PREC_POW)}"
+        else:
+            # left-associative: a right operand of equal precedence needs parentheses.
+            text = f"{_wrap(left, prim.prec)} {prim.infix} {_wrap(right, prim.prec, strict=True)}"
+        return _Expr(text, prim.prec, size)
+    if prim.prefix:
+        (arg,) = args
+        return _Expr(f"{prim.prefix}{_wrap(arg, PREC_NEG)}", PREC_NEG, size)
+    name = prim.call_name(eqn.ns)
+    texts = [a.text for a in args]
+    if "{0}" in name:
+        return _Expr(name.format(*texts), PREC_ATOM, size)
+    return _Expr(f"{name}({', '.join(texts)})", PREC_ATOM, size)
+
+
+def _use_counts(fn: Function) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for eqn in fn.body:
+        for a in eqn.ins:
+            if isinstance(a, Var):
+                counts[a.name] = counts.get(a.name, 0) + 1
+    for a in fn.results:
+        if isinstance(a, Var):
+            counts[a.name] = counts.get(a.name, 0) + 2  # a result is always a statement
+    return counts
+
+
+def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
+    """Python source of one function (unformatted; see :func:`format_source`).
+
+    ``lines(loc)`` returns the user's source line for a location, for comments.
+    """
+    counts = _use_counts(fn)
+    pending: dict[str, _Expr] = {}  # temporaries waiting to be folded into their user
+    out = [f"def {fn.name}({signature(fn)}):"]
+    if fn.doc:
+        out.append(f"    {_docstring(fn.doc)}")
+    last_line = None
+
+    def atom(a) -> _Expr:
+        if isinstance(a, Const):
+            return _Expr(*_const(a), 0)
+        return pending.pop(a.name, None) or _Expr(a.name, PREC_ATOM, 0)
+
+    for eqn in fn.body:
+        expr = _render(eqn, [atom(a) for a in eqn.ins])
+        name = eqn.out.name
+        foldable = (
+            inline
+            and counts.get(name, 0) == 1
+            and name_rank(name, fn.user_names) < 2
+            and expr.size <= MAX_INLINE_OPS
+        )
+        if foldable:
+            pending[name] = expr
+            continue
+        if eqn.loc is not None and eqn.loc.line != last_line and lines is not None:
+            text = lines(eqn.loc)
+            if text:
+                out.append(f"    # line {eqn.loc.line}: {text.strip()}")
+            last_line = eqn.loc.line
+        out.append(f"    {name} = {expr.text}")
+    items = [atom(a).text for a in fn.results]
+    out.append(f"    return {render_tree(fn.tree, items)}")
+    return "\n".join(out) + "\n"
+
+
+def _docstring(doc: str) -> str:
+    """A triple-quoted docstring, indented for a function body."""
+    doc = doc.replace("\\", "\\\\").replace('"""', "'''")
+    lines = doc.strip().splitlines()
+    if len(lines) == 1:
+        return f'"""{lines[0]}"""'
+    body = "\n".join(("    " + line) if line.strip() else "" for line in lines[1:])
+    return f'"""{lines[0]}\n{body}\n    """'
+
+
+def imports_for(sources: list[str]) -> list[str]:
+    """The import lines the emitted functions need (comments and docstrings aside)."""
+    code = "\n".join(
+        line for src in sources for line in src.splitlines() if not line.strip().startswith("#")
+    )
+    lines = []
+    if "math." in code:
+        lines.append("import math")
+    if "np." in code:
+        lines.append("import numpy as np")
+    return lines
+
+
+def emit_module(functions: list[str], header: str) -> str:
+    """A self-contained module: docstring header, imports, then the functions."""
+    parts = [f'"""{header}"""', ""]
+    parts += imports_for(functions)
+    for src in functions:
+        parts += ["", "", src.rstrip("\n")]
+    return "\n".join(parts) + "\n"
+
+
+def format_source(text: str) -> str:
+    """Format with black (imported lazily: it is only needed here)."""
+    import black
+
+    return black.format_str(text, mode=black.Mode())

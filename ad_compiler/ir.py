@@ -1,0 +1,256 @@
+"""The intermediate representation: an evaluation trace, as in the seeds.
+
+A :class:`Function` is plain, immutable data: parameters, a body of equations
+and the results.  Each :class:`Eqn` applies one primitive to atoms (variables
+or constants) and binds its output variables::
+
+    def f(x1, x2):
+        v1 = log(x1)            # f.py:3
+        v2 = x1 * x2            # f.py:3
+        ...
+        return v5
+
+Guarantees (checked by :func:`verify`):
+
+* single assignment: every variable is bound once (a parameter or one equation's
+  output) before any use, so a transform can treat names as values;
+* every equation names a known primitive with the right number of inputs and
+  carries the :class:`~ad_compiler.errors.Loc` of the user's source it came from;
+* ``str(function)`` is stable: the same IR always prints the same text.
+
+Derivatives are ordinary ``Function`` values, so they can be optimised,
+printed, checked and differentiated again without re-parsing text.
+
+Naming is owned by one :class:`Namer`: user names are kept, temporaries are
+``v1 … vN`` (never colliding with a user name), tangents ``<name>_dot`` and
+adjoints ``<name>_bar``.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from .errors import Loc
+from .primitives import PRIMITIVES
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    """A named value."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    """A literal number."""
+
+    value: int | float
+
+    def __post_init__(self):
+        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
+            raise TypeError(f"Const holds an int or float, not {self.value!r}")
+
+    def __str__(self) -> str:
+        return repr(self.value)
+
+
+Atom = Union[Var, Const]
+
+
+@dataclass(frozen=True, slots=True)
+class Eqn:
+    """``outs = prim(*ins)``: one primitive applied to atoms.
+
+    ``params`` holds static, hashable settings of the primitive as sorted
+    ``(key, value)`` pairs; ``ns`` says which library the user called (``math`` or
+    ``np``) so emitted code keeps the user's semantics.
+    """
+
+    prim: str
+    outs: tuple[Var, ...]
+    ins: tuple[Atom, ...]
+    loc: Loc | None = None
+    ns: str = "math"
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self):
+        prim = PRIMITIVES.get(self.prim)
+        if prim is None:
+            raise ValueError(f"unknown primitive {self.prim!r}")
+        if len(self.ins) != prim.arity:
+            raise ValueError(f"{self.prim} takes {prim.arity} inputs, got {len(self.ins)}")
+
+    @property
+    def out(self) -> Var:
+        return self.outs[0]
+
+    def __str__(self) -> str:
+        lhs = ", ".join(o.name for o in self.outs)
+        return f"{lhs} = {PRIMITIVES[self.prim].show(self.ins, self.ns)}"
+
+
+Stmt = Eqn  # structured If/For/While statements join this union with control flow.
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """A function in IR form.
+
+    ``defaults`` are the default values of the last ``len(defaults)`` params.
+    ``results`` is flat; ``tree`` gives the shape of what is returned, as indices
+    into ``results`` nested in tuples: ``0`` for ``return a``, ``(0, 1)`` for
+    ``return a, b``, ``((0, 1), (2,))`` for ``return (y1, y2), (x_bar,)``.  ``user_names`` are the
+    names that came from the user's source, so later stages can prefer them.
+    """
+
+    name: str
+    params: tuple[Var, ...]
+    body: tuple[Stmt, ...]
+    results: tuple[Atom, ...]
+    tree: Any = 0
+    defaults: tuple[Const, ...] = ()
+    loc: Loc | None = None
+    doc: str | None = None
+    user_names: frozenset[str] = frozenset()
+
+    def __str__(self) -> str:
+        lines = [f"def {self.name}({signature(self)}):"]
+        for eqn in self.body:
+            text = f"    {eqn}"
+            if eqn.loc is not None:
+                text = f"{text:<36}  # line {eqn.loc.line}"
+            lines.append(text.rstrip())
+        lines.append(f"    return {render_tree(self.tree, [str(r) for r in self.results])}")
+        return "\n".join(lines) + "\n"
+
+
+def render_tree(tree, items: list[str], top: bool = True) -> str:
+    """Print a result tree: ``a``, ``a, b``, ``(a, b), (c,)``."""
+    if isinstance(tree, int):
+        return items[tree]
+    inner = ", ".join(render_tree(t, items, top=False) for t in tree)
+    if len(tree) == 1:
+        inner += ","
+    return inner if top and len(tree) > 0 else f"({inner})"
+
+
+def tree_leaves(tree) -> list[int]:
+    """The result indices in a tree, left to right."""
+    if isinstance(tree, int):
+        return [tree]
+    return [i for t in tree for i in tree_leaves(t)]
+
+
+def shift_tree(tree, n: int):
+    """The same tree with every index moved up by ``n``."""
+    if isinstance(tree, int):
+        return tree + n
+    return tuple(shift_tree(t, n) for t in tree)
+
+
+def signature(fn: Function) -> str:
+    """``x1, x2=0.5``: the parameter list with defaults."""
+    plain = len(fn.params) - len(fn.defaults)
+    parts = [p.name for p in fn.params[:plain]]
+    parts += [f"{p.name}={d}" for p, d in zip(fn.params[plain:], fn.defaults)]
+    return ", ".join(parts)
+
+
+def verify(fn: Function) -> Function:
+    """Check the IR invariants; raise ``AssertionError`` naming the broken one."""
+    bound: set[str] = set()
+    for p in fn.params:
+        assert p.name not in bound, f"parameter {p.name} bound twice"
+        bound.add(p.name)
+    for eqn in fn.body:
+        for a in eqn.ins:
+            if isinstance(a, Var):
+                assert a.name in bound, f"{a.name} used before it is bound in `{eqn}`"
+        for o in eqn.outs:
+            assert o.name not in bound, f"{o.name} bound twice (`{eqn}`)"
+            assert o.name.isidentifier() and not keyword.iskeyword(o.name), o.name
+            bound.add(o.name)
+    for r in fn.results:
+        if isinstance(r, Var):
+            assert r.name in bound, f"result {r.name} is never bound"
+    assert len(fn.defaults) <= len(fn.params), "more defaults than parameters"
+    assert sorted(tree_leaves(fn.tree)) == list(range(len(fn.results))), "tree/results mismatch"
+    return fn
+
+
+def variables(fn: Function) -> set[str]:
+    """Every name a function binds."""
+    names = {p.name for p in fn.params}
+    for eqn in fn.body:
+        names.update(o.name for o in eqn.outs)
+    return names
+
+
+_TEMP = re.compile(r"v(\d+)$")
+_RESERVED = frozenset(keyword.kwlist) | {"math", "np", "numpy", "abs", "float", "int", "pow"}
+
+
+@dataclass
+class Namer:
+    """Hands out deterministic, collision-free names.
+
+    Temporaries count up from ``v1`` (skipping any name already taken); derived
+    names add a suffix (``x_dot``, ``x_bar``) and, on a clash, ``_1``, ``_2`` ...
+    """
+
+    taken: set[str] = field(default_factory=set)
+    counter: int = 0
+
+    @classmethod
+    def for_function(cls, fn: Function) -> "Namer":
+        taken = variables(fn) | set(fn.user_names)
+        counter = max((int(m.group(1)) for n in taken if (m := _TEMP.match(n))), default=0)
+        return cls(taken=taken, counter=counter)
+
+    def temp(self) -> Var:
+        while True:
+            self.counter += 1
+            name = f"v{self.counter}"
+            if name not in self.taken and name not in _RESERVED:
+                self.taken.add(name)
+                return Var(name)
+
+    def fresh(self, base: str) -> Var:
+        """``base`` itself if free, else ``base_1``, ``base_2``, ..."""
+        name, k = base, 0
+        while name in self.taken or name in _RESERVED:
+            k += 1
+            name = f"{base}_{k}"
+        self.taken.add(name)
+        return Var(name)
+
+    def is_temp(self, name: str) -> bool:
+        return bool(_TEMP.match(name))
+
+
+def base_name(name: str) -> str:
+    """The user-level name a derived name comes from: ``x_1_bar`` -> ``x``."""
+    while True:
+        for suffix in ("_dot", "_bar"):
+            if name.endswith(suffix):
+                name = name[: -len(suffix)]
+                break
+        else:
+            break
+    return re.sub(r"_\d+$", "", name)
+
+
+def name_rank(name: str, user_names: frozenset[str]) -> int:
+    """How much a reader gains from seeing this name: user-derived 2, temp-derived 1, temp 0."""
+    if _TEMP.match(name):
+        return 0
+    if base_name(name) in user_names or name in user_names:
+        return 2
+    return 1

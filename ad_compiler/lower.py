@@ -1,0 +1,450 @@
+"""Lowering: a function's AST -> IR (the evaluation trace).
+
+One ``stmt_<Node>`` / ``expr_<Node>`` method per supported node; every other
+node is rejected by name, with its location and a hint (see ``UNSUPPORTED``).
+
+Guarantees:
+
+* the result is valid IR (:func:`ad_compiler.ir.verify`): one primitive per
+  equation, single assignment, every equation located in the user's file;
+* Python's evaluation order is kept: operands left to right, so the trace reads
+  like the seeds' (``v1 = log(x1)``, ``v2 = x1 * x2`` ...);
+* names resolve as Python resolves them: a name assigned anywhere in the
+  function is local everywhere in it; other names go to the scope (module
+  imports and constants, closure, builtins);
+* the user's names are kept: ``z = x * y`` binds ``z``, and a reassigned ``x``
+  becomes ``x_1``, ``x_2`` ...; only sub-expressions get temporaries ``v1 … vN``.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from .builder import IRBuilder
+from .errors import UnsupportedError
+from .ir import Atom, Const, Function, Namer, Var, verify
+from .scope import (
+    FuncRef,
+    ModuleRef,
+    OpaqueRef,
+    UserFuncRef,
+    ValueRef,
+    attribute,
+    literal_number,
+)
+from .source import FunctionSource
+
+_CONTROL_FLOW = "ad_compiler differentiates straight-line code for now; write it without"
+# Node -> (what the user wrote, how to get around it).
+UNSUPPORTED = {
+    ast.If: ("`if` statement", f"{_CONTROL_FLOW} branches"),
+    ast.For: ("`for` loop", f"{_CONTROL_FLOW} loops (unroll it by hand)"),
+    ast.While: ("`while` loop", f"{_CONTROL_FLOW} loops"),
+    ast.Break: ("`break`", f"{_CONTROL_FLOW} loops"),
+    ast.Continue: ("`continue`", f"{_CONTROL_FLOW} loops"),
+    ast.Try: ("`try` statement", "exceptions have no derivative; remove the try block"),
+    ast.With: ("`with` statement", "move the context manager outside the function"),
+    ast.Raise: ("`raise` statement", "check inputs before calling the derivative"),
+    ast.Assert: ("`assert` statement", "check inputs before calling the derivative"),
+    ast.Global: ("`global` declaration", "pass the value in as a parameter"),
+    ast.Nonlocal: ("`nonlocal` declaration", "pass the value in as a parameter"),
+    ast.Delete: ("`del` statement", "remove it; names are freed when the function returns"),
+    ast.ClassDef: ("class definition", "define classes outside the function"),
+    ast.FunctionDef: ("nested function definition", "define helpers at module level"),
+    ast.AsyncFunctionDef: ("`async def`", "differentiate a plain `def` function"),
+    ast.Import: ("`import` inside a function", "import at the top of the module"),
+    ast.ImportFrom: ("`import` inside a function", "import at the top of the module"),
+    ast.Lambda: ("`lambda`", "define the function with `def` at module level"),
+    ast.IfExp: ("conditional expression", f"{_CONTROL_FLOW} branches"),
+    ast.Compare: ("comparison", "comparisons only make sense in branches, not supported yet"),
+    ast.BoolOp: ("`and`/`or`", "boolean logic only makes sense in branches"),
+    ast.ListComp: ("list comprehension", "write the sum out explicitly"),
+    ast.SetComp: ("set comprehension", "return numbers, not sets"),
+    ast.DictComp: ("dict comprehension", "return numbers, not dicts"),
+    ast.GeneratorExp: ("generator expression", "write the sum out explicitly"),
+    ast.Yield: ("`yield`", "generators cannot be differentiated; return a value"),
+    ast.YieldFrom: ("`yield from`", "generators cannot be differentiated; return a value"),
+    ast.Await: ("`await`", "differentiate a plain `def` function"),
+    ast.NamedExpr: ("assignment expression (`:=`)", "use a separate assignment statement"),
+    ast.Subscript: ("indexing", "pass the elements as separate parameters"),
+    ast.List: ("list", "use a tuple, or separate values"),
+    ast.Dict: ("dict", "use separate values"),
+    ast.Set: ("set", "use separate values"),
+    ast.JoinedStr: ("f-string", "derivatives are of numbers; remove the string"),
+    ast.Starred: ("star-unpacking", "unpack into named values"),
+    ast.Slice: ("slice", "pass the elements as separate parameters"),
+}
+if hasattr(ast, "Match"):
+    UNSUPPORTED[ast.Match] = ("`match` statement", f"{_CONTROL_FLOW} branches")
+
+_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+_BINOP_WORDS = {
+    ast.FloorDiv: ("floor division `//`", "its derivative is zero almost everywhere; use `/`"),
+    ast.Mod: ("remainder `%`", "write x - n * y with n known"),
+    ast.MatMult: ("matrix product `@`", "arrays are not supported yet"),
+    ast.LShift: ("shift `<<`", "bit operations have no derivative"),
+    ast.RShift: ("shift `>>`", "bit operations have no derivative"),
+    ast.BitOr: ("bitwise `|`", "bit operations have no derivative"),
+    ast.BitAnd: ("bitwise `&`", "bit operations have no derivative"),
+    ast.BitXor: ("bitwise `^`", "for a power write `**`"),
+}
+
+# Known function -> primitive, by qualified name (see scope.py).
+_UNARY = {
+    **{f"math.{n}": n for n in "sin cos tan exp expm1 log2 log10 log1p sqrt tanh sinh cosh".split()},
+    **{f"math.{n}": n for n in "asin acos atan".split()},
+    "math.fabs": "abs",
+    **{f"numpy.{n}": n for n in "sin cos tan exp expm1 log log2 log10 log1p sqrt".split()},
+    **{f"numpy.{n}": n for n in "tanh sinh cosh".split()},
+    "numpy.arcsin": "asin",
+    "numpy.arccos": "acos",
+    "numpy.arctan": "atan",
+    "numpy.abs": "abs",
+    "numpy.absolute": "abs",
+    "numpy.fabs": "abs",
+    "builtins.abs": "abs",
+}
+_BINARY = {
+    "math.atan2": "atan2",
+    "math.hypot": "hypot",
+    "math.pow": "pow",
+    "numpy.arctan2": "atan2",
+    "numpy.hypot": "hypot",
+    "numpy.power": "pow",
+    "builtins.pow": "pow",
+}
+
+
+@dataclass(frozen=True)
+class TupleValue:
+    """A tuple of values during lowering (``t = (a, b)``; ``return t``)."""
+
+    items: tuple
+
+
+def _assigned_names(node: ast.FunctionDef) -> set[str]:
+    names = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+            names.add(sub.id)
+    return names
+
+
+class Lowerer:
+    """Lowers one function; use :func:`lower_function`."""
+
+    def __init__(self, src: FunctionSource, scope):
+        self.src = src
+        self.scope = scope
+        node = src.node
+        self.params = [a.arg for a in node.args.posonlyargs + node.args.args]
+        self.locals = _assigned_names(node) | set(self.params)
+        self.namer = Namer(taken=set(self.locals))
+        self.b = IRBuilder(self.namer)
+        self.env: dict[str, object] = {}
+        self.used: set[str] = set()  # local names already bound to a value
+
+    # --- errors ------------------------------------------------------------------
+    def error(self, node: ast.AST, message: str, hint: str | None = None):
+        loc = self.src.loc(node)
+        raise UnsupportedError(message, loc, hint, self.src.line(loc))
+
+    def unsupported(self, node: ast.AST):
+        what, hint = UNSUPPORTED.get(type(node), (None, None))
+        if what is None:
+            what = f"`{type(node).__name__}` syntax"
+            hint = "rewrite it with assignments, arithmetic and math functions"
+        self.error(node, f"{what} is not supported", hint)
+
+    # --- the function ----------------------------------------------------------------
+    def run(self) -> Function:
+        node = self.src.node
+        args = node.args
+        if args.vararg or args.kwarg:
+            star = args.vararg or args.kwarg
+            self.error(star, "star-parameters are not supported", "list the parameters by name")
+        if args.kwonlyargs:
+            self.error(
+                args.kwonlyargs[0],
+                "keyword-only parameters are not supported",
+                "make them positional parameters",
+            )
+        params = tuple(Var(p) for p in self.params)
+        for p in params:
+            self.env[p.name] = p
+            self.used.add(p.name)
+        defaults = tuple(self.default(d) for d in args.defaults)
+        body = list(node.body)
+        doc = ast.get_docstring(node, clean=True)
+        if doc is not None:
+            body = body[1:]
+        results, tree = None, 0
+        for i, stmt in enumerate(body):
+            if isinstance(stmt, ast.Return):
+                if i != len(body) - 1:
+                    self.error(
+                        body[i + 1],
+                        "code after `return` is not supported",
+                        "remove the unreachable code",
+                    )
+                results, tree = self.stmt_Return(stmt)
+                break
+            method = getattr(self, f"stmt_{type(stmt).__name__}", None)
+            if method is None:
+                self.unsupported(stmt)
+            with self.b.at(self.src.loc(stmt)):
+                method(stmt)
+        if results is None:
+            self.error(node, f"function `{node.name}` does not return a value", "add a `return`")
+        fn = Function(
+            name=node.name,
+            params=params,
+            body=tuple(self.b.eqns),
+            results=results,
+            tree=tree,
+            defaults=defaults,
+            loc=self.src.loc(node),
+            doc=doc,
+            user_names=frozenset(self.locals),
+        )
+        return verify(fn)
+
+    def default(self, node: ast.expr) -> Const:
+        value = literal_number(node)
+        if value is None and isinstance(node, ast.Name):
+            ref = self.scope.lookup(node.id)
+            if isinstance(ref, ValueRef):
+                value = ref.value
+        if value is None:
+            self.error(node, "a default value must be a number", "use a numeric literal")
+        return Const(value)
+
+    # --- statements ------------------------------------------------------------------
+    def stmt_Pass(self, stmt: ast.Pass):
+        pass
+
+    def stmt_Expr(self, stmt: ast.Expr):
+        self.expr(stmt.value)  # evaluated for its errors; its value is unused
+
+    def stmt_Assign(self, stmt: ast.Assign):
+        value = self.expr(stmt.value)
+        for target in stmt.targets:
+            self.assign(target, value)
+
+    def stmt_AnnAssign(self, stmt: ast.AnnAssign):
+        if stmt.value is None:
+            return
+        self.assign(stmt.target, self.expr(stmt.value))
+
+    def stmt_AugAssign(self, stmt: ast.AugAssign):
+        if not isinstance(stmt.target, ast.Name):
+            self.assign_target_error(stmt.target)
+        current = self.name(stmt.target, stmt.target.id)
+        value = self.binop(stmt, stmt.op, current, self.expr(stmt.value))
+        self.assign(stmt.target, value)
+
+    def stmt_Return(self, stmt: ast.Return):
+        if stmt.value is None:
+            self.error(stmt, "`return` without a value", "return the number to differentiate")
+        with self.b.at(self.src.loc(stmt)):
+            value = self.expr(stmt.value)
+        if isinstance(value, TupleValue):
+            items = []
+            for item in value.items:
+                if isinstance(item, TupleValue):
+                    self.error(stmt.value, "returning nested tuples is not supported")
+                items.append(item)
+            return tuple(items), tuple(range(len(items)))
+        return (value,), 0
+
+    # --- assignment --------------------------------------------------------------------
+    def assign(self, target: ast.expr, value) -> None:
+        if isinstance(target, ast.Name):
+            self.bind(target.id, value)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if any(isinstance(e, ast.Starred) for e in target.elts):
+                self.unsupported(next(e for e in target.elts if isinstance(e, ast.Starred)))
+            if not isinstance(value, TupleValue):
+                self.error(target, "cannot unpack a single number", "unpack a tuple")
+            if len(value.items) != len(target.elts):
+                self.error(
+                    target,
+                    f"cannot unpack {len(value.items)} values into {len(target.elts)} names",
+                )
+            for elt, item in zip(target.elts, value.items):
+                self.assign(elt, item)
+        else:
+            self.assign_target_error(target)
+
+    def assign_target_error(self, target: ast.expr):
+        if isinstance(target, ast.Attribute):
+            self.error(target, "assignment to an attribute is not supported", "use a local name")
+        if isinstance(target, ast.Subscript):
+            self.error(target, "assignment to an element is not supported", "use a local name")
+        self.unsupported(target)
+
+    def bind(self, name: str, value) -> None:
+        if isinstance(value, TupleValue):
+            self.env[name] = value
+            return
+        if name in self.used:
+            self.env[name] = self.b.bind(value, name)
+            return
+        bound = self.b.bind(value, name, reserved=True)
+        if isinstance(bound, Var) and bound.name == name:
+            self.used.add(name)  # later assignments to `name` become name_1, name_2...
+        self.env[name] = bound
+
+    # --- expressions ------------------------------------------------------------------------
+    def expr(self, node: ast.expr):
+        method = getattr(self, f"expr_{type(node).__name__}", None)
+        if method is None:
+            self.unsupported(node)
+        return method(node)
+
+    def atom(self, node: ast.expr) -> Atom:
+        value = self.expr(node)
+        if isinstance(value, TupleValue):
+            self.error(node, "a tuple cannot be used as a number", "index it into separate names")
+        return value
+
+    def expr_Constant(self, node: ast.Constant):
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            kind = "complex number" if isinstance(value, complex) else type(value).__name__
+            if isinstance(value, bool):
+                kind = "boolean"
+            self.error(node, f"{kind} literal is not supported", "only int and float literals")
+        return Const(value)
+
+    def expr_Tuple(self, node: ast.Tuple):
+        return TupleValue(tuple(self.expr(e) for e in node.elts))
+
+    def expr_Name(self, node: ast.Name):
+        return self.name(node, node.id)
+
+    def name(self, node: ast.AST, name: str):
+        if name in self.locals:
+            if name not in self.env:
+                self.error(
+                    node,
+                    f"local variable `{name}` is used before it is assigned",
+                    "assign it first (Python would raise UnboundLocalError here)",
+                )
+            return self.env[name]
+        ref = self.scope.lookup(name)
+        return self.ref_value(node, name, ref)
+
+    def ref_value(self, node: ast.AST, name: str, ref):
+        if isinstance(ref, ValueRef):
+            return Const(ref.value)
+        if ref is None:
+            self.error(node, f"name `{name}` is not defined", "define or import it")
+        if isinstance(ref, (FuncRef, UserFuncRef)):
+            self.error(node, f"function `{name}` used as a value", "call it")
+        if isinstance(ref, ModuleRef):
+            self.error(node, f"module `{name}` used as a value", "call one of its functions")
+        self.error(
+            node,
+            f"`{name}` refers to {ref.what}, which ad_compiler cannot differentiate through",
+            "pass numbers in as parameters",
+        )
+
+    def resolve(self, node: ast.expr):
+        """What a callee or attribute chain refers to, without evaluating it."""
+        if isinstance(node, ast.Name):
+            if node.id in self.locals:
+                self.error(node, f"calling the local value `{node.id}` is not supported")
+            ref = self.scope.lookup(node.id)
+            if ref is None:
+                self.error(node, f"name `{node.id}` is not defined", "define or import it")
+            return ref
+        if isinstance(node, ast.Attribute):
+            return attribute(self.resolve(node.value), node.attr)
+        self.unsupported(node)
+
+    def expr_Attribute(self, node: ast.Attribute):
+        return self.ref_value(node, ast.unparse(node), self.resolve(node))
+
+    def expr_UnaryOp(self, node: ast.UnaryOp):
+        literal = literal_number(node)
+        if literal is not None:
+            return Const(literal)
+        if isinstance(node.op, ast.UAdd):
+            return self.atom(node.operand)
+        if isinstance(node.op, ast.USub):
+            operand = self.atom(node.operand)
+            with self.b.at(self.src.loc(node)):
+                return self.b.neg(operand)
+        word = "`not`" if isinstance(node.op, ast.Not) else "bitwise `~`"
+        self.error(node, f"{word} is not supported", "it has no derivative")
+
+    def expr_BinOp(self, node: ast.BinOp):
+        left = self.atom(node.left)
+        right = self.atom(node.right)
+        return self.binop(node, node.op, left, right)
+
+    def binop(self, node: ast.AST, op: ast.operator, left, right):
+        prim = _BINOPS.get(type(op))
+        if prim is None:
+            what, hint = _BINOP_WORDS.get(type(op), (type(op).__name__, None))
+            self.error(node, f"{what} is not supported", hint)
+        if isinstance(left, TupleValue) or isinstance(right, TupleValue):
+            self.error(node, "arithmetic on tuples is not supported")
+        with self.b.at(self.src.loc(node)):
+            return self.b.apply(prim, left, right)
+
+    def expr_Call(self, node: ast.Call):
+        ref = self.resolve(node.func)
+        callee = ast.unparse(node.func)
+        if isinstance(ref, UserFuncRef):
+            self.error(
+                node.func,
+                f"calling the user function `{callee}` is not supported yet",
+                "inline its body into this function",
+            )
+        if not isinstance(ref, FuncRef):
+            what = ref.what if isinstance(ref, OpaqueRef) else f"`{callee}`"
+            self.error(
+                node.func,
+                f"call to {what} is not supported",
+                "ad_compiler differentiates math/NumPy elementary functions, abs and pow",
+            )
+        if node.keywords:
+            self.error(node.keywords[0], f"keyword arguments to `{callee}` are not supported")
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                self.unsupported(arg)
+        args = [self.atom(a) for a in node.args]
+        ns = "np" if ref.qualname.startswith("numpy.") else "math"
+        q = ref.qualname
+        with self.b.at(self.src.loc(node), ns):
+            if q == "math.log":  # log(x) or log(x, base) = log(x) / log(base)
+                self.arity(node, callee, args, 1, also=2)
+                if len(args) == 2:
+                    return self.b.div(self.b.log(args[0]), self.b.log(args[1]))
+                return self.b.log(args[0])
+            if q == "numpy.square":
+                self.arity(node, callee, args, 1)
+                return self.b.pow(args[0], Const(2))
+            if q in _UNARY:
+                self.arity(node, callee, args, 1)
+                return self.b.apply(_UNARY[q], *args)
+            if q in _BINARY:
+                self.arity(node, callee, args, 2)
+                return self.b.apply(_BINARY[q], *args)
+        self.error(node.func, f"`{callee}` has no derivative rule")
+
+    def arity(self, node, callee, args, n, also=None):
+        if len(args) != n and len(args) != also:
+            expected = f"{n}" if also is None else f"{n} or {also}"
+            plural = "s" if (also or n) != 1 else ""
+            self.error(
+                node, f"`{callee}` takes {expected} argument{plural}, got {len(args)}"
+            )
+
+
+def lower_function(src: FunctionSource, scope) -> Function:
+    """The IR of one function (see the module docstring for what is guaranteed)."""
+    return Lowerer(src, scope).run()

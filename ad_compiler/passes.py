@@ -1,0 +1,234 @@
+"""Optimisation passes: pure ``Function -> Function`` rewrites of derivative IR.
+
+* :func:`simplify` — one forward walk doing constant folding, algebraic
+  identities (``x * 1``, ``x + 0``, ``x + (-y)`` -> ``x - y``, ``--x`` ...), copy
+  propagation and common-subexpression elimination (value numbering);
+* :func:`eliminate_dead_code` — drops equations no result needs;
+* :func:`specialize` — fixes parameters to constants (the seed ȳ = 1 of a gradient);
+* :func:`select_results` — keeps part of the results (a gradient drops the value);
+* :func:`optimize` — simplify + DCE to a fixed point.
+
+Every pass keeps the IR valid and its meaning: identities are only those that
+are exact in floating point for finite values (``x * 0`` is *not* folded: it is
+``nan`` for infinite ``x``).  When a rewrite makes two names the same value the
+more readable one survives (``x1_bar`` over ``v7``).
+
+Set ``ADC_DUMP_IR=1`` to print the IR after every pass to stderr.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import replace
+
+from .ir import Atom, Const, Eqn, Function, Var, name_rank, tree_leaves, verify
+from .primitives import PRIMITIVES
+
+_MAX_EXACT_INT = 2**53
+
+
+def _is(atom, value) -> bool:
+    return isinstance(atom, Const) and atom.value == value
+
+
+def _fold(eqn: Eqn) -> Const | None:
+    """The constant an equation of constants evaluates to, if it is safe to compute now."""
+    if not all(isinstance(a, Const) for a in eqn.ins):
+        return None
+    try:
+        value = PRIMITIVES[eqn.prim].evaluate(*(a.value for a in eqn.ins))
+    except (ArithmeticError, ValueError, TypeError):
+        return None  # let it fail at run time, where the user sees it
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None  # e.g. complex from (-8) ** (1/3)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, int) and abs(value) > _MAX_EXACT_INT:
+        return None
+    return Const(value)
+
+
+def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
+    """An algebraic identity: the atom the equation equals, or a cheaper equation."""
+    prim, ins = eqn.prim, eqn.ins
+
+    def negated(a):  # the y in a = -y, if a is defined that way
+        if isinstance(a, Var) and a.name in defs and defs[a.name].prim == "neg":
+            return defs[a.name].ins[0]
+        if isinstance(a, Const) and a.value < 0:
+            return Const(-a.value)
+        return None
+
+    def rewrite(new_prim, *new_ins):
+        return replace(eqn, prim=new_prim, ins=tuple(new_ins))
+
+    if prim == "add":
+        a, b = ins
+        if _is(b, 0):
+            return a
+        if _is(a, 0):
+            return b
+        if (y := negated(b)) is not None:
+            return rewrite("sub", a, y)
+        if (y := negated(a)) is not None:
+            return rewrite("sub", b, y)
+    elif prim == "sub":
+        a, b = ins
+        if _is(b, 0):
+            return a
+        if _is(a, 0):
+            return rewrite("neg", b)
+        if isinstance(b, Var) and (y := negated(b)) is not None:
+            return rewrite("add", a, y)
+    elif prim == "mul":
+        a, b = ins
+        if _is(a, 1):
+            return b
+        if _is(b, 1):
+            return a
+        if _is(a, -1):
+            return rewrite("neg", b)
+        if _is(b, -1):
+            return rewrite("neg", a)
+    elif prim == "div":
+        a, b = ins
+        if _is(b, 1):
+            return a
+        if _is(b, -1):
+            return rewrite("neg", a)
+    elif prim == "neg":
+        (a,) = ins
+        if isinstance(a, Var) and (y := negated(a)) is not None:
+            return y
+    elif prim == "pow":
+        a, b = ins
+        if _is(b, 1):
+            return a
+    return None
+
+
+def _key(eqn: Eqn):
+    ins = eqn.ins
+    if PRIMITIVES[eqn.prim].commutative:
+        ins = tuple(sorted(ins, key=lambda a: (isinstance(a, Const), str(a))))
+    # Const(1) and Const(1.0) are equal but print differently: keep them apart.
+    ins = tuple((type(a.value), a.value) if isinstance(a, Const) else a for a in ins)
+    return eqn.prim, eqn.ns, eqn.params, ins
+
+
+def _rename(fn: Function, renames: dict[str, str]) -> Function:
+    if not renames:
+        return fn
+
+    def r(a):
+        return Var(renames.get(a.name, a.name)) if isinstance(a, Var) else a
+
+    body = tuple(
+        replace(e, outs=tuple(r(o) for o in e.outs), ins=tuple(r(a) for a in e.ins))
+        for e in fn.body
+    )
+    return replace(fn, body=body, results=tuple(r(a) for a in fn.results))
+
+
+def simplify(fn: Function) -> Function:
+    """Constant folding, identities, copy propagation and CSE in one forward walk."""
+    subst: dict[str, Atom] = {}
+    seen: dict[tuple, Var] = {}
+    defs: dict[str, Eqn] = {}
+    body: list[Eqn] = []
+    for eqn in fn.body:
+        if any(isinstance(a, Var) and a.name in subst for a in eqn.ins):
+            ins = tuple(subst.get(a.name, a) if isinstance(a, Var) else a for a in eqn.ins)
+            eqn = replace(eqn, ins=ins)
+        while True:
+            result = _fold(eqn) or _identity(eqn, defs)
+            if not isinstance(result, Eqn):
+                break
+            eqn = result
+        if result is not None:
+            subst[eqn.out.name] = result
+            continue
+        key = _key(eqn)
+        if key in seen:
+            subst[eqn.out.name] = seen[key]
+            continue
+        seen[key] = eqn.out
+        defs[eqn.out.name] = eqn
+        body.append(eqn)
+    results = tuple(subst.get(a.name, a) if isinstance(a, Var) else a for a in fn.results)
+    out = replace(fn, body=tuple(body), results=results)
+    return _rename(out, _better_names(fn, subst))
+
+
+def _better_names(fn: Function, subst: dict[str, Atom]) -> dict[str, str]:
+    """Where a readable name was replaced by a temporary, give the temporary that name."""
+    params = {p.name for p in fn.params}
+    renames: dict[str, str] = {}
+    for old, new in subst.items():
+        if not isinstance(new, Var) or new.name in params:
+            continue
+        target = renames.get(new.name, new.name)
+        if name_rank(old, fn.user_names) > name_rank(target, fn.user_names):
+            renames[new.name] = old
+    return renames
+
+
+def eliminate_dead_code(fn: Function) -> Function:
+    """Drop every equation whose outputs no result needs."""
+    live = {a.name for a in fn.results if isinstance(a, Var)}
+    keep = []
+    for eqn in reversed(fn.body):
+        if any(o.name in live for o in eqn.outs):
+            keep.append(eqn)
+            live.update(a.name for a in eqn.ins if isinstance(a, Var))
+    if len(keep) == len(fn.body):
+        return fn
+    return replace(fn, body=tuple(reversed(keep)))
+
+
+def specialize(fn: Function, values: dict[str, Const]) -> Function:
+    """Fix the named parameters to constants and drop them from the signature."""
+    subst = {name: value for name, value in values.items()}
+
+    def s(a):
+        return subst.get(a.name, a) if isinstance(a, Var) else a
+
+    body = tuple(replace(e, ins=tuple(s(a) for a in e.ins)) for e in fn.body)
+    params = tuple(p for p in fn.params if p.name not in values)
+    return replace(fn, params=params, body=body, results=tuple(s(a) for a in fn.results))
+
+
+def select_results(fn: Function, tree, name: str | None = None) -> Function:
+    """Keep only the results in ``tree`` (indices into ``fn.results``), renumbered."""
+    leaves = tree_leaves(tree)
+    index = {old: new for new, old in enumerate(leaves)}
+
+    def renumber(t):
+        return index[t] if isinstance(t, int) else tuple(renumber(x) for x in t)
+
+    return replace(
+        fn,
+        name=name or fn.name,
+        results=tuple(fn.results[i] for i in leaves),
+        tree=renumber(tree),
+    )
+
+
+def _dump(name: str, fn: Function) -> None:
+    if os.environ.get("ADC_DUMP_IR"):
+        print(f"--- IR after {name} ---\n{fn}", file=sys.stderr)
+
+
+def optimize(fn: Function, max_rounds: int = 10) -> Function:
+    """Simplify and remove dead code until nothing changes."""
+    for _ in range(max_rounds):
+        before = fn
+        fn = simplify(fn)
+        _dump("simplify", fn)
+        fn = eliminate_dead_code(fn)
+        _dump("eliminate_dead_code", fn)
+        if fn == before:
+            break
+    return verify(fn)

@@ -1,0 +1,245 @@
+"""THE rule table: one row per primitive, holding its tangent and its adjoint rule.
+
+For ``out = p(x, y)`` the two rules are
+
+* **tangent (JVP)**  ``jvp(b, out, x, y, dx, dy) -> dout``, with
+  ``dout = ∂p/∂x · dx + ∂p/∂y · dy``;
+* **adjoint (VJP)**  ``vjp(b, out, g, x, y) -> (x̄, ȳ)``, with
+  ``x̄ = g · ∂p/∂x`` and ``ȳ = g · ∂p/∂y``.
+
+Both are written with the operations of a builder ``b`` (see
+:mod:`ad_compiler.builder`), never as strings, so the same row generates IR,
+evaluates numbers and builds SymPy expressions.  A tangent or adjoint that is
+zero is ``None``; the caller passes ``None`` for inputs that are constant or
+not active, and drops adjoints of inputs that are not needed, so rules do no
+special-casing of their own.  ``out`` is the primal output, reused where the
+derivative is cheapest in terms of it (``exp``, ``tanh``, ``sqrt``...).
+
+Keeping both rules in one row means nobody can add one and forget the other;
+``tests/test_rules.py`` walks this table and checks every row against finite
+differences, against each other (the dot-product identity) and against SymPy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from .errors import CompileError
+from .primitives import PRIMITIVES
+
+LN2 = math.log(2.0)
+LN10 = math.log(10.0)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The derivative rules of one primitive."""
+
+    jvp: Callable
+    vjp: Callable
+
+
+RULES: dict[str, Rule] = {}
+
+
+def defrule(prim: str, *, jvp: Callable, vjp: Callable) -> None:
+    """Register both derivative rules of ``prim``."""
+    if prim not in PRIMITIVES:
+        raise KeyError(f"no primitive named {prim!r}")
+    if prim in RULES:
+        raise KeyError(f"rules for {prim!r} defined twice")
+    RULES[prim] = Rule(jvp=jvp, vjp=vjp)
+
+
+def rule_for(prim: str, loc=None) -> Rule:
+    """The rule row of ``prim``; a compile error naming it when there is none."""
+    try:
+        return RULES[prim]
+    except KeyError:
+        raise CompileError(
+            f"primitive `{prim}` has no derivative rule",
+            loc,
+            hint="add a row for it to ad_compiler/rules.py (both jvp and vjp)",
+        ) from None
+
+
+# --- arithmetic ---------------------------------------------------------------
+# d(x + y) = dx + dy
+defrule(
+    "add",
+    jvp=lambda b, out, x, y, dx, dy: b.add(dx, dy),
+    vjp=lambda b, out, g, x, y: (g, g),
+)
+# d(x - y) = dx - dy
+defrule(
+    "sub",
+    jvp=lambda b, out, x, y, dx, dy: b.sub(dx, dy),
+    vjp=lambda b, out, g, x, y: (g, b.neg(g)),
+)
+# d(x y) = y dx + x dy   ("mul swaps" in seed 003's gate picture)
+defrule(
+    "mul",
+    jvp=lambda b, out, x, y, dx, dy: b.add(b.mul(y, dx), b.mul(x, dy)),
+    vjp=lambda b, out, g, x, y: (b.mul(y, g), b.mul(x, g)),
+)
+# d(x / y) = dx / y - (x / y) dy / y = (dx - out dy) / y
+defrule(
+    "div",
+    jvp=lambda b, out, x, y, dx, dy: b.div(b.sub(dx, b.mul(out, dy)), y),
+    vjp=lambda b, out, g, x, y: (b.div(g, y), b.neg(b.div(b.mul(out, g), y))),
+)
+# d(x ** y) = y x**(y-1) dx + out log(x) dy.  The log term is only built when y
+# is active, so x ** 2 with x < 0 stays differentiable.
+defrule(
+    "pow",
+    jvp=lambda b, out, x, y, dx, dy: b.add(
+        b.mul(b.mul(y, b.pow(x, b.sub(y, b.lit(1)))), dx),
+        None if dy is None else b.mul(b.mul(out, b.log(x)), dy),
+    ),
+    vjp=lambda b, out, g, x, y: (
+        b.mul(b.mul(y, b.pow(x, b.sub(y, b.lit(1)))), g),
+        b.mul(b.mul(out, b.log(x)), g),
+    ),
+)
+# d(-x) = -dx
+defrule(
+    "neg",
+    jvp=lambda b, out, x, dx: b.neg(dx),
+    vjp=lambda b, out, g, x: (b.neg(g),),
+)
+
+# --- exponentials and logarithms ----------------------------------------------
+# d exp(x) = exp(x) dx = out dx
+defrule(
+    "exp",
+    jvp=lambda b, out, x, dx: b.mul(out, dx),
+    vjp=lambda b, out, g, x: (b.mul(out, g),),
+)
+# d expm1(x) = exp(x) dx = (out + 1) dx
+defrule(
+    "expm1",
+    jvp=lambda b, out, x, dx: b.mul(b.add(out, b.lit(1)), dx),
+    vjp=lambda b, out, g, x: (b.mul(b.add(out, b.lit(1)), g),),
+)
+# d log(x) = dx / x
+defrule(
+    "log",
+    jvp=lambda b, out, x, dx: b.div(dx, x),
+    vjp=lambda b, out, g, x: (b.div(g, x),),
+)
+# d log2(x) = dx / (x ln 2)
+defrule(
+    "log2",
+    jvp=lambda b, out, x, dx: b.div(dx, b.mul(x, b.lit(LN2))),
+    vjp=lambda b, out, g, x: (b.div(g, b.mul(x, b.lit(LN2))),),
+)
+# d log10(x) = dx / (x ln 10)
+defrule(
+    "log10",
+    jvp=lambda b, out, x, dx: b.div(dx, b.mul(x, b.lit(LN10))),
+    vjp=lambda b, out, g, x: (b.div(g, b.mul(x, b.lit(LN10))),),
+)
+# d log1p(x) = dx / (1 + x)
+defrule(
+    "log1p",
+    jvp=lambda b, out, x, dx: b.div(dx, b.add(b.lit(1), x)),
+    vjp=lambda b, out, g, x: (b.div(g, b.add(b.lit(1), x)),),
+)
+# d sqrt(x) = dx / (2 sqrt(x)) = dx / (2 out)
+defrule(
+    "sqrt",
+    jvp=lambda b, out, x, dx: b.div(dx, b.mul(b.lit(2), out)),
+    vjp=lambda b, out, g, x: (b.div(g, b.mul(b.lit(2), out)),),
+)
+
+# --- trigonometric and hyperbolic -----------------------------------------------
+# d sin(x) = cos(x) dx
+defrule(
+    "sin",
+    jvp=lambda b, out, x, dx: b.mul(b.cos(x), dx),
+    vjp=lambda b, out, g, x: (b.mul(b.cos(x), g),),
+)
+# d cos(x) = -sin(x) dx
+defrule(
+    "cos",
+    jvp=lambda b, out, x, dx: b.neg(b.mul(b.sin(x), dx)),
+    vjp=lambda b, out, g, x: (b.neg(b.mul(b.sin(x), g)),),
+)
+# d tan(x) = (1 + tan(x)^2) dx = (1 + out^2) dx
+defrule(
+    "tan",
+    jvp=lambda b, out, x, dx: b.mul(b.add(b.lit(1), b.mul(out, out)), dx),
+    vjp=lambda b, out, g, x: (b.mul(b.add(b.lit(1), b.mul(out, out)), g),),
+)
+# d sinh(x) = cosh(x) dx
+defrule(
+    "sinh",
+    jvp=lambda b, out, x, dx: b.mul(b.cosh(x), dx),
+    vjp=lambda b, out, g, x: (b.mul(b.cosh(x), g),),
+)
+# d cosh(x) = sinh(x) dx
+defrule(
+    "cosh",
+    jvp=lambda b, out, x, dx: b.mul(b.sinh(x), dx),
+    vjp=lambda b, out, g, x: (b.mul(b.sinh(x), g),),
+)
+# d tanh(x) = (1 - tanh(x)^2) dx = (1 - out^2) dx
+defrule(
+    "tanh",
+    jvp=lambda b, out, x, dx: b.mul(b.sub(b.lit(1), b.mul(out, out)), dx),
+    vjp=lambda b, out, g, x: (b.mul(b.sub(b.lit(1), b.mul(out, out)), g),),
+)
+# d asin(x) = dx / sqrt(1 - x^2)
+defrule(
+    "asin",
+    jvp=lambda b, out, x, dx: b.div(dx, b.sqrt(b.sub(b.lit(1), b.mul(x, x)))),
+    vjp=lambda b, out, g, x: (b.div(g, b.sqrt(b.sub(b.lit(1), b.mul(x, x)))),),
+)
+# d acos(x) = -dx / sqrt(1 - x^2)
+defrule(
+    "acos",
+    jvp=lambda b, out, x, dx: b.neg(b.div(dx, b.sqrt(b.sub(b.lit(1), b.mul(x, x))))),
+    vjp=lambda b, out, g, x: (b.neg(b.div(g, b.sqrt(b.sub(b.lit(1), b.mul(x, x))))),),
+)
+# d atan(x) = dx / (1 + x^2)
+defrule(
+    "atan",
+    jvp=lambda b, out, x, dx: b.div(dx, b.add(b.lit(1), b.mul(x, x))),
+    vjp=lambda b, out, g, x: (b.div(g, b.add(b.lit(1), b.mul(x, x))),),
+)
+
+
+# d atan2(y, x) = (x dy - y dx) / (x^2 + y^2)
+def _atan2_jvp(b, out, y, x, dy, dx):
+    r2 = b.add(b.mul(x, x), b.mul(y, y))
+    return b.div(b.sub(b.mul(x, dy), b.mul(y, dx)), r2)
+
+
+def _atan2_vjp(b, out, g, y, x):
+    r2 = b.add(b.mul(x, x), b.mul(y, y))
+    return (b.div(b.mul(x, g), r2), b.neg(b.div(b.mul(y, g), r2)))
+
+
+defrule("atan2", jvp=_atan2_jvp, vjp=_atan2_vjp)
+# d hypot(x, y) = (x dx + y dy) / hypot(x, y)
+defrule(
+    "hypot",
+    jvp=lambda b, out, x, y, dx, dy: b.div(b.add(b.mul(x, dx), b.mul(y, dy)), out),
+    vjp=lambda b, out, g, x, y: (b.div(b.mul(x, g), out), b.div(b.mul(y, g), out)),
+)
+
+# --- non-smooth -------------------------------------------------------------------
+# d |x| = sign(x) dx; at x = 0 this is the derivative of the branch x >= 0.
+defrule(
+    "abs",
+    jvp=lambda b, out, x, dx: b.mul(b.sign(x), dx),
+    vjp=lambda b, out, g, x: (b.mul(b.sign(x), g),),
+)
+# sign is piecewise constant: zero derivative wherever it has one.
+defrule(
+    "sign",
+    jvp=lambda b, out, x, dx: None,
+    vjp=lambda b, out, g, x: (None,),
+)
