@@ -7,7 +7,12 @@ self-contained Python for its derivatives.  See README.md and docs/.
 __version__ = "0.1.0"
 
 from .api import grad, jvp, trace, value_and_grad, vjp  # noqa: E402
-from .errors import AdError, CompileError, SourceUnavailableError, UsageError  # noqa: E402
+from .errors import (
+    AdError,
+    CompileError,
+    SourceUnavailableError,
+    UsageError,
+)  # noqa: E402
 
 __all__ = [
     "grad",

@@ -23,7 +23,7 @@ import functools
 
 from . import __version__
 from .codegen import emit_function, emit_module, format_source
-from .errors import UsageError
+from .errors import CompileError, CompileErrors, UsageError
 from .forward import jvp as jvp_transform
 from .ir import Const, Function
 from .loader import load
@@ -48,7 +48,9 @@ def lower(src: FunctionSource, scope) -> Function:
     return lower_function(src, scope)
 
 
-def derivative_ir(fn: Function, kind: str, wrt: tuple[int, ...], wrt_tree=None) -> Function:
+def derivative_ir(
+    fn: Function, kind: str, wrt: tuple[int, ...], wrt_tree=None
+) -> Function:
     """Stage 2: the optimised IR of one derivative of ``fn``.
 
     ``wrt`` are parameter indices; ``wrt_tree`` shapes the returned derivatives
@@ -123,7 +125,9 @@ def _wrt(fn: Function, argnums) -> tuple[tuple[int, ...], object]:
     wrt = []
     for i in nums:
         if not -n <= i < n:
-            raise UsageError(f"argnums {i} is out of range: `{fn.name}` has {n} parameters")
+            raise UsageError(
+                f"argnums {i} is out of range: `{fn.name}` has {n} parameters"
+            )
         wrt.append(i % n)
     return tuple(wrt), (0 if single else tuple(range(len(wrt))))
 
@@ -166,7 +170,9 @@ def value_and_grad(f=None, argnums=0):
 def _all_argnums(f, primals) -> tuple[int, ...]:
     n = len(trace_cached(f).params)
     if len(primals) != n:
-        raise UsageError(f"`{f.__name__}` takes {n} arguments, got {len(primals)} primals")
+        raise UsageError(
+            f"`{f.__name__}` takes {n} arguments, got {len(primals)} primals"
+        )
     return tuple(range(n))
 
 
@@ -235,19 +241,29 @@ def compile_file(
         nodes = [n for n in nodes if n.name in functions]
     if not nodes:
         raise UsageError(f"{file} defines no top-level function to differentiate")
-    sources, traces = [], []
+    sources, traces, errors = [], [], []
     for node in nodes:
         src = FunctionSource(node, file, lines)
-        fn = lower(src, scope)
+        try:
+            fn = lower(src, scope)
+        except CompileError as exc:
+            errors.append(exc)  # keep going: report every function's first error
+            continue
         traces.append(str(fn))
         if ir_only:
             continue
         idx = _wrt_by_name(fn, wrt)
-        kind = "jvp" if mode == "forward" else ("grad" if isinstance(fn.tree, int) else "vjp")
+        kind = (
+            "jvp"
+            if mode == "forward"
+            else ("grad" if isinstance(fn.tree, int) else "vjp")
+        )
         tree = 0 if len(idx) == 1 else tuple(range(len(idx)))
         d = derivative_ir(fn, kind, idx, tree)
         d = _with(d, doc=describe(fn, kind, idx, f"{file}:{fn.loc.line}"))
         sources.append(emit_function(d, src.line))
+    if errors:
+        raise errors[0] if len(errors) == 1 else CompileErrors(errors)
     if ir_only:
         return "\n".join(traces)
     header = f"Derivatives emitted by ad_compiler {__version__} from {file}"

@@ -114,7 +114,9 @@ class IRBuilder(Ops):
         atoms = tuple(i if isinstance(i, (Var, Const)) else Const(i) for i in ins)
         for a in atoms:
             if isinstance(a, Var):
-                self._fresh.pop(a.name, None)  # used: renaming it now would break this use
+                self._fresh.pop(
+                    a.name, None
+                )  # used: renaming it now would break this use
         out = self.namer.temp()
         self._fresh[out.name] = len(self.eqns)
         self.eqns.append(Eqn(prim, (out,), atoms, self.loc, self.ns))
@@ -143,4 +145,3 @@ class IRBuilder(Ops):
             self.namer.counter -= 1  # give the number back so temps stay v1, v2, v3...
         self.namer.taken.discard(atom.name)
         return new
-

@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         "top-level function: f_grad (reverse mode, scalar f), f_vjp (reverse mode, "
         "tuple-valued f) or f_jvp (forward mode).",
     )
-    c.add_argument("file", metavar="FILE", help="the Python file to read (it is not executed)")
+    c.add_argument(
+        "file", metavar="FILE", help="the Python file to read (it is not executed)"
+    )
     c.add_argument(
         "--function",
         action="append",
@@ -59,8 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="X1,X2",
         help="comma-separated parameters to differentiate with respect to (default: all)",
     )
-    c.add_argument("-o", "--output", metavar="OUT", help="write to OUT (atomically) instead of stdout")
-    c.add_argument("--ir", action="store_true", help="print the evaluation trace (IR) instead")
+    c.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="write to OUT (atomically) instead of stdout",
+    )
+    c.add_argument(
+        "--ir", action="store_true", help="print the evaluation trace (IR) instead"
+    )
     return parser
 
 
@@ -79,8 +88,15 @@ def _write_atomically(path: str, text: str) -> None:
 
 def _compile(args) -> int:
     if args.output and os.path.exists(args.output):
-        if os.path.samefile(args.output, args.file) if os.path.exists(args.file) else False:
-            print(f"adc: error: refusing to overwrite the input file {args.file}", file=sys.stderr)
+        if (
+            os.path.samefile(args.output, args.file)
+            if os.path.exists(args.file)
+            else False
+        ):
+            print(
+                f"adc: error: refusing to overwrite the input file {args.file}",
+                file=sys.stderr,
+            )
             return 2
     try:
         with open(args.file, encoding="utf-8") as handle:

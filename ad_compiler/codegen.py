@@ -136,7 +136,10 @@ def _docstring(doc: str) -> str:
 def imports_for(sources: list[str]) -> list[str]:
     """The import lines the emitted functions need (comments and docstrings aside)."""
     code = "\n".join(
-        line for src in sources for line in src.splitlines() if not line.strip().startswith("#")
+        line
+        for src in sources
+        for line in src.splitlines()
+        if not line.strip().startswith("#")
     )
     lines = []
     if "math." in code:

@@ -76,7 +76,11 @@ class CompileError(AdError):
 
     def render(self) -> str:
         """The full compiler-style message: location, source line, caret, hint."""
-        head = f"{self.loc}: error: {self.message}" if self.loc else f"error: {self.message}"
+        head = (
+            f"{self.loc}: error: {self.message}"
+            if self.loc
+            else f"error: {self.message}"
+        )
         out = [head]
         if self.loc is not None and self.source_line is not None:
             out.append(f"    {self.source_line}")
@@ -90,6 +94,26 @@ class CompileError(AdError):
 
     def __str__(self) -> str:
         return self.render()
+
+
+class CompileErrors(CompileError):
+    """Several compile errors from one file, reported together as compilers do."""
+
+    def __init__(self, errors: list[CompileError]):
+        super().__init__(
+            errors[0].message, errors[0].loc, errors[0].hint, errors[0].source_line
+        )
+        self.errors = errors
+
+    def with_source(self, lines: list[str]) -> "CompileErrors":
+        for error in self.errors:
+            error.with_source(lines)
+        return self
+
+    def render(self) -> str:
+        text = "\n".join(e.render() for e in self.errors)
+        n = len(self.errors)
+        return f"{text}\n{n} error{'s' if n > 1 else ''} generated." if n > 1 else text
 
 
 class UnsupportedError(CompileError):

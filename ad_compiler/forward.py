@@ -58,4 +58,3 @@ def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
             user_names=fn.user_names,
         )
     )
-

@@ -85,7 +85,9 @@ class Eqn:
         if prim is None:
             raise ValueError(f"unknown primitive {self.prim!r}")
         if len(self.ins) != prim.arity:
-            raise ValueError(f"{self.prim} takes {prim.arity} inputs, got {len(self.ins)}")
+            raise ValueError(
+                f"{self.prim} takes {prim.arity} inputs, got {len(self.ins)}"
+            )
 
     @property
     def out(self) -> Var:
@@ -127,7 +129,9 @@ class Function:
             if eqn.loc is not None:
                 text = f"{text:<36}  # line {eqn.loc.line}"
             lines.append(text.rstrip())
-        lines.append(f"    return {render_tree(self.tree, [str(r) for r in self.results])}")
+        lines.append(
+            f"    return {render_tree(self.tree, [str(r) for r in self.results])}"
+        )
         return "\n".join(lines) + "\n"
 
 
@@ -181,7 +185,9 @@ def verify(fn: Function) -> Function:
         if isinstance(r, Var):
             assert r.name in bound, f"result {r.name} is never bound"
     assert len(fn.defaults) <= len(fn.params), "more defaults than parameters"
-    assert sorted(tree_leaves(fn.tree)) == list(range(len(fn.results))), "tree/results mismatch"
+    assert sorted(tree_leaves(fn.tree)) == list(
+        range(len(fn.results))
+    ), "tree/results mismatch"
     return fn
 
 
@@ -194,7 +200,15 @@ def variables(fn: Function) -> set[str]:
 
 
 _TEMP = re.compile(r"v(\d+)$")
-_RESERVED = frozenset(keyword.kwlist) | {"math", "np", "numpy", "abs", "float", "int", "pow"}
+_RESERVED = frozenset(keyword.kwlist) | {
+    "math",
+    "np",
+    "numpy",
+    "abs",
+    "float",
+    "int",
+    "pow",
+}
 
 
 @dataclass
@@ -211,7 +225,9 @@ class Namer:
     @classmethod
     def for_function(cls, fn: Function) -> "Namer":
         taken = variables(fn) | set(fn.user_names)
-        counter = max((int(m.group(1)) for n in taken if (m := _TEMP.match(n))), default=0)
+        counter = max(
+            (int(m.group(1)) for n in taken if (m := _TEMP.match(n))), default=0
+        )
         return cls(taken=taken, counter=counter)
 
     def temp(self) -> Var:

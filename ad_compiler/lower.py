@@ -35,7 +35,9 @@ from .scope import (
 )
 from .source import FunctionSource
 
-_CONTROL_FLOW = "ad_compiler differentiates straight-line code for now; write it without"
+_CONTROL_FLOW = (
+    "ad_compiler differentiates straight-line code for now; write it without"
+)
 # Node -> (what the user wrote, how to get around it).
 UNSUPPORTED = {
     ast.If: ("`if` statement", f"{_CONTROL_FLOW} branches"),
@@ -49,7 +51,10 @@ UNSUPPORTED = {
     ast.Assert: ("`assert` statement", "check inputs before calling the derivative"),
     ast.Global: ("`global` declaration", "pass the value in as a parameter"),
     ast.Nonlocal: ("`nonlocal` declaration", "pass the value in as a parameter"),
-    ast.Delete: ("`del` statement", "remove it; names are freed when the function returns"),
+    ast.Delete: (
+        "`del` statement",
+        "remove it; names are freed when the function returns",
+    ),
     ast.ClassDef: ("class definition", "define classes outside the function"),
     ast.FunctionDef: ("nested function definition", "define helpers at module level"),
     ast.AsyncFunctionDef: ("`async def`", "differentiate a plain `def` function"),
@@ -57,16 +62,25 @@ UNSUPPORTED = {
     ast.ImportFrom: ("`import` inside a function", "import at the top of the module"),
     ast.Lambda: ("`lambda`", "define the function with `def` at module level"),
     ast.IfExp: ("conditional expression", f"{_CONTROL_FLOW} branches"),
-    ast.Compare: ("comparison", "comparisons only make sense in branches, not supported yet"),
+    ast.Compare: (
+        "comparison",
+        "comparisons only make sense in branches, not supported yet",
+    ),
     ast.BoolOp: ("`and`/`or`", "boolean logic only makes sense in branches"),
     ast.ListComp: ("list comprehension", "write the sum out explicitly"),
     ast.SetComp: ("set comprehension", "return numbers, not sets"),
     ast.DictComp: ("dict comprehension", "return numbers, not dicts"),
     ast.GeneratorExp: ("generator expression", "write the sum out explicitly"),
     ast.Yield: ("`yield`", "generators cannot be differentiated; return a value"),
-    ast.YieldFrom: ("`yield from`", "generators cannot be differentiated; return a value"),
+    ast.YieldFrom: (
+        "`yield from`",
+        "generators cannot be differentiated; return a value",
+    ),
     ast.Await: ("`await`", "differentiate a plain `def` function"),
-    ast.NamedExpr: ("assignment expression (`:=`)", "use a separate assignment statement"),
+    ast.NamedExpr: (
+        "assignment expression (`:=`)",
+        "use a separate assignment statement",
+    ),
     ast.Subscript: ("indexing", "pass the elements as separate parameters"),
     ast.List: ("list", "use a tuple, or separate values"),
     ast.Dict: ("dict", "use separate values"),
@@ -78,9 +92,18 @@ UNSUPPORTED = {
 if hasattr(ast, "Match"):
     UNSUPPORTED[ast.Match] = ("`match` statement", f"{_CONTROL_FLOW} branches")
 
-_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+_BINOPS = {
+    ast.Add: "add",
+    ast.Sub: "sub",
+    ast.Mult: "mul",
+    ast.Div: "div",
+    ast.Pow: "pow",
+}
 _BINOP_WORDS = {
-    ast.FloorDiv: ("floor division `//`", "its derivative is zero almost everywhere; use `/`"),
+    ast.FloorDiv: (
+        "floor division `//`",
+        "its derivative is zero almost everywhere; use `/`",
+    ),
     ast.Mod: ("remainder `%`", "write x - n * y with n known"),
     ast.MatMult: ("matrix product `@`", "arrays are not supported yet"),
     ast.LShift: ("shift `<<`", "bit operations have no derivative"),
@@ -92,10 +115,16 @@ _BINOP_WORDS = {
 
 # Known function -> primitive, by qualified name (see scope.py).
 _UNARY = {
-    **{f"math.{n}": n for n in "sin cos tan exp expm1 log2 log10 log1p sqrt tanh sinh cosh".split()},
+    **{
+        f"math.{n}": n
+        for n in "sin cos tan exp expm1 log2 log10 log1p sqrt tanh sinh cosh".split()
+    },
     **{f"math.{n}": n for n in "asin acos atan".split()},
     "math.fabs": "abs",
-    **{f"numpy.{n}": n for n in "sin cos tan exp expm1 log log2 log10 log1p sqrt".split()},
+    **{
+        f"numpy.{n}": n
+        for n in "sin cos tan exp expm1 log log2 log10 log1p sqrt".split()
+    },
     **{f"numpy.{n}": n for n in "tanh sinh cosh".split()},
     "numpy.arcsin": "asin",
     "numpy.arccos": "acos",
@@ -163,7 +192,9 @@ class Lowerer:
         args = node.args
         if args.vararg or args.kwarg:
             star = args.vararg or args.kwarg
-            self.error(star, "star-parameters are not supported", "list the parameters by name")
+            self.error(
+                star, "star-parameters are not supported", "list the parameters by name"
+            )
         if args.kwonlyargs:
             self.error(
                 args.kwonlyargs[0],
@@ -196,7 +227,11 @@ class Lowerer:
             with self.b.at(self.src.loc(stmt)):
                 method(stmt)
         if results is None:
-            self.error(node, f"function `{node.name}` does not return a value", "add a `return`")
+            self.error(
+                node,
+                f"function `{node.name}` does not return a value",
+                "add a `return`",
+            )
         fn = Function(
             name=node.name,
             params=params,
@@ -217,7 +252,9 @@ class Lowerer:
             if isinstance(ref, ValueRef):
                 value = ref.value
         if value is None:
-            self.error(node, "a default value must be a number", "use a numeric literal")
+            self.error(
+                node, "a default value must be a number", "use a numeric literal"
+            )
         return Const(value)
 
     # --- statements ------------------------------------------------------------------
@@ -246,7 +283,9 @@ class Lowerer:
 
     def stmt_Return(self, stmt: ast.Return):
         if stmt.value is None:
-            self.error(stmt, "`return` without a value", "return the number to differentiate")
+            self.error(
+                stmt, "`return` without a value", "return the number to differentiate"
+            )
         with self.b.at(self.src.loc(stmt)):
             value = self.expr(stmt.value)
         if isinstance(value, TupleValue):
@@ -264,7 +303,9 @@ class Lowerer:
             self.bind(target.id, value)
         elif isinstance(target, (ast.Tuple, ast.List)):
             if any(isinstance(e, ast.Starred) for e in target.elts):
-                self.unsupported(next(e for e in target.elts if isinstance(e, ast.Starred)))
+                self.unsupported(
+                    next(e for e in target.elts if isinstance(e, ast.Starred))
+                )
             if not isinstance(value, TupleValue):
                 self.error(target, "cannot unpack a single number", "unpack a tuple")
             if len(value.items) != len(target.elts):
@@ -279,9 +320,15 @@ class Lowerer:
 
     def assign_target_error(self, target: ast.expr):
         if isinstance(target, ast.Attribute):
-            self.error(target, "assignment to an attribute is not supported", "use a local name")
+            self.error(
+                target,
+                "assignment to an attribute is not supported",
+                "use a local name",
+            )
         if isinstance(target, ast.Subscript):
-            self.error(target, "assignment to an element is not supported", "use a local name")
+            self.error(
+                target, "assignment to an element is not supported", "use a local name"
+            )
         self.unsupported(target)
 
     def bind(self, name: str, value) -> None:
@@ -306,16 +353,24 @@ class Lowerer:
     def atom(self, node: ast.expr) -> Atom:
         value = self.expr(node)
         if isinstance(value, TupleValue):
-            self.error(node, "a tuple cannot be used as a number", "index it into separate names")
+            self.error(
+                node,
+                "a tuple cannot be used as a number",
+                "index it into separate names",
+            )
         return value
 
     def expr_Constant(self, node: ast.Constant):
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            kind = "complex number" if isinstance(value, complex) else type(value).__name__
+            kind = (
+                "complex number" if isinstance(value, complex) else type(value).__name__
+            )
             if isinstance(value, bool):
                 kind = "boolean"
-            self.error(node, f"{kind} literal is not supported", "only int and float literals")
+            self.error(
+                node, f"{kind} literal is not supported", "only int and float literals"
+            )
         return Const(value)
 
     def expr_Tuple(self, node: ast.Tuple):
@@ -344,7 +399,9 @@ class Lowerer:
         if isinstance(ref, (FuncRef, UserFuncRef)):
             self.error(node, f"function `{name}` used as a value", "call it")
         if isinstance(ref, ModuleRef):
-            self.error(node, f"module `{name}` used as a value", "call one of its functions")
+            self.error(
+                node, f"module `{name}` used as a value", "call one of its functions"
+            )
         self.error(
             node,
             f"`{name}` refers to {ref.what}, which ad_compiler cannot differentiate through",
@@ -355,13 +412,20 @@ class Lowerer:
         """What a callee or attribute chain refers to, without evaluating it."""
         if isinstance(node, ast.Name):
             if node.id in self.locals:
-                self.error(node, f"calling the local value `{node.id}` is not supported")
+                self.error(
+                    node, f"calling the local value `{node.id}` is not supported"
+                )
             ref = self.scope.lookup(node.id)
             if ref is None:
-                self.error(node, f"name `{node.id}` is not defined", "define or import it")
+                self.error(
+                    node, f"name `{node.id}` is not defined", "define or import it"
+                )
             return ref
         if isinstance(node, ast.Attribute):
-            return attribute(self.resolve(node.value), node.attr)
+            base = self.resolve(node.value)
+            if isinstance(base, ModuleRef):
+                return attribute(base, node.attr)
+            return OpaqueRef(f"`{ast.unparse(node)}`")
         self.unsupported(node)
 
     def expr_Attribute(self, node: ast.Attribute):
@@ -412,7 +476,9 @@ class Lowerer:
                 "ad_compiler differentiates math/NumPy elementary functions, abs and pow",
             )
         if node.keywords:
-            self.error(node.keywords[0], f"keyword arguments to `{callee}` are not supported")
+            self.error(
+                node.keywords[0], f"keyword arguments to `{callee}` are not supported"
+            )
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 self.unsupported(arg)

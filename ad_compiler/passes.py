@@ -102,6 +102,14 @@ def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
         (a,) = ins
         if isinstance(a, Var) and (y := negated(a)) is not None:
             return y
+        # -(p * -q) -> p * q and -(p / -q) -> p / q (and with the minus on p)
+        inner = defs.get(a.name) if isinstance(a, Var) else None
+        if inner is not None and inner.prim in ("mul", "div"):
+            p, q = inner.ins
+            if isinstance(q, Var) and (y := negated(q)) is not None:
+                return rewrite(inner.prim, p, y)
+            if isinstance(p, Var) and (y := negated(p)) is not None:
+                return rewrite(inner.prim, y, q)
     elif prim == "pow":
         a, b = ins
         if _is(b, 1):
@@ -140,7 +148,9 @@ def simplify(fn: Function) -> Function:
     body: list[Eqn] = []
     for eqn in fn.body:
         if any(isinstance(a, Var) and a.name in subst for a in eqn.ins):
-            ins = tuple(subst.get(a.name, a) if isinstance(a, Var) else a for a in eqn.ins)
+            ins = tuple(
+                subst.get(a.name, a) if isinstance(a, Var) else a for a in eqn.ins
+            )
             eqn = replace(eqn, ins=ins)
         while True:
             result = _fold(eqn) or _identity(eqn, defs)
@@ -157,7 +167,9 @@ def simplify(fn: Function) -> Function:
         seen[key] = eqn.out
         defs[eqn.out.name] = eqn
         body.append(eqn)
-    results = tuple(subst.get(a.name, a) if isinstance(a, Var) else a for a in fn.results)
+    results = tuple(
+        subst.get(a.name, a) if isinstance(a, Var) else a for a in fn.results
+    )
     out = replace(fn, body=tuple(body), results=results)
     return _rename(out, _better_names(fn, subst))
 
@@ -197,7 +209,9 @@ def specialize(fn: Function, values: dict[str, Const]) -> Function:
 
     body = tuple(replace(e, ins=tuple(s(a) for a in e.ins)) for e in fn.body)
     params = tuple(p for p in fn.params if p.name not in values)
-    return replace(fn, params=params, body=body, results=tuple(s(a) for a in fn.results))
+    return replace(
+        fn, params=params, body=body, results=tuple(s(a) for a in fn.results)
+    )
 
 
 def select_results(fn: Function, tree, name: str | None = None) -> Function:

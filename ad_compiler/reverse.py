@@ -92,4 +92,3 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
             user_names=fn.user_names,
         )
     )
-

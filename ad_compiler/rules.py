@@ -22,15 +22,11 @@ differences, against each other (the dot-product identity) and against SymPy.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
 from .errors import CompileError
 from .primitives import PRIMITIVES
-
-LN2 = math.log(2.0)
-LN10 = math.log(10.0)
 
 
 @dataclass(frozen=True)
@@ -129,17 +125,18 @@ defrule(
     jvp=lambda b, out, x, dx: b.div(dx, x),
     vjp=lambda b, out, g, x: (b.div(g, x),),
 )
-# d log2(x) = dx / (x ln 2)
+# d log2(x) = dx / (x ln 2); log(2) is folded to a literal by the optimiser but
+# stays exact for SymPy.
 defrule(
     "log2",
-    jvp=lambda b, out, x, dx: b.div(dx, b.mul(x, b.lit(LN2))),
-    vjp=lambda b, out, g, x: (b.div(g, b.mul(x, b.lit(LN2))),),
+    jvp=lambda b, out, x, dx: b.div(dx, b.mul(x, b.log(b.lit(2)))),
+    vjp=lambda b, out, g, x: (b.div(g, b.mul(x, b.log(b.lit(2)))),),
 )
 # d log10(x) = dx / (x ln 10)
 defrule(
     "log10",
-    jvp=lambda b, out, x, dx: b.div(dx, b.mul(x, b.lit(LN10))),
-    vjp=lambda b, out, g, x: (b.div(g, b.mul(x, b.lit(LN10))),),
+    jvp=lambda b, out, x, dx: b.div(dx, b.mul(x, b.log(b.lit(10)))),
+    vjp=lambda b, out, g, x: (b.div(g, b.mul(x, b.log(b.lit(10)))),),
 )
 # d log1p(x) = dx / (1 + x)
 defrule(

@@ -22,6 +22,7 @@ import ast
 import builtins
 import math
 import numbers
+import types
 from dataclasses import dataclass
 
 import numpy
@@ -89,12 +90,16 @@ def attribute(ref: Ref, attr: str) -> Ref:
         if attr in CONSTANTS[ref.module]:
             return ValueRef(CONSTANTS[ref.module][attr])
         return OpaqueRef(f"`{ref.module}.{attr}`")
-    return OpaqueRef("an attribute of a value")
+    return OpaqueRef("an attribute of a value")  # callers name the attribute themselves
 
 
 def _import_ref(module: str, attr: str | None) -> Ref:
     if module not in MODULES:
-        return OpaqueRef(f"module `{module}`") if attr is None else OpaqueRef(f"`{module}.{attr}`")
+        return (
+            OpaqueRef(f"module `{module}`")
+            if attr is None
+            else OpaqueRef(f"`{module}.{attr}`")
+        )
     if attr is None:
         return ModuleRef(module)
     return attribute(ModuleRef(module), attr)
@@ -125,7 +130,9 @@ class StaticScope:
                 self.refs[name] = ref
         for name, n in counts.items():
             if n > 1 and not isinstance(self.refs[name], (ModuleRef, FuncRef)):
-                self.refs[name] = OpaqueRef(f"`{name}`, which the module binds more than once")
+                self.refs[name] = OpaqueRef(
+                    f"`{name}`, which the module binds more than once"
+                )
 
     @staticmethod
     def _bindings(stmt: ast.stmt):
@@ -140,7 +147,9 @@ class StaticScope:
             for alias in stmt.names:
                 if alias.name == "*":
                     continue
-                yield alias.asname or alias.name, _import_ref(stmt.module or "", alias.name)
+                yield alias.asname or alias.name, _import_ref(
+                    stmt.module or "", alias.name
+                )
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             yield stmt.name, UserFuncRef(stmt.name)
         elif isinstance(stmt, ast.ClassDef):
@@ -186,8 +195,12 @@ def classify(value) -> Ref:
         return ModuleRef("numpy")
     if isinstance(value, bool):
         return OpaqueRef("a bool")
+    if isinstance(value, types.ModuleType):
+        return OpaqueRef(f"module `{value.__name__}`")
     if isinstance(value, numbers.Real) and not isinstance(value, numpy.ndarray):
-        return ValueRef(int(value) if isinstance(value, numbers.Integral) else float(value))
+        return ValueRef(
+            int(value) if isinstance(value, numbers.Integral) else float(value)
+        )
     qualname = _KNOWN_OBJECTS.get(id(value))
     if qualname is not None:
         return FuncRef(qualname)
@@ -208,7 +221,9 @@ class RuntimeScope:
             for name, cell in zip(code.co_freevars, cells):
                 try:
                     self.closure[name] = cell.cell_contents
-                except ValueError:  # an empty cell: bound later in the enclosing function
+                except (
+                    ValueError
+                ):  # an empty cell: bound later in the enclosing function
                     self.closure[name] = None
 
     def lookup(self, name: str) -> Ref | None:

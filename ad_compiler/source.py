@@ -43,7 +43,9 @@ def parse_module(text: str, file: str) -> ast.Module:
     except SyntaxError as exc:
         loc = Loc(file, exc.lineno or 1, exc.offset or 1)
         lines = text.splitlines()
-        raise CompileError(f"invalid syntax: {exc.msg}", loc).with_source(lines) from None
+        raise CompileError(f"invalid syntax: {exc.msg}", loc).with_source(
+            lines
+        ) from None
     except ValueError as exc:  # e.g. source with NUL bytes
         raise CompileError(f"cannot parse {file}: {exc}") from None
 
@@ -90,10 +92,14 @@ def from_function(fn) -> FunctionSource:
     try:
         module = ast.parse(dedented)
     except SyntaxError as exc:
-        raise SourceUnavailableError(f"cannot parse the source of `{name}`: {exc}") from None
+        raise SourceUnavailableError(
+            f"cannot parse the source of `{name}`: {exc}"
+        ) from None
     nodes = [n for n in module.body if isinstance(n, ast.FunctionDef)]
     if not nodes:
         raise SourceUnavailableError(f"the source of `{name}` holds no `def` statement")
     file_lines = linecache.getlines(file) or [""] * (start - 1) + lines
     all_lines = tuple(line.rstrip("\n") for line in file_lines)
-    return FunctionSource(nodes[0], file, all_lines, line_offset=start - 1, col_offset=indent)
+    return FunctionSource(
+        nodes[0], file, all_lines, line_offset=start - 1, col_offset=indent
+    )

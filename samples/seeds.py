@@ -2,7 +2,7 @@
 
 Every function uses only the subset of Python that ad_compiler accepts:
 ``import math``, assignments, arithmetic and ``return``. The expected
-numbers come from the seed files in /work/shared/seeds/. Where a seed gives
+numbers come from the seed files in shared/seeds/ (beside this repository). Where a seed gives
 no numbers, the values were computed for this file and checked with central
 finite differences. They are marked "(computed)".
 

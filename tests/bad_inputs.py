@@ -1,0 +1,159 @@
+"""Functions ad_compiler must reject, each with a compiler-style error.
+
+tests/test_errors.py names, for each function, the text the caret must point
+at and the message.  This module is imported by the API tests (so it must stay
+valid Python) and read as text by the CLI tests.
+"""
+
+import math
+import os
+
+
+def uses_if(x):
+    if x > 0:
+        return x
+    return -x
+
+
+def uses_for(x):
+    for i in range(3):
+        x = x * 2
+    return x
+
+
+def uses_while(x):
+    while x > 1:
+        x = x / 2
+    return x
+
+
+def uses_floor_div(x):
+    return x // 2
+
+
+def uses_modulo(x):
+    return x % 2
+
+
+def unknown_name(x):
+    return x * undefined_thing
+
+
+def unknown_function(x):
+    return math.sin(x) + math.gamma(x)
+
+
+def calls_os(x):
+    return os.getpid() * x
+
+
+def wrong_arity(x):
+    return math.sin(x, 2)
+
+
+def list_literal(x):
+    y = [x, x]
+    return y
+
+
+def uses_lambda(x):
+    return (lambda z: z * z)(x)
+
+
+def conditional_expression(x):
+    return x if x > 0 else -x
+
+
+def bare_return(x):
+    return
+
+
+def no_return(x):
+    y = x * 2
+
+
+def star_args(*xs):
+    return 1.0
+
+
+def keyword_only(x, *, scale):
+    return x * scale
+
+
+def attribute_store(x):
+    x.value = 2
+    return x
+
+
+def subscript(x):
+    return x[0]
+
+
+def used_before_assignment(x):
+    y = z + 1
+    z = x
+    return y
+
+
+def string_literal(x):
+    return x * "a"
+
+
+def boolean_literal(x):
+    return x * True
+
+
+def walrus(x):
+    return (y := x * 2) + y
+
+
+def try_block(x):
+    try:
+        return math.log(x)
+    except ValueError:
+        return 0.0
+
+
+def with_block(x):
+    with open("f") as handle:
+        return x
+
+
+def global_statement(x):
+    global counter
+    return x
+
+
+def delete_statement(x):
+    y = x
+    del y
+    return x
+
+
+def comprehension(x):
+    return sum([x * i for i in range(3)])
+
+
+def code_after_return(x):
+    return x
+    y = 2
+
+
+def keyword_argument(x):
+    return math.log(x, base=2)
+
+
+def nested_def(x):
+    def helper(y):
+        return y
+
+    return x
+
+
+def unpack_mismatch(x):
+    a, b = x, x, x
+    return a
+
+
+def not_operator(x):
+    return not x

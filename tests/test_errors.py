@@ -1,0 +1,152 @@
+"""Every rejected construct: its message, its line and column, from the API and the CLI."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import bad_inputs
+from ad_compiler import CompileError, SourceUnavailableError, UsageError, grad
+
+FILE = bad_inputs.__file__
+LINES = open(FILE, encoding="utf-8").read().splitlines()
+
+# function -> (text the caret points at, message)
+CASES = {
+    "uses_if": ("if x > 0:", "`if` statement is not supported"),
+    "uses_for": ("for i in range(3):", "`for` loop is not supported"),
+    "uses_while": ("while x > 1:", "`while` loop is not supported"),
+    "uses_floor_div": ("x // 2", "floor division `//` is not supported"),
+    "uses_modulo": ("x % 2", "remainder `%` is not supported"),
+    "unknown_name": ("undefined_thing", "name `undefined_thing` is not defined"),
+    "unknown_function": ("math.gamma", "call to `math.gamma` is not supported"),
+    "calls_os": ("os.getpid", "call to `os.getpid` is not supported"),
+    "wrong_arity": ("math.sin(x, 2)", "`math.sin` takes 1 argument, got 2"),
+    "list_literal": ("[x, x]", "list is not supported"),
+    "uses_lambda": ("lambda z: z * z", "`lambda` is not supported"),
+    "conditional_expression": (
+        "x if x > 0 else -x",
+        "conditional expression is not supported",
+    ),
+    "bare_return": ("return", "`return` without a value"),
+    "no_return": ("def no_return", "function `no_return` does not return a value"),
+    "star_args": ("xs", "star-parameters are not supported"),
+    "keyword_only": ("scale", "keyword-only parameters are not supported"),
+    "attribute_store": ("x.value", "assignment to an attribute is not supported"),
+    "subscript": ("x[0]", "indexing is not supported"),
+    "used_before_assignment": (
+        "z + 1",
+        "local variable `z` is used before it is assigned",
+    ),
+    "string_literal": ('"a"', "str literal is not supported"),
+    "boolean_literal": ("True", "boolean literal is not supported"),
+    "walrus": ("y := x * 2", "assignment expression (`:=`) is not supported"),
+    "try_block": ("try:", "`try` statement is not supported"),
+    "with_block": ("with open", "`with` statement is not supported"),
+    "global_statement": ("global counter", "`global` declaration is not supported"),
+    "delete_statement": ("del y", "`del` statement is not supported"),
+    "comprehension": ("sum", "call to builtin `sum` is not supported"),
+    "code_after_return": ("y = 2", "code after `return` is not supported"),
+    "keyword_argument": ("base=2", "keyword arguments to `math.log` are not supported"),
+    "nested_def": ("def helper", "nested function definition is not supported"),
+    "unpack_mismatch": ("a, b", "cannot unpack 3 values into 2 names"),
+    "not_operator": ("not x", "`not` is not supported"),
+}
+
+
+def expected_location(name, snippet):
+    start = next(i for i, line in enumerate(LINES) if line.startswith(f"def {name}("))
+    if snippet == f"def {name}":
+        return start + 1, LINES[start].index(snippet) + 1
+    for i in range(start, len(LINES)):
+        if snippet in LINES[i] and (i > start or snippet in ("xs", "scale")):
+            return i + 1, LINES[i].index(snippet) + 1
+    raise AssertionError(f"{snippet!r} not found in {name}")
+
+
+def test_every_bad_input_has_a_case():
+    defined = [n for n in dir(bad_inputs) if callable(getattr(bad_inputs, n))]
+    assert sorted(n for n in defined if n not in ("os", "math")) == sorted(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_api_error_message_and_location(name):
+    snippet, message = CASES[name]
+    with pytest.raises(CompileError) as info:
+        grad(getattr(bad_inputs, name))
+    err = info.value
+    line, col = expected_location(name, snippet)
+    assert err.message == message
+    assert (err.loc.file, err.loc.line, err.loc.col) == (FILE, line, col)
+    rendered = err.render().splitlines()
+    assert rendered[0] == f"{FILE}:{line}:{col}: error: {message}"
+    assert rendered[1] == "    " + LINES[line - 1]
+    assert rendered[2].index("^") == 4 + col - 1
+    if err.hint:
+        assert rendered[3].startswith("hint: ")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_cli_error_message_and_location(name):
+    snippet, message = CASES[name]
+    line, col = expected_location(name, snippet)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ad_compiler.cli", "compile", FILE, "--function", name],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout == ""
+    first = proc.stderr.splitlines()[0]
+    assert first == f"{FILE}:{line}:{col}: error: {message}"
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_reports_every_function_error_at_once():
+    proc = subprocess.run(
+        [sys.executable, "-m", "ad_compiler.cli", "compile", FILE],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.count(": error: ") == len(CASES)
+    assert proc.stderr.rstrip().endswith(f"{len(CASES)} errors generated.")
+
+
+def test_lambda_is_rejected_clearly():
+    with pytest.raises(SourceUnavailableError, match="cannot differentiate a lambda"):
+        grad(lambda x: x * x)
+
+
+def test_function_without_source_is_rejected_clearly():
+    namespace = {}
+    exec("def f(x):\n    return x * x\n", namespace)
+    with pytest.raises(SourceUnavailableError, match="cannot read the source of `f`"):
+        grad(namespace["f"])
+
+
+def test_builtin_is_rejected_clearly():
+    with pytest.raises(SourceUnavailableError, match="not a Python function"):
+        grad(len)
+
+
+def test_grad_of_tuple_valued_function_is_a_usage_error():
+    import seeds
+
+    with pytest.raises(UsageError, match="returns a tuple of 2 values; use vjp"):
+        grad(seeds.rainforth)
+
+
+def test_syntax_error_is_reported_at_its_position(tmp_path):
+    bad = tmp_path / "broken.py"
+    bad.write_text("def f(x):\n    return x +\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ad_compiler.cli", "compile", str(bad)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"{bad}:2:")
+    assert "error: invalid syntax" in proc.stderr
+    assert "Traceback" not in proc.stderr
