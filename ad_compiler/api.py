@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 
 from . import __version__
-from .codegen import emit_function, emit_module, format_source
+from .codegen import emit_function, emit_module, format_source, imports_for
 from .errors import CompileError, CompileErrors, UsageError
 from .forward import jvp as jvp_transform
 from .ir import Const, Function
@@ -58,6 +58,9 @@ def derivative_ir(
     """
     if wrt_tree is None:
         wrt_tree = tuple(range(len(wrt)))
+    # Merge repeated subexpressions of the primal first, so that each is
+    # differentiated once (x1 * x2 written twice gets one adjoint).
+    fn = optimize(fn)
     if kind == "jvp":
         d = jvp_transform(fn, wrt)
         d = _with(d, name=f"{fn.name}_jvp", defaults=())
@@ -134,6 +137,8 @@ def _wrt(fn: Function, argnums) -> tuple[tuple[int, ...], object]:
 
 def compile_derivative(f, kind: str, argnums=0):
     """The emitted, loaded derivative of ``f`` (cached), with ``.source`` and ``.ir``."""
+    if isinstance(argnums, list):
+        argnums = tuple(argnums)
     key = (f, kind, argnums)
     cached = _CACHE.get(key)
     if cached is not None:
@@ -144,9 +149,11 @@ def compile_derivative(f, kind: str, argnums=0):
     d = derivative_ir(fn, kind, wrt, wrt_tree)
     d = _with(d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"))
     text = emit(d, src.line)
-    module = emit_module([text], f"{_WHAT[kind]} of {fn.name}, emitted by ad_compiler.")
+    header = f"{_WHAT[kind]} of {fn.name}, emitted by ad_compiler."
+    module = emit_module([text], header, imports_for([d]))
+    module = format_source(module)
     compiled = load(module, d.name, f"{kind} of {fn.name}")
-    compiled.source = format_source(module)
+    compiled.source = module
     compiled.ir = d
     compiled.primal_ir = fn
     _CACHE[key] = compiled
@@ -241,7 +248,7 @@ def compile_file(
         nodes = [n for n in nodes if n.name in functions]
     if not nodes:
         raise UsageError(f"{file} defines no top-level function to differentiate")
-    sources, traces, errors = [], [], []
+    sources, traces, errors, derivatives = [], [], [], []
     for node in nodes:
         src = FunctionSource(node, file, lines)
         try:
@@ -262,6 +269,7 @@ def compile_file(
         d = derivative_ir(fn, kind, idx, tree)
         d = _with(d, doc=describe(fn, kind, idx, f"{file}:{fn.loc.line}"))
         sources.append(emit_function(d, src.line))
+        derivatives.append(d)
     if errors:
         raise errors[0] if len(errors) == 1 else CompileErrors(errors)
     if ir_only:
@@ -270,7 +278,7 @@ def compile_file(
     if command:
         header += f" by `{command}`"
     header += ".\n\nSelf-contained: needs only math (and numpy if the source used it)."
-    return format_source(emit_module(sources, header))
+    return format_source(emit_module(sources, header, imports_for(derivatives)))
 
 
 def _wrt_by_name(fn: Function, wrt: list[str] | None) -> tuple[int, ...]:

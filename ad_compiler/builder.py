@@ -94,11 +94,11 @@ class IRBuilder(Ops):
         self.namer = namer
         self.eqns: list[Eqn] = []
         self.loc: Loc | None = None
-        self.ns = "math"
+        self.ns = "py"
         self._fresh: dict[str, int] = {}  # temp name -> index of its defining equation
 
     @contextmanager
-    def at(self, loc: Loc | None, ns: str = "math"):
+    def at(self, loc: Loc | None, ns: str = "py"):
         """Equations built inside the block point at ``loc`` and use library ``ns``."""
         saved = self.loc, self.ns
         self.loc, self.ns = loc, ns
@@ -125,6 +125,16 @@ class IRBuilder(Ops):
     def emit(self, eqn: Eqn) -> None:
         """Append an equation built elsewhere (a primal equation copied into a derivative)."""
         self.eqns.append(eqn)
+
+    def keep_names(self, atoms) -> None:
+        """Never rename these values (they are referenced from more than one place)."""
+        for a in atoms:
+            if isinstance(a, Var):
+                self._fresh.pop(a.name, None)
+            elif isinstance(a, tuple):
+                self.keep_names(a)
+            elif hasattr(a, "items"):
+                self.keep_names(a.items)
 
     def bind(self, atom: Atom | None, name: str, reserved: bool = False) -> Atom | None:
         """Give the value ``atom`` the readable name ``name`` where that costs nothing.

@@ -74,11 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _write_atomically(path: str, text: str) -> None:
+    """Write to a temporary file beside ``path``, then rename it into place."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".adc-", suffix=".py", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(
+            tmp, 0o666 & ~umask
+        )  # mkstemp makes it 0600; give it a normal file's mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -86,15 +92,25 @@ def _write_atomically(path: str, text: str) -> None:
         raise
 
 
-def _compile(args) -> int:
-    if args.output and os.path.exists(args.output):
+def _compile(args, argv: list[str]) -> int:
+    out = args.output
+    if out:
         if (
-            os.path.samefile(args.output, args.file)
-            if os.path.exists(args.file)
-            else False
+            os.path.exists(out)
+            and os.path.exists(args.file)
+            and os.path.samefile(out, args.file)
         ):
             print(
                 f"adc: error: refusing to overwrite the input file {args.file}",
+                file=sys.stderr,
+            )
+            return 2
+        if os.path.isdir(out):
+            print(f"adc: error: output {out} is a directory", file=sys.stderr)
+            return 2
+        if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+            print(
+                f"adc: error: the folder of output {out} does not exist",
                 file=sys.stderr,
             )
             return 2
@@ -105,9 +121,9 @@ def _compile(args) -> int:
         print(f"adc: error: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
     wrt = [w.strip() for w in args.wrt.split(",") if w.strip()] if args.wrt else None
-    command = "adc compile " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    command = "adc " + " ".join(shlex.quote(a) for a in argv)
     try:
-        out = compile_file(
+        module_text = compile_file(
             text,
             args.file,
             functions=args.function,
@@ -122,21 +138,26 @@ def _compile(args) -> int:
     except UsageError as exc:
         print(f"adc: error: {exc}", file=sys.stderr)
         return 2
-    if args.output:
-        _write_atomically(args.output, out)
+    if out:
+        try:
+            _write_atomically(out, module_text)
+        except OSError as exc:
+            print(f"adc: error: cannot write {out}: {exc}", file=sys.stderr)
+            return 2
     else:
-        sys.stdout.write(out)
+        sys.stdout.write(module_text)
     return 0
 
 
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return _compile(args)
+        return _compile(args, argv)
     except Exception as exc:  # a bug in ad_compiler: say so, without a traceback
         print(
             f"adc: internal compiler error: {type(exc).__name__}: {exc}\n"

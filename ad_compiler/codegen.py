@@ -52,7 +52,8 @@ def _wrap(e: _Expr, need: int, strict: bool = False) -> str:
 def _render(eqn: Eqn, args: list[_Expr]) -> _Expr:
     prim = PRIMITIVES[eqn.prim]
     size = 1 + sum(a.size for a in args)
-    if prim.infix:
+    name = prim.call_name(eqn.ns)
+    if prim.infix and name is None:
         left, right = args
         if prim.infix == "**":
             # ** is right-associative and binds tighter than a unary minus on its left.
@@ -61,10 +62,9 @@ def _render(eqn: Eqn, args: list[_Expr]) -> _Expr:
             # left-associative: a right operand of equal precedence needs parentheses.
             text = f"{_wrap(left, prim.prec)} {prim.infix} {_wrap(right, prim.prec, strict=True)}"
         return _Expr(text, prim.prec, size)
-    if prim.prefix:
+    if prim.prefix and name is None:
         (arg,) = args
         return _Expr(f"{prim.prefix}{_wrap(arg, PREC_NEG)}", PREC_NEG, size)
-    name = prim.call_name(eqn.ns)
     texts = [a.text for a in args]
     if "{0}" in name:
         return _Expr(name.format(*texts), PREC_ATOM, size)
@@ -133,27 +133,27 @@ def _docstring(doc: str) -> str:
     return f'"""{lines[0]}\n{body}\n    """'
 
 
-def imports_for(sources: list[str]) -> list[str]:
-    """The import lines the emitted functions need (comments and docstrings aside)."""
-    code = "\n".join(
-        line
-        for src in sources
-        for line in src.splitlines()
-        if not line.strip().startswith("#")
-    )
+def imports_for(functions: list[Function]) -> list[str]:
+    """The import lines the emitted code of these functions needs."""
+    names = []
+    for fn in functions:
+        for eqn in fn.body:
+            names.append(PRIMITIVES[eqn.prim].call_name(eqn.ns) or "")
+            names += [_const(a)[0] for a in eqn.ins if isinstance(a, Const)]
+        names += [_const(a)[0] for a in fn.results if isinstance(a, Const)]
     lines = []
-    if "math." in code:
+    if any(n.lstrip("-").startswith("math.") for n in names):
         lines.append("import math")
-    if "np." in code:
+    if any(n.startswith("np.") for n in names):
         lines.append("import numpy as np")
     return lines
 
 
-def emit_module(functions: list[str], header: str) -> str:
+def emit_module(sources: list[str], header: str, imports: list[str]) -> str:
     """A self-contained module: docstring header, imports, then the functions."""
     parts = [f'"""{header}"""', ""]
-    parts += imports_for(functions)
-    for src in functions:
+    parts += imports
+    for src in sources:
         parts += ["", "", src.rstrip("\n")]
     return "\n".join(parts) + "\n"
 

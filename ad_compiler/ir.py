@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
 from .errors import Loc
@@ -69,15 +69,16 @@ class Eqn:
     """``outs = prim(*ins)``: one primitive applied to atoms.
 
     ``params`` holds static, hashable settings of the primitive as sorted
-    ``(key, value)`` pairs; ``ns`` says which library the user called (``math`` or
-    ``np``) so emitted code keeps the user's semantics.
+    ``(key, value)`` pairs; ``ns`` says which library the user called (``py`` for
+    operators and builtins, ``math`` or ``np``) so emitted code keeps the user's
+    semantics (``math.fabs`` returns a float, ``abs`` keeps an int).
     """
 
     prim: str
     outs: tuple[Var, ...]
     ins: tuple[Atom, ...]
     loc: Loc | None = None
-    ns: str = "math"
+    ns: str = "py"
     params: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self):
@@ -157,6 +158,24 @@ def shift_tree(tree, n: int):
     if isinstance(tree, int):
         return tree + n
     return tuple(shift_tree(t, n) for t in tree)
+
+
+def rename_vars(fn: Function, renames: dict[str, str]) -> Function:
+    """The same function with variables renamed (``renames`` maps old to new names)."""
+    if not renames:
+        return fn
+
+    def r(a):
+        return Var(renames.get(a.name, a.name)) if isinstance(a, Var) else a
+
+    body = tuple(
+        replace(e, outs=tuple(r(o) for o in e.outs), ins=tuple(r(a) for a in e.ins))
+        for e in fn.body
+    )
+    params = tuple(r(p) for p in fn.params)
+    return replace(
+        fn, params=params, body=body, results=tuple(r(a) for a in fn.results)
+    )
 
 
 def signature(fn: Function) -> str:
@@ -247,9 +266,6 @@ class Namer:
         self.taken.add(name)
         return Var(name)
 
-    def is_temp(self, name: str) -> bool:
-        return bool(_TEMP.match(name))
-
 
 def base_name(name: str) -> str:
     """The user-level name a derived name comes from: ``x_1_bar`` -> ``x``."""
@@ -265,8 +281,8 @@ def base_name(name: str) -> str:
 
 def name_rank(name: str, user_names: frozenset[str]) -> int:
     """How much a reader gains from seeing this name: user-derived 2, temp-derived 1, temp 0."""
+    if name in user_names or base_name(name) in user_names:
+        return 2
     if _TEMP.match(name):
         return 0
-    if base_name(name) in user_names or name in user_names:
-        return 2
     return 1

@@ -137,12 +137,15 @@ _UNARY = {
 _BINARY = {
     "math.atan2": "atan2",
     "math.hypot": "hypot",
-    "math.pow": "pow",
     "numpy.arctan2": "atan2",
     "numpy.hypot": "hypot",
     "numpy.power": "pow",
+    "math.pow": "pow",
     "builtins.pow": "pow",
 }
+
+
+RESERVED_LOCALS = frozenset({"math", "np", "abs"})
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,7 @@ class Lowerer:
                 "keyword-only parameters are not supported",
                 "make them positional parameters",
             )
+        self.check_reserved_names(node)
         params = tuple(Var(p) for p in self.params)
         for p in params:
             self.env[p.name] = p
@@ -245,6 +249,22 @@ class Lowerer:
         )
         return verify(fn)
 
+    def check_reserved_names(self, node: ast.FunctionDef):
+        """Emitted code refers to `math`, `np` and `abs`; a local of that name would hide them."""
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.arg) and sub.arg in RESERVED_LOCALS:
+                name = sub.arg
+            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                name = sub.id if sub.id in RESERVED_LOCALS else None
+            else:
+                continue
+            if name:
+                self.error(
+                    sub,
+                    f"a local variable named `{name}` is not supported",
+                    f"the emitted code uses `{name}` for the module/builtin; rename it",
+                )
+
     def default(self, node: ast.expr) -> Const:
         value = literal_number(node)
         if value is None and isinstance(node, ast.Name):
@@ -267,7 +287,7 @@ class Lowerer:
     def stmt_Assign(self, stmt: ast.Assign):
         value = self.expr(stmt.value)
         for target in stmt.targets:
-            self.assign(target, value)
+            value = self.assign(target, value)  # `a = b = e`: b aliases the bound a
 
     def stmt_AnnAssign(self, stmt: ast.AnnAssign):
         if stmt.value is None:
@@ -298,9 +318,10 @@ class Lowerer:
         return (value,), 0
 
     # --- assignment --------------------------------------------------------------------
-    def assign(self, target: ast.expr, value) -> None:
+    def assign(self, target: ast.expr, value):
+        """Bind ``target`` to ``value``; returns the value as bound (it may be renamed)."""
         if isinstance(target, ast.Name):
-            self.bind(target.id, value)
+            return self.bind(target.id, value)
         elif isinstance(target, (ast.Tuple, ast.List)):
             if any(isinstance(e, ast.Starred) for e in target.elts):
                 self.unsupported(
@@ -313,10 +334,11 @@ class Lowerer:
                     target,
                     f"cannot unpack {len(value.items)} values into {len(target.elts)} names",
                 )
-            for elt, item in zip(target.elts, value.items):
-                self.assign(elt, item)
-        else:
-            self.assign_target_error(target)
+            items = [
+                self.assign(elt, item) for elt, item in zip(target.elts, value.items)
+            ]
+            return TupleValue(tuple(items))
+        self.assign_target_error(target)
 
     def assign_target_error(self, target: ast.expr):
         if isinstance(target, ast.Attribute):
@@ -331,17 +353,23 @@ class Lowerer:
             )
         self.unsupported(target)
 
-    def bind(self, name: str, value) -> None:
+    def bind(self, name: str, value):
         if isinstance(value, TupleValue):
+            # The tuple's temporaries are now reachable through `name`: renaming
+            # one later (`u, v = t`) would leave `t` pointing at a stale name.
+            self.b.keep_names(value.items)
             self.env[name] = value
-            return
+            return value
         if name in self.used:
-            self.env[name] = self.b.bind(value, name)
-            return
-        bound = self.b.bind(value, name, reserved=True)
-        if isinstance(bound, Var) and bound.name == name:
-            self.used.add(name)  # later assignments to `name` become name_1, name_2...
+            bound = self.b.bind(value, name)
+        else:
+            bound = self.b.bind(value, name, reserved=True)
+            if isinstance(bound, Var) and bound.name == name:
+                self.used.add(
+                    name
+                )  # later assignments to `name` become name_1, name_2...
         self.env[name] = bound
+        return bound
 
     # --- expressions ------------------------------------------------------------------------
     def expr(self, node: ast.expr):
@@ -404,7 +432,7 @@ class Lowerer:
             )
         self.error(
             node,
-            f"`{name}` refers to {ref.what}, which ad_compiler cannot differentiate through",
+            f"`{name}` is not a number ad_compiler can use ({ref.what})",
             "pass numbers in as parameters",
         )
 
@@ -425,10 +453,21 @@ class Lowerer:
             base = self.resolve(node.value)
             if isinstance(base, ModuleRef):
                 return attribute(base, node.attr)
-            return OpaqueRef(f"`{ast.unparse(node)}`")
+            if isinstance(base, OpaqueRef):
+                return base
+            return OpaqueRef("an attribute ad_compiler cannot see into")
         self.unsupported(node)
 
     def expr_Attribute(self, node: ast.Attribute):
+        base = node.value
+        while isinstance(base, ast.Attribute):
+            base = base.value
+        if isinstance(base, ast.Name) and base.id in self.locals:
+            self.error(
+                node,
+                f"attribute access `{ast.unparse(node)}` is not supported",
+                "ad_compiler differentiates numbers; use the value itself",
+            )
         return self.ref_value(node, ast.unparse(node), self.resolve(node))
 
     def expr_UnaryOp(self, node: ast.UnaryOp):
@@ -469,10 +508,10 @@ class Lowerer:
                 "inline its body into this function",
             )
         if not isinstance(ref, FuncRef):
-            what = ref.what if isinstance(ref, OpaqueRef) else f"`{callee}`"
+            what = f" ({ref.what})" if isinstance(ref, OpaqueRef) else ""
             self.error(
                 node.func,
-                f"call to {what} is not supported",
+                f"call to `{callee}` is not supported{what}",
                 "ad_compiler differentiates math/NumPy elementary functions, abs and pow",
             )
         if node.keywords:
@@ -483,7 +522,7 @@ class Lowerer:
             if isinstance(arg, ast.Starred):
                 self.unsupported(arg)
         args = [self.atom(a) for a in node.args]
-        ns = "np" if ref.qualname.startswith("numpy.") else "math"
+        ns = {"numpy": "np", "math": "math"}.get(ref.qualname.split(".")[0], "py")
         q = ref.qualname
         with self.b.at(self.src.loc(node), ns):
             if q == "math.log":  # log(x) or log(x, base) = log(x) / log(base)

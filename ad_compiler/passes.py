@@ -23,7 +23,17 @@ import os
 import sys
 from dataclasses import replace
 
-from .ir import Atom, Const, Eqn, Function, Var, name_rank, tree_leaves, verify
+from .ir import (
+    Atom,
+    Const,
+    Eqn,
+    Function,
+    Var,
+    name_rank,
+    rename_vars,
+    tree_leaves,
+    verify,
+)
 from .primitives import PRIMITIVES
 
 _MAX_EXACT_INT = 2**53
@@ -123,21 +133,8 @@ def _key(eqn: Eqn):
         ins = tuple(sorted(ins, key=lambda a: (isinstance(a, Const), str(a))))
     # Const(1) and Const(1.0) are equal but print differently: keep them apart.
     ins = tuple((type(a.value), a.value) if isinstance(a, Const) else a for a in ins)
-    return eqn.prim, eqn.ns, eqn.params, ins
-
-
-def _rename(fn: Function, renames: dict[str, str]) -> Function:
-    if not renames:
-        return fn
-
-    def r(a):
-        return Var(renames.get(a.name, a.name)) if isinstance(a, Var) else a
-
-    body = tuple(
-        replace(e, outs=tuple(r(o) for o in e.outs), ins=tuple(r(a) for a in e.ins))
-        for e in fn.body
-    )
-    return replace(fn, body=body, results=tuple(r(a) for a in fn.results))
+    ns = eqn.ns if PRIMITIVES[eqn.prim].call_name(eqn.ns) else "py"  # x * y is x * y
+    return eqn.prim, ns, eqn.params, ins
 
 
 def simplify(fn: Function) -> Function:
@@ -171,7 +168,7 @@ def simplify(fn: Function) -> Function:
         subst.get(a.name, a) if isinstance(a, Var) else a for a in fn.results
     )
     out = replace(fn, body=tuple(body), results=results)
-    return _rename(out, _better_names(fn, subst))
+    return rename_vars(out, _better_names(fn, subst))
 
 
 def _better_names(fn: Function, subst: dict[str, Atom]) -> dict[str, str]:

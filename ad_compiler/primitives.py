@@ -1,9 +1,9 @@
 """The primitive operations of the IR: what each computes and how it is spelled.
 
 One :class:`Primitive` per operation gives its arity, how the trace prints it,
-how emitted Python spells it for ``math`` and for NumPy, how to evaluate it on
-Python numbers (constant folding, numeric checks) and the SymPy function it maps
-to.  Derivative rules live in :mod:`ad_compiler.rules`; every primitive here
+how emitted Python spells it for ``math`` and for NumPy, and how to evaluate it on
+Python numbers (constant folding, numeric checks); :mod:`ad_compiler.symbolic`
+maps each to SymPy.  Derivative rules live in :mod:`ad_compiler.rules`; every primitive here
 has exactly one row there (a test walks both tables).
 """
 
@@ -22,8 +22,11 @@ class Primitive:
     """One operation.
 
     ``infix`` is the Python operator for binary operators (``+``), ``prefix`` for
-    unary ones (``-``); otherwise the primitive is a call spelled
-    ``math_name``/``np_name`` (a ``{x}``-template when it is not a plain call).
+    unary ones (``-``).  Calls are spelled by the library the user called, the
+    equation's ``ns``: ``py`` (operators and builtins: ``py_name``), ``math``
+    (``math_name``) or ``np`` (``np_name``); a name may be a ``{0}``-template.
+    ``x ** y``, ``math.pow(x, y)`` and ``np.power(x, y)`` are one primitive spelled
+    three ways, because their domain errors differ and the user's choice is kept.
     """
 
     name: str
@@ -34,15 +37,24 @@ class Primitive:
     prec: int = PREC_ATOM
     math_name: str | None = None
     np_name: str | None = None
-    sympy_name: str | None = None
+    py_name: str | None = None
     commutative: bool = False
 
-    def call_name(self, ns: str) -> str:
-        return self.np_name if ns == "np" else self.math_name
+    def call_name(self, ns: str) -> str | None:
+        """The function to call for library ``ns``; None means use the operator."""
+        if ns == "np" and self.np_name:
+            return self.np_name
+        if ns == "math" and self.math_name:
+            return self.math_name
+        if self.infix or self.prefix:
+            return None
+        return self.py_name or self.math_name
 
-    def show(self, ins, ns: str = "math") -> str:
+    def show(self, ins, ns: str = "py") -> str:
         """How the trace prints an application: ``x1 * x2``, ``log(x1)``."""
         args = [str(a) for a in ins]
+        if self.call_name(ns) is not None and (self.infix or self.prefix):
+            return f"{self.call_name(ns)}({', '.join(args)})"
         if self.infix:
             return f"{args[0]} {self.infix} {args[1]}"
         if self.prefix:
@@ -55,62 +67,65 @@ def _sign(x):
     return math.copysign(1.0, x)
 
 
-def _binary(name, op, prec, evaluate, sympy_name, commutative=False):
+def _binary(name, op, prec, evaluate, commutative=False, math_name=None, np_name=None):
     return Primitive(
         name,
         2,
         evaluate,
         infix=op,
         prec=prec,
-        sympy_name=sympy_name,
         commutative=commutative,
+        math_name=math_name,
+        np_name=np_name,
     )
 
 
-def _call(name, arity, evaluate, math_name, np_name, sympy_name):
+def _call(name, arity, evaluate, math_name, np_name):
     return Primitive(
         name,
         arity,
         evaluate,
         math_name=math_name,
         np_name=np_name,
-        sympy_name=sympy_name,
     )
 
 
 _TABLE = [
-    _binary("add", "+", PREC_ADD, lambda x, y: x + y, "Add", commutative=True),
-    _binary("sub", "-", PREC_ADD, lambda x, y: x - y, "sub"),
-    _binary("mul", "*", PREC_MUL, lambda x, y: x * y, "Mul", commutative=True),
-    _binary("div", "/", PREC_MUL, lambda x, y: x / y, "div"),
-    _binary("pow", "**", PREC_POW, lambda x, y: x**y, "Pow"),
-    Primitive("neg", 1, lambda x: -x, prefix="-", prec=PREC_NEG, sympy_name="neg"),
-    _call("exp", 1, math.exp, "math.exp", "np.exp", "exp"),
-    _call("expm1", 1, math.expm1, "math.expm1", "np.expm1", "expm1"),
-    _call("log", 1, math.log, "math.log", "np.log", "log"),
-    _call("log2", 1, math.log2, "math.log2", "np.log2", "log2"),
-    _call("log10", 1, math.log10, "math.log10", "np.log10", "log10"),
-    _call("log1p", 1, math.log1p, "math.log1p", "np.log1p", "log1p"),
-    _call("sqrt", 1, math.sqrt, "math.sqrt", "np.sqrt", "sqrt"),
-    _call("sin", 1, math.sin, "math.sin", "np.sin", "sin"),
-    _call("cos", 1, math.cos, "math.cos", "np.cos", "cos"),
-    _call("tan", 1, math.tan, "math.tan", "np.tan", "tan"),
-    _call("sinh", 1, math.sinh, "math.sinh", "np.sinh", "sinh"),
-    _call("cosh", 1, math.cosh, "math.cosh", "np.cosh", "cosh"),
-    _call("tanh", 1, math.tanh, "math.tanh", "np.tanh", "tanh"),
-    _call("asin", 1, math.asin, "math.asin", "np.arcsin", "asin"),
-    _call("acos", 1, math.acos, "math.acos", "np.arccos", "acos"),
-    _call("atan", 1, math.atan, "math.atan", "np.arctan", "atan"),
-    _call("atan2", 2, math.atan2, "math.atan2", "np.arctan2", "atan2"),
-    _call("hypot", 2, math.hypot, "math.hypot", "np.hypot", "hypot"),
-    _call("abs", 1, abs, "abs", "np.abs", "Abs"),
+    _binary("add", "+", PREC_ADD, lambda x, y: x + y, commutative=True),
+    _binary("sub", "-", PREC_ADD, lambda x, y: x - y),
+    _binary("mul", "*", PREC_MUL, lambda x, y: x * y, commutative=True),
+    _binary("div", "/", PREC_MUL, lambda x, y: x / y),
+    _binary(
+        "pow",
+        "**",
+        PREC_POW,
+        lambda x, y: x**y,
+        math_name="math.pow",
+        np_name="np.power",
+    ),
+    Primitive("neg", 1, lambda x: -x, prefix="-", prec=PREC_NEG),
+    _call("exp", 1, math.exp, "math.exp", "np.exp"),
+    _call("expm1", 1, math.expm1, "math.expm1", "np.expm1"),
+    _call("log", 1, math.log, "math.log", "np.log"),
+    _call("log2", 1, math.log2, "math.log2", "np.log2"),
+    _call("log10", 1, math.log10, "math.log10", "np.log10"),
+    _call("log1p", 1, math.log1p, "math.log1p", "np.log1p"),
+    _call("sqrt", 1, math.sqrt, "math.sqrt", "np.sqrt"),
+    _call("sin", 1, math.sin, "math.sin", "np.sin"),
+    _call("cos", 1, math.cos, "math.cos", "np.cos"),
+    _call("tan", 1, math.tan, "math.tan", "np.tan"),
+    _call("sinh", 1, math.sinh, "math.sinh", "np.sinh"),
+    _call("cosh", 1, math.cosh, "math.cosh", "np.cosh"),
+    _call("tanh", 1, math.tanh, "math.tanh", "np.tanh"),
+    _call("asin", 1, math.asin, "math.asin", "np.arcsin"),
+    _call("acos", 1, math.acos, "math.acos", "np.arccos"),
+    _call("atan", 1, math.atan, "math.atan", "np.arctan"),
+    _call("atan2", 2, math.atan2, "math.atan2", "np.arctan2"),
+    _call("hypot", 2, math.hypot, "math.hypot", "np.hypot"),
+    Primitive("abs", 1, abs, math_name="math.fabs", np_name="np.abs", py_name="abs"),
     # sign is the derivative of abs; copysign makes it +1 at +0.0, the branch
     # `x if x >= 0 else -x` takes (see docs/rules.md on non-smooth points).
-    _call("sign", 1, _sign, "math.copysign(1.0, {0})", "np.sign", "sign"),
+    _call("sign", 1, _sign, "math.copysign(1.0, {0})", "np.sign"),
 ]
 
 PRIMITIVES: dict[str, Primitive] = {p.name: p for p in _TABLE}
-
-# The derivative of these is zero wherever it exists; they appear only in
-# derivative code (`sign`) and are never differentiated through.
-NONDIFFERENTIABLE = frozenset({"sign"})

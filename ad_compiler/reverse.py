@@ -19,7 +19,7 @@ returns ``0.0``.
 from __future__ import annotations
 
 from .builder import IRBuilder
-from .ir import Const, Function, Namer, Var, shift_tree, name_rank, verify
+from .ir import Const, Function, Namer, Var, name_rank, rename_vars, shift_tree, verify
 from .rules import rule_for
 
 
@@ -56,6 +56,12 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
     active = active_values(fn, wrt)
     for eqn in fn.body:  # forward sweep
         b.emit(eqn)
+    # The inputs' adjoints get the plain names (x_bar); seeds take what is left.
+    grad_names = {}
+    for i in wrt:
+        name = fn.params[i].name
+        if name not in grad_names:
+            grad_names[name] = namer.fresh(f"{name}_bar").name
     seeds = _seed_names(fn, namer)
     adjoint: dict[str, object] = {}
     for r, seed in zip(fn.results, seeds):
@@ -72,23 +78,31 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
             for a, ct in zip(eqn.ins, cts):
                 if ct is not None and isinstance(a, Var) and a.name in active:
                     adjoint[a.name] = b.add(adjoint.get(a.name), ct)
-    grads = []
+    grads, renames = [], {}
+    fixed = {p.name for p in fn.params} | {s.name for s in seeds}
     for i in wrt:
         p = fn.params[i]
-        g = b.bind(adjoint.get(p.name), f"{p.name}_bar")
+        g = b.bind(adjoint.get(p.name), grad_names[p.name], reserved=True)
+        if isinstance(g, Var) and g.name != grad_names[p.name] and g.name not in fixed:
+            # the adjoint is another value's (sin(x + c): x_bar is v1_bar): name it after x
+            if name_rank(g.name, fn.user_names) < 2 and g.name not in renames:
+                renames[g.name] = grad_names[p.name]
         grads.append(Const(0.0) if g is None else g)
     n = len(fn.results)
     if wrt_tree is None:
         wrt_tree = tuple(range(len(wrt)))
     return verify(
-        Function(
-            name=f"{fn.name}_vjp",
-            params=fn.params + tuple(seeds),
-            body=tuple(b.eqns),
-            results=fn.results + tuple(grads),
-            tree=(fn.tree, shift_tree(wrt_tree, n)),
-            loc=fn.loc,
-            doc=fn.doc,
-            user_names=fn.user_names,
+        rename_vars(
+            Function(
+                name=f"{fn.name}_vjp",
+                params=fn.params + tuple(seeds),
+                body=tuple(b.eqns),
+                results=fn.results + tuple(grads),
+                tree=(fn.tree, shift_tree(wrt_tree, n)),
+                loc=fn.loc,
+                doc=fn.doc,
+                user_names=fn.user_names,
+            ),
+            renames,
         )
     )

@@ -89,17 +89,17 @@ def attribute(ref: Ref, attr: str) -> Ref:
             return FuncRef(f"{ref.module}.{attr}")
         if attr in CONSTANTS[ref.module]:
             return ValueRef(CONSTANTS[ref.module][attr])
-        return OpaqueRef(f"`{ref.module}.{attr}`")
-    return OpaqueRef("an attribute of a value")  # callers name the attribute themselves
+        return OpaqueRef(
+            f"not a function or constant of `{ref.module}` ad_compiler knows"
+        )
+    return OpaqueRef("an attribute ad_compiler cannot see into")
 
 
 def _import_ref(module: str, attr: str | None) -> Ref:
     if module not in MODULES:
-        return (
-            OpaqueRef(f"module `{module}`")
-            if attr is None
-            else OpaqueRef(f"`{module}.{attr}`")
-        )
+        if attr is None:
+            return OpaqueRef(f"the module `{module}`")
+        return OpaqueRef(f"imported from the module `{module}`")
     if attr is None:
         return ModuleRef(module)
     return attribute(ModuleRef(module), attr)
@@ -130,9 +130,7 @@ class StaticScope:
                 self.refs[name] = ref
         for name, n in counts.items():
             if n > 1 and not isinstance(self.refs[name], (ModuleRef, FuncRef)):
-                self.refs[name] = OpaqueRef(
-                    f"`{name}`, which the module binds more than once"
-                )
+                self.refs[name] = OpaqueRef("bound more than once at module level")
 
     @staticmethod
     def _bindings(stmt: ast.stmt):
@@ -153,7 +151,7 @@ class StaticScope:
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             yield stmt.name, UserFuncRef(stmt.name)
         elif isinstance(stmt, ast.ClassDef):
-            yield stmt.name, OpaqueRef(f"class `{stmt.name}`")
+            yield stmt.name, OpaqueRef("a class")
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             value = literal_number(stmt.value) if stmt.value is not None else None
@@ -165,7 +163,7 @@ class StaticScope:
                                 yield node.id, ValueRef(value)
                                 continue
                         yield node.id, OpaqueRef(
-                            f"`{node.id}`, a module-level value not known without running the file"
+                            "a module-level value not known without running the file"
                         )
 
     def lookup(self, name: str) -> Ref | None:
@@ -174,14 +172,14 @@ class StaticScope:
         if name in BUILTIN_FUNCTIONS:
             return FuncRef(f"builtins.{name}")
         if hasattr(builtins, name):
-            return OpaqueRef(f"builtin `{name}`")
+            return OpaqueRef("a builtin")
         return None
 
 
 _KNOWN_OBJECTS: dict[int, str] = {}
 for _module, _names in (("math", MATH_FUNCTIONS), ("numpy", NUMPY_FUNCTIONS)):
     _mod = math if _module == "math" else numpy
-    for _name in _names:
+    for _name in sorted(_names):
         _KNOWN_OBJECTS.setdefault(id(getattr(_mod, _name)), f"{_module}.{_name}")
 for _name in BUILTIN_FUNCTIONS:
     _KNOWN_OBJECTS[id(getattr(builtins, _name))] = f"builtins.{_name}"
@@ -196,7 +194,7 @@ def classify(value) -> Ref:
     if isinstance(value, bool):
         return OpaqueRef("a bool")
     if isinstance(value, types.ModuleType):
-        return OpaqueRef(f"module `{value.__name__}`")
+        return OpaqueRef(f"the module `{value.__name__}`")
     if isinstance(value, numbers.Real) and not isinstance(value, numpy.ndarray):
         return ValueRef(
             int(value) if isinstance(value, numbers.Integral) else float(value)
@@ -233,5 +231,5 @@ class RuntimeScope:
         if hasattr(builtins, name):
             value = getattr(builtins, name)
             ref = classify(value)
-            return ref if isinstance(ref, FuncRef) else OpaqueRef(f"builtin `{name}`")
+            return ref if isinstance(ref, FuncRef) else OpaqueRef("a builtin")
         return None

@@ -43,9 +43,10 @@ def parse_module(text: str, file: str) -> ast.Module:
     except SyntaxError as exc:
         loc = Loc(file, exc.lineno or 1, exc.offset or 1)
         lines = text.splitlines()
-        raise CompileError(f"invalid syntax: {exc.msg}", loc).with_source(
-            lines
-        ) from None
+        message = exc.msg
+        if not message.startswith("invalid syntax"):
+            message = f"invalid syntax: {message}"
+        raise CompileError(message, loc).with_source(lines) from None
     except ValueError as exc:  # e.g. source with NUL bytes
         raise CompileError(f"cannot parse {file}: {exc}") from None
 

@@ -20,8 +20,10 @@ CASES = {
     "uses_floor_div": ("x // 2", "floor division `//` is not supported"),
     "uses_modulo": ("x % 2", "remainder `%` is not supported"),
     "unknown_name": ("undefined_thing", "name `undefined_thing` is not defined"),
-    "unknown_function": ("math.gamma", "call to `math.gamma` is not supported"),
-    "calls_os": ("os.getpid", "call to `os.getpid` is not supported"),
+    "unknown_function": ("math.gamma", "call to `math.gamma` is not supported "
+        "(not a function or constant of `math` ad_compiler knows)"),
+    "calls_os": ("os.getpid", "call to `os.getpid` is not supported "
+        "(the module `os`)"),
     "wrong_arity": ("math.sin(x, 2)", "`math.sin` takes 1 argument, got 2"),
     "list_literal": ("[x, x]", "list is not supported"),
     "uses_lambda": ("lambda z: z * z", "`lambda` is not supported"),
@@ -46,7 +48,7 @@ CASES = {
     "with_block": ("with open", "`with` statement is not supported"),
     "global_statement": ("global counter", "`global` declaration is not supported"),
     "delete_statement": ("del y", "`del` statement is not supported"),
-    "comprehension": ("sum", "call to builtin `sum` is not supported"),
+    "comprehension": ("sum", "call to `sum` is not supported (a builtin)"),
     "code_after_return": ("y = 2", "code after `return` is not supported"),
     "keyword_argument": ("base=2", "keyword arguments to `math.log` are not supported"),
     "nested_def": ("def helper", "nested function definition is not supported"),
