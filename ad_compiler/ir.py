@@ -94,6 +94,10 @@ class Eqn:
     def out(self) -> Var:
         return self.outs[0]
 
+    def with_ins(self, ins: tuple) -> "Eqn":
+        """The same equation on other inputs (cheaper than dataclasses.replace)."""
+        return Eqn(self.prim, self.outs, ins, self.loc, self.ns, self.params)
+
     def __str__(self) -> str:
         lhs = ", ".join(o.name for o in self.outs)
         return f"{lhs} = {PRIMITIVES[self.prim].show(self.ins, self.ns)}"
@@ -168,8 +172,24 @@ def rename_vars(fn: Function, renames: dict[str, str]) -> Function:
     def r(a):
         return Var(renames.get(a.name, a.name)) if isinstance(a, Var) else a
 
+    def touched(e):
+        return any(o.name in renames for o in e.outs) or any(
+            isinstance(a, Var) and a.name in renames for a in e.ins
+        )
+
     body = tuple(
-        replace(e, outs=tuple(r(o) for o in e.outs), ins=tuple(r(a) for a in e.ins))
+        (
+            Eqn(
+                e.prim,
+                tuple(r(o) for o in e.outs),
+                tuple(r(a) for a in e.ins),
+                e.loc,
+                e.ns,
+                e.params,
+            )
+            if touched(e)
+            else e
+        )
         for e in fn.body
     )
     params = tuple(r(p) for p in fn.params)

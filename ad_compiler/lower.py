@@ -204,7 +204,8 @@ class Lowerer:
                 "keyword-only parameters are not supported",
                 "make them positional parameters",
             )
-        self.check_reserved_names(node)
+        if self.locals & RESERVED_LOCALS:
+            self.check_reserved_names(node)
         params = tuple(Var(p) for p in self.params)
         for p in params:
             self.env[p.name] = p

@@ -23,6 +23,8 @@ import os
 import sys
 from dataclasses import replace
 
+import numpy
+
 from .ir import (
     Atom,
     Const,
@@ -48,9 +50,12 @@ def _fold(eqn: Eqn) -> Const | None:
     if not all(isinstance(a, Const) for a in eqn.ins):
         return None
     try:
-        value = PRIMITIVES[eqn.prim].evaluate(*(a.value for a in eqn.ins))
-    except (ArithmeticError, ValueError, TypeError):
+        with numpy.errstate(all="raise"):
+            value = PRIMITIVES[eqn.prim].evaluator(eqn.ns)(*(a.value for a in eqn.ins))
+    except (ArithmeticError, ValueError, TypeError, FloatingPointError):
         return None  # let it fail at run time, where the user sees it
+    if isinstance(value, numpy.generic):
+        value = value.item()  # np.float64 -> float, same bits
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None  # e.g. complex from (-8) ** (1/3)
     if isinstance(value, float) and not math.isfinite(value):
@@ -138,7 +143,10 @@ def _key(eqn: Eqn):
 
 
 def simplify(fn: Function) -> Function:
-    """Constant folding, identities, copy propagation and CSE in one forward walk."""
+    """Constant folding, identities, copy propagation and CSE in one forward walk.
+
+    Returns ``fn`` itself when there was nothing to do.
+    """
     subst: dict[str, Atom] = {}
     seen: dict[tuple, Var] = {}
     defs: dict[str, Eqn] = {}
@@ -148,7 +156,7 @@ def simplify(fn: Function) -> Function:
             ins = tuple(
                 subst.get(a.name, a) if isinstance(a, Var) else a for a in eqn.ins
             )
-            eqn = replace(eqn, ins=ins)
+            eqn = eqn.with_ins(ins)
         while True:
             result = _fold(eqn) or _identity(eqn, defs)
             if not isinstance(result, Eqn):
@@ -164,6 +172,12 @@ def simplify(fn: Function) -> Function:
         seen[key] = eqn.out
         defs[eqn.out.name] = eqn
         body.append(eqn)
+    if (
+        not subst
+        and len(body) == len(fn.body)
+        and all(a is b for a, b in zip(body, fn.body))
+    ):
+        return fn
     results = tuple(
         subst.get(a.name, a) if isinstance(a, Var) else a for a in fn.results
     )
@@ -204,7 +218,14 @@ def specialize(fn: Function, values: dict[str, Const]) -> Function:
     def s(a):
         return subst.get(a.name, a) if isinstance(a, Var) else a
 
-    body = tuple(replace(e, ins=tuple(s(a) for a in e.ins)) for e in fn.body)
+    body = tuple(
+        (
+            e.with_ins(tuple(s(a) for a in e.ins))
+            if any(isinstance(a, Var) and a.name in subst for a in e.ins)
+            else e
+        )
+        for e in fn.body
+    )
     params = tuple(p for p in fn.params if p.name not in values)
     return replace(
         fn, params=params, body=body, results=tuple(s(a) for a in fn.results)
@@ -240,6 +261,6 @@ def optimize(fn: Function, max_rounds: int = 10) -> Function:
         _dump("simplify", fn)
         fn = eliminate_dead_code(fn)
         _dump("eliminate_dead_code", fn)
-        if fn == before:
+        if fn is before:
             break
     return verify(fn)

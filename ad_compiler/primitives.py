@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy
+
 # Python operator precedence, higher binds tighter; used to parenthesise.
 PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = 4, 5, 6, 7, 9
 
@@ -49,6 +51,20 @@ class Primitive:
         if self.infix or self.prefix:
             return None
         return self.py_name or self.math_name
+
+    def evaluator(self, ns: str) -> Callable:
+        """The Python function computing this primitive as library ``ns`` does it.
+
+        Constant folding must give bit-for-bit what the user's code gives, and
+        ``np.tanh`` and ``math.tanh`` can differ in the last place.
+        """
+        name = self.call_name(ns)
+        if name and "{" not in name:
+            module, _, attr = name.rpartition(".")
+            lib = {"np": numpy, "math": math}.get(module)
+            if lib is not None:
+                return getattr(lib, attr)
+        return self.evaluate
 
     def show(self, ins, ns: str = "py") -> str:
         """How the trace prints an application: ``x1 * x2``, ``log(x1)``."""

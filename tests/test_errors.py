@@ -20,10 +20,15 @@ CASES = {
     "uses_floor_div": ("x // 2", "floor division `//` is not supported"),
     "uses_modulo": ("x % 2", "remainder `%` is not supported"),
     "unknown_name": ("undefined_thing", "name `undefined_thing` is not defined"),
-    "unknown_function": ("math.gamma", "call to `math.gamma` is not supported "
-        "(not a function or constant of `math` ad_compiler knows)"),
-    "calls_os": ("os.getpid", "call to `os.getpid` is not supported "
-        "(the module `os`)"),
+    "unknown_function": (
+        "math.gamma",
+        "call to `math.gamma` is not supported "
+        "(not a function or constant of `math` ad_compiler knows)",
+    ),
+    "calls_os": (
+        "os.getpid",
+        "call to `os.getpid` is not supported " "(the module `os`)",
+    ),
     "wrong_arity": ("math.sin(x, 2)", "`math.sin` takes 1 argument, got 2"),
     "list_literal": ("[x, x]", "list is not supported"),
     "uses_lambda": ("lambda z: z * z", "`lambda` is not supported"),

@@ -27,7 +27,9 @@ def test_a_wrong_gradient_is_caught_and_named():
     g = grad(seeds.f, argnums=(0, 1)).ir
     # corrupt one literal of the emitted gradient: x1_bar = x2 + 1.0 / x1 -> x2 + 2.0 / x1
     body = tuple(
-        dataclasses.replace(e, ins=tuple(Const(2.0) if a == Const(1.0) else a for a in e.ins))
+        dataclasses.replace(
+            e, ins=tuple(Const(2.0) if a == Const(1.0) else a for a in e.ins)
+        )
         for e in g.body
     )
     report = check_gradient(primal, dataclasses.replace(g, body=body), (0, 1))
