@@ -30,6 +30,7 @@ from .ir import (
     Const,
     Eqn,
     Function,
+    Namer,
     Var,
     name_rank,
     rename_vars,
@@ -132,6 +133,22 @@ def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
     return None
 
 
+def _hoist_negation(eqn: Eqn, defs: dict[str, Eqn], fresh) -> tuple[Eqn, Eqn] | None:
+    """``p * -q`` -> ``t = p * q; -t`` (and for ``/``): exact in IEEE arithmetic, and
+    moving the minus outwards lets the consumer absorb it (``a - -t`` is ``a + t``)."""
+    if eqn.prim not in ("mul", "div"):
+        return None
+    negs = [
+        isinstance(a, Var) and a.name in defs and defs[a.name].prim == "neg"
+        for a in eqn.ins
+    ]
+    if negs.count(True) != 1:
+        return None
+    ins = tuple(defs[a.name].ins[0] if n else a for a, n in zip(eqn.ins, negs))
+    inner = Eqn(eqn.prim, (fresh(),), ins, eqn.loc, eqn.ns, eqn.params)
+    return inner, Eqn("neg", eqn.outs, (inner.out,), eqn.loc, eqn.ns)
+
+
 def _key(eqn: Eqn):
     ins = eqn.ins
     if PRIMITIVES[eqn.prim].commutative:
@@ -151,6 +168,24 @@ def simplify(fn: Function) -> Function:
     seen: dict[tuple, Var] = {}
     defs: dict[str, Eqn] = {}
     body: list[Eqn] = []
+    namer = None
+
+    def fresh() -> Var:
+        nonlocal namer
+        if namer is None:
+            namer = Namer.for_function(fn)
+        return namer.temp()
+
+    def keep(eqn: Eqn) -> None:
+        """Append ``eqn`` unless an equal one exists (then its output aliases that one)."""
+        key = _key(eqn)
+        if key in seen:
+            subst[eqn.out.name] = seen[key]
+            return
+        seen[key] = eqn.out
+        defs[eqn.out.name] = eqn
+        body.append(eqn)
+
     for eqn in fn.body:
         if any(isinstance(a, Var) and a.name in subst for a in eqn.ins):
             ins = tuple(
@@ -165,13 +200,12 @@ def simplify(fn: Function) -> Function:
         if result is not None:
             subst[eqn.out.name] = result
             continue
-        key = _key(eqn)
-        if key in seen:
-            subst[eqn.out.name] = seen[key]
-            continue
-        seen[key] = eqn.out
-        defs[eqn.out.name] = eqn
-        body.append(eqn)
+        hoisted = _hoist_negation(eqn, defs, fresh)
+        if hoisted is not None:
+            inner, eqn = hoisted
+            keep(inner)
+            eqn = eqn.with_ins((subst.get(inner.out.name, inner.out),))
+        keep(eqn)
     if (
         not subst
         and len(body) == len(fn.body)
