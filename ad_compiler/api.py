@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+from dataclasses import replace
 
 from . import __version__
 from .codegen import emit_function, emit_module, format_source, imports_for
@@ -80,7 +81,7 @@ def derivative_ir(
     fn = optimize(fn)
     if kind == "jvp":
         d = jvp_transform(fn, wrt)
-        d = _with(d, name=f"{fn.name}_jvp", defaults=())
+        d = replace(d, name=f"{fn.name}_jvp", defaults=())
     elif kind in ("grad", "value_and_grad"):
         if not isinstance(fn.tree, int):
             raise UsageError(
@@ -93,21 +94,15 @@ def derivative_ir(
         if kind == "grad":
             d = select_results(d, d.tree[1], name=f"{fn.name}_grad")
         else:
-            d = _with(d, name=f"{fn.name}_value_and_grad")
-        d = _with(d, defaults=fn.defaults)
+            d = replace(d, name=f"{fn.name}_value_and_grad")
+        d = replace(d, defaults=fn.defaults)
     elif kind == "vjp":
         d = vjp_transform(fn, wrt, wrt_tree)
         d = select_results(d, d.tree[1], name=f"{fn.name}_vjp")
-        d = _with(d, defaults=())
+        d = replace(d, defaults=())
     else:
         raise UsageError(f"unknown derivative kind {kind!r}; expected one of {KINDS}")
     return optimize(d)
-
-
-def _with(fn: Function, **changes) -> Function:
-    from dataclasses import replace
-
-    return replace(fn, **changes)
 
 
 def describe(fn: Function, kind: str, wrt: tuple[int, ...], origin: str) -> str:
@@ -165,7 +160,7 @@ def compile_derivative(f, kind: str, argnums=0):
     fn = lower(src, RuntimeScope(f))
     wrt, wrt_tree = _wrt(fn, argnums)
     d = derivative_ir(fn, kind, wrt, wrt_tree)
-    d = _with(d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"))
+    d = replace(d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"))
     text = emit(d, src.line, black=False)  # black runs once, on the whole module
     header = f"{_WHAT[kind]} of {fn.name}, emitted by ad_compiler."
     module = emit_module([text], header, imports_for([d]))
@@ -286,7 +281,7 @@ def compile_file(
         )
         tree = 0 if len(idx) == 1 else tuple(range(len(idx)))
         d = derivative_ir(fn, kind, idx, tree)
-        d = _with(d, doc=describe(fn, kind, idx, f"{file}:{fn.loc.line}"))
+        d = replace(d, doc=describe(fn, kind, idx, f"{file}:{fn.loc.line}"))
         sources.append(emit_function(d, src.line))
         derivatives.append(d)
     if errors:
