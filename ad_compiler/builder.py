@@ -61,6 +61,15 @@ class Ops:
             return None
         return self.apply("neg", x)
 
+    def select(self, c, x, y):
+        """``x if c else y``; a symbolic zero on one side becomes the literal 0.0."""
+        if x is None and y is None:
+            return None
+        zero = self.lit(0.0)
+        return self.apply(
+            "select", c, zero if x is None else x, zero if y is None else y
+        )
+
 
 def _nonlinear(name):
     def op(self, *ins):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 from .ir import Const, Eqn, Function, Var, name_rank, render_tree, signature
-from .primitives import PREC_ADD, PREC_ATOM, PREC_NEG, PREC_POW, PRIMITIVES
+from .primitives import PREC_ATOM, PREC_CMP, PREC_NEG, PREC_POW, PRIMITIVES
 
 # A temporary is folded into its user only while the expression stays this small.
 MAX_INLINE_OPS = 6
@@ -59,15 +59,24 @@ def _render(eqn: Eqn, args: list[_Expr]) -> _Expr:
             # ** is right-associative and binds tighter than a unary minus on its left.
             text = f"{_wrap(left, PREC_POW, strict=True)} ** {_wrap(right, PREC_POW)}"
         else:
-            # left-associative: a right operand of equal precedence needs parentheses.
-            text = f"{_wrap(left, prim.prec)} {prim.infix} {_wrap(right, prim.prec, strict=True)}"
+            # left-associative: a right operand of equal precedence needs parentheses;
+            # comparisons chain (a >= b >= c), so both sides need them.
+            chained = prim.prec == PREC_CMP
+            text = (
+                f"{_wrap(left, prim.prec, strict=chained)} {prim.infix} "
+                f"{_wrap(right, prim.prec, strict=True)}"
+            )
         return _Expr(text, prim.prec, size)
     if prim.prefix and name is None:
         (arg,) = args
         return _Expr(f"{prim.prefix}{_wrap(arg, PREC_NEG)}", PREC_NEG, size)
-    texts = [a.text for a in args]
     if "{0}" in name:
-        return _Expr(name.format(*texts), PREC_ATOM, size)
+        if prim.prec < PREC_ATOM:  # an operator-like template: `x if c else y`
+            texts = [_wrap(a, prim.prec, strict=True) for a in args]
+        else:
+            texts = [a.text for a in args]
+        return _Expr(name.format(*texts), prim.prec, size)
+    texts = [a.text for a in args]
     return _Expr(f"{name}({', '.join(texts)})", PREC_ATOM, size)
 
 

@@ -133,6 +133,12 @@ _UNARY = {
     "numpy.absolute": "abs",
     "numpy.fabs": "abs",
     "builtins.abs": "abs",
+    "builtins.float": "float",
+    "builtins.int": "int",
+    "builtins.round": "round",
+    "math.floor": "floor",
+    "math.ceil": "ceil",
+    "math.trunc": "trunc",
 }
 _BINARY = {
     "math.atan2": "atan2",
@@ -142,6 +148,8 @@ _BINARY = {
     "numpy.power": "pow",
     "math.pow": "pow",
     "builtins.pow": "pow",
+    "math.copysign": "copysign",
+    "math.fmod": "fmod",
 }
 
 
@@ -522,9 +530,15 @@ class Lowerer:
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 self.unsupported(arg)
-        args = [self.atom(a) for a in node.args]
-        ns = {"numpy": "np", "math": "math"}.get(ref.qualname.split(".")[0], "py")
         q = ref.qualname
+        if q in ("builtins.max", "builtins.min") and len(node.args) < 2:
+            self.error(
+                node,
+                f"`{callee}` of one iterable is not supported",
+                "pass the values as separate arguments",
+            )
+        args = [self.atom(a) for a in node.args]
+        ns = {"numpy": "np", "math": "math"}.get(q.split(".")[0], "py")
         with self.b.at(self.src.loc(node), ns):
             if q == "math.log":  # log(x) or log(x, base) = log(x) / log(base)
                 self.arity(node, callee, args, 1, also=2)
@@ -534,6 +548,12 @@ class Lowerer:
             if q == "numpy.square":
                 self.arity(node, callee, args, 1)
                 return self.b.pow(args[0], Const(2))
+            if q in ("builtins.max", "builtins.min"):
+                # max(a, b, c) = max(max(a, b), c): the first maximal argument wins
+                result = args[0]
+                for arg in args[1:]:
+                    result = self.b.apply(q.split(".")[1], result, arg)
+                return result
             if q in _UNARY:
                 self.arity(node, callee, args, 1)
                 return self.b.apply(_UNARY[q], *args)

@@ -16,7 +16,15 @@ from typing import Callable
 import numpy
 
 # Python operator precedence, higher binds tighter; used to parenthesise.
-PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = 4, 5, 6, 7, 9
+PREC_SELECT, PREC_CMP, PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = (
+    1,
+    3,
+    4,
+    5,
+    6,
+    7,
+    9,
+)
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,27 @@ _TABLE = [
     _call("atan2", 2, math.atan2, "math.atan2", "np.arctan2"),
     _call("hypot", 2, math.hypot, "math.hypot", "np.hypot"),
     Primitive("abs", 1, abs, math_name="math.fabs", np_name="np.abs", py_name="abs"),
+    # --- non-smooth and piecewise-constant (derivative of the branch taken) ---
+    # max/min return their first argument on a tie, as Python's builtins do.
+    Primitive("max", 2, max, py_name="max"),
+    Primitive("min", 2, min, py_name="min"),
+    _binary("ge", ">=", PREC_CMP, lambda x, y: x >= y),
+    _binary("le", "<=", PREC_CMP, lambda x, y: x <= y),
+    Primitive(
+        "select",
+        3,
+        lambda c, x, y: x if c else y,
+        py_name="{1} if {0} else {2}",
+        prec=PREC_SELECT,
+    ),
+    _call("floor", 1, math.floor, "math.floor", "np.floor"),
+    _call("ceil", 1, math.ceil, "math.ceil", "np.ceil"),
+    _call("trunc", 1, math.trunc, "math.trunc", "np.trunc"),
+    Primitive("round", 1, round, py_name="round"),
+    Primitive("float", 1, float, py_name="float"),
+    Primitive("int", 1, int, py_name="int"),
+    _call("copysign", 2, math.copysign, "math.copysign", "np.copysign"),
+    _call("fmod", 2, math.fmod, "math.fmod", "np.fmod"),
     # sign is the derivative of abs; copysign makes it +1 at +0.0, the branch
     # `x if x >= 0 else -x` takes (see docs/rules.md on non-smooth points).
     _call("sign", 1, _sign, "math.copysign(1.0, {0})", "np.sign"),

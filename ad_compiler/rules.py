@@ -234,9 +234,67 @@ defrule(
     jvp=lambda b, out, x, dx: b.mul(b.sign(x), dx),
     vjp=lambda b, out, g, x: (b.mul(b.sign(x), g),),
 )
-# sign is piecewise constant: zero derivative wherever it has one.
+# max(x, y) is x where x >= y (Python's max returns its first argument on a tie),
+# so its derivative is that of the branch taken: dx there, dy elsewhere.
 defrule(
-    "sign",
-    jvp=lambda b, out, x, dx: None,
-    vjp=lambda b, out, g, x: (None,),
+    "max",
+    jvp=lambda b, out, x, y, dx, dy: b.select(b.ge(x, y), dx, dy),
+    vjp=lambda b, out, g, x, y: (
+        b.select(b.ge(x, y), g, None),
+        b.select(b.ge(x, y), None, g),
+    ),
 )
+# min(x, y) is x where x <= y.
+defrule(
+    "min",
+    jvp=lambda b, out, x, y, dx, dy: b.select(b.le(x, y), dx, dy),
+    vjp=lambda b, out, g, x, y: (
+        b.select(b.le(x, y), g, None),
+        b.select(b.le(x, y), None, g),
+    ),
+)
+# d(c ? x : y) = c ? dx : dy; the condition is piecewise constant.
+defrule(
+    "select",
+    jvp=lambda b, out, c, x, y, dc, dx, dy: b.select(c, dx, dy),
+    vjp=lambda b, out, g, c, x, y: (None, b.select(c, g, None), b.select(c, None, g)),
+)
+# float(x) is x.
+defrule(
+    "float",
+    jvp=lambda b, out, x, dx: dx,
+    vjp=lambda b, out, g, x: (g,),
+)
+# copysign(x, y) = |x| sign(y): d = sign(x) sign(y) dx (zero in y away from y = 0).
+defrule(
+    "copysign",
+    jvp=lambda b, out, x, y, dx, dy: b.mul(b.mul(b.sign(x), b.sign(y)), dx),
+    vjp=lambda b, out, g, x, y: (b.mul(b.mul(b.sign(x), b.sign(y)), g), None),
+)
+
+
+# fmod(x, y) = x - n y with n = trunc(x / y) an integer: d = dx - n dy.  n is
+# recovered as round((x - out) / y), which is exact where x / y rounds to an
+# integer but the true quotient does not (fmod(1, 0.1) has n = 9, not 10).
+def _fmod_quotient(b, out, x, y):
+    return b.round(b.div(b.sub(x, out), y))
+
+
+defrule(
+    "fmod",
+    jvp=lambda b, out, x, y, dx, dy: b.sub(dx, b.mul(_fmod_quotient(b, out, x, y), dy)),
+    vjp=lambda b, out, g, x, y: (g, b.neg(b.mul(_fmod_quotient(b, out, x, y), g))),
+)
+
+
+def _zero_jvp(b, out, *ins_and_tangents):
+    return None
+
+
+def _zero_vjp(b, out, g, *ins):
+    return (None,) * len(ins)
+
+
+# Piecewise-constant: the derivative is zero wherever it exists.
+for _prim in ("sign", "ge", "le", "floor", "ceil", "trunc", "round", "int"):
+    defrule(_prim, jvp=_zero_jvp, vjp=_zero_vjp)

@@ -30,13 +30,13 @@ import numpy
 # Functions ad_compiler knows, by qualified name.  Lowering maps each to IR.
 MATH_FUNCTIONS = frozenset(
     "sin cos tan exp expm1 log log2 log10 log1p sqrt tanh sinh cosh asin acos atan "
-    "atan2 hypot fabs pow".split()
+    "atan2 hypot fabs pow floor ceil trunc copysign fmod".split()
 )
 NUMPY_FUNCTIONS = frozenset(
     "sin cos tan exp expm1 log log2 log10 log1p sqrt tanh sinh cosh arcsin arccos "
     "arctan arctan2 hypot abs absolute fabs power square".split()
 )
-BUILTIN_FUNCTIONS = frozenset({"abs", "pow"})
+BUILTIN_FUNCTIONS = frozenset({"abs", "pow", "max", "min", "float", "int", "round"})
 CONSTANTS = {
     "math": {"pi": math.pi, "e": math.e, "tau": math.tau},
     "numpy": {"pi": numpy.pi, "e": numpy.e},

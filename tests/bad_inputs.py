@@ -157,3 +157,7 @@ def unpack_mismatch(x):
 
 def not_operator(x):
     return not x
+
+
+def max_of_one_iterable(x):
+    return max((x, 2 * x))

@@ -391,6 +391,34 @@ def f_tuple_swapped_outputs(x, y):
     return a, b
 
 
+# --- non-smooth builtins (checked away from their kinks) --------------------------------------
+
+
+def f_max_min(x, y, z):
+    return max(x, y, z) * min(x * y, z, 1.5) + max(x, 0.25)
+
+
+def f_floor_ceil_int(x, y):
+    return math.floor(x) * y + math.ceil(y) * x + int(x * 3) * y + round(y) * x
+
+
+def f_float_trunc(x):
+    return float(x) * math.trunc(x * 2.0) + float(2)
+
+
+def f_copysign(x, y):
+    return math.copysign(x * x, y) + math.copysign(2.0, x) * y
+
+
+def f_fmod(x, y):
+    return math.fmod(x * 3.0, y) * x + math.fmod(7.0, y)
+
+
+def f_abs_max_chain(x, y):
+    d = abs(x - y)
+    return max(d, 0.1) * min(x, y) + abs(x) * y
+
+
 # --- names the emitted code needs ---------------------------------------------------------
 # A local or parameter named like a module the emitted code imports would shadow it.  These
 # are not in CASES: ad_compiler must either reject them when compiling or get them right.
@@ -494,6 +522,12 @@ CASES = [
     (f_tuple_outputs_shared, [(-1.0, 1.0), (-1.0, 1.0), SYM]),
     (f_tuple_returned_variable, [SYM, SYM]),
     (f_tuple_swapped_outputs, [SYM, SYM]),
+    (f_max_min, [(0.2, 0.9), (1.1, 1.9), (2.1, 2.9)]),
+    (f_floor_ceil_int, [(1.1, 1.3), (2.1, 2.4)]),
+    (f_float_trunc, [(0.6, 0.9)]),
+    (f_copysign, [(-2.0, -0.3), (0.3, 2.0)]),
+    (f_fmod, [(1.1, 1.3), (0.4, 0.45)]),
+    (f_abs_max_chain, [(0.8, 1.5), (-1.5, -0.8)]),
 ]
 
 # Corpus functions ad_compiler gets wrong today: function name -> (the bug, the

@@ -59,6 +59,10 @@ CASES = {
     "nested_def": ("def helper", "nested function definition is not supported"),
     "unpack_mismatch": ("a, b", "cannot unpack 3 values into 2 names"),
     "not_operator": ("not x", "`not` is not supported"),
+    "max_of_one_iterable": (
+        "max((x, 2 * x))",
+        "`max` of one iterable is not supported",
+    ),
 }
 
 

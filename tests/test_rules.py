@@ -33,8 +33,21 @@ DOMAINS = {
     "sign": [(0.3, 2)],
     "hypot": [(0.3, 2), (-2, -0.3)],
     "atan2": [(0.3, 2), (0.3, 2)],
+    "select": [(0.2, 1), (-2, 2), (-2, 2)],  # a true condition: the first branch
+    "floor": [(0.1, 0.9)],
+    "ceil": [(0.1, 0.9)],
+    "trunc": [(0.1, 0.9)],
+    "round": [(0.1, 0.4)],
+    "int": [(0.1, 0.9)],
+    "copysign": [(0.3, 2), (0.3, 2)],
+    "fmod": [(0.3, 3), (0.4, 0.9)],
 }
-SIGNED = {"abs", "sign"}  # sampled on both sides of their kink
+SIGNED = {"abs", "sign", "copysign", "floor", "ceil", "trunc", "int", "round"}
+# Piecewise functions SymPy cannot differentiate into a comparable form; their
+# rules are checked against finite differences and the transpose identity, and
+# their branches by test_branch_rules below.
+NOT_SYMPY = {"sign", "max", "min", "ge", "le", "select", "floor", "ceil", "trunc"}
+NOT_SYMPY |= {"round", "int", "fmod"}
 
 
 def points(prim, n=6):
@@ -127,7 +140,7 @@ def sympy_check(prim, rule: Rule) -> list[str]:
     return wrong
 
 
-@pytest.mark.parametrize("prim", [p for p in ALL if p not in ("sign",)])
+@pytest.mark.parametrize("prim", [p for p in ALL if p not in NOT_SYMPY])
 def test_rules_agree_with_sympy_diff(prim):
     assert sympy_check(prim, RULES[prim]) == []
 
@@ -146,6 +159,21 @@ def test_sympy_check_catches_a_wrong_rule():
         ),  # sign dropped
     )
     assert sympy_check("div", wrong_div) == ["vjp wrt x1"]
+
+
+def test_branch_rules_take_the_branch_python_takes():
+    # select: the branch the condition picks, both ways
+    assert adjoint("select", [True, 2.0, 3.0], 1.0) == [0.0, 1.0, 0.0]
+    assert adjoint("select", [False, 2.0, 3.0], 1.0) == [0.0, 0.0, 1.0]
+    # max/min return their first argument on a tie, and so does the derivative
+    assert max(1.0, 1.0) is not None and tangent("max", [1.0, 1.0], [1.0, None]) == 1.0
+    assert tangent("max", [1.0, 1.0], [None, 1.0]) == 0.0
+    assert adjoint("max", [1.0, 2.0], 1.0) == [0.0, 1.0]
+    assert adjoint("min", [1.0, 1.0], 1.0) == [1.0, 0.0]
+    assert adjoint("min", [3.0, 2.0], 1.0) == [0.0, 1.0]
+    # fmod(1, 0.1): the true quotient is 9 although 1 / 0.1 rounds to 10
+    assert math.fmod(1.0, 0.1) == pytest.approx(0.1)
+    assert adjoint("fmod", [1.0, 0.1], 1.0) == [1.0, -9.0]
 
 
 def test_abs_derivative_at_zero_is_that_of_the_branch_x_ge_0():
