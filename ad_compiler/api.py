@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import threading
 from dataclasses import replace
 
 from . import __version__
@@ -46,17 +47,32 @@ _WHAT = {
 
 
 # --- pipeline ----------------------------------------------------------------------
+_GC_LOCK = threading.Lock()
+_GC_PAUSES = 0  # compilations under way that asked for the collector to be paused
+_GC_WAS_ENABLED = False
+
+
 @contextlib.contextmanager
 def _no_gc():
-    """Pause the cyclic garbage collector: compiling makes many small objects and no
-    cycles, and collections would make emission time grow faster than linearly."""
-    enabled = gc.isenabled()
-    gc.disable()
+    """Pause the cyclic garbage collector while compiling.
+
+    Compiling makes many small objects and no cycles; collections would make
+    emission time grow faster than linearly.  Nested and concurrent compilations
+    share one pause, and the collector's state is restored by the last to finish.
+    """
+    global _GC_PAUSES, _GC_WAS_ENABLED
+    with _GC_LOCK:
+        if _GC_PAUSES == 0:
+            _GC_WAS_ENABLED = gc.isenabled()
+            gc.disable()
+        _GC_PAUSES += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _GC_LOCK:
+            _GC_PAUSES -= 1
+            if _GC_PAUSES == 0 and _GC_WAS_ENABLED:
+                gc.enable()
 
 
 @_no_gc()

@@ -163,11 +163,48 @@ class TupleValue:
     items: tuple
 
 
-def _assigned_names(node: ast.FunctionDef) -> set[str]:
-    names = set()
-    for sub in ast.walk(node):
+def _store_names(target: ast.AST, names: set[str]) -> None:
+    for sub in ast.walk(target):
         if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
             names.add(sub.id)
+
+
+def _assigned_names(node: ast.FunctionDef, text: str) -> set[str]:
+    """The names Python treats as local to the function (besides its parameters).
+
+    Only statements bind names, except the walrus, so only statements and their
+    targets are visited (a full ``ast.walk`` costs a third of lowering on long
+    functions); a function whose ``text`` contains ``:=`` is walked in full.
+    """
+    names: set[str] = set()
+    stack = list(node.body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                _store_names(target, names)
+        elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
+            _store_names(stmt.target, names)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                if item.optional_vars is not None:
+                    _store_names(item.optional_vars, names)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(stmt.name)
+            continue  # a nested scope: its own names are not ours
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:
+                names.add(alias.asname or alias.name.split(".")[0])
+        for field in ("body", "orelse", "finalbody"):
+            stack.extend(getattr(stmt, field, ()))
+        for handler in getattr(stmt, "handlers", ()):
+            if handler.name:
+                names.add(handler.name)
+            stack.extend(handler.body)
+    if ":=" in text:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.NamedExpr):
+                names.add(sub.target.id)
     return names
 
 
@@ -179,7 +216,12 @@ class Lowerer:
         self.scope = scope
         node = src.node
         self.params = [a.arg for a in node.args.posonlyargs + node.args.args]
-        self.locals = _assigned_names(node) | set(self.params)
+        text = "\n".join(
+            src.lines[
+                node.lineno - 1 + src.line_offset : node.end_lineno + src.line_offset
+            ]
+        )
+        self.locals = _assigned_names(node, text) | set(self.params)
         self.namer = Namer(taken=set(self.locals))
         self.b = IRBuilder(self.namer)
         self.env: dict[str, object] = {}
@@ -463,7 +505,7 @@ class Lowerer:
             if isinstance(base, ModuleRef):
                 return attribute(base, node.attr)
             if isinstance(base, OpaqueRef):
-                return base
+                return OpaqueRef(f"an attribute of {base.what}")
             return OpaqueRef("an attribute ad_compiler cannot see into")
         self.unsupported(node)
 
@@ -521,7 +563,8 @@ class Lowerer:
             self.error(
                 node.func,
                 f"call to `{callee}` is not supported{what}",
-                "ad_compiler differentiates math/NumPy elementary functions, abs and pow",
+                "ad_compiler differentiates arithmetic, math/NumPy elementary functions and "
+                "abs, min, max, pow, float, int, round",
             )
         if node.keywords:
             self.error(

@@ -48,8 +48,9 @@ def _is(atom, value) -> bool:
 
 def _fold(eqn: Eqn) -> Const | None:
     """The constant an equation of constants evaluates to, if it is safe to compute now."""
-    if not all(isinstance(a, Const) for a in eqn.ins):
-        return None
+    for a in eqn.ins:
+        if not isinstance(a, Const):
+            return None
     try:
         with numpy.errstate(all="raise"):
             value = PRIMITIVES[eqn.prim].evaluator(eqn.ns)(*(a.value for a in eqn.ins))
@@ -66,19 +67,30 @@ def _fold(eqn: Eqn) -> Const | None:
     return Const(value)
 
 
+_IDENTITY_PRIMS = frozenset({"add", "sub", "mul", "div", "neg", "pow"})
+
+
+def _negated(a, defs: dict[str, Eqn]):
+    """The ``y`` in ``a = -y``, if ``a`` is defined that way (or is a negative literal)."""
+    if isinstance(a, Var):
+        d = defs.get(a.name)
+        return d.ins[0] if d is not None and d.prim == "neg" else None
+    if isinstance(a, Const) and a.value < 0:
+        return Const(-a.value)
+    return None
+
+
 def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
     """An algebraic identity: the atom the equation equals, or a cheaper equation."""
     prim, ins = eqn.prim, eqn.ins
-
-    def negated(a):  # the y in a = -y, if a is defined that way
-        if isinstance(a, Var) and a.name in defs and defs[a.name].prim == "neg":
-            return defs[a.name].ins[0]
-        if isinstance(a, Const) and a.value < 0:
-            return Const(-a.value)
+    if prim not in _IDENTITY_PRIMS:
         return None
 
+    def negated(a):
+        return _negated(a, defs)
+
     def rewrite(new_prim, *new_ins):
-        return replace(eqn, prim=new_prim, ins=tuple(new_ins))
+        return Eqn(new_prim, eqn.outs, tuple(new_ins), eqn.loc, eqn.ns, eqn.params)
 
     if prim == "add":
         a, b = ins
@@ -126,7 +138,8 @@ def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
                 return rewrite(inner.prim, p, y)
             if isinstance(p, Var) and (y := negated(p)) is not None:
                 return rewrite(inner.prim, y, q)
-    elif prim == "pow":
+    elif prim == "pow" and eqn.ns == "py":
+        # only for `**`: math.pow(x, 1) is a float and np.power(x, 1) an np.float64
         a, b = ins
         if _is(b, 1):
             return a
@@ -150,13 +163,20 @@ def _hoist_negation(eqn: Eqn, defs: dict[str, Eqn], fresh) -> tuple[Eqn, Eqn] | 
 
 
 def _key(eqn: Eqn):
-    ins = eqn.ins
-    if PRIMITIVES[eqn.prim].commutative:
-        ins = tuple(sorted(ins, key=lambda a: (isinstance(a, Const), str(a))))
-    # Const(1) and Const(1.0) are equal but print differently: keep them apart.
-    ins = tuple((type(a.value), a.value) if isinstance(a, Const) else a for a in ins)
-    ns = eqn.ns if PRIMITIVES[eqn.prim].call_name(eqn.ns) else "py"  # x * y is x * y
-    return eqn.prim, ns, eqn.params, ins
+    """What makes two equations compute the same value (for CSE).
+
+    Atoms are keyed by name or by (type, value): Const(1) and Const(1.0) are equal
+    but print differently.  Equations are keyed on how they are spelled:
+    `math.log` from `**` and from `math.pow` are one computation, `math.fabs` and
+    `abs` are two.
+    """
+    ins = tuple(
+        a.name if isinstance(a, Var) else (type(a.value), a.value) for a in eqn.ins
+    )
+    prim = PRIMITIVES[eqn.prim]
+    if prim.commutative:
+        ins = tuple(sorted(ins, key=repr))
+    return eqn.prim, prim.call_name(eqn.ns), eqn.params, ins
 
 
 def simplify(fn: Function) -> Function:
@@ -187,11 +207,12 @@ def simplify(fn: Function) -> Function:
         body.append(eqn)
 
     for eqn in fn.body:
-        if any(isinstance(a, Var) and a.name in subst for a in eqn.ins):
+        if subst:
             ins = tuple(
                 subst.get(a.name, a) if isinstance(a, Var) else a for a in eqn.ins
             )
-            eqn = eqn.with_ins(ins)
+            if ins != eqn.ins:
+                eqn = eqn.with_ins(ins)
         while True:
             result = _fold(eqn) or _identity(eqn, defs)
             if not isinstance(result, Eqn):
@@ -287,8 +308,13 @@ def _dump(name: str, fn: Function) -> None:
         print(f"--- IR after {name} ---\n{fn}", file=sys.stderr)
 
 
-def optimize(fn: Function, max_rounds: int = 10) -> Function:
-    """Simplify and remove dead code until nothing changes."""
+def optimize(fn: Function, max_rounds: int = 1) -> Function:
+    """Simplify and remove dead code, ``max_rounds`` times or until nothing changes.
+
+    One round reaches the fixed point: ``simplify`` walks forwards and rewrites each
+    equation after its inputs are final, and removing dead code enables no rewrite
+    (``tests/test_passes.py`` checks that a second round changes nothing).
+    """
     for _ in range(max_rounds):
         before = fn
         fn = simplify(fn)

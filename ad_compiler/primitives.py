@@ -83,8 +83,14 @@ class Primitive:
             return f"{args[0]} {self.infix} {args[1]}"
         if self.prefix:
             return f"{self.prefix}{args[0]}"
-        prefix = "np." if ns == "np" else ""
-        return f"{prefix}{self.name}({', '.join(args)})"
+        name = self.call_name(ns) or self.name
+        if "{" in name or ns == "py":
+            name = self.name
+        elif ns == "math":
+            name = name.removeprefix(
+                "math."
+            )  # the seeds write log(x1), not math.log(x1)
+        return f"{name}({', '.join(args)})"
 
 
 def _sign(x):

@@ -27,7 +27,7 @@ CASES = {
     ),
     "calls_os": (
         "os.getpid",
-        "call to `os.getpid` is not supported " "(the module `os`)",
+        "call to `os.getpid` is not supported " "(an attribute of the module `os`)",
     ),
     "wrong_arity": ("math.sin(x, 2)", "`math.sin` takes 1 argument, got 2"),
     "list_literal": ("[x, x]", "list is not supported"),
