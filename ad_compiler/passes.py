@@ -179,6 +179,35 @@ def _key(eqn: Eqn):
     return eqn.prim, prim.call_name(eqn.ns), eqn.params, ins
 
 
+def _is_power_of_two(a) -> bool:
+    if not isinstance(a, Const) or isinstance(a.value, bool) or a.value == 0:
+        return False
+    return math.isfinite(a.value) and math.frexp(abs(a.value))[0] == 0.5
+
+
+def _reassociate_power_of_two(eqn: Eqn, defs: dict[str, Eqn], seen: dict) -> Eqn | None:
+    """``c * (a * b)`` -> ``t * b`` where ``t = c * a`` already exists and ``c = ±2^k``.
+
+    Scaling by a power of two is exact, so both sides round identically (barring
+    overflow or a subnormal ``a * b``).  Done only when it lets CSE reuse ``t``:
+    ``2.0 * (sigma * g)`` becomes ``v9 * g`` where ``v9 = 2.0 * sigma``.
+    """
+    if eqn.prim != "mul":
+        return None
+    for c, m in (eqn.ins, reversed(eqn.ins)):
+        if not _is_power_of_two(c) or not isinstance(m, Var):
+            continue
+        inner = defs.get(m.name)
+        if inner is None or inner.prim != "mul" or inner.ns != eqn.ns:
+            continue
+        a, b = inner.ins
+        for p, q in ((a, b), (b, a)):
+            t = seen.get(_key(Eqn("mul", (eqn.out,), (c, p), None, eqn.ns)))
+            if t is not None:
+                return eqn.with_ins((t, q))
+    return None
+
+
 def simplify(fn: Function) -> Function:
     """Constant folding, identities, copy propagation and CSE in one forward walk.
 
@@ -221,6 +250,7 @@ def simplify(fn: Function) -> Function:
         if result is not None:
             subst[eqn.out.name] = result
             continue
+        eqn = _reassociate_power_of_two(eqn, defs, seen) or eqn
         hoisted = _hoist_negation(eqn, defs, fresh)
         if hoisted is not None:
             inner, eqn = hoisted

@@ -100,3 +100,25 @@ def test_a_gradient_does_no_work_for_inactive_inputs():
     code = [line for line in g.source.splitlines() if not line.strip().startswith("#")]
     assert not [line for line in code if "sin(" in line or "cos(" in line]
     assert g(2.0, 5.0) == pytest.approx(5.5)
+
+
+def test_power_of_two_scaling_reassociates_only_to_reuse_a_value():
+    # 2 * (s * g) == (2 * s) * g exactly; it is rewritten because t = 2 * s exists
+    fn = fn_of(
+        eqn("mul", "t", 2.0, "x"),
+        eqn("mul", "u", "t", "y"),
+        eqn("mul", "m", "x", "y"),
+        eqn("mul", "w", 2.0, "m"),
+        eqn("add", "r", "u", "w"),
+        results=(Var("r"),),
+    )
+    assert [str(e) for e in optimize(fn).body] == [
+        "t = 2.0 * x",
+        "u = t * y",
+        "r = u + u",
+    ]
+    # 3 * (x * y) is not exact to reassociate, and nothing would be reused: kept
+    fn = fn_of(
+        eqn("mul", "m", "x", "y"), eqn("mul", "w", 3.0, "m"), results=(Var("w"),)
+    )
+    assert [str(e) for e in optimize(fn).body] == ["m = x * y", "w = 3.0 * m"]
