@@ -116,6 +116,16 @@ class IRBuilder(Ops):
         finally:
             self.loc, self.ns = saved
 
+    @contextmanager
+    def block(self):
+        """Build the statements of a nested block (an ``If`` branch) into a new list."""
+        saved = self.eqns, self._fresh
+        self.eqns, self._fresh = [], {}
+        try:
+            yield self.eqns
+        finally:
+            self.eqns, self._fresh = saved
+
     def lit(self, value) -> Const:
         return Const(value)
 

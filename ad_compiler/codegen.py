@@ -19,8 +19,18 @@ from __future__ import annotations
 
 import math
 
-from .ir import Const, Eqn, Function, Var, name_rank, render_tree, signature
-from .primitives import PREC_ATOM, PREC_CMP, PREC_NEG, PREC_POW, PRIMITIVES
+from .ir import (
+    Const,
+    Eqn,
+    Function,
+    If,
+    Var,
+    iter_eqns,
+    name_rank,
+    render_tree,
+    signature,
+)
+from .primitives import PREC_ATOM, PREC_CMP, PREC_NEG, PREC_NOT, PREC_POW, PRIMITIVES
 
 # A temporary is folded into its user only while the expression stays this small.
 MAX_INLINE_OPS = 6
@@ -82,13 +92,26 @@ def _render(eqn: Eqn, args: list[_Expr]) -> _Expr:
 
 def _use_counts(fn: Function) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for eqn in fn.body:
-        for a in eqn.ins:
-            if isinstance(a, Var):
-                counts[a.name] = counts.get(a.name, 0) + 1
-    for a in fn.results:
+
+    def use(a, n=1):
         if isinstance(a, Var):
-            counts[a.name] = counts.get(a.name, 0) + 2  # a result is always a statement
+            counts[a.name] = counts.get(a.name, 0) + n
+
+    def walk(stmts):
+        for s in stmts:
+            if isinstance(s, If):
+                use(s.cond)
+                walk(s.then)
+                walk(s.orelse)
+                for v in s.then_vals + s.else_vals:
+                    use(v)
+            else:
+                for a in s.ins:
+                    use(a)
+
+    walk(fn.body)
+    for a in fn.results:
+        use(a, 2)  # a result is always a statement
     return counts
 
 
@@ -109,24 +132,61 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
             return _Expr(*_const(a), 0)
         return pending.pop(a.name, None) or _Expr(a.name, PREC_ATOM, 0)
 
-    for eqn in fn.body:
-        expr = _render(eqn, [atom(a) for a in eqn.ins])
-        name = eqn.out.name
-        foldable = (
-            inline
-            and counts.get(name, 0) == 1
-            and name_rank(name, fn.user_names) < 2
-            and expr.size <= MAX_INLINE_OPS
-        )
-        if foldable:
-            pending[name] = expr
-            continue
-        if eqn.loc is not None and eqn.loc.line != last_line and lines is not None:
-            text = lines(eqn.loc)
+    def comment(loc, indent):
+        nonlocal last_line
+        if loc is not None and loc.line != last_line and lines is not None:
+            text = lines(loc)
             if text:
-                out.append(f"    # line {eqn.loc.line}: {text.strip()}")
-            last_line = eqn.loc.line
-        out.append(f"    {name} = {expr.text}")
+                out.append(f"{indent}# line {loc.line}: {text.strip()}")
+            last_line = loc.line
+
+    def block(stmts, indent):
+        for eqn in stmts:
+            if isinstance(eqn, If):
+                emit_if(eqn, indent)
+                continue
+            expr = _render(eqn, [atom(a) for a in eqn.ins])
+            name = eqn.out.name
+            foldable = (
+                inline
+                and counts.get(name, 0) == 1
+                and name_rank(name, fn.user_names) < 2
+                and expr.size <= MAX_INLINE_OPS
+            )
+            if foldable:
+                pending[name] = expr
+                continue
+            comment(eqn.loc, indent)
+            out.append(f"{indent}{name} = {expr.text}")
+
+    def emit_if(s: If, indent):
+        nonlocal out, last_line
+        cond = atom(s.cond)
+        outer, arms, before = out, [], last_line
+        for stmts, vals in ((s.then, s.then_vals), (s.orelse, s.else_vals)):
+            out = []  # render each branch on its own to see whether it is empty
+            block(stmts, indent + "    ")
+            for o, v in zip(s.outs, vals):
+                out.append(f"{indent}    {o.name} = {atom(v).text}")
+            arms.append(out)
+        out = outer
+        then, orelse = arms
+        if not then and not orelse:
+            return  # everything it computed was folded into later statements
+        last_line = before
+        comment(s.loc, indent)
+        if not then:  # `if c: pass else: ...` reads better as `if not c: ...`
+            out.append(f"{indent}if not {_wrap(cond, PREC_NOT + 1)}:")
+            out += orelse
+        else:
+            out.append(f"{indent}if {cond.text}:")
+            out += then
+            if orelse:
+                out.append(f"{indent}else:")
+                out += orelse
+        last_line = None  # the next statement's comment says where it is again
+
+    block(fn.body, "    ")
     items = [atom(a).text for a in fn.results]
     out.append(f"    return {render_tree(fn.tree, items)}")
     return "\n".join(out) + "\n"
@@ -146,7 +206,7 @@ def imports_for(functions: list[Function]) -> list[str]:
     """The import lines the emitted code of these functions needs."""
     names = []
     for fn in functions:
-        for eqn in fn.body:
+        for eqn in iter_eqns(fn.body):
             names.append(PRIMITIVES[eqn.prim].call_name(eqn.ns) or "")
             names += [_const(a)[0] for a in eqn.ins if isinstance(a, Const)]
         names += [_const(a)[0] for a in fn.results if isinstance(a, Const)]

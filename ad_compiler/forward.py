@@ -16,7 +16,7 @@ tangent returns the literal ``0.0``.
 from __future__ import annotations
 
 from .builder import IRBuilder
-from .ir import Const, Function, Namer, Var, shift_tree, verify
+from .ir import Const, Function, If, Namer, Var, shift_tree, verify
 from .rules import rule_for
 
 
@@ -31,16 +31,7 @@ def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
         dot = namer.fresh(f"{p.name}_dot")
         tangent[p.name] = dot
         dot_params.append(dot)
-    for eqn in fn.body:
-        b.emit(eqn)
-        dins = [tangent.get(a.name) if isinstance(a, Var) else None for a in eqn.ins]
-        if all(d is None for d in dins):
-            continue
-        rule = rule_for(eqn.prim, eqn.loc)
-        with b.at(eqn.loc, eqn.ns):
-            dout = rule.jvp(b, eqn.out, *eqn.ins, *dins)
-        if dout is not None:
-            tangent[eqn.out.name] = b.bind(dout, f"{eqn.out.name}_dot")
+    _jvp_block(fn.body, b, tangent)
     dots = []
     for r in fn.results:
         d = tangent.get(r.name) if isinstance(r, Var) else None
@@ -58,3 +49,43 @@ def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
             user_names=fn.user_names,
         )
     )
+
+
+def _jvp_block(stmts, b: IRBuilder, tangent: dict) -> None:
+    """Emit each statement followed by its tangent; ``tangent`` maps names to tangents."""
+    for eqn in stmts:
+        if isinstance(eqn, If):
+            _jvp_if(eqn, b, tangent)
+            continue
+        b.emit(eqn)
+        dins = [tangent.get(a.name) if isinstance(a, Var) else None for a in eqn.ins]
+        if all(d is None for d in dins):
+            continue
+        rule = rule_for(eqn.prim, eqn.loc)
+        with b.at(eqn.loc, eqn.ns):
+            dout = rule.jvp(b, eqn.out, *eqn.ins, *dins)
+        if dout is not None:
+            tangent[eqn.out.name] = b.bind(dout, f"{eqn.out.name}_dot")
+
+
+def _jvp_if(s: If, b: IRBuilder, tangent: dict) -> None:
+    """Tangents are computed inside each branch and merged like the values."""
+    branches = []
+    for block in (s.then, s.orelse):
+        inner = dict(tangent)
+        with b.block() as eqns:
+            _jvp_block(block, b, inner)
+        branches.append((tuple(eqns), inner))
+    (then, t_then), (orelse, t_else) = branches
+    outs, tv, ev = list(s.outs), list(s.then_vals), list(s.else_vals)
+    for o, t, e in zip(s.outs, s.then_vals, s.else_vals):
+        dt = t_then.get(t.name) if isinstance(t, Var) else None
+        de = t_else.get(e.name) if isinstance(e, Var) else None
+        if dt is None and de is None:
+            continue
+        d = b.namer.fresh(f"{o.name}_dot")
+        outs.append(d)
+        tv.append(Const(0.0) if dt is None else dt)
+        ev.append(Const(0.0) if de is None else de)
+        tangent[o.name] = d
+    b.emit(If(s.cond, then, orelse, tuple(outs), tuple(tv), tuple(ev), s.loc))

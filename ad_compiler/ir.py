@@ -103,7 +103,119 @@ class Eqn:
         return f"{lhs} = {PRIMITIVES[self.prim].show(self.ins, self.ns)}"
 
 
-Stmt = Eqn  # structured If/For/While statements join this union with control flow.
+@dataclass(frozen=True, slots=True)
+class If:
+    """``if cond: then else: orelse``, merging values into ``outs`` (SSA phi nodes).
+
+    Each branch ends by giving every ``outs[i]`` a value: ``then_vals[i]`` or
+    ``else_vals[i]``.  Names bound inside a branch are visible after it only
+    through ``outs`` — or inside a later ``If`` on the *same* condition variable,
+    in the branch of the same polarity: reverse mode replays a branch that way
+    and reuses the values its forward branch computed.
+    """
+
+    cond: Atom
+    then: tuple
+    orelse: tuple
+    outs: tuple[Var, ...] = ()
+    then_vals: tuple = ()
+    else_vals: tuple = ()
+    loc: Loc | None = None
+
+    def __post_init__(self):
+        if not (len(self.outs) == len(self.then_vals) == len(self.else_vals)):
+            raise ValueError("an If needs one then- and one else-value per output")
+
+
+Stmt = Union[Eqn, If]
+
+
+def show_block(stmts, indent: str) -> list[str]:
+    """Print statements the way ``str(Function)`` does, at an indentation."""
+    lines = []
+    for s in stmts:
+        if isinstance(s, If):
+            head = f"{indent}if {s.cond}:"
+            if s.loc is not None:
+                head = f"{head:<36}  # line {s.loc.line}"
+            lines.append(head.rstrip())
+            for block, vals, word in (
+                (s.then, s.then_vals, None),
+                (s.orelse, s.else_vals, "else:"),
+            ):
+                if word:
+                    lines.append(f"{indent}{word}")
+                lines += show_block(block, indent + "    ")
+                lines += [f"{indent}    {o} := {v}" for o, v in zip(s.outs, vals)]
+                if not block and not vals:
+                    lines.append(f"{indent}    pass")
+            continue
+        text = f"{indent}{s}"
+        if s.loc is not None:
+            text = f"{text:<36}  # line {s.loc.line}"
+        lines.append(text.rstrip())
+    return lines
+
+
+def iter_eqns(stmts):
+    """Every equation in a body, nested blocks included, in program order."""
+    for s in stmts:
+        if isinstance(s, If):
+            yield from iter_eqns(s.then)
+            yield from iter_eqns(s.orelse)
+        else:
+            yield s
+
+
+def defined_names(stmts) -> set[str]:
+    """Every name a body binds, nested blocks included."""
+    names = set()
+    for s in stmts:
+        if isinstance(s, If):
+            names.update(o.name for o in s.outs)
+            names |= defined_names(s.then) | defined_names(s.orelse)
+        else:
+            names.update(o.name for o in s.outs)
+    return names
+
+
+def map_atoms(stmts, f, rename_outs: bool = False) -> tuple:
+    """The body with ``f`` applied to every atom read (and written, if asked).
+
+    Statements that ``f`` leaves alone are shared, not copied.
+    """
+    out = []
+    for s in stmts:
+        if isinstance(s, If):
+            then = map_atoms(s.then, f, rename_outs)
+            orelse = map_atoms(s.orelse, f, rename_outs)
+            cond = f(s.cond)
+            tv = tuple(f(a) for a in s.then_vals)
+            ev = tuple(f(a) for a in s.else_vals)
+            outs = tuple(f(o) for o in s.outs) if rename_outs else s.outs
+            same = (
+                cond is s.cond
+                and then is s.then
+                and orelse is s.orelse
+                and all(
+                    a is b
+                    for a, b in zip(tv + ev + outs, s.then_vals + s.else_vals + s.outs)
+                )
+            )
+            out.append(s if same else If(cond, then, orelse, outs, tv, ev, s.loc))
+            continue
+        ins = tuple(f(a) for a in s.ins)
+        outs = tuple(f(o) for o in s.outs) if rename_outs else s.outs
+        if all(a is b for a, b in zip(ins + outs, s.ins + s.outs)):
+            out.append(s)
+        else:
+            out.append(Eqn(s.prim, outs, ins, s.loc, s.ns, s.params))
+    result = tuple(out)
+    return (
+        stmts
+        if all(a is b for a, b in zip(result, stmts)) and len(result) == len(stmts)
+        else result
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +241,7 @@ class Function:
 
     def __str__(self) -> str:
         lines = [f"def {self.name}({signature(self)}):"]
-        for eqn in self.body:
-            text = f"    {eqn}"
-            if eqn.loc is not None:
-                text = f"{text:<36}  # line {eqn.loc.line}"
-            lines.append(text.rstrip())
+        lines += show_block(self.body, "    ")
         lines.append(
             f"    return {render_tree(self.tree, [str(r) for r in self.results])}"
         )
@@ -170,28 +278,11 @@ def rename_vars(fn: Function, renames: dict[str, str]) -> Function:
         return fn
 
     def r(a):
-        return Var(renames.get(a.name, a.name)) if isinstance(a, Var) else a
+        if isinstance(a, Var) and a.name in renames:
+            return Var(renames[a.name])
+        return a
 
-    def touched(e):
-        return any(o.name in renames for o in e.outs) or any(
-            isinstance(a, Var) and a.name in renames for a in e.ins
-        )
-
-    body = tuple(
-        (
-            Eqn(
-                e.prim,
-                tuple(r(o) for o in e.outs),
-                tuple(r(a) for a in e.ins),
-                e.loc,
-                e.ns,
-                e.params,
-            )
-            if touched(e)
-            else e
-        )
-        for e in fn.body
-    )
+    body = map_atoms(fn.body, r, rename_outs=True)
     params = tuple(r(p) for p in fn.params)
     return replace(
         fn, params=params, body=body, results=tuple(r(a) for a in fn.results)
@@ -212,14 +303,7 @@ def verify(fn: Function) -> Function:
     for p in fn.params:
         assert p.name not in bound, f"parameter {p.name} bound twice"
         bound.add(p.name)
-    for eqn in fn.body:
-        for a in eqn.ins:
-            if isinstance(a, Var):
-                assert a.name in bound, f"{a.name} used before it is bound in `{eqn}`"
-        for o in eqn.outs:
-            assert o.name not in bound, f"{o.name} bound twice (`{eqn}`)"
-            assert o.name.isidentifier() and not keyword.iskeyword(o.name), o.name
-            bound.add(o.name)
+    _verify_block(fn.body, bound, set(bound), {})
     for r in fn.results:
         if isinstance(r, Var):
             assert r.name in bound, f"result {r.name} is never bound"
@@ -230,12 +314,50 @@ def verify(fn: Function) -> Function:
     return fn
 
 
+def _verify_block(stmts, bound: set, everywhere: set, branch_defs: dict) -> None:
+    """``bound``: names visible here; ``everywhere``: names bound anywhere so far
+    (single assignment is function-wide); ``branch_defs[(cond, polarity)]``: names
+    a branch on that condition bound, visible again in a later branch on it."""
+
+    def use(a, where):
+        if isinstance(a, Var):
+            assert a.name in bound, f"{a.name} used before it is bound in `{where}`"
+
+    def define(o, where):
+        assert o.name not in everywhere, f"{o.name} bound twice (`{where}`)"
+        assert o.name.isidentifier() and not keyword.iskeyword(o.name), o.name
+        everywhere.add(o.name)
+        bound.add(o.name)
+
+    for s in stmts:
+        if isinstance(s, If):
+            use(s.cond, f"if {s.cond}")
+            for polarity, block, vals in (
+                (True, s.then, s.then_vals),
+                (False, s.orelse, s.else_vals),
+            ):
+                key = (str(s.cond), polarity)
+                inner = set(bound) | branch_defs.get(key, set())
+                _verify_block(block, inner, everywhere, branch_defs)
+                for v in vals:
+                    use_bound = inner
+                    if isinstance(v, Var):
+                        assert (
+                            v.name in use_bound
+                        ), f"{v.name} is not bound in its branch"
+                branch_defs.setdefault(key, set()).update(inner - bound)
+            for o in s.outs:
+                define(o, f"if {s.cond}")
+            continue
+        for a in s.ins:
+            use(a, s)
+        for o in s.outs:
+            define(o, s)
+
+
 def variables(fn: Function) -> set[str]:
     """Every name a function binds."""
-    names = {p.name for p in fn.params}
-    for eqn in fn.body:
-        names.update(o.name for o in eqn.outs)
-    return names
+    return {p.name for p in fn.params} | defined_names(fn.body)
 
 
 _TEMP = re.compile(r"v(\d+)$")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from .builder import IRBuilder
 from .errors import UnsupportedError
-from .ir import Atom, Const, Function, Namer, Var, verify
+from .ir import Atom, Const, Function, If, Namer, Var, verify
 from .scope import (
     FuncRef,
     ModuleRef,
@@ -40,7 +40,6 @@ _CONTROL_FLOW = (
 )
 # Node -> (what the user wrote, how to get around it).
 UNSUPPORTED = {
-    ast.If: ("`if` statement", f"{_CONTROL_FLOW} branches"),
     ast.For: ("`for` loop", f"{_CONTROL_FLOW} loops (unroll it by hand)"),
     ast.While: ("`while` loop", f"{_CONTROL_FLOW} loops"),
     ast.Break: ("`break`", f"{_CONTROL_FLOW} loops"),
@@ -61,12 +60,6 @@ UNSUPPORTED = {
     ast.Import: ("`import` inside a function", "import at the top of the module"),
     ast.ImportFrom: ("`import` inside a function", "import at the top of the module"),
     ast.Lambda: ("`lambda`", "define the function with `def` at module level"),
-    ast.IfExp: ("conditional expression", f"{_CONTROL_FLOW} branches"),
-    ast.Compare: (
-        "comparison",
-        "comparisons only make sense in branches, not supported yet",
-    ),
-    ast.BoolOp: ("`and`/`or`", "boolean logic only makes sense in branches"),
     ast.ListComp: ("list comprehension", "write the sum out explicitly"),
     ast.SetComp: ("set comprehension", "return numbers, not sets"),
     ast.DictComp: ("dict comprehension", "return numbers, not dicts"),
@@ -92,6 +85,14 @@ UNSUPPORTED = {
 if hasattr(ast, "Match"):
     UNSUPPORTED[ast.Match] = ("`match` statement", f"{_CONTROL_FLOW} branches")
 
+_COMPARE = {
+    ast.Gt: "gt",
+    ast.Lt: "lt",
+    ast.GtE: "ge",
+    ast.LtE: "le",
+    ast.Eq: "eq",
+    ast.NotEq: "ne",
+}
 _BINOPS = {
     ast.Add: "add",
     ast.Sub: "sub",
@@ -154,6 +155,36 @@ _BINARY = {
 
 
 RESERVED_LOCALS = frozenset({"math", "np", "abs"})
+
+
+@dataclass(frozen=True)
+class Unbound:
+    """A local assigned on only some paths through an ``if``."""
+
+    name: str
+    line: int
+
+
+def _may_return(stmt: ast.If) -> bool:
+    return any(
+        isinstance(n, ast.Return)
+        for part in (stmt.body, stmt.orelse)
+        for s in part
+        for n in ast.walk(s)
+    )
+
+
+def _always_returns(stmts: list) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, ast.Return):
+        return True
+    return (
+        isinstance(last, ast.If)
+        and _always_returns(last.body)
+        and _always_returns(last.orelse)
+    )
 
 
 @dataclass(frozen=True)
@@ -225,7 +256,8 @@ class Lowerer:
         self.namer = Namer(taken=set(self.locals))
         self.b = IRBuilder(self.namer)
         self.env: dict[str, object] = {}
-        self.used: set[str] = set()  # local names already bound to a value
+        self.used: set[str] = set()
+        self.depth = 0  # how many branches deep the statement being lowered is  # local names already bound to a value
 
     # --- errors ------------------------------------------------------------------
     def error(self, node: ast.AST, message: str, hint: str | None = None):
@@ -265,28 +297,14 @@ class Lowerer:
         doc = ast.get_docstring(node, clean=True)
         if doc is not None:
             body = body[1:]
-        results, tree = None, 0
-        for i, stmt in enumerate(body):
-            if isinstance(stmt, ast.Return):
-                if i != len(body) - 1:
-                    self.error(
-                        body[i + 1],
-                        "code after `return` is not supported",
-                        "remove the unreachable code",
-                    )
-                results, tree = self.stmt_Return(stmt)
-                break
-            method = getattr(self, f"stmt_{type(stmt).__name__}", None)
-            if method is None:
-                self.unsupported(stmt)
-            with self.b.at(self.src.loc(stmt)):
-                method(stmt)
-        if results is None:
+        returned = self.lower_body(body)
+        if returned is None:
             self.error(
                 node,
                 f"function `{node.name}` does not return a value",
                 "add a `return`",
             )
+        results, tree = returned
         fn = Function(
             name=node.name,
             params=params,
@@ -327,6 +345,103 @@ class Lowerer:
                 node, "a default value must be a number", "use a numeric literal"
             )
         return Const(value)
+
+    # --- blocks and branches ------------------------------------------------------------
+    def lower_body(self, stmts: list):
+        """Lower statements in order; ``(results, tree)`` if they return, else None.
+
+        An ``if`` with a ``return`` inside is structured away: the statements after
+        it are lowered into each of its branches that can fall through, so every
+        path ends in its own ``return`` and the results merge like any value.
+        """
+        for i, stmt in enumerate(stmts):
+            if isinstance(stmt, ast.Return):
+                if i != len(stmts) - 1:
+                    self.error(
+                        stmts[i + 1],
+                        "code after `return` is not supported",
+                        "remove the unreachable code",
+                    )
+                return self.stmt_Return(stmt)
+            if isinstance(stmt, ast.If) and _may_return(stmt):
+                return self.returning_if(stmt, stmts[i + 1 :])
+            method = getattr(self, f"stmt_{type(stmt).__name__}", None)
+            if method is None:
+                self.unsupported(stmt)
+            with self.b.at(self.src.loc(stmt)):
+                method(stmt)
+        return None
+
+    def branch(self, stmts: list, env: dict):
+        """Lower one branch from ``env``: (its equations, its env, what it returns)."""
+        self.env = dict(env)
+        self.depth += 1
+        with self.b.block() as eqns:
+            returned = self.lower_body(stmts)
+        self.depth -= 1
+        return tuple(eqns), self.env, returned
+
+    def returning_if(self, stmt: ast.If, rest: list):
+        cond = self.condition(stmt.test)
+        env = self.env
+        arms = []
+        for block in (stmt.body, stmt.orelse):
+            stmts = list(block) + ([] if _always_returns(block) else list(rest))
+            eqns, _, returned = self.branch(stmts, env)
+            if returned is None:
+                self.error(stmt, "not every path through this `if` returns a value")
+            arms.append((eqns, returned))
+        (then, (t_res, t_tree)), (orelse, (e_res, e_tree)) = arms
+        if t_tree != e_tree:
+            self.error(
+                stmt, "the branches of this `if` return different numbers of values"
+            )
+        self.env = env
+        outs = tuple(self.namer.temp() for _ in t_res)
+        self.b.emit(If(cond, then, orelse, outs, t_res, e_res, self.src.loc(stmt)))
+        return outs, t_tree
+
+    def stmt_If(self, stmt: ast.If):
+        cond = self.condition(stmt.test)
+        env = self.env
+        then, t_env, _ = self.branch(stmt.body, env)
+        orelse, e_env, _ = self.branch(stmt.orelse, env)
+        self.env = dict(env)
+        outs, tv, ev = [], [], []
+        for name in sorted(set(t_env) | set(e_env)):
+            t, e, before = t_env.get(name), e_env.get(name), env.get(name)
+            if t is before and e is before:
+                continue
+            if (
+                t is None
+                or e is None
+                or isinstance(t, Unbound)
+                or isinstance(e, Unbound)
+            ):
+                self.env[name] = Unbound(name, stmt.lineno + self.src.line_offset)
+                continue
+            if isinstance(t, TupleValue) or isinstance(e, TupleValue):
+                self.error(
+                    stmt,
+                    f"`{name}` holds a tuple assigned inside a branch; not supported",
+                )
+            outs.append(self.phi_name(name))
+            tv.append(t)
+            ev.append(e)
+            self.env[name] = outs[-1]
+        loc = self.src.loc(stmt)
+        self.b.emit(If(cond, then, orelse, tuple(outs), tuple(tv), tuple(ev), loc))
+
+    def phi_name(self, name: str) -> Var:
+        """The variable merging a user's name after a branch: `y`, or `y_1` if taken."""
+        if name not in self.used:
+            self.used.add(name)
+            return Var(name)
+        return self.namer.fresh(name)
+
+    def condition(self, node: ast.expr):
+        with self.b.at(self.src.loc(node)):
+            return self.atom(node)
 
     # --- statements ------------------------------------------------------------------
     def stmt_Pass(self, stmt: ast.Pass):
@@ -405,6 +520,11 @@ class Lowerer:
         self.unsupported(target)
 
     def bind(self, name: str, value):
+        if self.depth > 0:
+            # inside a branch the value keeps its temporary; the merge after the
+            # `if` gets the user's name (so the emitted branch reads `y = x * 2`)
+            self.env[name] = value
+            return value
         if isinstance(value, TupleValue):
             # The tuple's temporaries are now reachable through `name`: renaming
             # one later (`u, v = t`) would leave `t` pointing at a stale name.
@@ -466,7 +586,15 @@ class Lowerer:
                     f"local variable `{name}` is used before it is assigned",
                     "assign it first (Python would raise UnboundLocalError here)",
                 )
-            return self.env[name]
+            value = self.env[name]
+            if isinstance(value, Unbound):
+                self.error(
+                    node,
+                    f"`{name}` may be unbound here: the `if` at line {value.line} "
+                    "assigns it on only some paths",
+                    "assign it before the `if` or in every branch",
+                )
+            return value
         ref = self.scope.lookup(name)
         return self.ref_value(node, name, ref)
 
@@ -531,8 +659,86 @@ class Lowerer:
             operand = self.atom(node.operand)
             with self.b.at(self.src.loc(node)):
                 return self.b.neg(operand)
-        word = "`not`" if isinstance(node.op, ast.Not) else "bitwise `~`"
-        self.error(node, f"{word} is not supported", "it has no derivative")
+        if isinstance(node.op, ast.Not):
+            operand = self.atom(node.operand)
+            with self.b.at(self.src.loc(node)):
+                return self.b.apply("not", operand)
+        self.error(node, "bitwise `~` is not supported", "it has no derivative")
+
+    def expr_Compare(self, node: ast.Compare):
+        for op in node.ops:
+            if type(op) not in _COMPARE:
+                word = {
+                    ast.Is: "is",
+                    ast.IsNot: "is not",
+                    ast.In: "in",
+                    ast.NotIn: "not in",
+                }
+                self.error(
+                    node,
+                    f"comparison `{word[type(op)]}` is not supported",
+                    "compare numbers",
+                )
+        return self.chain(node, self.atom(node.left), node.ops, node.comparators)
+
+    def chain(self, node, left, ops, comparators):
+        """``left op0 c0 op1 c1 ...``: each later link is evaluated only if the
+        earlier ones hold, and each comparand once, as Python does."""
+        right = self.atom(comparators[0])
+        with self.b.at(self.src.loc(node)):
+            result = self.b.apply(_COMPARE[type(ops[0])], left, right)
+        if len(ops) == 1:
+            return result
+        return self.short_circuit(
+            node,
+            result,
+            lambda: self.chain(node, right, ops[1:], comparators[1:]),
+            True,
+        )
+
+    def short_circuit(self, node, first, rest, on_true: bool):
+        """``first and rest()`` (``on_true``) or ``first or rest()``, evaluating
+        ``rest`` only when Python would."""
+        env = self.env
+        self.depth += 1
+        with self.b.block() as eqns:
+            second = rest()
+        self.depth -= 1
+        self.env = env
+        if isinstance(second, TupleValue):
+            self.error(node, "a tuple cannot be used as a condition")
+        out = self.namer.temp()
+        loc = self.src.loc(node)
+        if on_true:
+            stmt = If(first, tuple(eqns), (), (out,), (second,), (first,), loc)
+        else:
+            stmt = If(first, (), tuple(eqns), (out,), (first,), (second,), loc)
+        self.b.emit(stmt)
+        return out
+
+    def expr_BoolOp(self, node: ast.BoolOp):
+        result = self.atom(node.values[0])
+        for value in node.values[1:]:
+            result = self.short_circuit(
+                node, result, lambda v=value: self.atom(v), isinstance(node.op, ast.And)
+            )
+        return result
+
+    def expr_IfExp(self, node: ast.IfExp):
+        cond = self.condition(node.test)
+        env = self.env
+        arms = []
+        for part in (node.body, node.orelse):
+            self.depth += 1
+            with self.b.block() as eqns:
+                value = self.atom(part)
+            self.depth -= 1
+            self.env = env
+            arms.append((tuple(eqns), value))
+        (then, t), (orelse, e) = arms
+        out = self.namer.temp()
+        self.b.emit(If(cond, then, orelse, (out,), (t,), (e,), self.src.loc(node)))
+        return out
 
     def expr_BinOp(self, node: ast.BinOp):
         left = self.atom(node.left)

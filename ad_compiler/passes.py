@@ -30,8 +30,11 @@ from .ir import (
     Const,
     Eqn,
     Function,
+    If,
     Namer,
     Var,
+    defined_names,
+    map_atoms,
     name_rank,
     rename_vars,
     tree_leaves,
@@ -211,12 +214,12 @@ def _reassociate_power_of_two(eqn: Eqn, defs: dict[str, Eqn], seen: dict) -> Eqn
 def simplify(fn: Function) -> Function:
     """Constant folding, identities, copy propagation and CSE in one forward walk.
 
-    Returns ``fn`` itself when there was nothing to do.
+    Returns ``fn`` itself when there was nothing to do.  Branches of an ``If``
+    are walked with their own CSE table (a value computed in one branch does not
+    exist in the other); substitutions are function-wide, names being unique.
     """
     subst: dict[str, Atom] = {}
-    seen: dict[tuple, Var] = {}
     defs: dict[str, Eqn] = {}
-    body: list[Eqn] = []
     namer = None
 
     def fresh() -> Var:
@@ -225,47 +228,94 @@ def simplify(fn: Function) -> Function:
             namer = Namer.for_function(fn)
         return namer.temp()
 
-    def keep(eqn: Eqn) -> None:
-        """Append ``eqn`` unless an equal one exists (then its output aliases that one)."""
-        key = _key(eqn)
-        if key in seen:
-            subst[eqn.out.name] = seen[key]
-            return
-        seen[key] = eqn.out
-        defs[eqn.out.name] = eqn
-        body.append(eqn)
+    def sub(a):
+        return subst.get(a.name, a) if isinstance(a, Var) else a
 
-    for eqn in fn.body:
-        if subst:
-            ins = tuple(
-                subst.get(a.name, a) if isinstance(a, Var) else a for a in eqn.ins
+    def walk(stmts, seen: dict) -> list:
+        body: list = []
+
+        def keep(eqn: Eqn) -> None:
+            """Append ``eqn`` unless an equal one exists (then its output aliases it)."""
+            key = _key(eqn)
+            if key in seen:
+                subst[eqn.out.name] = seen[key]
+                return
+            seen[key] = eqn.out
+            defs[eqn.out.name] = eqn
+            body.append(eqn)
+
+        for eqn in stmts:
+            if isinstance(eqn, If):
+                body += walk_if(eqn, seen)
+                continue
+            if subst:
+                ins = tuple(sub(a) for a in eqn.ins)
+                if ins != eqn.ins:
+                    eqn = eqn.with_ins(ins)
+            while True:
+                result = _fold(eqn) or _identity(eqn, defs)
+                if not isinstance(result, Eqn):
+                    break
+                eqn = result
+            if result is not None:
+                subst[eqn.out.name] = result
+                continue
+            eqn = _reassociate_power_of_two(eqn, defs, seen) or eqn
+            hoisted = _hoist_negation(eqn, defs, fresh)
+            if hoisted is not None:
+                inner, eqn = hoisted
+                keep(inner)
+                eqn = eqn.with_ins((sub(inner.out),))
+            keep(eqn)
+        return body
+
+    def walk_if(s: If, seen: dict) -> list:
+        cond = sub(s.cond)
+        if isinstance(cond, Const):  # a branch known at compile time: inline it
+            block, vals = (
+                (s.then, s.then_vals) if cond.value else (s.orelse, s.else_vals)
             )
-            if ins != eqn.ins:
-                eqn = eqn.with_ins(ins)
-        while True:
-            result = _fold(eqn) or _identity(eqn, defs)
-            if not isinstance(result, Eqn):
-                break
-            eqn = result
-        if result is not None:
-            subst[eqn.out.name] = result
-            continue
-        eqn = _reassociate_power_of_two(eqn, defs, seen) or eqn
-        hoisted = _hoist_negation(eqn, defs, fresh)
-        if hoisted is not None:
-            inner, eqn = hoisted
-            keep(inner)
-            eqn = eqn.with_ins((subst.get(inner.out.name, inner.out),))
-        keep(eqn)
+            body = walk(block, seen)
+            for o, v in zip(s.outs, vals):
+                subst[o.name] = sub(v)
+            return body
+        then = walk(s.then, dict(seen))
+        orelse = walk(s.orelse, dict(seen))
+        tv = tuple(sub(v) for v in s.then_vals)
+        ev = tuple(sub(v) for v in s.else_vals)
+        # an output equal on both paths to a value visible outside is that value
+        inside = defined_names(then) | defined_names(orelse)
+        keep = []
+        for i, (o, t, e) in enumerate(zip(s.outs, tv, ev)):
+            if t == e and not (isinstance(t, Var) and t.name in inside):
+                subst[o.name] = t
+            else:
+                keep.append(i)
+        if len(keep) < len(s.outs):
+            outs = tuple(s.outs[i] for i in keep)
+            tv = tuple(tv[i] for i in keep)
+            ev = tuple(ev[i] for i in keep)
+            return [If(cond, tuple(then), tuple(orelse), outs, tv, ev, s.loc)]
+        same = (
+            cond is s.cond
+            and len(then) == len(s.then)
+            and all(a is b for a, b in zip(then, s.then))
+            and len(orelse) == len(s.orelse)
+            and all(a is b for a, b in zip(orelse, s.orelse))
+            and all(a is b for a, b in zip(tv + ev, s.then_vals + s.else_vals))
+        )
+        return [
+            s if same else If(cond, tuple(then), tuple(orelse), s.outs, tv, ev, s.loc)
+        ]
+
+    body = walk(fn.body, {})
     if (
         not subst
         and len(body) == len(fn.body)
         and all(a is b for a, b in zip(body, fn.body))
     ):
         return fn
-    results = tuple(
-        subst.get(a.name, a) if isinstance(a, Var) else a for a in fn.results
-    )
+    results = tuple(sub(a) for a in fn.results)
     out = replace(fn, body=tuple(body), results=results)
     return rename_vars(out, _better_names(fn, subst))
 
@@ -284,33 +334,53 @@ def _better_names(fn: Function, subst: dict[str, Atom]) -> dict[str, str]:
 
 
 def eliminate_dead_code(fn: Function) -> Function:
-    """Drop every equation whose outputs no result needs."""
+    """Drop every equation whose outputs no result needs (and unused If outputs)."""
     live = {a.name for a in fn.results if isinstance(a, Var)}
-    keep = []
-    for eqn in reversed(fn.body):
-        if any(o.name in live for o in eqn.outs):
-            keep.append(eqn)
-            live.update(a.name for a in eqn.ins if isinstance(a, Var))
-    if len(keep) == len(fn.body):
+    body = _dce_block(fn.body, live)
+    if len(body) == len(fn.body) and all(a is b for a, b in zip(body, fn.body)):
         return fn
-    return replace(fn, body=tuple(reversed(keep)))
+    return replace(fn, body=body)
+
+
+def _dce_block(stmts, live: set) -> tuple:
+    """Keep what ``live`` needs, walking backwards; ``live`` gains what the kept read."""
+    keep = []
+    for s in reversed(stmts):
+        if isinstance(s, If):
+            used = [i for i, o in enumerate(s.outs) if o.name in live]
+            branch_live = set(live)
+            tv = tuple(s.then_vals[i] for i in used)
+            ev = tuple(s.else_vals[i] for i in used)
+            then_live = branch_live | {a.name for a in tv if isinstance(a, Var)}
+            else_live = branch_live | {a.name for a in ev if isinstance(a, Var)}
+            then = _dce_block(s.then, then_live)
+            orelse = _dce_block(s.orelse, else_live)
+            if not used and not then and not orelse:
+                continue
+            live |= then_live | else_live
+            if isinstance(s.cond, Var):
+                live.add(s.cond.name)
+            same = len(used) == len(s.outs) and then is s.then and orelse is s.orelse
+            outs = tuple(s.outs[i] for i in used)
+            keep.append(s if same else If(s.cond, then, orelse, outs, tv, ev, s.loc))
+            continue
+        if any(o.name in live for o in s.outs):
+            keep.append(s)
+            live.update(a.name for a in s.ins if isinstance(a, Var))
+    keep.reverse()
+    result = tuple(keep)
+    if len(result) == len(stmts) and all(a is b for a, b in zip(result, stmts)):
+        return stmts
+    return result
 
 
 def specialize(fn: Function, values: dict[str, Const]) -> Function:
     """Fix the named parameters to constants and drop them from the signature."""
-    subst = {name: value for name, value in values.items()}
 
     def s(a):
-        return subst.get(a.name, a) if isinstance(a, Var) else a
+        return values.get(a.name, a) if isinstance(a, Var) else a
 
-    body = tuple(
-        (
-            e.with_ins(tuple(s(a) for a in e.ins))
-            if any(isinstance(a, Var) and a.name in subst for a in e.ins)
-            else e
-        )
-        for e in fn.body
-    )
+    body = map_atoms(fn.body, s)
     params = tuple(p for p in fn.params if p.name not in values)
     return replace(
         fn, params=params, body=body, results=tuple(s(a) for a in fn.results)

@@ -16,15 +16,8 @@ from typing import Callable
 import numpy
 
 # Python operator precedence, higher binds tighter; used to parenthesise.
-PREC_SELECT, PREC_CMP, PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = (
-    1,
-    3,
-    4,
-    5,
-    6,
-    7,
-    9,
-)
+PREC_SELECT, PREC_NOT, PREC_CMP = 1, 2, 3
+PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = 4, 5, 6, 7, 9
 
 
 @dataclass(frozen=True)
@@ -159,6 +152,11 @@ _TABLE = [
     Primitive("min", 2, min, py_name="min"),
     _binary("ge", ">=", PREC_CMP, lambda x, y: x >= y),
     _binary("le", "<=", PREC_CMP, lambda x, y: x <= y),
+    _binary("gt", ">", PREC_CMP, lambda x, y: x > y),
+    _binary("lt", "<", PREC_CMP, lambda x, y: x < y),
+    _binary("eq", "==", PREC_CMP, lambda x, y: x == y),
+    _binary("ne", "!=", PREC_CMP, lambda x, y: x != y),
+    Primitive("not", 1, lambda x: not x, py_name="not {0}", prec=PREC_NOT),
     Primitive(
         "select",
         3,

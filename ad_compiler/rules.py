@@ -296,5 +296,6 @@ def _zero_vjp(b, out, g, *ins):
 
 
 # Piecewise-constant: the derivative is zero wherever it exists.
-for _prim in ("sign", "ge", "le", "floor", "ceil", "trunc", "round", "int"):
+_PIECEWISE_CONSTANT = ("sign", "ge", "le", "gt", "lt", "eq", "ne", "not")
+for _prim in _PIECEWISE_CONSTANT + ("floor", "ceil", "trunc", "round", "int"):
     defrule(_prim, jvp=_zero_jvp, vjp=_zero_vjp)

@@ -9,12 +9,6 @@ import math
 import os
 
 
-def uses_if(x):
-    if x > 0:
-        return x
-    return -x
-
-
 def uses_for(x):
     for i in range(3):
         x = x * 2
@@ -58,10 +52,6 @@ def list_literal(x):
 
 def uses_lambda(x):
     return (lambda z: z * z)(x)
-
-
-def conditional_expression(x):
-    return x if x > 0 else -x
 
 
 def bare_return(x):
@@ -155,9 +145,27 @@ def unpack_mismatch(x):
     return a
 
 
-def not_operator(x):
-    return not x
-
-
 def max_of_one_iterable(x):
     return max((x, 2 * x))
+
+
+def maybe_unbound(x):
+    if x > 0:
+        y = x * 2
+    return y
+
+
+def compare_is(x):
+    return x * (x is None)
+
+
+def branches_return_different(x):
+    if x > 0:
+        return x, x
+    return x
+
+
+def falls_off_the_end(x):
+    if x > 0:
+        return x
+    y = x * 2

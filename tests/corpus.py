@@ -419,6 +419,100 @@ def f_abs_max_chain(x, y):
     return max(d, 0.1) * min(x, y) + abs(x) * y
 
 
+# --- branches: if/elif/else, conditional expressions, early returns --------------------------
+
+
+def f_if_else(x, y):
+    if x > y:
+        z = x * y
+    else:
+        z = math.sin(x) + y
+    return z * x
+
+
+def f_if_elif_else_nested(x, y):
+    if x > 1.0:
+        if y > 0:
+            z = x * y
+        else:
+            z = x - y
+    elif x > 0:
+        z = math.exp(x) * y
+        z = z + x
+    else:
+        z = y * y
+    return z + x * y
+
+
+def f_if_without_else(x, y):
+    z = x * y
+    if x > 0.5:
+        z = z * z
+        y = y + 1.0
+    return z + y
+
+
+def f_early_return(x):
+    if x < 0:
+        return -x * 3.0
+    y = math.log(x + 1.0)
+    if y > 0.5:
+        return y * x
+    return y - x
+
+
+def f_early_return_tuple(x, y):
+    if x > y:
+        return x * y, x
+    return y, x + y
+
+
+def f_conditional_expression(x, y):
+    z = math.exp(x) if x < 1.0 else x * x
+    return z * (y if y > 0 else -y)
+
+
+def f_bool_ops_in_conditions(x, y):
+    if x > 0 and y > 0 or not x < 2.0:
+        return x * y
+    return x + y
+
+
+def f_chained_comparison(x, y):
+    if -1.0 < x < y:
+        return x * x * y
+    return y * 2.0
+
+
+def f_branch_on_computed_value(x):
+    v = math.sin(x) * 2.0
+    if v > 0.5:
+        w = v * v
+    elif v > -0.5:
+        w = v
+    else:
+        w = -v * x
+    return w + x
+
+
+def f_comparison_value(x, y):
+    return x * (x > y) + y * (x <= y)
+
+
+def f_abs_by_branch(x):
+    return x if x >= 0 else -x
+
+
+def f_branch_with_reassignment(x, y):
+    a = x * 2.0
+    if y > 0:
+        a = a * y
+        a += x
+    else:
+        a -= y
+    return a * x
+
+
 # --- names the emitted code needs ---------------------------------------------------------
 # A local or parameter named like a module the emitted code imports would shadow it.  These
 # are not in CASES: ad_compiler must either reject them when compiling or get them right.
@@ -528,6 +622,18 @@ CASES = [
     (f_copysign, [(-2.0, -0.3), (0.3, 2.0)]),
     (f_fmod, [(1.1, 1.3), (0.4, 0.45)]),
     (f_abs_max_chain, [(0.8, 1.5), (-1.5, -0.8)]),
+    (f_if_else, [(-2.0, 2.0), (-2.0, 2.0)]),
+    (f_if_elif_else_nested, [(-1.0, 2.0), (-1.0, 1.0)]),
+    (f_if_without_else, [(0.0, 1.0), SYM]),
+    (f_early_return, [(-1.0, 3.0)]),
+    (f_early_return_tuple, [(-1.0, 1.0), (-1.0, 1.0)]),
+    (f_conditional_expression, [(0.0, 2.0), (-1.0, 1.0)]),
+    (f_bool_ops_in_conditions, [(-1.0, 3.0), (-1.0, 1.0)]),
+    (f_chained_comparison, [(-2.0, 2.0), (-2.0, 2.0)]),
+    (f_branch_on_computed_value, [(-3.0, 3.0)]),
+    (f_comparison_value, [(-1.0, 1.0), (-1.0, 1.0)]),
+    (f_abs_by_branch, [(-1.0, 1.0)]),
+    (f_branch_with_reassignment, [SYM, (-1.0, 1.0)]),
 ]
 
 # Corpus functions ad_compiler gets wrong today: function name -> (the bug, the

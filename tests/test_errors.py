@@ -12,9 +12,12 @@ from ad_compiler import CompileError, SourceUnavailableError, UsageError, grad
 FILE = bad_inputs.__file__
 LINES = open(FILE, encoding="utf-8").read().splitlines()
 
+MAYBE_UNBOUND_IF = 1 + next(
+    i for i, line in enumerate(LINES) if line.startswith("def maybe_unbound(")
+)
+
 # function -> (text the caret points at, message)
 CASES = {
-    "uses_if": ("if x > 0:", "`if` statement is not supported"),
     "uses_for": ("for i in range(3):", "`for` loop is not supported"),
     "uses_while": ("while x > 1:", "`while` loop is not supported"),
     "uses_floor_div": ("x // 2", "floor division `//` is not supported"),
@@ -32,10 +35,6 @@ CASES = {
     "wrong_arity": ("math.sin(x, 2)", "`math.sin` takes 1 argument, got 2"),
     "list_literal": ("[x, x]", "list is not supported"),
     "uses_lambda": ("lambda z: z * z", "`lambda` is not supported"),
-    "conditional_expression": (
-        "x if x > 0 else -x",
-        "conditional expression is not supported",
-    ),
     "bare_return": ("return", "`return` without a value"),
     "no_return": ("def no_return", "function `no_return` does not return a value"),
     "star_args": ("xs", "star-parameters are not supported"),
@@ -58,7 +57,20 @@ CASES = {
     "keyword_argument": ("base=2", "keyword arguments to `math.log` are not supported"),
     "nested_def": ("def helper", "nested function definition is not supported"),
     "unpack_mismatch": ("a, b", "cannot unpack 3 values into 2 names"),
-    "not_operator": ("not x", "`not` is not supported"),
+    "maybe_unbound": (
+        "return <y>",
+        f"`y` may be unbound here: the `if` at line {MAYBE_UNBOUND_IF + 1} assigns it "
+        "on only some paths",
+    ),
+    "compare_is": ("x is None", "comparison `is` is not supported"),
+    "branches_return_different": (
+        "if x > 0:",
+        "the branches of this `if` return different numbers of values",
+    ),
+    "falls_off_the_end": (
+        "if x > 0:",
+        "not every path through this `if` returns a value",
+    ),
     "max_of_one_iterable": (
         "max((x, 2 * x))",
         "`max` of one iterable is not supported",
@@ -67,7 +79,14 @@ CASES = {
 
 
 def expected_location(name, snippet):
+    """Line and column of ``snippet`` in function ``name`` (the caret goes to the
+    part in angle brackets, if any)."""
     start = next(i for i, line in enumerate(LINES) if line.startswith(f"def {name}("))
+    if "<" in snippet and not snippet.startswith("<"):
+        plain = snippet.replace("<", "").replace(">", "")
+        for i in range(start, len(LINES)):
+            if plain in LINES[i]:
+                return i + 1, LINES[i].index(plain) + snippet.index("<") + 1
     if snippet == f"def {name}":
         return start + 1, LINES[start].index(snippet) + 1
     for i in range(start, len(LINES)):

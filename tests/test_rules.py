@@ -46,7 +46,8 @@ SIGNED = {"abs", "sign", "copysign", "floor", "ceil", "trunc", "int", "round"}
 # Piecewise functions SymPy cannot differentiate into a comparable form; their
 # rules are checked against finite differences and the transpose identity, and
 # their branches by test_branch_rules below.
-NOT_SYMPY = {"sign", "max", "min", "ge", "le", "select", "floor", "ceil", "trunc"}
+NOT_SYMPY = {"sign", "max", "min", "ge", "le", "gt", "lt", "eq", "ne", "not", "select"}
+NOT_SYMPY |= {"floor", "ceil", "trunc"}
 NOT_SYMPY |= {"round", "int", "fmod"}
 
 
