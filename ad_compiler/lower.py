@@ -36,7 +36,7 @@ from .scope import (
 from .source import FunctionSource
 
 _CONTROL_FLOW = (
-    "ad_compiler differentiates straight-line code for now; write it without"
+    "ad_compiler differentiates branches but not loops yet; write it without"
 )
 # Node -> (what the user wrote, how to get around it).
 UNSUPPORTED = {
@@ -83,7 +83,7 @@ UNSUPPORTED = {
     ast.Slice: ("slice", "pass the elements as separate parameters"),
 }
 if hasattr(ast, "Match"):
-    UNSUPPORTED[ast.Match] = ("`match` statement", f"{_CONTROL_FLOW} branches")
+    UNSUPPORTED[ast.Match] = ("`match` statement", "write it with if/elif/else")
 
 _COMPARE = {
     ast.Gt: "gt",
