@@ -513,6 +513,53 @@ def f_branch_with_reassignment(x, y):
     return a * x
 
 
+def f_nested_early_return(x, y):
+    if x > 0:
+        if y > 0:
+            return x * y
+        z = x + y
+    else:
+        z = x - y
+    return z * z
+
+
+def f_nested_if_update(x, y):
+    a = x * 2
+    b = y
+    if x > y:
+        b = a * b
+        if b > 1:
+            a = a + b
+    return a * b + x
+
+
+def f_numeric_and_or(x, y):
+    c = 1.0 if x > 0 else 2.0
+    d = (x and y) + (x or y)
+    return c * x + d * x
+
+
+def f_branch_tuple_returns(x, y):
+    z = x * y
+    w = z if z > 0.1 else z * z
+    if w > 0.5 and not x > 2:
+        return w, z
+    elif w < -1:
+        return z, w
+    return x, y
+
+
+def f_same_condition_twice(x):
+    y = x
+    if x > 0:
+        y = y * 2
+    if x > 0:
+        y = y * 3
+    else:
+        y = y - 1
+    return y * x
+
+
 # --- names the emitted code needs ---------------------------------------------------------
 # A local or parameter named like a module the emitted code imports would shadow it.  These
 # are not in CASES: ad_compiler must either reject them when compiling or get them right.
@@ -634,6 +681,11 @@ CASES = [
     (f_comparison_value, [(-1.0, 1.0), (-1.0, 1.0)]),
     (f_abs_by_branch, [(-1.0, 1.0)]),
     (f_branch_with_reassignment, [SYM, (-1.0, 1.0)]),
+    (f_nested_early_return, [(-2.0, 2.0), (-2.0, 2.0)]),
+    (f_nested_if_update, [(-2.0, 2.0), (-2.0, 2.0)]),
+    (f_numeric_and_or, [(-2.0, 2.0), (-2.0, 2.0)]),
+    (f_branch_tuple_returns, [(-2.5, 2.5), (-2.5, 2.5)]),
+    (f_same_condition_twice, [(-2.0, 2.0)]),
 ]
 
 # Corpus functions ad_compiler gets wrong today: function name -> (the bug, the
