@@ -16,10 +16,11 @@ rule never emits work for an input that is constant or inactive.
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import contextmanager
 
 from .errors import Loc
-from .ir import Atom, Const, Eqn, Namer, Var
+from .ir import Atom, Const, Eqn, If, Namer, Var
 from .primitives import PRIMITIVES
 
 
@@ -124,7 +125,23 @@ class IRBuilder(Ops):
         try:
             yield self.eqns
         finally:
+            block = self.eqns
             self.eqns, self._fresh = saved
+            self._used(block)  # a value the block reads must keep its name outside
+
+    def _used(self, stmts) -> None:
+        """Forget renameability of every name these statements read."""
+        for s in stmts:
+            if isinstance(s, If):
+                for a in (s.cond,) + s.then_vals + s.else_vals:
+                    if isinstance(a, Var):
+                        self._fresh.pop(a.name, None)
+                self._used(s.then)
+                self._used(s.orelse)
+            else:
+                for a in s.ins:
+                    if isinstance(a, Var):
+                        self._fresh.pop(a.name, None)
 
     def lit(self, value) -> Const:
         return Const(value)
@@ -141,8 +158,13 @@ class IRBuilder(Ops):
         self.eqns.append(Eqn(prim, (out,), atoms, self.loc, self.ns))
         return out
 
-    def emit(self, eqn: Eqn) -> None:
-        """Append an equation built elsewhere (a primal equation copied into a derivative)."""
+    def renameable(self, out: Var) -> None:
+        """The next statement emitted (a one-output ``If``) may be renamed by ``bind``."""
+        self._fresh[out.name] = len(self.eqns)
+
+    def emit(self, eqn) -> None:
+        """Append a statement built elsewhere (a primal one copied into a derivative)."""
+        self._used([eqn])
         self.eqns.append(eqn)
 
     def keep_names(self, atoms) -> None:
@@ -167,9 +189,14 @@ class IRBuilder(Ops):
         if not isinstance(atom, Var) or atom.name not in self._fresh:
             return atom
         index = self._fresh.pop(atom.name)
-        eqn = self.eqns[index]
+        stmt = self.eqns[index]
         new = Var(name) if reserved else self.namer.fresh(name)
-        self.eqns[index] = Eqn(eqn.prim, (new,), eqn.ins, eqn.loc, eqn.ns, eqn.params)
+        if isinstance(stmt, If):
+            self.eqns[index] = dataclasses.replace(stmt, outs=(new,))
+        else:
+            self.eqns[index] = Eqn(
+                stmt.prim, (new,), stmt.ins, stmt.loc, stmt.ns, stmt.params
+            )
         if atom.name == f"v{self.namer.counter}":
             self.namer.counter -= 1  # give the number back so temps stay v1, v2, v3...
         self.namer.taken.discard(atom.name)

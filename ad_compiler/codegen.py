@@ -25,6 +25,7 @@ from .ir import (
     Function,
     If,
     Var,
+    base_name,
     iter_eqns,
     name_rank,
     render_tree,
@@ -115,12 +116,26 @@ def _use_counts(fn: Function) -> dict[str, int]:
     return counts
 
 
+def _merge_sources(stmts) -> set[str]:
+    """Branch values that only feed a merge of the same user name (``y_1`` into ``y``):
+    folding them lets the branch read ``y = x * 2`` as the user wrote it."""
+    names = set()
+    for s in stmts:
+        if isinstance(s, If):
+            for o, v in zip(s.outs + s.outs, s.then_vals + s.else_vals):
+                if isinstance(v, Var) and base_name(v.name) == base_name(o.name):
+                    names.add(v.name)
+            names |= _merge_sources(s.then) | _merge_sources(s.orelse)
+    return names
+
+
 def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
     """Python source of one function (unformatted; see :func:`format_source`).
 
     ``lines(loc)`` returns the user's source line for a location, for comments.
     """
     counts = _use_counts(fn)
+    merged = _merge_sources(fn.body)
     pending: dict[str, _Expr] = {}  # temporaries waiting to be folded into their user
     out = [f"def {fn.name}({signature(fn)}):"]
     if fn.doc:
@@ -150,7 +165,7 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
             foldable = (
                 inline
                 and counts.get(name, 0) == 1
-                and name_rank(name, fn.user_names) < 2
+                and (name_rank(name, fn.user_names) < 2 or name in merged)
                 and expr.size <= MAX_INLINE_OPS
             )
             if foldable:

@@ -389,12 +389,18 @@ class Lowerer:
             stmts = list(block) + ([] if _always_returns(block) else list(rest))
             eqns, _, returned = self.branch(stmts, env)
             if returned is None:
-                self.error(stmt, "not every path through this `if` returns a value")
+                self.error(
+                    stmt,
+                    "not every path through this `if` returns a value",
+                    "end every branch, or the code after the `if`, with a `return`",
+                )
             arms.append((eqns, returned))
         (then, (t_res, t_tree)), (orelse, (e_res, e_tree)) = arms
         if t_tree != e_tree:
             self.error(
-                stmt, "the branches of this `if` return different numbers of values"
+                stmt,
+                "the branches of this `if` return different numbers of values",
+                "return a tuple of the same length on every path",
             )
         self.env = env
         outs = tuple(self.namer.temp() for _ in t_res)
@@ -521,10 +527,12 @@ class Lowerer:
 
     def bind(self, name: str, value):
         if self.depth > 0:
-            # inside a branch the value keeps its temporary; the merge after the
-            # `if` gets the user's name (so the emitted branch reads `y = x * 2`)
-            self.env[name] = value
-            return value
+            # inside a branch a value gets a version of the user's name (y_1); the
+            # merge after the `if` gets the name itself, and the emitted branch
+            # reads `y = x * 2` because codegen folds the version into the merge
+            bound = self.b.bind(value, name)
+            self.env[name] = bound
+            return bound
         if isinstance(value, TupleValue):
             # The tuple's temporaries are now reachable through `name`: renaming
             # one later (`u, v = t`) would leave `t` pointing at a stale name.
@@ -705,10 +713,9 @@ class Lowerer:
             second = rest()
         self.depth -= 1
         self.env = env
-        if isinstance(second, TupleValue):
-            self.error(node, "a tuple cannot be used as a condition")
         out = self.namer.temp()
         loc = self.src.loc(node)
+        self.b.renameable(out)
         if on_true:
             stmt = If(first, tuple(eqns), (), (out,), (second,), (first,), loc)
         else:
@@ -737,6 +744,7 @@ class Lowerer:
             arms.append((tuple(eqns), value))
         (then, t), (orelse, e) = arms
         out = self.namer.temp()
+        self.b.renameable(out)
         self.b.emit(If(cond, then, orelse, (out,), (t,), (e,), self.src.loc(node)))
         return out
 

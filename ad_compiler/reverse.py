@@ -146,7 +146,7 @@ def _vjp_if(s: If, b: IRBuilder, adjoint: dict, active: set, params: set) -> Non
     branch computed: that is the whole record a branch needs.  Adjoints changed in
     either branch are merged by the reverse ``if``'s outputs.
     """
-    gs = [adjoint.pop(o.name, None) for o in s.outs]
+    gs = [b.bind(adjoint.pop(o.name, None), f"{o.name}_bar") for o in s.outs]
     if all(g is None for g in gs):
         return
     branches = []
