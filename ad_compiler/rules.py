@@ -234,25 +234,23 @@ defrule(
     jvp=lambda b, out, x, dx: b.mul(b.sign(x), dx),
     vjp=lambda b, out, g, x: (b.mul(b.sign(x), g),),
 )
+
+
 # max(x, y) is x where x >= y (Python's max returns its first argument on a tie),
-# so its derivative is that of the branch taken: dx there, dy elsewhere.
-defrule(
-    "max",
-    jvp=lambda b, out, x, y, dx, dy: b.select(b.ge(x, y), dx, dy),
-    vjp=lambda b, out, g, x, y: (
-        b.select(b.ge(x, y), g, None),
-        b.select(b.ge(x, y), None, g),
-    ),
-)
-# min(x, y) is x where x <= y.
-defrule(
-    "min",
-    jvp=lambda b, out, x, y, dx, dy: b.select(b.le(x, y), dx, dy),
-    vjp=lambda b, out, g, x, y: (
-        b.select(b.le(x, y), g, None),
-        b.select(b.le(x, y), None, g),
-    ),
-)
+# min(x, y) is x where x <= y: the derivative is that of the argument returned.
+def _first_argument_wins(keeps_first: str) -> dict:
+    def jvp(b, out, x, y, dx, dy):
+        return b.select(b.apply(keeps_first, x, y), dx, dy)
+
+    def vjp(b, out, g, x, y):
+        first = b.apply(keeps_first, x, y)
+        return (b.select(first, g, None), b.select(first, None, g))
+
+    return {"jvp": jvp, "vjp": vjp}
+
+
+defrule("max", **_first_argument_wins("ge"))
+defrule("min", **_first_argument_wins("le"))
 # d(c ? x : y) = c ? dx : dy; the condition is piecewise constant.
 defrule(
     "select",
