@@ -20,7 +20,7 @@ import dataclasses
 from contextlib import contextmanager
 
 from .errors import Loc
-from .ir import Atom, Const, Eqn, If, Namer, Var
+from .ir import Atom, Const, Eqn, If, Namer, Var, blocks, own_reads
 from .primitives import PRIMITIVES
 
 
@@ -132,16 +132,11 @@ class IRBuilder(Ops):
     def _used(self, stmts) -> None:
         """Forget renameability of every name these statements read."""
         for s in stmts:
-            if isinstance(s, If):
-                for a in (s.cond,) + s.then_vals + s.else_vals:
-                    if isinstance(a, Var):
-                        self._fresh.pop(a.name, None)
-                self._used(s.then)
-                self._used(s.orelse)
-            else:
-                for a in s.ins:
-                    if isinstance(a, Var):
-                        self._fresh.pop(a.name, None)
+            for a in own_reads(s):
+                if isinstance(a, Var):
+                    self._fresh.pop(a.name, None)
+            for block in blocks(s):
+                self._used(block)
 
     def lit(self, value) -> Const:
         return Const(value)

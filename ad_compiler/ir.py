@@ -51,11 +51,12 @@ class Var:
 class Const:
     """A literal number."""
 
-    value: int | float
+    value: bool | int | float
 
     def __post_init__(self):
-        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
-            raise TypeError(f"Const holds an int or float, not {self.value!r}")
+        # bools are the flags lowering makes for `break` and `return` in loops
+        if not isinstance(self.value, (bool, int, float)):
+            raise TypeError(f"Const holds a bool, int or float, not {self.value!r}")
 
     def __str__(self) -> str:
         return repr(self.value)
@@ -85,7 +86,7 @@ class Eqn:
         prim = PRIMITIVES.get(self.prim)
         if prim is None:
             raise ValueError(f"unknown primitive {self.prim!r}")
-        if len(self.ins) != prim.arity:
+        if prim.arity >= 0 and len(self.ins) != prim.arity:
             raise ValueError(
                 f"{self.prim} takes {prim.arity} inputs, got {len(self.ins)}"
             )
@@ -99,8 +100,10 @@ class Eqn:
         return Eqn(self.prim, self.outs, ins, self.loc, self.ns, self.params)
 
     def __str__(self) -> str:
-        lhs = ", ".join(o.name for o in self.outs)
-        return f"{lhs} = {PRIMITIVES[self.prim].show(self.ins, self.ns)}"
+        rhs = PRIMITIVES[self.prim].show(self.ins, self.ns)
+        if not self.outs:  # push(tape, ...)
+            return rhs
+        return f"{', '.join(o.name for o in self.outs)} = {rhs}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +130,131 @@ class If:
             raise ValueError("an If needs one then- and one else-value per output")
 
 
-Stmt = Union[Eqn, If]
+@dataclass(frozen=True, slots=True)
+class For:
+    """A counted loop, ``for index in range(*args)`` or ``for index in reversed(tape)``.
+
+    The loop binds its ``carried`` variables (SSA loop parameters): inside the
+    body each holds its value at the start of the iteration, starting from
+    ``inits``; the body ends by giving the next iteration ``nexts``; after the
+    loop each holds its final value (``inits`` if the body never ran).  Every
+    other name the body binds is local to one iteration.  If ``brk`` is given the
+    loop stops after any iteration in which it is true (``break``), with the
+    carried values of that iteration's ``nexts``.
+
+    ``over`` is ``"range"`` (``args`` = start, stop, step; one index) or
+    ``"tape"`` (``args`` = one tape; the index unpacks what each ``push`` stored,
+    last pushed first): reverse mode walks a loop's iterations backwards that way.
+    """
+
+    over: str
+    index: tuple[Var, ...]
+    args: tuple
+    carried: tuple[Var, ...]
+    inits: tuple
+    body: tuple
+    nexts: tuple
+    brk: Any = None
+    loc: Loc | None = None
+
+    def __post_init__(self):
+        if len(self.carried) != len(self.inits) or len(self.carried) != len(self.nexts):
+            raise ValueError("a loop needs one init and one next per carried value")
+
+    test = ()  # a For has no test block (see While)
+    cond = None
+
+
+@dataclass(frozen=True, slots=True)
+class While:
+    """``while cond: body``: ``test`` computes ``cond`` before every iteration.
+
+    ``carried``, ``inits``, ``nexts`` and ``brk`` are as for :class:`For`; the
+    values ``test`` binds are visible only to ``cond``.
+    """
+
+    carried: tuple[Var, ...]
+    inits: tuple
+    test: tuple
+    cond: Any
+    body: tuple
+    nexts: tuple
+    brk: Any = None
+    loc: Loc | None = None
+
+    def __post_init__(self):
+        if len(self.carried) != len(self.inits) or len(self.carried) != len(self.nexts):
+            raise ValueError("a loop needs one init and one next per carried value")
+
+    over = "while"
+    index = ()
+    args = ()
+
+
+Loop = (For, While)
+Stmt = Union[Eqn, If, For, While]
+
+
+def own_reads(s) -> tuple:
+    """The atoms a statement reads itself, not counting the blocks inside it."""
+    if isinstance(s, Eqn):
+        return s.ins
+    if isinstance(s, If):
+        return (s.cond,) + s.then_vals + s.else_vals
+    cond = (s.cond,) if s.cond is not None else ()
+    return loop_reads(s) + cond + body_reads(s)
+
+
+def blocks(s) -> tuple:
+    """The blocks nested in a statement."""
+    if isinstance(s, If):
+        return (s.then, s.orelse)
+    if isinstance(s, (For, While)):
+        return (s.test, s.body)
+    return ()
+
+
+def loop_reads(s) -> tuple:
+    """The atoms a loop reads at its own level, outside its body."""
+    return tuple(s.args) + tuple(s.inits)
+
+
+def body_reads(s) -> tuple:
+    """The atoms a loop reads at the end of its body (``nexts`` and ``brk``)."""
+    return tuple(s.nexts) + ((s.brk,) if s.brk is not None else ())
+
+
+def _show_loop(s, indent: str) -> list[str]:
+    carry = ", ".join(f"{c} = {i}" for c, i in zip(s.carried, s.inits))
+    lines = []
+    if isinstance(s, While):
+        lines.append(f"{indent}while:" + (f"  carry {carry}" if carry else ""))
+        lines += show_block(s.test, indent + "    ")
+        lines.append(f"{indent}    test {s.cond}")
+    else:
+        index = ", ".join(str(i) for i in s.index)
+        args = ", ".join(str(a) for a in s.args)
+        source = f"range({args})" if s.over == "range" else f"reversed({args})"
+        head = f"{indent}for {index} in {source}:" + (
+            f"  carry {carry}" if carry else ""
+        )
+        lines.append(head)
+    lines += show_block(s.body, indent + "    ")
+    lines += [f"{indent}    {c} := {n}" for c, n in zip(s.carried, s.nexts)]
+    if s.brk is not None:
+        lines.append(f"{indent}    break if {s.brk}")
+    if s.loc is not None:
+        lines[0] = f"{lines[0]:<36}  # line {s.loc.line}"
+    return lines
 
 
 def show_block(stmts, indent: str) -> list[str]:
     """Print statements the way ``str(Function)`` does, at an indentation."""
     lines = []
     for s in stmts:
+        if isinstance(s, Loop):
+            lines += _show_loop(s, indent)
+            continue
         if isinstance(s, If):
             head = f"{indent}if {s.cond}:"
             if s.loc is not None:
@@ -163,6 +284,9 @@ def iter_eqns(stmts):
         if isinstance(s, If):
             yield from iter_eqns(s.then)
             yield from iter_eqns(s.orelse)
+        elif isinstance(s, Loop):
+            yield from iter_eqns(s.test)
+            yield from iter_eqns(s.body)
         else:
             yield s
 
@@ -174,6 +298,9 @@ def defined_names(stmts) -> set[str]:
         if isinstance(s, If):
             names.update(o.name for o in s.outs)
             names |= defined_names(s.then) | defined_names(s.orelse)
+        elif isinstance(s, Loop):
+            names.update(v.name for v in s.carried + s.index)
+            names |= defined_names(s.test) | defined_names(s.body)
         else:
             names.update(o.name for o in s.outs)
     return names
@@ -186,6 +313,9 @@ def map_atoms(stmts, f, rename_outs: bool = False) -> tuple:
     """
     out = []
     for s in stmts:
+        if isinstance(s, Loop):
+            out.append(_map_loop(s, f, rename_outs))
+            continue
         if isinstance(s, If):
             then = map_atoms(s.then, f, rename_outs)
             orelse = map_atoms(s.orelse, f, rename_outs)
@@ -216,6 +346,27 @@ def map_atoms(stmts, f, rename_outs: bool = False) -> tuple:
         if all(a is b for a, b in zip(result, stmts)) and len(result) == len(stmts)
         else result
     )
+
+
+def _map_loop(s, f, rename_outs: bool):
+    fields = {
+        "inits": tuple(f(a) for a in s.inits),
+        "test": map_atoms(s.test, f, rename_outs),
+        "body": map_atoms(s.body, f, rename_outs),
+        "nexts": tuple(f(a) for a in s.nexts),
+        "brk": None if s.brk is None else f(s.brk),
+    }
+    if isinstance(s, While):
+        fields["cond"] = f(s.cond)
+    else:
+        fields["args"] = tuple(f(a) for a in s.args)
+        if rename_outs:
+            fields["index"] = tuple(f(a) for a in s.index)
+    if rename_outs:
+        fields["carried"] = tuple(f(a) for a in s.carried)
+    if isinstance(s, For):
+        del fields["test"]
+    return replace(s, **fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +481,26 @@ def _verify_block(stmts, bound: set, everywhere: set, branch_defs: dict) -> None
         bound.add(o.name)
 
     for s in stmts:
+        if isinstance(s, Loop):
+            where = f"loop at {s.loc}"
+            for a in loop_reads(s):
+                use(a, where)
+            for v in s.carried:
+                define(v, where)
+            inner = set(bound)
+            _verify_block(s.test, inner, everywhere, dict(branch_defs))
+            if isinstance(s, While):
+                assert not isinstance(s.cond, Var) or s.cond.name in inner, where
+            inner = set(bound)
+            for v in s.index:
+                assert v.name not in everywhere, f"{v.name} bound twice ({where})"
+                everywhere.add(v.name)
+                inner.add(v.name)
+            _verify_block(s.body, inner, everywhere, dict(branch_defs))
+            for a in body_reads(s):
+                if isinstance(a, Var):
+                    assert a.name in inner, f"{a.name} is not bound in its loop body"
+            continue
         if isinstance(s, If):
             use(s.cond, f"if {s.cond}")
             for polarity, block, vals in (

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from typing import Any
 
 from .builder import IRBuilder
 from .errors import UnsupportedError
-from .ir import Atom, Const, Function, If, Namer, Var, verify
+from .ir import Atom, Const, For, Function, If, Namer, Var, While, verify
 from .scope import (
     FuncRef,
     ModuleRef,
@@ -35,15 +36,10 @@ from .scope import (
 )
 from .source import FunctionSource
 
-_CONTROL_FLOW = (
-    "ad_compiler differentiates branches but not loops yet; write it without"
-)
 # Node -> (what the user wrote, how to get around it).
 UNSUPPORTED = {
-    ast.For: ("`for` loop", f"{_CONTROL_FLOW} loops (unroll it by hand)"),
-    ast.While: ("`while` loop", f"{_CONTROL_FLOW} loops"),
-    ast.Break: ("`break`", f"{_CONTROL_FLOW} loops"),
-    ast.Continue: ("`continue`", f"{_CONTROL_FLOW} loops"),
+    ast.AsyncFor: ("`async for` loop", "differentiate a plain `def` function"),
+    ast.AsyncWith: ("`async with` statement", "differentiate a plain `def` function"),
     ast.Try: ("`try` statement", "exceptions have no derivative; remove the try block"),
     ast.With: ("`with` statement", "move the context manager outside the function"),
     ast.Raise: ("`raise` statement", "check inputs before calling the derivative"),
@@ -159,31 +155,80 @@ RESERVED_LOCALS = frozenset({"math", "np", "abs"})
 
 @dataclass(frozen=True)
 class Unbound:
-    """A local assigned on only some paths through an ``if``."""
+    """A local assigned on only some paths: in one arm of an ``if``, or in a loop."""
 
     name: str
     line: int
+    loop: bool = False
+
+    def message(self) -> tuple[str, str]:
+        if self.loop:
+            return (
+                f"`{self.name}` may be unbound here: it is assigned in the loop at "
+                f"line {self.line}, which may run zero times",
+                f"assign `{self.name}` before the loop",
+            )
+        return (
+            f"`{self.name}` may be unbound here: the `if` at line {self.line} "
+            "assigns it on only some paths",
+            "assign it before the `if` or in every branch",
+        )
 
 
-def _may_return(stmt: ast.If) -> bool:
-    return any(
-        isinstance(n, ast.Return)
-        for part in (stmt.body, stmt.orelse)
-        for s in part
-        for n in ast.walk(s)
-    )
+TRUE, FALSE = Const(True), Const(False)
 
 
-def _always_returns(stmts: list) -> bool:
+@dataclass(frozen=True)
+class Exit:
+    """How the paths through a block end.
+
+    ``brk`` is true on the paths that leave the innermost loop (a ``break`` or a
+    ``return``), ``ret`` on the paths that return, with ``results`` shaped by
+    ``tree``.  Each is a constant when every path agrees, else a variable.
+    """
+
+    brk: Any = FALSE
+    ret: Any = FALSE
+    results: tuple = ()
+    tree: Any = None
+
+
+FALLTHROUGH = Exit()
+_JUMPS = (ast.Return, ast.Break, ast.Continue)
+_LOOPS = (ast.For, ast.While)
+
+
+def _same(a, b) -> bool:
+    """The same atom, literally: ``1`` and ``1.0`` and ``True`` differ."""
+    return a == b and type(getattr(a, "value", a)) is type(getattr(b, "value", b))
+
+
+def _has_return(stmts: list) -> bool:
+    return any(isinstance(n, ast.Return) for s in stmts for n in ast.walk(s))
+
+
+def _has_jump(stmts: list) -> bool:
+    """Whether the statements may return, or break/continue the enclosing loop."""
+    for s in stmts:
+        if isinstance(s, _JUMPS):
+            return True
+        if isinstance(s, ast.If) and (_has_jump(s.body) or _has_jump(s.orelse)):
+            return True
+        if isinstance(s, _LOOPS) and (_has_return(s.body) or _has_jump(s.orelse)):
+            return True
+    return False
+
+
+def _always_jumps(stmts: list) -> bool:
     if not stmts:
         return False
     last = stmts[-1]
-    if isinstance(last, ast.Return):
+    if isinstance(last, _JUMPS):
         return True
     return (
         isinstance(last, ast.If)
-        and _always_returns(last.body)
-        and _always_returns(last.orelse)
+        and _always_jumps(last.body)
+        and _always_jumps(last.orelse)
     )
 
 
@@ -207,8 +252,18 @@ def _assigned_names(node: ast.FunctionDef, text: str) -> set[str]:
     targets are visited (a full ``ast.walk`` costs a third of lowering on long
     functions); a function whose ``text`` contains ``:=`` is walked in full.
     """
+    names = _stored_names(node.body)
+    if ":=" in text:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.NamedExpr):
+                names.add(sub.target.id)
+    return names
+
+
+def _stored_names(stmts: list) -> set[str]:
+    """The names these statements (and the blocks inside them) assign."""
     names: set[str] = set()
-    stack = list(node.body)
+    stack = list(stmts)
     while stack:
         stmt = stack.pop()
         if isinstance(stmt, ast.Assign):
@@ -232,10 +287,6 @@ def _assigned_names(node: ast.FunctionDef, text: str) -> set[str]:
             if handler.name:
                 names.add(handler.name)
             stack.extend(handler.body)
-    if ":=" in text:
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.NamedExpr):
-                names.add(sub.target.id)
     return names
 
 
@@ -257,7 +308,10 @@ class Lowerer:
         self.b = IRBuilder(self.namer)
         self.env: dict[str, object] = {}
         self.used: set[str] = set()
-        self.depth = 0  # how many branches deep the statement being lowered is  # local names already bound to a value
+        self.depth = (
+            0  # how many branches and loops deep the statement being lowered is
+        )
+        self.loops = 0  # how many loops deep: `break` and `continue` need one
 
     # --- errors ------------------------------------------------------------------
     def error(self, node: ast.AST, message: str, hint: str | None = None):
@@ -348,95 +402,386 @@ class Lowerer:
 
     # --- blocks and branches ------------------------------------------------------------
     def lower_body(self, stmts: list):
-        """Lower statements in order; ``(results, tree)`` if they return, else None.
+        """Lower a function's statements; ``(results, tree)`` if they return, else None."""
+        exit = self.lower_seq(stmts)
+        if _same(exit.ret, FALSE):
+            return None
+        return exit.results, exit.tree
 
-        An ``if`` with a ``return`` inside is structured away: the statements after
-        it are lowered into each of its branches that can fall through, so every
-        path ends in its own ``return`` and the results merge like any value.
+    def lower_seq(self, stmts: list) -> Exit:
+        """Lower statements in order and say how their paths end.
+
+        Control flow is structured away the way a compiler does it: at an ``if``
+        or a loop that may ``return``, ``break`` or ``continue``, the statements
+        after it are lowered into each arm that can fall through, so every path
+        ends in its own jump and the arms merge like any value (see :class:`Exit`).
         """
         for i, stmt in enumerate(stmts):
-            if isinstance(stmt, ast.Return):
-                if i != len(stmts) - 1:
-                    self.error(
-                        stmts[i + 1],
-                        "code after `return` is not supported",
-                        "remove the unreachable code",
+            rest = stmts[i + 1 :]
+            if isinstance(stmt, _JUMPS):
+                return self.jump(stmt, rest)
+            if isinstance(stmt, ast.If) and _has_jump([stmt]):
+                cond = self.condition(stmt.test)
+                arms = [
+                    lambda block=block: self.lower_seq(
+                        list(block) + ([] if _always_jumps(block) else list(rest))
                     )
-                return self.stmt_Return(stmt)
-            if isinstance(stmt, ast.If) and _may_return(stmt):
-                return self.returning_if(stmt, stmts[i + 1 :])
+                    for block in (stmt.body, stmt.orelse)
+                ]
+                return self.split(stmt, cond, arms, terminal=True)
+            if isinstance(stmt, _LOOPS):
+                with self.b.at(self.src.loc(stmt)):
+                    exit, broke = self.loop(stmt)
+                return self.after_loop(stmt, exit, broke, rest)
             method = getattr(self, f"stmt_{type(stmt).__name__}", None)
             if method is None:
                 self.unsupported(stmt)
             with self.b.at(self.src.loc(stmt)):
                 method(stmt)
-        return None
+        return FALLTHROUGH
 
-    def branch(self, stmts: list, env: dict):
-        """Lower one branch from ``env``: (its equations, its env, what it returns)."""
-        self.env = dict(env)
-        self.depth += 1
-        with self.b.block() as eqns:
-            returned = self.lower_body(stmts)
-        self.depth -= 1
-        return tuple(eqns), self.env, returned
-
-    def returning_if(self, stmt: ast.If, rest: list):
-        cond = self.condition(stmt.test)
-        env = self.env
-        arms = []
-        for block in (stmt.body, stmt.orelse):
-            stmts = list(block) + ([] if _always_returns(block) else list(rest))
-            eqns, _, returned = self.branch(stmts, env)
-            if returned is None:
-                self.error(
-                    stmt,
-                    "not every path through this `if` returns a value",
-                    "end every branch, or the code after the `if`, with a `return`",
-                )
-            arms.append((eqns, returned))
-        (then, (t_res, t_tree)), (orelse, (e_res, e_tree)) = arms
-        if t_tree != e_tree:
+    def jump(self, stmt: ast.stmt, rest: list) -> Exit:
+        word = {ast.Return: "return", ast.Break: "break", ast.Continue: "continue"}
+        word = word[type(stmt)]
+        if rest:
             self.error(
-                stmt,
+                rest[0],
+                f"code after `{word}` is not supported",
+                "remove the unreachable code",
+            )
+        if isinstance(stmt, ast.Return):
+            results, tree = self.stmt_Return(stmt)
+            return Exit(TRUE, TRUE, results, tree)
+        if self.loops == 0:
+            self.error(stmt, f"`{word}` outside a loop", "use it inside a loop")
+        return Exit(TRUE if word == "break" else FALSE)
+
+    def after_loop(self, stmt, exit: Exit, broke, rest: list) -> Exit:
+        """What follows a loop: its ``return`` if it returned, else its ``else``
+        block if it did not ``break``, then ``rest``."""
+        if not _same(exit.ret, FALSE):
+            arms = [
+                lambda: Exit(TRUE, TRUE, exit.results, exit.tree),
+                lambda: self.after_loop(stmt, FALLTHROUGH, broke, rest),
+            ]
+            return self.split(stmt, exit.ret, arms, terminal=True)
+        if not stmt.orelse:
+            return self.lower_seq(rest)
+        if _same(broke, FALSE):
+            return self.lower_seq(list(stmt.orelse) + list(rest))
+        arms = [
+            lambda: self.lower_seq(list(rest)),
+            lambda: self.lower_seq(list(stmt.orelse) + list(rest)),
+        ]
+        return self.split(stmt, broke, arms, terminal=True)
+
+    def split(self, node, cond, arms, terminal: bool) -> Exit:
+        """Lower two arms on ``cond`` into an ``If`` and merge what they leave behind.
+
+        ``arms`` are functions lowering each arm and returning its :class:`Exit`.
+        A ``terminal`` split's arms hold the rest of the block too; at the top of
+        the function every path through it must then ``return``.
+        """
+        env = self.env
+        lowered = []
+        for lower_arm in arms:
+            self.env = dict(env)
+            self.depth += 1
+            with self.b.block() as eqns:
+                exit = lower_arm()
+            self.depth -= 1
+            lowered.append((tuple(eqns), self.env, exit))
+        (then, t_env, t), (orelse, e_env, e) = lowered
+        lowered_envs = ((t_env, t), (e_env, e))
+        if terminal and self.loops == 0:
+            for exit in (t, e):
+                if not _same(exit.ret, TRUE):
+                    where = "`if`" if isinstance(node, ast.If) else "loop"
+                    self.error(
+                        node,
+                        f"not every path through this {where} returns a value",
+                        f"end every branch, or the code after the {where}, with a `return`",
+                    )
+        returns = [not _same(x.ret, FALSE) for x in (t, e)]
+        if all(returns) and t.tree != e.tree:
+            self.error(
+                node,
                 "the branches of this `if` return different numbers of values",
                 "return a tuple of the same length on every path",
             )
-        self.env = env
-        outs = tuple(self.namer.temp() for _ in t_res)
-        self.b.emit(If(cond, then, orelse, outs, t_res, e_res, self.src.loc(stmt)))
-        return outs, t_tree
+        outs, tv, ev = [], [], []
+
+        def phi(a, b, out=None):
+            if _same(a, b) and out is None:
+                return a
+            out = out or self.namer.temp()
+            outs.append(out)
+            tv.append(a)
+            ev.append(b)
+            return out
+
+        self.env = dict(env)
+        # a path that returns leaves nothing behind: merge the names of the others
+        envs = [None if _same(x.ret, TRUE) else x_env for x_env, x in lowered_envs]
+        if envs != [None, None]:
+            t_env, e_env = (env if x is None else x for x in envs)
+            for name in sorted(set(t_env) | set(e_env)):
+                a, b, before = t_env.get(name), e_env.get(name), env.get(name)
+                if a is before and b is before:
+                    continue
+                if any(v is None or isinstance(v, Unbound) for v in (a, b)):
+                    self.env[name] = Unbound(name, node.lineno + self.src.line_offset)
+                    continue
+                if isinstance(a, TupleValue) or isinstance(b, TupleValue):
+                    self.error(
+                        node,
+                        f"`{name}` holds a tuple assigned inside a branch; not supported",
+                    )
+                self.env[name] = phi(a, b, self.phi_name(name))
+        brk = phi(t.brk, e.brk)
+        ret = phi(t.ret, e.ret)
+        results, tree = (), None
+        if any(returns):
+            tree = t.tree if returns[0] else e.tree
+            n = len(t.results if returns[0] else e.results)
+            zero = (Const(0.0),) * n
+            results = tuple(
+                phi(a, b)
+                for a, b in zip(
+                    t.results if returns[0] else zero, e.results if returns[1] else zero
+                )
+            )
+        loc = self.src.loc(node)
+        self.b.emit(If(cond, then, orelse, tuple(outs), tuple(tv), tuple(ev), loc))
+        return Exit(brk, ret, results, tree)
 
     def stmt_If(self, stmt: ast.If):
         cond = self.condition(stmt.test)
+        arms = [lambda: self.lower_seq(stmt.body), lambda: self.lower_seq(stmt.orelse)]
+        self.split(stmt, cond, arms, terminal=False)
+
+    # --- loops -----------------------------------------------------------------------------
+    def loop(self, stmt) -> tuple[Exit, Any]:
+        """Lower a ``for`` or ``while`` loop into a :class:`For` / :class:`While`.
+
+        The locals the body assigns that were bound before the loop become the
+        loop's carried values; a ``return`` inside sets carried flag and result
+        values and stops the loop.  Returns how the loop exits (its ``ret`` and
+        ``results``) and whether it ended by ``break`` (for the ``else`` block).
+        """
+        line = stmt.lineno + self.src.line_offset
+        assigned = _stored_names(stmt.body)
+        target = None
+        if isinstance(stmt, ast.For):
+            target = stmt.target
+            _store_names(target, assigned)
+            over, args = self.iteration(stmt.iter)
         env = self.env
-        then, t_env, _ = self.branch(stmt.body, env)
-        orelse, e_env, _ = self.branch(stmt.orelse, env)
-        self.env = dict(env)
-        outs, tv, ev = [], [], []
-        for name in sorted(set(t_env) | set(e_env)):
-            t, e, before = t_env.get(name), e_env.get(name), env.get(name)
-            if t is before and e is before:
-                continue
-            if (
-                t is None
-                or e is None
-                or isinstance(t, Unbound)
-                or isinstance(e, Unbound)
-            ):
-                self.env[name] = Unbound(name, stmt.lineno + self.src.line_offset)
-                continue
-            if isinstance(t, TupleValue) or isinstance(e, TupleValue):
+        for name in sorted(assigned):
+            if isinstance(env.get(name), TupleValue):
                 self.error(
                     stmt,
-                    f"`{name}` holds a tuple assigned inside a branch; not supported",
+                    f"`{name}` holds a tuple and is reassigned in the loop; not supported",
+                    "unpack the tuple into separate names before the loop",
                 )
-            outs.append(self.phi_name(name))
-            tv.append(t)
-            ev.append(e)
-            self.env[name] = outs[-1]
+        names = [
+            n
+            for n in sorted(assigned)
+            if n in env
+            and not isinstance(env[n], Unbound)
+            and not (isinstance(target, ast.Name) and n == target.id)
+        ]
+        carried = [self.phi_name(n) for n in names]
+        inits = [env[n] for n in names]
+        inner = dict(env)
+        inner.update(zip(names, carried))
+        for n in assigned - set(names):
+            inner[n] = Unbound(n, line, loop=True)
+        self.env = inner
+        self.depth += 1
+        test, cond = (), None
+        if isinstance(stmt, ast.While):
+            with self.b.block() as eqns:
+                cond = self.condition(stmt.test)
+            test = tuple(eqns)
+            self.env = dict(inner)
+        self.loops += 1
+        index = ()
+        with self.b.block() as body:
+            if isinstance(stmt, ast.For):
+                index = self.bind_target(stmt, over, args)
+            exit = self.lower_seq(stmt.body)
+        self.loops -= 1
+        self.depth -= 1
+        nexts = []
+        for n in names:
+            value = self.env[n]
+            if isinstance(value, TupleValue):
+                self.error(
+                    stmt, f"`{n}` is assigned a tuple in the loop; not supported"
+                )
+            nexts.append(value)
+        extra = []  # (carried, init, next) for the flags and returned values
+        ret = results = broke = FALSE
+        if not _same(exit.ret, FALSE):
+            ret = self.namer.temp()
+            extra.append((ret, FALSE, exit.ret))
+            results = []
+            for value in exit.results:
+                results.append(self.namer.temp())
+                extra.append((results[-1], Const(0.0), value))
+        if stmt.orelse and not _same(exit.brk, FALSE):
+            broke = self.namer.temp()
+            extra.append((broke, FALSE, exit.brk))
+        carried += [c for c, _, _ in extra]
+        inits += [i for _, i, _ in extra]
+        nexts += [n for _, _, n in extra]
+        brk = None if _same(exit.brk, FALSE) else exit.brk
         loc = self.src.loc(stmt)
-        self.b.emit(If(cond, then, orelse, tuple(outs), tuple(tv), tuple(ev), loc))
+        if isinstance(stmt, ast.While):
+            self.b.emit(
+                While(
+                    tuple(carried),
+                    tuple(inits),
+                    test,
+                    cond,
+                    tuple(body),
+                    tuple(nexts),
+                    brk,
+                    loc,
+                )
+            )
+        else:
+            self.b.emit(
+                For(
+                    "range",
+                    index,
+                    tuple(
+                        args
+                        if over == "range"
+                        else (Const(0), Const(len(args)), Const(1))
+                    ),
+                    tuple(carried),
+                    tuple(inits),
+                    tuple(body),
+                    tuple(nexts),
+                    brk,
+                    loc,
+                )
+            )
+        self.env = dict(env)
+        self.env.update(zip(names, carried))
+        for n in assigned - set(names):
+            self.env[n] = Unbound(n, line, loop=True)
+        exit = Exit(ret, ret, tuple(results) if results is not FALSE else (), exit.tree)
+        return exit, broke
+
+    def iteration(self, node: ast.expr):
+        """What a ``for`` loop runs over: ``("range", (start, stop, step))`` or
+        ``("items", [item, ...])`` for a tuple, a list or ``enumerate``/``zip`` of them.
+        """
+        if isinstance(node, ast.Call):
+            ref = self.resolve(node.func)
+            q = ref.qualname if isinstance(ref, FuncRef) else None
+            if q in ("builtins.range", "builtins.enumerate", "builtins.zip"):
+                if node.keywords:
+                    self.error(
+                        node.keywords[0],
+                        f"keyword arguments to `{q[9:]}` are not supported",
+                    )
+                for arg in node.args:
+                    if isinstance(arg, ast.Starred):
+                        self.unsupported(arg)
+            if q == "builtins.range":
+                if not 1 <= len(node.args) <= 3:
+                    self.error(
+                        node, f"`range` takes 1 to 3 arguments, got {len(node.args)}"
+                    )
+                args = [self.atom(a) for a in node.args]
+                if len(args) == 1:
+                    args = [Const(0)] + args
+                if len(args) == 2:
+                    args.append(Const(1))
+                return "range", tuple(args)
+            if q == "builtins.enumerate":
+                if not 1 <= len(node.args) <= 2:
+                    self.error(
+                        node,
+                        f"`enumerate` takes 1 or 2 arguments, got {len(node.args)}",
+                    )
+                items = self.items(node.args[0])
+                start = 0
+                if len(node.args) == 2:
+                    start = literal_number(node.args[1])
+                    if not isinstance(start, int):
+                        self.error(
+                            node.args[1],
+                            "the start of `enumerate` must be an integer literal",
+                        )
+                return "items", [
+                    TupleValue((Const(start + j), item)) for j, item in enumerate(items)
+                ]
+            if q == "builtins.zip":
+                columns = [self.items(a) for a in node.args]
+                return "items", [TupleValue(row) for row in zip(*columns)]
+        return "items", self.items(node)
+
+    def items(self, node: ast.expr) -> list:
+        """The items of a tuple or list a loop runs over (their number is known now)."""
+        if isinstance(node, ast.List):
+            return [self.expr(e) for e in node.elts]
+        value = self.expr(node) if not isinstance(node, ast.Call) else None
+        if not isinstance(value, TupleValue):
+            self.error(
+                node,
+                f"a `for` loop over `{ast.unparse(node)}` is not supported",
+                "loop over range(...), a tuple or list of values, or enumerate/zip of them",
+            )
+        return list(value.items)
+
+    def bind_target(self, stmt: ast.For, over: str, args) -> tuple:
+        """Bind the loop variable(s) at the top of the body; returns the loop's index."""
+        target = stmt.target
+        if over == "range":
+            if not isinstance(target, ast.Name):
+                self.error(target, "a `range` loop needs one loop variable")
+            index = (
+                self.phi_name(target.id)
+                if target.id in self.locals
+                else self.namer.fresh(target.id)
+            )
+            self.env[target.id] = index
+            return (index,)
+        index = self.namer.fresh("k")
+        # item k of the tuple: `x if k == 0 else y if k == 1 else z`, so the loop
+        # stays a loop whose length is the tuple's
+        self.assign(target, self.pick(stmt, index, args))
+        return (index,)
+
+    def pick(self, stmt, k: Var, values: list):
+        """The ``k``-th of ``values`` (atoms or tuples of the same shape)."""
+        if all(isinstance(v, TupleValue) for v in values):
+            widths = {len(v.items) for v in values}
+            if len(widths) != 1:
+                self.error(stmt.iter, "the items of this loop have different lengths")
+            return TupleValue(
+                tuple(
+                    self.pick(stmt, k, [v.items[j] for v in values])
+                    for j in range(widths.pop())
+                )
+            )
+        if any(isinstance(v, TupleValue) for v in values):
+            self.error(stmt.iter, "the items of this loop mix numbers and tuples")
+        if all(_same(v, values[0]) for v in values):
+            return values[0]
+        numbers = [v.value if isinstance(v, Const) else None for v in values]
+        if all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+            if numbers == list(range(numbers[0], numbers[0] + len(numbers))):
+                return self.b.add(k, Const(numbers[0])) if numbers[0] else k
+        result = values[-1]
+        for j in range(len(values) - 2, -1, -1):
+            result = self.b.select(self.b.apply("eq", k, Const(j)), values[j], result)
+        return result
 
     def phi_name(self, name: str) -> Var:
         """The variable merging a user's name after a branch: `y`, or `y_1` if taken."""
@@ -596,12 +941,7 @@ class Lowerer:
                 )
             value = self.env[name]
             if isinstance(value, Unbound):
-                self.error(
-                    node,
-                    f"`{name}` may be unbound here: the `if` at line {value.line} "
-                    "assigns it on only some paths",
-                    "assign it before the `if` or in every branch",
-                )
+                self.error(node, *value.message())
             return value
         ref = self.scope.lookup(name)
         return self.ref_value(node, name, ref)
@@ -788,6 +1128,15 @@ class Lowerer:
             if isinstance(arg, ast.Starred):
                 self.unsupported(arg)
         q = ref.qualname
+        if q in ("builtins.range", "builtins.enumerate", "builtins.zip"):
+            self.error(
+                node,
+                f"`{callee}` is supported only as what a `for` loop runs over",
+                "use it in a `for` statement",
+            )
+        if q == "builtins.len":
+            self.arity(node, callee, node.args, 1)
+            return Const(len(self.items(node.args[0])))
         if q in ("builtins.max", "builtins.min") and len(node.args) < 2:
             self.error(
                 node,

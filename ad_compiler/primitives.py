@@ -33,7 +33,7 @@ class Primitive:
     """
 
     name: str
-    arity: int
+    arity: int  # -1: any number of inputs
     evaluate: Callable
     infix: str | None = None
     prefix: str | None = None
@@ -42,6 +42,7 @@ class Primitive:
     np_name: str | None = None
     py_name: str | None = None
     commutative: bool = False
+    effect: bool = False  # the tape operations: never merged, folded or differentiated
 
     def call_name(self, ns: str) -> str | None:
         """The function to call for library ``ns``; None means use the operator."""
@@ -175,6 +176,9 @@ _TABLE = [
     # sign is the derivative of abs; copysign makes it +1 at +0.0, the branch
     # `x if x >= 0 else -x` takes (see docs/rules.md on non-smooth points).
     _call("sign", 1, _sign, "math.copysign(1.0, {0})", "np.sign"),
+    # --- the reverse-mode tape: a list, appended to by the forward sweep ---
+    Primitive("tape", 0, list, py_name="[]", effect=True),
+    Primitive("push", -1, None, py_name="{0}.append", effect=True),
 ]
 
 PRIMITIVES: dict[str, Primitive] = {p.name: p for p in _TABLE}

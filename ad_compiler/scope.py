@@ -36,7 +36,10 @@ NUMPY_FUNCTIONS = frozenset(
     "sin cos tan exp expm1 log log2 log10 log1p sqrt tanh sinh cosh arcsin arccos "
     "arctan arctan2 hypot abs absolute fabs power square".split()
 )
-BUILTIN_FUNCTIONS = frozenset({"abs", "pow", "max", "min", "float", "int", "round"})
+BUILTIN_FUNCTIONS = frozenset(
+    {"abs", "pow", "max", "min", "float", "int", "round"}
+    | {"range", "enumerate", "zip", "len"}  # what a `for` loop runs over
+)
 CONSTANTS = {
     "math": {"pi": math.pi, "e": math.e, "tau": math.tau},
     "numpy": {"pi": numpy.pi, "e": numpy.e},

@@ -9,16 +9,16 @@ import math
 import os
 
 
-def uses_for(x):
-    for i in range(3):
-        x = x * 2
+def loop_over_number(x):
+    for a in x:
+        x = x * a
     return x
 
 
-def uses_while(x):
-    while x > 1:
-        x = x / 2
-    return x
+def unbound_after_loop(x, n):
+    for i in range(n):
+        y = x * i
+    return y
 
 
 def uses_floor_div(x):

@@ -16,10 +16,18 @@ MAYBE_UNBOUND_IF = 1 + next(
     i for i, line in enumerate(LINES) if line.startswith("def maybe_unbound(")
 )
 
+UNBOUND_LOOP = 2 + next(
+    i for i, line in enumerate(LINES) if line.startswith("def unbound_after_loop(")
+)
+
 # function -> (text the caret points at, message)
 CASES = {
-    "uses_for": ("for i in range(3):", "`for` loop is not supported"),
-    "uses_while": ("while x > 1:", "`while` loop is not supported"),
+    "loop_over_number": ("x", "a `for` loop over `x` is not supported"),
+    "unbound_after_loop": (
+        "return <y>",
+        f"`y` may be unbound here: it is assigned in the loop at line {UNBOUND_LOOP}, "
+        "which may run zero times",
+    ),
     "uses_floor_div": ("x // 2", "floor division `//` is not supported"),
     "uses_modulo": ("x % 2", "remainder `%` is not supported"),
     "unknown_name": ("undefined_thing", "name `undefined_thing` is not defined"),

@@ -267,16 +267,26 @@ def values(f, x):
 
 
 def fd_column(f, x, j, h):
-    """Five-point central differences of every output along x[j]."""
-    samples = []
-    for k in (-2, -1, 1, 2):
+    """Five-point central differences of every output along x[j]; None at a kink.
+
+    A kink (a branch switching exactly at x) fools central differences, which
+    average the slopes on either side, whatever the step: the one-sided slopes
+    must agree too.
+    """
+    samples = {}
+    for k in (-2, -1, 0, 1, 2):
         shifted = list(x)
         shifted[j] += k * h
         ys = values(f, shifted)
         if ys is None:
             return None
-        samples.append(ys)
-    return [(a - 8 * b + 8 * c - d) / (12 * h) for a, b, c, d in zip(*samples)]
+        samples[k] = ys
+    for y0, yl, yr in zip(samples[0], samples[-1], samples[1]):
+        left, right = (y0 - yl) / h, (yr - y0) / h
+        if abs(left - right) > 1e-2 * (1 + abs(left) + abs(right)):
+            return None
+    rows = zip(samples[-2], samples[-1], samples[1], samples[2])
+    return [(a - 8 * b + 8 * c - d) / (12 * h) for a, b, c, d in rows]
 
 
 def fd_jacobian(f, x):

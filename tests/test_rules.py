@@ -79,11 +79,11 @@ def adjoint(prim, x, g):
     return [0.0 if c is None else c for c in RULES[prim].vjp(b, out, g, *x)]
 
 
-ALL = sorted(PRIMITIVES)
+ALL = sorted(p for p in PRIMITIVES if not PRIMITIVES[p].effect)
 
 
 def test_every_primitive_has_both_rules():
-    assert set(RULES) == set(PRIMITIVES)
+    assert set(RULES) == set(ALL)
     for rule in RULES.values():
         assert callable(rule.jvp) and callable(rule.vjp)
 
