@@ -24,8 +24,13 @@ from .ir import (
     Eqn,
     Function,
     If,
+    Loop,
     Var,
+    While,
     base_name,
+    blocks,
+    loop_reads,
+    own_reads,
     iter_eqns,
     name_rank,
     render_tree,
@@ -47,10 +52,11 @@ def _const(c: Const) -> tuple[str, int]:
 
 
 class _Expr:
-    __slots__ = ("text", "prec", "size")
+    __slots__ = ("text", "prec", "size", "names")
 
-    def __init__(self, text: str, prec: int, size: int):
+    def __init__(self, text: str, prec: int, size: int, names=frozenset()):
         self.text, self.prec, self.size = text, prec, size
+        self.names = names  # the variables the text reads
 
 
 def _wrap(e: _Expr, need: int, strict: bool = False) -> str:
@@ -61,7 +67,23 @@ def _wrap(e: _Expr, need: int, strict: bool = False) -> str:
 
 
 def _render(eqn: Eqn, args: list[_Expr]) -> _Expr:
+    e = _render_text(eqn, args)
+    e.names = frozenset().union(*(a.names for a in args))
+    return e
+
+
+def _render_text(eqn: Eqn, args: list[_Expr]) -> _Expr:
     prim = PRIMITIVES[eqn.prim]
+    if eqn.prim == "tape":
+        return _Expr("[]", PREC_ATOM, 1)
+    if eqn.prim == "push":
+        tape, *items = args
+        item = (
+            items[0].text
+            if len(items) == 1
+            else f"({', '.join(a.text for a in items)})"
+        )
+        return _Expr(f"{tape.text}.append({item})", PREC_ATOM, 1)
     size = 1 + sum(a.size for a in args)
     name = prim.call_name(eqn.ns)
     if prim.infix and name is None:
@@ -92,27 +114,44 @@ def _render(eqn: Eqn, args: list[_Expr]) -> _Expr:
 
 
 def _use_counts(fn: Function) -> dict[str, int]:
+    """How often each value is read; a read from inside a loop the value was
+    computed outside of counts twice, as it runs many times (it is never folded
+    into the loop, which would recompute it on every iteration)."""
     counts: dict[str, int] = {}
+    home: dict[str, object] = {}  # value -> the innermost loop computing it
 
-    def use(a, n=1):
+    def use(a, loop, n=1):
         if isinstance(a, Var):
+            if home.get(a.name) is not loop:
+                n = 2
             counts[a.name] = counts.get(a.name, 0) + n
 
-    def walk(stmts):
+    def walk(stmts, loop):
         for s in stmts:
+            if isinstance(s, Loop):
+                for a in loop_reads(s):
+                    use(a, loop)
+                walk(s.test, s)
+                use(s.cond, s)
+                walk(s.body, s)
+                for a in s.nexts:
+                    use(a, s)
+                use(s.brk, s, 2)  # read after the carried values are updated
+                continue
+            for a in own_reads(s):
+                use(a, loop)
             if isinstance(s, If):
-                use(s.cond)
-                walk(s.then)
-                walk(s.orelse)
-                for v in s.then_vals + s.else_vals:
-                    use(v)
+                walk(s.then, loop)
+                walk(s.orelse, loop)
+                for o in s.outs:
+                    home[o.name] = loop
             else:
-                for a in s.ins:
-                    use(a)
+                for o in s.outs:
+                    home[o.name] = loop
 
-    walk(fn.body)
+    walk(fn.body, None)
     for a in fn.results:
-        use(a, 2)  # a result is always a statement
+        use(a, None, 2)  # a result is always a statement
     return counts
 
 
@@ -122,10 +161,16 @@ def _merge_sources(stmts) -> set[str]:
     names = set()
     for s in stmts:
         if isinstance(s, If):
-            for o, v in zip(s.outs + s.outs, s.then_vals + s.else_vals):
-                if isinstance(v, Var) and base_name(v.name) == base_name(o.name):
-                    names.add(v.name)
-            names |= _merge_sources(s.then) | _merge_sources(s.orelse)
+            pairs = zip(s.outs + s.outs, s.then_vals + s.else_vals)
+        elif isinstance(s, Loop):
+            pairs = zip(s.carried, s.nexts)
+        else:
+            continue
+        for o, v in pairs:
+            if isinstance(v, Var) and base_name(v.name) == base_name(o.name):
+                names.add(v.name)
+        for block in blocks(s):
+            names |= _merge_sources(block)
     return names
 
 
@@ -145,7 +190,9 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
     def atom(a) -> _Expr:
         if isinstance(a, Const):
             return _Expr(*_const(a), 0)
-        return pending.pop(a.name, None) or _Expr(a.name, PREC_ATOM, 0)
+        return pending.pop(a.name, None) or _Expr(
+            a.name, PREC_ATOM, 0, frozenset((a.name,))
+        )
 
     def comment(loc, indent):
         nonlocal last_line
@@ -160,7 +207,14 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
             if isinstance(eqn, If):
                 emit_if(eqn, indent)
                 continue
+            if isinstance(eqn, Loop):
+                emit_loop(eqn, indent)
+                continue
             expr = _render(eqn, [atom(a) for a in eqn.ins])
+            if not eqn.outs:  # tape.append(...)
+                comment(eqn.loc, indent)
+                out.append(f"{indent}{expr.text}")
+                continue
             name = eqn.out.name
             foldable = (
                 inline
@@ -200,6 +254,65 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
                 out.append(f"{indent}else:")
                 out += orelse
         last_line = None  # the next statement's comment says where it is again
+
+    def emit_loop(s, indent):
+        nonlocal out, last_line
+        comment(s.loc, indent)
+        for c, init in zip(s.carried, s.inits):
+            out.append(f"{indent}{c.name} = {atom(init).text}")
+        inner = indent + "    "
+        if isinstance(s, While):
+            outer, out = out, []
+            block(s.test, inner)
+            test, out = out, outer
+            cond = atom(s.cond)
+            if test:  # the test needs statements: check it at the top of the body
+                out.append(f"{indent}while True:")
+                out += test
+                out.append(f"{inner}if not {_wrap(cond, PREC_NOT + 1)}:")
+                out.append(f"{inner}    break")
+            else:
+                out.append(f"{indent}while {cond.text}:")
+        else:
+            names = [v.name if counts.get(v.name) else "_" for v in s.index]
+            if s.over == "tape":
+                source = f"reversed({atom(s.args[0]).text})"
+            else:
+                start, stop, step = (atom(a).text for a in s.args)
+                args = [start, stop] if start != "0" else [stop]
+                if step != "1":
+                    args = [start, stop, step]
+                source = f"range({', '.join(args)})"
+            out.append(f"{indent}for {', '.join(names)} in {source}:")
+        mark = len(out)
+        block(s.body, inner)
+        updates = [
+            (c.name, atom(n))
+            for c, n in zip(s.carried, s.nexts)
+            if not (isinstance(n, Var) and n.name == c.name)
+        ]
+        # Python assigns one name at a time: when a new value reads a carried value
+        # assigned before it, assign them all at once (`a, b = b, a + b`)
+        written: set[str] = set()
+        at_once = False
+        for name, e in updates:
+            at_once = at_once or bool(e.names & written)
+            written.add(name)
+        if at_once:
+            lhs = ", ".join(n for n, _ in updates)
+            out.append(f"{inner}{lhs} = {', '.join(e.text for _, e in updates)}")
+        else:
+            out += [f"{inner}{n} = {e.text}" for n, e in updates]
+        if s.brk is not None:
+            brk = atom(s.brk)
+            if isinstance(s.brk, Const) and s.brk.value:
+                out.append(f"{inner}break")
+            else:
+                out.append(f"{inner}if {brk.text}:")
+                out.append(f"{inner}    break")
+        if len(out) == mark:
+            out.append(f"{inner}pass")
+        last_line = None
 
     block(fn.body, "    ")
     items = [atom(a).text for a in fn.results]

@@ -16,7 +16,20 @@ tangent returns the literal ``0.0``.
 from __future__ import annotations
 
 from .builder import IRBuilder
-from .ir import Const, Function, If, Namer, Var, shift_tree, verify
+from dataclasses import replace
+
+from .ir import (
+    Const,
+    For,
+    Function,
+    If,
+    Namer,
+    Var,
+    While,
+    mark_active,
+    shift_tree,
+    verify,
+)
 from .rules import rule_for
 
 
@@ -57,6 +70,9 @@ def _jvp_block(stmts, b: IRBuilder, tangent: dict) -> None:
         if isinstance(eqn, If):
             _jvp_if(eqn, b, tangent)
             continue
+        if isinstance(eqn, (For, While)):
+            _jvp_loop(eqn, b, tangent)
+            continue
         b.emit(eqn)
         dins = [tangent.get(a.name) if isinstance(a, Var) else None for a in eqn.ins]
         if all(d is None for d in dins):
@@ -89,3 +105,39 @@ def _jvp_if(s: If, b: IRBuilder, tangent: dict) -> None:
         ev.append(Const(0.0) if de is None else de)
         tangent[o.name] = d
     b.emit(If(s.cond, then, orelse, tuple(outs), tuple(tv), tuple(ev), s.loc))
+
+
+def _jvp_loop(s, b: IRBuilder, tangent: dict) -> None:
+    """The loop carries a tangent next to each carried value that depends on an input.
+
+    Which carried values do is found first (:func:`~ad_compiler.ir.mark_active`):
+    the tangent of ``c`` starts from the tangent of its init (``0.0`` when
+    that is zero) and each iteration passes on the tangent of its next.  The
+    ``while`` test only decides how many iterations run: it gets no tangents.
+    """
+    active = set(tangent)
+    mark_active((s,), active)
+    inner = dict(tangent)
+    dots = []
+    for c in s.carried:
+        if c.name in active:
+            dots.append((c, b.namer.fresh(f"{c.name}_dot")))
+            inner[c.name] = dots[-1][1]
+    with b.block() as body:
+        _jvp_block(s.body, b, inner)
+    carried, inits, nexts = list(s.carried), list(s.inits), list(s.nexts)
+    for c, dot in dots:
+        k = s.carried.index(c)
+        init, nxt = s.inits[k], s.nexts[k]
+        carried.append(dot)
+        inits.append(_tangent_of(init, tangent))
+        nexts.append(_tangent_of(nxt, inner))
+    fields = dict(carried=tuple(carried), inits=tuple(inits), nexts=tuple(nexts))
+    b.emit(replace(s, body=tuple(body), **fields))
+    for c, dot in dots:
+        tangent[c.name] = dot
+
+
+def _tangent_of(a, tangent: dict):
+    d = tangent.get(a.name) if isinstance(a, Var) else None
+    return Const(0.0) if d is None else d

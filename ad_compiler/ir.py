@@ -526,6 +526,38 @@ def _verify_block(stmts, bound: set, everywhere: set, branch_defs: dict) -> None
             define(o, s)
 
 
+def mark_active(stmts, active: set) -> None:
+    """Add to ``active`` every name bound in ``stmts`` that depends on one in it.
+
+    A loop's carried value is active if its init or its next is: the body is
+    walked again until no carried value changes (at most once per carried value).
+    """
+    for s in stmts:
+        if isinstance(s, If):
+            mark_active(s.then, active)
+            mark_active(s.orelse, active)
+            for o, t, e in zip(s.outs, s.then_vals, s.else_vals):
+                if any(isinstance(v, Var) and v.name in active for v in (t, e)):
+                    active.add(o.name)
+        elif isinstance(s, (For, While)):
+            for c, init in zip(s.carried, s.inits):
+                if isinstance(init, Var) and init.name in active:
+                    active.add(c.name)
+            while True:
+                mark_active(s.test, active)
+                mark_active(s.body, active)
+                new = {
+                    c.name
+                    for c, n in zip(s.carried, s.nexts)
+                    if isinstance(n, Var) and n.name in active and c.name not in active
+                }
+                if not new:
+                    break
+                active |= new
+        elif any(isinstance(a, Var) and a.name in active for a in s.ins):
+            active.update(o.name for o in s.outs)
+
+
 def variables(fn: Function) -> set[str]:
     """Every name a function binds."""
     return {p.name for p in fn.params} | defined_names(fn.body)

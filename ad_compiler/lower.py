@@ -219,6 +219,25 @@ def _has_jump(stmts: list) -> bool:
     return False
 
 
+def _has_break(stmts: list) -> bool:
+    """Whether the statements break out of the loop they are the body of."""
+    for s in stmts:
+        if isinstance(s, ast.Break):
+            return True
+        if isinstance(s, ast.If) and (_has_break(s.body) or _has_break(s.orelse)):
+            return True
+        if isinstance(s, _LOOPS) and _has_break(s.orelse):
+            return True
+    return False
+
+
+def _nonempty_range(args) -> bool:
+    values = [a.value if isinstance(a, Const) else None for a in args]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return False
+    return values[2] != 0 and len(range(*values)) > 0
+
+
 def _always_jumps(stmts: list) -> bool:
     if not stmts:
         return False
@@ -459,6 +478,8 @@ class Lowerer:
     def after_loop(self, stmt, exit: Exit, broke, rest: list) -> Exit:
         """What follows a loop: its ``return`` if it returned, else its ``else``
         block if it did not ``break``, then ``rest``."""
+        if _same(exit.ret, TRUE):  # `while True:` left only by `return`
+            return Exit(TRUE, TRUE, exit.results, exit.tree)
         if not _same(exit.ret, FALSE):
             arms = [
                 lambda: Exit(TRUE, TRUE, exit.results, exit.tree),
@@ -585,14 +606,18 @@ class Lowerer:
                     "unpack the tuple into separate names before the loop",
                 )
         names = [
-            n
-            for n in sorted(assigned)
-            if n in env
-            and not isinstance(env[n], Unbound)
-            and not (isinstance(target, ast.Name) and n == target.id)
+            n for n in sorted(assigned) if n in env and not isinstance(env[n], Unbound)
         ]
-        carried = [self.phi_name(n) for n in names]
         inits = [env[n] for n in names]
+        if isinstance(target, ast.Name) and target.id not in names:
+            if (over == "range" and _nonempty_range(args)) or (
+                over == "items" and args
+            ):
+                # a loop sure to run binds its variable for the code after it; the
+                # init is never seen
+                names.append(target.id)
+                inits.append(Const(0))
+        carried = [self.phi_name(n) for n in names]
         inner = dict(env)
         inner.update(zip(names, carried))
         for n in assigned - set(names):
@@ -673,6 +698,9 @@ class Lowerer:
         self.env.update(zip(names, carried))
         for n in assigned - set(names):
             self.env[n] = Unbound(n, line, loop=True)
+        if isinstance(stmt, ast.While) and not _has_break(stmt.body):
+            if isinstance(cond, Const) and cond.value and not _same(ret, FALSE):
+                ret = TRUE  # `while True:` without `break` ends only by returning
         exit = Exit(ret, ret, tuple(results) if results is not FALSE else (), exit.tree)
         return exit, broke
 
@@ -914,14 +942,12 @@ class Lowerer:
 
     def expr_Constant(self, node: ast.Constant):
         value = node.value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not isinstance(value, (bool, int, float)):
             kind = (
                 "complex number" if isinstance(value, complex) else type(value).__name__
             )
-            if isinstance(value, bool):
-                kind = "boolean"
             self.error(
-                node, f"{kind} literal is not supported", "only int and float literals"
+                node, f"{kind} literal is not supported", "only numbers and True/False"
             )
         return Const(value)
 

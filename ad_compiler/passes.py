@@ -30,10 +30,14 @@ from .ir import (
     Const,
     Eqn,
     Function,
+    For,
     If,
+    Loop,
     Namer,
     Var,
+    While,
     defined_names,
+    loop_reads,
     map_atoms,
     name_rank,
     rename_vars,
@@ -229,7 +233,11 @@ def simplify(fn: Function) -> Function:
         return namer.temp()
 
     def sub(a):
-        return subst.get(a.name, a) if isinstance(a, Var) else a
+        # followed to the end: walking a loop body again (see walk_loop) can find
+        # that a value substituted earlier is itself replaced now
+        while isinstance(a, Var) and a.name in subst:
+            a = subst[a.name]
+        return a
 
     def walk(stmts, seen: dict) -> list:
         body: list = []
@@ -248,10 +256,16 @@ def simplify(fn: Function) -> Function:
             if isinstance(eqn, If):
                 body += walk_if(eqn, seen)
                 continue
+            if isinstance(eqn, Loop):
+                body.append(walk_loop(eqn, seen))
+                continue
             if subst:
                 ins = tuple(sub(a) for a in eqn.ins)
                 if ins != eqn.ins:
                     eqn = eqn.with_ins(ins)
+            if PRIMITIVES[eqn.prim].effect:
+                body.append(eqn)  # a tape is one list: never merged with another
+                continue
             while True:
                 result = _fold(eqn) or _identity(eqn, defs)
                 if not isinstance(result, Eqn):
@@ -268,6 +282,36 @@ def simplify(fn: Function) -> Function:
                 eqn = eqn.with_ins((sub(inner.out),))
             keep(eqn)
         return body
+
+    def walk_loop(s, seen: dict):
+        """A body sees the values computed before the loop (they do not change in
+        it); what it computes is new each iteration, so it stays inside.  A carried
+        value every iteration passes on unchanged is its init, and stops being
+        carried (the body is walked again if that is found only after it)."""
+        inits = tuple(sub(a) for a in s.inits)
+        invariant: set[int] = set()
+        while True:
+            for k, (c, n) in enumerate(zip(s.carried, s.nexts)):
+                if k not in invariant and (n == c or sub(n) in (c, inits[k])):
+                    invariant.add(k)
+                    subst[c.name] = inits[k]
+            fields = {"body": tuple(walk(s.body, dict(seen)))}
+            if not any(
+                k not in invariant and (n == c or sub(n) in (c, inits[k]))
+                for k, (c, n) in enumerate(zip(s.carried, s.nexts))
+            ):
+                break
+        keep = [k for k in range(len(s.carried)) if k not in invariant]
+        fields["carried"] = tuple(s.carried[k] for k in keep)
+        fields["inits"] = tuple(inits[k] for k in keep)
+        fields["nexts"] = tuple(sub(s.nexts[k]) for k in keep)
+        if isinstance(s, While):
+            fields["test"] = tuple(walk(s.test, dict(seen)))
+            fields["cond"] = sub(s.cond)
+        else:
+            fields["args"] = tuple(sub(a) for a in s.args)
+        fields["brk"] = None if s.brk is None else sub(s.brk)
+        return _replace_if_changed(s, fields)
 
     def walk_if(s: If, seen: dict) -> list:
         cond = sub(s.cond)
@@ -325,6 +369,8 @@ def _better_names(fn: Function, subst: dict[str, Atom]) -> dict[str, str]:
     params = {p.name for p in fn.params}
     renames: dict[str, str] = {}
     for old, new in subst.items():
+        while isinstance(new, Var) and new.name in subst:
+            new = subst[new.name]
         if not isinstance(new, Var) or new.name in params:
             continue
         target = renames.get(new.name, new.name)
@@ -334,18 +380,40 @@ def _better_names(fn: Function, subst: dict[str, Atom]) -> dict[str, str]:
 
 
 def eliminate_dead_code(fn: Function) -> Function:
-    """Drop every equation whose outputs no result needs (and unused If outputs)."""
+    """Drop every equation whose outputs no result needs (and unused If outputs).
+
+    A loop keeps the carried values that are needed after it or by the part of
+    its body that is kept; a tape keeps only the columns its reverse loop reads.
+    """
     live = {a.name for a in fn.results if isinstance(a, Var)}
-    body = _dce_block(fn.body, live)
+    body = _dce_block(fn.body, live, {})
     if len(body) == len(fn.body) and all(a is b for a, b in zip(body, fn.body)):
         return fn
     return replace(fn, body=body)
 
 
-def _dce_block(stmts, live: set) -> tuple:
-    """Keep what ``live`` needs, walking backwards; ``live`` gains what the kept read."""
+def _dce_block(stmts, live: set, columns: dict) -> tuple:
+    """Keep what ``live`` needs, walking backwards; ``live`` gains what the kept read.
+
+    ``columns[tape]`` lists the positions of each ``push`` to that tape that its
+    reverse loop reads (the loop comes after the push, so is seen first).
+    """
     keep = []
     for s in reversed(stmts):
+        if isinstance(s, Loop):
+            s = _dce_loop(s, live, columns)
+            if s is not None:
+                keep.append(s)
+            continue
+        if isinstance(s, Eqn) and PRIMITIVES[s.prim].effect and not s.outs:
+            tape = s.ins[0].name
+            if tape in live:
+                kept = columns.get(tape)
+                if kept is not None and len(kept) < len(s.ins) - 1:
+                    s = s.with_ins((s.ins[0],) + tuple(s.ins[1 + k] for k in kept))
+                keep.append(s)
+                live.update(a.name for a in s.ins if isinstance(a, Var))
+            continue
         if isinstance(s, If):
             used = [i for i, o in enumerate(s.outs) if o.name in live]
             branch_live = set(live)
@@ -353,8 +421,8 @@ def _dce_block(stmts, live: set) -> tuple:
             ev = tuple(s.else_vals[i] for i in used)
             then_live = branch_live | {a.name for a in tv if isinstance(a, Var)}
             else_live = branch_live | {a.name for a in ev if isinstance(a, Var)}
-            then = _dce_block(s.then, then_live)
-            orelse = _dce_block(s.orelse, else_live)
+            then = _dce_block(s.then, then_live, columns)
+            orelse = _dce_block(s.orelse, else_live, columns)
             if not used and not then and not orelse:
                 continue
             live |= then_live | else_live
@@ -372,6 +440,67 @@ def _dce_block(stmts, live: set) -> tuple:
     if len(result) == len(stmts) and all(a is b for a, b in zip(result, stmts)):
         return stmts
     return result
+
+
+def _dce_loop(s, live: set, columns: dict):
+    """The loop with only what is needed, or None; ``live`` gains what it reads."""
+    needed = {k for k, c in enumerate(s.carried) if c.name in live}
+    while True:
+        inner = set(live)
+        inner.update(
+            a.name for k in needed for a in (s.nexts[k],) if isinstance(a, Var)
+        )
+        if s.brk is not None and isinstance(s.brk, Var):
+            inner.add(s.brk.name)
+        body = _dce_block(s.body, inner, columns)
+        more = {k for k, c in enumerate(s.carried) if c.name in inner} - needed
+        if not more:
+            break
+        needed |= more
+    if not needed and not body:
+        return None
+    test = s.test
+    if isinstance(s, While):
+        if isinstance(s.cond, Var):
+            inner.add(s.cond.name)
+        test = _dce_block(s.test, inner, columns)
+    more = {k for k, c in enumerate(s.carried) if c.name in inner} - needed
+    if more:  # the test reads them
+        needed |= more
+        return _dce_loop(s, live | {s.carried[k].name for k in needed}, columns)
+    index = s.index
+    if s.over == "tape":
+        kept = [k for k, v in enumerate(s.index) if v.name in inner] or [0]
+        columns[s.args[0].name] = kept
+        index = tuple(s.index[k] for k in kept)
+    order = sorted(needed)
+    fields = dict(
+        carried=tuple(s.carried[k] for k in order),
+        inits=tuple(s.inits[k] for k in order),
+        nexts=tuple(s.nexts[k] for k in order),
+        body=body,
+    )
+    if isinstance(s, While):
+        fields["test"] = test
+    else:
+        fields["index"] = index
+    s = _replace_if_changed(s, fields)
+    live |= inner
+    live.update(a.name for a in loop_reads(s) if isinstance(a, Var))
+    return s
+
+
+def _replace_if_changed(s, fields: dict):
+    """``s`` itself if every field is what it was (so a pass can report no change)."""
+
+    def same(a, b):
+        if isinstance(a, tuple) and isinstance(b, tuple):
+            return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+        return a is b
+
+    if all(same(v, getattr(s, k)) for k, v in fields.items()):
+        return s
+    return replace(s, **fields)
 
 
 def specialize(fn: Function, values: dict[str, Const]) -> Function:

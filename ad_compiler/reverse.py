@@ -18,13 +18,25 @@ returns ``0.0``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .builder import IRBuilder
 from .ir import (
+    _TEMP,
     Const,
+    Eqn,
+    For,
     Function,
     If,
+    While,
+    base_name,
+    blocks,
+    defined_names,
+    map_atoms,
+    own_reads,
     Namer,
     Var,
+    mark_active,
     name_rank,
     rename_vars,
     shift_tree,
@@ -36,20 +48,8 @@ from .rules import rule_for
 def active_values(fn: Function, wrt: tuple[int, ...]) -> set[str]:
     """Names of the values that depend on the parameters at ``wrt``."""
     active = {fn.params[i].name for i in wrt}
-    _mark_active(fn.body, active)
+    mark_active(fn.body, active)
     return active
-
-
-def _mark_active(stmts, active: set) -> None:
-    for s in stmts:
-        if isinstance(s, If):
-            _mark_active(s.then, active)
-            _mark_active(s.orelse, active)
-            for o, t, e in zip(s.outs, s.then_vals, s.else_vals):
-                if any(isinstance(v, Var) and v.name in active for v in (t, e)):
-                    active.add(o.name)
-        elif any(isinstance(a, Var) and a.name in active for a in s.ins):
-            active.update(o.name for o in s.outs)
 
 
 def _seed_names(fn: Function, namer: Namer) -> list[Var]:
@@ -74,8 +74,8 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
     namer = Namer.for_function(fn)
     b = IRBuilder(namer)
     active = active_values(fn, wrt)
-    for eqn in fn.body:  # forward sweep
-        b.emit(eqn)
+    tapes: dict[int, tuple] = {}
+    _sweep_forward(fn.body, b, tapes, active)
     # The inputs' adjoints get the plain names (x_bar); seeds take what is left.
     grad_names = {}
     for i in wrt:
@@ -87,9 +87,8 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
     for r, seed in zip(fn.results, seeds):
         if isinstance(r, Var) and r.name in active:
             adjoint[r.name] = b.add(adjoint.get(r.name), seed)
-    _vjp_block(
-        fn.body, b, adjoint, active, {p.name for p in fn.params}
-    )  # reverse sweep
+    params = {p.name for p in fn.params}
+    _vjp_block(fn.body, b, adjoint, active, params, tapes)  # reverse sweep
     grads, renames = [], {}
     fixed = {p.name for p in fn.params} | {s.name for s in seeds}
     for i in wrt:
@@ -120,11 +119,14 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
     )
 
 
-def _vjp_block(stmts, b: IRBuilder, adjoint: dict, active: set, params: set) -> None:
+def _vjp_block(stmts, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     """Emit the reverse sweep of ``stmts``: adjoint rules, last statement first."""
     for eqn in reversed(stmts):
         if isinstance(eqn, If):
-            _vjp_if(eqn, b, adjoint, active, params)
+            _vjp_if(eqn, b, adjoint, active, params, tapes)
+            continue
+        if isinstance(eqn, (For, While)):
+            _vjp_loop(eqn, b, adjoint, active, params, tapes)
             continue
         g = adjoint.pop(eqn.out.name, None)
         if g is None:
@@ -138,7 +140,7 @@ def _vjp_block(stmts, b: IRBuilder, adjoint: dict, active: set, params: set) -> 
                     adjoint[a.name] = b.add(adjoint.get(a.name), ct)
 
 
-def _vjp_if(s: If, b: IRBuilder, adjoint: dict, active: set, params: set) -> None:
+def _vjp_if(s: If, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     """Replay the branch the forward sweep took, backwards, on the same condition.
 
     The forward sweep's ``if`` stays in the code, and the reverse ``if`` tests the
@@ -156,7 +158,7 @@ def _vjp_if(s: If, b: IRBuilder, adjoint: dict, active: set, params: set) -> Non
             for v, g in zip(vals, gs):
                 if g is not None and isinstance(v, Var) and v.name in active:
                     inner[v.name] = b.add(inner.get(v.name), g)
-            _vjp_block(block, b, inner, active, params)
+            _vjp_block(block, b, inner, active, params, tapes)
         branches.append((tuple(eqns), inner))
     (then, a_then), (orelse, a_else) = branches
     changed = sorted(
@@ -173,3 +175,127 @@ def _vjp_if(s: If, b: IRBuilder, adjoint: dict, active: set, params: set) -> Non
         ev.append(Const(0.0) if a_else.get(k) is None else a_else[k])
         adjoint[k] = out
     b.emit(If(s.cond, then, orelse, tuple(outs), tuple(tv), tuple(ev), s.loc))
+
+
+def _has_taped_loop(stmts, active: set) -> bool:
+    for s in stmts:
+        if isinstance(s, (For, While)) and any(c.name in active for c in s.carried):
+            return True
+        if isinstance(s, If) and (
+            _has_taped_loop(s.then, active) or _has_taped_loop(s.orelse, active)
+        ):
+            return True
+    return False
+
+
+def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set) -> None:
+    """Emit ``stmts`` as they are, except that a loop carrying an active value
+    records, at the start of every iteration, its index and carried values on a
+    new tape (a list): all its reverse sweep needs to replay it backwards.
+    ``tapes`` maps each such loop (by identity) to its tape."""
+    for s in stmts:
+        if isinstance(s, (For, While)) and any(c.name in active for c in s.carried):
+            tape = b.namer.fresh("tape")
+            b.emit(Eqn("tape", (tape,), (), s.loc))
+            pushed = s.index + s.carried
+            push = Eqn("push", (), (tape,) + pushed, s.loc)
+            tapes[id(s)] = (tape, pushed)
+            b.emit(replace(s, body=(push,) + tuple(s.body)))
+        elif isinstance(s, If) and _has_taped_loop((s,), active):
+            arms = []
+            for block in (s.then, s.orelse):
+                with b.block() as eqns:
+                    _sweep_forward(block, b, tapes, active)
+                arms.append(tuple(eqns))
+            b.emit(replace(s, then=arms[0], orelse=arms[1]))
+        else:
+            b.emit(s)
+
+
+def _reads(stmts) -> set[str]:
+    """Every name read anywhere in ``stmts``."""
+    names = set()
+    for s in stmts:
+        names.update(a.name for a in own_reads(s) if isinstance(a, Var))
+        for block in blocks(s):
+            names |= _reads(block)
+    return names
+
+
+def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
+    """Walk the loop's iterations backwards, off its tape.
+
+    Each reverse iteration takes back the index and carried values its forward
+    iteration started from, recomputes that iteration (fresh names: a loop body
+    is new each time round), then runs its adjoint.  The reverse loop carries the
+    adjoints of the carried values (the adjoint of a ``next`` becomes that of its
+    carried value, one iteration earlier) and accumulates the adjoints of the
+    values from outside the loop that the body reads.
+    """
+    if id(s) not in tapes:
+        return
+    tape, pushed = tapes[id(s)]
+    gs = {c.name: adjoint.pop(c.name, None) for c in s.carried}
+    act = [k for k, c in enumerate(s.carried) if c.name in active]
+    if all(gs[s.carried[k].name] is None for k in act):
+        return
+    namer = b.namer
+    renames = {}
+    for name in [v.name for v in pushed] + sorted(defined_names(s.body)):
+        new = namer.temp() if _TEMP.match(name) else namer.fresh(base_name(name))
+        renames[name] = new.name
+        if name in active:
+            active.add(new.name)
+
+    def r(a):
+        if isinstance(a, Var) and a.name in renames:
+            return Var(renames[a.name])
+        return a
+
+    body = map_atoms(s.body, r, rename_outs=True)
+    bound = {v.name for v in s.index + s.carried} | defined_names(s.body)
+    outside = sorted(
+        (_reads(s.body) | {a.name for a in s.nexts if isinstance(a, Var)}) - bound
+    )
+    accumulated = [u for u in outside if u in active]
+    carried, inits = [], []
+    for k in act:
+        c = s.carried[k]
+        carried.append(namer.fresh(f"{c.name}_bar"))
+        inits.append(gs[c.name] if gs[c.name] is not None else Const(0.0))
+    for u in accumulated:
+        carried.append(namer.temp() if u in params else namer.fresh(f"{u}_bar"))
+        inits.append(adjoint.get(u) if adjoint.get(u) is not None else Const(0.0))
+    with b.block() as eqns:
+        _sweep_forward(body, b, tapes, active)  # recompute the iteration
+        inner: dict = {}
+        for u, ub in zip(accumulated, carried[len(act) :]):
+            inner[u] = ub
+        for k, cb in zip(act, carried):
+            n = r(s.nexts[k])
+            if isinstance(n, Var) and n.name in active:
+                inner[n.name] = b.add(inner.get(n.name), cb)
+        _vjp_block(body, b, inner, active, params, tapes)
+        nexts = [inner.get(renames[s.carried[k].name]) for k in act]
+        nexts += [inner.get(u) for u in accumulated]
+    nexts = [Const(0.0) if n is None else n for n in nexts]
+    index = tuple(r(v) for v in pushed)
+    b.emit(
+        For(
+            "tape",
+            index,
+            (tape,),
+            tuple(carried),
+            tuple(inits),
+            tuple(eqns),
+            tuple(nexts),
+            None,
+            s.loc,
+        )
+    )
+    for u, ub in zip(accumulated, carried[len(act) :]):
+        adjoint[u] = ub  # it started from adjoint[u]: it replaces it
+    for k, cb in zip(act, carried):
+        init = s.inits[k]
+        if isinstance(init, Var) and init.name in active:
+            adjoint[init.name] = b.add(adjoint.get(init.name), cb)

@@ -89,8 +89,8 @@ def string_literal(x):
     return x * "a"
 
 
-def boolean_literal(x):
-    return x * True
+def complex_literal(x):
+    return x * 2j
 
 
 def walrus(x):

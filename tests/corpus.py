@@ -16,6 +16,8 @@ functions whose local names would shadow a module the emitted code imports.
 
 import math
 import math as m
+
+import corpus_control
 import numpy
 import numpy as np
 from math import atan2, cos, exp, hypot, log, pi, sin, sqrt
@@ -693,6 +695,11 @@ CASES = [
 # are marked xfail(strict=True), so fixing a bug makes them fail until the entry
 # is removed.
 KNOWN_BUGS: dict = {}
+
+# The control-flow corpus (loops, calls, recursion) joins the same checks.
+CONTROL_CASES = corpus_control.CASES
+CASES = CASES + CONTROL_CASES
+KNOWN_BUGS.update(corpus_control.KNOWN_BUGS)
 
 N_POINTS = 5
 

@@ -54,7 +54,7 @@ CASES = {
         "local variable `z` is used before it is assigned",
     ),
     "string_literal": ('"a"', "str literal is not supported"),
-    "boolean_literal": ("True", "boolean literal is not supported"),
+    "complex_literal": ("2j", "complex number literal is not supported"),
     "walrus": ("y := x * 2", "assignment expression (`:=`) is not supported"),
     "try_block": ("try:", "`try` statement is not supported"),
     "with_block": ("with open", "`with` statement is not supported"),
