@@ -6,7 +6,14 @@ self-contained Python for its derivatives.  See README.md and docs/.
 
 __version__ = "0.1.0"
 
-from .api import grad, jvp, trace, value_and_grad, vjp  # noqa: E402
+from .api import (  # noqa: E402
+    custom_derivative,
+    grad,
+    jvp,
+    trace,
+    value_and_grad,
+    vjp,
+)
 from .errors import (
     AdError,
     CompileError,
@@ -20,6 +27,7 @@ __all__ = [
     "jvp",
     "vjp",
     "trace",
+    "custom_derivative",
     "AdError",
     "CompileError",
     "SourceUnavailableError",

@@ -29,10 +29,12 @@ from . import __version__
 from .codegen import emit_function, emit_module, format_source, imports_for
 from .errors import CompileError, CompileErrors, UsageError
 from .forward import jvp as jvp_transform
+from .forward import tangent_name
 from .ir import Const, Function
 from .loader import load
 from .lower import lower_function
 from .passes import optimize, select_results, specialize
+from .reverse import adjoint_name
 from .reverse import vjp as vjp_transform
 from .scope import RuntimeScope, StaticScope
 from .source import from_function, module_functions, parse_module, FunctionSource
@@ -121,6 +123,55 @@ def derivative_ir(
     return optimize(d)
 
 
+@_no_gc()
+def helper_irs(fn: Function, kind: str) -> list[Function]:
+    """The functions a derivative of ``fn`` calls besides math/numpy: for each
+    recursive function ``g`` it calls, ``g_tangent`` (forward mode), or ``g``
+    itself and ``g_adjoint`` (reverse mode), all with respect to every argument."""
+    out = []
+    for g in fn.callees:
+        g = optimize(g)
+        every = tuple(range(len(g.params)))
+        if kind == "jvp":
+            d = jvp_transform(g, every)
+            flat = tuple(range(len(d.results)))  # values, then tangents: unpacked flat
+            d = replace(d, name=tangent_name(g.name), defaults=(), tree=flat)
+            what = "values and tangents"
+        else:
+            out.append(replace(g, doc=f"{g.name} as traced, for its adjoint below."))
+            d = vjp_transform(g, every, 0 if len(every) == 1 else every)
+            d = select_results(d, d.tree[1], name=adjoint_name(g.name))
+            d = replace(d, defaults=())
+            what = "adjoints of the arguments (recomputing the call)"
+        params = ", ".join(p.name for p in g.params)
+        doc = f"The {what} of {g.name}({params}), which is recursive."
+        out.append(replace(optimize(d), doc=doc))
+    return out
+
+
+def module_text(main: list[Function], functions: list[Function], lines, header) -> str:
+    """One module: the copied custom-derivative functions, then ``functions``."""
+    imports = imports_for(functions)
+    externals = {}
+    for fn in main:
+        externals.update(fn.externals)
+    defs, seen = [], set()
+    for text in externals.values():
+        body = []
+        for line in text.splitlines():
+            if line.startswith(("import ", "from ")):
+                if line not in imports:
+                    imports.append(line)
+            else:
+                body.append(line)
+        defs.append("\n".join(body).strip("\n") + "\n")
+    for f in functions:
+        if f.name not in seen:
+            seen.add(f.name)
+            defs.append(emit(f, lines, black=False))
+    return format_source(emit_module(defs, header, imports))
+
+
 def describe(fn: Function, kind: str, wrt: tuple[int, ...], origin: str) -> str:
     """The docstring of an emitted derivative."""
     names = ", ".join(fn.params[i].name for i in wrt)
@@ -177,16 +228,41 @@ def compile_derivative(f, kind: str, argnums=0):
     wrt, wrt_tree = _wrt(fn, argnums)
     d = derivative_ir(fn, kind, wrt, wrt_tree)
     d = replace(d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"))
-    text = emit(d, src.line, black=False)  # black runs once, on the whole module
     header = f"{_WHAT[kind]} of {fn.name}, emitted by ad_compiler."
-    module = emit_module([text], header, imports_for([d]))
-    module = format_source(module)
+    helpers = helper_irs(fn, kind)
+    module = module_text([fn], [d] + helpers, src.line, header)
     compiled = load(module, d.name, f"{kind} of {fn.name}")
     compiled.source = module
     compiled.ir = d
     compiled.primal_ir = fn
     _CACHE[key] = compiled
     return compiled
+
+
+def custom_derivative(partials):
+    """Give a function the derivative ad_compiler cannot work out itself.
+
+    ``partials`` is a plain function with the same parameters that returns the
+    partial derivatives ``(∂f/∂x1, ∂f/∂x2, ...)`` (one number for one
+    parameter), written in the subset ad_compiler reads.  Derivatives through
+    ``f`` call ``f`` as it is and use ``partials`` for the chain rule; the
+    emitted module carries a copy of ``f``'s ``def`` and the imports it uses::
+
+        def erf_partials(x):
+            return 2 / math.sqrt(math.pi) * math.exp(-x * x)
+
+        @custom_derivative(erf_partials)
+        def erf(x):
+            return math.erf(x)
+
+    The CLI recognises the decorator by name, without running the file.
+    """
+
+    def mark(f):
+        f.__adc_partials__ = partials
+        return f
+
+    return mark
 
 
 def grad(f=None, argnums=0):
@@ -278,7 +354,7 @@ def compile_file(
         nodes = [n for n in nodes if n.name in functions]
     if not nodes:
         raise UsageError(f"{file} defines no top-level function to differentiate")
-    sources, traces, errors, derivatives = [], [], [], []
+    traces, errors, derivatives, primals = [], [], [], []
     for node in nodes:
         src = FunctionSource(node, file, lines)
         try:
@@ -298,8 +374,8 @@ def compile_file(
         tree = 0 if len(idx) == 1 else tuple(range(len(idx)))
         d = derivative_ir(fn, kind, idx, tree)
         d = replace(d, doc=describe(fn, kind, idx, f"{file}:{fn.loc.line}"))
-        sources.append(emit_function(d, src.line))
-        derivatives.append(d)
+        derivatives += [d] + helper_irs(fn, kind)
+        primals.append(fn)
     if errors:
         raise errors[0] if len(errors) == 1 else CompileErrors(errors)
     if ir_only:
@@ -308,7 +384,7 @@ def compile_file(
     if command:
         header += f" by `{command}`"
     header += ".\n\nSelf-contained: needs only math (and numpy if the source used it)."
-    return format_source(emit_module(sources, header, imports_for(derivatives)))
+    return module_text(primals, derivatives, lambda loc: _line(lines, loc), header)
 
 
 def _wrt_by_name(fn: Function, wrt: list[str] | None) -> tuple[int, ...]:
@@ -322,3 +398,9 @@ def _wrt_by_name(fn: Function, wrt: list[str] | None) -> tuple[int, ...]:
             f"(its parameters: {', '.join(names)})"
         )
     return tuple(names.index(w) for w in wrt)
+
+
+def _line(lines, loc):
+    if 1 <= loc.line <= len(lines):
+        return lines[loc.line - 1]
+    return None

@@ -74,6 +74,9 @@ def _render(eqn: Eqn, args: list[_Expr]) -> _Expr:
 
 def _render_text(eqn: Eqn, args: list[_Expr]) -> _Expr:
     prim = PRIMITIVES[eqn.prim]
+    if eqn.prim == "call":
+        args = ", ".join(a.text for a in args)
+        return _Expr(f"{eqn.param('fn')}({args})", PREC_ATOM, 1)
     if eqn.prim == "tape":
         return _Expr("[]", PREC_ATOM, 1)
     if eqn.prim == "push":
@@ -211,9 +214,12 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
                 emit_loop(eqn, indent)
                 continue
             expr = _render(eqn, [atom(a) for a in eqn.ins])
-            if not eqn.outs:  # tape.append(...)
+            if len(eqn.outs) != 1:  # tape.append(...); a, b = f(...)
                 comment(eqn.loc, indent)
-                out.append(f"{indent}{expr.text}")
+                lhs = "".join(f"{o.name}, " for o in eqn.outs)
+                out.append(
+                    f"{indent}{lhs[:-2] if len(eqn.outs) > 1 else lhs}{' = ' if lhs else ''}{expr.text}"
+                )
                 continue
             name = eqn.out.name
             foldable = (

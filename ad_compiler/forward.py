@@ -20,6 +20,7 @@ from dataclasses import replace
 
 from .ir import (
     Const,
+    Eqn,
     For,
     Function,
     If,
@@ -73,13 +74,21 @@ def _jvp_block(stmts, b: IRBuilder, tangent: dict) -> None:
         if isinstance(eqn, (For, While)):
             _jvp_loop(eqn, b, tangent)
             continue
+        if eqn.prim == "call" and eqn.param("custom") is None:
+            _jvp_call(eqn, b, tangent)
+            continue
         b.emit(eqn)
         dins = [tangent.get(a.name) if isinstance(a, Var) else None for a in eqn.ins]
         if all(d is None for d in dins):
             continue
-        rule = rule_for(eqn.prim, eqn.loc)
         with b.at(eqn.loc, eqn.ns):
-            dout = rule.jvp(b, eqn.out, *eqn.ins, *dins)
+            if eqn.prim == "call":  # custom derivative: dy = Σ ∂f/∂x_i dx_i
+                n = eqn.param("custom")
+                dout = None
+                for p, d in zip(eqn.ins[n:], dins[:n]):
+                    dout = b.add(dout, b.mul(p, d))
+            else:
+                dout = rule_for(eqn.prim, eqn.loc).jvp(b, eqn.out, *eqn.ins, *dins)
         if dout is not None:
             tangent[eqn.out.name] = b.bind(dout, f"{eqn.out.name}_dot")
 
@@ -141,3 +150,23 @@ def _jvp_loop(s, b: IRBuilder, tangent: dict) -> None:
 def _tangent_of(a, tangent: dict):
     d = tangent.get(a.name) if isinstance(a, Var) else None
     return Const(0.0) if d is None else d
+
+
+def tangent_name(fn: str) -> str:
+    """The forward-mode derivative of a recursive function ``fn`` in emitted code."""
+    return f"{fn}_tangent"
+
+
+def _jvp_call(eqn, b: IRBuilder, tangent: dict) -> None:
+    """A recursive function's call becomes a call of its tangent function, which
+    returns the values and their tangents (with respect to every argument)."""
+    dins = [tangent.get(a.name) if isinstance(a, Var) else None for a in eqn.ins]
+    if all(d is None for d in dins):
+        b.emit(eqn)
+        return
+    dots = tuple(b.namer.fresh(f"{o.name}_dot") for o in eqn.outs)
+    ins = eqn.ins + tuple(Const(0.0) if d is None else d for d in dins)
+    fn = tangent_name(eqn.param("fn"))
+    b.emit(Eqn("call", eqn.outs + dots, ins, eqn.loc, "py", (("fn", fn),)))
+    for o, d in zip(eqn.outs, dots):
+        tangent[o.name] = d

@@ -95,12 +95,18 @@ class Eqn:
     def out(self) -> Var:
         return self.outs[0]
 
+    def param(self, key: str, default=None):
+        return dict(self.params).get(key, default)
+
     def with_ins(self, ins: tuple) -> "Eqn":
         """The same equation on other inputs (cheaper than dataclasses.replace)."""
         return Eqn(self.prim, self.outs, ins, self.loc, self.ns, self.params)
 
     def __str__(self) -> str:
-        rhs = PRIMITIVES[self.prim].show(self.ins, self.ns)
+        if self.prim == "call":
+            rhs = f"{self.param('fn')}({', '.join(str(a) for a in self.ins)})"
+        else:
+            rhs = PRIMITIVES[self.prim].show(self.ins, self.ns)
         if not self.outs:  # push(tape, ...)
             return rhs
         return f"{', '.join(o.name for o in self.outs)} = {rhs}"
@@ -389,6 +395,10 @@ class Function:
     loc: Loc | None = None
     doc: str | None = None
     user_names: frozenset[str] = frozenset()
+    # the user's functions this one calls rather than inlines (recursive ones),
+    # and the source of those with a custom derivative, copied into emitted code
+    callees: tuple = ()
+    externals: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
         lines = [f"def {self.name}({signature(self)}):"]

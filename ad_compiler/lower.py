@@ -19,22 +19,24 @@ Guarantees:
 from __future__ import annotations
 
 import ast
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
 from .builder import IRBuilder
 from .errors import UnsupportedError
-from .ir import Atom, Const, For, Function, If, Namer, Var, While, verify
+from .ir import Atom, Const, Eqn, For, Function, If, Namer, Var, While, verify
 from .scope import (
     FuncRef,
     ModuleRef,
     OpaqueRef,
+    RuntimeScope,
     UserFuncRef,
     ValueRef,
     attribute,
     literal_number,
 )
-from .source import FunctionSource
+from .source import FunctionSource, from_function
 
 # Node -> (what the user wrote, how to get around it).
 UNSUPPORTED = {
@@ -331,6 +333,15 @@ class Lowerer:
             0  # how many branches and loops deep the statement being lowered is
         )
         self.loops = 0  # how many loops deep: `break` and `continue` need one
+        # the functions being inlined, outermost first (a call back into one of
+        # them is recursion)
+        self.stack = ((src.file, node.lineno + src.line_offset),)
+        # shared by every function lowered for one compilation: the recursive
+        # functions lowered on their own (name -> Function, None while lowering)
+        # and the source of the custom-derivative functions called
+        self.program: dict[str, Function | None] = {}
+        self.externals: dict[str, str] = {}
+        self.top = True
 
     # --- errors ------------------------------------------------------------------
     def error(self, node: ast.AST, message: str, hint: str | None = None):
@@ -345,7 +356,7 @@ class Lowerer:
         self.error(node, f"{what} is not supported", hint)
 
     # --- the function ----------------------------------------------------------------
-    def run(self) -> Function:
+    def check_signature(self) -> None:
         node = self.src.node
         args = node.args
         if args.vararg or args.kwarg:
@@ -361,14 +372,12 @@ class Lowerer:
             )
         if self.locals & RESERVED_LOCALS:
             self.check_reserved_names(node)
-        params = tuple(Var(p) for p in self.params)
-        for p in params:
-            self.env[p.name] = p
-            self.used.add(p.name)
-        defaults = tuple(self.default(d) for d in args.defaults)
+
+    def lower_function_body(self):
+        """The function's statements, lowered: ``(results, tree)``."""
+        node = self.src.node
         body = list(node.body)
-        doc = ast.get_docstring(node, clean=True)
-        if doc is not None:
+        if ast.get_docstring(node, clean=True) is not None:
             body = body[1:]
         returned = self.lower_body(body)
         if returned is None:
@@ -377,7 +386,21 @@ class Lowerer:
                 f"function `{node.name}` does not return a value",
                 "add a `return`",
             )
-        results, tree = returned
+        return returned
+
+    def run(self) -> Function:
+        node = self.src.node
+        self.check_signature()
+        params = tuple(Var(p) for p in self.params)
+        for p in params:
+            self.env[p.name] = p
+            self.used.add(p.name)
+        defaults = tuple(self.default(d) for d in node.args.defaults)
+        doc = ast.get_docstring(node, clean=True)
+        results, tree = self.lower_function_body()
+        callees = ()
+        if self.top:
+            callees = tuple(f for f in self.program.values() if f is not None)
         fn = Function(
             name=node.name,
             params=params,
@@ -388,6 +411,8 @@ class Lowerer:
             loc=self.src.loc(node),
             doc=doc,
             user_names=frozenset(self.locals),
+            callees=callees,
+            externals=tuple(sorted(self.externals.items())) if self.top else (),
         )
         return verify(fn)
 
@@ -1133,11 +1158,7 @@ class Lowerer:
         ref = self.resolve(node.func)
         callee = ast.unparse(node.func)
         if isinstance(ref, UserFuncRef):
-            self.error(
-                node.func,
-                f"calling the user function `{callee}` is not supported yet",
-                "inline its body into this function",
-            )
+            return self.call_user(node, callee, ref)
         if not isinstance(ref, FuncRef):
             what = f" ({ref.what})" if isinstance(ref, OpaqueRef) else ""
             self.error(
@@ -1194,6 +1215,121 @@ class Lowerer:
                 return self.b.apply(_BINARY[q], *args)
         self.error(node.func, f"`{callee}` has no derivative rule")
 
+    # --- calls to the user's functions -----------------------------------------------------
+    def call_user(self, node: ast.Call, callee: str, ref: UserFuncRef):
+        """A call to another of the user's functions, inlined: its body is lowered
+        here, its parameters bound to the arguments, its names made fresh."""
+        src, scope = _source_of(ref, self.src, self.scope)
+        inner = Lowerer(src, scope)
+        key = inner.stack[0]
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                self.unsupported(arg)
+        args = [self.expr(a) for a in node.args]
+        values = dict(zip(inner.params, args))
+        if len(args) > len(inner.params):
+            self.error(
+                node,
+                f"`{callee}` takes {len(inner.params)} arguments, got {len(args)}",
+            )
+        for kw in node.keywords:
+            if kw.arg is None:
+                self.error(kw, "`**` arguments are not supported", "pass them by name")
+            if kw.arg not in inner.params:
+                self.error(kw, f"`{callee}` has no parameter named `{kw.arg}`")
+            if kw.arg in values:
+                self.error(kw, f"`{callee}` got two values for `{kw.arg}`")
+            values[kw.arg] = self.expr(kw.value)
+        inner.check_signature()
+        defaults = src.node.args.defaults
+        first = len(inner.params) - len(defaults)
+        for i, p in enumerate(inner.params):
+            if p not in values:
+                if i < first:
+                    self.error(
+                        node, f"missing argument `{p}` in the call to `{callee}`"
+                    )
+                values[p] = inner.default(defaults[i - first])
+        partials = custom_partials(ref, src, scope)
+        if partials is not None:
+            return self.call_custom(node, callee, ref, src, inner, values, partials)
+        if key in self.stack:
+            return self.call_recursive(node, callee, src, scope, inner, values)
+        return self.inline(inner, values)
+
+    def inline(self, inner: "Lowerer", values: dict):
+        """Lower ``inner``'s body here, its parameters bound to ``values``."""
+        # the callee builds into this function's body, with its names made unique
+        inner.namer, inner.b = self.namer, self.b
+        inner.stack = self.stack + inner.stack
+        inner.program, inner.externals = self.program, self.externals
+        inner.used = set(inner.locals)
+        inner.env = values
+        results, tree = inner.lower_function_body()
+        if isinstance(tree, int):
+            return results[tree]
+        return TupleValue(tuple(results[i] for i in tree))
+
+    def scalar_args(self, node, callee, inner, values) -> tuple:
+        args = tuple(values[p] for p in inner.params)
+        if any(isinstance(a, TupleValue) for a in args):
+            self.error(node, f"passing a tuple to `{callee}` is not supported here")
+        return args
+
+    def call_recursive(self, node, callee, src, scope, inner, values):
+        """A recursive call stays a call: the callee is lowered on its own, once,
+        and its derivatives are emitted as functions calling each other."""
+        args = self.scalar_args(node, callee, inner, values)
+        name = src.node.name
+        if name not in self.program:
+            self.program[name] = None  # being lowered: its own calls find it here
+            alone = Lowerer(src, scope)
+            alone.program, alone.externals, alone.top = (
+                self.program,
+                self.externals,
+                False,
+            )
+            self.program[name] = alone.run()
+        n = _returned_count(src.node)
+        outs = tuple(self.namer.temp() for _ in range(n))
+        with self.b.at(self.src.loc(node)):
+            if n == 1:
+                self.b.renameable(outs[0])
+            self.b.emit(Eqn("call", outs, args, self.b.loc, "py", (("fn", name),)))
+        return outs[0] if n == 1 else TupleValue(outs)
+
+    def call_custom(self, node, callee, ref, src, inner, values, partials):
+        """``f(x, y)`` with a custom derivative: a call to ``f`` as it is, and its
+        partial derivatives ``∂f/∂x, ∂f/∂y`` from the user's function, inlined."""
+        args = self.scalar_args(node, callee, inner, values)
+        p_src, p_scope = _source_of(partials, src, self.scope)
+        p_inner = Lowerer(p_src, p_scope)
+        if len(p_inner.params) != len(args):
+            self.error(
+                node,
+                f"the partial derivatives of `{callee}` take {len(p_inner.params)} "
+                f"arguments, but `{callee}` takes {len(args)}",
+            )
+        p_inner.check_signature()
+        got = self.inline(p_inner, dict(zip(p_inner.params, args)))
+        parts = got.items if isinstance(got, TupleValue) else (got,)
+        if len(parts) != len(args) or any(isinstance(p, TupleValue) for p in parts):
+            self.error(
+                node,
+                f"the partial derivatives of `{callee}` must be {len(args)} numbers, "
+                "one per parameter",
+            )
+        name = src.node.name
+        self.externals[name] = external_source(ref, src, self.scope)
+        out = self.namer.temp()
+        params = (("custom", len(args)), ("fn", name))
+        with self.b.at(self.src.loc(node)):
+            self.b.renameable(out)
+            self.b.emit(
+                Eqn("call", (out,), args + tuple(parts), self.b.loc, "py", params)
+            )
+        return out
+
     def arity(self, node, callee, args, n, also=None):
         if len(args) != n and len(args) != also:
             expected = f"{n}" if also is None else f"{n} or {also}"
@@ -1206,3 +1342,114 @@ class Lowerer:
 def lower_function(src: FunctionSource, scope) -> Function:
     """The IR of one function (see the module docstring for what is guaranteed)."""
     return Lowerer(src, scope).run()
+
+
+def _source_of(ref: UserFuncRef, src: FunctionSource, scope):
+    """The source and scope of a user function: the same file (static) or its own."""
+    if ref.node is not None:
+        return FunctionSource(ref.node, src.file, src.lines), scope
+    return from_function(ref.obj), RuntimeScope(ref.obj)
+
+
+def _returned_count(node: ast.FunctionDef) -> int:
+    """How many values a function returns (a tuple literal's length, else 1)."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Return) and isinstance(sub.value, ast.Tuple):
+            return len(sub.value.elts)
+    return 1
+
+
+def custom_partials(ref: UserFuncRef, src: FunctionSource, scope):
+    """The function giving the partial derivatives of a ``@custom_derivative``
+    function (see :func:`ad_compiler.custom_derivative`), or None."""
+    if ref.obj is not None:
+        partials = getattr(ref.obj, "__adc_partials__", None)
+        if partials is None:
+            return None
+        return UserFuncRef(getattr(partials, "__name__", "?"), obj=partials)
+    for dec in src.node.decorator_list:
+        if not isinstance(dec, ast.Call):
+            continue
+        if ast.unparse(dec.func).split(".")[-1] != "custom_derivative":
+            continue
+        loc = src.loc(dec)
+        if len(dec.args) != 1 or not isinstance(dec.args[0], ast.Name) or dec.keywords:
+            raise UnsupportedError(
+                "custom_derivative takes the name of one function",
+                loc,
+                "write @custom_derivative(partials) with a module-level `def partials`",
+                src.line(loc),
+            )
+        partials = scope.lookup(dec.args[0].id)
+        if not isinstance(partials, UserFuncRef):
+            raise UnsupportedError(
+                f"`{dec.args[0].id}` is not a function defined in this module",
+                loc,
+                "define the partial derivatives with `def` in the same file",
+                src.line(loc),
+            )
+        return partials
+    return None
+
+
+def external_source(ref: UserFuncRef, src: FunctionSource, scope) -> str:
+    """The text of a custom-derivative function for the emitted module: its ``def``
+    without decorators, after the imports and constants its body uses."""
+    node = src.node
+    first = node.lineno + src.line_offset
+    last = node.end_lineno + src.line_offset
+    body = textwrap.dedent("\n".join(src.lines[first - 1 : last]))
+    local = {a.arg for a in node.args.args + node.args.posonlyargs}
+    local |= _stored_names(node.body)
+    names = sorted(
+        {
+            n.id
+            for n in ast.walk(node)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        - local
+    )
+    lines = []
+    for name in names:
+        if ref.obj is None:
+            line = scope.binding_text(name)
+        else:
+            line = _runtime_binding(ref.obj, name)
+        if line is None:
+            raise UnsupportedError(
+                f"`{node.name}` uses `{name}`, which cannot be copied into emitted code",
+                src.loc(node),
+                "use modules and numbers only in a function with a custom derivative",
+                src.line(src.loc(node)),
+            )
+        if line:
+            lines.append(line)
+    return "\n".join(lines + ([""] if lines else []) + [body])
+
+
+def _runtime_binding(fn, name: str) -> str | None:
+    """How emitted code gets the global ``name`` of a live function: an import
+    line, a constant, ``""`` for a builtin, None if it cannot."""
+    import builtins
+    import sys
+    import types
+
+    g = fn.__globals__
+    if name not in g:
+        return "" if hasattr(builtins, name) else None
+    value = g[name]
+    if isinstance(value, types.ModuleType):
+        alias = f" as {name}" if value.__name__ != name else ""
+        return f"import {value.__name__}{alias}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{name} = {value!r}"
+    module = getattr(value, "__module__", None)
+    qualname = getattr(value, "__qualname__", None)
+    if (
+        module
+        and qualname
+        and getattr(sys.modules.get(module), qualname, None) is value
+    ):
+        alias = f" as {name}" if qualname != name else ""
+        return f"from {module} import {qualname}{alias}"
+    return None

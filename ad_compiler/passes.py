@@ -65,7 +65,7 @@ def _fold(eqn: Eqn) -> Const | None:
         return None  # let it fail at run time, where the user sees it
     if isinstance(value, numpy.generic):
         value = value.item()  # np.float64 -> float, same bits
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not isinstance(value, (bool, int, float)):
         return None  # e.g. complex from (-8) ** (1/3)
     if isinstance(value, float) and not math.isfinite(value):
         return None

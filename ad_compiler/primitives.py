@@ -176,6 +176,10 @@ _TABLE = [
     # sign is the derivative of abs; copysign makes it +1 at +0.0, the branch
     # `x if x >= 0 else -x` takes (see docs/rules.md on non-smooth points).
     _call("sign", 1, _sign, "math.copysign(1.0, {0})", "np.sign"),
+    # --- a call to one of the user's functions (params: fn, the callee's name;
+    # custom, how many of the inputs are arguments: the rest are the partial
+    # derivatives given by its custom_derivative) ---
+    Primitive("call", -1, None, effect=False),
     # --- the reverse-mode tape: a list, appended to by the forward sweep ---
     Primitive("tape", 0, list, py_name="[]", effect=True),
     Primitive("push", -1, None, py_name="{0}.append", effect=True),

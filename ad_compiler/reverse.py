@@ -128,6 +128,9 @@ def _vjp_block(stmts, b: IRBuilder, adjoint: dict, active, params, tapes) -> Non
         if isinstance(eqn, (For, While)):
             _vjp_loop(eqn, b, adjoint, active, params, tapes)
             continue
+        if eqn.prim == "call":
+            _vjp_call(eqn, b, adjoint, active)
+            continue
         g = adjoint.pop(eqn.out.name, None)
         if g is None:
             continue
@@ -299,3 +302,31 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         init = s.inits[k]
         if isinstance(init, Var) and init.name in active:
             adjoint[init.name] = b.add(adjoint.get(init.name), cb)
+
+
+def adjoint_name(fn: str) -> str:
+    """The reverse-mode derivative of a recursive function ``fn`` in emitted code."""
+    return f"{fn}_adjoint"
+
+
+def _vjp_call(eqn, b: IRBuilder, adjoint: dict, active) -> None:
+    """``x̄_i += ȳ · ∂f/∂x_i`` for a custom derivative; for a recursive function, a
+    call of its adjoint function (which recomputes the call it reverses)."""
+    gs = [adjoint.pop(o.name, None) for o in eqn.outs]
+    if all(g is None for g in gs):
+        return
+    with b.at(eqn.loc):
+        n = eqn.param("custom")
+        if n is not None:
+            g = b.bind(gs[0], f"{eqn.out.name}_bar")
+            cts = [b.mul(g, p) for p in eqn.ins[n:]]
+            args = eqn.ins[:n]
+        else:
+            args = eqn.ins
+            cts = tuple(b.namer.temp() for _ in args)
+            seeds = tuple(Const(0.0) if g is None else g for g in gs)
+            fn = adjoint_name(eqn.param("fn"))
+            b.emit(Eqn("call", cts, args + seeds, eqn.loc, "py", (("fn", fn),)))
+        for a, ct in zip(args, cts):
+            if isinstance(a, Var) and a.name in active:
+                adjoint[a.name] = b.add(adjoint.get(a.name), ct)

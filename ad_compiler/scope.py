@@ -23,7 +23,7 @@ import builtins
 import math
 import numbers
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy
 
@@ -70,9 +70,15 @@ class ValueRef:
 
 @dataclass(frozen=True)
 class UserFuncRef:
-    """A Python function defined by the user (calls to it are lowered by later stages)."""
+    """A Python function defined by the user: calls to it are inlined.
+
+    ``node`` is its ``def`` in the module being compiled (the CLI: static), or
+    ``obj`` the live function (the API: read through its own source and globals).
+    """
 
     name: str
+    node: ast.FunctionDef | None = field(default=None, compare=False, repr=False)
+    obj: object = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -126,8 +132,14 @@ class StaticScope:
 
     def __init__(self, module: ast.Module):
         self.refs: dict[str, Ref] = {}
+        self.imports: dict[str, str] = {}  # name -> the import line binding it
         counts: dict[str, int] = {}
         for stmt in module.body:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                for alias in stmt.names:
+                    one = type(stmt)(**{**stmt.__dict__, "names": [alias]})
+                    bound = alias.asname or alias.name.split(".")[0]
+                    self.imports[bound] = ast.unparse(one)
             for name, ref in self._bindings(stmt):
                 counts[name] = counts.get(name, 0) + 1
                 self.refs[name] = ref
@@ -152,7 +164,10 @@ class StaticScope:
                     stmt.module or "", alias.name
                 )
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            yield stmt.name, UserFuncRef(stmt.name)
+            if isinstance(stmt, ast.FunctionDef):
+                yield stmt.name, UserFuncRef(stmt.name, node=stmt)
+            else:
+                yield stmt.name, OpaqueRef("an `async def` function")
         elif isinstance(stmt, ast.ClassDef):
             yield stmt.name, OpaqueRef("a class")
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
@@ -168,6 +183,18 @@ class StaticScope:
                         yield node.id, OpaqueRef(
                             "a module-level value not known without running the file"
                         )
+
+    def binding_text(self, name: str) -> str | None:
+        """How emitted code gets the module-level ``name``: an import line, a
+        constant, ``""`` for a builtin, None if it cannot."""
+        if name in self.imports:
+            return self.imports[name]
+        ref = self.refs.get(name)
+        if isinstance(ref, ValueRef):
+            return f"{name} = {ref.value!r}"
+        if ref is None and hasattr(builtins, name):
+            return ""
+        return None
 
     def lookup(self, name: str) -> Ref | None:
         if name in self.refs:
@@ -206,7 +233,7 @@ def classify(value) -> Ref:
     if qualname is not None:
         return FuncRef(qualname)
     if callable(value) and hasattr(value, "__code__"):
-        return UserFuncRef(getattr(value, "__name__", "?"))
+        return UserFuncRef(getattr(value, "__name__", "?"), obj=value)
     return OpaqueRef(f"a value of type `{type(value).__name__}`")
 
 

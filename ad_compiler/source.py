@@ -31,6 +31,8 @@ class FunctionSource:
         return Loc.of(node, self.file, self.line_offset, self.col_offset)
 
     def line(self, loc: Loc) -> str | None:
+        if loc.file != self.file:  # code inlined from a function in another file
+            return linecache.getline(loc.file, loc.line).rstrip("\n") or None
         if 1 <= loc.line <= len(self.lines):
             return self.lines[loc.line - 1].rstrip("\n")
         return None

@@ -1356,10 +1356,7 @@ CALL_FUNCTIONS = {
 }
 
 # Corpus functions ad_compiler gets wrong today: name -> (the bug, the checks it breaks).
-KNOWN_BUGS = {
-    name: ("calls to user functions are not differentiated yet", None)
-    for name in CALL_FUNCTIONS
-}
+KNOWN_BUGS: dict = {}
 
 # name -> (point, value worked out by hand); every point lies in the case's domain.
 EXPECTED = {
