@@ -74,8 +74,8 @@ def _render(eqn: Eqn, args: list[_Expr]) -> _Expr:
 
 def _render_text(eqn: Eqn, args: list[_Expr]) -> _Expr:
     prim = PRIMITIVES[eqn.prim]
-    if eqn.prim == "call":
-        args = ", ".join(a.text for a in args)
+    if eqn.prim == "call":  # the partials of a custom derivative are not arguments
+        args = ", ".join(a.text for a in args[: eqn.param("custom")])
         return _Expr(f"{eqn.param('fn')}({args})", PREC_ATOM, 1)
     if eqn.prim == "tape":
         return _Expr("[]", PREC_ATOM, 1)

@@ -1404,7 +1404,8 @@ def external_source(ref: UserFuncRef, src: FunctionSource, scope) -> str:
     names = sorted(
         {
             n.id
-            for n in ast.walk(node)
+            for stmt in node.body
+            for n in ast.walk(stmt)
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
         }
         - local

@@ -169,3 +169,19 @@ def falls_off_the_end(x):
     if x > 0:
         return x
     y = x * 2
+
+
+def _pair(a, b):
+    return a * b
+
+
+def call_unknown_keyword(x):
+    return _pair(x, c=2.0)
+
+
+def call_missing_argument(x):
+    return _pair(x)
+
+
+def call_with_a_tuple_to_recursion(x):
+    return call_with_a_tuple_to_recursion((x, x))

@@ -25,6 +25,8 @@ import math
 
 import numpy as np
 
+from ad_compiler import custom_derivative
+
 # --- helpers (called by the cases below; not cases themselves) -----------------------------
 
 
@@ -988,6 +990,46 @@ def f_recursive_self(x, n):
     return f_recursive_self(math.sin(x) + 0.5 * x, n - 1.0)
 
 
+# --- 7b. user-defined derivatives: functions ad_compiler cannot see into --------------------
+
+
+def h_erf_partials(x):
+    """d erf / dx."""
+    return 2.0 / math.sqrt(math.pi) * math.exp(-x * x)
+
+
+@custom_derivative(h_erf_partials)
+def h_erf(x):
+    """math.erf has no rule in ad_compiler's table: the user gives its derivative."""
+    return math.erf(x)
+
+
+def h_logaddexp_partials(a, b):
+    """The partials of log(e^a + e^b): the softmax weights."""
+    m = max(a, b)
+    ea, eb = math.exp(a - m), math.exp(b - m)
+    return ea / (ea + eb), eb / (ea + eb)
+
+
+@custom_derivative(h_logaddexp_partials)
+def h_logaddexp(a, b):
+    """numpy.logaddexp, opaque to ad_compiler."""
+    return float(np.logaddexp(a, b))
+
+
+def f_custom_erf(x):
+    """A custom derivative used once, then differentiated through as usual."""
+    return h_erf(x) * x + h_erf(2.0 * x)
+
+
+def f_custom_in_loop(x, y):
+    """A two-argument custom derivative inside a loop, both arguments active."""
+    s = y
+    for i in range(4):
+        s = h_logaddexp(s, x * float(i))
+    return s
+
+
 # --- 8. classic numerical code --------------------------------------------------------------
 
 
@@ -1312,6 +1354,8 @@ CASES = [
     (f_recursive_horner, [SYM, (8.2, 8.8)]),
     (f_mutual_recursion, [(-1.5, 1.5), (5.2, 5.8)]),
     (f_recursive_self, [SYM, N3]),
+    (f_custom_erf, [(-1.5, 1.5)]),
+    (f_custom_in_loop, [(-1.0, 1.0), (-1.0, 1.0)]),
     # 8. classic numerical code
     (f_horner, [SYM, SYM, SYM, SYM, SYM]),
     (f_euler_ode, [SYM, (0.2, 2.0), (10.2, 10.8)]),
@@ -1353,6 +1397,8 @@ CALL_FUNCTIONS = {
     "f_recursive_horner",
     "f_mutual_recursion",
     "f_recursive_self",
+    "f_custom_erf",
+    "f_custom_in_loop",
 }
 
 # Corpus functions ad_compiler gets wrong today: name -> (the bug, the checks it breaks).
