@@ -45,7 +45,7 @@ def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
         dot = namer.fresh(f"{p.name}_dot")
         tangent[p.name] = dot
         dot_params.append(dot)
-    _jvp_block(fn.body, b, tangent)
+    jvp_block(fn.body, b, tangent)
     dots = []
     for r in fn.results:
         d = tangent.get(r.name) if isinstance(r, Var) else None
@@ -65,7 +65,7 @@ def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
     )
 
 
-def _jvp_block(stmts, b: IRBuilder, tangent: dict) -> None:
+def jvp_block(stmts, b: IRBuilder, tangent: dict) -> None:
     """Emit each statement followed by its tangent; ``tangent`` maps names to tangents."""
     for eqn in stmts:
         if isinstance(eqn, If):
@@ -99,7 +99,7 @@ def _jvp_if(s: If, b: IRBuilder, tangent: dict) -> None:
     for block in (s.then, s.orelse):
         inner = dict(tangent)
         with b.block() as eqns:
-            _jvp_block(block, b, inner)
+            jvp_block(block, b, inner)
         branches.append((tuple(eqns), inner))
     (then, t_then), (orelse, t_else) = branches
     outs, tv, ev = list(s.outs), list(s.then_vals), list(s.else_vals)
@@ -133,7 +133,7 @@ def _jvp_loop(s, b: IRBuilder, tangent: dict) -> None:
             dots.append((c, b.namer.fresh(f"{c.name}_dot")))
             inner[c.name] = dots[-1][1]
     with b.block() as body:
-        _jvp_block(s.body, b, inner)
+        jvp_block(s.body, b, inner)
     carried, inits, nexts = list(s.carried), list(s.inits), list(s.nexts)
     for c, dot in dots:
         k = s.carried.index(c)

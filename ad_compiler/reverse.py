@@ -32,6 +32,7 @@ from .ir import (
     base_name,
     blocks,
     defined_names,
+    iter_eqns,
     map_atoms,
     own_reads,
     Namer,
@@ -197,7 +198,9 @@ def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set) -> None:
     new tape (a list): all its reverse sweep needs to replay it backwards.
     ``tapes`` maps each such loop (by identity) to its tape."""
     for s in stmts:
-        if isinstance(s, (For, While)) and any(c.name in active for c in s.carried):
+        if isinstance(s, (For, While)) and _scalar_recurrence(s, active):
+            _sweep_forward_preaccumulated(s, b, tapes, active)
+        elif isinstance(s, (For, While)) and any(c.name in active for c in s.carried):
             tape = b.namer.fresh("tape")
             b.emit(Eqn("tape", (tape,), (), s.loc))
             pushed = s.index + s.carried
@@ -238,6 +241,9 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     if id(s) not in tapes:
         return
     tape, pushed = tapes[id(s)]
+    if pushed is None:
+        _vjp_preaccumulated(s, b, adjoint, active, tape)
+        return
     gs = {c.name: adjoint.pop(c.name, None) for c in s.carried}
     act = [k for k, c in enumerate(s.carried) if c.name in active]
     if all(gs[s.carried[k].name] is None for k in act):
@@ -330,3 +336,72 @@ def _vjp_call(eqn, b: IRBuilder, adjoint: dict, active) -> None:
         for a, ct in zip(args, cts):
             if isinstance(a, Var) and a.name in active:
                 adjoint[a.name] = b.add(adjoint.get(a.name), ct)
+
+
+def _scalar_recurrence(s, active: set) -> bool:
+    """A loop whose only active value is one carried scalar ``c``, updated from
+    itself and from inactive values: ``l = 4.0 * l * (1.0 - l)``.
+
+    Its iteration is a function of one variable, so the forward sweep can record
+    the derivative ``∂next/∂c`` itself (computed in forward mode alongside the
+    iteration) instead of ``c``, and the reverse sweep is one multiplication per
+    iteration: local Jacobian preaccumulation, as Tapenade and ADOL-C do it.
+    """
+    if sum(c.name in active for c in s.carried) != 1:
+        return False
+    for e in iter_eqns(s.body):
+        if e.prim == "call" and e.param("custom") is None:
+            return False  # a recursive call has no tangent rule in the body
+    if any(isinstance(t, (For, While)) for t in _all_stmts(s.body)):
+        return False
+    bound = {v.name for v in s.index + s.carried} | defined_names(s.body)
+    outside = _reads(s.body) | {a.name for a in s.nexts if isinstance(a, Var)}
+    return not ((outside - bound) & active)
+
+
+def _all_stmts(stmts):
+    for s in stmts:
+        yield s
+        for block in blocks(s):
+            yield from _all_stmts(block)
+
+
+def _sweep_forward_preaccumulated(s, b: IRBuilder, tapes: dict, active) -> None:
+    """The loop with its body in forward mode (tangent 1 for the carried value):
+    each iteration pushes ``∂next/∂c`` on the tape."""
+    from .forward import jvp_block
+
+    k = next(i for i, c in enumerate(s.carried) if c.name in active)
+    c, nxt = s.carried[k], s.nexts[k]
+    tape = b.namer.fresh("tape")
+    b.emit(Eqn("tape", (tape,), (), s.loc))
+    tangent = {c.name: Const(1.0)}
+    with b.block() as body:
+        jvp_block(s.body, b, tangent)
+        factor = tangent.get(nxt.name) if isinstance(nxt, Var) else None
+        factor = Const(0.0) if factor is None else factor
+        b.emit(Eqn("push", (), (tape, factor), s.loc))
+    tapes[id(s)] = (tape, None)
+    b.emit(replace(s, body=tuple(body)))
+
+
+def _vjp_preaccumulated(s, b: IRBuilder, adjoint: dict, active, tape) -> None:
+    """``c̄ ← c̄ · ∂next/∂c``, once per iteration, last iteration first."""
+    k = next(i for i, c in enumerate(s.carried) if c.name in active)
+    c = s.carried[k]
+    g = adjoint.pop(c.name, None)
+    for other in s.carried:
+        adjoint.pop(other.name, None)
+    if g is None:
+        return
+    cb = b.namer.fresh(f"{c.name}_bar")
+    factor = b.namer.fresh(f"d{c.name}")
+    with b.block() as body:
+        with b.at(s.loc):
+            nxt = b.mul(cb, factor)
+    b.emit(
+        For("tape", (factor,), (tape,), (cb,), (g,), tuple(body), (nxt,), None, s.loc)
+    )
+    init = s.inits[k]
+    if isinstance(init, Var) and init.name in active:
+        adjoint[init.name] = b.add(adjoint.get(init.name), cb)
