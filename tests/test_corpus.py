@@ -239,7 +239,9 @@ def test_value_and_grad_single_argnum(f, domain):
         value, g = value_and_grad(f, argnums=argnum)(*x)
         assert value == f(*x)
         assert not isinstance(g, tuple)
-        assert g == full[argnum]
+        # not bit for bit: with fewer active inputs a loop may be differentiated by
+        # another strategy (a scalar recurrence preaccumulates), which rounds apart
+        assert g == pytest.approx(full[argnum], rel=1e-9, abs=1e-13)
         assert grad(f, argnums=argnum)(*x) == g
 
 
