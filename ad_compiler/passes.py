@@ -467,7 +467,10 @@ def _dce_loop(s, live: set, columns: dict):
     more = {k for k, c in enumerate(s.carried) if c.name in inner} - needed
     if more:  # the test reads them
         needed |= more
-        return _dce_loop(s, live | {s.carried[k].name for k in needed}, columns)
+        wider = live | {s.carried[k].name for k in needed}
+        kept = _dce_loop(s, wider, columns)
+        live |= wider
+        return kept
     index = s.index
     if s.over == "tape":
         kept = [k for k, v in enumerate(s.index) if v.name in inner] or [0]

@@ -20,7 +20,8 @@ import random
 from dataclasses import dataclass
 
 from .builder import Ops
-from .ir import Const, Function
+from .errors import UsageError
+from .ir import Const, Eqn, Function
 
 
 def _sympy():
@@ -100,6 +101,11 @@ def to_sympy(fn: Function, symbols: dict | None = None) -> tuple:
         return env[a.name]
 
     for eqn in fn.body:
+        if not isinstance(eqn, Eqn) or eqn.prim == "call":
+            raise UsageError(
+                f"`{fn.name}` has branches, loops or calls: a SymPy formula covers "
+                "straight-line code only; check it against finite differences instead"
+            )
         env[eqn.out.name] = _apply(eqn.prim, *(val(a) for a in eqn.ins))
     return tuple(val(r) for r in fn.results)
 

@@ -234,6 +234,59 @@ def branch_programs(draw):
     return lines
 
 
+ITERABLES = (
+    "range(3)",
+    "range(0)",
+    "range(1)",
+    "range(1, 4)",
+    "range(3, 0, -1)",
+    "range(int(2.5))",
+    "(x, 0.5, y)",
+    "[z, x]",
+)
+
+
+@st.composite
+def loop_programs(draw):
+    """Random programs with for/while loops (nested, 0, 1 or several iterations),
+    break, continue, returns inside loops, branches inside loops and overwrites."""
+    defined = list(PARAMS)
+
+    def block(depth: int, in_loop: bool, index: tuple) -> list:
+        lines = []
+        for _ in range(draw(st.integers(1, 3))):
+            kinds = ["update", "branch"] + (["for", "while"] if depth < 2 else [])
+            kinds += ["break", "continue", "return"] if in_loop else []
+            kind = draw(st.sampled_from(kinds))
+            names = tuple(defined) + index
+            e = draw(expressions(names, max_leaves=3))
+            t = draw(st.sampled_from(defined))
+            cond = draw(conditions(names))
+            if kind == "update":  # contracting, so many iterations stay moderate
+                lines.append(f"{t} = 0.5 * {t} + 0.25 * math.tanh({e})")
+            elif kind == "branch":
+                lines += [f"if {cond}:", f"    {t} = {t} * 0.9 + 0.1 * math.sin({e})"]
+            elif kind in ("break", "continue"):
+                lines += [f"if {cond}:", f"    {kind}"]
+            elif kind == "return":
+                lines += [f"if {cond}:", f"    return {e}"]
+            elif kind == "for":
+                var = f"i{depth}"
+                source = draw(st.sampled_from(ITERABLES))
+                body = block(depth + 1, True, index + (f"float({var})",) * 0 + (var,))
+                lines += [f"for {var} in {source}:"] + [f"    {b}" for b in body]
+            else:
+                k = f"k{depth}"
+                body = block(depth + 1, True, index)
+                lines += [f"{k} = 0", f"while {k} < {draw(st.integers(0, 3))}:"]
+                lines += [f"    {k} += 1"] + [f"    {b}" for b in body]
+        return lines
+
+    lines = block(0, False, ())
+    lines.append(f"return {draw(expressions(tuple(defined), max_leaves=5))}")
+    return lines
+
+
 points = st.tuples(*[st.floats(-2.0, 2.0, allow_nan=False) for _ in PARAMS])
 
 _counter = itertools.count()
@@ -351,4 +404,10 @@ def test_random_statement_sequences(tmp_path, body, x):
 @SETTINGS
 @given(body=branch_programs(), x=points)
 def test_random_programs_with_branches(tmp_path, body, x):
+    check(load(tmp_path, body), x)
+
+
+@SETTINGS
+@given(body=loop_programs(), x=points)
+def test_random_programs_with_loops(tmp_path, body, x):
     check(load(tmp_path, body), x)

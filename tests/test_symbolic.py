@@ -44,3 +44,11 @@ def test_trace_to_sympy_matches_the_formula():
     (y,) = to_sympy(trace(seeds.f))
     x1, x2 = sympy.symbols("x1 x2", real=True)
     assert sympy.simplify(y - (sympy.log(x1) + x1 * x2 - sympy.sin(x2))) == 0
+
+
+def test_control_flow_has_no_single_formula_and_says_so():
+    import corpus_control
+    from ad_compiler import UsageError
+
+    with pytest.raises(UsageError, match="straight-line code only"):
+        to_sympy(trace(corpus_control.f_range_sum_powers))
