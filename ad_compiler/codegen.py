@@ -283,12 +283,10 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
             names = [v.name if counts.get(v.name) else "_" for v in s.index]
             if s.over == "tape":
                 source = f"reversed({atom(s.args[0]).text})"
+            elif s.over == "reversed_range":
+                source = f"reversed({_range(*(atom(a).text for a in s.args))})"
             else:
-                start, stop, step = (atom(a).text for a in s.args)
-                args = [start, stop] if start != "0" else [stop]
-                if step != "1":
-                    args = [start, stop, step]
-                source = f"range({', '.join(args)})"
+                source = _range(*(atom(a).text for a in s.args))
             out.append(f"{indent}for {', '.join(names)} in {source}:")
         mark = len(out)
         block(s.body, inner)
@@ -324,6 +322,14 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
     items = [atom(a).text for a in fn.results]
     out.append(f"    return {render_tree(fn.tree, items)}")
     return "\n".join(out) + "\n"
+
+
+def _range(start: str, stop: str, step: str) -> str:
+    """``range(n)`` / ``range(a, b)`` / ``range(a, b, c)``: the shortest call."""
+    args = [start, stop] if start != "0" else [stop]
+    if step != "1":
+        args = [start, stop, step]
+    return f"range({', '.join(args)})"
 
 
 def _docstring(doc: str) -> str:

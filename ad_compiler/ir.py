@@ -148,9 +148,10 @@ class For:
     loop stops after any iteration in which it is true (``break``), with the
     carried values of that iteration's ``nexts``.
 
-    ``over`` is ``"range"`` (``args`` = start, stop, step; one index) or
-    ``"tape"`` (``args`` = one tape; the index unpacks what each ``push`` stored,
-    last pushed first): reverse mode walks a loop's iterations backwards that way.
+    ``over`` is ``"range"`` (``args`` = start, stop, step; one index),
+    ``"reversed_range"`` (the same range, last index first), or ``"tape"``
+    (``args`` = one tape; the index unpacks what each ``push`` stored, last
+    pushed first): reverse mode walks a loop's iterations backwards that way.
     """
 
     over: str
@@ -240,7 +241,11 @@ def _show_loop(s, indent: str) -> list[str]:
     else:
         index = ", ".join(str(i) for i in s.index)
         args = ", ".join(str(a) for a in s.args)
-        source = f"range({args})" if s.over == "range" else f"reversed({args})"
+        source = {
+            "range": f"range({args})",
+            "tape": f"reversed({args})",
+            "reversed_range": f"reversed(range({args}))",
+        }[s.over]
         head = f"{indent}for {index} in {source}:" + (
             f"  carry {carry}" if carry else ""
         )

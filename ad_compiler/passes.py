@@ -36,6 +36,7 @@ from .ir import (
     Namer,
     Var,
     While,
+    blocks,
     defined_names,
     loop_reads,
     map_atoms,
@@ -167,6 +168,10 @@ def _hoist_negation(eqn: Eqn, defs: dict[str, Eqn], fresh) -> tuple[Eqn, Eqn] | 
     ins = tuple(defs[a.name].ins[0] if n else a for a, n in zip(eqn.ins, negs))
     inner = Eqn(eqn.prim, (fresh(),), ins, eqn.loc, eqn.ns, eqn.params)
     return inner, Eqn("neg", eqn.outs, (inner.out,), eqn.loc, eqn.ns)
+
+
+def _atom_key(a):
+    return a.name if isinstance(a, Var) else (type(a.value), a.value)
 
 
 def _key(eqn: Eqn):
@@ -328,12 +333,18 @@ def simplify(fn: Function) -> Function:
         tv = tuple(sub(v) for v in s.then_vals)
         ev = tuple(sub(v) for v in s.else_vals)
         # an output equal on both paths to a value visible outside is that value
+        # (literally equal: 1, 1.0 and True differ), and two outputs merging the
+        # same values are one (the `break` and `return` flags often are)
         inside = defined_names(then) | defined_names(orelse)
-        keep = []
+        keep, merged = [], {}
         for i, (o, t, e) in enumerate(zip(s.outs, tv, ev)):
-            if t == e and not (isinstance(t, Var) and t.name in inside):
+            key = (_atom_key(t), _atom_key(e))
+            if key[0] == key[1] and not (isinstance(t, Var) and t.name in inside):
                 subst[o.name] = t
+            elif key in merged:
+                subst[o.name] = s.outs[merged[key]]
             else:
+                merged[key] = i
                 keep.append(i)
         if len(keep) < len(s.outs):
             outs = tuple(s.outs[i] for i in keep)
@@ -506,6 +517,52 @@ def _replace_if_changed(s, fields: dict):
     return replace(s, **fields)
 
 
+def untape_counters(fn: Function) -> Function:
+    """A tape that records nothing but a ``range`` loop's index is that range,
+    reversed: the reverse loop runs ``for i in reversed(range(a, b, c))`` and the
+    forward loop (then empty) and its tape go.  Only for a loop without
+    ``break``, whose iterations are exactly its range.
+    """
+    counters = {}  # tape name -> the forward loop pushing only its index
+
+    def scan(stmts):
+        for s in stmts:
+            if isinstance(s, For) and s.over == "range" and s.brk is None and s.body:
+                push = s.body[0]
+                if (
+                    isinstance(push, Eqn)
+                    and push.prim == "push"
+                    and push.ins[1:] == s.index
+                ):
+                    counters[push.ins[0].name] = s
+            for block in blocks(s):
+                scan(block)
+
+    scan(fn.body)
+    if not counters:
+        return fn
+    forward = {id(s): s for s in counters.values()}
+
+    def rewrite(stmts):
+        out = []
+        for s in stmts:
+            if isinstance(s, For) and id(s) in forward:
+                s = replace(s, body=s.body[1:])
+            elif isinstance(s, For) and s.over == "tape" and s.args[0].name in counters:
+                s = replace(
+                    s, over="reversed_range", args=counters[s.args[0].name].args
+                )
+            fields = {}
+            if isinstance(s, If):
+                fields = {"then": rewrite(s.then), "orelse": rewrite(s.orelse)}
+            elif isinstance(s, Loop):
+                fields = {"body": rewrite(s.body)}
+            out.append(replace(s, **fields) if fields else s)
+        return tuple(out)
+
+    return replace(fn, body=rewrite(fn.body))
+
+
 def specialize(fn: Function, values: dict[str, Const]) -> Function:
     """Fix the named parameters to constants and drop them from the signature."""
 
@@ -553,6 +610,10 @@ def optimize(fn: Function, max_rounds: int = 1) -> Function:
         _dump("simplify", fn)
         fn = eliminate_dead_code(fn)
         _dump("eliminate_dead_code", fn)
+        untaped = untape_counters(fn)
+        if untaped is not fn:
+            fn = eliminate_dead_code(untaped)
+            _dump("untape_counters", fn)
         if fn is before:
             break
     return verify(fn)
