@@ -19,6 +19,7 @@ calling it costs what the code costs), with ``.source`` (the emitted text) and
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import gc
@@ -352,6 +353,8 @@ def compile_file(
             if name not in known:
                 raise UsageError(f"{file} has no top-level function named `{name}`")
         nodes = [n for n in nodes if n.name in functions]
+    else:  # a function with a custom derivative is opaque: its derivative is given
+        nodes = [n for n in nodes if not _has_custom_derivative(n)]
     if not nodes:
         raise UsageError(f"{file} defines no top-level function to differentiate")
     traces, errors, derivatives, primals = [], [], [], []
@@ -404,3 +407,11 @@ def _line(lines, loc):
     if 1 <= loc.line <= len(lines):
         return lines[loc.line - 1]
     return None
+
+
+def _has_custom_derivative(node) -> bool:
+    return any(
+        isinstance(d, ast.Call)
+        and ast.unparse(d.func).split(".")[-1] == "custom_derivative"
+        for d in node.decorator_list
+    )

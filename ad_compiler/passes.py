@@ -170,6 +170,15 @@ def _hoist_negation(eqn: Eqn, defs: dict[str, Eqn], fresh) -> tuple[Eqn, Eqn] | 
     return inner, Eqn("neg", eqn.outs, (inner.out,), eqn.loc, eqn.ns)
 
 
+_TRUE_FALSE = ((bool, True), (bool, False))
+_BOOL_PRIMS = frozenset({"ge", "le", "gt", "lt", "eq", "ne", "not"})
+
+
+def _is_bool(a, defs: dict) -> bool:
+    """Whether ``a`` is certainly a bool: a comparison's result."""
+    return isinstance(a, Var) and a.name in defs and defs[a.name].prim in _BOOL_PRIMS
+
+
 def _atom_key(a):
     return a.name if isinstance(a, Var) else (type(a.value), a.value)
 
@@ -343,6 +352,8 @@ def simplify(fn: Function) -> Function:
                 subst[o.name] = t
             elif key in merged:
                 subst[o.name] = s.outs[merged[key]]
+            elif key == _TRUE_FALSE and _is_bool(cond, defs):
+                subst[o.name] = cond  # `if c: v = True else: v = False` is v = c
             else:
                 merged[key] = i
                 keep.append(i)

@@ -9,14 +9,23 @@ import os
 
 import pytest
 
-from ad_compiler.api import compile_file
+from ad_compiler.api import _has_custom_derivative, compile_file
 from ad_compiler.source import module_functions, parse_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(ROOT, "tests", "golden")
-SAMPLE = "samples/seeds.py"
-TEXT = open(os.path.join(ROOT, SAMPLE), encoding="utf-8").read()
-NAMES = [n.name for n in module_functions(parse_module(TEXT, SAMPLE))]
+SAMPLES = ("samples/seeds.py", "samples/control_flow.py")
+TEXTS = {s: open(os.path.join(ROOT, s), encoding="utf-8").read() for s in SAMPLES}
+# (sample, function): every function `adc compile` differentiates by default
+CASES = [
+    (sample, node.name)
+    for sample in SAMPLES
+    for node in module_functions(parse_module(TEXTS[sample], sample))
+    if not _has_custom_derivative(node)
+]
+IDS = [name for _, name in CASES]
+SAMPLE = SAMPLES[0]
+TEXT = TEXTS[SAMPLE]
 
 
 def check_golden(name: str, actual: str):
@@ -29,21 +38,21 @@ def check_golden(name: str, actual: str):
     assert actual == expected, f"{name} changed; see the diff above"
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_trace_ir(name):
-    check_golden(f"{name}.ir.txt", compile_file(TEXT, SAMPLE, [name], ir_only=True))
+@pytest.mark.parametrize("sample, name", CASES, ids=IDS)
+def test_trace_ir(sample, name):
+    text = compile_file(TEXTS[sample], sample, [name], ir_only=True)
+    check_golden(f"{name}.ir.txt", text)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_reverse_source(name):
-    check_golden(f"{name}.reverse.py.txt", compile_file(TEXT, SAMPLE, [name]))
+@pytest.mark.parametrize("sample, name", CASES, ids=IDS)
+def test_reverse_source(sample, name):
+    check_golden(f"{name}.reverse.py.txt", compile_file(TEXTS[sample], sample, [name]))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_forward_source(name):
-    check_golden(
-        f"{name}.forward.py.txt", compile_file(TEXT, SAMPLE, [name], mode="forward")
-    )
+@pytest.mark.parametrize("sample, name", CASES, ids=IDS)
+def test_forward_source(sample, name):
+    text = compile_file(TEXTS[sample], sample, [name], mode="forward")
+    check_golden(f"{name}.forward.py.txt", text)
 
 
 def test_output_is_deterministic():
