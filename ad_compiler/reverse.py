@@ -380,7 +380,7 @@ def _sweep_forward_preaccumulated(s, b: IRBuilder, tapes: dict, active) -> None:
         jvp_block(s.body, b, tangent)
         factor = tangent.get(nxt.name) if isinstance(nxt, Var) else None
         factor = Const(0.0) if factor is None else factor
-        b.emit(Eqn("push", (), (tape, factor), s.loc))
+        b.emit(Eqn("push", (), (tape, factor)))  # no loc: no comment in its way
     tapes[id(s)] = (tape, None)
     b.emit(replace(s, body=tuple(body)))
 
