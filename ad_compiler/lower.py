@@ -1029,7 +1029,7 @@ class Lowerer:
             return ref
         if isinstance(node, ast.Attribute):
             base = self.resolve(node.value)
-            if isinstance(base, ModuleRef):
+            if isinstance(base, ModuleRef) or getattr(base, "module", None):
                 return attribute(base, node.attr)
             if isinstance(base, OpaqueRef):
                 return OpaqueRef(f"an attribute of {base.what}")
@@ -1164,8 +1164,9 @@ class Lowerer:
             self.error(
                 node.func,
                 f"call to `{callee}` is not supported{what}",
-                "ad_compiler differentiates arithmetic, math/NumPy elementary functions and "
-                "abs, min, max, pow, float, int, round",
+                "call it from a function of yours marked @custom_derivative(partials), "
+                "giving its derivative; ad_compiler itself knows arithmetic, the "
+                "math/NumPy elementary functions and abs, min, max, pow, float, int, round",
             )
         if node.keywords:
             self.error(

@@ -86,13 +86,22 @@ class OpaqueRef:
     """Something ad_compiler cannot differentiate through; ``what`` says what it is."""
 
     what: str
+    # a live module of the user's (API only): its functions can be looked up
+    module: object = field(default=None, compare=False, repr=False)
 
 
 Ref = ModuleRef | FuncRef | ValueRef | UserFuncRef | OpaqueRef
 
 
 def attribute(ref: Ref, attr: str) -> Ref:
-    """``ref.attr``: ``math.sin`` -> FuncRef, ``math.pi`` -> ValueRef."""
+    """``ref.attr``: ``math.sin`` -> FuncRef, ``math.pi`` -> ValueRef; a function
+    of a live module of the user's -> UserFuncRef."""
+    if isinstance(ref, OpaqueRef) and ref.module is not None:
+        if hasattr(ref.module, attr):
+            found = classify(getattr(ref.module, attr))
+            if isinstance(found, UserFuncRef):
+                return found
+        return OpaqueRef(f"an attribute of {ref.what}")
     if isinstance(ref, ModuleRef):
         if attr in MODULES[ref.module]:
             return FuncRef(f"{ref.module}.{attr}")
@@ -224,7 +233,7 @@ def classify(value) -> Ref:
     if isinstance(value, bool):
         return OpaqueRef("a bool")
     if isinstance(value, types.ModuleType):
-        return OpaqueRef(f"the module `{value.__name__}`")
+        return OpaqueRef(f"the module `{value.__name__}`", module=value)
     if isinstance(value, numbers.Real) and not isinstance(value, numpy.ndarray):
         return ValueRef(
             int(value) if isinstance(value, numbers.Integral) else float(value)

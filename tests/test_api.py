@@ -166,3 +166,37 @@ def test_reassignment_and_tuple_unpacking():
     inner = 3.0 + 6.0
     assert (ga, gb) == pytest.approx((2 * inner * 3.0, 2 * inner * 3.0))
     assert "a_1" in str(trace(swap))
+
+
+def test_calls_resolve_through_closures_and_globals_of_other_modules():
+    """A helper reached through a closure, and one imported from another module
+    (resolved in *its* module's globals), are inlined like any call."""
+    import corpus_control
+
+    scale = 3.0
+
+    def local_helper(u, k=2.0):
+        return k * math.sin(u) * scale
+
+    def f(x, y):
+        return local_helper(x) + corpus_control.h_poly(y, c=x) + local_helper(y, k=x)
+
+    x, y = 0.4, -0.7
+    gx, gy = grad(f, argnums=(0, 1))(x, y)
+    h = 1e-6
+    assert gx == pytest.approx((f(x + h, y) - f(x - h, y)) / (2 * h), rel=1e-7)
+    assert gy == pytest.approx((f(x, y + h) - f(x, y - h)) / (2 * h), rel=1e-7)
+    source = grad(f, argnums=(0, 1)).source
+    assert "local_helper" not in source and "h_poly" not in source  # inlined
+
+
+def test_custom_derivative_functions_are_copied_into_the_emitted_module():
+    import corpus_control
+
+    g = grad(corpus_control.f_custom_erf)
+    assert "def h_erf(x):" in g.source and "math.erf(x)" in g.source
+    assert "custom_derivative" not in g.source  # the decorator is not copied
+    x = 0.3
+    want = math.erf(x) + x * 2 / math.sqrt(math.pi) * math.exp(-x * x)
+    want += 2 * 2 / math.sqrt(math.pi) * math.exp(-4 * x * x)
+    assert g(x) == pytest.approx(want, rel=1e-14)
