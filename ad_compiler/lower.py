@@ -19,13 +19,28 @@ Guarantees:
 from __future__ import annotations
 
 import ast
+import dataclasses
 import textwrap
 from dataclasses import dataclass
 from typing import Any
 
 from .builder import IRBuilder
 from .errors import UnsupportedError
-from .ir import Atom, Const, Eqn, For, Function, If, Namer, Var, While, verify
+from .ir import (
+    Atom,
+    Const,
+    Eqn,
+    For,
+    Function,
+    If,
+    Namer,
+    Var,
+    While,
+    blocks,
+    loop_reads,
+    own_reads,
+    verify,
+)
 from .scope import (
     FuncRef,
     ModuleRef,
@@ -340,6 +355,7 @@ class Lowerer:
         # functions lowered on their own (name -> Function, None while lowering)
         # and the source of the custom-derivative functions called
         self.program: dict[str, Function | None] = {}
+        self.late: set[str] = set()  # see loop(): carried only in case they are read
         self.externals: dict[str, str] = {}
         self.top = True
 
@@ -401,10 +417,11 @@ class Lowerer:
         callees = ()
         if self.top:
             callees = tuple(f for f in self.program.values() if f is not None)
+        body = _drop_unread(tuple(self.b.eqns), self.late, results)
         fn = Function(
             name=node.name,
             params=params,
-            body=tuple(self.b.eqns),
+            body=body,
             results=results,
             tree=tree,
             defaults=defaults,
@@ -550,9 +567,10 @@ class Lowerer:
                     )
         returns = [not _same(x.ret, FALSE) for x in (t, e)]
         if all(returns) and t.tree != e.tree:
+            where = "`if`" if isinstance(node, ast.If) else "loop"
             self.error(
                 node,
-                "the branches of this `if` return different numbers of values",
+                f"the paths through this {where} return different numbers of values",
                 "return a tuple of the same length on every path",
             )
         outs, tv, ev = [], [], []
@@ -617,7 +635,7 @@ class Lowerer:
         """
         line = stmt.lineno + self.src.line_offset
         assigned = _stored_names(stmt.body)
-        target = None
+        target, over, args = None, "while", ()
         if isinstance(stmt, ast.For):
             target = stmt.target
             _store_names(target, assigned)
@@ -672,6 +690,19 @@ class Lowerer:
                 )
             nexts.append(value)
         extra = []  # (carried, init, next) for the flags and returned values
+        surely_runs = (
+            (over == "range" and _nonempty_range(args))
+            or (over == "items" and bool(args))
+            or (isinstance(cond, Const) and bool(cond.value))
+        )
+        late = []  # names first bound in a loop sure to run, bound on every path
+        if surely_runs:
+            for n in sorted(assigned - set(names)):
+                value = self.env.get(n)
+                if isinstance(value, (Var, Const)):
+                    late.append(n)
+                    extra.append((self.phi_name(n), Const(0.0), value))
+                    self.late.add(extra[-1][0].name)
         ret = results = broke = FALSE
         if not _same(exit.ret, FALSE):
             ret = self.namer.temp()
@@ -720,8 +751,8 @@ class Lowerer:
                 )
             )
         self.env = dict(env)
-        self.env.update(zip(names, carried))
-        for n in assigned - set(names):
+        self.env.update(zip(names + late, carried))
+        for n in assigned - set(names) - set(late):
             self.env[n] = Unbound(n, line, loop=True)
         if isinstance(stmt, ast.While) and not _has_break(stmt.body):
             if isinstance(cond, Const) and cond.value and not _same(ret, FALSE):
@@ -736,16 +767,8 @@ class Lowerer:
         if isinstance(node, ast.Call):
             ref = self.resolve(node.func)
             q = ref.qualname if isinstance(ref, FuncRef) else None
-            if q in ("builtins.range", "builtins.enumerate", "builtins.zip"):
-                if node.keywords:
-                    self.error(
-                        node.keywords[0],
-                        f"keyword arguments to `{q[9:]}` are not supported",
-                    )
-                for arg in node.args:
-                    if isinstance(arg, ast.Starred):
-                        self.unsupported(arg)
             if q == "builtins.range":
+                self.plain_arguments(node, "range")
                 if not 1 <= len(node.args) <= 3:
                     self.error(
                         node, f"`range` takes 1 to 3 arguments, got {len(node.args)}"
@@ -756,13 +779,34 @@ class Lowerer:
                 if len(args) == 2:
                     args.append(Const(1))
                 return "range", tuple(args)
+        return "items", self.items(node)
+
+    def plain_arguments(self, node: ast.Call, name: str) -> None:
+        if node.keywords:
+            self.error(
+                node.keywords[0], f"keyword arguments to `{name}` are not supported"
+            )
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                self.unsupported(arg)
+
+    def items(self, node: ast.expr, what: str = "a `for` loop over") -> list:
+        """The items of a tuple, a list, or ``enumerate``/``zip`` of them (nested
+        too), which a loop runs over: their number is known now."""
+        if isinstance(node, ast.List):
+            return [self.expr(e) for e in node.elts]
+        if isinstance(node, ast.Call):
+            ref = self.resolve(node.func)
+            q = ref.qualname if isinstance(ref, FuncRef) else None
+            if q in ("builtins.enumerate", "builtins.zip"):
+                self.plain_arguments(node, q[9:])
             if q == "builtins.enumerate":
                 if not 1 <= len(node.args) <= 2:
                     self.error(
                         node,
                         f"`enumerate` takes 1 or 2 arguments, got {len(node.args)}",
                     )
-                items = self.items(node.args[0])
+                items = self.items(node.args[0], what)
                 start = 0
                 if len(node.args) == 2:
                     start = literal_number(node.args[1])
@@ -771,24 +815,18 @@ class Lowerer:
                             node.args[1],
                             "the start of `enumerate` must be an integer literal",
                         )
-                return "items", [
+                return [
                     TupleValue((Const(start + j), item)) for j, item in enumerate(items)
                 ]
             if q == "builtins.zip":
-                columns = [self.items(a) for a in node.args]
-                return "items", [TupleValue(row) for row in zip(*columns)]
-        return "items", self.items(node)
-
-    def items(self, node: ast.expr) -> list:
-        """The items of a tuple or list a loop runs over (their number is known now)."""
-        if isinstance(node, ast.List):
-            return [self.expr(e) for e in node.elts]
+                columns = [self.items(a, what) for a in node.args]
+                return [TupleValue(row) for row in zip(*columns)]
         value = self.expr(node) if not isinstance(node, ast.Call) else None
         if not isinstance(value, TupleValue):
             self.error(
                 node,
-                f"a `for` loop over `{ast.unparse(node)}` is not supported",
-                "loop over range(...), a tuple or list of values, or enumerate/zip of them",
+                f"{what} `{ast.unparse(node)}` is not supported",
+                "use range(...), a tuple or list of values, or enumerate/zip of them",
             )
         return list(value.items)
 
@@ -808,7 +846,10 @@ class Lowerer:
         index = self.namer.fresh("k")
         # item k of the tuple: `x if k == 0 else y if k == 1 else z`, so the loop
         # stays a loop whose length is the tuple's
-        self.assign(target, self.pick(stmt, index, args))
+        if args:
+            self.assign(target, self.pick(stmt, index, args))
+        else:  # an empty tuple: the body never runs, the names only need values
+            self.assign(target, _placeholder(target))
         return (index,)
 
     def pick(self, stmt, k: Var, values: list):
@@ -1184,7 +1225,7 @@ class Lowerer:
             )
         if q == "builtins.len":
             self.arity(node, callee, node.args, 1)
-            return Const(len(self.items(node.args[0])))
+            return Const(len(self.items(node.args[0], "`len` of")))
         if q in ("builtins.max", "builtins.min") and len(node.args) < 2:
             self.error(
                 node,
@@ -1455,3 +1496,55 @@ def _runtime_binding(fn, name: str) -> str | None:
         alias = f" as {name}" if qualname != name else ""
         return f"from {module} import {qualname}{alias}"
     return None
+
+
+def _placeholder(target: ast.expr):
+    """A value of the shape of an assignment target (never read)."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return TupleValue(tuple(_placeholder(e) for e in target.elts))
+    return Const(0.0)
+
+
+def _drop_unread(body: tuple, late: set, results) -> tuple:
+    """The body without the carried values in ``late`` that nothing reads."""
+    if not late:
+        return body
+    unread = set(late)
+
+    def reads(stmts, read):
+        for s in stmts:
+            atoms = own_reads(s)
+            if isinstance(s, (For, While)):  # a next of an unread value is not read
+                nexts = [n for c, n in zip(s.carried, s.nexts) if c.name not in unread]
+                atoms = loop_reads(s) + (s.cond, s.brk) + tuple(nexts)
+            read.update(a.name for a in atoms if isinstance(a, Var))
+            for block in blocks(s):
+                reads(block, read)
+
+    while True:
+        read = {a.name for a in results if isinstance(a, Var)}
+        reads(body, read)
+        if not unread & read:
+            break
+        unread -= read
+
+    def rewrite(stmts):
+        out = []
+        for s in stmts:
+            if isinstance(s, (For, While)):
+                keep = [k for k, c in enumerate(s.carried) if c.name not in unread]
+                s = dataclasses.replace(
+                    s,
+                    carried=tuple(s.carried[k] for k in keep),
+                    inits=tuple(s.inits[k] for k in keep),
+                    nexts=tuple(s.nexts[k] for k in keep),
+                    body=rewrite(s.body),
+                )
+            elif isinstance(s, If):
+                s = dataclasses.replace(
+                    s, then=rewrite(s.then), orelse=rewrite(s.orelse)
+                )
+            out.append(s)
+        return tuple(out)
+
+    return rewrite(body) if unread else body

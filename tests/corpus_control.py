@@ -1453,3 +1453,36 @@ EXPECTED = {
     # Lambert's fraction with 5 levels is tan(0.5) to about 1e-13
     "f_continued_fraction_tan": ((0.5, 5.5), 0.5463024898437905),
 }
+
+
+# --- edge cases found while documenting ------------------------------------------------------
+
+
+def f_loop_over_empty_tuple(x):
+    """A loop over () never runs; its variable still needs no value."""
+    s = x * x
+    for a in ():
+        s = s * a
+    return s
+
+
+def f_name_bound_in_a_loop_that_runs(x):
+    """`y` is first bound inside a loop sure to run, and read after it."""
+    for i in range(3):
+        y = x * float(i) + math.sin(x)
+    return y * float(i)
+
+
+def f_enumerate_of_zip(x, y):
+    """Nested unpacking: enumerate over zip of two tuples."""
+    s = 0.0
+    for k, (a, b) in enumerate(zip((x, y), (y, x))):
+        s += a * b * float(k + 1)
+    return s
+
+
+CASES += [
+    (f_loop_over_empty_tuple, [(-2.0, 2.0)]),
+    (f_name_bound_in_a_loop_that_runs, [(-2.0, 2.0)]),
+    (f_enumerate_of_zip, [(-2.0, 2.0), (-2.0, 2.0)]),
+]

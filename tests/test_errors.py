@@ -82,7 +82,7 @@ CASES = {
     "compare_is": ("x is None", "comparison `is` is not supported"),
     "branches_return_different": (
         "if x > 0:",
-        "the branches of this `if` return different numbers of values",
+        "the paths through this `if` return different numbers of values",
     ),
     "falls_off_the_end": (
         "if x > 0:",
