@@ -23,11 +23,11 @@ rather than returning a function, so it would time a cache look-up and argument
 checks besides the emitted code.  Both emitted functions are the loaded emitted
 code with no wrapper; their ``.source`` is printed at the top of the output.
 
-Until ad_compiler supports ``for`` loops, building the emitted candidates
-raises an ``AdError``; the script then prints one line saying so and why, and
-still times and plots the three others.  Any other exception while building
-them is a compiler bug: it is handled the same way, but the line says
-``INTERNAL COMPILER ERROR`` and where it was raised.
+If building an emitted candidate raises an ``AdError`` (the compiler rejects
+the function), the script prints one line saying so and why, and still times
+and plots the others.  Any other exception while building them is a compiler
+bug: it is handled the same way, but the line says ``INTERNAL COMPILER ERROR``
+and where it was raised.
 
 Tape memory: with :mod:`tracemalloc`, the peak of memory allocated during one
 call of ``hand_rev`` and of ``emitted_rev`` at each n, minus the same peak for
@@ -60,11 +60,9 @@ fails is reported and not timed (nor measured for memory):
 At this start point the derivative overflows the float range from n = 1,024
 on (it is -1.07e301 at n = 1,000), so it is +-inf at n = 10,000 and 100,000;
 two overflowed derivatives count as agreement, so at those n the check compares
-only the value of the function.  (The emitted reverse derivative may overflow
-to nan rather than inf there: its factor is ``4.0 * ((1.0 - l) * g) - 4.0 * l *
-g``, the adjoint of the primal as written, and inf - inf is nan; the hand-written
-``g * (4.0 - 8.0 * l)`` is algebra the compiler does not do, since it rounds
-differently.)  Timing is unaffected:
+only the value of the function.  (A derivative that multiplies adjoints
+into several terms, such as ``4.0 * ((1.0 - l) * g) - 4.0 * l * g``, overflows
+to nan rather than inf, inf - inf being nan; both count as overflowed.)  Timing is unaffected:
 multiplying by inf costs what multiplying by a finite float does (checked: the
 1,000-iteration forward loop runs no slower with an infinite tangent).
 
