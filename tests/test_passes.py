@@ -122,3 +122,41 @@ def test_power_of_two_scaling_reassociates_only_to_reuse_a_value():
         eqn("mul", "m", "x", "y"), eqn("mul", "w", 3.0, "m"), results=(Var("w"),)
     )
     assert [str(e) for e in optimize(fn).body] == ["m = x * y", "w = 3.0 * m"]
+
+
+def halve(x):
+    y = x
+    while y > 1.0:
+        y = y * 0.5
+    return y
+
+
+def grow(x, limit):
+    s = x
+    for i in range(100):
+        s = s * 1.1
+        if s > limit:
+            break
+    return s * x
+
+
+def sum_of_powers(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + x**i
+    return s
+
+
+@pytest.mark.parametrize(
+    "f, x, want",
+    [
+        (halve, (5.0,), 0.125),  # 5 -> 2.5 -> 1.25 -> 0.625: three halvings
+        (grow, (1.0, 1.5), 1.1**5 * 2),  # five steps pass 1.5; d(s x)/dx = 2 s
+        (sum_of_powers, (2.0, 4), 0 + 1 + 2 * 2 + 3 * 4),
+    ],
+)
+def test_tapes_that_only_count_become_counts(f, x, want):
+    """No list where the reverse sweep needs only how many iterations ran."""
+    g = grad(f)
+    assert "tape" not in g.source and "reversed(range(" in g.source
+    assert g(*x) == pytest.approx(want, rel=1e-12)
