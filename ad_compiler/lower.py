@@ -652,14 +652,6 @@ class Lowerer:
             n for n in sorted(assigned) if n in env and not isinstance(env[n], Unbound)
         ]
         inits = [env[n] for n in names]
-        if isinstance(target, ast.Name) and target.id not in names:
-            if (over == "range" and _nonempty_range(args)) or (
-                over == "items" and args
-            ):
-                # a loop sure to run binds its variable for the code after it; the
-                # init is never seen
-                names.append(target.id)
-                inits.append(Const(0))
         carried = [self.phi_name(n) for n in names]
         inner = dict(env)
         inner.update(zip(names, carried))
@@ -695,7 +687,9 @@ class Lowerer:
             or (over == "items" and bool(args))
             or (isinstance(cond, Const) and bool(cond.value))
         )
-        late = []  # names first bound in a loop sure to run, bound on every path
+        # names first bound in a loop sure to run (its variable too), bound on
+        # every path through the body, are bound after it; the init is never seen
+        late = []
         if surely_runs:
             for n in sorted(assigned - set(names)):
                 value = self.env.get(n)
