@@ -177,8 +177,15 @@ class Unbound:
     name: str
     line: int
     loop: bool = False
+    runs: bool = False  # the loop surely runs: a path through its body skips it
 
     def message(self) -> tuple[str, str]:
+        if self.loop and self.runs:
+            return (
+                f"`{self.name}` may be unbound here: the loop at line {self.line} "
+                "does not assign it on every path through its body",
+                f"assign `{self.name}` before the loop",
+            )
         if self.loop:
             return (
                 f"`{self.name}` may be unbound here: it is assigned in the loop at "
@@ -747,7 +754,7 @@ class Lowerer:
         self.env = dict(env)
         self.env.update(zip(names + late, carried))
         for n in assigned - set(names) - set(late):
-            self.env[n] = Unbound(n, line, loop=True)
+            self.env[n] = Unbound(n, line, loop=True, runs=surely_runs)
         if isinstance(stmt, ast.While) and not _has_break(stmt.body):
             if isinstance(cond, Const) and cond.value and not _same(ret, FALSE):
                 ret = TRUE  # `while True:` without `break` ends only by returning
@@ -820,7 +827,12 @@ class Lowerer:
             self.error(
                 node,
                 f"{what} `{ast.unparse(node)}` is not supported",
-                "use range(...), a tuple or list of values, or enumerate/zip of them",
+                (
+                    "`len` takes a tuple or list written in the function"
+                    if what.startswith("`len`")
+                    else "use range(...), a tuple or list of values, or "
+                    "enumerate/zip of them"
+                ),
             )
         return list(value.items)
 

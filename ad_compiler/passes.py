@@ -181,6 +181,17 @@ def _is_bool(a, defs: dict) -> bool:
     return isinstance(a, Var) and a.name in defs and defs[a.name].prim in _BOOL_PRIMS
 
 
+def _never_runs(s, sub) -> bool:
+    """A ``range`` loop whose bounds are constants giving no iteration."""
+    if not isinstance(s, For) or s.over not in ("range", "reversed_range"):
+        return False
+    args = [sub(a) for a in s.args]
+    values = [a.value if isinstance(a, Const) else None for a in args]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return False
+    return values[2] != 0 and len(range(*values)) == 0
+
+
 def _atom_key(a):
     return a.name if isinstance(a, Var) else (type(a.value), a.value)
 
@@ -273,6 +284,10 @@ def simplify(fn: Function) -> Function:
                 body += walk_if(eqn, seen)
                 continue
             if isinstance(eqn, Loop):
+                if _never_runs(eqn, sub):  # range(0): its values are its inits
+                    for c, init in zip(eqn.carried, eqn.inits):
+                        subst[c.name] = sub(init)
+                    continue
                 body.append(walk_loop(eqn, seen))
                 continue
             if subst:
