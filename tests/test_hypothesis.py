@@ -1,10 +1,13 @@
-"""Random straight-line programs, differentiated both ways, against finite differences.
+"""Random programs, differentiated both ways, against finite differences.
 
 Hypothesis draws expression trees over the supported subset (the variables
 x, y, z, literals, ``+ - * /``, small integer powers, ``sin cos exp tanh atan``
 and ``log``/``sqrt`` of arguments that are always positive) and sequences of
 statements (assignments, also chained, that reuse and overwrite names, augmented
-assignments, tuple unpacking, swaps and tuple variables).  Each program is written to a real ``.py`` file,
+assignments, tuple unpacking, swaps and tuple variables), programs with branches
+and early returns, and programs with loops (nested ``for`` over ranges and
+tuples, ``while``, ``break``, ``continue``, returns inside loops).  Each program
+is written to a real ``.py`` file,
 imported, and its reverse-mode (``grad``, or ``vjp`` rows for tuple outputs) and
 forward-mode (``jvp``) derivatives are compared with finite differences at a
 random point.
@@ -273,7 +276,7 @@ def loop_programs(draw):
             elif kind == "for":
                 var = f"i{depth}"
                 source = draw(st.sampled_from(ITERABLES))
-                body = block(depth + 1, True, index + (f"float({var})",) * 0 + (var,))
+                body = block(depth + 1, True, index + (var,))
                 lines += [f"for {var} in {source}:"] + [f"    {b}" for b in body]
             else:
                 k = f"k{depth}"
