@@ -537,12 +537,11 @@ class Lowerer:
             return self.split(stmt, exit.ret, arms, terminal=True)
         if not stmt.orelse:
             return self.lower_seq(rest)
+        # an `else` that always jumps (returns) is not followed by `rest`
+        orelse = list(stmt.orelse) + ([] if _always_jumps(stmt.orelse) else rest)
         if _same(broke, FALSE):
-            return self.lower_seq(list(stmt.orelse) + list(rest))
-        arms = [
-            lambda: self.lower_seq(list(rest)),
-            lambda: self.lower_seq(list(stmt.orelse) + list(rest)),
-        ]
+            return self.lower_seq(orelse)
+        arms = [lambda: self.lower_seq(list(rest)), lambda: self.lower_seq(orelse)]
         return self.split(stmt, broke, arms, terminal=True)
 
     def split(self, node, cond, arms, terminal: bool) -> Exit:

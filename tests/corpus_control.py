@@ -1486,3 +1486,74 @@ CASES += [
     (f_name_bound_in_a_loop_that_runs, [(-2.0, 2.0)]),
     (f_enumerate_of_zip, [(-2.0, 2.0), (-2.0, 2.0)]),
 ]
+
+
+def h_sq_partials(x):
+    """d(x^2)/dx."""
+    return 2.0 * x
+
+
+@custom_derivative(h_sq_partials)
+def h_sq(x):
+    """A square with a given derivative, called from inside a recursion."""
+    return x * x
+
+
+def h_rec_loop(x, n):
+    """Recursion whose every level runs a loop calling a custom-derivative function."""
+    if n <= 0:
+        return x
+    s = x
+    for i in range(n):
+        s = math.sin(s) + h_sq(x) * 0.1
+    return h_rec_loop(s, n - 1)
+
+
+def h_rec_pair(x, y, n):
+    """A recursive function returning a tuple."""
+    if n == 0:
+        return x, y
+    a, b = h_rec_pair(y, x * 0.5 + math.cos(y), n - 1)
+    return a + 0.1 * b, b
+
+
+def f_recursion_with_loop_and_custom(x, n):
+    """Recursion x loop x custom derivative."""
+    return h_rec_loop(x, int(n))
+
+
+def f_recursive_pair(x, y):
+    """A tuple-returning recursive function, unpacked by the caller."""
+    a, b = h_rec_pair(x, y, 3)
+    return a * b
+
+
+def f_while_else_return(x):
+    """while ... else whose else returns, with code after the loop."""
+    k = 0
+    while k < 3:
+        x = x * 1.2
+        k += 1
+        if x > 100.0:
+            break
+    else:
+        return x * 2.0
+    return x
+
+
+def f_while_else_return_breaks(x):
+    """The same, where the break fires and the code after the loop runs."""
+    return f_while_else_return(x) + 0.0
+
+
+CASES += [
+    (f_recursion_with_loop_and_custom, [(-1.0, 1.0), (3.2, 3.8)]),
+    (f_recursive_pair, [(0.1, 0.9), (0.1, 0.9)]),
+    (f_while_else_return, [(0.2, 1.0)]),
+    (f_while_else_return_breaks, [(90.0, 95.0)]),
+]
+CALL_FUNCTIONS |= {
+    "f_recursion_with_loop_and_custom",
+    "f_recursive_pair",
+    "f_while_else_return_breaks",
+}
