@@ -415,3 +415,19 @@ def _has_custom_derivative(node) -> bool:
         and ast.unparse(d.func).split(".")[-1] == "custom_derivative"
         for d in node.decorator_list
     )
+
+
+def trace_file(text: str, file: str, function: str, point: dict, wrt=None):
+    """The trace tables (:mod:`ad_compiler.tables`) of a file's function at a
+    point; the file is parsed, never run."""
+    from .tables import trace_tables
+
+    module = parse_module(text, file)
+    for node in module_functions(module):
+        if node.name == function:
+            fn = lower(
+                FunctionSource(node, file, tuple(text.splitlines())),
+                StaticScope(module),
+            )
+            return trace_tables(fn, point, wrt)
+    raise UsageError(f"{file} has no top-level function named `{function}`")

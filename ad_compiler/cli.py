@@ -1,7 +1,9 @@
-"""The ``adc`` command: a thin shell over :func:`ad_compiler.api.compile_file`.
+"""The ``adc`` command: a thin shell over :mod:`ad_compiler.api`.
 
 ``adc compile f.py`` reads f.py as text (it never imports or runs it) and
-writes a Python module with the derivative of each top-level function.
+writes a Python module with the derivative of each top-level function;
+``adc trace f.py --function f --at x1=2 x2=5`` prints the seeds' three trace
+tables at that point.
 
 Exit status: 0 on success, 1 when the input cannot be differentiated (with a
 compiler-style message on stderr), 2 for usage errors.  No Python traceback
@@ -17,7 +19,7 @@ import sys
 import tempfile
 
 from . import __version__
-from .api import compile_file
+from .api import compile_file, trace_file
 from .errors import CompileError, UsageError
 
 
@@ -70,7 +72,83 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--ir", action="store_true", help="print the evaluation trace (IR) instead"
     )
+    t = sub.add_parser(
+        "trace",
+        help="print the primal, tangent and adjoint trace tables at a point",
+        description="Read FILE statically and print the seeds' three tables for one "
+        "function at one point: the forward primal trace, the forward tangent trace "
+        "along one input, and the reverse adjoint trace, along the path the point takes.",
+    )
+    t.add_argument(
+        "file", metavar="FILE", help="the Python file to read (not executed)"
+    )
+    t.add_argument("--function", required=True, metavar="NAME", help="the function")
+    t.add_argument(
+        "--at",
+        nargs="+",
+        required=True,
+        metavar="NAME=VALUE",
+        help="the point: a value for every parameter",
+    )
+    t.add_argument("--wrt", metavar="NAME", help="the input of the tangent trace")
+    t.add_argument("--digits", type=int, default=4, help="digits after the point")
+    t.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     return parser
+
+
+def _read(path: str) -> str | None:
+    """The file's text, or None after saying why it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"adc: error: cannot read {path}: {exc}", file=sys.stderr)
+        return None
+
+
+def _call(text: str, work):
+    """``(work(), 0)``, or ``(None, status)`` after printing the error: 1 for what
+    cannot be differentiated (compiler-style, with the source line), 2 for usage."""
+    try:
+        return work(), 0
+    except CompileError as exc:
+        print(exc.with_source(text.splitlines()).render(), file=sys.stderr)
+        return None, 1
+    except UsageError as exc:
+        print(f"adc: error: {exc}", file=sys.stderr)
+        return None, 2
+
+
+def _trace(args) -> int:
+    import json
+
+    text = _read(args.file)
+    if text is None:
+        return 2
+    point = {}
+    for item in args.at:
+        name, sep, value = item.partition("=")
+        try:
+            point[name.strip()] = (
+                float(value) if "." in value or "e" in value else int(value)
+            )
+        except ValueError:
+            sep = ""
+        if not sep:
+            print(f"adc: error: --at takes NAME=NUMBER, got {item!r}", file=sys.stderr)
+            return 2
+    tables, status = _call(
+        text, lambda: trace_file(text, args.file, args.function, point, args.wrt)
+    )
+    if tables is None:
+        return status
+    if args.format == "json":
+        sys.stdout.write(json.dumps(tables.as_dict(), indent=2) + "\n")
+    elif args.format == "markdown":
+        sys.stdout.write(tables.markdown(args.digits))
+    else:
+        sys.stdout.write(tables.text(args.digits))
+    return 0
 
 
 def _write_atomically(path: str, text: str) -> None:
@@ -114,16 +192,14 @@ def _compile(args, argv: list[str]) -> int:
                 file=sys.stderr,
             )
             return 2
-    try:
-        with open(args.file, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"adc: error: cannot read {args.file}: {exc}", file=sys.stderr)
+    text = _read(args.file)
+    if text is None:
         return 2
     wrt = [w.strip() for w in args.wrt.split(",") if w.strip()] if args.wrt else None
     command = "adc " + " ".join(shlex.quote(a) for a in argv)
-    try:
-        module_text = compile_file(
+    module_text, status = _call(
+        text,
+        lambda: compile_file(
             text,
             args.file,
             functions=args.function,
@@ -131,13 +207,10 @@ def _compile(args, argv: list[str]) -> int:
             wrt=wrt,
             ir_only=args.ir,
             command=command,
-        )
-    except CompileError as exc:
-        print(exc.with_source(text.splitlines()).render(), file=sys.stderr)
-        return 1
-    except UsageError as exc:
-        print(f"adc: error: {exc}", file=sys.stderr)
-        return 2
+        ),
+    )
+    if module_text is None:
+        return status
     if out:
         try:
             _write_atomically(out, module_text)
@@ -157,6 +230,8 @@ def main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        if args.command == "trace":
+            return _trace(args)
         return _compile(args, argv)
     except Exception as exc:  # a bug in ad_compiler: say so, without a traceback
         print(
