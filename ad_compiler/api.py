@@ -417,17 +417,18 @@ def _has_custom_derivative(node) -> bool:
     )
 
 
-def trace_file(text: str, file: str, function: str, point: dict, wrt=None):
-    """The trace tables (:mod:`ad_compiler.tables`) of a file's function at a
-    point; the file is parsed, never run."""
-    from .tables import trace_tables
-
+def trace_ir(text: str, file: str, function: str) -> Function:
+    """The IR of one function of a file's text; the file is parsed, never run."""
     module = parse_module(text, file)
     for node in module_functions(module):
         if node.name == function:
-            fn = lower(
-                FunctionSource(node, file, tuple(text.splitlines())),
-                StaticScope(module),
-            )
-            return trace_tables(fn, point, wrt)
+            src = FunctionSource(node, file, tuple(text.splitlines()))
+            return lower(src, StaticScope(module))
     raise UsageError(f"{file} has no top-level function named `{function}`")
+
+
+def trace_file(text: str, file: str, function: str, point: dict, wrt=None):
+    """The trace tables (:mod:`ad_compiler.tables`) of a file's function at a point."""
+    from .tables import trace_tables
+
+    return trace_tables(trace_ir(text, file, function), point, wrt)

@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 from . import __version__
-from .api import compile_file, trace_file
+from .api import compile_file, trace_file, trace_ir
 from .errors import CompileError, UsageError
 
 
@@ -93,7 +93,53 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--wrt", metavar="NAME", help="the input of the tangent trace")
     t.add_argument("--digits", type=int, default=4, help="digits after the point")
     t.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    g = sub.add_parser(
+        "graph",
+        help="draw a function's evaluation trace (Graphviz DOT; SVG/PNG with Graphviz)",
+        description="Read FILE statically and draw the trace of one function: DOT "
+        "text on stdout or in OUT.dot; OUT.svg or OUT.png need Graphviz's dot program.",
+    )
+    g.add_argument(
+        "file", metavar="FILE", help="the Python file to read (not executed)"
+    )
+    g.add_argument("--function", required=True, metavar="NAME", help="the function")
+    g.add_argument("-o", "--output", metavar="OUT", help="OUT.dot, OUT.svg or OUT.png")
+    g.add_argument(
+        "--adjoints", action="store_true", help="also draw the reverse sweep's edges"
+    )
     return parser
+
+
+def _graph(args) -> int:
+    from .graph import render, to_dot
+
+    text = _read(args.file)
+    if text is None:
+        return 2
+    fn, status = _call(text, lambda: trace_ir(text, args.file, args.function))
+    if fn is None:
+        return status
+    dot = to_dot(fn, adjoints=args.adjoints)
+    out = args.output
+    if not out:
+        sys.stdout.write(dot)
+        return 0
+    fmt = os.path.splitext(out)[1].lstrip(".").lower()
+    if fmt not in ("dot", "gv", "svg", "png"):
+        print("adc: error: -o takes a .dot, .svg or .png file", file=sys.stderr)
+        return 2
+    data = dot.encode()
+    if fmt in ("svg", "png"):
+        data, status = _call(text, lambda: render(dot, fmt))
+        if data is None:
+            return status
+    try:
+        with open(out, "wb") as handle:
+            handle.write(data)
+    except OSError as exc:
+        print(f"adc: error: cannot write {out}: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _read(path: str) -> str | None:
@@ -232,6 +278,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "trace":
             return _trace(args)
+        if args.command == "graph":
+            return _graph(args)
         return _compile(args, argv)
     except Exception as exc:  # a bug in ad_compiler: say so, without a traceback
         print(
