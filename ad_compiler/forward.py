@@ -7,6 +7,10 @@ after it, using the primitive's tangent rule from :mod:`ad_compiler.rules`.
 Given ``def f(x1, x2): … return y`` and ``wrt=(0,)`` the result is
 ``def f_jvp(x1, x2, x1_dot): … return y, y_dot``.
 
+Branches compute tangents inside each arm and merge them like the values; loops
+carry a tangent beside each carried value that depends on an input; a call of a
+recursive function becomes a call of its emitted tangent function.
+
 Guarantees: primal and tangent equations are interleaved in program order;
 tangents are named ``<value>_dot``; a value that does not depend on a ``wrt``
 input has no tangent (a symbolic zero) and costs nothing; a result with a zero

@@ -10,6 +10,13 @@ Given ``def f(x1, x2): … return y`` and ``wrt=(0, 1)`` the result is
 ``def f_vjp(x1, x2, y_bar): … return y, (x1_bar, x2_bar)``; the caller
 specialises ``y_bar = 1`` for a gradient.
 
+Control flow: a branch needs no record (the reverse ``if`` tests the same
+condition variable and reuses its forward branch's values); a loop records, on a
+plain list, what each iteration starts from, and its reverse walks that list
+backwards, recomputing each iteration before running its adjoint (a scalar
+recurrence records its derivative instead: see :func:`_scalar_recurrence`); a
+call of a recursive function becomes a call of its emitted adjoint function.
+
 Guarantees: adjoints are named ``<value>_bar``; only values that depend on a
 ``wrt`` input get adjoints (the *active* values), and only equations on a path
 from an input to a result do reverse work; an input whose adjoint is zero
