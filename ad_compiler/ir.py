@@ -165,8 +165,7 @@ class For:
     loc: Loc | None = None
 
     def __post_init__(self):
-        if len(self.carried) != len(self.inits) or len(self.carried) != len(self.nexts):
-            raise ValueError("a loop needs one init and one next per carried value")
+        _check_carried(self)
 
     test = ()  # a For has no test block (see While)
     cond = None
@@ -190,8 +189,7 @@ class While:
     loc: Loc | None = None
 
     def __post_init__(self):
-        if len(self.carried) != len(self.inits) or len(self.carried) != len(self.nexts):
-            raise ValueError("a loop needs one init and one next per carried value")
+        _check_carried(self)
 
     over = "while"
     index = ()
@@ -199,6 +197,13 @@ class While:
 
 
 Loop = (For, While)
+
+
+def _check_carried(s) -> None:
+    if len(s.carried) != len(s.inits) or len(s.carried) != len(s.nexts):
+        raise ValueError("a loop needs one init and one next per carried value")
+
+
 Stmt = Union[Eqn, If, For, While]
 
 

@@ -1214,13 +1214,7 @@ class Lowerer:
                 "giving its derivative; ad_compiler itself knows arithmetic, the "
                 "math/NumPy elementary functions and abs, min, max, pow, float, int, round",
             )
-        if node.keywords:
-            self.error(
-                node.keywords[0], f"keyword arguments to `{callee}` are not supported"
-            )
-        for arg in node.args:
-            if isinstance(arg, ast.Starred):
-                self.unsupported(arg)
+        self.plain_arguments(node, callee)
         q = ref.qualname
         if q in ("builtins.range", "builtins.enumerate", "builtins.zip"):
             self.error(
