@@ -7,6 +7,7 @@ self-contained Python for its derivatives.  See README.md and docs/.
 __version__ = "0.1.0"
 
 from .api import (  # noqa: E402
+    check,
     custom_derivative,
     grad,
     jvp,
@@ -27,6 +28,7 @@ __all__ = [
     "jvp",
     "vjp",
     "trace",
+    "check",
     "custom_derivative",
     "AdError",
     "CompileError",

@@ -34,7 +34,7 @@ from .forward import tangent_name
 from .ir import Const, Function
 from .loader import load
 from .lower import lower_function
-from .passes import optimize, select_results, specialize
+from .passes import fix_parameters, optimize, select_results, specialize
 from .reverse import adjoint_name
 from .reverse import vjp as vjp_transform
 from .scope import RuntimeScope, StaticScope
@@ -334,6 +334,7 @@ def compile_file(
     wrt: list[str] | None = None,
     ir_only: bool = False,
     command: str = "",
+    fix: dict | None = None,
 ) -> str:
     """Derivatives of a file's top-level functions, as one self-contained module.
 
@@ -341,30 +342,14 @@ def compile_file(
     ``f_grad`` for a scalar function, a ``f_vjp`` taking one cotangent per output
     otherwise) or ``forward`` (``f_jvp``).  ``wrt`` names parameters (default all).
     With ``ir_only`` the primal traces are returned instead of source.
+    ``fix`` (``{"n": 10}``) makes parameters constants, in every function that has them.
     Raises :class:`CompileError` (the first error) or :class:`UsageError`.
     """
-    module = parse_module(text, file)
-    scope = StaticScope(module)
     lines = tuple(text.splitlines())
-    nodes = module_functions(module)
-    if functions:
-        known = {n.name for n in nodes}
-        for name in functions:
-            if name not in known:
-                raise UsageError(f"{file} has no top-level function named `{name}`")
-        nodes = [n for n in nodes if n.name in functions]
-    else:  # a function with a custom derivative is opaque: its derivative is given
-        nodes = [n for n in nodes if not _has_custom_derivative(n)]
-    if not nodes:
-        raise UsageError(f"{file} defines no top-level function to differentiate")
-    traces, errors, derivatives, primals = [], [], [], []
-    for node in nodes:
-        src = FunctionSource(node, file, lines)
-        try:
-            fn = lower(src, scope)
-        except CompileError as exc:
-            errors.append(exc)  # keep going: report every function's first error
-            continue
+    if mode == "symbolic" and not ir_only:
+        return _symbolic_module(text, file, functions, wrt, command, fix)
+    traces, derivatives, primals = [], [], []
+    for fn in _lower_file(text, file, functions, fix):
         traces.append(str(fn))
         if ir_only:
             continue
@@ -379,8 +364,6 @@ def compile_file(
         d = replace(d, doc=describe(fn, kind, idx, f"{file}:{fn.loc.line}"))
         derivatives += [d] + helper_irs(fn, kind)
         primals.append(fn)
-    if errors:
-        raise errors[0] if len(errors) == 1 else CompileErrors(errors)
     if ir_only:
         return "\n".join(traces)
     header = f"Derivatives emitted by ad_compiler {__version__} from {file}"
@@ -388,6 +371,119 @@ def compile_file(
         header += f" by `{command}`"
     header += ".\n\nSelf-contained: needs only math (and numpy if the source used it)."
     return module_text(primals, derivatives, lambda loc: _line(lines, loc), header)
+
+
+def _symbolic_module(text, file, functions, wrt, command, fix) -> str:
+    """``compile_file(mode="symbolic")``: gradients written from sympy.diff."""
+    from .symbolic import symbolic_gradient_source
+    from .unroll import NotExpressible
+
+    defs, uses_math = [], False
+    for fn in _lower_file(text, file, functions, fix):
+        idx = _wrt_by_name(fn, wrt)
+        names = ", ".join(fn.params[i].name for i in idx)
+        params = ", ".join(p.name for p in fn.params)
+        doc = (
+            f"Gradient of {fn.name}({params}) with respect to {names}.\n\n"
+            "Written from sympy.diff after sympy.cse: symbolic differentiation, for\n"
+            "comparison with the default reverse mode.  Emitted by ad_compiler\n"
+            f"{__version__} from {file}:{fn.loc.line}; regenerate rather than edit."
+        )
+        try:
+            defs.append(symbolic_gradient_source(fn, idx, doc))
+        except NotExpressible as exc:
+            raise UsageError(
+                f"cannot write `{fn.name}` symbolically: {exc}; "
+                "the default --mode reverse handles it"
+            ) from None
+    uses_math = any("math." in d for d in defs)
+    header = f"Gradients written by SymPy (ad_compiler {__version__}, symbolic mode) from {file}"
+    if command:
+        header += f" by `{command}`"
+    header += ".\n\nSelf-contained: needs only math."
+    return format_source(
+        emit_module(defs, header, ["import math"] if uses_math else [])
+    )
+
+
+def _lower_file(
+    text: str, file: str, functions: list[str] | None, fix: dict | None = None
+) -> list[Function]:
+    """The IR of the named top-level functions (default: all but the opaque ones),
+    with the parameters in ``fix`` made constants where a function has them.
+
+    Raises the compile errors of every function that fails, together."""
+    module = parse_module(text, file)
+    scope = StaticScope(module)
+    lines = tuple(text.splitlines())
+    nodes = module_functions(module)
+    if functions:
+        known = {n.name for n in nodes}
+        for name in functions:
+            if name not in known:
+                raise UsageError(f"{file} has no top-level function named `{name}`")
+        nodes = [n for n in nodes if n.name in functions]
+    else:  # a function with a custom derivative is opaque: its derivative is given
+        nodes = [n for n in nodes if not _has_custom_derivative(n)]
+    if not nodes:
+        raise UsageError(f"{file} defines no top-level function to differentiate")
+    out, errors = [], []
+    for node in nodes:
+        try:
+            out.append(lower(FunctionSource(node, file, lines), scope))
+        except CompileError as exc:
+            errors.append(exc)  # keep going: report every function's first error
+    if errors:
+        raise errors[0] if len(errors) == 1 else CompileErrors(errors)
+    if fix:
+        unknown = set(fix) - {p.name for fn in out for p in fn.params}
+        if unknown:
+            raise UsageError(f"no function has a parameter named {', '.join(unknown)}")
+        out = [
+            fix_parameters(
+                fn, {p.name: fix[p.name] for p in fn.params if p.name in fix}
+            )
+            for fn in out
+        ]
+    return out
+
+
+def check_file(
+    text: str,
+    file: str,
+    functions: list[str] | None = None,
+    points: list[dict] | None = None,
+    seconds: float | None = 60.0,
+    progress=None,
+) -> list:
+    """:func:`ad_compiler.sympy_check.check_function` for each function of a file's text.
+
+    The file is parsed, never run.  ``progress(name)`` is called before each check.
+    """
+    from .sympy_check import check_function
+
+    reports = []
+    for fn in _lower_file(text, file, functions):
+        if progress is not None:
+            progress(fn.name)
+        reports.append(check_function(fn, points, seconds))
+    return reports
+
+
+def check(f, points=None, seconds: float | None = 60.0):
+    """Prove the emitted derivatives of ``f`` equal to SymPy's; a
+    :class:`~ad_compiler.sympy_check.CheckReport` (``.ok``, ``.text()``).
+
+    ``points`` — ``{name: value}`` dicts or tuples of arguments — are where to
+    check along the path taken when ``f`` has no closed form (a loop until a
+    tolerance), and where to compare numerically when needed.
+    """
+    from .sympy_check import check_function
+
+    fn = trace(f)
+    names = [p.name for p in fn.params]
+    given = [p if isinstance(p, dict) else dict(zip(names, p)) for p in points or ()]
+    return check_function(fn, given or None, seconds)
 
 
 def _wrt_by_name(fn: Function, wrt: list[str] | None) -> tuple[int, ...]:

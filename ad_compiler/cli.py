@@ -3,7 +3,9 @@
 ``adc compile f.py`` reads f.py as text (it never imports or runs it) and
 writes a Python module with the derivative of each top-level function;
 ``adc trace f.py --function f --at x1=2 x2=5`` prints the seeds' three trace
-tables at that point.
+tables at that point; ``adc graph`` draws the trace; ``adc check f.py`` proves
+the emitted derivatives equal to SymPy's; ``adc swell`` measures expression
+swell over a family of functions.
 
 Exit status: 0 on success, 1 when the input cannot be differentiated (with a
 compiler-style message on stderr), 2 for usage errors.  No Python traceback
@@ -19,7 +21,7 @@ import sys
 import tempfile
 
 from . import __version__
-from .api import compile_file, trace_file, trace_ir
+from .api import check_file, compile_file, trace_file, trace_ir
 from .errors import CompileError, UsageError
 
 
@@ -27,6 +29,22 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse's default exits 2 too; keep its wording
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _file_and_functions(p, verb: str | None = None) -> None:
+    """FILE, and ``--function``: one required, or (with ``verb``) any number."""
+    p.add_argument(
+        "file", metavar="FILE", help="the Python file to read (not executed)"
+    )
+    if verb is None:
+        p.add_argument("--function", required=True, metavar="NAME", help="the function")
+        return
+    p.add_argument(
+        "--function",
+        action="append",
+        metavar="NAME",
+        help=f"{verb} only this function (repeatable; default: every top-level function)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,25 +61,25 @@ def build_parser() -> argparse.ArgumentParser:
         "top-level function: f_grad (reverse mode, scalar f), f_vjp (reverse mode, "
         "tuple-valued f) or f_jvp (forward mode).",
     )
-    c.add_argument(
-        "file", metavar="FILE", help="the Python file to read (it is not executed)"
-    )
-    c.add_argument(
-        "--function",
-        action="append",
-        metavar="NAME",
-        help="differentiate only this function (repeatable; default: every top-level function)",
-    )
+    _file_and_functions(c, "differentiate")
     c.add_argument(
         "--mode",
-        choices=("reverse", "forward"),
+        choices=("reverse", "forward", "symbolic"),
         default="reverse",
-        help="reverse (gradient / VJP, the default) or forward (JVP)",
+        help="reverse (gradient / VJP, the default), forward (JVP), or symbolic "
+        "(the gradient SymPy writes, with cse: for comparison)",
     )
     c.add_argument(
         "--wrt",
         metavar="X1,X2",
         help="comma-separated parameters to differentiate with respect to (default: all)",
+    )
+    c.add_argument(
+        "--fix",
+        nargs="+",
+        metavar="NAME=VALUE",
+        help="make parameters constants (n=10: a loop over range(n) gets a known "
+        "trip count, as --mode symbolic needs)",
     )
     c.add_argument(
         "-o",
@@ -79,10 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         "function at one point: the forward primal trace, the forward tangent trace "
         "along one input, and the reverse adjoint trace, along the path the point takes.",
     )
-    t.add_argument(
-        "file", metavar="FILE", help="the Python file to read (not executed)"
-    )
-    t.add_argument("--function", required=True, metavar="NAME", help="the function")
+    _file_and_functions(t)
     t.add_argument(
         "--at",
         nargs="+",
@@ -99,15 +114,168 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read FILE statically and draw the trace of one function: DOT "
         "text on stdout or in OUT.dot; OUT.svg or OUT.png need Graphviz's dot program.",
     )
-    g.add_argument(
-        "file", metavar="FILE", help="the Python file to read (not executed)"
-    )
-    g.add_argument("--function", required=True, metavar="NAME", help="the function")
+    _file_and_functions(g)
     g.add_argument("-o", "--output", metavar="OUT", help="OUT.dot, OUT.svg or OUT.png")
     g.add_argument(
         "--adjoints", action="store_true", help="also draw the reverse sweep's edges"
     )
+    k = sub.add_parser(
+        "check",
+        help="prove the emitted derivatives equal to SymPy's (sympy.diff)",
+        description="Read FILE statically and prove, for each function, that the "
+        "emitted reverse- and forward-mode derivatives equal sympy.diff of the "
+        "function: loops with a known trip count unrolled, branches as Piecewise. "
+        "Exit status 1 when a derivative differs.",
+    )
+    _file_and_functions(k, "check")
+    k.add_argument(
+        "--at",
+        nargs="+",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a point (repeatable): a function with no closed form (a loop until "
+        "a tolerance) is checked along the path each point takes",
+    )
+    k.add_argument(
+        "--seconds",
+        type=float,
+        default=60.0,
+        help="time budget per function (default 60); running out is reported",
+    )
+    w = sub.add_parser(
+        "swell",
+        help="expression swell: SymPy's gradient against the emitted one over a family",
+        description="Read FILE statically; for each value of an integer parameter "
+        "(fixed, so loops over it unroll) print the size of sympy.diff's gradient, "
+        "raw and after cse, beside the operations of the emitted gradient.",
+    )
+    _file_and_functions(w)
+    w.add_argument(
+        "--param",
+        required=True,
+        metavar="N=A..B",
+        help="the parameter to fix and its values: n=1..12 or n=1,2,4,8",
+    )
+    w.add_argument(
+        "--wrt", metavar="X1,X2", help="the inputs of the gradient (default: all)"
+    )
+    w.add_argument("--plot", metavar="PNG", help="also plot the table (log scale)")
+    w.add_argument(
+        "--seconds",
+        type=float,
+        default=20.0,
+        help="time budget per value (default 20); larger values are then skipped",
+    )
     return parser
+
+
+def _values(spec: str):
+    """``n=1..12`` or ``n=1,2,4`` as (name, values); None if malformed."""
+    name, sep, values = spec.partition("=")
+    try:
+        if ".." in values:
+            low, high = values.split("..")
+            out = list(range(int(low), int(high) + 1))
+        else:
+            out = [int(v) for v in values.split(",")]
+    except ValueError:
+        return None
+    return (name.strip(), out) if sep and name.strip() and out else None
+
+
+def _swell(args) -> int:
+    from .swell import swell, swell_plot, swell_text
+
+    text = _read(args.file)
+    if text is None:
+        return 2
+    parsed = _values(args.param)
+    if parsed is None:
+        print(
+            f"adc: error: --param takes NAME=A..B or NAME=A,B,C, got {args.param!r}",
+            file=sys.stderr,
+        )
+        return 2
+    name, values = parsed
+    wrt = [w.strip() for w in args.wrt.split(",") if w.strip()] if args.wrt else None
+
+    def progress(value):
+        print(f"{name} = {value} ...", file=sys.stderr, flush=True)
+
+    def work():
+        fn = trace_ir(text, args.file, args.function)
+        rows = swell(fn, name, values, wrt, args.seconds, progress)
+        if args.plot:
+            swell_plot(args.function, name, rows, args.plot)
+        return rows
+
+    rows, status = _call(text, work)
+    if rows is None:
+        return status
+    sys.stdout.write(swell_text(args.function, name, wrt, rows))
+    if args.plot:
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _points(groups) -> list[dict] | None:
+    """``--at`` values as dicts; None after saying what is wrong."""
+    points = []
+    for items in groups:
+        point = {}
+        for item in items:
+            name, sep, value = item.partition("=")
+            try:
+                point[name.strip()] = (
+                    float(value) if "." in value or "e" in value else int(value)
+                )
+            except ValueError:
+                sep = ""
+            if not sep:
+                print(
+                    f"adc: error: --at takes NAME=NUMBER, got {item!r}", file=sys.stderr
+                )
+                return None
+        points.append(point)
+    return points
+
+
+def _check(args) -> int:
+    text = _read(args.file)
+    if text is None:
+        return 2
+    points = _points(args.at or [])
+    if points is None:
+        return 2
+
+    def progress(name):
+        print(f"checking {name} ...", file=sys.stderr, flush=True)
+
+    reports, status = _call(
+        text,
+        lambda: check_file(
+            text, args.file, args.function, points, args.seconds, progress
+        ),
+    )
+    if reports is None:
+        return status
+    for report in reports:
+        sys.stdout.write(report.text())
+    proved = sum(r.ok for r in reports)
+    failed = [r for r in reports if r.checked and not r.ok]
+    skipped = len(reports) - proved - len(failed)
+    for r in failed:
+        for p in r.failures:
+            print(
+                f"{args.file}: error: the {p.mode}-mode derivative {p.what} of "
+                f"`{r.function}` differs from sympy.diff ({p.detail})",
+                file=sys.stderr,
+            )
+    print(
+        f"adc check: {proved} proved, {len(failed)} failed, {skipped} not checked",
+        file=sys.stderr,
+    )
+    return 1 if failed else 0
 
 
 def _graph(args) -> int:
@@ -171,18 +339,10 @@ def _trace(args) -> int:
     text = _read(args.file)
     if text is None:
         return 2
-    point = {}
-    for item in args.at:
-        name, sep, value = item.partition("=")
-        try:
-            point[name.strip()] = (
-                float(value) if "." in value or "e" in value else int(value)
-            )
-        except ValueError:
-            sep = ""
-        if not sep:
-            print(f"adc: error: --at takes NAME=NUMBER, got {item!r}", file=sys.stderr)
-            return 2
+    points = _points([args.at])
+    if points is None:
+        return 2
+    point = points[0]
     tables, status = _call(
         text, lambda: trace_file(text, args.file, args.function, point, args.wrt)
     )
@@ -242,6 +402,9 @@ def _compile(args, argv: list[str]) -> int:
     if text is None:
         return 2
     wrt = [w.strip() for w in args.wrt.split(",") if w.strip()] if args.wrt else None
+    fix = _points([args.fix]) if args.fix else [None]
+    if fix is None:
+        return 2
     command = "adc " + " ".join(shlex.quote(a) for a in argv)
     module_text, status = _call(
         text,
@@ -253,6 +416,7 @@ def _compile(args, argv: list[str]) -> int:
             wrt=wrt,
             ir_only=args.ir,
             command=command,
+            fix=fix[0],
         ),
     )
     if module_text is None:
@@ -280,6 +444,10 @@ def main(argv=None) -> int:
             return _trace(args)
         if args.command == "graph":
             return _graph(args)
+        if args.command == "check":
+            return _check(args)
+        if args.command == "swell":
+            return _swell(args)
         return _compile(args, argv)
     except Exception as exc:  # a bug in ad_compiler: say so, without a traceback
         print(

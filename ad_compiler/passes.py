@@ -47,6 +47,7 @@ from .ir import (
     tree_leaves,
     verify,
 )
+from .errors import UsageError
 from .primitives import PRIMITIVES
 
 _MAX_EXACT_INT = 2**53
@@ -664,6 +665,27 @@ def specialize(fn: Function, values: dict[str, Const]) -> Function:
     return replace(
         fn, params=params, body=body, results=tuple(s(a) for a in fn.results)
     )
+
+
+def fix_parameters(fn: Function, values: dict[str, int | float]) -> Function:
+    """``fn`` with the named parameters replaced by constants (a family member:
+    ``n`` fixed, a loop over ``range(n)`` gets a known trip count)."""
+    names = [p.name for p in fn.params]
+    for name in values:
+        if name not in names:
+            raise UsageError(
+                f"`{fn.name}` has no parameter named {name} "
+                f"(its parameters: {', '.join(names)})"
+            )
+    # defaults belong to the last parameters: keep those of the parameters left
+    first_default = len(fn.params) - len(fn.defaults)
+    defaults = tuple(
+        d
+        for i, d in enumerate(fn.defaults, start=first_default)
+        if fn.params[i].name not in values
+    )
+    fixed = specialize(fn, {k: Const(v) for k, v in values.items()})
+    return replace(fixed, defaults=defaults)
 
 
 def select_results(fn: Function, tree, name: str | None = None) -> Function:

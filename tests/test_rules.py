@@ -16,7 +16,8 @@ from ad_compiler.builder import NumericOps
 from ad_compiler.primitives import PRIMITIVES
 from ad_compiler.rules import RULES, Rule, rule_for
 from ad_compiler.errors import CompileError
-from ad_compiler.symbolic import SympyOps, _apply
+from ad_compiler.symbolic import SympyOps
+from ad_compiler.unroll import apply_sympy as _apply
 
 # Where each primitive is smooth, per input: (low, high); magnitudes for `abs`/`sign`.
 DOMAINS = {
