@@ -523,8 +523,8 @@ def trace_ir(text: str, file: str, function: str) -> Function:
     raise UsageError(f"{file} has no top-level function named `{function}`")
 
 
-def trace_file(text: str, file: str, function: str, point: dict, wrt=None):
+def trace_file(text: str, file: str, function: str, point: dict, wrt=None, output=None):
     """The trace tables (:mod:`ad_compiler.tables`) of a file's function at a point."""
     from .tables import trace_tables
 
-    return trace_tables(trace_ir(text, file, function), point, wrt)
+    return trace_tables(trace_ir(text, file, function), point, wrt, output)

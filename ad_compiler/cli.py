@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the point: a value for every parameter",
     )
     t.add_argument("--wrt", metavar="NAME", help="the input of the tangent trace")
+    t.add_argument(
+        "--output",
+        type=int,
+        metavar="K",
+        help="for a function with several results: seed the adjoint of the K-th (default 1)",
+    )
     t.add_argument("--digits", type=int, default=4, help="digits after the point")
     t.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     g = sub.add_parser(
@@ -344,7 +350,10 @@ def _trace(args) -> int:
         return 2
     point = points[0]
     tables, status = _call(
-        text, lambda: trace_file(text, args.file, args.function, point, args.wrt)
+        text,
+        lambda: trace_file(
+            text, args.file, args.function, point, args.wrt, args.output
+        ),
     )
     if tables is None:
         return status

@@ -41,7 +41,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .ir import Function, iter_eqns
-from .unroll import NotExpressible, Unroller, is_bool, opaque_calls, sympy_module
+from .unroll import (
+    NotExpressible,
+    Unroller,
+    as_number,
+    is_bool,
+    opaque_calls,
+    sympy_module,
+)
 
 TOLERANCE = 1e-13  # relative, for the numeric comparison at 50 digits
 EXPAND_LIMIT = 3000  # tree nodes: beyond this, expanding a difference costs too much
@@ -233,7 +240,7 @@ def _formulas(fn: Function, derivatives, unroller_for):
     # reverse: the cotangents are the emitted function's extra parameters
     seeds = _symbols([p.name for p in rev.params[len(fn.params) :]])
     run = unroller_for(rev_prog)
-    bars = run.call(rev, xs + seeds)
+    bars = [as_number(b) for b in run.call(rev, xs + seeds)]  # True is 1
     weights = seeds or [sp.Integer(1)]
     grads = [[almost_everywhere(sp.diff(y, x)) for x in xs] for y in ys]
     for i, x in enumerate(xs):
@@ -243,7 +250,7 @@ def _formulas(fn: Function, derivatives, unroller_for):
     # forward: the tangents are the emitted function's extra parameters
     dots = _symbols([p.name for p in fwd.params[len(fn.params) :]])
     out = unroller_for(fwd_prog).call(fwd, xs + dots)
-    tangents = out[len(ys) :]
+    tangents = [as_number(t) for t in out[len(ys) :]]
     names = ["y_dot"] if len(ys) == 1 else [f"y{k + 1}_dot" for k in range(len(ys))]
     for k, g in enumerate(grads):
         expected = sum((d * gi for d, gi in zip(dots, g)), sp.Integer(0))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from .builder import NumericOps, Ops
 from .errors import UsageError
-from .ir import Const, Eqn, For, Function, If, Var, While
+from .ir import Const, Eqn, For, Function, If, Var, While, tree_leaves
 from .primitives import PRIMITIVES
 from .rules import rule_for
 
@@ -43,9 +43,14 @@ class Tables:
     function: str
     point: dict
     wrt: str
+    seeded: str = ""  # for several outputs: the one whose adjoint is seeded
     primal: list[Row] = field(default_factory=list)
     tangent: list[Row] = field(default_factory=list)
     adjoint: list[Row] = field(default_factory=list)
+
+    def _adjoint_title(self) -> str:
+        title = "Reverse adjoint trace"
+        return f"{title} (seed {self.seeded}_bar = 1)" if self.seeded else title
 
     def text(self, digits: int = 4) -> str:
         """The tables as aligned text."""
@@ -53,7 +58,7 @@ class Tables:
         titles = (
             ("Forward primal trace", self.primal),
             (f"Forward tangent trace (d/d{self.wrt})", self.tangent),
-            ("Reverse adjoint trace", self.adjoint),
+            (self._adjoint_title(), self.adjoint),
         )
         for title, rows in titles:
             out += [title, "-" * len(title)]
@@ -70,7 +75,7 @@ class Tables:
         for title, rows in (
             ("Forward primal trace", self.primal),
             (f"Forward tangent trace (d/d{self.wrt})", self.tangent),
-            ("Reverse adjoint trace", self.adjoint),
+            (self._adjoint_title(), self.adjoint),
         ):
             out += [
                 f"### {title}",
@@ -95,6 +100,7 @@ class Tables:
             "function": self.function,
             "point": self.point,
             "wrt": self.wrt,
+            "seeded": self.seeded or None,
             "primal": rows(self.primal),
             "tangent": rows(self.tangent),
             "adjoint": rows(self.adjoint),
@@ -226,9 +232,16 @@ def execute(fn: Function, args: dict) -> tuple[list[_Step], dict, list]:
     return steps, values, [ref(r) for r in fn.results]
 
 
-def trace_tables(fn: Function, point: dict, wrt: str | None = None) -> Tables:
+def trace_tables(
+    fn: Function, point: dict, wrt: str | None = None, output: int | None = None
+) -> Tables:
     """The primal, tangent (along ``wrt``, default the first parameter) and adjoint
-    traces of ``fn`` at ``point`` (parameter name -> number)."""
+    traces of ``fn`` at ``point`` (parameter name -> number).
+
+    For a function with several results (``y1, y2, …``) the tangent trace ends
+    in every ``yk_dot`` (a Jacobian column) and the adjoint trace seeds
+    ``y{output}_bar = 1`` (a Jacobian row; ``output`` counts from 1, default 1).
+    """
     names = [p.name for p in fn.params]
     missing = [n for n in names if n not in point]
     if missing:
@@ -236,28 +249,41 @@ def trace_tables(fn: Function, point: dict, wrt: str | None = None) -> Tables:
     wrt = wrt or names[0]
     if wrt not in names:
         raise UsageError(f"`{fn.name}` has no parameter named {wrt}")
-    if not isinstance(fn.tree, int):
-        raise UsageError("trace tables need a function returning one number")
+    leaves = tree_leaves(fn.tree)
+    labels = ["y"] if isinstance(fn.tree, int) else [f"y{k + 1}" for k in leaves]
+    if output is not None and not 1 <= output <= len(leaves):
+        raise UsageError(
+            f"`{fn.name}` has {len(leaves)} outputs; --output takes 1..{len(leaves)}"
+        )
+    seeded = (output or 1) - 1
     steps, values, results = execute(fn, point)
-    tables = Tables(fn.name, dict(point), wrt)
+    tables = Tables(
+        fn.name, dict(point), wrt, labels[seeded] if len(labels) > 1 else ""
+    )
     num, text = _SafeNumbers(), TextOps()
     for p in names:
         tables.primal.append(Row(p, "input", values[p]))
     for st in steps:
         formula = _formula(st)
         tables.primal.append(Row(st.out, formula, values[st.out], st.line))
-    result = results[0]
-    value = values[result] if isinstance(result, str) else result
-    tables.primal.append(Row("y", str(result), value))
+    outs = [results[i] for i in leaves]
+    for label, result in zip(labels, outs):
+        if label != result:  # a result the user already named y1 is shown above
+            value = values[result] if isinstance(result, str) else result
+            tables.primal.append(Row(label, str(result), value))
     active = set(names)
     for st in steps:
         if any(isinstance(i, str) and i in active for i in st.ins):
             active.add(st.out)
     _tangents(tables, steps, values, wrt, names, num, text)
-    dot = {r.name: r.value for r in tables.tangent}.get(f"{result}_dot", 0.0)
-    shown = f"{result}_dot" if isinstance(result, str) else "0"
-    tables.tangent.append(Row("y_dot", shown, dot))
-    _adjoints(tables, steps, values, result, names, num, text, active)
+    dots = {r.name: r.value for r in tables.tangent}
+    for label, result in zip(labels, outs):
+        if label == result and len(labels) > 1:
+            continue
+        dot = dots.get(f"{result}_dot", 0.0)
+        shown = f"{result}_dot" if isinstance(result, str) else "0"
+        tables.tangent.append(Row(f"{label}_dot", shown, dot))
+    _adjoints(tables, steps, values, outs[seeded], names, num, text, active)
     return tables
 
 

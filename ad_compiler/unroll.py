@@ -83,7 +83,7 @@ def apply_sympy(prim: str, *args):
         "ceil": sp.ceiling,
     }
     if prim not in LOGIC:  # True and False are 1 and 0 in arithmetic
-        args = tuple(_as_number(a) for a in args)
+        args = tuple(as_number(a) for a in args)
     if prim in table:
         return table[prim](*args)
     # evaluate=False: SymPy's automatic evaluation asks assumptions of the whole
@@ -114,7 +114,7 @@ def _trunc(x):
     return sp.sign(x, evaluate=False) * size
 
 
-def _as_number(v):
+def as_number(v):
     if not is_bool(v):
         return v
     sp = sympy_module()

@@ -14,7 +14,8 @@ from test_cli import adc
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TABLES = os.path.join(ROOT, "samples", "tables")
 
-# file: (seed, function, point, wrt, numbers from the seed that must appear)
+# file: (seed, function, point and options, wrt, numbers that must appear: the
+# seed's, or for a seed without a point those in samples/README.md)
 SEED_TABLES = {
     "f.md": (
         "003",
@@ -30,6 +31,20 @@ SEED_TABLES = {
         ["x=0.5", "mu=0.0", "sigma=1.0"],
         "x",
         ["0.352", "-0.176", "0.176", "-0.264"],
+    ),
+    "rainforth.md": (
+        "001",
+        "rainforth",
+        ["x1=2", "x2=3", "--output", "1"],
+        "x1",
+        ["-0.2794", "7.0986", "2.8805", "1.9203"],  # y1, y2, ∂y1/∂x1, ∂y1/∂x2
+    ),
+    "bishop_two_outputs.md": (
+        "000",
+        "bishop_two_outputs",
+        ["x1=1.5", "x2=2", "--output", "2"],
+        "x1",
+        ["42.1711", "124.1568", "101.4762"],  # ∂f1/∂x1; the row of f2
     ),
     "sigmoid_log2.md": (
         "002",

@@ -10,7 +10,7 @@ import pytest
 
 import corpus
 import seeds
-from ad_compiler import UsageError, grad, jvp, trace
+from ad_compiler import UsageError, grad, jvp, trace, vjp
 from ad_compiler.tables import trace_tables
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,8 +73,23 @@ def test_tables_end_in_the_derivatives_along_the_path_taken(f, domain):
 def test_tables_refuse_what_they_do_not_cover():
     with pytest.raises(UsageError, match="give a value for x2"):
         trace_tables(trace(seeds.f), {"x1": 2.0})
-    with pytest.raises(UsageError, match="one number"):
-        trace_tables(trace(seeds.rainforth), {"x1": 2.0, "x2": 3.0})
+    with pytest.raises(UsageError, match="has 2 outputs"):
+        trace_tables(trace(seeds.rainforth), {"x1": 2.0, "x2": 3.0}, output=3)
+
+
+@pytest.mark.parametrize("output", [1, 2])
+def test_tables_of_two_outputs_give_a_jacobian_column_and_row(output):
+    """Seed 000's two-output example: one forward pass gives a column of the
+    Jacobian, one reverse pass a row."""
+    f = seeds.bishop_two_outputs
+    t = trace_tables(trace(f), {"x1": 1.5, "x2": 2.0}, "x1", output=output)
+    (y1, y2), pullback = vjp(f, 1.5, 2.0)
+    column = jvp(f, (1.5, 2.0), (1.0, 0.0))[1]
+    assert [r.value for r in t.tangent[-2:]] == pytest.approx(list(column))
+    row = pullback((1.0, 0.0) if output == 1 else (0.0, 1.0))
+    results = [r.value for r in t.adjoint if r.formula == "result"]
+    assert results == pytest.approx(list(row))
+    assert f"(seed y{output}_bar = 1)" in t.text()
 
 
 def test_adc_trace_prints_the_tables_and_json(tmp_path):
