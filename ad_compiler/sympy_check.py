@@ -186,9 +186,9 @@ def _program(fn: Function, helpers=()) -> dict[str, Function]:
     return {g.name: g for g in tuple(fn.callees) + tuple(helpers)}
 
 
-def _symbols(names, prefix=""):
+def _symbols(names):
     sp = sympy_module()
-    return [sp.Symbol(prefix + n, real=True) for n in names]
+    return [sp.Symbol(n, real=True) for n in names]
 
 
 def _derivatives(fn: Function):
