@@ -1,4 +1,4 @@
-"""Random programs, differentiated both ways, against finite differences.
+"""Random programs, differentiated both ways, against finite differences and SymPy.
 
 Hypothesis draws expression trees over the supported subset (the variables
 x, y, z, literals, ``+ - * /``, small integer powers, ``sin cos exp tanh atan``
@@ -10,7 +10,8 @@ tuples, ``while``, ``break``, ``continue``, returns inside loops).  Each program
 is written to a real ``.py`` file,
 imported, and its reverse-mode (``grad``, or ``vjp`` rows for tuple outputs) and
 forward-mode (``jvp``) derivatives are compared with finite differences at a
-random point.
+random point; a third as many are proved equal to ``sympy.diff`` by ``check``
+(whole, or along the path the point takes).
 """
 
 import importlib.util
@@ -23,6 +24,7 @@ import hypothesis.strategies as st
 import numpy as np
 from hypothesis import HealthCheck, assume, given, note, settings
 
+from ad_compiler import check as adc_check
 from ad_compiler import grad, jvp, vjp
 
 PARAMS = ("x", "y", "z")
@@ -414,3 +416,26 @@ def test_random_programs_with_branches(tmp_path, body, x):
 @given(body=loop_programs(), x=points)
 def test_random_programs_with_loops(tmp_path, body, x):
     check(load(tmp_path, body), x)
+
+
+SYMPY_SETTINGS = settings(
+    SETTINGS, max_examples=max(1, SETTINGS.max_examples // 3)
+)  # each proof runs SymPy: a third as many examples
+
+
+@SYMPY_SETTINGS
+@given(
+    body=st.one_of(statement_programs(), branch_programs(), loop_programs()),
+    x=points,
+)
+def test_random_programs_are_proved_by_sympy(tmp_path, body, x):
+    """The third check: ``adc check`` never finds an emitted derivative that
+    differs from sympy.diff (it may give up on a formula too large for SymPy)."""
+    f = load(tmp_path, body)
+    assume(values(f, x) is not None)
+    report = adc_check(f, points=[x], seconds=20)
+    note(report.text())
+    if report.checked:
+        assert report.ok, report.text()
+    else:
+        assert "expression swell" in report.reason or "cut off" in report.reason
