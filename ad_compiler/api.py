@@ -378,7 +378,7 @@ def _symbolic_module(text, file, functions, wrt, command, fix) -> str:
     from .symbolic import symbolic_gradient_source
     from .unroll import NotExpressible
 
-    defs, uses_math = [], False
+    defs = []
     for fn in _lower_file(text, file, functions, fix):
         idx = _wrt_by_name(fn, wrt)
         names = ", ".join(fn.params[i].name for i in idx)
@@ -438,7 +438,9 @@ def _lower_file(
     if fix:
         unknown = set(fix) - {p.name for fn in out for p in fn.params}
         if unknown:
-            raise UsageError(f"no function has a parameter named {', '.join(unknown)}")
+            raise UsageError(
+                f"no function has a parameter named {', '.join(sorted(unknown))}"
+            )
         out = [
             fix_parameters(
                 fn, {p.name: fix[p.name] for p in fn.params if p.name in fix}

@@ -274,7 +274,7 @@ def _check(args) -> int:
         for p in r.failures:
             print(
                 f"{args.file}: error: the {p.mode}-mode derivative {p.what} of "
-                f"`{r.function}` differs from sympy.diff ({p.detail})",
+                f"`{r.function}` differs from sympy.diff: {p.detail}",
                 file=sys.stderr,
             )
     print(

@@ -384,7 +384,7 @@ def _prove(mode, what, expected, emitted, symbols, points, rng) -> Proof:
     if worst < TOLERANCE:
         detail = f"50 digits at {used} points, relative error < {TOLERANCE:g}"
         return Proof(mode, what, True, "numeric", detail)
-    detail = f"differs from sympy.diff by {worst:.3g} (relative, 50 digits)"
+    detail = f"off by {worst:.3g}, relative, at 50 digits"
     return Proof(mode, what, False, "numeric", detail)
 
 
