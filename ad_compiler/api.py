@@ -27,11 +27,19 @@ import threading
 from dataclasses import replace
 
 from . import __version__
-from .codegen import emit_function, emit_module, format_source, imports_for
+from .codegen import (
+    emit_function,
+    emit_module,
+    format_source,
+    helpers_for,
+    imports_for,
+)
 from .errors import CompileError, CompileErrors, UsageError
 from .forward import jvp as jvp_transform
 from .forward import tangent_name
-from .ir import Const, Function
+from . import shapes
+from .ir import Const, Function, iter_eqns
+from .primitives import PRIMITIVES
 from .loader import load
 from .lower import lower_function
 from .passes import fix_parameters, optimize, select_results, specialize
@@ -107,6 +115,13 @@ def derivative_ir(
                 f"{kind}() needs `{fn.name}` to return one scalar, but it returns a tuple of "
                 f"{len(fn.results)} values; use vjp() for several outputs"
             )
+        result = fn.results[0]
+        shape = shapes.infer(fn).get(getattr(result, "name", None), shapes.SCALAR)
+        if fn.param_shapes and shape not in (shapes.SCALAR, None):
+            raise UsageError(
+                f"{kind}() needs `{fn.name}` to return one scalar, but it returns an "
+                f"array of shape {shapes.show(shape)}; reduce it (np.sum) or use vjp()"
+            )
         d = vjp_transform(fn, wrt, wrt_tree)
         seed = d.params[len(fn.params)]
         d = specialize(d, {seed.name: Const(1.0)})  # ȳ = 1
@@ -156,7 +171,7 @@ def module_text(main: list[Function], functions: list[Function], lines, header) 
     externals = {}
     for fn in main:
         externals.update(fn.externals)
-    defs, seen = [], set()
+    defs, seen = helpers_for(functions), set()
     for text in externals.values():
         body = []
         for line in text.splitlines():
@@ -216,17 +231,33 @@ def _wrt(fn: Function, argnums) -> tuple[tuple[int, ...], object]:
 
 
 @_no_gc()
-def compile_derivative(f, kind: str, argnums=0):
-    """The emitted, loaded derivative of ``f`` (cached), with ``.source`` and ``.ir``."""
+def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
+    """The emitted, loaded derivative of ``f`` (cached), with ``.source`` and ``.ir``.
+
+    Scalar code is compiled now and returned as the emitted function itself.
+    Array code (NumPy reductions, ``@``, indexing ... or parameters annotated
+    as arrays, or ``arrays``: the caller passes arrays) is compiled on first
+    call, once per pattern of argument shapes (see :class:`ArrayDerivative`).
+    """
     if isinstance(argnums, list):
         argnums = tuple(argnums)
-    key = (f, kind, argnums)
+    key = (f, kind, argnums, arrays)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
     src = from_function(f)
     fn = lower(src, RuntimeScope(f))
     wrt, wrt_tree = _wrt(fn, argnums)
+    declared = declared_shapes(src.node)
+    if arrays or uses_arrays(fn) or any(s is None for s in declared.values()):
+        compiled = ArrayDerivative(fn, src, kind, wrt, wrt_tree)
+    else:
+        compiled = _compile(fn, src, kind, wrt, wrt_tree)
+    _CACHE[key] = compiled
+    return compiled
+
+
+def _compile(fn: Function, src, kind: str, wrt, wrt_tree):
     d = derivative_ir(fn, kind, wrt, wrt_tree)
     d = replace(d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"))
     header = f"{_WHAT[kind]} of {fn.name}, emitted by ad_compiler."
@@ -236,8 +267,123 @@ def compile_derivative(f, kind: str, argnums=0):
     compiled.source = module
     compiled.ir = d
     compiled.primal_ir = fn
-    _CACHE[key] = compiled
     return compiled
+
+
+def uses_arrays(fn: Function) -> bool:
+    """Whether ``fn`` may take arrays: it calls NumPy or uses an array operation.
+
+    Code of only operators and ``math`` functions is compiled for numbers (and
+    its derivative is the emitted function itself, with no dispatch cost).
+    """
+    return any(
+        e.ns == "np" or PRIMITIVES[e.prim].shape is not None for e in iter_eqns(fn.body)
+    )
+
+
+def declared_shapes(node: ast.FunctionDef) -> dict:
+    """The abstract shapes the parameters' annotations declare, by name:
+    ``x: np.ndarray`` an array of unknown shape (None), ``x: float`` a scalar."""
+    out = {}
+    for a in node.args.posonlyargs + node.args.args:
+        text = ast.unparse(a.annotation) if a.annotation is not None else ""
+        if "ndarray" in text or "Array" in text:
+            out[a.arg] = None
+        elif text in ("float", "int", "bool"):
+            out[a.arg] = shapes.SCALAR
+    return out
+
+
+def unknown_shapes(fn: Function, declared: dict) -> tuple:
+    """Parameter shapes when no call says: as declared; else unknown (None) in
+    code with array operations, and numbers in elementwise code (np.sin(x))."""
+    arrays = any(PRIMITIVES[e.prim].shape is not None for e in iter_eqns(fn.body))
+    default = None if arrays else shapes.SCALAR
+    return tuple(declared.get(p.name, default) for p in fn.params)
+
+
+class ArrayDerivative:
+    """A derivative of array code, compiled per pattern of argument shapes.
+
+    NumPy broadcasts an axis exactly when its length is 1, so the emitted code
+    depends only on each argument's number of axes and which of them have
+    length 1 (:func:`ad_compiler.shapes.signature`), never on the sizes: one
+    compilation serves every batch size.  ``.source`` and ``.ir`` are those of
+    the most recent call's compilation; before any call, of the compilation
+    for arguments of unknown shape (the code ``adc compile`` writes).
+    """
+
+    def __init__(self, fn, src, kind, wrt, wrt_tree):
+        self.fn, self.src, self.kind = fn, src, kind
+        self.wrt, self.wrt_tree = wrt, wrt_tree
+        self.n = len(fn.params)
+        self.primal_ir = fn
+        self._by_sizes: dict = {}  # exact argument shapes -> compiled (the fast path)
+        self._by_signature: dict = {}
+        self._last = None
+        functools.update_wrapper(self, fn_wrapper_target(fn, kind))
+
+    def compiled_for(self, signature):
+        compiled = self._by_signature.get(signature)
+        if compiled is None:
+            scalars = all(s == shapes.SCALAR for s in signature)
+            # numbers only: the plain scalar compilation (no shape bookkeeping)
+            fn = replace(self.fn, param_shapes=None if scalars else signature)
+            with _no_gc():
+                compiled = _compile(fn, self.src, self.kind, self.wrt, self.wrt_tree)
+            self._by_signature[signature] = compiled
+        return compiled
+
+    def specialize(self, *primals):
+        """The emitted function for arguments shaped like ``primals``."""
+        signature = shapes.signature(primals)
+        signature += (shapes.SCALAR,) * (self.n - len(signature))  # defaults
+        return self.compiled_for(signature)
+
+    def __call__(self, *args):
+        primal = args[: self.n]
+        sizes = tuple(getattr(a, "shape", None) for a in primal)
+        compiled = self._by_sizes.get(sizes)
+        if compiled is None:
+            compiled = self.specialize(*primal)
+            if len(self._by_sizes) < 64:
+                self._by_sizes[sizes] = compiled
+        self._last = compiled
+        return compiled(*args)
+
+    def _current(self):
+        if self._last is not None:
+            return self._last
+        unknown = unknown_shapes(self.fn, declared_shapes(self.src.node))
+        try:
+            return self.compiled_for(unknown)
+        except CompileError as e:
+            raise UsageError(
+                f"the code depends on the arguments' shapes ({e.message}); "
+                f"call the derivative once, or use .specialize(*args), "
+                f"then read .source"
+            ) from None
+
+    @property
+    def source(self) -> str:
+        return self._current().source
+
+    @property
+    def ir(self):
+        return self._current().ir
+
+
+def fn_wrapper_target(fn: Function, kind: str):
+    """A stand-in carrying the name and docstring ``functools.update_wrapper`` copies."""
+
+    def target():
+        pass
+
+    target.__name__ = target.__qualname__ = f"{fn.name}_{kind}"
+    target.__doc__ = (
+        f"{_WHAT[kind]} of {fn.name} (compiled per argument shape pattern)."
+    )
+    return target
 
 
 def custom_derivative(partials):
@@ -300,14 +446,20 @@ def jvp(f, primals, tangents):
     argnums = _all_argnums(f, primals)
     if len(tangents) != len(primals):
         raise UsageError(f"got {len(primals)} primals but {len(tangents)} tangents")
-    compiled = compile_derivative(f, "jvp", argnums)
+    compiled = compile_derivative(f, "jvp", argnums, _any_array(primals))
     return compiled(*primals, *tangents)
+
+
+def _any_array(values) -> bool:
+    return any(shapes.of_value(v) != shapes.SCALAR for v in values)
 
 
 def vjp(f, *primals):
     """Reverse mode: ``(f(*primals), pullback)`` with ``pullback(ȳ) = ȳᵀ·J`` per input."""
     argnums = _all_argnums(f, primals)
-    compiled = compile_derivative(f, "vjp", argnums)
+    compiled = compile_derivative(f, "vjp", argnums, _any_array(primals))
+    if isinstance(compiled, ArrayDerivative):
+        compiled = compiled.specialize(*primals)
     y = f(*primals)
     multiple = not isinstance(compiled.primal_ir.tree, int)
 

@@ -19,19 +19,70 @@ from __future__ import annotations
 import dataclasses
 from contextlib import contextmanager
 
+from . import shapes
 from .errors import Loc
 from .ir import Atom, Const, Eqn, If, Namer, Var, blocks, own_reads
 from .primitives import PRIMITIVES
 
 
 class Ops:
-    """Arithmetic with symbolic zeros; subclasses define :meth:`apply` and :meth:`lit`."""
+    """Arithmetic with symbolic zeros; subclasses define :meth:`apply`, :meth:`lit`
+    and :meth:`shape` (the abstract shape of a value, see :mod:`ad_compiler.shapes`)."""
 
-    def apply(self, prim: str, *ins):
+    def apply(self, prim: str, *ins, **params):
         raise NotImplementedError
 
     def lit(self, value):
         raise NotImplementedError
+
+    def shape(self, x):
+        return shapes.SCALAR
+
+    def rank(self, x) -> int | None:
+        s = self.shape(x)
+        return None if s is None or s == shapes.TUPLE else len(s)
+
+    def sum_to(self, g, x):
+        """``g`` summed back to ``x``'s shape: the adjoint of NumPy's broadcasting.
+
+        ``x + b`` with ``x`` of shape (n, m) and ``b`` of shape (m,) stretches
+        ``b`` along axis 0, so ``b̄ = Σ_axis0 ḡ``.  Where the shapes say which
+        axes were stretched this is one ``np.sum``; where they do not, a helper
+        decides at run time.
+        """
+        if g is None:
+            return None
+        how = shapes.reduced_axes(self.shape(g), self.shape(x))
+        if how is None:
+            return self.apply("sum_to", g, x)
+        lead, keep = how
+        if lead:
+            axis = 0 if lead == 1 else tuple(range(lead))
+            g = self.apply("sum", g, axis=axis)
+        if keep:
+            g = self.apply(
+                "sum", g, axis=keep[0] if len(keep) == 1 else keep, keepdims=True
+            )
+        return g
+
+    def like(self, t, x):
+        """The tangent ``t`` with ``x``'s full shape (a scalar may stand for an array)."""
+        if t is None:
+            return None
+        st, sx = self.shape(t), self.shape(x)
+        if st == sx and sx is not None and shapes.ANY not in sx:
+            return t
+        if sx == shapes.SCALAR and st == shapes.SCALAR:
+            return t
+        return self.apply("like", t, x)
+
+    def zeros(self, x):
+        """A float array of zeros with ``x``'s shape."""
+        if self.shape(x) == shapes.SCALAR:
+            return self.lit(0.0)
+        return self.apply(
+            "construct", self.apply("shape", x), fn="zeros", args=(("", -1),)
+        )
 
     def add(self, x, y):
         if x is None:
@@ -90,18 +141,24 @@ for _name in PRIMITIVES:
 class NumericOps(Ops):
     """Evaluates rules on Python numbers."""
 
-    def apply(self, prim, *ins):
-        return PRIMITIVES[prim].evaluate(*ins)
+    def apply(self, prim, *ins, **params):
+        return PRIMITIVES[prim].evaluate(*ins, **params)
 
     def lit(self, value):
         return value
+
+    def shape(self, x):
+        return shapes.of_value(x)
 
 
 class IRBuilder(Ops):
     """Appends equations to a body, stamping each with the current location and library."""
 
-    def __init__(self, namer: Namer):
+    def __init__(self, namer: Namer, shape_of: dict | None = None):
         self.namer = namer
+        # abstract shapes by name (see shapes.py); without them every value is a scalar
+        self.shapes: dict = {} if shape_of is None else dict(shape_of)
+        self.default_shape = shapes.SCALAR if shape_of is None else None
         self.eqns: list[Eqn] = []
         self.loc: Loc | None = None
         self.ns = "py"
@@ -141,7 +198,12 @@ class IRBuilder(Ops):
     def lit(self, value) -> Const:
         return Const(value)
 
-    def apply(self, prim: str, *ins) -> Var:
+    def shape(self, x):
+        if isinstance(x, Var):
+            return self.shapes.get(x.name, self.default_shape)
+        return shapes.SCALAR
+
+    def apply(self, prim: str, *ins, **params) -> Var:
         atoms = tuple(i if isinstance(i, (Var, Const)) else Const(i) for i in ins)
         for a in atoms:
             if isinstance(a, Var):
@@ -150,7 +212,19 @@ class IRBuilder(Ops):
                 )  # used: renaming it now would break this use
         out = self.namer.temp()
         self._fresh[out.name] = len(self.eqns)
-        self.eqns.append(Eqn(prim, (out,), atoms, self.loc, self.ns))
+        p = PRIMITIVES[prim]
+        in_shapes = [self.shape(a) for a in atoms]
+        ns = self.ns
+        arrays = any(s is not None and s != shapes.SCALAR for s in in_shapes)
+        if ns != "np" and p.np_name and arrays:
+            ns = "np"  # math.copysign / `x if c else y` do not take arrays
+        if p.shape is None:
+            shape = shapes.broadcast(*in_shapes)
+        else:
+            shape = p.shape(params, *in_shapes, loc=self.loc)
+        self.shapes[out.name] = shape
+        eqn = Eqn(prim, (out,), atoms, self.loc, ns, tuple(sorted(params.items())))
+        self.eqns.append(eqn)
         return out
 
     def renameable(self, out: Var) -> None:
@@ -192,6 +266,8 @@ class IRBuilder(Ops):
             self.eqns[index] = Eqn(
                 stmt.prim, (new,), stmt.ins, stmt.loc, stmt.ns, stmt.params
             )
+        if atom.name in self.shapes:
+            self.shapes[new.name] = self.shapes[atom.name]
         if atom.name == f"v{self.namer.counter}":
             self.namer.counter -= 1  # give the number back so temps stay v1, v2, v3...
         self.namer.taken.discard(atom.name)

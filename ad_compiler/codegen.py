@@ -36,6 +36,7 @@ from .ir import (
     render_tree,
     signature,
 )
+from .array_primitives import HELPER_OF, HELPERS
 from .primitives import PREC_ATOM, PREC_CMP, PREC_NEG, PREC_NOT, PREC_POW, PRIMITIVES
 
 # A temporary is folded into its user only while the expression stays this small.
@@ -88,6 +89,11 @@ def _render_text(eqn: Eqn, args: list[_Expr]) -> _Expr:
         )
         return _Expr(f"{tape.text}.append({item})", PREC_ATOM, 1)
     size = 1 + sum(a.size for a in args)
+    if prim.render is not None:
+        texts = [a.text for a in args]
+        atoms = [_wrap(a, PREC_ATOM) for a in args]
+        text, prec = prim.render(dict(eqn.params), texts, atoms)
+        return _Expr(text, prec, size)
     name = prim.call_name(eqn.ns)
     if prim.infix and name is None:
         left, right = args
@@ -347,7 +353,10 @@ def imports_for(functions: list[Function]) -> list[str]:
     names = []
     for fn in functions:
         for eqn in iter_eqns(fn.body):
-            names.append(PRIMITIVES[eqn.prim].call_name(eqn.ns) or "")
+            prim = PRIMITIVES[eqn.prim]
+            names.append(prim.call_name(eqn.ns) or "")
+            if prim.render is not None:
+                names.append("np.")  # the array primitives are spelled with NumPy
             names += [_const(a)[0] for a in eqn.ins if isinstance(a, Const)]
         names += [_const(a)[0] for a in fn.results if isinstance(a, Const)]
     lines = []
@@ -356,6 +365,16 @@ def imports_for(functions: list[Function]) -> list[str]:
     if any(n.startswith("np.") for n in names):
         lines.append("import numpy as np")
     return lines
+
+
+def helpers_for(functions: list[Function]) -> list[str]:
+    """The source of the helper functions the emitted code of these functions calls."""
+    used = set()
+    for fn in functions:
+        for eqn in iter_eqns(fn.body):
+            if eqn.prim in HELPER_OF:
+                used.add(HELPER_OF[eqn.prim])
+    return [HELPERS[name].strip("\n") + "\n" for name in sorted(used)]
 
 
 def emit_module(sources: list[str], header: str, imports: list[str]) -> str:

@@ -35,13 +35,14 @@ from .ir import (
     shift_tree,
     verify,
 )
-from .rules import rule_for
+from . import shapes
+from .rules import tangent as tangent_rule
 
 
 def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
     """The tangent function of ``fn`` with respect to the parameters at ``wrt``."""
     namer = Namer.for_function(fn)
-    b = IRBuilder(namer)
+    b = IRBuilder(namer, shapes.infer(fn) if fn.param_shapes else None)
     tangent: dict[str, object] = {}
     dot_params = []
     for i in wrt:
@@ -53,8 +54,13 @@ def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
     dots = []
     for r in fn.results:
         d = tangent.get(r.name) if isinstance(r, Var) else None
-        dots.append(Const(0.0) if d is None else d)
+        with b.at(fn.loc, "np"):
+            d = b.zeros(r) if d is None else b.like(d, r)  # a tangent has y's shape
+        dots.append(d)
     n = len(fn.results)
+    param_shapes = None
+    if fn.param_shapes:
+        param_shapes = fn.param_shapes + tuple(fn.param_shapes[i] for i in wrt)
     return verify(
         Function(
             name=f"{fn.name}_jvp",
@@ -65,6 +71,7 @@ def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
             loc=fn.loc,
             doc=fn.doc,
             user_names=fn.user_names,
+            param_shapes=param_shapes,
         )
     )
 
@@ -92,7 +99,7 @@ def jvp_block(stmts, b: IRBuilder, tangent: dict) -> None:
                 for p, d in zip(eqn.ins[n:], dins[:n]):
                     dout = b.add(dout, b.mul(p, d))
             else:
-                dout = rule_for(eqn.prim, eqn.loc).jvp(b, eqn.out, *eqn.ins, *dins)
+                dout = tangent_rule(b, eqn, dins)
         if dout is not None:
             tangent[eqn.out.name] = b.bind(dout, f"{eqn.out.name}_dot")
 
@@ -136,6 +143,9 @@ def _jvp_loop(s, b: IRBuilder, tangent: dict) -> None:
         if c.name in active:
             dots.append((c, b.namer.fresh(f"{c.name}_dot")))
             inner[c.name] = dots[-1][1]
+            b.shapes[dots[-1][1].name] = (
+                None if b.shape(c) != shapes.SCALAR else shapes.SCALAR
+            )
     with b.block() as body:
         jvp_block(s.body, b, inner)
     carried, inits, nexts = list(s.carried), list(s.inits), list(s.nexts)

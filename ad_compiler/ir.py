@@ -106,7 +106,7 @@ class Eqn:
         if self.prim == "call":
             rhs = f"{self.param('fn')}({', '.join(str(a) for a in self.ins)})"
         else:
-            rhs = PRIMITIVES[self.prim].show(self.ins, self.ns)
+            rhs = PRIMITIVES[self.prim].show(self.ins, self.ns, self.params)
         if not self.outs:  # push(tape, ...)
             return rhs
         return f"{', '.join(o.name for o in self.outs)} = {rhs}"
@@ -409,6 +409,8 @@ class Function:
     # and the source of those with a custom derivative, copied into emitted code
     callees: tuple = ()
     externals: tuple[tuple[str, str], ...] = ()
+    # the abstract shape of each parameter (see shapes.py); None: all scalars
+    param_shapes: tuple | None = None
 
     def __str__(self) -> str:
         lines = [f"def {self.name}({signature(self)}):"]
@@ -575,7 +577,8 @@ def mark_active(stmts, active: set) -> None:
                     break
                 active |= new
         elif any(isinstance(a, Var) and a.name in active for a in s.ins):
-            active.update(o.name for o in s.outs)
+            if PRIMITIVES[s.prim].differentiable:  # len(x) is an int, not active
+                active.update(o.name for o in s.outs)
 
 
 def variables(fn: Function) -> set[str]:

@@ -51,6 +51,7 @@ from .scope import (
     attribute,
     literal_number,
 )
+from .lower_arrays import ArrayLowering, known_numpy
 from .source import FunctionSource, from_function
 
 # Node -> (what the user wrote, how to get around it).
@@ -87,7 +88,6 @@ UNSUPPORTED = {
         "assignment expression (`:=`)",
         "use a separate assignment statement",
     ),
-    ast.Subscript: ("indexing", "pass the elements as separate parameters"),
     ast.List: ("list", "use a tuple, or separate values"),
     ast.Dict: ("dict", "use separate values"),
     ast.Set: ("set", "use separate values"),
@@ -112,6 +112,7 @@ _BINOPS = {
     ast.Mult: "mul",
     ast.Div: "div",
     ast.Pow: "pow",
+    ast.MatMult: "matmul",
 }
 _BINOP_WORDS = {
     ast.FloorDiv: (
@@ -119,7 +120,6 @@ _BINOP_WORDS = {
         "its derivative is zero almost everywhere; use `/`",
     ),
     ast.Mod: ("remainder `%`", "write x - n * y with n known"),
-    ast.MatMult: ("matrix product `@`", "arrays are not supported yet"),
     ast.LShift: ("shift `<<`", "bit operations have no derivative"),
     ast.RShift: ("shift `>>`", "bit operations have no derivative"),
     ast.BitOr: ("bitwise `|`", "bit operations have no derivative"),
@@ -282,10 +282,18 @@ class TupleValue:
     items: tuple
 
 
-def _store_names(target: ast.AST, names: set[str]) -> None:
+def _store_names(target: ast.AST, names: set[str], items: bool = False) -> None:
+    """Add the names ``target`` binds; with ``items``, also ``x`` of ``x[i] = v``
+    (which makes a new version of the array ``x``, though Python would not call
+    it an assignment to ``x``)."""
     for sub in ast.walk(target):
         if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
             names.add(sub.id)
+        elif (
+            items and isinstance(sub, ast.Subscript) and isinstance(sub.ctx, ast.Store)
+        ):
+            if isinstance(sub.value, ast.Name):
+                names.add(sub.value.id)
 
 
 def _assigned_names(node: ast.FunctionDef, text: str) -> set[str]:
@@ -303,17 +311,18 @@ def _assigned_names(node: ast.FunctionDef, text: str) -> set[str]:
     return names
 
 
-def _stored_names(stmts: list) -> set[str]:
-    """The names these statements (and the blocks inside them) assign."""
+def _stored_names(stmts: list, items: bool = False) -> set[str]:
+    """The names these statements (and the blocks inside them) assign (see
+    :func:`_store_names` for ``items``)."""
     names: set[str] = set()
     stack = list(stmts)
     while stack:
         stmt = stack.pop()
         if isinstance(stmt, ast.Assign):
             for target in stmt.targets:
-                _store_names(target, names)
+                _store_names(target, names, items)
         elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
-            _store_names(stmt.target, names)
+            _store_names(stmt.target, names, items)
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             for item in stmt.items:
                 if item.optional_vars is not None:
@@ -333,7 +342,7 @@ def _stored_names(stmts: list) -> set[str]:
     return names
 
 
-class Lowerer:
+class Lowerer(ArrayLowering):
     """Lowers one function; use :func:`lower_function`."""
 
     def __init__(self, src: FunctionSource, scope):
@@ -348,7 +357,8 @@ class Lowerer:
         )
         self.locals = _assigned_names(node, text) | set(self.params)
         self.namer = Namer(taken=set(self.locals))
-        self.b = IRBuilder(self.namer)
+        # shapes are not known while lowering (the same IR serves every call)
+        self.b = IRBuilder(self.namer, {})
         self.env: dict[str, object] = {}
         self.used: set[str] = set()
         self.depth = (
@@ -640,7 +650,7 @@ class Lowerer:
         ``results``) and whether it ended by ``break`` (for the ``else`` block).
         """
         line = stmt.lineno + self.src.line_offset
-        assigned = _stored_names(stmt.body)
+        assigned = _stored_names(stmt.body, items=True)
         target, over, args = None, "while", ()
         if isinstance(stmt, ast.For):
             target = stmt.target
@@ -911,6 +921,9 @@ class Lowerer:
         self.assign(stmt.target, self.expr(stmt.value))
 
     def stmt_AugAssign(self, stmt: ast.AugAssign):
+        if isinstance(stmt.target, ast.Subscript):
+            self.assign_item(stmt.target, self.expr(stmt.value), stmt.op)
+            return
         if not isinstance(stmt.target, ast.Name):
             self.assign_target_error(stmt.target)
         current = self.name(stmt.target, stmt.target.id)
@@ -938,6 +951,8 @@ class Lowerer:
         """Bind ``target`` to ``value``; returns the value as bound (it may be renamed)."""
         if isinstance(target, ast.Name):
             return self.bind(target.id, value)
+        elif isinstance(target, ast.Subscript):
+            return self.assign_item(target, value)
         elif isinstance(target, (ast.Tuple, ast.List)):
             if any(isinstance(e, ast.Starred) for e in target.elts):
                 self.unsupported(
@@ -1082,16 +1097,16 @@ class Lowerer:
             return OpaqueRef("an attribute ad_compiler cannot see into")
         self.unsupported(node)
 
-    def expr_Attribute(self, node: ast.Attribute):
-        base = node.value
+    def of_value(self, node: ast.expr) -> bool:
+        """Whether ``node.attr`` is an attribute of a value (``x.T``), not of a module."""
+        base = node
         while isinstance(base, ast.Attribute):
             base = base.value
-        if isinstance(base, ast.Name) and base.id in self.locals:
-            self.error(
-                node,
-                f"attribute access `{ast.unparse(node)}` is not supported",
-                "ad_compiler differentiates numbers; use the value itself",
-            )
+        return not isinstance(base, ast.Name) or base.id in self.locals
+
+    def expr_Attribute(self, node: ast.Attribute):
+        if self.of_value(node.value):
+            return self.array_attribute(node)
         return self.ref_value(node, ast.unparse(node), self.resolve(node))
 
     def expr_UnaryOp(self, node: ast.UnaryOp):
@@ -1201,8 +1216,13 @@ class Lowerer:
             return self.b.apply(prim, left, right)
 
     def expr_Call(self, node: ast.Call):
+        if isinstance(node.func, ast.Attribute) and self.of_value(node.func.value):
+            return self.method_call(node, node.func)
         ref = self.resolve(node.func)
         callee = ast.unparse(node.func)
+        array_function = known_numpy(ref)
+        if array_function is not None:
+            return self.array_function(node, array_function, callee)
         if isinstance(ref, UserFuncRef):
             return self.call_user(node, callee, ref)
         if not isinstance(ref, FuncRef):
@@ -1224,7 +1244,15 @@ class Lowerer:
             )
         if q == "builtins.len":
             self.arity(node, callee, node.args, 1)
-            return Const(len(self.items(node.args[0], "`len` of")))
+            arg = node.args[0]
+            if isinstance(arg, (ast.Name, ast.Attribute, ast.Subscript)):
+                value = self.expr(arg)
+                if not isinstance(
+                    value, TupleValue
+                ):  # an array: its length at run time
+                    with self.b.at(self.src.loc(node)):
+                        return self.b.apply("len", value)
+            return Const(len(self.items(arg, "`len` of")))
         if q in ("builtins.max", "builtins.min") and len(node.args) < 2:
             self.error(
                 node,

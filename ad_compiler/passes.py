@@ -59,6 +59,8 @@ def _is(atom, value) -> bool:
 
 def _fold(eqn: Eqn) -> Const | None:
     """The constant an equation of constants evaluates to, if it is safe to compute now."""
+    if eqn.params or not PRIMITIVES[eqn.prim].elementwise:
+        return None  # np.zeros(3), np.sum(2.0, axis=...): not a number, or not now
     for a in eqn.ins:
         if not isinstance(a, Const):
             return None

@@ -43,6 +43,17 @@ class Primitive:
     py_name: str | None = None
     commutative: bool = False
     effect: bool = False  # the tape operations: never merged, folded or differentiated
+    # Array primitives: ``shape(params, *in_shapes, loc=)`` gives the abstract
+    # output shape (see :mod:`ad_compiler.shapes`); None means elementwise, the
+    # broadcast of the inputs' shapes.  ``render(params, *texts)`` spells the
+    # call when a plain ``name(args)`` will not do (keywords, methods, indexing).
+    shape: Callable | None = None
+    render: Callable | None = None
+    differentiable: bool = True  # False: zero derivative, never active (np.zeros)
+
+    @property
+    def elementwise(self) -> bool:
+        return self.shape is None and not self.effect and self.name != "call"
 
     def call_name(self, ns: str) -> str | None:
         """The function to call for library ``ns``; None means use the operator."""
@@ -52,7 +63,7 @@ class Primitive:
             return self.math_name
         if self.infix or self.prefix:
             return None
-        return self.py_name or self.math_name
+        return self.py_name or self.math_name or self.np_name
 
     def evaluator(self, ns: str) -> Callable:
         """The Python function computing this primitive as library ``ns`` does it.
@@ -68,9 +79,11 @@ class Primitive:
                 return getattr(lib, attr)
         return self.evaluate
 
-    def show(self, ins, ns: str = "py") -> str:
+    def show(self, ins, ns: str = "py", params=()) -> str:
         """How the trace prints an application: ``x1 * x2``, ``log(x1)``."""
         args = [str(a) for a in ins]
+        if self.render is not None:
+            return self.render(dict(params), args, args)[0]
         if self.call_name(ns) is not None and (self.infix or self.prefix):
             return f"{self.call_name(ns)}({', '.join(args)})"
         if self.infix:
@@ -149,8 +162,8 @@ _TABLE = [
     Primitive("abs", 1, abs, math_name="math.fabs", np_name="np.abs", py_name="abs"),
     # --- non-smooth and piecewise-constant (derivative of the branch taken) ---
     # max/min return their first argument on a tie, as Python's builtins do.
-    Primitive("max", 2, max, py_name="max"),
-    Primitive("min", 2, min, py_name="min"),
+    Primitive("max", 2, max, py_name="max", np_name="np.maximum"),
+    Primitive("min", 2, min, py_name="min", np_name="np.minimum"),
     _binary("ge", ">=", PREC_CMP, lambda x, y: x >= y),
     _binary("le", "<=", PREC_CMP, lambda x, y: x <= y),
     _binary("gt", ">", PREC_CMP, lambda x, y: x > y),
@@ -161,8 +174,9 @@ _TABLE = [
     Primitive(
         "select",
         3,
-        lambda c, x, y: x if c else y,
+        lambda c, x, y: numpy.where(c, x, y) if numpy.ndim(c) else (x if c else y),
         py_name="{1} if {0} else {2}",
+        np_name="np.where",
         prec=PREC_SELECT,
     ),
     _call("floor", 1, math.floor, "math.floor", "np.floor"),
@@ -185,4 +199,6 @@ _TABLE = [
     Primitive("push", -1, None, py_name="{0}.append", effect=True),
 ]
 
-PRIMITIVES: dict[str, Primitive] = {p.name: p for p in _TABLE}
+from .array_primitives import ARRAY_PRIMITIVES  # noqa: E402  (they use Primitive)
+
+PRIMITIVES: dict[str, Primitive] = {p.name: p for p in _TABLE + ARRAY_PRIMITIVES}

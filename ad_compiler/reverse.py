@@ -50,7 +50,8 @@ from .ir import (
     shift_tree,
     verify,
 )
-from .rules import rule_for
+from . import shapes
+from .rules import adjoints as adjoint_rule
 
 
 def active_values(fn: Function, wrt: tuple[int, ...]) -> set[str]:
@@ -80,7 +81,7 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
     them); by default a tuple over ``wrt``.
     """
     namer = Namer.for_function(fn)
-    b = IRBuilder(namer)
+    b = IRBuilder(namer, shapes.infer(fn) if fn.param_shapes else None)
     active = active_values(fn, wrt)
     tapes: dict[int, tuple] = {}
     _sweep_forward(fn.body, b, tapes, active)
@@ -91,6 +92,8 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
         if name not in grad_names:
             grad_names[name] = namer.fresh(f"{name}_bar").name
     seeds = _seed_names(fn, namer)
+    for r, seed in zip(fn.results, seeds):
+        b.shapes[seed.name] = b.shape(r)  # ȳ has y's shape
     adjoint: dict[str, object] = {}
     for r, seed in zip(fn.results, seeds):
         if isinstance(r, Var) and r.name in active:
@@ -106,8 +109,14 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
             # the adjoint is another value's (sin(x + c): x_bar is v1_bar): name it after x
             if name_rank(g.name, fn.user_names) < 2 and g.name not in renames:
                 renames[g.name] = grad_names[p.name]
-        grads.append(Const(0.0) if g is None else g)
+        with b.at(fn.loc, "np"):
+            # 0.0 or np.zeros(x.shape); an adjoint standing for an array gets its shape
+            g = b.zeros(p) if g is None else b.like(g, p)
+        grads.append(g)
     n = len(fn.results)
+    param_shapes = None
+    if fn.param_shapes:
+        param_shapes = fn.param_shapes + tuple(b.shape(r) for r in fn.results)
     if wrt_tree is None:
         wrt_tree = tuple(range(len(wrt)))
     return verify(
@@ -121,6 +130,7 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
                 loc=fn.loc,
                 doc=fn.doc,
                 user_names=fn.user_names,
+                param_shapes=param_shapes,
             ),
             renames,
         )
@@ -143,9 +153,8 @@ def _vjp_block(stmts, b: IRBuilder, adjoint: dict, active, params, tapes) -> Non
         if g is None:
             continue
         g = b.bind(g, f"{eqn.out.name}_bar")
-        rule = rule_for(eqn.prim, eqn.loc)
         with b.at(eqn.loc, eqn.ns):
-            cts = rule.vjp(b, eqn.out, g, *eqn.ins)
+            cts = adjoint_rule(b, eqn, g)
             for a, ct in zip(eqn.ins, cts):
                 if ct is not None and isinstance(a, Var) and a.name in active:
                     adjoint[a.name] = b.add(adjoint.get(a.name), ct)
@@ -205,7 +214,11 @@ def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set) -> None:
     new tape (a list): all its reverse sweep needs to replay it backwards.
     ``tapes`` maps each such loop (by identity) to its tape."""
     for s in stmts:
-        if isinstance(s, (For, While)) and _scalar_recurrence(s, active):
+        if (
+            isinstance(s, (For, While))
+            and _scalar_recurrence(s, active)
+            and all(b.shape(c) == shapes.SCALAR for c in s.carried if c.name in active)
+        ):
             _sweep_forward_preaccumulated(s, b, tapes, active)
         elif isinstance(s, (For, While)) and any(c.name in active for c in s.carried):
             tape = b.namer.fresh("tape")
@@ -260,6 +273,7 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     for name in [v.name for v in pushed] + sorted(defined_names(s.body)):
         new = namer.temp() if _TEMP.match(name) else namer.fresh(base_name(name))
         renames[name] = new.name
+        b.shapes[new.name] = b.shape(Var(name))
         if name in active:
             active.add(new.name)
 

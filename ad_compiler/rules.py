@@ -31,22 +31,58 @@ from .primitives import PRIMITIVES
 
 @dataclass(frozen=True)
 class Rule:
-    """The derivative rules of one primitive."""
+    """The derivative rules of one primitive.
+
+    Rules of primitives with params (``axis`` ...) take them as a dict right
+    after the builder: ``jvp(b, params, out, *ins, *dins)``.
+    """
 
     jvp: Callable
     vjp: Callable
+    params: bool = False
 
 
 RULES: dict[str, Rule] = {}
 
 
-def defrule(prim: str, *, jvp: Callable, vjp: Callable) -> None:
+def defrule(prim: str, *, jvp: Callable, vjp: Callable, params: bool = False) -> None:
     """Register both derivative rules of ``prim``."""
     if prim not in PRIMITIVES:
         raise KeyError(f"no primitive named {prim!r}")
     if prim in RULES:
         raise KeyError(f"rules for {prim!r} defined twice")
-    RULES[prim] = Rule(jvp=jvp, vjp=vjp)
+    RULES[prim] = Rule(jvp=jvp, vjp=vjp, params=params)
+
+
+def tangent(b, eqn, dins):
+    """The tangent of ``eqn``'s output given its inputs' tangents (None: zero).
+
+    Elementwise rules may return a tangent that broadcasts to the output (a
+    scalar for an array); other rules get their tangents at full shape.
+    """
+    prim = PRIMITIVES[eqn.prim]
+    rule = rule_for(eqn.prim, eqn.loc)
+    if not prim.elementwise:
+        dins = [b.like(d, x) for d, x in zip(dins, eqn.ins)]
+    if rule.params:
+        return rule.jvp(b, dict(eqn.params), eqn.out, *eqn.ins, *dins)
+    return rule.jvp(b, eqn.out, *eqn.ins, *dins)
+
+
+def adjoints(b, eqn, g) -> tuple:
+    """The contributions of ``eqn``'s output adjoint ``g`` to its inputs' adjoints,
+    each shaped like its input (broadcasting summed back)."""
+    prim = PRIMITIVES[eqn.prim]
+    rule = rule_for(eqn.prim, eqn.loc)
+    if not prim.elementwise:
+        g = b.like(g, eqn.out)
+    if rule.params:
+        cts = rule.vjp(b, dict(eqn.params), eqn.out, g, *eqn.ins)
+    else:
+        cts = rule.vjp(b, eqn.out, g, *eqn.ins)
+    if prim.elementwise:
+        cts = tuple(b.sum_to(ct, x) for ct, x in zip(cts, eqn.ins))
+    return cts
 
 
 def rule_for(prim: str, loc=None) -> Rule:
@@ -297,3 +333,6 @@ def _zero_vjp(b, out, g, *ins):
 _PIECEWISE_CONSTANT = ("sign", "ge", "le", "gt", "lt", "eq", "ne", "not")
 for _prim in _PIECEWISE_CONSTANT + ("floor", "ceil", "trunc", "round", "int"):
     defrule(_prim, jvp=_zero_jvp, vjp=_zero_vjp)
+
+
+from . import array_rules  # noqa: E402,F401  (registers the array primitives' rows)

@@ -35,6 +35,10 @@ MATH_FUNCTIONS = frozenset(
 NUMPY_FUNCTIONS = frozenset(
     "sin cos tan exp expm1 log log2 log10 log1p sqrt tanh sinh cosh arcsin arccos "
     "arctan arctan2 hypot abs absolute fabs power square".split()
+    # the array functions (see lower_arrays.py)
+    + "sum mean max amax min amin prod dot matmul outer einsum transpose reshape "
+    "expand_dims squeeze concatenate stack where maximum minimum clip sign shape "
+    "size zeros ones zeros_like ones_like full full_like eye arange".split()
 )
 BUILTIN_FUNCTIONS = frozenset(
     {"abs", "pow", "max", "min", "float", "int", "round"}

@@ -34,6 +34,7 @@ import itertools
 
 from .errors import UsageError
 from .ir import Const, Eqn, For, Function, If, Var, While, tree_leaves
+from .primitives import PRIMITIVES
 
 
 class NotExpressible(UsageError):
@@ -318,6 +319,11 @@ class Unroller:
             for o, v in zip(s.outs, outs):
                 env[o.name] = v
             return
+        if PRIMITIVES[s.prim].shape is not None:
+            raise NotExpressible(
+                f"`{self._function}` uses the array operation `{s.prim}`; "
+                "the SymPy backend works on scalars"
+            )
         self.ops += 1
         if self.ops > self.max_ops:
             raise NotExpressible(

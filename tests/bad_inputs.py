@@ -8,6 +8,8 @@ valid Python) and read as text by the CLI tests.
 import math
 import os
 
+import numpy as np
+
 
 def loop_over_number(x):
     for a in x:
@@ -75,8 +77,12 @@ def attribute_store(x):
     return x
 
 
-def subscript(x):
-    return x[0]
+def unknown_method(x):
+    return x.cumsum()
+
+
+def axis_not_literal(x, k):
+    return np.sum(x, axis=k)
 
 
 def used_before_assignment(x):

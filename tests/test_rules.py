@@ -80,11 +80,13 @@ def adjoint(prim, x, g):
     return [0.0 if c is None else c for c in RULES[prim].vjp(b, out, g, *x)]
 
 
-ALL = sorted(p for p in PRIMITIVES if not PRIMITIVES[p].effect and p != "call")
+EVERY = sorted(p for p in PRIMITIVES if not PRIMITIVES[p].effect and p != "call")
+# the scalar rows; the array rows are checked on arrays in test_array_rules.py
+ALL = [p for p in EVERY if not RULES[p].params]
 
 
 def test_every_primitive_has_both_rules():
-    assert set(RULES) == set(ALL)
+    assert set(RULES) == set(EVERY)
     for rule in RULES.values():
         assert callable(rule.jvp) and callable(rule.vjp)
 

@@ -1,0 +1,466 @@
+"""The array primitives: reductions, products, shape changes, indexing, constructors.
+
+Elementwise NumPy functions (``np.exp``, ``np.maximum``, ``np.where`` ...) are
+the scalar primitives of :mod:`ad_compiler.primitives` applied with NumPy's
+broadcasting; this module adds the operations that are not elementwise.  Each
+row gives how to evaluate it, its abstract shape rule (:mod:`ad_compiler.shapes`)
+and how emitted code spells it.  Static settings (``axis``, ``keepdims``, an
+index's layout) are equation params; values known only at run time (a
+``reshape`` length, a loop index) are inputs.
+
+An index such as ``x[i, 1:, None]`` is stored as a *layout*, one item per
+position: ``"a"`` (one input: an int, an int array or a mask), ``("s", start,
+stop, step)`` (a slice; each flag says whether that bound is an input),
+``None`` (``np.newaxis``) or ``"..."``.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from . import shapes
+from .primitives import PREC_ATOM, PREC_MUL, Primitive
+
+# --- how index layouts become Python ---------------------------------------------------
+
+
+def index_text(layout, texts) -> str:
+    """``i, 1:, None`` from a layout and the texts of its inputs."""
+    texts = list(texts)
+    items = []
+    for item in layout:
+        if item == "a":
+            items.append(texts.pop(0))
+        elif item is None:
+            items.append("None")
+        elif item == "...":
+            items.append("...")
+        else:
+            bounds = [texts.pop(0) if flag else "" for flag in item[1:]]
+            text = f"{bounds[0]}:{bounds[1]}"
+            items.append(text + (f":{bounds[2]}" if item[3] else ""))
+    return ", ".join(items) if len(items) != 1 else items[0]
+
+
+def index_value(layout, values):
+    """The Python index object of a layout and its input values."""
+    values = list(values)
+    items = []
+    for item in layout:
+        if item == "a":
+            items.append(values.pop(0))
+        elif item is None or item == "...":
+            items.append(None if item is None else Ellipsis)
+        else:
+            bounds = [values.pop(0) if flag else None for flag in item[1:]]
+            items.append(slice(*bounds))
+    return items[0] if len(items) == 1 else tuple(items)
+
+
+def index_inputs(layout) -> int:
+    """How many inputs a layout reads."""
+    return sum(
+        1 if item == "a" else sum(item[1:]) if isinstance(item, tuple) else 0
+        for item in layout
+    )
+
+
+def _index_shape(x, layout, parts):
+    if x == shapes.TUPLE:
+        return shapes.SCALAR if layout == ("a",) and parts == [()] else None
+    if x is None:
+        return None
+    out, axis, parts = [], 0, list(parts)
+    rest = len(x) - sum(1 for item in layout if item not in (None, "..."))
+    for item in layout:
+        if item is None:
+            out.append(shapes.ONE)
+        elif item == "...":
+            out.extend(x[axis : axis + rest])
+            axis += rest
+        elif item == "a":
+            if parts.pop(0) != shapes.SCALAR:
+                return None  # an array index: its dtype decides; leave it to run time
+            axis += 1
+        else:
+            used = sum(item[1:])
+            del parts[:used]
+            out.append(x[axis] if used == 0 else shapes.ANY)
+            axis += 1
+    if axis > len(x):
+        return None
+    return tuple(out) + tuple(x[axis:])
+
+
+# --- rendering helpers ------------------------------------------------------------------
+
+
+def _keywords(params, *names) -> str:
+    out = []
+    for name in names:
+        value = params.get(name)
+        if value is None or value is False:
+            continue
+        out.append(f", {name}={value!r}")
+    return "".join(out)
+
+
+def _np(name, *keys):
+    def render(params, texts, atoms):
+        return f"np.{name}({texts[0]}{_keywords(params, *keys)})", PREC_ATOM
+
+    return render
+
+
+def _reduction(name: str, np_fn) -> Primitive:
+    def evaluate(x, axis=None, keepdims=False):
+        return np_fn(x, axis=axis, keepdims=keepdims)
+
+    return Primitive(
+        name,
+        1,
+        evaluate,
+        np_name=f"np.{name}",
+        shape=lambda p, x, loc=None: shapes.reduce(
+            x, p.get("axis"), p.get("keepdims", False), loc
+        ),
+        render=_np(name, "axis", "keepdims"),
+    )
+
+
+def _dot_shape(a, b, loc):
+    if a == shapes.SCALAR or b == shapes.SCALAR:
+        return shapes.broadcast(a, b)
+    if (a is not None and len(a) > 2) or (b is not None and len(b) > 2):
+        from .errors import CompileError
+
+        raise CompileError(
+            "`np.dot` of arrays with more than 2 axes is not supported",
+            loc,
+            hint="use `@` (np.matmul), which broadcasts over the leading axes",
+        )
+    return shapes.matmul(a, b, loc)
+
+
+def _render_transpose(params, texts, atoms):
+    axes = params.get("axes")
+    if axes is None and params.get("method"):
+        return f"{atoms[0]}.T", PREC_ATOM
+    return f"np.transpose({texts[0]}{_keywords(params, 'axes')})", PREC_ATOM
+
+
+def _render_reshape(params, texts, atoms):
+    x, dims = texts[0], texts[1:]
+    if params.get("packed"):  # reshape(x, s) with s one value (x.shape, a tuple)
+        return f"np.reshape({x}, {dims[0]})", PREC_ATOM
+    target = dims[0] + "," if len(dims) == 1 else ", ".join(dims)
+    return f"np.reshape({x}, ({target}))", PREC_ATOM
+
+
+def _reshape(x, *dims, packed=False):
+    return numpy.reshape(x, dims[0] if packed else dims)
+
+
+def _reshape_shape(p, x, *dims, loc=None):
+    if p.get("packed"):
+        return None
+    return tuple(shapes.ANY for _ in dims)
+
+
+def _render_join(name):
+    def render(params, texts, atoms):
+        return f"np.{name}(({', '.join(texts)},){_keywords(params, 'axis')})", PREC_ATOM
+
+    return render
+
+
+def _render_getitem(params, texts, atoms):
+    return f"{atoms[0]}[{index_text(params['index'], texts[1:])}]", PREC_ATOM
+
+
+def _getitem(x, *parts, index):
+    return x[index_value(index, parts)]
+
+
+def _render_setitem(params, texts, atoms):
+    return (
+        f"_assign({texts[0]}, np.s_[{index_text(params['index'], texts[2:])}], {texts[1]})",
+        PREC_ATOM,
+    )
+
+
+def _setitem(x, v, *parts, index):
+    out = numpy.copy(x)
+    out[index_value(index, parts)] = v
+    return out
+
+
+def _render_unindex(params, texts, atoms):
+    return (
+        f"_unindex({texts[0]}, np.s_[{index_text(params['index'], texts[2:])}], {texts[1]})",
+        PREC_ATOM,
+    )
+
+
+def _unindex(x, g, *parts, index):
+    out = numpy.zeros(numpy.shape(x))
+    numpy.add.at(out, index_value(index, parts), g)
+    return out
+
+
+def _render_construct(params, texts, atoms):
+    texts = list(texts)
+    args = []
+    for kw, count in params["args"]:
+        if count < 0:
+            text = texts.pop(0)
+        else:
+            items = [texts.pop(0) for _ in range(count)]
+            text = f"({items[0]},)" if count == 1 else f"({', '.join(items)})"
+        args.append(f"{kw}={text}" if kw else text)
+    return f"np.{params['fn']}({', '.join(args)})", PREC_ATOM
+
+
+def _construct(*values, fn, args):
+    values = list(values)
+    pos, kws = [], {}
+    for kw, count in args:
+        v = values.pop(0) if count < 0 else tuple(values.pop(0) for _ in range(count))
+        if kw:
+            kws[kw] = v
+        else:
+            pos.append(v)
+    return getattr(numpy, fn)(*pos, **kws)
+
+
+def _construct_shape(p, *ins, loc=None):
+    fn, args = p["fn"], p["args"]
+    if fn.endswith("_like"):
+        return ins[0]
+    if fn == "eye":
+        return (shapes.ANY, shapes.ANY)
+    if fn == "arange":
+        return (shapes.ANY,)
+    count = args[0][1] if args else -1
+    if count >= 0:
+        return tuple(shapes.ANY for _ in range(count))
+    first = ins[0] if ins else None
+    return (shapes.ANY,) if first == shapes.SCALAR else None
+
+
+def _render_shape(params, texts, atoms):
+    return f"{atoms[0]}.shape", PREC_ATOM
+
+
+def _render_like(params, texts, atoms):
+    return f"np.broadcast_to({texts[0]}, np.shape({texts[1]}))", PREC_ATOM
+
+
+ARRAY_PRIMITIVES = [
+    _reduction("sum", numpy.sum),
+    _reduction("mean", numpy.mean),
+    _reduction("amax", numpy.max),
+    _reduction("amin", numpy.min),
+    _reduction("prod", numpy.prod),
+    Primitive(
+        "matmul",
+        2,
+        numpy.matmul,
+        infix="@",
+        prec=PREC_MUL,
+        shape=lambda p, a, b, loc=None: shapes.matmul(a, b, loc),
+    ),
+    # np.dot: a product by a scalar, or the matrix product of 1-D and 2-D arrays
+    Primitive(
+        "dot",
+        2,
+        numpy.dot,
+        np_name="np.dot",
+        shape=lambda p, a, b, loc=None: _dot_shape(a, b, loc),
+        render=lambda p, t, a: (f"np.dot({t[0]}, {t[1]})", PREC_ATOM),
+    ),
+    Primitive(
+        "outer",
+        2,
+        numpy.outer,
+        shape=lambda p, a, b, loc=None: (shapes.ANY, shapes.ANY),
+        render=lambda p, t, a: (f"np.outer({t[0]}, {t[1]})", PREC_ATOM),
+    ),
+    Primitive(
+        "einsum",
+        2,
+        lambda a, b, spec: numpy.einsum(spec, a, b),
+        shape=lambda p, a, b, loc=None: None,
+        render=lambda p, t, a: (f"np.einsum({p['spec']!r}, {t[0]}, {t[1]})", PREC_ATOM),
+    ),
+    Primitive(
+        "transpose",
+        1,
+        lambda x, axes=None, method=False: numpy.transpose(x, axes),
+        shape=lambda p, x, loc=None: shapes.transpose(x, p.get("axes")),
+        render=_render_transpose,
+    ),
+    Primitive(
+        "reshape",
+        -1,
+        _reshape,
+        shape=_reshape_shape,
+        render=_render_reshape,
+    ),
+    Primitive(
+        "expand_dims",
+        1,
+        lambda x, axis: numpy.expand_dims(x, axis),
+        shape=lambda p, x, loc=None: shapes.expand_dims(x, p["axis"]),
+        render=_np("expand_dims", "axis"),
+    ),
+    Primitive(
+        "squeeze",
+        1,
+        lambda x, axis=None: numpy.squeeze(x, axis),
+        shape=lambda p, x, loc=None: shapes.squeeze(x, p.get("axis")),
+        render=_np("squeeze", "axis"),
+    ),
+    Primitive(
+        "concatenate",
+        -1,
+        lambda *xs, axis=0: numpy.concatenate(xs, axis=axis),
+        shape=lambda p, *xs, loc=None: shapes.concatenate(xs, p.get("axis", 0)),
+        render=_render_join("concatenate"),
+    ),
+    Primitive(
+        "stack",
+        -1,
+        lambda *xs, axis=0: numpy.stack(xs, axis=axis),
+        shape=lambda p, *xs, loc=None: shapes.stack(xs, p.get("axis", 0)),
+        render=_render_join("stack"),
+    ),
+    Primitive(
+        "getitem",
+        -1,
+        _getitem,
+        shape=lambda p, x, *parts, loc=None: _index_shape(x, p["index"], parts),
+        render=_render_getitem,
+    ),
+    # x with x[index] = v, as a new array: `x[i] = v` in the user's code
+    Primitive(
+        "setitem",
+        -1,
+        _setitem,
+        shape=lambda p, x, v, *parts, loc=None: x,
+        render=_render_setitem,
+    ),
+    # the adjoint of x[index]: g where x[index] was read, zeros elsewhere
+    Primitive(
+        "unindex",
+        -1,
+        _unindex,
+        shape=lambda p, x, g, *parts, loc=None: x,
+        render=_render_unindex,
+    ),
+    # g summed over the axes along which x was broadcast (shapes known at run time)
+    Primitive(
+        "sum_to",
+        2,
+        lambda g, x: _sum_to(g, x),  # noqa: F821  (defined below, from HELPERS)
+        shape=lambda p, g, x, loc=None: x,
+        render=lambda p, t, a: (f"_sum_to({t[0]}, {t[1]})", PREC_ATOM),
+    ),
+    # t broadcast to x's shape (a tangent that is a scalar stands for an array)
+    Primitive(
+        "like",
+        2,
+        lambda t, x: numpy.broadcast_to(t, numpy.shape(x)),
+        shape=lambda p, t, x, loc=None: x,
+        render=_render_like,
+    ),
+    # --- not differentiable: shapes, sizes, new arrays ---
+    Primitive(
+        "shape",
+        1,
+        numpy.shape,
+        shape=lambda p, x, loc=None: shapes.TUPLE,
+        render=_render_shape,
+        differentiable=False,
+    ),
+    Primitive(
+        "len",
+        1,
+        len,
+        py_name="len",
+        shape=lambda p, x, loc=None: shapes.SCALAR,
+        differentiable=False,
+    ),
+    Primitive(
+        "size",
+        1,
+        numpy.size,
+        np_name="np.size",
+        shape=lambda p, x, loc=None: shapes.SCALAR,
+        differentiable=False,
+    ),
+    Primitive(
+        "construct",
+        -1,
+        _construct,
+        shape=_construct_shape,
+        render=_render_construct,
+        differentiable=False,
+    ),
+]
+
+
+# The primitives emitted as a call of a helper function, and the helper.
+HELPER_OF = {"sum_to": "_sum_to", "unindex": "_unindex", "setitem": "_assign"}
+
+# The helpers emitted code calls, written into each module that uses them (the
+# emitted code imports only math and numpy).  Keep them in step with the
+# evaluators above: tests run both.
+HELPERS = {
+    "_sum_to": '''
+def _sum_to(g, x):
+    """g summed over the axes along which x was broadcast (it may stay smaller)."""
+    shape, g_shape = np.shape(x), np.shape(g)
+    if g_shape == shape:
+        return g
+    lead = len(g_shape) - len(shape)
+    if lead > 0:
+        g = np.sum(g, axis=tuple(range(lead)))
+        g_shape = g_shape[lead:]
+    skip = len(shape) - len(g_shape)
+    keep = tuple(
+        i - skip
+        for i, n in enumerate(shape)
+        if n == 1 and i >= skip and g_shape[i - skip] != 1
+    )
+    return np.sum(g, axis=keep, keepdims=True) if keep else g
+''',
+    "_unindex": '''
+def _unindex(x, index, g):
+    """The adjoint of x[index]: g where x[index] was read, zeros elsewhere."""
+    out = np.zeros(np.shape(x))
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype != bool for p in parts):
+        np.add.at(out, index, g)  # an index may repeat: every read adds
+    else:
+        out[index] = g
+    return out
+''',
+    "_assign": '''
+def _assign(x, index, v):
+    """x with x[index] = v, as a new array: the reverse sweep still needs x."""
+    out = np.copy(x)
+    out[index] = v
+    return out
+''',
+}
+
+
+def _helper(name: str):
+    """A helper as a Python function: the evaluator is the emitted text itself."""
+    namespace = {"np": numpy}
+    exec(HELPERS[name], namespace)
+    return namespace[name]
+
+
+_sum_to = _helper("_sum_to")

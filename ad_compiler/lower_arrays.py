@@ -1,0 +1,343 @@
+"""Lowering of NumPy array code: calls with ``axis=``, methods, ``.T``, indexing.
+
+A mixin of :class:`ad_compiler.lower.Lowerer`.  Static settings (``axis``,
+``keepdims``, an einsum spec, an index's layout) must be literals and become
+equation params; everything else (a reshape length, a loop index used as an
+index) is an ordinary input.  ``x[i] = v`` is lowered functionally, to a new
+version of ``x`` (``x_1 = setitem(x, v, i)``), so the IR stays single-assignment
+and the reverse sweep can still read the ``x`` it needs.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .ir import Const
+from .scope import FuncRef, ModuleRef
+
+# np.<name> reductions -> primitive
+_REDUCTIONS = {
+    "sum": "sum",
+    "mean": "mean",
+    "max": "amax",
+    "amax": "amax",
+    "min": "amin",
+    "amin": "amin",
+    "prod": "prod",
+}
+_CONSTRUCTORS = frozenset(
+    "zeros ones zeros_like ones_like full full_like eye arange".split()
+)
+# array methods -> the numpy function they are
+_METHODS = {
+    **_REDUCTIONS,
+    "reshape": "reshape",
+    "transpose": "transpose",
+    "dot": "dot",
+    "squeeze": "squeeze",
+    "copy": "copy",
+}
+ARRAY_FUNCTIONS = frozenset(
+    set(_REDUCTIONS)
+    | _CONSTRUCTORS
+    | {"dot", "matmul", "outer", "einsum", "transpose", "reshape", "expand_dims"}
+    | {"squeeze", "concatenate", "stack", "where", "maximum", "minimum", "clip"}
+    | {"sign", "shape", "size"}
+)
+
+
+class ArrayLowering:
+    """The array parts of lowering (mixed into Lowerer)."""
+
+    # --- static arguments -------------------------------------------------------
+    def static(self, node: ast.expr, what: str):
+        """A literal int, bool, None or tuple of ints (an ``axis=``, ``keepdims=``)."""
+        try:
+            value = ast.literal_eval(node)
+        except ValueError:
+            value = object()
+        ok = value is None or isinstance(value, (bool, int))
+        if isinstance(value, tuple):
+            ok = all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        if not ok:
+            self.error(
+                node,
+                f"{what} must be a literal (an int, a tuple of ints, True/False or None)",
+                "the derivative's shape handling is decided when it is compiled",
+            )
+        return value
+
+    def keywords(self, node: ast.Call, callee: str, allowed: dict) -> dict:
+        """``axis=1, keepdims=True`` -> params, each checked to be a literal."""
+        out = {}
+        for kw in node.keywords:
+            if kw.arg not in allowed:
+                self.error(
+                    kw if kw.arg else node,
+                    f"keyword argument `{kw.arg}` to `{callee}` is not supported",
+                )
+            out[allowed[kw.arg]] = self.static(kw.value, f"`{kw.arg}`")
+        return out
+
+    def positional_static(self, node, args, index, name, params):
+        """An argument that may be given positionally (``np.sum(x, 0)``)."""
+        if len(args) > index:
+            if name in params:
+                self.error(node, f"`{name}` given twice")
+            params[name] = self.static(args[index], f"`{name}`")
+
+    # --- np.<function>(...) -------------------------------------------------------
+    def array_function(self, node: ast.Call, name: str, callee: str):
+        """Lower a call of ``numpy.<name>`` (one of ARRAY_FUNCTIONS)."""
+        b = self.b
+        args = node.args
+        for a in args:
+            if isinstance(a, ast.Starred):
+                self.unsupported(a)
+        if name in _REDUCTIONS:
+            params = self.keywords(
+                node, callee, {"axis": "axis", "keepdims": "keepdims"}
+            )
+            self.positional_static(node, args, 1, "axis", params)
+            self.arity(node, callee, args[:1], 1)
+            if len(args) > 2:
+                self.error(
+                    node, f"`{callee}` takes at most 2 positional arguments here"
+                )
+            x = self.atom(args[0])
+            return self.reduction(node, _REDUCTIONS[name], x, params)
+        if name in _CONSTRUCTORS:
+            return self.construct(node, name, callee)
+        if name == "einsum":
+            self.plain_arguments(node, callee)
+            if len(args) != 3 or not (
+                isinstance(args[0], ast.Constant) and isinstance(args[0].value, str)
+            ):
+                self.error(
+                    node,
+                    "`np.einsum` is supported with a literal spec and two operands",
+                    "write np.einsum('ij,jk->ik', a, b)",
+                )
+            from .array_rules import parse_einsum
+
+            spec = args[0].value
+            parse_einsum(spec, self.src.loc(node))
+            x, y = self.atom(args[1]), self.atom(args[2])
+            with b.at(self.src.loc(node), "np"):
+                return b.apply("einsum", x, y, spec=spec)
+        if name in ("concatenate", "stack"):
+            params = self.keywords(node, callee, {"axis": "axis"})
+            self.positional_static(node, args, 1, "axis", params)
+            if not args or not isinstance(args[0], (ast.List, ast.Tuple)):
+                self.error(
+                    node,
+                    f"`{callee}` needs a literal list or tuple of arrays",
+                    f"write {callee}([a, b])",
+                )
+            xs = [self.atom(e) for e in args[0].elts]
+            with b.at(self.src.loc(node), "np"):
+                return b.apply(name, *xs, **params)
+        if name in ("transpose", "expand_dims", "squeeze"):
+            key = "axes" if name == "transpose" else "axis"
+            params = self.keywords(node, callee, {key: key})
+            self.positional_static(node, args, 1, key, params)
+            if name == "expand_dims" and "axis" not in params:
+                self.error(node, "`np.expand_dims` needs an axis")
+            x = self.atom(args[0])
+            with b.at(self.src.loc(node), "np"):
+                return b.apply(name, x, **params)
+        if name == "reshape":
+            self.plain_arguments(node, callee)
+            self.arity(node, callee, args, 2)
+            return self.reshape(node, self.atom(args[0]), [args[1]])
+        self.plain_arguments(node, callee)
+        values = [self.atom(a) for a in args]
+        with b.at(self.src.loc(node), "np"):
+            if name in ("dot", "matmul", "outer"):
+                self.arity(node, callee, values, 2)
+                return b.apply(name, *values)
+            if name == "where":
+                self.arity(node, callee, values, 3)
+                return b.apply("select", *values)
+            if name in ("maximum", "minimum"):
+                self.arity(node, callee, values, 2)
+                return b.apply("max" if name == "maximum" else "min", *values)
+            if name == "clip":  # clip(x, lo, hi) = minimum(maximum(x, lo), hi)
+                self.arity(node, callee, values, 3)
+                return b.apply("min", b.apply("max", values[0], values[1]), values[2])
+            if name == "sign":
+                self.arity(node, callee, values, 1)
+                return b.apply("sign", *values)
+            if name in ("shape", "size"):
+                self.arity(node, callee, values, 1)
+                return b.apply(name, *values)
+        self.error(node.func, f"`{callee}` has no derivative rule")
+
+    def reduction(self, node, prim: str, x, params: dict):
+        with self.b.at(self.src.loc(node), "np"):
+            return self.b.apply(prim, x, **params)
+
+    def reshape(self, node, x, dims: list):
+        """``reshape(x, (n, -1))``, ``x.reshape(n, -1)`` or ``reshape(x, other.shape)``."""
+        if len(dims) == 1 and isinstance(dims[0], ast.Tuple):
+            dims = dims[0].elts
+        values = [self.expr(d) for d in dims]
+        with self.b.at(self.src.loc(node), "np"):
+            if len(values) == 1 and not isinstance(values[0], Const):
+                # one value: a length, or a whole shape (x.shape); decided by its shape
+                if self.b.shape(values[0]) == "tuple":
+                    return self.b.apply("reshape", x, values[0], packed=True)
+            return self.b.apply("reshape", x, *values)
+
+    def construct(self, node: ast.Call, name: str, callee: str):
+        """``np.zeros((n, 3))`` and friends: new arrays, with no derivative."""
+        layout, values = [], []
+        for kw, arg in [(None, a) for a in node.args] + [
+            (k.arg, k.value) for k in node.keywords
+        ]:
+            if kw == "dtype":
+                self.error(
+                    arg,
+                    f"`dtype=` in `{callee}` is not supported",
+                    "arrays are float64",
+                )
+            if isinstance(arg, ast.Tuple):
+                layout.append((kw or "", len(arg.elts)))
+                values += [self.atom(e) for e in arg.elts]
+            else:
+                layout.append((kw or "", -1))
+                values.append(self.atom(arg))
+        with self.b.at(self.src.loc(node), "np"):
+            return self.b.apply("construct", *values, fn=name, args=tuple(layout))
+
+    # --- methods and attributes ---------------------------------------------------------
+    def method_call(self, node: ast.Call, attr: ast.Attribute):
+        """``x.sum(axis=0)``, ``x.reshape(n, -1)``, ``x.T`` ... on an array value."""
+        name = attr.attr
+        if name not in _METHODS:
+            self.error(
+                attr,
+                f"method `.{name}()` is not supported",
+                "call the NumPy function instead (np.sum, np.reshape, ...)",
+            )
+        x = self.atom(attr.value)
+        callee = f".{name}"
+        if name in _REDUCTIONS:
+            params = self.keywords(
+                node, callee, {"axis": "axis", "keepdims": "keepdims"}
+            )
+            self.positional_static(node, node.args, 0, "axis", params)
+            return self.reduction(node, _REDUCTIONS[name], x, params)
+        if name == "reshape":
+            self.plain_arguments(node, callee)
+            return self.reshape(node, x, list(node.args))
+        if name == "copy":  # values are never changed in place here: a copy is x
+            self.plain_arguments(node, callee)
+            self.arity(node, callee, node.args, 0)
+            return x
+        if name == "transpose":
+            self.plain_arguments(node, callee)
+            with self.b.at(self.src.loc(node), "np"):
+                if not node.args:
+                    return self.b.apply("transpose", x)
+                axes = node.args[0] if len(node.args) == 1 else ast.Tuple(node.args)
+                return self.b.apply("transpose", x, axes=self.static(axes, "the axes"))
+        if name == "squeeze":
+            params = self.keywords(node, callee, {"axis": "axis"})
+            self.positional_static(node, node.args, 0, "axis", params)
+            with self.b.at(self.src.loc(node), "np"):
+                return self.b.apply("squeeze", x, **params)
+        # dot
+        self.plain_arguments(node, callee)
+        self.arity(node, callee, node.args, 1)
+        y = self.atom(node.args[0])
+        with self.b.at(self.src.loc(node), "np"):
+            return self.b.apply("dot", x, y)
+
+    def array_attribute(self, node: ast.Attribute):
+        """``x.T``, ``x.shape``, ``x.size`` of a value."""
+        x = self.atom(node.value)
+        with self.b.at(self.src.loc(node)):
+            if node.attr == "T":
+                return self.b.apply("transpose", x, method=True)
+            if node.attr in ("shape", "size"):
+                return self.b.apply(node.attr, x)
+        self.error(
+            node,
+            f"attribute `.{node.attr}` is not supported",
+            "ad_compiler knows .T, .shape and .size of arrays",
+        )
+
+    # --- indexing ----------------------------------------------------------------------
+    def index(self, node: ast.expr) -> tuple[tuple, list]:
+        """The layout and the input values of an index expression."""
+        items = node.elts if isinstance(node, ast.Tuple) else [node]
+        layout, values = [], []
+        for item in items:
+            if isinstance(item, ast.Slice):
+                bounds = (item.lower, item.upper, item.step)
+                layout.append(("s",) + tuple(b is not None for b in bounds))
+                values += [self.atom(b) for b in bounds if b is not None]
+            elif isinstance(item, ast.Constant) and item.value is None:
+                layout.append(None)
+            elif isinstance(item, ast.Constant) and item.value is Ellipsis:
+                layout.append("...")
+            elif self.is_newaxis(item):
+                layout.append(None)
+            elif isinstance(item, ast.Starred):
+                self.unsupported(item)
+            else:
+                layout.append("a")
+                values.append(self.atom(item))
+        return tuple(layout), values
+
+    def is_newaxis(self, node: ast.expr) -> bool:
+        if not (isinstance(node, ast.Attribute) and node.attr == "newaxis"):
+            return False
+        base = node.value
+        if not isinstance(base, ast.Name) or base.id in self.locals:
+            return False
+        return self.scope.lookup(base.id) == ModuleRef("numpy")
+
+    def expr_Subscript(self, node: ast.Subscript):
+        base = self.expr(node.value)
+        if hasattr(base, "items"):  # a tuple indexed by a literal: pick the item
+            try:
+                k = ast.literal_eval(node.slice)
+                return base.items[k]
+            except (ValueError, IndexError, TypeError):
+                self.error(
+                    node,
+                    "a tuple can only be indexed by a literal int here",
+                    "unpack it into names",
+                )
+        layout, values = self.index(node.slice)
+        with self.b.at(self.src.loc(node)):
+            return self.b.apply("getitem", base, *values, index=layout)
+
+    def assign_item(self, target: ast.Subscript, value, op=None):
+        """``x[i] = v`` (or ``x[i] += v`` with ``op``): bind ``x`` to a new version."""
+        if not isinstance(target.value, ast.Name) or target.value.id not in self.locals:
+            self.error(
+                target,
+                "assignment into an element is supported only for a local array",
+                "assign into a local name (x = np.zeros(n); x[i] = ...)",
+            )
+        name = target.value.id
+        x = self.name(target.value, name)
+        layout, values = self.index(target.slice)
+        with self.b.at(self.src.loc(target)):
+            if op is not None:
+                current = self.b.apply("getitem", x, *values, index=layout)
+                value = self.binop(target, op, current, value)
+            new = self.b.apply("setitem", x, value, *values, index=layout)
+        return self.bind(name, new)
+
+
+def known_numpy(ref) -> str | None:
+    """The name of the NumPy array function ``ref`` is, if it is one."""
+    if isinstance(ref, FuncRef) and ref.qualname.startswith("numpy."):
+        name = ref.qualname.split(".", 1)[1]
+        if name in ARRAY_FUNCTIONS:
+            return name
+    return None
