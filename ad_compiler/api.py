@@ -487,6 +487,7 @@ def compile_file(
     ir_only: bool = False,
     command: str = "",
     fix: dict | None = None,
+    shape_of: dict | None = None,
 ) -> str:
     """Derivatives of a file's top-level functions, as one self-contained module.
 
@@ -495,13 +496,15 @@ def compile_file(
     otherwise) or ``forward`` (``f_jvp``).  ``wrt`` names parameters (default all).
     With ``ir_only`` the primal traces are returned instead of source.
     ``fix`` (``{"n": 10}``) makes parameters constants, in every function that has them.
+    ``shape_of`` (``{"X": ("n", "n")}``, see :func:`ad_compiler.shapes.parse`)
+    gives parameters' shapes beyond what their annotations say.
     Raises :class:`CompileError` (the first error) or :class:`UsageError`.
     """
     lines = tuple(text.splitlines())
     if mode == "symbolic" and not ir_only:
         return _symbolic_module(text, file, functions, wrt, command, fix)
     traces, derivatives, primals = [], [], []
-    for fn in _lower_file(text, file, functions, fix):
+    for fn in _lower_file(text, file, functions, fix, shape_of or {}):
         traces.append(str(fn))
         if ir_only:
             continue
@@ -559,10 +562,15 @@ def _symbolic_module(text, file, functions, wrt, command, fix) -> str:
 
 
 def _lower_file(
-    text: str, file: str, functions: list[str] | None, fix: dict | None = None
+    text: str,
+    file: str,
+    functions: list[str] | None,
+    fix: dict | None = None,
+    shape_of: dict | None = None,
 ) -> list[Function]:
     """The IR of the named top-level functions (default: all but the opaque ones),
-    with the parameters in ``fix`` made constants where a function has them.
+    with the parameters in ``fix`` made constants where a function has them, and
+    the parameters' shapes of array code as annotated or given in ``shape_of``.
 
     Raises the compile errors of every function that fails, together."""
     module = parse_module(text, file)
@@ -582,7 +590,13 @@ def _lower_file(
     out, errors = [], []
     for node in nodes:
         try:
-            out.append(lower(FunctionSource(node, file, lines), scope))
+            fn = lower(FunctionSource(node, file, lines), scope)
+            declared = {**declared_shapes(node), **(shape_of or {})}
+            if uses_arrays(fn) or any(s != shapes.SCALAR for s in declared.values()):
+                given = unknown_shapes(fn, declared)
+                if any(s != shapes.SCALAR for s in given):
+                    fn = replace(fn, param_shapes=given)
+            out.append(fn)
         except CompileError as exc:
             errors.append(exc)  # keep going: report every function's first error
     if errors:

@@ -112,20 +112,32 @@ def _np(name, *keys):
     return render
 
 
-def _reduction(name: str, np_fn) -> Primitive:
+def _reduction(name: str, np_fn, spelled: str | None = None) -> Primitive:
     def evaluate(x, axis=None, keepdims=False):
         return np_fn(x, axis=axis, keepdims=keepdims)
 
+    spelled = spelled or name
     return Primitive(
         name,
         1,
         evaluate,
-        np_name=f"np.{name}",
+        np_name=f"np.{spelled}",
         shape=lambda p, x, loc=None: shapes.reduce(
             x, p.get("axis"), p.get("keepdims", False), loc
         ),
-        render=_np(name, "axis", "keepdims"),
+        render=_np(spelled, "axis", "keepdims"),
     )
+
+
+def _outer_shape(a, b):
+    """np.outer flattens its operands: a vector's length is kept, else unknown."""
+
+    def length(x):
+        if x is not None and x != shapes.TUPLE and len(x) <= 1:
+            return x[0] if x else shapes.ONE
+        return shapes.ANY
+
+    return (length(a), length(b))
 
 
 def _dot_shape(a, b, loc):
@@ -259,8 +271,8 @@ def _render_like(params, texts, atoms):
 ARRAY_PRIMITIVES = [
     _reduction("sum", numpy.sum),
     _reduction("mean", numpy.mean),
-    _reduction("amax", numpy.max),
-    _reduction("amin", numpy.min),
+    _reduction("amax", numpy.max, "max"),
+    _reduction("amin", numpy.min, "min"),
     _reduction("prod", numpy.prod),
     Primitive(
         "matmul",
@@ -283,7 +295,7 @@ ARRAY_PRIMITIVES = [
         "outer",
         2,
         numpy.outer,
-        shape=lambda p, a, b, loc=None: (shapes.ANY, shapes.ANY),
+        shape=lambda p, a, b, loc=None: _outer_shape(a, b),
         render=lambda p, t, a: (f"np.outer({t[0]}, {t[1]})", PREC_ATOM),
     ),
     Primitive(

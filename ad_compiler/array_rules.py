@@ -139,7 +139,8 @@ def _matmul_vjp(b, p, out, g, x, y):
         raise CompileError(
             "the adjoint of `@` needs to know how many axes its operands have",
             b.loc,
-            hint="annotate the parameters (`W: np.ndarray`) or pass --shape W=n,m",
+            hint="give the shapes of the array parameters, as in "
+            "`adc compile --shape W=n,m x=m` (the API knows them from the call)",
         )
     if rx == 1 and ry == 1:  # y = Σ x_i y_i
         return (b.mul(g, y), b.mul(g, x))

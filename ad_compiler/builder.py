@@ -216,8 +216,9 @@ class IRBuilder(Ops):
         in_shapes = [self.shape(a) for a in atoms]
         ns = self.ns
         arrays = any(s is not None and s != shapes.SCALAR for s in in_shapes)
-        if ns != "np" and p.np_name and arrays:
-            ns = "np"  # math.copysign / `x if c else y` do not take arrays
+        spelled = ns == "math" or (ns == "py" and not (p.infix or p.prefix))
+        if arrays and p.np_name and spelled:
+            ns = "np"  # math.cos, `x if c else y`, max(x, y) do not take arrays
         if p.shape is None:
             shape = shapes.broadcast(*in_shapes)
         else:

@@ -20,7 +20,7 @@ import shlex
 import sys
 import tempfile
 
-from . import __version__
+from . import __version__, shapes
 from .api import check_file, compile_file, trace_file, trace_ir
 from .errors import CompileError, UsageError
 
@@ -80,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="make parameters constants (n=10: a loop over range(n) gets a known "
         "trip count, as --mode symbolic needs)",
+    )
+    c.add_argument(
+        "--shape",
+        nargs="+",
+        metavar="NAME=DIMS",
+        help="the shape of an array parameter, one axis per comma: X=batch,64 "
+        "(an axis written 1 may broadcast, ? is unknown; X= is a scalar); "
+        "`X: np.ndarray` annotations say only that X is an array",
     )
     c.add_argument(
         "-o",
@@ -222,6 +230,21 @@ def _swell(args) -> int:
     if args.plot:
         print(f"wrote {args.plot}", file=sys.stderr)
     return 0
+
+
+def _shapes(items) -> dict | None:
+    """``--shape`` values as abstract shapes by name; None after saying what is wrong."""
+    out = {}
+    for item in items:
+        name, sep, dims = item.partition("=")
+        try:
+            if not sep or not name.strip().isidentifier():
+                raise ValueError("--shape takes NAME=DIMS, like X=batch,64")
+            out[name.strip()] = shapes.parse(dims)
+        except ValueError as exc:
+            print(f"adc: error: {exc} (in {item!r})", file=sys.stderr)
+            return None
+    return out
 
 
 def _points(groups) -> list[dict] | None:
@@ -414,6 +437,9 @@ def _compile(args, argv: list[str]) -> int:
     fix = _points([args.fix]) if args.fix else [None]
     if fix is None:
         return 2
+    shape_of = _shapes(args.shape or [])
+    if shape_of is None:
+        return 2
     command = "adc " + " ".join(shlex.quote(a) for a in argv)
     module_text, status = _call(
         text,
@@ -426,6 +452,7 @@ def _compile(args, argv: list[str]) -> int:
             ir_only=args.ir,
             command=command,
             fix=fix[0],
+            shape_of=shape_of,
         ),
     )
     if module_text is None:

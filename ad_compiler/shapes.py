@@ -217,6 +217,29 @@ def stack(shapes, axis: int):
     return base[:a] + (size,) + base[a:]
 
 
+def parse(text: str) -> tuple:
+    """A shape as a user writes it (``adc compile --shape X=batch,64``).
+
+    Each axis is ``1`` (it may be stretched to match other arrays), ``?``
+    (unknown), or any other number or name: an axis that is never stretched.
+    An empty text is a scalar.
+    """
+    dims = []
+    for part in text.replace("(", "").replace(")", "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if part == "1":
+            dims.append(ONE)
+        elif part == "?":
+            dims.append(ANY)
+        elif part.isidentifier() or part.isdigit():
+            dims.append(N)
+        else:
+            raise ValueError(f"an axis is 1, ?, a number or a name, not {part!r}")
+    return tuple(dims)
+
+
 def show(shape) -> str:
     """How a shape is written in messages and docs: ``(n, 1)``, ``()``, ``(?)``."""
     if shape is None:
