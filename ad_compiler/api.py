@@ -322,6 +322,7 @@ class ArrayDerivative:
         self._by_signature: dict = {}
         self._last = None
         functools.update_wrapper(self, fn_wrapper_target(fn, kind))
+        self.__class__ = _with_fast_call(self.n)
 
     def compiled_for(self, signature):
         compiled = self._by_signature.get(signature)
@@ -340,16 +341,23 @@ class ArrayDerivative:
         signature += (shapes.SCALAR,) * (self.n - len(signature))  # defaults
         return self.compiled_for(signature)
 
-    def __call__(self, *args):
-        primal = args[: self.n]
-        sizes = tuple(getattr(a, "shape", None) for a in primal)
-        compiled = self._by_sizes.get(sizes)
-        if compiled is None:
-            compiled = self.specialize(*primal)
-            if len(self._by_sizes) < 64:
-                self._by_sizes[sizes] = compiled
+    def __call__(self, *args):  # replaced by _with_fast_call's, which does the same
+        try:
+            compiled = self._by_sizes[self._sizes(args)]
+        except (KeyError, IndexError):
+            compiled = self._new_sizes(args)
         self._last = compiled
         return compiled(*args)
+
+    def _sizes(self, args) -> tuple:
+        return tuple(getattr(args[i], "shape", None) for i in range(self.n))
+
+    def _new_sizes(self, args):
+        """The compiled function for arguments of shapes not seen before."""
+        compiled = self.specialize(*args[: self.n])
+        if len(args) >= self.n and len(self._by_sizes) < 64:
+            self._by_sizes[self._sizes(args)] = compiled
+        return compiled
 
     def _current(self):
         if self._last is not None:
@@ -371,6 +379,29 @@ class ArrayDerivative:
     @property
     def ir(self):
         return self._current().ir
+
+
+@functools.lru_cache(maxsize=None)
+def _with_fast_call(n: int) -> type:
+    """ArrayDerivative with ``__call__`` written out for ``n`` parameters.
+
+    The dispatch runs on every call, so it is spelled without a loop: the key
+    is the tuple of the arguments' exact shapes, a dict hit in well under a
+    microsecond.
+    """
+    key = "".join(f"getattr(args[{i}], 'shape', None), " for i in range(n))
+    text = (
+        "def __call__(self, *args):\n"
+        "    try:\n"
+        f"        compiled = self._by_sizes[({key})]\n"
+        "    except (KeyError, IndexError):\n"
+        "        compiled = self._new_sizes(args)\n"
+        "    self._last = compiled\n"
+        "    return compiled(*args)\n"
+    )
+    namespace: dict = {}
+    exec(text, namespace)
+    return type("ArrayDerivative", (ArrayDerivative,), namespace)
 
 
 def fn_wrapper_target(fn: Function, kind: str):

@@ -75,6 +75,9 @@ def test_reverse_mode_satisfies_the_dot_product_identity(case, seed):
             total += float(np.sum(np.asarray(x_bar) * d))
     expected = float(np.sum(y_bar * _finite_difference(fn, args, dirs, case)))
     assert total == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    # and between the modes, exactly up to rounding: ⟨ȳ, J·ẋ⟩ = Σ ⟨x̄ᵢ, ẋᵢ⟩
+    _, y_dot = jvp(fn, args, dirs)
+    assert total == pytest.approx(float(np.sum(y_bar * y_dot)), rel=1e-9, abs=1e-12)
 
 
 def test_mlp_gradient_is_the_textbook_backprop():
@@ -131,3 +134,27 @@ def test_matmul_of_a_scalar_is_a_compile_error():
 
 def lambda_free_matmul_sum(a, b):
     return np.sum(a @ b)
+
+
+def test_a_shape_mismatch_is_numpys_error_at_the_emitted_line():
+    """Shapes the code was not written for fail loudly, where they meet."""
+    import traceback
+
+    from array_corpus import mlp
+
+    W1, b1, W2, b2, X, Y = arguments("mlp")
+    g = grad(mlp, argnums=(0, 1, 2, 3))
+    with pytest.raises(ValueError, match="matmul") as info:
+        g(W1, b1, W2[:-1], b2, X, Y)
+    last = traceback.extract_tb(info.tb)[-1]
+    assert last.filename.startswith("<ad_compiler grad of mlp")
+    assert "@ W2" in last.line
+
+
+def test_an_unknown_numpy_function_is_a_compile_error():
+    with pytest.raises(CompileError, match="call to `np.cumsum` is not supported"):
+        grad(uses_cumsum)(np.ones(3))
+
+
+def uses_cumsum(x):
+    return np.sum(np.cumsum(x))
