@@ -158,3 +158,75 @@ def test_an_unknown_numpy_function_is_a_compile_error():
 
 def uses_cumsum(x):
     return np.sum(np.cumsum(x))
+
+
+# --- broadcasting on random shapes (hypothesis) ------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import mutually_broadcastable_shapes  # noqa: E402
+
+
+def bc_add(x, y):
+    return np.sum(np.sin(x + y))
+
+
+def bc_sub(x, y):
+    return np.sum((x - y) ** 2)
+
+
+def bc_mul(x, y):
+    return np.sum(np.tanh(x * y))
+
+
+def bc_div(x, y):
+    return np.sum(x / np.exp(y))
+
+
+def bc_maximum(x, y):
+    return np.sum(np.maximum(x, y) * x)
+
+
+def bc_where(x, y):
+    return np.sum(np.where(x > y, x * y, x - y))
+
+
+def bc_mean_keepdims(x, y):
+    return np.sum(x * y / np.mean(np.exp(x * y), axis=-1, keepdims=True))
+
+
+def bc_max_axis0(x, y):
+    return np.sum(np.max(x * y + 0.01 * x, axis=0))
+
+
+BROADCAST = {f.__name__: f for f in (bc_add, bc_sub, bc_mul, bc_div, bc_maximum)}
+BROADCAST.update({f.__name__: f for f in (bc_where, bc_mean_keepdims, bc_max_axis0)})
+NEEDS_AXES = {"bc_mean_keepdims": 1, "bc_max_axis0": 1}
+
+
+def _random_value(shape, rng):
+    return float(rng.uniform(-1, 1)) if shape == () else rng.uniform(-1, 1, size=shape)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from(sorted(BROADCAST)),
+    mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
+    st.integers(0, 2**16),
+)
+def test_broadcasting_adjoints_on_random_shapes(op, shapes_, seed):
+    """x̄ and ȳ have x's and y's shapes, summed over the axes each was stretched
+    along, whatever the shapes (scalar with array, row with matrix, 1-length axes)."""
+    (x_shape, y_shape), result = shapes_.input_shapes, shapes_.result_shape
+    if len(result) < NEEDS_AXES.get(op, 0):
+        return
+    f = BROADCAST[op]
+    rng = np.random.default_rng(seed)
+    x, y = _random_value(x_shape, rng), _random_value(y_shape, rng)
+    dx, dy = _random_value(x_shape, rng), _random_value(y_shape, rng)
+    x_bar, y_bar = grad(f, argnums=(0, 1))(x, y)
+    assert np.shape(x_bar) == x_shape and np.shape(y_bar) == y_shape
+    fd = (f(x + H * dx, y + H * dy) - f(x - H * dx, y - H * dy)) / (2 * H)
+    got = float(np.sum(x_bar * dx) + np.sum(y_bar * dy))
+    assert got == pytest.approx(fd, rel=1e-5, abs=1e-6)
+    _, tangent = jvp(f, (x, y), (dx, dy))
+    assert tangent == pytest.approx(got, rel=1e-9, abs=1e-12)

@@ -171,3 +171,22 @@ def test_cli_rejects_a_malformed_shape():
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "an axis is 1, ?, a number or a name, not 'm+1'" in proc.stderr
+
+
+def test_training_sample_reaches_the_accuracy_it_reports(tmp_path):
+    """samples/train_digits.py, as the README runs it: 300 full-batch steps."""
+    plot = tmp_path / "curve.png"
+    proc = subprocess.run(
+        [sys.executable, "samples/train_digits.py", "--plot", str(plot)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    # 0.989 (356/360) here; another BLAS may round differently along the way
+    assert last.startswith("test accuracy: ")
+    hits = int(last.split("(")[1].split("/")[0])
+    assert hits >= 352, last
+    assert plot.stat().st_size > 10_000
