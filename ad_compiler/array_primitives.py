@@ -113,8 +113,16 @@ def _np(name, *keys):
 
 
 def _reduction(name: str, np_fn, spelled: str | None = None) -> Primitive:
-    def evaluate(x, axis=None, keepdims=False):
+    def evaluate(x, axis=None, keepdims=False, method=False):
         return np_fn(x, axis=axis, keepdims=keepdims)
+
+    def render(params, texts, atoms):
+        # x.sum(axis=0) where x is known to be an array: NumPy's method skips
+        # the np.sum wrapper (a microsecond a call); np.sum(x) takes numbers too
+        if params.get("method"):
+            keywords = _keywords(params, "axis", "keepdims").removeprefix(", ")
+            return f"{atoms[0]}.{spelled}({keywords})", PREC_ATOM
+        return _np(spelled, "axis", "keepdims")(params, texts, atoms)
 
     spelled = spelled or name
     return Primitive(
@@ -125,7 +133,7 @@ def _reduction(name: str, np_fn, spelled: str | None = None) -> Primitive:
         shape=lambda p, x, loc=None: shapes.reduce(
             x, p.get("axis"), p.get("keepdims", False), loc
         ),
-        render=_np(spelled, "axis", "keepdims"),
+        render=render,
     )
 
 

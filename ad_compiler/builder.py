@@ -56,13 +56,12 @@ class Ops:
         if how is None:
             return self.apply("sum_to", g, x)
         lead, keep = how
-        if lead:
+        if lead:  # g is an array here: summed with its method, g.sum(axis=0)
             axis = 0 if lead == 1 else tuple(range(lead))
-            g = self.apply("sum", g, axis=axis)
+            g = self.apply("sum", g, axis=axis, method=True)
         if keep:
-            g = self.apply(
-                "sum", g, axis=keep[0] if len(keep) == 1 else keep, keepdims=True
-            )
+            axis = keep[0] if len(keep) == 1 else keep
+            g = self.apply("sum", g, axis=axis, keepdims=True, method=True)
         return g
 
     def like(self, t, x):

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from . import shapes
 from .errors import CompileError
 from .ir import Var
 from .primitives import PRIMITIVES
@@ -82,8 +83,25 @@ def adjoints(b, eqn, g) -> tuple:
     else:
         cts = rule.vjp(b, eqn.out, g, *eqn.ins)
     if prim.elementwise:
-        cts = tuple(b.sum_to(ct, x) for ct, x in zip(cts, eqn.ins))
+        cts = tuple(_summed_back(b, ct, x, eqn.out) for ct, x in zip(cts, eqn.ins))
     return cts
+
+
+def _summed_back(b, ct, x, out):
+    """A contribution to x̄ of ``out = p(..., x, ...)``, shaped like ``x``.
+
+    Where x was stretched to out's shape, x̄ sums the contribution over the
+    stretched axes; a contribution that is smaller than out (a scalar ȳ of
+    np.sum stands for an array of ȳ) is first spread to out's shape, so that
+    the sum counts every element it stands for: x̄ of ``np.sum(a + x)`` for a
+    scalar a is len(x), not 1.
+    """
+    if ct is None:
+        return None
+    sx, so = b.shape(x), b.shape(out)
+    if sx == so and so is not None and shapes.ANY not in so:
+        return ct  # x was not stretched: ct stands for an array of x's shape
+    return b.sum_to(b.like(ct, out), x)
 
 
 def rule_for(prim: str, loc=None) -> Rule:

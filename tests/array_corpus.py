@@ -94,6 +94,15 @@ def sum_method(x):
     return (x * x).sum() + x.sum(axis=1).sum()
 
 
+def sum_of_broadcast(a, x):
+    """The scalar ȳ of a sum meets a broadcasting + directly: ā counts every element."""
+    return np.sum(a + x) + np.mean(x - a) + np.sum(2.0 * (a - x))
+
+
+def sum_of_row_broadcast(x, b):
+    return np.sum(x + b, axis=1) + np.sum(x - b)
+
+
 def mean_axis(x):
     return np.mean(x * x, axis=0) + x.mean()
 
@@ -322,6 +331,8 @@ CASES = {
     "sum_negative_axes": (sum_negative_axes, [(2, 3, 4)]),
     "sum_method": (sum_method, [(3, 4)]),
     "mean_axis": (mean_axis, [(3, 4)]),
+    "sum_of_broadcast": (sum_of_broadcast, [(), (5,)]),
+    "sum_of_row_broadcast": (sum_of_row_broadcast, [(3, 4), (4,)]),
     "max_axis": (max_axis, [(3, 4)]),
     "max_all": (max_all, [(3, 4)]),
     "prod_axis": (prod_axis, [(POS, (3, 4))]),
