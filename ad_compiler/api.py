@@ -38,7 +38,7 @@ from .errors import CompileError, CompileErrors, UsageError
 from .forward import jvp as jvp_transform
 from .forward import tangent_name
 from . import shapes
-from .ir import Const, Function, iter_eqns
+from .ir import Const, Function, Var, iter_eqns
 from .primitives import PRIMITIVES
 from .loader import load
 from .lower import lower_function
@@ -540,11 +540,8 @@ def compile_file(
         if ir_only:
             continue
         idx = _wrt_by_name(fn, wrt)
-        kind = (
-            "jvp"
-            if mode == "forward"
-            else ("grad" if isinstance(fn.tree, int) else "vjp")
-        )
+        scalar = isinstance(fn.tree, int) and _returns_number(fn)
+        kind = "jvp" if mode == "forward" else ("grad" if scalar else "vjp")
         tree = 0 if len(idx) == 1 else tuple(range(len(idx)))
         d = derivative_ir(fn, kind, idx, tree)
         d = replace(d, doc=describe(fn, kind, idx, f"{file}:{fn.loc.line}"))
@@ -557,6 +554,16 @@ def compile_file(
         header += f" by `{command}`"
     header += ".\n\nSelf-contained: needs only math (and numpy if the source used it)."
     return module_text(primals, derivatives, lambda loc: _line(lines, loc), header)
+
+
+def _returns_number(fn: Function) -> bool:
+    """Whether ``fn``'s one result is a number (a gradient), not an array (a VJP)."""
+    if not fn.param_shapes:
+        return True
+    result = fn.results[0]
+    if not isinstance(result, Var):
+        return True
+    return shapes.infer(fn).get(result.name) in (shapes.SCALAR, None)
 
 
 def _symbolic_module(text, file, functions, wrt, command, fix) -> str:
@@ -663,10 +670,22 @@ def check_file(
 
     reports = []
     for fn in _lower_file(text, file, functions):
+        scalar_only(fn, "adc check proves scalar code against SymPy")
         if progress is not None:
             progress(fn.name)
         reports.append(check_function(fn, points, seconds))
     return reports
+
+
+def scalar_only(fn: Function, what: str) -> None:
+    """A usage error naming the first array operation of ``fn``, if it has one."""
+    for e in iter_eqns(fn.body):
+        if PRIMITIVES[e.prim].shape is not None:
+            where = f" at line {e.loc.line}" if e.loc else ""
+            raise UsageError(
+                f"`{fn.name}` uses the array operation `{e.prim}`{where}; {what} "
+                "(for arrays see docs/arrays.md)"
+            )
 
 
 def check(f, points=None, seconds: float | None = 60.0):
@@ -726,4 +745,6 @@ def trace_file(text: str, file: str, function: str, point: dict, wrt=None, outpu
     """The trace tables (:mod:`ad_compiler.tables`) of a file's function at a point."""
     from .tables import trace_tables
 
-    return trace_tables(trace_ir(text, file, function), point, wrt, output)
+    fn = trace_ir(text, file, function)
+    scalar_only(fn, "adc trace prints the seeds' tables of scalar code")
+    return trace_tables(fn, point, wrt, output)

@@ -273,7 +273,9 @@ def _render_shape(params, texts, atoms):
 
 
 def _render_like(params, texts, atoms):
-    return f"np.broadcast_to({texts[0]}, np.shape({texts[1]}))", PREC_ATOM
+    text = f"np.broadcast_to({texts[0]}, np.shape({texts[1]}))"
+    # a result handed to the user is a writable array of its own
+    return (text + ".copy()" if params.get("copy") else text), PREC_ATOM
 
 
 ARRAY_PRIMITIVES = [
@@ -390,7 +392,7 @@ ARRAY_PRIMITIVES = [
     Primitive(
         "like",
         2,
-        lambda t, x: numpy.broadcast_to(t, numpy.shape(x)),
+        lambda t, x, copy=False: numpy.broadcast_to(t, numpy.shape(x)),
         shape=lambda p, t, x, loc=None: x,
         render=_render_like,
     ),
@@ -410,6 +412,16 @@ ARRAY_PRIMITIVES = [
         py_name="len",
         shape=lambda p, x, loc=None: shapes.SCALAR,
         differentiable=False,
+    ),
+    Primitive(
+        "copy",
+        1,
+        lambda x, method=False: numpy.copy(x),
+        shape=lambda p, x, loc=None: x,
+        render=lambda p, t, a: (
+            (f"{a[0]}.copy()" if p.get("method") else f"np.copy({t[0]})"),
+            PREC_ATOM,
+        ),
     ),
     Primitive(
         "size",

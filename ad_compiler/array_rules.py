@@ -425,3 +425,11 @@ defrule(
     vjp=lambda b, p, out, gg, t, x: (b.sum_to(gg, t), None),
     params=True,
 )
+
+# a copy is the same values
+defrule(
+    "copy",
+    jvp=lambda b, p, out, x, dx: dx,
+    vjp=lambda b, p, out, g, x: (g,),
+    params=True,
+)

@@ -64,8 +64,9 @@ class Ops:
             g = self.apply("sum", g, axis=axis, keepdims=True, method=True)
         return g
 
-    def like(self, t, x):
-        """The tangent ``t`` with ``x``'s full shape (a scalar may stand for an array)."""
+    def like(self, t, x, copy: bool = False):
+        """The tangent ``t`` with ``x``'s full shape (a scalar may stand for an array);
+        ``copy``: as a writable array of its own (a result returned to the user)."""
         if t is None:
             return None
         st, sx = self.shape(t), self.shape(x)
@@ -73,6 +74,8 @@ class Ops:
             return t
         if sx == shapes.SCALAR and st == shapes.SCALAR:
             return t
+        if copy:
+            return self.apply("like", t, x, copy=True)
         return self.apply("like", t, x)
 
     def zeros(self, x):

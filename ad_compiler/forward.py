@@ -55,7 +55,7 @@ def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
     for r in fn.results:
         d = tangent.get(r.name) if isinstance(r, Var) else None
         with b.at(fn.loc, "np"):
-            d = b.zeros(r) if d is None else b.like(d, r)  # a tangent has y's shape
+            d = b.zeros(r) if d is None else b.like(d, r, copy=True)  # y's shape
         dots.append(d)
     n = len(fn.results)
     param_shapes = None

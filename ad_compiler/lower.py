@@ -51,7 +51,7 @@ from .scope import (
     attribute,
     literal_number,
 )
-from .lower_arrays import ArrayLowering, known_numpy
+from .lower_arrays import ArrayLowering, check_aliasing, known_numpy
 from .source import FunctionSource, from_function
 
 # Node -> (what the user wrote, how to get around it).
@@ -424,6 +424,7 @@ class Lowerer(ArrayLowering):
     def run(self) -> Function:
         node = self.src.node
         self.check_signature()
+        check_aliasing(self, node)
         params = tuple(Var(p) for p in self.params)
         for p in params:
             self.env[p.name] = p

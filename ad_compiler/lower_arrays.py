@@ -30,7 +30,7 @@ _CONSTRUCTORS = frozenset(
 )
 # array methods -> the numpy function they are
 _METHODS = {
-    **_REDUCTIONS,
+    **{k: v for k, v in _REDUCTIONS.items() if not k.startswith("am")},
     "reshape": "reshape",
     "transpose": "transpose",
     "dot": "dot",
@@ -42,7 +42,7 @@ ARRAY_FUNCTIONS = frozenset(
     | _CONSTRUCTORS
     | {"dot", "matmul", "outer", "einsum", "transpose", "reshape", "expand_dims"}
     | {"squeeze", "concatenate", "stack", "where", "maximum", "minimum", "clip"}
-    | {"sign", "shape", "size"}
+    | {"sign", "shape", "size", "copy"}
 )
 
 
@@ -168,7 +168,7 @@ class ArrayLowering:
             if name == "sign":
                 self.arity(node, callee, values, 1)
                 return b.apply("sign", *values)
-            if name in ("shape", "size"):
+            if name in ("shape", "size", "copy"):
                 self.arity(node, callee, values, 1)
                 return b.apply(name, *values)
         self.error(node.func, f"`{callee}` has no derivative rule")
@@ -190,7 +190,13 @@ class ArrayLowering:
             return self.b.apply("reshape", x, *values)
 
     def construct(self, node: ast.Call, name: str, callee: str):
-        """``np.zeros((n, 3))`` and friends: new arrays, with no derivative."""
+        """``np.zeros((n, 3))`` and friends: new arrays, with no derivative.
+
+        ``np.full(shape, v)`` depends on ``v``: it is lowered as
+        ``np.ones(shape) * v``, which differentiates in ``v``.
+        """
+        if name in ("full", "full_like"):
+            return self.full(node, name, callee)
         layout, values = [], []
         for kw, arg in [(None, a) for a in node.args] + [
             (k.arg, k.value) for k in node.keywords
@@ -209,6 +215,34 @@ class ArrayLowering:
                 values.append(self.atom(arg))
         with self.b.at(self.src.loc(node), "np"):
             return self.b.apply("construct", *values, fn=name, args=tuple(layout))
+
+    def full(self, node: ast.Call, name: str, callee: str):
+        args = list(node.args)
+        fill = None
+        for kw in node.keywords:
+            if kw.arg == "fill_value":
+                fill = kw.value
+            else:
+                self.error(
+                    kw, f"keyword argument `{kw.arg}` to `{callee}` is not supported"
+                )
+        if fill is None and len(args) == 2:
+            fill = args.pop()
+        if fill is None or len(args) != 1:
+            self.error(node, f"`{callee}` takes a shape (or an array) and a fill value")
+        ones = ast.Call(
+            func=ast.Attribute(
+                value=node.func.value, attr=name.replace("full", "ones")
+            ),
+            args=args,
+            keywords=[],
+        )
+        ast.copy_location(ones, node)
+        ast.fix_missing_locations(ones)
+        value = self.atom(fill)
+        base = self.construct(ones, name.replace("full", "ones"), callee)
+        with self.b.at(self.src.loc(node)):
+            return self.b.mul(base, value)
 
     # --- methods and attributes ---------------------------------------------------------
     def method_call(self, node: ast.Call, attr: ast.Attribute):
@@ -231,10 +265,11 @@ class ArrayLowering:
         if name == "reshape":
             self.plain_arguments(node, callee)
             return self.reshape(node, x, list(node.args))
-        if name == "copy":  # values are never changed in place here: a copy is x
+        if name == "copy":  # a new array: writing into it leaves x as it was
             self.plain_arguments(node, callee)
             self.arity(node, callee, node.args, 0)
-            return x
+            with self.b.at(self.src.loc(node), "np"):
+                return self.b.apply("copy", x, method=True)
         if name == "transpose":
             self.plain_arguments(node, callee)
             with self.b.at(self.src.loc(node), "np"):
@@ -341,3 +376,66 @@ def known_numpy(ref) -> str | None:
         if name in ARRAY_FUNCTIONS:
             return name
     return None
+
+
+# Expressions that may give another name for (part of) the same array in Python.
+_VIEW_METHODS = frozenset({"reshape", "transpose", "squeeze", "view", "ravel"})
+_VIEW_FUNCTIONS = frozenset({"reshape", "transpose", "squeeze", "expand_dims", "ravel"})
+
+
+def _aliased_name(value: ast.expr) -> str | None:
+    """The array name ``value`` may share memory with: ``x``, ``x.T``, ``x[1:]``,
+    ``x.reshape(...)``, ``np.transpose(x)`` ... (None for a new array)."""
+    while True:
+        if isinstance(value, ast.Name):
+            return value.id
+        if isinstance(value, ast.Attribute) and value.attr == "T":
+            value = value.value
+        elif isinstance(value, ast.Subscript):
+            value = value.value
+        elif isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+            if value.func.attr in _VIEW_METHODS:
+                value = value.func.value
+            elif value.func.attr in _VIEW_FUNCTIONS and value.args:
+                value = value.args[0]
+            else:
+                return None
+        else:
+            return None
+
+
+def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
+    """Reject writes into an array that another name may share.
+
+    ``x[i] = v`` is lowered to a new version of ``x``; in Python it changes the
+    one array object, and so every other name for it (``y = x``, a slice or
+    ``.T`` of it).  The two agree exactly when the written array has no other
+    name, which this checks from the source: conservative, and never silently
+    different from Python.
+    """
+    written = {}
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.Assign, ast.AugAssign)):
+            targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+            for t in targets:
+                if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+                    written.setdefault(t.value.id, t)
+    if not written:
+        return
+    for sub in ast.walk(node):
+        if not isinstance(sub, (ast.Assign, ast.AnnAssign)) or sub.value is None:
+            continue
+        source = _aliased_name(sub.value)
+        targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+        for t in targets:
+            if not isinstance(t, ast.Name) or source is None or source == t.id:
+                continue
+            for name, other in ((t.id, source), (source, t.id)):
+                if name in written and other in lowerer.locals:
+                    lowerer.error(
+                        sub,
+                        f"`{t.id}` may share its array with `{source}`, and "
+                        f"`{name}` is written into (line {lowerer.src.loc(written[name]).line}): "
+                        "Python would change both",
+                        f"make a copy: {t.id} = {ast.unparse(sub.value)}.copy()",
+                    )

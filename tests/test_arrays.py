@@ -236,3 +236,37 @@ def test_broadcasting_adjoints_on_random_shapes(op, shapes_, seed):
     assert got == pytest.approx(fd, rel=1e-5, abs=1e-6)
     _, tangent = jvp(f, (x, y), (dx, dy))
     assert tangent == pytest.approx(got, rel=1e-9, abs=1e-12)
+
+
+def writes_an_alias(x):
+    y = x
+    y[0] = 0.0
+    return np.sum(x * x)
+
+
+def writes_a_copy(x):
+    y = x.copy()
+    y[0] = 0.0
+    return np.sum(x * y)
+
+
+def test_a_write_into_an_array_with_another_name_is_rejected():
+    with pytest.raises(CompileError) as info:
+        grad(writes_an_alias)(np.ones(3))
+    assert info.value.message.startswith(
+        "`y` may share its array with `x`, and `y` is written into (line "
+    )
+    assert info.value.hint == "make a copy: y = x.copy()"
+    g = grad(writes_a_copy)(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(g, [0.0, 4.0, 6.0])
+    g *= 2  # results are writable arrays of their own
+
+
+def fills(a, x):
+    return np.sum(np.full(len(x), a) * x) + np.sum(np.full_like(x, fill_value=a))
+
+
+def test_a_fill_value_is_differentiated():
+    a_bar, x_bar = grad(fills, argnums=(0, 1))(2.0, np.arange(3.0))
+    assert a_bar == pytest.approx(3.0 + 3.0)
+    np.testing.assert_allclose(x_bar, [2.0, 2.0, 2.0])

@@ -190,3 +190,59 @@ def test_training_sample_reaches_the_accuracy_it_reports(tmp_path):
     hits = int(last.split("(")[1].split("/")[0])
     assert hits >= 352, last
     assert plot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "command, what",
+    [
+        (
+            ["check", "samples/networks.py"],
+            "adc check proves scalar code against SymPy",
+        ),
+        (
+            ["trace", "samples/networks.py", "--function", "tanh_mlp", "--at", "X=1"],
+            "adc trace prints the seeds' tables of scalar code",
+        ),
+    ],
+)
+def test_scalar_tools_say_they_are_for_scalar_code(command, what):
+    proc = subprocess.run(
+        [sys.executable, "-m", "ad_compiler.cli", *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "uses the array operation `matmul` at line" in proc.stderr
+    assert what in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_emits_a_vjp_for_an_array_valued_function(tmp_path):
+    src = tmp_path / "softmax.py"
+    src.write_text(
+        "import numpy as np\n\n\ndef softmax(z):\n"
+        "    e = np.exp(z - np.max(z))\n    return e / np.sum(e)\n"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ad_compiler.cli",
+            "compile",
+            str(src),
+            "--shape",
+            "z=n",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    namespace = {}
+    exec(proc.stdout, namespace)
+    z, y_bar = np.array([0.1, 0.5, -0.3]), np.array([1.0, -2.0, 0.5])
+    p = np.exp(z) / np.exp(z).sum()
+    expected = p * (y_bar - np.dot(p, y_bar))  # (diag(p) - p pᵀ) ȳ
+    np.testing.assert_allclose(namespace["softmax_vjp"](z, y_bar), expected)
