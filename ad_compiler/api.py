@@ -368,8 +368,8 @@ class ArrayDerivative:
         except CompileError as e:
             raise UsageError(
                 f"the code depends on the arguments' shapes ({e.message}); "
-                f"call the derivative once, or use .specialize(*args), "
-                f"then read .source"
+                "call the derivative once and then read .source, or read "
+                ".specialize(*args).source"
             ) from None
 
     @property

@@ -210,9 +210,7 @@ def _render_setitem(params, texts, atoms):
 
 
 def _setitem(x, v, *parts, index):
-    out = numpy.copy(x)
-    out[index_value(index, parts)] = v
-    return out
+    return _assign(x, index_value(index, parts), v)  # noqa: F821  (from HELPERS)
 
 
 def _render_unindex(params, texts, atoms):
@@ -223,9 +221,7 @@ def _render_unindex(params, texts, atoms):
 
 
 def _unindex(x, g, *parts, index):
-    out = numpy.zeros(numpy.shape(x))
-    numpy.add.at(out, index_value(index, parts), g)
-    return out
+    return _unindex_helper(x, index_value(index, parts), g)  # noqa: F821
 
 
 def _render_construct(params, texts, atoms):
@@ -495,4 +491,7 @@ def _helper(name: str):
     return namespace[name]
 
 
+# the evaluators are the emitted helpers themselves: one text, two uses
 _sum_to = _helper("_sum_to")
+_assign = _helper("_assign")
+_unindex_helper = _helper("_unindex")
