@@ -657,6 +657,10 @@ class Lowerer(ArrayLowering):
             target = stmt.target
             _store_names(target, assigned)
             over, args = self.iteration(stmt.iter)
+        rows = None
+        if over == "rows":
+            (rows, length), over = args, "range"
+            args = (Const(0), length, Const(1))
         env = self.env
         for name in sorted(assigned):
             if isinstance(env.get(name), TupleValue):
@@ -686,7 +690,7 @@ class Lowerer(ArrayLowering):
         index = ()
         with self.b.block() as body:
             if isinstance(stmt, ast.For):
-                index = self.bind_target(stmt, over, args)
+                index = self.bind_target(stmt, over, args, rows)
             exit = self.lower_seq(stmt.body)
         self.loops -= 1
         self.depth -= 1
@@ -790,6 +794,13 @@ class Lowerer(ArrayLowering):
                 if len(args) == 2:
                     args.append(Const(1))
                 return "range", tuple(args)
+        if not isinstance(node, (ast.List, ast.Tuple, ast.Call)):
+            value = self.expr(node)
+            if isinstance(value, TupleValue):
+                return "items", list(value.items)
+            # an array: its rows, `for row in X` being `for i in range(len(X))`
+            with self.b.at(self.src.loc(node)):
+                return "rows", (value, self.b.apply("len", value))
         return "items", self.items(node)
 
     def plain_arguments(self, node: ast.Call, name: str) -> None:
@@ -846,9 +857,17 @@ class Lowerer(ArrayLowering):
             )
         return list(value.items)
 
-    def bind_target(self, stmt: ast.For, over: str, args) -> tuple:
-        """Bind the loop variable(s) at the top of the body; returns the loop's index."""
+    def bind_target(self, stmt: ast.For, over: str, args, rows=None) -> tuple:
+        """Bind the loop variable(s) at the top of the body; returns the loop's index.
+
+        ``rows``: the loop runs over this array's rows (``row = X[i]``).
+        """
         target = stmt.target
+        if rows is not None:
+            index = self.namer.fresh("i")
+            with self.b.at(self.src.loc(stmt.iter)):
+                self.assign(target, self.b.apply("getitem", rows, index, index=("a",)))
+            return (index,)
         if over == "range":
             if not isinstance(target, ast.Name):
                 self.error(target, "a `range` loop needs one loop variable")

@@ -279,6 +279,13 @@ def loop_rows(x, w):
     return acc
 
 
+def loop_over_rows(X, w):
+    total = 0.0
+    for row in X:
+        total = total + np.tanh(row @ w)
+    return total
+
+
 def loop_fill(x):
     y = np.zeros(len(x))
     for i in range(len(x)):
@@ -384,6 +391,7 @@ CASES = {
     # control flow
     "loop_rows": (loop_rows, [(4, 3), (3,)]),
     "loop_fill": (loop_fill, [(5,)]),
+    "loop_over_rows": (loop_over_rows, [(4, 3), (3,)]),
     "loop_matrix_power": (loop_matrix_power, [(3, 3), (3,)]),
     "branch_on_reduction": (branch_on_reduction, [(5,)]),
     "mlp": (mlp, [(4, 5), (5,), (5, 3), (3,), ("const", None), ("const", None)]),
