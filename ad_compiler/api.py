@@ -42,7 +42,13 @@ from .ir import Const, Function, Var, iter_eqns
 from .primitives import PRIMITIVES
 from .loader import load
 from .lower import lower_function
-from .passes import fix_parameters, optimize, select_results, specialize
+from .passes import (
+    fix_parameters,
+    optimize,
+    own_results,
+    select_results,
+    specialize,
+)
 from .reverse import adjoint_name
 from .reverse import vjp as vjp_transform
 from .scope import RuntimeScope, StaticScope
@@ -136,7 +142,7 @@ def derivative_ir(
         d = replace(d, defaults=())
     else:
         raise UsageError(f"unknown derivative kind {kind!r}; expected one of {KINDS}")
-    return optimize(d)
+    return own_results(optimize(d))
 
 
 @_no_gc()
@@ -328,6 +334,8 @@ class ArrayDerivative:
         compiled = self._by_signature.get(signature)
         if compiled is None:
             scalars = all(s == shapes.SCALAR for s in signature)
+            fn = replace(self.fn, param_shapes=signature)
+            shapes.infer(fn)  # the compile errors of these shapes (len of a number ...)
             # numbers only: the plain scalar compilation (no shape bookkeeping)
             fn = replace(self.fn, param_shapes=None if scalars else signature)
             with _no_gc():
@@ -563,7 +571,8 @@ def _returns_number(fn: Function) -> bool:
     result = fn.results[0]
     if not isinstance(result, Var):
         return True
-    return shapes.infer(fn).get(result.name) in (shapes.SCALAR, None)
+    # an unknown shape may be an array: a VJP is right for a number too
+    return shapes.infer(fn).get(result.name) == shapes.SCALAR
 
 
 def _symbolic_module(text, file, functions, wrt, command, fix) -> str:

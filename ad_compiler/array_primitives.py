@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy
 
 from . import shapes
+from .errors import CompileError
 from .primitives import PREC_ATOM, PREC_MUL, Primitive
 
 # --- how index layouts become Python ---------------------------------------------------
@@ -65,7 +66,11 @@ def index_inputs(layout) -> int:
     )
 
 
-def _index_shape(x, layout, parts):
+def _index_shape(x, layout, parts, loc=None):
+    if x == shapes.SCALAR:
+        raise CompileError(
+            "indexing a number", loc, hint="this value is a number here, not an array"
+        )
     if x == shapes.TUPLE:
         return shapes.SCALAR if layout == ("a",) and parts == [()] else None
     if x is None:
@@ -148,12 +153,20 @@ def _outer_shape(a, b):
     return (length(a), length(b))
 
 
+def _len_shape(x, loc):
+    if x == shapes.SCALAR:
+        raise CompileError(
+            "`len` of a number (a loop over a number's rows)",
+            loc,
+            hint="this value is a number here, not an array",
+        )
+    return shapes.SCALAR
+
+
 def _dot_shape(a, b, loc):
     if a == shapes.SCALAR or b == shapes.SCALAR:
         return shapes.broadcast(a, b)
     if (a is not None and len(a) > 2) or (b is not None and len(b) > 2):
-        from .errors import CompileError
-
         raise CompileError(
             "`np.dot` of arrays with more than 2 axes is not supported",
             loc,
@@ -357,7 +370,7 @@ ARRAY_PRIMITIVES = [
         "getitem",
         -1,
         _getitem,
-        shape=lambda p, x, *parts, loc=None: _index_shape(x, p["index"], parts),
+        shape=lambda p, x, *parts, loc=None: _index_shape(x, p["index"], parts, loc),
         render=_render_getitem,
     ),
     # x with x[index] = v, as a new array: `x[i] = v` in the user's code
@@ -406,7 +419,7 @@ ARRAY_PRIMITIVES = [
         1,
         len,
         py_name="len",
-        shape=lambda p, x, loc=None: shapes.SCALAR,
+        shape=lambda p, x, loc=None: _len_shape(x, loc),
         differentiable=False,
     ),
     Primitive(

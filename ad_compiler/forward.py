@@ -54,8 +54,8 @@ def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
     dots = []
     for r in fn.results:
         d = tangent.get(r.name) if isinstance(r, Var) else None
-        with b.at(fn.loc, "np"):
-            d = b.zeros(r) if d is None else b.like(d, r, copy=True)  # y's shape
+        with b.at(fn.loc, "np"):  # y's shape, as an array of its own
+            d = b.zeros(r) if d is None else b.like(d, r, copy=True)
         dots.append(d)
     n = len(fn.results)
     param_shapes = None

@@ -798,6 +798,8 @@ class Lowerer(ArrayLowering):
             value = self.expr(node)
             if isinstance(value, TupleValue):
                 return "items", list(value.items)
+            if isinstance(value, Const):
+                self.items(node)  # the error: a loop over a number
             # an array: its rows, `for row in X` being `for i in range(len(X))`
             with self.b.at(self.src.loc(node)):
                 return "rows", (value, self.b.apply("len", value))
@@ -1287,9 +1289,9 @@ class Lowerer(ArrayLowering):
                 if len(args) == 2:
                     return self.b.div(self.b.log(args[0]), self.b.log(args[1]))
                 return self.b.log(args[0])
-            if q == "numpy.square":
+            if q == "numpy.square":  # x * x: the same value, and one adjoint term
                 self.arity(node, callee, args, 1)
-                return self.b.pow(args[0], Const(2))
+                return self.b.mul(args[0], args[0])
             if q in ("builtins.max", "builtins.min"):
                 # max(a, b, c) = max(max(a, b), c): the first maximal argument wins
                 result = args[0]

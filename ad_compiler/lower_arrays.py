@@ -195,6 +195,13 @@ class ArrayLowering:
         ``np.full(shape, v)`` depends on ``v``: it is lowered as
         ``np.ones(shape) * v``, which differentiates in ``v``.
         """
+        for kw in node.keywords:
+            if kw.arg == "dtype":
+                self.error(
+                    kw.value,
+                    f"`dtype=` in `{callee}` is not supported",
+                    "arrays are float64",
+                )
         if name in ("full", "full_like"):
             return self.full(node, name, callee)
         layout, values = [], []
@@ -383,25 +390,43 @@ _VIEW_METHODS = frozenset({"reshape", "transpose", "squeeze", "view", "ravel"})
 _VIEW_FUNCTIONS = frozenset({"reshape", "transpose", "squeeze", "expand_dims", "ravel"})
 
 
-def _aliased_name(value: ast.expr) -> str | None:
-    """The array name ``value`` may share memory with: ``x``, ``x.T``, ``x[1:]``,
-    ``x.reshape(...)``, ``np.transpose(x)`` ... (None for a new array)."""
-    while True:
-        if isinstance(value, ast.Name):
-            return value.id
-        if isinstance(value, ast.Attribute) and value.attr == "T":
-            value = value.value
-        elif isinstance(value, ast.Subscript):
-            value = value.value
-        elif isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
-            if value.func.attr in _VIEW_METHODS:
-                value = value.func.value
-            elif value.func.attr in _VIEW_FUNCTIONS and value.args:
-                value = value.args[0]
-            else:
-                return None
-        else:
-            return None
+def _aliased_names(value: ast.expr) -> set[str]:
+    """The names whose array ``value`` may share memory with: ``x``, ``x.T``,
+    ``x[1:]``, ``x.reshape(...)``, ``np.transpose(x)``, ``x if c else y`` ...
+    (empty for a new array, such as ``x + 1`` or ``x.copy()``)."""
+    if isinstance(value, ast.Name):
+        return {value.id}
+    if isinstance(value, ast.Attribute) and value.attr == "T":
+        return _aliased_names(value.value)
+    if isinstance(value, ast.Subscript):
+        return _aliased_names(value.value)
+    if isinstance(value, ast.IfExp):
+        return _aliased_names(value.body) | _aliased_names(value.orelse)
+    if isinstance(value, ast.BoolOp):
+        return set().union(*(_aliased_names(v) for v in value.values))
+    if isinstance(value, ast.NamedExpr):
+        return _aliased_names(value.value)
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+        if value.func.attr in _VIEW_METHODS:
+            return _aliased_names(value.func.value)
+        if value.func.attr in _VIEW_FUNCTIONS and value.args:
+            return _aliased_names(value.args[0])
+    return set()
+
+
+def _bindings(target: ast.expr, value: ast.expr):
+    """(name, value) pairs an assignment makes, tuples unpacked pairwise."""
+    if isinstance(target, ast.Name):
+        yield target.id, value
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(
+            target.elts
+        ):
+            for t, v in zip(target.elts, value.elts):
+                yield from _bindings(t, v)
+        else:  # `a, b = t`: either may be a name for t's items
+            for t in target.elts:
+                yield from _bindings(t, value)
 
 
 def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
@@ -409,10 +434,18 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
 
     ``x[i] = v`` is lowered to a new version of ``x``; in Python it changes the
     one array object, and so every other name for it (``y = x``, a slice or
-    ``.T`` of it).  The two agree exactly when the written array has no other
-    name, which this checks from the source: conservative, and never silently
-    different from Python.
+    ``.T`` of it).  ``x += v`` changes an array in place too.  The two agree
+    exactly when the written array has no other name, which this checks from
+    the source: conservative, and never silently different from Python.
+    Augmented assignments count as writes only in code that calls NumPy (for
+    numbers, ``s = t; s += 1`` leaves ``t`` alone).
     """
+    numpy_code = any(
+        isinstance(sub, ast.Name)
+        and sub.id not in lowerer.locals
+        and lowerer.scope.lookup(sub.id) == ModuleRef("numpy")
+        for sub in ast.walk(node)
+    )
     written = {}
     for sub in ast.walk(node):
         if isinstance(sub, (ast.Assign, ast.AugAssign)):
@@ -420,22 +453,27 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
             for t in targets:
                 if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
                     written.setdefault(t.value.id, t)
+                elif isinstance(sub, ast.AugAssign) and isinstance(t, ast.Name):
+                    if numpy_code:
+                        written.setdefault(t.id, t)
     if not written:
         return
     for sub in ast.walk(node):
-        if not isinstance(sub, (ast.Assign, ast.AnnAssign)) or sub.value is None:
+        if isinstance(sub, ast.Assign):
+            pairs = [p for t in sub.targets for p in _bindings(t, sub.value)]
+        elif isinstance(sub, ast.AnnAssign) and sub.value is not None:
+            pairs = list(_bindings(sub.target, sub.value))
+        else:
             continue
-        source = _aliased_name(sub.value)
-        targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
-        for t in targets:
-            if not isinstance(t, ast.Name) or source is None or source == t.id:
-                continue
-            for name, other in ((t.id, source), (source, t.id)):
-                if name in written and other in lowerer.locals:
-                    lowerer.error(
-                        sub,
-                        f"`{t.id}` may share its array with `{source}`, and "
-                        f"`{name}` is written into (line {lowerer.src.loc(written[name]).line}): "
-                        "Python would change both",
-                        f"make a copy: {t.id} = {ast.unparse(sub.value)}.copy()",
-                    )
+        for target, value in pairs:
+            for source in sorted(_aliased_names(value) - {target}):
+                for name in (target, source):
+                    if name in written and source in lowerer.locals:
+                        lowerer.error(
+                            sub,
+                            f"`{target}` may share its array with `{source}`, and "
+                            f"`{name}` is written into (line "
+                            f"{lowerer.src.loc(written[name]).line}): Python would "
+                            "change both",
+                            f"make a copy: {target} = {ast.unparse(value)}.copy()",
+                        )

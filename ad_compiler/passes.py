@@ -731,3 +731,33 @@ def optimize(fn: Function, max_rounds: int = 1) -> Function:
         if fn is before:
             break
     return verify(fn)
+
+
+def own_results(fn: Function) -> Function:
+    """Copy every array result the caller could otherwise share.
+
+    ``grad`` of ``np.sum(x * w)`` in ``x`` is ``w`` itself; returned as it is,
+    writing into the gradient would change the caller's ``w``.  Results that
+    are parameters, or the same value twice, are returned as copies (NumPy
+    arrays are mutable; JAX's are not, so it never has to).  Numbers are left
+    alone, and so is code compiled for numbers (``param_shapes`` None).
+    """
+    if not fn.param_shapes:
+        return fn
+    from . import shapes
+
+    shape_of = shapes.infer(fn)
+    params = {p.name for p in fn.params}
+    seen: set[str] = set()
+    body, results = list(fn.body), []
+    namer = Namer.for_function(fn)
+    for r in fn.results:
+        shared = isinstance(r, Var) and (r.name in params or r.name in seen)
+        if shared and shape_of.get(r.name) != shapes.SCALAR:
+            copy = namer.fresh(f"{r.name}_copy")
+            body.append(Eqn("copy", (copy,), (r,), fn.loc, "np", (("method", True),)))
+            r = copy
+        if isinstance(r, Var):
+            seen.add(r.name)
+        results.append(r)
+    return replace(fn, body=tuple(body), results=tuple(results))

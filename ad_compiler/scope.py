@@ -38,7 +38,7 @@ NUMPY_FUNCTIONS = frozenset(
     # the array functions (see lower_arrays.py)
     + "sum mean max amax min amin prod dot matmul outer einsum transpose reshape "
     "expand_dims squeeze concatenate stack where maximum minimum clip sign shape "
-    "size zeros ones zeros_like ones_like full full_like eye arange".split()
+    "size zeros ones zeros_like ones_like full full_like eye arange copy".split()
 )
 BUILTIN_FUNCTIONS = frozenset(
     {"abs", "pow", "max", "min", "float", "int", "round"}

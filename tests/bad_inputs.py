@@ -12,7 +12,7 @@ import numpy as np
 
 
 def loop_over_number(x):
-    for a in x:
+    for a in 2.5:
         x = x * a
     return x
 

@@ -270,3 +270,77 @@ def test_a_fill_value_is_differentiated():
     a_bar, x_bar = grad(fills, argnums=(0, 1))(2.0, np.arange(3.0))
     assert a_bar == pytest.approx(3.0 + 3.0)
     np.testing.assert_allclose(x_bar, [2.0, 2.0, 2.0])
+
+
+def writes_a_tuple_alias(x, z):
+    y, w = x, z
+    y[0] = 0.0
+    return np.sum(x * x + w)
+
+
+def writes_a_conditional_alias(x, z, c):
+    y = x if c > 0 else z
+    y[0] = 0.0
+    return np.sum(x * x)
+
+
+def adds_in_place_through_an_alias(x):
+    y = x
+    y += 1.0
+    return np.sum(x * x)
+
+
+def adds_to_a_number_alias(s, t):
+    u = s
+    u += t  # numbers: u is a new number, s stays
+    return u * s
+
+
+@pytest.mark.parametrize(
+    "fn, args",
+    [
+        (writes_a_tuple_alias, (np.ones(3), np.ones(3))),
+        (writes_a_conditional_alias, (np.ones(3), np.ones(3), 1.0)),
+        (adds_in_place_through_an_alias, (np.ones(3),)),
+    ],
+)
+def test_every_kind_of_alias_of_a_written_array_is_rejected(fn, args):
+    with pytest.raises(CompileError, match="`y` may share its array with `x`"):
+        grad(fn)(*args)
+
+
+def test_an_augmented_assignment_to_a_number_is_not_an_alias():
+    assert grad(adds_to_a_number_alias, argnums=(0, 1))(2.0, 3.0) == (7.0, 2.0)
+
+
+def np_copy_then_write(x):
+    y = np.copy(x)
+    y[0] = 0.0
+    return np.sum(x * y)
+
+
+def inner(x, w):
+    return np.sum(x * w)
+
+
+def test_results_never_share_the_callers_arrays():
+    np.testing.assert_allclose(grad(np_copy_then_write)(np.ones(3)), [0.0, 2.0, 2.0])
+    w = np.ones(3)
+    g = grad(inner)(np.arange(3.0), w)  # ∂/∂x (x·w) = w, as a copy
+    g *= 5
+    np.testing.assert_allclose(w, np.ones(3))
+    x_bar, w_bar = grad(inner, argnums=(0, 1))(w, w)
+    assert x_bar is not w_bar
+
+
+def rows_of(x):
+    total = 0.0
+    for a in x:
+        total = total + a * a
+    return total
+
+
+def test_a_loop_over_rows_of_a_number_is_a_compile_error():
+    assert grad(rows_of)(np.array([1.0, 2.0])).tolist() == [2.0, 4.0]
+    with pytest.raises(CompileError, match=r"`len` of a number \(a loop over"):
+        grad(rows_of)(3.0)

@@ -31,7 +31,7 @@ CASES = {
         "call_with_a_tuple_to_recursion((x, x))",
         "passing a tuple to `call_with_a_tuple_to_recursion` is not supported here",
     ),
-    "loop_over_number": ("x", "a `for` loop over `x` is not supported"),
+    "loop_over_number": ("2.5", "a `for` loop over `2.5` is not supported"),
     "unbound_after_loop": (
         "return <y>",
         f"`y` may be unbound here: it is assigned in the loop at line {UNBOUND_LOOP}, "
