@@ -643,6 +643,7 @@ def _lower_file(
                 given = unknown_shapes(fn, declared)
                 if any(s != shapes.SCALAR for s in given):
                     fn = replace(fn, param_shapes=given)
+                    shapes.infer(fn)  # its compile errors, on the trace as lowered
             out.append(fn)
         except CompileError as exc:
             errors.append(exc)  # keep going: report every function's first error

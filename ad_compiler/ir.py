@@ -411,6 +411,8 @@ class Function:
     externals: tuple[tuple[str, str], ...] = ()
     # the abstract shape of each parameter (see shapes.py); None: all scalars
     param_shapes: tuple | None = None
+    # (value name, error): `x += v` through an alias, an error if x is an array
+    hazards: tuple = ()
 
     def __str__(self) -> str:
         lines = [f"def {self.name}({signature(self)}):"]

@@ -375,6 +375,10 @@ class Lowerer(ArrayLowering):
         self.late: set[str] = set()  # see loop(): carried only in case they are read
         self.externals: dict[str, str] = {}
         self.top = True
+        # `x += v` where another name may share x: (x's value, the error to
+        # raise if that value is an array; see lower_arrays.check_aliasing)
+        self.in_place_aliases: dict = {}
+        self.hazards: list = []
 
     # --- errors ------------------------------------------------------------------
     def error(self, node: ast.AST, message: str, hint: str | None = None):
@@ -448,6 +452,7 @@ class Lowerer(ArrayLowering):
             user_names=frozenset(self.locals),
             callees=callees,
             externals=tuple(sorted(self.externals.items())) if self.top else (),
+            hazards=tuple(self.hazards),
         )
         return verify(fn)
 
@@ -949,6 +954,9 @@ class Lowerer(ArrayLowering):
         if not isinstance(stmt.target, ast.Name):
             self.assign_target_error(stmt.target)
         current = self.name(stmt.target, stmt.target.id)
+        error = self.in_place_aliases.get(stmt.target.id)
+        if error is not None and isinstance(current, Var):
+            self.hazards.append((current.name, error))  # an error if it is an array
         value = self.binop(stmt, stmt.op, current, self.expr(stmt.value))
         self.assign(stmt.target, value)
 
@@ -1356,6 +1364,8 @@ class Lowerer(ArrayLowering):
         inner.program, inner.externals = self.program, self.externals
         inner.used = set(inner.locals)
         inner.env = values
+        inner.hazards = self.hazards
+        check_aliasing(inner, inner.src.node)  # the callee's own writes and aliases
         results, tree = inner.lower_function_body()
         if isinstance(tree, int):
             return results[tree]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 
+from .errors import UnsupportedError
 from .ir import Const
 from .scope import FuncRef, ModuleRef
 
@@ -446,7 +447,7 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
         and lowerer.scope.lookup(sub.id) == ModuleRef("numpy")
         for sub in ast.walk(node)
     )
-    written = {}
+    written, in_place = {}, {}
     for sub in ast.walk(node):
         if isinstance(sub, (ast.Assign, ast.AugAssign)):
             targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
@@ -455,8 +456,8 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
                     written.setdefault(t.value.id, t)
                 elif isinstance(sub, ast.AugAssign) and isinstance(t, ast.Name):
                     if numpy_code:
-                        written.setdefault(t.id, t)
-    if not written:
+                        in_place.setdefault(t.id, t)
+    if not written and not in_place:
         return
     for sub in ast.walk(node):
         if isinstance(sub, ast.Assign):
@@ -467,13 +468,22 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
             continue
         for target, value in pairs:
             for source in sorted(_aliased_names(value) - {target}):
+                if source not in lowerer.locals:
+                    continue
                 for name in (target, source):
-                    if name in written and source in lowerer.locals:
-                        lowerer.error(
-                            sub,
-                            f"`{target}` may share its array with `{source}`, and "
-                            f"`{name}` is written into (line "
-                            f"{lowerer.src.loc(written[name]).line}): Python would "
-                            "change both",
-                            f"make a copy: {target} = {ast.unparse(value)}.copy()",
-                        )
+                    write = written.get(name) or in_place.get(name)
+                    if write is None:
+                        continue
+                    message = (
+                        f"`{target}` may share its array with `{source}`, and "
+                        f"`{name}` is written into (line "
+                        f"{lowerer.src.loc(write).line}): Python would change both"
+                    )
+                    hint = f"make a copy: {target} = {ast.unparse(value)}.copy()"
+                    if name in written:
+                        lowerer.error(sub, message, hint)
+                    # `x += v` is in place only if x is an array: decided once
+                    # the shapes are known (see Lowerer.stmt_AugAssign)
+                    loc = lowerer.src.loc(sub)
+                    error = UnsupportedError(message, loc, hint, lowerer.src.line(loc))
+                    lowerer.in_place_aliases.setdefault(name, error)

@@ -318,4 +318,7 @@ def infer(fn) -> dict:
             env[c.name] = shape
 
     block(fn.body)
+    for name, error in fn.hazards:  # (checked on the function as lowered)
+        if env.get(name, SCALAR) != SCALAR:
+            raise error  # an in-place `x += v` on an array another name shares
     return env

@@ -344,3 +344,18 @@ def test_a_loop_over_rows_of_a_number_is_a_compile_error():
     assert grad(rows_of)(np.array([1.0, 2.0])).tolist() == [2.0, 4.0]
     with pytest.raises(CompileError, match=r"`len` of a number \(a loop over"):
         grad(rows_of)(3.0)
+
+
+def adds_in_place_to_an_alias_of_a_number(x):
+    a = x
+    x += x
+    return np.cos(a)
+
+
+def test_an_in_place_add_through_an_alias_is_an_error_only_for_arrays():
+    """`x += x` changes an array in place (so `a` too) but makes a new number."""
+    assert grad(adds_in_place_to_an_alias_of_a_number)(0.5) == pytest.approx(
+        -np.sin(0.5)
+    )
+    with pytest.raises(CompileError, match="`a` may share its array with `x`"):
+        jvp(adds_in_place_to_an_alias_of_a_number, (np.ones(2),), (np.ones(2),))
