@@ -43,7 +43,9 @@ def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
     """The tangent function of ``fn`` with respect to the parameters at ``wrt``."""
     namer = Namer.for_function(fn)
     b = IRBuilder(namer, shapes.infer(fn) if fn.param_shapes else None)
-    tangent: dict[str, object] = {}
+    # TAPED: the tapes whose pushes carry tangents too (shared by every copy of
+    # the dict, as a push in a loop body is read back by a loop after it)
+    tangent: dict[str, object] = {TAPED: set()}
     dot_params = []
     for i in wrt:
         p = fn.params[i]
@@ -87,6 +89,9 @@ def jvp_block(stmts, b: IRBuilder, tangent: dict) -> None:
             continue
         if eqn.prim == "call" and eqn.param("custom") is None:
             _jvp_call(eqn, b, tangent)
+            continue
+        if eqn.prim == "push":
+            _jvp_push(eqn, b, tangent)
             continue
         b.emit(eqn)
         dins = [tangent.get(a.name) if isinstance(a, Var) else None for a in eqn.ins]
@@ -136,8 +141,16 @@ def _jvp_loop(s, b: IRBuilder, tangent: dict) -> None:
     ``while`` test only decides how many iterations run: it gets no tangents.
     """
     active = set(tangent)
-    mark_active((s,), active)
     inner = dict(tangent)
+    index = s.index
+    if s.over == "tape" and s.args[0].name in tangent.get(TAPED, ()):
+        # the tape holds each item's tangent after the items: unpack them too
+        index_dots = tuple(b.namer.fresh(f"{i.name}_dot") for i in s.index)
+        for i, d in zip(s.index, index_dots):
+            inner[i.name] = d
+            active.add(i.name)
+        index = s.index + index_dots
+    mark_active((s,), active)
     dots = []
     for c in s.carried:
         if c.name in active:
@@ -156,9 +169,29 @@ def _jvp_loop(s, b: IRBuilder, tangent: dict) -> None:
         inits.append(_tangent_of(init, tangent))
         nexts.append(_tangent_of(nxt, inner))
     fields = dict(carried=tuple(carried), inits=tuple(inits), nexts=tuple(nexts))
+    if s.over == "tape":
+        fields["index"] = index
     b.emit(replace(s, body=tuple(body), **fields))
     for c, dot in dots:
         tangent[c.name] = dot
+
+
+TAPED = "<taped>"  # a key no variable can have
+
+
+def _jvp_push(eqn, b: IRBuilder, tangent: dict) -> None:
+    """``tape.append(items)`` of the reverse sweep's record: the items' tangents
+    are pushed after them, so the loop reading the tape reads those too (this
+    is what makes forward over reverse, a Hessian-vector product, work
+    through loops)."""
+    tape, *items = eqn.ins
+    dots = [tangent.get(a.name) if isinstance(a, Var) else None for a in items]
+    if all(d is None for d in dots):
+        b.emit(eqn)
+        return
+    filled = tuple(Const(0.0) if d is None else d for d in dots)
+    b.emit(Eqn("push", (), (tape, *items, *filled), eqn.loc, eqn.ns, eqn.params))
+    tangent.setdefault(TAPED, set()).add(tape.name)
 
 
 def _tangent_of(a, tangent: dict):
