@@ -15,6 +15,7 @@ from .api import (  # noqa: E402
     value_and_grad,
     vjp,
 )
+from .jacobians import hessian, hvp, jacfwd, jacobian, jacrev  # noqa: E402
 from .errors import (
     AdError,
     CompileError,
@@ -28,6 +29,11 @@ __all__ = [
     "jvp",
     "vjp",
     "trace",
+    "jacfwd",
+    "jacrev",
+    "jacobian",
+    "hessian",
+    "hvp",
     "check",
     "custom_derivative",
     "AdError",

@@ -54,8 +54,9 @@ from .reverse import vjp as vjp_transform
 from .scope import RuntimeScope, StaticScope
 from .source import from_function, module_functions, parse_module, FunctionSource
 
-KINDS = ("grad", "value_and_grad", "vjp", "jvp")
+KINDS = ("grad", "value_and_grad", "vjp", "jvp", "hvp")
 _WHAT = {
+    "hvp": "Hessian-vector product (forward over reverse)",
     "grad": "Gradient",
     "value_and_grad": "Value and gradient",
     "vjp": "Vector-Jacobian product (reverse mode)",
@@ -140,6 +141,13 @@ def derivative_ir(
         d = vjp_transform(fn, wrt, wrt_tree)
         d = select_results(d, d.tree[1], name=f"{fn.name}_vjp")
         d = replace(d, defaults=())
+    elif kind == "hvp":
+        # forward over reverse: the gradient's IR, differentiated in forward
+        # mode along v: (∇f)'·v = H·v, for the cost of about two gradients
+        g = derivative_ir(fn, "grad", wrt, wrt_tree)
+        d = jvp_transform(g, wrt)
+        d = select_results(d, d.tree[1], name=f"{fn.name}_hvp")
+        d = replace(d, defaults=())
     else:
         raise UsageError(f"unknown derivative kind {kind!r}; expected one of {KINDS}")
     return own_results(optimize(d))
@@ -150,6 +158,19 @@ def helper_irs(fn: Function, kind: str) -> list[Function]:
     """The functions a derivative of ``fn`` calls besides math/numpy: for each
     recursive function ``g`` it calls, ``g_tangent`` (forward mode), or ``g``
     itself and ``g_adjoint`` (reverse mode), all with respect to every argument."""
+    if kind == "hvp":
+        # the gradient calls g and g_adjoint; its tangent calls their tangents
+        first = helper_irs(fn, "grad")
+        out = list(first)
+        for h in first:
+            every = tuple(range(len(h.params)))
+            d = jvp_transform(h, every)
+            flat = tuple(range(len(d.results)))
+            d = replace(d, name=tangent_name(h.name), defaults=(), tree=flat)
+            params = ", ".join(p.name for p in h.params)
+            doc = f"The values and tangents of {h.name}({params})."
+            out.append(replace(optimize(d), doc=doc))
+        return out
     out = []
     for g in fn.callees:
         g = optimize(g)
@@ -251,8 +272,29 @@ def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
-    src = from_function(f)
-    fn = lower(src, RuntimeScope(f))
+    if isinstance(f, ArrayDerivative):
+        unknown = unknown_shapes(f.fn, declared_shapes(f.src.node))
+        if all(s == shapes.SCALAR for s in unknown):  # NumPy functions of numbers
+            f = f.compiled_for(unknown)
+    if isinstance(f, ArrayDerivative) or hasattr(f, "compiled"):
+        raise UsageError(
+            "derivatives of derivatives of array code, or of a jacobian/hessian, "
+            "are not supported yet (vector mode needs the array rules to carry "
+            "an extra axis)"
+        )
+    if isinstance(getattr(f, "ir", None), Function) and hasattr(f, "src"):
+        # closure: a derivative emitted here is differentiated from its IR
+        src, fn = f.src, f.ir
+        taped = _closure_check(fn, kind)
+        if taped and kind in ("grad", "value_and_grad"):
+            from .jacobians import forward_gradient
+
+            compiled = forward_gradient(f, argnums, fn, kind == "value_and_grad")
+            _CACHE[key] = compiled
+            return compiled
+    else:
+        src = from_function(f)
+        fn = lower(src, RuntimeScope(f))
     wrt, wrt_tree = _wrt(fn, argnums)
     declared = declared_shapes(src.node)
     if arrays or uses_arrays(fn) or any(s is None for s in declared.values()):
@@ -261,6 +303,25 @@ def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
         compiled = _compile(fn, src, kind, wrt, wrt_tree)
     _CACHE[key] = compiled
     return compiled
+
+
+def _closure_check(fn: Function, kind: str) -> bool:
+    """Whether derivative IR ``fn`` holds a loop's tape; errors for what its
+    derivative cannot be yet."""
+    taped = False
+    for e in iter_eqns(fn.body):
+        if e.prim == "call" and e.param("custom") is None:
+            raise UsageError(
+                f"`{fn.name}` calls the derivative of a recursive function; "
+                "its derivative is not supported yet"
+            )
+        taped = taped or e.prim == "tape"
+    if taped and kind == "vjp":
+        raise UsageError(
+            f"reverse mode over `{fn.name}`, which records a loop on a tape, is "
+            "not supported yet; use forward mode (jvp, jacfwd, hessian, hvp)"
+        )
+    return taped
 
 
 def _compile(fn: Function, src, kind: str, wrt, wrt_tree):
@@ -273,6 +334,7 @@ def _compile(fn: Function, src, kind: str, wrt, wrt_tree):
     compiled.source = module
     compiled.ir = d
     compiled.primal_ir = fn
+    compiled.src = src  # the user's source: a derivative of this one reads it
     return compiled
 
 

@@ -118,6 +118,12 @@ def _jvp_if(s: If, b: IRBuilder, tangent: dict) -> None:
             jvp_block(block, b, inner)
         branches.append((tuple(eqns), inner))
     (then, t_then), (orelse, t_else) = branches
+    # A later `if` on the same condition may read this branch's values (the
+    # reverse sweep replays a branch that way): it needs their tangents too.
+    # Names are unique, so the branch-local tangents are kept for it.
+    for local in (t_then, t_else):
+        for name, d in local.items():
+            tangent.setdefault(name, d)
     outs, tv, ev = list(s.outs), list(s.then_vals), list(s.else_vals)
     for o, t, e in zip(s.outs, s.then_vals, s.else_vals):
         dt = t_then.get(t.name) if isinstance(t, Var) else None

@@ -170,7 +170,10 @@ def _vjp_if(s: If, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     either branch are merged by the reverse ``if``'s outputs.
     """
     gs = [b.bind(adjoint.pop(o.name, None), f"{o.name}_bar") for o in s.outs]
-    if all(g is None for g in gs):
+    # values of a branch may have adjoints without any output having one: a
+    # later `if` on the same condition read them (a derivative's reverse sweep)
+    local = defined_names(s.then) | defined_names(s.orelse)
+    if all(g is None for g in gs) and not any(k in adjoint for k in local):
         return
     branches = []
     for block, vals in ((s.then, s.then_vals), (s.orelse, s.else_vals)):

@@ -1,0 +1,199 @@
+"""Jacobians, Hessians and Hessian-vector products, from the emitted code.
+
+Everything here is one emitted pass, run once:
+
+* ``jacfwd(f)`` calls ``f``'s forward-mode code with every input direction at
+  once: the tangent of input ``j`` is the unit vector ``e_j``, an array, and
+  since a tangent only ever meets the primal values linearly (``cos(x) * ẋ``),
+  the emitted scalar code runs unchanged and each output's tangent comes out
+  as a row of the Jacobian (*vector mode*);
+* ``jacrev(f)`` does the same in reverse mode, with the seeds ``ȳ_i = e_i``:
+  each input's adjoint comes out as a column;
+* ``jacobian(f)`` picks forward mode when ``f`` has at most as many inputs as
+  outputs and reverse mode otherwise, as the seeds prescribe (a forward pass
+  per input column, a reverse pass per output row), and says which in ``.mode``;
+* ``hessian(f)`` is forward over reverse: the IR of ``grad(f)`` differentiated
+  again in forward mode (no text is re-read), run in vector mode; ``hvp(f)``
+  is the same code with one direction, ``H·v`` without forming ``H``.
+
+Vector mode covers scalar code (numbers in, numbers out, with loops, branches
+and calls); array code would need its rules to carry the extra axis.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from .api import _wrt, compile_derivative, trace_cached
+from .errors import UsageError
+from .ir import Function
+from .primitives import PRIMITIVES
+
+__all__ = ["jacfwd", "jacrev", "jacobian", "hessian", "hvp"]
+
+
+def _scalar_only(fn: Function, what: str) -> None:
+    for eqn in _eqns(fn):
+        if PRIMITIVES[eqn.prim].shape is not None:
+            raise UsageError(
+                f"{what} of `{fn.name}` is not supported yet: it uses the array "
+                f"operation `{eqn.prim}` (vector mode covers scalar code)"
+            )
+
+
+def _eqns(fn: Function):
+    from .ir import iter_eqns
+
+    return iter_eqns(fn.body)
+
+
+def _primal_ir(f) -> Function:
+    ir = getattr(f, "ir", None)
+    return ir if isinstance(ir, Function) else trace_cached(f)
+
+
+def _unit_vectors(k: int) -> list:
+    return list(numpy.eye(k))
+
+
+def _row(value, k: int) -> numpy.ndarray:
+    """A tangent or adjoint as k numbers (a zero comes back as the scalar 0.0)."""
+    return numpy.broadcast_to(numpy.asarray(value, dtype=float), (k,))
+
+
+def _shape_by(tree, items: list):
+    """``items`` arranged as ``tree`` (an int: one item; a tuple: a tuple)."""
+    if isinstance(tree, int):
+        return items[tree]
+    return tuple(_shape_by(t, items) for t in tree)
+
+
+class Derived:
+    """A Jacobian or Hessian function: one call of emitted code in vector mode.
+
+    ``.mode`` is ``"forward"`` or ``"reverse"``; ``.source`` and ``.ir`` are
+    those of the emitted function it calls.
+    """
+
+    def __init__(self, compiled, mode: str, run, name: str):
+        self.compiled, self.mode, self._run = compiled, mode, run
+        self.__name__ = self.__qualname__ = name
+        self.__doc__ = f"{name}: {mode}-mode code run once in vector mode."
+
+    def __call__(self, *args):
+        return self._run(self.compiled, *args)
+
+    @property
+    def source(self) -> str:
+        header = f"# {self.__name__}: {self.mode} mode, all directions in one call\n"
+        return header + self.compiled.source
+
+    @property
+    def ir(self):
+        return self.compiled.ir
+
+
+def _forward(f, argnums, fn: Function, name: str) -> Derived:
+    """J[i][j] = ∂y_i/∂x_j from one jvp call with ẋ_j = e_j."""
+    wrt, wrt_tree = _wrt(fn, argnums)
+    compiled = compile_derivative(f, "jvp", tuple(wrt))
+    k, n = len(wrt), len(fn.params)
+
+    def run(compiled, *args):
+        args = args[:n]
+        _, dots = compiled(*args, *_unit_vectors(k))
+        outs = list(dots) if isinstance(fn.tree, tuple) else [dots]
+        rows = [_row(d, k) for d in outs]
+        per_output = [_shape_by(wrt_tree, [float(v) for v in r]) for r in rows]
+        return _shape_by(fn.tree, per_output)
+
+    return Derived(compiled, "forward", run, name)
+
+
+def _reverse(f, argnums, fn: Function, name: str) -> Derived:
+    """J[i][j] = ∂y_i/∂x_j from one vjp call with ȳ_i = e_i."""
+    wrt, wrt_tree = _wrt(fn, argnums)
+    compiled = compile_derivative(f, "vjp", tuple(wrt))
+    m, n = len(fn.results), len(fn.params)
+
+    def run(compiled, *args):
+        args = args[:n]
+        bars = compiled(*args, *_unit_vectors(m))
+        bars = bars if isinstance(bars, tuple) else (bars,)
+        columns = [_row(b, m) for b in bars]
+        per_output = [
+            _shape_by(wrt_tree, [float(c[i]) for c in columns]) for i in range(m)
+        ]
+        return _shape_by(fn.tree, per_output)
+
+    return Derived(compiled, "reverse", run, name)
+
+
+def jacfwd(f, argnums=0) -> Derived:
+    """The Jacobian of ``f`` in forward mode: ``J[output][argnum]``."""
+    fn = _primal_ir(f)
+    _scalar_only(fn, "jacfwd")
+    return _forward(f, argnums, fn, f"{fn.name}_jacfwd")
+
+
+def jacrev(f, argnums=0) -> Derived:
+    """The Jacobian of ``f`` in reverse mode: ``J[output][argnum]``."""
+    fn = _primal_ir(f)
+    _scalar_only(fn, "jacrev")
+    return _reverse(f, argnums, fn, f"{fn.name}_jacrev")
+
+
+def jacobian(f, argnums=0) -> Derived:
+    """The Jacobian of ``f`` in the cheaper mode: forward when ``f`` has no more
+    inputs (in ``argnums``) than outputs, reverse otherwise; ``.mode`` says which."""
+    fn = _primal_ir(f)
+    _scalar_only(fn, "jacobian")
+    wrt, _ = _wrt(fn, argnums)
+    if len(wrt) <= len(fn.results):
+        return _forward(f, argnums, fn, f"{fn.name}_jacobian")
+    return _reverse(f, argnums, fn, f"{fn.name}_jacobian")
+
+
+def hvp(f, argnums=0):
+    """``(x, v) ↦ H(x)·v`` without forming H: the emitted forward-over-reverse
+    code, called with the point and one direction per argnum (``.source``)."""
+    fn = _primal_ir(f)
+    _scalar_only(fn, "hvp")
+    return compile_derivative(f, "hvp", argnums)
+
+
+def hessian(f, argnums=0) -> Derived:
+    """∂²f/∂x_i∂x_j, forward over reverse, in one vector-mode call: ``H[i][j]``
+    (a number for an int ``argnums``)."""
+    fn = _primal_ir(f)
+    _scalar_only(fn, "hessian")
+    if not isinstance(fn.tree, int):
+        raise UsageError(f"hessian() needs `{fn.name}` to return one number")
+    wrt, wrt_tree = _wrt(fn, argnums)
+    compiled = compile_derivative(f, "hvp", tuple(wrt))
+    k, n = len(wrt), len(fn.params)
+
+    def run(compiled, *args):
+        rows = compiled(*args[:n], *_unit_vectors(k))
+        rows = rows if isinstance(rows, tuple) else (rows,)
+        matrix = [[float(v) for v in _row(r, k)] for r in rows]
+        if isinstance(wrt_tree, int):
+            return matrix[0][0]
+        return tuple(_shape_by(wrt_tree, row) for row in matrix)
+
+    return Derived(compiled, "forward over reverse", run, f"{fn.name}_hessian")
+
+
+def forward_gradient(f, argnums, fn: Function, value: bool) -> Derived:
+    """``grad`` of a derivative whose code holds a tape (a reverse sweep over a
+    loop): forward mode in vector mode through it, one call."""
+    wrt, wrt_tree = _wrt(fn, argnums)
+    compiled = compile_derivative(f, "jvp", tuple(wrt))
+    k, n = len(wrt), len(fn.params)
+
+    def run(compiled, *args):
+        y, dot = compiled(*args[:n], *_unit_vectors(k))
+        g = _shape_by(wrt_tree, [float(v) for v in _row(dot, k)])
+        return (y, g) if value else g
+
+    return Derived(compiled, "forward", run, f"{fn.name}_grad")

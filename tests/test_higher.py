@@ -1,0 +1,225 @@
+"""Jacobians, Hessians, Hessian-vector products and derivatives of derivatives.
+
+Every Hessian of the corpus (straight-line code, branches, loops, calls) is
+checked against central differences of the emitted gradient and for symmetry;
+where SymPy can express a function (loops with a known trip count unrolled,
+branches as Piecewise), against ``sympy.diff`` twice; forward- and
+reverse-mode Jacobians agree; third derivatives of a few functions against
+SymPy.
+"""
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy
+
+from ad_compiler import UsageError, grad, hessian, hvp, jacfwd, jacobian, jacrev
+from ad_compiler.api import trace
+from ad_compiler.symbolic import to_sympy
+from ad_compiler.sympy_check import OutOfTime, time_budget
+from ad_compiler.unroll import NotExpressible
+
+from corpus import CASES, KNOWN_BUGS, POINTS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "samples"))
+import control_flow  # noqa: E402
+import seeds  # noqa: E402
+
+
+def _nparams(f):
+    return f.__code__.co_argcount
+
+
+def _midpoint(domain):
+    return tuple((lo + 2 * hi) / 3 for lo, hi in domain)
+
+
+def _point(f, domain):
+    """The corpus's first random point of ``f`` (off every branch boundary)."""
+    return next((x for g, x in POINTS if g is f), None) or _midpoint(domain)
+
+
+def _scalar_valued(f, x):
+    return not isinstance(f(*x), tuple)
+
+
+SCALAR_CASES = [
+    (f, dom)
+    for f, dom in CASES
+    if f.__name__ not in KNOWN_BUGS and _scalar_valued(f, _midpoint(dom))
+]
+TUPLE_CASES = [
+    (f, dom)
+    for f, dom in CASES
+    if f.__name__ not in KNOWN_BUGS and not _scalar_valued(f, _midpoint(dom))
+]
+
+
+def _fd_hessian(f, x, h=1e-5):
+    """Central differences of the emitted gradient, column by column."""
+    g = grad(f, argnums=tuple(range(len(x))))
+    n = len(x)
+    H = np.zeros((n, n))
+    for j in range(n):
+        up = list(x)
+        down = list(x)
+        up[j] += h
+        down[j] -= h
+        H[:, j] = (np.array(g(*up), float) - np.array(g(*down), float)) / (2 * h)
+    return H
+
+
+@pytest.mark.parametrize(
+    "f, dom", SCALAR_CASES, ids=[f.__name__ for f, _ in SCALAR_CASES]
+)
+def test_hessian_matches_differences_of_the_gradient_and_is_symmetric(f, dom):
+    x = _point(f, dom)
+    n = len(x)
+    H = np.array(hessian(f, argnums=tuple(range(n)))(*x))
+    assert H.shape == (n, n)
+    np.testing.assert_allclose(H, H.T, rtol=1e-9, atol=1e-9)
+    # a difference of gradients loses about eps·|∇f|/h (2**70 x: everything)
+    scale = float(np.max(np.abs(np.array(grad(f, argnums=tuple(range(n)))(*x), float))))
+    fd = _fd_hessian(f, x)
+    np.testing.assert_allclose(H, fd, rtol=2e-5, atol=2e-5 + 1e-10 * scale)
+
+
+def _sympy_hessian(f, x, seconds=5.0):
+    fn = trace(f)
+    with time_budget(seconds):
+        (expr,) = to_sympy(fn)
+        symbols = [sympy.Symbol(p.name, real=True) for p in fn.params]
+        at = dict(zip(symbols, x))
+        return np.array(
+            [
+                [float(sympy.diff(expr, a, b).subs(at).evalf(30)) for b in symbols]
+                for a in symbols
+            ]
+        )
+
+
+def _sympy_or_skip(f, x):
+    try:
+        return _sympy_hessian(f, x)
+    except (NotExpressible, OutOfTime) as exc:
+        pytest.skip(f"SymPy cannot express {f.__name__}: {str(exc)[:80]}")
+    except (TypeError, ValueError) as exc:  # a Piecewise or call it cannot evaluate
+        pytest.skip(f"SymPy cannot evaluate {f.__name__}: {str(exc)[:80]}")
+
+
+SYMPY_CASES = [(f, d) for f, d in SCALAR_CASES if f.__module__ == "corpus_control"]
+SAMPLES = [
+    (seeds.f, [(1.5, 2.5), (4.5, 5.5)]),
+    (seeds.gaussian, [(0.2, 0.8), (-0.3, 0.3), (0.8, 1.2)]),
+    (seeds.sigmoid_log2, [(1.5, 2.5)]),
+    (
+        seeds.neuron,
+        [(0.1, 0.5), (-0.5, -0.1), (0.0, 0.2), (0.5, 1.0), (1.0, 2.0), (0.2, 0.8)],
+    ),
+    (control_flow.logistic, [(0.2, 0.3), (4.0, 4.0)]),
+]
+
+
+@pytest.mark.parametrize(
+    "f, dom", SYMPY_CASES + SAMPLES, ids=[f.__name__ for f, _ in SYMPY_CASES + SAMPLES]
+)
+def test_hessian_and_grad_of_grad_match_sympy(f, dom):
+    x = _point(f, dom)
+    n = len(x)
+    expected = _sympy_or_skip(f, x)
+    H = np.array(hessian(f, argnums=tuple(range(n)))(*x))
+    np.testing.assert_allclose(H, expected, rtol=1e-8, atol=1e-8)
+    # the closure: the gradient's own IR differentiated again (row 0 of H);
+    # not yet through the emitted adjoint of a recursive function
+    try:
+        first = grad(grad(f, argnums=0), argnums=tuple(range(n)))(*x)
+    except UsageError as exc:
+        assert "calls the derivative of a recursive function" in str(exc)
+        assert trace(f).callees, "only recursive functions are refused"
+        return
+    np.testing.assert_allclose(np.array(first), expected[0], rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "f, dom", TUPLE_CASES, ids=[f.__name__ for f, _ in TUPLE_CASES]
+)
+def test_forward_and_reverse_jacobians_agree(f, dom):
+    x = _point(f, dom)
+    every = tuple(range(len(x)))
+    forward = np.array(jacfwd(f, argnums=every)(*x))
+    reverse = np.array(jacrev(f, argnums=every)(*x))
+    np.testing.assert_allclose(forward, reverse, rtol=1e-9, atol=1e-9)
+    m = len(f(*x))
+    assert forward.shape == (m, len(x))
+    chosen = jacobian(f, argnums=every)
+    assert chosen.mode == ("forward" if len(x) <= m else "reverse")
+    np.testing.assert_allclose(np.array(chosen(*x)), forward, rtol=1e-12)
+
+
+def wide(x):
+    """ℝ¹ → ℝ⁴: forward mode is one pass with one direction."""
+    return math.sin(x), x * x, math.exp(x), x**3
+
+
+def tall(a, b, c, d):
+    """ℝ⁴ → ℝ²: reverse mode is one pass with two seeds."""
+    return a * b + c, math.sin(d) * a
+
+
+def test_jacobian_picks_the_mode_the_shape_asks_for():
+    assert jacobian(wide).mode == "forward"
+    assert jacobian(tall, argnums=(0, 1, 2, 3)).mode == "reverse"
+    J = jacobian(tall, argnums=(0, 1, 2, 3))(1.0, 2.0, 3.0, 0.5)
+    assert J == ((2.0, 1.0, 1.0, 0.0), (math.sin(0.5), 0.0, 0.0, math.cos(0.5)))
+    assert jacobian(wide)(0.5) == pytest.approx(
+        (math.cos(0.5), 1.0, math.exp(0.5), 0.75)
+    )
+
+
+def cubic_sine(x):
+    return x**3 * math.sin(x)
+
+
+def rational(x):
+    return (1 + x * x) / (2 + math.exp(x))
+
+
+@pytest.mark.parametrize("f", [cubic_sine, rational, seeds.sigmoid_log2])
+def test_third_derivatives_match_sympy(f):
+    x = sympy.Symbol(trace(f).params[0].name, real=True)
+    (expr,) = to_sympy(trace(f))
+    third = float(sympy.diff(expr, x, 3).subs(x, 0.7).evalf(30))
+    assert grad(grad(grad(f)))(0.7) == pytest.approx(third, rel=1e-10)
+
+
+def test_hvp_is_h_times_v_without_forming_h():
+    f = seeds.gaussian
+    x, v = (0.5, 0.1, 1.1), (0.3, -0.2, 0.7)
+    every = (0, 1, 2)
+    H = np.array(hessian(f, argnums=every)(*x))
+    Hv = hvp(f, argnums=every)(*x, *v)
+    np.testing.assert_allclose(Hv, H @ np.array(v), rtol=1e-12)
+    source = hvp(f, argnums=every).source
+    assert "def gaussian_hvp(x, mu, sigma, x_dot, mu_dot, sigma_dot):" in source
+    assert "import ad_compiler" not in source
+
+
+def test_forward_over_reverse_through_a_loop_reads_the_tape_tangents():
+    source = hvp(control_flow.logistic).source
+    assert "tape.append((l_2_dot, l_2_dot_dot))" in source
+    assert "for dl_1, dl_1_dot in reversed(tape):" in source
+    # d²/dl² of 4 iterations of the logistic map, by differences of the gradient
+    g = grad(control_flow.logistic)
+    fd = (g(0.3 + 1e-6, 4) - g(0.3 - 1e-6, 4)) / 2e-6
+    assert hessian(control_flow.logistic)(0.3, 4) == pytest.approx(fd, rel=1e-6)
+
+
+def test_higher_order_of_array_code_says_it_is_not_supported_yet():
+    def loss(w):
+        return np.sum(w * w)
+
+    with pytest.raises(UsageError, match="not supported yet"):
+        hessian(loss)
