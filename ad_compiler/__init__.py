@@ -15,7 +15,14 @@ from .api import (  # noqa: E402
     value_and_grad,
     vjp,
 )
-from .jacobians import hessian, hvp, jacfwd, jacobian, jacrev  # noqa: E402
+from .jacobians import (  # noqa: E402
+    gauss_newton,
+    hessian,
+    hvp,
+    jacfwd,
+    jacobian,
+    jacrev,
+)
 from .errors import (
     AdError,
     CompileError,
@@ -34,6 +41,7 @@ __all__ = [
     "jacobian",
     "hessian",
     "hvp",
+    "gauss_newton",
     "check",
     "custom_derivative",
     "AdError",

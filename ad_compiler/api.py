@@ -192,9 +192,14 @@ def helper_irs(fn: Function, kind: str) -> list[Function]:
     return out
 
 
-def module_text(main: list[Function], functions: list[Function], lines, header) -> str:
-    """One module: the copied custom-derivative functions, then ``functions``."""
+def module_text(
+    main: list[Function], functions: list[Function], lines, header, extra=()
+) -> str:
+    """One module: the copied custom-derivative functions, then ``functions``,
+    then ``extra`` (source text of functions calling them)."""
     imports = imports_for(functions)
+    if extra and "import numpy as np" not in imports:
+        imports.append("import numpy as np")
     externals = {}
     for fn in main:
         externals.update(fn.externals)
@@ -212,6 +217,7 @@ def module_text(main: list[Function], functions: list[Function], lines, header) 
         if f.name not in seen:
             seen.add(f.name)
             defs.append(emit(f, lines, black=False))
+    defs += list(extra)
     return format_source(emit_module(defs, header, imports))
 
 
@@ -604,7 +610,7 @@ def compile_file(
     lines = tuple(text.splitlines())
     if mode == "symbolic" and not ir_only:
         return _symbolic_module(text, file, functions, wrt, command, fix)
-    traces, derivatives, primals = [], [], []
+    traces, derivatives, primals, wrappers = [], [], [], []
     for fn in _lower_file(text, file, functions, fix, shape_of or {}):
         traces.append(str(fn))
         if ir_only:
@@ -612,18 +618,43 @@ def compile_file(
         idx = _wrt_by_name(fn, wrt)
         scalar = isinstance(fn.tree, int) and _returns_number(fn)
         kind = "jvp" if mode == "forward" else ("grad" if scalar else "vjp")
+        if mode in ("hessian", "hvp", "jacobian"):
+            kind = _second_order_kind(fn, mode, idx)
         tree = 0 if len(idx) == 1 else tuple(range(len(idx)))
         d = derivative_ir(fn, kind, idx, tree)
         d = replace(d, doc=describe(fn, kind, idx, f"{file}:{fn.loc.line}"))
         derivatives += [d] + helper_irs(fn, kind)
         primals.append(fn)
+        if mode == "hessian":
+            wrappers.append(hessian_source(fn, idx, d.name))
+        elif mode == "jacobian":
+            chosen = "forward" if kind == "jvp" else "reverse"
+            wrappers.append(jacobian_source(fn, idx, d.name, chosen))
     if ir_only:
         return "\n".join(traces)
     header = f"Derivatives emitted by ad_compiler {__version__} from {file}"
     if command:
         header += f" by `{command}`"
     header += ".\n\nSelf-contained: needs only math (and numpy if the source used it)."
-    return module_text(primals, derivatives, lambda loc: _line(lines, loc), header)
+    return module_text(
+        primals, derivatives, lambda loc: _line(lines, loc), header, wrappers
+    )
+
+
+from .jacobians import hessian_source, jacobian_source  # noqa: E402  (a cycle)
+
+
+def _second_order_kind(fn: Function, mode: str, wrt: tuple) -> str:
+    """The derivative ``adc compile --mode hessian|hvp|jacobian`` emits for ``fn``."""
+    if fn.param_shapes:
+        raise UsageError(
+            f"--mode {mode} covers scalar code for now; `{fn.name}` takes arrays"
+        )
+    if mode == "jacobian":  # a forward pass per input, a reverse pass per output
+        return "jvp" if len(wrt) <= len(fn.results) else "vjp"
+    if not isinstance(fn.tree, int):
+        raise UsageError(f"--mode {mode} needs `{fn.name}` to return one number")
+    return "hvp"
 
 
 def _returns_number(fn: Function) -> bool:

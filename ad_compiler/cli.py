@@ -64,10 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     _file_and_functions(c, "differentiate")
     c.add_argument(
         "--mode",
-        choices=("reverse", "forward", "symbolic"),
+        choices=("reverse", "forward", "symbolic", "hessian", "hvp", "jacobian"),
         default="reverse",
-        help="reverse (gradient / VJP, the default), forward (JVP), or symbolic "
-        "(the gradient SymPy writes, with cse: for comparison)",
+        help="reverse (gradient / VJP, the default), forward (JVP), symbolic "
+        "(the gradient SymPy writes, with cse: for comparison), hvp (H·v, forward "
+        "over reverse), hessian (f_hvp and f_hessian calling it once), jacobian "
+        "(forward or reverse mode, whichever the numbers of inputs and outputs favour)",
     )
     c.add_argument(
         "--wrt",

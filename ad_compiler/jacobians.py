@@ -29,7 +29,7 @@ from .errors import UsageError
 from .ir import Function
 from .primitives import PRIMITIVES
 
-__all__ = ["jacfwd", "jacrev", "jacobian", "hessian", "hvp"]
+__all__ = ["jacfwd", "jacrev", "jacobian", "hessian", "hvp", "gauss_newton"]
 
 
 def _scalar_only(fn: Function, what: str) -> None:
@@ -184,6 +184,30 @@ def hessian(f, argnums=0) -> Derived:
     return Derived(compiled, "forward over reverse", run, f"{fn.name}_hessian")
 
 
+def gauss_newton(residuals, argnums=0) -> Derived:
+    """The outer-product approximation of the Hessian of E = ½ Σₙ rₙ² (the seeds'
+    H ≈ Σₙ ∇rₙ ∇rₙᵀ): ``JᵀJ`` from one Jacobian of ``residuals`` (a function
+    returning the tuple of the rₙ), in the mode :func:`jacobian` picks.
+
+    The exact Hessian is JᵀJ + Σₙ rₙ ∇²rₙ; the second term vanishes where the
+    residuals do, or where they are linear in the parameters, and JᵀJ is
+    positive semi-definite everywhere, which is what Gauss–Newton and
+    Levenberg–Marquardt steps need.
+    """
+    jac = jacobian(residuals, argnums)
+
+    def run(compiled, *args):
+        J = numpy.atleast_2d(numpy.array(jac(*args), dtype=float))
+        if J.shape[0] == 1 and isinstance(_primal_ir(residuals).tree, int):
+            J = J.reshape(1, -1)
+        G = J.T @ J
+        if isinstance(_wrt(_primal_ir(residuals), argnums)[1], int):
+            return float(G[0, 0])
+        return tuple(tuple(float(v) for v in row) for row in G)
+
+    return Derived(jac, jac.mode, run, f"{_primal_ir(residuals).name}_gauss_newton")
+
+
 def forward_gradient(f, argnums, fn: Function, value: bool) -> Derived:
     """``grad`` of a derivative whose code holds a tape (a reverse sweep over a
     loop): forward mode in vector mode through it, one call."""
@@ -197,3 +221,53 @@ def forward_gradient(f, argnums, fn: Function, value: bool) -> Derived:
         return (y, g) if value else g
 
     return Derived(compiled, "forward", run, f"{fn.name}_grad")
+
+
+# --- emitted wrappers (adc compile --mode hessian | jacobian) -----------------------------
+def hessian_source(fn: Function, wrt: tuple, hvp_name: str) -> str:
+    """A function calling the emitted ``hvp_name`` once, along every direction."""
+    params = ", ".join(p.name for p in fn.params)
+    k = len(wrt)
+    names = ", ".join(fn.params[i].name for i in wrt)
+    dirs = ", ".join(f"e[{j}]" for j in range(k))
+    rows = "(rows,)" if k == 1 else "rows"
+    return (
+        f"def {fn.name}_hessian({params}):\n"
+        f'    """Hessian of {fn.name} in {names}, as rows: {hvp_name} (forward over\n'
+        f"    reverse) along every direction at once (vector mode).\n"
+        f'    """\n'
+        f"    e = np.eye({k})\n"
+        f"    rows = {hvp_name}({params}, {dirs})\n"
+        f"    return tuple(tuple(np.broadcast_to(r, ({k},)).tolist()) for r in {rows})\n"
+    )
+
+
+def jacobian_source(fn: Function, wrt: tuple, target: str, mode: str) -> str:
+    """A function calling the emitted ``target`` (jvp or vjp) once: J as rows."""
+    params = ", ".join(p.name for p in fn.params)
+    k, m = len(wrt), len(fn.results)
+    names = ", ".join(fn.params[i].name for i in wrt)
+    head = (
+        f"def {fn.name}_jacobian({params}):\n"
+        f'    """Jacobian of {fn.name} in {names}, as rows (one per output): {mode}\n'
+        f"    mode, chosen for {k} input(s) and {m} output(s), in one call of {target}\n"
+        f"    with every {'input direction' if mode == 'forward' else 'output seed'}"
+        f" at once (vector mode).\n"
+        f'    """\n'
+    )
+    if mode == "forward":
+        dirs = ", ".join(f"e[{j}]" for j in range(k))
+        dots = "(dots,)" if isinstance(fn.tree, int) else "dots"
+        return head + (
+            f"    e = np.eye({k})\n"
+            f"    _, dots = {target}({params}, {dirs})\n"
+            f"    return tuple(tuple(np.broadcast_to(d, ({k},)).tolist()) for d in {dots})\n"
+        )
+    seeds = ", ".join(f"e[{i}]" for i in range(m))
+    bars = "(bars,)" if k == 1 else "bars"
+    return head + (
+        f"    e = np.eye({m})\n"
+        f"    bars = {target}({params}, {seeds})\n"
+        f"    columns = [np.broadcast_to(b, ({m},)) for b in {bars}]\n"
+        f"    return tuple(tuple(float(c[i]) for c in columns) for i in range({m}))\n"
+    )

@@ -223,3 +223,109 @@ def test_higher_order_of_array_code_says_it_is_not_supported_yet():
 
     with pytest.raises(UsageError, match="not supported yet"):
         hessian(loss)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _adc_module(*args):
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "ad_compiler.cli", "compile", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "ad_compiler" not in "".join(
+        line for line in proc.stdout.splitlines() if line.startswith(("import", "from"))
+    )
+    namespace = {}
+    exec(proc.stdout, namespace)
+    return namespace, proc.stdout
+
+
+def test_cli_hessian_jacobian_and_hvp_modes():
+    ns, text = _adc_module(
+        "samples/seeds.py", "--function", "gaussian", "--mode", "hessian"
+    )
+    every = (0, 1, 2)
+    x = (0.5, 0.1, 1.1)
+    np.testing.assert_allclose(
+        ns["gaussian_hessian"](*x),
+        hessian(seeds.gaussian, argnums=every)(*x),
+        rtol=1e-12,
+    )
+    ns, _ = _adc_module("samples/seeds.py", "--function", "gaussian", "--mode", "hvp")
+    v = (0.3, -0.2, 0.7)
+    np.testing.assert_allclose(
+        ns["gaussian_hvp"](*x, *v),
+        hvp(seeds.gaussian, argnums=every)(*x, *v),
+        rtol=1e-12,
+    )
+    ns, text = _adc_module(
+        "samples/seeds.py", "--function", "bishop_two_outputs", "--mode", "jacobian"
+    )
+    assert "forward\n    mode, chosen for 2 input(s) and 2 output(s)" in text
+    np.testing.assert_allclose(
+        ns["bishop_two_outputs_jacobian"](2.0, 5.0),
+        jacfwd(seeds.bishop_two_outputs, argnums=(0, 1))(2.0, 5.0),
+        rtol=1e-12,
+    )
+    ns, _ = _adc_module(
+        "samples/control_flow.py",
+        "--function",
+        "logistic",
+        "--mode",
+        "hessian",
+        "--wrt",
+        "l",
+    )
+    assert ns["logistic_hessian"](0.3, 4)[0][0] == pytest.approx(
+        hessian(control_flow.logistic)(0.3, 4), rel=1e-12
+    )
+
+
+def line_residuals(a, b):
+    """Residuals of the line a·t + b through three points: linear in (a, b)."""
+    return a * 0.0 + b - 1.0, a * 1.0 + b - 2.9, a * 2.0 + b - 5.2
+
+
+def energy(a, b):
+    r1, r2, r3 = line_residuals(a, b)
+    return 0.5 * (r1 * r1 + r2 * r2 + r3 * r3)
+
+
+def curve_residuals(a, b):
+    return math.exp(a * 0.5) - b, a * a - 2.0 * b + 1.0
+
+
+def curve_energy(a, b):
+    r1, r2 = curve_residuals(a, b)
+    return 0.5 * (r1 * r1 + r2 * r2)
+
+
+def test_gauss_newton_is_the_hessian_for_linear_residuals():
+    from ad_compiler import gauss_newton
+
+    G = np.array(gauss_newton(line_residuals, argnums=(0, 1))(0.3, -0.2))
+    H = np.array(hessian(energy, argnums=(0, 1))(0.3, -0.2))
+    np.testing.assert_allclose(G, H, rtol=1e-12)
+    np.testing.assert_allclose(G, [[5.0, 3.0], [3.0, 3.0]], rtol=1e-12)  # JᵀJ by hand
+
+
+def test_gauss_newton_drops_the_residual_curvature_term():
+    """H = JᵀJ + Σ rₙ ∇²rₙ: the difference is exactly the second term."""
+    from ad_compiler import gauss_newton
+
+    a, b = 0.4, 0.7
+    G = np.array(gauss_newton(curve_residuals, argnums=(0, 1))(a, b))
+    H = np.array(hessian(curve_energy, argnums=(0, 1))(a, b))
+    r1, r2 = curve_residuals(a, b)
+    curvature = r1 * np.array([[0.25 * math.exp(0.5 * a), 0], [0, 0]]) + r2 * np.array(
+        [[2.0, 0], [0, 0]]
+    )
+    np.testing.assert_allclose(H - G, curvature, rtol=1e-10, atol=1e-12)
+    assert np.all(np.linalg.eigvalsh(G) >= -1e-12)
