@@ -284,9 +284,10 @@ def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
             f = f.compiled_for(unknown)
     if isinstance(f, ArrayDerivative) or hasattr(f, "compiled"):
         raise UsageError(
-            "derivatives of derivatives of array code, or of a jacobian/hessian, "
-            "are not supported yet (vector mode needs the array rules to carry "
-            "an extra axis)"
+            "this derivative cannot be differentiated again yet: derivatives of "
+            "derivatives of array code (vector mode needs the array rules to carry "
+            "an extra axis), and of a jacobian, a hessian or a gradient of a "
+            "gradient taken through a loop (nested vector mode), are future work"
         )
     if isinstance(getattr(f, "ir", None), Function) and hasattr(f, "src"):
         # closure: a derivative emitted here is differentiated from its IR

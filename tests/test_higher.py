@@ -329,3 +329,15 @@ def test_gauss_newton_drops_the_residual_curvature_term():
     )
     np.testing.assert_allclose(H - G, curvature, rtol=1e-10, atol=1e-12)
     assert np.all(np.linalg.eigvalsh(G) >= -1e-12)
+
+
+def test_closure_combinations():
+    """jvp and vjp of a gradient, value_and_grad of one, all from its IR."""
+    from ad_compiler import jvp, value_and_grad, vjp
+
+    g = grad(seeds.f, argnums=0)  # ∂f/∂x1 = 1/x1 + x2
+    assert jvp(g, (2.0, 5.0), (1.0, 0.0)) == (5.5, -0.25)
+    assert vjp(g, 2.0, 5.0)[1](1.0) == (-0.25, 1.0)
+    assert value_and_grad(g)(2.0, 5.0) == (5.5, -0.25)
+    with pytest.raises(UsageError, match="cannot be differentiated again yet"):
+        grad(grad(grad(control_flow.logistic)))
