@@ -626,6 +626,8 @@ def compile_file(
         d = replace(d, doc=describe(fn, kind, idx, f"{file}:{fn.loc.line}"))
         derivatives += [d] + helper_irs(fn, kind)
         primals.append(fn)
+        if mode in ("hessian", "jacobian"):
+            from .jacobians import hessian_source, jacobian_source  # (a cycle)
         if mode == "hessian":
             wrappers.append(hessian_source(fn, idx, d.name))
         elif mode == "jacobian":
@@ -640,9 +642,6 @@ def compile_file(
     return module_text(
         primals, derivatives, lambda loc: _line(lines, loc), header, wrappers
     )
-
-
-from .jacobians import hessian_source, jacobian_source  # noqa: E402  (a cycle)
 
 
 def _second_order_kind(fn: Function, mode: str, wrt: tuple) -> str:

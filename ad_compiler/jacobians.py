@@ -24,27 +24,15 @@ from __future__ import annotations
 
 import numpy
 
-from .api import _wrt, compile_derivative, trace_cached
+from .api import _wrt, compile_derivative, scalar_only, trace_cached
 from .errors import UsageError
 from .ir import Function
-from .primitives import PRIMITIVES
 
 __all__ = ["jacfwd", "jacrev", "jacobian", "hessian", "hvp", "gauss_newton"]
 
 
 def _scalar_only(fn: Function, what: str) -> None:
-    for eqn in _eqns(fn):
-        if PRIMITIVES[eqn.prim].shape is not None:
-            raise UsageError(
-                f"{what} of `{fn.name}` is not supported yet: it uses the array "
-                f"operation `{eqn.prim}` (vector mode covers scalar code)"
-            )
-
-
-def _eqns(fn: Function):
-    from .ir import iter_eqns
-
-    return iter_eqns(fn.body)
+    scalar_only(fn, f"{what} is not supported yet for array code (vector mode)")
 
 
 def _primal_ir(f) -> Function:
