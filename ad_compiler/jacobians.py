@@ -53,7 +53,16 @@ def _shape_by(tree, items: list):
     """``items`` arranged as ``tree`` (an int: one item; a tuple: a tuple)."""
     if isinstance(tree, int):
         return items[tree]
+    if tree == tuple(range(len(items))):
+        return tuple(items)  # the flat tuple: no walk per element
     return tuple(_shape_by(t, items) for t in tree)
+
+
+def _matrix(values, k: int) -> list:
+    """Tangents or adjoints (arrays of k, or a scalar zero) as rows of Python
+    floats, converted by NumPy in one go (a float() per element costs more than
+    the emitted code at n = 1,000)."""
+    return numpy.stack([_row(v, k) for v in values]).tolist()
 
 
 class Derived:
@@ -91,8 +100,7 @@ def _forward(f, argnums, fn: Function, name: str) -> Derived:
         args = args[:n]
         _, dots = compiled(*args, *_unit_vectors(k))
         outs = list(dots) if isinstance(fn.tree, tuple) else [dots]
-        rows = [_row(d, k) for d in outs]
-        per_output = [_shape_by(wrt_tree, [float(v) for v in r]) for r in rows]
+        per_output = [_shape_by(wrt_tree, row) for row in _matrix(outs, k)]
         return _shape_by(fn.tree, per_output)
 
     return Derived(compiled, "forward", run, name)
@@ -108,10 +116,8 @@ def _reverse(f, argnums, fn: Function, name: str) -> Derived:
         args = args[:n]
         bars = compiled(*args, *_unit_vectors(m))
         bars = bars if isinstance(bars, tuple) else (bars,)
-        columns = [_row(b, m) for b in bars]
-        per_output = [
-            _shape_by(wrt_tree, [float(c[i]) for c in columns]) for i in range(m)
-        ]
+        rows = numpy.array(_matrix(bars, m)).T.tolist()  # one column per input
+        per_output = [_shape_by(wrt_tree, row) for row in rows]
         return _shape_by(fn.tree, per_output)
 
     return Derived(compiled, "reverse", run, name)
@@ -164,7 +170,7 @@ def hessian(f, argnums=0) -> Derived:
     def run(compiled, *args):
         rows = compiled(*args[:n], *_unit_vectors(k))
         rows = rows if isinstance(rows, tuple) else (rows,)
-        matrix = [[float(v) for v in _row(r, k)] for r in rows]
+        matrix = _matrix(rows, k)
         if isinstance(wrt_tree, int):
             return matrix[0][0]
         return tuple(_shape_by(wrt_tree, row) for row in matrix)
@@ -205,7 +211,7 @@ def forward_gradient(f, argnums, fn: Function, value: bool) -> Derived:
 
     def run(compiled, *args):
         y, dot = compiled(*args[:n], *_unit_vectors(k))
-        g = _shape_by(wrt_tree, [float(v) for v in _row(dot, k)])
+        g = _shape_by(wrt_tree, _row(dot, k).tolist())
         return (y, g) if value else g
 
     return Derived(compiled, "forward", run, f"{fn.name}_grad")
