@@ -1,0 +1,913 @@
+"""Jacobians and Hessians of scalar code: ad_compiler's vector mode against finite differences and JAX.
+
+What it measures
+----------------
+**Hessians.**  The extended Rosenbrock function in n variables,
+
+    f(x) = sum_{i < n-1} 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2,
+
+written as scalar code with parameters ``x0 .. x{n-1}``, one term per line::
+
+    def rosen(x0, x1, ..., x{n-1}):
+        f = 0.0
+        f = f + 100.0 * (x1 - x0 * x0) ** 2 + (1.0 - x0) ** 2
+        ...
+        return f
+
+for n = 10, 100 and 1,000 (``--sizes``), at a seeded random point in
+[-1.2, 1.2]^n.  Per n it times, side by side in one run, one call of
+
+* ``ad_compiler grad``     -- ``grad(rosen, argnums=tuple(range(n)))``: one
+  gradient, the reference (ratio 1.0);
+* ``ad_compiler hessian``  -- ``hessian(rosen, argnums=tuple(range(n)))``:
+  forward over reverse, one call of the emitted ``rosen_hvp`` with the n unit
+  vectors as its n directions (vector mode), returning H as a tuple of n
+  tuples of floats, exactly as a user calls it;
+* ``ad_compiler hvp(x, I)`` -- the same emitted code through the public
+  ``hvp(rosen, argnums=...)``, called as ``hv(*x, *np.eye(n))``: the n rows
+  come back as n NumPy arrays, without the conversion to nested tuples of
+  floats that ``hessian`` does (so the two rows split a Hessian call into
+  emitted code and conversion);
+* ``hvp, n scalar calls``  -- the same emitted code called n times, once per
+  unit vector given as n floats (no arrays): H column by column, the
+  alternative to vector mode;
+* ``FD of grad``           -- central finite differences of the emitted
+  gradient: 2n gradient calls, column j being
+  (g(x + h e_j) - g(x - h e_j)) / 2h, h = 1e-5, into an n x n array;
+* ``jax.jit(jax.hessian)`` -- ``jax.hessian`` of the same function written
+  with ``jax.numpy`` on a vector,
+  ``sum(100 (x[1:] - x[:-1]**2)**2 + (1 - x[:-1])**2)``, under ``jax.jit``,
+  float64, with ``jax.block_until_ready`` on the result (no conversion to
+  NumPy inside the timed call).
+
+The first call of ``hessian`` compiles (in ad_compiler the compilation happens
+when ``hessian(...)`` is built; the first call of ``jax.jit`` traces and
+compiles): those times are reported separately, in seconds, and are not in the
+per-call figures.  The ad_compiler columns are: ``trace`` (lowering the
+function to IR, shared by all its derivatives), ``hessian`` (building the
+Hessian: derivative IR, emission, black, loading), ``grad`` (the same for the
+gradient) and ``hvp lines`` (the emitted module's length).  If building the
+Hessian takes longer than ``--compile-limit`` seconds (default 60) it is
+interrupted, that n is reported as not timed, and the run goes on with the
+other sizes.
+
+**Jacobians.**  Two maps written as generated straight-line scalar code:
+
+* ``tall``, R^4 -> R^200 (n << m): ``y_k = sin(a_k x0 + x1) exp(-x2 k/m) + x3 k``
+  for k = 0..199, with seeded constants a_k in [0.5, 2], one output per line,
+  returned as a flat tuple of 200 numbers;
+* ``wide``, R^200 -> R^4 (n >> m): ``y_j = sum_i c_ij sin(x_i) + x_i^2`` for
+  j = 0..3, with seeded constants c_ij in [-1, 1]; per i one line each for
+  ``s_i = sin(x_i)``, ``q_i = x_i * x_i`` and the four
+  ``y_j = y_j + c_ij * s_i + q_i``.
+
+For each it times the function itself (the reference), ``jacfwd``, ``jacrev``
+and ``jacobian`` (the automatic pick: forward mode when #inputs <= #outputs) of
+ad_compiler with ``argnums`` all inputs, each returning J as a tuple of rows,
+and ``jax.jit(jax.jacfwd)`` / ``jax.jit(jax.jacrev)`` of the same maps written
+with ``jax.numpy`` on a vector.  It reports which mode ``jacobian`` picked and
+whether that mode was the faster of ``jacfwd`` and ``jacrev`` in this run.
+To tell the emitted code's cost from the wrappers', it also times the code
+``jacfwd`` and ``jacrev`` run (``api.compile_derivative(f, "jvp" | "vjp",
+argnums)``, the same cached functions) called directly: ``jvp(x, I)`` /
+``vjp(x, I)`` once with all n (m) unit vectors as arrays, returning arrays,
+and ``jvp, n scalar calls`` / ``vjp, m scalar calls``, once per unit vector
+given as floats, the textbook one-pass-per-column (row) Jacobian.
+
+The generated functions are written as source text to a module in a temporary
+directory and imported from there, since ad_compiler reads a function's source
+(``inspect.getsource``).
+
+Everything runs on one thread (``OMP/OPENBLAS/MKL_NUM_THREADS=1`` and a
+single-threaded ``XLA_FLAGS``, set before NumPy and JAX are imported).  JAX is
+optional: without it its rows are skipped with a note
+(``pip install -e '.[bench]'``).  If ad_compiler fails to build or run a
+derivative, its row says ``not available`` and the full error is printed at
+the end (``INTERNAL COMPILER ERROR`` and where it was raised for an exception
+that is not an ``AdError``); the rest of the benchmark goes on.
+
+Correctness gate
+----------------
+Before timing, at every n, every Hessian is compared with the exact
+tridiagonal Rosenbrock Hessian computed in NumPy
+(H_ii = 1200 x_i^2 - 400 x_{i+1} + 2 [i < n-1] + 200 [i > 0],
+H_{i,i+1} = H_{i+1,i} = -400 x_i) and with every other Hessian, by
+``np.allclose``: rtol 1e-9 and atol 1e-11 max|H| between the AD results and
+the exact one, rtol 1e-6 and atol 1e-7 max|H| where finite differences are
+involved.  The gradient is checked against the exact gradient the same way.
+Every Jacobian is likewise compared with the exact one (computed in NumPy) and
+with the others.  A contender that disagrees is reported, with its largest
+difference, and not timed.
+
+How it is timed
+---------------
+With :mod:`timeit` (garbage collection off): every contender is warmed up, its
+loop count calibrated to about ``--target-ms`` per measurement (at least one
+call), then up to ``--rounds`` rounds are run, each timing every contender of
+the table column once in a rotating order, so that a burst of load on this
+shared machine hits all of them alike.  The number of rounds is lowered (to no
+fewer than 3) where a round would take so long that the column would exceed
+``--budget-s`` seconds (n = 1,000, where one finite-difference Hessian takes
+about a second).  The figure reported is the minimum over the rounds, in
+milliseconds per call, with ratios to the reference and to ad_compiler's
+``hessian`` (or ``jacobian``).
+
+Run as ``python benchmarks/bench_higher.py [--quick] [--sizes 10,100,1000]
+[--rounds N] [--target-ms MS] [--budget-s S] [--compile-limit S]
+[--no-jacobians] [--json PATH]``.  A default run takes about 80 s, 19 s of it
+compiling n = 1,000; ``--quick`` (n = 10 and 100, 3 rounds) about 20 s.  It always exits
+with status 0.  It is a plain script, not a test: neither pytest nor CI runs it.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One thread everywhere, set before NumPy (and so its BLAS) and JAX are imported.
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+os.environ["MKL_NUM_THREADS"] = "1"
+os.environ["XLA_FLAGS"] = (
+    "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+)
+
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import timeit  # noqa: E402
+import traceback  # noqa: E402
+from importlib import metadata  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the ad_compiler of this checkout
+
+INSTALL = "pip install -e '.[bench]'"
+EXACT_RTOL, EXACT_ATOL = 1e-9, 1e-11  # AD against exact (atol times max |H|)
+FD_RTOL, FD_ATOL = 1e-6, 1e-7  # wherever finite differences are involved
+FD_STEP = 1e-5
+TALL = (4, 200)  # (n inputs, m outputs)
+WIDE = (200, 4)
+
+# Hessian contenders
+GRAD, HESS, HVP = "ad_compiler grad", "ad_compiler hessian", "ad_compiler hvp(x, I)"
+HVP_LOOP = "hvp, n scalar calls"
+FD, JAX_HESS = "FD of grad (2n calls)", "jax.jit(jax.hessian)"
+H_ORDER = [GRAD, HESS, HVP, HVP_LOOP, FD, JAX_HESS]
+# Jacobian contenders
+PLAIN, JACFWD, JACREV, JACOBIAN = "function itself", "jacfwd", "jacrev", "jacobian"
+JAX_FWD, JAX_REV = "jax.jit(jax.jacfwd)", "jax.jit(jax.jacrev)"
+JVP_RAW, VJP_RAW = "jvp(x, I)", "vjp(x, I)"
+JVP_LOOP, VJP_LOOP = "jvp, n scalar calls", "vjp, m scalar calls"
+J_ORDER = [PLAIN, JACFWD, JACREV, JACOBIAN, JVP_RAW, VJP_RAW, JVP_LOOP, VJP_LOOP]
+J_ORDER += [JAX_FWD, JAX_REV]
+DEPENDENTS = {JACFWD: (JACFWD, JVP_RAW, JVP_LOOP), JACREV: (JACREV, VJP_RAW, VJP_LOOP)}
+
+
+class CompileTimeout(Exception):
+    """Building a derivative took longer than ``--compile-limit``."""
+
+
+# --------------------------------------------------------------------------
+# Generated source
+# --------------------------------------------------------------------------
+
+
+def rosenbrock_source(n: int) -> str:
+    params = ", ".join(f"x{i}" for i in range(n))
+    lines = [f"def rosen{n}({params}):", "    f = 0.0"]
+    for i in range(n - 1):
+        lines.append(
+            f"    f = f + 100.0 * (x{i + 1} - x{i} * x{i}) ** 2 + (1.0 - x{i}) ** 2"
+        )
+    lines.append("    return f")
+    return "\n".join(lines) + "\n"
+
+
+def tall_source(a) -> str:
+    """y_k = sin(a_k x0 + x1) exp(-x2 k/m) + x3 k, k < m: R^4 -> R^m."""
+    m = len(a)
+    lines = ["def tall(x0, x1, x2, x3):"]
+    for k in range(m):
+        lines.append(
+            f"    y{k} = math.sin({float(a[k])!r} * x0 + x1) "
+            f"* math.exp({-k / m!r} * x2) + {float(k)!r} * x3"
+        )
+    lines.append("    return " + ", ".join(f"y{k}" for k in range(m)))
+    return "\n".join(lines) + "\n"
+
+
+def wide_source(c) -> str:
+    """y_j = sum_i c_ij sin(x_i) + x_i^2: R^n -> R^m."""
+    n, m = c.shape
+    lines = ["def wide(" + ", ".join(f"x{i}" for i in range(n)) + "):"]
+    lines += [f"    y{j} = 0.0" for j in range(m)]
+    for i in range(n):
+        lines.append(f"    s{i} = math.sin(x{i})")
+        lines.append(f"    q{i} = x{i} * x{i}")
+        for j in range(m):
+            lines.append(f"    y{j} = y{j} + {float(c[i, j])!r} * s{i} + q{i}")
+    lines.append("    return " + ", ".join(f"y{j}" for j in range(m)))
+    return "\n".join(lines) + "\n"
+
+
+def load_module(directory: Path, name: str, body: str):
+    """Write ``body`` as ``name``.py in ``directory`` and import it from there."""
+    path = directory / f"{name}.py"
+    path.write_text("import math\n\n\n" + body)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# --------------------------------------------------------------------------
+# Exact derivatives, in NumPy
+# --------------------------------------------------------------------------
+
+
+def rosen_gradient(x: np.ndarray) -> np.ndarray:
+    g = np.zeros_like(x)
+    r = x[1:] - x[:-1] ** 2
+    g[:-1] += -400.0 * x[:-1] * r - 2.0 * (1.0 - x[:-1])
+    g[1:] += 200.0 * r
+    return g
+
+
+def rosen_hessian(x: np.ndarray) -> np.ndarray:
+    n = len(x)
+    H = np.zeros((n, n))
+    d = np.zeros(n)
+    d[:-1] += 1200.0 * x[:-1] ** 2 - 400.0 * x[1:] + 2.0
+    d[1:] += 200.0
+    H[np.arange(n), np.arange(n)] = d
+    off = -400.0 * x[:-1]
+    H[np.arange(n - 1), np.arange(1, n)] = off
+    H[np.arange(1, n), np.arange(n - 1)] = off
+    return H
+
+
+def tall_jacobian(a, x) -> np.ndarray:
+    m = len(a)
+    k = np.arange(m)
+    u = a * x[0] + x[1]
+    e = np.exp(-(k / m) * x[2])
+    return np.stack(
+        [a * np.cos(u) * e, np.cos(u) * e, -(k / m) * np.sin(u) * e, k * 1.0], axis=1
+    )
+
+
+def wide_jacobian(c, x) -> np.ndarray:
+    return c.T * np.cos(x) + 2.0 * x
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def failure(what: str, exc: BaseException) -> tuple[str, str]:
+    """(short reason for a table row, full report for the end of the output)."""
+    is_ad_error = any(c.__name__ == "AdError" for c in type(exc).__mro__)
+    if is_ad_error:
+        full = f"{what}: ad_compiler rejected it:\n{exc}"
+    else:
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        try:
+            where = Path(frame.filename).resolve().relative_to(HERE.parent)
+        except ValueError:
+            where = frame.filename
+        full = (
+            f"{what}: INTERNAL COMPILER ERROR at {where}:{frame.lineno} in "
+            f"{frame.name}:\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        )
+    return f"not available ({first_line(exc)})", full.rstrip()
+
+
+def version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def import_jax(notes):
+    try:
+        import jax
+        import jax.numpy as jnp
+
+        jax.config.update("jax_enable_x64", True)
+        return jax, jnp
+    except ImportError:
+        notes.append(f"jax not installed, its rows are skipped: {INSTALL}")
+        return None
+
+
+def timed(fn, *args):
+    """(fn(*args), seconds)."""
+    start = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - start
+
+
+def with_limit(seconds: float, fn, *args):
+    """``fn(*args)``, interrupted with CompileTimeout after ``seconds``."""
+
+    def alarm(signum, frame):
+        raise CompileTimeout("did not finish")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def max_diff(a, b) -> float:
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+
+
+def gate(results: dict, exact: np.ndarray, fd_labels=()) -> tuple[list, set]:
+    """Compare every result with ``exact`` and with each other.
+
+    ``results``: label -> array.  Returns (lines describing the checks, the
+    labels that failed a comparison: not to be timed)."""
+    scale = float(np.max(np.abs(exact))) or 1.0
+    lines, bad = [], set()
+
+    def close(x, y, loose):
+        rtol, atol = (FD_RTOL, FD_ATOL) if loose else (EXACT_RTOL, EXACT_ATOL)
+        return x.shape == y.shape and np.allclose(x, y, rtol=rtol, atol=atol * scale)
+
+    for label, got in results.items():
+        ok = close(got, exact, label in fd_labels)
+        if not ok:
+            bad.add(label)
+        diff = max_diff(got, exact) if got.shape == exact.shape else math.nan
+        lines.append(
+            f"{label}: max |diff| to exact {diff:.2e} (max |exact| {scale:.3g})"
+            + ("" if ok else "  DISAGREES, not timed")
+        )
+    labels = [lab for lab in results if lab not in bad]
+    for i, p in enumerate(labels):
+        for q in labels[i + 1 :]:
+            if not close(results[p], results[q], p in fd_labels or q in fd_labels):
+                diff = max_diff(results[p], results[q])
+                lines.append(f"{p} and {q} disagree: max |diff| {diff:.2e}")
+                bad.update((p, q))
+    return lines, bad
+
+
+# --------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------
+
+
+def calibrate(timer: timeit.Timer, target_s: float) -> tuple[int, float]:
+    """(loop count giving about ``target_s`` per measurement, seconds per call)."""
+    elapsed = timer.timeit(1)  # also the warm-up for slow calls
+    if elapsed < 0.05:
+        timer.timeit(3)  # warm-up
+    number = 1
+    while elapsed < 0.05:  # grow until one measurement says something
+        number *= 4
+        elapsed = timer.timeit(number)
+    per_call = elapsed / number
+    return max(1, round(target_s / per_call)), per_call
+
+
+def measure(candidates: dict, rounds: int, target_s: float, budget_s: float):
+    """Minimum ms/call per candidate, interleaved round by round; and the rounds run."""
+    timers, numbers, round_s = {}, {}, 0.0
+    for label, (fn, args) in candidates.items():
+        timers[label] = timeit.Timer("fn(*args)", globals={"fn": fn, "args": args})
+        numbers[label], per_call = calibrate(timers[label], target_s)
+        round_s += numbers[label] * per_call
+    rounds = max(min(3, rounds), min(rounds, int(budget_s / max(round_s, 1e-9))))
+    best = {label: math.inf for label in candidates}
+    labels = list(candidates)
+    for r in range(rounds):
+        order = labels[r % len(labels) :] + labels[: r % len(labels)]
+        for label in order:
+            t = timers[label].timeit(numbers[label]) / numbers[label]
+            best[label] = min(best[label], t)
+    return {label: t * 1e3 for label, t in best.items()}, rounds
+
+
+# --------------------------------------------------------------------------
+# Hessians
+# --------------------------------------------------------------------------
+
+
+def fd_hessian(g, x: list, h: float = FD_STEP) -> np.ndarray:
+    """Central differences of the gradient ``g``: 2n calls, column by column."""
+    n = len(x)
+    H = np.empty((n, n))
+    for j in range(n):
+        up, down = list(x), list(x)
+        up[j] += h
+        down[j] -= h
+        H[:, j] = (np.array(g(*up)) - np.array(g(*down))) / (2 * h)
+    return H
+
+
+def hessian_by_passes(hv, x: list) -> np.ndarray:
+    """H from n calls of the emitted hvp, each along one unit vector of floats."""
+    n = len(x)
+    e = [0.0] * n
+    columns = []
+    for j in range(n):
+        e[j] = 1.0
+        columns.append(hv(*x, *e))
+        e[j] = 0.0
+    return np.array(columns).T
+
+
+def run_hessian(n, directory, jaxmod, opts, full_errors):
+    """Build, check and time every Hessian contender at one n: a result dict."""
+    from ad_compiler import grad, hessian, hvp
+    from ad_compiler.api import trace_cached
+
+    res = {"n": n, "ms": {}, "rounds": 0, "compile_s": {}, "unavailable": {}}
+    res["notes"], res["checks"] = [], []
+    f = getattr(load_module(directory, f"rosen_{n}", rosenbrock_source(n)), f"rosen{n}")
+    xs = np.random.default_rng(n).uniform(-1.2, 1.2, n)
+    x = xs.tolist()
+    argnums = tuple(range(n))
+    limit = opts.compile_limit
+
+    def unavailable(labels, exc):
+        short, full = failure(f"n = {n}, {' / '.join(labels)}", exc)
+        for label in labels:
+            res["unavailable"][label] = short
+        full_errors.append(full)
+
+    # ad_compiler: trace, hessian (under the time limit), hvp (cached), grad
+    H = hv = g = None
+    start = time.perf_counter()
+    try:
+        with_limit(limit, trace_cached, f)
+        res["compile_s"]["trace"] = time.perf_counter() - start
+        H, res["compile_s"]["hessian"] = with_limit(
+            max(limit - res["compile_s"]["trace"], 1e-3), timed, hessian, f, argnums
+        )
+        res["hvp_lines"] = len(H.compiled.source.splitlines())
+        hv = hvp(f, argnums=argnums)
+    except CompileTimeout as exc:
+        waited = time.perf_counter() - start
+        res["notes"].append(
+            f"n = {n}: building the Hessian {exc} within --compile-limit "
+            f"{limit:g} s (interrupted after {waited:.1f} s of trace + hessian); "
+            f"n = {n} is not timed"
+        )
+        res["compile_s"]["hessian"] = f"> {waited:.1f}"
+        return res
+    except Exception as exc:  # noqa: BLE001 -- report, go on with the others
+        unavailable((HESS, HVP, HVP_LOOP), exc)
+    try:
+        g, res["compile_s"]["grad"] = timed(grad, f, argnums)
+    except Exception as exc:  # noqa: BLE001
+        unavailable((GRAD, FD), exc)
+
+    eye = tuple(np.eye(n))
+    candidates, results = {}, {}
+
+    def attempt(label, fn, args, to_numpy):
+        try:
+            results[label] = to_numpy(fn(*args))
+            candidates[label] = (fn, args)
+        except Exception as exc:  # noqa: BLE001
+            unavailable((label,), exc)
+
+    if g is not None:
+        attempt(GRAD, g, x, np.array)
+        if GRAD in candidates:
+            attempt(FD, fd_hessian, (g, x), np.asarray)
+    if H is not None:
+        attempt(HESS, H, x, np.array)
+        attempt(
+            HVP,
+            hv,
+            (*x, *eye),
+            lambda rows: np.array([np.broadcast_to(r, (n,)) for r in rows]),
+        )
+        attempt(HVP_LOOP, hessian_by_passes, (hv, x), np.asarray)
+    if jaxmod is not None:
+        jax, jnp = jaxmod
+
+        def rosen_jnp(v):
+            return jnp.sum(100.0 * (v[1:] - v[:-1] ** 2) ** 2 + (1.0 - v[:-1]) ** 2)
+
+        jitted = jax.jit(jax.hessian(rosen_jnp))
+        xj = jax.device_put(jnp.asarray(xs, dtype=jnp.float64))
+
+        def jax_hessian(v):
+            return jax.block_until_ready(jitted(v))
+
+        _, res["compile_s"]["jax jit"] = timed(jax_hessian, xj)  # traces, compiles
+        attempt(JAX_HESS, jax_hessian, (xj,), np.asarray)
+
+    # correctness gate: the gradient, then every Hessian against exact and each other
+    if GRAD in results:
+        grad_gate, bad = gate({GRAD: results.pop(GRAD)}, rosen_gradient(xs))
+        res["checks"] += grad_gate
+        if bad:
+            for label in (GRAD, FD):
+                candidates.pop(label, None)
+                results.pop(label, None)
+    lines, bad = gate(results, rosen_hessian(xs), fd_labels=(FD,))
+    res["checks"] += lines
+    for label in bad:
+        candidates.pop(label, None)
+        res["unavailable"][label] = "disagrees, not timed (see the checks)"
+
+    res["ms"], res["rounds"] = measure(
+        candidates, opts.rounds, opts.target_ms / 1e3, opts.budget_s
+    )
+    print(f"  timed Hessians at n = {n} ({res['rounds']} rounds)", flush=True)
+    return res
+
+
+def fmt_ms(v: float) -> str:
+    if v >= 100:
+        return f"{v:,.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    if v >= 1:
+        return f"{v:.2f}"
+    return f"{v:.4f}"
+
+
+def fmt_s(v) -> str:
+    return v if isinstance(v, str) else f"{v:.2f}"
+
+
+def print_hessian_tables(results):
+    cell = 28
+    head = f"{'':<22}" + "".join(f"{'n = ' + str(r['n']):>{cell}}" for r in results)
+    sub = f"{'contender':<22}" + f"{'ms/call':>12}{'/grad':>8}{'/hessian':>8}" * len(
+        results
+    )
+    print(head)
+    print(sub)
+    print("-" * len(sub))
+    for label in H_ORDER:
+        cells = []
+        for r in results:
+            ms = r["ms"]
+            if label in ms:
+                ref = f"{ms[label] / ms[GRAD]:>8.1f}" if GRAD in ms else f"{'':>8}"
+                rel = f"{ms[label] / ms[HESS]:>8.2f}" if HESS in ms else f"{'':>8}"
+                cells.append(f"{fmt_ms(ms[label]):>12}{ref}{rel}")
+            else:
+                if label in r["unavailable"]:
+                    why = "n/a"
+                else:
+                    why = "--" if r["ms"] else "not timed"
+                cells.append(f"{why:>12}{'':>16}")
+        print((f"{label:<22}" + "".join(cells)).rstrip())
+    print("-" * len(sub))
+    print()
+    print("Compile seconds (not in the per-call figures):")
+    cols = ["trace", "hessian", "grad", "jax jit"]
+    print(f"{'n':>6}" + "".join(f"{c:>10}" for c in cols) + f"{'hvp lines':>11}")
+    for r in results:
+        cs = r["compile_s"]
+        row = "".join(f"{fmt_s(cs[c]) if c in cs else '--':>10}" for c in cols)
+        print(f"{r['n']:>6}{row}{r.get('hvp_lines', '--'):>11}")
+    print(
+        "(ad_compiler: trace = lowering rosen to IR, shared; hessian / grad = "
+        "building each\n derivative: derivative IR, emission, black, loading. "
+        "jax jit = first call of the jitted hessian.)"
+    )
+
+
+# --------------------------------------------------------------------------
+# Jacobians
+# --------------------------------------------------------------------------
+
+
+def jacobian_by_jvps(jvp_code, x: list, m: int) -> np.ndarray:
+    """J from n calls of the emitted jvp, each along one unit vector of floats."""
+    n = len(x)
+    e = [0.0] * n
+    columns = []
+    for j in range(n):
+        e[j] = 1.0
+        columns.append(jvp_code(*x, *e)[1])
+        e[j] = 0.0
+    return np.array(columns).T
+
+
+def jacobian_by_vjps(vjp_code, x: list, m: int) -> np.ndarray:
+    """J from m calls of the emitted vjp, each seeded with one unit vector of floats."""
+    e = [0.0] * m
+    rows = []
+    for i in range(m):
+        e[i] = 1.0
+        rows.append(vjp_code(*x, *e))
+        e[i] = 0.0
+    return np.array(rows)
+
+
+def run_jacobian(case, directory, jaxmod, opts, full_errors):
+    """Build, check and time every Jacobian contender for ``tall`` or ``wide``."""
+    from ad_compiler import jacfwd, jacobian, jacrev
+    from ad_compiler.api import compile_derivative, trace_cached
+
+    rng = np.random.default_rng(1 if case == "tall" else 2)
+    n, m = TALL if case == "tall" else WIDE
+    if case == "tall":
+        a = rng.uniform(0.5, 2.0, m)
+        body, exact_of = tall_source(a), (lambda v: tall_jacobian(a, v))
+    else:
+        c = rng.uniform(-1.0, 1.0, (n, m))
+        body, exact_of = wide_source(c), (lambda v: wide_jacobian(c, v))
+    f = getattr(load_module(directory, f"jac_{case}", body), case)
+    xs = rng.uniform(-1.0, 1.0, n)
+    x = xs.tolist()
+    argnums = tuple(range(n))
+    res = {"case": case, "n": n, "m": m, "ms": {}, "compile_s": {}, "rounds": 0}
+    res["unavailable"], res["checks"], res["notes"] = {}, [], []
+    candidates, results = {PLAIN: (f, x)}, {}
+
+    def unavailable(labels, exc):
+        short, full = failure(f"{case}, {' / '.join(labels)}", exc)
+        for label in labels:
+            res["unavailable"][label] = short
+        full_errors.append(full)
+
+    builders = ((JACFWD, jacfwd), (JACREV, jacrev), (JACOBIAN, jacobian))
+    try:
+        _, res["compile_s"]["trace"] = timed(trace_cached, f)
+    except Exception as exc:  # noqa: BLE001
+        unavailable(
+            (JACFWD, JACREV, JACOBIAN, JVP_RAW, JVP_LOOP, VJP_RAW, VJP_LOOP), exc
+        )
+        builders = ()
+    # jacfwd and jacrev compile the jvp and vjp code; jacobian reuses one of them
+    for label, build in builders:
+        try:
+            J, res["compile_s"][label] = timed(build, f, argnums)
+            if label == JACOBIAN:
+                res["picked"] = J.mode
+            results[label] = np.array(J(*x))
+            candidates[label] = (J, x)
+        except Exception as exc:  # noqa: BLE001
+            unavailable(DEPENDENTS.get(label, (label,)), exc)
+    # the code jacfwd and jacrev run, called directly (compile_derivative returns
+    # it from the cache): once with all directions (no conversion to tuples of
+    # floats), and once per direction with floats (scalar passes)
+    eye_n, eye_m = tuple(np.eye(n)), tuple(np.eye(m))
+    for raw, loop, built, kind in (
+        (JVP_RAW, JVP_LOOP, JACFWD, "jvp"),
+        (VJP_RAW, VJP_LOOP, JACREV, "vjp"),
+    ):
+        if built not in candidates:
+            continue
+        try:
+            code = compile_derivative(f, kind, argnums)
+            if kind == "jvp":
+                raw_args = (*x, *eye_n)
+                results[raw] = np.array(
+                    [np.broadcast_to(d, (n,)) for d in code(*raw_args)[1]]
+                )
+                results[loop] = jacobian_by_jvps(code, x, m)
+            else:
+                raw_args = (*x, *eye_m)
+                results[raw] = np.array(
+                    [np.broadcast_to(b, (m,)) for b in code(*raw_args)]
+                ).T
+                results[loop] = jacobian_by_vjps(code, x, m)
+        except Exception as exc:  # noqa: BLE001
+            results.pop(raw, None)
+            unavailable((raw, loop), exc)
+            continue
+        candidates[raw] = (code, raw_args)
+        candidates[loop] = (
+            jacobian_by_jvps if kind == "jvp" else jacobian_by_vjps,
+            (code, x, m),
+        )
+    if jaxmod is not None:
+        jax, jnp = jaxmod
+        if case == "tall":
+            aj, kj = jnp.asarray(a), jnp.arange(m, dtype=jnp.float64)
+
+            def fj(v):
+                return jnp.sin(aj * v[0] + v[1]) * jnp.exp(-(kj / m) * v[2]) + kj * v[3]
+
+        else:
+            cj = jnp.asarray(c)
+
+            def fj(v):
+                return jnp.sin(v) @ cj + jnp.sum(v * v)
+
+        xj = jax.device_put(jnp.asarray(xs, dtype=jnp.float64))
+        for label, transform in ((JAX_FWD, jax.jacfwd), (JAX_REV, jax.jacrev)):
+            jitted = jax.jit(transform(fj))
+
+            def call(v, jitted=jitted):
+                return jax.block_until_ready(jitted(v))
+
+            _, res["compile_s"][label] = timed(call, xj)
+            results[label] = np.asarray(call(xj))
+            candidates[label] = (call, (xj,))
+
+    lines, bad = gate(results, exact_of(xs))
+    res["checks"] += lines
+    for label in bad:
+        candidates.pop(label, None)
+        res["unavailable"][label] = "disagrees, not timed (see the checks)"
+    res["ms"], res["rounds"] = measure(
+        candidates, opts.rounds, opts.target_ms / 1e3, opts.budget_s
+    )
+    print(f"  timed Jacobians of {case} ({res['rounds']} rounds)", flush=True)
+    return res
+
+
+def print_jacobian_tables(results):
+    cell = 34
+    head = f"{'':<22}" + "".join(
+        f"{r['case'] + ': R^' + str(r['n']) + ' -> R^' + str(r['m']):>{cell}}"
+        for r in results
+    )
+    sub = (
+        f"{'contender':<22}"
+        + f"{'ms/call':>12}{'/function':>11}{'/jacobian':>11}" * len(results)
+    )
+    print(head)
+    print(sub)
+    print("-" * len(sub))
+    for label in J_ORDER:
+        cells = []
+        for r in results:
+            ms = r["ms"]
+            if label in ms:
+                rel = f"{ms[label] / ms[JACOBIAN]:>11.2f}" if JACOBIAN in ms else ""
+                cells.append(
+                    f"{fmt_ms(ms[label]):>12}{ms[label] / ms[PLAIN]:>11.1f}{rel:>11}"
+                )
+            else:
+                cells.append(f"{'n/a':>12}{'':>22}")
+        shown = "jacobian (auto)" if label == JACOBIAN else label
+        print((f"{shown:<22}" + "".join(cells)).rstrip())
+    print("-" * len(sub))
+    for r in results:
+        ms = r["ms"]
+        if "picked" not in r or JACFWD not in ms or JACREV not in ms:
+            continue
+        faster = "forward" if ms[JACFWD] < ms[JACREV] else "reverse"
+        slow, fast = sorted((ms[JACFWD], ms[JACREV]), reverse=True)
+        verdict = "yes" if faster == r["picked"] else "NO"
+        print(
+            f"{r['case']} (n = {r['n']}, m = {r['m']}): jacobian picked "
+            f"{r['picked']} mode; faster here: {faster} "
+            f"({JACFWD if faster == 'forward' else JACREV} "
+            f"{slow / fast:.2f}x faster); the pick wins: {verdict}"
+        )
+    print()
+    print("Compile seconds (not in the per-call figures):")
+    cols = ["trace", JACFWD, JACREV, JACOBIAN, JAX_FWD, JAX_REV]
+    print(f"{'case':<6}" + "".join(f"{c:>21}" for c in cols))
+    for r in results:
+        cs = r["compile_s"]
+        row = "".join(f"{fmt_s(cs[c]) if c in cs else '--':>21}" for c in cols)
+        print(f"{r['case']:<6}{row}")
+    print(
+        "(jacobian reuses the code jacfwd or jacrev compiled, so it builds in no "
+        "time; jax: first call of the jitted function.)"
+    )
+
+
+# --------------------------------------------------------------------------
+
+
+def parse_sizes(text: str) -> list[int]:
+    sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
+    if not sizes or any(s < 2 for s in sizes):
+        raise argparse.ArgumentTypeError("sizes are integers >= 2, e.g. 10,100,1000")
+    return sizes
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add = parser.add_argument
+    add("--quick", action="store_true", help="n = 10, 100; 3 rounds of ~5 ms")
+    add("--sizes", type=parse_sizes, help="Hessian n list (default 10,100,1000)")
+    add("--rounds", type=int, help="interleaved rounds (default 20; 3 with --quick)")
+    add("--target-ms", type=float, help="ms per measurement (default 20; 5 quick)")
+    add("--budget-s", type=float, default=20.0, help="max timing s per column")
+    add("--compile-limit", type=float, default=60.0, help="max s to build a Hessian")
+    add("--no-jacobians", action="store_true", help="only the Hessian tables")
+    add("--json", metavar="PATH", help="also write the results as JSON")
+    opts = parser.parse_args(argv)
+    opts.sizes = opts.sizes or ([10, 100] if opts.quick else [10, 100, 1000])
+    opts.rounds = opts.rounds or (3 if opts.quick else 20)
+    opts.target_ms = opts.target_ms or (5.0 if opts.quick else 20.0)
+
+    notes, full_errors = [], []
+    jaxmod = import_jax(notes)
+    wall = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench_higher_") as tmp:
+        directory = Path(tmp)
+        hess = [
+            run_hessian(n, directory, jaxmod, opts, full_errors) for n in opts.sizes
+        ]
+        jac = []
+        if not opts.no_jacobians:
+            jac = [
+                run_jacobian(case, directory, jaxmod, opts, full_errors)
+                for case in ("tall", "wide")
+            ]
+    wall = time.perf_counter() - wall
+
+    print()
+    versions = ", ".join(
+        f"{dist} {version(dist)}"
+        for dist in ("numpy", "jax", "jaxlib")
+        if version(dist) != "?"
+    )
+    print(f"Python {platform.python_version()} on {platform.machine()}; {versions}")
+    print(
+        f"float64, one thread; ms per call, minimum of up to {opts.rounds} "
+        f"interleaved rounds of ~{opts.target_ms:g} ms each (at least one call)."
+    )
+    print()
+    print("Checks (before timing):")
+    for r in hess:
+        for line in r["checks"]:
+            print(f"  n = {r['n']}: {line}")
+    for r in jac:
+        for line in r["checks"]:
+            print(f"  {r['case']}: {line}")
+    print()
+    print("HESSIAN of the extended Rosenbrock function in n variables")
+    print("/grad: ratio to one ad_compiler gradient call; /hessian: to ad_compiler's")
+    print("hessian().  Rounds per n: " + ", ".join(str(r["rounds"]) for r in hess))
+    print()
+    print_hessian_tables(hess)
+    if jac:
+        print()
+        print("JACOBIANS, J as a tuple of rows (ad_compiler) or an array (jax)")
+        print("/function: ratio to one call of the function itself; /jacobian: to")
+        print("ad_compiler's jacobian() (the automatic pick).")
+        print()
+        print_jacobian_tables(jac)
+    print()
+    for r in hess + jac:
+        notes += r["notes"]
+        for label, why in r["unavailable"].items():
+            where = f"n = {r['n']}" if "case" not in r else r["case"]
+            notes.append(f"{where}: {label}: {why}")
+    for note in dict.fromkeys(notes):
+        print(f"note: {note}")
+    for full in full_errors:
+        print()
+        print(full)
+    print(f"total run time {wall:.0f} s")
+
+    if opts.json:
+        out = {
+            "benchmark": "bench_higher",
+            "python": platform.python_version(),
+            "versions": versions,
+            "rounds": opts.rounds,
+            "target_ms": opts.target_ms,
+            "hessian": [
+                {k: r[k] for k in ("n", "ms", "rounds", "compile_s", "unavailable")}
+                for r in hess
+            ],
+            "jacobian": [
+                {
+                    k: r.get(k)
+                    for k in ("case", "n", "m", "ms", "rounds", "compile_s", "picked")
+                }
+                for r in jac
+            ],
+            "notes": list(dict.fromkeys(notes)),
+            "errors": full_errors,
+        }
+        Path(opts.json).write_text(json.dumps(out, indent=2) + "\n")
+        print(f"wrote {opts.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
