@@ -62,7 +62,11 @@ def _matrix(values, k: int) -> list:
     """Tangents or adjoints (arrays of k, or a scalar zero) as rows of Python
     floats, converted by NumPy in one go (a float() per element costs more than
     the emitted code at n = 1,000)."""
-    return numpy.stack([_row(v, k) for v in values]).tolist()
+    rows = [
+        v if type(v) is numpy.ndarray and v.shape == (k,) else _row(v, k)
+        for v in values
+    ]
+    return numpy.array(rows, dtype=float).tolist()
 
 
 class Derived:
