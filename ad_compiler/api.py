@@ -323,10 +323,12 @@ def _closure_check(fn: Function, kind: str) -> bool:
                 "its derivative is not supported yet"
             )
         taped = taped or e.prim == "tape"
-    if taped and kind == "vjp":
+    if taped and kind in ("vjp", "hvp"):
+        what = "a Hessian" if kind == "hvp" else "reverse mode"
         raise UsageError(
-            f"reverse mode over `{fn.name}`, which records a loop on a tape, is "
-            "not supported yet; use forward mode (jvp, jacfwd, hessian, hvp)"
+            f"{what} of `{fn.name}`, which records a loop on a tape, is not "
+            "supported yet (it needs reverse mode over the tape); forward mode "
+            "over it works (jvp, jacfwd, grad of a one-input gradient)"
         )
     return taped
 
