@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="emit derivative source for the functions of a file (never runs the file)",
         description="Read FILE statically and write a module with a derivative of each "
         "top-level function: f_grad (reverse mode, scalar f), f_vjp (reverse mode, "
-        "tuple-valued f) or f_jvp (forward mode).",
+        "tuple- or array-valued f), f_jvp (forward mode), or f_hvp, f_hessian, "
+        "f_jacobian (--mode hvp, hessian, jacobian).",
     )
     _file_and_functions(c, "differentiate")
     c.add_argument(
