@@ -121,36 +121,30 @@ with status 0.  It is a plain script, not a test: neither pytest nor CI runs it.
 
 from __future__ import annotations
 
-import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # _harness
+sys.path.insert(0, str(HERE.parent))  # the ad_compiler of this checkout
+
+import _harness  # noqa: E402  (standard library only: NumPy is not imported yet)
 
 # One thread everywhere, set before NumPy (and so its BLAS) and JAX are imported.
-os.environ["OMP_NUM_THREADS"] = "1"
-os.environ["OPENBLAS_NUM_THREADS"] = "1"
-os.environ["MKL_NUM_THREADS"] = "1"
-os.environ["XLA_FLAGS"] = (
-    "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-)
+_harness.one_thread()
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
-import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
 import signal  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import timeit  # noqa: E402
 import traceback  # noqa: E402
-from importlib import metadata  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _harness import INSTALL, first_line, is_ad_error, raised_at  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # the ad_compiler of this checkout
-
-INSTALL = "pip install -e '.[bench]'"
 EXACT_RTOL, EXACT_ATOL = 1e-9, 1e-11  # AD against exact (atol times max |H|)
 FD_RTOL, FD_ATOL = 1e-6, 1e-7  # wherever finite differences are involved
 FD_STEP = 1e-5
@@ -275,47 +269,23 @@ def wide_jacobian(c, x) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
 def failure(what: str, exc: BaseException) -> tuple[str, str]:
     """(short reason for a table row, full report for the end of the output)."""
-    is_ad_error = any(c.__name__ == "AdError" for c in type(exc).__mro__)
-    if is_ad_error:
+    if is_ad_error(exc):
         full = f"{what}: ad_compiler rejected it:\n{exc}"
     else:
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
-        try:
-            where = Path(frame.filename).resolve().relative_to(HERE.parent)
-        except ValueError:
-            where = frame.filename
-        full = (
-            f"{what}: INTERNAL COMPILER ERROR at {where}:{frame.lineno} in "
-            f"{frame.name}:\n"
-            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        full = f"{what}: INTERNAL COMPILER ERROR at {raised_at(exc)}:\n" + "".join(
+            traceback.format_exception(type(exc), exc, exc.__traceback__)
         )
     return f"not available ({first_line(exc)})", full.rstrip()
 
 
-def version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "?"
-
-
-def import_jax(notes):
-    try:
-        import jax
-        import jax.numpy as jnp
-
-        jax.config.update("jax_enable_x64", True)
-        return jax, jnp
-    except ImportError:
-        notes.append(f"jax not installed, its rows are skipped: {INSTALL}")
-        return None
+def mark_unavailable(res, full_errors, where, labels, exc):
+    """Record ``labels`` as not available in ``res`` because of ``exc``."""
+    short, full = failure(f"{where}, {' / '.join(labels)}", exc)
+    for label in labels:
+        res["unavailable"][label] = short
+    full_errors.append(full)
 
 
 def timed(fn, *args):
@@ -380,35 +350,21 @@ def gate(results: dict, exact: np.ndarray, fd_labels=()) -> tuple[list, set]:
 # --------------------------------------------------------------------------
 
 
-def calibrate(timer: timeit.Timer, target_s: float) -> tuple[int, float]:
-    """(loop count giving about ``target_s`` per measurement, seconds per call)."""
-    elapsed = timer.timeit(1)  # also the warm-up for slow calls
-    if elapsed < 0.05:
-        timer.timeit(3)  # warm-up
-    number = 1
-    while elapsed < 0.05:  # grow until one measurement says something
-        number *= 4
-        elapsed = timer.timeit(number)
-    per_call = elapsed / number
-    return max(1, round(target_s / per_call)), per_call
+def check_and_time(res, candidates, results, exact, opts, fd_labels=()):
+    """Gate ``results`` against ``exact``, drop the failures, time the rest.
 
-
-def measure(candidates: dict, rounds: int, target_s: float, budget_s: float):
-    """Minimum ms/call per candidate, interleaved round by round; and the rounds run."""
-    timers, numbers, round_s = {}, {}, 0.0
-    for label, (fn, args) in candidates.items():
-        timers[label] = timeit.Timer("fn(*args)", globals={"fn": fn, "args": args})
-        numbers[label], per_call = calibrate(timers[label], target_s)
-        round_s += numbers[label] * per_call
-    rounds = max(min(3, rounds), min(rounds, int(budget_s / max(round_s, 1e-9))))
-    best = {label: math.inf for label in candidates}
-    labels = list(candidates)
-    for r in range(rounds):
-        order = labels[r % len(labels) :] + labels[: r % len(labels)]
-        for label in order:
-            t = timers[label].timeit(numbers[label]) / numbers[label]
-            best[label] = min(best[label], t)
-    return {label: t * 1e3 for label, t in best.items()}, rounds
+    Fills ``res["checks"]``, ``res["unavailable"]`` (for the failures),
+    ``res["ms"]`` (minimum ms/call, interleaved round by round) and
+    ``res["rounds"]`` (the rounds run, lowered to fit ``--budget-s``)."""
+    lines, bad = gate(results, exact, fd_labels=fd_labels)
+    res["checks"] += lines
+    for label in bad:
+        candidates.pop(label, None)
+        res["unavailable"][label] = "disagrees, not timed (see the checks)"
+    best, res["rounds"] = _harness.interleaved(
+        candidates, opts.rounds, opts.target_ms / 1e3, opts.budget_s
+    )
+    res["ms"] = {label: t * 1e3 for label, t in best.items()}
 
 
 # --------------------------------------------------------------------------
@@ -454,10 +410,7 @@ def run_hessian(n, directory, jaxmod, opts, full_errors):
     limit = opts.compile_limit
 
     def unavailable(labels, exc):
-        short, full = failure(f"n = {n}, {' / '.join(labels)}", exc)
-        for label in labels:
-            res["unavailable"][label] = short
-        full_errors.append(full)
+        mark_unavailable(res, full_errors, f"n = {n}", labels, exc)
 
     # ad_compiler: trace, hessian (under the time limit), hvp (cached), grad
     H = hv = g = None
@@ -532,15 +485,7 @@ def run_hessian(n, directory, jaxmod, opts, full_errors):
             for label in (GRAD, FD):
                 candidates.pop(label, None)
                 results.pop(label, None)
-    lines, bad = gate(results, rosen_hessian(xs), fd_labels=(FD,))
-    res["checks"] += lines
-    for label in bad:
-        candidates.pop(label, None)
-        res["unavailable"][label] = "disagrees, not timed (see the checks)"
-
-    res["ms"], res["rounds"] = measure(
-        candidates, opts.rounds, opts.target_ms / 1e3, opts.budget_s
-    )
+    check_and_time(res, candidates, results, rosen_hessian(xs), opts, fd_labels=(FD,))
     print(f"  timed Hessians at n = {n} ({res['rounds']} rounds)", flush=True)
     return res
 
@@ -649,10 +594,7 @@ def run_jacobian(case, directory, jaxmod, opts, full_errors):
     candidates, results = {PLAIN: (f, x)}, {}
 
     def unavailable(labels, exc):
-        short, full = failure(f"{case}, {' / '.join(labels)}", exc)
-        for label in labels:
-            res["unavailable"][label] = short
-        full_errors.append(full)
+        mark_unavailable(res, full_errors, case, labels, exc)
 
     builders = ((JACFWD, jacfwd), (JACREV, jacrev), (JACOBIAN, jacobian))
     try:
@@ -730,14 +672,7 @@ def run_jacobian(case, directory, jaxmod, opts, full_errors):
             results[label] = np.asarray(call(xj))
             candidates[label] = (call, (xj,))
 
-    lines, bad = gate(results, exact_of(xs))
-    res["checks"] += lines
-    for label in bad:
-        candidates.pop(label, None)
-        res["unavailable"][label] = "disagrees, not timed (see the checks)"
-    res["ms"], res["rounds"] = measure(
-        candidates, opts.rounds, opts.target_ms / 1e3, opts.budget_s
-    )
+    check_and_time(res, candidates, results, exact_of(xs), opts)
     print(f"  timed Jacobians of {case} ({res['rounds']} rounds)", flush=True)
     return res
 
@@ -823,7 +758,9 @@ def main(argv=None) -> int:
     opts.target_ms = opts.target_ms or (5.0 if opts.quick else 20.0)
 
     notes, full_errors = [], []
-    jaxmod = import_jax(notes)
+    jaxmod = _harness.import_jax()
+    if jaxmod is None:
+        notes.append(f"jax not installed, its rows are skipped: {INSTALL}")
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench_higher_") as tmp:
         directory = Path(tmp)
@@ -839,12 +776,8 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - wall
 
     print()
-    versions = ", ".join(
-        f"{dist} {version(dist)}"
-        for dist in ("numpy", "jax", "jaxlib")
-        if version(dist) != "?"
-    )
-    print(f"Python {platform.python_version()} on {platform.machine()}; {versions}")
+    versions = _harness.versions(("numpy", "jax", "jaxlib"))
+    print(_harness.python_line(versions))
     print(
         f"float64, one thread; ms per call, minimum of up to {opts.rounds} "
         f"interleaved rounds of ~{opts.target_ms:g} ms each (at least one call)."
@@ -904,8 +837,7 @@ def main(argv=None) -> int:
             "notes": list(dict.fromkeys(notes)),
             "errors": full_errors,
         }
-        Path(opts.json).write_text(json.dumps(out, indent=2) + "\n")
-        print(f"wrote {opts.json}")
+        _harness.write_json(opts.json, out)
     return 0
 
 

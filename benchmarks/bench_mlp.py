@@ -65,38 +65,29 @@ It is a plain script, not a test: neither pytest nor CI runs it.
 
 from __future__ import annotations
 
-import os
-
-# One thread everywhere, set before NumPy (and so its BLAS) is imported.
-os.environ["OMP_NUM_THREADS"] = "1"
-os.environ["OPENBLAS_NUM_THREADS"] = "1"
-os.environ["MKL_NUM_THREADS"] = "1"
-os.environ["XLA_FLAGS"] = (
-    "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-)
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import timeit  # noqa: E402
-import traceback  # noqa: E402
-from importlib import metadata  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
+import sys
+from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import _harness  # noqa: E402  (standard library only: NumPy is not imported yet)
+
+# One thread everywhere, set before NumPy (and so its BLAS) is imported.
+_harness.one_thread()
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+
+import numpy as np  # noqa: E402
+from _harness import INSTALL, first_line, is_ad_error, raised_at  # noqa: E402
 from handwritten_mlp import mlp_grad_by_hand, mlp_loss  # noqa: E402
 
 # name -> (batch, n_in, n_hidden, n_out)
 SIZES = {"small": (32, 64, 128, 10), "large": (256, 512, 512, 10)}
 RTOL, ATOL = 1e-9, 1e-12  # contender against hand-written
 FD_REL, FD_ABS = 1e-6, 1e-8  # hand-written against central differences, h = 1e-5
-INSTALL = "pip install -e '.[bench]'"
 
 FORWARD, HAND, EMITTED = "numpy forward", "hand-written", "ad_compiler"
 JAX, JAX_JIT, AUTOGRAD, TORCH = "jax.grad", "jax.jit(grad)", "autograd", "torch"
@@ -127,32 +118,15 @@ def make_point(batch, n_in, n_hidden, n_out, seed=0):
     return W1, b1, W2, b2, X, Y
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
 def emitted_failure(exc: BaseException) -> list[str]:
     """Notes for an exception from ad_compiler: the row's, and where a non-AdError arose."""
     notes = [f"ad_compiler: not available ({first_line(exc)})"]
-    if not any(c.__name__ == "AdError" for c in type(exc).__mro__):
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
-        try:
-            where = Path(frame.filename).resolve().relative_to(HERE.parent)
-        except ValueError:
-            where = frame.filename
+    if not is_ad_error(exc):
         notes.append(
             f"ad_compiler raised {type(exc).__name__} (not an AdError) at "
-            f"{where}:{frame.lineno} in {frame.name}"
+            f"{raised_at(exc)}"
         )
     return notes
-
-
-def version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "?"
 
 
 # --------------------------------------------------------------------------
@@ -175,13 +149,10 @@ def build_emitted(notes):
 def import_peers(notes):
     """The peer libraries that import, as a dict name -> module(s)."""
     peers = {}
-    try:
-        import jax
-        import jax.numpy as jnp
-
-        jax.config.update("jax_enable_x64", True)
-        peers["jax"] = (jax, jnp)
-    except ImportError:
+    jaxmod = _harness.import_jax()
+    if jaxmod is not None:
+        peers["jax"] = jaxmod
+    else:
         notes.append(f"jax not installed: {INSTALL}")
     try:
         import autograd
@@ -306,30 +277,10 @@ def disagreement(got, want) -> str | None:
 # --------------------------------------------------------------------------
 
 
-def calibrate(timer: timeit.Timer, target_s: float) -> int:
-    """A loop count giving about ``target_s`` seconds per measurement (at least 1)."""
-    elapsed = timer.timeit(1)
-    number = 1
-    while elapsed < 0.05:  # grow until one measurement says something
-        number *= 4
-        elapsed = timer.timeit(number)
-    return max(1, round(target_s / (elapsed / number)))
-
-
 def measure(candidates: dict, rounds: int, target_s: float) -> dict:
     """Minimum µs/call per candidate, the candidates interleaved round by round."""
-    timers, numbers = {}, {}
-    for label, (fn, args, _) in candidates.items():
-        timers[label] = timeit.Timer("fn(*args)", globals={"fn": fn, "args": args})
-        timers[label].timeit(3)  # warm-up
-        numbers[label] = calibrate(timers[label], target_s)
-    best = {label: math.inf for label in candidates}
-    labels = list(candidates)
-    for r in range(rounds):
-        order = labels[r % len(labels) :] + labels[: r % len(labels)]
-        for label in order:
-            t = timers[label].timeit(numbers[label]) / numbers[label]
-            best[label] = min(best[label], t)
+    calls = {label: (fn, args) for label, (fn, args, _) in candidates.items()}
+    best, _ = _harness.interleaved(calls, rounds, target_s)
     return {label: t * 1e6 for label, t in best.items()}
 
 
@@ -440,12 +391,8 @@ def main(argv=None) -> int:
             unavailable.setdefault(EMITTED, note[len("ad_compiler: ") :])
 
     print()
-    versions = ", ".join(
-        f"{dist} {version(dist)}"
-        for dist in ("numpy", "jax", "jaxlib", "autograd", "torch")
-        if version(dist) != "?"
-    )
-    print(f"Python {platform.python_version()} on {platform.machine()}; {versions}")
+    versions = _harness.versions(("numpy", "jax", "jaxlib", "autograd", "torch"))
+    print(_harness.python_line(versions))
     print(
         f"float64, one thread; µs per call, minimum of {rounds} interleaved rounds "
         f"of ~{target_ms:g} ms each;"
@@ -479,8 +426,7 @@ def main(argv=None) -> int:
             ],
             "notes": notes,
         }
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        _harness.write_json(args.json, result)
     return 0
 
 
