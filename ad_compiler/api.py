@@ -537,7 +537,8 @@ def value_and_grad(f=None, argnums=0):
 
 
 def _all_argnums(f, primals) -> tuple[int, ...]:
-    n = len(trace_cached(f).params)
+    ir = getattr(f, "ir", None)  # a derivative emitted here: its own IR
+    n = len(ir.params if isinstance(ir, Function) else trace_cached(f).params)
     if len(primals) != n:
         raise UsageError(
             f"`{f.__name__}` takes {n} arguments, got {len(primals)} primals"

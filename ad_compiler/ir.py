@@ -567,6 +567,8 @@ def mark_active(stmts, active: set) -> None:
             for c, init in zip(s.carried, s.inits):
                 if isinstance(init, Var) and init.name in active:
                     active.add(c.name)
+            if s.over == "tape" and s.args[0].name in active:
+                active.update(i.name for i in s.index)  # what the tape holds
             while True:
                 mark_active(s.test, active)
                 mark_active(s.body, active)
@@ -579,7 +581,9 @@ def mark_active(stmts, active: set) -> None:
                     break
                 active |= new
         elif any(isinstance(a, Var) and a.name in active for a in s.ins):
-            if PRIMITIVES[s.prim].differentiable:  # len(x) is an int, not active
+            if s.prim == "push":  # a tape holding active values (a derivative's)
+                active.add(s.ins[0].name)
+            elif PRIMITIVES[s.prim].differentiable:  # len(x) is an int, not active
                 active.update(o.name for o in s.outs)
 
 
