@@ -88,6 +88,11 @@ def time_budget(seconds: float | None):
         return
 
     def ring(signum, frame):
+        # Ring again shortly in case this exception is swallowed: raised inside
+        # a garbage-collector callback or a __del__ (hypothesis installs one),
+        # Python only prints it, and SymPy would run on without a budget.  The
+        # block's exit stops the timer.
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
         raise OutOfTime()
 
     _DEADLINES.append(end)
