@@ -347,15 +347,19 @@ def _compile(fn: Function, src, kind: str, wrt, wrt_tree):
     return compiled
 
 
+def array_operations(fn: Function):
+    """The equations of ``fn`` that only arrays have (reductions, ``@``, indexing ...)."""
+    return (e for e in iter_eqns(fn.body) if PRIMITIVES[e.prim].shape is not None)
+
+
 def uses_arrays(fn: Function) -> bool:
     """Whether ``fn`` may take arrays: it calls NumPy or uses an array operation.
 
     Code of only operators and ``math`` functions is compiled for numbers (and
     its derivative is the emitted function itself, with no dispatch cost).
     """
-    return any(
-        e.ns == "np" or PRIMITIVES[e.prim].shape is not None for e in iter_eqns(fn.body)
-    )
+    calls_numpy = any(e.ns == "np" for e in iter_eqns(fn.body))
+    return calls_numpy or any(True for _ in array_operations(fn))
 
 
 def declared_shapes(node: ast.FunctionDef) -> dict:
@@ -374,7 +378,7 @@ def declared_shapes(node: ast.FunctionDef) -> dict:
 def unknown_shapes(fn: Function, declared: dict) -> tuple:
     """Parameter shapes when no call says: as declared; else unknown (None) in
     code with array operations, and numbers in elementwise code (np.sin(x))."""
-    arrays = any(PRIMITIVES[e.prim].shape is not None for e in iter_eqns(fn.body))
+    arrays = any(True for _ in array_operations(fn))
     default = None if arrays else shapes.SCALAR
     return tuple(declared.get(p.name, default) for p in fn.params)
 
@@ -785,13 +789,12 @@ def check_file(
 
 def scalar_only(fn: Function, what: str) -> None:
     """A usage error naming the first array operation of ``fn``, if it has one."""
-    for e in iter_eqns(fn.body):
-        if PRIMITIVES[e.prim].shape is not None:
-            where = f" at line {e.loc.line}" if e.loc else ""
-            raise UsageError(
-                f"`{fn.name}` uses the array operation `{e.prim}`{where}; {what} "
-                "(for arrays see docs/arrays.md)"
-            )
+    for e in array_operations(fn):
+        where = f" at line {e.loc.line}" if e.loc else ""
+        raise UsageError(
+            f"`{fn.name}` uses the array operation `{e.prim}`{where}; {what} "
+            "(for arrays see docs/arrays.md)"
+        )
 
 
 def check(f, points=None, seconds: float | None = 60.0):

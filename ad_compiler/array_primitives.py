@@ -58,14 +58,6 @@ def index_value(layout, values):
     return items[0] if len(items) == 1 else tuple(items)
 
 
-def index_inputs(layout) -> int:
-    """How many inputs a layout reads."""
-    return sum(
-        1 if item == "a" else sum(item[1:]) if isinstance(item, tuple) else 0
-        for item in layout
-    )
-
-
 def _index_shape(x, layout, parts, loc=None):
     if x == shapes.SCALAR:
         raise CompileError(

@@ -21,6 +21,13 @@ from .errors import CompileError
 from .rules import defrule
 
 
+def _halves(args) -> tuple:
+    """A tangent rule's ``(*ins, *dins)`` of a primitive with any number of inputs,
+    split into the inputs and their tangents."""
+    half = len(args) // 2
+    return args[:half], args[half:]
+
+
 def _zero_jvp(b, p, out, *ins_and_tangents):
     return None
 
@@ -282,8 +289,7 @@ defrule(
 
 def _reshape_rules():
     def jvp(b, p, out, *args):
-        half = len(args) // 2
-        ins, dins = args[:half], args[half:]
+        ins, dins = _halves(args)
         if dins[0] is None:
             return None
         return b.apply("reshape", dins[0], *ins[1:], **p)
@@ -315,8 +321,7 @@ defrule(
 
 def _joined_tangent(name):
     def jvp(b, p, out, *args):
-        half = len(args) // 2
-        ins, dins = args[:half], args[half:]
+        ins, dins = _halves(args)
         if all(d is None for d in dins):
             return None
         filled = [b.zeros(x) if d is None else d for x, d in zip(ins, dins)]
@@ -367,8 +372,7 @@ defrule("stack", jvp=_joined_tangent("stack"), vjp=_stack_vjp, params=True)
 # --- indexing ----------------------------------------------------------------------------
 def _getitem_rules():
     def jvp(b, p, out, *args):
-        half = len(args) // 2
-        ins, dins = args[:half], args[half:]
+        ins, dins = _halves(args)
         if dins[0] is None:
             return None
         return b.apply("getitem", dins[0], *ins[1:], **p)
@@ -379,9 +383,8 @@ def _getitem_rules():
     defrule("getitem", jvp=jvp, vjp=vjp, params=True)
 
     def set_jvp(b, p, out, *args):
-        half = len(args) // 2
-        ins, dins = args[:half], args[half:]
-        x, v, parts = ins[0], ins[1], ins[2:]
+        ins, dins = _halves(args)
+        x, parts = ins[0], ins[2:]
         dx, dv = dins[0], dins[1]
         if dx is None and dv is None:
             return None
@@ -398,8 +401,7 @@ def _getitem_rules():
 
     # unindex(x, g, i) is linear in g: its tangent and adjoint are the same moves
     def un_jvp(b, p, out, *args):
-        half = len(args) // 2
-        ins, dins = args[:half], args[half:]
+        ins, dins = _halves(args)
         if dins[1] is None:
             return None
         return b.apply("unindex", ins[0], dins[1], *ins[2:], **p)

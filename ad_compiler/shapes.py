@@ -47,10 +47,6 @@ def signature(args: Iterable) -> tuple:
     return tuple(of_value(a) for a in args)
 
 
-def is_scalar(shape) -> bool:
-    return shape == SCALAR
-
-
 def _join_dim(a, b):
     return a if a == b else ANY
 
