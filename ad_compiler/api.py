@@ -34,15 +34,17 @@ from .codegen import (
     helpers_for,
     imports_for,
 )
+from .batching import batch
 from .errors import CompileError, CompileErrors, UsageError
 from .forward import jvp as jvp_transform
 from .forward import tangent_name
 from . import shapes
-from .ir import Const, Function, Var, iter_eqns
+from .ir import Const, Function, Var, iter_eqns, tree_leaves
 from .primitives import PRIMITIVES
 from .loader import load
 from .lower import lower_function
 from .passes import (
+    drop_shape_noops,
     fix_parameters,
     optimize,
     own_results,
@@ -55,7 +57,12 @@ from .scope import RuntimeScope, StaticScope
 from .source import from_function, module_functions, parse_module, FunctionSource
 
 KINDS = ("grad", "value_and_grad", "vjp", "jvp", "hvp")
+# vector mode: many directions (or seeds) in one call, as a leading axis
+VECTOR_KINDS = ("jvp_vector", "vjp_vector", "hvp_vector")
 _WHAT = {
+    "hvp_vector": "Hessian-vector products along many directions (vector mode)",
+    "jvp_vector": "Jacobian-vector products along many directions (vector mode)",
+    "vjp_vector": "Vector-Jacobian products of many seeds (vector mode)",
     "hvp": "Hessian-vector product (forward over reverse)",
     "grad": "Gradient",
     "value_and_grad": "Value and gradient",
@@ -141,6 +148,20 @@ def derivative_ir(
         d = vjp_transform(fn, wrt, wrt_tree)
         d = select_results(d, d.tree[1], name=f"{fn.name}_vjp")
         d = replace(d, defaults=())
+    elif kind in VECTOR_KINDS:
+        # the one-direction derivative, then a leading axis of directions on
+        # its direction parameters and derivative results (batching.py)
+        d = derivative_ir(fn, kind.removesuffix("_vector"), wrt, wrt_tree)
+        n = len(fn.params)
+        results = tree_leaves(d.tree[1] if kind == "jvp_vector" else d.tree)
+        if fn.param_shapes:  # numbers broadcast against directions unchanged
+            if kind == "vjp_vector":  # a seed per output, shaped like it
+                env = shapes.infer(fn)
+                given = tuple(env.get(getattr(r, "name", None), ()) for r in fn.results)
+            else:  # a direction per argument, shaped like it
+                given = tuple(fn.param_shapes[i] for i in wrt)
+            d = batch(d, tuple(range(n, len(d.params))), tuple(results), given)
+        return own_results(optimize(replace(d, name=f"{d.name}_vector")))
     elif kind == "hvp":
         # forward over reverse: the gradient's IR, differentiated in forward
         # mode along v: (∇f)'·v = H·v, for the cost of about two gradients
@@ -150,7 +171,10 @@ def derivative_ir(
         d = replace(d, defaults=())
     else:
         raise UsageError(f"unknown derivative kind {kind!r}; expected one of {KINDS}")
-    return own_results(optimize(d))
+    d = optimize(d)
+    if d.param_shapes:  # array code: the whole function's shapes say more
+        d = optimize(drop_shape_noops(d))
+    return own_results(d)
 
 
 @_no_gc()
@@ -337,7 +361,7 @@ def _compile(fn: Function, src, kind: str, wrt, wrt_tree):
     d = derivative_ir(fn, kind, wrt, wrt_tree)
     d = replace(d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"))
     header = f"{_WHAT[kind]} of {fn.name}, emitted by ad_compiler."
-    helpers = helper_irs(fn, kind)
+    helpers = helper_irs(fn, kind.removesuffix("_vector"))
     module = module_text([fn], [d] + helpers, src.line, header)
     compiled = load(module, d.name, f"{kind} of {fn.name}")
     compiled.source = module

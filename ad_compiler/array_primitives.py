@@ -64,7 +64,9 @@ def _index_shape(x, layout, parts, loc=None):
             "indexing a number", loc, hint="this value is a number here, not an array"
         )
     if x == shapes.TUPLE:
-        return shapes.SCALAR if layout == ("a",) and parts == [()] else None
+        return (
+            shapes.SCALAR if tuple(layout) == ("a",) and tuple(parts) == ((),) else None
+        )
     if x is None:
         return None
     out, axis, parts = [], 0, list(parts)
@@ -76,7 +78,10 @@ def _index_shape(x, layout, parts, loc=None):
             out.extend(x[axis : axis + rest])
             axis += rest
         elif item == "a":
-            if parts.pop(0) != shapes.SCALAR:
+            part = parts.pop(0)
+            if part is not None and len(part) == 1 and part != shapes.TUPLE:
+                out.append(shapes.ANY)  # a 1-D mask or int array: one axis either way
+            elif part != shapes.SCALAR:
                 return None  # an array index: its dtype decides; leave it to run time
             axis += 1
         else:
@@ -167,6 +172,37 @@ def _dot_shape(a, b, loc):
     return shapes.matmul(a, b, loc)
 
 
+def parse_einsum(spec: str, loc=None) -> tuple[str, str, str]:
+    """``"ij,jk->ik"`` -> ``("ij", "jk", "ik")``; the implicit output is the
+    letters that appear once, in alphabetical order, as NumPy does."""
+    spec = spec.replace(" ", "")
+    ins, arrow, out = spec.partition("->")
+    parts = ins.split(",")
+    if len(parts) != 2 or "." in spec or not all(p.isalpha() or not p for p in parts):
+        raise CompileError(
+            f"einsum {spec!r} is not supported",
+            loc,
+            hint="use a two-operand form without `...`, like 'ij,jk->ik'",
+        )
+    a, c = parts
+    if not arrow:
+        letters = a + c
+        out = "".join(sorted(ch for ch in set(letters) if letters.count(ch) == 1))
+    return a, c, out
+
+
+def _einsum_shape(p, a, b, loc=None):
+    """Each output letter's axis, from the operand(s) it labels."""
+    x, y, out = parse_einsum(p["spec"], loc)
+    if a is None or b is None or len(a) != len(x) or len(y) != len(b):
+        return None
+    dims = {}
+    for letters, shape in ((x, a), (y, b)):
+        for ch, d in zip(letters, shape):
+            dims[ch] = shapes._broadcast_dim(dims.get(ch, shapes.ONE), d)
+    return tuple(dims[ch] for ch in out)
+
+
 def _render_transpose(params, texts, atoms):
     axes = params.get("axes")
     if axes is None and params.get("method"):
@@ -175,21 +211,45 @@ def _render_transpose(params, texts, atoms):
 
 
 def _render_reshape(params, texts, atoms):
-    x, dims = texts[0], texts[1:]
+    x, dims = texts[0], list(texts[1:])
+    lead = f"len({x}), " if params.get("lead") else ""
     if params.get("packed"):  # reshape(x, s) with s one value (x.shape, a tuple)
+        if lead:
+            return f"np.reshape({x}, ({lead}*{dims[0]}))", PREC_ATOM
         return f"np.reshape({x}, {dims[0]})", PREC_ATOM
-    target = dims[0] + "," if len(dims) == 1 else ", ".join(dims)
-    return f"np.reshape({x}, ({target}))", PREC_ATOM
+    target = dims[0] + "," if len(dims) == 1 and not lead else ", ".join(dims)
+    return f"np.reshape({x}, ({lead}{target}))", PREC_ATOM
 
 
-def _reshape(x, *dims, packed=False):
-    return numpy.reshape(x, dims[0] if packed else dims)
+def _reshape(x, *dims, packed=False, lead=False):
+    """``lead``: the first axis (vector mode's directions) is kept in front."""
+    target = tuple(dims[0]) if packed else dims
+    return numpy.reshape(x, ((len(x),) if lead else ()) + target)
 
 
 def _reshape_shape(p, x, *dims, loc=None):
     if p.get("packed"):
         return None
-    return tuple(shapes.ANY for _ in dims)
+    return tuple(shapes.ANY for _ in range(len(dims) + bool(p.get("lead"))))
+
+
+def _like(t, x, copy=False, lead=False):
+    return numpy.broadcast_to(t, ((len(t),) if lead else ()) + numpy.shape(x))
+
+
+def _like_shape(p, t, x, loc=None):
+    if not p.get("lead"):
+        return x
+    return None if x is None or x == shapes.TUPLE else (shapes.ANY,) + x
+
+
+def _lead_shape(p, v, k, loc=None):
+    return None if v is None or v == shapes.TUPLE else (shapes.ANY,) + v
+
+
+def _render_lead(params, texts, atoms):
+    v, k = texts
+    return f"np.broadcast_to({v}, ({k},) + np.shape({v}))", PREC_ATOM
 
 
 def _render_join(name):
@@ -274,7 +334,8 @@ def _render_shape(params, texts, atoms):
 
 
 def _render_like(params, texts, atoms):
-    text = f"np.broadcast_to({texts[0]}, np.shape({texts[1]}))"
+    lead = f"(len({texts[0]}),) + " if params.get("lead") else ""
+    text = f"np.broadcast_to({texts[0]}, {lead}np.shape({texts[1]}))"
     # a result handed to the user is a writable array of its own
     return (text + ".copy()" if params.get("copy") else text), PREC_ATOM
 
@@ -313,7 +374,7 @@ ARRAY_PRIMITIVES = [
         "einsum",
         2,
         lambda a, b, spec: numpy.einsum(spec, a, b),
-        shape=lambda p, a, b, loc=None: None,
+        shape=_einsum_shape,
         render=lambda p, t, a: (f"np.einsum({p['spec']!r}, {t[0]}, {t[1]})", PREC_ATOM),
     ),
     Primitive(
@@ -389,13 +450,24 @@ ARRAY_PRIMITIVES = [
         shape=lambda p, g, x, loc=None: x,
         render=lambda p, t, a: (f"_sum_to({t[0]}, {t[1]})", PREC_ATOM),
     ),
-    # t broadcast to x's shape (a tangent that is a scalar stands for an array)
+    # t broadcast to x's shape (a tangent that is a scalar stands for an array);
+    # lead: to (len(t),) + x's shape (t has vector mode's directions in front)
     Primitive(
         "like",
         2,
-        lambda t, x, copy=False: numpy.broadcast_to(t, numpy.shape(x)),
-        shape=lambda p, t, x, loc=None: x,
+        _like,
+        shape=_like_shape,
+        repeats=lambda p: (0,) if p.get("lead") else (),
         render=_render_like,
+    ),
+    # v with a leading axis of k directions (vector mode): broadcast, not copied
+    Primitive(
+        "lead",
+        2,
+        lambda v, k: numpy.broadcast_to(v, (k,) + numpy.shape(v)),
+        shape=_lead_shape,
+        render=_render_lead,
+        repeats=lambda p: (0,),
     ),
     # --- not differentiable: shapes, sizes, new arrays ---
     Primitive(

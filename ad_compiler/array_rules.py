@@ -17,6 +17,7 @@ combine or reduce elements.  With ``g`` the adjoint of the output:
 from __future__ import annotations
 
 from . import shapes
+from .array_primitives import parse_einsum
 from .errors import CompileError
 from .rules import defrule
 
@@ -218,25 +219,6 @@ defrule(
 )
 
 
-def parse_einsum(spec: str, loc=None) -> tuple[str, str, str]:
-    """``"ij,jk->ik"`` -> ``("ij", "jk", "ik")``; the implicit output is the
-    letters that appear once, in alphabetical order, as NumPy does."""
-    spec = spec.replace(" ", "")
-    ins, arrow, out = spec.partition("->")
-    parts = ins.split(",")
-    if len(parts) != 2 or "." in spec or not all(p.isalpha() for p in parts):
-        raise CompileError(
-            f"einsum {spec!r} is not supported",
-            loc,
-            hint="use a two-operand form without `...`, like 'ij,jk->ik'",
-        )
-    a, c = parts
-    if not arrow:
-        letters = a + c
-        out = "".join(sorted(ch for ch in set(letters) if letters.count(ch) == 1))
-    return a, c, out
-
-
 def _einsum_adjoint_spec(spec, first: bool, loc) -> str:
     a, c, out = parse_einsum(spec, loc)
     mine, other = (a, c) if first else (c, a)
@@ -423,8 +405,20 @@ defrule(
 )
 defrule(
     "like",
-    jvp=lambda b, p, out, t, x, dt, dx: None if dt is None else b.like(dt, x),
+    jvp=lambda b, p, out, t, x, dt, dx: (
+        None if dt is None else b.apply("like", dt, x, **p) if p else b.like(dt, x)
+    ),
     vjp=lambda b, p, out, gg, t, x: (b.sum_to(gg, t), None),
+    params=True,
+)
+
+# lead(v, k) repeats v along a new first axis of length k: its adjoint sums it
+defrule(
+    "lead",
+    jvp=lambda b, p, out, v, k, dv, dk: (
+        None if dv is None else b.apply("lead", dv, k)
+    ),
+    vjp=lambda b, p, out, g, v, k: (b.apply("sum", g, axis=0), None),
     params=True,
 )
 

@@ -149,6 +149,9 @@ def _use_counts(fn: Function) -> dict[str, int]:
                 continue
             for a in own_reads(s):
                 use(a, loop)
+            if isinstance(s, Eqn) and PRIMITIVES[s.prim].repeats is not None:
+                for i in PRIMITIVES[s.prim].repeats(dict(s.params)):
+                    use(s.ins[i], loop)  # spelled twice: never folded into it
             if isinstance(s, If):
                 walk(s.then, loop)
                 walk(s.orelse, loop)

@@ -62,7 +62,9 @@ def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
     n = len(fn.results)
     param_shapes = None
     if fn.param_shapes:
-        param_shapes = fn.param_shapes + tuple(fn.param_shapes[i] for i in wrt)
+        # a tangent may be a number standing for zeros (a constant argument's
+        # 0.0): its shape is not assumed, so the broadcasts it needs are kept
+        param_shapes = fn.param_shapes + (None,) * len(wrt)
     return verify(
         Function(
             name=f"{fn.name}_jvp",
@@ -172,7 +174,11 @@ def _jvp_loop(s, b: IRBuilder, tangent: dict) -> None:
         k = s.carried.index(c)
         init, nxt = s.inits[k], s.nexts[k]
         carried.append(dot)
-        inits.append(_tangent_of(init, tangent))
+        d = _tangent_of(init, tangent)
+        if d == Const(0.0) and b.shape(c) != shapes.SCALAR:
+            with b.at(s.loc, "np"):  # an array from the start: one shape throughout
+                d = b.zeros(init)
+        inits.append(d)
         nexts.append(_tangent_of(nxt, inner))
     fields = dict(carried=tuple(carried), inits=tuple(inits), nexts=tuple(nexts))
     if s.over == "tape":

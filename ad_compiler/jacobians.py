@@ -16,23 +16,21 @@ Everything here is one emitted pass, run once:
   again in forward mode (no text is re-read), run in vector mode; ``hvp(f)``
   is the same code with one direction, ``H·v`` without forming ``H``.
 
-Vector mode covers scalar code (numbers in, numbers out, with loops, branches
-and calls); array code would need its rules to carry the extra axis.
+For array code the directions are a leading axis of every tangent (or seed)
+and the derivative's IR is rewritten to carry it (:mod:`ad_compiler.batching`):
+a Jacobian of ``f: R^(s_in) -> R^(s_out)`` comes back as an array of shape
+``s_out + s_in`` and a Hessian as ``s + s``, as JAX returns them.
 """
 
 from __future__ import annotations
 
 import numpy
 
-from .api import _wrt, compile_derivative, scalar_only, trace_cached
+from .api import ArrayDerivative, _wrt, compile_derivative, trace_cached
 from .errors import UsageError
 from .ir import Function
 
 __all__ = ["jacfwd", "jacrev", "jacobian", "hessian", "hvp", "gauss_newton"]
-
-
-def _scalar_only(fn: Function, what: str) -> None:
-    scalar_only(fn, f"{what} is not supported yet for array code (vector mode)")
 
 
 def _primal_ir(f) -> Function:
@@ -94,10 +92,30 @@ class Derived:
         return self.compiled.ir
 
 
+def _vector_mode(f, kind: str, wrt: tuple, mode: str, name: str, run, run_arrays):
+    """A :class:`Derived` calling the emitted ``kind`` code in vector mode:
+    ``run`` for code compiled for numbers (directions as 1-D arrays broadcast
+    through it), ``run_arrays`` for array code or a call with arrays, where the
+    ``_vector`` variant carries the directions as a leading axis."""
+    scalar = compile_derivative(f, kind, wrt)
+    array_code = isinstance(scalar, ArrayDerivative)
+
+    def vector():
+        return compile_derivative(f, f"{kind}_vector", wrt, arrays=True)
+
+    def dispatch(compiled, *args):
+        if array_code or any(isinstance(a, numpy.ndarray) for a in args):
+            derived.compiled = vector()  # (.source: the code of the last call)
+            return run_arrays(derived.compiled, *args)
+        return run(scalar, *args)
+
+    derived = Derived(vector() if array_code else scalar, mode, dispatch, name)
+    return derived
+
+
 def _forward(f, argnums, fn: Function, name: str) -> Derived:
     """J[i][j] = ∂y_i/∂x_j from one jvp call with ẋ_j = e_j."""
     wrt, wrt_tree = _wrt(fn, argnums)
-    compiled = compile_derivative(f, "jvp", tuple(wrt))
     k, n = len(wrt), len(fn.params)
 
     def run(compiled, *args):
@@ -107,13 +125,23 @@ def _forward(f, argnums, fn: Function, name: str) -> Derived:
         per_output = [_shape_by(wrt_tree, row) for row in _matrix(outs, k)]
         return _shape_by(fn.tree, per_output)
 
-    return Derived(compiled, "forward", run, name)
+    def run_arrays(compiled, *args):
+        args = args[:n]
+        inputs = _Blocks([numpy.shape(args[i]) for i in wrt])
+        _, dots = compiled(*args, *inputs.directions())
+        outs = _leaves_of(fn.tree, dots)
+        per_output = [
+            _shape_by(wrt_tree, [inputs.jacobian_block(d, j) for j in range(k)])
+            for d in outs
+        ]
+        return _shape_by(fn.tree, per_output)
+
+    return _vector_mode(f, "jvp", wrt, "forward", name, run, run_arrays)
 
 
 def _reverse(f, argnums, fn: Function, name: str) -> Derived:
     """J[i][j] = ∂y_i/∂x_j from one vjp call with ȳ_i = e_i."""
     wrt, wrt_tree = _wrt(fn, argnums)
-    compiled = compile_derivative(f, "vjp", tuple(wrt))
     m, n = len(fn.results), len(fn.params)
 
     def run(compiled, *args):
@@ -124,51 +152,134 @@ def _reverse(f, argnums, fn: Function, name: str) -> Derived:
         per_output = [_shape_by(wrt_tree, row) for row in rows]
         return _shape_by(fn.tree, per_output)
 
-    return Derived(compiled, "reverse", run, name)
+    def run_arrays(compiled, *args):
+        args = args[:n]
+        # the seeds need the outputs' shapes: one call of f says them
+        outputs = _Blocks([numpy.shape(y) for y in _leaves_of(fn.tree, f(*args))])
+        bars = compiled(*args, *outputs.directions())  # one per wrt, flat
+        inputs = [numpy.shape(args[j]) for j in wrt]
+        per_output = [
+            _shape_by(
+                wrt_tree,
+                [outputs.gradient_block(b, i, s) for b, s in zip(bars, inputs)],
+            )
+            for i in range(m)
+        ]
+        return _shape_by(fn.tree, per_output)
+
+    return _vector_mode(f, "vjp", wrt, "reverse", name, run, run_arrays)
+
+
+class _Blocks:
+    """Arguments (or outputs) of shapes ``s_1 … s_m`` as one vector of
+    ``K = Σ size(s_i)`` numbers: the unit directions e_1 … e_K of vector mode,
+    cut into one array of shape ``(K,) + s_i`` per argument, and the blocks of a
+    Jacobian or Hessian cut back out of the results."""
+
+    def __init__(self, shapes: list):
+        self.shapes = [tuple(s) for s in shapes]
+        self.sizes = [int(numpy.prod(s)) for s in self.shapes]
+        self.starts = [sum(self.sizes[:i]) for i in range(len(self.sizes))]
+        self.total = sum(self.sizes)
+
+    def directions(self) -> list:
+        eye = numpy.eye(self.total)
+        return [
+            eye[:, a : a + size].reshape((self.total,) + s)
+            for a, size, s in zip(self.starts, self.sizes, self.shapes)
+        ]
+
+    def jacobian_block(self, dots, j: int) -> numpy.ndarray:
+        """∂y/∂x_j from y's tangents along all directions (``(K,) + s_y``): shape
+        ``s_y + s_j``."""
+        dots = numpy.broadcast_to(
+            numpy.asarray(dots, dtype=float), (self.total,) + numpy.shape(dots)[1:]
+        )
+        a, size = self.starts[j], self.sizes[j]
+        s_y = dots.shape[1:]
+        block = dots[a : a + size].reshape(size, -1).T
+        return block.reshape(s_y + self.shapes[j])
+
+    def gradient_block(self, bars, i: int, s_x: tuple) -> numpy.ndarray:
+        """∂y_i/∂x from x's adjoints of all seeds (``(K,) + s_x``): shape
+        ``s_i + s_x``."""
+        bars = numpy.broadcast_to(numpy.asarray(bars, dtype=float), (self.total,) + s_x)
+        a, size = self.starts[i], self.sizes[i]
+        return bars[a : a + size].reshape(self.shapes[i] + bars.shape[1:])
+
+
+def _leaves_of(tree, value) -> list:
+    """The values at the leaves of ``tree`` in ``value`` (a tuple nested as ``tree``)."""
+    if isinstance(tree, int):
+        return [value]
+    return [leaf for t, v in zip(tree, value) for leaf in _leaves_of(t, v)]
 
 
 def jacfwd(f, argnums=0) -> Derived:
-    """The Jacobian of ``f`` in forward mode: ``J[output][argnum]``."""
+    """The Jacobian of ``f`` in forward mode: ``J[output][argnum]`` (for arrays,
+    each of shape ``output.shape + argument.shape``)."""
     fn = _primal_ir(f)
-    _scalar_only(fn, "jacfwd")
     return _forward(f, argnums, fn, f"{fn.name}_jacfwd")
 
 
 def jacrev(f, argnums=0) -> Derived:
     """The Jacobian of ``f`` in reverse mode: ``J[output][argnum]``."""
     fn = _primal_ir(f)
-    _scalar_only(fn, "jacrev")
     return _reverse(f, argnums, fn, f"{fn.name}_jacrev")
 
 
 def jacobian(f, argnums=0) -> Derived:
     """The Jacobian of ``f`` in the cheaper mode: forward when ``f`` has no more
-    inputs (in ``argnums``) than outputs, reverse otherwise; ``.mode`` says which."""
+    inputs (in ``argnums``) than outputs, reverse otherwise; ``.mode`` says which.
+
+    For array code the numbers of inputs and outputs are the arrays' sizes, so
+    the choice is made per call (and ``.mode`` says the last one): the first
+    call with new argument shapes runs ``f`` once to learn its outputs' sizes.
+    """
     fn = _primal_ir(f)
-    _scalar_only(fn, "jacobian")
     wrt, _ = _wrt(fn, argnums)
-    if len(wrt) <= len(fn.results):
-        return _forward(f, argnums, fn, f"{fn.name}_jacobian")
-    return _reverse(f, argnums, fn, f"{fn.name}_jacobian")
+    name = f"{fn.name}_jacobian"
+    forward, reverse = _forward(f, argnums, fn, name), _reverse(f, argnums, fn, name)
+    chosen: dict = {}  # argument shapes -> the mode's Derived
+
+    def run(compiled, *args):
+        key = tuple(numpy.shape(a) for a in args)
+        pick = chosen.get(key)
+        if pick is None:
+            inputs = sum(int(numpy.size(args[i])) for i in wrt)
+            if any(isinstance(a, numpy.ndarray) for a in args):
+                ys = _leaves_of(fn.tree, f(*args))
+                outputs = sum(int(numpy.size(y)) for y in ys)
+            else:
+                outputs = len(fn.results)
+            pick = forward if inputs <= outputs else reverse
+            chosen[key] = pick
+        result = pick(*args)
+        derived.mode, derived.compiled = pick.mode, pick.compiled
+        return result
+
+    # numbers in and out: the counts decide now; arrays: their sizes, per call
+    static = forward if len(wrt) <= len(fn.results) else reverse
+    derived = Derived(static.compiled, static.mode, run, name)
+    if isinstance(static.compiled, ArrayDerivative):
+        derived.mode = "chosen per call"
+    return derived
 
 
 def hvp(f, argnums=0):
     """``(x, v) ↦ H(x)·v`` without forming H: the emitted forward-over-reverse
     code, called with the point and one direction per argnum (``.source``)."""
-    fn = _primal_ir(f)
-    _scalar_only(fn, "hvp")
     return compile_derivative(f, "hvp", argnums)
 
 
 def hessian(f, argnums=0) -> Derived:
     """∂²f/∂x_i∂x_j, forward over reverse, in one vector-mode call: ``H[i][j]``
-    (a number for an int ``argnums``)."""
+    (a number for an int ``argnums``; for array code, arrays of shape
+    ``x_i.shape + x_j.shape``)."""
     fn = _primal_ir(f)
-    _scalar_only(fn, "hessian")
     if not isinstance(fn.tree, int):
         raise UsageError(f"hessian() needs `{fn.name}` to return one number")
     wrt, wrt_tree = _wrt(fn, argnums)
-    compiled = compile_derivative(f, "hvp", tuple(wrt))
     k, n = len(wrt), len(fn.params)
 
     def run(compiled, *args):
@@ -179,13 +290,24 @@ def hessian(f, argnums=0) -> Derived:
             return matrix[0][0]
         return tuple(_shape_by(wrt_tree, row) for row in matrix)
 
-    return Derived(compiled, "forward over reverse", run, f"{fn.name}_hessian")
+    def run_arrays(compiled, *args):
+        args = args[:n]
+        inputs = _Blocks([numpy.shape(args[i]) for i in wrt])
+        rows = compiled(*args, *inputs.directions())  # one per wrt, flat
+        blocks = [[inputs.jacobian_block(r, j) for j in range(k)] for r in rows]
+        if isinstance(wrt_tree, int):
+            return blocks[0][0]
+        return tuple(_shape_by(wrt_tree, row) for row in blocks)
+
+    name, mode = f"{fn.name}_hessian", "forward over reverse"
+    return _vector_mode(f, "hvp", wrt, mode, name, run, run_arrays)
 
 
 def gauss_newton(residuals, argnums=0) -> Derived:
     """The outer-product approximation of the Hessian of E = ½ Σₙ rₙ² (the seeds'
     H ≈ Σₙ ∇rₙ ∇rₙᵀ): ``JᵀJ`` from one Jacobian of ``residuals`` (a function
-    returning the tuple of the rₙ), in the mode :func:`jacobian` picks.
+    returning the tuple of the rₙ, or an array of them), in the mode
+    :func:`jacobian` picks.
 
     The exact Hessian is JᵀJ + Σₙ rₙ ∇²rₙ; the second term vanishes where the
     residuals do, or where they are linear in the parameters, and JᵀJ is
@@ -193,17 +315,43 @@ def gauss_newton(residuals, argnums=0) -> Derived:
     Levenberg–Marquardt steps need.
     """
     jac = jacobian(residuals, argnums)
+    fn = _primal_ir(residuals)
+    wrt, wrt_tree = _wrt(fn, argnums)
 
     def run(compiled, *args):
-        J = numpy.atleast_2d(numpy.array(jac(*args), dtype=float))
-        if J.shape[0] == 1 and isinstance(_primal_ir(residuals).tree, int):
-            J = J.reshape(1, -1)
+        J = jac(*args)
+        per_output = [_leaves_of(wrt_tree, row) for row in _leaves_of(fn.tree, J)]
+        shapes = [numpy.shape(args[i]) for i in wrt]
+        sizes = [int(numpy.prod(s)) for s in shapes]
+        # one row per residual element, one column per parameter element
+        rows = [
+            numpy.concatenate(
+                [numpy.reshape(b, (-1, size)) for b, size in zip(blocks, sizes)], axis=1
+            )
+            for blocks in per_output
+        ]
+        J = numpy.concatenate(rows, axis=0)
         G = J.T @ J
-        if isinstance(_wrt(_primal_ir(residuals), argnums)[1], int):
-            return float(G[0, 0])
-        return tuple(tuple(float(v) for v in row) for row in G)
+        starts = numpy.cumsum([0] + sizes)
+        grid = [
+            [
+                G[starts[i] : starts[i + 1], starts[j] : starts[j + 1]].reshape(
+                    shapes[i] + shapes[j]
+                )
+                for j in range(len(wrt))
+            ]
+            for i in range(len(wrt))
+        ]
+        arrays = any(s != () for s in shapes) or isinstance(
+            jac.compiled, ArrayDerivative
+        )
+        if not arrays:
+            grid = [[float(b) for b in row] for row in grid]
+        if isinstance(wrt_tree, int):
+            return grid[0][0]
+        return tuple(tuple(row) for row in grid)
 
-    return Derived(jac, jac.mode, run, f"{_primal_ir(residuals).name}_gauss_newton")
+    return Derived(jac, jac.mode, run, f"{fn.name}_gauss_newton")
 
 
 def forward_gradient(f, argnums, fn: Function, value: bool) -> Derived:

@@ -119,7 +119,7 @@ class ArrayLowering:
                     "`np.einsum` is supported with a literal spec and two operands",
                     "write np.einsum('ij,jk->ik', a, b)",
                 )
-            from .array_rules import parse_einsum
+            from .array_primitives import parse_einsum
 
             spec = args[0].value
             parse_einsum(spec, self.src.loc(node))

@@ -39,6 +39,7 @@ from .ir import (
     blocks,
     body_reads,
     defined_names,
+    iter_eqns,
     loop_reads,
     own_reads,
     map_atoms,
@@ -80,7 +81,7 @@ def _fold(eqn: Eqn) -> Const | None:
     return Const(value)
 
 
-_IDENTITY_PRIMS = frozenset({"add", "sub", "mul", "div", "neg", "pow"})
+_IDENTITY_PRIMS = frozenset({"add", "sub", "mul", "div", "neg", "pow", "like"})
 
 
 def _negated(a, defs: dict[str, Eqn]):
@@ -156,6 +157,12 @@ def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
         a, b = ins
         if _is(b, 1):
             return a
+    elif prim == "like":
+        # a broadcast of a broadcast is one broadcast (broadcasting is transitive)
+        t, x = ins
+        inner = defs.get(t.name) if isinstance(t, Var) else None
+        if inner is not None and inner.prim == "like" and inner.params == eqn.params:
+            return rewrite("like", inner.ins[0], x)
     return None
 
 
@@ -663,9 +670,17 @@ def specialize(fn: Function, values: dict[str, Const]) -> Function:
         return values.get(a.name, a) if isinstance(a, Var) else a
 
     body = map_atoms(fn.body, s)
-    params = tuple(p for p in fn.params if p.name not in values)
+    kept = [i for i, p in enumerate(fn.params) if p.name not in values]
+    params = tuple(fn.params[i] for i in kept)
+    param_shapes = fn.param_shapes
+    if param_shapes:  # one per parameter, in step with them
+        param_shapes = tuple(param_shapes[i] for i in kept)
     return replace(
-        fn, params=params, body=body, results=tuple(s(a) for a in fn.results)
+        fn,
+        params=params,
+        body=body,
+        results=tuple(s(a) for a in fn.results),
+        param_shapes=param_shapes,
     )
 
 
@@ -731,6 +746,47 @@ def optimize(fn: Function, max_rounds: int = 1) -> Function:
         if fn is before:
             break
     return verify(fn)
+
+
+def drop_shape_noops(fn: Function) -> Function:
+    """Remove the broadcasts (``like``) and sums back (``sum_to``) that the shapes
+    of the whole function show to change nothing.
+
+    The rules emit them where the shapes known while building a derivative do
+    not say; inferred over the finished function they often do (``g`` and
+    ``x`` both of shape (n,): NumPy requires the same n).  Left in, each costs
+    a call per use, and differentiating the derivative again doubles them.
+    """
+    if not fn.param_shapes:
+        return fn
+    from . import shapes
+
+    env = shapes.infer(fn)
+    subst: dict[str, Atom] = {}
+
+    def same(a, b) -> bool:
+        sa = env.get(a.name) if isinstance(a, Var) else shapes.SCALAR
+        sb = env.get(b.name) if isinstance(b, Var) else shapes.SCALAR
+        return (
+            sa == sb and sa is not None and sa != shapes.TUPLE and shapes.ANY not in sa
+        )
+
+    for e in iter_eqns(fn.body):
+        if e.prim == "like" and not e.param("copy") and not e.param("lead"):
+            if same(e.ins[0], e.ins[1]):
+                subst[e.out.name] = e.ins[0]
+        elif e.prim == "sum_to" and same(e.ins[0], e.ins[1]):
+            subst[e.out.name] = e.ins[0]
+    if not subst:
+        return fn
+
+    def sub(a):
+        while isinstance(a, Var) and a.name in subst:
+            a = subst[a.name]
+        return a
+
+    body = map_atoms(fn.body, sub)
+    return replace(fn, body=body, results=tuple(sub(a) for a in fn.results))
 
 
 def own_results(fn: Function) -> Function:

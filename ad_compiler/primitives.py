@@ -50,6 +50,9 @@ class Primitive:
     shape: Callable | None = None
     render: Callable | None = None
     differentiable: bool = True  # False: zero derivative, never active (np.zeros)
+    # repeats(params): the inputs the spelling writes twice; the emitted code
+    # names them rather than writing (and computing) an expression twice
+    repeats: Callable | None = None
 
     @property
     def elementwise(self) -> bool:

@@ -301,11 +301,15 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         carried.append(namer.temp() if u in params else namer.fresh(f"{u}_bar"))
         inits.append(adjoint.get(u) if adjoint.get(u) is not None else Const(0.0))
     primals = [s.carried[k] for k in act] + [Var(u) for u in accumulated]
-    for cb, primal in zip(carried, primals):
-        # the adjoint of a number is a number; of an array, perhaps a smaller
-        # stand-in (the 0.0 it starts from), so its shape is left unknown
-        scalar = b.shape(primal) == shapes.SCALAR
-        b.shapes[cb.name] = shapes.SCALAR if scalar else None
+    for i, (cb, primal) in enumerate(zip(carried, primals)):
+        # the adjoint of a number is a number; of an array, an array of its
+        # shape from the start (not the stand-in 0.0: then every iteration has
+        # one shape, which vector mode needs to know)
+        shape = b.shape(primal)
+        if shape != shapes.SCALAR and inits[i] == Const(0.0):
+            with b.at(s.loc, "np"):
+                inits[i] = b.zeros(primal)
+        b.shapes[cb.name] = shape
     with b.block() as eqns:
         _sweep_forward(body, b, tapes, active)  # recompute the iteration
         inner: dict = {}

@@ -247,6 +247,19 @@ def show(shape) -> str:
     )
 
 
+def _sized_by_a_shape(e, shape_of: dict):
+    """``np.reshape(g, np.shape(x))`` and ``np.zeros(np.shape(x))`` have x's shape."""
+    source = e.ins[1] if e.prim == "reshape" else (e.ins[0] if e.ins else None)
+    shape = shape_of.get(getattr(source, "name", None))
+    params = dict(e.params)
+    if e.prim == "reshape" and params.get("packed"):
+        return shape if shape is None or not params.get("lead") else (ANY,) + shape
+    sized = ("zeros", "ones", "empty", "full")
+    if e.prim == "construct" and params["fn"] in sized and params["args"][0][1] < 0:
+        return shape
+    return None
+
+
 def infer(fn) -> dict:
     """The abstract shape of every value of IR function ``fn``, by name.
 
@@ -258,6 +271,8 @@ def infer(fn) -> dict:
     from .primitives import PRIMITIVES
 
     env: dict = {}
+    shape_of: dict = {}  # a value that is np.shape(v) -> v's shape
+    tapes: dict = {}  # a tape -> the shapes of the items each push stores
     given = fn.param_shapes or (SCALAR,) * len(fn.params)
     for p, s in zip(fn.params, given):
         env[p.name] = s
@@ -280,7 +295,14 @@ def infer(fn) -> dict:
     def eqn(e):
         prim = PRIMITIVES[e.prim]
         ins = [of(a) for a in e.ins]
-        if e.prim in ("call", "tape", "push"):
+        if e.prim == "push":
+            tape, items = e.ins[0].name, ins[1:]
+            old = tapes.get(tape)
+            tapes[tape] = (
+                items if old is None else [join(a, b) for a, b in zip(old, items)]
+            )
+            return
+        if e.prim in ("call", "tape"):
             out = SCALAR if e.prim == "call" and all(s == SCALAR for s in ins) else None
             for o in e.outs:
                 env[o.name] = out
@@ -289,11 +311,19 @@ def infer(fn) -> dict:
             out = broadcast(*ins)
         else:
             out = prim.shape(dict(e.params), *ins, loc=e.loc)
+        if e.prim == "shape":
+            shape_of[e.out.name] = ins[0]
+        elif out is None and e.prim in ("reshape", "construct"):
+            out = _sized_by_a_shape(e, shape_of)
         env[e.out.name] = out
 
     def loop(s):
-        for i in s.index:
-            env[i.name] = SCALAR if s.over != "tape" else None
+        items = tapes.get(s.args[0].name) if s.over == "tape" else None
+        for n, i in enumerate(s.index):
+            if s.over != "tape":
+                env[i.name] = SCALAR
+            else:  # unpacks what the pushes stored (the loop that pushed came first)
+                env[i.name] = items[n] if items and n < len(items) else None
         current = [of(a) for a in s.inits]
         for _ in range(4):
             for c, shape in zip(s.carried, current):

@@ -1,0 +1,178 @@
+"""Vector mode for array code: Jacobians and Hessians of array functions in one call.
+
+Every case of tests/array_corpus.py (every array operation, broadcasting,
+indexing, loops, branches) gets its Jacobian from ``jacfwd`` (all input
+directions as a leading axis of the tangents) and from ``jacrev`` (all output
+seeds at once), both checked against central differences, with JAX's layout
+``output.shape + input.shape``; every case returning a number gets its Hessian
+from ``hessian`` checked against central differences of the emitted gradient.
+"""
+
+import numpy as np
+import pytest
+
+from ad_compiler import CompileError, grad, hessian, hvp, jacfwd, jacobian, jacrev
+from ad_compiler.jacobians import gauss_newton
+
+from array_corpus import CASES, arguments, differentiable
+
+H = 1e-6
+
+
+def _wrt(case):
+    return tuple(i for i, d in enumerate(differentiable(case)) if d)
+
+
+def _fd_jacobian(fn, args, i):
+    """∂fn/∂args[i] by central differences, shaped output.shape + args[i].shape."""
+    x = np.asarray(args[i], dtype=float)
+    columns = []
+    for e in np.eye(x.size):
+        step = H * e.reshape(x.shape)
+        up, down = list(args), list(args)
+        up[i], down[i] = x + step, x - step
+        if x.shape == ():
+            up[i], down[i] = float(up[i]), float(down[i])
+        columns.append((np.asarray(fn(*up)) - np.asarray(fn(*down))) / (2 * H))
+    return np.moveaxis(np.array(columns), 0, -1).reshape(np.shape(fn(*args)) + x.shape)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_forward_and_reverse_jacobians_match_differences(case):
+    fn = CASES[case][0]
+    args = arguments(case, 0)
+    wrt = _wrt(case)
+    forward = jacfwd(fn, wrt)(*args)
+    reverse = jacrev(fn, wrt)(*args)
+    for k, i in enumerate(wrt):
+        expected = _fd_jacobian(fn, args, i)
+        assert np.shape(forward[k]) == expected.shape
+        assert np.shape(reverse[k]) == expected.shape
+        np.testing.assert_allclose(forward[k], expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(reverse[k], forward[k], rtol=1e-9, atol=1e-12)
+
+
+SCALAR_VALUED = [c for c in sorted(CASES) if np.ndim(CASES[c][0](*arguments(c))) == 0]
+
+
+@pytest.mark.parametrize("case", SCALAR_VALUED)
+def test_hessian_matches_differences_of_the_gradient_and_is_symmetric(case):
+    fn = CASES[case][0]
+    args = arguments(case, 1)
+    wrt = _wrt(case)
+    hess = hessian(fn, wrt)(*args)
+    g = grad(fn, wrt)
+    for k, i in enumerate(wrt):
+        for m, j in enumerate(wrt):
+            expected = _fd_jacobian(lambda *a: g(*a)[k], args, j)
+            assert np.shape(hess[k][m]) == expected.shape
+            np.testing.assert_allclose(hess[k][m], expected, rtol=1e-4, atol=1e-5)
+            # symmetry: H_km[a, b] = H_mk[b, a]
+            rk, rm = np.ndim(args[i]), np.ndim(args[j])
+            swapped = np.transpose(
+                hess[m][k], tuple(range(rm, rm + rk)) + tuple(range(rm))
+            )
+            np.testing.assert_allclose(hess[k][m], swapped, rtol=1e-10, atol=1e-10)
+
+
+def scale_by_number(x, s, z):
+    return z * s + np.sum(x)
+
+
+def test_a_number_s_directions_never_pair_with_an_array_s_elements():
+    # x has 2 elements and s one, so there are 3 directions: as many as z has
+    # elements.  The tangent of s (3 numbers, one per direction) must not be
+    # multiplied elementwise into z: its direction axis is kept apart.
+    x, s, z = np.array([0.5, -1.0]), 0.7, np.array([1.0, 2.0, 3.0])
+    J = jacfwd(scale_by_number, (0, 1))(x, s, z)
+    np.testing.assert_allclose(J[0], np.ones((3, 2)))
+    np.testing.assert_allclose(J[1], z)
+    np.testing.assert_allclose(jacrev(scale_by_number, (0, 1))(x, s, z)[1], z)
+
+
+def rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def _rosenbrock_hessian(x):
+    """The textbook tridiagonal Hessian of the extended Rosenbrock function."""
+    n = len(x)
+    H = np.zeros((n, n))
+    for i in range(n - 1):
+        H[i, i] += 1200 * x[i] ** 2 - 400 * x[i + 1] + 2
+        H[i + 1, i + 1] += 200
+        H[i, i + 1] = H[i + 1, i] = -400 * x[i]
+    return H
+
+
+def test_rosenbrock_hessian_at_n_1000_in_one_vector_mode_call():
+    x = np.random.default_rng(3).uniform(-1.5, 1.5, size=1000)
+    h = hessian(rosenbrock)
+    H = h(x)
+    assert H.shape == (1000, 1000)
+    np.testing.assert_allclose(H, _rosenbrock_hessian(x), rtol=1e-12, atol=1e-9)
+    # one call of the emitted code, its directions a leading axis
+    assert "k = len(x_dot)" in h.source
+    assert "x_dot[:, 1:]" in h.source
+
+
+def test_hvp_of_array_code_is_h_times_v():
+    x = np.linspace(-1.0, 1.0, 7)
+    v = np.cos(np.arange(7.0))
+    np.testing.assert_allclose(
+        hvp(rosenbrock)(x, v), _rosenbrock_hessian(x) @ v, rtol=1e-12
+    )
+
+
+def layer(W, x, b):
+    return np.tanh(W @ x + b)
+
+
+def test_jacobian_of_array_code_picks_the_mode_by_sizes_per_call():
+    rng = np.random.default_rng(0)
+    W, x, b = rng.normal(size=(40, 3)), rng.normal(size=3), rng.normal(size=40)
+    J = jacobian(layer, 1)  # 3 inputs, 40 outputs: forward
+    np.testing.assert_allclose(J(W, x, b), jacrev(layer, 1)(W, x, b), rtol=1e-12)
+    assert J.mode == "forward"
+    J_all = jacobian(layer, (0, 1, 2))  # 163 inputs, 40 outputs: reverse
+    blocks = J_all(W, x, b)
+    assert J_all.mode == "reverse"
+    assert [np.shape(j) for j in blocks] == [(40, 40, 3), (40, 3), (40, 40)]
+    np.testing.assert_allclose(blocks[1], J(W, x, b), rtol=1e-12)
+
+
+def operators_only(x, y):
+    return x * y + x
+
+
+def test_operator_only_code_called_with_arrays_gets_array_jacobians():
+    x, y = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    J = jacfwd(operators_only, (0, 1))(x, y)
+    np.testing.assert_allclose(J[0], np.diag(y + 1))
+    np.testing.assert_allclose(J[1], np.diag(x))
+    assert jacfwd(operators_only)(2.0, 3.0) == 4.0  # numbers: numbers
+
+
+def exponential_residuals(p, t, y):
+    return p[0] * np.exp(p[1] * t) - y
+
+
+def test_gauss_newton_of_array_residuals_is_jt_j():
+    t = np.linspace(0.0, 1.0, 9)
+    y = np.cos(t)
+    p = np.array([1.0, 0.5])
+    J = jacfwd(exponential_residuals)(p, t, y)
+    G = gauss_newton(exponential_residuals)(p, t, y)
+    np.testing.assert_allclose(G, J.T @ J, rtol=1e-12)
+
+
+def index_by_a_matrix(x, idx):
+    return np.sum(x[idx] ** 2)
+
+
+def test_vector_mode_says_where_it_cannot_know_an_axis_count():
+    # a 2-D index array: an int array (2 axes out) or a mask (1)? only its
+    # dtype says, so vector mode stops with a compile error rather than guess
+    idx = np.array([[0, 1], [1, 2]])
+    with pytest.raises(CompileError, match="vector mode needs to know how many axes"):
+        hessian(index_by_a_matrix)(np.ones(3), idx)
