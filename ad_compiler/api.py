@@ -39,7 +39,7 @@ from .errors import CompileError, CompileErrors, UsageError
 from .forward import jvp as jvp_transform
 from .forward import tangent_name
 from . import shapes
-from .ir import Const, Function, Var, iter_eqns, tree_leaves
+from .ir import Const, Function, Var, iter_eqns, shift_tree, tree_leaves
 from .primitives import PRIMITIVES
 from .loader import load
 from .lower import lower_function
@@ -272,7 +272,10 @@ def trace(f) -> Function:
 
 def _wrt(fn: Function, argnums) -> tuple[tuple[int, ...], object]:
     """Normalise argnums into parameter indices and the shape of the result."""
-    n = len(fn.params)
+    return _wrt_of(fn.name, len(fn.params), argnums)
+
+
+def _wrt_of(name: str, n: int, argnums) -> tuple[tuple[int, ...], object]:
     single = isinstance(argnums, int)
     nums = (argnums,) if single else tuple(argnums)
     if not nums or not all(isinstance(i, int) for i in nums):
@@ -281,7 +284,7 @@ def _wrt(fn: Function, argnums) -> tuple[tuple[int, ...], object]:
     for i in nums:
         if not -n <= i < n:
             raise UsageError(
-                f"argnums {i} is out of range: `{fn.name}` has {n} parameters"
+                f"argnums {i} is out of range: `{name}` has {n} parameters"
             )
         wrt.append(i % n)
     return tuple(wrt), (0 if single else tuple(range(len(wrt))))
@@ -306,12 +309,25 @@ def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
         unknown = unknown_shapes(f.fn, declared_shapes(f.src.node))
         if all(s == shapes.SCALAR for s in unknown):  # NumPy functions of numbers
             f = f.compiled_for(unknown)
-    if isinstance(f, ArrayDerivative) or hasattr(f, "compiled"):
+    if isinstance(f, Pullback):  # the vjp differentiated in its cotangent
+        f.interface()  # (one output only)
+        _wrt_of(f.__name__, 1, argnums)  # its one argument: argnums 0
+        n = len(f.primals)
+        inner = compile_derivative(
+            f.compiled, kind, n if isinstance(argnums, int) else (n,)
+        )
+        # not cached: a pullback holds its primals, and each vjp call makes one
+        return BoundPrimals(inner, f.primals)
+    if isinstance(f, ArrayDerivative):  # closure for array code, per shape pattern
+        wrt, wrt_tree = _wrt_of(f.__name__, f.n, argnums)
+        compiled = ArrayDerivative(f.fn, f.src, kind, wrt, wrt_tree, base=f)
+        _CACHE[key] = compiled
+        return compiled
+    if hasattr(f, "compiled"):
         raise UsageError(
-            "this derivative cannot be differentiated again yet: derivatives of "
-            "derivatives of array code (vector mode needs the array rules to carry "
-            "an extra axis), and of a jacobian, a hessian or a gradient of a "
-            "gradient taken through a loop (nested vector mode), are future work"
+            "this derivative cannot be differentiated again yet: derivatives of a "
+            "jacobian, a hessian or a gradient of a gradient taken through a loop "
+            "(nested vector mode) are future work"
         )
     if isinstance(getattr(f, "ir", None), Function) and hasattr(f, "src"):
         # closure: a derivative emitted here is differentiated from its IR
@@ -418,18 +434,27 @@ class ArrayDerivative:
     for arguments of unknown shape (the code ``adc compile`` writes).
     """
 
-    def __init__(self, fn, src, kind, wrt, wrt_tree):
+    def __init__(self, fn, src, kind, wrt, wrt_tree, base=None):
         self.fn, self.src, self.kind = fn, src, kind
         self.wrt, self.wrt_tree = wrt, wrt_tree
-        self.n = len(fn.params)
+        # base: the ArrayDerivative this one differentiates (closure), whose
+        # emitted code for each shape pattern is differentiated from its IR
+        self.base = base
+        self.n = len(fn.params) if base is None else _arity(base)
         self.primal_ir = fn
         self._by_sizes: dict = {}  # exact argument shapes -> compiled (the fast path)
         self._by_signature: dict = {}
         self._last = None
-        functools.update_wrapper(self, fn_wrapper_target(fn, kind))
+        target = fn_wrapper_target(fn, kind)
+        if base is not None:
+            target.__name__ = target.__qualname__ = f"{base.__name__}_{kind}"
+            target.__doc__ = f"{_WHAT[kind]} of {base.__name__}, from its IR."
+        functools.update_wrapper(self, target)
         self.__class__ = _with_fast_call(self.n)
 
     def compiled_for(self, signature):
+        if self.base is not None:
+            return self._derivative_of_base(signature)
         compiled = self._by_signature.get(signature)
         if compiled is None:
             scalars = all(s == shapes.SCALAR for s in signature)
@@ -439,6 +464,24 @@ class ArrayDerivative:
             fn = replace(self.fn, param_shapes=None if scalars else signature)
             with _no_gc():
                 compiled = _compile(fn, self.src, self.kind, self.wrt, self.wrt_tree)
+            self._by_signature[signature] = compiled
+        return compiled
+
+    def _derivative_of_base(self, signature):
+        compiled = self._by_signature.get(signature)
+        if compiled is None:
+            inner = self.base.compiled_for(signature[: self.base.n])
+            fn = inner.ir
+            if _closure_check(fn, self.kind) and self.kind in (
+                "grad",
+                "value_and_grad",
+            ):
+                raise UsageError(
+                    f"grad of `{fn.name}`, which records a loop on a tape, is not "
+                    "supported yet for array code; jvp and jacfwd of it work"
+                )
+            with _no_gc():
+                compiled = _compile(fn, inner.src, self.kind, self.wrt, self.wrt_tree)
             self._by_signature[signature] = compiled
         return compiled
 
@@ -470,6 +513,7 @@ class ArrayDerivative:
         if self._last is not None:
             return self._last
         unknown = unknown_shapes(self.fn, declared_shapes(self.src.node))
+        unknown += (None,) * (self.n - len(unknown))  # a derivative's own parameters
         try:
             return self.compiled_for(unknown)
         except CompileError as e:
@@ -509,6 +553,36 @@ def _with_fast_call(n: int) -> type:
     namespace: dict = {}
     exec(text, namespace)
     return type("ArrayDerivative", (ArrayDerivative,), namespace)
+
+
+def _arity(d: ArrayDerivative) -> int:
+    """How many arguments the emitted code of ``d`` takes."""
+    base = d.kind.removesuffix("_vector")
+    if base == "vjp":  # one seed per output
+        return d.n + len(d.fn.results if d.base is None else _interface(d.base).results)
+    if base in ("jvp", "hvp"):  # one direction per argument differentiated
+        return d.n + len(d.wrt)
+    return d.n
+
+
+def _interface(d: ArrayDerivative) -> Function:
+    """The parameters and results of ``d``'s emitted code, as an IR function
+    without a body (what a Jacobian of it needs to know before any call)."""
+    fn = d.fn if d.base is None else _interface(d.base)
+    params = tuple(fn.params)
+    base = d.kind.removesuffix("_vector")
+    if base in ("jvp", "hvp"):
+        params += tuple(Var(f"{fn.params[i].name}_dot") for i in d.wrt)
+    elif base == "vjp":
+        params += tuple(Var(f"y{i}_bar") for i in range(len(fn.results)))
+    if base == "jvp":
+        tree = (fn.tree, shift_tree(fn.tree, len(fn.results)))
+    elif base == "value_and_grad":
+        tree = (0, shift_tree(d.wrt_tree, 1))
+    else:
+        tree = d.wrt_tree
+    results = tuple(Var(f"r{i}") for i in range(len(tree_leaves(tree))))
+    return Function(name=d.__name__, params=params, body=(), results=results, tree=tree)
 
 
 def fn_wrapper_target(fn: Function, kind: str):
@@ -565,8 +639,7 @@ def value_and_grad(f=None, argnums=0):
 
 
 def _all_argnums(f, primals) -> tuple[int, ...]:
-    ir = getattr(f, "ir", None)  # a derivative emitted here: its own IR
-    n = len(ir.params if isinstance(ir, Function) else trace_cached(f).params)
+    n = len(_signature_ir(f).params)
     if len(primals) != n:
         raise UsageError(
             f"`{f.__name__}` takes {n} arguments, got {len(primals)} primals"
@@ -599,20 +672,70 @@ def vjp(f, *primals):
     compiled = compile_derivative(f, "vjp", argnums, _any_array(primals))
     if isinstance(compiled, ArrayDerivative):
         compiled = compiled.specialize(*primals)
-    y = f(*primals)
-    multiple = not isinstance(compiled.primal_ir.tree, int)
+    return f(*primals), Pullback(compiled, primals)
 
-    def pullback(y_bar):
-        seeds = tuple(y_bar) if multiple else (y_bar,)
-        if len(seeds) != len(compiled.primal_ir.results):
+
+class Pullback:
+    """``ȳ ↦ ȳᵀ·J`` at fixed primals: the emitted vjp with the primals bound.
+
+    It can be differentiated again (``jvp``, ``jacfwd`` ... of it, from the
+    emitted vjp's IR, the primals staying bound): :class:`BoundPrimals`.
+    """
+
+    def __init__(self, compiled, primals: tuple):
+        self.compiled, self.primals = compiled, primals
+        self.outputs = len(compiled.primal_ir.results)
+        self.multiple = not isinstance(compiled.primal_ir.tree, int)
+        self.source, self.ir = compiled.source, compiled.ir
+        self.__name__ = f"{compiled.primal_ir.name}_pullback"
+
+    def __call__(self, y_bar):
+        seeds = tuple(y_bar) if self.multiple else (y_bar,)
+        if len(seeds) != self.outputs:
             raise UsageError(
-                f"pullback needs {len(compiled.primal_ir.results)} cotangents, got {len(seeds)}"
+                f"pullback needs {self.outputs} cotangents, got {len(seeds)}"
             )
-        return compiled(*primals, *seeds)
+        return self.compiled(*self.primals, *seeds)
 
-    pullback.source = compiled.source
-    pullback.ir = compiled.ir
-    return y, pullback
+    def interface(self) -> Function:
+        """Its one parameter (ȳ) and its results (one adjoint per primal)."""
+        if self.multiple:
+            raise UsageError(
+                f"`{self.__name__}` takes a tuple of {self.outputs} cotangents; "
+                "differentiating it is supported for a function of one output"
+            )
+        return replace(self.ir, params=(Var("y_bar"),), body=())
+
+
+class BoundPrimals:
+    """A derivative of a :class:`Pullback`: the emitted derivative of its vjp,
+    called with the pullback's primals in front of the arguments."""
+
+    def __init__(self, compiled, primals: tuple):
+        self.compiled, self.primals = compiled, primals
+        self.__name__ = getattr(compiled, "__name__", "derivative")
+        self.arrays = _any_array(primals)  # array code, whatever it is called with
+
+    def __call__(self, *args):
+        return self.compiled(*self.primals, *args)
+
+    @property
+    def source(self) -> str:
+        return self.compiled.source
+
+    @property
+    def ir(self):
+        return self.compiled.ir
+
+
+def _signature_ir(f) -> Function:
+    """The parameters and results ``f`` is called with (its body if it has one)."""
+    if isinstance(f, ArrayDerivative):
+        return _interface(f)
+    if isinstance(f, Pullback):
+        return f.interface()
+    ir = getattr(f, "ir", None)  # a derivative emitted here: its own IR
+    return ir if isinstance(ir, Function) else trace_cached(f)
 
 
 # --- the CLI's entry point --------------------------------------------------------------
@@ -662,10 +785,14 @@ def compile_file(
         if mode == "hessian":
             wrappers.append(hessian_source(fn, idx, d.name))
         elif mode == "jacobian":
-            chosen = "forward" if kind == "jvp" else "reverse"
+            chosen = "reverse" if kind == "vjp" else "forward"
             wrappers.append(jacobian_source(fn, idx, d.name, chosen))
     if ir_only:
         return "\n".join(traces)
+    if any("_directions(" in w for w in wrappers):
+        from .jacobians import VECTOR_HELPERS
+
+        wrappers.insert(0, VECTOR_HELPERS.strip("\n") + "\n")
     header = f"Derivatives emitted by ad_compiler {__version__} from {file}"
     if command:
         header += f" by `{command}`"
@@ -676,16 +803,20 @@ def compile_file(
 
 
 def _second_order_kind(fn: Function, mode: str, wrt: tuple) -> str:
-    """The derivative ``adc compile --mode hessian|hvp|jacobian`` emits for ``fn``."""
-    if fn.param_shapes:
-        raise UsageError(
-            f"--mode {mode} covers scalar code for now; `{fn.name}` takes arrays"
-        )
+    """The derivative ``adc compile --mode hessian|hvp|jacobian`` emits for ``fn``.
+
+    For array code the Hessian and Jacobian call the vector-mode variants
+    (directions as a leading axis); a Jacobian of array code is taken in
+    forward mode, since which mode is cheaper depends on sizes only known
+    when it runs (``jacobian()`` in the API chooses per call).
+    """
     if mode == "jacobian":  # a forward pass per input, a reverse pass per output
+        if fn.param_shapes:
+            return "jvp_vector"
         return "jvp" if len(wrt) <= len(fn.results) else "vjp"
     if not isinstance(fn.tree, int):
         raise UsageError(f"--mode {mode} needs `{fn.name}` to return one number")
-    return "hvp"
+    return "hvp_vector" if fn.param_shapes and mode == "hessian" else "hvp"
 
 
 def _returns_number(fn: Function) -> bool:

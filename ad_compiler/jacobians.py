@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy
 
-from .api import ArrayDerivative, _wrt, compile_derivative, trace_cached
+from .api import ArrayDerivative, _signature_ir, _wrt, compile_derivative
 from .errors import UsageError
 from .ir import Function
 
@@ -34,8 +34,7 @@ __all__ = ["jacfwd", "jacrev", "jacobian", "hessian", "hvp", "gauss_newton"]
 
 
 def _primal_ir(f) -> Function:
-    ir = getattr(f, "ir", None)
-    return ir if isinstance(ir, Function) else trace_cached(f)
+    return _signature_ir(f)
 
 
 def _unit_vectors(k: int) -> list:
@@ -98,7 +97,7 @@ def _vector_mode(f, kind: str, wrt: tuple, mode: str, name: str, run, run_arrays
     through it), ``run_arrays`` for array code or a call with arrays, where the
     ``_vector`` variant carries the directions as a leading axis."""
     scalar = compile_derivative(f, kind, wrt)
-    array_code = isinstance(scalar, ArrayDerivative)
+    array_code = isinstance(scalar, ArrayDerivative) or getattr(scalar, "arrays", False)
 
     def vector():
         return compile_derivative(f, f"{kind}_vector", wrt, arrays=True)
@@ -370,19 +369,94 @@ def forward_gradient(f, argnums, fn: Function, value: bool) -> Derived:
 
 
 # --- emitted wrappers (adc compile --mode hessian | jacobian) -----------------------------
+# Written once into a module with array Hessians or Jacobians (adc compile).
+VECTOR_HELPERS = '''
+def _directions(args):
+    """The unit directions of vector mode for array arguments: one array of
+    shape (K,) + a.shape per argument, K their total size."""
+    dims = [np.shape(a) for a in args]
+    starts = np.cumsum([0] + [int(np.prod(s)) for s in dims])
+    e = np.eye(starts[-1])
+    return [e[:, a:b].reshape((len(e),) + s) for a, b, s in zip(starts, starts[1:], dims)]
+
+
+def _blocks(results, args):
+    """Blocks [o][i] of a Jacobian, of shape results[o].shape[1:] + args[i].shape,
+    from each result along all unit directions of args (a leading axis of K)."""
+    dims = [np.shape(a) for a in args]
+    starts = np.cumsum([0] + [int(np.prod(s)) for s in dims])
+    return tuple(
+        tuple(
+            np.reshape(r[a:b], (b - a, -1)).T.reshape(np.shape(r)[1:] + s)
+            for a, b, s in zip(starts, starts[1:], dims)
+        )
+        for r in results
+    )
+'''
+
+
+def _array_hessian_source(fn: Function, wrt: tuple, hvp_name: str) -> str:
+    params = ", ".join(p.name for p in fn.params)
+    names = ", ".join(fn.params[i].name for i in wrt)
+    args = _tuple_text(fn.params[i].name for i in wrt)
+    rows = "(rows,)" if len(wrt) == 1 else "rows"
+    pick = "[0][0]" if len(wrt) == 1 else ""
+    return (
+        f"def {fn.name}_hessian({params}):\n"
+        f'    """Hessian of {fn.name} in {names}: {hvp_name} (forward over reverse)\n'
+        f"    along every unit direction at once (vector mode); block [i][j] has the\n"
+        f'    shape x_i.shape + x_j.shape."""\n'
+        f"    rows = {hvp_name}({params}, *_directions(({args})))\n"
+        f"    return _blocks({rows}, ({args})){pick}\n"
+    )
+
+
+def _array_jacobian_source(fn: Function, wrt: tuple, target: str) -> str:
+    params = ", ".join(p.name for p in fn.params)
+    names = ", ".join(fn.params[i].name for i in wrt)
+    args = _tuple_text(fn.params[i].name for i in wrt)
+    dots = "(dots,)" if isinstance(fn.tree, int) else "dots"
+    pick = "[0][0]" if len(wrt) == 1 and isinstance(fn.tree, int) else ""
+    return (
+        f"def {fn.name}_jacobian({params}):\n"
+        f'    """Jacobian of {fn.name} in {names}: forward mode, {target} with every\n'
+        f"    input direction at once (vector mode); block [o][i] has the shape\n"
+        f"    output_o.shape + x_i.shape.  (Forward mode: which mode is cheaper depends\n"
+        f'    on the sizes; ad_compiler.jacobian chooses per call.)"""\n'
+        f"    _, dots = {target}({params}, *_directions(({args})))\n"
+        f"    return _blocks({dots}, ({args})){pick}\n"
+    )
+
+
+def _tuple_text(items) -> str:
+    items = list(items)
+    return items[0] + "," if len(items) == 1 else ", ".join(items)
+
+
+def _unit(fn: Function) -> str:
+    """A name for the identity matrix that no parameter has (it is bound first)."""
+    name = "e"
+    while any(p.name == name for p in fn.params):
+        name += "_"
+    return name
+
+
 def hessian_source(fn: Function, wrt: tuple, hvp_name: str) -> str:
     """A function calling the emitted ``hvp_name`` once, along every direction."""
+    if fn.param_shapes:
+        return _array_hessian_source(fn, wrt, hvp_name)
     params = ", ".join(p.name for p in fn.params)
     k = len(wrt)
     names = ", ".join(fn.params[i].name for i in wrt)
-    dirs = ", ".join(f"e[{j}]" for j in range(k))
+    e = _unit(fn)
+    dirs = ", ".join(f"{e}[{j}]" for j in range(k))
     rows = "(rows,)" if k == 1 else "rows"
     return (
         f"def {fn.name}_hessian({params}):\n"
         f'    """Hessian of {fn.name} in {names}, as rows: {hvp_name} (forward over\n'
         f"    reverse) along every direction at once (vector mode).\n"
         f'    """\n'
-        f"    e = np.eye({k})\n"
+        f"    {e} = np.eye({k})\n"
         f"    rows = {hvp_name}({params}, {dirs})\n"
         f"    return tuple(tuple(np.broadcast_to(r, ({k},)).tolist()) for r in {rows})\n"
     )
@@ -390,6 +464,8 @@ def hessian_source(fn: Function, wrt: tuple, hvp_name: str) -> str:
 
 def jacobian_source(fn: Function, wrt: tuple, target: str, mode: str) -> str:
     """A function calling the emitted ``target`` (jvp or vjp) once: J as rows."""
+    if fn.param_shapes:
+        return _array_jacobian_source(fn, wrt, target)
     params = ", ".join(p.name for p in fn.params)
     k, m = len(wrt), len(fn.results)
     names = ", ".join(fn.params[i].name for i in wrt)
@@ -401,18 +477,19 @@ def jacobian_source(fn: Function, wrt: tuple, target: str, mode: str) -> str:
         f" at once (vector mode).\n"
         f'    """\n'
     )
+    e = _unit(fn)
     if mode == "forward":
-        dirs = ", ".join(f"e[{j}]" for j in range(k))
+        dirs = ", ".join(f"{e}[{j}]" for j in range(k))
         dots = "(dots,)" if isinstance(fn.tree, int) else "dots"
         return head + (
-            f"    e = np.eye({k})\n"
+            f"    {e} = np.eye({k})\n"
             f"    _, dots = {target}({params}, {dirs})\n"
             f"    return tuple(tuple(np.broadcast_to(d, ({k},)).tolist()) for d in {dots})\n"
         )
-    seeds = ", ".join(f"e[{i}]" for i in range(m))
+    seeds = ", ".join(f"{e}[{i}]" for i in range(m))
     bars = "(bars,)" if k == 1 else "bars"
     return head + (
-        f"    e = np.eye({m})\n"
+        f"    {e} = np.eye({m})\n"
         f"    bars = {target}({params}, {seeds})\n"
         f"    columns = [np.broadcast_to(b, ({m},)) for b in {bars}]\n"
         f"    return tuple(tuple(float(c[i]) for c in columns) for i in range({m}))\n"

@@ -1,4 +1,4 @@
-"""Jacobians and Hessians of scalar code: ad_compiler's vector mode against finite differences and JAX.
+"""Jacobians and Hessians of scalar code and Hessians of array code: ad_compiler's vector mode against finite differences and JAX.
 
 What it measures
 ----------------
@@ -51,6 +51,41 @@ Hessian takes longer than ``--compile-limit`` seconds (default 60) it is
 interrupted, that n is reported as not timed, and the run goes on with the
 other sizes.
 
+**Hessians of array code.**  The same function written with NumPy on ONE
+array argument::
+
+    def rosen(x):
+        return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+at the same n and the same seeded points (x a float64 array of shape (n,)).
+Here ad_compiler's vector mode is the array kind: the derivative's IR is
+rewritten so that the tangent carries a leading axis of n directions, and
+``hessian(rosen)(x)`` returns the (n, n) Hessian as a NumPy array from ONE
+call of the emitted forward-over-reverse code (``rosen_hvp_vector(x,
+x_dot)``, ``x_dot = np.eye(n)``; every line of it works on (n, n - 1)
+arrays).  Per n it times, side by side in one run, one call of
+
+* ``rosen(x) itself``      -- the plain NumPy function, for scale;
+* ``ad_compiler grad``     -- ``grad(rosen)(x)``: the reference (ratio 1.0);
+* ``ad_compiler hessian``  -- ``hessian(rosen)(x)``: H as an (n, n) array;
+* ``ad_compiler hvp(x, v)`` -- ``hvp(rosen)(x, v)``: H v along one seeded
+  random direction, the cost of one direction;
+* ``FD of grad (2n calls)`` -- central differences of ``grad(rosen)``, as above
+  but with x an array: 2n gradient calls, h = 1e-5, into an n x n array;
+* ``jax.jit(jax.hessian)`` -- as above;
+* ``jax.hessian (no jit)`` -- the same without ``jax.jit`` (every primitive
+  dispatched on each call); not timed at an n where one call takes longer
+  than 2 s.
+
+A fresh copy of ``rosen`` is loaded per n, so that each n's first call
+compiles (the emitted code depends only on the number of axes of x and which
+have length 1, so one compilation would otherwise serve every n).  Compile
+seconds, not in the per-call figures: ``trace`` (lowering to IR),
+``hessian``, ``grad``, ``hvp`` (building each and its first call, which
+compiles the code for x's shape), ``jax jit`` and ``jax eager`` (the first
+call of each; without jit JAX compiles every primitive the first time), and
+``hess lines`` (the emitted module's length).
+
 **Jacobians.**  Two maps written as generated straight-line scalar code:
 
 * ``tall``, R^4 -> R^200 (n << m): ``y_k = sin(a_k x0 + x1) exp(-x2 k/m) + x3 k``
@@ -97,7 +132,11 @@ the exact one, rtol 1e-6 and atol 1e-7 max|H| where finite differences are
 involved.  The gradient is checked against the exact gradient the same way.
 Every Jacobian is likewise compared with the exact one (computed in NumPy) and
 with the others.  A contender that disagrees is reported, with its largest
-difference, and not timed.
+difference, and not timed.  For array code the same tolerances apply (the
+Hessian-vector product is checked against the exact H v) but a disagreement
+of an AD result -- ad_compiler's gradient, hvp or Hessian, or JAX's Hessian --
+aborts the run with a message saying which and by how much (exit status 1);
+finite differences that disagree are only not timed.
 
 How it is timed
 ---------------
@@ -114,9 +153,11 @@ milliseconds per call, with ratios to the reference and to ad_compiler's
 
 Run as ``python benchmarks/bench_higher.py [--quick] [--sizes 10,100,1000]
 [--rounds N] [--target-ms MS] [--budget-s S] [--compile-limit S]
-[--no-jacobians] [--json PATH]``.  A default run takes about 80 s, 19 s of it
-compiling n = 1,000; ``--quick`` (n = 10 and 100, 3 rounds) about 20 s.  It always exits
-with status 0.  It is a plain script, not a test: neither pytest nor CI runs it.
+[--no-jacobians] [--no-arrays] [--json PATH]``.  A default run takes about
+110 s, 16 s of it compiling the scalar n = 1,000 and about 35 s the array
+section; ``--quick`` (n = 10 and 100, 3 rounds) about 25 s.  It exits with
+status 0 except when an AD Hessian of array code is wrong (1).  It is a plain
+script, not a test: neither pytest nor CI runs it.
 """
 
 from __future__ import annotations
@@ -156,6 +197,17 @@ GRAD, HESS, HVP = "ad_compiler grad", "ad_compiler hessian", "ad_compiler hvp(x,
 HVP_LOOP = "hvp, n scalar calls"
 FD, JAX_HESS = "FD of grad (2n calls)", "jax.jit(jax.hessian)"
 H_ORDER = [GRAD, HESS, HVP, HVP_LOOP, FD, JAX_HESS]
+# Hessian-of-array-code contenders (GRAD, HESS, FD and JAX_HESS as above)
+ROSEN_ITSELF, HVP_ONE = "rosen(x) itself", "ad_compiler hvp(x, v)"
+JAX_EAGER = "jax.hessian (no jit)"
+A_ORDER = [ROSEN_ITSELF, GRAD, HESS, HVP_ONE, FD, JAX_HESS, JAX_EAGER]
+EAGER_LIMIT_S = 2.0  # jax.hessian without jit: not timed past this per call
+ROSEN_ARRAY = """import numpy as np
+
+
+def rosen(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+"""
 # Jacobian contenders
 PLAIN, JACFWD, JACREV, JACOBIAN = "function itself", "jacfwd", "jacrev", "jacobian"
 JAX_FWD, JAX_REV = "jax.jit(jax.jacfwd)", "jax.jit(jax.jacrev)"
@@ -168,6 +220,10 @@ DEPENDENTS = {JACFWD: (JACFWD, JVP_RAW, JVP_LOOP), JACREV: (JACREV, VJP_RAW, VJP
 
 class CompileTimeout(Exception):
     """Building a derivative took longer than ``--compile-limit``."""
+
+
+class Aborted(Exception):
+    """An AD Hessian of array code disagrees with the exact one: no figures."""
 
 
 # --------------------------------------------------------------------------
@@ -545,6 +601,188 @@ def print_hessian_tables(results):
 
 
 # --------------------------------------------------------------------------
+# Hessians of array code
+# --------------------------------------------------------------------------
+
+
+def fd_hessian_array(g, x: np.ndarray, h: float = FD_STEP) -> np.ndarray:
+    """Central differences of the array gradient ``g``: 2n calls, column by column."""
+    n = len(x)
+    H = np.empty((n, n))
+    xp = x.copy()
+    for j in range(n):
+        xp[j] = x[j] + h
+        up = np.array(g(xp))  # a copy: xp changes before the difference
+        xp[j] = x[j] - h
+        H[:, j] = (up - g(xp)) / (2 * h)
+        xp[j] = x[j]
+    return H
+
+
+def run_hessian_arrays(n, directory, jaxmod, opts, full_errors):
+    """Build, check and time the Hessian contenders for ``rosen(x)`` on one array.
+
+    Raises :class:`Aborted` when an AD Hessian (ad_compiler's, JAX's), the
+    gradient or the Hessian-vector product disagrees with the exact one."""
+    from ad_compiler import grad, hessian, hvp
+    from ad_compiler.api import trace_cached
+
+    res = {"n": n, "ms": {}, "rounds": 0, "compile_s": {}, "unavailable": {}}
+    res["notes"], res["checks"] = [], []
+    # a fresh function per n, so that every n's first call compiles (the code
+    # depends only on the number of axes of x, so one compilation serves all n)
+    f = load_module(directory, f"rosen_array_{n}", ROSEN_ARRAY).rosen
+    rng = np.random.default_rng(n)
+    xs = rng.uniform(-1.2, 1.2, n)
+    v = rng.standard_normal(n)
+    limit = opts.compile_limit
+    where = f"arrays, n = {n}"
+
+    def unavailable(labels, exc):
+        mark_unavailable(res, full_errors, where, labels, exc)
+
+    def first_call(build, *args):
+        """(the derivative, its first result): building plus compiling."""
+        d = build(f)
+        return d, d(*args)
+
+    candidates, results, checked, built = {ROSEN_ITSELF: (f, (xs,))}, {}, {}, {}
+    try:
+        _, res["compile_s"]["trace"] = with_limit(limit, timed, trace_cached, f)
+    except Exception as exc:  # noqa: BLE001 -- report, go on with JAX
+        unavailable((GRAD, HESS, HVP_ONE, FD), exc)
+    builds = (
+        ("hessian", hessian, (xs,), (HESS,)),
+        ("grad", grad, (xs,), (GRAD, FD)),
+        ("hvp", hvp, (xs, v), (HVP_ONE,)),
+    )
+    for key, build, args, labels in builds if "trace" in res["compile_s"] else ():
+        try:
+            (d, value), res["compile_s"][key] = with_limit(
+                limit, timed, first_call, build, *args
+            )
+        except CompileTimeout as exc:
+            res["notes"].append(
+                f"{where}: building {key} {exc} within --compile-limit {limit:g} s"
+            )
+            res["compile_s"][key] = f"> {limit:g}"
+            for label in labels:
+                res["unavailable"][label] = "not built within --compile-limit"
+            continue
+        except Exception as exc:  # noqa: BLE001
+            unavailable(labels, exc)
+            continue
+        built[labels[0]] = d
+        candidates[labels[0]] = (d, args)
+        (results if key == "hessian" else checked)[labels[0]] = value
+    if HESS in built:
+        res["hessian_lines"] = len(built[HESS].source.splitlines())
+    if GRAD in built:
+        results[FD] = fd_hessian_array(built[GRAD], xs)
+        candidates[FD] = (fd_hessian_array, (built[GRAD], xs))
+
+    if jaxmod is not None:
+        jax, jnp = jaxmod
+
+        def rosen_jnp(y):
+            return jnp.sum(100.0 * (y[1:] - y[:-1] ** 2) ** 2 + (1.0 - y[:-1]) ** 2)
+
+        xj = jax.device_put(jnp.asarray(xs, dtype=jnp.float64))
+        jitted, eager = jax.jit(jax.hessian(rosen_jnp)), jax.hessian(rosen_jnp)
+
+        def jax_hessian(y):
+            return jax.block_until_ready(jitted(y))
+
+        def jax_eager(y):
+            return jax.block_until_ready(eager(y))
+
+        _, res["compile_s"]["jax jit"] = timed(jax_hessian, xj)  # traces, compiles
+        results[JAX_HESS] = np.asarray(jax_hessian(xj))
+        candidates[JAX_HESS] = (jax_hessian, (xj,))
+        # without jit every primitive is dispatched (and, the first time, compiled)
+        _, res["compile_s"]["jax eager"] = timed(jax_eager, xj)
+        result, seconds = timed(jax_eager, xj)
+        if seconds > EAGER_LIMIT_S:
+            res["notes"].append(
+                f"{where}: {JAX_EAGER} took {seconds:.1f} s a call "
+                f"(> {EAGER_LIMIT_S:g} s): not timed"
+            )
+        else:
+            results[JAX_EAGER] = np.asarray(result)
+            candidates[JAX_EAGER] = (jax_eager, (xj,))
+
+    # correctness gate: abort on any AD disagreement, as the brief of this
+    # section asks (finite differences that disagree are only not timed)
+    exact = rosen_hessian(xs)
+    for label, value, expected in (
+        (GRAD, checked.get(GRAD), rosen_gradient(xs)),
+        (HVP_ONE, checked.get(HVP_ONE), exact @ v),
+    ):
+        if value is not None:
+            lines, bad = gate({label: np.asarray(value, dtype=float)}, expected)
+            res["checks"] += lines
+            if bad:
+                raise Aborted(f"{where}: {label} is wrong:\n    {lines[-1]}")
+    lines, bad = gate(results, exact, fd_labels=(FD,))
+    res["checks"] += lines
+    wrong = sorted(bad - {FD})
+    if wrong:
+        raise Aborted(
+            f"{where}: {', '.join(wrong)} disagree(s) with the exact Rosenbrock "
+            "Hessian or with each other:\n    " + "\n    ".join(lines)
+        )
+    for label in bad:  # FD only
+        candidates.pop(label, None)
+        res["unavailable"][label] = "disagrees, not timed (see the checks)"
+    best, res["rounds"] = _harness.interleaved(
+        candidates, opts.rounds, opts.target_ms / 1e3, opts.budget_s
+    )
+    res["ms"] = {label: t * 1e3 for label, t in best.items()}
+    print(
+        f"  timed Hessians of array code at n = {n} ({res['rounds']} rounds)",
+        flush=True,
+    )
+    return res
+
+
+def print_array_tables(results):
+    cell = 28
+    head = f"{'':<22}" + "".join(f"{'n = ' + str(r['n']):>{cell}}" for r in results)
+    sub = f"{'contender':<22}" + f"{'ms/call':>12}{'/grad':>8}{'/hessian':>8}" * len(
+        results
+    )
+    print(head)
+    print(sub)
+    print("-" * len(sub))
+    for label in A_ORDER:
+        cells = []
+        for r in results:
+            ms = r["ms"]
+            if label in ms:
+                ref = f"{ms[label] / ms[GRAD]:>8.2f}" if GRAD in ms else f"{'':>8}"
+                rel = f"{ms[label] / ms[HESS]:>8.2f}" if HESS in ms else f"{'':>8}"
+                cells.append(f"{fmt_ms(ms[label]):>12}{ref}{rel}")
+            else:
+                why = "n/a" if label in r["unavailable"] else "--"
+                cells.append(f"{why:>12}{'':>16}")
+        print((f"{label:<22}" + "".join(cells)).rstrip())
+    print("-" * len(sub))
+    print()
+    print("Compile seconds (not in the per-call figures):")
+    cols = ["trace", "hessian", "grad", "hvp", "jax jit", "jax eager"]
+    print(f"{'n':>6}" + "".join(f"{c:>10}" for c in cols) + f"{'hess lines':>12}")
+    for r in results:
+        cs = r["compile_s"]
+        row = "".join(f"{fmt_s(cs[c]) if c in cs else '--':>10}" for c in cols)
+        print(f"{r['n']:>6}{row}{r.get('hessian_lines', '--'):>12}")
+    print(
+        "(ad_compiler: trace = lowering rosen to IR; hessian / grad / hvp = building\n"
+        " each and its first call, which compiles for the shape of x. jax jit /\n"
+        " jax eager = first call of jax.jit(jax.hessian) / jax.hessian.)"
+    )
+
+
+# --------------------------------------------------------------------------
 # Jacobians
 # --------------------------------------------------------------------------
 
@@ -750,7 +988,8 @@ def main(argv=None) -> int:
     add("--target-ms", type=float, help="ms per measurement (default 20; 5 quick)")
     add("--budget-s", type=float, default=20.0, help="max timing s per column")
     add("--compile-limit", type=float, default=60.0, help="max s to build a Hessian")
-    add("--no-jacobians", action="store_true", help="only the Hessian tables")
+    add("--no-jacobians", action="store_true", help="no Jacobian tables")
+    add("--no-arrays", action="store_true", help="no Hessians of array code")
     add("--json", metavar="PATH", help="also write the results as JSON")
     opts = parser.parse_args(argv)
     opts.sizes = opts.sizes or ([10, 100] if opts.quick else [10, 100, 1000])
@@ -767,6 +1006,21 @@ def main(argv=None) -> int:
         hess = [
             run_hessian(n, directory, jaxmod, opts, full_errors) for n in opts.sizes
         ]
+        arrays = []
+        try:
+            for n in [] if opts.no_arrays else opts.sizes:
+                arrays.append(
+                    run_hessian_arrays(n, directory, jaxmod, opts, full_errors)
+                )
+        except Aborted as exc:
+            print(
+                "\nABORTED: a derivative of array code disagrees with the exact "
+                f"one (rtol {EXACT_RTOL:g}); no figures are reported.\n{exc}"
+            )
+            for full in full_errors:
+                print()
+                print(full)
+            return 1
         jac = []
         if not opts.no_jacobians:
             jac = [
@@ -787,6 +1041,9 @@ def main(argv=None) -> int:
     for r in hess:
         for line in r["checks"]:
             print(f"  n = {r['n']}: {line}")
+    for r in arrays:
+        for line in r["checks"]:
+            print(f"  arrays, n = {r['n']}: {line}")
     for r in jac:
         for line in r["checks"]:
             print(f"  {r['case']}: {line}")
@@ -796,6 +1053,18 @@ def main(argv=None) -> int:
     print("hessian().  Rounds per n: " + ", ".join(str(r["rounds"]) for r in hess))
     print()
     print_hessian_tables(hess)
+    if arrays:
+        print()
+        print("HESSIAN OF ARRAY CODE: rosen(x) with NumPy on one array x of n numbers")
+        print(
+            "/grad: ratio to one ad_compiler gradient call; /hessian: to ad_compiler's"
+        )
+        print(
+            "hessian() (vector mode, H as an n x n array).  Rounds per n: "
+            + ", ".join(str(r["rounds"]) for r in arrays)
+        )
+        print()
+        print_array_tables(arrays)
     if jac:
         print()
         print("JACOBIANS, J as a tuple of rows (ad_compiler) or an array (jax)")
@@ -804,10 +1073,11 @@ def main(argv=None) -> int:
         print()
         print_jacobian_tables(jac)
     print()
-    for r in hess + jac:
+    for r in hess + arrays + jac:
         notes += r["notes"]
         for label, why in r["unavailable"].items():
             where = f"n = {r['n']}" if "case" not in r else r["case"]
+            where = f"arrays, {where}" if r in arrays else where
             notes.append(f"{where}: {label}: {why}")
     for note in dict.fromkeys(notes):
         print(f"note: {note}")
@@ -826,6 +1096,14 @@ def main(argv=None) -> int:
             "hessian": [
                 {k: r[k] for k in ("n", "ms", "rounds", "compile_s", "unavailable")}
                 for r in hess
+            ],
+            "hessian_arrays": [
+                {
+                    k: r.get(k)
+                    for k in ("n", "ms", "rounds", "compile_s", "unavailable")
+                    + ("hessian_lines",)
+                }
+                for r in arrays
             ],
             "jacobian": [
                 {

@@ -231,14 +231,6 @@ def test_forward_over_reverse_through_a_loop_reads_the_tape_tangents():
     assert hessian(control_flow.logistic)(0.3, 4) == pytest.approx(fd, rel=1e-6)
 
 
-def test_a_derivative_of_an_array_derivative_says_it_is_not_supported_yet():
-    def loss(w):
-        return np.sum(w * w)
-
-    with pytest.raises(UsageError, match="future work"):
-        grad(grad(loss))
-
-
 ROOT = Path(__file__).resolve().parents[1]
 
 

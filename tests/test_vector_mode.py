@@ -8,13 +8,29 @@ seeds at once), both checked against central differences, with JAX's layout
 from ``hessian`` checked against central differences of the emitted gradient.
 """
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from ad_compiler import CompileError, grad, hessian, hvp, jacfwd, jacobian, jacrev
+from ad_compiler import (
+    CompileError,
+    UsageError,
+    grad,
+    hessian,
+    hvp,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jvp,
+    vjp,
+)
 from ad_compiler.jacobians import gauss_newton
 
 from array_corpus import CASES, arguments, differentiable
+from test_golden import check_golden
 
 H = 1e-6
 
@@ -176,3 +192,125 @@ def test_vector_mode_says_where_it_cannot_know_an_axis_count():
     idx = np.array([[0, 1], [1, 2]])
     with pytest.raises(CompileError, match="vector mode needs to know how many axes"):
         hessian(index_by_a_matrix)(np.ones(3), idx)
+
+
+# --- closure: derivatives of array derivatives, from their IR -------------------------
+def mse(W, X, Y):
+    return np.mean((np.tanh(X @ W) - Y) ** 2)
+
+
+def test_jvp_jacfwd_and_jacrev_of_an_array_gradient_are_its_hessian():
+    x = np.linspace(-1.0, 1.0, 6)
+    v = np.cos(np.arange(6.0))
+    g = grad(rosenbrock)
+    H = _rosenbrock_hessian(x)
+    y, Hv = jvp(g, (x,), (v,))
+    np.testing.assert_allclose(y, g(x), rtol=0, atol=0)
+    np.testing.assert_allclose(Hv, H @ v, rtol=1e-12)
+    np.testing.assert_allclose(jacfwd(g)(x), H, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(jacrev(g)(x), H, rtol=1e-12, atol=1e-12)
+    _, pullback = vjp(g, x)
+    np.testing.assert_allclose(pullback(v)[0], H @ v, rtol=1e-12)
+
+
+def test_jacobian_of_a_network_gradient_is_its_hessian_in_jax_layout():
+    rng = np.random.default_rng(0)
+    W, X, Y = rng.normal(size=(3, 2)), rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    H = jacfwd(grad(mse))(W, X, Y)
+    assert H.shape == (3, 2, 3, 2)
+    np.testing.assert_allclose(H, hessian(mse)(W, X, Y), rtol=1e-10, atol=1e-12)
+    expected = _fd_jacobian(lambda w: grad(mse)(w, X, Y), [W], 0)
+    np.testing.assert_allclose(H, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_grad_of_an_array_valued_gradient_is_a_usage_error():
+    with pytest.raises(UsageError, match="returns an array"):
+        grad(grad(rosenbrock))(np.ones(4))
+
+
+# --- adc compile --mode hessian | jacobian | hvp, for array code --------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _compiled_module(*args):
+    proc = subprocess.run(
+        [sys.executable, "-m", "ad_compiler.cli", "compile", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    imports = [l for l in proc.stdout.splitlines() if l.startswith(("import", "from"))]
+    assert imports == ["import numpy as np"]
+    namespace: dict = {}
+    exec(proc.stdout, namespace)
+    return namespace, proc.stdout
+
+
+def test_cli_hessian_of_array_code_is_one_vector_mode_call():
+    namespace, text = _compiled_module(
+        "samples/rosenbrock.py", "--mode", "hessian", "--shape", "x=n"
+    )
+    check_golden("rosenbrock.hessian.py.txt", text)
+    expected = [[802, -400, 0], [-400, 1002, -400], [0, -400, 200]]
+    H = namespace["rosenbrock_hessian"](np.ones(3))
+    np.testing.assert_allclose(H, expected, rtol=1e-14)
+    x = np.random.default_rng(2).uniform(-1.0, 1.0, size=50)
+    H = namespace["rosenbrock_hessian"](x)
+    np.testing.assert_allclose(H, _rosenbrock_hessian(x), rtol=1e-12, atol=1e-9)
+
+
+def test_cli_jacobian_and_hvp_of_array_code(tmp_path):
+    source = tmp_path / "layer.py"
+    source.write_text(
+        "import numpy as np\n\n\ndef layer(W, x, b):\n    return np.tanh(W @ x + b)\n"
+    )
+    shapes = ["--shape", "W=m,n", "x=n", "b=m"]
+    namespace, _ = _compiled_module(str(source), "--mode", "jacobian", *shapes)
+    rng = np.random.default_rng(4)
+    W, x, b = rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=4)
+    blocks = namespace["layer_jacobian"](W, x, b)
+    for got, want in zip(blocks[0], jacfwd(layer, (0, 1, 2))(W, x, b)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    namespace, _ = _compiled_module(
+        "samples/rosenbrock.py", "--mode", "hvp", "--shape", "x=n"
+    )
+    v = np.arange(5.0)
+    x = np.linspace(-1.0, 1.0, 5)
+    np.testing.assert_allclose(
+        namespace["rosenbrock_hvp"](x, v), _rosenbrock_hessian(x) @ v, rtol=1e-12
+    )
+
+
+# --- derivatives of a vjp pullback (the cotangent is the variable) ----------------------
+def sine_product(x, y):
+    return np.sin(x) * y + x**3
+
+
+def tanh_scaled(x):
+    return np.tanh(x) * np.sum(x)
+
+
+def test_a_pullback_of_numbers_is_differentiated_in_its_cotangent():
+    _, pullback = vjp(sine_product, 0.3, 2.0)
+    gradient = pullback(1.0)
+    values, tangents = jvp(pullback, (1.0,), (0.5,))
+    assert values == gradient
+    assert tangents == pytest.approx(tuple(0.5 * g for g in gradient), rel=1e-15)
+    assert jacfwd(pullback)(1.0) == pytest.approx(gradient, rel=1e-15)
+    assert jacrev(pullback)(1.0) == pytest.approx(gradient, rel=1e-15)
+
+
+def test_the_jacobian_of_an_array_pullback_is_the_transposed_jacobian():
+    x, ybar = np.linspace(-1.0, 0.6, 4), np.arange(4.0)
+    J = jacfwd(tanh_scaled)(x)
+    _, pullback = vjp(tanh_scaled, x)
+    np.testing.assert_allclose(pullback(ybar)[0], J.T @ ybar, rtol=1e-12)
+    np.testing.assert_allclose(jacfwd(pullback)(ybar)[0], J.T, rtol=1e-12)
+    np.testing.assert_allclose(jacrev(pullback)(ybar)[0], J.T, rtol=1e-12)
+    _, tangent = jvp(pullback, (ybar,), (np.ones(4),))
+    np.testing.assert_allclose(tangent[0], J.T @ np.ones(4), rtol=1e-12)
+    # a scalar function's pullback is ȳ ↦ ȳ ∇f: its Jacobian is the gradient
+    _, pullback = vjp(rosenbrock, x)
+    np.testing.assert_allclose(jacfwd(pullback)(1.0)[0], grad(rosenbrock)(x))
