@@ -323,12 +323,20 @@ def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
         compiled = ArrayDerivative(f.fn, f.src, kind, wrt, wrt_tree, base=f)
         _CACHE[key] = compiled
         return compiled
-    if hasattr(f, "compiled"):
-        raise UsageError(
-            "this derivative cannot be differentiated again yet: derivatives of a "
-            "jacobian, a hessian or a gradient of a gradient taken through a loop "
-            "(nested vector mode) are future work"
-        )
+    if hasattr(f, "variant"):  # a jacobian or hessian: forward mode through it
+        from .jacobians import forward_of_derived, jvp_of_derived  # (a cycle)
+
+        if kind == "jvp":
+            return jvp_of_derived(f, argnums)
+        if kind not in ("grad", "value_and_grad"):
+            raise UsageError(
+                f"{kind} of `{f.__name__}` is not supported: reverse mode through "
+                "a jacobian or hessian is not written; jvp, jacfwd and grad are"
+            )
+        derived = forward_of_derived(f, argnums, f"{f.__name__}_grad")
+        if kind == "grad":
+            return derived
+        return lambda *args: (f(*args), derived(*args))
     if isinstance(getattr(f, "ir", None), Function) and hasattr(f, "src"):
         # closure: a derivative emitted here is differentiated from its IR
         src, fn = f.src, f.ir
@@ -732,7 +740,7 @@ def _signature_ir(f) -> Function:
     """The parameters and results ``f`` is called with (its body if it has one)."""
     if isinstance(f, ArrayDerivative):
         return _interface(f)
-    if isinstance(f, Pullback):
+    if isinstance(f, Pullback) or hasattr(f, "variant"):  # (a jacobian, a hessian)
         return f.interface()
     ir = getattr(f, "ir", None)  # a derivative emitted here: its own IR
     return ir if isinstance(ir, Function) else trace_cached(f)

@@ -210,46 +210,69 @@ def _render_transpose(params, texts, atoms):
     return f"np.transpose({texts[0]}{_keywords(params, 'axes')})", PREC_ATOM
 
 
+def _leading(x: str, count: int) -> str:
+    """The lengths of the first ``count`` axes of ``x``, as a tuple expression."""
+    return f"(len({x}),)" if count == 1 else f"np.shape({x})[:{count}]"
+
+
 def _render_reshape(params, texts, atoms):
     x, dims = texts[0], list(texts[1:])
-    lead = f"len({x}), " if params.get("lead") else ""
+    lead = params.get("lead", 0)
     if params.get("packed"):  # reshape(x, s) with s one value (x.shape, a tuple)
         if lead:
-            return f"np.reshape({x}, ({lead}*{dims[0]}))", PREC_ATOM
+            return f"np.reshape({x}, {_leading(x, lead)} + {dims[0]})", PREC_ATOM
         return f"np.reshape({x}, {dims[0]})", PREC_ATOM
-    target = dims[0] + "," if len(dims) == 1 and not lead else ", ".join(dims)
-    return f"np.reshape({x}, ({lead}{target}))", PREC_ATOM
+    target = dims[0] + "," if len(dims) == 1 else ", ".join(dims)
+    if lead:
+        return f"np.reshape({x}, {_leading(x, lead)} + ({target}))", PREC_ATOM
+    return f"np.reshape({x}, ({target}))", PREC_ATOM
 
 
-def _reshape(x, *dims, packed=False, lead=False):
-    """``lead``: the first axis (vector mode's directions) is kept in front."""
+def _reshape(x, *dims, packed=False, lead=0):
+    """``lead``: the first ``lead`` axes (vector mode's directions) are kept."""
     target = tuple(dims[0]) if packed else dims
-    return numpy.reshape(x, ((len(x),) if lead else ()) + target)
+    return numpy.reshape(x, numpy.shape(x)[:lead] + target)
 
 
 def _reshape_shape(p, x, *dims, loc=None):
     if p.get("packed"):
         return None
-    return tuple(shapes.ANY for _ in range(len(dims) + bool(p.get("lead"))))
+    return tuple(shapes.ANY for _ in range(len(dims) + p.get("lead", 0)))
 
 
-def _like(t, x, copy=False, lead=False):
-    return numpy.broadcast_to(t, ((len(t),) if lead else ()) + numpy.shape(x))
+def _like(t, x, copy=False, lead=0):
+    return numpy.broadcast_to(t, numpy.shape(t)[:lead] + numpy.shape(x))
 
 
 def _like_shape(p, t, x, loc=None):
-    if not p.get("lead"):
+    lead = p.get("lead", 0)
+    if not lead:
         return x
-    return None if x is None or x == shapes.TUPLE else (shapes.ANY,) + x
+    return None if x is None or x == shapes.TUPLE else (shapes.ANY,) * lead + x
+
+
+def _lead(v, k, at=0):
+    s = numpy.shape(v)
+    return numpy.broadcast_to(numpy.expand_dims(v, at), s[:at] + (k,) + s[at:])
 
 
 def _lead_shape(p, v, k, loc=None):
-    return None if v is None or v == shapes.TUPLE else (shapes.ANY,) + v
+    if v is None or v == shapes.TUPLE:
+        return None
+    at = p.get("at", 0)
+    return v[:at] + (shapes.ANY,) + v[at:]
 
 
 def _render_lead(params, texts, atoms):
     v, k = texts
-    return f"np.broadcast_to({v}, ({k},) + np.shape({v}))", PREC_ATOM
+    at = params.get("at", 0)
+    if not at:
+        return f"np.broadcast_to({v}, ({k},) + np.shape({v}))", PREC_ATOM
+    s = f"np.shape({v})"
+    return (
+        f"np.broadcast_to(np.expand_dims({v}, {at}), {s}[:{at}] + ({k},) + {s}[{at}:])",
+        PREC_ATOM,
+    )
 
 
 def _render_join(name):
@@ -334,7 +357,8 @@ def _render_shape(params, texts, atoms):
 
 
 def _render_like(params, texts, atoms):
-    lead = f"(len({texts[0]}),) + " if params.get("lead") else ""
+    lead = params.get("lead", 0)
+    lead = f"{_leading(texts[0], lead)} + " if lead else ""
     text = f"np.broadcast_to({texts[0]}, {lead}np.shape({texts[1]}))"
     # a result handed to the user is a writable array of its own
     return (text + ".copy()" if params.get("copy") else text), PREC_ATOM
@@ -390,6 +414,7 @@ ARRAY_PRIMITIVES = [
         _reshape,
         shape=_reshape_shape,
         render=_render_reshape,
+        repeats=lambda p: (0,) if p.get("lead") else (),
     ),
     Primitive(
         "expand_dims",
@@ -464,7 +489,7 @@ ARRAY_PRIMITIVES = [
     Primitive(
         "lead",
         2,
-        lambda v, k: numpy.broadcast_to(v, (k,) + numpy.shape(v)),
+        _lead,
         shape=_lead_shape,
         render=_render_lead,
         repeats=lambda p: (0,),

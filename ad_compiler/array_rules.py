@@ -412,13 +412,14 @@ defrule(
     params=True,
 )
 
-# lead(v, k) repeats v along a new first axis of length k: its adjoint sums it
+# lead(v, k) repeats v along a new axis (at position `at`) of length k: its
+# adjoint sums over that axis
 defrule(
     "lead",
     jvp=lambda b, p, out, v, k, dv, dk: (
-        None if dv is None else b.apply("lead", dv, k)
+        None if dv is None else b.apply("lead", dv, k, **p)
     ),
-    vjp=lambda b, p, out, g, v, k: (b.apply("sum", g, axis=0), None),
+    vjp=lambda b, p, out, g, v, k: (b.apply("sum", g, axis=p.get("at", 0)), None),
     params=True,
 )
 

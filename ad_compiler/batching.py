@@ -310,7 +310,7 @@ class _Batcher:
     def eqn(self, e: Eqn) -> None:
         if PRIMITIVES[e.prim].elementwise:
             self.learn_rank(e.out, e.ins)
-        elif e.prim in SHAPED_LIKE:
+        elif e.prim in SHAPED_LIKE and not e.param("lead"):
             self.learn_rank(e.out, (e.ins[SHAPED_LIKE[e.prim]],))
         if not any(self.has(a) for a in e.ins):
             self.out.append(e)
@@ -404,7 +404,7 @@ class _Batcher:
     def r_outer(self, e, p, x, y):
         def flat(a, axis):
             if self.has(a):
-                a = self.new("reshape", a, -1, lead=True)
+                a = self.new("reshape", a, -1, lead=1)
             elif self.rank(a) != 1:
                 a = self.new("reshape", a, -1)
             return self.new("expand_dims", a, axis=axis) if axis is not None else a
@@ -430,7 +430,8 @@ class _Batcher:
         self.new("transpose", x, out=e.out, axes=(0,) + axes)
 
     def r_reshape(self, e, p, x, *dims):
-        self.out.append(replace(e, params=tuple(sorted({**p, "lead": True}.items()))))
+        lead = p.get("lead", 0) + 1  # the directions, and any already in front
+        self.out.append(replace(e, params=tuple(sorted({**p, "lead": lead}.items()))))
 
     def r_expand_dims(self, e, p, x):
         self._shifted(e, p, "axis")
@@ -526,13 +527,19 @@ class _Batcher:
 
     def r_like(self, e, p, t, x):
         st = self.env.get(t.name) if isinstance(t, Var) else shapes.SCALAR
-        if st == self.env.get(getattr(x, "name", None)) and not p.get("copy"):
+        plain = not p.get("copy") and not p.get("lead")
+        if plain and st == self.env.get(getattr(x, "name", None)):
             if st is not None and st != shapes.TUPLE and shapes.ANY not in st:
                 self.alias[e.out.name] = t  # already of x's shape
                 return
-        t = self.expand(t, self.rank(x) - self.rank(t))
-        params = tuple(sorted({**p, "lead": True}.items()))
+        t = self.expand(t, self.rank(x) + p.get("lead", 0) - self.rank(t))
+        params = tuple(sorted({**p, "lead": p.get("lead", 0) + 1}.items()))
         self.out.append(replace(e, ins=(t, self.template(x)), params=params))
 
     def r_copy(self, e, p, x):
         self.out.append(e)
+
+    def r_lead(self, e, p, v, k):  # vector mode of vector-mode code: behind ours
+        self.out.append(
+            replace(e, params=tuple(sorted({**p, "at": p.get("at", 0) + 1}.items())))
+        )

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import numpy
 
-from .api import ArrayDerivative, _signature_ir, _wrt, compile_derivative
+from .api import ArrayDerivative, _signature_ir, _wrt, _wrt_of, compile_derivative
 from .errors import UsageError
-from .ir import Function
+from .ir import Function, Var
 
 __all__ = ["jacfwd", "jacrev", "jacobian", "hessian", "hvp", "gauss_newton"]
 
@@ -69,17 +69,37 @@ def _matrix(values, k: int) -> list:
 class Derived:
     """A Jacobian or Hessian function: one call of emitted code in vector mode.
 
-    ``.mode`` is ``"forward"`` or ``"reverse"``; ``.source`` and ``.ir`` are
-    those of the emitted function it calls.
+    A call is ``post(compiled(*args, *directions), args, context)``: ``pre(args)``
+    gives the directions (unit vectors: constants) and a context, ``post``
+    arranges the results, linearly.  :meth:`variant` says which emitted code,
+    ``pre`` and ``post`` a call uses (code for numbers or for arrays).  That
+    linearity is what lets a Derived be differentiated again in forward mode
+    (:func:`forward_of_derived`): nested vector mode, to any order.
+
+    ``.mode`` is ``"forward"``, ``"reverse"`` ...; ``.source`` and ``.ir`` are
+    those of the emitted function the last call used.  ``depth`` counts the
+    direction axes the values of its code for numbers carry (one per nesting).
     """
 
-    def __init__(self, compiled, mode: str, run, name: str):
-        self.compiled, self.mode, self._run = compiled, mode, run
+    def __init__(self, compiled, mode: str, name: str, n: int, variant=None, run=None):
+        self.compiled, self.mode, self.n = compiled, mode, n
+        self.variant, self._run = variant, run
+        self.depth = 1
         self.__name__ = self.__qualname__ = name
         self.__doc__ = f"{name}: {mode}-mode code run once in vector mode."
 
     def __call__(self, *args):
-        return self._run(self.compiled, *args)
+        if self._run is not None:
+            return self._run(*args)
+        compiled, pre, post = self.variant(args)
+        self.compiled = compiled
+        directions, context = pre(args)
+        return post(compiled(*args[: self.n], *directions), args, context)
+
+    def interface(self) -> Function:
+        """Its parameters (those of the function it differentiates)."""
+        params = tuple(Var(f"x{i}") for i in range(self.n))
+        return Function(self.__name__, params, (), (Var("y"),))
 
     @property
     def source(self) -> str:
@@ -91,71 +111,88 @@ class Derived:
         return self.compiled.ir
 
 
-def _vector_mode(f, kind: str, wrt: tuple, mode: str, name: str, run, run_arrays):
+def _constant(k: int):
+    """``pre`` for code for numbers: the k unit vectors as the directions."""
+    return lambda args: (_unit_vectors(k), None)
+
+
+def _unit_directions(wrt: tuple):
+    """``pre`` for array code: unit directions shaped like the arguments at wrt."""
+    return lambda args: (
+        _Blocks([numpy.shape(args[i]) for i in wrt]).directions(),
+        None,
+    )
+
+
+def _vector_mode(f, kind: str, wrt: tuple, mode: str, name: str, scalar_io, array_io):
     """A :class:`Derived` calling the emitted ``kind`` code in vector mode:
-    ``run`` for code compiled for numbers (directions as 1-D arrays broadcast
-    through it), ``run_arrays`` for array code or a call with arrays, where the
-    ``_vector`` variant carries the directions as a leading axis."""
+    ``scalar_io`` (pre, post) for code compiled for numbers (directions as 1-D
+    arrays broadcast through it), ``array_io`` for array code or a call with
+    arrays, where the ``_vector`` variant carries the directions as a leading
+    axis."""
     scalar = compile_derivative(f, kind, wrt)
     array_code = isinstance(scalar, ArrayDerivative) or getattr(scalar, "arrays", False)
 
     def vector():
         return compile_derivative(f, f"{kind}_vector", wrt, arrays=True)
 
-    def dispatch(compiled, *args):
+    def variant(args):
         if array_code or any(isinstance(a, numpy.ndarray) for a in args):
-            derived.compiled = vector()  # (.source: the code of the last call)
-            return run_arrays(derived.compiled, *args)
-        return run(scalar, *args)
+            return (vector(), *array_io)
+        return (scalar, *scalar_io)
 
-    derived = Derived(vector() if array_code else scalar, mode, dispatch, name)
-    return derived
+    n = len(_primal_ir(f).params)
+    return Derived(vector() if array_code else scalar, mode, name, n, variant)
 
 
 def _forward(f, argnums, fn: Function, name: str) -> Derived:
     """J[i][j] = ∂y_i/∂x_j from one jvp call with ẋ_j = e_j."""
+    if isinstance(f, Derived):
+        return forward_of_derived(f, argnums, name)
     wrt, wrt_tree = _wrt(fn, argnums)
-    k, n = len(wrt), len(fn.params)
+    k = len(wrt)
 
-    def run(compiled, *args):
-        args = args[:n]
-        _, dots = compiled(*args, *_unit_vectors(k))
+    def post(out, args, _):
+        _, dots = out
         outs = list(dots) if isinstance(fn.tree, tuple) else [dots]
         per_output = [_shape_by(wrt_tree, row) for row in _matrix(outs, k)]
         return _shape_by(fn.tree, per_output)
 
-    def run_arrays(compiled, *args):
-        args = args[:n]
+    def post_arrays(out, args, _):
         inputs = _Blocks([numpy.shape(args[i]) for i in wrt])
-        _, dots = compiled(*args, *inputs.directions())
-        outs = _leaves_of(fn.tree, dots)
+        _, dots = out
         per_output = [
             _shape_by(wrt_tree, [inputs.jacobian_block(d, j) for j in range(k)])
-            for d in outs
+            for d in _leaves_of(fn.tree, dots)
         ]
         return _shape_by(fn.tree, per_output)
 
-    return _vector_mode(f, "jvp", wrt, "forward", name, run, run_arrays)
+    io, io_arrays = (_constant(k), post), (_unit_directions(wrt), post_arrays)
+    return _vector_mode(f, "jvp", wrt, "forward", name, io, io_arrays)
 
 
 def _reverse(f, argnums, fn: Function, name: str) -> Derived:
     """J[i][j] = ∂y_i/∂x_j from one vjp call with ȳ_i = e_i."""
+    if isinstance(f, Derived):
+        raise UsageError(
+            f"reverse mode through `{f.__name__}` is not supported: use jacfwd "
+            "(forward mode differentiates a jacobian or hessian again)"
+        )
     wrt, wrt_tree = _wrt(fn, argnums)
-    m, n = len(fn.results), len(fn.params)
+    m = len(fn.results)
 
-    def run(compiled, *args):
-        args = args[:n]
-        bars = compiled(*args, *_unit_vectors(m))
+    def post(bars, args, _):
         bars = bars if isinstance(bars, tuple) else (bars,)
         rows = numpy.array(_matrix(bars, m)).T.tolist()  # one column per input
         per_output = [_shape_by(wrt_tree, row) for row in rows]
         return _shape_by(fn.tree, per_output)
 
-    def run_arrays(compiled, *args):
-        args = args[:n]
+    def pre_arrays(args):
         # the seeds need the outputs' shapes: one call of f says them
         outputs = _Blocks([numpy.shape(y) for y in _leaves_of(fn.tree, f(*args))])
-        bars = compiled(*args, *outputs.directions())  # one per wrt, flat
+        return outputs.directions(), outputs
+
+    def post_arrays(bars, args, outputs):  # bars: one per wrt, flat
         inputs = [numpy.shape(args[j]) for j in wrt]
         per_output = [
             _shape_by(
@@ -166,7 +203,94 @@ def _reverse(f, argnums, fn: Function, name: str) -> Derived:
         ]
         return _shape_by(fn.tree, per_output)
 
-    return _vector_mode(f, "vjp", wrt, "reverse", name, run, run_arrays)
+    io, io_arrays = (_constant(m), post), (pre_arrays, post_arrays)
+    return _vector_mode(f, "vjp", wrt, "reverse", name, io, io_arrays)
+
+
+def forward_of_derived(d: Derived, argnums, name: str) -> Derived:
+    """The Jacobian of a Jacobian or Hessian function ``d``, in forward mode.
+
+    ``d(x) = post(C(x, E))`` with C its emitted code, E constant directions and
+    post linear, so ``d'(x)·u = post(C'(x, E)·u)``: the emitted code of C is
+    differentiated again in forward mode (closure), in vector mode over the
+    new directions u, and ``post`` is applied to each direction's tangents.
+    For array code the new directions are another leading axis (the batching
+    pass runs on code already batched); for code for numbers they broadcast
+    against the directions already there, one axis further out (``depth``).
+    """
+    if d.variant is None:
+        raise UsageError(f"`{d.__name__}` cannot be differentiated (it is not linear)")
+    wrt, wrt_tree = _wrt_of(d.__name__, d.n, argnums)
+    k = len(wrt)
+
+    def variant(args):
+        inner, pre, post = d.variant(args)
+        arrays = isinstance(inner, ArrayDerivative) or any(
+            isinstance(a, numpy.ndarray) for a in args
+        )
+        compiled = compile_derivative(inner, "jvp_vector" if arrays else "jvp", wrt)
+
+        def pre2(args):
+            directions, context = pre(args)
+            if arrays:
+                new = _Blocks([numpy.shape(args[i]) for i in wrt]).directions()
+            else:
+                new = [e.reshape((k,) + (1,) * d.depth) for e in _unit_vectors(k)]
+            return list(directions) + list(new), context
+
+        def post2(out, args, context):
+            inputs = _Blocks([numpy.shape(args[i]) for i in wrt])
+            _, dots = out
+            per_direction = [
+                post(_direction(dots, j), args, context) for j in range(inputs.total)
+            ]
+            return _stacked_blocks(per_direction, inputs, wrt_tree, arrays)
+
+        return compiled, pre2, post2
+
+    derived = Derived(d.compiled, "forward", name, d.n, variant)
+    derived.depth = d.depth + 1
+    return derived
+
+
+def _direction(value, j: int):
+    """Direction j of every tangent in ``value`` (a tuple tree; a zero stays 0.0)."""
+    if isinstance(value, tuple):
+        return tuple(_direction(v, j) for v in value)
+    return value[j] if numpy.ndim(value) else value
+
+
+def _stacked_blocks(per_direction: list, inputs: "_Blocks", wrt_tree, arrays: bool):
+    """Values (alike trees) along each unit direction, as Jacobian blocks per leaf."""
+    first = per_direction[0]
+    if isinstance(first, tuple):
+        return tuple(
+            _stacked_blocks([v[i] for v in per_direction], inputs, wrt_tree, arrays)
+            for i in range(len(first))
+        )
+    stacked = numpy.array(per_direction, dtype=float)
+    blocks = [inputs.jacobian_block(stacked, j) for j in range(len(inputs.shapes))]
+    if not arrays:
+        blocks = [float(b) for b in blocks]
+    return _shape_by(wrt_tree, blocks)
+
+
+def jvp_of_derived(d: Derived, argnums):
+    """``(d(x), d'(x)·ẋ)``: the emitted code's tangent along ẋ, arranged as d's
+    results (the directions d passes are constants)."""
+    if d.variant is None:
+        raise UsageError(f"`{d.__name__}` cannot be differentiated (it is not linear)")
+    wrt, _ = _wrt_of(d.__name__, d.n, argnums)
+
+    def call(*args_and_tangents):
+        args, tangents = args_and_tangents[: d.n], args_and_tangents[d.n :]
+        inner, pre, post = d.variant(args)
+        directions, context = pre(args)
+        compiled = compile_derivative(inner, "jvp", wrt)
+        out, dots = compiled(*args, *directions, *tangents)
+        return post(out, args, context), post(dots, args, context)
+
+    return call
 
 
 class _Blocks:
@@ -197,14 +321,14 @@ class _Blocks:
         a, size = self.starts[j], self.sizes[j]
         s_y = dots.shape[1:]
         block = dots[a : a + size].reshape(size, -1).T
-        return block.reshape(s_y + self.shapes[j])
+        return numpy.array(block.reshape(s_y + self.shapes[j]))  # writable, its own
 
     def gradient_block(self, bars, i: int, s_x: tuple) -> numpy.ndarray:
         """∂y_i/∂x from x's adjoints of all seeds (``(K,) + s_x``): shape
         ``s_i + s_x``."""
         bars = numpy.broadcast_to(numpy.asarray(bars, dtype=float), (self.total,) + s_x)
         a, size = self.starts[i], self.sizes[i]
-        return bars[a : a + size].reshape(self.shapes[i] + bars.shape[1:])
+        return numpy.array(bars[a : a + size].reshape(self.shapes[i] + bars.shape[1:]))
 
 
 def _leaves_of(tree, value) -> list:
@@ -235,13 +359,15 @@ def jacobian(f, argnums=0) -> Derived:
     the choice is made per call (and ``.mode`` says the last one): the first
     call with new argument shapes runs ``f`` once to learn its outputs' sizes.
     """
+    if isinstance(f, Derived):  # forward mode is the one that goes through it
+        return forward_of_derived(f, argnums, f"{f.__name__}_jacobian")
     fn = _primal_ir(f)
     wrt, _ = _wrt(fn, argnums)
     name = f"{fn.name}_jacobian"
     forward, reverse = _forward(f, argnums, fn, name), _reverse(f, argnums, fn, name)
     chosen: dict = {}  # argument shapes -> the mode's Derived
 
-    def run(compiled, *args):
+    def variant(args):
         key = tuple(numpy.shape(a) for a in args)
         pick = chosen.get(key)
         if pick is None:
@@ -253,13 +379,12 @@ def jacobian(f, argnums=0) -> Derived:
                 outputs = len(fn.results)
             pick = forward if inputs <= outputs else reverse
             chosen[key] = pick
-        result = pick(*args)
-        derived.mode, derived.compiled = pick.mode, pick.compiled
-        return result
+        derived.mode = pick.mode
+        return pick.variant(args)
 
     # numbers in and out: the counts decide now; arrays: their sizes, per call
     static = forward if len(wrt) <= len(fn.results) else reverse
-    derived = Derived(static.compiled, static.mode, run, name)
+    derived = Derived(static.compiled, static.mode, name, len(fn.params), variant)
     if isinstance(static.compiled, ArrayDerivative):
         derived.mode = "chosen per call"
     return derived
@@ -268,6 +393,11 @@ def jacobian(f, argnums=0) -> Derived:
 def hvp(f, argnums=0):
     """``(x, v) ↦ H(x)·v`` without forming H: the emitted forward-over-reverse
     code, called with the point and one direction per argnum (``.source``)."""
+    if isinstance(f, Derived):
+        raise UsageError(
+            f"hvp of `{f.__name__}` is not supported: jvp of its grad is (forward "
+            "mode differentiates a jacobian or hessian again)"
+        )
     return compile_derivative(f, "hvp", argnums)
 
 
@@ -275,31 +405,32 @@ def hessian(f, argnums=0) -> Derived:
     """∂²f/∂x_i∂x_j, forward over reverse, in one vector-mode call: ``H[i][j]``
     (a number for an int ``argnums``; for array code, arrays of shape
     ``x_i.shape + x_j.shape``)."""
+    if isinstance(f, Derived):  # forward over forward through it
+        name = f"{f.__name__}_hessian"
+        return forward_of_derived(forward_of_derived(f, argnums, name), argnums, name)
     fn = _primal_ir(f)
     if not isinstance(fn.tree, int):
         raise UsageError(f"hessian() needs `{fn.name}` to return one number")
     wrt, wrt_tree = _wrt(fn, argnums)
-    k, n = len(wrt), len(fn.params)
+    k = len(wrt)
 
-    def run(compiled, *args):
-        rows = compiled(*args[:n], *_unit_vectors(k))
+    def post(rows, args, _):
         rows = rows if isinstance(rows, tuple) else (rows,)
         matrix = _matrix(rows, k)
         if isinstance(wrt_tree, int):
             return matrix[0][0]
         return tuple(_shape_by(wrt_tree, row) for row in matrix)
 
-    def run_arrays(compiled, *args):
-        args = args[:n]
+    def post_arrays(rows, args, _):  # rows: one per wrt, flat
         inputs = _Blocks([numpy.shape(args[i]) for i in wrt])
-        rows = compiled(*args, *inputs.directions())  # one per wrt, flat
         blocks = [[inputs.jacobian_block(r, j) for j in range(k)] for r in rows]
         if isinstance(wrt_tree, int):
             return blocks[0][0]
         return tuple(_shape_by(wrt_tree, row) for row in blocks)
 
     name, mode = f"{fn.name}_hessian", "forward over reverse"
-    return _vector_mode(f, "hvp", wrt, mode, name, run, run_arrays)
+    io, io_arrays = (_constant(k), post), (_unit_directions(wrt), post_arrays)
+    return _vector_mode(f, "hvp", wrt, mode, name, io, io_arrays)
 
 
 def gauss_newton(residuals, argnums=0) -> Derived:
@@ -317,7 +448,7 @@ def gauss_newton(residuals, argnums=0) -> Derived:
     fn = _primal_ir(residuals)
     wrt, wrt_tree = _wrt(fn, argnums)
 
-    def run(compiled, *args):
+    def run(*args):
         J = jac(*args)
         per_output = [_leaves_of(wrt_tree, row) for row in _leaves_of(fn.tree, J)]
         shapes = [numpy.shape(args[i]) for i in wrt]
@@ -350,7 +481,8 @@ def gauss_newton(residuals, argnums=0) -> Derived:
             return grid[0][0]
         return tuple(tuple(row) for row in grid)
 
-    return Derived(jac, jac.mode, run, f"{fn.name}_gauss_newton")
+    name = f"{fn.name}_gauss_newton"
+    return Derived(jac, jac.mode, name, len(fn.params), run=run)  # (not linear)
 
 
 def forward_gradient(f, argnums, fn: Function, value: bool) -> Derived:
@@ -358,14 +490,18 @@ def forward_gradient(f, argnums, fn: Function, value: bool) -> Derived:
     loop): forward mode in vector mode through it, one call."""
     wrt, wrt_tree = _wrt(fn, argnums)
     compiled = compile_derivative(f, "jvp", tuple(wrt))
-    k, n = len(wrt), len(fn.params)
+    k = len(wrt)
 
-    def run(compiled, *args):
-        y, dot = compiled(*args[:n], *_unit_vectors(k))
+    def post(out, args, _):
+        y, dot = out
         g = _shape_by(wrt_tree, _row(dot, k).tolist())
         return (y, g) if value else g
 
-    return Derived(compiled, "forward", run, f"{fn.name}_grad")
+    def variant(args):
+        return compiled, _constant(k), post
+
+    name = f"{fn.name}_grad"
+    return Derived(compiled, "forward", name, len(fn.params), variant)
 
 
 # --- emitted wrappers (adc compile --mode hessian | jacobian) -----------------------------

@@ -253,7 +253,8 @@ def _sized_by_a_shape(e, shape_of: dict):
     shape = shape_of.get(getattr(source, "name", None))
     params = dict(e.params)
     if e.prim == "reshape" and params.get("packed"):
-        return shape if shape is None or not params.get("lead") else (ANY,) + shape
+        lead = params.get("lead", 0)
+        return shape if shape is None or not lead else (ANY,) * lead + shape
     sized = ("zeros", "ones", "empty", "full")
     if e.prim == "construct" and params["fn"] in sized and params["args"][0][1] < 0:
         return shape

@@ -345,5 +345,29 @@ def test_closure_combinations():
     assert jvp(g, (2.0, 5.0), (1.0, 0.0)) == (5.5, -0.25)
     assert vjp(g, 2.0, 5.0)[1](1.0) == (-0.25, 1.0)
     assert value_and_grad(g)(2.0, 5.0) == (5.5, -0.25)
-    with pytest.raises(UsageError, match="cannot be differentiated again yet"):
-        grad(grad(grad(control_flow.logistic)))
+
+
+def test_nested_vector_mode_to_the_third_and_fourth_order_through_a_loop():
+    """grad of a gradient through a loop is forward mode over the taped code
+    (a Derived); its derivatives are forward mode again (nested vector mode)."""
+    logistic = control_flow.logistic
+    h = hessian(logistic)  # d²/dl² at a fixed trip count
+    third = grad(grad(grad(logistic)))(0.3, 4)
+    fd = (h(0.3 + 1e-5, 4) - h(0.3 - 1e-5, 4)) / 2e-5
+    assert third == pytest.approx(fd, rel=1e-6)
+    assert grad(h)(0.3, 4) == pytest.approx(third, rel=1e-12)
+    fourth = hessian(h)(0.3, 4)
+    fd = (grad(h)(0.3 + 1e-5, 4) - grad(h)(0.3 - 1e-5, 4)) / 2e-5
+    assert fourth == pytest.approx(fd, rel=1e-6)
+
+
+def test_the_third_derivative_tensor_of_two_variables_matches_sympy():
+    f = seeds.f  # ln x1 + x1 x2 - sin x2
+    x1, x2 = sympy.symbols("x1 x2", real=True)
+    (expr,) = to_sympy(trace(f))
+    T = jacfwd(hessian(f, argnums=(0, 1)), argnums=(0, 1))(2.0, 5.0)
+    for i, a in enumerate((x1, x2)):
+        for j, b in enumerate((x1, x2)):
+            for k, c in enumerate((x1, x2)):
+                want = float(sympy.diff(expr, a, b, c).subs({x1: 2.0, x2: 5.0}))
+                assert T[i][j][k] == pytest.approx(want, rel=1e-12, abs=1e-12)

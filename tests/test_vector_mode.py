@@ -314,3 +314,14 @@ def test_the_jacobian_of_an_array_pullback_is_the_transposed_jacobian():
     # a scalar function's pullback is ȳ ↦ ȳ ∇f: its Jacobian is the gradient
     _, pullback = vjp(rosenbrock, x)
     np.testing.assert_allclose(jacfwd(pullback)(1.0)[0], grad(rosenbrock)(x))
+
+
+def test_jacobian_and_hessian_blocks_are_arrays_of_their_own():
+    x = np.linspace(-1.0, 1.0, 4)
+    for block in (
+        hessian(rosenbrock)(x),
+        jacrev(tanh_scaled)(x),
+        jacfwd(layer, 1)(np.eye(3), x[:3], x[:3]),
+    ):
+        assert block.flags.writeable and block.flags.owndata
+        block[0, 0] = 1.0
