@@ -364,14 +364,19 @@ def _closure_check(fn: Function, kind: str) -> bool:
     """Whether derivative IR ``fn`` holds a loop's tape; errors for what its
     derivative cannot be yet."""
     taped = False
+    known = {g.name for g in fn.callees}
     for e in iter_eqns(fn.body):
-        if e.prim == "call" and e.param("custom") is None:
+        if (
+            e.prim == "call"
+            and e.param("custom") is None
+            and e.param("fn") not in known
+        ):
             raise UsageError(
-                f"`{fn.name}` calls the derivative of a recursive function; "
-                "its derivative is not supported yet"
+                f"`{fn.name}` calls `{e.param('fn')}`, whose IR it does not hold; "
+                "its derivative is not supported"
             )
         taped = taped or e.prim == "tape"
-    if taped and kind in ("vjp", "hvp"):
+    if taped and kind.removesuffix("_vector") in ("vjp", "hvp"):
         what = "a Hessian" if kind == "hvp" else "reverse mode"
         raise UsageError(
             f"{what} of `{fn.name}`, which records a loop on a tape, is not "
@@ -389,7 +394,10 @@ def _compile(fn: Function, src, kind: str, wrt, wrt_tree):
     module = module_text([fn], [d] + helpers, src.line, header)
     compiled = load(module, d.name, f"{kind} of {fn.name}")
     compiled.source = module
-    compiled.ir = d
+    # the functions it calls (a recursive function and its derivatives) go
+    # with its IR: differentiating it again differentiates those too
+    # (and the custom-derivative functions it calls, copied into its module)
+    compiled.ir = replace(d, callees=tuple(helpers), externals=fn.externals)
     compiled.primal_ir = fn
     compiled.src = src  # the user's source: a derivative of this one reads it
     return compiled

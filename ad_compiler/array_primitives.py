@@ -356,7 +356,13 @@ def _render_shape(params, texts, atoms):
     return f"{atoms[0]}.shape", PREC_ATOM
 
 
+def _plain_like(params) -> bool:
+    return not params.get("lead") and not params.get("copy")
+
+
 def _render_like(params, texts, atoms):
+    if _plain_like(params):  # usually a no-op: the helper checks first
+        return f"_like({texts[0]}, {texts[1]})", PREC_ATOM
     lead = params.get("lead", 0)
     lead = f"{_leading(texts[0], lead)} + " if lead else ""
     text = f"np.broadcast_to({texts[0]}, {lead}np.shape({texts[1]}))"
@@ -541,7 +547,12 @@ ARRAY_PRIMITIVES = [
 
 
 # The primitives emitted as a call of a helper function, and the helper.
-HELPER_OF = {"sum_to": "_sum_to", "unindex": "_unindex", "setitem": "_assign"}
+HELPER_OF = {
+    "sum_to": "_sum_to",
+    "unindex": "_unindex",
+    "setitem": "_assign",
+    "like": lambda params: "_like" if _plain_like(params) else None,
+}
 
 # The helpers emitted code calls, written into each module that uses them (the
 # emitted code imports only math and numpy).  Keep them in step with the
@@ -564,6 +575,12 @@ def _sum_to(g, x):
         if n == 1 and i >= skip and g_shape[i - skip] != 1
     )
     return np.sum(g, axis=keep, keepdims=True) if keep else g
+''',
+    "_like": '''
+def _like(t, x):
+    """t broadcast to x's shape (a view; t itself when it has that shape)."""
+    shape = np.shape(x)
+    return t if np.shape(t) == shape else np.broadcast_to(t, shape)
 ''',
     "_unindex": '''
 def _unindex(x, index, g):

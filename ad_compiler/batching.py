@@ -342,8 +342,10 @@ class _Batcher:
             self.expand(a, r - self.rank(a)) if self.has(a) else a for a in e.ins
         )
         ns = e.ns
-        spelled = ns == "math" or (ns == "py" and not (prim.infix or prim.prefix))
-        if spelled and not (e.prim == "select" and not self.has(e.ins[0])):
+        # math.sin, max(a, b) ... do not take arrays: their NumPy twins do
+        # (operators and `a if c else b` on a condition without directions do)
+        by_name = ns != "np" and prim.call_name(ns) is not None
+        if by_name and not (e.prim == "select" and not self.has(e.ins[0])):
             if not prim.np_name:
                 self.error(f"`{e.prim}` of a value with directions")
             ns = "np"

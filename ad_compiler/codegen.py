@@ -375,8 +375,11 @@ def helpers_for(functions: list[Function]) -> list[str]:
     used = set()
     for fn in functions:
         for eqn in iter_eqns(fn.body):
-            if eqn.prim in HELPER_OF:
-                used.add(HELPER_OF[eqn.prim])
+            helper = HELPER_OF.get(eqn.prim)
+            if callable(helper):  # a helper for some of its uses only
+                helper = helper(dict(eqn.params))
+            if helper:
+                used.add(helper)
     return [HELPERS[name].strip("\n") + "\n" for name in sorted(used)]
 
 

@@ -146,14 +146,9 @@ def test_hessian_and_grad_of_grad_match_sympy(f, dom):
     expected = _sympy_or_skip(f, x)
     H = np.array(hessian(f, argnums=tuple(range(n)))(*x))
     np.testing.assert_allclose(H, expected, rtol=1e-8, atol=1e-8)
-    # the closure: the gradient's own IR differentiated again (row 0 of H);
-    # not yet through the emitted adjoint of a recursive function
-    try:
-        first = grad(grad(f, argnums=0), argnums=tuple(range(n)))(*x)
-    except UsageError as exc:
-        assert "calls the derivative of a recursive function" in str(exc)
-        assert trace(f).callees, "only recursive functions are refused"
-        return
+    # the closure: the gradient's own IR differentiated again (row 0 of H),
+    # through the emitted adjoint of a recursive function too
+    first = grad(grad(f, argnums=0), argnums=tuple(range(n)))(*x)
     np.testing.assert_allclose(np.array(first), expected[0], rtol=1e-8, atol=1e-8)
 
 
@@ -359,6 +354,23 @@ def test_nested_vector_mode_to_the_third_and_fourth_order_through_a_loop():
     fourth = hessian(h)(0.3, 4)
     fd = (grad(h)(0.3 + 1e-5, 4) - grad(h)(0.3 - 1e-5, 4)) / 2e-5
     assert fourth == pytest.approx(fd, rel=1e-6)
+
+
+RECURSIVE = [(f, dom) for f, dom in SCALAR_CASES if trace(f).callees]
+
+
+@pytest.mark.parametrize("f, dom", RECURSIVE, ids=[f.__name__ for f, _ in RECURSIVE])
+def test_third_derivatives_of_recursive_functions_through_their_adjoints(f, dom):
+    """grad of grad of grad calls p_adjoint_adjoint_adjoint ...: the functions a
+    derivative calls go with its IR, and are differentiated with it."""
+    x = _point(f, dom)
+    third = grad(grad(grad(f)))(*x)
+    h = 1e-5
+    up, down = list(x), list(x)
+    up[0] += h
+    down[0] -= h
+    fd = (hessian(f)(*up) - hessian(f)(*down)) / (2 * h)
+    assert third == pytest.approx(fd, rel=1e-5, abs=1e-7)
 
 
 def test_the_third_derivative_tensor_of_two_variables_matches_sympy():

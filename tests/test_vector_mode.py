@@ -8,6 +8,7 @@ seeds at once), both checked against central differences, with JAX's layout
 from ``hessian`` checked against central differences of the emitted gradient.
 """
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -325,3 +326,22 @@ def test_jacobian_and_hessian_blocks_are_arrays_of_their_own():
     ):
         assert block.flags.writeable and block.flags.owndata
         block[0, 0] = 1.0
+
+
+def math_of_a_sum(x):
+    return math.sin(np.sum(x)) * np.sum(x * x)
+
+
+def test_math_functions_in_array_code_take_directions_through_numpy():
+    x = np.array([0.3, -0.1, 0.5])
+    s = float(np.sum(x))
+    ones = np.ones((3, 3))
+    expected = (
+        -math.sin(s) * np.sum(x * x) * ones
+        + 2 * math.cos(s) * (np.outer(x, np.ones(3)) + np.outer(np.ones(3), x))
+        + 2 * math.sin(s) * np.eye(3)
+    )
+    np.testing.assert_allclose(hessian(math_of_a_sum)(x), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        jacrev(grad(math_of_a_sum))(x), expected, rtol=1e-12, atol=1e-15
+    )
