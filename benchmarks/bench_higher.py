@@ -561,7 +561,9 @@ def fmt_s(v) -> str:
     return v if isinstance(v, str) else f"{v:.2f}"
 
 
-def print_hessian_tables(results):
+def print_per_call(results, order, grad_digits: int):
+    """ms per call of each contender at each n, with its ratios to the gradient
+    and to hessian()."""
     cell = 28
     head = f"{'':<22}" + "".join(f"{'n = ' + str(r['n']):>{cell}}" for r in results)
     sub = f"{'contender':<22}" + f"{'ms/call':>12}{'/grad':>8}{'/hessian':>8}" * len(
@@ -570,12 +572,16 @@ def print_hessian_tables(results):
     print(head)
     print(sub)
     print("-" * len(sub))
-    for label in H_ORDER:
+    for label in order:
         cells = []
         for r in results:
             ms = r["ms"]
             if label in ms:
-                ref = f"{ms[label] / ms[GRAD]:>8.1f}" if GRAD in ms else f"{'':>8}"
+                ref = (
+                    f"{ms[label] / ms[GRAD]:>8.{grad_digits}f}"
+                    if GRAD in ms
+                    else f"{'':>8}"
+                )
                 rel = f"{ms[label] / ms[HESS]:>8.2f}" if HESS in ms else f"{'':>8}"
                 cells.append(f"{fmt_ms(ms[label]):>12}{ref}{rel}")
             else:
@@ -586,18 +592,31 @@ def print_hessian_tables(results):
                 cells.append(f"{why:>12}{'':>16}")
         print((f"{label:<22}" + "".join(cells)).rstrip())
     print("-" * len(sub))
+
+
+def print_compile_seconds(results, cols, lines_key: str, lines_label: str, note):
     print()
     print("Compile seconds (not in the per-call figures):")
-    cols = ["trace", "hessian", "grad", "jax jit"]
-    print(f"{'n':>6}" + "".join(f"{c:>10}" for c in cols) + f"{'hvp lines':>11}")
+    width = len(lines_label) + 2
+    print(f"{'n':>6}" + "".join(f"{c:>10}" for c in cols) + f"{lines_label:>{width}}")
     for r in results:
         cs = r["compile_s"]
         row = "".join(f"{fmt_s(cs[c]) if c in cs else '--':>10}" for c in cols)
-        print(f"{r['n']:>6}{row}{r.get('hvp_lines', '--'):>11}")
-    print(
+        print(f"{r['n']:>6}{row}{r.get(lines_key, '--'):>{width}}")
+    print(note)
+
+
+def print_hessian_tables(results):
+    print_per_call(results, H_ORDER, 1)
+    cols = ["trace", "hessian", "grad", "jax jit"]
+    print_compile_seconds(
+        results,
+        cols,
+        "hvp_lines",
+        "hvp lines",
         "(ad_compiler: trace = lowering rosen to IR, shared; hessian / grad = "
         "building each\n derivative: derivative IR, emission, black, loading. "
-        "jax jit = first call of the jitted hessian.)"
+        "jax jit = first call of the jitted hessian.)",
     )
 
 
@@ -733,15 +752,8 @@ def run_hessian_arrays(n, directory, jaxmod, opts, full_errors):
             f"{where}: {', '.join(sorted(bad))} disagree(s) with the exact "
             "Rosenbrock Hessian or with each other:\n    " + "\n    ".join(lines)
         )
-    lines, bad = gate(fd, exact, fd_labels=(FD,))
-    res["checks"] += lines
-    for label in bad:
-        candidates.pop(label, None)
-        res["unavailable"][label] = "disagrees, not timed (see the checks)"
-    best, res["rounds"] = _harness.interleaved(
-        candidates, opts.rounds, opts.target_ms / 1e3, opts.budget_s
-    )
-    res["ms"] = {label: t * 1e3 for label, t in best.items()}
+    # finite differences: compared with the exact Hessian, not timed if off
+    check_and_time(res, candidates, fd, exact, opts, fd_labels=(FD,))
     print(
         f"  timed Hessians of array code at n = {n} ({res['rounds']} rounds)",
         flush=True,
@@ -750,39 +762,16 @@ def run_hessian_arrays(n, directory, jaxmod, opts, full_errors):
 
 
 def print_array_tables(results):
-    cell = 28
-    head = f"{'':<22}" + "".join(f"{'n = ' + str(r['n']):>{cell}}" for r in results)
-    sub = f"{'contender':<22}" + f"{'ms/call':>12}{'/grad':>8}{'/hessian':>8}" * len(
-        results
-    )
-    print(head)
-    print(sub)
-    print("-" * len(sub))
-    for label in A_ORDER:
-        cells = []
-        for r in results:
-            ms = r["ms"]
-            if label in ms:
-                ref = f"{ms[label] / ms[GRAD]:>8.2f}" if GRAD in ms else f"{'':>8}"
-                rel = f"{ms[label] / ms[HESS]:>8.2f}" if HESS in ms else f"{'':>8}"
-                cells.append(f"{fmt_ms(ms[label]):>12}{ref}{rel}")
-            else:
-                why = "n/a" if label in r["unavailable"] else "--"
-                cells.append(f"{why:>12}{'':>16}")
-        print((f"{label:<22}" + "".join(cells)).rstrip())
-    print("-" * len(sub))
-    print()
-    print("Compile seconds (not in the per-call figures):")
+    print_per_call(results, A_ORDER, 2)
     cols = ["trace", "hessian", "grad", "hvp", "jax jit", "jax eager"]
-    print(f"{'n':>6}" + "".join(f"{c:>10}" for c in cols) + f"{'hess lines':>12}")
-    for r in results:
-        cs = r["compile_s"]
-        row = "".join(f"{fmt_s(cs[c]) if c in cs else '--':>10}" for c in cols)
-        print(f"{r['n']:>6}{row}{r.get('hessian_lines', '--'):>12}")
-    print(
+    print_compile_seconds(
+        results,
+        cols,
+        "hessian_lines",
+        "hess lines",
         "(ad_compiler: trace = lowering rosen to IR; hessian / grad / hvp = building\n"
         " each and its first call, which compiles for the shape of x. jax jit /\n"
-        " jax eager = first call of jax.jit(jax.hessian) / jax.hessian.)"
+        " jax eager = first call of jax.jit(jax.hessian) / jax.hessian.)",
     )
 
 

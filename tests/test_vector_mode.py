@@ -9,10 +9,6 @@ from ``hessian`` checked against central differences of the emitted gradient.
 """
 
 import math
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -32,6 +28,7 @@ from ad_compiler.jacobians import gauss_newton
 
 from array_corpus import CASES, arguments, differentiable
 from test_golden import check_golden
+from test_higher import _adc_module
 
 H = 1e-6
 
@@ -230,23 +227,11 @@ def test_grad_of_an_array_valued_gradient_is_a_usage_error():
 
 
 # --- adc compile --mode hessian | jacobian | hvp, for array code --------------------------
-ROOT = Path(__file__).resolve().parents[1]
-
-
 def _compiled_module(*args):
-    proc = subprocess.run(
-        [sys.executable, "-m", "ad_compiler.cli", "compile", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    imports = [l for l in proc.stdout.splitlines() if l.startswith(("import", "from"))]
+    namespace, text = _adc_module(*args)
+    imports = [l for l in text.splitlines() if l.startswith(("import", "from"))]
     assert imports == ["import numpy as np"]
-    namespace: dict = {}
-    exec(proc.stdout, namespace)
-    return namespace, proc.stdout
+    return namespace, text
 
 
 def test_cli_hessian_of_array_code_is_one_vector_mode_call():
