@@ -312,10 +312,20 @@ class _Batcher:
             self.learn_rank(e.out, e.ins)
         elif e.prim in SHAPED_LIKE and not e.param("lead"):
             self.learn_rank(e.out, (e.ins[SHAPED_LIKE[e.prim]],))
-        if not any(self.has(a) for a in e.ins):
-            self.out.append(e)
+        if e.prim == "push":  # every push of a tape item the loop reads with directions
+            tape, *items = e.ins
+            marks = self.taped.get(tape.name, ())
+            items = [
+                (
+                    self.materialize(a, self.rank(a))
+                    if i in marks and not self.has(a)
+                    else a
+                )
+                for i, a in enumerate(items)
+            ]
+            self.out.append(e.with_ins((tape, *items)))
             return
-        if e.prim in ("push", "tape"):
+        if not any(self.has(a) for a in e.ins):
             self.out.append(e)
             return
         if e.prim == "call":
