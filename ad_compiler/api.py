@@ -155,12 +155,16 @@ def derivative_ir(
         n = len(fn.params)
         results = tree_leaves(d.tree[1] if kind == "jvp_vector" else d.tree)
         if fn.param_shapes:  # numbers broadcast against directions unchanged
+            same_as = {}
             if kind == "vjp_vector":  # a seed per output, shaped like it
                 env = shapes.infer(fn)
                 given = tuple(env.get(getattr(r, "name", None), ()) for r in fn.results)
             else:  # a direction per argument, shaped like it
                 given = tuple(fn.param_shapes[i] for i in wrt)
-            d = batch(d, tuple(range(n, len(d.params))), tuple(results), given)
+                for j, i in enumerate(wrt):
+                    same_as[d.params[n + j].name] = fn.params[i].name
+            params = tuple(range(n, len(d.params)))
+            d = batch(d, params, tuple(results), given, same_as)
         return own_results(optimize(replace(d, name=f"{d.name}_vector")))
     elif kind == "hvp":
         # forward over reverse: the gradient's IR, differentiated in forward

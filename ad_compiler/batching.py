@@ -60,16 +60,21 @@ _UNSUPPORTED = "is not supported in vector mode (jacobian, hessian of array code
 
 
 def batch(
-    fn: Function, params: tuple[int, ...], results: tuple[int, ...], given: tuple
+    fn: Function,
+    params: tuple[int, ...],
+    results: tuple[int, ...],
+    given: tuple,
+    same_as: dict | None = None,
 ) -> Function:
     """``fn`` with a leading direction axis on the parameters at ``params`` (each
-    a stack of arrays of the shape in ``given``) and on the results at
+    a stack of arrays of the shape in ``given``; ``same_as`` names, for a
+    tangent, the parameter whose shape it has) and on the results at
     ``results`` (those results always have it, zeros included)."""
     param_shapes = list(fn.param_shapes)
     for i, s in zip(params, given):
         param_shapes[i] = s
     fn = replace(fn, param_shapes=tuple(param_shapes))
-    env = shapes.infer(fn)
+    env = shapes.infer(fn, same_as)
     batched = {fn.params[i].name for i in params}
     taped: dict[str, set] = {}
     _flow(fn.body, batched, taped)
@@ -451,7 +456,7 @@ class _Batcher:
     def r_squeeze(self, e, p, x):
         if p.get("axis") is None:
             s = self.env.get(x.name)
-            if s is None or shapes.ANY in s:
+            if s is None or any(d != shapes.ONE and shapes.may_be_one(d) for d in s):
                 self.error(
                     "`np.squeeze` without an axis, of an array of unknown shape,"
                 )

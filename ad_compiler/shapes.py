@@ -10,6 +10,12 @@ operand's is not, so an abstract shape records, per axis, only
 * ``"n"``  -- the length is known not to be 1 (any other size);
 * ``"?"``  -- unknown (it may be 1).
 
+* ``(root, axis, offset)`` -- the length of a parameter's axis plus a
+  (negative) offset, at least 0: the length of ``x[1:]`` and of ``x[:-1]``
+  is ``("x", 0, -1)``.  It may be 1, but two axes with the same such length
+  have equal lengths, so nothing is broadcast between them (that is what
+  lets the adjoint of ``x[1:] - x[:-1]`` skip the sums back).
+
 A shape is a tuple of those (``()`` is a scalar: a Python number or a 0-d
 array), or ``None`` when even the number of axes is unknown.  The API reads the
 abstract shapes of the arguments it is called with (and compiles once per
@@ -76,7 +82,14 @@ def broadcast(*shapes):
     return out
 
 
+def may_be_one(d) -> bool:
+    """Whether an axis of this abstract length may have length 1 at run time."""
+    return d == ONE or d == ANY or isinstance(d, tuple)
+
+
 def _broadcast_dim(a, b):
+    if a == b:
+        return a  # the same length (a named length included): nothing stretched
     if a == ONE:
         return b
     if b == ONE:
@@ -102,7 +115,7 @@ def reduced_axes(g, x):
     skip = len(x) - len(rest)
     keep = []
     for i, (gd, xd) in enumerate(zip(rest, x[skip:])):
-        if xd == N or gd == ONE:
+        if xd == N or gd == ONE or (gd == xd and xd != ANY):
             continue
         if xd == ONE and gd == N:
             keep.append(i)
@@ -179,7 +192,7 @@ def squeeze(x, axis):
     if x is None:
         return None
     if axis is None:
-        if any(d == ANY for d in x):
+        if any(d == ANY or isinstance(d, tuple) for d in x):
             return None
         return tuple(d for d in x if d != ONE)
     axes = _axes(axis, len(x))
@@ -242,9 +255,64 @@ def show(shape) -> str:
         return "(any shape)"
     if shape == TUPLE:
         return "(a shape tuple)"
-    return (
-        "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-    )
+    dims = [
+        f"len({d[0]}, axis {d[1]}){d[2]:+d}" if isinstance(d, tuple) else str(d)
+        for d in shape
+    ]
+    return "(" + ", ".join(dims) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _named_slices(e, shapes_in: list, out: tuple, params: dict) -> tuple:
+    """``out`` (the shape of ``x[...]``) with each axis sliced with constant
+    bounds, ``a:`` or ``:-b`` or ``a:-b`` (a, b ≥ 0, step 1), given a named length:
+    the sliced axis's length minus a + b, at least 0 -- the same for every such
+    slice of the same parameter's axis.  Only parameters (and slices of them)
+    are roots: their lengths never change while the function runs."""
+    x = shapes_in[0]
+    if x is None or x == TUPLE:
+        return out
+    base = e.ins[0]
+    root = params.get(getattr(base, "name", None))
+    parts, part_shapes = list(e.ins[1:]), list(shapes_in[1:])
+    dims, axis, pos = list(out), 0, 0
+    layout = e.param("index")
+    rest = len(x) - sum(1 for item in layout if item not in (None, "..."))
+    for item in layout:
+        if item is None:
+            pos += 1
+        elif item == "...":
+            axis, pos = axis + rest, pos + rest
+        elif item == "a":
+            parts.pop(0)
+            axis += 1
+            if part_shapes.pop(0) != SCALAR:
+                pos += 1  # a 1-D index array: one axis out
+        else:
+            bounds = [parts.pop(0) if flag else None for flag in item[1:]]
+            del part_shapes[: sum(item[1:])]
+            named = _slice_length(x[axis], root, axis, *bounds)
+            if named is not None:
+                dims[pos] = named
+            axis, pos = axis + 1, pos + 1
+    return tuple(dims)
+
+
+def _slice_length(d, root, axis: int, start, stop, step):
+    """The named length of ``x[start:stop]`` along an axis of length ``d``: for
+    start ≥ 0 (or none) and stop < 0 (or none), max(len + stop - start, 0)."""
+    if step is not None:
+        return None
+    first = 0 if start is None else getattr(start, "value", None)
+    last = 0 if stop is None else getattr(stop, "value", None)
+    if type(first) is not int or type(last) is not int or first < 0:
+        return None
+    if last > 0 or (stop is not None and last == 0):  # x[a:b], x[a:0]: fixed
+        return None
+    if first == 0 and last == 0:
+        return d  # x[:]
+    if isinstance(d, tuple):  # a slice of a slice: the same root
+        return (d[0], d[1], d[2] - first + last)
+    return None if root is None else (root, axis, last - first)
 
 
 def _sized_by_a_shape(e, shape_of: dict):
@@ -261,8 +329,11 @@ def _sized_by_a_shape(e, shape_of: dict):
     return None
 
 
-def infer(fn) -> dict:
+def infer(fn, same_as: dict | None = None) -> dict:
     """The abstract shape of every value of IR function ``fn``, by name.
+
+    ``same_as`` maps a parameter to another of the same shape (a tangent to
+    its primal): their slices get the same named lengths.
 
     Parameters take ``fn.param_shapes`` (all scalars when that is None).  Branch
     results join the shapes of both arms; loop-carried values are iterated to a
@@ -272,6 +343,8 @@ def infer(fn) -> dict:
     from .primitives import PRIMITIVES
 
     env: dict = {}
+    params = {p.name: p.name for p in fn.params}
+    params.update(same_as or {})
     shape_of: dict = {}  # a value that is np.shape(v) -> v's shape
     tapes: dict = {}  # a tape -> the shapes of the items each push stores
     given = fn.param_shapes or (SCALAR,) * len(fn.params)
@@ -314,6 +387,13 @@ def infer(fn) -> dict:
             out = prim.shape(dict(e.params), *ins, loc=e.loc)
         if e.prim == "shape":
             shape_of[e.out.name] = ins[0]
+        elif e.prim == "getitem" and out is not None:
+            out = _named_slices(e, ins, out, params)
+        elif e.prim in ("like", "copy") and not e.param("lead"):
+            # exactly the shape of a parameter: its slices are named after it
+            source = e.ins[1 if e.prim == "like" else 0]
+            if getattr(source, "name", None) in params:
+                params[e.out.name] = params[source.name]
         elif out is None and e.prim in ("reshape", "construct"):
             out = _sized_by_a_shape(e, shape_of)
         env[e.out.name] = out

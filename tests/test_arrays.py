@@ -9,10 +9,12 @@ For each case of tests/array_corpus.py, at random points and directions ẋ:
   differences.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from ad_compiler import grad, jvp, vjp
+from ad_compiler import grad, jvp, shapes, trace, vjp
 from ad_compiler.errors import CompileError
 
 from array_corpus import CASES, arguments, differentiable
@@ -359,3 +361,34 @@ def test_an_in_place_add_through_an_alias_is_an_error_only_for_arrays():
     )
     with pytest.raises(CompileError, match="`a` may share its array with `x`"):
         jvp(adds_in_place_to_an_alias_of_a_number, (np.ones(2),), (np.ones(2),))
+
+
+def slices_of_one_parameter(x):
+    a, b = x[1:], x[:-1]
+    return np.sum(100.0 * (a - b**2) ** 2 + (1.0 - b) ** 2) + np.sum(
+        x[2:-1] * x[-2:][0]
+    )
+
+
+def test_slices_of_a_parameter_have_named_lengths():
+    fn = replace(trace(slices_of_one_parameter), param_shapes=(("n",),))
+    env = shapes.infer(fn)
+    by_text = {}
+    for line in str(fn).splitlines()[1:]:
+        name, _, rhs = line.strip().partition(" = ")
+        by_text[rhs.split("#")[0].strip()] = env.get(name)
+    assert by_text["x[1:]"] == by_text["x[:-1]"] == (("x", 0, -1),)
+    assert by_text["x[2:-1]"] == (("x", 0, -3),)
+    assert by_text["x[-2:]"] == (shapes.ANY,)  # a fixed length, not named
+    # equal named lengths: nothing was stretched, so no sum back, no broadcast
+    g = grad(slices_of_one_parameter)
+    for n in (2, 3, 7):  # n = 2: x[1:] and x[:-1] have length 1, and still match
+        x = np.linspace(-1.0, 0.7, n)
+        expected = [
+            (slices_of_one_parameter(x + H * e) - slices_of_one_parameter(x - H * e))
+            / (2 * H)
+            for e in np.eye(n)
+        ]
+        np.testing.assert_allclose(g(x), expected, rtol=1e-6, atol=1e-7)
+    body = g.source.split("def slices_of_one_parameter_grad")[1]
+    assert "_like(" not in body.split("x[2:-1]")[0]

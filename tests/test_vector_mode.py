@@ -126,8 +126,7 @@ def test_rosenbrock_hessian_at_n_1000_in_one_vector_mode_call():
     assert H.shape == (1000, 1000)
     np.testing.assert_allclose(H, _rosenbrock_hessian(x), rtol=1e-12, atol=1e-9)
     # one call of the emitted code, its directions a leading axis
-    assert "k = len(x_dot)" in h.source
-    assert "x_dot[:, 1:]" in h.source
+    assert "x_dot[:, 1:]" in h.source and "x_dot[:, :-1]" in h.source
 
 
 def test_hvp_of_array_code_is_h_times_v():
