@@ -313,12 +313,12 @@ def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
         unknown = unknown_shapes(f.fn, declared_shapes(f.src.node))
         if all(s == shapes.SCALAR for s in unknown):  # NumPy functions of numbers
             f = f.compiled_for(unknown)
-    if isinstance(f, Pullback):  # the vjp differentiated in its cotangent
-        f.interface()  # (one output only)
-        _wrt_of(f.__name__, 1, argnums)  # its one argument: argnums 0
+    if isinstance(f, (Pullback, BoundPrimals)):  # the primals stay bound
+        wrt, _ = _wrt_of(f.__name__, len(f.interface().params), argnums)
         n = len(f.primals)
+        shifted = tuple(i + n for i in wrt)
         inner = compile_derivative(
-            f.compiled, kind, n if isinstance(argnums, int) else (n,)
+            f.compiled, kind, shifted[0] if isinstance(argnums, int) else shifted
         )
         # not cached: a pullback holds its primals, and each vjp call makes one
         return BoundPrimals(inner, f.primals)
@@ -380,8 +380,9 @@ def _closure_check(fn: Function, kind: str) -> bool:
                 "its derivative is not supported"
             )
         taped = taped or e.prim == "tape"
-    if taped and kind.removesuffix("_vector") in ("vjp", "hvp"):
-        what = "a Hessian" if kind == "hvp" else "reverse mode"
+    base = kind.removesuffix("_vector")
+    if taped and base in ("vjp", "hvp"):
+        what = "a Hessian" if base == "hvp" else "reverse mode"
         raise UsageError(
             f"{what} of `{fn.name}`, which records a loop on a tape, is not "
             "supported yet (it needs reverse mode over the tape); forward mode "
@@ -739,6 +740,11 @@ class BoundPrimals:
     def __call__(self, *args):
         return self.compiled(*self.primals, *args)
 
+    def interface(self) -> Function:
+        """The parameters after the bound primals, and the results."""
+        ir = _signature_ir(self.compiled)
+        return replace(ir, params=ir.params[len(self.primals) :], body=())
+
     @property
     def source(self) -> str:
         return self.compiled.source
@@ -752,7 +758,7 @@ def _signature_ir(f) -> Function:
     """The parameters and results ``f`` is called with (its body if it has one)."""
     if isinstance(f, ArrayDerivative):
         return _interface(f)
-    if isinstance(f, Pullback) or hasattr(f, "variant"):  # (a jacobian, a hessian)
+    if hasattr(f, "interface"):  # a pullback, its derivatives, a jacobian ...
         return f.interface()
     ir = getattr(f, "ir", None)  # a derivative emitted here: its own IR
     return ir if isinstance(ir, Function) else trace_cached(f)

@@ -225,8 +225,10 @@ def forward_of_derived(d: Derived, argnums, name: str) -> Derived:
 
     def variant(args):
         inner, pre, post = d.variant(args)
-        arrays = isinstance(inner, ArrayDerivative) or any(
-            isinstance(a, numpy.ndarray) for a in args
+        arrays = (
+            isinstance(inner, ArrayDerivative)
+            or getattr(inner, "arrays", False)  # a pullback's derivative
+            or any(isinstance(a, numpy.ndarray) for a in args)
         )
         compiled = compile_derivative(inner, "jvp_vector" if arrays else "jvp", wrt)
 

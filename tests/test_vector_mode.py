@@ -329,3 +329,15 @@ def test_math_functions_in_array_code_take_directions_through_numpy():
     np.testing.assert_allclose(
         jacrev(grad(math_of_a_sum))(x), expected, rtol=1e-12, atol=1e-15
     )
+
+
+def test_derivatives_of_a_pullback_s_derivative_keep_its_primals_bound():
+    x = np.linspace(-1.0, 0.5, 4)
+    _, pullback = vjp(lambda_free_cubes, x)
+    J = jacfwd(pullback)  # ȳ ↦ (3 x² ȳ,): its Jacobian is 3 x²
+    np.testing.assert_allclose(J(1.0)[0], 3 * x**2)
+    np.testing.assert_allclose(jacfwd(J)(1.0)[0], np.zeros(4))  # linear in ȳ
+
+
+def lambda_free_cubes(x):
+    return np.sum(x**3)
