@@ -93,6 +93,8 @@ def time_budget(seconds: float | None):
         # Python only prints it, and SymPy would run on without a budget.  The
         # block's exit stops the timer.
         signal.setitimer(signal.ITIMER_REAL, 0.05)
+        if _in_gc_callback(frame):
+            return  # it would be swallowed (and printed): ring again instead
         raise OutOfTime()
 
     _DEADLINES.append(end)
@@ -106,6 +108,15 @@ def time_budget(seconds: float | None):
         signal.signal(signal.SIGALRM, previous)
         if outer is not None:
             signal.setitimer(signal.ITIMER_REAL, max(outer - time.monotonic(), 1e-3))
+
+
+def _in_gc_callback(frame) -> bool:
+    """Whether the interrupted code runs in a garbage-collector callback."""
+    while frame is not None:
+        if frame.f_code.co_name in ("gc_callback", "__del__"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 @dataclass(frozen=True)
