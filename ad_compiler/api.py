@@ -392,7 +392,12 @@ def _closure_check(fn: Function, kind: str) -> bool:
 
 
 def _compile(fn: Function, src, kind: str, wrt, wrt_tree):
-    d = derivative_ir(fn, kind, wrt, wrt_tree)
+    try:
+        d = derivative_ir(fn, kind, wrt, wrt_tree)
+    except CompileError as e:  # (raised while differentiating: show the line)
+        if e.source_line is None and e.loc is not None:
+            e.source_line = src.line(e.loc)
+        raise
     d = replace(d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"))
     header = f"{_WHAT[kind]} of {fn.name}, emitted by ad_compiler."
     helpers = helper_irs(fn, kind.removesuffix("_vector"))

@@ -201,7 +201,8 @@ class _Batcher:
         r = self.known_rank(a)
         if r is None:
             raise CompileError(
-                f"vector mode needs to know how many axes `{a.name}` has",
+                "vector mode needs to know how many axes this value has "
+                f"(`{a.name}` in the derivative)",
                 self.loc,
                 hint="this value's shape depends on run-time data (an int-array "
                 "index, einsum ...); take one jvp or vjp per direction instead",

@@ -178,6 +178,7 @@ _harness.one_thread()
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
 import math  # noqa: E402
+import os  # noqa: E402
 import platform  # noqa: E402
 import signal  # noqa: E402
 import tempfile  # noqa: E402
@@ -203,6 +204,14 @@ ROSEN_ITSELF, HVP_ONE = "rosen(x) itself", "ad_compiler hvp(x, v)"
 JAX_EAGER = "jax.hessian (no jit)"
 A_ORDER = [ROSEN_ITSELF, GRAD, HESS, HVP_ONE, FD, JAX_HESS, JAX_EAGER]
 EAGER_LIMIT_S = 2.0  # jax.hessian without jit: not timed past this per call
+# --plot: (section, contender, legend, line style), drawn in this order
+PLOTTED = (
+    ("arrays", HESS, "array code: hessian() (vector mode)", ("tab:blue", "o", "-")),
+    ("arrays", FD, "array code: FD of grad (2n calls)", ("tab:orange", "s", "-")),
+    ("arrays", JAX_HESS, "jax.jit(jax.hessian)", ("tab:green", "^", "-")),
+    ("scalar", HESS, "scalar code: hessian() (vector mode)", ("tab:purple", "D", "-")),
+    ("arrays", GRAD, "array code: grad(), for scale", ("0.45", "v", "--")),
+)
 ROSEN_ARRAY = """import numpy as np
 
 

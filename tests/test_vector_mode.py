@@ -187,8 +187,12 @@ def test_vector_mode_says_where_it_cannot_know_an_axis_count():
     # a 2-D index array: an int array (2 axes out) or a mask (1)? only its
     # dtype says, so vector mode stops with a compile error rather than guess
     idx = np.array([[0, 1], [1, 2]])
-    with pytest.raises(CompileError, match="vector mode needs to know how many axes"):
+    with pytest.raises(
+        CompileError, match="vector mode needs to know how many axes"
+    ) as e:
         hessian(index_by_a_matrix)(np.ones(3), idx)
+    assert "return np.sum(x[idx] ** 2)" in str(e.value)  # the line, with a caret
+    assert e.value.loc.line == index_by_a_matrix.__code__.co_firstlineno + 1
 
 
 # --- closure: derivatives of array derivatives, from their IR -------------------------
