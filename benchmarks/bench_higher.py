@@ -152,13 +152,27 @@ about a second).  The figure reported is the minimum over the rounds, in
 milliseconds per call, with ratios to the reference and to ad_compiler's
 ``hessian`` (or ``jacobian``).
 
+Plot
+----
+``--plot PATH`` also writes a PNG (7 x 4.5 inches, 120 dpi; matplotlib with the
+Agg backend, imported only then, so the script runs without matplotlib unless
+asked for a plot): ms per call against n on log-log axes, from this one run,
+of the Hessian contenders -- array code ``ad_compiler hessian`` and ``FD of
+grad``, ``jax.jit(jax.hessian)`` (from the array-code section, when JAX is
+installed), and the scalar-code ``ad_compiler hessian`` -- with the array-code
+``ad_compiler grad`` dashed, for scale; a marker at every n timed.  A caption
+gives the start time of the run (UTC), the machine note, the rounds and the
+versions line printed above the tables.  A contender not timed at some n (or
+a section skipped, e.g. ``--no-arrays``) has no point there.
+
 Run as ``python benchmarks/bench_higher.py [--quick] [--sizes 10,100,1000]
 [--rounds N] [--target-ms MS] [--budget-s S] [--compile-limit S]
-[--no-jacobians] [--no-arrays] [--json PATH]``.  A default run takes about
-105 s, 20 s of it building the scalar-code n = 1,000 derivatives and 25 s the
-Hessians of array code; ``--quick`` (n = 10 and 100, 3 rounds) about 23 s.
-It exits with status 0 except when an AD result for array code is wrong (1).
-It is a plain script, not a test: neither pytest nor CI runs it.
+[--no-jacobians] [--no-arrays] [--json PATH] [--plot PATH]``.  A default run
+takes about 105 s, 20 s of it building the scalar-code n = 1,000 derivatives
+and 25 s the Hessians of array code; ``--quick`` (n = 10 and 100, 3 rounds)
+about 23 s.  It exits with status 0 except when an AD result for array code
+is wrong (1).  It is a plain script, not a test: neither pytest nor CI runs
+it.
 """
 
 from __future__ import annotations
@@ -972,6 +986,38 @@ def print_jacobian_tables(results):
 
 
 # --------------------------------------------------------------------------
+# Plot
+# --------------------------------------------------------------------------
+
+
+def plot(hess, arrays, path: Path, caption: str) -> None:
+    """Log-log ms per call against n of the PLOTTED contenders, from this run."""
+    import matplotlib  # lazily: the script runs without matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sections = {"scalar": hess, "arrays": arrays}
+    sizes = sorted({r["n"] for r in hess + arrays})
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for section, label, legend, (color, marker, line) in PLOTTED:
+        rows = [r for r in sections[section] if label in r["ms"]]
+        if rows:
+            ns, ms = [r["n"] for r in rows], [r["ms"][label] for r in rows]
+            ax.loglog(ns, ms, marker=marker, ls=line, color=color, label=legend)
+    ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+    ax.set_xlabel("n (variables)")
+    ax.set_ylabel("ms per call")
+    ax.set_title("Hessian of the extended Rosenbrock function, one run")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.text(0.01, 0.01, caption, fontsize="x-small", color="0.3", va="bottom")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -993,7 +1039,10 @@ def main(argv=None) -> int:
     add("--no-jacobians", action="store_true", help="no Jacobian tables")
     add("--no-arrays", action="store_true", help="no Hessians of array code")
     add("--json", metavar="PATH", help="also write the results as JSON")
+    add("--plot", metavar="PATH", help="also write a log-log PNG of the Hessians")
     opts = parser.parse_args(argv)
+    if opts.plot and importlib.util.find_spec("matplotlib") is None:
+        parser.error("--plot needs matplotlib (pip install matplotlib)")
     opts.sizes = opts.sizes or ([10, 100] if opts.quick else [10, 100, 1000])
     opts.rounds = opts.rounds or (3 if opts.quick else 20)
     opts.target_ms = opts.target_ms or (5.0 if opts.quick else 20.0)
@@ -1002,6 +1051,7 @@ def main(argv=None) -> int:
     jaxmod = _harness.import_jax()
     if jaxmod is None:
         notes.append(f"jax not installed, its rows are skipped: {INSTALL}")
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench_higher_") as tmp:
         directory = Path(tmp)
@@ -1118,6 +1168,14 @@ def main(argv=None) -> int:
             "errors": full_errors,
         }
         _harness.write_json(opts.json, out)
+    if opts.plot:
+        caption = (
+            f"{started}, shared {os.cpu_count()}-core machine, float64, one thread; "
+            f"minimum of up to {opts.rounds} interleaved rounds\n"
+            + _harness.python_line(versions)
+        )
+        plot(hess, arrays, Path(opts.plot), caption)
+        print(f"wrote {opts.plot}")
     return 0
 
 
