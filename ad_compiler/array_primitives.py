@@ -58,6 +58,18 @@ def index_value(layout, values):
     return items[0] if len(items) == 1 else tuple(items)
 
 
+def _array_items(layout) -> list:
+    """Per input of an index layout: whether it is an ``"a"`` item (an int,
+    an int array or a mask), as opposed to a slice bound."""
+    flags = []
+    for item in layout:
+        if item == "a":
+            flags.append(True)
+        elif item is not None and item != "...":
+            flags.extend([False] * sum(item[1:]))
+    return flags
+
+
 def _index_shape(x, layout, parts, loc=None):
     if x == shapes.SCALAR:
         raise CompileError(
@@ -71,6 +83,9 @@ def _index_shape(x, layout, parts, loc=None):
         return None
     out, axis, parts = [], 0, list(parts)
     rest = len(x) - sum(1 for item in layout if item not in (None, "..."))
+    arrays = [p for item, p in zip(_array_items(layout), parts) if item and p != ()]
+    if len(arrays) > 1:
+        return None  # index arrays broadcast together (and may move): run time
     for item in layout:
         if item is None:
             out.append(shapes.ONE)

@@ -240,6 +240,22 @@ JVP_LOOP, VJP_LOOP = "jvp, n scalar calls", "vjp, m scalar calls"
 J_ORDER = [PLAIN, JACFWD, JACREV, JACOBIAN, JVP_RAW, VJP_RAW, JVP_LOOP, VJP_LOOP]
 J_ORDER += [JAX_FWD, JAX_REV]
 DEPENDENTS = {JACFWD: (JACFWD, JVP_RAW, JVP_LOOP), JACREV: (JACREV, VJP_RAW, VJP_LOOP)}
+J_COMPILE = ["trace", JACFWD, JACREV, JACOBIAN, JAX_FWD, JAX_REV]
+# Jacobians of array code: the same labels, without the raw emitted-code rows.
+# ad_compiler does not read module-level NumPy arrays (only numbers), so the
+# constants are arguments, and argnums=0 differentiates with respect to x only.
+JA_ORDER = [PLAIN, JACFWD, JACREV, JACOBIAN, JAX_FWD, JAX_REV]
+JA_RTOL = 1e-10  # every pair: max |diff| <= JA_RTOL max |exact J|
+JACOBIAN_ARRAYS = """import numpy as np
+
+
+def tall(x, A, t):
+    return np.sin(A @ x) * np.exp(-x[2] * t) + x[3] * t
+
+
+def wide(x, C):
+    return C @ np.sin(x) + np.sum(x * x)
+"""
 
 
 class CompileTimeout(Exception):
@@ -247,7 +263,7 @@ class CompileTimeout(Exception):
 
 
 class Aborted(Exception):
-    """An AD Hessian of array code disagrees with the exact one: no figures."""
+    """An AD derivative of array code disagrees with the exact one: no figures."""
 
 
 # --------------------------------------------------------------------------
@@ -342,6 +358,15 @@ def tall_jacobian(a, x) -> np.ndarray:
 
 def wide_jacobian(c, x) -> np.ndarray:
     return c.T * np.cos(x) + 2.0 * x
+
+
+def tall_array_jacobian(A, t, x) -> np.ndarray:
+    """d/dx of sin(A x) exp(-x2 t) + x3 t: (m, 4)."""
+    u, e = A @ x, np.exp(-x[2] * t)
+    J = np.cos(u)[:, None] * A * e[:, None]
+    J[:, 2] -= t * np.sin(u) * e
+    J[:, 3] += t
+    return J
 
 
 # --------------------------------------------------------------------------
@@ -441,6 +466,11 @@ def check_and_time(res, candidates, results, exact, opts, fd_labels=()):
     for label in bad:
         candidates.pop(label, None)
         res["unavailable"][label] = "disagrees, not timed (see the checks)"
+    time_all(res, candidates, opts)
+
+
+def time_all(res, candidates, opts):
+    """``res["ms"]`` and ``res["rounds"]``: every candidate, interleaved."""
     best, res["rounds"] = _harness.interleaved(
         candidates, opts.rounds, opts.target_ms / 1e3, opts.budget_s
     )
@@ -765,7 +795,9 @@ def run_hessian_arrays(n, directory, jaxmod, opts, full_errors):
             lines, bad = gate({label: np.asarray(value, dtype=float)}, expected)
             res["checks"] += lines
             if bad:
-                raise Aborted(f"{where}: {label} is wrong:\n    {lines[-1]}")
+                raise Aborted(
+                    f"{where}: {label} is wrong (rtol {EXACT_RTOL:g}):\n    {lines[-1]}"
+                )
     # the AD Hessians against the exact one and each other; FD against exact only
     fd = {FD: results.pop(FD)} if FD in results else {}
     lines, bad = gate(results, exact)
@@ -773,7 +805,8 @@ def run_hessian_arrays(n, directory, jaxmod, opts, full_errors):
     if bad:
         raise Aborted(
             f"{where}: {', '.join(sorted(bad))} disagree(s) with the exact "
-            "Rosenbrock Hessian or with each other:\n    " + "\n    ".join(lines)
+            f"Rosenbrock Hessian or with each other (rtol {EXACT_RTOL:g}):\n    "
+            + "\n    ".join(lines)
         )
     # finite differences: compared with the exact Hessian, not timed if off
     check_and_time(res, candidates, fd, exact, opts, fd_labels=(FD,))
@@ -902,7 +935,7 @@ def run_jacobian(case, directory, jaxmod, opts, full_errors):
             (code, x, m),
         )
     if jaxmod is not None:
-        jax, jnp = jaxmod
+        jnp = jaxmod[1]
         if case == "tall":
             aj, kj = jnp.asarray(a), jnp.arange(m, dtype=jnp.float64)
 
@@ -915,23 +948,37 @@ def run_jacobian(case, directory, jaxmod, opts, full_errors):
             def fj(v):
                 return jnp.sin(v) @ cj + jnp.sum(v * v)
 
-        xj = jax.device_put(jnp.asarray(xs, dtype=jnp.float64))
-        for label, transform in ((JAX_FWD, jax.jacfwd), (JAX_REV, jax.jacrev)):
-            jitted = jax.jit(transform(fj))
-
-            def call(v, jitted=jitted):
-                return jax.block_until_ready(jitted(v))
-
-            _, res["compile_s"][label] = timed(call, xj)
-            results[label] = np.asarray(call(xj))
-            candidates[label] = (call, (xj,))
+        add_jax_jacobians(jaxmod, fj, xs, res, candidates, results)
 
     check_and_time(res, candidates, results, exact_of(xs), opts)
     print(f"  timed Jacobians of {case} ({res['rounds']} rounds)", flush=True)
     return res
 
 
-def print_jacobian_tables(results):
+def add_jax_jacobians(jaxmod, fj, xs, res, candidates, results):
+    """jax.jit(jax.jacfwd(fj)) and jax.jit(jax.jacrev(fj)) at ``xs``: first call
+    (compile seconds), result and candidate."""
+    jax, jnp = jaxmod
+    xj = jax.device_put(jnp.asarray(xs, dtype=jnp.float64))
+    for label, transform in ((JAX_FWD, jax.jacfwd), (JAX_REV, jax.jacrev)):
+        jitted = jax.jit(transform(fj))
+
+        def call(v, jitted=jitted):
+            return jax.block_until_ready(jitted(v))
+
+        _, res["compile_s"][label] = timed(call, xj)
+        results[label] = np.asarray(call(xj))
+        candidates[label] = (call, (xj,))
+
+
+def print_jacobian_tables(results, title, order, compile_note):
+    """ms per call of each contender for each map, with its ratios to the
+    function and to jacobian(); whether jacobian's pick won; compile seconds."""
+    print()
+    print(title)
+    print("/function: ratio to one call of the function itself; /jacobian: to")
+    print("ad_compiler's jacobian() (the automatic pick).")
+    print()
     cell = 34
     head = f"{'':<22}" + "".join(
         f"{r['case'] + ': R^' + str(r['n']) + ' -> R^' + str(r['m']):>{cell}}"
@@ -944,7 +991,7 @@ def print_jacobian_tables(results):
     print(head)
     print(sub)
     print("-" * len(sub))
-    for label in J_ORDER:
+    for label in order:
         cells = []
         for r in results:
             ms = r["ms"]
@@ -973,16 +1020,123 @@ def print_jacobian_tables(results):
         )
     print()
     print("Compile seconds (not in the per-call figures):")
-    cols = ["trace", JACFWD, JACREV, JACOBIAN, JAX_FWD, JAX_REV]
-    print(f"{'case':<6}" + "".join(f"{c:>21}" for c in cols))
+    print(f"{'case':<6}" + "".join(f"{c:>21}" for c in J_COMPILE))
     for r in results:
         cs = r["compile_s"]
-        row = "".join(f"{fmt_s(cs[c]) if c in cs else '--':>21}" for c in cols)
+        row = "".join(f"{fmt_s(cs[c]) if c in cs else '--':>21}" for c in J_COMPILE)
         print(f"{r['case']:<6}{row}")
-    print(
-        "(jacobian reuses the code jacfwd or jacrev compiled, so it builds in no "
-        "time; jax: first call of the jitted function.)"
-    )
+    print(compile_note)
+
+
+# --------------------------------------------------------------------------
+# Jacobians of array code
+# --------------------------------------------------------------------------
+
+
+def agreement(results: dict, exact: np.ndarray, rtol: float) -> tuple[list, list]:
+    """Shapes, and every result against ``exact`` and each other, relative to
+    max |exact|: (lines describing the checks, lines describing failures)."""
+    scale = float(np.max(np.abs(exact))) or 1.0
+    lines, failed = [], []
+    both = {"exact (NumPy)": exact, **results}
+    for label, got in results.items():
+        if got.shape != exact.shape:
+            failed.append(f"{label}: shape {got.shape}, expected {exact.shape}")
+            continue
+        diff = max_diff(got, exact) / scale
+        lines.append(
+            f"{label}: shape {got.shape}, max |diff| to exact {diff:.1e} "
+            f"of max |J| = {scale:.3g}"
+        )
+    labels = [lab for lab, got in both.items() if got.shape == exact.shape]
+    worst = (0.0, "", "")
+    for i, p in enumerate(labels):
+        for q in labels[i + 1 :]:
+            rel = max_diff(both[p], both[q]) / scale
+            worst = max(worst, (rel, p, q))
+            if rel > rtol:
+                failed.append(f"{p} and {q}: max |diff| {rel:.1e} of max |J|")
+    if len(labels) > 1:
+        lines.append(
+            f"all {len(labels)} Jacobians (exact included) agree pairwise within "
+            f"{worst[0]:.1e} of max |J| (largest: {worst[1]} vs {worst[2]})"
+        )
+    return lines, failed
+
+
+def run_jacobian_arrays(case, directory, jaxmod, opts, full_errors):
+    """Build, check and time the Jacobians of ``tall`` or ``wide`` written with
+    NumPy on one array x (constants as further arguments, argnums=0).
+
+    Raises :class:`Aborted` when a Jacobian has the wrong shape or two of them
+    (or one and the exact one) differ by more than JA_RTOL max |J|."""
+    from ad_compiler import jacfwd, jacobian, jacrev
+    from ad_compiler.api import trace_cached
+
+    rng = np.random.default_rng(1 if case == "tall" else 2)
+    n, m = TALL if case == "tall" else WIDE
+    if case == "tall":
+        consts = (rng.uniform(0.5, 2.0, (m, n)), np.linspace(0.0, 1.0, m))
+        exact_of = lambda v: tall_array_jacobian(*consts, v)  # noqa: E731
+    else:
+        consts = (rng.uniform(-1.0, 1.0, (m, n)),)
+        exact_of = lambda v: consts[0] * np.cos(v) + 2.0 * v  # noqa: E731
+    f = getattr(load_module(directory, f"jac_array_{case}", JACOBIAN_ARRAYS), case)
+    xs = rng.uniform(-1.0, 1.0, n)
+    args = (xs, *consts)
+    where = f"array code, {case}"
+    res = {"case": case, "n": n, "m": m, "ms": {}, "compile_s": {}, "rounds": 0}
+    res["unavailable"], res["checks"], res["notes"] = {}, [], []
+    res["where"] = where
+    candidates, results = {PLAIN: (f, args)}, {}
+
+    def first_call(build):
+        """(the Jacobian function, its first result): building plus compiling."""
+        J = build(f, argnums=0)
+        return J, J(*args)
+
+    builders = ((JACFWD, jacfwd), (JACREV, jacrev), (JACOBIAN, jacobian))
+    try:
+        _, res["compile_s"]["trace"] = timed(trace_cached, f)
+    except Exception as exc:  # noqa: BLE001 -- report, go on with JAX
+        mark_unavailable(res, full_errors, where, (JACFWD, JACREV, JACOBIAN), exc)
+        builders = ()
+    for label, build in builders:
+        try:
+            (J, value), res["compile_s"][label] = timed(first_call, build)
+        except Exception as exc:  # noqa: BLE001
+            mark_unavailable(res, full_errors, where, (label,), exc)
+            continue
+        if label == JACOBIAN:
+            res["picked"] = J.mode  # set by the call: per call for array code
+        results[label] = np.asarray(value)
+        candidates[label] = (J, args)
+    if jaxmod is not None:
+        jc = [jaxmod[1].asarray(c) for c in consts]
+        if case == "tall":
+
+            def fj(v):
+                return jnp.sin(jc[0] @ v) * jnp.exp(-v[2] * jc[1]) + v[3] * jc[1]
+
+        else:
+
+            def fj(v):
+                return jc[0] @ jnp.sin(v) + jnp.sum(v * v)
+
+        jnp = jaxmod[1]
+        add_jax_jacobians(jaxmod, fj, xs, res, candidates, results)
+
+    lines, failed = agreement(results, exact_of(xs), JA_RTOL)
+    res["checks"] += lines
+    if failed:
+        raise Aborted(
+            f"{where}: Jacobians of the wrong shape or disagreeing by more than "
+            f"{JA_RTOL:g} max |J| (expected shape {(m, n)}):\n    "
+            + "\n    ".join(failed + lines)
+        )
+    time_all(res, candidates, opts)
+    print(f"  timed Jacobians of array code, {case} ({res['rounds']} rounds)")
+    return res
 
 
 # --------------------------------------------------------------------------

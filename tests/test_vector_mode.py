@@ -345,3 +345,20 @@ def test_derivatives_of_a_pullback_s_derivative_keep_its_primals_bound():
 
 def lambda_free_cubes(x):
     return np.sum(x**3)
+
+
+def two_index_arrays(x, i, j):
+    return np.sum(x[i, j] ** 2)
+
+
+def test_two_index_arrays_broadcast_together_so_their_axes_are_not_guessed():
+    # x[i, j] with 1-D i and j has one axis, not two: the shapes do not guess
+    x = np.arange(12.0).reshape(3, 4)
+    i, j = np.array([0, 2]), np.array([1, 3])
+    g = grad(two_index_arrays)(x, i, j)
+    np.testing.assert_allclose(g[0, 1], 2.0) and np.testing.assert_allclose(
+        g[2, 3], 22.0
+    )
+    assert np.count_nonzero(g) == 2
+    with pytest.raises(CompileError, match="vector mode needs to know how many axes"):
+        hessian(two_index_arrays)(x, i, j)
