@@ -356,9 +356,7 @@ def test_two_index_arrays_broadcast_together_so_their_axes_are_not_guessed():
     x = np.arange(12.0).reshape(3, 4)
     i, j = np.array([0, 2]), np.array([1, 3])
     g = grad(two_index_arrays)(x, i, j)
-    np.testing.assert_allclose(g[0, 1], 2.0) and np.testing.assert_allclose(
-        g[2, 3], 22.0
-    )
+    assert g[0, 1] == 2.0 and g[2, 3] == 22.0
     assert np.count_nonzero(g) == 2
     with pytest.raises(CompileError, match="vector mode needs to know how many axes"):
         hessian(two_index_arrays)(x, i, j)
