@@ -1102,7 +1102,8 @@ class Lowerer(ArrayLowering):
         self.error(
             node,
             f"`{name}` is not a number ad_compiler can use ({ref.what})",
-            "pass numbers in as parameters",
+            "pass it in as a parameter (arrays are welcome there); the emitted "
+            "code is self-contained, so only numbers are copied into it",
         )
 
     def resolve(self, node: ast.expr):
