@@ -794,7 +794,8 @@ def own_results(fn: Function) -> Function:
 
     ``grad`` of ``np.sum(x * w)`` in ``x`` is ``w`` itself; returned as it is,
     writing into the gradient would change the caller's ``w``.  Results that
-    are parameters, or the same value twice, are returned as copies (NumPy
+    are parameters (or may be: a ``_like`` of one), or the same value twice,
+    are returned as copies (NumPy
     arrays are mutable; JAX's are not, so it never has to).  Numbers are left
     alone, and so is code compiled for numbers (``param_shapes`` None).
     """
@@ -804,6 +805,12 @@ def own_results(fn: Function) -> Function:
 
     shape_of = shapes.infer(fn)
     params = {p.name for p in fn.params}
+    # _like(t, x) is t itself when the shapes agree, so it may be a parameter
+    params |= {
+        e.out.name
+        for e in iter_eqns(fn.body)
+        if e.prim == "like" and not e.param("copy") and not e.param("lead")
+    }
     seen: set[str] = set()
     body, results = list(fn.body), []
     namer = Namer.for_function(fn)

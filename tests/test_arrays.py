@@ -392,3 +392,24 @@ def test_slices_of_a_parameter_have_named_lengths():
         np.testing.assert_allclose(g(x), expected, rtol=1e-6, atol=1e-7)
     body = g.source.split("def slices_of_one_parameter_grad")[1]
     assert "_like(" not in body.split("x[2:-1]")[0]
+
+
+def test_no_result_shares_memory_with_an_argument():
+    # the tangent of a copy is the tangent itself, and _like(t, x) is t when the
+    # shapes agree: results built that way are copied before they are returned
+    from ad_compiler import hvp
+
+    rng = np.random.default_rng(0)
+    for name in ("matmul_vectors", "dot", "sum_all", "mean_axis"):
+        fn = CASES[name][0]
+        args = arguments(name, 0)
+        dirs = [rng.normal(size=np.shape(a)) for a in args]
+        _, tangent = jvp(fn, args, dirs)
+        _, pullback = vjp(fn, *args)
+        outputs = [tangent, *pullback(np.ones(np.shape(fn(*args))))]
+        if np.ndim(fn(*args)) == 0:
+            argnums = tuple(range(len(args)))
+            outputs += list(hvp(fn, argnums)(*args, *dirs))
+        for out in outputs:
+            for a in [*args, *dirs]:
+                assert not np.shares_memory(out, a), name
