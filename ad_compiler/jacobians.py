@@ -520,12 +520,13 @@ def _directions(args):
 
 def _blocks(results, args):
     """Blocks [o][i] of a Jacobian, of shape results[o].shape[1:] + args[i].shape,
-    from each result along all unit directions of args (a leading axis of K)."""
+    from each result along all unit directions of args (a leading axis of K),
+    each an array of its own."""
     dims = [np.shape(a) for a in args]
     starts = np.cumsum([0] + [int(np.prod(s)) for s in dims])
     return tuple(
         tuple(
-            np.reshape(r[a:b], (b - a, -1)).T.reshape(np.shape(r)[1:] + s)
+            np.array(np.reshape(r[a:b], (b - a, -1)).T.reshape(np.shape(r)[1:] + s))
             for a, b, s in zip(starts, starts[1:], dims)
         )
         for r in results

@@ -247,6 +247,7 @@ def test_cli_hessian_of_array_code_is_one_vector_mode_call():
     np.testing.assert_allclose(H, expected, rtol=1e-14)
     x = np.random.default_rng(2).uniform(-1.0, 1.0, size=50)
     H = namespace["rosenbrock_hessian"](x)
+    assert H.flags.writeable and H.flags.owndata
     np.testing.assert_allclose(H, _rosenbrock_hessian(x), rtol=1e-12, atol=1e-9)
 
 
