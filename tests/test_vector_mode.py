@@ -9,6 +9,7 @@ from ``hessian`` checked against central differences of the emitted gradient.
 """
 
 import math
+
 import numpy as np
 import pytest
 
