@@ -645,37 +645,41 @@ def fmt_s(v) -> str:
     return v if isinstance(v, str) else f"{v:.2f}"
 
 
-def print_per_call(results, order, grad_digits: int):
-    """ms per call of each contender at each n, with its ratios to the gradient
-    and to hessian()."""
-    cell = 28
-    head = f"{'':<22}" + "".join(f"{'n = ' + str(r['n']):>{cell}}" for r in results)
-    sub = f"{'contender':<22}" + f"{'ms/call':>12}{'/grad':>8}{'/hessian':>8}" * len(
-        results
-    )
+def print_table(results, order, heads, cell: int, columns: str, row):
+    """One table: a column group per result (headed ``heads[i]``, each with the
+    sub-headers ``columns``), a line per contender in ``order``; ``row(label,
+    r)`` gives a group's cells."""
+    head = f"{'':<22}" + "".join(f"{h:>{cell}}" for h in heads)
+    sub = f"{'contender':<22}" + columns * len(results)
     print(head)
     print(sub)
     print("-" * len(sub))
     for label in order:
-        cells = []
-        for r in results:
-            ms = r["ms"]
-            if label in ms:
-                ref = (
-                    f"{ms[label] / ms[GRAD]:>8.{grad_digits}f}"
-                    if GRAD in ms
-                    else f"{'':>8}"
-                )
-                rel = f"{ms[label] / ms[HESS]:>8.2f}" if HESS in ms else f"{'':>8}"
-                cells.append(f"{fmt_ms(ms[label]):>12}{ref}{rel}")
-            else:
-                if label in r["unavailable"]:
-                    why = "n/a"
-                else:
-                    why = "--" if r["ms"] else "not timed"
-                cells.append(f"{why:>12}{'':>16}")
-        print((f"{label:<22}" + "".join(cells)).rstrip())
+        cells = "".join(row(label, r) for r in results)
+        shown = "jacobian (auto)" if label == JACOBIAN else label
+        print((f"{shown:<22}" + cells).rstrip())
     print("-" * len(sub))
+
+
+def print_per_call(results, order, grad_digits: int):
+    """ms per call of each contender at each n, with its ratios to the gradient
+    and to hessian()."""
+
+    def row(label, r):
+        ms = r["ms"]
+        if label not in ms:
+            if label in r["unavailable"]:
+                why = "n/a"
+            else:
+                why = "--" if r["ms"] else "not timed"
+            return f"{why:>12}{'':>16}"
+        ref = f"{ms[label] / ms[GRAD]:>8.{grad_digits}f}" if GRAD in ms else f"{'':>8}"
+        rel = f"{ms[label] / ms[HESS]:>8.2f}" if HESS in ms else f"{'':>8}"
+        return f"{fmt_ms(ms[label]):>12}{ref}{rel}"
+
+    heads = ["n = " + str(r["n"]) for r in results]
+    columns = f"{'ms/call':>12}{'/grad':>8}{'/hessian':>8}"
+    print_table(results, order, heads, 28, columns, row)
 
 
 def print_compile_seconds(results, cols, lines_key: str, lines_label: str, note):
@@ -1010,32 +1014,17 @@ def print_jacobian_tables(results, title, order, compile_note):
     print("/function: ratio to one call of the function itself; /jacobian: to")
     print("ad_compiler's jacobian() (the automatic pick).")
     print()
-    cell = 34
-    head = f"{'':<22}" + "".join(
-        f"{r['case'] + ': R^' + str(r['n']) + ' -> R^' + str(r['m']):>{cell}}"
-        for r in results
-    )
-    sub = (
-        f"{'contender':<22}"
-        + f"{'ms/call':>12}{'/function':>11}{'/jacobian':>11}" * len(results)
-    )
-    print(head)
-    print(sub)
-    print("-" * len(sub))
-    for label in order:
-        cells = []
-        for r in results:
-            ms = r["ms"]
-            if label in ms:
-                rel = f"{ms[label] / ms[JACOBIAN]:>11.2f}" if JACOBIAN in ms else ""
-                cells.append(
-                    f"{fmt_ms(ms[label]):>12}{ms[label] / ms[PLAIN]:>11.1f}{rel:>11}"
-                )
-            else:
-                cells.append(f"{'n/a':>12}{'':>22}")
-        shown = "jacobian (auto)" if label == JACOBIAN else label
-        print((f"{shown:<22}" + "".join(cells)).rstrip())
-    print("-" * len(sub))
+
+    def row(label, r):
+        ms = r["ms"]
+        if label not in ms:
+            return f"{'n/a':>12}{'':>22}"
+        rel = f"{ms[label] / ms[JACOBIAN]:>11.2f}" if JACOBIAN in ms else ""
+        return f"{fmt_ms(ms[label]):>12}{ms[label] / ms[PLAIN]:>11.1f}{rel:>11}"
+
+    heads = [f"{r['case']}: R^{r['n']} -> R^{r['m']}" for r in results]
+    columns = f"{'ms/call':>12}{'/function':>11}{'/jacobian':>11}"
+    print_table(results, order, heads, 34, columns, row)
     for r in results:
         ms = r["ms"]
         if "picked" not in r or JACFWD not in ms or JACREV not in ms:
