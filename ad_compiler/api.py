@@ -45,6 +45,7 @@ from .loader import load
 from .lower import lower_function
 from .passes import (
     drop_shape_noops,
+    float_literals,
     fix_parameters,
     optimize,
     own_results,
@@ -261,7 +262,7 @@ def describe(fn: Function, kind: str, wrt: tuple[int, ...], origin: str) -> str:
 
 def emit(d: Function, lines=None, black: bool = True) -> str:
     """Stage 3: the Python source of one derivative function (black-formatted)."""
-    text = emit_function(d, lines)
+    text = emit_function(float_literals(d), lines)
     return format_source(text) if black else text
 
 

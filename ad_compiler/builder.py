@@ -198,6 +198,10 @@ class IRBuilder(Ops):
                 self._used(block)
 
     def lit(self, value) -> Const:
+        # a rule's constants are floats: CPython's float fast paths skip an int
+        # operand (``2 * g`` costs twice ``2.0 * g``), and derivatives are floats
+        if type(value) is int:
+            value = float(value)
         return Const(value)
 
     def shape(self, x):

@@ -134,6 +134,8 @@ def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
             return rewrite("neg", b)
         if _is(b, -1):
             return rewrite("neg", a)
+        if (merged := _merge_constants(eqn, defs)) is not None:
+            return merged
     elif prim == "div":
         a, b = ins
         if _is(b, 1):
@@ -163,6 +165,34 @@ def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
         inner = defs.get(t.name) if isinstance(t, Var) else None
         if inner is not None and inner.prim == "like" and inner.params == eqn.params:
             return rewrite("like", inner.ins[0], x)
+    return None
+
+
+def _merge_constants(eqn: Eqn, defs: dict[str, Eqn]) -> Eqn | None:
+    """``c1 * (c2 * a)`` -> ``(c1 c2) * a`` when ``c1`` or ``c2`` is ±2^k.
+
+    Scaling by a power of two is exact, so ``(c2 a) 2^k`` and ``(c2 2^k) a`` round
+    alike (barring overflow or a subnormal): the derivative of ``0.5 * d ** 2``
+    is ``d``, not ``2 * d * 0.5``.
+    """
+    for c, m in (eqn.ins, reversed(eqn.ins)):
+        if (
+            not isinstance(c, Const)
+            or isinstance(c.value, bool)
+            or not isinstance(m, Var)
+        ):
+            continue
+        inner = defs.get(m.name)
+        if inner is None or inner.prim != "mul" or inner.ns != eqn.ns:
+            continue
+        for c2, a in (inner.ins, reversed(inner.ins)):
+            if not isinstance(c2, Const) or isinstance(c2.value, bool):
+                continue
+            if not (_is_power_of_two(c) or _is_power_of_two(c2)):
+                continue
+            folded = _fold(Eqn("mul", eqn.outs, (c, c2), eqn.loc, eqn.ns))
+            if folded is not None:
+                return Eqn("mul", eqn.outs, (folded, a), eqn.loc, eqn.ns, eqn.params)
     return None
 
 
@@ -331,17 +361,28 @@ def simplify(fn: Function) -> Function:
         carried (the body is walked again if that is found only after it)."""
         inits = tuple(sub(a) for a in s.inits)
         invariant: set[int] = set()
-        while True:
-            for k, (c, n) in enumerate(zip(s.carried, s.nexts)):
-                if k not in invariant and (n == c or sub(n) in (c, inits[k])):
-                    invariant.add(k)
-                    subst[c.name] = inits[k]
-            fields = {"body": tuple(walk(s.body, dict(seen)))}
-            if not any(
-                k not in invariant and (n == c or sub(n) in (c, inits[k]))
+        local = defined_names(s.body)
+
+        def passed_on() -> set[int]:
+            return {
+                k
                 for k, (c, n) in enumerate(zip(s.carried, s.nexts))
-            ):
+                if k not in invariant and (n == c or sub(n) in (c, inits[k]))
+            }
+
+        found = passed_on()
+        while True:
+            for k in found:
+                invariant.add(k)
+                subst[s.carried[k].name] = inits[k]
+            fields = {"body": tuple(walk(s.body, dict(seen)))}
+            found = passed_on()
+            if not found:
                 break
+            # the next walk starts afresh: what this one substituted for the
+            # body's values may name temporaries the next no longer makes
+            for name in local:
+                subst.pop(name, None)
         keep = [k for k in range(len(s.carried)) if k not in invariant]
         fields["carried"] = tuple(s.carried[k] for k in keep)
         fields["inits"] = tuple(inits[k] for k in keep)
@@ -746,6 +787,82 @@ def optimize(fn: Function, max_rounds: int = 1) -> Function:
         if fn is before:
             break
     return verify(fn)
+
+
+# Primitives whose result is a float (or an array of floats) for any real input.
+_FLOAT_VALUED = frozenset(
+    "exp expm1 log log2 log10 log1p sqrt sin cos tan sinh cosh tanh asin acos atan"
+    " atan2 hypot copysign float".split()
+)
+
+
+def _float_valued(eqn: Eqn) -> bool:
+    if eqn.prim in _FLOAT_VALUED:
+        return True
+    if eqn.prim in ("sign", "fmod"):  # math's are floats; NumPy's keep int dtypes
+        return eqn.ns != "np"
+    # math.fabs and math.pow are floats; abs(int) is an int, (-8.0) ** (1/3) complex
+    return eqn.prim in ("abs", "pow") and eqn.ns == "math"
+
+
+_ARITHMETIC = frozenset({"add", "sub", "mul", "div"})
+
+
+def float_literals(fn: Function) -> Function:
+    """Spell an int literal as a float where the other operand is certainly a float.
+
+    ``1 + math.exp(z)`` becomes ``1.0 + math.exp(z)``: Python converts the 1
+    exactly so anyway, and the result is the same bits, but CPython's float fast
+    paths take only two floats (``2 * g`` costs about twice ``2.0 * g``).  A
+    value is certainly a float when a math/NumPy float function computed it, or
+    an arithmetic operation of which one operand is; parameters, branch results
+    and loop-carried values are not known (they may be ints, Fractions ...).
+    """
+    floats: set[str] = set()
+
+    def is_float(a) -> bool:
+        if isinstance(a, Const):
+            return isinstance(a.value, float)
+        return a.name in floats
+
+    def visit(eqn: Eqn) -> Eqn:
+        if eqn.prim in _ARITHMETIC and eqn.ns == "py":
+            if any(is_float(a) for a in eqn.ins):
+                floats.add(eqn.out.name)
+                ins = tuple(
+                    (
+                        Const(float(a.value))
+                        if isinstance(a, Const)
+                        and type(a.value) is int
+                        and abs(a.value) <= _MAX_EXACT_INT
+                        else a
+                    )
+                    for a in eqn.ins
+                )
+                if any(a is not b for a, b in zip(ins, eqn.ins)):  # 1 == 1.0
+                    return eqn.with_ins(ins)
+        elif eqn.prim == "neg" and is_float(eqn.ins[0]):
+            floats.add(eqn.out.name)
+        elif _float_valued(eqn):
+            floats.add(eqn.out.name)
+        return eqn
+
+    def walk(stmts) -> tuple:
+        out = []
+        for s in stmts:
+            if isinstance(s, If):
+                s = replace(s, then=walk(s.then), orelse=walk(s.orelse))
+            elif isinstance(s, While):
+                s = replace(s, test=walk(s.test), body=walk(s.body))
+            elif isinstance(s, Loop):
+                s = replace(s, body=walk(s.body))
+            else:
+                s = visit(s)
+            out.append(s)
+        return tuple(out)
+
+    body = walk(fn.body)
+    return replace(fn, body=body)
 
 
 def drop_shape_noops(fn: Function) -> Function:

@@ -27,7 +27,7 @@ from typing import Callable
 
 from . import shapes
 from .errors import CompileError
-from .ir import Var
+from .ir import Const, Var
 from .primitives import PRIMITIVES
 
 
@@ -143,22 +143,42 @@ defrule(
     jvp=lambda b, out, x, y, dx, dy: b.add(b.mul(y, dx), b.mul(x, dy)),
     vjp=_mul_vjp,
 )
+
+
 # d(x / y) = dx / y - (x / y) dy / y = (dx - out dy) / y
+def _div_vjp(b, out, g, x, y):
+    if isinstance(x, Const):
+        # a literal x has no x̄, and out g may exist already (1 / s * e is the primal)
+        return (None, b.neg(b.div(b.mul(out, g), y)))
+    # ȳ = -x̄ out shares x̄ = g / y, computed anyway when x is active
+    x_bar = b.div(g, y)
+    return (x_bar, b.neg(b.mul(x_bar, out)))
+
+
 defrule(
     "div",
     jvp=lambda b, out, x, y, dx, dy: b.div(b.sub(dx, b.mul(out, dy)), y),
-    vjp=lambda b, out, g, x, y: (b.div(g, y), b.neg(b.div(b.mul(out, g), y))),
+    vjp=_div_vjp,
 )
+
+
 # d(x ** y) = y x**(y-1) dx + out log(x) dy.  The log term is only built when y
 # is active, so x ** 2 with x < 0 stays differentiable.
+def _less_one(b, y):
+    """y - 1; an int literal exponent stays an int (3 * x ** 2, not x ** 2.0)."""
+    if isinstance(y, Const) and type(y.value) is int:
+        return Const(y.value - 1)
+    return b.sub(y, b.lit(1))
+
+
 defrule(
     "pow",
     jvp=lambda b, out, x, y, dx, dy: b.add(
-        b.mul(b.mul(y, b.pow(x, b.sub(y, b.lit(1)))), dx),
+        b.mul(b.mul(y, b.pow(x, _less_one(b, y))), dx),
         None if dy is None else b.mul(b.mul(out, b.log(x)), dy),
     ),
     vjp=lambda b, out, g, x, y: (
-        b.mul(b.mul(y, b.pow(x, b.sub(y, b.lit(1)))), g),
+        b.mul(b.mul(y, b.pow(x, _less_one(b, y))), g),
         b.mul(b.mul(out, b.log(x)), g),
     ),
 )

@@ -1,5 +1,8 @@
 """Optimisation passes: identities, CSE, DCE, and that one round is a fixed point."""
 
+import math
+from fractions import Fraction
+
 import pytest
 
 import corpus
@@ -7,7 +10,13 @@ import seeds
 from ad_compiler import grad, trace
 from ad_compiler.api import derivative_ir
 from ad_compiler.ir import Const, Eqn, Function, Var
-from ad_compiler.passes import eliminate_dead_code, optimize, simplify
+from ad_compiler.codegen import emit_function
+from ad_compiler.passes import (
+    eliminate_dead_code,
+    float_literals,
+    optimize,
+    simplify,
+)
 
 FUNCTIONS = [f for f, _ in corpus.CASES if f.__name__ not in corpus.KNOWN_BUGS] + [
     seeds.f,
@@ -122,6 +131,81 @@ def test_power_of_two_scaling_reassociates_only_to_reuse_a_value():
         eqn("mul", "m", "x", "y"), eqn("mul", "w", 3.0, "m"), results=(Var("w"),)
     )
     assert [str(e) for e in optimize(fn).body] == ["m = x * y", "w = 3.0 * m"]
+
+
+def test_constants_merge_when_one_is_a_power_of_two():
+    # (2 d) 0.5 == (2 * 0.5) d exactly: the gradient of 0.5 * d ** 2 is d itself
+    fn = fn_of(
+        eqn("sub", "d", "x", "y"),
+        eqn("mul", "t", 2, "d"),
+        eqn("mul", "g", "t", 0.5),
+        results=(Var("g"),),
+    )
+    assert [str(e) for e in optimize(fn).body] == ["d = x - y"]
+    # 3 (5 x) rounds differently from 15 x: kept
+    fn = fn_of(
+        eqn("mul", "t", 5.0, "x"), eqn("mul", "g", 3.0, "t"), results=(Var("g"),)
+    )
+    assert [str(e) for e in optimize(fn).body] == ["t = 5.0 * x", "g = 3.0 * t"]
+
+
+def test_int_literals_beside_certain_floats_are_printed_as_floats():
+    fn = fn_of(
+        eqn("exp", "e", "x"),
+        eqn("add", "a", 1, "e"),  # e is a float: 1.0 + e
+        eqn("mul", "b", 2, "y"),  # y may be an int (or a Fraction): kept
+        eqn("floor", "f", "x"),
+        eqn("sub", "c", "f", 1),  # math.floor gives an int: kept
+        eqn("neg", "n", "e"),
+        eqn("div", "q", 3, "n"),  # a negated float is a float
+        eqn("mul", "r", "a", 2),  # so is arithmetic with one
+        results=(Var("a"), Var("b"), Var("c"), Var("q"), Var("r")),
+    )
+    body = tuple(_in_math(e) for e in fn.body)
+    fn = Function(fn.name, fn.params, body, fn.results, tree=(0, 1, 2, 3, 4))
+    out = float_literals(fn)
+    assert [str(e) for e in out.body] == [
+        "e = exp(x)",
+        "a = 1.0 + e",
+        "b = 2 * y",
+        "f = floor(x)",
+        "c = f - 1",
+        "n = -e",
+        "q = 3.0 / n",
+        "r = a * 2.0",
+    ]
+    # the same numbers, bit for bit (Python converts the int that way anyway)
+    for x, y in [(0.3, 2), (-1.7, Fraction(1, 3)), (2, 5)]:
+        assert _run(out, x, y) == _run(fn, x, y)
+        assert [type(v) for v in _run(out, x, y)] == [type(v) for v in _run(fn, x, y)]
+
+
+def cube_plus_sigmoid(x):
+    return x**3 + 1 / (1 + math.exp(-x))
+
+
+def test_derivative_constants_are_floats_but_int_exponents_stay_ints():
+    g = grad(cube_plus_sigmoid)
+    code = "\n".join(
+        line for line in g.source.splitlines() if not line.strip().startswith("#")
+    )
+    assert "x**2" in code and "x**2.0" not in code  # 3 x ** 2, as written
+    assert "1.0 + " in code and "1 + " not in code  # beside math.exp: a float
+    s = 1 / (1 + math.exp(-0.7))
+    assert g(0.7) == pytest.approx(3 * 0.7**2 + s * (1 - s), rel=1e-14)
+
+
+def _in_math(e):
+    return (
+        Eqn(e.prim, e.outs, e.ins, e.loc, "math") if e.prim in ("exp", "floor") else e
+    )
+
+
+def _run(fn, *args):
+    src = emit_function(fn)
+    scope = {"math": math}
+    exec(src, scope)
+    return scope[fn.name](*args)
 
 
 def halve(x):
