@@ -112,14 +112,35 @@ _extreme_rules("amax")
 _extreme_rules("amin")
 
 
-# prod: ∂y/∂x_i = y / x_i (the product of the others); nan where an x_i is 0.
+def _product_of_others(b, p, out, x):
+    """∂y/∂x_i of y = prod(x): the product of the other elements, shaped like x.
+
+    It is y / x_i where x_i != 0.  Where x_i == 0 it is r, the product of the
+    non-zero elements, if x_i is the only zero; r x_l if one other x_l is zero
+    (0, but with the right derivative in x_l, so Hessians are right there too);
+    else 0.  No 0 / 0 anywhere: the gradient of prod([2, 0, 4]) is [0, 8, 0].
+    Third derivatives at three or more exact zeros are 0 where they are r.
+    """
+    zero = b.apply("eq", x, b.lit(0.0))
+    safe = b.select(zero, b.lit(1.0), x)  # the zeros replaced by ones
+    keep = {"axis": p.get("axis"), "keepdims": True}
+    count = b.apply("sum", zero, **keep)
+    rest = b.apply("prod", safe, **keep)
+    # Σ of the zeros but x_i itself: the other zero x_l, where there is one
+    partner = b.sub(b.apply("sum", b.select(zero, x, b.lit(0.0)), **keep), x)
+    two = b.select(b.apply("eq", count, b.lit(2.0)), b.mul(rest, partner), b.lit(0.0))
+    at_zero = b.select(b.apply("eq", count, b.lit(1.0)), rest, two)
+    return b.select(zero, at_zero, b.div(_expanded(b, p, out), safe))
+
+
+# prod: ∂y/∂x_i = Π_{j≠i} x_j
 defrule(
     "prod",
     jvp=lambda b, p, out, x, dx: b.apply(
-        "sum", b.mul(b.div(_expanded(b, p, out), x), dx), **p
+        "sum", b.mul(_product_of_others(b, p, out, x), dx), **p
     ),
     vjp=lambda b, p, out, g, x: (
-        b.div(b.mul(_expanded(b, p, g), _expanded(b, p, out)), x),
+        b.mul(_expanded(b, p, g), _product_of_others(b, p, out, x)),
     ),
     params=True,
 )

@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ad_compiler import grad, jvp, shapes, trace, vjp
+from ad_compiler import grad, hessian, jvp, shapes, trace, vjp
 from ad_compiler.errors import CompileError
 
 from array_corpus import CASES, arguments, differentiable
@@ -413,3 +413,53 @@ def test_no_result_shares_memory_with_an_argument():
         for out in outputs:
             for a in [*args, *dirs]:
                 assert not np.shares_memory(out, a), name
+
+
+def product(x):
+    return np.prod(x)
+
+
+def row_products(x):
+    return np.sum(np.prod(x, axis=1) * np.arange(1.0, 4.0))
+
+
+def _others(x):
+    """Π_{j≠i} x_j by brute force: no division anywhere."""
+    return np.array([np.prod(np.delete(x, i)) for i in range(len(x))])
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        [2.0, 0.0, 4.0],
+        [0.0, 3.0, 0.0],
+        [0.0, 3.0, 0.0, 2.0],
+        [0.0, 0.0, 0.0],
+        [2.0, -3.0, 0.5],
+        [0.0],
+    ],
+)
+def test_prod_is_differentiated_at_zeros_without_dividing_by_them(x):
+    """∂ prod(x)/∂x_i is the product of the others: [2, 0, 4] gives [0, 8, 0]."""
+    x = np.array(x)
+    want = _others(x)
+    with np.errstate(all="raise"):  # no 0 / 0 on the way
+        assert np.array_equal(grad(product)(x), want)
+        ones = np.ones_like(x)
+        assert jvp(product, (x,), (ones,))[1] == pytest.approx(want.sum())
+    hess = np.array(
+        [
+            [
+                0.0 if i == j else _others(np.delete(x, i))[j - (j > i)]
+                for j in range(len(x))
+            ]
+            for i in range(len(x))
+        ]
+    )
+    assert np.array_equal(hessian(product)(x), hess)
+
+
+def test_prod_along_an_axis_at_zeros():
+    x = np.array([[2.0, 0.0, 4.0], [1.0, 2.0, 3.0], [0.0, 0.0, 5.0]])
+    want = np.stack([_others(row) * w for row, w in zip(x, [1.0, 2.0, 3.0])])
+    assert np.array_equal(grad(row_products)(x), want)
