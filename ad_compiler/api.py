@@ -42,10 +42,10 @@ from . import shapes
 from .ir import Const, Function, Var, iter_eqns, shift_tree, tree_leaves
 from .primitives import PRIMITIVES
 from .loader import load
+from .inplace import emitted_form
 from .lower import lower_function
 from .passes import (
     drop_shape_noops,
-    float_literals,
     fix_parameters,
     optimize,
     own_results,
@@ -226,6 +226,7 @@ def module_text(
 ) -> str:
     """One module: the copied custom-derivative functions, then ``functions``,
     then ``extra`` (source text of functions calling them)."""
+    functions = [emitted_form(f) for f in functions]
     imports = imports_for(functions)
     if extra and "import numpy as np" not in imports:
         imports.append("import numpy as np")
@@ -262,7 +263,7 @@ def describe(fn: Function, kind: str, wrt: tuple[int, ...], origin: str) -> str:
 
 def emit(d: Function, lines=None, black: bool = True) -> str:
     """Stage 3: the Python source of one derivative function (black-formatted)."""
-    text = emit_function(float_literals(d), lines)
+    text = emit_function(d, lines)
     return format_source(text) if black else text
 
 

@@ -306,25 +306,24 @@ def _getitem(x, *parts, index):
 
 
 def _render_setitem(params, texts, atoms):
-    return (
-        f"_assign({texts[0]}, np.s_[{index_text(params['index'], texts[2:])}], {texts[1]})",
-        PREC_ATOM,
-    )
+    index = index_text(params["index"], texts[2:])
+    return f"_assign({texts[0]}, np.s_[{index}], {texts[1]})", PREC_ATOM
 
 
-def _setitem(x, v, *parts, index):
+def _setitem(x, v, *parts, index, inplace=False):
+    # (in place or not, the value is the same: see inplace.py)
     return _assign(x, index_value(index, parts), v)  # noqa: F821  (from HELPERS)
 
 
 def _render_unindex(params, texts, atoms):
-    return (
-        f"_unindex({texts[0]}, np.s_[{index_text(params['index'], texts[2:])}], {texts[1]})",
-        PREC_ATOM,
-    )
+    index = index_text(params["index"], texts[2:])
+    return f"_unindex({texts[0]}, np.s_[{index}], {texts[1]})", PREC_ATOM
 
 
-def _unindex(x, g, *parts, index):
-    return _unindex_helper(x, index_value(index, parts), g)  # noqa: F821
+def _unindex(x, g, *parts, index, into=False):
+    # into: x + (g at index, zeros elsewhere), added into x by the emitted code
+    out = _unindex_helper(x, index_value(index, parts), g)  # noqa: F821
+    return x + out if into else out
 
 
 def _render_construct(params, texts, atoms):
@@ -564,8 +563,9 @@ ARRAY_PRIMITIVES = [
 # The primitives emitted as a call of a helper function, and the helper.
 HELPER_OF = {
     "sum_to": "_sum_to",
-    "unindex": "_unindex",
-    "setitem": "_assign",
+    # (writes in place are statements: x[i] = v, t[i] += g; see inplace.py)
+    "unindex": lambda params: None if params.get("into") else "_unindex",
+    "setitem": lambda params: None if params.get("inplace") else "_assign",
     "like": lambda params: "_like" if _plain_like(params) else None,
 }
 

@@ -36,7 +36,7 @@ from .ir import (
     render_tree,
     signature,
 )
-from .array_primitives import HELPER_OF, HELPERS
+from .array_primitives import HELPER_OF, HELPERS, index_text
 from .primitives import PREC_ATOM, PREC_CMP, PREC_NEG, PREC_NOT, PREC_POW, PRIMITIVES
 
 # A temporary is folded into its user only while the expression stays this small.
@@ -149,6 +149,8 @@ def _use_counts(fn: Function) -> dict[str, int]:
                 continue
             for a in own_reads(s):
                 use(a, loop)
+            if isinstance(s, Eqn) and (s.param("inplace") or s.param("into")):
+                use(s.ins[0], loop)  # the array written into: always a name
             if isinstance(s, Eqn) and PRIMITIVES[s.prim].repeats is not None:
                 for i in PRIMITIVES[s.prim].repeats(dict(s.params)):
                     use(s.ins[i], loop)  # spelled twice: never folded into it
@@ -199,12 +201,33 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
         out.append(f"    {_docstring(fn.doc)}")
     last_line = None
 
+    written: dict[str, str] = {}  # an in-place write's output -> the array written
+
     def atom(a) -> _Expr:
         if isinstance(a, Const):
             return _Expr(*_const(a), 0)
+        name = written.get(a.name, a.name)
         return pending.pop(a.name, None) or _Expr(
-            a.name, PREC_ATOM, 0, frozenset((a.name,))
+            name, PREC_ATOM, 0, frozenset((name,))
         )
+
+    def write_in_place(eqn: Eqn, indent) -> None:
+        """``x[i] = v`` or ``t[i] += g`` (see inplace.py): a statement, after the
+        pending expressions that read the array, which must see it unchanged."""
+        args = [atom(a) for a in eqn.ins]
+        target = args[0].text
+        comment(eqn.loc, indent)
+        for name in [n for n, e in pending.items() if target in e.names]:
+            out.append(f"{indent}{name} = {pending.pop(name).text}")
+        index = index_text(eqn.param("index"), [a.text for a in args[2:]])
+        value = args[1].text
+        if eqn.prim == "setitem":
+            out.append(f"{indent}{target}[{index}] = {value}")
+        elif eqn.param("into") == "at":  # an index array may repeat: every read adds
+            out.append(f"{indent}np.add.at({target}, np.s_[{index}], {value})")
+        else:
+            out.append(f"{indent}{target}[{index}] += {value}")
+        written[eqn.out.name] = target
 
     def comment(loc, indent):
         nonlocal last_line
@@ -221,6 +244,9 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
                 continue
             if isinstance(eqn, Loop):
                 emit_loop(eqn, indent)
+                continue
+            if eqn.param("inplace") or eqn.param("into"):
+                write_in_place(eqn, indent)
                 continue
             expr = _render(eqn, [atom(a) for a in eqn.ins])
             if len(eqn.outs) != 1:  # tape.append(...); a, b = f(...)
@@ -300,9 +326,9 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
         mark = len(out)
         block(s.body, inner)
         updates = [
-            (c.name, atom(n))
-            for c, n in zip(s.carried, s.nexts)
-            if not (isinstance(n, Var) and n.name == c.name)
+            (c.name, e)
+            for c, e in zip(s.carried, map(atom, s.nexts))
+            if e.text != c.name  # unchanged, or written in place
         ]
         # Python assigns one name at a time: when a new value reads a carried value
         # assigned before it, assign them all at once (`a, b = b, a + b`)

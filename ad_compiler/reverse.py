@@ -309,6 +309,12 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         if shape != shapes.SCALAR and inits[i] == Const(0.0):
             with b.at(s.loc, "np"):
                 inits[i] = b.zeros(primal)
+        elif shape not in (shapes.SCALAR, None) and b.shape(inits[i]) != shape:
+            # an adjoint standing for an array (the 1.0 of np.sum's ȳ) is spread
+            # to it once, as an array of its own: otherwise every iteration asks
+            # for the primal's shape, and the tape keeps each version of it
+            with b.at(s.loc, "np"):
+                inits[i] = b.apply("copy", b.like(inits[i], primal))
         b.shapes[cb.name] = shape
     with b.block() as eqns:
         _sweep_forward(body, b, tapes, active)  # recompute the iteration

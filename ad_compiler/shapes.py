@@ -339,7 +339,7 @@ def infer(fn, same_as: dict | None = None) -> dict:
     results join the shapes of both arms; loop-carried values are iterated to a
     fixed point (a shape that changes between iterations becomes unknown).
     """
-    from .ir import For, If, While
+    from .ir import For, If, Var, While
     from .primitives import PRIMITIVES
 
     env: dict = {}
@@ -387,6 +387,13 @@ def infer(fn, same_as: dict | None = None) -> dict:
             out = prim.shape(dict(e.params), *ins, loc=e.loc)
         if e.prim == "shape":
             shape_of[e.out.name] = ins[0]
+        elif e.prim == "len" and ins[0] not in (None, TUPLE) and ins[0]:
+            # np.zeros(len(x)) is as long as x (a parameter's length is named)
+            first = ins[0][0]
+            root = params.get(e.ins[0].name) if isinstance(e.ins[0], Var) else None
+            if first == ANY and root is not None:
+                first = (root, 0, 0)
+            shape_of[e.out.name] = (first,)
         elif e.prim == "getitem" and out is not None:
             out = _named_slices(e, ins, out, params)
         elif e.prim in ("like", "copy") and not e.param("lead"):
@@ -394,8 +401,8 @@ def infer(fn, same_as: dict | None = None) -> dict:
             source = e.ins[1 if e.prim == "like" else 0]
             if getattr(source, "name", None) in params:
                 params[e.out.name] = params[source.name]
-        elif out is None and e.prim in ("reshape", "construct"):
-            out = _sized_by_a_shape(e, shape_of)
+        elif e.prim in ("reshape", "construct") and (out is None or ANY in out):
+            out = _sized_by_a_shape(e, shape_of) or out
         env[e.out.name] = out
 
     def loop(s):

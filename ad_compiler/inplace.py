@@ -1,0 +1,344 @@
+"""In-place array writes in emitted code, wherever no one could tell.
+
+The IR is single-assignment: ``x[i] = v`` is ``x_1 = setitem(x, v, i)``, a new
+array, and a reverse sweep's ``x̄ = x̄ + unindex(x, g, i)`` adds an array of
+zeros holding g at i.  Emitted as written, a loop writing one element per
+iteration copies the whole array every time: O(n²).  This pass runs just
+before code generation (the IR that is differentiated keeps its meaning) and
+marks the equations whose input array nobody can observe afterwards, so that
+codegen writes into it instead:
+
+* ``setitem(x, v, i)`` is emitted ``_write(x, np.s_[i], v)``: ``x[i] = v``;
+* ``add(t, unindex(x, g, i))`` is emitted ``_add_into(t, np.s_[i], g)``:
+  ``t[i] += g`` (``np.add.at`` when an index array may repeat).
+
+A write into ``x`` happens in place only when all of these hold:
+
+1. ``x`` is *owned*: made in this function by an operation that returns a new
+   array (``np.zeros``, ``.copy()``, arithmetic on arrays, another write ...),
+   or a loop-carried value whose initial value is owned and read by nothing
+   else, and whose next value is made in the loop body (or is itself);
+2. nothing that may keep a reference to ``x`` reads it anywhere: a view (a
+   slice, ``.T``, a reshape, a broadcast, an einsum), a tape ``push``, a call of
+   the user's function, a loop over its rows, an ``if`` passing it on,
+   Python's ``max`` or ``a if c else b``; and no loop before the write starts
+   a carried value from it;
+3. the write is in the block that defines ``x`` (inside a branch, or inside a
+   loop into an array from before the loop, it must copy), and nothing after
+   it in that block reads ``x`` (a later read the write does not feed is moved
+   before it where it can be).
+
+Values are unchanged, except that ``np.add.at`` into ``t`` sums repeated indices
+in another order than adding them to zeros first, and that ``-0.0`` stays
+``-0.0`` where nothing is added to it (``-0.0 + 0.0`` is ``0.0``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from . import shapes
+from .passes import eliminate_dead_code, float_literals, untape_counters
+from .ir import Eqn, Function, If, Loop, Var, While, blocks, defined_names, own_reads
+
+# Operations that return an array of their own.
+_NEW_ARRAY = frozenset({"construct", "copy", "setitem", "unindex"})
+_ARITHMETIC = frozenset({"add", "sub", "mul", "div", "neg"})
+# Reads that keep no reference to the array read: they copy, or compute from it.
+_COPYING = frozenset(
+    "sum mean amax amin prod matmul dot outer concatenate stack len shape size"
+    " copy construct setitem unindex".split()
+)
+
+
+def emitted_form(fn: Function) -> Function:
+    """The IR codegen prints: int literals beside floats spelled as floats
+    (:func:`passes.float_literals`) and unobservable writes in place.
+
+    A fused ``t[i] += g`` no longer reads the array its ``unindex`` took its
+    shape from: dead code goes (a tape may keep fewer columns, or become a
+    count), and what that frees is written in place too.
+    """
+    fn = in_place(float_literals(fn))
+    pruned = eliminate_dead_code(fn)
+    untaped = untape_counters(pruned)
+    if untaped is not pruned:
+        pruned = eliminate_dead_code(untaped)
+    return fn if pruned is fn else in_place(pruned)
+
+
+def in_place(fn: Function) -> Function:
+    """``fn`` with the writes nobody can observe marked to happen in place."""
+    eqns = list(_eqns(fn.body))
+    if not any(e.prim in ("setitem", "unindex") for e in eqns):
+        return fn  # scalar code, or no array is ever written
+    env = shapes.infer(fn)
+    shared = _shared(fn.body, env)
+    owned = _owned(fn.body, env, shared, _names(fn.results))
+    reads: dict[str, int] = {}
+    for s in fn.body:
+        _count_reads(s, reads)
+    body = _rewrite(
+        fn.body, frozenset(), _names(fn.results), _Facts(owned, shared, env, reads)
+    )
+    return replace(fn, body=body)
+
+
+class _Facts:
+    def __init__(self, owned, shared, env, reads):
+        self.owned, self.shared, self.env, self.reads = owned, shared, env, reads
+
+
+# --- helpers over blocks ---------------------------------------------------------------
+
+
+def _eqns(stmts):
+    for s in stmts:
+        if isinstance(s, Eqn):
+            yield s
+        for block in blocks(s):
+            yield from _eqns(block)
+
+
+def _names(atoms) -> frozenset:
+    return frozenset(a.name for a in atoms if isinstance(a, Var))
+
+
+def _count_reads(s, counts: dict) -> None:
+    for a in own_reads(s):
+        if isinstance(a, Var):
+            counts[a.name] = counts.get(a.name, 0) + 1
+    for block in blocks(s):
+        for t in block:
+            _count_reads(t, counts)
+
+
+def _reads(stmts) -> set[str]:
+    counts: dict = {}
+    for s in stmts:
+        _count_reads(s, counts)
+    return set(counts)
+
+
+# --- which arrays may be shared ----------------------------------------------------------
+
+
+def _keeps_reference(e: Eqn, position: int, env: dict) -> bool:
+    """Whether ``e`` may hold on to its input at ``position``, or return it."""
+    from .primitives import PRIMITIVES
+
+    if e.prim in _COPYING:
+        return False
+    if e.prim == "getitem":  # x[i] of a vector is a number; x[1:] is a view
+        return position == 0 and env.get(e.out.name) != shapes.SCALAR
+    if e.prim in ("like", "sum_to"):  # the second input gives a shape only
+        return position == 0
+    if e.prim in ("max", "min", "select"):  # max(a, b), `a if c else b`: a itself
+        return e.ns != "np"
+    return not PRIMITIVES[e.prim].elementwise  # views, pushes, calls, einsum ...
+
+
+def _shared(stmts, env: dict) -> set[str]:
+    """The names some operation may keep a reference to, or pass on."""
+    out: set[str] = set()
+    for s in stmts:
+        if isinstance(s, Eqn):
+            for k, a in enumerate(s.ins):
+                if isinstance(a, Var) and _keeps_reference(s, k, env):
+                    out.add(a.name)
+        elif isinstance(s, If):
+            out |= _names(s.then_vals + s.else_vals)
+        elif isinstance(s, Loop):
+            out |= _names(s.args)  # a loop over an array's rows: views
+        for block in blocks(s):
+            out |= _shared(block, env)
+    return out
+
+
+# --- which arrays are owned --------------------------------------------------------------
+
+
+def _owned(stmts, env: dict, shared: set, results: frozenset) -> set[str]:
+    """The names of arrays this function made itself, never shared."""
+    denied: set[str] = set()  # carried values whose next is not owned
+    while True:
+        owned: set[str] = set()
+        found: set[str] = set()
+
+        def makes_new(e: Eqn) -> bool:
+            if len(e.outs) != 1:
+                return False  # a push; a call's several results
+            if e.prim in _NEW_ARRAY:
+                return True
+            shape = env.get(e.out.name)
+            return e.prim in _ARITHMETIC and shape not in (None, shapes.SCALAR)
+
+        def walk(stmts, after):
+            for k, s in enumerate(stmts):
+                if isinstance(s, Eqn):
+                    if makes_new(s):
+                        owned.update(o.name for o in s.outs)
+                    continue
+                later = _reads(stmts[k + 1 :]) | after
+                if not isinstance(s, Loop):
+                    for block in blocks(s):
+                        walk(block, later)
+                    continue
+                counts: dict = {}
+                _count_reads(s, counts)
+                for c, init in zip(s.carried, s.inits):
+                    if (
+                        c.name not in denied
+                        and isinstance(init, Var)
+                        and init.name in owned
+                        and init.name not in later
+                        and counts.get(init.name) == 1  # read only as this init
+                        and sum(1 for i in s.inits if i == init) == 1
+                    ):
+                        owned.add(c.name)
+                if isinstance(s, While):
+                    walk(s.test, later | _reads(s.body))
+                walk(s.body, later | _names(s.nexts))
+                made = defined_names(s.body)
+                for c, n in zip(s.carried, s.nexts):
+                    fresh = isinstance(n, Var) and n.name in made and n.name in owned
+                    if c.name in owned and n != c and not fresh:
+                        found.add(c.name)
+
+        walk(stmts, results)
+        if not found:
+            return owned - shared
+        denied |= found
+
+
+# --- the rewrite ---------------------------------------------------------------------------
+
+
+def _target(s: Eqn, stmts: list, k: int, facts: _Facts):
+    """The array ``s`` could write into in place, and the equation that fuses into
+    it (the ``unindex`` of an ``add``), or None."""
+    if s.param("inplace") or s.param("into"):
+        return None
+    if s.prim == "setitem" and isinstance(s.ins[0], Var):
+        return s.ins[0].name, None
+    if s.prim != "add":
+        return None
+    defs = {o.name: (j, t) for j, t in enumerate(stmts[:k]) for o in _outs(t)}
+    for t, u in (s.ins, tuple(reversed(s.ins))):
+        if not (isinstance(t, Var) and isinstance(u, Var)) or u.name not in defs:
+            continue
+        j, spread = defs[u.name]
+        if not isinstance(spread, Eqn) or spread.prim != "unindex":
+            continue
+        if spread.param("into") or facts.reads.get(u.name) != 1:
+            continue
+        shape = facts.env.get(t.name)
+        if shape is None or shape == shapes.TUPLE or shapes.ANY in shape:
+            continue
+        if shape != facts.env.get(u.name):  # t + u broadcasts nothing
+            continue
+        return t.name, j
+    return None
+
+
+def _outs(s) -> tuple:
+    return s.outs if isinstance(s, (Eqn, If)) else tuple(s.carried)
+
+
+def _sink(stmts: list, k: int, name: str) -> list | None:
+    """``stmts`` with statement ``k`` moved after the last later read of
+    ``name``, if the statements it passes do not read its output; None if not."""
+    last = None
+    for j in range(k + 1, len(stmts)):
+        if name in _reads([stmts[j]]):
+            last = j
+    if last is None:
+        return stmts
+    out = {o.name for o in _outs(stmts[k])}
+    if out & _reads(stmts[k + 1 : last + 1]):
+        return None
+    moved = list(stmts)
+    moved.insert(last, moved.pop(k))
+    return moved
+
+
+def _rewrite(stmts, local: frozenset, after: frozenset, facts: _Facts) -> tuple:
+    """The block with its unobservable writes in place.
+
+    ``local`` are the names the block defines besides its statements' outputs
+    (a loop body's carried values); ``after`` what is read once it is done.
+    """
+    stmts = list(stmts)
+    here = set(local) | {o.name for s in stmts for o in _outs(s)}
+    k = 0
+    while k < len(stmts):
+        s = stmts[k]
+        if isinstance(s, Loop):
+            nexts = _names(s.nexts + ((s.brk,) if s.brk is not None else ()))
+            body = _rewrite(s.body, _names(s.carried), nexts, facts)
+            stmts[k] = replace(s, body=body)
+        elif isinstance(s, If):
+            then = _rewrite(s.then, frozenset(), _names(s.then_vals), facts)
+            orelse = _rewrite(s.orelse, frozenset(), _names(s.else_vals), facts)
+            stmts[k] = replace(s, then=then, orelse=orelse)
+        elif (found := _target(s, stmts, k, facts)) is not None:
+            name, spread = found
+            moved = None
+            if (
+                name in facts.owned
+                and name not in facts.shared
+                and name in here
+                and name not in after
+                and name not in _loop_inits(stmts[:k])  # a carried value may be it
+            ):
+                moved = _sink(stmts, k, name)
+            if moved is not None:
+                following = stmts[k + 1] if k + 1 < len(stmts) else None
+                stmts = moved
+                position = _position(stmts, s)
+                fused = stmts[spread] if spread is not None else None
+                stmts[position] = _marked(s, fused, _how(fused, facts.env))
+                if fused is not None:
+                    del stmts[spread]  # the add took its place
+                if following is None:
+                    break
+                k = _position(stmts, following)
+                continue
+        k += 1
+    return tuple(stmts)
+
+
+def _how(spread: Eqn | None, env: dict) -> str:
+    """``+=`` where every index part is a number; ``at`` (np.add.at) where one may
+    be an index array, whose repeats must each add."""
+    if spread is None:
+        return ""
+    parts = spread.ins[2:]
+    numbers = all(
+        not isinstance(a, Var) or env.get(a.name) == shapes.SCALAR for a in parts
+    )
+    return "+=" if numbers else "at"
+
+
+def _loop_inits(stmts) -> set[str]:
+    """The names loops among ``stmts`` start a carried value from."""
+    out: set[str] = set()
+    for s in stmts:
+        if isinstance(s, Loop):
+            out |= _names(s.inits)
+        for block in blocks(s):
+            out |= _loop_inits(block)
+    return out
+
+
+def _position(stmts: list, s) -> int:
+    return next(i for i, t in enumerate(stmts) if t is s)
+
+
+def _marked(s: Eqn, spread: Eqn | None, how: str = "+=") -> Eqn:
+    if spread is None:  # x[i] = v, into x itself
+        return Eqn(s.prim, s.outs, s.ins, s.loc, s.ns, s.params + (("inplace", True),))
+    t = next(a for a in s.ins if a != spread.out)
+    ins = (t,) + spread.ins[1:]  # t in place of x (the same shape), then g, parts
+    params = spread.params + (("into", how),)
+    return Eqn("unindex", s.outs, ins, s.loc, spread.ns, params)

@@ -1,0 +1,178 @@
+"""Writes in place (ad_compiler/inplace.py): only where nothing can tell.
+
+Each function below writes into arrays one element at a time.  Its gradient,
+tangent and Hessian are checked against central differences whichever way the
+emitted code writes; the emitted source is checked for which writes happen in
+place (``y[i] = v``) and which must still copy (``_assign``): a copy is needed
+wherever the old array is still read afterwards, e.g. by a reverse sweep.
+"""
+
+import numpy as np
+import pytest
+
+import writes
+from ad_compiler import grad, hessian, jvp
+
+
+def keeps_versions(x):
+    """The reverse sweep needs every version of y: the forward sweep must copy."""
+    y = np.zeros(len(x))
+    s = 0.0
+    for i in range(len(x)):
+        y[i] = x[i]
+        s = s + np.sum(y * y)
+    return s
+
+
+def branchy(x):
+    """Writes in branches, into an array from outside them."""
+    y = np.zeros(len(x))
+    for i in range(len(x)):
+        if x[i] > 0.5:
+            y[i] = x[i] ** 2
+        else:
+            y[i] = -x[i]
+    return np.sum(y * x)
+
+
+def outer_fill(x):
+    """A matrix filled by a double loop."""
+    n = len(x)
+    a = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            a[i, j] = x[i] * x[j] + j
+    return np.sum(a * a)
+
+
+def repeated_reads(x, idx):
+    """x[idx] with repeats in idx, read in a loop: x̄ adds every read."""
+    s = 0.0
+    for k in range(3):
+        s = s + np.sum(x[idx] ** 2) * (k + 1)
+    return s
+
+
+def written_then_read(x):
+    """A straight-line write after a read of the same array."""
+    y = x * 2.0
+    z = np.sum(y)
+    y[0] = z * x[1]
+    return np.sum(y * y) + z
+
+
+def two_loops(x):
+    """The second loop starts from the first's array and reads it: it copies."""
+    y = np.zeros(len(x))
+    for i in range(len(x)):
+        y[i] = x[i] ** 2
+    z = y * 1.0  # z is y itself once `* 1.0` is simplified away
+    for i in range(len(x)):
+        y[i] = y[i] * z[len(x) - 1 - i]
+    return np.sum(y) + np.sum(z)
+
+
+FUNCTIONS = [
+    two_loops,
+    writes.squares,
+    writes.smooth,
+    keeps_versions,
+    branchy,
+    outer_fill,
+    written_then_read,
+]
+
+
+def central(f, x, *rest, eps=1e-6):
+    return np.array(
+        [
+            (f(x + eps * e, *rest) - f(x - eps * e, *rest)) / (2 * eps)
+            for e in np.eye(len(x))
+        ]
+    )
+
+
+@pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("n", [2, 3, 8])
+def test_derivatives_match_differences(f, n):
+    x = np.linspace(0.2, 1.1, n)
+    want = central(f, x)
+    x_before = x.copy()
+    assert grad(f)(x) == pytest.approx(want, rel=1e-6, abs=1e-6)
+    v = np.cos(np.arange(n))
+    assert jvp(f, (x,), (v,))[1] == pytest.approx(want @ v, rel=1e-6, abs=1e-6)
+    h = hessian(f)(x)
+    h_want = central(lambda z: grad(f)(z), x)
+    assert h == pytest.approx(h_want, rel=1e-5, abs=1e-5)
+    assert np.array_equal(x, x_before)  # the caller's array is never written
+
+
+def test_repeated_index_reads_all_add():
+    x = np.array([0.5, -1.0, 2.0])
+    idx = np.array([0, 2, 2])
+    got = grad(repeated_reads)(x, idx)
+    assert got == pytest.approx(central(repeated_reads, x, idx), rel=1e-6)
+    assert np.array_equal(got, 6 * 2 * x * np.array([1, 0, 2]))
+
+
+def code(f) -> str:
+    """The emitted gradient for a vector argument, lines stripped."""
+    g = grad(f)
+    g(np.linspace(0.2, 1.1, 4))
+    return "\n".join(line.strip() for line in g.source.splitlines())
+
+
+def test_element_loops_write_in_place():
+    src = code(writes.smooth)
+    assert "_assign" not in src and "_unindex" not in src  # no copies left
+    assert "y_2[i] = 0.5 * y_2[i - 1] + x[i]" in src  # the forward loop
+    assert "y_2_bar[i_1] = 0.0" in src  # the reverse loop: what it reads, then
+    assert "y_2_bar[i_1 - 1] += 0.5 * v17_bar" in src  # the adjoint of y[i - 1]
+    assert "tape" not in src  # the reverse loop counts down a range
+
+
+def test_writes_the_reverse_sweep_needs_undone_still_copy():
+    src = code(keeps_versions)
+    assert "_assign(" in src and "tape.append" in src
+    assert "y_1[i] =" not in src
+
+
+def test_a_write_in_a_branch_copies():
+    # into an array from outside the branch, which the other branch also reads
+    src = code(branchy)
+    assert "y_2 = _assign(y_1, np.s_[i], v3**2)" in src
+    assert "y_3 = _assign(y_1, np.s_[i], -v3)" in src
+
+
+def test_in_place_writes_show_in_the_cli_module(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sample = Path(writes.__file__)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ad_compiler.cli",
+            "compile",
+            str(sample),
+            "--shape",
+            "x=n",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "_assign" not in out and "y_1[i] = v3 * v3" in out
+    namespace: dict = {}
+    exec(compile(out, "writes_grad.py", "exec"), namespace)
+    x = np.linspace(0.2, 1.1, 6)
+    assert namespace["squares_grad"](x) == pytest.approx(2 * x)
+
+
+def test_an_array_a_later_loop_starts_from_is_written_in_place_before_it():
+    src = code(two_loops)
+    assert "y_1[i] = x[i] ** 2" in src  # the first loop: y_1 is not shared yet
+    # the second starts from y_1 and reads it (as z) in its body: it copies
+    assert "y_3 = _assign(y_3, np.s_[i_1], y_3[i_1] * y_1[v1 - 1 - i_1])" in src
