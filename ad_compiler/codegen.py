@@ -272,14 +272,19 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
     def emit_if(s: If, indent):
         nonlocal out, last_line
         cond = atom(s.cond)
-        outer, arms, before = out, [], last_line
+        outer, arms, values, before = out, [], [], last_line
         for stmts, vals in ((s.then, s.then_vals), (s.orelse, s.else_vals)):
             out = []  # render each branch on its own to see whether it is empty
             block(stmts, indent + "    ")
-            for o, v in zip(s.outs, vals):
-                out.append(f"{indent}    {o.name} = {atom(v).text}")
             arms.append(out)
+            values.append([atom(v) for v in vals])
         out = outer
+        for o, t, e in zip(s.outs, *values):
+            if t.text == e.text and t.text in written.values():
+                written[o.name] = t.text  # both branches wrote into that array
+                continue
+            arms[0].append(f"{indent}    {o.name} = {t.text}")
+            arms[1].append(f"{indent}    {o.name} = {e.text}")
         then, orelse = arms
         if not then and not orelse:
             return  # everything it computed was folded into later statements

@@ -20,13 +20,15 @@ A write into ``x`` happens in place only when all of these hold:
    else, and whose next value is made in the loop body (or is itself);
 2. nothing that may keep a reference to ``x`` reads it anywhere: a view (a
    slice, ``.T``, a reshape, a broadcast, an einsum), a tape ``push``, a call of
-   the user's function, a loop over its rows, an ``if`` passing it on,
-   Python's ``max`` or ``a if c else b``; and no loop before the write starts
-   a carried value from it;
-3. the write is in the block that defines ``x`` (inside a branch, or inside a
-   loop into an array from before the loop, it must copy), and nothing after
-   it in that block reads ``x`` (a later read the write does not feed is moved
-   before it where it can be).
+   the user's function, a loop over its rows, Python's ``max`` or
+   ``a if c else b``; and no loop or ``if`` before the write starts a carried
+   value from it or passes it on as a result;
+3. the write is in the block that defines ``x``, or in a branch of an ``if``
+   in that block after which nothing reads ``x`` (inside a loop, into an array
+   from before the loop, it must copy), and nothing after it in its block
+   reads ``x`` (a later read the write does not feed is moved before it where
+   it can be).  An ``if``'s result is owned when each branch passes on an
+   array it made, or one nothing reads after the ``if``.
 
 Values are unchanged, except that ``np.add.at`` into ``t`` sums repeated indices
 in another order than adding them to zeros first, and that ``-0.0`` stays
@@ -39,7 +41,18 @@ from dataclasses import replace
 
 from . import shapes
 from .passes import eliminate_dead_code, float_literals, untape_counters
-from .ir import Eqn, Function, If, Loop, Var, While, blocks, defined_names, own_reads
+from .ir import (
+    Eqn,
+    Function,
+    If,
+    Loop,
+    Namer,
+    Var,
+    While,
+    blocks,
+    defined_names,
+    own_reads,
+)
 
 # Operations that return an array of their own.
 _NEW_ARRAY = frozenset({"construct", "copy", "setitem", "unindex"})
@@ -74,19 +87,32 @@ def in_place(fn: Function) -> Function:
         return fn  # scalar code, or no array is ever written
     env = shapes.infer(fn)
     shared = _shared(fn.body, env)
-    owned = _owned(fn.body, env, shared, _names(fn.results))
+    owned, copies = _owned(fn.body, env, shared, _names(fn.results))
     reads: dict[str, int] = {}
     for s in fn.body:
         _count_reads(s, reads)
-    body = _rewrite(
-        fn.body, frozenset(), _names(fn.results), _Facts(owned, shared, env, reads)
-    )
+    facts = _Facts(owned, shared, env, reads, copies, Namer.for_function(fn))
+    body = _rewrite(fn.body, frozenset(), _names(fn.results), facts)
     return replace(fn, body=body)
 
 
 class _Facts:
-    def __init__(self, owned, shared, env, reads):
+    def __init__(self, owned, shared, env, reads, copies, namer):
         self.owned, self.shared, self.env, self.reads = owned, shared, env, reads
+        self.copies, self.namer = copies, namer
+
+
+def _written(stmts) -> set[str]:
+    """The arrays a block may write into: ``x[i] = v``, or ``t + unindex(...)``."""
+    out: set[str] = set()
+    eqns = list(_eqns(stmts))
+    spreads = {e.out.name for e in eqns if e.prim == "unindex"}
+    for e in eqns:
+        if e.prim == "setitem":
+            out |= _names(e.ins[:1])
+        elif e.prim == "add" and _names(e.ins) & spreads:
+            out |= _names(e.ins) - spreads
+    return out
 
 
 # --- helpers over blocks ---------------------------------------------------------------
@@ -146,8 +172,6 @@ def _shared(stmts, env: dict) -> set[str]:
             for k, a in enumerate(s.ins):
                 if isinstance(a, Var) and _keeps_reference(s, k, env):
                     out.add(a.name)
-        elif isinstance(s, If):
-            out |= _names(s.then_vals + s.else_vals)
         elif isinstance(s, Loop):
             out |= _names(s.args)  # a loop over an array's rows: views
         for block in blocks(s):
@@ -158,11 +182,14 @@ def _shared(stmts, env: dict) -> set[str]:
 # --- which arrays are owned --------------------------------------------------------------
 
 
-def _owned(stmts, env: dict, shared: set, results: frozenset) -> set[str]:
-    """The names of arrays this function made itself, never shared."""
+def _owned(stmts, env: dict, shared: set, results: frozenset) -> tuple[set, set]:
+    """The names of arrays this function made itself, never shared; and the
+    loop-carried values among them that get a copy of their initial value
+    first (it is shared, or read later: one copy, then every write in place)."""
     denied: set[str] = set()  # carried values whose next is not owned
     while True:
         owned: set[str] = set()
+        copies: set[str] = set()
         found: set[str] = set()
 
         def makes_new(e: Eqn) -> bool:
@@ -180,22 +207,29 @@ def _owned(stmts, env: dict, shared: set, results: frozenset) -> set[str]:
                         owned.update(o.name for o in s.outs)
                     continue
                 later = _reads(stmts[k + 1 :]) | after
-                if not isinstance(s, Loop):
-                    for block in blocks(s):
-                        walk(block, later)
+                if isinstance(s, If):
+                    walk_if(s, later)
                     continue
                 counts: dict = {}
                 _count_reads(s, counts)
+                written = _written(s.body)
                 for c, init in zip(s.carried, s.inits):
+                    if c.name in denied or c.name in shared:
+                        continue
                     if (
-                        c.name not in denied
-                        and isinstance(init, Var)
+                        isinstance(init, Var)
                         and init.name in owned
                         and init.name not in later
                         and counts.get(init.name) == 1  # read only as this init
                         and sum(1 for i in s.inits if i == init) == 1
                     ):
                         owned.add(c.name)
+                    elif c.name in written and env.get(c.name) not in (
+                        None,
+                        shapes.SCALAR,
+                    ):
+                        owned.add(c.name)
+                        copies.add(c.name)
                 if isinstance(s, While):
                     walk(s.test, later | _reads(s.body))
                 walk(s.body, later | _names(s.nexts))
@@ -205,9 +239,28 @@ def _owned(stmts, env: dict, shared: set, results: frozenset) -> set[str]:
                     if c.name in owned and n != c and not fresh:
                         found.add(c.name)
 
+        def walk_if(s: If, later):
+            arms = ((s.then, s.then_vals), (s.orelse, s.else_vals))
+            for block, vals in arms:
+                walk(block, later | _names(vals))
+
+            def passes_own(v, block, vals) -> bool:
+                # made in the branch, or an array nothing reads after the `if`
+                # (the other branch may write into it), passed on once
+                if not isinstance(v, Var) or v.name not in owned:
+                    return False
+                if sum(1 for w in vals if w == v) != 1:
+                    return False
+                made = v.name in defined_names(block)
+                return made or (v.name not in later and v.name not in shared)
+
+            for i, o in enumerate(s.outs):
+                if all(passes_own(vals[i], block, vals) for block, vals in arms):
+                    owned.add(o.name)
+
         walk(stmts, results)
         if not found:
-            return owned - shared
+            return owned - shared, copies
         denied |= found
 
 
@@ -276,10 +329,29 @@ def _rewrite(stmts, local: frozenset, after: frozenset, facts: _Facts) -> tuple:
         if isinstance(s, Loop):
             nexts = _names(s.nexts + ((s.brk,) if s.brk is not None else ()))
             body = _rewrite(s.body, _names(s.carried), nexts, facts)
-            stmts[k] = replace(s, body=body)
+            inits = list(s.inits)
+            for i, c in enumerate(s.carried):
+                if c.name in facts.copies:  # one copy, then writes in place
+                    copy = facts.namer.temp()
+                    stmts.insert(k, Eqn("copy", (copy,), (inits[i],), s.loc, "np"))
+                    k += 1
+                    inits[i] = copy
+            stmts[k] = replace(s, body=body, inits=tuple(inits))
         elif isinstance(s, If):
-            then = _rewrite(s.then, frozenset(), _names(s.then_vals), facts)
-            orelse = _rewrite(s.orelse, frozenset(), _names(s.else_vals), facts)
+            # a branch may write into an array from before the `if` that
+            # nothing reads afterwards (the other branch does not run)
+            later = _reads(stmts[k + 1 :]) | after
+            before = _loop_inits(stmts[:k]) | _if_vals(stmts[:k])
+            outer = frozenset(
+                x
+                for x in here
+                if x in facts.owned
+                and x not in facts.shared
+                and x not in later
+                and x not in before
+            )
+            then = _rewrite(s.then, outer, _names(s.then_vals), facts)
+            orelse = _rewrite(s.orelse, outer, _names(s.else_vals), facts)
             stmts[k] = replace(s, then=then, orelse=orelse)
         elif (found := _target(s, stmts, k, facts)) is not None:
             name, spread = found
@@ -289,7 +361,8 @@ def _rewrite(stmts, local: frozenset, after: frozenset, facts: _Facts) -> tuple:
                 and name not in facts.shared
                 and name in here
                 and name not in after
-                and name not in _loop_inits(stmts[:k])  # a carried value may be it
+                # a carried value or a branch's result may be the same array
+                and name not in _loop_inits(stmts[:k]) | _if_vals(stmts[:k])
             ):
                 moved = _sink(stmts, k, name)
             if moved is not None:
@@ -328,6 +401,17 @@ def _loop_inits(stmts) -> set[str]:
             out |= _names(s.inits)
         for block in blocks(s):
             out |= _loop_inits(block)
+    return out
+
+
+def _if_vals(stmts) -> set[str]:
+    """The names ``if`` statements among ``stmts`` pass on as their results."""
+    out: set[str] = set()
+    for s in stmts:
+        if isinstance(s, If):
+            out |= _names(s.then_vals + s.else_vals)
+        for block in blocks(s):
+            out |= _if_vals(block)
     return out
 
 

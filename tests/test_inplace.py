@@ -35,6 +35,18 @@ def branchy(x):
     return np.sum(y * x)
 
 
+def branch_keeps_old(x):
+    """The old y is read after the branch that writes it (as z): it copies."""
+    y = np.zeros(len(x))
+    t = 0.0
+    for i in range(len(x)):
+        z = y * 1.0  # z is y itself once `* 1.0` is simplified away
+        if x[i] > 0.5:
+            y[i] = x[i] ** 2
+        t = t + np.sum(z * x)
+    return t + np.sum(y)
+
+
 def outer_fill(x):
     """A matrix filled by a double loop."""
     n = len(x)
@@ -78,6 +90,7 @@ FUNCTIONS = [
     writes.smooth,
     keeps_versions,
     branchy,
+    branch_keeps_old,
     outer_fill,
     written_then_read,
 ]
@@ -137,11 +150,17 @@ def test_writes_the_reverse_sweep_needs_undone_still_copy():
     assert "y_1[i] =" not in src
 
 
-def test_a_write_in_a_branch_copies():
-    # into an array from outside the branch, which the other branch also reads
+def test_a_branch_writes_in_place_when_nothing_reads_the_array_after_it():
     src = code(branchy)
+    assert "y_1[i] = v3**2" in src and "y_1[i] = -v3" in src
+    # ȳ starts as x (from np.sum(y * x)): copied once, then written in place
+    assert "y_1_bar = np.copy(x)" in src and "y_1_bar[i_1] = 0.0" in src
+    assert "_assign" not in src
+
+
+def test_a_branch_write_copies_when_the_old_array_is_read_after_it():
+    src = code(branch_keeps_old)
     assert "y_2 = _assign(y_1, np.s_[i], v3**2)" in src
-    assert "y_3 = _assign(y_1, np.s_[i], -v3)" in src
 
 
 def test_in_place_writes_show_in_the_cli_module(tmp_path):
