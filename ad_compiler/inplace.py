@@ -41,18 +41,8 @@ from dataclasses import replace
 
 from . import shapes
 from .passes import eliminate_dead_code, float_literals, untape_counters
-from .ir import (
-    Eqn,
-    Function,
-    If,
-    Loop,
-    Namer,
-    Var,
-    While,
-    blocks,
-    defined_names,
-    own_reads,
-)
+from .ir import Eqn, Function, If, Loop, Namer, Var, While
+from .ir import blocks, defined_names, own_reads
 
 # Operations that return an array of their own.
 _NEW_ARRAY = frozenset({"construct", "copy", "setitem", "unindex"})
