@@ -37,6 +37,7 @@ from .ir import (
     signature,
 )
 from .array_primitives import HELPER_OF, HELPERS, index_text
+from .inplace import written_in_place
 from .primitives import PREC_ATOM, PREC_CMP, PREC_NEG, PREC_NOT, PREC_POW, PRIMITIVES
 
 # A temporary is folded into its user only while the expression stays this small.
@@ -195,6 +196,9 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
     """
     counts = _use_counts(fn)
     merged = _merge_sources(fn.body)
+    # a read of an array written in place is a statement where it is: folded
+    # into a later expression, it could run after the write
+    unfoldable = written_in_place(fn)
     pending: dict[str, _Expr] = {}  # temporaries waiting to be folded into their user
     out = [f"def {fn.name}({signature(fn)}):"]
     if fn.doc:
@@ -217,8 +221,6 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
         args = [atom(a) for a in eqn.ins]
         target = args[0].text
         comment(eqn.loc, indent)
-        for name in [n for n, e in pending.items() if target in e.names]:
-            out.append(f"{indent}{name} = {pending.pop(name).text}")
         index = index_text(eqn.param("index"), [a.text for a in args[2:]])
         value = args[1].text
         if eqn.prim == "setitem":
@@ -260,6 +262,7 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
             foldable = (
                 inline
                 and counts.get(name, 0) == 1
+                and not expr.names & unfoldable
                 and (name_rank(name, fn.user_names) < 2 or name in merged)
                 and expr.size <= MAX_INLINE_OPS
             )

@@ -76,7 +76,7 @@ def in_place(fn: Function) -> Function:
     if not any(e.prim in ("setitem", "unindex") for e in eqns):
         return fn  # scalar code, or no array is ever written
     env = shapes.infer(fn)
-    shared = _shared(fn.body, env)
+    shared = _closed(_shared(fn.body, env), _alias_pairs(fn.body))
     owned, copies = _owned(fn.body, env, shared, _names(fn.results))
     reads: dict[str, int] = {}
     for s in fn.body:
@@ -154,19 +154,71 @@ def _keeps_reference(e: Eqn, position: int, env: dict) -> bool:
     return not PRIMITIVES[e.prim].elementwise  # views, pushes, calls, einsum ...
 
 
-def _shared(stmts, env: dict) -> set[str]:
-    """The names some operation may keep a reference to, or pass on."""
+def _shared(stmts, env: dict, after: frozenset = frozenset()) -> set[str]:
+    """The names some operation may keep a reference to, or pass on while
+    they are still read: a loop's next value from outside its body (the carried
+    value is then that array), an ``if``'s result from outside a branch that
+    is read after the ``if``."""
     out: set[str] = set()
-    for s in stmts:
+    for k, s in enumerate(stmts):
         if isinstance(s, Eqn):
-            for k, a in enumerate(s.ins):
-                if isinstance(a, Var) and _keeps_reference(s, k, env):
+            for i, a in enumerate(s.ins):
+                if isinstance(a, Var) and _keeps_reference(s, i, env):
                     out.add(a.name)
-        elif isinstance(s, Loop):
+            continue
+        later = frozenset(_reads(stmts[k + 1 :])) | after
+        if isinstance(s, Loop):
             out |= _names(s.args)  # a loop over an array's rows: views
-        for block in blocks(s):
-            out |= _shared(block, env)
+            out |= _names(s.nexts) - defined_names(s.body)
+            if isinstance(s, While):
+                out |= _shared(s.test, env, later | _reads(s.body))
+            out |= _shared(s.body, env, later | _names(s.nexts))
+        else:
+            for block, vals in ((s.then, s.then_vals), (s.orelse, s.else_vals)):
+                out |= (_names(vals) - defined_names(block)) & later
+                out |= _shared(block, env, later | _names(vals))
     return out
+
+
+def written_in_place(fn: Function) -> set[str]:
+    """The arrays ``fn`` writes into in place, with every name that may be one
+    of them (codegen never folds a read of these past a statement: it would
+    read the array after the write)."""
+    targets = set()
+    for s in fn.body:
+        targets |= _written_here(s)
+    return _closed(targets, _alias_pairs(fn.body))
+
+
+def _alias_pairs(stmts) -> list[tuple[str, str]]:
+    """Names that may be one array: a carried value and its init and next, an
+    ``if``'s result and its branch values."""
+    pairs = []
+    for s in stmts:
+        if isinstance(s, Eqn) and (s.param("inplace") or s.param("into")):
+            pairs += [(s.out.name, a.name) for a in s.ins[:1] if isinstance(a, Var)]
+        elif isinstance(s, Loop):
+            for c, init, n in zip(s.carried, s.inits, s.nexts):
+                pairs += [(c.name, a.name) for a in (init, n) if isinstance(a, Var)]
+        elif isinstance(s, If):
+            for o, t, e in zip(s.outs, s.then_vals, s.else_vals):
+                pairs += [(o.name, a.name) for a in (t, e) if isinstance(a, Var)]
+        for block in blocks(s):
+            pairs += _alias_pairs(block)
+    return pairs
+
+
+def _closed(shared: set, pairs) -> set[str]:
+    """``shared`` with every name that may be the same array as a shared one."""
+    shared = set(shared)
+    changed = True
+    while changed:
+        changed = False
+        for a, b in pairs:
+            if (a in shared) != (b in shared):
+                shared |= {a, b}
+                changed = True
+    return shared
 
 
 # --- which arrays are owned --------------------------------------------------------------
@@ -209,6 +261,7 @@ def _owned(stmts, env: dict, shared: set, results: frozenset) -> tuple[set, set]
                     if (
                         isinstance(init, Var)
                         and init.name in owned
+                        and init.name not in shared
                         and init.name not in later
                         and counts.get(init.name) == 1  # read only as this init
                         and sum(1 for i in s.inits if i == init) == 1
@@ -225,7 +278,12 @@ def _owned(stmts, env: dict, shared: set, results: frozenset) -> tuple[set, set]
                 walk(s.body, later | _names(s.nexts))
                 made = defined_names(s.body)
                 for c, n in zip(s.carried, s.nexts):
-                    fresh = isinstance(n, Var) and n.name in made and n.name in owned
+                    fresh = (
+                        isinstance(n, Var)
+                        and n.name in made
+                        and n.name in owned
+                        and s.nexts.count(n) == 1  # not two carried values at once
+                    )
                     if c.name in owned and n != c and not fresh:
                         found.add(c.name)
 
@@ -300,6 +358,10 @@ def _sink(stmts: list, k: int, name: str) -> list | None:
     out = {o.name for o in _outs(stmts[k])}
     if out & _reads(stmts[k + 1 : last + 1]):
         return None
+    if any(name in _written_here(t) for t in stmts[k + 1 : last + 1]):
+        return None  # that write took the array: reading it after would be wrong
+    if any(not isinstance(t, Eqn) for t in stmts[k + 1 : last + 1]):
+        return None  # an `if` or a loop may pass the array on under another name
     moved = list(stmts)
     moved.insert(last, moved.pop(k))
     return moved
@@ -381,6 +443,15 @@ def _how(spread: Eqn | None, env: dict) -> str:
         not isinstance(a, Var) or env.get(a.name) == shapes.SCALAR for a in parts
     )
     return "+=" if numbers else "at"
+
+
+def _written_here(s) -> set[str]:
+    """The arrays a statement (its blocks included) writes into in place."""
+    return {
+        e.ins[0].name
+        for e in _eqns([s])
+        if (e.param("inplace") or e.param("into")) and isinstance(e.ins[0], Var)
+    }
 
 
 def _loop_inits(stmts) -> set[str]:

@@ -191,13 +191,26 @@ def _vjp_if(s: If, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         if a_then.get(k) is not adjoint.get(k) or a_else.get(k) is not adjoint.get(k)
     )
     outs, tv, ev = [], [], []
+    arms = {"then": list(then), "else": list(orelse)}
+
+    def zero(k, arm):
+        """The zero adjoint of ``k`` in one arm: an array of zeros for an array
+        (a later write or index into the adjoint needs its axes)."""
+        if b.shape(Var(k)) in (shapes.SCALAR, None):
+            return Const(0.0)
+        with b.block() as eqns, b.at(s.loc, "np"):
+            z = b.zeros(Var(k))
+        arms[arm] += eqns
+        return z
+
     for k in changed:
         # a parameter's adjoint gets its x_bar name when it is final; others now
         out = b.namer.temp() if k in params else b.namer.fresh(f"{k}_bar")
         outs.append(out)
-        tv.append(Const(0.0) if a_then.get(k) is None else a_then[k])
-        ev.append(Const(0.0) if a_else.get(k) is None else a_else[k])
+        tv.append(zero(k, "then") if a_then.get(k) is None else a_then[k])
+        ev.append(zero(k, "else") if a_else.get(k) is None else a_else[k])
         adjoint[k] = out
+    then, orelse = tuple(arms["then"]), tuple(arms["else"])
     b.emit(If(s.cond, then, orelse, tuple(outs), tuple(tv), tuple(ev), s.loc))
 
 
@@ -328,6 +341,11 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         _vjp_block(body, b, inner, active, params, tapes)
         nexts = [inner.get(renames[s.carried[k].name]) for k in act]
         nexts += [inner.get(u) for u in accumulated]
+        for i, primal in enumerate(primals):
+            if nexts[i] is None and b.shape(primal) not in (shapes.SCALAR, None):
+                # an array's adjoint stays an array (an iteration overwrote it)
+                with b.at(s.loc, "np"):
+                    nexts[i] = b.zeros(primal)
     nexts = [Const(0.0) if n is None else n for n in nexts]
     index = tuple(r(v) for v in pushed)
     b.emit(

@@ -138,7 +138,7 @@ def code(f) -> str:
 def test_element_loops_write_in_place():
     src = code(writes.smooth)
     assert "_assign" not in src and "_unindex" not in src  # no copies left
-    assert "y_2[i] = 0.5 * y_2[i - 1] + x[i]" in src  # the forward loop
+    assert "v5 = y_2[i - 1]\ny_2[i] = 0.5 * v5 + x[i]" in src  # the forward loop
     assert "y_2_bar[i_1] = 0.0" in src  # the reverse loop: what it reads, then
     assert "y_2_bar[i_1 - 1] += 0.5 * v17_bar" in src  # the adjoint of y[i - 1]
     assert "tape" not in src  # the reverse loop counts down a range
@@ -190,8 +190,11 @@ def test_in_place_writes_show_in_the_cli_module(tmp_path):
     assert namespace["squares_grad"](x) == pytest.approx(2 * x)
 
 
-def test_an_array_a_later_loop_starts_from_is_written_in_place_before_it():
+def test_an_array_a_taped_loop_starts_from_copies():
     src = code(two_loops)
-    assert "y_1[i] = x[i] ** 2" in src  # the first loop: y_1 is not shared yet
-    # the second starts from y_1 and reads it (as z) in its body: it copies
+    # the second loop starts from y_1 and reads it (as z) in its body, and its
+    # tape keeps every version: it copies, and so does the first loop's y_1
+    # (sharing is not tracked along the program: y_1 is the tape's first entry)
     assert "y_3 = _assign(y_3, np.s_[i_1], y_3[i_1] * y_1[v1 - 1 - i_1])" in src
+    assert "y_1 = _assign(y_1, np.s_[i], x[i] ** 2)" in src
+    assert "x_bar[i_3] += 2 * x[i_3] * v32_bar" in src  # the last loop adds in place
