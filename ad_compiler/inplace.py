@@ -62,7 +62,10 @@ def emitted_form(fn: Function) -> Function:
     shape from: dead code goes (a tape may keep fewer columns, or become a
     count), and what that frees is written in place too.
     """
-    fn = in_place(float_literals(fn))
+    spelled = float_literals(fn)
+    fn = in_place(spelled)
+    if fn is spelled:
+        return fn  # nothing written in place: nothing new to prune
     pruned = eliminate_dead_code(fn)
     untaped = untape_counters(pruned)
     if untaped is not pruned:

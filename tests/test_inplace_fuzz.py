@@ -384,6 +384,67 @@ FIXED = {
         "copy has y's tangent), each taken as owned; the second loop writes z_dot "
         "in place, so y_dot too: J v 5.6757, not 1.7266 at x = [0.31, 0.46]",
     ),
+    "write_sunk_past_if_passing_it_on": fixed(
+        """def f(x):
+    y = np.zeros(len(x))
+    z = y * 1.0
+    y[0] = x[0]
+    if x[0] > 0.8:
+        z[1] = x[1]
+    return np.sum(y * y) + np.sum(z * x)
+""",
+        AssertionError,
+        "y[0] was moved after the `if` whose else branch passes y on as z "
+        "(`z_2 = y`), then written in place, so into z too: grad [0.93, 0], "
+        "not [0.62, 0] at x = [0.31, 0.46]",
+    ),
+    "if_passes_on_a_loop_init": fixed(
+        """def f(x):
+    y = x * 1.5
+    z = y * 1.0
+    for i in range(1, len(x)):
+        y = z * 1.0
+    if x[0] > 0.8:
+        z[1] = x[1] - z[1]
+    for i in range(1, len(x)):
+        y[0] = z[0] - x[i - 1]
+    return np.sum(y * y) + np.sum(z * x)
+""",
+        AssertionError,
+        "jvp: the second loop's carried y starts from y, which the else branch "
+        "passed on as z; owned by that init, it was written in place, so z too: "
+        "J v 0.9242, not 1.1962 at x = [0.31, 0.46]",
+    ),
+    "next_carried_by_two_loops": fixed(
+        """def f(x):
+    y = np.zeros(len(x))
+    z = x * 0.5
+    for i in range(len(x)):
+        y[len(x) - 1 - i] = x[i] * y[i]
+        y[0] = z[i - 1] + x[0]
+        for j in range(2):
+            z = y.copy()
+    return np.sum(y * y) + np.sum(z * x)
+""",
+        AssertionError,
+        "jvp: y_3_dot is the next value of y_1_dot (outer loop) and of z_2_dot "
+        "(inner loop: z's copy has y's tangent); y_1_dot was written in place, so "
+        "z_dot too: J v 2.5099, not 4.3449 at x = [0.31, 0.46]",
+    ),
+    "written_in_an_inner_loop_after_a_copy": fixed(
+        """def f(x):
+    y = x * 1.0
+    z = x * 0.5
+    for i in range(1, len(x)):
+        y[i] = np.sin(z[0]) * y[len(x) - 1 - i]
+        z = y * 0.5
+        for j in range(2):
+            y[i] = np.exp(x[i]) * y[i]
+    return np.sum(y * y) + np.sum(z * x)
+""",
+        AssertionError,
+        "jvp: J v 1.1468, not 1.0466 at x = [0.31, 0.46] (grad right)",
+    ),
 }
 
 
@@ -418,3 +479,35 @@ BRANCH_ZERO_ADJOINT = """def f(x):
 
 def test_an_if_without_an_array_adjoint_in_one_branch(tmp_path, monkeypatch):
     check(tmp_path, monkeypatch, BRANCH_ZERO_ADJOINT, np.array([0.93, 1.07]))
+
+
+# Found by this generator, not fixed yet: the reverse sweep's `if` reads an array
+# version made inside the forward `if` (np.sum(z * x)'s adjoint is z), but inside a
+# branch only the branch's results count as read after it, so the branch's next
+# write into z is made in place.
+BRANCH_VERSION_READ_BY_REVERSE_SWEEP = """def f(x):
+    z = np.zeros(len(x))
+    s = 0.0
+    if x[0] < 0.8:
+        z[0] = x[0]
+        s = np.sum(z * x)
+        z[1] = x[1]
+    return np.sum(z * x) + s
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="grad [1.24, 1.84], not [1.24, 0.92] at x = [0.31, 0.46]: z[1] written "
+    "in place, yet the reverse sweep reads z before that write",
+)
+def test_an_array_version_made_in_a_branch_read_by_the_reverse_sweep(
+    tmp_path, monkeypatch
+):
+    check(
+        tmp_path,
+        monkeypatch,
+        BRANCH_VERSION_READ_BY_REVERSE_SWEEP,
+        np.array([0.31, 0.46]),
+    )
