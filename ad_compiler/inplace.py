@@ -405,8 +405,10 @@ def _rewrite(stmts, local: frozenset, after: frozenset, facts: _Facts) -> tuple:
                 and x not in later
                 and x not in before
             )
-            then = _rewrite(s.then, outer, _names(s.then_vals), facts)
-            orelse = _rewrite(s.orelse, outer, _names(s.else_vals), facts)
+            # a later `if` on the same condition may read a branch's values (a
+            # reverse sweep's does): what is read after counts inside too
+            then = _rewrite(s.then, outer, _names(s.then_vals) | later, facts)
+            orelse = _rewrite(s.orelse, outer, _names(s.else_vals) | later, facts)
             stmts[k] = replace(s, then=then, orelse=orelse)
         elif (found := _target(s, stmts, k, facts)) is not None:
             name, spread = found

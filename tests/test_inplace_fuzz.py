@@ -481,10 +481,10 @@ def test_an_if_without_an_array_adjoint_in_one_branch(tmp_path, monkeypatch):
     check(tmp_path, monkeypatch, BRANCH_ZERO_ADJOINT, np.array([0.93, 1.07]))
 
 
-# Found by this generator, not fixed yet: the reverse sweep's `if` reads an array
+# Found by this generator, and fixed: the reverse sweep's `if` reads an array
 # version made inside the forward `if` (np.sum(z * x)'s adjoint is z), but inside a
-# branch only the branch's results count as read after it, so the branch's next
-# write into z is made in place.
+# branch only the branch's results counted as read after it, so the branch's next
+# write into z was made in place.
 BRANCH_VERSION_READ_BY_REVERSE_SWEEP = """def f(x):
     z = np.zeros(len(x))
     s = 0.0
@@ -496,12 +496,6 @@ BRANCH_VERSION_READ_BY_REVERSE_SWEEP = """def f(x):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="grad [1.24, 1.84], not [1.24, 0.92] at x = [0.31, 0.46]: z[1] written "
-    "in place, yet the reverse sweep reads z before that write",
-)
 def test_an_array_version_made_in_a_branch_read_by_the_reverse_sweep(
     tmp_path, monkeypatch
 ):
