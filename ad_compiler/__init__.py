@@ -27,6 +27,7 @@ from .errors import (
     AdError,
     CompileError,
     SourceUnavailableError,
+    StaleSourceError,
     UsageError,
 )  # noqa: E402
 
@@ -47,6 +48,7 @@ __all__ = [
     "AdError",
     "CompileError",
     "SourceUnavailableError",
+    "StaleSourceError",
     "UsageError",
     "__version__",
 ]

@@ -24,6 +24,7 @@ import contextlib
 import functools
 import gc
 import threading
+import types
 from dataclasses import replace
 
 from . import __version__
@@ -54,7 +55,8 @@ from .passes import (
 )
 from .reverse import adjoint_name
 from .reverse import vjp as vjp_transform
-from .scope import RuntimeScope, StaticScope
+from .guard import COMPILE_LOCK, current, guarded, is_current, unique
+from .scope import RuntimeScope, StaticScope, recording_reads
 from .source import from_function, module_functions, parse_module, FunctionSource
 
 KINDS = ("grad", "value_and_grad", "vjp", "jvp", "hvp")
@@ -296,21 +298,64 @@ def _wrt_of(name: str, n: int, argnums) -> tuple[tuple[int, ...], object]:
     return tuple(wrt), (0 if single else tuple(range(len(wrt))))
 
 
-@_no_gc()
 def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
     """The emitted, loaded derivative of ``f`` (cached), with ``.source`` and ``.ir``.
 
-    Scalar code is compiled now and returned as the emitted function itself.
-    Array code (NumPy reductions, ``@``, indexing ... or parameters annotated
-    as arrays, or ``arrays``: the caller passes arrays) is compiled on first
-    call, once per pattern of argument shapes (see :class:`ArrayDerivative`).
+    Scalar code is compiled now and returned as the emitted function itself
+    (behind a guard if it baked in globals or closure values, see
+    :mod:`ad_compiler.guard`).  Array code (NumPy reductions, ``@``, indexing
+    ... or parameters annotated as arrays, or ``arrays``: the caller passes
+    arrays) is compiled on first call, once per pattern of argument shapes
+    (see :class:`ArrayDerivative`).
+
+    The cache key holds ``f`` and what identifies the code it runs now (its
+    code object and defaults), so a function redefined or given new code is
+    compiled anew.  Threads asking for one derivative at once compile it once.
     """
     if isinstance(argnums, list):
         argnums = tuple(argnums)
-    key = (f, kind, argnums, arrays)
+    key = (f, _code_identity(f), kind, argnums, arrays)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
+    with COMPILE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is None:
+            cached = _fresh_derivative(f, kind, argnums, arrays)
+            if not isinstance(f, (Pullback, BoundPrimals)):  # (they hold primals)
+                _CACHE[key] = cached
+    return cached
+
+
+def _code_identity(f) -> tuple:
+    """What ``f`` runs now: its code object and defaults (by value)."""
+    code = getattr(f, "__code__", None)
+    return (code, repr(getattr(f, "__defaults__", None)))
+
+
+def _fresh_derivative(f, kind: str, argnums, arrays: bool):
+    """:func:`compile_derivative` without the cache: compiled now, behind a
+    guard on the globals and closure values the compilation read."""
+
+    def build():
+        refresh = getattr(f, "__adc_refresh__", None)
+        if refresh is not None:  # a derivative of a guarded derivative
+            refresh()
+        with recording_reads() as reads:
+            compiled = _compile_derivative(f, kind, argnums, arrays)
+        return compiled, tuple(reads) + getattr(f, "__adc_deps__", ())
+
+    compiled, deps = build()
+    if isinstance(compiled, ArrayDerivative):
+        compiled.watch(deps, build)
+        return compiled
+    if not isinstance(compiled, types.FunctionType) or not hasattr(compiled, "ir"):
+        return compiled  # (a Jacobian's derivative: its parts are guarded)
+    return guarded(compiled, deps, build)
+
+
+@_no_gc()
+def _compile_derivative(f, kind: str, argnums, arrays: bool):
     if isinstance(f, ArrayDerivative):
         unknown = unknown_shapes(f.fn, declared_shapes(f.src.node))
         if all(s == shapes.SCALAR for s in unknown):  # NumPy functions of numbers
@@ -326,9 +371,7 @@ def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
         return BoundPrimals(inner, f.primals)
     if isinstance(f, ArrayDerivative):  # closure for array code, per shape pattern
         wrt, wrt_tree = _wrt_of(f.__name__, f.n, argnums)
-        compiled = ArrayDerivative(f.fn, f.src, kind, wrt, wrt_tree, base=f)
-        _CACHE[key] = compiled
-        return compiled
+        return ArrayDerivative(f.fn, f.src, kind, wrt, wrt_tree, base=f)
     if hasattr(f, "variant"):  # a jacobian or hessian: forward mode through it
         from .jacobians import forward_of_derived, jvp_of_derived  # (a cycle)
 
@@ -350,9 +393,7 @@ def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
         if taped and kind in ("grad", "value_and_grad"):
             from .jacobians import forward_gradient
 
-            compiled = forward_gradient(f, argnums, fn, kind == "value_and_grad")
-            _CACHE[key] = compiled
-            return compiled
+            return forward_gradient(f, argnums, fn, kind == "value_and_grad")
     else:
         src = from_function(f)
         fn = lower(src, RuntimeScope(f))
@@ -362,7 +403,6 @@ def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
         compiled = ArrayDerivative(fn, src, kind, wrt, wrt_tree)
     else:
         compiled = _compile(fn, src, kind, wrt, wrt_tree)
-    _CACHE[key] = compiled
     return compiled
 
 
@@ -513,6 +553,30 @@ class ArrayDerivative:
             self._by_signature[signature] = compiled
         return compiled
 
+    def watch(self, deps, build) -> None:
+        """Check ``deps`` (the globals and closure values lowering read) on each
+        call, and lower ``fn`` again with ``build()`` when one was rebound."""
+        deps = unique(deps)
+        if deps:
+            self._deps, self._build = deps, build
+            self.__class__ = _with_fast_call(self.n, True)
+
+    def _reload(self) -> None:
+        """Lower the function again: a global or closure value it read changed."""
+        with COMPILE_LOCK:
+            if is_current(self._deps):
+                return
+            new, deps = self._build()
+            if not isinstance(new, ArrayDerivative):
+                raise UsageError(
+                    f"`{self.fn.name}` changed from array code to scalar code since "
+                    f"{self.__name__} was compiled; differentiate it again"
+                )
+            self.fn = self.primal_ir = new.fn
+            self.src, self._by_sizes, self._by_signature = new.src, {}, {}
+            self._last = None
+            self._deps = tuple((w, n, current(w, n)) for w, n, _ in unique(deps))
+
     def specialize(self, *primals):
         """The emitted function for arguments shaped like ``primals``."""
         signature = shapes.signature(primals)
@@ -561,26 +625,28 @@ class ArrayDerivative:
 
 
 @functools.lru_cache(maxsize=None)
-def _with_fast_call(n: int) -> type:
-    """ArrayDerivative with ``__call__`` written out for ``n`` parameters.
+def _with_fast_call(n: int, watched: bool = False) -> type:
+    """ArrayDerivative with ``__call__`` written out for ``n`` parameters
+    (``watched``: first checking the globals and closure values it read).
 
     The dispatch runs on every call, so it is spelled without a loop: the key
     is the tuple of the arguments' exact shapes, a dict hit in well under a
     microsecond.
     """
     key = "".join(f"getattr(args[{i}], 'shape', None), " for i in range(n))
+    check = "    if not is_current(self._deps):\n        self._reload()\n"
     text = (
-        "def __call__(self, *args):\n"
-        "    try:\n"
+        "def __call__(self, *args):\n" + (check if watched else "") + "    try:\n"
         f"        compiled = self._by_sizes[({key})]\n"
         "    except (KeyError, IndexError):\n"
         "        compiled = self._new_sizes(args)\n"
         "    self._last = compiled\n"
         "    return compiled(*args)\n"
     )
-    namespace: dict = {}
+    namespace: dict = {"is_current": is_current}
     exec(text, namespace)
-    return type("ArrayDerivative", (ArrayDerivative,), namespace)
+    call = namespace["__call__"]
+    return type("ArrayDerivative", (ArrayDerivative,), {"__call__": call})
 
 
 def _arity(d: ArrayDerivative) -> int:

@@ -124,5 +124,12 @@ class SourceUnavailableError(AdError):
     """The function's source text cannot be read (lambda, REPL, built-in, C extension)."""
 
 
+class StaleSourceError(SourceUnavailableError):
+    """The text a function's file (or notebook cell) holds now is not the text the
+    live function was compiled from: the file was edited, or the cell's name
+    reused, after the function was defined.  Differentiating that text would
+    give the derivative of some other function."""
+
+
 class UsageError(AdError):
     """The public API was called in a way that cannot work (bad argnums, non-scalar grad...)."""

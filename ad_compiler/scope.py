@@ -12,16 +12,21 @@ those answers:
   The decorator and the API use it, so ``import math as m`` or a closure over a
   constant resolve exactly as Python would.
 
-Numeric globals are read once, at compile time, and baked into the derivative
-as literals (as JAX does when it traces a closure).
+Numeric globals are read at compile time and baked into the derivative as
+literals (as JAX does when it traces a closure).  :func:`recording_reads`
+collects every global and closure value a live function's lowering used, so
+that the API can check them on each call (:mod:`ad_compiler.guard`) and
+compile again when one was rebound.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import math
 import numbers
+import threading
 import types
 from dataclasses import dataclass, field
 
@@ -250,16 +255,48 @@ def classify(value) -> Ref:
     return OpaqueRef(f"a value of type `{type(value).__name__}`")
 
 
+_READS = threading.local()
+
+
+@contextlib.contextmanager
+def recording_reads():
+    """Collect, in the list yielded, ``(where, name, value)`` for every global
+    (``where`` the globals dict) and closure value (``where`` the cell) that a
+    :class:`RuntimeScope` of this thread resolves to something lowering bakes
+    in: numbers, the user's functions, the user's modules.  Names resolving to
+    ``math``/``numpy`` and their functions are not collected (they are assumed
+    never rebound: checking them would cost every call of every derivative).
+    A compilation nested in another adds its reads to the outer one's too."""
+    outer = getattr(_READS, "reads", None)
+    reads: list = []
+    _READS.reads = reads
+    try:
+        yield reads
+    finally:
+        _READS.reads = outer
+        if outer is not None:
+            outer.extend(reads)
+
+
+def record_read(where, name: str, value, ref: "Ref") -> None:
+    """Note that lowering used ``value``, read as ``name`` from ``where``."""
+    reads = getattr(_READS, "reads", None)
+    if reads is not None and not isinstance(ref, (ModuleRef, FuncRef)):
+        reads.append((where, name, value))
+
+
 class RuntimeScope:
     """Names as a live function sees them: closure, then globals, then builtins."""
 
     def __init__(self, fn):
         self.globals = getattr(fn, "__globals__", {})
         self.closure: dict[str, object] = {}
+        self.cells: dict[str, object] = {}
         code = getattr(fn, "__code__", None)
         cells = getattr(fn, "__closure__", None) or ()
         if code is not None:
             for name, cell in zip(code.co_freevars, cells):
+                self.cells[name] = cell
                 try:
                     self.closure[name] = cell.cell_contents
                 except (
@@ -268,9 +305,16 @@ class RuntimeScope:
                     self.closure[name] = None
 
     def lookup(self, name: str) -> Ref | None:
-        for table in (self.closure, self.globals):
-            if name in table:
-                return classify(table[name])
+        if name in self.closure:
+            value = self.closure[name]
+            ref = classify(value)
+            record_read(self.cells[name], name, value, ref)
+            return ref
+        if name in self.globals:
+            value = self.globals[name]
+            ref = classify(value)
+            record_read(self.globals, name, value, ref)
+            return ref
         if hasattr(builtins, name):
             value = getattr(builtins, name)
             ref = classify(value)

@@ -8,13 +8,24 @@ parsed, never executed.
 
 from __future__ import annotations
 
+import __future__
 import ast
+import functools
 import inspect
 import linecache
 import textwrap
+import tokenize
+import types
 from dataclasses import dataclass
 
-from .errors import CompileError, Loc, SourceUnavailableError
+from .errors import (
+    AdError,
+    CompileError,
+    Loc,
+    SourceUnavailableError,
+    StaleSourceError,
+    UnsupportedError,
+)
 
 
 @dataclass(frozen=True)
@@ -68,7 +79,18 @@ def from_text(text: str, file: str, name: str) -> FunctionSource:
 
 
 def from_function(fn) -> FunctionSource:
-    """The source of a live Python function, located in its file."""
+    """The source of a live Python function, located in its file.
+
+    Guarantees: the text returned is the text ``fn`` itself was compiled from.
+    It is read at ``fn.__code__.co_firstlineno`` of ``fn``'s own file (never
+    through ``__wrapped__``: the wrapper a decorator returned is what runs),
+    recompiled, and compared with ``fn.__code__`` (bytecode, constants, names);
+    if the file was edited or a notebook cell's name reused since, a
+    :class:`StaleSourceError` says so instead of differentiating other code.
+    Numeric defaults are those of the live function (``fn.__defaults__``).
+    Decorators shown in the text are harmless once the check passes: the object
+    given runs exactly this ``def``'s code with its own globals and closure.
+    """
     name = getattr(fn, "__name__", repr(fn))
     if name == "<lambda>":
         raise SourceUnavailableError(
@@ -76,33 +98,176 @@ def from_function(fn) -> FunctionSource:
             "lambda's cannot be isolated; define it with `def`"
         )
     if not inspect.isfunction(fn):
-        raise SourceUnavailableError(
-            f"cannot differentiate {name!r}: it is not a Python function defined with `def` "
-            f"(got {type(fn).__name__})"
-        )
+        raise _not_a_function(fn, name)
+    file, text, start = _def_text(fn, name)
+    dedented = textwrap.dedent(text)
+    first = text.splitlines()[0]
+    indent = len(first) - len(first.lstrip()) if dedented != text else 0
+    node = _parse_def(dedented, fn, file)
+    _check_current(fn, file)
+    _live_defaults(fn, node)
+    file_lines = linecache.getlines(file, fn.__globals__) or (
+        [""] * (start - 1) + text.splitlines(True)
+    )
+    all_lines = tuple(line.rstrip("\n") for line in file_lines)
+    return FunctionSource(
+        node, file, all_lines, line_offset=start - 1, col_offset=indent
+    )
+
+
+def _def_text(fn, name: str) -> tuple[str, str, int]:
+    """``(file, text of the def block, first line)`` of ``fn``, read as the file
+    (or the cell registered in linecache) holds it now."""
+    code = fn.__code__
     try:
-        lines, start = inspect.getsourcelines(fn)
-        file = inspect.getsourcefile(fn) or inspect.getfile(fn)
-    except (OSError, TypeError):
+        file = inspect.getsourcefile(fn) or code.co_filename
+    except TypeError:
+        file = code.co_filename
+    if not (file.startswith("<") and file.endswith(">")):
+        linecache.checkcache(file)  # a file edited on disk is read again
+    lines = linecache.getlines(file, fn.__globals__)
+    start = code.co_firstlineno
+    if not lines or not 1 <= start <= len(lines):
         raise SourceUnavailableError(
             f"cannot read the source of `{name}`: functions typed at the interactive prompt "
             "or created with exec() have no source file; put it in a .py file (Jupyter "
             "cells work too)"
-        ) from None
-    text = "".join(lines)
-    dedented = textwrap.dedent(text)
-    indent = len(lines[0]) - len(lines[0].lstrip()) if dedented != text else 0
+        )
+    try:
+        block = inspect.getblock(lines[start - 1 :])
+    except (IndentationError, SyntaxError, tokenize.TokenError):
+        block = lines[start - 1 : start]
+    return file, "".join(block), start
+
+
+def _stale(fn, file: str, why: str) -> StaleSourceError:
+    name = fn.__name__
+    return StaleSourceError(
+        f"the source of `{name}` in {file} is not the code of the function given "
+        f"({why}): the file was edited, or the cell's name reused, after `{name}` was "
+        f"defined; reload the module (importlib.reload) or re-run the definition of "
+        f"`{name}`, then differentiate the new function"
+    )
+
+
+def _parse_def(dedented: str, fn, file: str) -> ast.FunctionDef:
     try:
         module = ast.parse(dedented)
-    except SyntaxError as exc:
-        raise SourceUnavailableError(
-            f"cannot parse the source of `{name}`: {exc}"
-        ) from None
+    except SyntaxError:  # the live code compiled, so its text has changed
+        raise _stale(fn, file, "that text does not parse") from None
     nodes = [n for n in module.body if isinstance(n, ast.FunctionDef)]
-    if not nodes:
-        raise SourceUnavailableError(f"the source of `{name}` holds no `def` statement")
-    file_lines = linecache.getlines(file) or [""] * (start - 1) + lines
-    all_lines = tuple(line.rstrip("\n") for line in file_lines)
-    return FunctionSource(
-        nodes[0], file, all_lines, line_offset=start - 1, col_offset=indent
+    if not nodes or nodes[0].name != fn.__code__.co_name:
+        found = f"`def {nodes[0].name}`" if nodes else "no `def`"
+        raise _stale(fn, file, f"line {fn.__code__.co_firstlineno} starts {found}")
+    return nodes[0]
+
+
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
+
+
+def _check_current(fn, file: str) -> None:
+    """Raise :class:`StaleSourceError` unless the text ``fn``'s file (or cell)
+    holds now compiles to ``fn``'s code.
+
+    The whole file is compiled, since how a def compiles depends on its
+    surroundings (closures, ``__private`` names in a class, names bound by
+    ``import``); the code object defined at ``fn``'s first line is compared.
+    """
+    code = fn.__code__
+    text = "".join(linecache.getlines(file, fn.__globals__))
+    compiled = _compile_file(text, file, code.co_flags & _FUTURE_FLAGS)
+    if compiled is None:
+        raise _stale(fn, file, "that text does not compile")
+    found = _find_code(compiled, code.co_name, code.co_firstlineno)
+    if found is None:
+        raise _stale(
+            fn, file, f"no `{code.co_name}` starts at line {code.co_firstlineno}"
+        )
+    if not _same_code(found, code):
+        raise _stale(fn, file, f"its code differs from the live `{code.co_name}`'s")
+
+
+@functools.lru_cache(maxsize=16)
+def _compile_file(text: str, file: str, flags: int):
+    """The module code of ``text`` (None if it does not compile); cached, since
+    each function of a file is checked against the same text."""
+    try:
+        return compile(text, file, "exec", flags=flags, dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _find_code(code, name: str, line: int):
+    """The code object named ``name`` starting at ``line`` among ``code``'s."""
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            if const.co_name == name and const.co_firstlineno == line:
+                return const
+            inner = _find_code(const, name, line)
+            if inner is not None:
+                return inner
+    return None
+
+
+def _same_code(a, b) -> bool:
+    """Whether two code objects do the same: bytecode, names, constants (nested
+    code compared alike), argument counts.  Line numbers are not compared."""
+    fields = (
+        "co_code co_names co_varnames co_freevars co_cellvars co_argcount "
+        "co_posonlyargcount co_kwonlyargcount co_name"
+    ).split()
+    if any(getattr(a, f) != getattr(b, f) for f in fields):
+        return False
+    if len(a.co_consts) != len(b.co_consts):
+        return False
+    for x, y in zip(a.co_consts, b.co_consts):
+        if isinstance(x, types.CodeType) and isinstance(y, types.CodeType):
+            if not _same_code(x, y):
+                return False
+        elif type(x) is not type(y) or repr(x) != repr(y):  # repr: -0.0, nan
+            return False
+    return True
+
+
+def _live_defaults(fn, node: ast.FunctionDef) -> None:
+    """Write the live function's numeric defaults into its ``def``: Python calls
+    it with ``fn.__defaults__`` (evaluated when the def ran), whatever the
+    default's text says now."""
+    live = fn.__defaults__ or ()
+    defaults = node.args.defaults
+    if len(live) != len(defaults):
+        return
+    for i, (value, old) in enumerate(zip(live, defaults)):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            defaults[i] = ast.copy_location(ast.Constant(value), old)
+            defaults[i].end_lineno = old.end_lineno
+            defaults[i].end_col_offset = old.end_col_offset
+
+
+def _not_a_function(fn, name: str) -> AdError:
+    """The error for a callable that is not a Python function: located at the
+    decorator that made it, when it wraps one (``functools.lru_cache`` ...)."""
+    inner = getattr(fn, "__wrapped__", None)
+    got = type(fn).__name__
+    if inspect.isfunction(inner):
+        try:
+            src = from_function(inner)
+        except AdError:
+            src = None
+        if src is not None and src.node.decorator_list:
+            dec = src.node.decorator_list[0]
+            loc = src.loc(dec)
+            return UnsupportedError(
+                f"`@{ast.unparse(dec)}` makes `{name}` a `{got}`, not a Python "
+                "function: ad_compiler cannot see what the decorator does",
+                loc,
+                f"differentiate the undecorated function (`{name}.__wrapped__`) "
+                "if the decorator does not change its values",
+                src.line(loc),
+            )
+    return SourceUnavailableError(
+        f"cannot differentiate {name!r}: it is not a Python function defined with `def` "
+        f"(got {got})"
     )
