@@ -55,6 +55,7 @@ from .passes import (
 )
 from .reverse import adjoint_name
 from .reverse import vjp as vjp_transform
+from .decorators import check_decorators
 from .guard import COMPILE_LOCK, current, guarded, is_current, unique
 from .scope import RuntimeScope, StaticScope, recording_reads
 from .source import from_function, module_functions, parse_module, FunctionSource
@@ -991,7 +992,9 @@ def _lower_file(
     out, errors = [], []
     for node in nodes:
         try:
-            fn = lower(FunctionSource(node, file, lines), scope)
+            src = FunctionSource(node, file, lines)
+            check_decorators(src, scope)
+            fn = lower(src, scope)
             declared = {**declared_shapes(node), **(shape_of or {})}
             if uses_arrays(fn) or any(s != shapes.SCALAR for s in declared.values()):
                 given = unknown_shapes(fn, declared)
@@ -1100,7 +1103,9 @@ def trace_ir(text: str, file: str, function: str) -> Function:
     for node in module_functions(module):
         if node.name == function:
             src = FunctionSource(node, file, tuple(text.splitlines()))
-            return lower(src, StaticScope(module))
+            scope = StaticScope(module)
+            check_decorators(src, scope)
+            return lower(src, scope)
     raise UsageError(f"{file} has no top-level function named `{function}`")
 
 

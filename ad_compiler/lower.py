@@ -52,6 +52,7 @@ from .scope import (
     literal_number,
 )
 from .lower_arrays import ArrayLowering, check_aliasing, known_numpy
+from .decorators import check_decorators
 from .source import FunctionSource, from_function
 
 # Node -> (what the user wrote, how to get around it).
@@ -1449,7 +1450,9 @@ def lower_function(src: FunctionSource, scope) -> Function:
 def _source_of(ref: UserFuncRef, src: FunctionSource, scope):
     """The source and scope of a user function: the same file (static) or its own."""
     if ref.node is not None:
-        return FunctionSource(ref.node, src.file, src.lines), scope
+        callee = FunctionSource(ref.node, src.file, src.lines)
+        check_decorators(callee, scope, called_from=src.node.name)
+        return callee, scope
     return from_function(ref.obj), RuntimeScope(ref.obj)
 
 

@@ -127,7 +127,9 @@ def _def_text(fn, name: str) -> tuple[str, str, int]:
         linecache.checkcache(file)  # a file edited on disk is read again
     lines = linecache.getlines(file, fn.__globals__)
     start = code.co_firstlineno
-    if not lines or not 1 <= start <= len(lines):
+    if lines and not 1 <= start <= len(lines):
+        raise _stale(fn, file, f"it has {len(lines)} lines now")
+    if not lines:
         raise SourceUnavailableError(
             f"cannot read the source of `{name}`: functions typed at the interactive prompt "
             "or created with exec() have no source file; put it in a .py file (Jupyter "
