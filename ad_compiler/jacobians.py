@@ -28,7 +28,7 @@ import numpy
 
 from .api import ArrayDerivative, _signature_ir, _wrt, _wrt_of, compile_derivative
 from .errors import UsageError
-from .ir import Function, Var
+from .ir import Function, Var, signature
 
 __all__ = ["jacfwd", "jacrev", "jacobian", "hessian", "hvp", "gauss_newton"]
 
@@ -81,14 +81,25 @@ class Derived:
     direction axes the values of its code for numbers carry (one per nesting).
     """
 
-    def __init__(self, compiled, mode: str, name: str, n: int, variant=None, run=None):
+    def __init__(
+        self,
+        compiled,
+        mode: str,
+        name: str,
+        n: int,
+        variant=None,
+        run=None,
+        defaults=(),
+    ):
         self.compiled, self.mode, self.n = compiled, mode, n
         self.variant, self._run = variant, run
+        self.defaults = tuple(defaults)  # of the last parameters, as f has them
         self.depth = 1
         self.__name__ = self.__qualname__ = name
         self.__doc__ = f"{name}: {mode}-mode code run once in vector mode."
 
     def __call__(self, *args):
+        args = with_defaults(self.__name__, self.n, self.defaults, args)
         if self._run is not None:
             return self._run(*args)
         compiled, pre, post = self.variant(args)
@@ -109,6 +120,25 @@ class Derived:
     @property
     def ir(self):
         return self.compiled.ir
+
+
+def defaults_of(f) -> tuple:
+    """The default values of ``f``'s last parameters (numbers, as lowered)."""
+    return tuple(c.value for c in _primal_ir(f).defaults)
+
+
+def with_defaults(name: str, n: int, defaults: tuple, args: tuple) -> tuple:
+    """``args`` completed to ``n`` with the defaults of the parameters left out,
+    as calling the function itself would be; a TypeError as Python's if too few."""
+    missing = n - len(args)
+    if missing <= 0:
+        return args
+    if missing > len(defaults):
+        raise TypeError(
+            f"{name}() takes {n - len(defaults)} to {n} positional arguments "
+            f"but {len(args)} were given"
+        )
+    return args + defaults[len(defaults) - missing :]
 
 
 def _constant(k: int):
@@ -142,7 +172,8 @@ def _vector_mode(f, kind: str, wrt: tuple, mode: str, name: str, scalar_io, arra
         return (scalar, *scalar_io)
 
     n = len(_primal_ir(f).params)
-    return Derived(vector() if array_code else scalar, mode, name, n, variant)
+    compiled = vector() if array_code else scalar
+    return Derived(compiled, mode, name, n, variant, defaults=defaults_of(f))
 
 
 def _forward(f, argnums, fn: Function, name: str) -> Derived:
@@ -250,7 +281,7 @@ def forward_of_derived(d: Derived, argnums, name: str) -> Derived:
 
         return compiled, pre2, post2
 
-    derived = Derived(d.compiled, "forward", name, d.n, variant)
+    derived = Derived(d.compiled, "forward", name, d.n, variant, defaults=d.defaults)
     derived.depth = d.depth + 1
     return derived
 
@@ -386,7 +417,14 @@ def jacobian(f, argnums=0) -> Derived:
 
     # numbers in and out: the counts decide now; arrays: their sizes, per call
     static = forward if len(wrt) <= len(fn.results) else reverse
-    derived = Derived(static.compiled, static.mode, name, len(fn.params), variant)
+    derived = Derived(
+        static.compiled,
+        static.mode,
+        name,
+        len(fn.params),
+        variant,
+        defaults=static.defaults,
+    )
     if isinstance(static.compiled, ArrayDerivative):
         derived.mode = "chosen per call"
     return derived
@@ -400,7 +438,31 @@ def hvp(f, argnums=0):
             f"hvp of `{f.__name__}` is not supported: jvp of its grad is (forward "
             "mode differentiates a jacobian or hessian again)"
         )
-    return compile_derivative(f, "hvp", argnums)
+    compiled = compile_derivative(f, "hvp", argnums)
+    defaults = defaults_of(f)
+    if not defaults:
+        return compiled
+    return _HvpWithDefaults(compiled, len(_primal_ir(f).params), defaults)
+
+
+class _HvpWithDefaults:
+    """An hvp of a function with defaults: ``(x..., v...)`` with the last
+    arguments the directions (one per argnum) and the point's trailing
+    parameters left out taking their defaults.  Everything else is the
+    emitted function's (``.source``, ``.ir`` ...)."""
+
+    def __init__(self, compiled, n: int, defaults: tuple):
+        self.compiled, self.n, self.defaults = compiled, n, defaults
+        self.k = len(_signature_ir(compiled).params) - n  # the directions
+        self.__name__ = getattr(compiled, "__name__", "hvp")
+
+    def __call__(self, *args):
+        point, directions = args[: len(args) - self.k], args[len(args) - self.k :]
+        point = with_defaults(self.__name__, self.n, self.defaults, point)
+        return self.compiled(*point, *directions)
+
+    def __getattr__(self, name):
+        return getattr(self.compiled, name)
 
 
 def hessian(f, argnums=0) -> Derived:
@@ -484,7 +546,9 @@ def gauss_newton(residuals, argnums=0) -> Derived:
         return tuple(tuple(row) for row in grid)
 
     name = f"{fn.name}_gauss_newton"
-    return Derived(jac, jac.mode, name, len(fn.params), run=run)  # (not linear)
+    return Derived(  # (not linear)
+        jac, jac.mode, name, len(fn.params), run=run, defaults=jac.defaults
+    )
 
 
 def forward_gradient(f, argnums, fn: Function, value: bool) -> Derived:
@@ -503,7 +567,8 @@ def forward_gradient(f, argnums, fn: Function, value: bool) -> Derived:
         return compiled, _constant(k), post
 
     name = f"{fn.name}_grad"
-    return Derived(compiled, "forward", name, len(fn.params), variant)
+    n, defaults = len(fn.params), tuple(c.value for c in fn.defaults)
+    return Derived(compiled, "forward", name, n, variant, defaults=defaults)
 
 
 # --- emitted wrappers (adc compile --mode hessian | jacobian) -----------------------------
@@ -541,7 +606,7 @@ def _array_hessian_source(fn: Function, wrt: tuple, hvp_name: str) -> str:
     rows = "(rows,)" if len(wrt) == 1 else "rows"
     pick = "[0][0]" if len(wrt) == 1 else ""
     return (
-        f"def {fn.name}_hessian({params}):\n"
+        f"def {fn.name}_hessian({signature(fn)}):\n"
         f'    """Hessian of {fn.name} in {names}: {hvp_name} (forward over reverse)\n'
         f"    along every unit direction at once (vector mode); block [i][j] has the\n"
         f'    shape x_i.shape + x_j.shape."""\n'
@@ -557,7 +622,7 @@ def _array_jacobian_source(fn: Function, wrt: tuple, target: str) -> str:
     dots = "(dots,)" if isinstance(fn.tree, int) else "dots"
     pick = "[0][0]" if len(wrt) == 1 and isinstance(fn.tree, int) else ""
     return (
-        f"def {fn.name}_jacobian({params}):\n"
+        f"def {fn.name}_jacobian({signature(fn)}):\n"
         f'    """Jacobian of {fn.name} in {names}: forward mode, {target} with every\n'
         f"    input direction at once (vector mode); block [o][i] has the shape\n"
         f"    output_o.shape + x_i.shape.  (Forward mode: which mode is cheaper depends\n"
@@ -591,7 +656,7 @@ def hessian_source(fn: Function, wrt: tuple, hvp_name: str) -> str:
     dirs = ", ".join(f"{e}[{j}]" for j in range(k))
     rows = "(rows,)" if k == 1 else "rows"
     return (
-        f"def {fn.name}_hessian({params}):\n"
+        f"def {fn.name}_hessian({signature(fn)}):\n"
         f'    """Hessian of {fn.name} in {names}, as rows: {hvp_name} (forward over\n'
         f"    reverse) along every direction at once (vector mode).\n"
         f'    """\n'
@@ -609,7 +674,7 @@ def jacobian_source(fn: Function, wrt: tuple, target: str, mode: str) -> str:
     k, m = len(wrt), len(fn.results)
     names = ", ".join(fn.params[i].name for i in wrt)
     head = (
-        f"def {fn.name}_jacobian({params}):\n"
+        f"def {fn.name}_jacobian({signature(fn)}):\n"
         f'    """Jacobian of {fn.name} in {names}, as rows (one per output): {mode}\n'
         f"    mode, chosen for {k} input(s) and {m} output(s), in one call of {target}\n"
         f"    with every {'input direction' if mode == 'forward' else 'output seed'}"
