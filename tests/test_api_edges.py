@@ -1,0 +1,155 @@
+"""API edges: defaults left out of Jacobians, Hessians and hvp (API and CLI);
+threads compiling their first derivatives at once.
+
+Expected values are central differences of the function itself (step 1e-5,
+second differences 1e-4: agreement to 1e-6 relative), or worked out by hand
+where stated.
+"""
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from ad_compiler import gauss_newton, hessian, hvp, jacfwd, jacobian, jacrev
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def with_default(x, y, n=3.0):
+    return x * x * y * n + math.sin(x * y) / n
+
+
+def array_default(x, y=2.0, p=0.5):
+    return np.sum(np.sin(x) * y + p * x * x)
+
+
+def vector_default(x, y, s=2.0):
+    return x * y * s, x + s * y
+
+
+def _d(f, args, i, h=1e-5):
+    """∂f/∂args[i] by central differences (f returns a number or a tuple)."""
+    up, down = list(args), list(args)
+    up[i] += h
+    down[i] -= h
+    a, b = f(*up), f(*down)
+    if isinstance(a, tuple):
+        return tuple((u - v) / (2 * h) for u, v in zip(a, b))
+    return (a - b) / (2 * h)
+
+
+def _d2(f, args, i, j, h=1e-4):
+    return _d(lambda *a: _d(f, a, j, h), args, i, h)
+
+
+@pytest.mark.parametrize("which", [jacfwd, jacrev, jacobian])
+def test_jacobians_of_scalar_code_fill_left_out_defaults(which):
+    J = which(with_default, argnums=(0, 1))
+    got = J(0.7, 1.3)  # n left out: 3.0
+    expected = [_d(with_default, (0.7, 1.3, 3.0), i) for i in (0, 1)]
+    assert got == pytest.approx(expected, rel=1e-6)
+    given = J(0.7, 1.3, 5.0)  # and given: not the default
+    assert given == pytest.approx(
+        [_d(with_default, (0.7, 1.3, 5.0), i) for i in (0, 1)], rel=1e-6
+    )
+
+
+def test_jacobian_of_two_outputs_with_a_default():
+    J = jacfwd(vector_default, argnums=(0, 1))(1.5, -0.5)
+    # rows: ∂(x·y·s)/∂(x, y) = (y·s, x·s); ∂(x + s·y)/∂(x, y) = (1, s); s = 2
+    assert J == ((-1.0, 3.0), (1.0, 2.0))
+
+
+def test_hessian_and_hvp_of_scalar_code_fill_left_out_defaults():
+    args = (0.7, 1.3, 3.0)
+    H = hessian(with_default, argnums=(0, 1))(0.7, 1.3)
+    expected = [[_d2(with_default, args, i, j) for j in (0, 1)] for i in (0, 1)]
+    assert np.allclose(H, expected, rtol=1e-6)
+    Hv = hvp(with_default, argnums=(0, 1))(0.7, 1.3, 1.0, -2.0)  # the last 2: v
+    assert Hv == pytest.approx(np.array(expected) @ [1.0, -2.0], rel=1e-6)
+    Hv5 = hvp(with_default, argnums=(0, 1))(0.7, 1.3, 5.0, 1.0, -2.0)
+    H5 = [[_d2(with_default, (0.7, 1.3, 5.0), i, j) for j in (0, 1)] for i in (0, 1)]
+    assert Hv5 == pytest.approx(np.array(H5) @ [1.0, -2.0], rel=1e-6)
+
+
+def test_gauss_newton_fills_left_out_defaults():
+    G = gauss_newton(vector_default, argnums=(0, 1))(1.5, -0.5)
+    J = np.array([[-1.0, 3.0], [1.0, 2.0]])  # as above
+    assert np.allclose(G, J.T @ J)
+
+
+def test_too_few_arguments_is_pythons_type_error():
+    with pytest.raises(TypeError, match=r"takes 2 to 3 positional arguments but 1"):
+        jacfwd(with_default)(0.7)
+
+
+def test_array_code_fills_left_out_defaults():
+    x = np.array([0.3, -1.2, 2.0])
+    # d/dx Σ(sin x·y + p·x²) = y·cos x + 2p·x with y = 2, p = 0.5
+    grad_expected = 2.0 * np.cos(x) + x
+    for which in (jacfwd, jacrev, jacobian):
+        np.testing.assert_allclose(which(array_default)(x), grad_expected, rtol=1e-12)
+    # Hessian: diag(-y·sin x + 2p)
+    np.testing.assert_allclose(
+        hessian(array_default)(x), np.diag(-2.0 * np.sin(x) + 1.0), rtol=1e-12
+    )
+    v = np.array([1.0, 0.0, -1.0])
+    np.testing.assert_allclose(
+        hvp(array_default)(x, v), (-2.0 * np.sin(x) + 1.0) * v, rtol=1e-12
+    )
+    np.testing.assert_allclose(  # y given, p left out
+        jacfwd(array_default)(x, 3.0), 3.0 * np.cos(x) + x, rtol=1e-12
+    )
+
+
+DEFAULTS_FILE = """\
+import math
+
+
+def f(x, y, n=3.0):
+    return x * x * y * n + math.sin(x * y) / n
+
+
+def two(x, y, s=2.0):
+    return x * y * s, x + s * y
+"""
+
+
+def _compile(tmp_path, *options):
+    (tmp_path / "d.py").write_text(DEFAULTS_FILE)
+    out = tmp_path / "out.py"
+    exe = os.path.join(os.path.dirname(sys.executable), "adc")
+    run = subprocess.run(
+        [exe, "compile", "d.py", *options, "-o", str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    namespace = {}
+    exec(out.read_text(), namespace)
+    return out.read_text(), namespace
+
+
+def test_cli_hessian_wrapper_keeps_the_defaults(tmp_path):
+    text, ns = _compile(tmp_path, "--function", "f", "--mode", "hessian")
+    assert "def f_hessian(x, y, n=3.0):" in text
+    H = ns["f_hessian"](0.7, 1.3)  # n left out
+    expected = [
+        [_d2(with_default, (0.7, 1.3, 3.0), i, j) for j in range(3)] for i in range(3)
+    ]
+    assert np.allclose(H, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_cli_jacobian_wrapper_keeps_the_defaults(tmp_path):
+    text, ns = _compile(tmp_path, "--function", "two", "--mode", "jacobian")
+    assert "def two_jacobian(x, y, s=2.0):" in text
+    J = ns["two_jacobian"](1.5, -0.5)
+    # ∂/∂(x, y, s) of x·y·s and of x + s·y at s = 2: (y·s, x·s, x·y), (1, s, y)
+    assert J == ((-1.0, 3.0, -0.75), (1.0, 2.0, -0.5))
