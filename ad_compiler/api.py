@@ -522,6 +522,13 @@ class ArrayDerivative:
         self.__class__ = _with_fast_call(self.n)
 
     def compiled_for(self, signature):
+        compiled = self._by_signature.get(signature)
+        if compiled is not None:
+            return compiled
+        with COMPILE_LOCK:  # threads meeting new shapes at once compile once
+            return self._compile_for(signature)
+
+    def _compile_for(self, signature):
         if self.base is not None:
             return self._derivative_of_base(signature)
         compiled = self._by_signature.get(signature)

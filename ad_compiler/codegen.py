@@ -38,6 +38,7 @@ from .ir import (
 )
 from .array_primitives import HELPER_OF, HELPERS, index_text
 from .inplace import written_in_place
+from .lazy import lazy_import
 from .primitives import PREC_ATOM, PREC_CMP, PREC_NEG, PREC_NOT, PREC_POW, PRIMITIVES
 
 # A temporary is folded into its user only while the expression stays this small.
@@ -427,7 +428,6 @@ def emit_module(sources: list[str], header: str, imports: list[str]) -> str:
 
 
 def format_source(text: str) -> str:
-    """Format with black (imported lazily: it is only needed here)."""
-    import black
-
+    """Format with black (imported lazily: it is only needed here; thread-safe)."""
+    black = lazy_import("black")
     return black.format_str(text, mode=black.Mode())

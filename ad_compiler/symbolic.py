@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from .builder import Ops
 from .ir import Function
+from .lazy import lazy_import
 from .unroll import Unroller, apply_sympy, sympy_module
 
 
@@ -61,7 +62,7 @@ def symbolic_gradient_source(fn: Function, wrt: tuple[int, ...], doc: str) -> st
     Raises :class:`~ad_compiler.unroll.NotExpressible` when ``fn`` has no closed
     form, and for functions SymPy cannot print as plain Python.
     """
-    from sympy.printing.pycode import PythonCodePrinter
+    PythonCodePrinter = lazy_import("sympy.printing.pycode").PythonCodePrinter
 
     from .sympy_check import almost_everywhere
     from .unroll import NotExpressible, opaque_calls

@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 
 from .errors import UsageError
+from .lazy import lazy_import
 from .ir import Const, Eqn, For, Function, If, Var, While, tree_leaves
 from .primitives import PRIMITIVES
 
@@ -42,9 +43,8 @@ class NotExpressible(UsageError):
 
 
 def sympy_module():
-    import sympy
-
-    return sympy
+    """SymPy, imported on first use (from any thread: see ad_compiler.lazy)."""
+    return lazy_import("sympy")
 
 
 def apply_sympy(prim: str, *args):
