@@ -569,6 +569,17 @@ class ArrayDerivative:
             self._deps, self._build = deps, build
             self.__class__ = _with_fast_call(self.n, True)
 
+    @property
+    def __adc_deps__(self) -> tuple:
+        """The globals and closure values its code was lowered with (watched)."""
+        return getattr(self, "_deps", ())
+
+    def __adc_refresh__(self) -> None:
+        """Lower again now if one of them was rebound (a derivative of this one
+        asks before compiling itself)."""
+        if self.__adc_deps__ and not is_current(self._deps):
+            self._reload()
+
     def _reload(self) -> None:
         """Lower the function again: a global or closure value it read changed."""
         with COMPILE_LOCK:

@@ -48,6 +48,7 @@ from .scope import (
     RuntimeScope,
     UserFuncRef,
     ValueRef,
+    record_read,
     attribute,
     literal_number,
 )
@@ -1548,6 +1549,7 @@ def _runtime_binding(fn, name: str) -> str | None:
         alias = f" as {name}" if value.__name__ != name else ""
         return f"import {value.__name__}{alias}"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        record_read(g, name, value, ValueRef(value))  # copied: watched (api)
         return f"{name} = {value!r}"
     module = getattr(value, "__module__", None)
     qualname = getattr(value, "__qualname__", None)

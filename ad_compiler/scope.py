@@ -107,8 +107,10 @@ def attribute(ref: Ref, attr: str) -> Ref:
     of a live module of the user's -> UserFuncRef."""
     if isinstance(ref, OpaqueRef) and ref.module is not None:
         if hasattr(ref.module, attr):
-            found = classify(getattr(ref.module, attr))
+            value = getattr(ref.module, attr)
+            found = classify(value)
             if isinstance(found, UserFuncRef):
+                record_read(vars(ref.module), attr, value, found)
                 return found
         return OpaqueRef(f"an attribute of {ref.what}")
     if isinstance(ref, ModuleRef):

@@ -436,3 +436,79 @@ def test_cli_refuses_a_grad_imported_from_elsewhere(tmp_path):
     run = _adc("compile", "g.py", cwd=tmp_path)
     assert run.returncode == 1
     assert run.stderr.startswith("g.py:4:2: error: `f` is decorated with `@grad`")
+
+
+# --- more values baked in: through modules, custom derivatives, second derivatives ----
+def test_function_of_another_module_rebound_is_inlined_anew(tmp_path):
+    helpers = tmp_path / "helpers_mod.py"
+    _write(helpers, "def g(x):\n    return x * x\n\n\ndef g3(x):\n    return x * x * x\n")
+    mod = _import(helpers)
+    user = _cell("<cell-uses-module>", "def f(x):\n    return helpers.g(x)\n")
+    user["helpers"] = mod
+    df = grad(user["f"])
+    assert df(2.0) == 4.0  # 2x
+    mod.g = mod.g3
+    assert df(2.0) == 12.0  # 3x²
+
+
+def test_constant_copied_with_a_custom_derivative_is_watched():
+    namespace = _cell(
+        "<cell-custom>",
+        """
+        from ad_compiler import custom_derivative
+
+        K = 2.0
+
+        def p(x):
+            return K
+
+        @custom_derivative(p)
+        def lin(x):
+            return K * x
+
+        def f(x):
+            return lin(x) * 3.0
+        """,
+    )
+    df = grad(namespace["f"])
+    assert df(1.0) == 6.0  # 3·K
+    namespace["K"] = 5.0
+    assert df(1.0) == 15.0
+
+
+def test_second_derivative_of_array_code_sees_a_changed_global():
+    global SCALE
+
+    def loss(w):
+        return np.sum(SCALE * w * w * w)
+
+    w = np.array([1.0, 2.0])
+    H = hessian(loss)
+    J = jacfwd(grad(loss))
+    try:
+        np.testing.assert_allclose(H(w), np.diag(6.0 * SCALE * w))  # 6·S·w
+        SCALE = 1.0
+        np.testing.assert_allclose(H(w), np.diag(6.0 * w))
+        np.testing.assert_allclose(J(w), np.diag(6.0 * w))
+    finally:
+        SCALE = 2.0
+
+
+class Model:
+    @staticmethod
+    def energy(x):
+        return x * x * x
+
+    def __private(self, x):  # a mangled name: the code compares as compiled
+        return x
+
+    def scaled(self, x):
+        return self.__private(x) * 2.0
+
+
+def test_methods_and_staticmethods_are_read_in_their_class():
+    assert grad(Model.energy)(2.0) == 12.0  # 3x² at 2
+    # the check compiles the whole file, so a class body is no false alarm:
+    # `self.__private` is a method call ad_compiler does not support (not stale)
+    with pytest.raises(CompileError, match="not supported"):
+        grad(Model.scaled, argnums=1)
