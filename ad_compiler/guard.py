@@ -23,6 +23,8 @@ import numbers
 import threading
 import types
 
+from .errors import UsageError
+
 # Held by every compilation (re-entrant: compilations nest).
 COMPILE_LOCK = threading.RLock()
 
@@ -86,6 +88,11 @@ def guarded(impl, deps, build):
             found = variants.get(key)
             if found is None:
                 found = build()
+                if not isinstance(found[0], types.FunctionType):
+                    raise UsageError(
+                        f"`{impl.__name__}` was compiled for numbers, but the values "
+                        "it reads now make it array code; differentiate it again"
+                    )
                 variants[key] = found
                 if len(variants) > 32:  # the oldest variant goes
                     del variants[next(iter(variants))]

@@ -441,7 +441,9 @@ def test_cli_refuses_a_grad_imported_from_elsewhere(tmp_path):
 # --- more values baked in: through modules, custom derivatives, second derivatives ----
 def test_function_of_another_module_rebound_is_inlined_anew(tmp_path):
     helpers = tmp_path / "helpers_mod.py"
-    _write(helpers, "def g(x):\n    return x * x\n\n\ndef g3(x):\n    return x * x * x\n")
+    _write(
+        helpers, "def g(x):\n    return x * x\n\n\ndef g3(x):\n    return x * x * x\n"
+    )
     mod = _import(helpers)
     user = _cell("<cell-uses-module>", "def f(x):\n    return helpers.g(x)\n")
     user["helpers"] = mod
