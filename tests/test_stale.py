@@ -387,30 +387,31 @@ def _adc(*args, cwd):
     )
 
 
-def test_cli_refuses_an_unknown_decorator_on_the_target(tmp_path):
+def _refused(tmp_path, function) -> str:
+    """The errors of `adc compile f.py --function <function>` on DECORATED (exit 1)."""
     (tmp_path / "f.py").write_text(DECORATED)
-    run = _adc("compile", "f.py", "--function", "cached", cwd=tmp_path)
+    run = _adc("compile", "f.py", "--function", function, cwd=tmp_path)
     assert run.returncode == 1
-    assert run.stderr.startswith(
+    return run.stderr
+
+
+def test_cli_refuses_an_unknown_decorator_on_the_target(tmp_path):
+    stderr = _refused(tmp_path, "cached")
+    assert stderr.startswith(
         "f.py:15:2: error: `cached` is decorated with "
         "`@functools.lru_cache(maxsize=None)`, which ad_compiler cannot see through"
     )
-    assert "    @functools.lru_cache(maxsize=None)\n     ^~~~" in run.stderr
-    assert "hint: remove the decorator" in run.stderr
+    assert "    @functools.lru_cache(maxsize=None)\n     ^~~~" in stderr
+    assert "hint: remove the decorator" in stderr
 
 
 def test_cli_refuses_an_unknown_decorator_on_an_inlined_callee(tmp_path):
-    (tmp_path / "f.py").write_text(DECORATED)
-    run = _adc("compile", "f.py", "--function", "uses_cached", cwd=tmp_path)
-    assert run.returncode == 1
-    assert run.stderr.startswith(
+    assert _refused(tmp_path, "uses_cached").startswith(
         "f.py:15:2: error: `cached`, called from `uses_cached`, is decorated with "
         "`@functools.lru_cache(maxsize=None)`"
     )
     # a callee decorated with @grad is bound to its gradient when the file runs
-    run = _adc("compile", "f.py", "--function", "uses_target", cwd=tmp_path)
-    assert run.returncode == 1
-    assert run.stderr.startswith(
+    assert _refused(tmp_path, "uses_target").startswith(
         "f.py:20:2: error: `target`, called from `uses_target`, is decorated with "
         "`@grad`"
     )
