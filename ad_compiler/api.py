@@ -760,8 +760,13 @@ def _all_argnums(f, primals) -> tuple[int, ...]:
     return tuple(range(n))
 
 
-@functools.lru_cache(maxsize=None)
 def trace_cached(f) -> Function:
+    """:func:`trace`, cached per function and the code it runs now."""
+    return _trace_of(f, _code_identity(f))
+
+
+@functools.lru_cache(maxsize=None)
+def _trace_of(f, identity) -> Function:
     return trace(f)
 
 

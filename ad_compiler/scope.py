@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import inspect
 import math
 import numbers
 import threading
@@ -31,6 +32,8 @@ import types
 from dataclasses import dataclass, field
 
 import numpy
+
+from .source import made_by_decorator
 
 # Functions ad_compiler knows, by qualified name.  Lowering maps each to IR.
 MATH_FUNCTIONS = frozenset(
@@ -252,8 +255,18 @@ def classify(value) -> Ref:
     qualname = _KNOWN_OBJECTS.get(id(value))
     if qualname is not None:
         return FuncRef(qualname)
+    if inspect.isfunction(value) and hasattr(value, "__adc_deps__"):
+        # a guarded derivative (ad_compiler.guard): its emitted code for the
+        # values bound now, which the caller's derivative then depends on too
+        impl = value.__adc_refresh__()
+        for where, name, read in value.__adc_deps__:
+            record_read(where, name, read, OpaqueRef("watched"))
+        value = impl
     if callable(value) and hasattr(value, "__code__"):
         return UserFuncRef(getattr(value, "__name__", "?"), obj=value)
+    decorated = made_by_decorator(value)
+    if decorated is not None:  # e.g. @functools.lru_cache: it cannot see inside
+        return OpaqueRef(decorated)
     return OpaqueRef(f"a value of type `{type(value).__name__}`")
 
 

@@ -13,6 +13,7 @@ import ast
 import functools
 import inspect
 import linecache
+import os
 import textwrap
 import tokenize
 import types
@@ -129,6 +130,8 @@ def _def_text(fn, name: str) -> tuple[str, str, int]:
     start = code.co_firstlineno
     if lines and not 1 <= start <= len(lines):
         raise _stale(fn, file, f"it has {len(lines)} lines now")
+    if not lines and os.path.isabs(file) and not os.path.exists(file):
+        raise _stale(fn, file, "that file no longer exists")
     if not lines:
         raise SourceUnavailableError(
             f"cannot read the source of `{name}`: functions typed at the interactive prompt "
@@ -246,6 +249,22 @@ def _live_defaults(fn, node: ast.FunctionDef) -> None:
             defaults[i] = ast.copy_location(ast.Constant(value), old)
             defaults[i].end_lineno = old.end_lineno
             defaults[i].end_col_offset = old.end_col_offset
+
+
+def made_by_decorator(value) -> str | None:
+    """``a `_lru_cache_wrapper` made by `@functools.lru_cache` on `g```, for a
+    callable a decorator made of a Python function; None for anything else."""
+    inner = getattr(value, "__wrapped__", None)
+    if inspect.isfunction(value) or not inspect.isfunction(inner):
+        return None
+    what = f"a `{type(value).__name__}` made by a decorator"
+    try:
+        decorators = from_function(inner).node.decorator_list
+    except AdError:
+        decorators = []
+    if decorators:
+        what = f"a `{type(value).__name__}` made by `@{ast.unparse(decorators[0])}`"
+    return f"{what} on `{inner.__name__}`"
 
 
 def _not_a_function(fn, name: str) -> AdError:

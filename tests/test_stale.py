@@ -515,3 +515,43 @@ def test_methods_and_staticmethods_are_read_in_their_class():
     # `self.__private` is a method call ad_compiler does not support (not stale)
     with pytest.raises(CompileError, match="not supported"):
         grad(Model.scaled, argnums=1)
+
+
+def calls_cached(x):
+    return cached_square(x) + x
+
+
+def test_callee_made_a_non_function_by_a_decorator_is_named():
+    with pytest.raises(CompileError) as info:
+        grad(calls_cached)
+    assert info.value.message.startswith(
+        "call to `cached_square` is not supported (a `_lru_cache_wrapper` made by "
+        "`@functools.lru_cache(maxsize=None)` on `cached_square`)"
+    )
+    assert info.value.loc.line == calls_cached.__code__.co_firstlineno + 1
+
+
+def test_deleted_file_is_stale(tmp_path):
+    path = tmp_path / "mod_gone.py"
+    _write(path, "def f(x):\n    return x * x\n")
+    mod = _import(path)
+    path.unlink()
+    linecache.checkcache(str(path))
+    with pytest.raises(StaleSourceError, match="that file no longer exists"):
+        grad(mod.f)
+
+
+def test_a_derivative_called_inside_a_differentiated_function_stays_current():
+    global SCALE
+    d_scaled = grad(scaled)  # 2·SCALE·x, watching SCALE
+
+    def uses(x):
+        return d_scaled(x) * x  # 2·SCALE·x²
+
+    du = grad(uses)
+    try:
+        assert du(1.0) == 8.0  # 4·SCALE·x
+        SCALE = 3.0
+        assert du(1.0) == 12.0
+    finally:
+        SCALE = 2.0
