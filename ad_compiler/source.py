@@ -104,8 +104,8 @@ def from_function(fn) -> FunctionSource:
     dedented = textwrap.dedent(text)
     first = text.splitlines()[0]
     indent = len(first) - len(first.lstrip()) if dedented != text else 0
-    node = _parse_def(dedented, fn, file)
     _check_current(fn, file)
+    node = _parse_def(dedented, fn, file)
     _live_defaults(fn, node)
     file_lines = linecache.getlines(file, fn.__globals__) or (
         [""] * (start - 1) + text.splitlines(True)
@@ -158,8 +158,10 @@ def _stale(fn, file: str, why: str) -> StaleSourceError:
 def _parse_def(dedented: str, fn, file: str) -> ast.FunctionDef:
     try:
         module = ast.parse(dedented)
-    except SyntaxError:  # the live code compiled, so its text has changed
-        raise _stale(fn, file, "that text does not parse") from None
+    except SyntaxError as exc:  # (the file compiles: e.g. a string less indented)
+        raise SourceUnavailableError(
+            f"cannot parse the source of `{fn.__name__}` on its own: {exc}"
+        ) from None
     nodes = [n for n in module.body if isinstance(n, ast.FunctionDef)]
     if not nodes or nodes[0].name != fn.__code__.co_name:
         found = f"`def {nodes[0].name}`" if nodes else "no `def`"
