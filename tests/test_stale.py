@@ -87,7 +87,8 @@ def test_file_edited_after_import_other_length_and_lines(tmp_path):
     with pytest.raises(StaleSourceError, match="its code differs"):
         grad(mod.f)
     # lines inserted above: line 5 now starts another function
-    _write(path, "import math\n\n\n\ndef h(x):\n    return x\n\n\ndef f(x):\n", 20)
+    text = "import math\n\n\n\ndef h(x):\n    return x\n\n\ndef f(x):\n    return x\n"
+    _write(path, text, 20)
     with pytest.raises(StaleSourceError, match="no `f` starts at line 5"):
         grad(mod.f)
     # the text no longer parses at all
