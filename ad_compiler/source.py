@@ -17,6 +17,7 @@ import os
 import textwrap
 import tokenize
 import types
+import warnings
 from dataclasses import dataclass
 
 from .errors import (
@@ -201,7 +202,9 @@ def _compile_file(text: str, file: str, flags: int):
     """The module code of ``text`` (None if it does not compile); cached, since
     each function of a file is checked against the same text."""
     try:
-        return compile(text, file, "exec", flags=flags, dont_inherit=True)
+        with warnings.catch_warnings():  # (said once already, when it was imported)
+            warnings.simplefilter("ignore")
+            return compile(text, file, "exec", flags=flags, dont_inherit=True)
     except (SyntaxError, ValueError):
         return None
 
