@@ -105,7 +105,16 @@ def from_function(fn) -> FunctionSource:
     dedented = textwrap.dedent(text)
     first = text.splitlines()[0]
     indent = len(first) - len(first.lstrip()) if dedented != text else 0
-    _check_current(fn, file)
+    try:
+        _check_current(fn, file)
+    except StaleSourceError as exc:
+        first_line = dedented.lstrip().splitlines()[0] if dedented.strip() else ""
+        if first_line.startswith("@"):  # the text is current, its code was replaced
+            raise StaleSourceError(
+                f"{exc} (or the decorator `{first_line}` replaced its code, which "
+                "ad_compiler cannot see through)"
+            ) from None
+        raise
     node = _parse_def(dedented, fn, file)
     _live_defaults(fn, node)
     file_lines = linecache.getlines(file, fn.__globals__) or (

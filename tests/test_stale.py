@@ -556,3 +556,41 @@ def test_a_derivative_called_inside_a_differentiated_function_stays_current():
         assert du(1.0) == 12.0
     finally:
         SCALE = 2.0
+
+
+def recoded(fn):  # a decorator that patches the function's code
+    fn.__code__ = fn.__code__.replace(co_consts=(None, 5.0))
+    return fn
+
+
+@recoded
+def swapped(x):
+    return x * 3.0
+
+
+def other_code(x):
+    return 7.0 * x
+
+
+def borrowed(fn):  # a decorator giving the function another def's code
+    fn.__code__ = other_code.__code__
+    return fn
+
+
+@borrowed
+def lent(x):
+    return x * x
+
+
+def test_decorator_replacing_the_code_is_refused_and_named():
+    assert swapped(1.0) == 5.0  # what runs is not what the text says
+    with pytest.raises(StaleSourceError) as info:
+        grad(swapped)
+    assert str(info.value).endswith(
+        "(or the decorator `@recoded` replaced its code, which ad_compiler cannot "
+        "see through)"
+    )
+
+
+def test_code_borrowed_from_another_def_is_that_defs_derivative():
+    assert grad(lent)(1.0) == 7.0  # lent runs other_code: 7x
