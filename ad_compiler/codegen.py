@@ -392,8 +392,8 @@ def imports_for(functions: list[Function]) -> list[str]:
         for eqn in iter_eqns(fn.body):
             prim = PRIMITIVES[eqn.prim]
             names.append(prim.call_name(eqn.ns) or "")
-            if prim.render is not None:
-                names.append("np.")  # the array primitives are spelled with NumPy
+            if prim.render is not None:  # the array primitives are spelled with NumPy
+                names.append(prim.render_module + ".")
             names += [_const(a)[0] for a in eqn.ins if isinstance(a, Const)]
         names += [_const(a)[0] for a in fn.results if isinstance(a, Const)]
     lines = []

@@ -53,6 +53,8 @@ class Primitive:
     # repeats(params): the inputs the spelling writes twice; the emitted code
     # names them rather than writing (and computing) an expression twice
     repeats: Callable | None = None
+    # the module a ``render`` spelling calls (for the emitted imports)
+    render_module: str = "np"
 
     @property
     def elementwise(self) -> bool:
@@ -105,6 +107,76 @@ class Primitive:
 
 def _sign(x):
     return math.copysign(1.0, x)
+
+
+# --- IEEE 754 at a zero denominator or base ---------------------------------------
+# Python floats raise ZeroDivisionError where NumPy and JAX give ±inf or nan.  The
+# rules divide by values that are zero where the function itself is finite
+# (sqrt at 0, asin at 1, atan2 at (0, 0)...); these primitives compute what
+# IEEE 754 (and so NumPy and JAX) gives there, and cost one truth test on the
+# ordinary path.  They are spelled only for scalars: NumPy never raises.
+
+
+def _ieee_div(a, d, at_zero=None):
+    """``a / d``; where ``d`` is ±0, ``at_zero`` if given, else IEEE's a / ±0."""
+    if d:
+        return a / d
+    if at_zero is not None:
+        return at_zero
+    return a * math.copysign(math.inf, d)  # ±inf by the signs, nan for a = 0 or nan
+
+
+def _render_fdiv(params, texts, atoms):
+    a, d = atoms[0], atoms[1]  # names or literals: each is spelled twice
+    if len(atoms) == 3:
+        fallback = atoms[2]
+    elif a == "1.0":
+        fallback = f"math.copysign(math.inf, {d})"
+    else:
+        fallback = f"{a} * math.copysign(math.inf, {d})"
+    return f"{a} / {d} if {d} else {fallback}", PREC_SELECT
+
+
+def _ieee_pow(x, e, minus_e):
+    """``x ** e``; at a zero base IEEE's pow(±0, e) (±inf for e < 0) rather than an error.
+
+    pow(±0, e) is (1 / ±0) ** -e = (±inf) ** -e, which Python computes without
+    raising; ``minus_e`` is -e, computed by the caller (a literal, or 1 - y).
+    """
+    if x:
+        return x**e
+    return math.copysign(math.inf, x) ** minus_e
+
+
+def _render_fpow(params, texts, atoms):
+    x, e, minus_e = atoms
+    return f"{x} ** {e} if {x} else math.copysign(math.inf, {x}) ** {minus_e}", (
+        PREC_SELECT
+    )
+
+
+def _log_or_zero(x):
+    """JAX's ln x in the derivative of x ** y in y: 0 at x = 0, nan for x < 0."""
+    if x > 0:
+        return math.log(x)
+    return math.nan if x else 0.0
+
+
+def _render_logz(params, texts, atoms):
+    (x,) = atoms
+    return f"math.log({x}) if {x} > 0 else (math.nan if {x} else 0.0)", PREC_SELECT
+
+
+def _ieee(name, arity, evaluate, render, repeats):
+    return Primitive(
+        name,
+        arity,
+        evaluate,
+        prec=PREC_SELECT,
+        render=render,
+        render_module="math",
+        repeats=lambda p: repeats,
+    )
 
 
 def _binary(name, op, prec, evaluate, commutative=False, math_name=None, np_name=None):
@@ -193,6 +265,12 @@ _TABLE = [
     # sign is the derivative of abs; copysign makes it +1 at +0.0, the branch
     # `x if x >= 0 else -x` takes (see docs/rules.md on non-smooth points).
     _call("sign", 1, _sign, "math.copysign(1.0, {0})", "np.sign"),
+    # only in derivative code, for scalars (see _ieee_div above): a / d with
+    # IEEE's ±inf/nan at d = ±0, or the third input there; x ** e with IEEE's
+    # value at x = ±0 (the third input is -e); JAX's ln x in d(x ** y)/dy
+    _ieee("fdiv", -1, _ieee_div, _render_fdiv, (0, 1)),
+    _ieee("fpow", 3, _ieee_pow, _render_fpow, (0,)),
+    _ieee("logz", 1, _log_or_zero, _render_logz, (0,)),
     # --- a call to one of the user's functions (params: fn, the callee's name;
     # custom, how many of the inputs are arguments: the rest are the partial
     # derivatives given by its custom_derivative) ---
