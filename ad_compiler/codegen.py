@@ -94,6 +94,8 @@ def _render_text(eqn: Eqn, args: list[_Expr]) -> _Expr:
         texts = [a.text for a in args]
         atoms = [_wrap(a, PREC_ATOM) for a in args]
         text, prec = prim.render(dict(eqn.params), texts, atoms)
+        if prim.statement:
+            size = MAX_INLINE_OPS + 1  # never folded into its user
         return _Expr(text, prec, size)
     name = prim.call_name(eqn.ns)
     if prim.infix and name is None:

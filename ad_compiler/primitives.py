@@ -55,6 +55,11 @@ class Primitive:
     repeats: Callable | None = None
     # the module a ``render`` spelling calls (for the emitted imports)
     render_module: str = "np"
+    # spelled as a conditional expression: always its own statement, never
+    # folded into a larger expression (which it would make hard to read)
+    statement: bool = False
+    # how the trace tables show it, when that is not its spelling (a template)
+    shown: str | None = None
 
     @property
     def elementwise(self) -> bool:
@@ -87,6 +92,8 @@ class Primitive:
     def show(self, ins, ns: str = "py", params=()) -> str:
         """How the trace prints an application: ``x1 * x2``, ``log(x1)``."""
         args = [str(a) for a in ins]
+        if self.shown is not None:
+            return self.shown.format(*args)
         if self.render is not None:
             return self.render(dict(params), args, args)[0]
         if self.call_name(ns) is not None and (self.infix or self.prefix):
@@ -167,7 +174,7 @@ def _render_logz(params, texts, atoms):
     return f"math.log({x}) if {x} > 0 else (math.nan if {x} else 0.0)", PREC_SELECT
 
 
-def _ieee(name, arity, evaluate, render, repeats):
+def _ieee(name, arity, evaluate, render, repeats, shown):
     return Primitive(
         name,
         arity,
@@ -176,6 +183,8 @@ def _ieee(name, arity, evaluate, render, repeats):
         render=render,
         render_module="math",
         repeats=lambda p: repeats,
+        statement=True,
+        shown=shown,
     )
 
 
@@ -268,9 +277,9 @@ _TABLE = [
     # only in derivative code, for scalars (see _ieee_div above): a / d with
     # IEEE's ±inf/nan at d = ±0, or the third input there; x ** e with IEEE's
     # value at x = ±0 (the third input is -e); JAX's ln x in d(x ** y)/dy
-    _ieee("fdiv", -1, _ieee_div, _render_fdiv, (0, 1)),
-    _ieee("fpow", 3, _ieee_pow, _render_fpow, (0,)),
-    _ieee("logz", 1, _log_or_zero, _render_logz, (0,)),
+    _ieee("fdiv", -1, _ieee_div, _render_fdiv, (0, 1), "{0} / {1}"),
+    _ieee("fpow", 3, _ieee_pow, _render_fpow, (0,), "{0} ** {1}"),
+    _ieee("logz", 1, _log_or_zero, _render_logz, (0,), "log({0})"),
     # --- a call to one of the user's functions (params: fn, the callee's name;
     # custom, how many of the inputs are arguments: the rest are the partial
     # derivatives given by its custom_derivative) ---

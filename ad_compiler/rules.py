@@ -338,7 +338,8 @@ defrule(
     jvp=lambda b, out, x, dx: b.div(dx, b.add(b.lit(1), x)),
     vjp=lambda b, out, g, x: (b.div(g, b.add(b.lit(1), x)),),
 )
-# d sqrt(x) = dx / (2 sqrt(x)) = dx / (2 out); at x = ±0, ±inf dx (nan for dx = 0)
+# d sqrt(x) = dx / (2 sqrt(x)) = dx / (2 out); at x = ±0, ±inf dx (nan for
+# dx = 0), as in JAX
 defrule(
     "sqrt",
     jvp=lambda b, out, x, dx: _over(b, dx, b.mul(b.lit(2), out)),
