@@ -200,7 +200,7 @@ def _hoist_negation(eqn: Eqn, defs: dict[str, Eqn], fresh) -> tuple[Eqn, Eqn] | 
     """``p * -q`` -> ``t = p * q; -t`` (and for ``/``): exact in IEEE arithmetic, and
     moving the minus outwards lets the consumer absorb it (``a - -t`` is ``a + t``).
     Also for the rules' IEEE division ``fdiv(a, d)``, exact at d = ±0 too."""
-    if eqn.prim not in ("mul", "div") and (eqn.prim, len(eqn.ins)) != ("fdiv", 2):
+    if eqn.prim not in ("mul", "div", "fdiv"):
         return None
     negs = [
         isinstance(a, Var) and a.name in defs and defs[a.name].prim == "neg"

@@ -124,24 +124,28 @@ def _sign(x):
 # ordinary path.  They are spelled only for scalars: NumPy never raises.
 
 
-def _ieee_div(a, d, at_zero=None):
-    """``a / d``; where ``d`` is ±0, ``at_zero`` if given, else IEEE's a / ±0."""
+def _ieee_div(a, d):
+    """``a / d``; where ``d`` is ±0, IEEE's a / ±0."""
     if d:
         return a / d
-    if at_zero is not None:
-        return at_zero
     return a * math.copysign(math.inf, d)  # ±inf by the signs, nan for a = 0 or nan
 
 
 def _render_fdiv(params, texts, atoms):
-    a, d = atoms[0], atoms[1]  # names or literals: each is spelled twice
-    if len(atoms) == 3:
-        fallback = atoms[2]
-    elif a == "1.0":
-        fallback = f"math.copysign(math.inf, {d})"
-    else:
-        fallback = f"{a} * math.copysign(math.inf, {d})"
-    return f"{a} / {d} if {d} else {fallback}", PREC_SELECT
+    a, d = atoms  # names or literals: each is spelled twice
+    if a == "1.0":
+        return f"1.0 / {d} if {d} else math.copysign(math.inf, {d})", PREC_SELECT
+    return f"{a} / {d} if {d} else {a} * math.copysign(math.inf, {d})", PREC_SELECT
+
+
+def _div_or(a, d, at_zero):
+    """``a / d``; ``at_zero`` where ``d`` is ±0."""
+    return a / d if d else at_zero
+
+
+def _render_div_or(params, texts, atoms):
+    a, d, at_zero = atoms
+    return f"{a} / {d} if {d} else {at_zero}", PREC_SELECT
 
 
 def _ieee_pow(x, e, minus_e):
@@ -275,9 +279,10 @@ _TABLE = [
     # `x if x >= 0 else -x` takes (see docs/rules.md on non-smooth points).
     _call("sign", 1, _sign, "math.copysign(1.0, {0})", "np.sign"),
     # only in derivative code, for scalars (see _ieee_div above): a / d with
-    # IEEE's ±inf/nan at d = ±0, or the third input there; x ** e with IEEE's
+    # IEEE's ±inf/nan at d = ±0, or (div_or) the third input there; x ** e with IEEE's
     # value at x = ±0 (the third input is -e); JAX's ln x in d(x ** y)/dy
-    _ieee("fdiv", -1, _ieee_div, _render_fdiv, (0, 1), "{0} / {1}"),
+    _ieee("fdiv", 2, _ieee_div, _render_fdiv, (0, 1), "{0} / {1}"),
+    _ieee("div_or", 3, _div_or, _render_div_or, (1,), "{0} / {1}"),
     _ieee("fpow", 3, _ieee_pow, _render_fpow, (0,), "{0} ** {1}"),
     _ieee("logz", 1, _log_or_zero, _render_logz, (0,), "log({0})"),
     # --- a call to one of the user's functions (params: fn, the callee's name;

@@ -141,8 +141,9 @@ def _over(b, a, d, at_zero=None):
     if _nonzero_literal(d):
         return b.div(a, d)
     if _scalars(b, a, d):
-        extra = () if at_zero is None else (b.lit(at_zero),)
-        return b.apply("fdiv", a, d, *extra)
+        if at_zero is None:
+            return b.apply("fdiv", a, d)
+        return b.apply("div_or", a, d, b.lit(at_zero))
     if at_zero is None:
         return b.div(a, d)  # NumPy: ±inf or nan, with a warning
     nonzero = b.apply("ne", d, b.lit(0.0))
@@ -252,23 +253,21 @@ defrule(
 
 # the IEEE forms the rules use (only in derivative code): the same derivatives
 # as div, pow and log, and the same conventions where they do not raise
-def _fdiv_jvp(b, out, *args):
-    (a, d, *at_zero), (da, dd, *_) = _halves(args)
-    constant = (0.0,) if at_zero else ()  # at d = 0 the value is a literal
-    return _over(b, b.sub(da, b.mul(out, dd)), d, *constant)
+def _quotient_rules(*at_zero) -> dict:
+    # d(a / d) = (da - out dd) / d, as for div; div_or is a literal at d = 0
+    def jvp(b, out, a, d, *rest):
+        da, dd = rest[len(at_zero)], rest[len(at_zero) + 1]
+        return _over(b, b.sub(da, b.mul(out, dd)), d, *at_zero)
+
+    def vjp(b, out, g, a, d, *literal):
+        a_bar = _over(b, g, d, *at_zero)
+        return (a_bar, b.neg(b.mul(a_bar, out))) + (None,) * len(literal)
+
+    return {"jvp": jvp, "vjp": vjp}
 
 
-def _fdiv_vjp(b, out, g, a, d, *at_zero):
-    a_bar = _over(b, g, d, *((0.0,) if at_zero else ()))
-    return (a_bar, b.neg(b.mul(a_bar, out))) + (None,) * len(at_zero)
-
-
-def _halves(args) -> tuple:
-    half = len(args) // 2
-    return args[:half], args[half:]
-
-
-defrule("fdiv", jvp=_fdiv_jvp, vjp=_fdiv_vjp)
+defrule("fdiv", **_quotient_rules())
+defrule("div_or", **_quotient_rules(0.0))
 
 
 def _fpow_slope(b, x, e, minus_e):

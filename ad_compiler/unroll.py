@@ -83,7 +83,8 @@ def apply_sympy(prim: str, *args):
         "sign": lambda x: sp.sign(x, evaluate=False),
         "ceil": sp.ceiling,
         # the IEEE forms of the rules: the same values wherever Python does not raise
-        "fdiv": lambda a, d, *at_zero: a / d,
+        "fdiv": lambda a, d: a / d,
+        "div_or": lambda a, d, at_zero: a / d,
         "fpow": lambda x, e, minus_e: x**e,
         "logz": sp.log,
     }

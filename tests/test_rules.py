@@ -42,9 +42,10 @@ DOMAINS = {
     "int": [(0.1, 0.9)],
     "copysign": [(0.3, 2), (0.3, 2)],
     "fmod": [(0.3, 3), (0.4, 0.9)],
-    # the IEEE forms the rules use (fdiv checked with two inputs; fpow's third
-    # input only matters at a zero base)
+    # the IEEE forms the rules use (the third input of div_or and of fpow only
+    # matters at a zero denominator or base)
     "fdiv": [(-2, 2), (0.5, 2)],
+    "div_or": [(-2, 2), (0.5, 2), (-1, 1)],
     "fpow": [(0.3, 2), (-2, 2), (-2, 2)],
     "logz": [(0.2, 3)],
 }
@@ -57,15 +58,9 @@ NOT_SYMPY |= {"floor", "ceil", "trunc"}
 NOT_SYMPY |= {"round", "int", "fmod"}
 
 
-def arity_of(prim) -> int:
-    """Inputs checked: a primitive taking any number is checked with its domain's."""
-    arity = PRIMITIVES[prim].arity
-    return len(DOMAINS[prim]) if arity < 0 else arity
-
-
 def points(prim, n=6):
     rng = random.Random(prim)
-    arity = arity_of(prim)
+    arity = PRIMITIVES[prim].arity
     domain = DOMAINS.get(prim, [(-2, 2)] * arity)
     for _ in range(n):
         x = [rng.uniform(lo, hi) for lo, hi in domain]
@@ -138,7 +133,7 @@ def test_adjoint_rule_is_the_transpose_of_the_tangent_rule(prim):
 
 def sympy_check(prim, rule: Rule) -> list[str]:
     """Where a rule row disagrees with sympy.diff (empty when it is right)."""
-    arity = arity_of(prim)
+    arity = PRIMITIVES[prim].arity
     xs = sympy.symbols(f"x0:{arity}", positive=True)
     dxs = sympy.symbols(f"d0:{arity}", real=True)
     g = sympy.Symbol("g", real=True)
