@@ -312,31 +312,34 @@ defrule(
     jvp=lambda b, out, x, dx: b.mul(b.add(out, b.lit(1)), dx),
     vjp=lambda b, out, g, x: (b.mul(b.add(out, b.lit(1)), g),),
 )
+
+
+# The logarithms' rules divide by x (1 + x for log1p), which is 0 where the
+# function is singular: math.log raises there already, so its derivative
+# divides plainly (free), but np.log gives -inf without raising, and so does
+# its derivative: inf, as in JAX.
+def _over_log(b, t, d):
+    if getattr(b, "ns", "py") == "np":
+        return _over(b, t, d)
+    return b.div(t, d)
+
+
+def _log_rules(denominator) -> dict:
+    return {
+        "jvp": lambda b, out, x, dx: _over_log(b, dx, denominator(b, x)),
+        "vjp": lambda b, out, g, x: (_over_log(b, g, denominator(b, x)),),
+    }
+
+
 # d log(x) = dx / x
-defrule(
-    "log",
-    jvp=lambda b, out, x, dx: b.div(dx, x),
-    vjp=lambda b, out, g, x: (b.div(g, x),),
-)
+defrule("log", **_log_rules(lambda b, x: x))
 # d log2(x) = dx / (x ln 2); log(2) is folded to a literal by the optimiser but
 # stays exact for SymPy.
-defrule(
-    "log2",
-    jvp=lambda b, out, x, dx: b.div(dx, b.mul(x, b.log(b.lit(2)))),
-    vjp=lambda b, out, g, x: (b.div(g, b.mul(x, b.log(b.lit(2)))),),
-)
+defrule("log2", **_log_rules(lambda b, x: b.mul(x, b.log(b.lit(2)))))
 # d log10(x) = dx / (x ln 10)
-defrule(
-    "log10",
-    jvp=lambda b, out, x, dx: b.div(dx, b.mul(x, b.log(b.lit(10)))),
-    vjp=lambda b, out, g, x: (b.div(g, b.mul(x, b.log(b.lit(10)))),),
-)
+defrule("log10", **_log_rules(lambda b, x: b.mul(x, b.log(b.lit(10)))))
 # d log1p(x) = dx / (1 + x)
-defrule(
-    "log1p",
-    jvp=lambda b, out, x, dx: b.div(dx, b.add(b.lit(1), x)),
-    vjp=lambda b, out, g, x: (b.div(g, b.add(b.lit(1), x)),),
-)
+defrule("log1p", **_log_rules(lambda b, x: b.add(b.lit(1), x)))
 # d sqrt(x) = dx / (2 sqrt(x)) = dx / (2 out); at x = ±0, ±inf dx (nan for
 # dx = 0), as in JAX
 defrule(
