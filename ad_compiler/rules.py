@@ -221,8 +221,9 @@ def _slope_of_pow(b, x, y):
     literal = isinstance(y, Const) and not isinstance(y.value, bool)
     if literal and type(y.value) is int and y.value == 0:
         return None  # x ** 0 is 1 everywhere
-    if (literal and (type(y.value) is int or y.value >= 1)) or not _scalars(b, x, y):
-        return b.mul(y, b.pow(x, _less_one(b, y)))
+    safe = literal and (type(y.value) is int or y.value >= 1)
+    if safe or not _scalars(b, x, y) or getattr(b, "ns", "py") == "np":
+        return b.mul(y, b.pow(x, _less_one(b, y)))  # np.power(0.0, -0.5) is inf
     minus = Const(1.0 - y.value) if literal else b.sub(b.lit(1), y)
     return b.mul(y, b.apply("fpow", x, _less_one(b, y), minus))
 
