@@ -22,6 +22,7 @@ differences, against each other (the dot-product identity) and against SymPy.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
@@ -151,9 +152,12 @@ def _over(b, a, d, at_zero=None):
 
 
 def _slope_of_abs(b, x):
-    """d|x|/dx as JAX has it: 1 for x >= 0 (also at -0.0), -1 for x < 0, nan for nan."""
-    negative = b.select(b.apply("lt", x, b.lit(0.0)), b.lit(-1.0), x)
-    return b.select(b.apply("ge", x, b.lit(0.0)), b.lit(1.0), negative)
+    """d|x|/dx as JAX has it: 1 for x >= 0 (also at -0.0), -1 for x < 0, nan for
+    nan.  For a number (np.abs of a float too) a conditional expression, which
+    gives a float where np.where would give a 0-d array."""
+    with b.at(b.loc, "py") if _scalars(b, x) and hasattr(b, "at") else nullcontext():
+        negative = b.select(b.apply("lt", x, b.lit(0.0)), b.lit(-1.0), x)
+        return b.select(b.apply("ge", x, b.lit(0.0)), b.lit(1.0), negative)
 
 
 # --- arithmetic ---------------------------------------------------------------

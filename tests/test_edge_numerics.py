@@ -27,6 +27,8 @@ import edge_corpus as ec
 from ad_compiler import grad, hessian, jvp
 
 INF, NAN = math.inf, math.nan
+# NumPy warns where it divides by zero or takes log(0): that is the point here
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # (function, point, gradient: one value per parameter, why)
