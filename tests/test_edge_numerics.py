@@ -238,6 +238,7 @@ def _load(text, tmp_path, mode):
     return runpy.run_path(str(path))
 
 
+@pytest.mark.slow  # two `adc compile` runs: about 3.5 s
 def test_cli_emitted_modules(emitted, tmp_path):
     reverse = _load(emitted["reverse"], tmp_path, "reverse")
     forward = _load(emitted["forward"], tmp_path, "forward")
