@@ -450,3 +450,33 @@ def test_grid_against_jax(name):
         if not all_same(ours, theirs, signed_zero=False):
             wrong.append((point, ours, theirs))
     assert wrong == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n in FUNCTIONS
+        if n not in DEVIATIONS and getattr(ec, n).__code__.co_argcount == 1
+    ],
+)
+def test_hessian_grid_against_jax(name):
+    # second order: the rules' tangents differentiated again (forward over reverse)
+    import numpy as np
+
+    jax, twins = jax_twins()
+    fn = getattr(ec, name)
+    h = hessian(fn)
+    wrong = []
+    for (x,) in grid_points(name):
+        if name in NAN_DEVIATIONS and math.isnan(x):
+            continue
+        if value_at(fn, (x,)) is None:
+            continue
+        with np.errstate(all="ignore"):
+            ours = h(x)
+        theirs = jax.hessian(twins[name])(x)
+        if not same(ours, theirs, signed_zero=False):
+            wrong.append((x, ours, float(theirs)))
+    assert wrong == []
