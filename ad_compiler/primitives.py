@@ -178,6 +178,16 @@ def _render_logz(params, texts, atoms):
     return f"math.log({x}) if {x} > 0 else (math.nan if {x} else 0.0)", PREC_SELECT
 
 
+def _round_or_nan(q):
+    """``round(q)``, but nan for nan (where round raises)."""
+    return round(q) if q == q else q
+
+
+def _render_nround(params, texts, atoms):
+    (q,) = atoms
+    return f"round({q}) if {q} == {q} else {q}", PREC_SELECT
+
+
 def _ieee(name, arity, evaluate, render, repeats, shown):
     return Primitive(
         name,
@@ -280,11 +290,13 @@ _TABLE = [
     _call("sign", 1, _sign, "math.copysign(1.0, {0})", "np.sign"),
     # only in derivative code, for scalars (see _ieee_div above): a / d with
     # IEEE's ±inf/nan at d = ±0, or (div_or) the third input there; x ** e with IEEE's
-    # value at x = ±0 (the third input is -e); JAX's ln x in d(x ** y)/dy
+    # value at x = ±0 (the third input is -e); JAX's ln x in d(x ** y)/dy;
+    # round(q) that gives nan for nan (fmod's quotient)
     _ieee("fdiv", 2, _ieee_div, _render_fdiv, (0, 1), "{0} / {1}"),
     _ieee("div_or", 3, _div_or, _render_div_or, (1,), "{0} / {1}"),
     _ieee("fpow", 3, _ieee_pow, _render_fpow, (0,), "{0} ** {1}"),
     _ieee("logz", 1, _log_or_zero, _render_logz, (0,), "log({0})"),
+    _ieee("nround", 1, _round_or_nan, _render_nround, (0,), "round({0})"),
     # --- a call to one of the user's functions (params: fn, the callee's name;
     # custom, how many of the inputs are arguments: the rest are the partial
     # derivatives given by its custom_derivative) ---

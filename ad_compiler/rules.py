@@ -532,8 +532,11 @@ defrule(
 # fmod(x, y) = x - n y with n = trunc(x / y) an integer: d = dx - n dy.  n is
 # recovered as round((x - out) / y), which is exact where x / y rounds to an
 # integer but the true quotient does not (fmod(1, 0.1) has n = 9, not 10).
+# For a number, nan (fmod(nan, y), also y = 0) gives nan, where round(nan)
+# and nan / 0.0 would raise.
 def _fmod_quotient(b, out, x, y):
-    return b.round(b.div(b.sub(x, out), y))
+    q = _over(b, b.sub(x, out), y)
+    return b.apply("nround", q) if _scalars(b, q) else b.round(q)
 
 
 defrule(
@@ -553,7 +556,7 @@ def _zero_vjp(b, out, g, *ins):
 
 # Piecewise-constant: the derivative is zero wherever it exists.
 _PIECEWISE_CONSTANT = ("sign", "ge", "le", "gt", "lt", "eq", "ne", "not")
-for _prim in _PIECEWISE_CONSTANT + ("floor", "ceil", "trunc", "round", "int"):
+for _prim in _PIECEWISE_CONSTANT + ("floor", "ceil", "trunc", "round", "int", "nround"):
     defrule(_prim, jvp=_zero_jvp, vjp=_zero_vjp)
 
 

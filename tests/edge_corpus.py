@@ -159,3 +159,7 @@ def branch(x):
 
 def floored(x):
     return math.floor(x) + x
+
+
+def remainder(x, y):
+    return math.fmod(x, y)

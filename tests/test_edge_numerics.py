@@ -123,6 +123,9 @@ CASES = [
     ("np_chosen", (1.0,), (1.0,), "x > 0"),
     ("branch", (NAN,), (2.0,), "an if follows Python's comparison"),
     ("floored", (1.0,), (1.0,), "floor is piecewise constant: 0 + 1"),
+    ("remainder", (5.0, 3.0), (1.0, -1.0), "fmod(x, y) = x - n y, n = 1"),
+    ("remainder", (NAN, 1.0), (1.0, NAN), "n is nan; ∂x = 1 whatever x is (JAX too)"),
+    ("remainder", (-5.0, 3.0), (1.0, 1.0), "n = trunc(-5 / 3) = -1"),
 ]
 
 # Forward mode with one-hot tangents, where it differs from the gradient: the
@@ -148,6 +151,7 @@ JVPS = {
     ("np_smaller", (NAN, 1.0)): (NAN, NAN),
     ("sign_copied", (NAN, 1.0)): (NAN, NAN),
     ("sign_copied", (2.0, -0.0)): (-1.0, -0.0),  # -1 · 0.0 in the x slope
+    ("remainder", (NAN, 1.0)): (NAN, NAN),  # -n · 0.0 with n nan
 }
 
 # Second derivatives where the rule's tangent is reused (JAX's jax.hessian)
@@ -318,10 +322,11 @@ def test_never_raises_where_the_function_is_finite(name):
 # branch on it (np.where, if: Python's comparison picks one), a function whose
 # derivative does not involve the input (floor(x) + x: 0 + 1), and slopes that
 # are exact whatever x is: x ** 1.0 is x (slope 1 · nan ** 0.0 = 1, as in JAX),
-# and copysign(x, y) does not vary with y (its sign bit is read, not differentiated).
+# copysign(x, y) does not vary with y (its sign bit is read, not differentiated),
+# and fmod(x, y) = x - n y has slope 1 in x (n is piecewise constant).
 NAN_IN_NAN_OUT = [n for n in FUNCTIONS if n not in ("np_chosen", "branch", "floored")]
 POWERS = ("power", "math_pow", "builtin_pow", "np_power")
-EXACT_AT_NAN = {("sign_copied", 1)}
+EXACT_AT_NAN = {("sign_copied", 1), ("remainder", 0)}
 
 
 def exponent_one(name, point) -> bool:
@@ -402,6 +407,7 @@ def jax_twins():
         "np_clipped": lambda x: jnp.clip(x, 0.0, 1.0),
         "np_chosen": lambda x: jnp.where(x > 0.0, x, 2.0 * x),
         "floored": lambda x: jnp.floor(x) + x,
+        "remainder": jnp.fmod,
     }
     return jax, twins
 

@@ -48,6 +48,7 @@ DOMAINS = {
     "div_or": [(-2, 2), (0.5, 2), (-1, 1)],
     "fpow": [(0.3, 2), (-2, 2), (-2, 2)],
     "logz": [(0.2, 3)],
+    "nround": [(0.1, 0.4)],
 }
 SIGNED = {"abs", "sign", "copysign", "floor", "ceil", "trunc", "int", "round"}
 # Piecewise functions SymPy cannot differentiate into a comparable form; their
@@ -55,7 +56,7 @@ SIGNED = {"abs", "sign", "copysign", "floor", "ceil", "trunc", "int", "round"}
 # their branches by test_branch_rules below.
 NOT_SYMPY = {"sign", "max", "min", "ge", "le", "gt", "lt", "eq", "ne", "not", "select"}
 NOT_SYMPY |= {"floor", "ceil", "trunc"}
-NOT_SYMPY |= {"round", "int", "fmod"}
+NOT_SYMPY |= {"round", "int", "fmod", "nround"}
 
 
 def points(prim, n=6):
