@@ -95,6 +95,8 @@ def _render_text(eqn: Eqn, args: list[_Expr]) -> _Expr:
         texts = [a.text for a in args]
         atoms = [_wrap(a, PREC_ATOM) for a in args]
         text, prec = prim.render(dict(eqn.params), texts, atoms)
+        if prim.statement:
+            size = MAX_INLINE_OPS + 1  # never folded into its user
         return _Expr(text, prec, size)
     name = prim.call_name(eqn.ns)
     if prim.infix and name is None:
@@ -393,8 +395,8 @@ def imports_for(functions: list[Function]) -> list[str]:
         for eqn in iter_eqns(fn.body):
             prim = PRIMITIVES[eqn.prim]
             names.append(prim.call_name(eqn.ns) or "")
-            if prim.render is not None:
-                names.append("np.")  # the array primitives are spelled with NumPy
+            if prim.render is not None:  # the array primitives are spelled with NumPy
+                names.append(prim.render_module + ".")
             names += [_const(a)[0] for a in eqn.ins if isinstance(a, Const)]
         names += [_const(a)[0] for a in fn.results if isinstance(a, Const)]
     lines = []

@@ -198,8 +198,9 @@ def _merge_constants(eqn: Eqn, defs: dict[str, Eqn]) -> Eqn | None:
 
 def _hoist_negation(eqn: Eqn, defs: dict[str, Eqn], fresh) -> tuple[Eqn, Eqn] | None:
     """``p * -q`` -> ``t = p * q; -t`` (and for ``/``): exact in IEEE arithmetic, and
-    moving the minus outwards lets the consumer absorb it (``a - -t`` is ``a + t``)."""
-    if eqn.prim not in ("mul", "div"):
+    moving the minus outwards lets the consumer absorb it (``a - -t`` is ``a + t``).
+    Also for the rules' IEEE division ``fdiv(a, d)``, exact at d = ±0 too."""
+    if eqn.prim not in ("mul", "div", "fdiv"):
         return None
     negs = [
         isinstance(a, Var) and a.name in defs and defs[a.name].prim == "neg"

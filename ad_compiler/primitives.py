@@ -53,6 +53,13 @@ class Primitive:
     # repeats(params): the inputs the spelling writes twice; the emitted code
     # names them rather than writing (and computing) an expression twice
     repeats: Callable | None = None
+    # the module a ``render`` spelling calls (for the emitted imports)
+    render_module: str = "np"
+    # spelled as a conditional expression: always its own statement, never
+    # folded into a larger expression (which it would make hard to read)
+    statement: bool = False
+    # how the trace tables show it, when that is not its spelling (a template)
+    shown: str | None = None
 
     @property
     def elementwise(self) -> bool:
@@ -85,6 +92,8 @@ class Primitive:
     def show(self, ins, ns: str = "py", params=()) -> str:
         """How the trace prints an application: ``x1 * x2``, ``log(x1)``."""
         args = [str(a) for a in ins]
+        if self.shown is not None:
+            return self.shown.format(*args)
         if self.render is not None:
             return self.render(dict(params), args, args)[0]
         if self.call_name(ns) is not None and (self.infix or self.prefix):
@@ -105,6 +114,92 @@ class Primitive:
 
 def _sign(x):
     return math.copysign(1.0, x)
+
+
+# --- IEEE 754 at a zero denominator or base ---------------------------------------
+# Python floats raise ZeroDivisionError where NumPy and JAX give ±inf or nan.  The
+# rules divide by values that are zero where the function itself is finite
+# (sqrt at 0, asin at 1, atan2 at (0, 0)...); these primitives compute what
+# IEEE 754 (and so NumPy and JAX) gives there, and cost one truth test on the
+# ordinary path.  They are spelled only for scalars: NumPy never raises.
+
+
+def _ieee_div(a, d):
+    """``a / d``; where ``d`` is ±0, IEEE's a / ±0."""
+    if d:
+        return a / d
+    return a * math.copysign(math.inf, d)  # ±inf by the signs, nan for a = 0 or nan
+
+
+def _render_fdiv(params, texts, atoms):
+    a, d = atoms  # names or literals: each is spelled twice
+    if a == "1.0":
+        return f"1.0 / {d} if {d} else math.copysign(math.inf, {d})", PREC_SELECT
+    return f"{a} / {d} if {d} else {a} * math.copysign(math.inf, {d})", PREC_SELECT
+
+
+def _div_or(a, d, at_zero):
+    """``a / d``; ``at_zero`` where ``d`` is ±0."""
+    return a / d if d else at_zero
+
+
+def _render_div_or(params, texts, atoms):
+    a, d, at_zero = atoms
+    return f"{a} / {d} if {d} else {at_zero}", PREC_SELECT
+
+
+def _ieee_pow(x, e, minus_e):
+    """``x ** e``; at a zero base IEEE's pow(±0, e) (±inf for e < 0) rather than an error.
+
+    pow(±0, e) is (1 / ±0) ** -e = (±inf) ** -e, which Python computes without
+    raising; ``minus_e`` is -e, computed by the caller (a literal, or 1 - y).
+    """
+    if x:
+        return x**e
+    return math.copysign(math.inf, x) ** minus_e
+
+
+def _render_fpow(params, texts, atoms):
+    x, e, minus_e = atoms
+    return f"{x} ** {e} if {x} else math.copysign(math.inf, {x}) ** {minus_e}", (
+        PREC_SELECT
+    )
+
+
+def _log_or_zero(x):
+    """JAX's ln x in the derivative of x ** y in y: 0 at x = 0, nan for x < 0."""
+    if x > 0:
+        return math.log(x)
+    return math.nan if x else 0.0
+
+
+def _render_logz(params, texts, atoms):
+    (x,) = atoms
+    return f"math.log({x}) if {x} > 0 else (math.nan if {x} else 0.0)", PREC_SELECT
+
+
+def _round_or_nan(q):
+    """``round(q)``, but nan for nan (where round raises)."""
+    return round(q) if q == q else q
+
+
+def _render_nround(params, texts, atoms):
+    (q,) = atoms
+    return f"round({q}) if {q} == {q} else {q}", PREC_SELECT
+
+
+def _ieee(name, arity, evaluate, render, repeats, shown):
+    return Primitive(
+        name,
+        arity,
+        evaluate,
+        prec=PREC_SELECT,
+        render=render,
+        render_module="math",
+        repeats=lambda p: repeats,
+        statement=True,
+        shown=shown,
+    )
 
 
 def _binary(name, op, prec, evaluate, commutative=False, math_name=None, np_name=None):
@@ -193,6 +288,15 @@ _TABLE = [
     # sign is the derivative of abs; copysign makes it +1 at +0.0, the branch
     # `x if x >= 0 else -x` takes (see docs/rules.md on non-smooth points).
     _call("sign", 1, _sign, "math.copysign(1.0, {0})", "np.sign"),
+    # only in derivative code, for scalars (see _ieee_div above): a / d with
+    # IEEE's ±inf/nan at d = ±0, or (div_or) the third input there; x ** e with IEEE's
+    # value at x = ±0 (the third input is -e); JAX's ln x in d(x ** y)/dy;
+    # round(q) that gives nan for nan (fmod's quotient)
+    _ieee("fdiv", 2, _ieee_div, _render_fdiv, (0, 1), "{0} / {1}"),
+    _ieee("div_or", 3, _div_or, _render_div_or, (1,), "{0} / {1}"),
+    _ieee("fpow", 3, _ieee_pow, _render_fpow, (0,), "{0} ** {1}"),
+    _ieee("logz", 1, _log_or_zero, _render_logz, (0,), "log({0})"),
+    _ieee("nround", 1, _round_or_nan, _render_nround, (0,), "round({0})"),
     # --- a call to one of the user's functions (params: fn, the callee's name;
     # custom, how many of the inputs are arguments: the rest are the partial
     # derivatives given by its custom_derivative) ---

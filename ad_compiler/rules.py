@@ -22,6 +22,7 @@ differences, against each other (the dot-product identity) and against SymPy.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
@@ -116,6 +117,49 @@ def rule_for(prim: str, loc=None) -> Rule:
         ) from None
 
 
+# --- at the edges of the domain ---------------------------------------------------
+# Rules divide by values that vanish where the function is finite (sqrt at 0,
+# asin at 1, atan2 at (0, 0)).  There they give what JAX gives (IEEE 754's
+# ±inf and nan, see docs/rules.md "At the edges of the domain"), never an
+# exception: a Python float divided by zero raises, so scalar code gets the
+# `fdiv`/`fpow`/`logz` primitives (one truth test on the ordinary path), and
+# array code NumPy's operators, which do not raise.
+
+
+def _scalars(b, *xs) -> bool:
+    return all(x is None or b.shape(x) == shapes.SCALAR for x in xs)
+
+
+def _nonzero_literal(d) -> bool:
+    return isinstance(d, Const) and bool(d.value)
+
+
+def _over(b, a, d, at_zero=None):
+    """``a / d``, never raising: where ``d`` is ±0, IEEE's ±inf or nan (``a / ±0``),
+    or the constant ``at_zero`` if given."""
+    if a is None:
+        return None
+    if _nonzero_literal(d):
+        return b.div(a, d)
+    if _scalars(b, a, d):
+        if at_zero is None:
+            return b.apply("fdiv", a, d)
+        return b.apply("div_or", a, d, b.lit(at_zero))
+    if at_zero is None:
+        return b.div(a, d)  # NumPy: ±inf or nan, with a warning
+    nonzero = b.apply("ne", d, b.lit(0.0))
+    return b.select(nonzero, b.div(a, d), b.lit(at_zero))
+
+
+def _slope_of_abs(b, x):
+    """d|x|/dx as JAX has it: 1 for x >= 0 (also at -0.0), -1 for x < 0, nan for
+    nan.  For a number (np.abs of a float too) a conditional expression, which
+    gives a float where np.where would give a 0-d array."""
+    with b.at(b.loc, "py") if _scalars(b, x) and hasattr(b, "at") else nullcontext():
+        negative = b.select(b.apply("lt", x, b.lit(0.0)), b.lit(-1.0), x)
+        return b.select(b.apply("ge", x, b.lit(0.0)), b.lit(1.0), negative)
+
+
 # --- arithmetic ---------------------------------------------------------------
 # d(x + y) = dx + dy
 defrule(
@@ -171,16 +215,87 @@ def _less_one(b, y):
     return b.sub(y, b.lit(1))
 
 
+def _slope_of_pow(b, x, y):
+    """∂(x ** y)/∂x = y x**(y-1), None for an int literal y = 0 (JAX's integer power).
+
+    At x = ±0, x**(y-1) is IEEE's pow(±0, y - 1) (inf for y < 1, so the slope
+    is inf for 0 < y < 1 and nan for a float y = 0, as in JAX).  An int literal
+    or a literal y >= 1 never needs the guard (0.0 ** e raises only for e < 0).
+    """
+    literal = isinstance(y, Const) and not isinstance(y.value, bool)
+    if literal and type(y.value) is int and y.value == 0:
+        return None  # x ** 0 is 1 everywhere
+    safe = literal and (type(y.value) is int or y.value >= 1)
+    if safe or not _scalars(b, x, y) or getattr(b, "ns", "py") == "np":
+        return b.mul(y, b.pow(x, _less_one(b, y)))  # np.power(0.0, -0.5) is inf
+    minus = Const(1.0 - y.value) if literal else b.sub(b.lit(1), y)
+    return b.mul(y, b.apply("fpow", x, _less_one(b, y), minus))
+
+
+def _log_of_base(b, x):
+    """ln x in ∂(x ** y)/∂y, as JAX has it: ln x for x > 0, 0 at x = 0 (so the
+    derivative is 0 where 0 ** y is 0 or 1), nan for x < 0 (never an error)."""
+    if isinstance(x, Const) and not isinstance(x.value, bool):
+        v = x.value
+        return b.log(x) if v > 0 else b.lit(0.0 if v == 0 else float("nan"))
+    if _scalars(b, x):
+        return b.apply("logz", x)
+    return b.log(b.select(b.apply("eq", x, b.lit(0.0)), b.lit(1.0), x))
+
+
 defrule(
     "pow",
     jvp=lambda b, out, x, y, dx, dy: b.add(
-        b.mul(b.mul(y, b.pow(x, _less_one(b, y))), dx),
-        None if dy is None else b.mul(b.mul(out, b.log(x)), dy),
+        b.mul(_slope_of_pow(b, x, y), dx),
+        None if dy is None else b.mul(b.mul(out, _log_of_base(b, x)), dy),
     ),
     vjp=lambda b, out, g, x, y: (
-        b.mul(b.mul(y, b.pow(x, _less_one(b, y))), g),
-        b.mul(b.mul(out, b.log(x)), g),
+        b.mul(_slope_of_pow(b, x, y), g),
+        b.mul(b.mul(out, _log_of_base(b, x)), g),
     ),
+)
+
+
+# the IEEE forms the rules use (only in derivative code): the same derivatives
+# as div, pow and log, and the same conventions where they do not raise
+def _quotient_rules(*at_zero) -> dict:
+    # d(a / d) = (da - out dd) / d, as for div; div_or is a literal at d = 0
+    def jvp(b, out, a, d, *rest):
+        da, dd = rest[len(at_zero)], rest[len(at_zero) + 1]
+        return _over(b, b.sub(da, b.mul(out, dd)), d, *at_zero)
+
+    def vjp(b, out, g, a, d, *literal):
+        a_bar = _over(b, g, d, *at_zero)
+        return (a_bar, b.neg(b.mul(a_bar, out))) + (None,) * len(literal)
+
+    return {"jvp": jvp, "vjp": vjp}
+
+
+defrule("fdiv", **_quotient_rules())
+defrule("div_or", **_quotient_rules(0.0))
+
+
+def _fpow_slope(b, x, e, minus_e):
+    return b.mul(e, b.apply("fpow", x, b.sub(e, b.lit(1)), b.add(minus_e, b.lit(1))))
+
+
+defrule(
+    "fpow",
+    jvp=lambda b, out, x, e, m, dx, de, dm: b.add(
+        b.mul(_fpow_slope(b, x, e, m), dx),
+        None if de is None else b.mul(b.mul(out, _log_of_base(b, x)), de),
+    ),
+    vjp=lambda b, out, g, x, e, m: (
+        b.mul(_fpow_slope(b, x, e, m), g),
+        b.mul(b.mul(out, _log_of_base(b, x)), g),
+        None,  # -e is given for the value at x = 0 only; e carries the derivative
+    ),
+)
+# d logz(x) = dx / x, and 0 at x = 0 where logz is the constant 0 (as in JAX)
+defrule(
+    "logz",
+    jvp=lambda b, out, x, dx: _over(b, dx, x, 0.0),
+    vjp=lambda b, out, g, x: (_over(b, g, x, 0.0),),
 )
 # d(-x) = -dx
 defrule(
@@ -202,36 +317,40 @@ defrule(
     jvp=lambda b, out, x, dx: b.mul(b.add(out, b.lit(1)), dx),
     vjp=lambda b, out, g, x: (b.mul(b.add(out, b.lit(1)), g),),
 )
+
+
+# The logarithms' rules divide by x (1 + x for log1p), which is 0 where the
+# function is singular: math.log raises there already, so its derivative
+# divides plainly (free), but np.log gives -inf without raising, and so does
+# its derivative: inf, as in JAX.
+def _over_log(b, t, d):
+    if getattr(b, "ns", "py") == "np":
+        return _over(b, t, d)
+    return b.div(t, d)
+
+
+def _log_rules(denominator) -> dict:
+    return {
+        "jvp": lambda b, out, x, dx: _over_log(b, dx, denominator(b, x)),
+        "vjp": lambda b, out, g, x: (_over_log(b, g, denominator(b, x)),),
+    }
+
+
 # d log(x) = dx / x
-defrule(
-    "log",
-    jvp=lambda b, out, x, dx: b.div(dx, x),
-    vjp=lambda b, out, g, x: (b.div(g, x),),
-)
+defrule("log", **_log_rules(lambda b, x: x))
 # d log2(x) = dx / (x ln 2); log(2) is folded to a literal by the optimiser but
 # stays exact for SymPy.
-defrule(
-    "log2",
-    jvp=lambda b, out, x, dx: b.div(dx, b.mul(x, b.log(b.lit(2)))),
-    vjp=lambda b, out, g, x: (b.div(g, b.mul(x, b.log(b.lit(2)))),),
-)
+defrule("log2", **_log_rules(lambda b, x: b.mul(x, b.log(b.lit(2)))))
 # d log10(x) = dx / (x ln 10)
-defrule(
-    "log10",
-    jvp=lambda b, out, x, dx: b.div(dx, b.mul(x, b.log(b.lit(10)))),
-    vjp=lambda b, out, g, x: (b.div(g, b.mul(x, b.log(b.lit(10)))),),
-)
+defrule("log10", **_log_rules(lambda b, x: b.mul(x, b.log(b.lit(10)))))
 # d log1p(x) = dx / (1 + x)
-defrule(
-    "log1p",
-    jvp=lambda b, out, x, dx: b.div(dx, b.add(b.lit(1), x)),
-    vjp=lambda b, out, g, x: (b.div(g, b.add(b.lit(1), x)),),
-)
-# d sqrt(x) = dx / (2 sqrt(x)) = dx / (2 out)
+defrule("log1p", **_log_rules(lambda b, x: b.add(b.lit(1), x)))
+# d sqrt(x) = dx / (2 sqrt(x)) = dx / (2 out); at x = ±0, ±inf dx (nan for
+# dx = 0), as in JAX
 defrule(
     "sqrt",
-    jvp=lambda b, out, x, dx: b.div(dx, b.mul(b.lit(2), out)),
-    vjp=lambda b, out, g, x: (b.div(g, b.mul(b.lit(2), out)),),
+    jvp=lambda b, out, x, dx: _over(b, dx, b.mul(b.lit(2), out)),
+    vjp=lambda b, out, g, x: (_over(b, g, b.mul(b.lit(2), out)),),
 )
 
 # --- trigonometric and hyperbolic -----------------------------------------------
@@ -271,17 +390,23 @@ defrule(
     jvp=lambda b, out, x, dx: b.mul(b.sub(b.lit(1), b.mul(out, out)), dx),
     vjp=lambda b, out, g, x: (b.mul(b.sub(b.lit(1), b.mul(out, out)), g),),
 )
-# d asin(x) = dx / sqrt(1 - x^2)
+
+
+# d asin(x) = dx / sqrt(1 - x^2); at x = ±1, inf dx
+def _over_cos_of_asin(b, t, x):
+    return _over(b, t, b.sqrt(b.sub(b.lit(1), b.mul(x, x))))
+
+
 defrule(
     "asin",
-    jvp=lambda b, out, x, dx: b.div(dx, b.sqrt(b.sub(b.lit(1), b.mul(x, x)))),
-    vjp=lambda b, out, g, x: (b.div(g, b.sqrt(b.sub(b.lit(1), b.mul(x, x)))),),
+    jvp=lambda b, out, x, dx: _over_cos_of_asin(b, dx, x),
+    vjp=lambda b, out, g, x: (_over_cos_of_asin(b, g, x),),
 )
-# d acos(x) = -dx / sqrt(1 - x^2)
+# d acos(x) = -dx / sqrt(1 - x^2); at x = ±1, -inf dx
 defrule(
     "acos",
-    jvp=lambda b, out, x, dx: b.neg(b.div(dx, b.sqrt(b.sub(b.lit(1), b.mul(x, x))))),
-    vjp=lambda b, out, g, x: (b.neg(b.div(g, b.sqrt(b.sub(b.lit(1), b.mul(x, x))))),),
+    jvp=lambda b, out, x, dx: b.neg(_over_cos_of_asin(b, dx, x)),
+    vjp=lambda b, out, g, x: (b.neg(_over_cos_of_asin(b, g, x)),),
 )
 # d atan(x) = dx / (1 + x^2)
 defrule(
@@ -291,49 +416,92 @@ defrule(
 )
 
 
-# d atan2(y, x) = (x dy - y dx) / (x^2 + y^2)
+# d atan2(y, x) = (x dy - y dx) / (x^2 + y^2); nan at (0, 0), as in JAX
 def _atan2_jvp(b, out, y, x, dy, dx):
     r2 = b.add(b.mul(x, x), b.mul(y, y))
-    return b.div(b.sub(b.mul(x, dy), b.mul(y, dx)), r2)
+    return _over(b, b.sub(b.mul(x, dy), b.mul(y, dx)), r2)
 
 
 def _atan2_vjp(b, out, g, y, x):
     r2 = b.add(b.mul(x, x), b.mul(y, y))
-    return (b.div(b.mul(x, g), r2), b.neg(b.div(b.mul(y, g), r2)))
+    return (_over(b, b.mul(x, g), r2), b.neg(_over(b, b.mul(y, g), r2)))
 
 
 defrule("atan2", jvp=_atan2_jvp, vjp=_atan2_vjp)
-# d hypot(x, y) = (x dx + y dy) / hypot(x, y)
-defrule(
-    "hypot",
-    jvp=lambda b, out, x, y, dx, dy: b.div(b.add(b.mul(x, dx), b.mul(y, dy)), out),
-    vjp=lambda b, out, g, x, y: (b.div(b.mul(x, g), out), b.div(b.mul(y, g), out)),
-)
+
+
+# d hypot(x, y) = (x dx + y dy) / hypot(x, y).  At (0, 0) JAX's slopes are
+# 1/2 each (its hypot is max(|x|, |y|) · ..., and a tie of max shares), so
+# d/da of hypot(a - a, a - a) is 0 there, not nan.
+def _hypot_slopes(b, out, x, y):
+    return _over(b, x, out, 0.5), _over(b, y, out, 0.5)
+
+
+def _hypot_jvp(b, out, x, y, dx, dy):
+    sx, sy = _hypot_slopes(b, out, x, y)
+    return b.add(b.mul(sx, dx), b.mul(sy, dy))
+
+
+def _hypot_vjp(b, out, g, x, y):
+    sx, sy = _hypot_slopes(b, out, x, y)
+    return (b.mul(sx, g), b.mul(sy, g))
+
+
+defrule("hypot", jvp=_hypot_jvp, vjp=_hypot_vjp)
 
 # --- non-smooth -------------------------------------------------------------------
-# d |x| = sign(x) dx; at x = 0 this is the derivative of the branch x >= 0.
+# d |x| = ±dx: +dx at ±0 (the branch x >= 0, and JAX), nan for x = nan.
 defrule(
     "abs",
-    jvp=lambda b, out, x, dx: b.mul(b.sign(x), dx),
-    vjp=lambda b, out, g, x: (b.mul(b.sign(x), g),),
+    jvp=lambda b, out, x, dx: b.mul(_slope_of_abs(b, x), dx),
+    vjp=lambda b, out, g, x: (b.mul(_slope_of_abs(b, x), g),),
 )
 
 
-# max(x, y) is x where x >= y (Python's max returns its first argument on a tie),
-# min(x, y) is x where x <= y: the derivative is that of the argument returned.
-def _first_argument_wins(keeps_first: str) -> dict:
+# Python's max(x, y) is y where y > x, else x (its first argument on a tie, and
+# x when either is nan); min(x, y) is y where y < x.  The derivative is that
+# of the argument returned, and nan where that argument is nan.
+# np.maximum / np.minimum (and arrays) follow JAX: a tie shares the derivative
+# equally, and where either argument is nan both get nan.
+def _python_semantics(b, x, y) -> bool:
+    return _scalars(b, x, y) and getattr(b, "ns", "py") != "np"
+
+
+def _pick(b, second, x, t_first, t_second):
+    """The derivative of Python's choice: ``t_second`` where ``second`` holds,
+    else ``t_first``, or nan where x (returned) is nan."""
+    unless_nan = b.select(
+        b.apply("eq", x, x), b.lit(0.0) if t_first is None else t_first, x
+    )
+    return b.select(second, t_second, unless_nan)
+
+
+def _numpy_share(b, takes_second: str, x, y):
+    """∂out/∂x of np.maximum/np.minimum: 1, 0, 1/2 on a tie, nan if x or y is nan."""
+    unordered = b.select(b.apply("eq", x, y), b.lit(0.5), b.add(x, y))  # nan + ...
+    first = b.select(b.apply(takes_second, x, y), b.lit(1.0), unordered)
+    return b.select(b.apply(takes_second, y, x), b.lit(0.0), first)
+
+
+def _extreme(takes_second: str) -> dict:
     def jvp(b, out, x, y, dx, dy):
-        return b.select(b.apply(keeps_first, x, y), dx, dy)
+        if _python_semantics(b, x, y):
+            return _pick(b, b.apply(takes_second, y, x), x, dx, dy)
+        share = _numpy_share(b, takes_second, x, y)
+        return b.add(b.mul(share, dx), b.mul(b.sub(b.lit(1.0), share), dy))
 
     def vjp(b, out, g, x, y):
-        first = b.apply(keeps_first, x, y)
-        return (b.select(first, g, None), b.select(first, None, g))
+        if _python_semantics(b, x, y):
+            second = b.apply(takes_second, y, x)
+            return (_pick(b, second, x, g, None), _pick(b, second, x, None, g))
+        share = _numpy_share(b, takes_second, x, y)
+        return (b.mul(share, g), b.mul(b.sub(b.lit(1.0), share), g))
 
     return {"jvp": jvp, "vjp": vjp}
 
 
-defrule("max", **_first_argument_wins("ge"))
-defrule("min", **_first_argument_wins("le"))
+defrule("max", **_extreme("gt"))
+defrule("min", **_extreme("lt"))
 # d(c ? x : y) = c ? dx : dy; the condition is piecewise constant.
 defrule(
     "select",
@@ -346,19 +514,29 @@ defrule(
     jvp=lambda b, out, x, dx: dx,
     vjp=lambda b, out, g, x: (g,),
 )
-# copysign(x, y) = |x| sign(y): d = sign(x) sign(y) dx (zero in y away from y = 0).
+
+
+# copysign(x, y) = |x| sign(y): d = |x|' sign(y) dx (zero in y away from y = 0),
+# with |x|' as for abs (nan for x = nan) and sign(y) y's sign bit (as JAX has it).
+def _slope_of_copysign(b, x, y):
+    return b.mul(_slope_of_abs(b, x), b.apply("copysign", b.lit(1.0), y))
+
+
 defrule(
     "copysign",
-    jvp=lambda b, out, x, y, dx, dy: b.mul(b.mul(b.sign(x), b.sign(y)), dx),
-    vjp=lambda b, out, g, x, y: (b.mul(b.mul(b.sign(x), b.sign(y)), g), None),
+    jvp=lambda b, out, x, y, dx, dy: b.mul(_slope_of_copysign(b, x, y), dx),
+    vjp=lambda b, out, g, x, y: (b.mul(_slope_of_copysign(b, x, y), g), None),
 )
 
 
 # fmod(x, y) = x - n y with n = trunc(x / y) an integer: d = dx - n dy.  n is
 # recovered as round((x - out) / y), which is exact where x / y rounds to an
 # integer but the true quotient does not (fmod(1, 0.1) has n = 9, not 10).
+# For a number, nan (fmod(nan, y), also y = 0) gives nan, where round(nan)
+# and nan / 0.0 would raise.
 def _fmod_quotient(b, out, x, y):
-    return b.round(b.div(b.sub(x, out), y))
+    q = _over(b, b.sub(x, out), y)
+    return b.apply("nround", q) if _scalars(b, q) else b.round(q)
 
 
 defrule(
@@ -378,7 +556,7 @@ def _zero_vjp(b, out, g, *ins):
 
 # Piecewise-constant: the derivative is zero wherever it exists.
 _PIECEWISE_CONSTANT = ("sign", "ge", "le", "gt", "lt", "eq", "ne", "not")
-for _prim in _PIECEWISE_CONSTANT + ("floor", "ceil", "trunc", "round", "int"):
+for _prim in _PIECEWISE_CONSTANT + ("floor", "ceil", "trunc", "round", "int", "nround"):
     defrule(_prim, jvp=_zero_jvp, vjp=_zero_vjp)
 
 

@@ -82,6 +82,12 @@ def apply_sympy(prim: str, *args):
         "hypot": lambda x, y: sp.sqrt(x**2 + y**2),
         "sign": lambda x: sp.sign(x, evaluate=False),
         "ceil": sp.ceiling,
+        # the IEEE forms of the rules: the same values wherever Python does not raise
+        "fdiv": lambda a, d: a / d,
+        "div_or": lambda a, d, at_zero: a / d,
+        "fpow": lambda x, e, minus_e: x**e,
+        "logz": sp.log,
+        "nround": lambda x: sp.floor(x + sp.Rational(1, 2)),
     }
     if prim not in LOGIC:  # True and False are 1 and 0 in arithmetic
         args = tuple(as_number(a) for a in args)
