@@ -152,6 +152,10 @@ class For:
     ``"reversed_range"`` (the same range, last index first), or ``"tape"``
     (``args`` = one tape; the index unpacks what each ``push`` stored, last
     pushed first): reverse mode walks a loop's iterations backwards that way.
+
+    ``items``: the loop runs over the items of a tuple written in the source
+    (``for W in (W1, W2)``), picked by the index; array code unrolls it
+    (:mod:`ad_compiler.tuple_loops`).
     """
 
     over: str
@@ -163,6 +167,7 @@ class For:
     nexts: tuple
     brk: Any = None
     loc: Loc | None = None
+    items: bool = False
 
     def __post_init__(self):
         _check_carried(self)

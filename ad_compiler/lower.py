@@ -803,6 +803,7 @@ class Lowerer(ArrayLowering):
                     tuple(nexts),
                     brk,
                     loc,
+                    items=over == "items",
                 )
             )
         self.env = dict(env)

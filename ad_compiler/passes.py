@@ -105,7 +105,9 @@ def _bounded(prim: str, values: list) -> bool:
     return exp <= 0 or abs(base) <= 1 or exp * base.bit_length() <= _MAX_FOLD_BITS
 
 
-_IDENTITY_PRIMS = frozenset({"add", "sub", "mul", "div", "neg", "pow", "like"})
+_IDENTITY_PRIMS = frozenset(
+    {"add", "sub", "mul", "div", "neg", "pow", "like", "select"}
+)
 
 
 def _negated(a, defs: dict[str, Eqn]):
@@ -183,6 +185,11 @@ def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
         a, b = ins
         if _is(b, 1):
             return a
+    elif prim == "select" and eqn.ns == "py":
+        # `a if True else b` is a itself (np.where would broadcast a against b)
+        c, a, b = ins
+        if isinstance(c, Const) and isinstance(c.value, bool):
+            return a if c.value else b
     elif prim == "like":
         # a broadcast of a broadcast is one broadcast (broadcasting is transitive)
         t, x = ins

@@ -159,3 +159,145 @@ def test_einsum_jacrev_and_hessian_with_a_broadcast_axis(sa, sb):
         d[idx] = 1.0
         col = _central_directional(lambda a: g(a, B), [A], [d])
         np.testing.assert_allclose(Hm[(...,) + idx], col, rtol=1e-4, atol=1e-6)
+
+
+# --- loops over a tuple of arrays of different shapes (the layer loop) -----------------
+def layers_tuple(x, W1, W2):
+    for W in (W1, W2):
+        x = np.tanh(x @ W)
+    return np.sum(x * x)
+
+
+def layers_list(x, W1, W2, W3):
+    for W in [W1, W2, W3]:
+        x = np.tanh(x @ W)
+    return np.sum(x * x)
+
+
+def layers_zip(x, W1, b1, W2, b2):
+    for W, b in zip((W1, W2), (b1, b2)):
+        x = np.tanh(x @ W + b)
+    return np.sum(x * x)
+
+
+def layers_zip3(x, W1, b1, W2, b2, W3, b3):
+    for W, b in zip((W1, W2, W3), (b1, b2, b3)):
+        x = np.tanh(x @ W + b)
+    return np.sum(x * x)
+
+
+def layers_enumerate(x, W1, W2, W3):
+    total = 0.0
+    for i, W in enumerate((W1, W2, W3)):
+        x = np.tanh(x @ W)
+        total = total + (i + 1.0) * np.sum(x)  # the index is a number in the sum
+    return total
+
+
+def layers_nested(x, W1, W2, c):
+    for W in (W1, W2):
+        for s in (c, 2.0 * c):  # a tuple loop inside, of scalars
+            x = np.sin(x * s)
+        x = x @ W
+    return np.sum(x)
+
+
+# (function, argument shapes): 4 samples, widths 3 -> 5 -> 2 (-> 6)
+LAYERS = [
+    (layers_tuple, [(4, 3), (3, 5), (5, 2)]),
+    (layers_list, [(4, 3), (3, 5), (5, 2), (2, 6)]),
+    (layers_zip, [(4, 3), (3, 5), (5,), (5, 2), (2,)]),
+    (layers_zip3, [(4, 3), (3, 5), (5,), (5, 2), (2,), (2, 6), (6,)]),
+    (layers_enumerate, [(4, 3), (3, 5), (5, 2), (2, 6)]),
+    (layers_nested, [(4, 3), (3, 5), (5, 2), ()]),
+]
+
+
+def _layer_args(shapes_, seed):
+    rng = np.random.default_rng(seed)
+    return [
+        float(rng.normal()) if s == () else rng.normal(size=s) * 0.7 for s in shapes_
+    ]
+
+
+@pytest.mark.parametrize("f,shapes_", LAYERS, ids=[f.__name__ for f, _ in LAYERS])
+def test_layer_loop_gradient_and_jvp_match_central_differences(f, shapes_):
+    args = _layer_args(shapes_, 11)
+    _check_grad(f, args)
+    _check_jvp(f, args, np.random.default_rng(12))
+
+
+@pytest.mark.parametrize(
+    "f,shapes_", LAYERS[:3], ids=[f.__name__ for f, _ in LAYERS[:3]]
+)
+def test_layer_loop_hessian_matches_central_differences_of_the_gradient(f, shapes_):
+    args = _layer_args(shapes_, 13)
+    Hm = hessian(f, argnums=1)(*args)  # with respect to W1: shape W1 + W1
+    sw = np.shape(args[1])
+    assert Hm.shape == sw + sw
+    g = grad(f, argnums=1)
+    for idx in np.ndindex(sw):
+        d = np.zeros(sw)
+        d[idx] = 1.0
+        col = _central_directional(lambda w: g(args[0], w, *args[2:]), [args[1]], [d])
+        np.testing.assert_allclose(Hm[(...,) + idx], col, rtol=1e-4, atol=1e-6)
+
+
+def layer_outputs(x, W1, b1, W2, b2):
+    for W, b in zip((W1, W2), (b1, b2)):
+        x = np.tanh(x @ W + b)
+    return x
+
+
+def test_layer_loop_jacrev_matches_central_differences():
+    args = _layer_args([(4, 3), (3, 5), (5,), (5, 2), (2,)], 17)
+    for argnum in (0, 2, 3):
+        J = jacrev(layer_outputs, argnums=argnum)(*args)
+        shape = np.shape(args[argnum])
+        assert J.shape == (4, 2) + shape  # JAX's layout: output, then argument
+        for idx in np.ndindex(shape):
+            dirs = [np.zeros(np.shape(a)) for a in args]
+            dirs[argnum][idx] = 1.0
+            col = _central_directional(layer_outputs, args, dirs)
+            np.testing.assert_allclose(J[(...,) + idx], col, rtol=1e-5, atol=1e-7)
+
+
+def test_layer_loop_gradient_is_the_hand_written_backprop():
+    # unrolled, the loop is straight-line code: each layer's names, no select
+    args = _layer_args([(4, 3), (3, 5), (5,), (5, 2), (2,)], 19)
+    g = grad(layers_zip, argnums=(0, 1, 2, 3, 4))
+    g(*args)
+    body = g.source.split("def layers_zip_grad")[1]
+    assert "np.where" not in body and " if " not in body and "for " not in body
+    assert "b2_bar = " in body and ".sum(axis=0)" in body
+
+
+def test_layer_loop_through_the_cli(tmp_path):
+    import runpy
+    import subprocess
+    import sys
+
+    src = tmp_path / "net.py"
+    src.write_text(
+        "import numpy as np\n\n\n"
+        "def net(x, W1, b1, W2, b2):\n"
+        "    for W, b in zip((W1, W2), (b1, b2)):\n"
+        "        x = np.tanh(x @ W + b)\n"
+        "    return np.sum(x * x)\n"
+    )
+    out = tmp_path / "net_grad.py"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ad_compiler.cli", "compile", str(src), "-o", str(out)]
+        + ["--wrt", "W1,b1,W2,b2", "--shape", "x=n,d", "W1=d,h", "b1=h"]
+        + ["W2=h,k", "b2=k"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    net_grad = runpy.run_path(str(out))["net_grad"]
+    args = _layer_args([(4, 3), (3, 5), (5,), (5, 2), (2,)], 23)
+    got = net_grad(*args)
+    for j, i in enumerate((1, 2, 3, 4)):
+        np.testing.assert_allclose(
+            got[j], _central_gradient(layers_zip, args, i), rtol=1e-5, atol=1e-7
+        )
