@@ -224,3 +224,57 @@ def test_nesting_up_to_the_bound_compiles_and_beyond_is_a_located_error(tmp_path
     )
     assert line in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# --- item 5: compile time linear in function length ---------------------------------
+def straight_line(n_lines: int) -> str:
+    """A straight-line function of ``n_lines`` assignments, as people write long
+    ones: a few names reassigned over and over (each a new version to name),
+    new names read once or twice later, and a running sum."""
+    lines = ["import math", "", "", "def f(x, z):", "    y = x", "    acc = 0.0"]
+    for i in range(n_lines):
+        k = i % 4
+        if k == 0:
+            lines.append("    y = y * 0.999 + math.sin(y) * z")
+        elif k == 1:
+            lines.append("    z = z + y * 0.001")
+        elif k == 2:
+            lines.append(f"    w{i} = math.cos(y) * z - y / (z * z + 1.0)")
+        else:
+            lines.append(f"    acc = acc + w{i - 1} * 0.5")
+    lines.append("    return acc + y + z")
+    return "\n".join(lines) + "\n"
+
+
+def _cpu_seconds(n_lines: int) -> dict:
+    """CPU seconds of this process per stage (other processes sharing the
+    machine do not count) for the whole pipeline except black."""
+    from ad_compiler import api
+    from ad_compiler.codegen import emit_function
+    from ad_compiler.scope import StaticScope
+    from ad_compiler.source import FunctionSource, module_functions, parse_module
+
+    text = straight_line(n_lines)
+    t0 = time.process_time()
+    module = parse_module(text, "gen.py")
+    node = module_functions(module)[0]
+    src = FunctionSource(node, "gen.py", tuple(text.splitlines()))
+    fn = api.lower(src, StaticScope(module))
+    t1 = time.process_time()
+    d = api.derivative_ir(fn, "grad", (0, 1), (0, 1))
+    t2 = time.process_time()
+    emit_function(d, src.line)
+    t3 = time.process_time()
+    return {"lower": t1 - t0, "derivative": t2 - t1, "emit": t3 - t2, "all": t3 - t0}
+
+
+@pytest.mark.slow
+def test_compile_time_grows_linearly_with_function_length():
+    # 4x the lines must cost under 6x the time in every stage (4x is linear;
+    # naming each new version of a reassigned name by scanning y_1, y_2, ...
+    # made lowering quadratic: 8,000 lines took 24 s instead of 3 s).
+    # Black, run once on the module afterwards, is timed by
+    # benchmarks/bench_emit.py --growth.
+    small, large = _cpu_seconds(2000), _cpu_seconds(8000)
+    for stage in small:
+        assert large[stage] / small[stage] < 6.0, (stage, small, large)
