@@ -17,6 +17,11 @@ import pytest
 from ad_compiler import grad
 from ad_compiler.lower import MAX_NESTING
 
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks")
+)
+from bench_emit import generate_lines  # noqa: E402  (the benchmark's generator)
+
 
 def adc(*args, timeout=60):
     return subprocess.run(
@@ -227,25 +232,6 @@ def test_nesting_up_to_the_bound_compiles_and_beyond_is_a_located_error(tmp_path
 
 
 # --- item 5: compile time linear in function length ---------------------------------
-def straight_line(n_lines: int) -> str:
-    """A straight-line function of ``n_lines`` assignments, as people write long
-    ones: a few names reassigned over and over (each a new version to name),
-    new names read once or twice later, and a running sum."""
-    lines = ["import math", "", "", "def f(x, z):", "    y = x", "    acc = 0.0"]
-    for i in range(n_lines):
-        k = i % 4
-        if k == 0:
-            lines.append("    y = y * 0.999 + math.sin(y) * z")
-        elif k == 1:
-            lines.append("    z = z + y * 0.001")
-        elif k == 2:
-            lines.append(f"    w{i} = math.cos(y) * z - y / (z * z + 1.0)")
-        else:
-            lines.append(f"    acc = acc + w{i - 1} * 0.5")
-    lines.append("    return acc + y + z")
-    return "\n".join(lines) + "\n"
-
-
 def _cpu_seconds(n_lines: int) -> dict:
     """CPU seconds of this process per stage (other processes sharing the
     machine do not count) for the whole pipeline except black."""
@@ -254,7 +240,7 @@ def _cpu_seconds(n_lines: int) -> dict:
     from ad_compiler.scope import StaticScope
     from ad_compiler.source import FunctionSource, module_functions, parse_module
 
-    text = straight_line(n_lines)
+    text = generate_lines(n_lines)
     t0 = time.process_time()
     module = parse_module(text, "gen.py")
     node = module_functions(module)[0]
