@@ -15,6 +15,7 @@ import time
 import pytest
 
 from ad_compiler import grad
+from ad_compiler.errors import CompileError
 from ad_compiler.lower import MAX_NESTING
 
 sys.path.insert(
@@ -186,18 +187,51 @@ def test_a_power_tower_at_the_parser_limit_compiles(tmp_path):
     assert _load(tmp_path / "out.py", "f_grad")(1.0) == pytest.approx(1.0)
 
 
+def _compiled(path, name):
+    """The function in ``path``, compiled by Python with room to spare (its own
+    compiler needs more recursion than its parser for 2,000 terms; we do not)."""
+    limit = sys.getrecursionlimit()
+    try:
+        sys.setrecursionlimit(max(limit, 20000))
+        return _load(path, name)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sum", "alternating", "negations", "comparisons"])
 def test_long_expressions_through_the_api(tmp_path, kind):
     make, slope = LONG[kind]
-    limit = sys.getrecursionlimit()
-    for n in (500, 2000):
+    # 100 under the parser's limit: the API parses from deeper in the stack
+    for n in sorted({500, 2000, _parser_limit(make) - 100}):
         path, _ = _module(tmp_path, make(n), name=f"f{n}")
-        try:  # Python's own compiler needs the room for 2,000 terms; we do not
-            sys.setrecursionlimit(max(limit, 20000))
-            f = _load(path, f"f{n}")
-        finally:
-            sys.setrecursionlimit(limit)
+        f = _compiled(path, f"f{n}")
         assert grad(f)(0.5) == pytest.approx(slope(n), rel=1e-9), n
+
+
+def test_beyond_the_parser_limit_the_api_gives_a_located_error(tmp_path):
+    n = _parser_limit(_sum) + 200  # Python's parser gives up on it
+    path, _ = _module(tmp_path, _sum(n))
+    f = _compiled(path, "f")
+    with pytest.raises(CompileError) as info:
+        grad(f)
+    first = str(info.value).splitlines()[0]
+    assert first == (
+        f"{path}:4:1: error: expression too deeply nested for Python's parser"
+    )
+
+
+def test_beyond_the_parser_limit_the_cli_gives_a_located_error(tmp_path):
+    n = _parser_limit(_sum) + 2000
+    path, text = _module(tmp_path, _sum(n))
+    proc = adc("compile", str(path))
+    assert proc.returncode == 1, proc.stderr[-300:]
+    first = proc.stderr.splitlines()[0]
+    # the longest line, where such an expression is
+    assert (
+        first == f"{path}:5:1: error: expression too deeply nested for Python's parser"
+    )
+    assert "Traceback" not in proc.stderr
 
 
 def _conditional(n):
