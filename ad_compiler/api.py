@@ -63,6 +63,7 @@ from .decorators import check_decorators
 from .guard import COMPILE_LOCK, current, guarded, is_current, unique
 from .scope import RuntimeScope, StaticScope, recording_reads
 from .source import from_function, module_functions, parse_module, FunctionSource
+from .tuple_loops import unroll_item_loops
 
 KINDS = ("grad", "value_and_grad", "vjp", "jvp", "hvp")
 # vector mode: many directions (or seeds) in one call, as a leading axis
@@ -126,7 +127,10 @@ def derivative_ir(
     if wrt_tree is None:
         wrt_tree = tuple(range(len(wrt)))
     # Merge repeated subexpressions of the primal first, so that each is
-    # differentiated once (x1 * x2 written twice gets one adjoint).
+    # differentiated once (x1 * x2 written twice gets one adjoint).  Array code
+    # unrolls its loops over tuples first: their items may differ in shape.
+    if fn.param_shapes:
+        fn = unroll_item_loops(fn)
     fn = optimize(fn)
     if kind == "jvp":
         d = jvp_transform(fn, wrt)

@@ -261,10 +261,14 @@ def _einsum_jvp(b, p, out, x, y, dx, dy):
 
 
 def _einsum_vjp(b, p, out, g, x, y):
+    """x̄ = einsum(g, y) over x's letters, summed back to x's shape: einsum
+    broadcasts a length-1 axis against the other operand's longer one (``j`` of
+    ``'ij,jk->ik'`` with x of shape (n, 1), y of shape (m, k)), and the adjoint
+    einsum then has the longer length, as for any broadcast."""
     spec = p["spec"]
     x_bar = b.apply("einsum", g, y, spec=_einsum_adjoint_spec(spec, True, b.loc))
     y_bar = b.apply("einsum", g, x, spec=_einsum_adjoint_spec(spec, False, b.loc))
-    return (x_bar, y_bar)
+    return (b.sum_to(x_bar, x), b.sum_to(y_bar, y))
 
 
 defrule("einsum", jvp=_einsum_jvp, vjp=_einsum_vjp, params=True)

@@ -277,5 +277,5 @@ class IRBuilder(Ops):
             self.shapes[new.name] = self.shapes[atom.name]
         if atom.name == f"v{self.namer.counter}":
             self.namer.counter -= 1  # give the number back so temps stay v1, v2, v3...
-        self.namer.taken.discard(atom.name)
+        self.namer.release(atom.name)
         return new

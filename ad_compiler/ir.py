@@ -152,6 +152,10 @@ class For:
     ``"reversed_range"`` (the same range, last index first), or ``"tape"``
     (``args`` = one tape; the index unpacks what each ``push`` stored, last
     pushed first): reverse mode walks a loop's iterations backwards that way.
+
+    ``items``: the loop runs over the items of a tuple written in the source
+    (``for W in (W1, W2)``), picked by the index; array code unrolls it
+    (:mod:`ad_compiler.tuple_loops`).
     """
 
     over: str
@@ -163,6 +167,7 @@ class For:
     nexts: tuple
     brk: Any = None
     loc: Loc | None = None
+    items: bool = False
 
     def __post_init__(self):
         _check_carried(self)
@@ -614,6 +619,10 @@ class Namer:
 
     taken: set[str] = field(default_factory=set)
     counter: int = 0
+    # base -> the suffix its last fresh name got: the smallest free suffix is
+    # never below it while nothing is released, so a name reassigned n times
+    # costs O(n) in all, not O(n²) (a 20,000-line function reassigns a lot)
+    _suffix: dict[str, int] = field(default_factory=dict, repr=False)
 
     @classmethod
     def for_function(cls, fn: Function) -> "Namer":
@@ -632,13 +641,23 @@ class Namer:
                 return Var(name)
 
     def fresh(self, base: str) -> Var:
-        """``base`` itself if free, else ``base_1``, ``base_2``, ..."""
-        name, k = base, 0
+        """``base`` itself if free, else ``base_1``, ``base_2``, ...: the first free."""
+        k = self._suffix.get(base, 0)
+        name = f"{base}_{k}" if k else base
         while name in self.taken or name in _RESERVED:
             k += 1
             name = f"{base}_{k}"
+        self._suffix[base] = k
         self.taken.add(name)
         return Var(name)
+
+    def release(self, name: str) -> None:
+        """Make ``name`` free again (for :meth:`fresh` and :meth:`temp`)."""
+        self.taken.discard(name)
+        self._suffix.pop(name, None)
+        head, _, tail = name.rpartition("_")
+        if head and tail.isdigit() and self._suffix.get(head, 0) >= int(tail):
+            self._suffix[head] = int(tail) - 1 if int(tail) > 1 else 0
 
 
 def base_name(name: str) -> str:

@@ -37,6 +37,7 @@ from .ir import (
     Var,
     While,
     blocks,
+    defined_names,
     loop_reads,
     own_reads,
     verify,
@@ -222,6 +223,13 @@ class Exit:
 FALLTHROUGH = Exit()
 _JUMPS = (ast.Return, ast.Break, ast.Continue)
 _LOOPS = (ast.For, ast.While)
+
+
+# Expressions nested deeper than this are refused (Lowerer.check_nesting).
+MAX_NESTING = 80
+# Lowered without recursion (Lowerer.arithmetic, chain, expr_BoolOp): any depth.
+# Names and literals (and `math.sin`, `x.T`) are leaves, not a level.
+_FLAT_EXPRS = (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Name, ast.Constant)
 
 
 def _same(a, b) -> bool:
@@ -430,6 +438,7 @@ class Lowerer(ArrayLowering):
     def run(self) -> Function:
         node = self.src.node
         self.check_signature()
+        self.check_nesting(node)
         check_aliasing(self, node)
         params = tuple(Var(p) for p in self.params)
         for p in params:
@@ -457,6 +466,32 @@ class Lowerer(ArrayLowering):
             hazards=tuple(self.hazards),
         )
         return verify(fn)
+
+    def check_nesting(self, node: ast.FunctionDef) -> None:
+        """Refuse, at the place, an expression nested deeper than :data:`MAX_NESTING`.
+
+        Arithmetic, ``and``/``or`` and comparison chains are lowered without
+        recursion, so any length Python parses is fine.  Every other expression
+        inside another (a conditional expression, a call's argument, a
+        subscript ...) is lowered, and later differentiated and printed, by
+        recursion, and a conditional expression becomes a nested ``if``
+        statement in emitted code, which Python's tokenizer limits to 100
+        levels of indentation.  The walk itself is iterative.
+        """
+        todo = [(node, 0)]
+        while todo:
+            n, depth = todo.pop()
+            leaf = isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+            if isinstance(n, ast.expr) and not isinstance(n, _FLAT_EXPRS) and not leaf:
+                depth += 1
+                if depth > MAX_NESTING:
+                    self.error(
+                        n,
+                        f"expression too deeply nested (more than {MAX_NESTING} "
+                        "levels of conditional expressions, calls or subscripts)",
+                        "compute the inner parts in separate statements",
+                    )
+            todo.extend((child, depth) for child in ast.iter_child_nodes(n))
 
     def check_reserved_names(self, node: ast.FunctionDef):
         """Emitted code refers to `math`, `np` and `abs`; a local of that name would hide them."""
@@ -770,6 +805,7 @@ class Lowerer(ArrayLowering):
                     tuple(nexts),
                     brk,
                     loc,
+                    items=over == "items",
                 )
             )
         self.env = dict(env)
@@ -1143,20 +1179,45 @@ class Lowerer(ArrayLowering):
         return self.ref_value(node, ast.unparse(node), self.resolve(node))
 
     def expr_UnaryOp(self, node: ast.UnaryOp):
-        literal = literal_number(node)
-        if literal is not None:
-            return Const(literal)
+        return self.arithmetic(node)
+
+    def unary(self, node: ast.UnaryOp, operand):
         if isinstance(node.op, ast.UAdd):
-            return self.atom(node.operand)
-        if isinstance(node.op, ast.USub):
-            operand = self.atom(node.operand)
-            with self.b.at(self.src.loc(node)):
+            return operand
+        with self.b.at(self.src.loc(node)):
+            if isinstance(node.op, ast.USub):
                 return self.b.neg(operand)
-        if isinstance(node.op, ast.Not):
-            operand = self.atom(node.operand)
-            with self.b.at(self.src.loc(node)):
-                return self.b.apply("not", operand)
-        self.error(node, "bitwise `~` is not supported", "it has no derivative")
+            return self.b.apply("not", operand)
+
+    def arithmetic(self, node: ast.expr):
+        """A tree of ``+ - * / ** -x not x`` lowered without recursion, operands
+        left to right as Python evaluates them: a 100,000-term sum is a spine of
+        that depth, and only the operands that are something else (calls,
+        subscripts ...) are lowered by :meth:`atom`."""
+        todo, values = [(node, False)], []
+        while todo:
+            n, ready = todo.pop()
+            if ready and isinstance(n, ast.BinOp):
+                right = values.pop()
+                values.append(self.binop(n, n.op, values.pop(), right))
+            elif ready:
+                values.append(self.unary(n, values.pop()))
+            elif isinstance(n, ast.BinOp):
+                todo += [(n, True), (n.right, False), (n.left, False)]
+            elif (
+                isinstance(n, ast.UnaryOp)
+                and (literal := literal_number(n)) is not None
+            ):
+                values.append(Const(literal))
+            elif isinstance(n, ast.UnaryOp):
+                if isinstance(n.op, ast.Invert):
+                    self.error(
+                        n, "bitwise `~` is not supported", "it has no derivative"
+                    )
+                todo += [(n, True), (n.operand, False)]
+            else:
+                values.append(self.atom(n))
+        return values[0]
 
     def expr_Compare(self, node: ast.Compare):
         for op in node.ops:
@@ -1176,18 +1237,41 @@ class Lowerer(ArrayLowering):
 
     def chain(self, node, left, ops, comparators):
         """``left op0 c0 op1 c1 ...``: each later link is evaluated only if the
-        earlier ones hold, and each comparand once, as Python does."""
+        earlier ones hold, and each comparand once, as Python does.
+
+        The links are a sequence of ``if``s, not a nest: link k runs under the
+        result so far, and hands the next link its comparand (a value computed
+        in its branch) as an output, so a chain of any length lowers flat.
+        """
         right = self.atom(comparators[0])
         with self.b.at(self.src.loc(node)):
             result = self.b.apply(_COMPARE[type(ops[0])], left, right)
-        if len(ops) == 1:
-            return result
-        return self.short_circuit(
-            node,
-            result,
-            lambda: self.chain(node, right, ops[1:], comparators[1:]),
-            True,
-        )
+        for k in range(1, len(ops)):
+            last = k == len(ops) - 1
+            result, right = self.link(node, result, right, ops[k], comparators[k], last)
+        return result
+
+    def link(self, node, so_far, left, op, comparator, last: bool):
+        """``so_far and (left op comparator)``; returns it and the comparand."""
+        env = self.env
+        self.depth += 1
+        with self.b.block() as eqns:
+            right = self.atom(comparator)
+            with self.b.at(self.src.loc(node)):
+                holds = self.b.apply(_COMPARE[type(op)], left, right)
+        self.depth -= 1
+        self.env = env
+        loc = self.src.loc(node)
+        outs, tv, ev = [self.namer.temp()], [holds], [so_far]
+        self.b.renameable(outs[0])
+        if not last and isinstance(right, Var) and right.name in defined_names(eqns):
+            # the next link reads it; on the other side it is never read
+            outs.append(self.namer.temp())
+            tv.append(right)
+            ev.append(left)
+            self.b.renameable(outs[1])
+        self.b.emit(If(so_far, tuple(eqns), (), tuple(outs), tuple(tv), tuple(ev), loc))
+        return outs[0], outs[-1] if len(outs) == 2 else right
 
     def short_circuit(self, node, first, rest, on_true: bool):
         """``first and rest()`` (``on_true``) or ``first or rest()``, evaluating
@@ -1234,9 +1318,7 @@ class Lowerer(ArrayLowering):
         return out
 
     def expr_BinOp(self, node: ast.BinOp):
-        left = self.atom(node.left)
-        right = self.atom(node.right)
-        return self.binop(node, node.op, left, right)
+        return self.arithmetic(node)
 
     def binop(self, node: ast.AST, op: ast.operator, left, right):
         prim = _BINOPS.get(type(op))

@@ -65,6 +65,8 @@ def _fold(eqn: Eqn) -> Const | None:
     for a in eqn.ins:
         if not isinstance(a, Const):
             return None
+    if not _bounded(eqn.prim, [a.value for a in eqn.ins]):
+        return None  # `9 ** 9 ** 9`: left for run time, as the user wrote it
     try:
         with numpy.errstate(all="raise"):
             value = PRIMITIVES[eqn.prim].evaluator(eqn.ns)(*(a.value for a in eqn.ins))
@@ -81,7 +83,31 @@ def _fold(eqn: Eqn) -> Const | None:
     return Const(value)
 
 
-_IDENTITY_PRIMS = frozenset({"add", "sub", "mul", "div", "neg", "pow", "like"})
+# Bits an integer operand or result of folding may have: a folded int beyond 2**53
+# is thrown away anyway, so nothing larger needs computing.
+_MAX_FOLD_BITS = 64
+
+
+def _bounded(prim: str, values: list) -> bool:
+    """Whether folding ``prim`` of these numbers takes bounded time and memory.
+
+    Only Python's integers grow without bound (a float overflows to an error at
+    once), and among the primitives only ``**`` makes a big one out of small ones:
+    ``b ** e`` has about ``e * bits(b)`` bits.  A huge integer literal in the
+    source is not folded further either.
+    """
+    ints = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+    if any(v.bit_length() > _MAX_FOLD_BITS for v in ints):
+        return False
+    if prim != "pow" or len(ints) != 2:
+        return True
+    base, exp = values
+    return exp <= 0 or abs(base) <= 1 or exp * base.bit_length() <= _MAX_FOLD_BITS
+
+
+_IDENTITY_PRIMS = frozenset(
+    {"add", "sub", "mul", "div", "neg", "pow", "like", "select"}
+)
 
 
 def _negated(a, defs: dict[str, Eqn]):
@@ -159,6 +185,11 @@ def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
         a, b = ins
         if _is(b, 1):
             return a
+    elif prim == "select" and eqn.ns == "py":
+        # `a if True else b` is a itself (np.where would broadcast a against b)
+        c, a, b = ins
+        if isinstance(c, Const) and isinstance(c.value, bool):
+            return a if c.value else b
     elif prim == "like":
         # a broadcast of a broadcast is one broadcast (broadcasting is transitive)
         t, x = ins

@@ -138,15 +138,17 @@ def _import_ref(module: str, attr: str | None) -> Ref:
 
 
 def literal_number(node: ast.expr) -> int | float | None:
-    """The value of ``2``, ``-1.5``, ``+3``; None for anything else."""
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        inner = literal_number(node.operand)
-        if inner is None:
-            return None
-        return -inner if isinstance(node.op, ast.USub) else inner
+    """The value of ``2``, ``-1.5``, ``+3``; None for anything else.
+
+    Iterative: ``- - - ... - 2`` as deep as Python parses costs no recursion.
+    """
+    negate = False
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        negate ^= isinstance(node.op, ast.USub)
+        node = node.operand
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
         if not isinstance(node.value, bool):
-            return node.value
+            return -node.value if negate else node.value
     return None
 
 

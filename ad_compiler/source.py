@@ -64,6 +64,20 @@ def parse_module(text: str, file: str) -> ast.Module:
         raise CompileError(message, loc).with_source(lines) from None
     except ValueError as exc:  # e.g. source with NUL bytes
         raise CompileError(f"cannot parse {file}: {exc}") from None
+    except (RecursionError, MemoryError):
+        lines = text.splitlines()
+        longest = max(range(len(lines)), key=lambda i: len(lines[i]), default=0)
+        raise too_deep(Loc(file, longest + 1, 1), lines) from None
+
+
+def too_deep(loc: Loc, lines) -> CompileError:
+    """Python's own parser gave up (RecursionError): an expression nested deeper
+    than it accepts.  Located at ``loc`` (the function, or the longest line)."""
+    return CompileError(
+        "expression too deeply nested for Python's parser",
+        loc,
+        hint="split it into several statements",
+    ).with_source(lines)
 
 
 def module_functions(module: ast.Module) -> list[ast.FunctionDef]:
@@ -172,6 +186,9 @@ def _parse_def(dedented: str, fn, file: str) -> ast.FunctionDef:
         raise SourceUnavailableError(
             f"cannot parse the source of `{fn.__name__}` on its own: {exc}"
         ) from None
+    except (RecursionError, MemoryError):  # Python compiled it with more room
+        file_lines = [line.rstrip("\n") for line in linecache.getlines(file)]
+        raise too_deep(Loc(file, start, indent + 1), file_lines) from None
     nodes = [n for n in module.body if isinstance(n, ast.FunctionDef)]
     if not nodes or nodes[0].name != fn.__code__.co_name:
         found = f"`def {nodes[0].name}`" if nodes else "no `def`"

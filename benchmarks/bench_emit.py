@@ -130,22 +130,41 @@ def generate(n_ops: int, seed: int = 0) -> tuple[str, tuple[float, ...]]:
     return "import math\n\n\n" + "\n".join(lines) + "\n", point
 
 
-def run_pipeline(text: str, black: bool) -> dict:
-    """Run the stages once; seconds per stage plus the artefacts."""
+def generate_lines(n_lines: int) -> str:
+    """A straight-line function of ``n_lines`` assignments, as people write long
+    ones: a few names reassigned over and over (each a new version to name),
+    new names read later, and a running sum (the ``--growth`` rows)."""
+    lines = ["import math", "", "", "def f(x, z):", "    y = x", "    acc = 0.0"]
+    for i in range(n_lines):
+        k = i % 4
+        if k == 0:
+            lines.append("    y = y * 0.999 + math.sin(y) * z")
+        elif k == 1:
+            lines.append("    z = z + y * 0.001")
+        elif k == 2:
+            lines.append(f"    w{i} = math.cos(y) * z - y / (z * z + 1.0)")
+        else:
+            lines.append(f"    acc = acc + w{i - 1} * 0.5")
+    lines.append("    return acc + y + z")
+    return "\n".join(lines) + "\n"
+
+
+def run_pipeline(text: str, black: bool, clock=time.perf_counter) -> dict:
+    """Run the stages once; seconds per stage (by ``clock``) plus the artefacts."""
     lines = tuple(text.splitlines())
-    t0 = time.perf_counter()
+    t0 = clock()
     module = parse_module(text, "<generated>")
     scope = StaticScope(module)
     src = FunctionSource(module_functions(module)[0], "<generated>", lines)
     fn = api.lower(src, scope)
-    t1 = time.perf_counter()
+    t1 = clock()
     wrt = tuple(range(len(fn.params)))
     d = api.derivative_ir(fn, "grad", wrt, wrt)
-    t2 = time.perf_counter()
+    t2 = clock()
     code = emit_function(d, src.line)
-    t3 = time.perf_counter()
+    t3 = clock()
     formatted = format_source(code) if black else None
-    t4 = time.perf_counter()
+    t4 = clock()
     seconds = {"parse+lower": t1 - t0, "derivative_ir": t2 - t1, "emit": t3 - t2}
     if black:
         seconds["black"] = t4 - t3
@@ -212,6 +231,7 @@ def parse_args(argv):
     add("--seed", type=int, default=2024, help="RNG seed of the generator")
     add("--no-black", action="store_true", help="skip timing black")
     add("--no-gc", action="store_true", help="disable the garbage collector")
+    add("--growth", action="store_true", help="only the 1k-20k lines growth rows")
     default_png = str(HERE / "emit_scaling.png")
     help_png = "write a log-log plot (default benchmarks/emit_scaling.png)"
     add("--plot", nargs="?", const=default_png, metavar="PNG", help=help_png)
@@ -299,10 +319,44 @@ def print_table(results: list[dict], args) -> None:
     print("-" * len(header))
 
 
+GROWTH_LINES = (1_000, 4_000, 8_000, 20_000)
+
+
+def growth_rows(args) -> None:
+    """CPU seconds per stage of functions of 1k to 20k lines (black included),
+    and the growth per doubling of the length: 2.0 is linear."""
+    print("CPU seconds per stage, one run each (process time: load from other")
+    print("processes does not count); straight-line functions of generate_lines")
+    header = (
+        f"{'lines':>7}{'parse+lower':>13}{'deriv_ir':>10}{'emit':>8}{'black':>8}"
+        f"{'all':>8}{'x per doubling':>16}"
+    )
+    print(header)
+    print("-" * len(header))
+    previous = None
+    for n in GROWTH_LINES:
+        gc.collect()
+        s = run_pipeline(generate_lines(n), True, time.process_time)["seconds"]
+        total = sum(s.values())
+        per = ""
+        if previous is not None:
+            per = f"{(total / previous[1]) ** (1 / math.log2(n / previous[0])):>16.2f}"
+        print(
+            f"{n:>7,}{s['parse+lower']:>13.2f}{s['derivative_ir']:>10.2f}"
+            f"{s['emit']:>8.2f}{s['black']:>8.2f}{total:>8.2f}{per}",
+            flush=True,
+        )
+        previous = (n, total)
+    print("-" * len(header))
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.no_gc:
         gc.disable()
+    if args.growth:
+        growth_rows(args)
+        return 0
     started = time.perf_counter()
 
     results, problems = time_all(args)
