@@ -55,7 +55,13 @@ from .passes import (
 from .reverse import adjoint_name
 from .reverse import vjp as vjp_transform
 from .scope import RuntimeScope, StaticScope
-from .source import from_function, module_functions, parse_module, FunctionSource
+from .source import (
+    FunctionSource,
+    from_function,
+    module_functions,
+    parse_module,
+    source_lines,
+)
 
 KINDS = ("grad", "value_and_grad", "vjp", "jvp", "hvp")
 # vector mode: many directions (or seeds) in one call, as a leading axis
@@ -236,7 +242,7 @@ def module_text(
     defs, seen = helpers_for(functions), set()
     for text in externals.values():
         body = []
-        for line in text.splitlines():
+        for line in source_lines(text):
             if line.startswith(("import ", "from ")):
                 if line not in imports:
                     imports.append(line)
@@ -795,7 +801,7 @@ def compile_file(
     gives parameters' shapes beyond what their annotations say.
     Raises :class:`CompileError` (the first error) or :class:`UsageError`.
     """
-    lines = tuple(text.splitlines())
+    lines = tuple(source_lines(text))
     if mode == "symbolic" and not ir_only:
         return _symbolic_module(text, file, functions, wrt, command, fix)
     traces, derivatives, primals, wrappers = [], [], [], []
@@ -910,7 +916,7 @@ def _lower_file(
     Raises the compile errors of every function that fails, together."""
     module = parse_module(text, file)
     scope = StaticScope(module)
-    lines = tuple(text.splitlines())
+    lines = tuple(source_lines(text))
     nodes = module_functions(module)
     if functions:
         known = {n.name for n in nodes}
@@ -1033,7 +1039,7 @@ def trace_ir(text: str, file: str, function: str) -> Function:
     module = parse_module(text, file)
     for node in module_functions(module):
         if node.name == function:
-            src = FunctionSource(node, file, tuple(text.splitlines()))
+            src = FunctionSource(node, file, tuple(source_lines(text)))
             return lower(src, StaticScope(module))
     raise UsageError(f"{file} has no top-level function named `{function}`")
 

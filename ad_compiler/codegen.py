@@ -38,6 +38,8 @@ from .ir import (
 )
 from .array_primitives import HELPER_OF, HELPERS, index_text
 from .inplace import written_in_place
+from .errors import visible
+from .source import source_lines
 from .primitives import PREC_ATOM, PREC_CMP, PREC_NEG, PREC_NOT, PREC_POW, PRIMITIVES
 
 # A temporary is folded into its user only while the expression stays this small.
@@ -236,7 +238,7 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
         if loc is not None and loc.line != last_line and lines is not None:
             text = lines(loc)
             if text:
-                out.append(f"{indent}# line {loc.line}: {text.strip()}")
+                out.append(f"{indent}# line {loc.line}: {visible(text.strip())}")
             last_line = loc.line
 
     def block(stmts, indent):
@@ -376,9 +378,20 @@ def _range(start: str, stop: str, step: str) -> str:
 
 
 def _docstring(doc: str) -> str:
-    """A triple-quoted docstring, indented for a function body."""
+    """A triple-quoted docstring, indented for a function body.
+
+    Whatever ``doc`` holds, the literal ends where it should and means ``doc``
+    (a triple double quote read as three single quotes): backslashes are
+    doubled, control and format characters written as escapes
+    (:func:`errors.visible`), and a last double quote, which would touch the
+    closing quotes, is escaped.
+    """
     doc = doc.replace("\\", "\\\\").replace('"""', "'''")
-    lines = doc.strip().splitlines()
+    lines = [visible(line) for line in source_lines(doc.strip())]
+    if not lines:
+        return '""""""'
+    if lines[-1].endswith('"'):
+        lines[-1] = lines[-1][:-1] + '\\"'
     if len(lines) == 1:
         return f'"""{lines[0]}"""'
     body = "\n".join(("    " + line) if line.strip() else "" for line in lines[1:])

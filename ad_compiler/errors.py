@@ -12,12 +12,45 @@ Guarantees:
           ^~~~~~~~~~~~
       hint: ...
 
-  Lines are 1-based, columns are 1-based (the AST's 0-based ``col_offset`` + 1).
+  Lines are 1-based, columns are 1-based characters (the AST's 0-based
+  ``col_offset`` + 1, converted from UTF-8 bytes by ``FunctionSource.loc``);
+* a source line echoed back (here, and in the ``# line N:`` comments of
+  emitted code) goes through :func:`visible` first: control and format
+  characters are shown as escapes, so an input cannot drive the terminal, hide
+  text or end a comment; the caret stays under the same characters.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+
+# Characters shown escaped: controls (ESC, CR, form feed, NEL...), format
+# characters (the bidirectional overrides that reorder what a reader sees),
+# line and paragraph separators, lone surrogates.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def _visible_char(c: str) -> str:
+    if c == "\t" or unicodedata.category(c) not in _HIDDEN_CATEGORIES:
+        return c
+    code = ord(c)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def visible(text: str) -> str:
+    """``text`` with every control or format character (tabs excepted) written as
+    its Python escape (``\\x1b``, ``\\u202e``): safe to print or to put in a comment."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(map(_visible_char, text))
+
+
+def _blank(text: str) -> str:
+    """Spaces as wide as ``text`` shown by :func:`visible`, tabs kept (for a caret)."""
+    return "".join("\t" if c == "\t" else " " for c in visible(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +116,12 @@ class CompileError(AdError):
         )
         out = [head]
         if self.loc is not None and self.source_line is not None:
-            out.append(f"    {self.source_line}")
+            line, start = self.source_line, self.loc.col - 1
+            out.append(f"    {visible(line)}")
             width = 1
             if self.loc.end_line == self.loc.line and self.loc.end_col is not None:
-                width = max(1, self.loc.end_col - (self.loc.col - 1))
-            out.append("    " + " " * (self.loc.col - 1) + "^" + "~" * (width - 1))
+                width = max(1, len(visible(line[start : self.loc.end_col])))
+            out.append(f"    {_blank(line[:start])}^" + "~" * (width - 1))
         if self.hint:
             out.append(f"hint: {self.hint}")
         return "\n".join(out)

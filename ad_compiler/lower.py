@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +51,7 @@ from .scope import (
     literal_number,
 )
 from .lower_arrays import ArrayLowering, check_aliasing, known_numpy
+from .external import external_source
 from .source import FunctionSource, from_function
 
 # Node -> (what the user wrote, how to get around it).
@@ -1422,7 +1422,7 @@ class Lowerer(ArrayLowering):
                 "one per parameter",
             )
         name = src.node.name
-        self.externals[name] = external_source(ref, src, self.scope)
+        self.externals[name] = external_source(src, ref.obj, self.scope)
         out = self.namer.temp()
         params = (("custom", len(args)), ("fn", name))
         with self.b.at(self.src.loc(node)):
@@ -1491,70 +1491,6 @@ def custom_partials(ref: UserFuncRef, src: FunctionSource, scope):
                 src.line(loc),
             )
         return partials
-    return None
-
-
-def external_source(ref: UserFuncRef, src: FunctionSource, scope) -> str:
-    """The text of a custom-derivative function for the emitted module: its ``def``
-    without decorators, after the imports and constants its body uses."""
-    node = src.node
-    first = node.lineno + src.line_offset
-    last = node.end_lineno + src.line_offset
-    body = textwrap.dedent("\n".join(src.lines[first - 1 : last]))
-    local = {a.arg for a in node.args.args + node.args.posonlyargs}
-    local |= _stored_names(node.body)
-    names = sorted(
-        {
-            n.id
-            for stmt in node.body
-            for n in ast.walk(stmt)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-        }
-        - local
-    )
-    lines = []
-    for name in names:
-        if ref.obj is None:
-            line = scope.binding_text(name)
-        else:
-            line = _runtime_binding(ref.obj, name)
-        if line is None:
-            raise UnsupportedError(
-                f"`{node.name}` uses `{name}`, which cannot be copied into emitted code",
-                src.loc(node),
-                "use modules and numbers only in a function with a custom derivative",
-                src.line(src.loc(node)),
-            )
-        if line:
-            lines.append(line)
-    return "\n".join(lines + ([""] if lines else []) + [body])
-
-
-def _runtime_binding(fn, name: str) -> str | None:
-    """How emitted code gets the global ``name`` of a live function: an import
-    line, a constant, ``""`` for a builtin, None if it cannot."""
-    import builtins
-    import sys
-    import types
-
-    g = fn.__globals__
-    if name not in g:
-        return "" if hasattr(builtins, name) else None
-    value = g[name]
-    if isinstance(value, types.ModuleType):
-        alias = f" as {name}" if value.__name__ != name else ""
-        return f"import {value.__name__}{alias}"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{name} = {value!r}"
-    module = getattr(value, "__module__", None)
-    qualname = getattr(value, "__qualname__", None)
-    if (
-        module
-        and qualname
-        and getattr(sys.modules.get(module), qualname, None) is value
-    ):
-        alias = f" as {name}" if qualname != name else ""
-        return f"from {module} import {qualname}{alias}"
     return None
 
 

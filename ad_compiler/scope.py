@@ -197,18 +197,6 @@ class StaticScope:
                             "a module-level value not known without running the file"
                         )
 
-    def binding_text(self, name: str) -> str | None:
-        """How emitted code gets the module-level ``name``: an import line, a
-        constant, ``""`` for a builtin, None if it cannot."""
-        if name in self.imports:
-            return self.imports[name]
-        ref = self.refs.get(name)
-        if isinstance(ref, ValueRef):
-            return f"{name} = {ref.value!r}"
-        if ref is None and hasattr(builtins, name):
-            return ""
-        return None
-
     def lookup(self, name: str) -> Ref | None:
         if name in self.refs:
             return self.refs[name]

@@ -9,12 +9,32 @@ parsed, never executed.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
 import linecache
+import re
 import textwrap
 from dataclasses import dataclass
 
 from .errors import CompileError, Loc, SourceUnavailableError
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of a source text, split where Python's tokenizer splits them.
+
+    Only ``\\n``, ``\\r\\n`` and ``\\r`` end a line.  ``str.splitlines`` also
+    splits at ``\\x0c``, ``\\v``, ``\\x1c``-``\\x1e``, U+0085, U+2028 and U+2029, which
+    Python reads as ordinary characters: counting them would shift every line
+    number after them, so an error, an emitted ``# line N:`` comment or a copied
+    function would come from another line than the AST's.  Like ``splitlines``,
+    a final line break does not start another line.
+    """
+    lines = _LINE_BREAK.split(text)
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 @dataclass(frozen=True)
@@ -28,7 +48,14 @@ class FunctionSource:
     col_offset: int = 0  # added to AST columns (the indentation removed before parsing)
 
     def loc(self, node: ast.AST) -> Loc:
-        return Loc.of(node, self.file, self.line_offset, self.col_offset)
+        """Where ``node`` is; columns count characters (the AST counts UTF-8 bytes)."""
+        loc = Loc.of(node, self.file, self.line_offset, self.col_offset)
+        col = _char_column(self.line(loc), loc.col - 1) + 1
+        end_col = loc.end_col
+        if end_col is not None and loc.end_line is not None:
+            end_line = Loc(self.file, loc.end_line, 1)
+            end_col = _char_column(self.line(end_line), end_col)
+        return dataclasses.replace(loc, col=col, end_col=end_col)
 
     def line(self, loc: Loc) -> str | None:
         if loc.file != self.file:  # code inlined from a function in another file
@@ -38,13 +65,20 @@ class FunctionSource:
         return None
 
 
+def _char_column(line: str | None, offset: int) -> int:
+    """The character offset of UTF-8 byte ``offset`` of ``line``."""
+    if line is None or line.isascii():
+        return offset
+    return len(line.encode("utf-8")[:offset].decode("utf-8", "ignore"))
+
+
 def parse_module(text: str, file: str) -> ast.Module:
     """Parse a whole file; a syntax error becomes a compile error at its position."""
     try:
         return ast.parse(text, filename=file)
     except SyntaxError as exc:
         loc = Loc(file, exc.lineno or 1, exc.offset or 1)
-        lines = text.splitlines()
+        lines = source_lines(text)
         message = exc.msg
         if not message.startswith("invalid syntax"):
             message = f"invalid syntax: {message}"
@@ -63,7 +97,7 @@ def from_text(text: str, file: str, name: str) -> FunctionSource:
     module = parse_module(text, file)
     for node in module_functions(module):
         if node.name == name:
-            return FunctionSource(node, file, tuple(text.splitlines()))
+            return FunctionSource(node, file, tuple(source_lines(text)))
     raise CompileError(f"{file} has no top-level function named `{name}`")
 
 
