@@ -250,7 +250,7 @@ class _Copier:
         return ast.Slice(*parts)
 
     def expr_Call(self, e: ast.Call):
-        args = []
+        func, args = self.expr(e.func), []
         for a in e.args:
             if isinstance(a, ast.Starred):
                 self.fail(a, "`*` arguments cannot be copied into emitted code")
@@ -260,7 +260,7 @@ class _Copier:
             if kw.arg is None:
                 self.fail(kw, "`**` arguments cannot be copied into emitted code")
             keywords.append(ast.keyword(kw.arg, self.expr(kw.value)))
-        return ast.Call(self.expr(e.func), args, keywords)
+        return ast.Call(func, args, keywords)
 
     def expr_Attribute(self, e: ast.Attribute):
         base = e.value
@@ -269,9 +269,10 @@ class _Copier:
             if module is not None and module_attribute_ok(module, e.attr):
                 return ast.Attribute(ast.Name(base.id, ast.Load()), e.attr, ast.Load())
             self.fail(e, f"`{ast.unparse(e)}` cannot be copied into emitted code")
+        value = self.expr(base)
         if e.attr not in _VALUE_ATTRIBUTES:
             self.fail(e, f"attribute `.{e.attr}` cannot be copied into emitted code")
-        return ast.Attribute(self.expr(base), e.attr, ast.Load())
+        return ast.Attribute(value, e.attr, ast.Load())
 
     def expr_Name(self, e: ast.Name):
         if e.id not in self.locals and e.id not in self.bindings:
