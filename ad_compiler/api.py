@@ -915,8 +915,8 @@ def _lower_file(
 
     Raises the compile errors of every function that fails, together."""
     module = parse_module(text, file)
-    scope = StaticScope(module)
     lines = tuple(source_lines(text))
+    scope = StaticScope(module, file, lines)
     nodes = module_functions(module)
     if functions:
         known = {n.name for n in nodes}
@@ -1039,8 +1039,9 @@ def trace_ir(text: str, file: str, function: str) -> Function:
     module = parse_module(text, file)
     for node in module_functions(module):
         if node.name == function:
-            src = FunctionSource(node, file, tuple(source_lines(text)))
-            return lower(src, StaticScope(module))
+            lines = tuple(source_lines(text))
+            src = FunctionSource(node, file, lines)
+            return lower(src, StaticScope(module, file, lines))
     raise UsageError(f"{file} has no top-level function named `{function}`")
 
 

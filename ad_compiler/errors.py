@@ -80,6 +80,19 @@ class Loc:
         )
 
 
+def _located(kind: str, message: str, loc: Loc | None, line: str | None) -> str:
+    """``file:line:col: kind: message``, the source line and a caret under ``loc``."""
+    head = f"{loc}: {kind}: {message}" if loc else f"{kind}: {message}"
+    if loc is None or line is None:
+        return head
+    start = loc.col - 1
+    width = 1
+    if loc.end_line == loc.line and loc.end_col is not None:
+        width = max(1, len(visible(line[start : loc.end_col])))
+    caret = f"    {_blank(line[:start])}^" + "~" * (width - 1)
+    return f"{head}\n    {visible(line)}\n{caret}"
+
+
 class AdError(Exception):
     """Base class of every error ad_compiler raises on purpose."""
 
@@ -99,6 +112,8 @@ class CompileError(AdError):
         self.loc = loc
         self.hint = hint
         self.source_line = source_line
+        # (message, Loc, source line) of other places the error involves
+        self.notes: tuple[tuple[str, Loc, str | None], ...] = ()
 
     def with_source(self, lines: list[str]) -> "CompileError":
         """Fill in the offending source line from the file's lines, if not known yet."""
@@ -108,22 +123,12 @@ class CompileError(AdError):
         return self
 
     def render(self) -> str:
-        """The full compiler-style message: location, source line, caret, hint."""
-        head = (
-            f"{self.loc}: error: {self.message}"
-            if self.loc
-            else f"error: {self.message}"
-        )
-        out = [head]
-        if self.loc is not None and self.source_line is not None:
-            line, start = self.source_line, self.loc.col - 1
-            out.append(f"    {visible(line)}")
-            width = 1
-            if self.loc.end_line == self.loc.line and self.loc.end_col is not None:
-                width = max(1, len(visible(line[start : self.loc.end_col])))
-            out.append(f"    {_blank(line[:start])}^" + "~" * (width - 1))
+        """The full compiler-style message: location, source line, caret, hint,
+        then the notes (other places involved, each with its line and caret)."""
+        out = [_located("error", self.message, self.loc, self.source_line)]
         if self.hint:
             out.append(f"hint: {self.hint}")
+        out += [_located("note", *note) for note in self.notes]
         return "\n".join(out)
 
     def __str__(self) -> str:

@@ -47,6 +47,7 @@ from .scope import (
     FuncRef,
     ModuleRef,
     ValueRef,
+    checked_lookup,
     literal_number,
 )
 from .source import FunctionSource
@@ -276,7 +277,7 @@ class _Copier:
 
     def expr_Name(self, e: ast.Name):
         if e.id not in self.locals and e.id not in self.bindings:
-            line = self.binding(e.id)
+            line = self.binding(e)
             if line is None:
                 self.fail(e, f"`{e.id}` cannot be copied into emitted code")
             self.bindings[e.id] = line
@@ -289,7 +290,7 @@ class _Copier:
             value = self.fn.__globals__.get(name.id)
             found = [m for m, mod in _MODULES.items() if mod is value]
         else:
-            ref = self.scope.lookup(name.id)
+            ref = self.lookup(name)
             found = [ref.module] if isinstance(ref, ModuleRef) else []
         if not found:
             return None
@@ -300,15 +301,19 @@ class _Copier:
         )
         return found[0]
 
-    def binding(self, name: str) -> str | None:
-        """The line giving emitted code the module-level ``name``, ``""`` for a
-        builtin, None if it cannot be given."""
-        node = ast.Name(name, ast.Load())
+    def lookup(self, node: ast.Name):
+        loc = self.src.loc(node)
+        return checked_lookup(self.scope, node.id, loc, self.src.line(loc))
+
+    def binding(self, node: ast.Name) -> str | None:
+        """The line giving emitted code the module-level name ``node``, ``""`` for
+        a builtin, None if it cannot be given."""
+        name = node.id
         if self.module_of(node) is not None:
             return self.bindings[name]
         if self.fn is not None:
             return self._runtime_binding(name)
-        ref = self.scope.lookup(name)
+        ref = self.lookup(node)
         if isinstance(ref, ValueRef):
             return f"{name} = {number_text(ref.value)}"
         if isinstance(ref, FuncRef):

@@ -41,6 +41,7 @@ from .ir import (
     verify,
 )
 from .scope import (
+    checked_lookup,
     FuncRef,
     ModuleRef,
     OpaqueRef,
@@ -380,6 +381,11 @@ class Lowerer(ArrayLowering):
         self.in_place_aliases: dict = {}
         self.hazards: list = []
 
+    def lookup(self, node: ast.AST, name: str):
+        """What the global ``name`` used at ``node`` is; an ambiguous one is an error."""
+        loc = self.src.loc(node)
+        return checked_lookup(self.scope, name, loc, self.src.line(loc))
+
     # --- errors ------------------------------------------------------------------
     def error(self, node: ast.AST, message: str, hint: str | None = None):
         loc = self.src.loc(node)
@@ -427,6 +433,7 @@ class Lowerer(ArrayLowering):
 
     def run(self) -> Function:
         node = self.src.node
+        self.lookup(node, node.name)  # a function defined twice: which one is meant?
         self.check_signature()
         check_aliasing(self, node)
         params = tuple(Var(p) for p in self.params)
@@ -475,7 +482,7 @@ class Lowerer(ArrayLowering):
     def default(self, node: ast.expr) -> Const:
         value = literal_number(node)
         if value is None and isinstance(node, ast.Name):
-            ref = self.scope.lookup(node.id)
+            ref = self.lookup(node, node.id)
             if isinstance(ref, ValueRef):
                 value = ref.value
         if value is None:
@@ -1085,7 +1092,7 @@ class Lowerer(ArrayLowering):
             if isinstance(value, Unbound):
                 self.error(node, *value.message())
             return value
-        ref = self.scope.lookup(name)
+        ref = self.lookup(node, name)
         return self.ref_value(node, name, ref)
 
     def ref_value(self, node: ast.AST, name: str, ref):
@@ -1113,7 +1120,7 @@ class Lowerer(ArrayLowering):
                 self.error(
                     node, f"calling the local value `{node.id}` is not supported"
                 )
-            ref = self.scope.lookup(node.id)
+            ref = self.lookup(node, node.id)
             if ref is None:
                 self.error(
                     node, f"name `{node.id}` is not defined", "define or import it"
@@ -1482,7 +1489,7 @@ def custom_partials(ref: UserFuncRef, src: FunctionSource, scope):
                 "write @custom_derivative(partials) with a module-level `def partials`",
                 src.line(loc),
             )
-        partials = scope.lookup(dec.args[0].id)
+        partials = checked_lookup(scope, dec.args[0].id, loc, src.line(loc))
         if not isinstance(partials, UserFuncRef):
             raise UnsupportedError(
                 f"`{dec.args[0].id}` is not a function defined in this module",

@@ -49,13 +49,7 @@ class FunctionSource:
 
     def loc(self, node: ast.AST) -> Loc:
         """Where ``node`` is; columns count characters (the AST counts UTF-8 bytes)."""
-        loc = Loc.of(node, self.file, self.line_offset, self.col_offset)
-        col = _char_column(self.line(loc), loc.col - 1) + 1
-        end_col = loc.end_col
-        if end_col is not None and loc.end_line is not None:
-            end_line = Loc(self.file, loc.end_line, 1)
-            end_col = _char_column(self.line(end_line), end_col)
-        return dataclasses.replace(loc, col=col, end_col=end_col)
+        return locate(node, self.file, self.lines, self.line_offset, self.col_offset)
 
     def line(self, loc: Loc) -> str | None:
         if loc.file != self.file:  # code inlined from a function in another file
@@ -63,6 +57,22 @@ class FunctionSource:
         if 1 <= loc.line <= len(self.lines):
             return self.lines[loc.line - 1].rstrip("\n")
         return None
+
+
+def locate(
+    node: ast.AST, file: str, lines, line_offset: int = 0, col_offset: int = 0
+) -> Loc:
+    """The location of ``node`` in ``file`` whose lines are ``lines``, in characters."""
+    loc = Loc.of(node, file, line_offset, col_offset)
+
+    def line(n):
+        return lines[n - 1] if 1 <= n <= len(lines) else None
+
+    col = _char_column(line(loc.line), loc.col - 1) + 1
+    end_col = loc.end_col
+    if end_col is not None and loc.end_line is not None:
+        end_col = _char_column(line(loc.end_line), end_col)
+    return dataclasses.replace(loc, col=col, end_col=end_col)
 
 
 def _char_column(line: str | None, offset: int) -> int:
