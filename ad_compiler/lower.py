@@ -168,9 +168,6 @@ _BINARY = {
 }
 
 
-RESERVED_LOCALS = frozenset({"math", "np", "abs"})
-
-
 @dataclass(frozen=True)
 class Unbound:
     """A local assigned on only some paths: in one arm of an ``if``, or in a loop."""
@@ -413,8 +410,6 @@ class Lowerer(ArrayLowering):
                 "keyword-only parameters are not supported",
                 "make them positional parameters",
             )
-        if self.locals & RESERVED_LOCALS:
-            self.check_reserved_names(node)
 
     def lower_function_body(self):
         """The function's statements, lowered: ``(results, tree)``."""
@@ -462,22 +457,6 @@ class Lowerer(ArrayLowering):
             hazards=tuple(self.hazards),
         )
         return verify(fn)
-
-    def check_reserved_names(self, node: ast.FunctionDef):
-        """Emitted code refers to `math`, `np` and `abs`; a local of that name would hide them."""
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.arg) and sub.arg in RESERVED_LOCALS:
-                name = sub.arg
-            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-                name = sub.id if sub.id in RESERVED_LOCALS else None
-            else:
-                continue
-            if name:
-                self.error(
-                    sub,
-                    f"a local variable named `{name}` is not supported",
-                    f"the emitted code uses `{name}` for the module/builtin; rename it",
-                )
 
     def default(self, node: ast.expr) -> Const:
         value = literal_number(node)
