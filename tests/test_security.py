@@ -357,3 +357,43 @@ def test_api_copies_only_math_numpy_and_numbers(tmp_path):
     assert d(0.3) == pytest.approx(4 / math.sqrt(math.pi) * math.exp(-0.09), rel=1e-15)
     with pytest.raises(CompileError, match="`os.getpid` cannot be copied"):
         jvp(module.g, (0.3,), (1.0,))
+
+
+def test_any_text_in_a_docstring_stays_inside_it():
+    """Docstrings and the module header carry text from the input (docstrings,
+    file names): whatever it holds, the literal parses as one string that
+    means that text. Seeded; ADC_FUZZ_CASES scales the number of cases."""
+    import os
+    import random
+
+    from ad_compiler.codegen import _docstring, _docstring_lines
+
+    rng = random.Random(14)
+    alphabet = ['"', "'", "\\", "\n", "\r", "\x1b", "\x0c", "\x00", "\x85", "\t", " "]
+    alphabet += ["a", "\u2028", "\u202e", "é"]
+    for _ in range(int(os.environ.get("ADC_FUZZ_CASES", "2000"))):
+        doc = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        literal = '"""' + "\n".join(_docstring_lines(doc)) + '"""'
+        (stmt,) = ast.parse(literal).body
+        # line breaks as Python counts them, a triple double quote as '\'\'\''
+        want = "\n".join(source_lines(doc.replace('"""', "'''").strip()))
+        assert ast.literal_eval(literal) == want, (doc, literal)
+        body = ast.parse(f"def f():\n    {_docstring(doc)}\n    return 1\n").body
+        assert len(body[0].body) == 2, (doc, _docstring(doc))
+
+
+def test_a_file_name_cannot_end_the_header_docstring(tmp_path):
+    from ad_compiler.api import compile_file
+
+    name = str(tmp_path / 'a""";import os;os.system("touch x");"""\x1b[2J.py')
+    text = compile_file(
+        "def f(x):\n    return x * x\n", name, command=f"adc compile {name}"
+    )
+    tree = ast.parse(text)
+    assert not any(
+        isinstance(s, ast.Import) and s.names[0].name == "os" for s in tree.body
+    )
+    assert "\x1b" not in text  # written as the escape \\x1b
+    header = ast.get_docstring(tree, clean=False)
+    assert "a''';import os;os.system(\"touch x\");'''\x1b[2J.py" in header
+    assert len([s for s in tree.body if isinstance(s, ast.FunctionDef)]) == 1
