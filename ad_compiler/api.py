@@ -273,7 +273,8 @@ def module_text(
         if f.name not in seen:
             seen.add(f.name)
             defs.append(text)
-    check_unique(parts, main[0].loc if main else None)
+    loc = main[0].loc if main else None
+    check_unique(parts, loc, lines(loc) if lines and loc else None)
     defs += list(extra)
     return format_source(emit_module(defs, header, imports))
 

@@ -95,7 +95,9 @@ def bound_names(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def check_unique(parts: list[tuple[str, str, str]], loc: Loc | None) -> None:
+def check_unique(
+    parts: list[tuple[str, str, str]], loc: Loc | None, line: str | None = None
+) -> None:
     """Refuse two different module-level bindings of one name.
 
     ``parts`` are ``(name, what it is, its text or origin)``; the same text
@@ -113,5 +115,6 @@ def check_unique(parts: list[tuple[str, str, str]], loc: Loc | None) -> None:
                 "rename your function (or constant) so that its name differs from "
                 "the names ad_compiler emits (`f_grad`, `f_jvp`, `g_adjoint`, "
                 "`g_tangent`, `_sum_to`, ...)",
+                line,
             )
         seen.setdefault(name, (what, text))

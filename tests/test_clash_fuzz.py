@@ -13,8 +13,10 @@ differences of the user's own function, or be refused with a located error
 (``file:line:col: error: ...``); never a wrong number, never another exception.
 
 The number of cases is ``ADC_FUZZ_CASES`` (default 200; e.g.
-``ADC_FUZZ_CASES=10000`` locally); the cases are seeded (``ADC_FUZZ_SEED``,
-default 14), so a failure names its case and replays.
+``ADC_FUZZ_CASES=10000`` locally), starting at case ``ADC_FUZZ_START``
+(default 0: run halves in parallel with START=0 and START=5000); the cases
+are seeded (``ADC_FUZZ_SEED``, default 14), so a failure names its case and
+replays.
 """
 
 import importlib.util
@@ -32,6 +34,7 @@ from ad_compiler.errors import CompileError
 
 CASES = int(os.environ.get("ADC_FUZZ_CASES", "200"))
 SEED = int(os.environ.get("ADC_FUZZ_SEED", "14"))
+START = int(os.environ.get("ADC_FUZZ_START", "0"))
 
 HELPERS = ["_sum_to", "_like", "_assign", "_unindex", "_directions", "_blocks"]
 BUILTINS = ["reversed", "range", "len", "float", "int", "abs", "pow", "max", "min"]
@@ -252,9 +255,12 @@ def check_case(k: int, tmp_path) -> str:
 @pytest.mark.slow
 def test_clash_fuzz(tmp_path, capsys):
     results = {"ok": 0, "refused": 0}
-    for k in range(CASES):
+    for k in range(START, START + CASES):
         results[check_case(k, tmp_path)] += 1
         capsys.readouterr()  # adc's messages for refused cases
+        if (k + 1 - START) % 500 == 0:
+            with capsys.disabled():
+                print(f"clash fuzz: {k + 1 - START} cases from {START}: {results}")
     print(f"clash fuzz: {CASES} cases, {results}")
     # most cases compile: the fuzzer tests derivatives, not only refusals
     assert results["ok"] >= 0.6 * CASES, results
