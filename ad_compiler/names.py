@@ -20,7 +20,10 @@ Guarantees:
 * :func:`check_unique` refuses a module that would bind one name to two
   different things (a user function named ``g_adjoint`` beside the adjoint
   of ``g``, a copied function named ``_sum_to`` beside the helper), with a
-  located error naming both: nothing is merged silently.
+  located error naming both: nothing is merged silently; and a function or
+  constant of the user's that the module would bind under the name of a
+  builtin or of ``math``/``np`` (a recursive ``def reversed``), which would
+  change what every emitted ``reversed(tape)`` calls.
 """
 
 from __future__ import annotations
@@ -107,6 +110,15 @@ def check_unique(
     for name, what, text in parts:
         if keyword.iskeyword(name):
             continue
+        if name in _OUTSIDE and not text.startswith(("import ", "from ")):
+            raise CompileError(
+                f"{what} would be named `{name}` in the emitted module, hiding the "
+                f"{'module' if name in ('math', 'np', 'numpy') else 'builtin'} "
+                "emitted code uses",
+                loc,
+                f"rename your function (or constant) `{name}`",
+                line,
+            )
         if name in seen and seen[name][1] != text:
             raise CompileError(
                 f"the emitted module would bind `{name}` twice: {seen[name][0]} and "

@@ -328,3 +328,38 @@ def test_two_functions_named_alike_in_the_emitted_module_are_refused(tmp_path, c
     ), err
     with pytest.raises(CompileError, match="would bind `g_adjoint` twice"):
         grad(load(path, "both").both)(0.7)
+
+
+@pytest.mark.parametrize(
+    "text, main, what",
+    [
+        # the reverse sweep calls reversed(tape): a module-level `reversed` would answer
+        (
+            "from ad_compiler import custom_derivative\n\n\ndef hp(x):\n    return 1.0\n\n\n"
+            "@custom_derivative(hp)\ndef reversed(x):\n    return x\n\n\n"
+            "def f(x):\n    for i in range(3):\n        x = reversed(x) * x\n    return x\n",
+            "f",
+            "the copy of your function `reversed` (it has a custom derivative)",
+        ),
+        # a recursive function is copied into the module under its own name
+        (
+            "import math\n\n\ndef abs(x, n):\n    if n <= 0:\n        return x\n"
+            "    return math.sin(abs(x, n - 1))\n\n\ndef g(x):\n    return abs(x, 2) * x\n",
+            "g",
+            "`abs` (abs as traced, for its adjoint below)",
+        ),
+    ],
+)
+def test_a_module_level_name_hiding_a_builtin_is_refused(
+    tmp_path, capsys, text, main, what
+):
+    path = tmp_path / "hide.py"
+    path.write_text(text)
+    assert cli.main(["compile", str(path), "--function", main]) == 1
+    err = capsys.readouterr().err
+    name = what.split("`")[1]
+    line = text.split("\n").index(f"def {main}(x):") + 1
+    assert err.startswith(
+        f"{path}:{line}:1: error: {what} would be named `{name}` in the emitted "
+        "module, hiding the builtin emitted code uses\n"
+    ), err
