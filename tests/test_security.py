@@ -122,17 +122,23 @@ def _write(tmp_path, text):
     return path
 
 
+def _attack(tmp_path, capsys, payload: dict, mode: str):
+    """Run one command on a module carrying ``payload``: (marker, text, path,
+    output path, exit code, stderr)."""
+    marker = tmp_path / "MARKER"
+    text = module_text(marker, **payload)
+    path = _write(tmp_path, text)
+    out = tmp_path / "out.py"
+    code = cli.main(_argv(mode, path, out))
+    return marker, text, path, out, code, capsys.readouterr().err
+
+
 @pytest.mark.parametrize("what", sorted(REFUSED))
 @pytest.mark.parametrize("mode", MODES + ("check", "trace", "graph"))
 def test_unsafe_custom_derivative_copies_are_refused_in_every_command(
     tmp_path, capsys, what, mode
 ):
-    marker = tmp_path / "MARKER"
-    text = module_text(marker, **REFUSED[what])
-    path = _write(tmp_path, text)
-    out = tmp_path / "out.py"
-    code = cli.main(_argv(mode, path, out))
-    err = capsys.readouterr().err
+    marker, text, path, out, code, err = _attack(tmp_path, capsys, REFUSED[what], mode)
     assert not marker.exists()
     if mode in MODES and mode != "symbolic":
         # the copy is refused at the payload: file:line:col of its first character
@@ -155,12 +161,7 @@ def test_unsafe_custom_derivative_copies_are_refused_in_every_command(
 def test_text_in_custom_derivatives_reaches_emitted_code_inert(
     tmp_path, capsys, what, mode
 ):
-    marker = tmp_path / "MARKER"
-    text = module_text(marker, **ACCEPTED[what])
-    path = _write(tmp_path, text)
-    out = tmp_path / "out.py"
-    code = cli.main(_argv(mode, path, out))
-    err = capsys.readouterr().err
+    marker, text, path, out, code, err = _attack(tmp_path, capsys, ACCEPTED[what], mode)
     assert code in (0, 1, 2), err  # 2: symbolic mode refuses custom derivatives
     assert "Traceback" not in err
     if mode in MODES and mode != "symbolic":
