@@ -398,3 +398,60 @@ def test_a_file_name_cannot_end_the_header_docstring(tmp_path):
     header = ast.get_docstring(tree, clean=False)
     assert "a''';import os;os.system(\"touch x\");'''\x1b[2J.py" in header
     assert len([s for s in tree.body if isinstance(s, ast.FunctionDef)]) == 1
+
+
+def test_cli_copies_math_imports_and_module_numbers(tmp_path):
+    text = textwrap.dedent("""\
+        import math
+        from math import erf
+        import numpy as np
+        from ad_compiler import custom_derivative
+
+        SCALE = 2.0
+        BIG = 1e999
+
+
+        def hp(x, k):
+            return SCALE * 2.0 / math.sqrt(math.pi) * math.exp(-x * x), 0.0
+
+
+        @custom_derivative(hp)
+        def h(x, k=-1.5):
+            return SCALE * erf(x) + 0.0 * float(np.tanh(x)) + 0.0 * min(BIG, k)
+
+
+        def f(x):
+            return h(x) * x
+        """)
+    path = _write(tmp_path, text)
+    out = tmp_path / "out.py"
+    assert (
+        cli.main(
+            [
+                "compile",
+                str(path),
+                "--function",
+                "f",
+                "--mode",
+                "forward",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    emitted = out.read_text()
+    # the copy's globals, from the checked tree: imports of math/numpy, numbers
+    for line in (
+        "from math import erf",
+        "SCALE = 2.0",
+        'BIG = float("inf")',
+        "def h(x, k=-1.5):",
+    ):
+        assert line in emitted, line
+    namespace, _ = _call_everything(emitted)
+    y, y_dot = namespace["f_jvp"](0.3, 1.0)
+    # d/dx (2 erf(x) x) = 2 erf(x) + x * 4/sqrt(pi) exp(-x^2)
+    want = 2 * math.erf(0.3) + 0.3 * 4 / math.sqrt(math.pi) * math.exp(-0.09)
+    assert y == pytest.approx(2 * math.erf(0.3) * 0.3, rel=1e-15)
+    assert y_dot == pytest.approx(want, rel=1e-14)
