@@ -101,7 +101,8 @@ class Case:
                 f"for {idx} in range({rng.choice((1, 2, 3))}):",
                 f"    {acc} = {acc} * {b} + {self.unary(acc, names)} * 0.25",
             ]
-        if rng.random() < 0.5:
+        scalar = not self.arrays or len(params) == 3  # the last parameter
+        if rng.random() < 0.5 and (scalar or "np" not in names):
             test = f"np.sum({a}) > np.sum({b})" if self.arrays else f"{a} > {b}"
             if self.arrays and "np" in names:
                 test = f"{params[-1]} > 0.5"
@@ -124,7 +125,7 @@ class Case:
         total = f"np.sum({other})" if self.arrays and "np" not in names else other
         if self.arrays and "np" in names:
             total = f"{other}.sum()"
-        scale = params[-1] if not self.arrays or len(params) == 3 else "1.5"
+        scale = params[-1] if scalar else "1.5"
         lines.append(f"{last} = {total} * {scale}")
         lines.append(f"return {last}")
         return "".join(f"    {line}\n" for line in lines)
