@@ -103,6 +103,15 @@ def _argv(mode, path, out):
     return ["graph", str(path), "--function", "f", "-o", str(out.with_suffix(".dot"))]
 
 
+def _forward_module(tmp_path, text: str) -> str:
+    """The module ``adc compile --mode forward`` writes for ``f`` of ``text``."""
+    path = _write(tmp_path, text)
+    out = tmp_path / "out.py"
+    argv = ["compile", str(path), "--function", "f", "--mode", "forward"]
+    assert cli.main(argv + ["-o", str(out)]) == 0
+    return out.read_text()
+
+
 def _call_everything(text: str):
     """Import an emitted module and call each of its functions at 0.7."""
     namespace = {"__name__": "emitted"}
@@ -190,24 +199,7 @@ def test_the_copy_is_the_decorated_function_even_after_a_form_feed(tmp_path):
     text = module_text(tmp_path / "M").replace(
         "def hp(x):", f"# breaks: {breaks}\ndef g(x):\n    return x\n\n\ndef hp(x):"
     )
-    path = _write(tmp_path, text)
-    out = tmp_path / "out.py"
-    assert (
-        cli.main(
-            [
-                "compile",
-                str(path),
-                "--function",
-                "f",
-                "--mode",
-                "forward",
-                "-o",
-                str(out),
-            ]
-        )
-        == 0
-    )
-    emitted = out.read_text()
+    emitted = _forward_module(tmp_path, text)
     namespace, _ = _call_everything(emitted)
     assert namespace["h"](3.0) == 9.0  # h, not g or hp
     # f's line, quoted under its own number (the line count is Python's)
@@ -423,24 +415,7 @@ def test_cli_copies_math_imports_and_module_numbers(tmp_path):
         def f(x):
             return h(x) * x
         """)
-    path = _write(tmp_path, text)
-    out = tmp_path / "out.py"
-    assert (
-        cli.main(
-            [
-                "compile",
-                str(path),
-                "--function",
-                "f",
-                "--mode",
-                "forward",
-                "-o",
-                str(out),
-            ]
-        )
-        == 0
-    )
-    emitted = out.read_text()
+    emitted = _forward_module(tmp_path, text)
     # the copy's globals, from the checked tree: imports of math/numpy, numbers
     for line in (
         "from math import erf",
