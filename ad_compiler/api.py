@@ -62,9 +62,18 @@ from .reverse import vjp as vjp_transform
 from .decorators import check_decorators
 from .guard import COMPILE_LOCK, current, guarded, is_current, unique
 from .scope import RuntimeScope, StaticScope, recording_reads
-from .source import from_function, module_functions, parse_module, FunctionSource
+from .names import bound_names, check_unique, clash_free, rename_params
+from .source import (
+    FunctionSource,
+    from_function,
+    module_functions,
+    parse_module,
+    source_lines,
+)
 from .tuple_loops import unroll_item_loops
 
+# what the emitted Hessian and Jacobian wrappers read besides their parameters
+WRAPPER_GLOBALS = frozenset({"np", "tuple", "float", "range", "_directions", "_blocks"})
 KINDS = ("grad", "value_and_grad", "vjp", "jvp", "hvp")
 # vector mode: many directions (or seeds) in one call, as a leading axis
 VECTOR_KINDS = ("jvp_vector", "vjp_vector", "hvp_vector")
@@ -236,7 +245,11 @@ def module_text(
     main: list[Function], functions: list[Function], lines, header, extra=()
 ) -> str:
     """One module: the copied custom-derivative functions, then ``functions``,
-    then ``extra`` (source text of functions calling them)."""
+    then ``extra`` (source text of functions calling them).
+
+    Every name it binds at module level is bound once (:func:`names.check_unique`),
+    and no local of an emitted function hides a global it reads
+    (:func:`names.clash_free`)."""
     functions = [emitted_form(f) for f in functions]
     imports = imports_for(functions)
     if extra and "import numpy as np" not in imports:
@@ -244,22 +257,43 @@ def module_text(
     externals = {}
     for fn in main:
         externals.update(fn.externals)
-    defs, seen = helpers_for(functions), set()
-    for text in externals.values():
+    defs = helpers_for(functions)
+    parts = [(n, f"the helper `{n}`", t) for d in defs for n, t in bound_names(d)]
+    for name, text in externals.items():
         body = []
-        for line in text.splitlines():
+        for line in source_lines(text):
             if line.startswith(("import ", "from ")):
                 if line not in imports:
                     imports.append(line)
             else:
                 body.append(line)
         defs.append("\n".join(body).strip("\n") + "\n")
+        what = f"the copy of your function `{name}` (it has a custom derivative)"
+        parts += [(n, what, t) for n, t in bound_names(defs[-1])]
+    parts += [(n, f"`{t}`", t) for line in imports for n, t in bound_names(line)]
+    parts += [(n, f"the function `{n}`", t) for w in extra for n, t in bound_names(w)]
+    module_names = {n for n, _, _ in parts} | {f.name for f in functions}
+    seen = set()
     for f in functions:
+        f = clash_free(f, module_names, emit_function)
+        text = emit(f, lines, black=False)
+        # a function emitted twice under one name is the same one if it comes
+        # from the same def (a recursive helper of a first and a second derivative)
+        origin = f"{f.loc.file}:{f.loc.line}" if f.loc is not None else text
+        parts.append((f.name, _what(f), origin))
         if f.name not in seen:
             seen.add(f.name)
-            defs.append(emit(f, lines, black=False))
+            defs.append(text)
+    loc = main[0].loc if main else None
+    check_unique(parts, loc, lines(loc) if lines and loc else None)
     defs += list(extra)
     return format_source(emit_module(defs, header, imports))
+
+
+def _what(f: Function) -> str:
+    """How an error names an emitted function: its name and its docstring's first line."""
+    first = source_lines(f.doc or "")[:1]
+    return f"`{f.name}` ({first[0].rstrip('.')})" if first else f"`{f.name}`"
 
 
 def describe(fn: Function, kind: str, wrt: tuple[int, ...], origin: str) -> str:
@@ -893,7 +927,7 @@ def compile_file(
     gives parameters' shapes beyond what their annotations say.
     Raises :class:`CompileError` (the first error) or :class:`UsageError`.
     """
-    lines = tuple(text.splitlines())
+    lines = tuple(source_lines(text))
     if mode == "symbolic" and not ir_only:
         return _symbolic_module(text, file, functions, wrt, command, fix)
     traces, derivatives, primals, wrappers = [], [], [], []
@@ -913,6 +947,9 @@ def compile_file(
         primals.append(fn)
         if mode in ("hessian", "jacobian"):
             from .jacobians import hessian_source, jacobian_source  # (a cycle)
+
+            # the wrapper's text reads these globals: no parameter may hide one
+            fn = rename_params(fn, WRAPPER_GLOBALS | {d.name})
         if mode == "hessian":
             wrappers.append(hessian_source(fn, idx, d.name))
         elif mode == "jacobian":
@@ -1007,8 +1044,8 @@ def _lower_file(
 
     Raises the compile errors of every function that fails, together."""
     module = parse_module(text, file)
-    scope = StaticScope(module)
-    lines = tuple(text.splitlines())
+    lines = tuple(source_lines(text))
+    scope = StaticScope(module, file, lines)
     nodes = module_functions(module)
     if functions:
         known = {n.name for n in nodes}
@@ -1133,8 +1170,9 @@ def trace_ir(text: str, file: str, function: str) -> Function:
     module = parse_module(text, file)
     for node in module_functions(module):
         if node.name == function:
-            src = FunctionSource(node, file, tuple(text.splitlines()))
-            scope = StaticScope(module)
+            lines = tuple(source_lines(text))
+            src = FunctionSource(node, file, lines)
+            scope = StaticScope(module, file, lines)
             check_decorators(src, scope)
             return lower(src, scope)
     raise UsageError(f"{file} has no top-level function named `{function}`")

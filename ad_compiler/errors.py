@@ -12,12 +12,45 @@ Guarantees:
           ^~~~~~~~~~~~
       hint: ...
 
-  Lines are 1-based, columns are 1-based (the AST's 0-based ``col_offset`` + 1).
+  Lines are 1-based, columns are 1-based characters (the AST's 0-based
+  ``col_offset`` + 1, converted from UTF-8 bytes by ``FunctionSource.loc``);
+* a source line echoed back (here, and in the ``# line N:`` comments of
+  emitted code) goes through :func:`visible` first: control and format
+  characters are shown as escapes, so an input cannot drive the terminal, hide
+  text or end a comment; the caret stays under the same characters.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+
+# Characters shown escaped: controls (ESC, CR, form feed, NEL...), format
+# characters (the bidirectional overrides that reorder what a reader sees),
+# line and paragraph separators, lone surrogates.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def _visible_char(c: str) -> str:
+    if c == "\t" or unicodedata.category(c) not in _HIDDEN_CATEGORIES:
+        return c
+    code = ord(c)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def visible(text: str) -> str:
+    """``text`` with every control or format character (tabs excepted) written as
+    its Python escape (``\\x1b``, ``\\u202e``): safe to print or to put in a comment."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(map(_visible_char, text))
+
+
+def _blank(text: str) -> str:
+    """Spaces as wide as ``text`` shown by :func:`visible`, tabs kept (for a caret)."""
+    return "".join("\t" if c == "\t" else " " for c in visible(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +80,19 @@ class Loc:
         )
 
 
+def _located(kind: str, message: str, loc: Loc | None, line: str | None) -> str:
+    """``file:line:col: kind: message``, the source line and a caret under ``loc``."""
+    head = f"{loc}: {kind}: {message}" if loc else f"{kind}: {message}"
+    if loc is None or line is None:
+        return head
+    start = loc.col - 1
+    width = 1
+    if loc.end_line == loc.line and loc.end_col is not None:
+        width = max(1, len(visible(line[start : loc.end_col])))
+    caret = f"    {_blank(line[:start])}^" + "~" * (width - 1)
+    return f"{head}\n    {visible(line)}\n{caret}"
+
+
 class AdError(Exception):
     """Base class of every error ad_compiler raises on purpose."""
 
@@ -66,6 +112,8 @@ class CompileError(AdError):
         self.loc = loc
         self.hint = hint
         self.source_line = source_line
+        # (message, Loc, source line) of other places the error involves
+        self.notes: tuple[tuple[str, Loc, str | None], ...] = ()
 
     def with_source(self, lines: list[str]) -> "CompileError":
         """Fill in the offending source line from the file's lines, if not known yet."""
@@ -75,21 +123,12 @@ class CompileError(AdError):
         return self
 
     def render(self) -> str:
-        """The full compiler-style message: location, source line, caret, hint."""
-        head = (
-            f"{self.loc}: error: {self.message}"
-            if self.loc
-            else f"error: {self.message}"
-        )
-        out = [head]
-        if self.loc is not None and self.source_line is not None:
-            out.append(f"    {self.source_line}")
-            width = 1
-            if self.loc.end_line == self.loc.line and self.loc.end_col is not None:
-                width = max(1, self.loc.end_col - (self.loc.col - 1))
-            out.append("    " + " " * (self.loc.col - 1) + "^" + "~" * (width - 1))
+        """The full compiler-style message: location, source line, caret, hint,
+        then the notes (other places involved, each with its line and caret)."""
+        out = [_located("error", self.message, self.loc, self.source_line)]
         if self.hint:
             out.append(f"hint: {self.hint}")
+        out += [_located("note", *note) for note in self.notes]
         return "\n".join(out)
 
     def __str__(self) -> str:

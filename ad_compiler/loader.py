@@ -11,13 +11,16 @@ from __future__ import annotations
 import hashlib
 import linecache
 
+from .source import source_lines
+
 
 def load(source: str, name: str, label: str):
     """Execute ``source`` (a module text) and return its function ``name``."""
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     filename = f"<ad_compiler {label} {digest}>"
     # An entry with mtime None is never evicted by linecache.checkcache().
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    lines = [line + "\n" for line in source_lines(source)]
+    linecache.cache[filename] = (len(source), None, lines, filename)
     namespace: dict[str, object] = {"__name__": f"ad_compiler_generated_{digest}"}
     exec(compile(source, filename, "exec"), namespace)
     return namespace[name]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,18 +42,19 @@ from .ir import (
     verify,
 )
 from .scope import (
+    checked_lookup,
     FuncRef,
     ModuleRef,
     OpaqueRef,
     RuntimeScope,
     UserFuncRef,
     ValueRef,
-    record_read,
     attribute,
     literal_number,
 )
 from .lower_arrays import ArrayLowering, check_aliasing, known_numpy
 from .decorators import check_decorators
+from .external import external_source
 from .source import FunctionSource, from_function
 
 # Node -> (what the user wrote, how to get around it).
@@ -168,9 +168,6 @@ _BINARY = {
     "math.copysign": "copysign",
     "math.fmod": "fmod",
 }
-
-
-RESERVED_LOCALS = frozenset({"math", "np", "abs"})
 
 
 @dataclass(frozen=True)
@@ -390,6 +387,11 @@ class Lowerer(ArrayLowering):
         self.in_place_aliases: dict = {}
         self.hazards: list = []
 
+    def lookup(self, node: ast.AST, name: str):
+        """What the global ``name`` used at ``node`` is; an ambiguous one is an error."""
+        loc = self.src.loc(node)
+        return checked_lookup(self.scope, name, loc, self.src.line(loc))
+
     # --- errors ------------------------------------------------------------------
     def error(self, node: ast.AST, message: str, hint: str | None = None):
         loc = self.src.loc(node)
@@ -417,8 +419,6 @@ class Lowerer(ArrayLowering):
                 "keyword-only parameters are not supported",
                 "make them positional parameters",
             )
-        if self.locals & RESERVED_LOCALS:
-            self.check_reserved_names(node)
 
     def lower_function_body(self):
         """The function's statements, lowered: ``(results, tree)``."""
@@ -437,6 +437,7 @@ class Lowerer(ArrayLowering):
 
     def run(self) -> Function:
         node = self.src.node
+        self.lookup(node, node.name)  # a function defined twice: which one is meant?
         self.check_signature()
         self.check_nesting(node)
         check_aliasing(self, node)
@@ -493,26 +494,10 @@ class Lowerer(ArrayLowering):
                     )
             todo.extend((child, depth) for child in ast.iter_child_nodes(n))
 
-    def check_reserved_names(self, node: ast.FunctionDef):
-        """Emitted code refers to `math`, `np` and `abs`; a local of that name would hide them."""
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.arg) and sub.arg in RESERVED_LOCALS:
-                name = sub.arg
-            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-                name = sub.id if sub.id in RESERVED_LOCALS else None
-            else:
-                continue
-            if name:
-                self.error(
-                    sub,
-                    f"a local variable named `{name}` is not supported",
-                    f"the emitted code uses `{name}` for the module/builtin; rename it",
-                )
-
     def default(self, node: ast.expr) -> Const:
         value = literal_number(node)
         if value is None and isinstance(node, ast.Name):
-            ref = self.scope.lookup(node.id)
+            ref = self.lookup(node, node.id)
             if isinstance(ref, ValueRef):
                 value = ref.value
         if value is None:
@@ -1123,7 +1108,7 @@ class Lowerer(ArrayLowering):
             if isinstance(value, Unbound):
                 self.error(node, *value.message())
             return value
-        ref = self.scope.lookup(name)
+        ref = self.lookup(node, name)
         return self.ref_value(node, name, ref)
 
     def ref_value(self, node: ast.AST, name: str, ref):
@@ -1151,7 +1136,7 @@ class Lowerer(ArrayLowering):
                 self.error(
                     node, f"calling the local value `{node.id}` is not supported"
                 )
-            ref = self.scope.lookup(node.id)
+            ref = self.lookup(node, node.id)
             if ref is None:
                 self.error(
                     node, f"name `{node.id}` is not defined", "define or import it"
@@ -1506,7 +1491,7 @@ class Lowerer(ArrayLowering):
                 "one per parameter",
             )
         name = src.node.name
-        self.externals[name] = external_source(ref, src, self.scope)
+        self.externals[name] = external_source(src, ref.obj, self.scope)
         out = self.namer.temp()
         params = (("custom", len(args)), ("fn", name))
         with self.b.at(self.src.loc(node)):
@@ -1568,7 +1553,7 @@ def custom_partials(ref: UserFuncRef, src: FunctionSource, scope):
                 "write @custom_derivative(partials) with a module-level `def partials`",
                 src.line(loc),
             )
-        partials = scope.lookup(dec.args[0].id)
+        partials = checked_lookup(scope, dec.args[0].id, loc, src.line(loc))
         if not isinstance(partials, UserFuncRef):
             raise UnsupportedError(
                 f"`{dec.args[0].id}` is not a function defined in this module",
@@ -1577,71 +1562,6 @@ def custom_partials(ref: UserFuncRef, src: FunctionSource, scope):
                 src.line(loc),
             )
         return partials
-    return None
-
-
-def external_source(ref: UserFuncRef, src: FunctionSource, scope) -> str:
-    """The text of a custom-derivative function for the emitted module: its ``def``
-    without decorators, after the imports and constants its body uses."""
-    node = src.node
-    first = node.lineno + src.line_offset
-    last = node.end_lineno + src.line_offset
-    body = textwrap.dedent("\n".join(src.lines[first - 1 : last]))
-    local = {a.arg for a in node.args.args + node.args.posonlyargs}
-    local |= _stored_names(node.body)
-    names = sorted(
-        {
-            n.id
-            for stmt in node.body
-            for n in ast.walk(stmt)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-        }
-        - local
-    )
-    lines = []
-    for name in names:
-        if ref.obj is None:
-            line = scope.binding_text(name)
-        else:
-            line = _runtime_binding(ref.obj, name)
-        if line is None:
-            raise UnsupportedError(
-                f"`{node.name}` uses `{name}`, which cannot be copied into emitted code",
-                src.loc(node),
-                "use modules and numbers only in a function with a custom derivative",
-                src.line(src.loc(node)),
-            )
-        if line:
-            lines.append(line)
-    return "\n".join(lines + ([""] if lines else []) + [body])
-
-
-def _runtime_binding(fn, name: str) -> str | None:
-    """How emitted code gets the global ``name`` of a live function: an import
-    line, a constant, ``""`` for a builtin, None if it cannot."""
-    import builtins
-    import sys
-    import types
-
-    g = fn.__globals__
-    if name not in g:
-        return "" if hasattr(builtins, name) else None
-    value = g[name]
-    if isinstance(value, types.ModuleType):
-        alias = f" as {name}" if value.__name__ != name else ""
-        return f"import {value.__name__}{alias}"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        record_read(g, name, value, ValueRef(value))  # copied: watched (api)
-        return f"{name} = {value!r}"
-    module = getattr(value, "__module__", None)
-    qualname = getattr(value, "__qualname__", None)
-    if (
-        module
-        and qualname
-        and getattr(sys.modules.get(module), qualname, None) is value
-    ):
-        alias = f" as {name}" if qualname != name else ""
-        return f"from {module} import {qualname}{alias}"
     return None
 
 

@@ -34,6 +34,9 @@ from dataclasses import dataclass, field
 import numpy
 
 from .source import made_by_decorator
+from .bindings import module_bindings
+from .errors import Loc, UnsupportedError
+from .source import locate
 
 # Functions ad_compiler knows, by qualified name.  Lowering maps each to IR.
 MATH_FUNCTIONS = frozenset(
@@ -102,6 +105,46 @@ class OpaqueRef:
     module: object = field(default=None, compare=False, repr=False)
 
 
+@dataclass(frozen=True)
+class AmbiguousRef(OpaqueRef):
+    """A module-level name bound in more than one place, or in a place whose
+    effect is not known without running the file (see :mod:`.bindings`).
+
+    ``bindings`` are ``(how, Loc, source line)`` of each binding."""
+
+    name: str = ""
+    bindings: tuple = field(default=(), compare=False, repr=False)
+
+    def error(self, loc: Loc, line: str | None) -> UnsupportedError:
+        """The error for a use of the name at ``loc``: a note at each binding."""
+        hows = ", ".join(f"{how} at line {b.line}" for how, b, _ in self.bindings)
+        where = (
+            f"more than once in the module ({hows})"
+            if len(self.bindings) > 1
+            else f"only in a place that may not run ({hows})"
+        )
+        error = UnsupportedError(
+            f"`{self.name}` is bound {where}: which value the function sees is not "
+            "known without running the file",
+            loc,
+            "bind it once, with a plain top-level statement, or pass it as a parameter",
+            line,
+        )
+        error.notes = tuple(
+            (f"`{self.name}` is bound here ({how})", b, text)
+            for how, b, text in self.bindings
+        )
+        return error
+
+
+def checked_lookup(scope, name: str, loc: Loc, line: str | None):
+    """``scope.lookup(name)`` for a use at ``loc``; an ambiguous name is an error."""
+    ref = scope.lookup(name)
+    if isinstance(ref, AmbiguousRef):
+        raise ref.error(loc, line)
+    return ref
+
+
 Ref = ModuleRef | FuncRef | ValueRef | UserFuncRef | OpaqueRef
 
 
@@ -153,12 +196,25 @@ def literal_number(node: ast.expr) -> int | float | None:
 
 
 class StaticScope:
-    """Names bound at the top level of a module, read from its AST alone."""
+    """Names bound at the top level of a module, read from its AST alone.
 
-    def __init__(self, module: ast.Module):
+    A name bound by exactly one plain top-level statement (``N = 3``,
+    ``import math``, ``def g``; an import repeated verbatim counts once) has
+    the value that statement gives.  A name bound twice, or anywhere else
+    (inside a top-level ``if``/``try``/``for``/``with``, by a walrus, ``+=``,
+    ``del``, ``global`` in a function, ``globals()[...]``), or any module
+    constant of a file that calls ``globals()``/``exec``, is an
+    :class:`AmbiguousRef`: its value depends on what ran before the call, so
+    using it is an error pointing at every binding.  Two plain assignments
+    are refused too: Python would use whichever ran last before the call,
+    which a reader of the text cannot know.
+    """
+
+    def __init__(self, module: ast.Module, file: str = "<module>", lines=()):
+        self.file, self.lines = file, tuple(lines)
         self.refs: dict[str, Ref] = {}
         self.imports: dict[str, str] = {}  # name -> the import line binding it
-        counts: dict[str, int] = {}
+        seen: dict[str, list] = {}  # name -> the refs of its plain bindings
         for stmt in module.body:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 for alias in stmt.names:
@@ -166,11 +222,36 @@ class StaticScope:
                     bound = alias.asname or alias.name.split(".")[0]
                     self.imports[bound] = ast.unparse(one)
             for name, ref in self._bindings(stmt):
-                counts[name] = counts.get(name, 0) + 1
+                seen.setdefault(name, []).append(ref)
                 self.refs[name] = ref
-        for name, n in counts.items():
-            if n > 1 and not isinstance(self.refs[name], (ModuleRef, FuncRef)):
-                self.refs[name] = OpaqueRef("bound more than once at module level")
+        self._ambiguous(module_bindings(module), seen)
+
+    def _ambiguous(self, found, seen: dict) -> None:
+        """Replace the refs of names bound more than once by :class:`AmbiguousRef`."""
+        places: dict[str, list] = {}
+        for b in found.plain + found.other:
+            places.setdefault(b.name, []).append(b)
+        others = {b.name for b in found.other}
+        for name, bs in places.items():
+            refs = seen.get(name, [])
+            same_import = all(
+                isinstance(r, (ModuleRef, FuncRef)) and r == refs[0] for r in refs
+            )
+            if name not in others and (len(bs) == 1 or same_import):
+                if not (found.dynamic and isinstance(self.refs.get(name), ValueRef)):
+                    continue
+                bs = bs + found.dynamic  # a constant `globals()` may rebind
+            self.refs[name] = AmbiguousRef(
+                "bound in more than one place", name=name, bindings=self._notes(bs)
+            )
+
+    def _notes(self, bindings) -> tuple:
+        out = []
+        for b in sorted(bindings, key=lambda b: (b.node.lineno, b.node.col_offset)):
+            loc = locate(b.node, self.file, self.lines)
+            line = self.lines[loc.line - 1] if loc.line <= len(self.lines) else None
+            out.append((b.how, loc, line))
+        return tuple(out)
 
     @staticmethod
     def _bindings(stmt: ast.stmt):
@@ -195,31 +276,18 @@ class StaticScope:
                 yield stmt.name, OpaqueRef("an `async def` function")
         elif isinstance(stmt, ast.ClassDef):
             yield stmt.name, OpaqueRef("a class")
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            value = literal_number(stmt.value) if stmt.value is not None else None
+            value = literal_number(stmt.value)
             for target in targets:
                 for node in ast.walk(target):
                     if isinstance(node, ast.Name):
                         if value is not None and isinstance(target, ast.Name):
-                            if not isinstance(stmt, ast.AugAssign):
-                                yield node.id, ValueRef(value)
-                                continue
+                            yield node.id, ValueRef(value)
+                            continue
                         yield node.id, OpaqueRef(
                             "a module-level value not known without running the file"
                         )
-
-    def binding_text(self, name: str) -> str | None:
-        """How emitted code gets the module-level ``name``: an import line, a
-        constant, ``""`` for a builtin, None if it cannot."""
-        if name in self.imports:
-            return self.imports[name]
-        ref = self.refs.get(name)
-        if isinstance(ref, ValueRef):
-            return f"{name} = {ref.value!r}"
-        if ref is None and hasattr(builtins, name):
-            return ""
-        return None
 
     def lookup(self, name: str) -> Ref | None:
         if name in self.refs:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import __future__
 import ast
+import dataclasses
 import functools
 import inspect
 import linecache
 import os
+import re
 import textwrap
 import tokenize
 import types
@@ -29,6 +31,24 @@ from .errors import (
     UnsupportedError,
 )
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of a source text, split where Python's tokenizer splits them.
+
+    Only ``\\n``, ``\\r\\n`` and ``\\r`` end a line.  ``str.splitlines`` also
+    splits at ``\\x0c``, ``\\v``, ``\\x1c``-``\\x1e``, U+0085, U+2028 and U+2029, which
+    Python reads as ordinary characters: counting them would shift every line
+    number after them, so an error, an emitted ``# line N:`` comment or a copied
+    function would come from another line than the AST's.  Like ``splitlines``,
+    a final line break does not start another line.
+    """
+    lines = _LINE_BREAK.split(text)
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
 
 @dataclass(frozen=True)
 class FunctionSource:
@@ -41,7 +61,8 @@ class FunctionSource:
     col_offset: int = 0  # added to AST columns (the indentation removed before parsing)
 
     def loc(self, node: ast.AST) -> Loc:
-        return Loc.of(node, self.file, self.line_offset, self.col_offset)
+        """Where ``node`` is; columns count characters (the AST counts UTF-8 bytes)."""
+        return locate(node, self.file, self.lines, self.line_offset, self.col_offset)
 
     def line(self, loc: Loc) -> str | None:
         if loc.file != self.file:  # code inlined from a function in another file
@@ -51,13 +72,36 @@ class FunctionSource:
         return None
 
 
+def locate(
+    node: ast.AST, file: str, lines, line_offset: int = 0, col_offset: int = 0
+) -> Loc:
+    """The location of ``node`` in ``file`` whose lines are ``lines``, in characters."""
+    loc = Loc.of(node, file, line_offset, col_offset)
+
+    def line(n):
+        return lines[n - 1] if 1 <= n <= len(lines) else None
+
+    col = _char_column(line(loc.line), loc.col - 1) + 1
+    end_col = loc.end_col
+    if end_col is not None and loc.end_line is not None:
+        end_col = _char_column(line(loc.end_line), end_col)
+    return dataclasses.replace(loc, col=col, end_col=end_col)
+
+
+def _char_column(line: str | None, offset: int) -> int:
+    """The character offset of UTF-8 byte ``offset`` of ``line``."""
+    if line is None or line.isascii():
+        return offset
+    return len(line.encode("utf-8")[:offset].decode("utf-8", "ignore"))
+
+
 def parse_module(text: str, file: str) -> ast.Module:
     """Parse a whole file; a syntax error becomes a compile error at its position."""
     try:
         return ast.parse(text, filename=file)
     except SyntaxError as exc:
         loc = Loc(file, exc.lineno or 1, exc.offset or 1)
-        lines = text.splitlines()
+        lines = source_lines(text)
         message = exc.msg
         if not message.startswith("invalid syntax"):
             message = f"invalid syntax: {message}"
@@ -65,7 +109,7 @@ def parse_module(text: str, file: str) -> ast.Module:
     except ValueError as exc:  # e.g. source with NUL bytes
         raise CompileError(f"cannot parse {file}: {exc}") from None
     except (RecursionError, MemoryError):
-        lines = text.splitlines()
+        lines = source_lines(text)
         longest = max(range(len(lines)), key=lambda i: len(lines[i]), default=0)
         raise too_deep(Loc(file, longest + 1, 1), lines) from None
 
@@ -90,7 +134,7 @@ def from_text(text: str, file: str, name: str) -> FunctionSource:
     module = parse_module(text, file)
     for node in module_functions(module):
         if node.name == name:
-            return FunctionSource(node, file, tuple(text.splitlines()))
+            return FunctionSource(node, file, tuple(source_lines(text)))
     raise CompileError(f"{file} has no top-level function named `{name}`")
 
 
@@ -117,22 +161,26 @@ def from_function(fn) -> FunctionSource:
         raise _not_a_function(fn, name)
     file, text, start = _def_text(fn, name)
     dedented = textwrap.dedent(text)
-    first = text.splitlines()[0]
+    first = source_lines(text)[0]
     indent = len(first) - len(first.lstrip()) if dedented != text else 0
+    where = Loc(file, start, indent + 1)
     try:
         _check_current(fn, file)
+    except (RecursionError, MemoryError):  # Python compiled it with more room
+        file_lines = [line.rstrip("\n") for line in linecache.getlines(file)]
+        raise too_deep(where, file_lines) from None
     except StaleSourceError as exc:
-        first_line = dedented.lstrip().splitlines()[0] if dedented.strip() else ""
+        first_line = source_lines(dedented.lstrip())[0] if dedented.strip() else ""
         if first_line.startswith("@"):  # the text is current, its code was replaced
             raise StaleSourceError(
                 f"{exc} (or the decorator `{first_line}` replaced its code, which "
                 "ad_compiler cannot see through)"
             ) from None
         raise
-    node = _parse_def(dedented, fn, file)
+    node = _parse_def(dedented, fn, file, where)
     _live_defaults(fn, node)
     file_lines = linecache.getlines(file, fn.__globals__) or (
-        [""] * (start - 1) + text.splitlines(True)
+        [""] * (start - 1) + source_lines(text)
     )
     all_lines = tuple(line.rstrip("\n") for line in file_lines)
     return FunctionSource(
@@ -179,7 +227,7 @@ def _stale(fn, file: str, why: str) -> StaleSourceError:
     )
 
 
-def _parse_def(dedented: str, fn, file: str) -> ast.FunctionDef:
+def _parse_def(dedented: str, fn, file: str, where: Loc) -> ast.FunctionDef:
     try:
         module = ast.parse(dedented)
     except SyntaxError as exc:  # (the file compiles: e.g. a string less indented)
@@ -188,7 +236,7 @@ def _parse_def(dedented: str, fn, file: str) -> ast.FunctionDef:
         ) from None
     except (RecursionError, MemoryError):  # Python compiled it with more room
         file_lines = [line.rstrip("\n") for line in linecache.getlines(file)]
-        raise too_deep(Loc(file, start, indent + 1), file_lines) from None
+        raise too_deep(where, file_lines) from None
     nodes = [n for n in module.body if isinstance(n, ast.FunctionDef)]
     if not nodes or nodes[0].name != fn.__code__.co_name:
         found = f"`def {nodes[0].name}`" if nodes else "no `def`"

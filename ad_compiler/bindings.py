@@ -1,0 +1,223 @@
+"""Every place a module binds a module-level name, read from its AST alone.
+
+The CLI never runs the file it compiles, so it can only use a module-level
+name whose value a reader sees without running anything: one plain top-level
+statement binding it (``N = 3``, ``import math``, ``def g``).  Anything else
+that may rebind a module-level name makes its value depend on what ran before
+the call: an assignment, import, ``def`` or ``class`` inside a top-level
+``if``/``try``/``for``/``while``/``with``/``match``, a ``for``/``with``/``except``
+target, a walrus at module level, an augmented assignment, ``del``, a
+``global`` statement in a function that then assigns or deletes the name,
+``globals()[...] = ...``.  :func:`module_bindings` finds all of them (not the
+names bound in a function's or class's own scope), with what kind of binding
+each is, and the calls that may rebind any name (``globals()`` passed around,
+``exec``, ``setattr``...).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+# calls that can bind any module-level name
+_DYNAMIC = frozenset({"globals", "vars", "locals", "exec", "eval"})
+_NAMESPACES = ("globals", "vars", "locals")
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+_COMPOUND = {
+    ast.If: "an `if`",
+    ast.For: "a `for` loop",
+    ast.AsyncFor: "a `for` loop",
+    ast.While: "a `while` loop",
+    ast.With: "a `with`",
+    ast.AsyncWith: "a `with`",
+    ast.Try: "a `try`",
+    ast.Match: "a `match`",
+}
+if hasattr(ast, "TryStar"):
+    _COMPOUND[ast.TryStar] = "a `try`"
+
+
+@dataclass(frozen=True)
+class Binding:
+    """``name`` bound at ``node``; ``how`` says how, for a message ("inside an `if`")."""
+
+    name: str
+    node: ast.AST
+    how: str
+
+
+@dataclass
+class ModuleBindings:
+    plain: list  # Binding: one plain top-level statement each
+    other: list  # Binding: every other binding of a module-level name
+    dynamic: list  # Binding with name "*": may bind any name
+
+
+def _names_stored(target: ast.AST):
+    for node in ast.walk(target):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            yield node
+
+
+def module_bindings(module: ast.Module) -> ModuleBindings:
+    """The bindings of module-level names in ``module`` (see the module docstring)."""
+    found = ModuleBindings([], [], [])
+    walker = _Walker(found)
+    for stmt in module.body:
+        walker.top_level(stmt)
+    return found
+
+
+class _Walker:
+    def __init__(self, found: ModuleBindings):
+        self.found = found
+        self.keyed: set[int] = set()  # `globals()` calls read or written by key
+
+    def add(self, name: str, node: ast.AST, how: str, plain: bool = False):
+        (self.found.plain if plain else self.found.other).append(
+            Binding(name, node, how)
+        )
+
+    # --- top-level statements: plain bindings, and what their parts bind ---------------
+    def top_level(self, stmt: ast.stmt):
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                for name in _names_stored(target):
+                    self.add(name.id, name, "an assignment", plain=True)
+                self.walk(target, None, None)  # `globals()["N"] = ...`, `x[i] = ...`
+            self.walk(stmt.value, "module", "a walrus")
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:
+                if alias.name != "*":
+                    bound = alias.asname or alias.name.split(".")[0]
+                    self.add(bound, stmt, "an import", plain=True)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            kind = "a class" if isinstance(stmt, ast.ClassDef) else "a `def`"
+            self.add(stmt.name, stmt, kind, plain=True)
+            self.scoped(stmt, "module", "a walrus")
+        elif isinstance(stmt, ast.AnnAssign):
+            return  # `N: float` alone binds nothing
+        elif isinstance(stmt, ast.AugAssign):
+            self.walk(stmt, "module", "an augmented assignment")
+        else:
+            where = _COMPOUND.get(type(stmt))
+            self.walk(stmt, "module", f"inside {where}" if where else None)
+
+    # --- everything else ------------------------------------------------------------
+    def walk(self, node: ast.AST, scope, how: str | None):
+        """Record what ``node`` binds in the module.  ``scope`` is ``"module"``,
+        or the set of names a function declared ``global``, or None (a class
+        body, a lambda, a comprehension: only walruses and `global` reach out)."""
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if scope == "module":
+                self.add(node.name, node, how or "a nested `def`")
+            self.scoped(node, scope, how)
+            return
+        if isinstance(node, ast.Lambda):
+            self.walk_all(node.args.defaults + node.args.kw_defaults, scope, how)
+            return
+        if isinstance(node, _COMPREHENSIONS):  # its targets are its own
+            parts = [getattr(node, f, None) for f in ("elt", "key", "value")]
+            for gen in node.generators:
+                parts += [gen.iter, *gen.ifs]
+            self.walk_all(parts, scope, how)
+            return
+        self.binding(node, scope, how)
+        self.dynamic(node)
+        if isinstance(node, ast.NamedExpr):
+            if scope == "module" or (
+                isinstance(scope, set) and node.target.id in scope
+            ):
+                self.add(node.target.id, node.target, "a walrus")
+            self.walk(node.value, scope, how)
+            return
+        for child in ast.iter_child_nodes(node):
+            self.walk(child, scope, how)
+
+    def walk_all(self, nodes, scope, how):
+        for node in nodes:
+            if node is not None:
+                self.walk(node, scope, how)
+
+    def scoped(self, node, scope, how):
+        """A def or class: its decorators, defaults and bases in the enclosing
+        scope, its body in its own."""
+        self.walk_all(node.decorator_list, scope, how)
+        if isinstance(node, ast.ClassDef):
+            self.walk_all(node.bases + [k.value for k in node.keywords], scope, how)
+            for stmt in node.body:
+                self.walk(stmt, None, how)
+            return
+        args = node.args
+        self.walk_all(args.defaults + args.kw_defaults, scope, how)
+        declared = {
+            name
+            for sub in ast.walk(node)
+            if isinstance(sub, ast.Global)
+            for name in sub.names
+        }
+        for stmt in node.body:  # `global` applies to this function's own scope
+            self.walk(stmt, declared, f"`global` in `{node.name}`")
+
+    def binding(self, node: ast.AST, scope, how):
+        """The names ``node`` itself binds, if they are module-level names."""
+        names: list[tuple[str, ast.AST]] = []
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.append((node.id, node))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name != "*":
+                    names.append((alias.asname or alias.name.split(".")[0], node))
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.append((node.name, node))
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            names.append((node.name, node))
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            names.append((node.rest, node))
+        elif isinstance(node, ast.Subscript) and _is_namespace(node.value):
+            key = node.slice
+            stored = isinstance(node.ctx, (ast.Store, ast.Del))
+            if not stored:
+                self.keyed.add(id(node.value))  # a read by key binds nothing
+            elif isinstance(key, ast.Constant) and isinstance(key.value, str):
+                self.keyed.add(id(node.value))
+                names.append((key.value, node))
+        for name, where in names:
+            if (
+                scope == "module"
+                or (isinstance(scope, set) and name in scope)
+                or isinstance(node, ast.Subscript)  # globals() is the module's anywhere
+            ):
+                self.add(name, where, _how(node, how))
+
+    def dynamic(self, node: ast.AST):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _DYNAMIC
+        ):
+            if node.func.id in _NAMESPACES and node.args:
+                return  # vars(obj): an object's attributes
+            if id(node) not in self.keyed:
+                self.found.dynamic.append(Binding("*", node, f"`{node.func.id}()`"))
+
+
+def _is_namespace(node: ast.AST) -> bool:
+    """Whether ``node`` is ``globals()`` (or ``vars()``, ``locals()``)."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in _NAMESPACES
+        and not node.args
+    )
+
+
+def _how(node: ast.AST, how: str | None) -> str:
+    if isinstance(node, ast.Subscript):
+        return "`globals()[...]`"
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Del):
+        return "`del`"
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return f"an import{' ' + how if how else ''}"
+    return how or "a binding"
