@@ -36,6 +36,7 @@ from .ir import (
     render_tree,
     signature,
 )
+from .escape import docstring_body
 from .array_primitives import HELPER_OF, HELPERS, index_text
 from .inplace import written_in_place
 from .primitives import PREC_ATOM, PREC_CMP, PREC_NEG, PREC_NOT, PREC_POW, PRIMITIVES
@@ -418,8 +419,11 @@ def helpers_for(functions: list[Function]) -> list[str]:
 
 
 def emit_module(sources: list[str], header: str, imports: list[str]) -> str:
-    """A self-contained module: docstring header, imports, then the functions."""
-    parts = [f'"""{header}"""', ""]
+    """A self-contained module: docstring header, imports, then the functions.
+
+    The header is escaped (:func:`ad_compiler.escape.docstring_body`): no text in it
+    can close the docstring, so a file name cannot smuggle code into the module."""
+    parts = [f'"""{docstring_body(header)}"""', ""]
     parts += imports
     for src in sources:
         parts += ["", "", src.rstrip("\n")]

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .escape import printable
+
 
 @dataclass(frozen=True, slots=True)
 class Loc:
@@ -31,7 +33,7 @@ class Loc:
     end_col: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
+        return f"{printable(self.file)}:{self.line}:{self.col}"
 
     @classmethod
     def of(cls, node, file: str, line_offset: int = 0, col_offset: int = 0) -> "Loc":
