@@ -878,14 +878,18 @@ def _second_order_kind(fn: Function, mode: str, wrt: tuple) -> str:
 
 
 def _returns_number(fn: Function) -> bool:
-    """Whether ``fn``'s one result is a number (a gradient), not an array (a VJP)."""
+    """Whether ``adc compile`` writes ``fn``'s gradient rather than a VJP: unless
+    its one result is known to be an array (``--shape`` made it so).  A result
+    of unknown shape gets the gradient of the sum of its entries, as
+    docs/arrays.md promises: the CLI cannot tell, and a number's gradient is
+    what scalar code using NumPy functions (``np.mean(x) + x``) needs."""
     if not fn.param_shapes:
         return True
     result = fn.results[0]
     if not isinstance(result, Var):
         return True
-    # an unknown shape may be an array: a VJP is right for a number too
-    return shapes.infer(fn).get(result.name) == shapes.SCALAR
+    shape = shapes.infer(fn).get(result.name)
+    return shape is None or shape == shapes.SCALAR
 
 
 def _symbolic_module(text, file, functions, wrt, command, fix, seconds) -> str:

@@ -110,9 +110,13 @@ def _check_wrt(fn: Function, param: str, wrt) -> None:
     inputs = [p.name for p in fn.params if p.name != param]
     for w in wrt or ():
         if w not in inputs:
-            why = "is the parameter fixed" if w == param else "is not a parameter"
+            why = (
+                "is the parameter --param fixes in"
+                if w == param
+                else "is not a parameter of"
+            )
             raise UsageError(
-                f"--wrt {w} {why} of `{fn.name}` (its inputs: {', '.join(inputs)})"
+                f"--wrt {w} {why} `{fn.name}` (its inputs: {', '.join(inputs)})"
             )
     if wrt and len(set(wrt)) < len(wrt):
         raise UsageError(f"--wrt names a parameter twice: {', '.join(wrt)}")
