@@ -309,10 +309,10 @@ def _swell(args) -> int:
         )
     name, values = parsed
     fmt = os.path.splitext(args.plot or "")[1].lstrip(".").lower()
-    if args.plot and fmt not in PLOT_FORMATS:
-        return _error("--plot takes a .png, .svg or .pdf file")
     if args.plot:
         outfile.check_target(args.plot, [args.file], "--plot")
+        if fmt not in PLOT_FORMATS:
+            return _error("--plot takes a .png, .svg or .pdf file")
     text = _read(args.file)
     wrt = _names(args.wrt)
 
@@ -427,10 +427,10 @@ def _graph(args) -> int:
 
     out = args.output
     fmt = os.path.splitext(out or "")[1].lstrip(".").lower()
-    if out and fmt not in ("dot", "gv", "svg", "png"):
-        return _error("-o takes a .dot, .gv, .svg or .png file")
     if out:
         outfile.check_target(out, [args.file])
+        if fmt not in ("dot", "gv", "svg", "png"):
+            return _error("-o takes a .dot, .gv, .svg or .png file")
     text = _read(args.file)
     fn, status = _call(text, lambda: trace_ir(text, args.file, args.function))
     if fn is None:

@@ -99,15 +99,25 @@ def time_budget(seconds: float | None):
 
     _DEADLINES.append(end)
     previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
+    try:  # armed inside: a budget shorter than this line still gets disarmed
+        signal.setitimer(signal.ITIMER_REAL, seconds)
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        _disarm()
         _DEADLINES.pop()
         signal.signal(signal.SIGALRM, previous)
         if outer is not None:
             signal.setitimer(signal.ITIMER_REAL, max(outer - time.monotonic(), 1e-3))
+
+
+def _disarm() -> None:
+    """Stop the alarm, even if it rings (and raises) while being stopped."""
+    while True:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            return
+        except OutOfTime:
+            continue
 
 
 def _in_gc_callback(frame) -> bool:
