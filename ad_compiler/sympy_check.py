@@ -81,6 +81,10 @@ def time_budget(seconds: float | None):
         and hasattr(signal, "setitimer")
         and threading.current_thread() is threading.main_thread()
     )
+    if usable:
+        # Import SymPy before the clock starts: an alarm inside its (long, first)
+        # import would leave a half-initialised module behind for every later use.
+        sympy_module()
     end = time.monotonic() + (seconds or 0.0)
     outer = _DEADLINES[-1] if _DEADLINES else None
     if not usable or (outer is not None and outer <= end):

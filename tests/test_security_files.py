@@ -76,7 +76,9 @@ def _top_level_is_only_defs(module_text: str) -> bool:
     """The module's statements: its docstring, imports, and function definitions."""
     body = ast.parse(module_text).body
     kinds = (ast.Import, ast.ImportFrom, ast.FunctionDef)
-    docstring = isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+    docstring = isinstance(body[0], ast.Expr) and isinstance(
+        body[0].value, ast.Constant
+    )
     return docstring and all(isinstance(s, kinds) for s in body[1:])
 
 
