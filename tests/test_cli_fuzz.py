@@ -100,6 +100,23 @@ GOOD = {
 }
 
 
+# each sample function's parameters: most points name exactly these
+PARAMETERS = {
+    "f": ["x", "y"],
+    "loop": ["x", "n"],
+    "branch": ["x", "y"],
+    "until": ["x"],
+    "big": ["x", "a"],
+    "layer": ["W", "b", "X"],
+    "elementwise": ["x"],
+    "scale": ["x", "n"],
+}
+FILE_OF = {
+    name: "arrays.py" if name in ("layer", "elementwise", "scale") else "scalar.py"
+    for name in PARAMETERS
+}
+
+
 class Grammar:
     """Random command lines, given the files and folders one case may touch."""
 
@@ -130,8 +147,11 @@ class Grammar:
         return self.pick(pool)
 
     def command(self) -> list[str]:
-        verb = self.pick(["compile", "trace", "graph", "check", "swell", "bogus", ""])
-        source = self.inputs[0] if self.maybe(0.6) else self.pick(self.inputs)
+        verbs = ["compile", "trace", "graph", "check", "swell"]
+        verb = self.pick(verbs * 8 + ["bogus", ""])
+        self.function = self.rng.choice(list(PARAMETERS))
+        source = os.path.join(self.folder, FILE_OF[self.function])
+        source = source if self.maybe(0.7) else self.pick(self.inputs)
         argv = [verb, source] if verb else []
         options = getattr(self, f"_{verb}", lambda: [])()
         self.rng.shuffle(options)
@@ -146,8 +166,18 @@ class Grammar:
     def _function(self, required: bool) -> list[list[str]]:
         if required or self.maybe():
             count = 1 if required else self.rng.randint(1, 2)
-            return [["--function", self.pick(FUNCTIONS)] for _ in range(count)]
+            names = [self.function] + [self.pick(FUNCTIONS) for _ in range(count)]
+            if self.maybe(0.2):
+                names[0] = self.pick(FUNCTIONS)
+            return [["--function", name] for name in names[:count]]
         return []
+
+    def point(self) -> list[str]:
+        """``--at`` values: the function's parameters, sometimes others."""
+        if self.maybe(0.7):
+            values = [self.pick(NUMBERS) for _ in PARAMETERS[self.function]]
+            return [f"{n}={v}" for n, v in zip(PARAMETERS[self.function], values)]
+        return self.name_values(self.rng.randint(1, 3))
 
     def _compile(self) -> list[list[str]]:
         out = self._function(False)
@@ -173,7 +203,7 @@ class Grammar:
     def _trace(self) -> list[list[str]]:
         out = self._function(True)
         if self.maybe(0.95):
-            out.append(["--at", *self.name_values(self.rng.randint(1, 3))])
+            out.append(["--at", *self.point()])
         if self.maybe(0.3):
             out.append(["--wrt", self.pick(NAMES)])
         if self.maybe(0.2):
@@ -195,7 +225,7 @@ class Grammar:
     def _check(self) -> list[list[str]]:
         out = self._function(False)
         for _ in range(self.rng.choice([0, 0, 1, 2])):
-            out.append(["--at", *self.name_values(self.rng.randint(1, 2))])
+            out.append(["--at", *self.point()])
         out.append(["--seconds", self.pick(SECONDS[:3])])
         if self.maybe(0.1):
             out.append(["--seconds", self.pick(SECONDS)])
