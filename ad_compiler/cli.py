@@ -572,6 +572,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("adc: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `adc compile f.py | head`: the reader has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except UsageError as exc:
         return _error(str(exc))
     except CompileError as exc:  # raised before any source is known (decoding)

@@ -157,3 +157,38 @@ def test_other_commands_echo_the_name_only_escaped(named, command):
     dot = written.read_text() if written.exists() else proc.stdout
     assert INJECTED not in dot
     assert not (folder / "MARK").exists()
+
+
+def test_printable_escapes_every_line_break_and_control_character():
+    from ad_compiler.escape import printable
+
+    for ch in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\x00\x1b\x7f\u202e\udcff":
+        escaped = printable(f"a{ch}b")
+        assert escaped.isprintable() and escaped.startswith("a\\") and len(escaped) > 3
+        assert escaped.splitlines() == [escaped]  # str.splitlines knows them all
+    assert printable("samples/seeds.py") == "samples/seeds.py"  # plain names unchanged
+    assert printable("a\\nb") == "a\\\\nb"  # a backslash is doubled: no fake escapes
+    assert printable("é 名前 \"'#") == "é 名前 \"'#"
+
+
+def test_a_header_cannot_close_its_docstring():
+    from ad_compiler.codegen import emit_module
+
+    for header in ['x"""; import os; """', 'ends with a quote"', "back\\", '""""']:
+        module = emit_module([], header, [])
+        tree = ast.parse(module)
+        assert len(tree.body) == 1 and ast.get_docstring(tree, clean=False) == header
+
+
+def test_dot_labels_stay_one_string():
+    from ad_compiler.graph import _quoted
+
+    hostile = 'x", shape=box, image="/etc/passwd"]; n9 [label="\n'
+    quoted = _quoted(hostile)
+    assert quoted.startswith('"') and quoted.endswith('"') and "\n" not in quoted
+    inner = quoted[1:-1]
+    # every quote inside is escaped: an even number of backslashes never precedes one
+    for i, ch in enumerate(inner):
+        if ch == '"':
+            run = len(inner[:i]) - len(inner[:i].rstrip("\\"))
+            assert run % 2 == 1
