@@ -523,7 +523,10 @@ def _decider(point: dict):
 
     def decide(expr):
         at = {s: sp.Float(point.get(s.name, 1), 50) for s in expr.free_symbols}
-        (value,) = evaluate([expr], at)
+        try:
+            (value,) = evaluate([expr], at)
+        except TypeError as exc:  # SymPy refuses to order NaN: no path to follow
+            raise NotExpressible(f"cannot decide {expr} at {point}: {exc}") from None
         if is_bool(value) and value not in (sp.true, sp.false):
             raise NotExpressible(f"cannot decide {expr} at {point}")
         return value

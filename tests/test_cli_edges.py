@@ -496,3 +496,18 @@ def test_a_tiny_budget_does_not_break_sympy(tmp_path, seconds):
     assert proc.returncode == 0, proc.stderr
     assert "internal compiler error" not in proc.stderr
     assert proc.stderr.endswith(" not checked\n")
+
+
+def test_check_at_nan_is_not_checked_rather_than_a_crash(capsys, tmp_path):
+    """A while loop's test at x = nan: SymPy refuses to order NaN (TypeError),
+    so the path cannot be followed: reported as not checked, exit 0."""
+    path = tmp_path / "until.py"
+    path.write_text(
+        "def until(x):\n    while x > 1e-3:\n        x = x / 2.0\n    return x\n"
+    )
+    status, out, err = run(capsys, "check", path, "--at", "x=nan", "--seconds", "20")
+    assert status == 0
+    assert out.startswith(
+        "until(x): not checked: cannot decide x > 1/1000 at {'x': nan}"
+    )
+    assert err.endswith("adc check: 0 proved, 0 failed, 1 not checked\n")
