@@ -60,28 +60,24 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _digits(text: str) -> int:
-    """``--digits``: 0 to :data:`MAX_DIGITS` digits after the point."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_DIGITS:
-        raise argparse.ArgumentTypeError(
-            f"takes a whole number of digits from 0 to {MAX_DIGITS}, not {text!r}"
-        )
-    return value
+def _whole_number(low: int, high: int | None = None, unit: str = ""):
+    """An argparse type: a whole number from ``low`` (to ``high``), else a usage
+    error saying so (``--digits``: 0 to :data:`MAX_DIGITS`; ``trace --output``: from 1).
+    """
+    span = f"from {low}" + (f" to {high}" if high is not None else "")
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"takes a whole number{unit} {span}, not {text!r}"
+            )
+        return value
 
-def _positive(text: str) -> int:
-    """A count from 1: ``trace --output K``."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"takes a whole number from 1, not {text!r}")
-    return value
+    return parse
 
 
 def _file_and_functions(p, verb: str | None = None) -> None:
@@ -179,13 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--wrt", metavar="NAME", help="the input of the tangent trace")
     t.add_argument(
         "--output",
-        type=_positive,
+        type=_whole_number(1),
         metavar="K",
         help="for a function with several results: seed the adjoint of the K-th (default 1)",
     )
     t.add_argument(
         "--digits",
-        type=_digits,
+        type=_whole_number(0, MAX_DIGITS, " of digits"),
         default=4,
         help=f"digits after the point (0 to {MAX_DIGITS}; default 4)",
     )
