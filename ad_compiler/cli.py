@@ -461,7 +461,9 @@ def _read(path: str) -> str:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise _undecodable(path, data, exc, encoding) from None
-    return text[1:] if text.startswith("\ufeff") else text
+    text = text[1:] if text.startswith("\ufeff") else text
+    # universal newlines, as open() in text mode and Python's tokenizer read them
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _undecodable(path, data: bytes, exc: UnicodeDecodeError, encoding) -> CompileError:

@@ -511,3 +511,13 @@ def test_check_at_nan_is_not_checked_rather_than_a_crash(capsys, tmp_path):
         "until(x): not checked: cannot decide x > 1/1000 at {'x': nan}"
     )
     assert err.endswith("adc check: 0 proved, 0 failed, 1 not checked\n")
+
+
+def test_windows_and_old_mac_line_ends_read_as_python_reads_them(capsys, tmp_path):
+    path = tmp_path / "crlf.py"
+    path.write_bytes(b"import math\r\n\r\ndef f(x):\r    return math.log(x)\r\n")
+    status, out, err = run(capsys, "trace", path, "--function", "f", "--at", "x=0")
+    # line 4 as Python counts lines: `\r\n` and a lone `\r` both end one
+    assert (status, out) == (1, "")
+    assert err.startswith(f"{path}:4:12: error: math domain error at line 4: log(0)")
+    assert "\r" not in err
