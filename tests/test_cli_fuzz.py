@@ -30,7 +30,7 @@ from ad_compiler.sympy_check import OutOfTime, time_budget
 
 CASES = int(os.environ.get("ADC_FUZZ_CASES", "250"))
 SEED = int(os.environ.get("ADC_FUZZ_SEED", "14"))
-SUBPROCESS_CASES = min(24, CASES)  # the first ones also run through a subprocess
+SUBPROCESS_CASES = min(16, CASES)  # the first ones also run through a subprocess
 CASE_SECONDS = 60.0  # no case may take longer (budgets are at most a few seconds)
 
 SCALAR = """import math
