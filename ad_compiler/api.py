@@ -979,14 +979,19 @@ def _lower_file(
     _known_names(out, shape_of or {}, "--shape")
     if fix:
         _known_names(out, fix, "--fix")
-        out = [
+        before, out = out, [
             fix_parameters(
                 fn, {p.name: fix[p.name] for p in fn.params if p.name in fix}
             )
             for fn in out
         ]
-        for fn in out:
-            _integer_ranges(fn.body, "--fix")
+        for fn, fixed in zip(before, out):
+            _integer_ranges(fixed.body, "--fix")
+            if fn.params and not fixed.params:
+                raise UsageError(
+                    f"--fix makes every parameter of `{fn.name}` a constant: "
+                    "nothing is left to differentiate"
+                )
     return out
 
 

@@ -274,6 +274,11 @@ USAGE = [
         "adc: error: --fix gives `range` at line 10 the non-integer 2.5; range takes integers",
     ),
     (
+        ["compile", "{src}", "--function", "loop", "--fix", "n=1", "x=2"],
+        "adc: error: --fix makes every parameter of `loop` a constant: nothing is "
+        "left to differentiate",
+    ),
+    (
         ["compile", "{src}", "--fix", "n=ten"],
         "adc: error: --fix takes NAME=NUMBER, got 'n=ten'",
     ),
@@ -521,3 +526,17 @@ def test_windows_and_old_mac_line_ends_read_as_python_reads_them(capsys, tmp_pat
     assert (status, out) == (1, "")
     assert err.startswith(f"{path}:4:12: error: math domain error at line 4: log(0)")
     assert "\r" not in err
+
+
+@pytest.mark.parametrize("n, shown", [("nan", "nan"), ("-inf", "-inf"), ("2.5", "2.5")])
+def test_check_along_a_path_with_a_trip_count_that_is_no_integer(capsys, src, n, shown):
+    """range(n) at n = 2.5, inf or nan raises TypeError in Python: no path to
+    check (it used to be an internal error, or 2.5 silently truncated to 2)."""
+    status, out, err = run(
+        capsys, "check", src, "--function", "loop", "--at", "x=1", f"n={n}"
+    )
+    assert status == 0, err
+    assert out == (
+        f"loop(x, n): not checked: the trip count n is {shown} at the point, "
+        "not an integer\n"
+    )
