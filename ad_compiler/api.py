@@ -41,10 +41,20 @@ from .codegen import (
 )
 from .batching import batch
 from .errors import CompileError, CompileErrors, UsageError
+from .escape import printable
 from .forward import jvp as jvp_transform
 from .forward import tangent_name
 from . import shapes
-from .ir import Const, Function, Var, iter_eqns, shift_tree, tree_leaves
+from .ir import (
+    Const,
+    For,
+    Function,
+    Var,
+    blocks,
+    iter_eqns,
+    shift_tree,
+    tree_leaves,
+)
 from .primitives import PRIMITIVES
 from .loader import load
 from .inplace import emitted_form
@@ -302,7 +312,8 @@ def describe(fn: Function, kind: str, wrt: tuple[int, ...], origin: str) -> str:
     params = ", ".join(p.name for p in fn.params)
     return (
         f"{_WHAT[kind]} of {fn.name}({params}) with respect to {names}.\n\n"
-        f"Emitted by ad_compiler {__version__} from {origin}; regenerate rather than edit."
+        f"Emitted by ad_compiler {__version__} from {printable(origin)}; "
+        "regenerate rather than edit."
     )
 
 
@@ -915,6 +926,7 @@ def compile_file(
     command: str = "",
     fix: dict | None = None,
     shape_of: dict | None = None,
+    seconds: float | None = 60.0,
 ) -> str:
     """Derivatives of a file's top-level functions, as one self-contained module.
 
@@ -925,11 +937,13 @@ def compile_file(
     ``fix`` (``{"n": 10}``) makes parameters constants, in every function that has them.
     ``shape_of`` (``{"X": ("n", "n")}``, see :func:`ad_compiler.shapes.parse`)
     gives parameters' shapes beyond what their annotations say.
+    ``seconds`` bounds the symbolic mode's SymPy work per function, as
+    ``adc check``'s budget does (running out is a :class:`UsageError`).
     Raises :class:`CompileError` (the first error) or :class:`UsageError`.
     """
     lines = tuple(source_lines(text))
     if mode == "symbolic" and not ir_only:
-        return _symbolic_module(text, file, functions, wrt, command, fix)
+        return _symbolic_module(text, file, functions, wrt, command, fix, seconds)
     traces, derivatives, primals, wrappers = [], [], [], []
     for fn in _lower_file(text, file, functions, fix, shape_of or {}):
         traces.append(str(fn))
@@ -961,13 +975,24 @@ def compile_file(
         from .jacobians import VECTOR_HELPERS
 
         wrappers.insert(0, VECTOR_HELPERS.strip("\n") + "\n")
-    header = f"Derivatives emitted by ad_compiler {__version__} from {file}"
-    if command:
-        header += f" by `{command}`"
-    header += ".\n\nSelf-contained: needs only math (and numpy if the source used it)."
+    header = _header(
+        f"Derivatives emitted by ad_compiler {__version__}",
+        file,
+        command,
+        "Self-contained: needs only math (and numpy if the source used it).",
+    )
     return module_text(
         primals, derivatives, lambda loc: _line(lines, loc), header, wrappers
     )
+
+
+def _header(what: str, file: str, command: str, note: str) -> str:
+    """A module's header: what, from which file, by which command.  The file name
+    and the command line are outside text: they appear only :func:`printable`."""
+    header = f"{what} from {printable(file)}"
+    if command:
+        header += f" by `{printable(command)}`"
+    return f"{header}.\n\n{note}"
 
 
 def _second_order_kind(fn: Function, mode: str, wrt: tuple) -> str:
@@ -988,18 +1013,24 @@ def _second_order_kind(fn: Function, mode: str, wrt: tuple) -> str:
 
 
 def _returns_number(fn: Function) -> bool:
-    """Whether ``fn``'s one result is a number (a gradient), not an array (a VJP)."""
+    """Whether ``adc compile`` writes ``fn``'s gradient rather than a VJP: unless
+    its one result is known to be an array (``--shape`` made it so).  A result
+    of unknown shape gets the gradient of the sum of its entries, as
+    docs/arrays.md promises: the CLI cannot tell, and a number's gradient is
+    what scalar code using NumPy functions (``np.mean(x) + x``) needs."""
     if not fn.param_shapes:
         return True
     result = fn.results[0]
     if not isinstance(result, Var):
         return True
-    # an unknown shape may be an array: a VJP is right for a number too
-    return shapes.infer(fn).get(result.name) == shapes.SCALAR
+    shape = shapes.infer(fn).get(result.name)
+    return shape is None or shape == shapes.SCALAR
 
 
-def _symbolic_module(text, file, functions, wrt, command, fix) -> str:
-    """``compile_file(mode="symbolic")``: gradients written from sympy.diff."""
+def _symbolic_module(text, file, functions, wrt, command, fix, seconds) -> str:
+    """``compile_file(mode="symbolic")``: gradients written from sympy.diff,
+    ``seconds`` at most for each function."""
+    from .sympy_check import OutOfTime, time_budget
     from .symbolic import symbolic_gradient_source
     from .unroll import NotExpressible
 
@@ -1012,20 +1043,28 @@ def _symbolic_module(text, file, functions, wrt, command, fix) -> str:
             f"Gradient of {fn.name}({params}) with respect to {names}.\n\n"
             "Written from sympy.diff after sympy.cse: symbolic differentiation, for\n"
             "comparison with the default reverse mode.  Emitted by ad_compiler\n"
-            f"{__version__} from {file}:{fn.loc.line}; regenerate rather than edit."
+            f"{__version__} from {printable(file)}:{fn.loc.line}; regenerate rather than edit."
         )
         try:
-            defs.append(symbolic_gradient_source(fn, idx, doc))
+            with time_budget(seconds):
+                defs.append(symbolic_gradient_source(fn, idx, doc))
+        except OutOfTime:
+            raise UsageError(
+                f"cannot write `{fn.name}` symbolically within {seconds:g} seconds "
+                "(--seconds; expression swell); the default --mode reverse handles it"
+            ) from None
         except NotExpressible as exc:
             raise UsageError(
                 f"cannot write `{fn.name}` symbolically: {exc}; "
                 "the default --mode reverse handles it"
             ) from None
     uses_math = any("math." in d for d in defs)
-    header = f"Gradients written by SymPy (ad_compiler {__version__}, symbolic mode) from {file}"
-    if command:
-        header += f" by `{command}`"
-    header += ".\n\nSelf-contained: needs only math."
+    header = _header(
+        f"Gradients written by SymPy (ad_compiler {__version__}, symbolic mode)",
+        file,
+        command,
+        "Self-contained: needs only math.",
+    )
     return format_source(
         emit_module(defs, header, ["import math"] if uses_math else [])
     )
@@ -1074,19 +1113,49 @@ def _lower_file(
             errors.append(exc)  # keep going: report every function's first error
     if errors:
         raise errors[0] if len(errors) == 1 else CompileErrors(errors)
+    _known_names(out, shape_of or {}, "--shape")
     if fix:
-        unknown = set(fix) - {p.name for fn in out for p in fn.params}
-        if unknown:
-            raise UsageError(
-                f"no function has a parameter named {', '.join(sorted(unknown))}"
-            )
-        out = [
+        _known_names(out, fix, "--fix")
+        before, out = out, [
             fix_parameters(
                 fn, {p.name: fix[p.name] for p in fn.params if p.name in fix}
             )
             for fn in out
         ]
+        for fn, fixed in zip(before, out):
+            _integer_ranges(fixed.body, "--fix")
+            if fn.params and not fixed.params:
+                raise UsageError(
+                    f"--fix makes every parameter of `{fn.name}` a constant: "
+                    "nothing is left to differentiate"
+                )
     return out
+
+
+def _known_names(functions: list[Function], given: dict, option: str) -> None:
+    """A usage error naming ``option`` unless every name in ``given`` is a
+    parameter of one of ``functions``."""
+    unknown = set(given) - {p.name for fn in functions for p in fn.params}
+    if unknown:
+        raise UsageError(
+            f"{option}: no function has a parameter named {', '.join(sorted(unknown))}"
+        )
+
+
+def _integer_ranges(stmts, option: str) -> None:
+    """A usage error naming ``option`` if a constant it made reaches ``range`` as
+    a non-integer: the emitted loop would raise TypeError when it runs."""
+    for s in stmts:
+        if isinstance(s, For) and s.over == "range":
+            for a in s.args:
+                if isinstance(a, Const) and not isinstance(a.value, int):
+                    where = f" at line {s.loc.line}" if s.loc is not None else ""
+                    raise UsageError(
+                        f"{option} gives `range`{where} the non-integer {a.value!r}; "
+                        "range takes integers"
+                    )
+        for block in blocks(s):
+            _integer_ranges(block, option)
 
 
 def check_file(
@@ -1104,7 +1173,10 @@ def check_file(
     from .sympy_check import check_function
 
     reports = []
-    for fn in _lower_file(text, file, functions):
+    lowered = _lower_file(text, file, functions)
+    for point in points or ():
+        _known_names(lowered, point, "--at")
+    for fn in lowered:
         scalar_only(fn, "adc check proves scalar code against SymPy")
         if progress is not None:
             progress(fn.name)

@@ -8,27 +8,77 @@ the emitted derivatives equal to SymPy's; ``adc swell`` measures expression
 swell over a family of functions.
 
 Exit status: 0 on success, 1 when the input cannot be differentiated (with a
-compiler-style message on stderr), 2 for usage errors.  No Python traceback
+compiler-style message on stderr: a construct outside the subset, a file that is
+not valid Python or not UTF-8, ``adc trace`` at a point where the function is
+undefined or whose trace passes its step limit), 2 for usage errors (a bad
+option value, an output file that may not be written, a time budget too small
+for ``--mode symbolic``), 130 when interrupted (Ctrl-C).  No Python traceback
 reaches the user: an internal failure is reported as such, with status 3.
+
+Text from the command line and file names is echoed only through
+:func:`ad_compiler.escape.printable`; files are written only through
+:mod:`ad_compiler.outfile` (regular files, never an input, atomically).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import math
 import os
 import shlex
 import sys
-import tempfile
+import tokenize
 
-from . import __version__, shapes
+from . import __version__, outfile, shapes
 from .api import check_file, compile_file, trace_file, trace_ir
-from .errors import CompileError, UsageError
+from .source import source_lines
+from .errors import CompileError, Loc, UsageError
+from .escape import printable
+
+MAX_SECONDS = 86_400.0  # a time budget beyond a day is a typo, not a plan
+MAX_DIGITS = 30
+MAX_FAMILY = 1_000  # values of `adc swell --param`
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse's default exits 2 too; keep its wording
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _seconds(text: str) -> float:
+    """``--seconds``: a finite number of seconds, more than 0, at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= MAX_SECONDS:  # false for nan too
+        raise argparse.ArgumentTypeError(
+            f"takes a number of seconds more than 0 and at most {MAX_SECONDS:g}, "
+            f"not {text!r}"
+        )
+    return value
+
+
+def _whole_number(low: int, high: int | None = None, unit: str = ""):
+    """An argparse type: a whole number from ``low`` (to ``high``), else a usage
+    error saying so (``--digits``: 0 to :data:`MAX_DIGITS`; ``trace --output``: from 1).
+    """
+    span = f"from {low}" + (f" to {high}" if high is not None else "")
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"takes a whole number{unit} {span}, not {text!r}"
+            )
+        return value
+
+    return parse
 
 
 def _file_and_functions(p, verb: str | None = None) -> None:
@@ -101,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--ir", action="store_true", help="print the evaluation trace (IR) instead"
     )
+    c.add_argument(
+        "--seconds",
+        type=_seconds,
+        default=60.0,
+        help="--mode symbolic: SymPy's time budget per function (default 60, as "
+        "adc check); running out is an error",
+    )
     t = sub.add_parser(
         "trace",
         help="print the primal, tangent and adjoint trace tables at a point",
@@ -119,12 +176,22 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--wrt", metavar="NAME", help="the input of the tangent trace")
     t.add_argument(
         "--output",
-        type=int,
+        type=_whole_number(1),
         metavar="K",
         help="for a function with several results: seed the adjoint of the K-th (default 1)",
     )
-    t.add_argument("--digits", type=int, default=4, help="digits after the point")
-    t.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    t.add_argument(
+        "--digits",
+        type=_whole_number(0, MAX_DIGITS, " of digits"),
+        default=4,
+        help=f"digits after the point (0 to {MAX_DIGITS}; default 4)",
+    )
+    t.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="json holds infinities and NaN as the strings inf, -inf and nan",
+    )
     g = sub.add_parser(
         "graph",
         help="draw a function's evaluation trace (Graphviz DOT; SVG/PNG with Graphviz)",
@@ -155,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     k.add_argument(
         "--seconds",
-        type=float,
+        type=_seconds,
         default=60.0,
         help="time budget per function (default 60); running out is reported",
     )
@@ -176,45 +243,75 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument(
         "--wrt", metavar="X1,X2", help="the inputs of the gradient (default: all)"
     )
-    w.add_argument("--plot", metavar="PNG", help="also plot the table (log scale)")
+    w.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="also plot the table (log scale) into PNG (.png, .svg or .pdf)",
+    )
     w.add_argument(
         "--seconds",
-        type=float,
+        type=_seconds,
         default=20.0,
         help="time budget per value (default 20); larger values are then skipped",
     )
     return parser
 
 
+def _error(message: str, status: int = 2) -> int:
+    """Say what is wrong (outside text escaped), and give the exit status."""
+    print(f"adc: error: {printable(message)}", file=sys.stderr)
+    return status
+
+
 def _values(spec: str):
-    """``n=1..12`` or ``n=1,2,4`` as (name, values); None if malformed."""
+    """``n=1..12`` or ``n=1,2,4`` as (name, values); None if malformed or more
+    than :data:`MAX_FAMILY` values."""
     name, sep, values = spec.partition("=")
     try:
         if ".." in values:
-            low, high = values.split("..")
-            out = list(range(int(low), int(high) + 1))
+            low, high = (int(v) for v in values.split(".."))
+            if high - low >= MAX_FAMILY:
+                return None
+            out = list(range(low, high + 1))
         else:
             out = [int(v) for v in values.split(",")]
     except ValueError:
         return None
-    return (name.strip(), out) if sep and name.strip() and out else None
+    ok = sep and name.strip().isidentifier() and out and len(out) <= MAX_FAMILY
+    return (name.strip(), out) if ok else None
+
+
+def _names(text: str | None, option: str = "--wrt") -> list[str] | None:
+    """``x1,x2`` as names: identifiers, each once (a usage error otherwise)."""
+    if not text:
+        return None
+    names = [w.strip() for w in text.split(",") if w.strip()]
+    for name in names:
+        if not name.isidentifier():
+            raise UsageError(f"{option} takes parameter names, not {name!r}")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"{option} names {', '.join(twice)} twice")
+    return names or None
 
 
 def _swell(args) -> int:
-    from .swell import swell, swell_plot, swell_text
+    from .swell import PLOT_FORMATS, swell, swell_plot, swell_text
 
-    text = _read(args.file)
-    if text is None:
-        return 2
     parsed = _values(args.param)
     if parsed is None:
-        print(
-            f"adc: error: --param takes NAME=A..B or NAME=A,B,C, got {args.param!r}",
-            file=sys.stderr,
+        return _error(
+            f"--param takes NAME=A..B or NAME=A,B,C (integers, at most {MAX_FAMILY} "
+            f"values), got {args.param!r}"
         )
-        return 2
     name, values = parsed
-    wrt = [w.strip() for w in args.wrt.split(",") if w.strip()] if args.wrt else None
+    fmt = os.path.splitext(args.plot or "")[1].lstrip(".").lower()
+    if args.plot:
+        outfile.check_target(args.plot, [args.file], "--plot")
+        if fmt not in PLOT_FORMATS:
+            return _error("--plot takes a .png, .svg or .pdf file")
+    text = _read(args.file)
+    wrt = _names(args.wrt)
 
     def progress(value):
         print(f"{name} = {value} ...", file=sys.stderr, flush=True)
@@ -223,7 +320,8 @@ def _swell(args) -> int:
         fn = trace_ir(text, args.file, args.function)
         rows = swell(fn, name, values, wrt, args.seconds, progress)
         if args.plot:
-            swell_plot(args.function, name, rows, args.plot)
+            data = swell_plot(args.function, name, rows, fmt)
+            outfile.write(args.plot, data, [args.file], "--plot")
         return rows
 
     rows, status = _call(text, work)
@@ -231,54 +329,65 @@ def _swell(args) -> int:
         return status
     sys.stdout.write(swell_text(args.function, name, wrt, rows))
     if args.plot:
-        print(f"wrote {args.plot}", file=sys.stderr)
+        print(f"wrote {printable(args.plot)}", file=sys.stderr)
     return 0
 
 
-def _shapes(items) -> dict | None:
-    """``--shape`` values as abstract shapes by name; None after saying what is wrong."""
+def _shapes(items) -> dict:
+    """``--shape`` values as abstract shapes by name (a usage error if malformed)."""
     out = {}
     for item in items:
         name, sep, dims = item.partition("=")
+        name = name.strip()
+        parts = dims.replace("(", "").replace(")", "").split(",")
+        empty = dims.strip() and any(not p.strip() for p in parts)
+        if not sep or not name.isidentifier() or empty:
+            raise UsageError(
+                f"--shape takes NAME=DIMS, one axis per comma (X=batch,64; X= for a "
+                f"scalar), got {item!r}"
+            )
+        if name in out:
+            raise UsageError(f"--shape gives {name} twice")
         try:
-            if not sep or not name.strip().isidentifier():
-                raise ValueError("--shape takes NAME=DIMS, like X=batch,64")
-            out[name.strip()] = shapes.parse(dims)
+            out[name] = shapes.parse(dims)
         except ValueError as exc:
-            print(f"adc: error: {exc} (in {item!r})", file=sys.stderr)
-            return None
+            raise UsageError(f"--shape: {exc} (in {item!r})") from None
     return out
 
 
-def _points(groups) -> list[dict] | None:
-    """``--at`` values as dicts; None after saying what is wrong."""
+def _number(text: str):
+    """An integer if ``text`` spells one, else a float (``2``, ``2.5``, ``1e-3``,
+    ``inf``, ``nan``); ValueError if neither."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _points(groups, option: str = "--at") -> list[dict]:
+    """``--at``/``--fix`` values as dicts, each name once (a usage error otherwise)."""
     points = []
     for items in groups:
         point = {}
         for item in items:
             name, sep, value = item.partition("=")
+            name = name.strip()
             try:
-                point[name.strip()] = (
-                    float(value) if "." in value or "e" in value else int(value)
-                )
+                number = _number(value.strip())
             except ValueError:
                 sep = ""
-            if not sep:
-                print(
-                    f"adc: error: --at takes NAME=NUMBER, got {item!r}", file=sys.stderr
-                )
-                return None
+            if not sep or not name.isidentifier():
+                raise UsageError(f"{option} takes NAME=NUMBER, got {item!r}")
+            if name in point:
+                raise UsageError(f"{option} gives {name} twice")
+            point[name] = number
         points.append(point)
     return points
 
 
 def _check(args) -> int:
     text = _read(args.file)
-    if text is None:
-        return 2
     points = _points(args.at or [])
-    if points is None:
-        return 2
 
     def progress(name):
         print(f"checking {name} ...", file=sys.stderr, flush=True)
@@ -299,8 +408,8 @@ def _check(args) -> int:
     for r in failed:
         for p in r.failures:
             print(
-                f"{args.file}: error: the {p.mode}-mode derivative {p.what} of "
-                f"`{r.function}` differs from sympy.diff: {p.detail}",
+                f"{printable(args.file)}: error: the {p.mode}-mode derivative "
+                f"{p.what} of `{r.function}` differs from sympy.diff: {p.detail}",
                 file=sys.stderr,
             )
     print(
@@ -313,68 +422,82 @@ def _check(args) -> int:
 def _graph(args) -> int:
     from .graph import render, to_dot
 
+    out = args.output
+    fmt = os.path.splitext(out or "")[1].lstrip(".").lower()
+    if out:
+        outfile.check_target(out, [args.file])
+        if fmt not in ("dot", "gv", "svg", "png"):
+            return _error("-o takes a .dot, .gv, .svg or .png file")
     text = _read(args.file)
-    if text is None:
-        return 2
     fn, status = _call(text, lambda: trace_ir(text, args.file, args.function))
     if fn is None:
         return status
     dot = to_dot(fn, adjoints=args.adjoints)
-    out = args.output
     if not out:
         sys.stdout.write(dot)
         return 0
-    fmt = os.path.splitext(out)[1].lstrip(".").lower()
-    if fmt not in ("dot", "gv", "svg", "png"):
-        print("adc: error: -o takes a .dot, .svg or .png file", file=sys.stderr)
-        return 2
     data = dot.encode()
     if fmt in ("svg", "png"):
         data, status = _call(text, lambda: render(dot, fmt))
         if data is None:
             return status
-    try:
-        with open(out, "wb") as handle:
-            handle.write(data)
-    except OSError as exc:
-        print(f"adc: error: cannot write {out}: {exc}", file=sys.stderr)
-        return 2
+    outfile.write(out, data, [args.file])
     return 0
 
 
-def _read(path: str) -> str | None:
-    """The file's text, or None after saying why it cannot be read."""
+def _read(path: str) -> str:
+    """The file's text, decoded as Python decodes source (UTF-8, a BOM, or a
+    coding cookie).  Unreadable: a usage error; not decodable: a located
+    :class:`CompileError` (``file:line:col: error: ...``)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"adc: error: cannot read {path}: {exc}", file=sys.stderr)
-        return None
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:  # a bad coding cookie, or a BOM with another one
+        raise CompileError(str(exc), Loc(path, exc.lineno or 1, 1)) from None
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise _undecodable(path, data, exc, encoding) from None
+    text = text[1:] if text.startswith("\ufeff") else text
+    # universal newlines, as open() in text mode and Python's tokenizer read them
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _call(text: str, work):
+def _undecodable(path, data: bytes, exc: UnicodeDecodeError, encoding) -> CompileError:
+    """Where a file stops being ``encoding``: line and column (in characters)."""
+    line_start = data.rfind(b"\n", 0, exc.start) + 1
+    line = data.count(b"\n", 0, exc.start) + 1
+    col = len(data[line_start : exc.start].decode(encoding, errors="replace")) + 1
+    byte = data[exc.start : exc.end].hex(" ")
+    return CompileError(
+        f"the file is not valid {encoding.upper()}: bytes {byte} cannot be decoded "
+        "(Python reads source as UTF-8 unless a coding comment says otherwise)",
+        Loc(path, line, col),
+    )
+
+
+def _call(text, work):
     """``(work(), 0)``, or ``(None, status)`` after printing the error: 1 for what
     cannot be differentiated (compiler-style, with the source line), 2 for usage."""
     try:
         return work(), 0
     except CompileError as exc:
-        print(exc.with_source(text.splitlines()).render(), file=sys.stderr)
+        lines = source_lines(text) if text is not None else []
+        print(exc.with_source(lines).render(), file=sys.stderr)
         return None, 1
     except UsageError as exc:
-        print(f"adc: error: {exc}", file=sys.stderr)
-        return None, 2
+        return None, _error(str(exc))
 
 
 def _trace(args) -> int:
     import json
 
     text = _read(args.file)
-    if text is None:
-        return 2
-    points = _points([args.at])
-    if points is None:
-        return 2
-    point = points[0]
+    point = _points([args.at])[0]
     tables, status = _call(
         text,
         lambda: trace_file(
@@ -384,7 +507,8 @@ def _trace(args) -> int:
     if tables is None:
         return status
     if args.format == "json":
-        sys.stdout.write(json.dumps(tables.as_dict(), indent=2) + "\n")
+        data = json.dumps(tables.as_dict(), indent=2, allow_nan=False)
+        sys.stdout.write(data + "\n")
     elif args.format == "markdown":
         sys.stdout.write(tables.markdown(args.digits))
     else:
@@ -392,57 +516,14 @@ def _trace(args) -> int:
     return 0
 
 
-def _write_atomically(path: str, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".adc-", suffix=".py", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(
-            tmp, 0o666 & ~umask
-        )  # mkstemp makes it 0600; give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _compile(args, argv: list[str]) -> int:
     out = args.output
     if out:
-        if (
-            os.path.exists(out)
-            and os.path.exists(args.file)
-            and os.path.samefile(out, args.file)
-        ):
-            print(
-                f"adc: error: refusing to overwrite the input file {args.file}",
-                file=sys.stderr,
-            )
-            return 2
-        if os.path.isdir(out):
-            print(f"adc: error: output {out} is a directory", file=sys.stderr)
-            return 2
-        if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
-            print(
-                f"adc: error: the folder of output {out} does not exist",
-                file=sys.stderr,
-            )
-            return 2
+        outfile.check_target(out, [args.file])
     text = _read(args.file)
-    if text is None:
-        return 2
-    wrt = [w.strip() for w in args.wrt.split(",") if w.strip()] if args.wrt else None
-    fix = _points([args.fix]) if args.fix else [None]
-    if fix is None:
-        return 2
+    wrt = _names(args.wrt)
+    fix = _points([args.fix], "--fix")[0] if args.fix else None
     shape_of = _shapes(args.shape or [])
-    if shape_of is None:
-        return 2
     command = "adc " + " ".join(shlex.quote(a) for a in argv)
     module_text, status = _call(
         text,
@@ -454,43 +535,54 @@ def _compile(args, argv: list[str]) -> int:
             wrt=wrt,
             ir_only=args.ir,
             command=command,
-            fix=fix[0],
+            fix=fix,
             shape_of=shape_of,
+            seconds=args.seconds,
         ),
     )
     if module_text is None:
         return status
     if out:
-        try:
-            _write_atomically(out, module_text)
-        except OSError as exc:
-            print(f"adc: error: cannot write {out}: {exc}", file=sys.stderr)
-            return 2
+        outfile.write(out, module_text.encode("utf-8"), [args.file])
     else:
         sys.stdout.write(module_text)
     return 0
 
 
+_COMMANDS = {"trace": _trace, "graph": _graph, "check": _check, "swell": _swell}
+
+
 def main(argv=None) -> int:
+    """Run ``adc`` on ``argv`` (default ``sys.argv[1:]``); the exit status.
+
+    Never raises (but ``SystemExit`` from argparse, status 2 or 0 for
+    ``--help``): usage errors are 2, input that cannot be differentiated 1,
+    Ctrl-C 130, and an internal failure 3 with a one-line report."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
     try:
-        if args.command == "trace":
-            return _trace(args)
-        if args.command == "graph":
-            return _graph(args)
-        if args.command == "check":
-            return _check(args)
-        if args.command == "swell":
-            return _swell(args)
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
+        if args.command in _COMMANDS:
+            return _COMMANDS[args.command](args)
         return _compile(args, argv)
+    except KeyboardInterrupt:
+        print("adc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `adc compile f.py | head`: the reader has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except UsageError as exc:
+        return _error(str(exc))
+    except CompileError as exc:  # raised before any source is known (decoding)
+        print(exc.render(), file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug in ad_compiler: say so, without a traceback
         print(
-            f"adc: internal compiler error: {type(exc).__name__}: {exc}\n"
+            f"adc: internal compiler error: {type(exc).__name__}: "
+            f"{printable(str(exc))}\n"
             "This is a bug in ad_compiler; please report it with the input file.",
             file=sys.stderr,
         )

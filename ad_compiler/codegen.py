@@ -36,11 +36,10 @@ from .ir import (
     render_tree,
     signature,
 )
+from .escape import docstring_lines, visible
 from .array_primitives import HELPER_OF, HELPERS, index_text
 from .inplace import written_in_place
 from .lazy import lazy_import
-from .errors import visible
-from .source import source_lines
 from .primitives import PREC_ATOM, PREC_CMP, PREC_NEG, PREC_NOT, PREC_POW, PRIMITIVES
 
 # A temporary is folded into its user only while the expression stays this small.
@@ -380,26 +379,10 @@ def _range(start: str, stop: str, step: str) -> str:
     return f"range({', '.join(args)})"
 
 
-def _docstring_lines(doc: str) -> list[str]:
-    """The lines of ``doc`` as the inside of a triple-quoted literal.
-
-    Whatever ``doc`` holds (a user's docstring, a file name), the literal ends
-    where it should and means ``doc`` (a triple double quote read as three
-    single quotes): backslashes are doubled, control and format characters
-    written as escapes (:func:`errors.visible`), and a last double quote,
-    which would touch the closing quotes, is escaped.
-    """
-    doc = doc.replace("\\", "\\\\").replace('"""', "'''")
-    lines = [visible(line) for line in source_lines(doc.strip())] or [""]
-    if lines[-1].endswith('"'):
-        lines[-1] = lines[-1][:-1] + '\\"'
-    return lines
-
-
 def _docstring(doc: str) -> str:
     """A triple-quoted docstring, indented for a function body (see
-    :func:`_docstring_lines` for what it guarantees)."""
-    lines = _docstring_lines(doc)
+    :func:`ad_compiler.escape.docstring_lines` for what it guarantees)."""
+    lines = docstring_lines(doc)
     if len(lines) == 1:
         return f'"""{lines[0]}"""'
     body = "\n".join(("    " + line) if line.strip() else "" for line in lines[1:])
@@ -439,8 +422,12 @@ def helpers_for(functions: list[Function]) -> list[str]:
 
 
 def emit_module(sources: list[str], header: str, imports: list[str]) -> str:
-    """A self-contained module: docstring header, imports, then the functions."""
-    header = "\n".join(_docstring_lines(header))  # it holds file names
+    """A self-contained module: docstring header, imports, then the functions.
+
+    The header names files and the command line: it is escaped
+    (:func:`ad_compiler.escape.docstring_lines`), so no text in it can close the
+    docstring or smuggle code into the module."""
+    header = "\n".join(docstring_lines(header))
     parts = [f'"""{header}"""', ""]
     parts += imports
     for src in sources:

@@ -22,30 +22,9 @@ Guarantees:
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
-# Characters shown escaped: controls (ESC, CR, form feed, NEL...), format
-# characters (the bidirectional overrides that reorder what a reader sees),
-# line and paragraph separators, lone surrogates.
-_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
-
-
-def _visible_char(c: str) -> str:
-    if c == "\t" or unicodedata.category(c) not in _HIDDEN_CATEGORIES:
-        return c
-    code = ord(c)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
-def visible(text: str) -> str:
-    """``text`` with every control or format character (tabs excepted) written as
-    its Python escape (``\\x1b``, ``\\u202e``): safe to print or to put in a comment."""
-    if text.isascii() and text.isprintable():
-        return text
-    return "".join(map(_visible_char, text))
+from .escape import printable, visible
 
 
 def _blank(text: str) -> str:
@@ -64,7 +43,7 @@ class Loc:
     end_col: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
+        return f"{printable(self.file)}:{self.line}:{self.col}"
 
     @classmethod
     def of(cls, node, file: str, line_offset: int = 0, col_offset: int = 0) -> "Loc":

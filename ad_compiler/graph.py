@@ -16,13 +16,14 @@ import shutil
 import subprocess
 
 from .errors import UsageError
+from .escape import printable
 from .ir import Const, Eqn, Function, If, Var, While
 
 
 def to_dot(fn: Function, adjoints: bool = False) -> str:
     """The DOT text of ``fn``'s trace."""
     lines = [
-        f'digraph "{fn.name}" {{',
+        f"digraph {_quoted(fn.name)} {{",
         "  rankdir=LR;",
         '  node [fontname="Helvetica", fontsize=11];',
     ]
@@ -32,8 +33,7 @@ def to_dot(fn: Function, adjoints: bool = False) -> str:
 
     def node(label: str, shape: str, indent: str) -> str:
         nid = f"n{next(counter)}"
-        label = label.replace("\\", "\\\\").replace('"', '\\"')
-        lines.append(f'{indent}{nid} [label="{label}", shape={shape}];')
+        lines.append(f"{indent}{nid} [label={_quoted(label)}, shape={shape}];")
         return nid
 
     def read(a, nid: str) -> None:
@@ -79,7 +79,7 @@ def to_dot(fn: Function, adjoints: bool = False) -> str:
     def cluster(title, indent, cond, parts, outs) -> None:
         cid = f"cluster_{next(counter)}"
         lines.append(f"{indent}subgraph {cid} {{")
-        lines.append(f'{indent}  label="{title}"; style=rounded;')
+        lines.append(f"{indent}  label={_quoted(title)}; style=rounded;")
         ends = []
         for _, stmts, vals in parts:
             block(stmts, indent + "  ")
@@ -109,6 +109,13 @@ def to_dot(fn: Function, adjoints: bool = False) -> str:
             lines.append(f'  {b} -> {a} [style=dashed, color="#c0392b"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a DOT string: one printable line (:func:`printable`), its
+    backslashes and quotes escaped, so no label can end early or add attributes."""
+    text = printable(text).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
 
 
 def render(dot: str, fmt: str) -> bytes:

@@ -473,8 +473,22 @@ def signature(fn: Function) -> str:
     """``x1, x2=0.5``: the parameter list with defaults."""
     plain = len(fn.params) - len(fn.defaults)
     parts = [p.name for p in fn.params[:plain]]
-    parts += [f"{p.name}={d}" for p, d in zip(fn.params[plain:], fn.defaults)]
+    parts += [f"{p.name}={_default(d)}" for p, d in zip(fn.params[plain:], fn.defaults)]
     return ", ".join(parts)
+
+
+def _default(c: Const) -> str:
+    """A default value as Python source that needs no import: ``1e999`` is
+    ``float("inf")`` (its repr ``inf`` is a name, undefined in the module)."""
+    v = c.value
+    if isinstance(v, float) and v != v:
+        return 'float("nan")'
+    if isinstance(v, float) and v in (_INF, -_INF):
+        return 'float("inf")' if v > 0 else '-float("inf")'
+    return str(c)
+
+
+_INF = float("inf")
 
 
 def verify(fn: Function) -> Function:

@@ -15,13 +15,13 @@ import functools
 import inspect
 import linecache
 import os
-import re
 import textwrap
 import tokenize
 import types
 import warnings
 from dataclasses import dataclass
 
+from .escape import LINE_BREAK
 from .errors import (
     AdError,
     CompileError,
@@ -30,8 +30,6 @@ from .errors import (
     StaleSourceError,
     UnsupportedError,
 )
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def source_lines(text: str) -> list[str]:
@@ -44,7 +42,7 @@ def source_lines(text: str) -> list[str]:
     function would come from another line than the AST's.  Like ``splitlines``,
     a final line break does not start another line.
     """
-    lines = _LINE_BREAK.split(text)
+    lines = LINE_BREAK.split(text)
     if lines[-1] == "":
         lines.pop()
     return lines

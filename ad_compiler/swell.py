@@ -19,6 +19,7 @@ larger values are not tried.
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass
 
@@ -55,6 +56,7 @@ def swell(
 
     sp = sympy_module()
     fix_parameters(fn, {param: 0})  # an unknown name is an error before any work
+    _check_wrt(fn, param, wrt)
     rows: list[SwellRow] = []
     for value in values:
         if rows and rows[-1].note.startswith(("cut off", "skipped")):
@@ -103,6 +105,25 @@ def swell(
     return rows
 
 
+def _check_wrt(fn: Function, param: str, wrt) -> None:
+    """A usage error unless ``wrt`` names distinct parameters other than ``param``."""
+    inputs = [p.name for p in fn.params if p.name != param]
+    for w in wrt or ():
+        if w not in inputs:
+            why = (
+                "is the parameter --param fixes in"
+                if w == param
+                else "is not a parameter of"
+            )
+            raise UsageError(
+                f"--wrt {w} {why} `{fn.name}` (its inputs: {', '.join(inputs)})"
+            )
+    if wrt and len(set(wrt)) < len(wrt):
+        raise UsageError(f"--wrt names a parameter twice: {', '.join(wrt)}")
+    if not inputs:
+        raise UsageError(f"`{fn.name}` has no input left once {param} is fixed")
+
+
 def swell_text(name: str, param: str, wrt, rows: list[SwellRow]) -> str:
     """The table as aligned text."""
     head = f"Expression swell of the gradient of {name}"
@@ -148,8 +169,12 @@ def _step(rows) -> str:
     return f"{(b.emitted - a.emitted) / (b.value - a.value):g}"
 
 
-def swell_plot(name: str, param: str, rows: list[SwellRow], path: str) -> None:
-    """Plot the three sizes on a log scale (needs matplotlib)."""
+PLOT_FORMATS = ("png", "svg", "pdf")
+
+
+def swell_plot(name: str, param: str, rows: list[SwellRow], fmt: str) -> bytes:
+    """The three sizes plotted on a log scale, as ``fmt`` (one of
+    :data:`PLOT_FORMATS`) data to write (needs matplotlib)."""
     try:
         import matplotlib
 
@@ -176,5 +201,7 @@ def swell_plot(name: str, param: str, rows: list[SwellRow], path: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=110, format=fmt)
     plt.close(fig)
+    return buffer.getvalue()

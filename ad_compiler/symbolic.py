@@ -15,6 +15,7 @@ and they import it lazily.  They read IR and never write it.
 from __future__ import annotations
 
 from .builder import Ops
+from .escape import docstring_lines
 from .ir import Function
 from .lazy import lazy_import
 from .unroll import Unroller, apply_sympy, sympy_module
@@ -90,7 +91,8 @@ def symbolic_gradient_source(fn: Function, wrt: tuple[int, ...], doc: str) -> st
         {"fully_qualified_modules": True, "standard": "python3"}
     )
     params = ", ".join(p.name for p in fn.params)
-    doc = doc.replace("\n", "\n    ") + ("\n    " if "\n" in doc else "")
+    doc = "\n    ".join(docstring_lines(doc))  # it names the file: escaped
+    doc += "\n    " if "\n" in doc else ""
     lines = [f"def {fn.name}_grad({params}):", f'    """{doc}"""']
     for name, rhs in definitions:
         lines.append(f"    {name} = {printer.doprint(rhs)}")

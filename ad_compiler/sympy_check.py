@@ -81,6 +81,10 @@ def time_budget(seconds: float | None):
         and hasattr(signal, "setitimer")
         and threading.current_thread() is threading.main_thread()
     )
+    if usable:
+        # Import SymPy before the clock starts: an alarm inside its (long, first)
+        # import would leave a half-initialised module behind for every later use.
+        sympy_module()
     end = time.monotonic() + (seconds or 0.0)
     outer = _DEADLINES[-1] if _DEADLINES else None
     if not usable or (outer is not None and outer <= end):
@@ -99,15 +103,25 @@ def time_budget(seconds: float | None):
 
     _DEADLINES.append(end)
     previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
+    try:  # armed inside: a budget shorter than this line still gets disarmed
+        signal.setitimer(signal.ITIMER_REAL, seconds)
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        _disarm()
         _DEADLINES.pop()
         signal.signal(signal.SIGALRM, previous)
         if outer is not None:
             signal.setitimer(signal.ITIMER_REAL, max(outer - time.monotonic(), 1e-3))
+
+
+def _disarm() -> None:
+    """Stop the alarm, even if it rings (and raises) while being stopped."""
+    while True:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            return
+        except OutOfTime:
+            continue
 
 
 def _in_gc_callback(frame) -> bool:
@@ -509,7 +523,10 @@ def _decider(point: dict):
 
     def decide(expr):
         at = {s: sp.Float(point.get(s.name, 1), 50) for s in expr.free_symbols}
-        (value,) = evaluate([expr], at)
+        try:
+            (value,) = evaluate([expr], at)
+        except TypeError as exc:  # SymPy refuses to order NaN: no path to follow
+            raise NotExpressible(f"cannot decide {expr} at {point}: {exc}") from None
         if is_bool(value) and value not in (sp.true, sp.false):
             raise NotExpressible(f"cannot decide {expr} at {point}")
         return value

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 
 from .builder import NumericOps, Ops
-from .errors import UsageError
+from .errors import CompileError, UsageError
 from .ir import Const, Eqn, For, Function, If, Var, While, tree_leaves
 from .primitives import PRIMITIVES
 from .rules import rule_for
@@ -90,21 +90,37 @@ class Tables:
         return "\n".join(out)
 
     def as_dict(self) -> dict:
+        """The tables as JSON-ready data: non-finite numbers as strings (see
+        :func:`_json_number`), so ``json.dumps(..., allow_nan=False)`` holds."""
+
         def rows(rs):
             return [
-                {"name": r.name, "formula": r.formula, "value": r.value, "line": r.line}
+                {
+                    "name": r.name,
+                    "formula": r.formula,
+                    "value": _json_number(r.value),
+                    "line": r.line,
+                }
                 for r in rs
             ]
 
         return {
             "function": self.function,
-            "point": self.point,
+            "point": {k: _json_number(v) for k, v in self.point.items()},
             "wrt": self.wrt,
             "seeded": self.seeded or None,
             "primal": rows(self.primal),
             "tangent": rows(self.tangent),
             "adjoint": rows(self.adjoint),
         }
+
+
+def _json_number(value):
+    """A number as JSON holds it: JSON has no infinity or NaN, so those are the
+    strings ``"inf"``, ``"-inf"`` and ``"nan"`` (which ``float()`` reads back)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    return value
 
 
 def _number(value: float, digits: int) -> str:
@@ -150,12 +166,94 @@ class _Step:
     line: int | None
 
 
+# Rows of one table at most: a table this long is already unreadable, and the limit
+# bounds the time and the memory of `adc trace` whatever the loop or the point.
+MAX_STEPS = 100_000
+# An integer this many bits long is computed on as a float: Python's integers
+# never overflow, so `x = x * x` in a loop, or `x ** y` at y = 10**9, would
+# otherwise take unbounded time and memory inside one operation.
+MAX_INT_BITS = 1024
+
+
+def _bounded(prim: str, args: list) -> list:
+    """``args``, integers that would make ``prim`` huge turned into floats."""
+    ints = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
+    if not ints:
+        return args
+    big = any(a.bit_length() > MAX_INT_BITS for a in ints)
+    if prim == "pow" and len(ints) == 2 and abs(args[0]) > 1:
+        big = big or abs(args[1]) * args[0].bit_length() > MAX_INT_BITS
+    if not big:
+        return args
+    try:
+        return [float(a) if isinstance(a, int) else a for a in args]
+    except OverflowError:  # beyond a float too: its infinity, with its sign
+        return [
+            (math.inf if a > 0 else -math.inf) if isinstance(a, int) else a
+            for a in args
+        ]
+
+
+def _evaluate(s: Eqn, args: list):
+    """``s``'s primitive on numbers; a located error where it is undefined there."""
+    try:
+        return PRIMITIVES[s.prim].evaluator(s.ns)(*_bounded(s.prim, args))
+    except (ArithmeticError, ValueError, TypeError) as exc:
+        shown = PRIMITIVES[s.prim].show([_repr(a) for a in args], s.ns)
+        where = f" at line {s.loc.line}" if s.loc is not None else ""
+        raise CompileError(
+            f"{_reason(exc)}{where}: {shown} at the point given", loc=s.loc
+        ) from None
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OverflowError) and not isinstance(exc.args[0], str):
+        return "result out of a float's range"  # its args are (errno, strerror)
+    return str(exc)
+
+
+def _repr(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _range_args(s, args: list) -> list:
+    """The arguments of ``range`` in loop ``s``: integers, or a usage error."""
+    for a in args:
+        if not isinstance(a, int):
+            where = f" at line {s.loc.line}" if s.loc is not None else ""
+            raise UsageError(
+                f"`range`{where} takes integers, and the point (--at) gives it "
+                f"{_repr(a)}"
+            )
+    return args
+
+
+def _too_long(s) -> CompileError:
+    return CompileError(
+        f"the trace at this point takes more than {MAX_STEPS:,} steps, more than "
+        "a table can show (adc trace's limit); trace a point with fewer iterations",
+        loc=s.loc,
+    )
+
+
 def execute(fn: Function, args: dict) -> tuple[list[_Step], dict, list]:
-    """Run ``fn`` on numbers along the path taken; the steps, values and results."""
+    """Run ``fn`` on numbers along the path taken; the steps, values and results.
+
+    Bounded: more than :data:`MAX_STEPS` operations and loop iterations raise a
+    :class:`CompileError` at the statement reached; an operation undefined at
+    the point (``log(0)``) raises one located at it.
+    """
     values: dict[str, float] = {}
     current: dict[str, str] = {}  # IR name -> the instance holding its value now
     seen: dict[str, int] = {}
     steps: list[_Step] = []
+    work = [0]  # operations and iterations so far
+
+    def tick(s) -> None:
+        work[0] += 1
+        if work[0] > MAX_STEPS:
+            raise _too_long(s)
 
     def bind(name: str) -> str:
         seen[name] = seen.get(name, 0) + 1
@@ -184,8 +282,9 @@ def execute(fn: Function, args: dict) -> tuple[list[_Step], dict, list]:
                         "trace tables cover arithmetic, branches and loops; "
                         f"`{fn.name}` calls a function it does not inline"
                     )
+                tick(s)
                 ins = tuple(ref(a) for a in s.ins)
-                value = PRIMITIVES[s.prim].evaluator(s.ns)(*(val(i) for i in ins))
+                value = _evaluate(s, [val(i) for i in ins])
                 inst = bind(s.out.name)
                 values[inst] = value
                 steps.append(_Step(inst, s.prim, ins, s.ns, line))
@@ -204,8 +303,9 @@ def execute(fn: Function, args: dict) -> tuple[list[_Step], dict, list]:
         if isinstance(s, For):
             if s.over != "range":
                 raise UsageError("trace tables run primal code only")
-            indices = iter(range(*(val(ref(a)) for a in s.args)))
+            indices = iter(range(*_range_args(s, [val(ref(a)) for a in s.args])))
         while True:
+            tick(s)
             if isinstance(s, While):
                 run(s.test)
                 if not val(ref(s.cond)):
@@ -243,6 +343,12 @@ def trace_tables(
     ``y{output}_bar = 1`` (a Jacobian row; ``output`` counts from 1, default 1).
     """
     names = [p.name for p in fn.params]
+    unknown = [n for n in point if n not in names]
+    if unknown:
+        raise UsageError(
+            f"`{fn.name}` has no parameter named {', '.join(unknown)} "
+            f"(its parameters: {', '.join(names)})"
+        )
     missing = [n for n in names if n not in point]
     if missing:
         raise UsageError(f"give a value for {', '.join(missing)} (as name=value)")

@@ -212,6 +212,14 @@ def sympy_const(value, exact: bool = True):
     return sp.nsimplify(repr(value), rational=True)
 
 
+def _whole(v) -> bool:
+    """Whether ``v`` is a finite number with an integer value (``3``, ``3.0``)."""
+    if not getattr(v, "is_number", False) or not v.is_finite:
+        return False
+    # as a float: SymPy's Float(3.0) and Integer(3) compare unequal
+    return float(v).is_integer()
+
+
 class Unroller:
     """Executes IR on SymPy expressions (see the module docstring)."""
 
@@ -290,10 +298,16 @@ class Unroller:
             return v
         if getattr(v, "is_Integer", False):
             return int(v)
-        if getattr(v, "is_number", False) and v == int(v):  # abs(-3), unevaluated
+        if _whole(v):  # abs(-3), unevaluated
             return int(v)
         if self.decide is not None:
-            return int(self.decide(v))
+            value = self.decide(v)
+            if not _whole(value):  # Python's range() would raise TypeError
+                shown = float(value) if getattr(value, "is_number", False) else value
+                raise NotExpressible(
+                    f"the trip count {v} is {shown:g} at the point, not an integer"
+                )
+            return int(value)
         raise NotExpressible(why)
 
     # --- statements ---------------------------------------------------------------

@@ -359,7 +359,8 @@ def test_any_text_in_a_docstring_stays_inside_it():
     import os
     import random
 
-    from ad_compiler.codegen import _docstring, _docstring_lines
+    from ad_compiler.codegen import _docstring
+    from ad_compiler.escape import docstring_lines as _docstring_lines
 
     rng = random.Random(14)
     alphabet = ['"', "'", "\\", "\n", "\r", "\x1b", "\x0c", "\x00", "\x85", "\t", " "]
@@ -368,8 +369,8 @@ def test_any_text_in_a_docstring_stays_inside_it():
         doc = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
         literal = '"""' + "\n".join(_docstring_lines(doc)) + '"""'
         (stmt,) = ast.parse(literal).body
-        # line breaks as Python counts them, a triple double quote as '\'\'\''
-        want = "\n".join(source_lines(doc.replace('"""', "'''").strip()))
+        # the same text, its line breaks as Python counts them
+        want = "\n".join(source_lines(doc.strip()))
         assert ast.literal_eval(literal) == want, (doc, literal)
         body = ast.parse(f"def f():\n    {_docstring(doc)}\n    return 1\n").body
         assert len(body[0].body) == 2, (doc, _docstring(doc))
@@ -388,7 +389,8 @@ def test_a_file_name_cannot_end_the_header_docstring(tmp_path):
     )
     assert "\x1b" not in text  # written as the escape \\x1b
     header = ast.get_docstring(tree, clean=False)
-    assert "a''';import os;os.system(\"touch x\");'''\x1b[2J.py" in header
+    # the file name as printed (ESC shown as the four characters \x1b), quotes kept
+    assert 'a""";import os;os.system("touch x");"""\\x1b[2J.py' in header
     assert len([s for s in tree.body if isinstance(s, ast.FunctionDef)]) == 1
 
 
