@@ -193,17 +193,28 @@ def parse_einsum(spec: str, loc=None) -> tuple[str, str, str]:
     spec = spec.replace(" ", "")
     ins, arrow, out = spec.partition("->")
     parts = ins.split(",")
-    if len(parts) != 2 or "." in spec or not all(p.isalpha() or not p for p in parts):
+    given = set(parts[0] + parts[-1])
+    if (
+        len(parts) != 2
+        or not all(_EINSUM_LETTERS.issuperset(p) for p in parts + [out])
+        or not given.issuperset(out)
+        or len(set(out)) != len(out)
+    ):
         raise CompileError(
             f"einsum {spec!r} is not supported",
             loc,
-            hint="use a two-operand form without `...`, like 'ij,jk->ik'",
+            hint="use a two-operand form without `...`, ASCII letters only, each "
+            "output letter once and from an operand, like 'ij,jk->ik'",
         )
     a, c = parts
     if not arrow:
         letters = a + c
         out = "".join(sorted(ch for ch in set(letters) if letters.count(ch) == 1))
     return a, c, out
+
+
+# the subscripts NumPy's einsum takes (str.isalpha would admit any script's letters)
+_EINSUM_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def _einsum_shape(p, a, b, loc=None):

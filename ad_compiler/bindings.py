@@ -95,7 +95,8 @@ class _Walker:
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             kind = "a class" if isinstance(stmt, ast.ClassDef) else "a `def`"
             self.add(stmt.name, stmt, kind, plain=True)
-            self.scoped(stmt, "module", "a walrus")
+            for part in self.scoped(stmt, "module", "a walrus"):
+                self.walk(*part)
         elif isinstance(stmt, ast.AnnAssign):
             return  # `N: float` alone binds nothing
         elif isinstance(stmt, ast.AugAssign):
@@ -106,23 +107,30 @@ class _Walker:
 
     # --- everything else ------------------------------------------------------------
     def walk(self, node: ast.AST, scope, how: str | None):
-        """Record what ``node`` binds in the module.  ``scope`` is ``"module"``,
-        or the set of names a function declared ``global``, or None (a class
-        body, a lambda, a comprehension: only walruses and `global` reach out)."""
+        """Record what ``node`` and everything in it binds in the module.
+        ``scope`` is ``"module"``, or the set of names a function declared
+        ``global``, or None (a class body, a lambda, a comprehension: only
+        walruses and `global` reach out).  Iterative, in source order: a
+        2,000-term expression is as deep as the tree gets."""
+        todo = [(node, scope, how)]
+        while todo:
+            node, scope, how = todo.pop()
+            todo.extend(reversed(self.visit(node, scope, how)))
+
+    def visit(self, node: ast.AST, scope, how) -> list:
+        """Record what ``node`` itself binds; the ``(node, scope, how)`` to walk
+        next, in order."""
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             if scope == "module":
                 self.add(node.name, node, how or "a nested `def`")
-            self.scoped(node, scope, how)
-            return
+            return self.scoped(node, scope, how)
         if isinstance(node, ast.Lambda):
-            self.walk_all(node.args.defaults + node.args.kw_defaults, scope, how)
-            return
+            return _each(node.args.defaults + node.args.kw_defaults, scope, how)
         if isinstance(node, _COMPREHENSIONS):  # its targets are its own
             parts = [getattr(node, f, None) for f in ("elt", "key", "value")]
             for gen in node.generators:
                 parts += [gen.iter, *gen.ifs]
-            self.walk_all(parts, scope, how)
-            return
+            return _each(parts, scope, how)
         self.binding(node, scope, how)
         self.dynamic(node)
         if isinstance(node, ast.NamedExpr):
@@ -130,35 +138,26 @@ class _Walker:
                 isinstance(scope, set) and node.target.id in scope
             ):
                 self.add(node.target.id, node.target, "a walrus")
-            self.walk(node.value, scope, how)
-            return
-        for child in ast.iter_child_nodes(node):
-            self.walk(child, scope, how)
+            return [(node.value, scope, how)]
+        return _each(ast.iter_child_nodes(node), scope, how)
 
-    def walk_all(self, nodes, scope, how):
-        for node in nodes:
-            if node is not None:
-                self.walk(node, scope, how)
-
-    def scoped(self, node, scope, how):
+    def scoped(self, node, scope, how) -> list:
         """A def or class: its decorators, defaults and bases in the enclosing
-        scope, its body in its own."""
-        self.walk_all(node.decorator_list, scope, how)
+        scope, its body in its own (what to walk, in order)."""
+        out = _each(node.decorator_list, scope, how)
         if isinstance(node, ast.ClassDef):
-            self.walk_all(node.bases + [k.value for k in node.keywords], scope, how)
-            for stmt in node.body:
-                self.walk(stmt, None, how)
-            return
+            out += _each(node.bases + [k.value for k in node.keywords], scope, how)
+            return out + _each(node.body, None, how)
         args = node.args
-        self.walk_all(args.defaults + args.kw_defaults, scope, how)
+        out += _each(args.defaults + args.kw_defaults, scope, how)
         declared = {
             name
             for sub in ast.walk(node)
             if isinstance(sub, ast.Global)
             for name in sub.names
         }
-        for stmt in node.body:  # `global` applies to this function's own scope
-            self.walk(stmt, declared, f"`global` in `{node.name}`")
+        # `global` applies to this function's own scope
+        return out + _each(node.body, declared, f"`global` in `{node.name}`")
 
     def binding(self, node: ast.AST, scope, how):
         """The names ``node`` itself binds, if they are module-level names."""
@@ -221,3 +220,8 @@ def _how(node: ast.AST, how: str | None) -> str:
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return f"an import{' ' + how if how else ''}"
     return how or "a binding"
+
+
+def _each(nodes, scope, how) -> list:
+    """``(node, scope, how)`` for each node present (defaults may be None)."""
+    return [(node, scope, how) for node in nodes if node is not None]

@@ -403,7 +403,7 @@ def _check(args) -> int:
     for report in reports:
         sys.stdout.write(report.text())
     proved = sum(r.ok for r in reports)
-    failed = [r for r in reports if r.checked and not r.ok]
+    failed = [r for r in reports if r.failed]
     skipped = len(reports) - proved - len(failed)
     for r in failed:
         for p in r.failures:

@@ -139,7 +139,7 @@ class Proof:
 
     mode: str
     what: str
-    ok: bool
+    ok: bool | None  # None: undecided (no point where both sides are defined)
     method: str  # "symbolic" or "numeric"
     detail: str = ""
 
@@ -179,17 +179,22 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         """True when every equality was proved (and there was at least one)."""
-        return self.checked and all(p.ok for p in self.proofs)
+        return self.checked and all(p.ok is True for p in self.proofs)
 
     @property
     def failures(self) -> list[Proof]:
-        return [p for p in self.proofs if not p.ok]
+        return [p for p in self.proofs if p.ok is False]
+
+    @property
+    def failed(self) -> bool:
+        """True when some equality was found false (undecided ones are not)."""
+        return bool(self.failures)
 
     def text(self) -> str:
         head = f"{self.function}({self.signature})"
         if not self.checked:
             return f"{head}: not checked: {self.reason}\n"
-        verdict = "proved" if self.ok else "FAILED"
+        verdict = "proved" if self.ok else "FAILED" if self.failed else "not proved"
         lines = [f"{head}: {verdict}"]
         if self.formula == "path":
             where = ", ".join(
@@ -200,7 +205,7 @@ class CheckReport:
             lines.append(f"  ({self.reason})")
         for p in self.proofs:
             how = p.method + (f": {p.detail}" if p.detail else "")
-            mark = "ok  " if p.ok else "FAIL"
+            mark = {True: "ok  ", False: "FAIL", None: "??  "}[p.ok]
             lines.append(f"  {mark} {p.mode:<7} {p.what:<12} {how}")
         if self.size is not None:
             s = self.size
@@ -408,8 +413,8 @@ def _prove(mode, what, expected, emitted, symbols, points, rng) -> Proof:
         return Proof(mode, what, True, "symbolic")
     worst, used = _numeric(expected, emitted, symbols, points, rng)
     if used == 0:
-        return Proof(
-            mode, what, False, "numeric", "no point where both sides are defined"
+        return Proof(  # nothing was compared: not a failure, not a proof
+            mode, what, None, "numeric", "no point where both sides are defined"
         )
     if worst < TOLERANCE:
         detail = f"50 digits at {used} points, relative error < {TOLERANCE:g}"

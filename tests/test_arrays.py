@@ -463,3 +463,17 @@ def test_prod_along_an_axis_at_zeros():
     x = np.array([[2.0, 0.0, 4.0], [1.0, 2.0, 3.0], [0.0, 0.0, 5.0]])
     want = np.stack([_others(row) * w for row, w in zip(x, [1.0, 2.0, 3.0])])
     assert np.array_equal(grad(row_products)(x), want)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["ij,jk->iz", "ij,jk->ii", "ij,jk->i'", "ié,ék->ik", "i.j,jk->ik", "ij,jk,kl->il"],
+)
+def test_an_einsum_spec_numpy_would_refuse_is_a_compile_error(spec):
+    """The spec reaches emitted code (as a string literal): only ASCII letters,
+    commas and one arrow, each output letter once and taken from an operand."""
+    src = f"import numpy as np\n\n\ndef f(a, b):\n    return np.sum(np.einsum({spec!r}, a, b))\n"
+    from ad_compiler.api import compile_file
+
+    with pytest.raises(CompileError, match="einsum .* is not supported"):
+        compile_file(src, "e.py", shape_of={"a": ("n", "m"), "b": ("m", "k")})

@@ -245,3 +245,24 @@ def test_every_corpus_function_is_proved(f, domain, seed):
         assert not report.checked and "expression swell" in report.reason
         return
     assert report.ok, report.text()
+
+
+def test_an_undecided_equality_is_neither_proved_nor_failed():
+    """Where no sample point has both sides defined (a formula that overflows
+    everywhere, a domain SymPy's sampler misses), nothing was compared: the
+    report says "not proved" and `adc check` counts it as not checked, exit 0
+    (it used to be a failure, exit 1, with nothing wrong)."""
+    from ad_compiler.sympy_check import CheckReport, Proof
+
+    undecided = Proof("forward", "y_dot", None, "numeric", "no point defined")
+    proved = Proof("reverse", "x_bar", True, "symbolic")
+    report = CheckReport("f", "x", "whole", [proved, undecided])
+    assert report.checked and not report.ok and not report.failed
+    assert report.failures == []
+    assert report.text().splitlines()[:3] == [
+        "f(x): not proved",
+        "  ok   reverse x_bar        symbolic",
+        "  ??   forward y_dot        numeric: no point defined",
+    ]
+    wrong = CheckReport("g", "x", "whole", [Proof("reverse", "x_bar", False, "n")])
+    assert wrong.failed and wrong.text().startswith("g(x): FAILED")
