@@ -28,7 +28,7 @@ import pytest
 from ad_compiler.cli import main
 from ad_compiler.sympy_check import OutOfTime, time_budget
 
-CASES = int(os.environ.get("ADC_FUZZ_CASES", "250"))
+CASES = int(os.environ.get("ADC_FUZZ_CASES", "300"))
 SEED = int(os.environ.get("ADC_FUZZ_SEED", "14"))
 SUBPROCESS_CASES = min(16, CASES)  # the first ones also run through a subprocess
 CASE_SECONDS = 60.0  # no case may take longer (budgets are at most a few seconds)
