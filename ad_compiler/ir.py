@@ -55,8 +55,15 @@ class Const:
 
     def __post_init__(self):
         # bools are the flags lowering makes for `break` and `return` in loops
-        if not isinstance(self.value, (bool, int, float)):
-            raise TypeError(f"Const holds a bool, int or float, not {self.value!r}")
+        v = self.value
+        if not isinstance(v, (bool, int, float)):
+            raise TypeError(f"Const holds a bool, int or float, not {v!r}")
+        # Only the exact built-in types: a constant is printed into emitted code
+        # with repr, and a subclass (np.float64, a user's float) may print as
+        # anything at all.  float.__float__/int.__int__ give the plain value.
+        if type(v) not in (bool, int, float):
+            plain = float.__float__(v) if isinstance(v, float) else int.__int__(v)
+            object.__setattr__(self, "value", plain)
 
     def __str__(self) -> str:
         return repr(self.value)

@@ -319,6 +319,8 @@ def classify(value) -> Ref:
     if isinstance(value, types.ModuleType):
         return OpaqueRef(f"the module `{value.__name__}`", module=value)
     if isinstance(value, numbers.Real) and not isinstance(value, numpy.ndarray):
+        if isinstance(value, float):  # the plain value, not the subclass's __float__
+            return ValueRef(float.__float__(value))
         return ValueRef(
             int(value) if isinstance(value, numbers.Integral) else float(value)
         )

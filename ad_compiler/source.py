@@ -323,7 +323,12 @@ def _live_defaults(fn, node: ast.FunctionDef) -> None:
         return
     for i, (value, old) in enumerate(zip(live, defaults)):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            defaults[i] = ast.copy_location(ast.Constant(value), old)
+            # the plain number, never the object: its repr is printed into emitted
+            # code, and a subclass (np.float64, or one of the user's) may print
+            # as anything at all (`np.float64(1.4)`, an expression that runs)
+            plain = float.__float__(value) if isinstance(value, float) else None
+            plain = int.__int__(value) if plain is None else plain
+            defaults[i] = ast.copy_location(ast.Constant(plain), old)
             defaults[i].end_lineno = old.end_lineno
             defaults[i].end_col_offset = old.end_col_offset
 
