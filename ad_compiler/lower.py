@@ -57,6 +57,7 @@ from .lower_arrays import (
     _aliased_names,
     check_aliasing,
     known_numpy,
+    user_call_aliases,
     writes,
 )
 from .decorators import check_decorators
@@ -1440,13 +1441,15 @@ class Lowerer(ArrayLowering):
         written, in_place = writes(inner, inner.src.node, augmented=True)
         if not written and not in_place:
             return
+        calls = user_call_aliases(self.scope, self.src, self.locals)
         given = dict(zip(inner.params, node.args))
         given.update({kw.arg: kw.value for kw in node.keywords})
         for param, arg in given.items():
             write = written.get(param) or in_place.get(param)
             if write is None:
                 continue
-            sources = sorted(n for n in _aliased_names(arg) if n in self.locals)
+            names = _aliased_names(arg, calls)
+            sources = sorted(n for n in names if n in self.locals)
             if not sources:
                 continue
             message = (

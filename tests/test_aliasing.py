@@ -192,3 +192,44 @@ def test_the_cli_refuses_too(f, tmp_path):
     )
     assert out.returncode != 0
     assert "may share its array with `X`" in out.stderr
+
+
+def ident(z):
+    return z
+
+
+def view_of(z):
+    w = z.T
+    return w
+
+
+def new_of(z):
+    return z * 2.0
+
+
+def through_ident(X):
+    Y = ident(X)
+    Y[0] = 0.0
+    return np.sum(X**2)
+
+
+def through_a_view_of(X):
+    Y = view_of(z=X)
+    Y[0] = 0.0
+    return np.sum(X**2)
+
+
+def through_a_new_array(X):
+    Y = new_of(X)
+    Y[0] = 0.0
+    return np.sum(X**2) + np.sum(Y)
+
+
+def test_a_user_function_returning_its_argument_is_an_alias():
+    X = np.arange(1.0, 5.0).reshape(2, 2)
+    for f in (through_ident, through_a_view_of):
+        with pytest.raises(CompileError, match="`Y` may share its array with `X`"):
+            grad(f)(X)
+    np.testing.assert_allclose(
+        grad(through_a_new_array)(X), 2 * X + [[0.0, 0.0], [2.0, 2.0]]
+    )
