@@ -52,7 +52,14 @@ from .scope import (
     attribute,
     literal_number,
 )
-from .lower_arrays import ArrayLowering, check_aliasing, known_numpy
+from .lower_arrays import (
+    ArrayLowering,
+    _aliased_names,
+    check_aliasing,
+    known_numpy,
+    user_call_aliases,
+    writes,
+)
 from .decorators import check_decorators
 from .external import external_source
 from .source import FunctionSource, from_function
@@ -1419,12 +1426,45 @@ class Lowerer(ArrayLowering):
                         node, f"missing argument `{p}` in the call to `{callee}`"
                     )
                 values[p] = inner.default(defaults[i - first])
+        self.check_written_arguments(node, callee, inner)
         partials = custom_partials(ref, src, scope)
         if partials is not None:
             return self.call_custom(node, callee, ref, src, inner, values, partials)
         if key in self.stack:
             return self.call_recursive(node, callee, src, scope, inner, values)
         return self.inline(inner, values)
+
+    def check_written_arguments(self, node: ast.Call, callee: str, inner: "Lowerer"):
+        """Reject a call whose callee writes into a parameter given (a view of)
+        one of this function's arrays: the callee is inlined, its write a new
+        version of its own name, while in Python the caller's array changes."""
+        written, in_place = writes(inner, inner.src.node, augmented=True)
+        if not written and not in_place:
+            return
+        calls = user_call_aliases(self.scope, self.src, self.locals)
+        given = dict(zip(inner.params, node.args))
+        given.update({kw.arg: kw.value for kw in node.keywords})
+        for param, arg in given.items():
+            write = written.get(param) or in_place.get(param)
+            if write is None:
+                continue
+            names = _aliased_names(arg, calls)
+            sources = sorted(n for n in names if n in self.locals)
+            if not sources:
+                continue
+            message = (
+                f"`{param}` may share its array with `{sources[0]}`, and "
+                f"`{param}` is written into (line {inner.src.loc(write).line}"
+                f" of `{callee}`): Python would change both"
+            )
+            hint = f"pass a copy: {ast.unparse(arg)}.copy()"
+            if param in written:
+                self.error(node, message, hint)
+            # `p += v` is in place only if p is an array: decided once the
+            # shapes are known (see stmt_AugAssign)
+            loc = self.src.loc(node)
+            error = UnsupportedError(message, loc, hint, self.src.line(loc))
+            inner.in_place_aliases.setdefault(param, error)
 
     def inline(self, inner: "Lowerer", values: dict):
         """Lower ``inner``'s body here, its parameters bound to ``values``."""

@@ -386,32 +386,61 @@ def known_numpy(ref) -> str | None:
     return None
 
 
-# Expressions that may give another name for (part of) the same array in Python.
-_VIEW_METHODS = frozenset({"reshape", "transpose", "squeeze", "view", "ravel"})
-_VIEW_FUNCTIONS = frozenset({"reshape", "transpose", "squeeze", "expand_dims", "ravel"})
+# Expressions that may give another name for (part of) the same array in Python:
+# NumPy's view-returning methods, functions and attributes (a superset of what
+# ad_compiler lowers, so that a view is never missed as more are supported).
+_VIEW_METHODS = frozenset(
+    {"reshape", "transpose", "squeeze", "view", "ravel", "swapaxes", "diagonal"}
+    | {"__array__", "getfield"}
+)
+_VIEW_FUNCTIONS = frozenset(
+    {"reshape", "transpose", "squeeze", "expand_dims", "ravel", "swapaxes"}
+    | {"atleast_1d", "atleast_2d", "atleast_3d", "asarray", "asanyarray"}
+    | {"ascontiguousarray", "asfortranarray", "require", "moveaxis", "rollaxis"}
+    | {"broadcast_to", "broadcast_arrays", "diagonal", "flip", "fliplr", "flipud"}
+    | {"rot90", "real", "imag", "split", "array_split", "hsplit", "vsplit", "dsplit"}
+    | {"matrix_transpose", "permute_dims", "as_strided", "array"}
+)
+_VIEW_ATTRIBUTES = frozenset({"T", "mT", "real", "imag", "flat", "base"})
+# builtins whose result holds (views of) their arguments: `for w in zip(x, y)`
+_CONTAINERS = frozenset({"tuple", "list", "zip", "enumerate", "reversed", "iter"})
 
 
-def _aliased_names(value: ast.expr) -> set[str]:
+def _aliased_names(value: ast.expr, calls=None) -> set[str]:
     """The names whose array ``value`` may share memory with: ``x``, ``x.T``,
-    ``x[1:]``, ``x.reshape(...)``, ``np.transpose(x)``, ``x if c else y`` ...
-    (empty for a new array, such as ``x + 1`` or ``x.copy()``)."""
+    ``x[1:]``, ``x.reshape(...)``, ``np.transpose(x)``, ``x if c else y``,
+    ``(x, y)`` ... (empty for a new array, such as ``x + 1`` or ``x.copy()``).
+    Conservative: ``np.reshape(x, s)`` counts both ``np`` and ``x`` (names that
+    are not local variables are ignored by the caller).  ``calls(call)`` gives
+    the names a call of one of the user's functions may return."""
     if isinstance(value, ast.Name):
         return {value.id}
-    if isinstance(value, ast.Attribute) and value.attr == "T":
-        return _aliased_names(value.value)
-    if isinstance(value, ast.Subscript):
-        return _aliased_names(value.value)
+    if isinstance(value, ast.Attribute) and value.attr in _VIEW_ATTRIBUTES:
+        return _aliased_names(value.value, calls)
+    if isinstance(value, (ast.Subscript, ast.Starred, ast.NamedExpr)):
+        return _aliased_names(value.value, calls)
     if isinstance(value, ast.IfExp):
-        return _aliased_names(value.body) | _aliased_names(value.orelse)
+        return _aliased_names(value.body, calls) | _aliased_names(value.orelse, calls)
     if isinstance(value, ast.BoolOp):
-        return set().union(*(_aliased_names(v) for v in value.values))
-    if isinstance(value, ast.NamedExpr):
-        return _aliased_names(value.value)
-    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
-        if value.func.attr in _VIEW_METHODS:
-            return _aliased_names(value.func.value)
-        if value.func.attr in _VIEW_FUNCTIONS and value.args:
-            return _aliased_names(value.args[0])
+        return set().union(*(_aliased_names(v, calls) for v in value.values))
+    if isinstance(value, (ast.Tuple, ast.List)):  # a tuple holds its arrays
+        return set().union(*(_aliased_names(v, calls) for v in value.elts))
+    if isinstance(value, ast.Call):
+        names = set()
+        func = value.func
+        if isinstance(func, ast.Attribute):
+            if func.attr in _VIEW_METHODS:  # x.reshape(...)
+                names |= _aliased_names(func.value, calls)
+            if func.attr in _VIEW_FUNCTIONS:  # np.reshape(x, ...), np.asarray(a=x)
+                args = value.args[:1] + [
+                    k.value for k in value.keywords if k.arg in ("a", "ary", "arr", "x")
+                ]
+                names = names.union(*(_aliased_names(a, calls) for a in args))
+        elif isinstance(func, ast.Name) and func.id in _CONTAINERS:
+            names = names.union(*(_aliased_names(a, calls) for a in value.args))
+        elif calls is not None:  # a user's function may return (a view of) an argument
+            names |= calls(value)
+        return names
     return set()
 
 
@@ -430,18 +459,11 @@ def _bindings(target: ast.expr, value: ast.expr):
                 yield from _bindings(t, value)
 
 
-def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
-    """Reject writes into an array that another name may share.
-
-    ``x[i] = v`` is lowered to a new version of ``x``; in Python it changes the
-    one array object, and so every other name for it (``y = x``, a slice or
-    ``.T`` of it).  ``x += v`` changes an array in place too.  The two agree
-    exactly when the written array has no other name, which this checks from
-    the source: conservative, and never silently different from Python.
-    Augmented assignments count as writes only in code that calls NumPy (for
-    numbers, ``s = t; s += 1`` leaves ``t`` alone).
-    """
-    numpy_code = any(
+def writes(lowerer, node: ast.FunctionDef, augmented=False) -> tuple[dict, dict]:
+    """The names ``node`` writes into (name -> the first write's target):
+    ``x[i] = v`` / ``x[i] += v``, and ``x += v`` (in place if x is an array:
+    counted if ``augmented`` or ``node`` uses NumPy)."""
+    numpy_code = augmented or any(
         isinstance(sub, ast.Name)
         and sub.id not in lowerer.locals
         and lowerer.scope.lookup(sub.id) == ModuleRef("numpy")
@@ -457,33 +479,128 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
                 elif isinstance(sub, ast.AugAssign) and isinstance(t, ast.Name):
                     if numpy_code:
                         in_place.setdefault(t.id, t)
-    if not written and not in_place:
-        return
+    return written, in_place
+
+
+def _alias_pairs(node: ast.FunctionDef):
+    """(statement, name, value) for each name an assignment or loop binds."""
     for sub in ast.walk(node):
         if isinstance(sub, ast.Assign):
             pairs = [p for t in sub.targets for p in _bindings(t, sub.value)]
         elif isinstance(sub, ast.AnnAssign) and sub.value is not None:
             pairs = list(_bindings(sub.target, sub.value))
+        elif isinstance(sub, (ast.For, ast.AsyncFor)):
+            # `for w in (x, y)`: w is each of them in turn; `for r in x`: rows
+            if isinstance(sub.iter, (ast.Tuple, ast.List)):
+                items = [
+                    e.value if isinstance(e, ast.Starred) else e for e in sub.iter.elts
+                ]
+            else:
+                items = [sub.iter]
+            pairs = [p for item in items for p in _bindings(sub.target, item)]
         else:
             continue
         for target, value in pairs:
-            for source in sorted(_aliased_names(value) - {target}):
-                if source not in lowerer.locals:
+            yield sub, target, value
+
+
+def user_call_aliases(scope, src, local_names, depth: int = 0):
+    """``calls`` for :func:`_aliased_names`: the caller's names a call of one of
+    the user's functions may return (``def ident(z): return z.T``), read from
+    the callee's source; every argument's when it cannot be read."""
+    from .lower import UserFuncRef, _source_of
+
+    def calls(call: ast.Call) -> set[str]:
+        func = call.func
+        if not isinstance(func, ast.Name) or func.id in local_names:
+            return set()
+        args = list(call.args) + [k.value for k in call.keywords]
+        everything = set().union(*(_aliased_names(a, calls) for a in args))
+        if not everything:
+            return set()
+        try:
+            ref = scope.lookup(func.id)
+        except Exception:
+            return everything
+        if not isinstance(ref, UserFuncRef):
+            return set()  # builtins and NumPy (views: see _VIEW_FUNCTIONS)
+        if depth > 8:
+            return everything
+        try:
+            callee, callee_scope = _source_of(ref, src, scope)
+        except Exception:
+            return everything
+        cnode = callee.node
+        params = [a.arg for a in cnode.args.posonlyargs + cnode.args.args]
+        params += [a.arg for a in cnode.args.kwonlyargs]
+        names = set(params) | {
+            n.id
+            for n in ast.walk(cnode)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        inner = user_call_aliases(callee_scope, callee, names, depth + 1)
+        edges: dict[str, set] = {}
+        for _, target, value in _alias_pairs(cnode):
+            edges.setdefault(target, set()).update(_aliased_names(value, inner))
+        todo = set()
+        for r in ast.walk(cnode):
+            if isinstance(r, ast.Return) and r.value is not None:
+                todo |= _aliased_names(r.value, inner)
+        returned = set()
+        while todo:
+            name = todo.pop()
+            if name not in returned:
+                returned.add(name)
+                todo |= edges.get(name, set())
+        result = set()
+        for i, a in enumerate(call.args):
+            if isinstance(a, ast.Starred):
+                return everything
+            if i < len(params) and params[i] in returned:
+                result |= _aliased_names(a, calls)
+        for k in call.keywords:
+            if k.arg is None or k.arg in returned:
+                result |= _aliased_names(k.value, calls)
+        return result
+
+    return calls
+
+
+def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
+    """Reject writes into an array that another name may share.
+
+    ``x[i] = v`` is lowered to a new version of ``x``; in Python it changes the
+    one array object, and so every other name for it (``y = x``, a slice or
+    ``.T`` of it).  ``x += v`` changes an array in place too.  The two agree
+    exactly when the written array has no other name, which this checks from
+    the source: conservative, and never silently different from Python.
+    Augmented assignments count as writes only in code that calls NumPy (for
+    numbers, ``s = t; s += 1`` leaves ``t`` alone).
+    """
+    written, in_place = writes(lowerer, node)
+    if not written and not in_place:
+        return
+    calls = user_call_aliases(lowerer.scope, lowerer.src, lowerer.locals)
+    for sub, target, value in _alias_pairs(node):
+        for source in sorted(_aliased_names(value, calls) - {target}):
+            if source not in lowerer.locals:
+                continue
+            for name in (target, source):
+                write = written.get(name) or in_place.get(name)
+                if write is None:
                     continue
-                for name in (target, source):
-                    write = written.get(name) or in_place.get(name)
-                    if write is None:
-                        continue
-                    message = (
-                        f"`{target}` may share its array with `{source}`, and "
-                        f"`{name}` is written into (line "
-                        f"{lowerer.src.loc(write).line}): Python would change both"
-                    )
-                    hint = f"make a copy: {target} = {ast.unparse(value)}.copy()"
-                    if name in written:
-                        lowerer.error(sub, message, hint)
-                    # `x += v` is in place only if x is an array: decided once
-                    # the shapes are known (see Lowerer.stmt_AugAssign)
-                    loc = lowerer.src.loc(sub)
-                    error = UnsupportedError(message, loc, hint, lowerer.src.line(loc))
-                    lowerer.in_place_aliases.setdefault(name, error)
+                message = (
+                    f"`{target}` may share its array with `{source}`, and "
+                    f"`{name}` is written into (line "
+                    f"{lowerer.src.loc(write).line}): Python would change both"
+                )
+                hint = f"make a copy: {target} = {ast.unparse(value)}.copy()"
+                if isinstance(sub, (ast.For, ast.AsyncFor)):
+                    hint = f"write into a copy: {target} = {target}.copy() first"
+                if name in written:
+                    lowerer.error(sub, message, hint)
+                # `x += v` is in place only if x is an array: decided once
+                # the shapes are known (see Lowerer.stmt_AugAssign)
+                loc = lowerer.src.loc(sub)
+                error = UnsupportedError(message, loc, hint, lowerer.src.line(loc))
+                lowerer.in_place_aliases.setdefault(name, error)

@@ -120,6 +120,38 @@ def _negated(a, defs: dict[str, Eqn]):
     return None
 
 
+# Primitives whose result is an int (or bool) whatever their inputs, and those
+# whose result is an int when all their inputs are (Python's int arithmetic).
+_INT_RESULT = frozenset(
+    {"eq", "ne", "lt", "le", "gt", "ge", "not", "int", "len", "size", "round"}
+    | {"floor", "ceil", "trunc"}
+)
+_INT_CLOSED = frozenset(
+    {"add", "sub", "mul", "neg", "pow", "abs", "max", "min", "fdiv", "fmod"}
+)
+
+
+def _maybe_int(atom, defs: dict[str, Eqn], depth: int = 0) -> bool:
+    """Whether ``atom`` may be an int or bool that ``* 1.0`` would make a float
+    (``x * 1.0`` is not ``x`` then: ``(2**53 + 1) * 1.0 - 2**53`` is 0.0, the
+    ints' difference 1).  Unknown values (parameters, loop variables) count as
+    floats, as differentiated values are."""
+    if isinstance(atom, Const):
+        return isinstance(atom.value, (bool, int))
+    d = defs.get(atom.name) if isinstance(atom, Var) else None
+    if d is None:
+        return False
+    if depth > 64:
+        return True  # conservative: keep the conversion
+    if d.ns == "py" and d.prim in _INT_RESULT or d.prim in ("len", "size"):
+        return True
+    if d.prim == "select":
+        return any(_maybe_int(a, defs, depth + 1) for a in d.ins[1:])
+    if d.prim in _INT_CLOSED:
+        return all(_maybe_int(a, defs, depth + 1) for a in d.ins)
+    return d.prim in ("eq", "ne", "lt", "le", "gt", "ge", "not")  # bool arrays
+
+
 def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
     """An algebraic identity: the atom the equation equals, or a cheaper equation."""
     prim, ins = eqn.prim, eqn.ins
@@ -129,14 +161,25 @@ def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
     def negated(a):
         return _negated(a, defs)
 
+    def unit(a, value, other):
+        """``a`` is the constant ``value`` and dropping it keeps ``other``'s
+        type: ``x * 1`` is x, ``x * 1.0`` is x only for a float x."""
+        if not _is(a, value):
+            return False
+        if isinstance(a.value, bool):
+            return False  # x * True: an int for a bool x
+        if isinstance(a.value, float) or prim == "div":
+            return not _maybe_int(other, defs)  # x / 1 and x ** 1.0: floats
+        return True
+
     def rewrite(new_prim, *new_ins):
         return Eqn(new_prim, eqn.outs, tuple(new_ins), eqn.loc, eqn.ns, eqn.params)
 
     if prim == "add":
         a, b = ins
-        if _is(b, 0):
+        if unit(b, 0, a):
             return a
-        if _is(a, 0):
+        if unit(a, 0, b):
             return b
         if (y := negated(b)) is not None:
             return rewrite("sub", a, y)
@@ -144,29 +187,29 @@ def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
             return rewrite("sub", b, y)
     elif prim == "sub":
         a, b = ins
-        if _is(b, 0):
+        if unit(b, 0, a):
             return a
-        if _is(a, 0):
+        if unit(a, 0, b):
             return rewrite("neg", b)
         if isinstance(b, Var) and (y := negated(b)) is not None:
             return rewrite("add", a, y)
     elif prim == "mul":
         a, b = ins
-        if _is(a, 1):
+        if unit(a, 1, b):
             return b
-        if _is(b, 1):
+        if unit(b, 1, a):
             return a
-        if _is(a, -1):
+        if unit(a, -1, b):
             return rewrite("neg", b)
-        if _is(b, -1):
+        if unit(b, -1, a):
             return rewrite("neg", a)
         if (merged := _merge_constants(eqn, defs)) is not None:
             return merged
     elif prim == "div":
         a, b = ins
-        if _is(b, 1):
+        if unit(b, 1, a):
             return a
-        if _is(b, -1):
+        if unit(b, -1, a):
             return rewrite("neg", a)
     elif prim == "neg":
         (a,) = ins
@@ -183,7 +226,7 @@ def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
     elif prim == "pow" and eqn.ns == "py":
         # only for `**`: math.pow(x, 1) is a float and np.power(x, 1) an np.float64
         a, b = ins
-        if _is(b, 1):
+        if unit(b, 1, a):
             return a
     elif prim == "select" and eqn.ns == "py":
         # `a if True else b` is a itself (np.where would broadcast a against b)

@@ -244,3 +244,35 @@ def test_tapes_that_only_count_become_counts(f, x, want):
     g = grad(f)
     assert "tape" not in g.source and "reversed(range(" in g.source
     assert g(*x) == pytest.approx(want, rel=1e-12)
+
+
+def rounds_away(x):
+    return x * ((2**53 + 1) * 1.0 - 2**53)
+
+
+def int_over_one(x):
+    n = 2**53 + 1
+    return x * (n / 1 - 2**53) + x * ((n + 0.0) - 2**53) + x * ((n * -1.0) + 2**53)
+
+
+def test_a_float_identity_on_an_int_is_not_dropped():
+    """`n * 1.0` is a float: (2**53 + 1) * 1.0 rounds to 2**53, so the
+    derivative is 0.0, where the ints' exact difference would give 1."""
+    assert float(rounds_away(3.0)) == 0.0
+    assert grad(rounds_away)(3.0) == 0.0
+    assert grad(int_over_one)(3.0) == 0.0
+    fn = fn_of(
+        eqn("add", "n", 2**53, 1),
+        eqn("mul", "a", "n", 1.0),
+        eqn("mul", "b", "x", 1.0),
+        eqn("mul", "c", "n", 1),
+        eqn("add", "d", "a", "b"),
+        eqn("add", "e", "d", "c"),
+        results=(Var("e"),),
+    )
+    assert [str(e) for e in simplify(fn).body] == [
+        "n = 9007199254740992 + 1",
+        "a = n * 1.0",
+        "d = a + x",
+        "e = d + n",
+    ]
