@@ -462,6 +462,12 @@ def _read(path: str) -> str:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise _undecodable(path, data, exc, encoding) from None
+    except LookupError:  # `# coding: rot13`: a codec, but not a text encoding
+        cookie = 1 if b"coding" in data.split(b"\n", 1)[0] else 2
+        raise CompileError(
+            f"the coding comment names `{encoding}`, which is not a text encoding",
+            Loc(path, cookie, 1),
+        ) from None
     text = text[1:] if text.startswith("\ufeff") else text
     # universal newlines, as open() in text mode and Python's tokenizer read them
     return text.replace("\r\n", "\n").replace("\r", "\n")

@@ -541,3 +541,95 @@ def test_check_along_a_path_with_a_trip_count_that_is_no_integer(capsys, src, n,
         f"loop(x, n): not checked: the trip count n is {shown} at the point, "
         "not an integer\n"
     )
+
+
+# --- issue 14, round 2: input that was an internal error (exit 3) -----------------
+
+HUGE = "99999999999999999999999"  # beyond a C ssize_t
+
+
+def test_a_trip_count_beyond_ssize_t_is_no_internal_error(capsys, src):
+    status, out, err = run(
+        capsys, "compile", src, "--function", "loop", "--fix", f"n={HUGE}"
+    )
+    assert status == 0, err  # the loop stays a loop: `len(range(n))` overflowed
+    assert "def loop_grad(x" in out
+    status, out, err = run(
+        capsys,
+        "swell",
+        src,
+        "--function",
+        "loop",
+        "--param",
+        f"n={HUGE}",
+        "--seconds",
+        "0.3",
+    )
+    assert status == 0, err
+    assert "99,999,999,999,999,999,999,999" in out
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward", "symbolic"])
+def test_an_integer_literal_too_large_for_a_float_is_located(capsys, tmp_path, mode):
+    path = tmp_path / "big.py"
+    path.write_text("def f(x):\n    return x * 1" + "0" * 4000 + "\n")
+    status, out, err = run(capsys, "compile", path, "--mode", mode)
+    assert (status, out) == (1, "")
+    assert err.startswith(
+        f"{path}:2:16: error: integer literal is too large for a float\n"
+    )
+    assert "hint: write it as a float, at most 1.7976931348623157e308" in err
+
+
+@pytest.mark.parametrize(
+    "expr, why",
+    [
+        (
+            "x * 2 ** 20000",
+            "ValueError: Exceeds the limit (4300 digits) for integer string conversion",
+        ),
+        (
+            "x * 10 ** -5000",
+            "ValueError: Exceeds the limit (4300 digits) for integer string conversion",
+        ),
+        (
+            "x * int(1e308) ** 50",
+            "ValueError: Exceeds the limit (4300 digits) for integer string conversion",
+        ),
+        (
+            "x * 1e999 * 0.0 + x ** 1e308",
+            "OverflowError: cannot convert float infinity to integer",
+        ),
+    ],
+)
+def test_symbolic_mode_refuses_numbers_sympy_cannot_write(capsys, tmp_path, expr, why):
+    path = tmp_path / "sym.py"
+    path.write_text(f"def f(x):\n    return {expr}\n")
+    status, out, err = run(capsys, "compile", path, "--mode", "symbolic")
+    assert (status, out) == (2, "")
+    assert err == (
+        f"adc: error: cannot write `f` symbolically: `f` holds a number SymPy cannot "
+        f"write as a float ({why}); the default --mode reverse handles it\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["compile", "check", "trace"])
+def test_a_coding_comment_naming_no_text_encoding_is_located(capsys, tmp_path, command):
+    path = tmp_path / "rot.py"
+    path.write_text("# coding: rot13\ndef f(x):\n    return x\n")
+    extra = ["--function", "f", "--at", "x=1"] if command == "trace" else []
+    status, out, err = run(capsys, command, path, *extra)
+    assert (status, out) == (1, "")
+    assert err == (
+        f"{path}:1:1: error: the coding comment names `rot13`, which is not a text encoding\n"
+    )
+
+
+def test_a_nul_byte_is_located_where_it_is(capsys, tmp_path):
+    path = tmp_path / "nul.py"
+    path.write_bytes(b"def f(x):\n    return \0x\n")
+    status, out, err = run(capsys, "compile", path)
+    assert (status, out) == (1, "")
+    assert err.startswith(
+        f"{path}:2:12: error: invalid syntax: source code string cannot contain null bytes\n"
+    ), err
