@@ -27,6 +27,7 @@ import io
 import math
 import os
 import shlex
+import stat
 import sys
 import tokenize
 
@@ -445,15 +446,48 @@ def _graph(args) -> int:
     return 0
 
 
+MAX_INPUT = 16 * 1024 * 1024  # bytes: far beyond any source worth differentiating
+
+_KINDS = {
+    stat.S_IFDIR: "Is a directory",
+    stat.S_IFIFO: "it is a FIFO (named pipe), not a regular file",
+    stat.S_IFCHR: "it is a character device, not a regular file",
+    stat.S_IFBLK: "it is a block device, not a regular file",
+    stat.S_IFSOCK: "it is a socket, not a regular file",
+}
+
+
+def _read_bytes(path: str) -> bytes:
+    """The bytes of ``path``, a regular file of at most :data:`MAX_INPUT` bytes;
+    anything else a usage error.  Opened without blocking (a FIFO with no writer
+    would wait forever) and read at most one byte past the limit (``/dev/zero``
+    never ends)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = _KINDS.get(stat.S_IFMT(mode), "it is not a regular file")
+        raise UsageError(f"cannot read {path}: {kind}")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            data = handle.read(MAX_INPUT + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_INPUT:
+        raise UsageError(
+            f"cannot read {path}: it is larger than {MAX_INPUT // 2**20} MiB"
+        )
+    return data
+
+
 def _read(path: str) -> str:
     """The file's text, decoded as Python decodes source (UTF-8, a BOM, or a
     coding cookie).  Unreadable: a usage error; not decodable: a located
     :class:`CompileError` (``file:line:col: error: ...``)."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    data = _read_bytes(path)
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:  # a bad coding cookie, or a BOM with another one

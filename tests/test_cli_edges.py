@@ -633,3 +633,56 @@ def test_a_nul_byte_is_located_where_it_is(capsys, tmp_path):
     assert err.startswith(
         f"{path}:2:12: error: invalid syntax: source code string cannot contain null bytes\n"
     ), err
+
+
+# --- issue 14, round 2: what the input may be ---------------------------------------
+
+READERS = [
+    ["compile"],
+    ["check"],
+    ["graph", "--function", "f"],
+    ["swell", "--function", "f", "--param", "x=1"],
+]
+
+
+@pytest.mark.parametrize("command", READERS, ids=[c[0] for c in READERS])
+def test_a_character_device_is_refused_not_read_forever(capsys, command):
+    status, out, err = run(capsys, command[0], "/dev/zero", *command[1:])
+    assert (status, out) == (2, "")
+    assert err == (
+        "adc: error: cannot read /dev/zero: it is a character device, not a regular file\n"
+    )
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "in.py"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "ad_compiler.cli", "compile", str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"adc: error: cannot read {fifo}: it is a FIFO (named pipe), not a regular file\n"
+    )
+
+
+@pytest.mark.parametrize("command", READERS, ids=[c[0] for c in READERS])
+def test_an_input_over_16_mib_is_refused(capsys, tmp_path, command):
+    path = tmp_path / "big.py"
+    path.write_bytes(b"def f(x):\n    return x\n" + b"#" * (16 * 2**20))
+    status, out, err = run(capsys, command[0], path, *command[1:])
+    assert (status, out) == (2, "")
+    assert err == f"adc: error: cannot read {path}: it is larger than 16 MiB\n"
+
+
+def test_an_input_of_exactly_16_mib_is_read(capsys, tmp_path):
+    path = tmp_path / "edge.py"
+    head = b"def f(x):\n    return x * x\n#"
+    path.write_bytes(head + b"#" * (16 * 2**20 - len(head) - 1) + b"\n")
+    status, out, err = run(capsys, "compile", path)
+    assert status == 0, err
+    assert "def f_grad(x):" in out
