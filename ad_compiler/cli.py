@@ -48,6 +48,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _output_path(text: str) -> str:
+    """``-o``/``--plot``: a path; an empty one is no path (it once meant stdout)."""
+    if not text:
+        raise argparse.ArgumentTypeError("empty output path")
+    return text
+
+
 def _seconds(text: str) -> float:
     """``--seconds``: a finite number of seconds, more than 0, at most a day."""
     try:
@@ -146,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "-o",
         "--output",
+        type=_output_path,
         metavar="OUT",
         help="write to OUT (atomically) instead of stdout",
     )
@@ -200,7 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
         "text on stdout or in OUT.dot; OUT.svg or OUT.png need Graphviz's dot program.",
     )
     _file_and_functions(g)
-    g.add_argument("-o", "--output", metavar="OUT", help="OUT.dot, OUT.svg or OUT.png")
+    g.add_argument(
+        "-o",
+        "--output",
+        type=_output_path,
+        metavar="OUT",
+        help="OUT.dot, OUT.svg or OUT.png",
+    )
     g.add_argument(
         "--adjoints", action="store_true", help="also draw the reverse sweep's edges"
     )
@@ -246,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument(
         "--plot",
+        type=_output_path,
         metavar="PNG",
         help="also plot the table (log scale) into PNG (.png, .svg or .pdf)",
     )

@@ -531,16 +531,18 @@ def test_windows_and_old_mac_line_ends_read_as_python_reads_them(capsys, tmp_pat
 
 @pytest.mark.parametrize("n, shown", [("nan", "nan"), ("-inf", "-inf"), ("2.5", "2.5")])
 def test_check_along_a_path_with_a_trip_count_that_is_no_integer(capsys, src, n, shown):
-    """range(n) at n = 2.5, inf or nan raises TypeError in Python: no path to
-    check (it used to be an internal error, or 2.5 silently truncated to 2)."""
-    status, out, err = run(
-        capsys, "check", src, "--function", "loop", "--at", "x=1", f"n={n}"
+    """range(n) at n = 2.5, inf or nan raises TypeError in Python: the point is
+    wrong, a usage error as adc trace says it (it was exit 0 "not checked")."""
+    message = (
+        f"adc: error: `range` at line 10 takes integers, and the point (--at) gives "
+        f"it {shown}\n"
     )
-    assert status == 0, err
-    assert out == (
-        f"loop(x, n): not checked: the trip count n is {shown} at the point, "
-        "not an integer\n"
-    )
+    for command in ("check", "trace"):
+        status, out, err = run(
+            capsys, command, src, "--function", "loop", "--at", "x=1", f"n={n}"
+        )
+        assert (status, out) == (2, ""), err
+        assert err.endswith(message), err
 
 
 # --- issue 14, round 2: input that was an internal error (exit 3) -----------------
@@ -686,3 +688,20 @@ def test_an_input_of_exactly_16_mib_is_read(capsys, tmp_path):
     status, out, err = run(capsys, "compile", path)
     assert status == 0, err
     assert "def f_grad(x):" in out
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["compile", "{src}", "-o", ""], "-o/--output"),
+        (["graph", "{src}", "--function", "f", "-o", ""], "-o/--output"),
+        (
+            ["swell", "{src}", "--function", "loop", "--param", "n=1", "--plot", ""],
+            "--plot",
+        ),
+    ],
+)
+def test_an_empty_output_path_is_a_usage_error(capsys, src, argv, option):
+    status, out, err = run(capsys, *[a.format(src=src) for a in argv])
+    assert (status, out) == (2, "")  # `-o ''` once wrote to stdout
+    assert err.endswith(f"error: argument {option}: empty output path\n"), err
