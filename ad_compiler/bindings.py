@@ -70,7 +70,14 @@ def module_bindings(module: ast.Module) -> ModuleBindings:
     for node in ast.walk(module):  # a module imported anywhere may be this one
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
-                walker.imported.add(alias.asname or alias.name.split(".")[0])
+                bound = alias.asname or alias.name.split(".")[0]
+                walker.imported.add(bound)
+                if isinstance(node, ast.Import):
+                    walker.modules.add(bound)
+        elif isinstance(node, ast.Attribute):
+            walker.bases.add(id(node.value))
+        elif isinstance(node, ast.Call):
+            walker.bases.add(id(node.func))
     for stmt in module.body:
         walker.top_level(stmt)
     return found
@@ -81,6 +88,8 @@ class _Walker:
         self.found = found
         self.keyed: set[int] = set()  # `globals()` calls read or written by key
         self.imported: set[str] = set()  # every name an import binds, anywhere
+        self.modules: set[str] = set()  # the names `import m` binds, anywhere
+        self.bases: set[int] = set()  # `m` of `m.attr` and of `m(...)`
 
     def add(self, name: str, node: ast.AST, how: str, plain: bool = False):
         (self.found.plain if plain else self.found.other).append(
@@ -229,12 +238,26 @@ class _Walker:
         if isinstance(node, ast.Attribute) and isinstance(
             node.ctx, (ast.Store, ast.Del)
         ):
-            root = node.value
-            while isinstance(root, ast.Attribute):
-                root = root.value
-            if not isinstance(root, ast.Name) or root.id in self.imported:
+            if self.may_be_module(node.value):
                 # `import c; c.A = 3.0`, `import_module(__name__).A = 3.0`
                 self.found.dynamic.append(Binding("*", node, "an attribute write"))
+            return
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr == "__dict__"
+            and self.may_be_module(node.value)
+        ):
+            self.found.dynamic.append(Binding("*", node, "`__dict__`"))
+            return
+        if (
+            isinstance(node, ast.Name)
+            and isinstance(node.ctx, ast.Load)
+            and node.id in self.modules
+            and id(node) not in self.bases
+        ):
+            # `import c; g(c)`: whatever receives the module may write to it
+            what = f"`{node.id}` passed on as a value"
+            self.found.dynamic.append(Binding("*", node, what))
             return
         if (
             isinstance(node, ast.Call)
@@ -242,9 +265,18 @@ class _Walker:
             and node.func.id in _DYNAMIC
         ):
             if node.func.id in _NAMESPACES and node.args:
+                if node.func.id == "vars" and self.may_be_module(node.args[0]):
+                    self.found.dynamic.append(Binding("*", node, "`vars()`"))
                 return  # vars(obj): an object's attributes
             if id(node) not in self.keyed:
                 self.found.dynamic.append(Binding("*", node, f"`{node.func.id}()`"))
+
+    def may_be_module(self, node: ast.AST) -> bool:
+        """Whether ``node`` may be a module, this one included: an imported
+        name (or an attribute of one), or anything computed (a call, an item)."""
+        while isinstance(node, ast.Attribute):
+            node = node.value
+        return not isinstance(node, ast.Name) or node.id in self.imported
 
 
 def _own_globals(node: ast.ClassDef) -> set:

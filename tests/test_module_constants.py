@@ -242,6 +242,14 @@ DYNAMIC_REBINDINGS = [
         "an attribute write",
     ),
     ("from sys import modules", "from sys import modules", "from", "`sys.modules`"),
+    ("vars of a module", "import f as me\nvars(me)['N'] = 3.0", "vars", "`vars()`"),
+    ("__dict__", "import f as me\nme.__dict__['N'] = 3.0", "me.", "`__dict__`"),
+    (
+        "module passed on",
+        "import f as me\n\n\ndef g(m):\n    m.N = 3.0\n\n\ng(me)",
+        "me)",
+        "`me` passed on as a value",
+    ),
 ]
 
 
