@@ -10,8 +10,10 @@ target, a walrus at module level, an augmented assignment, ``del``, a
 ``global`` statement in a function that then assigns or deletes the name,
 ``globals()[...] = ...``.  :func:`module_bindings` finds all of them (not the
 names bound in a function's or class's own scope), with what kind of binding
-each is, and the calls that may rebind any name (``globals()`` passed around,
-``exec``, ``setattr``...).
+each is, and what may rebind any name: ``globals()`` passed around, ``exec``,
+``from m import *``, any ``setattr``/``sys.modules``/``import_module``/``__import__``
+use, and an attribute write on an imported name or a call's result (the module
+may import itself: ``import c; c.A = 3.0``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 # calls that can bind any module-level name
 _DYNAMIC = frozenset({"globals", "vars", "locals", "exec", "eval"})
 _NAMESPACES = ("globals", "vars", "locals")
+# names whose mere use may reach this module's namespace (`setattr(sys.modules[...])`)
+_REACHING = frozenset({"setattr", "delattr", "__import__", "import_module", "modules"})
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 _COMPOUND = {
     ast.If: "an `if`",
@@ -63,6 +67,17 @@ def module_bindings(module: ast.Module) -> ModuleBindings:
     """The bindings of module-level names in ``module`` (see the module docstring)."""
     found = ModuleBindings([], [], [])
     walker = _Walker(found)
+    for node in ast.walk(module):  # a module imported anywhere may be this one
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound = alias.asname or alias.name.split(".")[0]
+                walker.imported.add(bound)
+                if isinstance(node, ast.Import):
+                    walker.modules.add(bound)
+        elif isinstance(node, ast.Attribute):
+            walker.bases.add(id(node.value))
+        elif isinstance(node, ast.Call):
+            walker.bases.add(id(node.func))
     for stmt in module.body:
         walker.top_level(stmt)
     return found
@@ -72,6 +87,9 @@ class _Walker:
     def __init__(self, found: ModuleBindings):
         self.found = found
         self.keyed: set[int] = set()  # `globals()` calls read or written by key
+        self.imported: set[str] = set()  # every name an import binds, anywhere
+        self.modules: set[str] = set()  # the names `import m` binds, anywhere
+        self.bases: set[int] = set()  # `m` of `m.attr` and of `m(...)`
 
     def add(self, name: str, node: ast.AST, how: str, plain: bool = False):
         (self.found.plain if plain else self.found.other).append(
@@ -92,6 +110,7 @@ class _Walker:
                 if alias.name != "*":
                     bound = alias.asname or alias.name.split(".")[0]
                     self.add(bound, stmt, "an import", plain=True)
+            self.dynamic(stmt)
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             kind = "a class" if isinstance(stmt, ast.ClassDef) else "a `def`"
             self.add(stmt.name, stmt, kind, plain=True)
@@ -147,7 +166,11 @@ class _Walker:
         out = _each(node.decorator_list, scope, how)
         if isinstance(node, ast.ClassDef):
             out += _each(node.bases + [k.value for k in node.keywords], scope, how)
-            return out + _each(node.body, None, how)
+            # `global` in a class body applies to the class's own scope
+            declared = _own_globals(node)
+            if not declared:
+                return out + _each(node.body, None, how)
+            return out + _each(node.body, declared, f"`global` in `{node.name}`")
         args = node.args
         out += _each(args.defaults + args.kw_defaults, scope, how)
         declared = {
@@ -191,15 +214,83 @@ class _Walker:
                 self.add(name, where, _how(node, how))
 
     def dynamic(self, node: ast.AST):
+        reaching = None
+        if isinstance(node, ast.ImportFrom):
+            names = [a.name for a in node.names]
+            if "*" in names:
+                self.found.dynamic.append(
+                    Binding(
+                        "*",
+                        node,
+                        f"`from {'.' * node.level}{node.module or ''} import *`",
+                    )
+                )
+            reaching = next((n for n in names if n in _REACHING), None)
+        elif isinstance(node, ast.Name) and node.id in _REACHING:
+            reaching = node.id
+        elif isinstance(node, ast.Attribute) and node.attr in _REACHING:
+            reaching = node.attr
+        if reaching is not None:
+            shown = "sys.modules" if reaching == "modules" else reaching
+            shown += "" if reaching == "modules" else "()"
+            self.found.dynamic.append(Binding("*", node, f"`{shown}`"))
+            return
+        if isinstance(node, ast.Attribute) and isinstance(
+            node.ctx, (ast.Store, ast.Del)
+        ):
+            if self.may_be_module(node.value):
+                # `import c; c.A = 3.0`, `import_module(__name__).A = 3.0`
+                self.found.dynamic.append(Binding("*", node, "an attribute write"))
+            return
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr == "__dict__"
+            and self.may_be_module(node.value)
+        ):
+            self.found.dynamic.append(Binding("*", node, "`__dict__`"))
+            return
+        if (
+            isinstance(node, ast.Name)
+            and isinstance(node.ctx, ast.Load)
+            and node.id in self.modules
+            and id(node) not in self.bases
+        ):
+            # `import c; g(c)`: whatever receives the module may write to it
+            what = f"`{node.id}` passed on as a value"
+            self.found.dynamic.append(Binding("*", node, what))
+            return
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
             and node.func.id in _DYNAMIC
         ):
             if node.func.id in _NAMESPACES and node.args:
+                if node.func.id == "vars" and self.may_be_module(node.args[0]):
+                    self.found.dynamic.append(Binding("*", node, "`vars()`"))
                 return  # vars(obj): an object's attributes
             if id(node) not in self.keyed:
                 self.found.dynamic.append(Binding("*", node, f"`{node.func.id}()`"))
+
+    def may_be_module(self, node: ast.AST) -> bool:
+        """Whether ``node`` may be a module, this one included: an imported
+        name (or an attribute of one), or anything computed (a call, an item)."""
+        while isinstance(node, ast.Attribute):
+            node = node.value
+        return not isinstance(node, ast.Name) or node.id in self.imported
+
+
+def _own_globals(node: ast.ClassDef) -> set:
+    """The names a ``global`` in the class body itself (not a nested scope) declares."""
+    out, todo = set(), list(node.body)
+    while todo:
+        sub = todo.pop()
+        if isinstance(sub, ast.Global):
+            out.update(sub.names)
+        elif not isinstance(
+            sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+        ):
+            todo.extend(ast.iter_child_nodes(sub))
+    return out
 
 
 def _is_namespace(node: ast.AST) -> bool:

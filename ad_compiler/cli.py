@@ -27,6 +27,7 @@ import io
 import math
 import os
 import shlex
+import stat
 import sys
 import tokenize
 
@@ -45,6 +46,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse's default exits 2 too; keep its wording
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _output_path(text: str) -> str:
+    """``-o``/``--plot``: a path; an empty one is no path (it once meant stdout)."""
+    if not text:
+        raise argparse.ArgumentTypeError("empty output path")
+    return text
 
 
 def _seconds(text: str) -> float:
@@ -145,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "-o",
         "--output",
+        type=_output_path,
         metavar="OUT",
         help="write to OUT (atomically) instead of stdout",
     )
@@ -199,7 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
         "text on stdout or in OUT.dot; OUT.svg or OUT.png need Graphviz's dot program.",
     )
     _file_and_functions(g)
-    g.add_argument("-o", "--output", metavar="OUT", help="OUT.dot, OUT.svg or OUT.png")
+    g.add_argument(
+        "-o",
+        "--output",
+        type=_output_path,
+        metavar="OUT",
+        help="OUT.dot, OUT.svg or OUT.png",
+    )
     g.add_argument(
         "--adjoints", action="store_true", help="also draw the reverse sweep's edges"
     )
@@ -245,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument(
         "--plot",
+        type=_output_path,
         metavar="PNG",
         help="also plot the table (log scale) into PNG (.png, .svg or .pdf)",
     )
@@ -445,15 +461,48 @@ def _graph(args) -> int:
     return 0
 
 
+MAX_INPUT = 16 * 1024 * 1024  # bytes: far beyond any source worth differentiating
+
+_KINDS = {
+    stat.S_IFDIR: "Is a directory",
+    stat.S_IFIFO: "it is a FIFO (named pipe), not a regular file",
+    stat.S_IFCHR: "it is a character device, not a regular file",
+    stat.S_IFBLK: "it is a block device, not a regular file",
+    stat.S_IFSOCK: "it is a socket, not a regular file",
+}
+
+
+def _read_bytes(path: str) -> bytes:
+    """The bytes of ``path``, a regular file of at most :data:`MAX_INPUT` bytes;
+    anything else a usage error.  Opened without blocking (a FIFO with no writer
+    would wait forever) and read at most one byte past the limit (``/dev/zero``
+    never ends)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = _KINDS.get(stat.S_IFMT(mode), "it is not a regular file")
+        raise UsageError(f"cannot read {path}: {kind}")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            data = handle.read(MAX_INPUT + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_INPUT:
+        raise UsageError(
+            f"cannot read {path}: it is larger than {MAX_INPUT // 2**20} MiB"
+        )
+    return data
+
+
 def _read(path: str) -> str:
     """The file's text, decoded as Python decodes source (UTF-8, a BOM, or a
     coding cookie).  Unreadable: a usage error; not decodable: a located
     :class:`CompileError` (``file:line:col: error: ...``)."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    data = _read_bytes(path)
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:  # a bad coding cookie, or a BOM with another one
@@ -462,6 +511,12 @@ def _read(path: str) -> str:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise _undecodable(path, data, exc, encoding) from None
+    except LookupError:  # `# coding: rot13`: a codec, but not a text encoding
+        cookie = 1 if b"coding" in data.split(b"\n", 1)[0] else 2
+        raise CompileError(
+            f"the coding comment names `{encoding}`, which is not a text encoding",
+            Loc(path, cookie, 1),
+        ) from None
     text = text[1:] if text.startswith("\ufeff") else text
     # universal newlines, as open() in text mode and Python's tokenizer read them
     return text.replace("\r\n", "\n").replace("\r", "\n")

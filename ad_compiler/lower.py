@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -1094,6 +1095,13 @@ class Lowerer(ArrayLowering):
             )
             self.error(
                 node, f"{kind} literal is not supported", "only numbers and True/False"
+            )
+        if type(value) is int and abs(value) > sys.float_info.max:
+            # every use of it with a float raises OverflowError when the function runs
+            self.error(
+                node,
+                "integer literal is too large for a float",
+                "write it as a float, at most 1.7976931348623157e308",
             )
         return Const(value)
 

@@ -304,7 +304,9 @@ def _never_runs(s, sub) -> bool:
     values = [a.value if isinstance(a, Const) else None for a in args]
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         return False
-    return values[2] != 0 and len(range(*values)) == 0
+    start, stop, step = values
+    # not len(range(...)): a bound beyond a C ssize_t (`--fix n=10**30`) overflows it
+    return (step > 0 and start >= stop) or (step < 0 and start <= stop)
 
 
 def _atom_key(a):
@@ -331,6 +333,8 @@ def _key(eqn: Eqn):
 def _is_power_of_two(a) -> bool:
     if not isinstance(a, Const) or isinstance(a.value, bool) or a.value == 0:
         return False
+    if isinstance(a.value, int):  # exact, and any size (math.frexp overflows)
+        return abs(a.value) & (abs(a.value) - 1) == 0
     return math.isfinite(a.value) and math.frexp(abs(a.value))[0] == 0.5
 
 

@@ -95,6 +95,12 @@ def _char_column(line: str | None, offset: int) -> int:
 
 def parse_module(text: str, file: str) -> ast.Module:
     """Parse a whole file; a syntax error becomes a compile error at its position."""
+    nul = text.find("\0")
+    if nul >= 0:  # Python 3.11 says so without a position: give the first one's
+        line_start = text.rfind("\n", 0, nul) + 1
+        loc = Loc(file, text.count("\n", 0, nul) + 1, nul - line_start + 1)
+        message = "invalid syntax: source code string cannot contain null bytes"
+        raise CompileError(message, loc).with_source(source_lines(text))
     try:
         return ast.parse(text, filename=file)
     except SyntaxError as exc:

@@ -63,6 +63,20 @@ def symbolic_gradient_source(fn: Function, wrt: tuple[int, ...], doc: str) -> st
     Raises :class:`~ad_compiler.unroll.NotExpressible` when ``fn`` has no closed
     form, and for functions SymPy cannot print as plain Python.
     """
+    from .unroll import NotExpressible
+
+    try:
+        return _gradient_source(fn, wrt, doc)
+    except (OverflowError, ValueError) as exc:
+        # `2 ** 20000` (more digits than Python prints), `1e999 * 0.0`: SymPy's
+        # exact numbers go where a float cannot follow
+        raise NotExpressible(
+            f"`{fn.name}` holds a number SymPy cannot write as a float "
+            f"({type(exc).__name__}: {str(exc).split(';')[0]})"
+        ) from None
+
+
+def _gradient_source(fn: Function, wrt: tuple[int, ...], doc: str) -> str:
     PythonCodePrinter = lazy_import("sympy.printing.pycode").PythonCodePrinter
 
     from .sympy_check import almost_everywhere

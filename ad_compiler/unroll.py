@@ -293,7 +293,7 @@ class Unroller:
             raise NotExpressible(why)
         return None
 
-    def _int(self, v, why: str) -> int:
+    def _int(self, v, why: str, s=None) -> int:
         if isinstance(v, int):
             return v
         if getattr(v, "is_Integer", False):
@@ -303,9 +303,13 @@ class Unroller:
         if self.decide is not None:
             value = self.decide(v)
             if not _whole(value):  # Python's range() would raise TypeError
+                # the point is wrong, not the function: a usage error, worded as
+                # adc trace words it
                 shown = float(value) if getattr(value, "is_number", False) else value
-                raise NotExpressible(
-                    f"the trip count {v} is {shown:g} at the point, not an integer"
+                where = f" at line {s.loc.line}" if s and s.loc is not None else ""
+                raise UsageError(
+                    f"`range`{where} takes integers, and the point (--at) gives it "
+                    f"{shown!r}"
                 )
             return int(value)
         raise NotExpressible(why)
@@ -390,7 +394,7 @@ class Unroller:
         elif s.over == "tape":
             indices = reversed(list(self._val(s.args[0], env)))
         else:
-            bounds = range(*(self._int(self._val(a, env), why) for a in s.args))
+            bounds = range(*(self._int(self._val(a, env), why, s) for a in s.args))
             indices = reversed(bounds) if s.over == "reversed_range" else bounds
         for index in indices:
             if isinstance(s, While):

@@ -531,13 +531,177 @@ def test_windows_and_old_mac_line_ends_read_as_python_reads_them(capsys, tmp_pat
 
 @pytest.mark.parametrize("n, shown", [("nan", "nan"), ("-inf", "-inf"), ("2.5", "2.5")])
 def test_check_along_a_path_with_a_trip_count_that_is_no_integer(capsys, src, n, shown):
-    """range(n) at n = 2.5, inf or nan raises TypeError in Python: no path to
-    check (it used to be an internal error, or 2.5 silently truncated to 2)."""
+    """range(n) at n = 2.5, inf or nan raises TypeError in Python: the point is
+    wrong, a usage error as adc trace says it (it was exit 0 "not checked")."""
+    message = (
+        f"adc: error: `range` at line 10 takes integers, and the point (--at) gives "
+        f"it {shown}\n"
+    )
+    for command in ("check", "trace"):
+        status, out, err = run(
+            capsys, command, src, "--function", "loop", "--at", "x=1", f"n={n}"
+        )
+        assert (status, out) == (2, ""), err
+        assert err.endswith(message), err
+
+
+# --- issue 14, round 2: input that was an internal error (exit 3) -----------------
+
+HUGE = "99999999999999999999999"  # beyond a C ssize_t
+
+
+def test_a_trip_count_beyond_ssize_t_is_no_internal_error(capsys, src):
     status, out, err = run(
-        capsys, "check", src, "--function", "loop", "--at", "x=1", f"n={n}"
+        capsys, "compile", src, "--function", "loop", "--fix", f"n={HUGE}"
+    )
+    assert status == 0, err  # the loop stays a loop: `len(range(n))` overflowed
+    assert "def loop_grad(x" in out
+    status, out, err = run(
+        capsys,
+        "swell",
+        src,
+        "--function",
+        "loop",
+        "--param",
+        f"n={HUGE}",
+        "--seconds",
+        "0.3",
     )
     assert status == 0, err
-    assert out == (
-        f"loop(x, n): not checked: the trip count n is {shown} at the point, "
-        "not an integer\n"
+    assert "99,999,999,999,999,999,999,999" in out
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward", "symbolic"])
+def test_an_integer_literal_too_large_for_a_float_is_located(capsys, tmp_path, mode):
+    path = tmp_path / "big.py"
+    path.write_text("def f(x):\n    return x * 1" + "0" * 4000 + "\n")
+    status, out, err = run(capsys, "compile", path, "--mode", mode)
+    assert (status, out) == (1, "")
+    assert err.startswith(
+        f"{path}:2:16: error: integer literal is too large for a float\n"
     )
+    assert "hint: write it as a float, at most 1.7976931348623157e308" in err
+
+
+@pytest.mark.parametrize(
+    "expr, why",
+    [
+        (
+            "x * 2 ** 20000",
+            "ValueError: Exceeds the limit (4300 digits) for integer string conversion",
+        ),
+        (
+            "x * 10 ** -5000",
+            "ValueError: Exceeds the limit (4300 digits) for integer string conversion",
+        ),
+        (
+            "x * int(1e308) ** 50",
+            "ValueError: Exceeds the limit (4300 digits) for integer string conversion",
+        ),
+        (
+            "x * 1e999 * 0.0 + x ** 1e308",
+            "OverflowError: cannot convert float infinity to integer",
+        ),
+    ],
+)
+def test_symbolic_mode_refuses_numbers_sympy_cannot_write(capsys, tmp_path, expr, why):
+    path = tmp_path / "sym.py"
+    path.write_text(f"def f(x):\n    return {expr}\n")
+    status, out, err = run(capsys, "compile", path, "--mode", "symbolic")
+    assert (status, out) == (2, "")
+    assert err == (
+        f"adc: error: cannot write `f` symbolically: `f` holds a number SymPy cannot "
+        f"write as a float ({why}); the default --mode reverse handles it\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["compile", "check", "trace"])
+def test_a_coding_comment_naming_no_text_encoding_is_located(capsys, tmp_path, command):
+    path = tmp_path / "rot.py"
+    path.write_text("# coding: rot13\ndef f(x):\n    return x\n")
+    extra = ["--function", "f", "--at", "x=1"] if command == "trace" else []
+    status, out, err = run(capsys, command, path, *extra)
+    assert (status, out) == (1, "")
+    assert err == (
+        f"{path}:1:1: error: the coding comment names `rot13`, which is not a text encoding\n"
+    )
+
+
+def test_a_nul_byte_is_located_where_it_is(capsys, tmp_path):
+    path = tmp_path / "nul.py"
+    path.write_bytes(b"def f(x):\n    return \0x\n")
+    status, out, err = run(capsys, "compile", path)
+    assert (status, out) == (1, "")
+    assert err.startswith(
+        f"{path}:2:12: error: invalid syntax: source code string cannot contain null bytes\n"
+    ), err
+
+
+# --- issue 14, round 2: what the input may be ---------------------------------------
+
+READERS = [
+    ["compile"],
+    ["check"],
+    ["graph", "--function", "f"],
+    ["swell", "--function", "f", "--param", "x=1"],
+]
+
+
+@pytest.mark.parametrize("command", READERS, ids=[c[0] for c in READERS])
+def test_a_character_device_is_refused_not_read_forever(capsys, command):
+    status, out, err = run(capsys, command[0], "/dev/zero", *command[1:])
+    assert (status, out) == (2, "")
+    assert err == (
+        "adc: error: cannot read /dev/zero: it is a character device, not a regular file\n"
+    )
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "in.py"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "ad_compiler.cli", "compile", str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"adc: error: cannot read {fifo}: it is a FIFO (named pipe), not a regular file\n"
+    )
+
+
+@pytest.mark.parametrize("command", READERS, ids=[c[0] for c in READERS])
+def test_an_input_over_16_mib_is_refused(capsys, tmp_path, command):
+    path = tmp_path / "big.py"
+    path.write_bytes(b"def f(x):\n    return x\n" + b"#" * (16 * 2**20))
+    status, out, err = run(capsys, command[0], path, *command[1:])
+    assert (status, out) == (2, "")
+    assert err == f"adc: error: cannot read {path}: it is larger than 16 MiB\n"
+
+
+def test_an_input_of_exactly_16_mib_is_read(capsys, tmp_path):
+    path = tmp_path / "edge.py"
+    head = b"def f(x):\n    return x * x\n#"
+    path.write_bytes(head + b"#" * (16 * 2**20 - len(head) - 1) + b"\n")
+    status, out, err = run(capsys, "compile", path)
+    assert status == 0, err
+    assert "def f_grad(x):" in out
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["compile", "{src}", "-o", ""], "-o/--output"),
+        (["graph", "{src}", "--function", "f", "-o", ""], "-o/--output"),
+        (
+            ["swell", "{src}", "--function", "loop", "--param", "n=1", "--plot", ""],
+            "--plot",
+        ),
+    ],
+)
+def test_an_empty_output_path_is_a_usage_error(capsys, src, argv, option):
+    status, out, err = run(capsys, *[a.format(src=src) for a in argv])
+    assert (status, out) == (2, "")  # `-o ''` once wrote to stdout
+    assert err.endswith(f"error: argument {option}: empty output path\n"), err

@@ -193,3 +193,102 @@ def test_a_custom_derivative_copy_using_a_rebound_constant_is_refused(tmp_path, 
     assert code == 1
     assert err.startswith(f"{path}:15:12: error: `S` is bound more than once"), err
     assert f"{path}:6:5: note: `S` is bound here (inside an `if`)" in err
+
+
+# issue 14, round 2: rebindings the walker once missed (the second binding: text, how)
+DYNAMIC_REBINDINGS = [
+    ("star import", "from helpers import *", "from", "`from helpers import *`"),
+    (
+        "class global",
+        "class K:\n    global N\n    N = 5.0",
+        "N = 5.0",
+        "`global` in `K`",
+    ),
+    (
+        "class method global",
+        "class K:\n    def m(self):\n        global N\n        N = 5.0",
+        "N = 5.0",
+        "`global` in `m`",
+    ),
+    (
+        "setattr",
+        "import sys\nsetattr(sys.modules[__name__], 'N', 9.0)",
+        "setattr",
+        "`setattr()`",
+    ),
+    (
+        "sys.modules attribute",
+        "import sys\nsys.modules[__name__].N = 3.0",
+        "sys.modules[",
+        "an attribute write",
+    ),
+    (
+        "vars of sys.modules",
+        "import sys\nvars(sys.modules[__name__])['N'] = 3.0",
+        "sys.modules",
+        "`sys.modules`",
+    ),
+    (
+        "import_module",
+        "import importlib\nimportlib.import_module(__name__).N = 3.0",
+        "importlib.import_module(",
+        "an attribute write",
+    ),
+    ("self import", "import f as me\nme.N = 3.0", "me.N", "an attribute write"),
+    (
+        "self import in a function",
+        "def g():\n    import f as m\n    m.N += 1.0",
+        "m.N",
+        "an attribute write",
+    ),
+    ("from sys import modules", "from sys import modules", "from", "`sys.modules`"),
+    ("vars of a module", "import f as me\nvars(me)['N'] = 3.0", "vars", "`vars()`"),
+    ("__dict__", "import f as me\nme.__dict__['N'] = 3.0", "me.", "`__dict__`"),
+    (
+        "module passed on",
+        "import f as me\n\n\ndef g(m):\n    m.N = 3.0\n\n\ng(me)",
+        "me)",
+        "`me` passed on as a value",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "what, snippet, needle, how",
+    DYNAMIC_REBINDINGS,
+    ids=[r[0] for r in DYNAMIC_REBINDINGS],
+)
+def test_a_constant_of_a_module_that_may_rebind_it_dynamically_is_refused(
+    tmp_path, capsys, what, snippet, needle, how
+):
+    text = HEAD + snippet + TAIL
+    path, code, out, err = run(tmp_path, capsys, text, "--function", "f")
+    assert code == 1 and out == ""  # before: N = 2.0 was baked, f_grad returned 2.0
+    use_line = text.split("\n").index("    return N * x") + 1
+    line, col = position(text, needle)
+    assert err.startswith(
+        f"{path}:{use_line}:12: error: `N` is bound more than once in the module "
+        f"(an assignment at line 3, "
+    ), err
+    assert f"{how} at line {line}" in err.split("\n")[0]
+    assert f"{path}:3:1: note: `N` is bound here (an assignment)\n" in err
+    assert f"{path}:{line}:{col}: note: `N` is bound here ({how})\n" in err
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "class K:\n    def m(self):\n        self.N = 3.0",  # an object's attribute
+        "class K:\n    N = 3.0\n\n    def m(self):\n        global M\n        M = 1.0",
+    ],
+)
+def test_attribute_writes_on_objects_leave_the_constant_alone(
+    tmp_path, capsys, snippet
+):
+    path, code, out, err = run(
+        tmp_path, capsys, HEAD + snippet + TAIL, "--function", "f"
+    )
+    assert code == 0, err
+    namespace = {}
+    exec(out, namespace)
+    assert namespace["f_grad"](5.0) == 2.0
