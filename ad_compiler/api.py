@@ -804,13 +804,19 @@ def value_and_grad(f=None, argnums=0):
     return compile_derivative(f, "value_and_grad", argnums)
 
 
-def _all_argnums(f, primals) -> tuple[int, ...]:
-    n = len(_signature_ir(f).params)
-    if len(primals) != n:
+def _all_argnums(f, primals) -> tuple[tuple[int, ...], tuple]:
+    """The argnums of ``primals`` (every parameter, or as JAX a prefix of them
+    when the rest have defaults) and the primals completed with those defaults."""
+    ir = _signature_ir(f)
+    n, defaults = len(ir.params), tuple(c.value for c in ir.defaults)
+    if not n - len(defaults) <= len(primals) <= n:
+        takes = f"{n}" if not defaults else f"{n - len(defaults)} to {n}"
         raise UsageError(
-            f"`{f.__name__}` takes {n} arguments, got {len(primals)} primals"
+            f"`{f.__name__}` takes {takes} arguments, got {len(primals)} primals"
         )
-    return tuple(range(n))
+    missing = n - len(primals)
+    filled = tuple(primals) + (defaults[len(defaults) - missing :] if missing else ())
+    return tuple(range(len(primals))), filled
 
 
 def trace_cached(f) -> Function:
@@ -826,11 +832,11 @@ def _trace_of(f, identity) -> Function:
 def jvp(f, primals, tangents):
     """Forward mode: ``(f(*primals), J·tangents)``; outputs shaped like ``f``'s."""
     primals, tangents = tuple(primals), tuple(tangents)
-    argnums = _all_argnums(f, primals)
+    argnums, filled = _all_argnums(f, primals)
     if len(tangents) != len(primals):
         raise UsageError(f"got {len(primals)} primals but {len(tangents)} tangents")
     compiled = compile_derivative(f, "jvp", argnums, _any_array(primals))
-    return compiled(*primals, *tangents)
+    return compiled(*filled, *tangents)  # the defaults' tangents are 0
 
 
 def _any_array(values) -> bool:
@@ -839,11 +845,11 @@ def _any_array(values) -> bool:
 
 def vjp(f, *primals):
     """Reverse mode: ``(f(*primals), pullback)`` with ``pullback(ȳ) = ȳᵀ·J`` per input."""
-    argnums = _all_argnums(f, primals)
+    argnums, filled = _all_argnums(f, primals)
     compiled = compile_derivative(f, "vjp", argnums, _any_array(primals))
     if isinstance(compiled, ArrayDerivative):
-        compiled = compiled.specialize(*primals)
-    return f(*primals), Pullback(compiled, primals)
+        compiled = compiled.specialize(*filled)
+    return f(*primals), Pullback(compiled, filled)
 
 
 class Pullback:

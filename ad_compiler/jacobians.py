@@ -90,15 +90,19 @@ class Derived:
         variant=None,
         run=None,
         defaults=(),
+        names=(),
     ):
         self.compiled, self.mode, self.n = compiled, mode, n
+        self.names = tuple(names)  # of the parameters, for keyword arguments
         self.variant, self._run = variant, run
         self.defaults = tuple(defaults)  # of the last parameters, as f has them
         self.depth = 1
         self.__name__ = self.__qualname__ = name
         self.__doc__ = f"{name}: {mode}-mode code run once in vector mode."
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            args = with_keywords(self.__name__, self.names, self.defaults, args, kwargs)
         args = with_defaults(self.__name__, self.n, self.defaults, args)
         if self._run is not None:
             return self._run(*args)
@@ -125,6 +129,32 @@ class Derived:
 def defaults_of(f) -> tuple:
     """The default values of ``f``'s last parameters (numbers, as lowered)."""
     return tuple(c.value for c in _primal_ir(f).defaults)
+
+
+def names_of(f) -> tuple:
+    """The names of ``f``'s parameters (for keyword arguments)."""
+    return tuple(p.name for p in _primal_ir(f).params)
+
+
+def with_keywords(name: str, names: tuple, defaults: tuple, args, kwargs) -> tuple:
+    """``args`` and ``kwargs`` bound to the parameters ``names`` as Python binds
+    a call (the defaults filling the rest); a TypeError as Python's otherwise."""
+    kwargs = dict(kwargs)
+    for key in kwargs:
+        if key not in names:
+            raise TypeError(f"{name}() got an unexpected keyword argument '{key}'")
+        if names.index(key) < len(args):
+            raise TypeError(f"{name}() got multiple values for argument '{key}'")
+    plain = len(names) - len(defaults)
+    bound = list(args)
+    for i in range(len(args), len(names)):
+        if names[i] in kwargs:
+            bound.append(kwargs[names[i]])
+        elif i >= plain:
+            bound.append(defaults[i - plain])
+        else:
+            raise TypeError(f"{name}() missing required argument: '{names[i]}'")
+    return tuple(bound)
 
 
 def with_defaults(name: str, n: int, defaults: tuple, args: tuple) -> tuple:
@@ -173,7 +203,9 @@ def _vector_mode(f, kind: str, wrt: tuple, mode: str, name: str, scalar_io, arra
 
     n = len(_primal_ir(f).params)
     compiled = vector() if array_code else scalar
-    return Derived(compiled, mode, name, n, variant, defaults=defaults_of(f))
+    return Derived(
+        compiled, mode, name, n, variant, defaults=defaults_of(f), names=names_of(f)
+    )
 
 
 def _forward(f, argnums, fn: Function, name: str) -> Derived:
@@ -281,7 +313,9 @@ def forward_of_derived(d: Derived, argnums, name: str) -> Derived:
 
         return compiled, pre2, post2
 
-    derived = Derived(d.compiled, "forward", name, d.n, variant, defaults=d.defaults)
+    derived = Derived(
+        d.compiled, "forward", name, d.n, variant, defaults=d.defaults, names=d.names
+    )
     derived.depth = d.depth + 1
     return derived
 
@@ -424,6 +458,7 @@ def jacobian(f, argnums=0) -> Derived:
         len(fn.params),
         variant,
         defaults=static.defaults,
+        names=static.names,
     )
     if isinstance(static.compiled, ArrayDerivative):
         derived.mode = "chosen per call"
@@ -439,10 +474,9 @@ def hvp(f, argnums=0):
             "mode differentiates a jacobian or hessian again)"
         )
     compiled = compile_derivative(f, "hvp", argnums)
-    defaults = defaults_of(f)
-    if not defaults:
-        return compiled
-    return _HvpWithDefaults(compiled, len(_primal_ir(f).params), defaults)
+    return _HvpWithDefaults(
+        compiled, len(_primal_ir(f).params), defaults_of(f), names_of(f)
+    )
 
 
 class _HvpWithDefaults:
@@ -451,13 +485,18 @@ class _HvpWithDefaults:
     parameters left out taking their defaults.  Everything else is the
     emitted function's (``.source``, ``.ir`` ...)."""
 
-    def __init__(self, compiled, n: int, defaults: tuple):
+    def __init__(self, compiled, n: int, defaults: tuple, names: tuple):
         self.compiled, self.n, self.defaults = compiled, n, defaults
+        self.names = names  # of the point's parameters, for keyword arguments
         self.k = len(_signature_ir(compiled).params) - n  # the directions
         self.__name__ = getattr(compiled, "__name__", "hvp")
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         point, directions = args[: len(args) - self.k], args[len(args) - self.k :]
+        if kwargs:
+            point = with_keywords(
+                self.__name__, self.names, self.defaults, point, kwargs
+            )
         point = with_defaults(self.__name__, self.n, self.defaults, point)
         return self.compiled(*point, *directions)
 
@@ -547,7 +586,13 @@ def gauss_newton(residuals, argnums=0) -> Derived:
 
     name = f"{fn.name}_gauss_newton"
     return Derived(  # (not linear)
-        jac, jac.mode, name, len(fn.params), run=run, defaults=jac.defaults
+        jac,
+        jac.mode,
+        name,
+        len(fn.params),
+        run=run,
+        defaults=jac.defaults,
+        names=jac.names,
     )
 
 
@@ -568,7 +613,10 @@ def forward_gradient(f, argnums, fn: Function, value: bool) -> Derived:
 
     name = f"{fn.name}_grad"
     n, defaults = len(fn.params), tuple(c.value for c in fn.defaults)
-    return Derived(compiled, "forward", name, n, variant, defaults=defaults)
+    names = tuple(p.name for p in fn.params)
+    return Derived(
+        compiled, "forward", name, n, variant, defaults=defaults, names=names
+    )
 
 
 # --- emitted wrappers (adc compile --mode hessian | jacobian) -----------------------------

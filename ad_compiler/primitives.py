@@ -188,6 +188,16 @@ def _render_nround(params, texts, atoms):
     return f"round({q}) if {q} == {q} else {q}", PREC_SELECT
 
 
+def _nan_of(x):
+    """0 where ``x`` is a number, nan where it is nan (and ±inf)."""
+    return x - x
+
+
+def _render_nan_of(params, texts, atoms):
+    (x,) = atoms
+    return f"{x} - {x}", PREC_ADD
+
+
 def _ieee(name, arity, evaluate, render, repeats, shown):
     return Primitive(
         name,
@@ -297,6 +307,19 @@ _TABLE = [
     _ieee("fpow", 3, _ieee_pow, _render_fpow, (0,), "{0} ** {1}"),
     _ieee("logz", 1, _log_or_zero, _render_logz, (0,), "log({0})"),
     _ieee("nround", 1, _round_or_nan, _render_nround, (0,), "round({0})"),
+    # the nan fall-back of the non-smooth rules (abs, max, min...): x - x, 0 for a
+    # number and nan for nan, whose derivative nan_of(x) dx is nan at nan again,
+    # so the fall-back is nan at every order (x itself would differentiate to dx)
+    Primitive(
+        "nan_of",
+        1,
+        _nan_of,
+        prec=PREC_ADD,
+        render=_render_nan_of,
+        render_module="",
+        repeats=lambda p: (0,),
+        shown="nan_of({0})",
+    ),
     # --- a call to one of the user's functions (params: fn, the callee's name;
     # custom, how many of the inputs are arguments: the rest are the partial
     # derivatives given by its custom_derivative) ---

@@ -151,12 +151,26 @@ def _over(b, a, d, at_zero=None):
     return b.select(nonzero, b.div(a, d), b.lit(at_zero))
 
 
+def _nan_of(b, x):
+    """The nan fall-back of a non-smooth rule: nan where ``x`` is nan, and so are
+    its derivatives of every order (a constant's would be a clean 0, and x's dx)."""
+    return b.apply("nan_of", x)
+
+
+# nan_of(x) = x - x: 0 for a number, nan for nan; d = nan_of(x) dx, nan again.
+defrule(
+    "nan_of",
+    jvp=lambda b, out, x, dx: b.mul(_nan_of(b, x), dx),
+    vjp=lambda b, out, g, x: (b.mul(_nan_of(b, x), g),),
+)
+
+
 def _slope_of_abs(b, x):
     """d|x|/dx as JAX has it: 1 for x >= 0 (also at -0.0), -1 for x < 0, nan for
     nan.  For a number (np.abs of a float too) a conditional expression, which
     gives a float where np.where would give a 0-d array."""
     with b.at(b.loc, "py") if _scalars(b, x) and hasattr(b, "at") else nullcontext():
-        negative = b.select(b.apply("lt", x, b.lit(0.0)), b.lit(-1.0), x)
+        negative = b.select(b.apply("lt", x, b.lit(0.0)), b.lit(-1.0), _nan_of(b, x))
         return b.select(b.apply("ge", x, b.lit(0.0)), b.lit(1.0), negative)
 
 
@@ -471,14 +485,18 @@ def _pick(b, second, x, t_first, t_second):
     """The derivative of Python's choice: ``t_second`` where ``second`` holds,
     else ``t_first``, or nan where x (returned) is nan."""
     unless_nan = b.select(
-        b.apply("eq", x, x), b.lit(0.0) if t_first is None else t_first, x
+        b.apply("eq", x, x),
+        b.lit(0.0) if t_first is None else t_first,
+        _nan_of(b, x),
     )
     return b.select(second, t_second, unless_nan)
 
 
 def _numpy_share(b, takes_second: str, x, y):
     """∂out/∂x of np.maximum/np.minimum: 1, 0, 1/2 on a tie, nan if x or y is nan."""
-    unordered = b.select(b.apply("eq", x, y), b.lit(0.5), b.add(x, y))  # nan + ...
+    unordered = b.select(
+        b.apply("eq", x, y), b.lit(0.5), b.add(_nan_of(b, x), _nan_of(b, y))
+    )
     first = b.select(b.apply(takes_second, x, y), b.lit(1.0), unordered)
     return b.select(b.apply(takes_second, y, x), b.lit(0.0), first)
 
@@ -539,10 +557,20 @@ def _fmod_quotient(b, out, x, y):
     return b.apply("nround", q) if _scalars(b, q) else b.round(q)
 
 
+# ∂x is 1, but nan where out is (nan_of(out), at every order).
+def _fmod_slope(b, out):
+    return b.add(b.lit(1.0), _nan_of(b, out))
+
+
 defrule(
     "fmod",
-    jvp=lambda b, out, x, y, dx, dy: b.sub(dx, b.mul(_fmod_quotient(b, out, x, y), dy)),
-    vjp=lambda b, out, g, x, y: (g, b.neg(b.mul(_fmod_quotient(b, out, x, y), g))),
+    jvp=lambda b, out, x, y, dx, dy: b.sub(
+        b.mul(_fmod_slope(b, out), dx), b.mul(_fmod_quotient(b, out, x, y), dy)
+    ),
+    vjp=lambda b, out, g, x, y: (
+        b.mul(_fmod_slope(b, out), g),
+        b.neg(b.mul(_fmod_quotient(b, out, x, y), g)),
+    ),
 )
 
 
@@ -554,9 +582,19 @@ def _zero_vjp(b, out, g, *ins):
     return (None,) * len(ins)
 
 
+# sign(x), and fmod's quotient nround(q): 0 away from 0 (as JAX has it at 0
+# too), nan at nan at every order.
+for _prim in ("sign", "nround"):
+    defrule(
+        _prim,
+        jvp=lambda b, out, x, dx: b.mul(_nan_of(b, x), dx),
+        vjp=lambda b, out, g, x: (b.mul(_nan_of(b, x), g),),
+    )
+
+
 # Piecewise-constant: the derivative is zero wherever it exists.
-_PIECEWISE_CONSTANT = ("sign", "ge", "le", "gt", "lt", "eq", "ne", "not")
-for _prim in _PIECEWISE_CONSTANT + ("floor", "ceil", "trunc", "round", "int", "nround"):
+_PIECEWISE_CONSTANT = ("ge", "le", "gt", "lt", "eq", "ne", "not")
+for _prim in _PIECEWISE_CONSTANT + ("floor", "ceil", "trunc", "round", "int"):
     defrule(_prim, jvp=_zero_jvp, vjp=_zero_vjp)
 
 

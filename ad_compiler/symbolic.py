@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .builder import Ops
 from .escape import docstring_lines
-from .ir import Function
+from .ir import Function, signature
 from .lazy import lazy_import
 from .unroll import Unroller, apply_sympy, sympy_module
 
@@ -104,7 +104,7 @@ def _gradient_source(fn: Function, wrt: tuple[int, ...], doc: str) -> str:
     printer = PythonCodePrinter(
         {"fully_qualified_modules": True, "standard": "python3"}
     )
-    params = ", ".join(p.name for p in fn.params)
+    params = signature(fn)  # the defaults kept, as reverse mode keeps them
     doc = "\n    ".join(docstring_lines(doc))  # it names the file: escaped
     doc += "\n    " if "\n" in doc else ""
     lines = [f"def {fn.name}_grad({params}):", f'    """{doc}"""']

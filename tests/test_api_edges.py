@@ -155,6 +155,75 @@ def test_cli_jacobian_wrapper_keeps_the_defaults(tmp_path):
     assert J == ((-1.0, 3.0, -0.75), (1.0, 2.0, -0.5))
 
 
+def test_cli_symbolic_keeps_the_defaults(tmp_path):
+    text, ns = _compile(tmp_path, "--function", "f", "--mode", "symbolic")
+    assert "def f_grad(x, y, n=3.0):" in text
+    g = ns["f_grad"](0.7, 1.3)  # n left out, as reverse mode allows
+    expected = [_d(with_default, (0.7, 1.3, 3.0), i) for i in range(3)]
+    assert np.allclose(g, expected, rtol=1e-6)
+
+
+def two_defaults(x, y=2.0, z=3.0):
+    return x * y * z + x * x
+
+
+def test_jvp_and_vjp_take_a_prefix_of_the_parameters_filling_the_defaults():
+    from ad_compiler import jvp, vjp
+
+    # as JAX: the rest take their defaults, with tangent 0
+    assert jvp(two_defaults, (1.0,), (1.0,)) == (7.0, 8.0)
+    assert jvp(two_defaults, (1.0, 4.0), (0.0, 1.0)) == (13.0, 3.0)
+    y, pullback = vjp(two_defaults, 1.0)
+    assert (y, pullback(1.0)) == (7.0, (8.0,))
+    y, pullback = vjp(two_defaults, 1.0, 4.0)
+    assert (y, pullback(1.0)) == (13.0, (14.0, 3.0))
+    y, pullback = vjp(array_default, np.array([0.5, 1.0]))
+    assert np.allclose(pullback(1.0)[0], 2.0 * np.cos([0.5, 1.0]) + [0.5, 1.0])
+
+
+def test_jvp_with_too_few_primals_says_how_many():
+    from ad_compiler import jvp
+    from ad_compiler.errors import UsageError
+
+    with pytest.raises(
+        UsageError, match=r"`with_default` takes 2 to 3 arguments, got 1 primals"
+    ):
+        jvp(with_default, (1.0,), (1.0,))
+
+
+def vector_of(X, s=2.0):
+    return np.sin(X) * s
+
+
+def sum_of(X, s=2.0):
+    return np.sum(np.sin(X) * s)
+
+
+def scaled(x, s):
+    return x * x * s
+
+
+@pytest.mark.parametrize("which", [jacfwd, jacrev, jacobian])
+def test_jacobians_take_keywords(which):
+    X = np.array([0.1, 0.2])
+    assert np.allclose(which(vector_of)(X, s=3.0), np.diag(3.0 * np.cos(X)))
+    with pytest.raises(TypeError, match="unexpected keyword argument 't'"):
+        which(vector_of)(X, t=3.0)
+    with pytest.raises(TypeError, match="multiple values for argument 'X'"):
+        which(vector_of)(X, X=X)
+
+
+def test_hessian_and_hvp_take_keywords():
+    X, V = np.array([0.1, 0.2]), np.array([1.0, 0.0])
+    assert np.allclose(hessian(sum_of)(X, s=3.0), np.diag(-3.0 * np.sin(X)))
+    assert np.allclose(hvp(sum_of)(X, V, s=3.0), [-3.0 * np.sin(0.1), 0.0])
+    assert hessian(with_default)(0.7, y=1.3) == hessian(with_default)(0.7, 1.3)
+    assert hessian(scaled)(1.0, s=5.0) == 10.0
+    assert hvp(scaled)(1.0, 1.0, s=5.0) == 10.0
+    with pytest.raises(TypeError, match="missing required argument: 'y'"):
+        hessian(with_default)(0.7, n=2.0)
+
+
 # --- threads ------------------------------------------------------------------------------
 STRESS = r"""
 import linecache, math, sys, threading
