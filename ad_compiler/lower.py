@@ -54,6 +54,7 @@ from .scope import (
     literal_number,
 )
 from .lower_arrays import (
+    refuse_alias_write,
     ArrayLowering,
     _aliased_names,
     check_aliasing,
@@ -1466,13 +1467,7 @@ class Lowerer(ArrayLowering):
                 f" of `{callee}`): Python would change both"
             )
             hint = f"pass a copy: {ast.unparse(arg)}.copy()"
-            if param in written:
-                self.error(node, message, hint)
-            # `p += v` is in place only if p is an array: decided once the
-            # shapes are known (see stmt_AugAssign)
-            loc = self.src.loc(node)
-            error = UnsupportedError(message, loc, hint, self.src.line(loc))
-            inner.in_place_aliases.setdefault(param, error)
+            refuse_alias_write(self, node, inner, param, written, message, hint)
 
     def inline(self, inner: "Lowerer", values: dict):
         """Lower ``inner``'s body here, its parameters bound to ``values``."""

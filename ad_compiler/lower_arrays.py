@@ -597,10 +597,17 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
                 hint = f"make a copy: {target} = {ast.unparse(value)}.copy()"
                 if isinstance(sub, (ast.For, ast.AsyncFor)):
                     hint = f"write into a copy: {target} = {target}.copy() first"
-                if name in written:
-                    lowerer.error(sub, message, hint)
-                # `x += v` is in place only if x is an array: decided once
-                # the shapes are known (see Lowerer.stmt_AugAssign)
-                loc = lowerer.src.loc(sub)
-                error = UnsupportedError(message, loc, hint, lowerer.src.line(loc))
-                lowerer.in_place_aliases.setdefault(name, error)
+                refuse_alias_write(lowerer, sub, lowerer, name, written, message, hint)
+
+
+def refuse_alias_write(at, node, owner, name, written, message, hint) -> None:
+    """``name`` may share its array with another: refuse now, at ``node`` of
+    ``at``, if ``name`` is written by subscript (in ``written``); else note the
+    error in ``owner.in_place_aliases``, raised if ``name += v`` turns out to
+    be in place (only an array's is: decided once the shapes are known, see
+    Lowerer.stmt_AugAssign)."""
+    if name in written:
+        at.error(node, message, hint)
+    loc = at.src.loc(node)
+    error = UnsupportedError(message, loc, hint, at.src.line(loc))
+    owner.in_place_aliases.setdefault(name, error)

@@ -434,6 +434,24 @@ def test_cli_copies_math_imports_and_module_numbers(tmp_path):
     assert y_dot == pytest.approx(want, rel=1e-14)
 
 
+def _evil_float(marker):
+    """A float whose repr is code that would create ``marker``."""
+
+    class Evil(float):
+        def __repr__(self):
+            return f"__import__('pathlib').Path({str(marker)!r}).touch() or 2.0"
+
+    return Evil
+
+
+def _live_module(tmp_path, monkeypatch, name: str, text: str):
+    import importlib
+
+    (tmp_path / f"{name}.py").write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return importlib.import_module(name)
+
+
 def test_a_live_default_reaches_emitted_code_as_a_plain_number(tmp_path, monkeypatch):
     """The API writes the live ``__defaults__`` into the emitted signature: as the
     number, never through the object's own ``repr`` (a float subclass may print
@@ -441,18 +459,10 @@ def test_a_live_default_reaches_emitted_code_as_a_plain_number(tmp_path, monkeyp
     import numpy as np
 
     marker = tmp_path / "PWNED"
-
-    class Evil(float):
-        def __repr__(self):
-            return f"__import__('pathlib').Path({str(marker)!r}).touch() or 2.0"
-
-    path = tmp_path / "live_default.py"
-    path.write_text("def f(x, a=2.0):\n    return a * x * x\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import importlib
-
-    module = importlib.import_module("live_default")
-    for value, want in ((Evil(3.0), 6.0), (np.float64(np.sqrt(2.0)), 2 * np.sqrt(2.0))):
+    evil = _evil_float(marker)
+    text = "def f(x, a=2.0):\n    return a * x * x\n"
+    module = _live_module(tmp_path, monkeypatch, "live_default", text)
+    for value, want in ((evil(3.0), 6.0), (np.float64(np.sqrt(2.0)), 2 * np.sqrt(2.0))):
         module.f.__defaults__ = (value,)
         df = grad(module.f)
         assert df(1.0) == pytest.approx(want)
@@ -464,18 +474,9 @@ def test_a_live_global_reaches_emitted_code_as_a_plain_number(tmp_path, monkeypa
     """A module-level number the derivative bakes in is printed as the plain
     number (ir.Const keeps only exact int/float), whatever its class's repr."""
     marker = tmp_path / "PWNED"
-
-    class Evil(float):
-        def __repr__(self):
-            return f"__import__('pathlib').Path({str(marker)!r}).touch() or 2.0"
-
-    path = tmp_path / "live_global.py"
-    path.write_text("A = 2.0\n\n\ndef f(x):\n    return A * x + x * x\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import importlib
-
-    module = importlib.import_module("live_global")
-    module.A = Evil(3.0)
+    text = "A = 2.0\n\n\ndef f(x):\n    return A * x + x * x\n"
+    module = _live_module(tmp_path, monkeypatch, "live_global", text)
+    module.A = _evil_float(marker)(3.0)
     df = grad(module.f)
     assert df(1.0) == 5.0
     assert "3.0" in df.source and "pathlib" not in df.source
