@@ -299,11 +299,15 @@ def _cpu_seconds(n_lines: int) -> dict:
 
 @pytest.mark.slow
 def test_compile_time_grows_linearly_with_function_length():
-    # 4x the lines must cost under 6x the time in every stage (4x is linear;
+    # 4x the lines must cost under 8x the time in every stage (4x is linear;
     # naming each new version of a reassigned name by scanning y_1, y_2, ...
     # made lowering quadratic: 8,000 lines took 24 s instead of 3 s).
     # Black, run once on the module afterwards, is timed by
     # benchmarks/bench_emit.py --growth.
-    small, large = _cpu_seconds(2000), _cpu_seconds(8000)
+    # Each size is timed twice and the faster run kept: a shared CI machine's
+    # cache pressure made one 4x step of `emit` measure 6.2x once (and 4.4x
+    # here). Quadratic growth would measure 16x; the bound is 8x.
+    runs = {n: [_cpu_seconds(n) for _ in range(2)] for n in (2000, 8000)}
+    small, large = ({k: min(r[k] for r in runs[n]) for k in runs[n][0]} for n in runs)
     for stage in small:
-        assert large[stage] / small[stage] < 6.0, (stage, small, large)
+        assert large[stage] / small[stage] < 8.0, (stage, small, large)
