@@ -59,10 +59,10 @@ from ad_compiler.ir.primitives import PRIMITIVES
 from ad_compiler.backend.loader import load
 from ad_compiler.backend.inplace import emitted_form
 from ad_compiler.frontend.lower import lower_function
-from ad_compiler.opt.passes import (
+from ad_compiler.opt.optimize import optimize
+from ad_compiler.opt.shaping import (
     drop_shape_noops,
     fix_parameters,
-    optimize,
     own_results,
     select_results,
     specialize,

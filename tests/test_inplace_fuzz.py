@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, note, settings
 
 import ad_compiler.api
 from ad_compiler import grad, jvp
-from ad_compiler.opt.passes import float_literals
+from ad_compiler.opt.literals import float_literals
 
 SETTINGS = settings(
     max_examples=int(os.environ.get("ADC_HYPOTHESIS_EXAMPLES", "40")),

@@ -31,7 +31,7 @@ from ad_compiler.symbolic.check import (
 )
 from ad_compiler.errors import UsageError
 from ad_compiler.ir.nodes import Function, iter_eqns
-from ad_compiler.opt.passes import fix_parameters
+from ad_compiler.opt.shaping import fix_parameters
 from ad_compiler.symbolic.unroll import NotExpressible, Unroller, sympy_module
 
 
