@@ -8,7 +8,7 @@ import pytest
 import corpus
 import seeds
 from ad_compiler import grad, trace
-from ad_compiler.api import derivative_ir
+from ad_compiler.driver import derivative_ir
 from ad_compiler.ir.nodes import Const, Eqn, Function, Var
 from ad_compiler.backend.codegen import emit_function
 from ad_compiler.opt.dce import eliminate_dead_code

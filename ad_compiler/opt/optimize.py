@@ -1,27 +1,20 @@
 """The optimiser: :func:`simplify`, dead code and tape counters, to a fixed point.
 
-Every pass keeps the IR valid and its meaning.  Set ``ADC_DUMP_IR=1`` to print
-the IR after every pass to stderr.
+Every pass keeps the IR valid and its meaning; each runs as a named pass
+(:mod:`ad_compiler.ir.passes`: verified after, printed with ``ADC_DUMP_IR``).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-
-
-from ad_compiler.ir.nodes import (
-    Function,
-    verify,
-)
+from ad_compiler.ir.nodes import Function
+from ad_compiler.ir.passes import Pass, apply
 from ad_compiler.opt.dce import eliminate_dead_code
 from ad_compiler.opt.simplify import simplify
 from ad_compiler.opt.tapes import untape_counters
 
-
-def _dump(name: str, fn: Function) -> None:
-    if os.environ.get("ADC_DUMP_IR"):
-        print(f"--- IR after {name} ---\n{fn}", file=sys.stderr)
+SIMPLIFY = Pass("simplify", simplify)
+ELIMINATE_DEAD_CODE = Pass("eliminate_dead_code", eliminate_dead_code)
+UNTAPE_COUNTERS = Pass("untape_counters", untape_counters)
 
 
 def optimize(fn: Function, max_rounds: int = 1) -> Function:
@@ -33,14 +26,10 @@ def optimize(fn: Function, max_rounds: int = 1) -> Function:
     """
     for _ in range(max_rounds):
         before = fn
-        fn = simplify(fn)
-        _dump("simplify", fn)
-        fn = eliminate_dead_code(fn)
-        _dump("eliminate_dead_code", fn)
-        untaped = untape_counters(fn)
+        fn = apply(ELIMINATE_DEAD_CODE, apply(SIMPLIFY, fn))
+        untaped = apply(UNTAPE_COUNTERS, fn)
         if untaped is not fn:
-            fn = eliminate_dead_code(simplify(untaped))
-            _dump("untape_counters", fn)
+            fn = apply(ELIMINATE_DEAD_CODE, apply(SIMPLIFY, untaped))
         if fn is before:
             break
-    return verify(fn)
+    return fn

@@ -1,4 +1,4 @@
-"""The ``adc`` command: a thin shell over :mod:`ad_compiler.api`.
+"""The ``adc`` command: a thin shell over :mod:`ad_compiler.tools.files`.
 
 ``adc compile f.py`` reads f.py as text (it never imports or runs it) and
 writes a Python module with the derivative of each top-level function;
@@ -34,7 +34,7 @@ import tokenize
 from ad_compiler.version import __version__
 from ad_compiler.tools import outfile
 from ad_compiler.ir import shapes
-from ad_compiler.api import check_file, compile_file, trace_file, trace_ir
+from ad_compiler.tools.files import check_file, compile_file, trace_file, trace_ir
 from ad_compiler.frontend.source import source_lines
 from ad_compiler.errors import CompileError, Loc, UsageError
 from ad_compiler.escape import printable
