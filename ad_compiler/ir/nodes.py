@@ -514,6 +514,17 @@ def verify(fn: Function, after: str | None = None) -> Function:
     return fn
 
 
+_checked: set[str] = set()  # names already found to be valid identifiers
+
+
+def _valid_name(name: str) -> bool:
+    if name.isidentifier() and not keyword.iskeyword(name):
+        if len(_checked) < 100_000:  # (bounded: names come from user code)
+            _checked.add(name)
+        return True
+    return False
+
+
 class _Broken(Exception):
     """An invariant that does not hold (turned into a VerificationError by verify)."""
 
@@ -548,7 +559,7 @@ def _verify_block(stmts, bound: set, everywhere: set, branch_defs: dict) -> None
     def define(o, where):
         if o.name in everywhere:
             raise _Broken(f"{o.name} is bound twice, in `{where}`")
-        if not o.name.isidentifier() or keyword.iskeyword(o.name):
+        if not _valid_name(o.name):
             raise _Broken(f"{o.name!r} is not a valid name, in `{where}`")
         everywhere.add(o.name)
         bound.add(o.name)
@@ -596,10 +607,16 @@ def _verify_block(stmts, bound: set, everywhere: set, branch_defs: dict) -> None
             for o in s.outs:
                 define(o, f"if {s.cond}")
             continue
+        # an equation: the common case, checked inline (verify runs after every pass)
         for a in s.ins:
-            use(a, s)
+            if a.__class__ is Var and a.name not in bound:
+                use(a, s)
         for o in s.outs:
-            define(o, s)
+            name = o.name
+            if name in everywhere or name not in _checked and not _valid_name(name):
+                define(o, s)
+            everywhere.add(name)
+            bound.add(name)
 
 
 def mark_active(stmts, active: set) -> None:
