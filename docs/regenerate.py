@@ -1,0 +1,373 @@
+"""Regenerate every code listing and command output in README.md and docs/*.md.
+
+Run from anywhere::
+
+    python docs/regenerate.py            # rewrite the marked blocks in place
+    python docs/regenerate.py --check    # exit 1 and print a unified diff if anything differs
+    python docs/regenerate.py docs/arrays.md --check   # only some files
+
+Every fenced block (three backquotes) in those files is preceded, on the line
+right above its opening fence, by one marker comment that says where its text
+comes from.  Markdown renderers do not show the comments.
+
+``<!-- file: NAME -->``
+    The block is the text of a file ``NAME``: it is written into the document's
+    scratch directory before the blocks below it run, so a later command can
+    use it (``adc compile loops.py``, ``python example.py``).  The block itself
+    is not rewritten.
+
+``<!-- generated: ... -->``
+    The block is rewritten.  Each line of the comment is one source, and the
+    block is their outputs one after the other:
+
+    * ``$ COMMAND``: the line ``$ COMMAND``, then what the shell command prints
+      (standard output and standard error, in order);
+    * ``COMMAND``: only what it prints (the command is said in the prose);
+    * ``def FILE NAME``: the source of the top-level function ``NAME`` in
+      ``FILE`` (a path in the repository), decorators included.
+
+    Commands run under ``bash`` in the document's scratch directory, which
+    holds a copy of ``samples/`` and of ``tests/``'s Python files, the files of
+    the ``file:`` blocks above, and ``adc`` and ``python`` on ``PATH`` (this
+    checkout's compiler and the running interpreter).
+
+``<!-- pycon -->``
+    The block is an interactive session: the ``>>>``/``...`` lines are run in
+    order in one fresh interpreter (in the scratch directory) and the lines
+    below each statement are rewritten with what it shows, as the Python
+    prompt would (an expression's ``repr``, printed text, the last line of a
+    traceback).
+
+``<!-- as written: REASON -->``
+    The block is not a listing of code or output of this project (a diagram,
+    commands to set up a machine, a measurement that differs on every run);
+    it is left alone.  REASON says which.
+
+Outputs are made machine-independent: the scratch directory's path is
+replaced by nothing, so a path prints as it would when run from the
+directory holding the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import concurrent.futures
+import difflib
+import linecache
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+MARKER = re.compile(r"^<!--\s*(file|generated|pycon|as written)\s*(?::\s*(.*?))?\s*-->$", re.S)
+FENCE = re.compile(r"^(```+)(.*)$")
+
+
+def documents() -> list[str]:
+    """The files whose blocks are kept: README.md and every docs/*.md, repository-relative."""
+    docs = sorted(f for f in os.listdir(os.path.join(ROOT, "docs")) if f.endswith(".md"))
+    return ["README.md"] + [f"docs/{name}" for name in docs]
+
+
+@dataclass
+class Block:
+    """One fenced block with the marker above it.
+
+    ``start`` is the index of the opening fence line, ``end`` of the closing
+    one; ``kind`` and ``arg`` come from the marker (``kind`` is None when
+    there is no marker)."""
+
+    start: int
+    end: int
+    fence: str
+    lang: str
+    kind: str | None
+    arg: str
+    body: str
+    marker_line: int
+
+
+def find_blocks(lines: list[str]) -> list[Block]:
+    """Every fenced block of a document (its lines without line ends), in order.
+
+    A marker comment may span several lines; it must end on the line right
+    above the opening fence."""
+    blocks = []
+    i = 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        fence, lang = m.group(1), m.group(2).strip()
+        j = i + 1
+        while j < len(lines) and lines[j].rstrip() != fence:
+            j += 1
+        if j == len(lines):
+            raise SystemExit(f"unclosed fence at line {i + 1}")
+        kind, arg, marker_line = None, "", i
+        if i > 0 and lines[i - 1].rstrip().endswith("-->"):
+            k = i - 1
+            while k >= 0 and "<!--" not in lines[k]:
+                k -= 1
+            mm = MARKER.match("\n".join(lines[k:i]).strip())
+            if mm:
+                kind, arg, marker_line = mm.group(1), (mm.group(2) or "").strip(), k
+        body = "\n".join(lines[i + 1 : j])
+        blocks.append(Block(i, j, fence, lang, kind, arg, body, marker_line))
+        i = j + 1
+    return blocks
+
+
+def unmarked(path: str) -> list[str]:
+    """Problems with the markers of one document: blocks without a marker,
+    ``as written`` without a reason, ``generated`` without a source."""
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    problems = []
+    for b in find_blocks(lines):
+        where = f"{path}:{b.start + 1}"
+        if b.kind is None:
+            problems.append(f"{where}: fenced block with no marker comment above it")
+        elif b.kind in ("as written", "generated", "file") and not b.arg:
+            problems.append(f"{where}: `{b.kind}` marker needs an argument")
+    return problems
+
+
+# --- sources --------------------------------------------------------------------------
+
+
+def function_source(path: str, name: str) -> str:
+    """The text of the top-level ``def name`` in the repository file ``path``,
+    from its first decorator to its last line."""
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        text = f.read()
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            return "\n".join(text.split("\n")[first - 1 : node.end_lineno])
+    raise SystemExit(f"{path} has no top-level function {name}")
+
+
+_ADC = """#!{python}
+import sys
+try:
+    from ad_compiler.tools.cli import main
+except ImportError:  # the flat layout
+    from ad_compiler.cli import main
+sys.exit(main())
+"""
+
+
+def scratch_dir() -> str:
+    """A new directory to run one document's commands in (see the module docstring)."""
+    work = tempfile.mkdtemp(prefix="adc-docs-")
+    shutil.copytree(os.path.join(ROOT, "samples"), os.path.join(work, "samples"))
+    os.makedirs(os.path.join(work, "tests"))
+    os.makedirs(os.path.join(work, "docs"))
+    for name in os.listdir(os.path.join(ROOT, "tests")):
+        if name.endswith(".py"):
+            shutil.copy(os.path.join(ROOT, "tests", name), os.path.join(work, "tests", name))
+    bin_dir = os.path.join(work, ".bin")
+    os.makedirs(bin_dir)
+    with open(os.path.join(bin_dir, "adc"), "w") as f:
+        f.write(_ADC.format(python=sys.executable))
+    os.symlink(sys.executable, os.path.join(bin_dir, "python"))
+    for name in ("adc",):
+        os.chmod(os.path.join(bin_dir, name), 0o755)
+    return work
+
+
+def environment(work: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = os.path.join(work, ".bin") + os.pathsep + env.get("PATH", "")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+    env.update(COLUMNS="80", LINES="50", NO_COLOR="1", PYTHON_COLORS="0", LC_ALL="C.UTF-8")
+    env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", PYTHONIOENCODING="utf-8")
+    env.pop("ADC_DUMP_IR", None)
+    return env
+
+
+def normalise(text: str, work: str) -> str:
+    """Output as it reads from the scratch directory, on any machine."""
+    for path in (os.path.realpath(work), work):
+        text = text.replace(path + os.sep, "").replace(path, ".")
+    text = text.replace(ROOT + os.sep, "")
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
+
+
+def run_command(command: str, work: str) -> str:
+    proc = subprocess.run(
+        ["bash", "-c", command],
+        cwd=work,
+        env=environment(work),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
+    return normalise(proc.stdout, work)
+
+
+def generated(arg: str, work: str) -> str:
+    parts = []
+    for line in arg.split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("$ "):
+            out = run_command(line[2:], work)
+            parts.append(line + ("\n" + out if out else ""))
+        elif line.startswith("def "):
+            _, path, name = line.split()
+            parts.append(function_source(path, name))
+        else:
+            parts.append(run_command(line, work))
+    return "\n".join(parts)
+
+
+# --- interactive sessions -------------------------------------------------------------
+
+
+def statements(body: str) -> list[list[str]]:
+    """The ``>>>`` statements of a session, each as its prompt lines (output dropped)."""
+    result: list[list[str]] = []
+    for line in body.split("\n"):
+        if line.startswith(">>>"):
+            result.append([line])
+        elif line.startswith("...") and result and (line == "..." or line.startswith("... ")):
+            result[-1].append(line)
+    return result
+
+
+def run_session(body: str) -> str:
+    """Run a session's statements in one namespace; the session as the prompt shows it.
+
+    Each statement's text is registered in ``linecache`` under its own name
+    (``<python-input-N>``, as the Python 3.13 prompt does), so a function
+    defined at the prompt has source that ad_compiler can read."""
+    import contextlib
+    import io
+
+    namespace: dict = {"__name__": "__main__"}
+    shown = []
+    for n, stmt in enumerate(statements(body)):
+        code = "\n".join(line[4:] for line in stmt) + "\n"
+        name = f"<python-input-{n}>"
+        linecache.cache[name] = (len(code), None, code.splitlines(True), name)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            try:
+                exec(compile(code, name, "single"), namespace)
+            except Exception as exc:
+                print("Traceback (most recent call last):\n  ...")
+                print("".join(traceback.format_exception_only(type(exc), exc)), end="")
+        shown.extend(stmt)
+        text = out.getvalue().rstrip()
+        if text:
+            shown.extend(line.rstrip() for line in text.split("\n"))
+    return "\n".join(shown)
+
+
+def session(body: str, work: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--run-session"],
+        input=body,
+        cwd=work,
+        env=environment(work),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
+    if proc.returncode:
+        raise SystemExit(f"session failed:\n{proc.stdout}")
+    return normalise(proc.stdout, work)
+
+
+# --- documents ------------------------------------------------------------------------
+
+
+def regenerate(path: str) -> tuple[str, str]:
+    """(current text, regenerated text) of one document."""
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        old = f.read()
+    lines = old.split("\n")
+    blocks = find_blocks(lines)
+    if not any(b.kind in ("generated", "pycon") for b in blocks):
+        return old, old
+    work = scratch_dir()
+    try:
+        replacements = {}
+        for b in blocks:
+            if b.kind == "file":
+                target = os.path.join(work, b.arg)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "w", encoding="utf-8") as f:
+                    f.write(b.body + "\n")
+            elif b.kind == "generated":
+                replacements[b.start] = generated(b.arg, work)
+            elif b.kind == "pycon":
+                replacements[b.start] = session(b.body, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    new: list[str] = []
+    i = 0
+    for b in blocks:
+        if b.start not in replacements:
+            continue
+        new.extend(lines[i : b.start + 1])
+        if replacements[b.start]:
+            new.extend(replacements[b.start].split("\n"))
+        i = b.end
+    new.extend(lines[i:])
+    return old, "\n".join(new)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="*", help="documents (default: README.md and docs/*.md)")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 with a diff if stale")
+    parser.add_argument("--run-session", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.run_session:
+        sys.path.insert(0, os.getcwd())  # as the interactive prompt has it
+        sys.stdout.write(run_session(sys.stdin.read()) + "\n")
+        return 0
+    files = [os.path.relpath(os.path.abspath(f), ROOT) for f in args.files] or documents()
+    problems = [p for f in files for p in unmarked(f)]
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
+    stale = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(regenerate, files))
+    for path, (old, new) in zip(files, results):
+        if old == new:
+            continue
+        stale += 1
+        if args.check:
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    old.splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}"
+                )
+            )
+        else:
+            with open(os.path.join(ROOT, path), "w", encoding="utf-8") as f:
+                f.write(new)
+            print(f"rewrote {path}")
+    if args.check and stale:
+        print(f"\n{stale} document(s) differ from what `python docs/regenerate.py` writes")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
