@@ -67,7 +67,7 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 MARKER = re.compile(r"^<!--\s*(file|generated|pycon|as written)\s*(?::\s*(.*?))?\s*-->$", re.S)
-FENCE = re.compile(r"^(```+)(.*)$")
+FENCE = re.compile(r"^( *)(```+)(.*)$")
 
 
 def documents() -> list[str]:
@@ -86,6 +86,7 @@ class Block:
 
     start: int
     end: int
+    indent: str
     fence: str
     lang: str
     kind: str | None
@@ -106,9 +107,9 @@ def find_blocks(lines: list[str]) -> list[Block]:
         if not m:
             i += 1
             continue
-        fence, lang = m.group(1), m.group(2).strip()
+        indent, fence, lang = m.group(1), m.group(2), m.group(3).strip()
         j = i + 1
-        while j < len(lines) and lines[j].rstrip() != fence:
+        while j < len(lines) and lines[j].rstrip() != indent + fence:
             j += 1
         if j == len(lines):
             raise SystemExit(f"unclosed fence at line {i + 1}")
@@ -117,11 +118,12 @@ def find_blocks(lines: list[str]) -> list[Block]:
             k = i - 1
             while k >= 0 and "<!--" not in lines[k]:
                 k -= 1
-            mm = MARKER.match("\n".join(lines[k:i]).strip())
+            mm = MARKER.match("\n".join(line.strip() for line in lines[k:i]).strip())
             if mm:
                 kind, arg, marker_line = mm.group(1), (mm.group(2) or "").strip(), k
-        body = "\n".join(lines[i + 1 : j])
-        blocks.append(Block(i, j, fence, lang, kind, arg, body, marker_line))
+        # a block inside a list item is indented: its text is the lines without that indent
+        body = "\n".join(line[len(indent) :] for line in lines[i + 1 : j])
+        blocks.append(Block(i, j, indent, fence, lang, kind, arg, body, marker_line))
         i = j + 1
     return blocks
 
@@ -190,7 +192,7 @@ def environment(work: str) -> dict[str, str]:
     env["PATH"] = os.path.join(work, ".bin") + os.pathsep + env.get("PATH", "")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     env.update(COLUMNS="80", LINES="50", NO_COLOR="1", PYTHON_COLORS="0", LC_ALL="C.UTF-8")
-    env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", PYTHONIOENCODING="utf-8")
+    env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
     env.pop("ADC_DUMP_IR", None)
     return env
 
@@ -325,7 +327,9 @@ def regenerate(path: str) -> tuple[str, str]:
             continue
         new.extend(lines[i : b.start + 1])
         if replacements[b.start]:
-            new.extend(replacements[b.start].split("\n"))
+            new.extend(
+                (b.indent + line).rstrip() for line in replacements[b.start].split("\n")
+            )
         i = b.end
     new.extend(lines[i:])
     return old, "\n".join(new)
