@@ -181,8 +181,10 @@ def scratch_dir() -> str:
     os.makedirs(bin_dir)
     with open(os.path.join(bin_dir, "adc"), "w") as f:
         f.write(_ADC.format(python=sys.executable))
-    os.symlink(sys.executable, os.path.join(bin_dir, "python"))
-    for name in ("adc",):
+    with open(os.path.join(bin_dir, "python"), "w") as f:
+        # a wrapper, not a link: a link to a virtual environment's python loses the environment
+        f.write(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    for name in ("adc", "python"):
         os.chmod(os.path.join(bin_dir, name), 0o755)
     return work
 
