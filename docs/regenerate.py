@@ -26,6 +26,10 @@ comes from.  Markdown renderers do not show the comments.
     * ``def FILE NAME``: the source of the top-level function ``NAME`` in
       ``FILE`` (a path in the repository), decorators included.
 
+    A command can pipe a module through ``defs NAME...``, which keeps only
+    the named top-level functions, in the order named, a blank line between
+    them (``adc compile f.py | defs f_grad``).
+
     Commands run under ``bash`` in the document's scratch directory, which
     holds a copy of ``samples/`` and of ``tests/``'s Python files, the files of
     the ``file:`` blocks above, and ``adc`` and ``python`` on ``PATH`` (this
@@ -146,16 +150,20 @@ def unmarked(path: str) -> list[str]:
 # --- sources --------------------------------------------------------------------------
 
 
-def function_source(path: str, name: str) -> str:
-    """The text of the top-level ``def name`` in the repository file ``path``,
-    from its first decorator to its last line."""
-    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
-        text = f.read()
+def definition(text: str, name: str, where: str = "the text") -> str:
+    """The top-level ``def name`` of a module's text, from its first
+    decorator to its last line."""
     for node in ast.parse(text).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
             return "\n".join(text.split("\n")[first - 1 : node.end_lineno])
-    raise SystemExit(f"{path} has no top-level function {name}")
+    raise SystemExit(f"{where} has no top-level function {name}")
+
+
+def function_source(path: str, name: str) -> str:
+    """The text of the top-level ``def name`` in the repository file ``path``."""
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        return definition(f.read(), name, path)
 
 
 _ADC = """#!{python}
@@ -184,7 +192,9 @@ def scratch_dir() -> str:
     with open(os.path.join(bin_dir, "python"), "w") as f:
         # a wrapper, not a link: a link to a virtual environment's python loses the environment
         f.write(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
-    for name in ("adc", "python"):
+    with open(os.path.join(bin_dir, "defs"), "w") as f:
+        f.write(f'#!/bin/sh\nexec "{sys.executable}" "{os.path.abspath(__file__)}" --defs "$@"\n')
+    for name in ("adc", "python", "defs"):
         os.chmod(os.path.join(bin_dir, name), 0o755)
     return work
 
@@ -342,7 +352,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", help="documents (default: README.md and docs/*.md)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 with a diff if stale")
     parser.add_argument("--run-session", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--defs", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.defs:  # the `defs NAME...` filter of the scratch directory
+        text = sys.stdin.read()
+        print("\n\n\n".join(definition(text, name) for name in args.files))
+        return 0
     if args.run_session:
         sys.path.insert(0, os.getcwd())  # as the interactive prompt has it
         sys.stdout.write(run_session(sys.stdin.read()) + "\n")
