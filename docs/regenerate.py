@@ -12,9 +12,9 @@ comes from.  Markdown renderers do not show the comments.
 
 ``<!-- file: NAME -->``
     The block is the text of a file ``NAME``: it is written into the document's
-    scratch directory before the blocks below it run, so a later command can
-    use it (``adc compile loops.py``, ``python example.py``).  The block itself
-    is not rewritten.
+    scratch directory before any command of the document runs, so commands
+    can use it (``adc compile loops.py``, ``python example.py``).  The block
+    itself is not rewritten; a name is given to one block of a document.
 
 ``<!-- generated: ... -->``
     The block is rewritten.  Each line of the comment is one source, and the
@@ -71,7 +71,7 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 MARKER = re.compile(r"^<!--\s*(file|generated|pycon|as written)\s*(?::\s*(.*?))?\s*-->$", re.S)
-FENCE = re.compile(r"^( *)(```+)(.*)$")
+FENCE = re.compile(r"^( *)(```+)([^`]*)$")
 
 
 def documents() -> list[str]:
@@ -168,6 +168,8 @@ def function_source(path: str, name: str) -> str:
 
 _ADC = """#!{python}
 import sys
+
+sys.path.insert(0, {root!r})  # this checkout, whatever PYTHONPATH the command sets
 try:
     from ad_compiler.tools.cli import main
 except ImportError:  # the flat layout
@@ -188,10 +190,13 @@ def scratch_dir() -> str:
     bin_dir = os.path.join(work, ".bin")
     os.makedirs(bin_dir)
     with open(os.path.join(bin_dir, "adc"), "w") as f:
-        f.write(_ADC.format(python=sys.executable))
+        f.write(_ADC.format(python=sys.executable, root=ROOT))
     with open(os.path.join(bin_dir, "python"), "w") as f:
         # a wrapper, not a link: a link to a virtual environment's python loses the environment
-        f.write(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+        f.write(
+            f'#!/bin/sh\nPYTHONPATH="${{PYTHONPATH:+$PYTHONPATH:}}{ROOT}" '
+            f'exec "{sys.executable}" "$@"\n'
+        )
     with open(os.path.join(bin_dir, "defs"), "w") as f:
         f.write(f'#!/bin/sh\nexec "{sys.executable}" "{os.path.abspath(__file__)}" --defs "$@"\n')
     for name in ("adc", "python", "defs"):
@@ -320,13 +325,18 @@ def regenerate(path: str) -> tuple[str, str]:
     work = scratch_dir()
     try:
         replacements = {}
+        written: set[str] = set()
         for b in blocks:
             if b.kind == "file":
+                if b.arg in written:
+                    raise SystemExit(f"{path}:{b.start + 1}: a second file block {b.arg}")
+                written.add(b.arg)
                 target = os.path.join(work, b.arg)
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 with open(target, "w", encoding="utf-8") as f:
                     f.write(b.body + "\n")
-            elif b.kind == "generated":
+        for b in blocks:
+            if b.kind == "generated":
                 replacements[b.start] = generated(b.arg, work)
             elif b.kind == "pycon":
                 replacements[b.start] = session(b.body, work)
