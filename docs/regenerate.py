@@ -58,7 +58,6 @@ import argparse
 import ast
 import concurrent.futures
 import difflib
-import linecache
 import os
 import re
 import shutil
@@ -269,22 +268,22 @@ def statements(body: str) -> list[list[str]]:
 def run_session(body: str) -> str:
     """Run a session's statements in one namespace; the session as the prompt shows it.
 
-    Each statement's text is registered in ``linecache`` under its own name
-    (``<python-input-N>``, as the Python 3.13 prompt does), so a function
-    defined at the prompt has source that ad_compiler can read."""
+    Each statement is compiled as the prompt compiles it (``"single"`` mode,
+    so an expression statement shows its ``repr``), with the file name
+    ``<stdin>``: a function defined at the prompt has no source file, as at
+    the real prompt, so ad_compiler cannot differentiate it.  Define functions
+    in a ``file:`` block and import them."""
     import contextlib
     import io
 
     namespace: dict = {"__name__": "__main__"}
     shown = []
-    for n, stmt in enumerate(statements(body)):
+    for stmt in statements(body):
         code = "\n".join(line[4:] for line in stmt) + "\n"
-        name = f"<python-input-{n}>"
-        linecache.cache[name] = (len(code), None, code.splitlines(True), name)
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             try:
-                exec(compile(code, name, "single"), namespace)
+                exec(compile(code, "<stdin>", "single"), namespace)
             except Exception as exc:
                 print("Traceback (most recent call last):\n  ...")
                 print("".join(traceback.format_exception_only(type(exc), exc)), end="")
