@@ -69,13 +69,17 @@ from dataclasses import dataclass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-MARKER = re.compile(r"^<!--\s*(file|generated|pycon|as written)\s*(?::\s*(.*?))?\s*-->$", re.S)
+MARKER = re.compile(
+    r"^<!--\s*(file|generated|pycon|as written)\s*(?::\s*(.*?))?\s*-->$", re.S
+)
 FENCE = re.compile(r"^( *)(```+)([^`]*)$")
 
 
 def documents() -> list[str]:
     """The files whose blocks are kept: README.md and every docs/*.md, repository-relative."""
-    docs = sorted(f for f in os.listdir(os.path.join(ROOT, "docs")) if f.endswith(".md"))
+    docs = sorted(
+        f for f in os.listdir(os.path.join(ROOT, "docs")) if f.endswith(".md")
+    )
     return ["README.md"] + [f"docs/{name}" for name in docs]
 
 
@@ -153,7 +157,10 @@ def definition(text: str, name: str, where: str = "the text") -> str:
     """The top-level ``def name`` of a module's text, from its first
     decorator to its last line."""
     for node in ast.parse(text).body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+        if (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.name == name
+        ):
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
             return "\n".join(text.split("\n")[first - 1 : node.end_lineno])
     raise SystemExit(f"{where} has no top-level function {name}")
@@ -185,7 +192,9 @@ def scratch_dir() -> str:
     os.makedirs(os.path.join(work, "docs"))
     for name in os.listdir(os.path.join(ROOT, "tests")):
         if name.endswith(".py"):
-            shutil.copy(os.path.join(ROOT, "tests", name), os.path.join(work, "tests", name))
+            shutil.copy(
+                os.path.join(ROOT, "tests", name), os.path.join(work, "tests", name)
+            )
     bin_dir = os.path.join(work, ".bin")
     os.makedirs(bin_dir)
     with open(os.path.join(bin_dir, "adc"), "w") as f:
@@ -197,7 +206,9 @@ def scratch_dir() -> str:
             f'exec "{sys.executable}" "$@"\n'
         )
     with open(os.path.join(bin_dir, "defs"), "w") as f:
-        f.write(f'#!/bin/sh\nexec "{sys.executable}" "{os.path.abspath(__file__)}" --defs "$@"\n')
+        f.write(
+            f'#!/bin/sh\nexec "{sys.executable}" "{os.path.abspath(__file__)}" --defs "$@"\n'
+        )
     for name in ("adc", "python", "defs"):
         os.chmod(os.path.join(bin_dir, name), 0o755)
     return work
@@ -207,8 +218,15 @@ def environment(work: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = os.path.join(work, ".bin") + os.pathsep + env.get("PATH", "")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
-    env.update(COLUMNS="80", LINES="50", NO_COLOR="1", PYTHON_COLORS="0", LC_ALL="C.UTF-8")
-    env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+    env.update(
+        COLUMNS="80", LINES="50", NO_COLOR="1", PYTHON_COLORS="0", LC_ALL="C.UTF-8"
+    )
+    env.update(
+        PYTHONHASHSEED="0",
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONUNBUFFERED="1",
+        PYTHONIOENCODING="utf-8",
+    )
     env.pop("ADC_DUMP_IR", None)
     return env
 
@@ -260,7 +278,11 @@ def statements(body: str) -> list[list[str]]:
     for line in body.split("\n"):
         if line.startswith(">>>"):
             result.append([line])
-        elif line.startswith("...") and result and (line == "..." or line.startswith("... ")):
+        elif (
+            line.startswith("...")
+            and result
+            and (line == "..." or line.startswith("... "))
+        ):
             result[-1].append(line)
     return result
 
@@ -328,7 +350,9 @@ def regenerate(path: str) -> tuple[str, str]:
         for b in blocks:
             if b.kind == "file":
                 if b.arg in written:
-                    raise SystemExit(f"{path}:{b.start + 1}: a second file block {b.arg}")
+                    raise SystemExit(
+                        f"{path}:{b.start + 1}: a second file block {b.arg}"
+                    )
                 written.add(b.arg)
                 target = os.path.join(work, b.arg)
                 os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -358,8 +382,14 @@ def regenerate(path: str) -> tuple[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("files", nargs="*", help="documents (default: README.md and docs/*.md)")
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 with a diff if stale")
+    parser.add_argument(
+        "files", nargs="*", help="documents (default: README.md and docs/*.md)"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 with a diff if stale",
+    )
     parser.add_argument("--run-session", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--defs", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -371,7 +401,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, os.getcwd())  # as the interactive prompt has it
         sys.stdout.write(run_session(sys.stdin.read()) + "\n")
         return 0
-    files = [os.path.relpath(os.path.abspath(f), ROOT) for f in args.files] or documents()
+    files = [
+        os.path.relpath(os.path.abspath(f), ROOT) for f in args.files
+    ] or documents()
     problems = [p for f in files for p in unmarked(f)]
     if problems:
         print("\n".join(problems), file=sys.stderr)
@@ -394,7 +426,9 @@ def main(argv: list[str] | None = None) -> int:
                 f.write(new)
             print(f"rewrote {path}")
     if args.check and stale:
-        print(f"\n{stale} document(s) differ from what `python docs/regenerate.py` writes")
+        print(
+            f"\n{stale} document(s) differ from what `python docs/regenerate.py` writes"
+        )
         return 1
     return 0
 
