@@ -80,6 +80,7 @@ def test_a_session_shows_values_prints_and_errors():
     )
 
 
+@pytest.mark.slow  # imports the compiler and compiles: about 1 s on its own
 def test_a_function_defined_in_a_session_has_no_source_as_at_the_prompt():
     """So a session cannot show what a reader's own prompt would refuse."""
     shown = regenerate.run_session(
