@@ -239,9 +239,12 @@ def normalise(text: str, work: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
 
 
-def run_command(command: str, work: str) -> str:
+def run(argv: list[str], work: str, stdin: str | None = None) -> tuple[int, str]:
+    """Run ``argv`` in the scratch directory; its exit status and its
+    standard output and error (merged, in order), normalised."""
     proc = subprocess.run(
-        ["bash", "-c", command],
+        argv,
+        input=stdin,
         cwd=work,
         env=environment(work),
         stdout=subprocess.PIPE,
@@ -249,7 +252,11 @@ def run_command(command: str, work: str) -> str:
         text=True,
         timeout=600,
     )
-    return normalise(proc.stdout, work)
+    return proc.returncode, normalise(proc.stdout, work)
+
+
+def run_command(command: str, work: str) -> str:
+    return run(["bash", "-c", command], work)[1]
 
 
 def generated(arg: str, work: str) -> str:
@@ -317,19 +324,12 @@ def run_session(body: str) -> str:
 
 
 def session(body: str, work: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--run-session"],
-        input=body,
-        cwd=work,
-        env=environment(work),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
+    status, shown = run(
+        [sys.executable, os.path.abspath(__file__), "--run-session"], work, body
     )
-    if proc.returncode:
-        raise SystemExit(f"session failed:\n{proc.stdout}")
-    return normalise(proc.stdout, work)
+    if status:
+        raise SystemExit(f"session failed:\n{shown}")
+    return shown
 
 
 # --- documents ------------------------------------------------------------------------
