@@ -339,10 +339,16 @@ def regenerate(path: str) -> tuple[str, str]:
     """(current text, regenerated text) of one document."""
     with open(os.path.join(ROOT, path), encoding="utf-8") as f:
         old = f.read()
+    return old, rewrite(old, path)
+
+
+def rewrite(old: str, path: str = "the text") -> str:
+    """A document's text with every ``generated`` and ``pycon`` block
+    rewritten (``path`` names it in errors)."""
     lines = old.split("\n")
     blocks = find_blocks(lines)
     if not any(b.kind in ("generated", "pycon") for b in blocks):
-        return old, old
+        return old
     work = scratch_dir()
     try:
         replacements = {}
@@ -377,7 +383,7 @@ def regenerate(path: str) -> tuple[str, str]:
             )
         i = b.end
     new.extend(lines[i:])
-    return old, "\n".join(new)
+    return "\n".join(new)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,6 +53,31 @@ def test_an_unmarked_block_is_reported():
     assert block.start == 3 and block.end == 5
 
 
+def test_a_stale_block_is_rewritten_and_the_others_kept():
+    text = (
+        "Text.\n\n<!-- generated: def samples/seeds.py f -->\n```python\nstale\n```\n\n"
+        "<!-- file: g.py -->\n```python\nkept = 1\n```\n"
+    )
+    new = regenerate.rewrite(text)
+    assert new == text.replace(
+        "stale", regenerate.function_source("samples/seeds.py", "f")
+    )
+    assert new.startswith("Text.\n") and "def f(x1, x2):" in new and "kept = 1" in new
+
+
+def test_a_command_block_shows_the_command_and_its_output():
+    """One cheap command (no Python): the scratch directory holds the files of
+    ``file:`` blocks, and its path never shows."""
+    text = (
+        "<!-- file: a.txt -->\n```\nhello\n```\n"
+        "<!-- generated: $ cat a.txt; pwd -->\n```\n```\n"
+    )
+    new = regenerate.rewrite(text)
+    assert new.endswith(
+        "<!-- generated: $ cat a.txt; pwd -->\n```\n$ cat a.txt; pwd\nhello\n.\n```\n"
+    )
+
+
 @pytest.mark.parametrize("path", DOCUMENTS)
 def test_function_listings_match_their_files(path):
     """The ``def FILE NAME`` listings, which need no command run (the slow
