@@ -2,11 +2,14 @@
 and ``import ad_compiler`` that loads none of the heavy optional libraries."""
 
 import ast
+import functools
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "ad_compiler"
@@ -21,6 +24,16 @@ def module_name(path: Path) -> str:
 
 def modules() -> dict[str, Path]:
     return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+@functools.lru_cache(maxsize=None)
+def parsed() -> dict[str, tuple[Path, str, ast.Module]]:
+    """Every module's path, text and syntax tree (read once for all the tests)."""
+    out = {}
+    for name, path in modules().items():
+        text = path.read_text()
+        out[name] = (path, text, ast.parse(text, str(path)))
+    return out
 
 
 def packages_above(name: str) -> list[str]:
@@ -65,11 +78,9 @@ def imported(tree: ast.AST, here: str, is_package: bool, known: set[str]) -> set
 
 
 def import_graph() -> dict[str, set[str]]:
-    mods = modules()
-    known = set(mods)
+    known = set(parsed())
     graph = {}
-    for name, path in mods.items():
-        tree = ast.parse(path.read_text(), str(path))
+    for name, (path, _, tree) in parsed().items():
         edges = imported(tree, name, path.name == "__init__.py", known)
         edges.discard(name)
         graph[name] = edges
@@ -158,12 +169,11 @@ def test_no_import_cycles():
 
 def test_modules_and_functions_stay_readable():
     offenders = []
-    for name, path in modules().items():
-        text = path.read_text()
+    for name, (_, text, tree) in parsed().items():
         lines = text.count("\n")
         if lines > MAX_MODULE_LINES:
             offenders.append(f"{name}: {lines} lines (module)")
-        for node in ast.walk(ast.parse(text)):
+        for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 length = node.end_lineno - node.lineno + 1
                 if length > MAX_FUNCTION_LINES:
@@ -177,6 +187,7 @@ def test_modules_and_functions_stay_readable():
 HEAVY = ["sympy", "black", "scipy", "numba", "dask", "matplotlib"]
 
 
+@pytest.mark.slow  # a fresh interpreter: about 1 s on a loaded machine
 def test_importing_the_package_loads_no_heavy_library():
     code = (
         "import json, sys\nimport ad_compiler\n"

@@ -142,6 +142,7 @@ except VerificationError as e:
 """
 
 
+@pytest.mark.slow  # a fresh interpreter: about 1 s on a loaded machine
 def test_python_dash_o_keeps_the_verifier():
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ADC_VERIFY": "1"}
     run = subprocess.run(
