@@ -20,7 +20,7 @@ import dataclasses
 from contextlib import contextmanager
 
 from ad_compiler.ir import shapes
-from ad_compiler.errors import Loc
+from ad_compiler.errors import CompileError, Loc
 from ad_compiler.ir.nodes import (
     Atom,
     Const,
@@ -31,13 +31,15 @@ from ad_compiler.ir.nodes import (
     blocks,
     own_reads,
 )
-from ad_compiler.ir.primitives import PRIMITIVES
+from ad_compiler.primitives.table import PRIMITIVES
 
 
 class Ops:
     """Arithmetic with symbolic zeros; subclasses define :meth:`apply`, :meth:`lit`
     and :meth:`shape` (the abstract shape of a value, see :mod:`ad_compiler.ir.shapes`).
     """
+
+    loc: Loc | None = None  # where errors point (the IR builder's current location)
 
     def apply(self, prim: str, *ins, **params):
         raise NotImplementedError
@@ -235,6 +237,12 @@ class IRBuilder(Ops):
         spelled = ns == "math" or (ns == "py" and not (p.infix or p.prefix))
         if arrays and p.np_name and spelled:
             ns = "np"  # math.cos, `x if c else y`, max(x, y) do not take arrays
+        if arrays and p.scalar_only:
+            raise CompileError(
+                f"`{p.math_name}` takes numbers, not arrays (NumPy has no twin of it)",
+                self.loc,
+                hint="apply it to each element in a loop over the array",
+            )
         if p.shape is None:
             shape = shapes.broadcast(*in_shapes)
         else:

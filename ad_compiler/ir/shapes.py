@@ -340,7 +340,7 @@ def infer(fn, same_as: dict | None = None) -> dict:
     fixed point (a shape that changes between iterations becomes unknown).
     """
     from ad_compiler.ir.nodes import For, If, Var, While
-    from ad_compiler.ir.primitives import PRIMITIVES
+    from ad_compiler.primitives.table import PRIMITIVES
 
     env: dict = {}
     params = {p.name: p.name for p in fn.params}

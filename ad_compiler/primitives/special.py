@@ -1,0 +1,1 @@
+"""Special functions (the rows are added one by one)."""
