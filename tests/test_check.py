@@ -95,7 +95,8 @@ def test_every_primitive_has_a_sympy_form(prim):
     args = sympy.symbols(f"a0:{arity}", real=True)
     if prim in ("not", "select"):  # a truth value first
         args = (sympy.Gt(args[0], 0),) + args[1:]
-    assert apply_sympy(prim, *args) is not None
+    params = PRIMITIVES[prim].sample_params[0]  # (polygamma's order n)
+    assert apply_sympy(prim, *args, **params) is not None
 
 
 # --- the check ---------------------------------------------------------------------------
