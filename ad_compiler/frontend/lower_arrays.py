@@ -16,36 +16,28 @@ from ad_compiler.errors import UnsupportedError
 from ad_compiler.ir.nodes import Const
 from ad_compiler.frontend.callees import source_of
 from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
+from ad_compiler.primitives.arrays import parse_einsum
+from ad_compiler.primitives.indexing import CONSTRUCTORS
+from ad_compiler.primitives.table import PRIMITIVES, named
 
-# np.<name> reductions -> primitive
+# np.<name> and x.<name>() reductions (axis=, keepdims=) -> primitive
 _REDUCTIONS = {
-    "sum": "sum",
-    "mean": "mean",
-    "max": "amax",
-    "amax": "amax",
-    "min": "amin",
-    "amin": "amin",
-    "prod": "prod",
+    q.split(".", 1)[1]: prim
+    for module in ("numpy.", "ndarray.")
+    for q, prim in named(module, call="reduction").items()
 }
-_CONSTRUCTORS = frozenset(
-    "zeros ones zeros_like ones_like full full_like eye arange".split()
-)
-# array methods -> the numpy function they are
-_METHODS = {
-    **{k: v for k, v in _REDUCTIONS.items() if not k.startswith("am")},
-    "reshape": "reshape",
-    "transpose": "transpose",
-    "dot": "dot",
-    "squeeze": "squeeze",
-    "copy": "copy",
+# the NumPy functions that make new arrays (np.full is np.ones(...) * v)
+_CONSTRUCTORS = frozenset(CONSTRUCTORS) | {"full", "full_like"}
+# array methods -> the primitive they are
+_METHODS = {q.split(".", 1)[1]: prim for q, prim in named("ndarray.").items()}
+# np.<name> of the rows that are not elementwise (the elementwise ones, np.sin,
+# np.where, np.maximum ..., are lowered as any math function is), and np.clip
+_NUMPY = {
+    q.split(".", 1)[1]: prim
+    for q, prim in named("numpy.").items()
+    if not PRIMITIVES[prim].elementwise
 }
-ARRAY_FUNCTIONS = frozenset(
-    set(_REDUCTIONS)
-    | _CONSTRUCTORS
-    | {"dot", "matmul", "outer", "einsum", "transpose", "reshape", "expand_dims"}
-    | {"squeeze", "concatenate", "stack", "where", "maximum", "minimum", "clip"}
-    | {"sign", "shape", "size", "copy"}
-)
+ARRAY_FUNCTIONS = frozenset(_NUMPY) | {"clip", "full", "full_like"}
 
 
 class ArrayLowering:
@@ -120,8 +112,6 @@ class ArrayLowering:
                     "`np.einsum` is supported with a literal spec and two operands",
                     "write np.einsum('ij,jk->ik', a, b)",
                 )
-            from ad_compiler.ir.array_primitives import parse_einsum
-
             spec = args[0].value
             parse_einsum(spec, self.src.loc(node))
             x, y = self.atom(args[1]), self.atom(args[2])
@@ -155,24 +145,13 @@ class ArrayLowering:
         self.plain_arguments(node, callee)
         values = [self.atom(a) for a in args]
         with b.at(self.src.loc(node), "np"):
-            if name in ("dot", "matmul", "outer"):
-                self.arity(node, callee, values, 2)
-                return b.apply(name, *values)
-            if name == "where":
-                self.arity(node, callee, values, 3)
-                return b.apply("select", *values)
-            if name in ("maximum", "minimum"):
-                self.arity(node, callee, values, 2)
-                return b.apply("max" if name == "maximum" else "min", *values)
             if name == "clip":  # clip(x, lo, hi) = minimum(maximum(x, lo), hi)
                 self.arity(node, callee, values, 3)
                 return b.apply("min", b.apply("max", values[0], values[1]), values[2])
-            if name == "sign":
-                self.arity(node, callee, values, 1)
-                return b.apply("sign", *values)
-            if name in ("shape", "size", "copy"):
-                self.arity(node, callee, values, 1)
-                return b.apply(name, *values)
+            row = PRIMITIVES[_NUMPY[name]]
+            if row.call == "plain":  # np.dot(a, b), np.shape(x) ...
+                self.arity(node, callee, values, row.arity)
+                return b.apply(row.name, *values)
         self.error(node.func, f"`{callee}` has no derivative rule")
 
     def reduction(self, node, prim: str, x, params: dict):

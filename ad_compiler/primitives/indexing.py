@@ -401,7 +401,6 @@ register(
         lambda x, method=False: numpy.copy(x),
         names=("numpy.copy", "ndarray.copy"),
         samples=((((3,),), {}),),
-        call="own",
         shape=lambda p, x, loc=None: x,
         render=lambda p, t, a: (
             (f"{a[0]}.copy()" if p.get("method") else f"np.copy({t[0]})"),

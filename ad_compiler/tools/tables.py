@@ -31,7 +31,7 @@ from ad_compiler.ir.nodes import (
     While,
     tree_leaves,
 )
-from ad_compiler.ir.primitives import PRIMITIVES
+from ad_compiler.primitives.table import PRIMITIVES
 from ad_compiler.ad.rules import rule_for
 
 
