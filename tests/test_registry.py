@@ -112,7 +112,8 @@ def _call_text(qualified: str, args: str) -> str:
     return f"{module}.{attr}({args})"
 
 
-def _lowered(tmp_path, text: str):
+def _module(tmp_path, text: str):
+    """A module defining ``f(x, y, z)`` that returns ``text``, imported."""
     path = tmp_path / f"m{abs(hash(text))}.py"
     path.write_text(
         "import math\nimport numpy\n\n\ndef f(x, y, z):\n" f"    return {text}\n"
@@ -120,7 +121,11 @@ def _lowered(tmp_path, text: str):
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return trace(module.f)
+    return module
+
+
+def _lowered(tmp_path, text: str):
+    return trace(_module(tmp_path, text).f)
 
 
 @pytest.mark.parametrize("qualified,prim", NAMES)
@@ -332,3 +337,32 @@ def test_the_polygamma_helper_matches_mpmath():
             exact = float(mpmath.polygamma(n, x))
             assert polygamma(n, x) == pytest.approx(exact, rel=1e-10), (n, x)
         assert math.isnan(polygamma(n, 0.0)) and math.isnan(polygamma(n, -3.0))
+
+
+SCALAR_ONLY = sorted(n for n, r in PRIMITIVES.items() if r.scalar_only)
+
+
+@pytest.mark.parametrize("prim", SCALAR_ONLY)
+def test_a_math_function_without_a_numpy_twin_refuses_arrays(prim):
+    from ad_compiler.ir.builder import IRBuilder
+    from ad_compiler.ir.nodes import Namer, Var
+    from ad_compiler.ir import shapes
+
+    row = PRIMITIVES[prim]
+    b = IRBuilder(Namer(), {"x": (shapes.N,), "y": shapes.SCALAR})
+    with pytest.raises(CompileError, match=f"`{row.math_name}` takes numbers"):
+        b.apply(prim, *[Var("x")] * row.arity)
+    assert b.apply(prim, *[Var("y")] * row.arity) is not None  # numbers are fine
+
+
+@pytest.mark.parametrize("prim", SCALAR_ONLY)
+def test_a_scalar_only_function_of_an_array_is_a_located_error(tmp_path, prim):
+    from ad_compiler import grad
+
+    name = PRIMITIVES[prim].math_name
+    args = ", ".join(["x"] * PRIMITIVES[prim].arity)
+    f = _module(tmp_path, f"numpy.sum({name}({args}))").f
+    assert any(e.prim == prim for e in iter_eqns(trace(f).body))  # shapes unknown
+    with pytest.raises(CompileError, match=f"`{name}` takes numbers") as error:
+        grad(f)(numpy.ones(3), 1.0, 1.0)
+    assert error.value.loc is not None and error.value.loc.line == 6

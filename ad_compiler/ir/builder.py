@@ -20,7 +20,7 @@ import dataclasses
 from contextlib import contextmanager
 
 from ad_compiler.ir import shapes
-from ad_compiler.errors import CompileError, Loc
+from ad_compiler.errors import Loc
 from ad_compiler.ir.nodes import (
     Atom,
     Const,
@@ -237,12 +237,7 @@ class IRBuilder(Ops):
         spelled = ns == "math" or (ns == "py" and not (p.infix or p.prefix))
         if arrays and p.np_name and spelled:
             ns = "np"  # math.cos, `x if c else y`, max(x, y) do not take arrays
-        if arrays and p.scalar_only:
-            raise CompileError(
-                f"`{p.math_name}` takes numbers, not arrays (NumPy has no twin of it)",
-                self.loc,
-                hint="apply it to each element in a loop over the array",
-            )
+        p.refuse_arrays(in_shapes, self.loc)
         if p.shape is None:
             shape = shapes.broadcast(*in_shapes)
         else:

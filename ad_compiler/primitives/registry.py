@@ -41,6 +41,8 @@ from typing import Any, Callable, Mapping, Protocol
 
 import numpy
 
+from ad_compiler.errors import CompileError
+
 # Python operator precedence, higher binds tighter; used to parenthesise.
 PREC_SELECT, PREC_NOT, PREC_CMP = 1, 2, 3
 PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = 4, 5, 6, 7, 9
@@ -178,6 +180,17 @@ class Primitive:
     def scalar_only(self) -> bool:
         """A ``math`` function NumPy has no twin of (``math.erf``): it takes numbers."""
         return self.elementwise and bool(self.math_name) and not self.np_name
+
+    def refuse_arrays(self, in_shapes, loc) -> None:
+        """A located error if this ``scalar_only`` row is applied to an array
+        (``in_shapes``: the inputs' abstract shapes; unknown ones pass)."""
+        if self.scalar_only and any(s not in (None, ()) for s in in_shapes):
+            raise CompileError(
+                f"`{self.math_name}` takes numbers, not arrays "
+                "(NumPy has no twin of it)",
+                loc,
+                hint="apply it to each element in a loop over the array",
+            )
 
     def call_name(self, ns: str) -> str | None:
         """The function to call for library ``ns``; None means use the operator."""

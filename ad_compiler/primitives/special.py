@@ -10,6 +10,7 @@ is a located compile error (see ``Primitive.scalar_only``).
 
 from __future__ import annotations
 
+import math  # noqa: F401  (the rows below evaluate with math's functions)
 
 from ad_compiler.primitives.registry import (
     HELPERS,
@@ -71,6 +72,11 @@ def pi(b: Ops) -> Value:
     """π as acos(-1): exact for SymPy (which proves the rows), folded to the
     literal math.pi in emitted code."""
     return b.apply("acos", b.lit(-1))
+
+
+def gaussian(b: Ops, x: Value) -> Value:
+    """(2/√π) e^(−x²), the derivative of erf (and minus that of erfc)."""
+    return b.mul(b.div(b.lit(2), b.sqrt(pi(b))), b.exp(b.neg(b.mul(x, x))))
 
 
 def polygamma(b: Ops, x: Value, n: int) -> Value:
