@@ -106,3 +106,14 @@ register(
         sample_params=({"n": 0}, {"n": 1}, {"n": 3}),
     ),
 )
+# d erf(x) = (2/√π) e^(−x²) dx
+register(
+    unary(
+        "erf",
+        math.erf,
+        math_name="math.erf",
+        names=("math.erf",),
+        result="float",
+        slope=lambda b, out, x: gaussian(b, x),
+    )
+)
