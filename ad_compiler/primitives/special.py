@@ -117,3 +117,15 @@ register(
         slope=lambda b, out, x: gaussian(b, x),
     )
 )
+# d erfc(x) = −(2/√π) e^(−x²) dx
+register(
+    unary(
+        "erfc",
+        math.erfc,
+        math_name="math.erfc",
+        names=("math.erfc",),
+        result="float",
+        slope=lambda b, out, x: gaussian(b, x),
+        negated=True,
+    )
+)
