@@ -129,3 +129,16 @@ register(
         negated=True,
     )
 )
+# d lgamma(x) = ψ(x) dx, the digamma function: polygamma of order 0
+register(
+    unary(
+        "lgamma",
+        math.lgamma,
+        math_name="math.lgamma",
+        names=("math.lgamma",),
+        result="float",
+        slope=lambda b, out, x: polygamma(b, x, 0),
+        sympy=lambda sp, x: sp.loggamma(x),
+        domain=((0.3, 4),),
+    )
+)
