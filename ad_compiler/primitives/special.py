@@ -31,7 +31,8 @@ def _polygamma(n, x):
     For x > 0 the recurrence psi_n(x) = psi_n(x + 1) - (-1)**n n! / x**(n + 1)
     moves x up to at least 20 + n, where the asymptotic series
     psi(x) ~ ln x - 1/(2x) - sum B_2k / (2k x**2k) and, for n >= 1,
-    psi_n(x) ~ (-1)**(n+1) [(n-1)!/x**n + n!/(2x**(n+1)) + sum B_2k (2k+n-1)!/((2k)! x**(2k+n))]
+    psi_n(x) ~ (-1)**(n+1) [(n-1)!/x**n + n!/(2x**(n+1))
+                            + sum B_2k (2k+n-1)!/((2k)! x**(2k+n))]
     is summed to 10 terms: about 1e-15 relative.  For x < 0 the reflection
     psi_n(x) = (-1)**n psi_n(1 - x) - pi d^n/dx^n cot(pi x) (about 1e-12 relative);
     nan at the poles 0, -1, -2, ...
@@ -39,11 +40,14 @@ def _polygamma(n, x):
     if x <= 0 and x == math.floor(x):
         return math.nan
     if x < 0:
-        # d^n/dx^n cot(pi x) = pi**n P_n(cot(pi x)), P_0(t) = t, P_k+1(t) = -(1 + t*t) P_k'(t)
+        # (d/dx)^n cot(pi x) = pi**n P_n(cot(pi x)), where P_0(t) = t and
+        # P_k+1(t) = -(1 + t*t) P_k'(t), a polynomial kept as its coefficients
         poly = [0.0, 1.0]
         for _ in range(n):
             slope = [k * c for k, c in enumerate(poly)][1:] + [0.0, 0.0]
-            poly = [-slope[k] - (slope[k - 2] if k >= 2 else 0.0) for k in range(len(slope))]
+            poly = [
+                -slope[k] - (slope[k - 2] if k >= 2 else 0.0) for k in range(len(slope))
+            ]
         t = 1.0 / math.tan(math.pi * x)
         cot_n = sum(c * t**k for k, c in enumerate(poly))
         return (-1) ** n * _polygamma(n, 1.0 - x) - math.pi ** (n + 1) * cot_n
@@ -53,8 +57,9 @@ def _polygamma(n, x):
     while x < 20 + n:
         shift -= sign * n_factorial / x ** (n + 1)
         x += 1.0
-    bernoulli = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)
-    bernoulli += (43867 / 798, -174611 / 330)
+    # the Bernoulli numbers B_2, B_4, ..., B_20
+    bernoulli = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6)
+    bernoulli += (-3617 / 510, 43867 / 798, -174611 / 330)
     if n == 0:
         series = math.log(x) - 0.5 / x
         for k, b in enumerate(bernoulli, 1):
@@ -62,7 +67,8 @@ def _polygamma(n, x):
         return shift + series
     series = math.factorial(n - 1) / x**n + n_factorial / (2 * x ** (n + 1))
     for k, b in enumerate(bernoulli, 1):
-        series += b * math.factorial(2 * k + n - 1) / (math.factorial(2 * k) * x ** (2 * k + n))
+        ratio = math.factorial(2 * k + n - 1) / math.factorial(2 * k)
+        series += b * ratio / x ** (2 * k + n)
     return shift - sign * series
 '''
 _polygamma = helper_function("_polygamma")
