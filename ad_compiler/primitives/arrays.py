@@ -162,6 +162,18 @@ def _reduction(name: str, np_fn, spelled: str | None = None, **fields) -> Primit
     )
 
 
+def _extreme_reduction(spelled: str, np_fn) -> Primitive:
+    """np.max / np.amax / x.max(), the primitive ``amax`` (and the same for min)."""
+    return _reduction(
+        "a" + spelled,
+        np_fn,
+        spelled,
+        names=(f"numpy.{spelled}", f"numpy.a{spelled}", f"ndarray.{spelled}"),
+        samples=_REDUCE_SAMPLES,
+        **_extreme_rules(),
+    )
+
+
 # (inputs, params) the registry test differentiates: a tuple is an array's shape
 _REDUCE_SAMPLES: tuple = (
     (((3, 4),), {}),
@@ -187,22 +199,8 @@ register(
             lambda b, p, out, g, x: (b.div(expanded(b, p, g), _count(b, out, x)),),
         ),
     ),
-    _reduction(
-        "amax",
-        numpy.max,
-        "max",
-        names=("numpy.max", "numpy.amax", "ndarray.max"),
-        samples=_REDUCE_SAMPLES,
-        **_extreme_rules(),
-    ),
-    _reduction(
-        "amin",
-        numpy.min,
-        "min",
-        names=("numpy.min", "numpy.amin", "ndarray.min"),
-        samples=_REDUCE_SAMPLES,
-        **_extreme_rules(),
-    ),
+    _extreme_reduction("max", numpy.max),
+    _extreme_reduction("min", numpy.min),
     _reduction(
         "prod", numpy.prod, jvp=_prod_jvp, vjp=_prod_vjp, samples=_REDUCE_SAMPLES
     ),

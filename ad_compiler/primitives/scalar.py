@@ -466,6 +466,22 @@ def _extreme(takes_second: str) -> dict:
     return {"jvp": jvp, "vjp": vjp}
 
 
+def _extreme_row(name, evaluate, np_spelled, takes_second, sympy_name) -> Primitive:
+    """Python's max/min and NumPy's maximum/minimum (see the rules above)."""
+    return Primitive(
+        name,
+        2,
+        evaluate,
+        py_name=name,
+        np_name=f"np.{np_spelled}",
+        names=(f"builtins.{name}", f"numpy.{np_spelled}"),
+        result="closed",
+        # evaluate=False: simplifying nested Max/Min costs seconds
+        sympy=lambda sp, x, y: getattr(sp, sympy_name)(x, y, evaluate=False),
+        **_extreme(takes_second),
+    )
+
+
 # copysign(x, y) = |x| sign(y): d = |x|' sign(y) dx (zero in y away from y = 0),
 # with |x|' as for abs (nan for x = nan) and sign(y) y's sign bit (as JAX has it).
 def _slope_of_copysign(b: Ops, x: Value, y: Value) -> Value:
@@ -529,29 +545,8 @@ register(
         signed=True,
     ),
     # max/min return their first argument on a tie, as Python's builtins do.
-    # (evaluate=False in SymPy: simplifying nested Max/Min costs seconds)
-    Primitive(
-        "max",
-        2,
-        max,
-        py_name="max",
-        np_name="np.maximum",
-        names=("builtins.max", "numpy.maximum"),
-        result="closed",
-        sympy=lambda sp, x, y: sp.Max(x, y, evaluate=False),
-        **_extreme("gt"),
-    ),
-    Primitive(
-        "min",
-        2,
-        min,
-        py_name="min",
-        np_name="np.minimum",
-        names=("builtins.min", "numpy.minimum"),
-        result="closed",
-        sympy=lambda sp, x, y: sp.Min(x, y, evaluate=False),
-        **_extreme("lt"),
-    ),
+    _extreme_row("max", max, "maximum", "gt", "Max"),
+    _extreme_row("min", min, "minimum", "lt", "Min"),
     # d(c ? x : y) = c ? dx : dy; the condition is piecewise constant.
     Primitive(
         "select",
