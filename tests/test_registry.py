@@ -345,9 +345,9 @@ SCALAR_ONLY = sorted(n for n, r in PRIMITIVES.items() if r.scalar_only)
 
 @pytest.mark.parametrize("prim", SCALAR_ONLY)
 def test_a_math_function_without_a_numpy_twin_refuses_arrays(prim):
+    from ad_compiler.ir import shapes
     from ad_compiler.ir.builder import IRBuilder
     from ad_compiler.ir.nodes import Namer, Var
-    from ad_compiler.ir import shapes
 
     row = PRIMITIVES[prim]
     b = IRBuilder(Namer(), {"x": (shapes.N,), "y": shapes.SCALAR})

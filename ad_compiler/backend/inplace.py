@@ -150,8 +150,8 @@ def _keeps_reference(e: Eqn, position: int, env: dict) -> bool:
         return False
     if e.prim == "getitem":  # x[i] of a vector is a number; x[1:] is a view
         return position == 0 and env.get(e.out.name) != shapes.SCALAR
-    if e.prim in ("like", "sum_to"):  # the second input gives a shape only
-        return position == 0
+    if PRIMITIVES[e.prim].shape_only:  # like, sum_to: the second gives a shape only
+        return position not in PRIMITIVES[e.prim].shape_only
     if e.prim in ("max", "min", "select"):  # max(a, b), `a if c else b`: a itself
         return e.ns != "np"
     return not PRIMITIVES[e.prim].elementwise  # views, pushes, calls, einsum ...

@@ -20,8 +20,8 @@ import dataclasses
 from contextlib import contextmanager
 from typing import Any, Callable
 
-from ad_compiler.ir import shapes
 from ad_compiler.errors import Loc
+from ad_compiler.ir import shapes
 from ad_compiler.ir.nodes import (
     Atom,
     Const,

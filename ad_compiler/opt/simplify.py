@@ -125,7 +125,7 @@ def _maybe_int(atom, defs: dict[str, Eqn], depth: int = 0) -> bool:
         return any(_maybe_int(a, defs, depth + 1) for a in d.ins[1:])
     if d.prim in _INT_CLOSED:
         return all(_maybe_int(a, defs, depth + 1) for a in d.ins)
-    return d.prim in ("eq", "ne", "lt", "le", "gt", "ge", "not")  # bool arrays
+    return d.prim in _BOOL_PRIMS  # bool arrays
 
 
 def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:

@@ -139,7 +139,7 @@ def _render_setitem(params, texts, atoms):
 
 def _setitem(x, v, *parts, index, inplace=False):
     # (in place or not, the value is the same: see inplace.py)
-    return _assign(x, index_value(index, parts), v)  # noqa: F821  (from HELPERS)
+    return _assign(x, index_value(index, parts), v)
 
 
 def _render_unindex(params, texts, atoms):
@@ -149,7 +149,7 @@ def _render_unindex(params, texts, atoms):
 
 def _unindex(x, g, *parts, index, into=False):
     # into: x + (g at index, zeros elsewhere), added into x by the emitted code
-    out = _unindex_helper(x, index_value(index, parts), g)  # noqa: F821
+    out = _unindex_helper(x, index_value(index, parts), g)
     return x + out if into else out
 
 

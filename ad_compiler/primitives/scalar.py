@@ -14,6 +14,7 @@ import math
 import numpy
 
 from ad_compiler.ir.nodes import Const, Var
+from ad_compiler.primitives import truth as logic
 from ad_compiler.primitives.edges import (
     log_of_base,
     nan_of,
@@ -21,7 +22,6 @@ from ad_compiler.primitives.edges import (
     scalars,
     slope_of_abs,
 )
-from ad_compiler.primitives import truth as logic
 from ad_compiler.primitives.registry import (
     PREC_ADD,
     PREC_CMP,

@@ -10,7 +10,7 @@ is a located compile error (see ``Primitive.scalar_only``).
 
 from __future__ import annotations
 
-import math  # noqa: F401  (the rows below evaluate with math's functions)
+import math
 
 from ad_compiler.primitives.registry import (
     HELPERS,
