@@ -88,11 +88,11 @@ class ArrayLowering:
         for a in args:
             if isinstance(a, ast.Starred):
                 self.unsupported(a)
+        row = PRIMITIVES[_NUMPY[name]] if name in _NUMPY else None
+        if row is not None and row.static:  # np.sum(x, axis=0), np.stack([a, b], 1)
+            params = self.keywords(node, callee, {k: k for k in row.static})
+            self.positional_static(node, args, 1, row.static[0], params)
         if name in _REDUCTIONS:
-            params = self.keywords(
-                node, callee, {"axis": "axis", "keepdims": "keepdims"}
-            )
-            self.positional_static(node, args, 1, "axis", params)
             self.arity(node, callee, args[:1], 1)
             if len(args) > 2:
                 self.error(
@@ -117,9 +117,7 @@ class ArrayLowering:
             x, y = self.atom(args[1]), self.atom(args[2])
             with b.at(self.src.loc(node), "np"):
                 return b.apply("einsum", x, y, spec=spec)
-        if name in ("concatenate", "stack"):
-            params = self.keywords(node, callee, {"axis": "axis"})
-            self.positional_static(node, args, 1, "axis", params)
+        if row is not None and row.call == "list":
             if not args or not isinstance(args[0], (ast.List, ast.Tuple)):
                 self.error(
                     node,
@@ -128,16 +126,13 @@ class ArrayLowering:
                 )
             xs = [self.atom(e) for e in args[0].elts]
             with b.at(self.src.loc(node), "np"):
-                return b.apply(name, *xs, **params)
-        if name in ("transpose", "expand_dims", "squeeze"):
-            key = "axes" if name == "transpose" else "axis"
-            params = self.keywords(node, callee, {key: key})
-            self.positional_static(node, args, 1, key, params)
+                return b.apply(row.name, *xs, **params)
+        if row is not None and row.call == "static":
             if name == "expand_dims" and "axis" not in params:
                 self.error(node, "`np.expand_dims` needs an axis")
             x = self.atom(args[0])
             with b.at(self.src.loc(node), "np"):
-                return b.apply(name, x, **params)
+                return b.apply(row.name, x, **params)
         if name == "reshape":
             self.plain_arguments(node, callee)
             self.arity(node, callee, args, 2)
@@ -244,11 +239,10 @@ class ArrayLowering:
             )
         x = self.atom(attr.value)
         callee = f".{name}"
+        row = PRIMITIVES[_METHODS[name]]
         if name in _REDUCTIONS:
-            params = self.keywords(
-                node, callee, {"axis": "axis", "keepdims": "keepdims"}
-            )
-            self.positional_static(node, node.args, 0, "axis", params)
+            params = self.keywords(node, callee, {k: k for k in row.static})
+            self.positional_static(node, node.args, 0, row.static[0], params)
             return self.reduction(node, _REDUCTIONS[name], x, params)
         if name == "reshape":
             self.plain_arguments(node, callee)
@@ -266,8 +260,8 @@ class ArrayLowering:
                 axes = node.args[0] if len(node.args) == 1 else ast.Tuple(node.args)
                 return self.b.apply("transpose", x, axes=self.static(axes, "the axes"))
         if name == "squeeze":
-            params = self.keywords(node, callee, {"axis": "axis"})
-            self.positional_static(node, node.args, 0, "axis", params)
+            params = self.keywords(node, callee, {k: k for k in row.static})
+            self.positional_static(node, node.args, 0, row.static[0], params)
             with self.b.at(self.src.loc(node), "np"):
                 return self.b.apply("squeeze", x, **params)
         # dot

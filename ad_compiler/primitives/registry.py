@@ -110,9 +110,13 @@ class Primitive:
     # qualified names: "math.sin", "numpy.sin", "builtins.abs", "ndarray.sum" (a method)
     names: tuple[str, ...] = ()
     # how lowering reads a call by one of ``names``: "plain" (``arity`` positional
-    # arguments), "reduction" (one array, ``axis=``/``keepdims=`` static), or
-    # "own" (the front end has code of its own for it: einsum's spec, reshape...)
+    # arguments), "reduction" or "static" (one array, then the ``static`` params;
+    # a reduction is also a method, x.sum(0)), "list" (a literal list of arrays,
+    # then the ``static`` params), or "own" (code of its own: einsum's spec ...)
     call: str = "plain"
+    # the params lowering reads from literal arguments (``axis=1``), by keyword
+    # or, the first, by position after the array(s): ``np.sum(x, 0)``
+    static: tuple[str, ...] = ()
     # --- spelling ---
     infix: str | None = None
     prefix: str | None = None
