@@ -33,6 +33,7 @@ from ad_compiler.frontend.scope import RuntimeScope, recording_reads
 from ad_compiler.frontend.source import from_function
 from ad_compiler.guard import COMPILE_LOCK, current, guarded, is_current, unique
 from ad_compiler.ir import shapes
+from ad_compiler.ir import shape_infer
 from ad_compiler.ir.nodes import Function, Var, iter_eqns, shift_tree, tree_leaves
 
 # ad_compiler.ad.jacobians builds on this module.  The one derivative of it this
@@ -241,7 +242,9 @@ class ArrayDerivative:
         if compiled is None:
             scalars = all(s == shapes.SCALAR for s in signature)
             fn = replace(self.fn, param_shapes=signature)
-            shapes.infer(fn)  # the compile errors of these shapes (len of a number ...)
+            shape_infer.infer(
+                fn
+            )  # the compile errors of these shapes (len of a number ...)
             # numbers only: the plain scalar compilation (no shape bookkeeping)
             fn = replace(self.fn, param_shapes=None if scalars else signature)
             with no_gc():

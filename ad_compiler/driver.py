@@ -39,9 +39,10 @@ from ad_compiler.escape import printable
 from ad_compiler.frontend.lower import lower_function
 from ad_compiler.frontend.source import FunctionSource, source_lines
 from ad_compiler.ir import shapes
+from ad_compiler.ir import shape_infer
 from ad_compiler.ir.nodes import Const, Function, iter_eqns, tree_leaves
 from ad_compiler.ir.passes import Pass, run_passes
-from ad_compiler.ir.primitives import PRIMITIVES
+from ad_compiler.primitives.table import PRIMITIVES
 from ad_compiler.opt.optimize import optimize
 from ad_compiler.opt.shaping import (
     drop_shape_noops,
@@ -253,7 +254,7 @@ def _vector_passes(fn: Function, kind: str, wrt, wrt_tree) -> list[Pass]:
             results = tree_leaves(d.tree[1] if kind == "jvp_vector" else d.tree)
             same_as = {}
             if kind == "vjp_vector":  # a seed per output, shaped like it
-                env = shapes.infer(fn)
+                env = shape_infer.infer(fn)
                 given = tuple(env.get(getattr(r, "name", None), ()) for r in fn.results)
             else:  # a direction per argument, shaped like it
                 given = tuple(fn.param_shapes[i] for i in wrt)
@@ -279,7 +280,7 @@ def _check_scalar(fn: Function, kind: str) -> None:
             f"{len(fn.results)} values; use vjp() for several outputs"
         )
     result = fn.results[0]
-    shape = shapes.infer(fn).get(getattr(result, "name", None), shapes.SCALAR)
+    shape = shape_infer.infer(fn).get(getattr(result, "name", None), shapes.SCALAR)
     if fn.param_shapes and shape not in (shapes.SCALAR, None):
         raise UsageError(
             f"{kind}() needs `{fn.name}` to return one scalar, but it returns an "

@@ -16,6 +16,7 @@ import pytest
 
 from ad_compiler import grad, hessian, jvp, trace, vjp
 from ad_compiler.ir import shapes
+from ad_compiler.ir import shape_infer
 from ad_compiler.errors import CompileError
 
 from array_corpus import CASES, arguments, differentiable
@@ -373,7 +374,7 @@ def slices_of_one_parameter(x):
 
 def test_slices_of_a_parameter_have_named_lengths():
     fn = replace(trace(slices_of_one_parameter), param_shapes=(("n",),))
-    env = shapes.infer(fn)
+    env = shape_infer.infer(fn)
     by_text = {}
     for line in str(fn).splitlines()[1:]:
         name, _, rhs = line.strip().partition(" = ")

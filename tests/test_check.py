@@ -7,6 +7,7 @@ check itself, on the samples (through the CLI), on every function of the
 corpus, and on a deliberately wrong rule, which it must catch and name.
 """
 
+import dataclasses
 import os
 
 import pytest
@@ -17,9 +18,8 @@ import seeds
 from ad_compiler import SourceUnavailableError, check, trace
 from ad_compiler.symbolic.check import check_function
 from ad_compiler.tools.cli import main
-from ad_compiler.ad.rules import RULES, Rule
 from ad_compiler.symbolic.translate import to_sympy
-from ad_compiler.ir.primitives import PRIMITIVES
+from ad_compiler.primitives.table import PRIMITIVES
 from ad_compiler.symbolic.unroll import NotExpressible, apply_sympy
 from test_cli import adc
 
@@ -95,7 +95,8 @@ def test_every_primitive_has_a_sympy_form(prim):
     args = sympy.symbols(f"a0:{arity}", real=True)
     if prim in ("not", "select"):  # a truth value first
         args = (sympy.Gt(args[0], 0),) + args[1:]
-    assert apply_sympy(prim, *args) is not None
+    params = PRIMITIVES[prim].sample_params[0]  # (polygamma's order n)
+    assert apply_sympy(prim, *args, **params) is not None
 
 
 # --- the check ---------------------------------------------------------------------------
@@ -148,11 +149,12 @@ def test_a_formula_too_large_for_sympy_is_reported_at_once():
 def _wrong_sin(monkeypatch):
     # d sin(x) = -cos(x) dx: the sign error a rule author might make
     monkeypatch.setitem(
-        RULES,
+        PRIMITIVES,
         "sin",
-        Rule(
-            jvp=lambda b, out, x, dx: b.neg(b.mul(b.cos(x), dx)),
-            vjp=lambda b, out, g, x: (b.neg(b.mul(b.cos(x), g)),),
+        dataclasses.replace(
+            PRIMITIVES["sin"],
+            jvp=lambda b, p, out, x, dx: b.neg(b.mul(b.cos(x), dx)),
+            vjp=lambda b, p, out, g, x: (b.neg(b.mul(b.cos(x), g)),),
         ),
     )
 

@@ -30,7 +30,7 @@ Where a value without directions must become one with them (a branch or loop
 iteration whose other side has them, an operand of ``concatenate``, a result),
 it is broadcast to ``(k,) + shape`` without copying (the ``lead`` primitive).
 
-The pass needs to know every value's number of axes (:func:`shapes.infer`);
+The pass needs to know every value's number of axes (:func:`shape_infer.infer`);
 where it does not, it stops with a compile error rather than guess.
 """
 
@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ad_compiler.ir import shapes
+from ad_compiler.ir import shape_infer
 from ad_compiler.errors import CompileError
 from ad_compiler.ir.nodes import (
     Const,
@@ -51,20 +52,15 @@ from ad_compiler.ir.nodes import (
     While,
     verify,
 )
-from ad_compiler.ir.primitives import PRIMITIVES
-from ad_compiler.ir.array_primitives import parse_einsum
+from ad_compiler.primitives.arrays import parse_einsum
+from ad_compiler.primitives.table import PRIMITIVES
 
 # inputs that only give a shape: they never carry directions into the output
-SHAPE_ONLY = {
-    "sum_to": (1,),
-    "like": (1,),
-    "unindex": (0,),
-    "shape": (0,),
-    "len": (0,),
-    "size": (0,),
-}
+SHAPE_ONLY = {n: r.shape_only for n, r in PRIMITIVES.items() if r.shape_only}
 # primitives whose result has the shape of one input
-SHAPED_LIKE = {"like": 1, "sum_to": 1, "unindex": 0, "setitem": 0, "copy": 0}
+SHAPED_LIKE = {
+    n: r.shaped_like for n, r in PRIMITIVES.items() if r.shaped_like is not None
+}
 WHOLE = ("s", False, False, False)  # the index item `:`
 _UNSUPPORTED = "is not supported in vector mode (jacobian, hessian of array code)"
 
@@ -84,7 +80,7 @@ def batch(
     for i, s in zip(params, given):
         param_shapes[i] = s
     fn = replace(fn, param_shapes=tuple(param_shapes))
-    env = shapes.infer(fn, same_as)
+    env = shape_infer.infer(fn, same_as)
     batched = {fn.params[i].name for i in params}
     taped: dict[str, set] = {}
     _flow(fn.body, batched, taped)

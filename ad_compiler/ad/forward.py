@@ -36,13 +36,14 @@ from ad_compiler.ir.nodes import (
     verify,
 )
 from ad_compiler.ir import shapes
+from ad_compiler.ir import shape_infer
 from ad_compiler.ad.rules import tangent as tangent_rule
 
 
 def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
     """The tangent function of ``fn`` with respect to the parameters at ``wrt``."""
     namer = Namer.for_function(fn)
-    b = IRBuilder(namer, shapes.infer(fn) if fn.param_shapes else None)
+    b = IRBuilder(namer, shape_infer.infer(fn) if fn.param_shapes else None)
     # TAPED: the tapes whose pushes carry tangents too (shared by every copy of
     # the dict, as a push in a loop body is read back by a loop after it)
     tangent: dict[str, object] = {TAPED: set()}

@@ -51,6 +51,7 @@ from ad_compiler.ir.nodes import (
     verify,
 )
 from ad_compiler.ir import shapes
+from ad_compiler.ir import shape_infer
 from ad_compiler.ad.rules import adjoints as adjoint_rule
 
 
@@ -81,7 +82,7 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
     them); by default a tuple over ``wrt``.
     """
     namer = Namer.for_function(fn)
-    b = IRBuilder(namer, shapes.infer(fn) if fn.param_shapes else None)
+    b = IRBuilder(namer, shape_infer.infer(fn) if fn.param_shapes else None)
     active = active_values(fn, wrt)
     tapes: dict[int, tuple] = {}
     _sweep_forward(fn.body, b, tapes, active)

@@ -37,17 +37,17 @@ from ad_compiler.ir.nodes import (
     signature,
 )
 from ad_compiler.escape import docstring_lines, visible
-from ad_compiler.ir.array_primitives import HELPER_OF, HELPERS, index_text
+from ad_compiler.primitives.indexing import index_text
 from ad_compiler.backend.inplace import written_in_place
 from ad_compiler.lazy import lazy_import
-from ad_compiler.ir.primitives import (
+from ad_compiler.primitives.registry import (
     PREC_ATOM,
     PREC_CMP,
     PREC_NEG,
     PREC_NOT,
     PREC_POW,
-    PRIMITIVES,
 )
+from ad_compiler.primitives.table import HELPER_OF, HELPERS, PRIMITIVES
 
 # A temporary is folded into its user only while the expression stays this small.
 MAX_INLINE_OPS = 6

@@ -40,20 +40,20 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ad_compiler.ir import shapes
+from ad_compiler.ir import shape_infer
 from ad_compiler.opt.dce import eliminate_dead_code
 from ad_compiler.opt.literals import float_literals
 from ad_compiler.opt.tapes import untape_counters
 from ad_compiler.ir.nodes import Eqn, Function, If, Loop, Namer, Var, While
 from ad_compiler.ir.nodes import blocks, defined_names, own_reads
+from ad_compiler.primitives.table import PRIMITIVES, where
 
-# Operations that return an array of their own.
-_NEW_ARRAY = frozenset({"construct", "copy", "setitem", "unindex"})
-_ARITHMETIC = frozenset({"add", "sub", "mul", "div", "neg"})
+# Operations that return an array of their own (the rows' ``memory`` field).
+_NEW_ARRAY = where(memory="new")
+# ... and those that do whenever their result is an array (NumPy's operators)
+_ARITHMETIC = where(memory="fresh")
 # Reads that keep no reference to the array read: they copy, or compute from it.
-_COPYING = frozenset(
-    "sum mean amax amin prod matmul dot outer concatenate stack len shape size"
-    " copy construct setitem unindex".split()
-)
+_COPYING = where(memory="new") | where(memory="copy")
 
 
 def emitted_form(fn: Function) -> Function:
@@ -80,7 +80,7 @@ def in_place(fn: Function) -> Function:
     eqns = list(_eqns(fn.body))
     if not any(e.prim in ("setitem", "unindex") for e in eqns):
         return fn  # scalar code, or no array is ever written
-    env = shapes.infer(fn)
+    env = shape_infer.infer(fn)
     shared = _closed(_shared(fn.body, env), _alias_pairs(fn.body))
     owned, copies = _owned(fn.body, env, shared, _names(fn.results))
     reads: dict[str, int] = {}
@@ -146,14 +146,12 @@ def _reads(stmts) -> set[str]:
 
 def _keeps_reference(e: Eqn, position: int, env: dict) -> bool:
     """Whether ``e`` may hold on to its input at ``position``, or return it."""
-    from ad_compiler.ir.primitives import PRIMITIVES
-
     if e.prim in _COPYING:
         return False
     if e.prim == "getitem":  # x[i] of a vector is a number; x[1:] is a view
         return position == 0 and env.get(e.out.name) != shapes.SCALAR
-    if e.prim in ("like", "sum_to"):  # the second input gives a shape only
-        return position == 0
+    if PRIMITIVES[e.prim].shape_only:  # like, sum_to: the second gives a shape only
+        return position not in PRIMITIVES[e.prim].shape_only
     if e.prim in ("max", "min", "select"):  # max(a, b), `a if c else b`: a itself
         return e.ns != "np"
     return not PRIMITIVES[e.prim].elementwise  # views, pushes, calls, einsum ...

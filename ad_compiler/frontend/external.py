@@ -40,7 +40,6 @@ import numbers
 import numpy
 
 from ad_compiler.errors import UnsupportedError
-from ad_compiler.frontend.lower_arrays import _METHODS
 from ad_compiler.frontend.scope import (
     BUILTIN_FUNCTIONS,
     NUMPY_FUNCTIONS,
@@ -52,10 +51,16 @@ from ad_compiler.frontend.scope import (
     record_read,
 )
 from ad_compiler.frontend.source import FunctionSource
+from ad_compiler.primitives.table import named
 
 _MODULES = {"math": math, "numpy": numpy}
 # attributes of an array value a copied function may use
-_VALUE_ATTRIBUTES = frozenset(_METHODS) | {"T", "shape", "size", "ndim"}
+_VALUE_ATTRIBUTES = frozenset(q.split(".", 1)[1] for q in named("ndarray.")) | {
+    "T",
+    "shape",
+    "size",
+    "ndim",
+}
 _NUMPY_CONSTANTS = frozenset({"pi", "e", "inf", "nan", "newaxis"})
 _HINT = (
     "a function with a custom derivative is copied into emitted code: it may use "

@@ -16,36 +16,28 @@ from ad_compiler.errors import UnsupportedError
 from ad_compiler.ir.nodes import Const
 from ad_compiler.frontend.callees import source_of
 from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
+from ad_compiler.primitives.arrays import parse_einsum
+from ad_compiler.primitives.indexing import CONSTRUCTORS
+from ad_compiler.primitives.table import PRIMITIVES, named
 
-# np.<name> reductions -> primitive
+# np.<name> and x.<name>() reductions (axis=, keepdims=) -> primitive
 _REDUCTIONS = {
-    "sum": "sum",
-    "mean": "mean",
-    "max": "amax",
-    "amax": "amax",
-    "min": "amin",
-    "amin": "amin",
-    "prod": "prod",
+    q.split(".", 1)[1]: prim
+    for module in ("numpy.", "ndarray.")
+    for q, prim in named(module, call="reduction").items()
 }
-_CONSTRUCTORS = frozenset(
-    "zeros ones zeros_like ones_like full full_like eye arange".split()
-)
-# array methods -> the numpy function they are
-_METHODS = {
-    **{k: v for k, v in _REDUCTIONS.items() if not k.startswith("am")},
-    "reshape": "reshape",
-    "transpose": "transpose",
-    "dot": "dot",
-    "squeeze": "squeeze",
-    "copy": "copy",
+# the NumPy functions that make new arrays (np.full is np.ones(...) * v)
+_CONSTRUCTORS = frozenset(CONSTRUCTORS) | {"full", "full_like"}
+# array methods -> the primitive they are
+_METHODS = {q.split(".", 1)[1]: prim for q, prim in named("ndarray.").items()}
+# np.<name> of the rows that are not elementwise (the elementwise ones, np.sin,
+# np.where, np.maximum ..., are lowered as any math function is), and np.clip
+_NUMPY = {
+    q.split(".", 1)[1]: prim
+    for q, prim in named("numpy.").items()
+    if not PRIMITIVES[prim].elementwise
 }
-ARRAY_FUNCTIONS = frozenset(
-    set(_REDUCTIONS)
-    | _CONSTRUCTORS
-    | {"dot", "matmul", "outer", "einsum", "transpose", "reshape", "expand_dims"}
-    | {"squeeze", "concatenate", "stack", "where", "maximum", "minimum", "clip"}
-    | {"sign", "shape", "size", "copy"}
-)
+ARRAY_FUNCTIONS = frozenset(_NUMPY) | {"clip", "full", "full_like"}
 
 
 class ArrayLowering:
@@ -96,11 +88,11 @@ class ArrayLowering:
         for a in args:
             if isinstance(a, ast.Starred):
                 self.unsupported(a)
+        row = PRIMITIVES[_NUMPY[name]] if name in _NUMPY else None
+        if row is not None and row.static:  # np.sum(x, axis=0), np.stack([a, b], 1)
+            params = self.keywords(node, callee, {k: k for k in row.static})
+            self.positional_static(node, args, 1, row.static[0], params)
         if name in _REDUCTIONS:
-            params = self.keywords(
-                node, callee, {"axis": "axis", "keepdims": "keepdims"}
-            )
-            self.positional_static(node, args, 1, "axis", params)
             self.arity(node, callee, args[:1], 1)
             if len(args) > 2:
                 self.error(
@@ -120,16 +112,12 @@ class ArrayLowering:
                     "`np.einsum` is supported with a literal spec and two operands",
                     "write np.einsum('ij,jk->ik', a, b)",
                 )
-            from ad_compiler.ir.array_primitives import parse_einsum
-
             spec = args[0].value
             parse_einsum(spec, self.src.loc(node))
             x, y = self.atom(args[1]), self.atom(args[2])
             with b.at(self.src.loc(node), "np"):
                 return b.apply("einsum", x, y, spec=spec)
-        if name in ("concatenate", "stack"):
-            params = self.keywords(node, callee, {"axis": "axis"})
-            self.positional_static(node, args, 1, "axis", params)
+        if row is not None and row.call == "list":
             if not args or not isinstance(args[0], (ast.List, ast.Tuple)):
                 self.error(
                     node,
@@ -138,16 +126,13 @@ class ArrayLowering:
                 )
             xs = [self.atom(e) for e in args[0].elts]
             with b.at(self.src.loc(node), "np"):
-                return b.apply(name, *xs, **params)
-        if name in ("transpose", "expand_dims", "squeeze"):
-            key = "axes" if name == "transpose" else "axis"
-            params = self.keywords(node, callee, {key: key})
-            self.positional_static(node, args, 1, key, params)
+                return b.apply(row.name, *xs, **params)
+        if row is not None and row.call == "static":
             if name == "expand_dims" and "axis" not in params:
                 self.error(node, "`np.expand_dims` needs an axis")
             x = self.atom(args[0])
             with b.at(self.src.loc(node), "np"):
-                return b.apply(name, x, **params)
+                return b.apply(row.name, x, **params)
         if name == "reshape":
             self.plain_arguments(node, callee)
             self.arity(node, callee, args, 2)
@@ -155,24 +140,13 @@ class ArrayLowering:
         self.plain_arguments(node, callee)
         values = [self.atom(a) for a in args]
         with b.at(self.src.loc(node), "np"):
-            if name in ("dot", "matmul", "outer"):
-                self.arity(node, callee, values, 2)
-                return b.apply(name, *values)
-            if name == "where":
-                self.arity(node, callee, values, 3)
-                return b.apply("select", *values)
-            if name in ("maximum", "minimum"):
-                self.arity(node, callee, values, 2)
-                return b.apply("max" if name == "maximum" else "min", *values)
             if name == "clip":  # clip(x, lo, hi) = minimum(maximum(x, lo), hi)
                 self.arity(node, callee, values, 3)
                 return b.apply("min", b.apply("max", values[0], values[1]), values[2])
-            if name == "sign":
-                self.arity(node, callee, values, 1)
-                return b.apply("sign", *values)
-            if name in ("shape", "size", "copy"):
-                self.arity(node, callee, values, 1)
-                return b.apply(name, *values)
+            row = PRIMITIVES[_NUMPY[name]]
+            if row.call == "plain":  # np.dot(a, b), np.shape(x) ...
+                self.arity(node, callee, values, row.arity)
+                return b.apply(row.name, *values)
         self.error(node.func, f"`{callee}` has no derivative rule")
 
     def reduction(self, node, prim: str, x, params: dict):
@@ -265,11 +239,10 @@ class ArrayLowering:
             )
         x = self.atom(attr.value)
         callee = f".{name}"
+        row = PRIMITIVES[_METHODS[name]]
         if name in _REDUCTIONS:
-            params = self.keywords(
-                node, callee, {"axis": "axis", "keepdims": "keepdims"}
-            )
-            self.positional_static(node, node.args, 0, "axis", params)
+            params = self.keywords(node, callee, {k: k for k in row.static})
+            self.positional_static(node, node.args, 0, row.static[0], params)
             return self.reduction(node, _REDUCTIONS[name], x, params)
         if name == "reshape":
             self.plain_arguments(node, callee)
@@ -287,8 +260,8 @@ class ArrayLowering:
                 axes = node.args[0] if len(node.args) == 1 else ast.Tuple(node.args)
                 return self.b.apply("transpose", x, axes=self.static(axes, "the axes"))
         if name == "squeeze":
-            params = self.keywords(node, callee, {"axis": "axis"})
-            self.positional_static(node, node.args, 0, "axis", params)
+            params = self.keywords(node, callee, {k: k for k in row.static})
+            self.positional_static(node, node.args, 0, row.static[0], params)
             with self.b.at(self.src.loc(node), "np"):
                 return self.b.apply("squeeze", x, **params)
         # dot

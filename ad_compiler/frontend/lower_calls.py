@@ -2,7 +2,7 @@
 own functions (inlined, recursive, or with a custom derivative).
 
 A mixin of :class:`ad_compiler.frontend.lower.Lowerer`.  A known function
-becomes one primitive (``_UNARY``, ``_BINARY``); a user's function is inlined
+becomes one primitive (``_CALLS``, from the primitive rows' names); a user's function is inlined
 with fresh names, unless it calls itself back (then it is lowered once, on its
 own, and called) or is marked ``@custom_derivative`` (then it is called as it
 is, and its partial derivatives, from the user's function, are inlined).
@@ -25,44 +25,16 @@ from ad_compiler.frontend.lower_arrays import (
 from ad_compiler.frontend.lower_values import TupleValue
 from ad_compiler.frontend.scope import FuncRef, OpaqueRef, UserFuncRef
 from ad_compiler.ir.nodes import Const, Eqn
+from ad_compiler.primitives.table import PRIMITIVES, named
 
-# Known function -> primitive, by qualified name (see scope.py).
-_UNARY = {
-    **{
-        f"math.{n}": n
-        for n in "sin cos tan exp expm1 log2 log10 log1p sqrt tanh sinh cosh".split()
-    },
-    **{f"math.{n}": n for n in "asin acos atan".split()},
-    "math.fabs": "abs",
-    **{
-        f"numpy.{n}": n
-        for n in "sin cos tan exp expm1 log log2 log10 log1p sqrt".split()
-    },
-    **{f"numpy.{n}": n for n in "tanh sinh cosh".split()},
-    "numpy.arcsin": "asin",
-    "numpy.arccos": "acos",
-    "numpy.arctan": "atan",
-    "numpy.abs": "abs",
-    "numpy.absolute": "abs",
-    "numpy.fabs": "abs",
-    "builtins.abs": "abs",
-    "builtins.float": "float",
-    "builtins.int": "int",
-    "builtins.round": "round",
-    "math.floor": "floor",
-    "math.ceil": "ceil",
-    "math.trunc": "trunc",
-}
-_BINARY = {
-    "math.atan2": "atan2",
-    "math.hypot": "hypot",
-    "numpy.arctan2": "atan2",
-    "numpy.hypot": "hypot",
-    "numpy.power": "pow",
-    "math.pow": "pow",
-    "builtins.pow": "pow",
-    "math.copysign": "copysign",
-    "math.fmod": "fmod",
+# Known function -> primitive, by qualified name (see scope.py): every name an
+# elementwise row lists, called with as many arguments as the row has inputs
+# (math.log with a base, max of many arguments are lowered first, below)
+_CALLS = {
+    q: prim
+    for module in ("math.", "numpy.", "builtins.")
+    for q, prim in named(module, call="plain").items()
+    if PRIMITIVES[prim].elementwise
 }
 
 
@@ -139,12 +111,9 @@ class CallLowering:
                 for arg in args[1:]:
                     result = self.b.apply(q.split(".")[1], result, arg)
                 return result
-            if q in _UNARY:
-                self.arity(node, callee, args, 1)
-                return self.b.apply(_UNARY[q], *args)
-            if q in _BINARY:
-                self.arity(node, callee, args, 2)
-                return self.b.apply(_BINARY[q], *args)
+            if q in _CALLS:
+                self.arity(node, callee, args, PRIMITIVES[_CALLS[q]].arity)
+                return self.b.apply(_CALLS[q], *args)
         self.error(node.func, f"`{callee}` has no derivative rule")
 
     # --- calls to the user's functions -----------------------------------------------------

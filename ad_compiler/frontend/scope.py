@@ -37,24 +37,26 @@ from ad_compiler.frontend.source import made_by_decorator
 from ad_compiler.frontend.bindings import module_bindings
 from ad_compiler.errors import Loc, UnsupportedError
 from ad_compiler.frontend.source import locate
+from ad_compiler.primitives.table import named
 
-# Functions ad_compiler knows, by qualified name.  Lowering maps each to IR.
-MATH_FUNCTIONS = frozenset(
-    "sin cos tan exp expm1 log log2 log10 log1p sqrt tanh sinh cosh asin acos atan "
-    "atan2 hypot fabs pow floor ceil trunc copysign fmod".split()
-)
-NUMPY_FUNCTIONS = frozenset(
-    "sin cos tan exp expm1 log log2 log10 log1p sqrt tanh sinh cosh arcsin arccos "
-    "arctan arctan2 hypot abs absolute fabs power square".split()
-    # the array functions (see lower_arrays.py)
-    + "sum mean max amax min amin prod dot matmul outer einsum transpose reshape "
-    "expand_dims squeeze concatenate stack where maximum minimum clip sign shape "
-    "size zeros ones zeros_like ones_like full full_like eye arange copy".split()
-)
-BUILTIN_FUNCTIONS = frozenset(
-    {"abs", "pow", "max", "min", "float", "int", "round"}
-    | {"range", "enumerate", "zip", "len"}  # what a `for` loop runs over
-)
+# Functions ad_compiler knows, by qualified name: the names the primitive rows
+# list (see ad_compiler/primitives), and the few the front end lowers itself,
+# into other primitives (np.square is x * x, np.clip a min of a max, np.full
+# np.ones(...) * v) or into loops (range, enumerate, zip).
+SUGAR = {
+    "numpy": frozenset({"square", "clip", "full", "full_like"}),
+    "builtins": frozenset({"range", "enumerate", "zip"}),
+}
+
+
+def _known(module: str) -> frozenset[str]:
+    listed = {q.split(".", 1)[1] for q in named(module + ".")}
+    return frozenset(listed) | SUGAR.get(module, frozenset())
+
+
+MATH_FUNCTIONS = _known("math")
+NUMPY_FUNCTIONS = _known("numpy")
+BUILTIN_FUNCTIONS = _known("builtins")
 CONSTANTS = {
     "math": {"pi": math.pi, "e": math.e, "tau": math.tau},
     "numpy": {"pi": numpy.pi, "e": numpy.e},

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 from contextlib import contextmanager
+from typing import Any, Callable
 
-from ad_compiler.ir import shapes
 from ad_compiler.errors import Loc
+from ad_compiler.ir import shapes
 from ad_compiler.ir.nodes import (
     Atom,
     Const,
@@ -31,7 +32,8 @@ from ad_compiler.ir.nodes import (
     blocks,
     own_reads,
 )
-from ad_compiler.ir.primitives import PRIMITIVES
+from ad_compiler.primitives.registry import Ops as RuleOps
+from ad_compiler.primitives.table import PRIMITIVES
 
 
 class Ops:
@@ -39,20 +41,33 @@ class Ops:
     and :meth:`shape` (the abstract shape of a value, see :mod:`ad_compiler.ir.shapes`).
     """
 
-    def apply(self, prim: str, *ins, **params):
+    loc: Loc | None = None  # where errors point (the IR builder's current location)
+    # one method per primitive, applying it (defined below for every row; the
+    # ones rules call by name are declared for the type checker)
+    sin: Callable[[Any], Any]
+    cos: Callable[[Any], Any]
+    sinh: Callable[[Any], Any]
+    cosh: Callable[[Any], Any]
+    exp: Callable[[Any], Any]
+    log: Callable[[Any], Any]
+    sqrt: Callable[[Any], Any]
+    pow: Callable[[Any, Any], Any]
+    round: Callable[[Any], Any]
+
+    def apply(self, prim: str, *ins: Any, **params: Any) -> Any:
         raise NotImplementedError
 
-    def lit(self, value):
+    def lit(self, value: bool | int | float) -> Any:
         raise NotImplementedError
 
-    def shape(self, x):
+    def shape(self, x: Any) -> Any:
         return shapes.SCALAR
 
-    def rank(self, x) -> int | None:
+    def rank(self, x: Any) -> int | None:
         s = self.shape(x)
         return None if s is None or s == shapes.TUPLE else len(s)
 
-    def sum_to(self, g, x):
+    def sum_to(self, g: Any, x: Any) -> Any:
         """``g`` summed back to ``x``'s shape: the adjoint of NumPy's broadcasting.
 
         ``x + b`` with ``x`` of shape (n, m) and ``b`` of shape (m,) stretches
@@ -74,7 +89,7 @@ class Ops:
             g = self.apply("sum", g, axis=axis, keepdims=True, method=True)
         return g
 
-    def like(self, t, x, copy: bool = False):
+    def like(self, t: Any, x: Any, copy: bool = False) -> Any:
         """The tangent ``t`` with ``x``'s full shape (a scalar may stand for an array);
         ``copy``: as a writable array of its own (a result returned to the user)."""
         if t is None:
@@ -88,7 +103,7 @@ class Ops:
             return self.apply("like", t, x, copy=True)
         return self.apply("like", t, x)
 
-    def zeros(self, x):
+    def zeros(self, x: Any) -> Any:
         """A float array of zeros with ``x``'s shape."""
         if self.shape(x) == shapes.SCALAR:
             return self.lit(0.0)
@@ -96,36 +111,36 @@ class Ops:
             "construct", self.apply("shape", x), fn="zeros", args=(("", -1),)
         )
 
-    def add(self, x, y):
+    def add(self, x: Any, y: Any) -> Any:
         if x is None:
             return y
         if y is None:
             return x
         return self.apply("add", x, y)
 
-    def sub(self, x, y):
+    def sub(self, x: Any, y: Any) -> Any:
         if y is None:
             return x
         if x is None:
             return self.neg(y)
         return self.apply("sub", x, y)
 
-    def mul(self, x, y):
+    def mul(self, x: Any, y: Any) -> Any:
         if x is None or y is None:
             return None
         return self.apply("mul", x, y)
 
-    def div(self, x, y):
+    def div(self, x: Any, y: Any) -> Any:
         if x is None:
             return None
         return self.apply("div", x, y)
 
-    def neg(self, x):
+    def neg(self, x: Any) -> Any:
         if x is None:
             return None
         return self.apply("neg", x)
 
-    def select(self, c, x, y):
+    def select(self, c: Any, x: Any, y: Any) -> Any:
         """``x if c else y``; a symbolic zero on one side becomes the literal 0.0."""
         if x is None and y is None:
             return None
@@ -207,7 +222,7 @@ class IRBuilder(Ops):
             for block in blocks(s):
                 self._used(block)
 
-    def lit(self, value) -> Const:
+    def lit(self, value: bool | int | float) -> Const:
         # a rule's constants are floats: CPython's float fast paths skip an int
         # operand (``2 * g`` costs twice ``2.0 * g``), and derivatives are floats
         if type(value) is int:
@@ -219,7 +234,7 @@ class IRBuilder(Ops):
             return self.shapes.get(x.name, self.default_shape)
         return shapes.SCALAR
 
-    def apply(self, prim: str, *ins, **params) -> Var:
+    def apply(self, prim: str, *ins: Any, **params: Any) -> Var:
         atoms = tuple(i if isinstance(i, (Var, Const)) else Const(i) for i in ins)
         for a in atoms:
             if isinstance(a, Var):
@@ -235,6 +250,7 @@ class IRBuilder(Ops):
         spelled = ns == "math" or (ns == "py" and not (p.infix or p.prefix))
         if arrays and p.np_name and spelled:
             ns = "np"  # math.cos, `x if c else y`, max(x, y) do not take arrays
+        p.refuse_arrays(in_shapes, self.loc)
         if p.shape is None:
             shape = shapes.broadcast(*in_shapes)
         else:
@@ -289,3 +305,9 @@ class IRBuilder(Ops):
             self.namer.counter -= 1  # give the number back so temps stay v1, v2, v3...
         self.namer.release(atom.name)
         return new
+
+
+def _conforms(b: IRBuilder, n: NumericOps) -> tuple[RuleOps, RuleOps]:
+    """(never called: mypy checks here that both builders are what a rule row
+    may be given, the :class:`~ad_compiler.primitives.registry.Ops` protocol)"""
+    return b, n

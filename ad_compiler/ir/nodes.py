@@ -34,7 +34,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
 from ad_compiler.errors import Loc, VerificationError
-from ad_compiler.ir.primitives import PRIMITIVES
+
+# the rows are registered by ad_compiler.primitives.table (which imports this
+# module): nodes read the registry, they never load it
+from ad_compiler.primitives.registry import REGISTRY as PRIMITIVES
 
 
 @dataclass(frozen=True, slots=True)

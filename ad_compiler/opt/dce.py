@@ -15,7 +15,7 @@ from ad_compiler.ir.nodes import (
     While,
     loop_reads,
 )
-from ad_compiler.ir.primitives import PRIMITIVES
+from ad_compiler.primitives.table import PRIMITIVES
 
 
 def eliminate_dead_code(fn: Function) -> Function:

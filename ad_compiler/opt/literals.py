@@ -15,12 +15,10 @@ from ad_compiler.ir.nodes import (
     While,
 )
 from ad_compiler.opt.simplify import _MAX_EXACT_INT
+from ad_compiler.primitives.table import where
 
 # Primitives whose result is a float (or an array of floats) for any real input.
-_FLOAT_VALUED = frozenset(
-    "exp expm1 log log2 log10 log1p sqrt sin cos tan sinh cosh tanh asin acos atan"
-    " atan2 hypot copysign float".split()
-)
+_FLOAT_VALUED = where(result="float")  # (the rows' ``result`` field)
 
 
 def _float_valued(eqn: Eqn) -> bool:

@@ -96,9 +96,9 @@ def drop_shape_noops(fn: Function) -> Function:
     """
     if not fn.param_shapes:
         return fn
-    from ad_compiler.ir import shapes
+    from ad_compiler.ir import shape_infer, shapes
 
-    env = shapes.infer(fn)
+    env = shape_infer.infer(fn)
     subst: dict[str, Atom] = {}
 
     def same(a, b) -> bool:
@@ -138,9 +138,9 @@ def own_results(fn: Function) -> Function:
     """
     if not fn.param_shapes:
         return fn
-    from ad_compiler.ir import shapes
+    from ad_compiler.ir import shape_infer, shapes
 
-    shape_of = shapes.infer(fn)
+    shape_of = shape_infer.infer(fn)
     params = {p.name for p in fn.params}
     # _like(t, x) is t itself when the shapes agree, so it may be a parameter
     params |= {

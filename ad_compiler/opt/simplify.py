@@ -28,7 +28,7 @@ from ad_compiler.ir.nodes import (
     name_rank,
     rename_vars,
 )
-from ad_compiler.ir.primitives import PRIMITIVES
+from ad_compiler.primitives.table import PRIMITIVES, where
 from ad_compiler.opt.dce import _replace_if_changed
 
 _MAX_EXACT_INT = 2**53
@@ -102,13 +102,9 @@ def _negated(a, defs: dict[str, Eqn]):
 
 # Primitives whose result is an int (or bool) whatever their inputs, and those
 # whose result is an int when all their inputs are (Python's int arithmetic).
-_INT_RESULT = frozenset(
-    {"eq", "ne", "lt", "le", "gt", "ge", "not", "int", "len", "size", "round"}
-    | {"floor", "ceil", "trunc"}
-)
-_INT_CLOSED = frozenset(
-    {"add", "sub", "mul", "neg", "pow", "abs", "max", "min", "fdiv", "fmod"}
-)
+# (the rows' ``result`` field: an int or bool for any inputs; an int for ints)
+_INT_RESULT = where(result="int") | where(result="bool")
+_INT_CLOSED = where(result="closed")
 
 
 def _maybe_int(atom, defs: dict[str, Eqn], depth: int = 0) -> bool:
@@ -129,7 +125,7 @@ def _maybe_int(atom, defs: dict[str, Eqn], depth: int = 0) -> bool:
         return any(_maybe_int(a, defs, depth + 1) for a in d.ins[1:])
     if d.prim in _INT_CLOSED:
         return all(_maybe_int(a, defs, depth + 1) for a in d.ins)
-    return d.prim in ("eq", "ne", "lt", "le", "gt", "ge", "not")  # bool arrays
+    return d.prim in _BOOL_PRIMS  # bool arrays
 
 
 def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
@@ -268,7 +264,7 @@ def _hoist_negation(eqn: Eqn, defs: dict[str, Eqn], fresh) -> tuple[Eqn, Eqn] | 
 
 
 _TRUE_FALSE = ((bool, True), (bool, False))
-_BOOL_PRIMS = frozenset({"ge", "le", "gt", "lt", "eq", "ne", "not"})
+_BOOL_PRIMS = where(result="bool")
 
 
 def _is_bool(a, defs: dict) -> bool:

@@ -24,9 +24,9 @@ from ad_compiler.symbolic.unroll import Unroller, apply_sympy, sympy_module
 class SympyOps(Ops):
     """Rules applied to SymPy expressions."""
 
-    def apply(self, prim, *ins):
+    def apply(self, prim, *ins, **params):
         sp = sympy_module()
-        return apply_sympy(prim, *(sp.sympify(i) for i in ins))
+        return apply_sympy(prim, *(sp.sympify(i) for i in ins), **params)
 
     def lit(self, value):
         sp = sympy_module()

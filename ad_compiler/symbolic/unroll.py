@@ -33,7 +33,6 @@ from __future__ import annotations
 import itertools
 
 from ad_compiler.errors import UsageError
-from ad_compiler.lazy import lazy_import
 from ad_compiler.ir.nodes import (
     Const,
     Eqn,
@@ -44,138 +43,28 @@ from ad_compiler.ir.nodes import (
     While,
     tree_leaves,
 )
-from ad_compiler.ir.primitives import PRIMITIVES
+from ad_compiler.primitives.table import PRIMITIVES
+from ad_compiler.primitives.truth import (  # noqa: F401  (re-exported)
+    NotExpressible,
+    as_number,
+    is_bool,
+    select as _select,
+    sympy_module,
+)
 
 
-class NotExpressible(UsageError):
-    """The function has no closed-form SymPy expression; the message says why."""
-
-
-def sympy_module():
-    """SymPy, imported on first use (from any thread: see ad_compiler.lazy)."""
-    return lazy_import("sympy")
-
-
-def apply_sympy(prim: str, *args):
-    """``prim`` applied to SymPy expressions, with Python's semantics."""
+def apply_sympy(prim: str, *args, **params):
+    """``prim`` applied to SymPy expressions, with Python's semantics (its row's
+    ``sympy`` translation; by default SymPy's function of the same name)."""
     sp = sympy_module()
-    table = {
-        "add": lambda x, y: x + y,
-        "sub": lambda x, y: x - y,
-        "mul": lambda x, y: x * y,
-        "div": lambda x, y: x / y,
-        "pow": lambda x, y: x**y,
-        "neg": lambda x: -x,
-        "log2": lambda x: sp.log(x, 2),
-        "log10": lambda x: sp.log(x, 10),
-        "log1p": lambda x: sp.log(1 + x),
-        "expm1": lambda x: sp.exp(x) - 1,
-        "abs": lambda x: sp.Abs(x, evaluate=False),
-        # evaluate=False: simplifying nested Max/Min costs seconds per iteration
-        "max": lambda x, y: sp.Max(x, y, evaluate=False),
-        "min": lambda x, y: sp.Min(x, y, evaluate=False),
-        "ge": _relation(sp.Ge),
-        "le": _relation(sp.Le),
-        "gt": _relation(sp.Gt),
-        "lt": _relation(sp.Lt),
-        "eq": _relation(sp.Eq),
-        "ne": _relation(sp.Ne),
-        "not": lambda x: sp.Not(_truth(x)),
-        "select": _select,
-        "round": lambda x: sp.floor(x + sp.Rational(1, 2)),
-        "float": lambda x: x,
-        "int": _trunc,
-        "trunc": _trunc,
-        "copysign": lambda x, y: sp.Abs(x) * sp.sign(y),
-        "fmod": lambda x, y: x - y * sp.sign(x / y) * sp.floor(sp.Abs(x / y)),
-        "hypot": lambda x, y: sp.sqrt(x**2 + y**2),
-        "sign": lambda x: sp.sign(x, evaluate=False),
-        "ceil": sp.ceiling,
-        # the IEEE forms of the rules: the same values wherever Python does not raise
-        "fdiv": lambda a, d: a / d,
-        "div_or": lambda a, d, at_zero: a / d,
-        "fpow": lambda x, e, minus_e: x**e,
-        "logz": sp.log,
-        "nround": lambda x: sp.floor(x + sp.Rational(1, 2)),
-        "nan_of": lambda x: sp.Integer(0),
-    }
-    if prim not in LOGIC:  # True and False are 1 and 0 in arithmetic
+    row = PRIMITIVES[prim]
+    if not row.logical:  # True and False are 1 and 0 in arithmetic
         args = tuple(as_number(a) for a in args)
-    if prim in table:
-        return table[prim](*args)
+    if row.sympy is not None:
+        return row.sympy(sp, *args, **params)
     # evaluate=False: SymPy's automatic evaluation asks assumptions of the whole
     # argument (is it real? positive?), exponential on an unrolled loop's tree
     return getattr(sp, prim)(*args, evaluate=False)
-
-
-LOGIC = {"not", "select", "eq", "ne"}
-
-
-def _relation(cls):
-    """A comparison, decided when both sides are numbers and left symbolic
-    otherwise (deciding it would ask SymPy's assumptions about whole trees)."""
-
-    def compare(x, y):
-        if getattr(x, "is_number", True) and getattr(y, "is_number", True):
-            return cls(x, y)
-        return cls(x, y, evaluate=False)
-
-    return compare
-
-
-def _trunc(x):
-    sp = sympy_module()
-    if getattr(x, "is_number", True):
-        return sp.Integer(int(x))
-    size = sp.floor(sp.Abs(x, evaluate=False), evaluate=False)
-    return sp.sign(x, evaluate=False) * size
-
-
-def as_number(v):
-    """``v`` as Python's arithmetic sees it: ``True`` is 1, a condition 1 or 0."""
-    if not is_bool(v):
-        return v
-    sp = sympy_module()
-    if v in (True, sp.true):
-        return sp.Integer(1)
-    if v in (False, sp.false):
-        return sp.Integer(0)
-    return sp.Piecewise((1, v), (0, True), evaluate=False)
-
-
-def is_bool(v) -> bool:
-    """A truth value (a SymPy ``Symbol`` is a ``Boolean`` too, but holds a number here)."""
-    sp = sympy_module()
-    logic = sp.logic.boolalg
-    return isinstance(
-        v,
-        (bool, logic.BooleanAtom, logic.BooleanFunction, sp.core.relational.Relational),
-    )
-
-
-def _truth(v):
-    """Python's truth of ``v``: a number is true when it is not 0."""
-    return v if is_bool(v) else sympy_module().Ne(v, 0)
-
-
-def _select(c, x, y):
-    sp = sympy_module()
-    if c is sp.true or c is True:
-        return x
-    if c is sp.false or c is False:
-        return y
-    c = _truth(c)
-    if c.has(sp.Piecewise):
-        # A condition on a value an earlier branch chose: SymPy turns it into
-        # nested if-then-else sets, which takes minutes for a few iterations.
-        raise NotExpressible(
-            "a branch tests a value that an earlier input-dependent branch chose; "
-            "SymPy cannot write that as one Piecewise in reasonable time"
-        )
-    if is_bool(x) and is_bool(y):
-        return sp.Or(sp.And(c, x), sp.And(sp.Not(c), y))
-    # evaluate=False: simplifying the conditions (as sets) costs seconds per merge
-    return sp.Piecewise((x, c), (y, True), evaluate=False)
 
 
 _OPAQUE: dict[tuple, type] = {}
@@ -363,7 +252,7 @@ class Unroller:
             raise NotExpressible(
                 f"`{self._function}` unrolls to more than {self.max_ops:,} operations"
             )
-        env[s.out.name] = apply_sympy(s.prim, *ins)
+        env[s.out.name] = apply_sympy(s.prim, *ins, **dict(s.params))
 
     def _if(self, s: If, env) -> None:
         cond = self._val(s.cond, env)

@@ -38,6 +38,7 @@ from ad_compiler.frontend.source import (
     source_lines,
 )
 from ad_compiler.ir import shapes
+from ad_compiler.ir import shape_infer
 from ad_compiler.ir.nodes import Const, For, Function, Var, blocks
 from ad_compiler.opt.shaping import fix_parameters
 from ad_compiler.version import __version__
@@ -150,7 +151,7 @@ def _returns_number(fn: Function) -> bool:
     result = fn.results[0]
     if not isinstance(result, Var):
         return True
-    shape = shapes.infer(fn).get(result.name)
+    shape = shape_infer.infer(fn).get(result.name)
     return shape is None or shape == shapes.SCALAR
 
 
@@ -234,7 +235,7 @@ def _lower_file(
                 given = unknown_shapes(fn, declared)
                 if any(s != shapes.SCALAR for s in given):
                     fn = replace(fn, param_shapes=given)
-                    shapes.infer(fn)  # its compile errors, on the trace as lowered
+                    shape_infer.infer(fn)  # its compile errors, on the trace as lowered
             out.append(fn)
         except CompileError as exc:
             errors.append(exc)  # keep going: report every function's first error

@@ -31,7 +31,7 @@ from ad_compiler.ir.nodes import (
     While,
     tree_leaves,
 )
-from ad_compiler.ir.primitives import PRIMITIVES
+from ad_compiler.primitives.table import PRIMITIVES
 from ad_compiler.ad.rules import rule_for
 
 
@@ -423,12 +423,12 @@ def _tangents(tables, steps, values, wrt, names, num, text):
         else:
             rule = rule_for(st.prim)
             ins = [values[i] if isinstance(i, str) else i for i in st.ins]
-            value = rule.jvp(num, values[st.out], *ins, *dv)
+            value = rule.jvp(num, {}, values[st.out], *ins, *dv)
             value = None if all(d is None for d in dv) else value
             formula = None
             if value is not None:
                 shown = [str(i) for i in st.ins]
-                formula = rule.jvp(text, st.out, *shown, *dt)
+                formula = rule.jvp(text, {}, st.out, *shown, *dt)
         if value is not None:
             dot_val[st.out] = value
         tables.tangent.append(
@@ -451,8 +451,8 @@ def _adjoints(tables, steps, values, result, names, num, text, active):
         else:
             rule = rule_for(st.prim)
             ins = [values[i] if isinstance(i, str) else i for i in st.ins]
-            cts = rule.vjp(num, values[st.out], g, *ins)
-            texts = rule.vjp(text, st.out, g_name, *[str(i) for i in st.ins])
+            cts = rule.vjp(num, {}, values[st.out], g, *ins)
+            texts = rule.vjp(text, {}, st.out, g_name, *[str(i) for i in st.ins])
         for i, ct, t in zip(st.ins, cts, texts):
             if ct is None or not isinstance(i, str) or i not in active:
                 continue

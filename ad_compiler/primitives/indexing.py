@@ -1,0 +1,515 @@
+"""The indexing rows, and the array rows the compiler makes itself.
+
+An index such as ``x[i, 1:, None]`` is stored as a *layout*, one item per
+position: ``"a"`` (one input: an int, an int array or a mask), ``("s", start,
+stop, step)`` (a slice; each flag says whether that bound is an input),
+``None`` (``np.newaxis``) or ``"..."``.  With ``g`` the adjoint of the output:
+
+* ``y = x[i]``              ẏ = ẋ[i]                 x̄ = g placed at i, zeros elsewhere
+* ``y = x with x[i] = v``   ẏ = ẋ with ẋ[i] = v̇      x̄ = g with g[i] = 0,  v̄ = g[i]
+
+The compiler's own rows (``sum_to``, ``like``, ``lead``) move tangents and
+adjoints between shapes; ``shape``, ``len``, ``size`` and ``construct`` have no
+derivative.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy
+
+from ad_compiler.errors import CompileError
+from ad_compiler.ir import shapes
+from ad_compiler.primitives.arrays import leading
+from ad_compiler.primitives.registry import (
+    HELPERS,
+    PREC_ATOM,
+    Ops,
+    Params,
+    Primitive,
+    Value,
+    halves,
+    helper_function,
+    linear,
+    register,
+    zero_jvp,
+    zero_vjp,
+)
+
+# --- how index layouts become Python ---------------------------------------------------
+
+
+def index_text(layout, texts) -> str:
+    """``i, 1:, None`` from a layout and the texts of its inputs."""
+    texts = list(texts)
+    items = []
+    for item in layout:
+        if item == "a":
+            items.append(texts.pop(0))
+        elif item is None:
+            items.append("None")
+        elif item == "...":
+            items.append("...")
+        else:
+            bounds = [texts.pop(0) if flag else "" for flag in item[1:]]
+            text = f"{bounds[0]}:{bounds[1]}"
+            items.append(text + (f":{bounds[2]}" if item[3] else ""))
+    return ", ".join(items) if len(items) != 1 else items[0]
+
+
+def index_value(layout, values):
+    """The Python index object of a layout and its input values."""
+    values = list(values)
+    items = []
+    for item in layout:
+        if item == "a":
+            items.append(values.pop(0))
+        elif item is None or item == "...":
+            items.append(None if item is None else Ellipsis)
+        else:
+            bounds = [values.pop(0) if flag else None for flag in item[1:]]
+            items.append(slice(*bounds))
+    return items[0] if len(items) == 1 else tuple(items)
+
+
+def _array_items(layout) -> list:
+    """Per input of an index layout: whether it is an ``"a"`` item (an int,
+    an int array or a mask), as opposed to a slice bound."""
+    flags = []
+    for item in layout:
+        if item == "a":
+            flags.append(True)
+        elif item is not None and item != "...":
+            flags.extend([False] * sum(item[1:]))
+    return flags
+
+
+def _index_shape(x, layout, parts, loc=None):
+    if x == shapes.SCALAR:
+        raise CompileError(
+            "indexing a number", loc, hint="this value is a number here, not an array"
+        )
+    if x == shapes.TUPLE:
+        return (
+            shapes.SCALAR if tuple(layout) == ("a",) and tuple(parts) == ((),) else None
+        )
+    if x is None:
+        return None
+    out, axis, parts = [], 0, list(parts)
+    rest = len(x) - sum(1 for item in layout if item not in (None, "..."))
+    arrays = [p for item, p in zip(_array_items(layout), parts) if item and p != ()]
+    if len(arrays) > 1:
+        return None  # index arrays broadcast together (and may move): run time
+    for item in layout:
+        if item is None:
+            out.append(shapes.ONE)
+        elif item == "...":
+            out.extend(x[axis : axis + rest])
+            axis += rest
+        elif item == "a":
+            part = parts.pop(0)
+            if part is not None and len(part) == 1 and part != shapes.TUPLE:
+                out.append(shapes.ANY)  # a 1-D mask or int array: one axis either way
+            elif part != shapes.SCALAR:
+                return None  # an array index: its dtype decides; leave it to run time
+            axis += 1
+        else:
+            used = sum(item[1:])
+            del parts[:used]
+            out.append(x[axis] if used == 0 else shapes.ANY)
+            axis += 1
+    if axis > len(x):
+        return None
+    return tuple(out) + tuple(x[axis:])
+
+
+def _render_getitem(params, texts, atoms):
+    return f"{atoms[0]}[{index_text(params['index'], texts[1:])}]", PREC_ATOM
+
+
+def _getitem(x, *parts, index):
+    return x[index_value(index, parts)]
+
+
+def _render_setitem(params, texts, atoms):
+    index = index_text(params["index"], texts[2:])
+    return f"_assign({texts[0]}, np.s_[{index}], {texts[1]})", PREC_ATOM
+
+
+def _setitem(x, v, *parts, index, inplace=False):
+    # (in place or not, the value is the same: see inplace.py)
+    return _assign(x, index_value(index, parts), v)
+
+
+def _render_unindex(params, texts, atoms):
+    index = index_text(params["index"], texts[2:])
+    return f"_unindex({texts[0]}, np.s_[{index}], {texts[1]})", PREC_ATOM
+
+
+def _unindex(x, g, *parts, index, into=False):
+    # into: x + (g at index, zeros elsewhere), added into x by the emitted code
+    out = _unindex_helper(x, index_value(index, parts), g)
+    return x + out if into else out
+
+
+def _render_construct(params, texts, atoms):
+    texts = list(texts)
+    args = []
+    for kw, count in params["args"]:
+        if count < 0:
+            text = texts.pop(0)
+        else:
+            items = [texts.pop(0) for _ in range(count)]
+            text = f"({items[0]},)" if count == 1 else f"({', '.join(items)})"
+        args.append(f"{kw}={text}" if kw else text)
+    return f"np.{params['fn']}({', '.join(args)})", PREC_ATOM
+
+
+def _construct(*values, fn, args):
+    values = list(values)
+    pos, kws = [], {}
+    for kw, count in args:
+        v = values.pop(0) if count < 0 else tuple(values.pop(0) for _ in range(count))
+        if kw:
+            kws[kw] = v
+        else:
+            pos.append(v)
+    return getattr(numpy, fn)(*pos, **kws)
+
+
+def _construct_shape(p, *ins, loc=None):
+    fn, args = p["fn"], p["args"]
+    if fn.endswith("_like"):
+        return ins[0]
+    if fn == "eye":
+        return (shapes.ANY, shapes.ANY)
+    if fn == "arange":
+        return (shapes.ANY,)
+    count = args[0][1] if args else -1
+    if count >= 0:
+        return tuple(shapes.ANY for _ in range(count))
+    first = ins[0] if ins else None
+    return (shapes.ANY,) if first == shapes.SCALAR else None
+
+
+def _len_shape(x, loc):
+    if x == shapes.SCALAR:
+        raise CompileError(
+            "`len` of a number (a loop over a number's rows)",
+            loc,
+            hint="this value is a number here, not an array",
+        )
+    return shapes.SCALAR
+
+
+# the NumPy functions that make a new array from shapes (np.full is lowered as
+# np.ones(...) * v, which differentiates in v)
+CONSTRUCTORS = ("zeros", "ones", "zeros_like", "ones_like", "eye", "arange")
+
+
+def _render_shape(params, texts, atoms):
+    return f"{atoms[0]}.shape", PREC_ATOM
+
+
+def _plain_like(params) -> bool:
+    return not params.get("lead") and not params.get("copy")
+
+
+def _render_like(params, texts, atoms):
+    if _plain_like(params):  # usually a no-op: the helper checks first
+        return f"_like({texts[0]}, {texts[1]})", PREC_ATOM
+    lead = params.get("lead", 0)
+    lead = f"{leading(texts[0], lead)} + " if lead else ""
+    text = f"np.broadcast_to({texts[0]}, {lead}np.shape({texts[1]}))"
+    # a result handed to the user is a writable array of its own
+    return (text + ".copy()" if params.get("copy") else text), PREC_ATOM
+
+
+def _like(t, x, copy=False, lead=0):
+    return numpy.broadcast_to(t, numpy.shape(t)[:lead] + numpy.shape(x))
+
+
+def _like_shape(p, t, x, loc=None):
+    lead = p.get("lead", 0)
+    if not lead:
+        return x
+    return None if x is None or x == shapes.TUPLE else (shapes.ANY,) * lead + x
+
+
+def _lead(v, k, at=0):
+    s = numpy.shape(v)
+    return numpy.broadcast_to(numpy.expand_dims(v, at), s[:at] + (k,) + s[at:])
+
+
+def _lead_shape(p, v, k, loc=None):
+    if v is None or v == shapes.TUPLE:
+        return None
+    at = p.get("at", 0)
+    return v[:at] + (shapes.ANY,) + v[at:]
+
+
+def _render_lead(params, texts, atoms):
+    v, k = texts
+    at = params.get("at", 0)
+    if not at:
+        return f"np.broadcast_to({v}, ({k},) + np.shape({v}))", PREC_ATOM
+    s = f"np.shape({v})"
+    return (
+        f"np.broadcast_to(np.expand_dims({v}, {at}), {s}[:{at}] + ({k},) + {s}[{at}:])",
+        PREC_ATOM,
+    )
+
+
+def _set_jvp(b: Ops, p: Params, out: Value, *args: Value) -> Value:
+    ins, dins = halves(args)
+    x, parts = ins[0], ins[2:]
+    dx, dv = dins[0], dins[1]
+    if dx is None and dv is None:
+        return None
+    dx = b.zeros(x) if dx is None else dx
+    dv = b.lit(0.0) if dv is None else dv
+    return b.apply("setitem", dx, dv, *parts, **p)
+
+
+def _set_vjp(b: Ops, p: Params, out: Value, g: Value, x, v, *parts) -> tuple:
+    x_bar = b.apply("setitem", g, b.lit(0.0), *parts, **p)
+    v_bar = b.sum_to(b.apply("getitem", g, *parts, **p), v)
+    return (x_bar, v_bar) + (None,) * len(parts)
+
+
+def _like_jvp(b: Ops, p: Params, out, t, x, dt, dx) -> Value:
+    if dt is None:
+        return None
+    return b.apply("like", dt, x, **p) if p else b.like(dt, x)
+
+
+def _no_derivative(name, arity, evaluate, **fields) -> Primitive:
+    return Primitive(
+        name,
+        arity,
+        evaluate,
+        differentiable=False,
+        jvp=zero_jvp,
+        vjp=zero_vjp,
+        **fields,
+    )
+
+
+register(
+    linear(
+        "getitem",
+        -1,
+        _getitem,
+        shape=lambda p, x, *parts, loc=None: _index_shape(x, p["index"], parts, loc),
+        samples=(
+            (((4, 3), 1), {"index": ("a",)}),
+            (((4, 3), 1, 3), {"index": (("s", True, True, False),)}),
+        ),
+        render=_render_getitem,
+        memory="view",
+        transpose=lambda b, p, out, g, x, *parts: (
+            (b.apply("unindex", x, g, *parts, **p),) + (None,) * len(parts)
+        ),
+    ),
+    # x with x[index] = v, as a new array: `x[i] = v` in the user's code
+    Primitive(
+        "setitem",
+        -1,
+        _setitem,
+        shape=lambda p, x, v, *parts, loc=None: x,
+        samples=((((4, 3), (3,), 1), {"index": ("a",)}),),
+        render=_render_setitem,
+        helper=lambda params: None if params.get("inplace") else "_assign",
+        memory="new",
+        shaped_like=0,
+        jvp=_set_jvp,
+        vjp=_set_vjp,
+    ),
+    # the adjoint of x[index]: g where x[index] was read, zeros elsewhere;
+    # unindex(x, g, i) is linear in g: its tangent and adjoint are the same moves
+    linear(
+        "unindex",
+        -1,
+        _unindex,
+        at=1,
+        shape=lambda p, x, g, *parts, loc=None: x,
+        samples=(((numpy.zeros((4, 3)), (3,), 1), {"index": ("a",)}),),
+        render=_render_unindex,
+        helper=lambda params: None if params.get("into") else "_unindex",
+        memory="new",
+        shape_only=(0,),
+        shaped_like=0,
+        transpose=lambda b, p, out, gg, x, g, *parts: (
+            (None, b.apply("getitem", gg, *parts, **p)) + (None,) * len(parts)
+        ),
+    ),
+    # g summed over the axes along which x was broadcast (shapes known at run
+    # time); sum_to and like are each other's adjoint (both linear in their
+    # first input)
+    Primitive(
+        "sum_to",
+        2,
+        lambda g, x: _sum_to(g, x),
+        shape=lambda p, g, x, loc=None: x,
+        samples=((((4, 3), numpy.zeros(3)), {}),),
+        render=lambda p, t, a: (f"_sum_to({t[0]}, {t[1]})", PREC_ATOM),
+        helper="_sum_to",
+        memory="view",
+        shape_only=(1,),
+        shaped_like=1,
+        jvp=lambda b, p, out, g, x, dg, dx: None if dg is None else b.sum_to(dg, x),
+        vjp=lambda b, p, out, gg, g, x: (b.like(gg, g), None),
+    ),
+    # t broadcast to x's shape (a tangent that is a scalar stands for an array);
+    # lead: to (len(t),) + x's shape (t has vector mode's directions in front)
+    Primitive(
+        "like",
+        2,
+        _like,
+        shape=_like_shape,
+        samples=((((3,), numpy.zeros((4, 3))), {}),),
+        repeats=lambda p: (0,) if p.get("lead") else (),
+        render=_render_like,
+        helper=lambda params: "_like" if _plain_like(params) else None,
+        memory="view",
+        shape_only=(1,),
+        shaped_like=1,
+        jvp=_like_jvp,
+        vjp=lambda b, p, out, gg, t, x: (b.sum_to(gg, t), None),
+    ),
+    # v with a leading axis of k directions (vector mode): broadcast, not
+    # copied; its adjoint sums over that axis
+    linear(
+        "lead",
+        2,
+        _lead,
+        shape=_lead_shape,
+        samples=((((3,), 2), {}), (((3,), 2), {"at": 1})),
+        render=_render_lead,
+        repeats=lambda p: (0,),
+        memory="view",
+        transpose=lambda b, p, out, g, v, k: (
+            b.apply("sum", g, axis=p.get("at", 0)),
+            None,
+        ),
+    ),
+    # a copy is the same values
+    Primitive(
+        "copy",
+        1,
+        lambda x, method=False: numpy.copy(x),
+        names=("numpy.copy", "ndarray.copy"),
+        samples=((((3,),), {}),),
+        shape=lambda p, x, loc=None: x,
+        render=lambda p, t, a: (
+            (f"{a[0]}.copy()" if p.get("method") else f"np.copy({t[0]})"),
+            PREC_ATOM,
+        ),
+        memory="new",
+        shaped_like=0,
+        jvp=lambda b, p, out, x, dx: dx,
+        vjp=lambda b, p, out, g, x: (g,),
+    ),
+    # --- not differentiable: shapes, sizes, new arrays ---
+    _no_derivative(
+        "shape",
+        1,
+        numpy.shape,
+        names=("numpy.shape",),
+        shape=lambda p, x, loc=None: shapes.TUPLE,
+        render=_render_shape,
+        memory="copy",
+        shape_only=(0,),
+    ),
+    _no_derivative(
+        "len",
+        1,
+        len,
+        py_name="len",
+        names=("builtins.len",),
+        call="own",
+        shape=lambda p, x, loc=None: _len_shape(x, loc),
+        result="int",
+        memory="copy",
+        shape_only=(0,),
+    ),
+    _no_derivative(
+        "size",
+        1,
+        numpy.size,
+        np_name="np.size",
+        names=("numpy.size",),
+        shape=lambda p, x, loc=None: shapes.SCALAR,
+        result="int",
+        memory="copy",
+        shape_only=(0,),
+    ),
+    _no_derivative(
+        "construct",
+        -1,
+        _construct,
+        names=tuple(f"numpy.{n}" for n in CONSTRUCTORS),
+        call="own",
+        shape=_construct_shape,
+        render=_render_construct,
+        memory="new",
+    ),
+)
+
+
+# The helpers emitted code calls, written into each module that uses them (the
+# emitted code imports only math and numpy).  Keep them in step with the
+# evaluators above: tests run both.
+HELPERS.update(
+    {
+        "_sum_to": '''
+def _sum_to(g, x):
+    """g summed over the axes along which x was broadcast (it may stay smaller)."""
+    shape, g_shape = np.shape(x), np.shape(g)
+    if g_shape == shape:
+        return g
+    lead = len(g_shape) - len(shape)
+    if lead > 0:
+        g = np.sum(g, axis=tuple(range(lead)))
+        g_shape = g_shape[lead:]
+    skip = len(shape) - len(g_shape)
+    keep = tuple(
+        i - skip
+        for i, n in enumerate(shape)
+        if n == 1 and i >= skip and g_shape[i - skip] != 1
+    )
+    return np.sum(g, axis=keep, keepdims=True) if keep else g
+''',
+        "_like": '''
+def _like(t, x):
+    """t broadcast to x's shape (a view; t itself when it has that shape)."""
+    shape = np.shape(x)
+    return t if np.shape(t) == shape else np.broadcast_to(t, shape)
+''',
+        "_unindex": '''
+def _unindex(x, index, g):
+    """The adjoint of x[index]: g where x[index] was read, zeros elsewhere."""
+    out = np.zeros(np.shape(x))
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype != bool for p in parts):
+        np.add.at(out, index, g)  # an index may repeat: every read adds
+    else:
+        out[index] = g
+    return out
+''',
+        "_assign": '''
+def _assign(x, index, v):
+    """x with x[index] = v, as a new array: the reverse sweep still needs x."""
+    out = np.copy(x)
+    out[index] = v
+    return out
+''',
+    }
+)
+
+
+# the evaluators are the emitted helpers themselves: one text, two uses
+_sum_to: Callable = helper_function("_sum_to")
+_assign = helper_function("_assign")
+_unindex_helper = helper_function("_unindex")

@@ -1,0 +1,368 @@
+"""The row a primitive is declared by, the registry of rows, and the helpers that declare them.
+
+A :class:`Primitive` holds, in one place, everything the compiler knows about
+one operation:
+
+* **how user code reaches it**: ``names``, the qualified Python names that
+  lower to it (``"math.sin"``, ``"numpy.sin"``, ``"builtins.abs"``, a method
+  ``"ndarray.sum"``), and ``call``, how lowering reads a call by one of them;
+* **what it computes**: ``arity``, ``evaluate`` (on Python numbers or arrays,
+  with the equation's params as keywords), ``shape`` (the abstract shape rule,
+  see :mod:`ad_compiler.ir.shapes`), ``result`` (float-, int- or bool-valued),
+  ``memory`` (a fresh array, or one that may share memory with an input);
+* **how emitted Python spells it**: ``infix``/``prefix``/``prec`` for
+  operators, ``math_name``/``np_name``/``py_name`` by the library the user
+  called, ``render`` when a plain call will not do, and ``helper`` when it is a
+  call of a helper function written into the emitted module;
+* **its derivatives**: ``jvp`` and ``vjp`` with one signature for every row::
+
+      jvp(b, p, out, *ins, *dins) -> dout        (None: zero)
+      vjp(b, p, out, g, *ins)     -> (x̄, ...)    (one per input; None: zero)
+
+  where ``b`` is the ops object (:class:`Ops`), ``p`` the equation's params as
+  a dict (empty for most rows), ``out`` the primal output;
+* **its SymPy translation** ``sympy(sp, *args)`` (None: ``sp.<name>``).
+
+This module imports nothing of the compiler's: the rows (which need IR atoms
+and shapes) import it, and :mod:`ad_compiler.ir.nodes` reads :data:`REGISTRY`
+without importing them.  :mod:`ad_compiler.primitives.table` loads every row.
+
+The helpers :func:`unary` (an elementwise function declared by its derivative),
+:func:`linear` (a primitive linear in one input: its tangent is itself applied
+to the tangent, its adjoint its transpose) and :func:`constant` (piecewise
+constant: zero derivative) make the common rows one call each.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Protocol
+
+import numpy
+
+from ad_compiler.errors import CompileError
+
+# Python operator precedence, higher binds tighter; used to parenthesise.
+PREC_SELECT, PREC_NOT, PREC_CMP = 1, 2, 3
+PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = 4, 5, 6, 7, 9
+
+Params = Mapping[str, Any]
+Value = Any  # an IR atom (IRBuilder), a number (NumericOps), a SymPy expression
+
+
+class Ops(Protocol):
+    """What a rule row may call on ``b``: the one interface behind the IR builder
+    (:class:`ad_compiler.ir.builder.IRBuilder`), numeric evaluation
+    (``NumericOps``), SymPy (``SympyOps``) and the trace tables' text.
+
+    ``None`` is a symbolic zero: the linear operations absorb it.
+    """
+
+    loc: Any
+
+    def apply(self, prim: str, *ins: Value, **params: Any) -> Value: ...
+    def lit(self, value: bool | int | float) -> Value: ...
+    def shape(self, x: Value) -> Any: ...
+    def rank(self, x: Value) -> int | None: ...
+    def sum_to(self, g: Value, x: Value) -> Value: ...
+    def like(self, t: Value, x: Value, copy: bool = False) -> Value: ...
+    def zeros(self, x: Value) -> Value: ...
+    def add(self, x: Value, y: Value) -> Value: ...
+    def sub(self, x: Value, y: Value) -> Value: ...
+    def mul(self, x: Value, y: Value) -> Value: ...
+    def div(self, x: Value, y: Value) -> Value: ...
+    def neg(self, x: Value) -> Value: ...
+    def select(self, c: Value, x: Value, y: Value) -> Value: ...
+
+    # the nonlinear primitives the rows call by name (any primitive works: the
+    # builder defines one method per row)
+    def sin(self, x: Value) -> Value: ...
+    def cos(self, x: Value) -> Value: ...
+    def sinh(self, x: Value) -> Value: ...
+    def cosh(self, x: Value) -> Value: ...
+    def exp(self, x: Value) -> Value: ...
+    def log(self, x: Value) -> Value: ...
+    def sqrt(self, x: Value) -> Value: ...
+    def pow(self, x: Value, y: Value) -> Value: ...
+    def round(self, x: Value) -> Value: ...
+
+
+Rule = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Primitive:
+    """One operation: its row in the registry (see the module docstring).
+
+    ``infix`` is the Python operator for binary operators (``+``), ``prefix`` for
+    unary ones (``-``).  Calls are spelled by the library the user called, the
+    equation's ``ns``: ``py`` (operators and builtins: ``py_name``), ``math``
+    (``math_name``) or ``np`` (``np_name``); a name may be a ``{0}``-template.
+    ``x ** y``, ``math.pow(x, y)`` and ``np.power(x, y)`` are one primitive spelled
+    three ways, because their domain errors differ and the user's choice is kept.
+    """
+
+    name: str
+    arity: int  # -1: any number of inputs
+    evaluate: Callable | None
+    # --- how user code reaches it ---
+    # qualified names: "math.sin", "numpy.sin", "builtins.abs", "ndarray.sum" (a method)
+    names: tuple[str, ...] = ()
+    # how lowering reads a call by one of ``names``: "plain" (``arity`` positional
+    # arguments), "reduction" or "static" (one array, then the ``static`` params;
+    # a reduction is also a method, x.sum(0)), "list" (a literal list of arrays,
+    # then the ``static`` params), or "own" (code of its own: einsum's spec ...)
+    call: str = "plain"
+    # the params lowering reads from literal arguments (``axis=1``), by keyword
+    # or, the first, by position after the array(s): ``np.sum(x, 0)``
+    static: tuple[str, ...] = ()
+    # --- spelling ---
+    infix: str | None = None
+    prefix: str | None = None
+    prec: int = PREC_ATOM
+    math_name: str | None = None
+    np_name: str | None = None
+    py_name: str | None = None
+    commutative: bool = False
+    effect: bool = False  # the tape operations: never merged, folded or differentiated
+    # Array primitives: ``shape(params, *in_shapes, loc=)`` gives the abstract
+    # output shape (see :mod:`ad_compiler.ir.shapes`); None means elementwise, the
+    # broadcast of the inputs' shapes.  ``render(params, texts, atoms)`` spells the
+    # call when a plain ``name(args)`` will not do (keywords, methods, indexing).
+    shape: Callable | None = None
+    render: Callable | None = None
+    differentiable: bool = True  # False: zero derivative, never active (np.zeros)
+    # repeats(params): the inputs the spelling writes twice; the emitted code
+    # names them rather than writing (and computing) an expression twice
+    repeats: Callable | None = None
+    # the module a ``render`` spelling calls (for the emitted imports)
+    render_module: str = "np"
+    # spelled as a conditional expression: always its own statement, never
+    # folded into a larger expression (which it would make hard to read)
+    statement: bool = False
+    # how the trace tables show it, when that is not its spelling (a template)
+    shown: str | None = None
+    # the helper function the spelling calls (a name, or params -> name or None),
+    # whose text is in HELPERS and is written into the emitted module
+    helper: str | Callable | None = None
+    # --- values ---
+    # "float": always a float; "int": an int (or bool) for any inputs; "bool": a
+    # bool; "closed": an int when its inputs are ints; "any": not known
+    result: str = "any"
+    # "new": always a fresh array nobody else holds; "fresh": a fresh array
+    # whenever the result is an array (NumPy's arithmetic operators); "copy":
+    # keeps no reference to its inputs (a reduction, a product, a number);
+    # "view": may hold on to an input or share memory with it; "elementwise":
+    # computed per element (Python's max(a, b) returns a itself)
+    memory: str = "elementwise"
+    # vector mode: the inputs that contribute only their shape, and the input
+    # whose shape the result has (None: computed by the shape rule)
+    shape_only: tuple[int, ...] = ()
+    shaped_like: int | None = None
+    # --- derivatives and SymPy ---
+    jvp: Rule | None = None
+    vjp: Rule | None = None
+    sympy: Callable | None = None  # (sp, *args) -> expression; None: sp.<name>
+    logical: bool = False  # SymPy reads its inputs as truth values, not numbers
+    # where the registry test samples it: (low, high) per input; signed: also
+    # at the negated point; None: (-2, 2) for every input
+    domain: tuple | None = None
+    signed: bool = False
+    # the params it is sampled with (polygamma's order n)
+    sample_params: tuple = ({},)
+    # array rows: the samples the registry test differentiates, each
+    # ``(inputs, params)`` with an input a shape (a random float array of that
+    # shape, differentiated) or a static value (a length, an index)
+    samples: tuple = ()
+
+    @property
+    def elementwise(self) -> bool:
+        return self.shape is None and not self.effect and self.name != "call"
+
+    @property
+    def scalar_only(self) -> bool:
+        """A ``math`` function NumPy has no twin of (``math.erf``): it takes numbers."""
+        return self.elementwise and bool(self.math_name) and not self.np_name
+
+    def refuse_arrays(self, in_shapes, loc) -> None:
+        """A located error if this ``scalar_only`` row is applied to an array
+        (``in_shapes``: the inputs' abstract shapes; unknown ones pass)."""
+        if self.scalar_only and any(s not in (None, ()) for s in in_shapes):
+            raise CompileError(
+                f"`{self.math_name}` takes numbers, not arrays "
+                "(NumPy has no twin of it)",
+                loc,
+                hint="apply it to each element in a loop over the array",
+            )
+
+    def call_name(self, ns: str) -> str | None:
+        """The function to call for library ``ns``; None means use the operator."""
+        if ns == "np" and self.np_name:
+            return self.np_name
+        if ns == "math" and self.math_name:
+            return self.math_name
+        if self.infix or self.prefix:
+            return None
+        return self.py_name or self.math_name or self.np_name
+
+    def evaluator(self, ns: str) -> Callable:
+        """The Python function computing this primitive as library ``ns`` does it.
+
+        Constant folding must give bit-for-bit what the user's code gives, and
+        ``np.tanh`` and ``math.tanh`` can differ in the last place.
+        """
+        name = self.call_name(ns)
+        if name and "{" not in name:
+            module, _, attr = name.rpartition(".")
+            lib = {"np": numpy, "math": math}.get(module)
+            if lib is not None:
+                return getattr(lib, attr)
+        assert self.evaluate is not None  # (call and push are never folded)
+        return self.evaluate
+
+    def show(self, ins, ns: str = "py", params=()) -> str:
+        """How the trace prints an application: ``x1 * x2``, ``log(x1)``."""
+        args = [str(a) for a in ins]
+        if self.shown is not None:
+            return self.shown.format(*args)
+        if self.render is not None:
+            return self.render(dict(params), args, args)[0]
+        if self.call_name(ns) is not None and (self.infix or self.prefix):
+            return f"{self.call_name(ns)}({', '.join(args)})"
+        if self.infix:
+            return f"{args[0]} {self.infix} {args[1]}"
+        if self.prefix:
+            return f"{self.prefix}{args[0]}"
+        name = self.call_name(ns) or self.name
+        if "{" in name or ns == "py":
+            name = self.name
+        elif ns == "math":
+            # the seeds write log(x1), not math.log(x1)
+            name = name.removeprefix("math.")
+        return f"{name}({', '.join(args)})"
+
+
+# Every row, by name.  Filled by the row modules (loaded by primitives.table).
+REGISTRY: dict[str, Primitive] = {}
+# The helper functions emitted code calls, by name: their text, written into
+# each module that uses them (the emitted code imports only math and numpy).
+HELPERS: dict[str, str] = {}
+
+
+def register(*rows: Primitive) -> None:
+    """Add rows to the registry; a name registered twice is an error."""
+    for row in rows:
+        if row.name in REGISTRY:
+            raise KeyError(f"primitive {row.name!r} registered twice")
+        if not row.effect and row.name != "call":
+            if row.jvp is None or row.vjp is None:  # (zero_jvp for no derivative)
+                raise KeyError(f"primitive {row.name!r} needs both jvp and vjp")
+        REGISTRY[row.name] = row
+
+
+def helper_function(name: str, namespace: dict | None = None) -> Callable:
+    """The helper ``name`` as a Python function: the evaluator is the emitted
+    text itself (one text, two uses)."""
+    scope = {"np": numpy, "math": math, **(namespace or {})}
+    exec(HELPERS[name], scope)
+    return scope[name]
+
+
+# --- helpers declaring rows ------------------------------------------------------------
+
+
+def unary(
+    name: str,
+    evaluate: Callable,
+    *,
+    slope: Callable | None = None,
+    divisor: Callable | None = None,
+    divide: Callable | None = None,
+    negated: bool = False,
+    **fields: Any,
+) -> Primitive:
+    """An elementwise function of one input, declared by its derivative.
+
+    Give ``slope(b, out, x)``, the derivative ∂out/∂x (``b.cos(x)`` for sin):
+    the tangent is ``slope · ẋ`` and the adjoint ``slope · g``.  Or give
+    ``divisor(b, out, x)`` when the derivative is ``1 / divisor`` (``x`` for log):
+    the tangent is ``ẋ / divisor``, divided by ``divide(b, t, d)`` (default
+    ``b.div``; the rows at the edge of a domain divide without raising).
+    ``negated``: the derivative is minus that (``-sin(x)`` for cos).
+    """
+
+    def scaled(b: Ops, t: Value, x: Value, out: Value) -> Value:
+        if slope is not None:
+            d = b.mul(slope(b, out, x), t)
+        else:
+            assert divisor is not None
+            d = (divide or _plain_div)(b, t, divisor(b, out, x))
+        return b.neg(d) if negated else d
+
+    def jvp(b: Ops, p: Params, out: Value, x: Value, dx: Value) -> Value:
+        return scaled(b, dx, x, out)
+
+    def vjp(b: Ops, p: Params, out: Value, g: Value, x: Value) -> tuple:
+        return (scaled(b, g, x, out),)
+
+    return Primitive(name, 1, evaluate, jvp=jvp, vjp=vjp, **fields)
+
+
+def _plain_div(b: Ops, t: Value, d: Value) -> Value:
+    return b.div(t, d)
+
+
+def linear(
+    name: str,
+    arity: int,
+    evaluate: Callable,
+    *,
+    transpose: Callable,
+    at: int = 0,
+    **fields: Any,
+) -> Primitive:
+    """A primitive linear in its input ``at`` (the others are static: dims, an
+    index, a length), declared by its transpose ``transpose(b, p, out, g, *ins)``.
+
+    Its tangent is the primitive itself applied to the tangent of input
+    ``at``, the other inputs and params kept; its adjoint is the transpose.
+    """
+    rules = linear_rules(name, transpose, at)
+    return Primitive(name, arity, evaluate, **rules, **fields)
+
+
+def linear_rules(name: str, transpose: Callable, at: int = 0) -> dict:
+    """The ``jvp`` and ``vjp`` of a primitive linear in input ``at`` (see
+    :func:`linear`), for rows built by another helper."""
+
+    def jvp(b: Ops, p: Params, out: Value, *args: Value) -> Value:
+        ins, dins = halves(args)
+        if dins[at] is None:
+            return None
+        moved = list(ins)
+        moved[at] = dins[at]
+        return b.apply(name, *moved, **p)
+
+    return {"jvp": jvp, "vjp": transpose}
+
+
+def zero_jvp(b: Ops, p: Params, out: Value, *ins_and_tangents: Value) -> None:
+    return None
+
+
+def zero_vjp(b: Ops, p: Params, out: Value, g: Value, *ins: Value) -> tuple:
+    return (None,) * len(ins)
+
+
+def constant(name: str, arity: int, evaluate: Callable, **fields: Any) -> Primitive:
+    """A piecewise-constant primitive (a comparison, floor): its derivative is
+    zero wherever it exists."""
+    return Primitive(name, arity, evaluate, jvp=zero_jvp, vjp=zero_vjp, **fields)
+
+
+def halves(args: tuple) -> tuple[tuple, tuple]:
+    """A tangent rule's ``(*ins, *dins)`` split into the inputs and their tangents
+    (for primitives with any number of inputs)."""
+    half = len(args) // 2
+    return args[:half], args[half:]

@@ -1,0 +1,431 @@
+"""Every row of the primitive registry, checked for what it declares.
+
+The test walks the registry itself (no list of primitives is kept here), so a
+new row is checked the moment it is registered:
+
+1. each Python name the row lists reaches it from user code (a tiny function
+   calling it by that name is lowered, and its trace applies the primitive);
+2. the tangent rule against central finite differences of the evaluation,
+   at points of the row's sample domain;
+3. the adjoint rule against the tangent rule (the dot-product identity
+   ⟨ȳ, J·ẋ⟩ = ⟨Jᵀ·ȳ, ẋ⟩);
+4. both rules against ``sympy.diff`` of the row's SymPy translation, where that
+   derivative is a closed form (not for the non-smooth rows, whose branches
+   are checked by the finite differences and by hand below);
+5. rows without a derivative (comparisons, rounding, shapes) have zero rules.
+
+The array rows are checked on arrays in the same way (tangent against finite
+differences, adjoint against tangent) with the samples each row declares, and
+their vector-mode batching rules against a loop over single directions.
+"""
+
+import importlib.util
+import math
+import random
+
+import numpy
+import pytest
+import sympy
+
+from ad_compiler import CompileError, trace
+from ad_compiler.ad.rules import rule_for
+from ad_compiler.ir.builder import NumericOps
+from ad_compiler.ir.nodes import iter_eqns
+from ad_compiler.primitives.registry import zero_jvp, zero_vjp
+from ad_compiler.primitives.table import PRIMITIVES, named, where
+from ad_compiler.symbolic.translate import SympyOps
+from ad_compiler.symbolic.unroll import apply_sympy
+
+ROWS = sorted(n for n, r in PRIMITIVES.items() if not r.effect and n != "call")
+SCALAR_ROWS = [n for n in ROWS if PRIMITIVES[n].elementwise]
+ARRAY_ROWS = [n for n in ROWS if not PRIMITIVES[n].elementwise]
+NAMES = sorted((q, row.name) for row in PRIMITIVES.values() for q in row.names)
+
+
+def params_of(prim):
+    return PRIMITIVES[prim].sample_params
+
+
+def points(prim, n=6):
+    """Points inside the row's sample domain (and at their negation for
+    ``signed`` rows, whose derivative depends on the sign)."""
+    row = PRIMITIVES[prim]
+    rng = random.Random(prim)
+    domain = row.domain or ((-2, 2),) * row.arity
+    for _ in range(n):
+        x = [rng.uniform(lo, hi) for lo, hi in domain]
+        if row.signed and rng.random() < 0.5:
+            x = [-v for v in x]
+        yield x
+
+
+def evaluate(prim, x, p=None):
+    return PRIMITIVES[prim].evaluate(*x, **(p or {}))
+
+
+def tangent(prim, x, dx, p=None):
+    b = NumericOps()
+    p = p or {}
+    d = PRIMITIVES[prim].jvp(b, p, evaluate(prim, x, p), *x, *dx)
+    return 0.0 if d is None else d
+
+
+def adjoint(prim, x, g, p=None):
+    b = NumericOps()
+    p = p or {}
+    cts = PRIMITIVES[prim].vjp(b, p, evaluate(prim, x, p), g, *x)
+    return [0.0 if c is None else c for c in cts]
+
+
+# --- every row has both rules; the names reach it -------------------------------------
+def test_every_row_has_both_rules_and_a_missing_one_is_a_clear_error():
+    for prim in ROWS:
+        row = rule_for(prim)
+        assert callable(row.jvp) and callable(row.vjp), prim
+        if not row.differentiable:
+            assert (row.jvp, row.vjp) == (zero_jvp, zero_vjp), prim
+    with pytest.raises(CompileError, match="primitive `nosuch` has no derivative rule"):
+        rule_for("nosuch")
+
+
+def test_the_derived_tables_are_the_rows_fields():
+    assert "sin" in where(result="float") and "add" not in where(result="float")
+    assert where(result="bool") == {"eq", "ne", "lt", "le", "gt", "ge", "not"}
+    assert named("math.")["math.fabs"] == "abs"
+    assert named("numpy.", call="reduction")["numpy.max"] == "amax"
+    # every qualified name reaches one row only
+    seen = [q for q, _ in NAMES]
+    assert len(seen) == len(set(seen))
+
+
+# Argument lists tried for a name whose row lowers it its own way (einsum's
+# spec, reshape's dims, a list of arrays...): the first that lowers is kept.
+_OWN_ARGUMENTS = ["x", "x, 0", "x, y", "'ij,jk->ik', x, y", "[x, y]", "(2, 3)", ""]
+
+
+def _call_text(qualified: str, args: str) -> str:
+    module, _, attr = qualified.partition(".")
+    if module == "builtins":
+        return f"{attr}({args})"
+    if module == "ndarray":
+        first, _, rest = args.partition(",")
+        return f"{first}.{attr}({rest.strip()})"
+    return f"{module}.{attr}({args})"
+
+
+def _module(tmp_path, text: str):
+    """A module defining ``f(x, y, z)`` that returns ``text``, imported."""
+    path = tmp_path / f"m{abs(hash(text))}.py"
+    path.write_text(
+        "import math\nimport numpy\n\n\ndef f(x, y, z):\n" f"    return {text}\n"
+    )
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _lowered(tmp_path, text: str):
+    return trace(_module(tmp_path, text).f)
+
+
+@pytest.mark.parametrize("qualified,prim", NAMES)
+def test_each_listed_name_reaches_its_row_from_user_code(tmp_path, qualified, prim):
+    row = PRIMITIVES[prim]
+    if row.call == "plain":
+        tries = [", ".join("xyz"[: row.arity])]
+    elif row.call == "reduction":
+        tries = ["x"]
+    else:
+        tries = _OWN_ARGUMENTS
+    for args in tries:
+        try:
+            fn = _lowered(tmp_path, _call_text(qualified, args))
+        except CompileError:
+            continue
+        if any(e.prim == prim for e in iter_eqns(fn.body)):
+            return
+    pytest.fail(f"`{qualified}` does not lower to `{prim}`")
+
+
+# --- the scalar rows: rules against finite differences, each other and SymPy --------
+@pytest.mark.parametrize("prim", SCALAR_ROWS)
+def test_tangent_rule_matches_finite_differences(prim):
+    for p in params_of(prim):
+        for x in points(prim):
+            for k in range(len(x)):
+                dx = [1.0 if j == k else None for j in range(len(x))]
+                h = 1e-6 * max(1.0, abs(x[k]))
+                up, down = list(x), list(x)
+                up[k] += h
+                down[k] -= h
+                fd = (evaluate(prim, up, p) - evaluate(prim, down, p)) / (2 * h)
+                assert tangent(prim, x, dx, p) == pytest.approx(
+                    fd, rel=1e-6, abs=1e-7
+                ), (prim, p, x, k)
+
+
+@pytest.mark.parametrize("prim", SCALAR_ROWS)
+def test_adjoint_rule_is_the_transpose_of_the_tangent_rule(prim):
+    rng = random.Random(1)
+    for p in params_of(prim):
+        for x in points(prim):
+            dx = [rng.uniform(-1, 1) for _ in x]
+            g = rng.uniform(-1, 1)
+            lhs = g * tangent(prim, x, dx, p)
+            rhs = sum(c * d for c, d in zip(adjoint(prim, x, g, p), dx))
+            assert lhs == pytest.approx(rhs, rel=1e-12, abs=1e-14), (prim, p, x)
+
+
+# atoms of a derivative SymPy gives that are not a closed form to compare with
+_NOT_CLOSED = (
+    sympy.Derivative,
+    sympy.Subs,
+    sympy.DiracDelta,
+    sympy.Heaviside,
+    sympy.sign,
+    sympy.Piecewise,
+)
+
+
+def sympy_check(prim, row, p=None) -> list[str] | None:
+    """Where a row's rules disagree with sympy.diff of its translation (empty
+    when they are right; None when SymPy's derivative is not a closed form)."""
+    p = p or {}
+    xs = sympy.symbols(f"x0:{row.arity}", positive=True)
+    dxs = sympy.symbols(f"d0:{row.arity}", real=True)
+    g = sympy.Symbol("g", real=True)
+    out = apply_sympy(prim, *xs, **p)
+    exact = [sympy.diff(out, x) for x in xs]
+    if any(e.has(*_NOT_CLOSED) or e.has(sympy.Max, sympy.Min) for e in exact):
+        return None
+    b = SympyOps()
+    wrong = []
+    jvp = row.jvp(b, p, out, *xs, *dxs)
+    if sympy.simplify((jvp or 0) - sum(e * d for e, d in zip(exact, dxs))) != 0:
+        wrong.append("jvp")
+    for x, e, ct in zip(xs, exact, row.vjp(b, p, out, g, *xs)):
+        if sympy.simplify((ct or 0) - g * e) != 0:
+            wrong.append(f"vjp wrt {x}")
+    return wrong
+
+
+@pytest.mark.parametrize("prim", SCALAR_ROWS)
+def test_rules_agree_with_sympy_diff(prim):
+    row = PRIMITIVES[prim]
+    for p in params_of(prim):
+        wrong = sympy_check(prim, row, p)
+        if wrong is None:
+            # only a non-smooth row may lack a closed-form derivative; every
+            # float-valued function is smooth where it is defined
+            assert row.result != "float", prim
+            continue
+        assert wrong == [], (prim, p)
+
+
+def test_sympy_check_catches_a_wrong_rule():
+    import dataclasses
+
+    sin = PRIMITIVES["sin"]
+    wrong_sin = dataclasses.replace(
+        sin,
+        jvp=lambda b, p, out, x, dx: b.mul(b.sin(x), dx),  # should be cos(x)
+        vjp=lambda b, p, out, g, x: (b.mul(b.cos(x), g),),
+    )
+    assert sympy_check("sin", wrong_sin) == ["jvp"]
+    wrong_div = dataclasses.replace(
+        PRIMITIVES["div"],
+        vjp=lambda b, p, out, g, x, y: (b.div(g, y), b.div(b.mul(out, g), y)),
+    )  # the sign of ȳ dropped
+    assert sympy_check("div", wrong_div) == ["vjp wrt x1"]
+
+
+def test_branch_rules_take_the_branch_python_takes():
+    # select: the branch the condition picks, both ways
+    assert adjoint("select", [True, 2.0, 3.0], 1.0) == [0.0, 1.0, 0.0]
+    assert adjoint("select", [False, 2.0, 3.0], 1.0) == [0.0, 0.0, 1.0]
+    # max/min return their first argument on a tie, and so does the derivative
+    assert tangent("max", [1.0, 1.0], [1.0, None]) == 1.0
+    assert tangent("max", [1.0, 1.0], [None, 1.0]) == 0.0
+    assert adjoint("max", [1.0, 2.0], 1.0) == [0.0, 1.0]
+    assert adjoint("min", [1.0, 1.0], 1.0) == [1.0, 0.0]
+    assert adjoint("min", [3.0, 2.0], 1.0) == [0.0, 1.0]
+    # fmod(1, 0.1): the true quotient is 9 although 1 / 0.1 rounds to 10
+    assert math.fmod(1.0, 0.1) == pytest.approx(0.1)
+    assert adjoint("fmod", [1.0, 0.1], 1.0) == [1.0, -9.0]
+
+
+def test_abs_derivative_at_zero_is_that_of_the_branch_x_ge_0():
+    # -0.0 >= 0 is true in Python: the branch `x if x >= 0 else -x` is taken at
+    # both zeros, and JAX's d|x|/dx is 1.0 at 0.0 and at -0.0
+    assert tangent("abs", [0.0], [1.0]) == 1.0
+    assert tangent("abs", [-0.0], [1.0]) == 1.0
+    assert tangent("abs", [-2.0], [1.0]) == -1.0
+    assert math.isnan(tangent("abs", [math.nan], [1.0]))
+
+
+# --- the array rows, on arrays -----------------------------------------------------------
+def _array_samples(prim):
+    """(inputs, params, which inputs are differentiable) per declared sample."""
+    rng = numpy.random.default_rng(len(prim))
+    for sample in PRIMITIVES[prim].samples:
+        ins, p = sample[0], dict(sample[1])
+        values = []
+        active = []
+        for s in ins:
+            if isinstance(s, tuple):  # a shape: a random float array
+                values.append(rng.uniform(0.5, 2.0, size=s))
+                active.append(True)
+            else:  # a static input (a length, an index): as it is
+                values.append(s)
+                active.append(False)
+        yield values, p, active
+
+
+@pytest.mark.parametrize("prim", [p for p in ARRAY_ROWS if PRIMITIVES[p].samples])
+def test_array_rules_against_differences_and_each_other(prim):
+    row = PRIMITIVES[prim]
+    b = NumericOps()
+    rng = numpy.random.default_rng(7)
+    for x, p, active in _array_samples(prim):
+        out = row.evaluate(*x, **p)
+        dx = [
+            rng.uniform(-1, 1, size=numpy.shape(v)) if a else None
+            for v, a in zip(x, active)
+        ]
+        h = 1e-6
+        up = [v + h * d if a else v for v, d, a in zip(x, dx, active)]
+        down = [v - h * d if a else v for v, d, a in zip(x, dx, active)]
+        fd = (row.evaluate(*up, **p) - row.evaluate(*down, **p)) / (2 * h)
+        jvp = row.jvp(b, p, out, *x, *dx)
+        numpy.testing.assert_allclose(
+            numpy.broadcast_to(jvp, numpy.shape(out)), fd, rtol=1e-6, atol=1e-8
+        )
+        g = rng.uniform(-1, 1, size=numpy.shape(out))
+        cts = row.vjp(b, p, out, g, *x)
+        lhs = float(numpy.sum(g * jvp))
+        rhs = sum(
+            float(numpy.sum(numpy.broadcast_to(c, numpy.shape(v)) * d))
+            for c, d, v, a in zip(cts, dx, x, active)
+            if a and c is not None
+        )
+        assert lhs == pytest.approx(rhs, rel=1e-10, abs=1e-12), (prim, p)
+
+
+def test_every_differentiable_array_row_declares_samples():
+    missing = [
+        p
+        for p in ARRAY_ROWS
+        if PRIMITIVES[p].differentiable and not PRIMITIVES[p].samples
+    ]
+    assert missing == []
+
+
+# --- the helpers written into emitted code ------------------------------------------------
+def test_the_polygamma_helper_matches_mpmath():
+    import mpmath
+
+    from ad_compiler.primitives.registry import helper_function
+
+    polygamma = helper_function("_polygamma")
+    rng = random.Random(5)
+    mpmath.mp.dps = 30
+    for n in range(5):
+        for x in [rng.uniform(0.01, 40) for _ in range(40)] + [1e-3, 1.0, 1e6]:
+            exact = float(mpmath.polygamma(n, x))
+            assert polygamma(n, x) == pytest.approx(exact, rel=2e-14), (n, x)
+        for x in [rng.uniform(-6, 0) for _ in range(40)] + [-0.5, -100.25]:
+            exact = float(mpmath.polygamma(n, x))
+            assert polygamma(n, x) == pytest.approx(exact, rel=1e-10), (n, x)
+        assert math.isnan(polygamma(n, 0.0)) and math.isnan(polygamma(n, -3.0))
+
+
+SCALAR_ONLY = sorted(n for n, r in PRIMITIVES.items() if r.scalar_only)
+
+
+@pytest.mark.parametrize("prim", SCALAR_ONLY)
+def test_a_math_function_without_a_numpy_twin_refuses_arrays(prim):
+    from ad_compiler.ir import shapes
+    from ad_compiler.ir.builder import IRBuilder
+    from ad_compiler.ir.nodes import Namer, Var
+
+    row = PRIMITIVES[prim]
+    b = IRBuilder(Namer(), {"x": (shapes.N,), "y": shapes.SCALAR})
+    with pytest.raises(CompileError, match=f"`{row.math_name}` takes numbers"):
+        b.apply(prim, *[Var("x")] * row.arity)
+    assert b.apply(prim, *[Var("y")] * row.arity) is not None  # numbers are fine
+
+
+@pytest.mark.parametrize("prim", SCALAR_ONLY)
+def test_a_scalar_only_function_of_an_array_is_a_located_error(tmp_path, prim):
+    from ad_compiler import grad
+
+    name = PRIMITIVES[prim].math_name
+    args = ", ".join(["x"] * PRIMITIVES[prim].arity)
+    f = _module(tmp_path, f"numpy.sum({name}({args}))").f
+    assert any(e.prim == prim for e in iter_eqns(trace(f).body))  # shapes unknown
+    with pytest.raises(CompileError, match=f"`{name}` takes numbers") as error:
+        grad(f)(numpy.ones(3), 1.0, 1.0)
+    assert error.value.loc is not None and error.value.loc.line == 6
+
+
+# --- vector mode: each array row's batching rule against a loop of directions --------------
+def _batched_rows():
+    from ad_compiler.ad.batching import _Batcher
+
+    return [
+        p for p in ARRAY_ROWS if PRIMITIVES[p].samples and hasattr(_Batcher, "r_" + p)
+    ]
+
+
+def _run(fn, *args):
+    """Emit ``fn``'s IR as Python (with the helpers it calls) and run it."""
+    from ad_compiler.backend.codegen import emit_function, helpers_for
+
+    namespace = {"np": numpy, "math": math}
+    for helper in helpers_for([fn]):
+        exec(helper, namespace)
+    exec(emit_function(fn), namespace)
+    return namespace[fn.name](*args)
+
+
+@pytest.mark.parametrize("prim", _batched_rows())
+def test_batching_rule_matches_a_loop_of_single_directions(prim):
+    """The row applied once to a stack of k inputs (vector mode's leading axis)
+    equals the row applied to each of the k inputs, for every input that may
+    carry directions, alone."""
+    from ad_compiler.ad.batching import batch
+    from ad_compiler.ir import shapes
+    from ad_compiler.ir.nodes import Const, Eqn, Function, Var
+
+    row = PRIMITIVES[prim]
+    k, checked = 3, 0
+    rng = numpy.random.default_rng(11)
+    for values, p, active in _array_samples(prim):
+        # every array is a parameter (a static one, a shape donor, too); ints
+        # (lengths, indices) are literals
+        taken = [j for j, v in enumerate(values) if not isinstance(v, int)]
+        ins = tuple(
+            Var(f"x{j}") if j in taken else Const(v) for j, v in enumerate(values)
+        )
+        out = Var("y")
+        fn = Function(
+            name="f",
+            params=tuple(Var(f"x{j}") for j in taken),
+            body=(Eqn(prim, (out,), ins, None, "np", tuple(sorted(p.items()))),),
+            results=(out,),
+            param_shapes=tuple(shapes.of_value(values[j]) for j in taken),
+        )
+        for i in (j for j in taken if active[j]):
+            at = taken.index(i)
+            batched = batch(fn, (at,), (0,), (shapes.of_value(values[i]),))
+            stack = rng.uniform(0.5, 2.0, size=(k,) + numpy.shape(values[i]))
+            args = [values[j] for j in taken]
+            got = _run(batched, *args[:at], stack, *args[at + 1 :])
+            for d in range(k):
+                one = list(values)
+                one[i] = stack[d]
+                expected = row.evaluate(*one, **p)
+                numpy.testing.assert_allclose(got[d], expected, rtol=1e-12)
+            checked += 1
+    assert checked, prim
