@@ -8,7 +8,12 @@ array code a tangent of ``x`` (shape ``s``) becomes an array of shape
 to know the extra axis is there.  :func:`batch` rewrites a derivative's IR so
 that it does, one primitive at a time, as JAX's batching rules do for vmap.
 
-With ``r`` the number of axes a value has without the direction axis:
+This module is the driver: it finds which values carry directions, walks
+statements, branches, loops, tapes and calls, and hands each equation with
+directions to its row's vector-mode rule (``Primitive.batch``, declared beside
+the row in :mod:`ad_compiler.primitives`; :class:`_Batcher` is the context the
+rule writes through).  What the rules do, with ``r`` the number of axes a value
+has without the direction axis:
 
 * elementwise: NumPy aligns axes from the right, so a value with directions
   and fewer axes than the result gets axes inserted after its direction axis.
@@ -37,10 +42,10 @@ where it does not, it stops with a compile error rather than guess.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import NoReturn
 
-from ad_compiler.ir import shapes
-from ad_compiler.ir import shape_infer
-from ad_compiler.errors import CompileError
+from ad_compiler.errors import CompileError, Loc, VerificationError
+from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.nodes import (
     Const,
     Eqn,
@@ -52,16 +57,9 @@ from ad_compiler.ir.nodes import (
     While,
     verify,
 )
-from ad_compiler.primitives.arrays import parse_einsum
+from ad_compiler.primitives.registry import Batching
 from ad_compiler.primitives.table import PRIMITIVES
 
-# inputs that only give a shape: they never carry directions into the output
-SHAPE_ONLY = {n: r.shape_only for n, r in PRIMITIVES.items() if r.shape_only}
-# primitives whose result has the shape of one input
-SHAPED_LIKE = {
-    n: r.shaped_like for n, r in PRIMITIVES.items() if r.shaped_like is not None
-}
-WHOLE = ("s", False, False, False)  # the index item `:`
 _UNSUPPORTED = "is not supported in vector mode (jacobian, hessian of array code)"
 
 
@@ -76,7 +74,7 @@ def batch(
     a stack of arrays of the shape in ``given``; ``same_as`` names, for a
     tangent, the parameter whose shape it has) and on the results at
     ``results`` (those results always have it, zeros included)."""
-    param_shapes = list(fn.param_shapes)
+    param_shapes = list(fn.param_shapes or (None,) * len(fn.params))
     for i, s in zip(params, given):
         param_shapes[i] = s
     fn = replace(fn, param_shapes=tuple(param_shapes))
@@ -86,7 +84,7 @@ def batch(
     _flow(fn.body, batched, taped)
     namer = Namer.for_function(fn)
     k = namer.fresh("k")
-    pass_ = _Batcher(env, namer, k, batched, taped)
+    pass_ = _Batcher(env, namer, k, batched, taped, fn.name)
     head = [Eqn("len", (k,), (fn.params[params[0]],), fn.loc, "py")]
     pass_.out = head
     body = head + pass_.block(fn.body)
@@ -95,7 +93,6 @@ def batch(
     for i in results:
         if not pass_.has(out[i]):
             out[i] = pass_.materialize(out[i], pass_.rank(out[i]))
-    param_shapes = list(fn.param_shapes)
     for i in params:
         s = param_shapes[i]
         param_shapes[i] = None if s is None else (shapes.ANY,) + s
@@ -111,7 +108,8 @@ def batch(
 
 # --- which values carry directions ------------------------------------------------------
 def _carries(e, batched: set) -> bool:
-    skip = SHAPE_ONLY.get(e.prim, ())
+    # inputs that only give a shape never carry directions into the output
+    skip = PRIMITIVES[e.prim].shape_only
     if e.prim == "construct":
         return False
     return any(
@@ -164,13 +162,21 @@ def _has(a, batched: set) -> bool:
 
 # --- the rewrite ---------------------------------------------------------------------------
 class _Batcher:
-    """Rewrites statements into ``self.out``, given which values carry directions."""
+    """Rewrites statements into ``self.out``, given which values carry directions.
 
-    def __init__(self, env, namer: Namer, k: Var, batched: set, taped: dict):
+    It walks statements, branches, loops and tapes itself; an equation with
+    directions goes to its row's ``batch`` rule, to which it is the context
+    (:class:`ad_compiler.primitives.registry.Batching`).
+    """
+
+    def __init__(
+        self, env, namer: Namer, k: Var, batched: set, taped: dict, function: str
+    ):
         self.env, self.namer, self.k = env, namer, k
         self.batched, self.taped = batched, taped
+        self.function = function  # its name, for internal errors
         self.out: list = []
-        self.loc = None
+        self.loc: Loc | None = None
         self.alias: dict[str, object] = {}  # outputs found to be another value
         # ranks the shapes leave open: a branch merging an array with the 0.0
         # standing for a zero array of its shape has the array's rank
@@ -199,8 +205,9 @@ class _Batcher:
         branch's merge is its inputs' largest (a 0.0 stands for zeros)."""
         if self.env.get(out.name) is None:
             ranks = [self.known_rank(a) for a in ins]
-            if None not in ranks:
-                self.ranks[out.name] = max(ranks)
+            known = [r for r in ranks if r is not None]
+            if len(known) == len(ranks):
+                self.ranks[out.name] = max(known)
 
     def rank(self, a) -> int:
         """The number of axes of ``a`` without the direction axis (an error if unknown)."""
@@ -241,8 +248,20 @@ class _Batcher:
             return a
         return self.new("getitem", a, Const(0), index=("a",))
 
-    def error(self, what: str):
+    def error(self, what: str) -> NoReturn:
         raise CompileError(f"{what} {_UNSUPPORTED}", self.loc)
+
+    def rename(self, v: Var, out: Var) -> None:
+        """Make the last equation (which defined ``v``) define ``out`` instead."""
+        last = self.out[-1] if self.out else None
+        if not isinstance(last, Eqn) or last.outs != (v,):
+            raise VerificationError(
+                f"vector mode: renaming `{v.name}` to `{out.name}`, but the last "
+                f"statement written does not define `{v.name}` alone",
+                self.function,
+                "batch",
+            )
+        self.out[-1] = replace(last, outs=(out,))
 
     # -- statements
     def block(self, stmts) -> list:
@@ -320,13 +339,14 @@ class _Batcher:
         self.out.append(replace(s, **fields))
 
     def eqn(self, e: Eqn) -> None:
-        if PRIMITIVES[e.prim].elementwise:
+        row = PRIMITIVES[e.prim]
+        if row.elementwise:
             self.learn_rank(e.out, e.ins)
-        elif e.prim in SHAPED_LIKE and not e.param("lead"):
-            self.learn_rank(e.out, (e.ins[SHAPED_LIKE[e.prim]],))
+        elif row.shaped_like is not None and not e.param("lead"):
+            self.learn_rank(e.out, (e.ins[row.shaped_like],))
         if e.prim == "push":  # every push of a tape item the loop reads with directions
             tape, *items = e.ins
-            marks = self.taped.get(tape.name, ())
+            marks = self.taped.get(tape.name, ()) if isinstance(tape, Var) else ()
             items = [
                 (
                     self.materialize(a, self.rank(a))
@@ -343,227 +363,13 @@ class _Batcher:
         if e.prim == "call":
             self.error("a call of a recursive function")
         if not _carries(e, self.batched):  # directions only in shape-giving inputs
-            skip = SHAPE_ONLY.get(e.prim, range(len(e.ins)))
+            skip = row.shape_only or range(len(e.ins))
             ins = tuple(
                 self.template(a) if i in skip else a for i, a in enumerate(e.ins)
             )
             self.out.append(replace(e, ins=ins))
             return
-        prim = PRIMITIVES[e.prim]
-        if prim.elementwise:
-            self.elementwise(e, prim)
-            return
-        rule = getattr(self, "r_" + e.prim, None)
-        if rule is None:
+        if row.batch is None:
             self.error(f"`{e.prim}`")
-        rule(e, dict(e.params), *e.ins)
-
-    def elementwise(self, e: Eqn, prim) -> None:
-        r = max(self.rank(a) for a in e.ins)
-        ins = tuple(
-            self.expand(a, r - self.rank(a)) if self.has(a) else a for a in e.ins
-        )
-        ns = e.ns
-        # math.sin, max(a, b) ... do not take arrays: their NumPy twins do
-        # (operators and `a if c else b` on a condition without directions do)
-        by_name = ns != "np" and prim.call_name(ns) is not None
-        if by_name and not (e.prim == "select" and not self.has(e.ins[0])):
-            if not prim.np_name:
-                self.error(f"`{e.prim}` of a value with directions")
-            ns = "np"
-        self.out.append(replace(e, ins=ins, ns=ns))
-
-    # -- the rules of the array primitives (r_<prim>(eqn, params, *ins))
-    def _reduction(self, e, p, x):
-        r = self.rank(x)
-        axis = p.get("axis")
-        if axis is None:
-            axis = tuple(range(1, r + 1))
-        elif isinstance(axis, tuple):
-            axis = tuple(a + 1 if a >= 0 else a for a in axis)
-        else:
-            axis = axis + 1 if axis >= 0 else axis
-        self.out.append(replace(e, params=tuple(sorted({**p, "axis": axis}.items()))))
-
-    r_sum = r_mean = r_amax = r_amin = r_prod = _reduction
-
-    def r_matmul(self, e, p, x, y):
-        rx, ry = self.rank(x), self.rank(y)
-        xb, yb = self.has(x), self.has(y)
-        sx, sy = max(rx, 2) - 2, max(ry, 2) - 2
-        if not yb and ((rx >= 2 and sy <= sx) or (rx == 1 and ry <= 2)):
-            self.new(
-                "matmul", x, y, out=e.out, ns=e.ns
-            )  # directions as rows or a stack
-            return
-        if not xb and rx == 1 and ry == 1:
-            self.new("matmul", y, x, out=e.out, ns=e.ns)  # (k, n) @ (n,)
-            return
-        # vectors as one-row / one-column matrices, stacks aligned behind the directions
-        a = self.new("expand_dims", x, axis=-2) if rx == 1 else x
-        b = self.new("expand_dims", y, axis=-1) if ry == 1 else y
-        stack = max(sx, sy)
-        a = self._stacked(a, stack - sx, xb)
-        b = self._stacked(b, stack - sy, yb)
-        squeeze = {(1, 1): (-2, -1), (1, 0): -2, (0, 1): -1}.get((rx == 1, ry == 1))
-        if squeeze is None:
-            self.new("matmul", a, b, out=e.out, ns=e.ns)
-            return
-        self.new("squeeze", self.new("matmul", a, b, ns=e.ns), out=e.out, axis=squeeze)
-
-    def _stacked(self, a, missing: int, has: bool):
-        if has:
-            return self.expand(a, missing)
-        axis = tuple(range(missing + 1))
-        return self.new("expand_dims", a, axis=axis[0] if len(axis) == 1 else axis)
-
-    def r_dot(self, e, p, x, y):
-        if self.rank(x) == 0 or self.rank(y) == 0:  # a product by a number
-            self.elementwise(
-                replace(e, prim="mul", ns="py", params=()), PRIMITIVES["mul"]
-            )
-            return
-        self.r_matmul(e, p, x, y)
-
-    def r_outer(self, e, p, x, y):
-        def flat(a, axis):
-            if self.has(a):
-                a = self.new("reshape", a, -1, lead=1)
-            elif self.rank(a) != 1:
-                a = self.new("reshape", a, -1)
-            return self.new("expand_dims", a, axis=axis) if axis is not None else a
-
-        a = flat(x, -1)
-        b = flat(y, -2 if self.has(y) else None)
-        self.new("mul", a, b, out=e.out, ns="py")
-
-    def r_einsum(self, e, p, x, y):
-        a, c, out = parse_einsum(p["spec"], self.loc)
-        letter = next(ch for ch in "zyxwvutsrqponmlkjihgfedcba" if ch not in a + c)
-        a = letter + a if self.has(x) else a
-        c = letter + c if self.has(y) else c
-        self.new("einsum", x, y, out=e.out, spec=f"{a},{c}->{letter}{out}")
-
-    def r_transpose(self, e, p, x):
-        r = self.rank(x)
-        axes = p.get("axes")
-        if axes is None:
-            axes = tuple(range(r, 0, -1))
-        else:
-            axes = tuple(a % r + 1 for a in axes)
-        self.new("transpose", x, out=e.out, axes=(0,) + axes)
-
-    def r_reshape(self, e, p, x, *dims):
-        lead = p.get("lead", 0) + 1  # the directions, and any already in front
-        self.out.append(replace(e, params=tuple(sorted({**p, "lead": lead}.items()))))
-
-    def r_expand_dims(self, e, p, x):
-        self._shifted(e, p, "axis")
-
-    def r_squeeze(self, e, p, x):
-        if p.get("axis") is None:
-            s = self.env.get(x.name)
-            if s is None or any(d != shapes.ONE and shapes.may_be_one(d) for d in s):
-                self.error(
-                    "`np.squeeze` without an axis, of an array of unknown shape,"
-                )
-            axes = tuple(i for i, d in enumerate(s) if d == shapes.ONE)
-            p = {**p, "axis": axes}
-        self._shifted(e, p, "axis")
-
-    def _shifted(self, e, p, key):
-        axis = p.get(key, 0)
-        if isinstance(axis, tuple):
-            axis = tuple(a + 1 if a >= 0 else a for a in axis)
-        else:
-            axis = axis + 1 if axis >= 0 else axis
-        self.out.append(replace(e, params=tuple(sorted({**p, key: axis}.items()))))
-
-    def _joined(self, e, p, *xs):
-        ins = tuple(a if self.has(a) else self.materialize(a, self.rank(a)) for a in xs)
-        self._shifted(replace(e, ins=ins), p, "axis")
-
-    r_concatenate = r_stack = _joined
-
-    def _index(self, p) -> tuple:
-        return tuple(sorted({**p, "index": (WHOLE,) + tuple(p["index"])}.items()))
-
-    def _selected_rank(self, x, parts, layout) -> int:
-        s = PRIMITIVES["getitem"].shape(
-            {"index": layout}, self.env.get(x.name), *[self._shape(a) for a in parts]
-        )
-        if s is None or s == shapes.TUPLE:
-            self.error("writing into an array at an index whose shape is unknown")
-        return len(s)
-
-    def _shape(self, a):
-        return self.env.get(a.name) if isinstance(a, Var) else shapes.SCALAR
-
-    def r_getitem(self, e, p, x, *parts):
-        if any(self.has(a) for a in parts):
-            self.error("an index that depends on the directions")
-        self.out.append(replace(e, params=self._index(p)))
-
-    def r_setitem(self, e, p, x, v, *parts):
-        if any(self.has(a) for a in parts):
-            self.error("an index that depends on the directions")
-        if not self.has(x):
-            x = self.materialize(x, self.rank(x))
-        if self.has(v):
-            v = self.expand(
-                v, self._selected_rank(e.ins[0], parts, p["index"]) - self.rank(v)
-            )
-        self.out.append(replace(e, ins=(x, v) + parts, params=self._index(p)))
-
-    def r_unindex(self, e, p, x, g, *parts):
-        if any(self.has(a) for a in parts):
-            self.error("an index that depends on the directions")
-        base = self.template(x)
-        g = self.expand(g, self._selected_rank(x, parts, p["index"]) - self.rank(g))
-        full = self.new("lead", base, self.k)
-        self.out.append(replace(e, ins=(full, g) + parts, params=self._index(p)))
-
-    def r_sum_to(self, e, p, g, x):
-        rg, rx = self.rank(g), self.rank(x)
-        how = shapes.reduced_axes(self.env.get(g.name), self.env.get(x.name))
-        if how is not None:
-            lead, keep = how
-            if lead:
-                g = self.new("sum", g, axis=tuple(range(1, lead + 1)), method=True)
-            if keep:
-                g = self.new("sum", g, axis=tuple(a + 1 for a in keep), keepdims=True)
-            if g is e.ins[0]:
-                self.alias[e.out.name] = g  # nothing to sum
-            else:
-                self._rename(g, e.out)
-            return
-        if rg > rx:
-            g = self.new("sum", g, axis=tuple(range(1, rg - rx + 1)), method=True)
-        g = self.expand(g, rx - rg)
-        full = self.new("lead", self.template(x), self.k)
-        self.new("sum_to", g, full, out=e.out, ns=e.ns)
-
-    def _rename(self, v: Var, out: Var) -> None:
-        """Make the last equation (which defined ``v``) define ``out`` instead."""
-        last = self.out[-1]
-        assert last.outs == (v,)
-        self.out[-1] = replace(last, outs=(out,))
-
-    def r_like(self, e, p, t, x):
-        st = self.env.get(t.name) if isinstance(t, Var) else shapes.SCALAR
-        plain = not p.get("copy") and not p.get("lead")
-        if plain and st == self.env.get(getattr(x, "name", None)):
-            if st is not None and st != shapes.TUPLE and shapes.ANY not in st:
-                self.alias[e.out.name] = t  # already of x's shape
-                return
-        t = self.expand(t, self.rank(x) + p.get("lead", 0) - self.rank(t))
-        params = tuple(sorted({**p, "lead": p.get("lead", 0) + 1}.items()))
-        self.out.append(replace(e, ins=(t, self.template(x)), params=params))
-
-    def r_copy(self, e, p, x):
-        self.out.append(e)
-
-    def r_lead(self, e, p, v, k):  # vector mode of vector-mode code: behind ours
-        self.out.append(
-            replace(e, params=tuple(sorted({**p, "at": p.get("at", 0) + 1}.items())))
-        )
+        context: Batching = self  # (mypy checks this class against the Protocol)
+        row.batch(context, e, dict(e.params), *e.ins)

@@ -12,10 +12,19 @@ an einsum spec) are equation params; values known only at run time (a
 * ``y = A @ B``             ẏ = Ȧ B + A Ḃ            Ā = g Bᵀ,  B̄ = Aᵀ g  (the seeds' δ·yᵀ)
 * ``y = xᵀ``, reshape ...   the same move of ẋ        the inverse move of g
 
+Each row's vector-mode rule (``batch``, see :mod:`ad_compiler.ad.batching`)
+sits beside it: a reduction's ``axis=a`` becomes ``a + 1`` (no axis: the axes
+``1 … r``), ``transpose`` keeps axis 0 first, ``reshape`` keeps its length,
+``expand_dims``/``squeeze``/``concatenate``/``stack`` shift their axis; a
+matrix of directions multiplies as a stack of matrices, ``einsum`` gets a
+letter for the directions, ``outer`` is a broadcast product.
+
 Indexing and the internal array rows are in :mod:`ad_compiler.primitives.indexing`.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy
 
@@ -24,10 +33,13 @@ from ad_compiler.ir import shapes
 from ad_compiler.primitives.registry import (
     PREC_ATOM,
     PREC_MUL,
+    Batching,
+    Equation,
     Ops,
     Params,
     Primitive,
     Value,
+    batch_elementwise,
     halves,
     linear,
     linear_rules,
@@ -131,8 +143,23 @@ def _prod_vjp(b: Ops, p: Params, out: Value, g: Value, x: Value) -> tuple:
     return (b.mul(expanded(b, p, g), _product_of_others(b, p, out, x)),)
 
 
+def _reduction_batch(bt: Batching, e: Equation, p: Params, x: Value) -> None:
+    """Every reduction's vector-mode rule: ``axis=a`` becomes ``a + 1`` (negative
+    axes stay), no axis becomes the axes ``1 … r``."""
+    r = bt.rank(x)
+    axis = p.get("axis")
+    if axis is None:
+        axis = tuple(range(1, r + 1))
+    elif isinstance(axis, tuple):
+        axis = tuple(a + 1 if a >= 0 else a for a in axis)
+    else:
+        axis = axis + 1 if axis >= 0 else axis
+    bt.out.append(replace(e, params=tuple(sorted({**p, "axis": axis}.items()))))
+
+
 def _reduction(name: str, np_fn, spelled: str | None = None, **fields) -> Primitive:
-    """``np.<spelled>(x, axis=, keepdims=)``, or ``x.<spelled>(...)`` with ``method``."""
+    """``np.<spelled>(x, axis=, keepdims=)``, or ``x.<spelled>(...)`` with
+    ``method``; vector mode shifts its axes (:func:`_reduction_batch`)."""
 
     def evaluate(x, axis=None, keepdims=False, method=False):
         return np_fn(x, axis=axis, keepdims=keepdims)
@@ -159,6 +186,7 @@ def _reduction(name: str, np_fn, spelled: str | None = None, **fields) -> Primit
         ),
         render=render,
         memory="copy",
+        batch=_reduction_batch,
         **fields,
     )
 
@@ -388,6 +416,65 @@ def _einsum_vjp(b: Ops, p: Params, out: Value, g: Value, x: Value, y: Value) -> 
     return (b.sum_to(x_bar, x), b.sum_to(y_bar, y))
 
 
+# vector mode of the products
+def _matmul_batch(bt: Batching, e: Equation, p: Params, x: Value, y: Value) -> None:
+    rx, ry = bt.rank(x), bt.rank(y)
+    xb, yb = bt.has(x), bt.has(y)
+    sx, sy = max(rx, 2) - 2, max(ry, 2) - 2
+    if not yb and ((rx >= 2 and sy <= sx) or (rx == 1 and ry <= 2)):
+        bt.new("matmul", x, y, out=e.out, ns=e.ns)  # directions as rows or a stack
+        return
+    if not xb and rx == 1 and ry == 1:
+        bt.new("matmul", y, x, out=e.out, ns=e.ns)  # (k, n) @ (n,)
+        return
+    # vectors as one-row / one-column matrices, stacks aligned behind the directions
+    a = bt.new("expand_dims", x, axis=-2) if rx == 1 else x
+    b = bt.new("expand_dims", y, axis=-1) if ry == 1 else y
+    stack = max(sx, sy)
+    a = _stacked(bt, a, stack - sx, xb)
+    b = _stacked(bt, b, stack - sy, yb)
+    squeeze = {(1, 1): (-2, -1), (1, 0): -2, (0, 1): -1}.get((rx == 1, ry == 1))
+    if squeeze is None:
+        bt.new("matmul", a, b, out=e.out, ns=e.ns)
+        return
+    bt.new("squeeze", bt.new("matmul", a, b, ns=e.ns), out=e.out, axis=squeeze)
+
+
+def _stacked(bt: Batching, a: Value, missing: int, has: bool) -> Value:
+    if has:
+        return bt.expand(a, missing)
+    axis = tuple(range(missing + 1))
+    return bt.new("expand_dims", a, axis=axis[0] if len(axis) == 1 else axis)
+
+
+def _dot_batch(bt: Batching, e: Equation, p: Params, x: Value, y: Value) -> None:
+    if bt.rank(x) == 0 or bt.rank(y) == 0:  # a product by a number
+        batch_elementwise(bt, replace(e, prim="mul", ns="py", params=()), {}, x, y)
+        return
+    _matmul_batch(bt, e, p, x, y)
+
+
+def _outer_batch(bt: Batching, e: Equation, p: Params, x: Value, y: Value) -> None:
+    def flat(a, axis):
+        if bt.has(a):
+            a = bt.new("reshape", a, -1, lead=1)
+        elif bt.rank(a) != 1:
+            a = bt.new("reshape", a, -1)
+        return bt.new("expand_dims", a, axis=axis) if axis is not None else a
+
+    a = flat(x, -1)
+    b = flat(y, -2 if bt.has(y) else None)
+    bt.new("mul", a, b, out=e.out, ns="py")
+
+
+def _einsum_batch(bt: Batching, e: Equation, p: Params, x: Value, y: Value) -> None:
+    a, c, out = parse_einsum(p["spec"], bt.loc)
+    letter = next(ch for ch in "zyxwvutsrqponmlkjihgfedcba" if ch not in a + c)
+    a = letter + a if bt.has(x) else a
+    c = letter + c if bt.has(y) else c
+    bt.new("einsum", x, y, out=e.out, spec=f"{a},{c}->{letter}{out}")
+
+
 register(
     Primitive(
         "matmul",
@@ -401,6 +488,7 @@ register(
         memory="copy",
         jvp=_matmul_jvp,
         vjp=_matmul_vjp,
+        batch=_matmul_batch,
     ),
     # np.dot: a product by a scalar, or the matrix product of 1-D and 2-D arrays
     Primitive(
@@ -415,6 +503,7 @@ register(
         memory="copy",
         jvp=_dot_jvp,
         vjp=_dot_vjp,
+        batch=_dot_batch,
     ),
     Primitive(
         "outer",
@@ -427,6 +516,7 @@ register(
         memory="copy",
         jvp=lambda b, p, out, x, y, dx, dy: b.add(_outer(b, dx, y), _outer(b, x, dy)),
         vjp=_outer_vjp,
+        batch=_outer_batch,
     ),
     Primitive(
         "einsum",
@@ -440,6 +530,7 @@ register(
         memory="view",  # einsum may return a view of an operand
         jvp=_einsum_jvp,
         vjp=_einsum_vjp,
+        batch=_einsum_batch,
     ),
 )
 
@@ -536,6 +627,51 @@ def _stack_vjp(b: Ops, p: Params, out: Value, g: Value, *xs: Value) -> tuple:
     )
 
 
+# vector mode of the moves: axis 0 (the directions) stays in front
+def _transpose_batch(bt: Batching, e: Equation, p: Params, x: Value) -> None:
+    r = bt.rank(x)
+    axes = p.get("axes")
+    if axes is None:
+        axes = tuple(range(r, 0, -1))
+    else:
+        axes = tuple(a % r + 1 for a in axes)
+    bt.new("transpose", x, out=e.out, axes=(0,) + axes)
+
+
+def _reshape_batch(bt: Batching, e: Equation, p: Params, x: Value, *dims) -> None:
+    lead = p.get("lead", 0) + 1  # the directions, and any already in front
+    bt.out.append(replace(e, params=tuple(sorted({**p, "lead": lead}.items()))))
+
+
+def _expand_dims_batch(bt: Batching, e: Equation, p: Params, x: Value) -> None:
+    _shifted(bt, e, p, "axis")
+
+
+def _squeeze_batch(bt: Batching, e: Equation, p: Params, x: Value) -> None:
+    if p.get("axis") is None:
+        s = bt.env.get(x.name)
+        if s is None or any(d != shapes.ONE and shapes.may_be_one(d) for d in s):
+            bt.error("`np.squeeze` without an axis, of an array of unknown shape,")
+        axes = tuple(i for i, d in enumerate(s) if d == shapes.ONE)
+        p = {**p, "axis": axes}
+    _shifted(bt, e, p, "axis")
+
+
+def _shifted(bt: Batching, e: Equation, p: Params, key: str) -> None:
+    axis = p.get(key, 0)
+    if isinstance(axis, tuple):
+        axis = tuple(a + 1 if a >= 0 else a for a in axis)
+    else:
+        axis = axis + 1 if axis >= 0 else axis
+    bt.out.append(replace(e, params=tuple(sorted({**p, key: axis}.items()))))
+
+
+def _joined_batch(bt: Batching, e: Equation, p: Params, *xs: Value) -> None:
+    """concatenate, stack: the operands without directions get them (broadcast)."""
+    ins = tuple(a if bt.has(a) else bt.materialize(a, bt.rank(a)) for a in xs)
+    _shifted(bt, replace(e, ins=ins), p, "axis")
+
+
 register(
     linear(
         "transpose",
@@ -548,6 +684,7 @@ register(
         shape=lambda p, x, loc=None: shapes.transpose(x, p.get("axes")),
         render=_render_transpose,
         memory="view",
+        batch=_transpose_batch,
         transpose=lambda b, p, out, g, x: (
             b.apply(
                 "transpose", g, axes=_inverse(p.get("axes")), method=p.get("method")
@@ -565,6 +702,7 @@ register(
         render=_render_reshape,
         repeats=lambda p: (0,) if p.get("lead") else (),
         memory="view",
+        batch=_reshape_batch,
         transpose=lambda b, p, out, g, x, *dims: (
             (_back_to_shape_of(b, g, x),) + (None,) * len(dims)
         ),
@@ -580,6 +718,7 @@ register(
         shape=lambda p, x, loc=None: shapes.expand_dims(x, p["axis"]),
         render=_np("expand_dims", "axis"),
         memory="view",
+        batch=_expand_dims_batch,
         transpose=lambda b, p, out, g, x: (b.apply("squeeze", g, axis=p["axis"]),),
     ),
     linear(
@@ -593,6 +732,7 @@ register(
         shape=lambda p, x, loc=None: shapes.squeeze(x, p.get("axis")),
         render=_np("squeeze", "axis"),
         memory="view",
+        batch=_squeeze_batch,
         transpose=lambda b, p, out, g, x: (_back_to_shape_of(b, g, x),),
     ),
     Primitive(
@@ -606,6 +746,7 @@ register(
         shape=lambda p, *xs, loc=None: shapes.concatenate(xs, p.get("axis", 0)),
         render=_render_join("concatenate"),
         memory="copy",
+        batch=_joined_batch,
         jvp=_joined_tangent("concatenate"),
         vjp=_concatenate_vjp,
     ),
@@ -620,6 +761,7 @@ register(
         shape=lambda p, *xs, loc=None: shapes.stack(xs, p.get("axis", 0)),
         render=_render_join("stack"),
         memory="copy",
+        batch=_joined_batch,
         jvp=_joined_tangent("stack"),
         vjp=_stack_vjp,
     ),

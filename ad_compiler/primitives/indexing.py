@@ -11,20 +11,28 @@ stop, step)`` (a slice; each flag says whether that bound is an input),
 The compiler's own rows (``sum_to``, ``like``, ``lead``) move tangents and
 adjoints between shapes; ``shape``, ``len``, ``size`` and ``construct`` have no
 derivative.
+
+In vector mode (the ``batch`` rules, see :mod:`ad_compiler.ad.batching`)
+indexing gets a leading ``:``; ``sum_to`` and ``like`` keep the directions in
+front of the shape they move to.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 import numpy
 
 from ad_compiler.errors import CompileError
 from ad_compiler.ir import shapes
+from ad_compiler.ir.nodes import Var
 from ad_compiler.primitives.arrays import leading
 from ad_compiler.primitives.registry import (
     HELPERS,
     PREC_ATOM,
+    Batching,
+    Equation,
     Ops,
     Params,
     Primitive,
@@ -296,6 +304,95 @@ def _no_derivative(name, arity, evaluate, **fields) -> Primitive:
     )
 
 
+# --- vector mode ------------------------------------------------------------------------
+WHOLE = ("s", False, False, False)  # the index item `:`
+
+
+def _index(p: Params) -> tuple:
+    """The params with a leading ``:`` on the index (the directions, taken whole)."""
+    return tuple(sorted({**p, "index": (WHOLE,) + tuple(p["index"])}.items()))
+
+
+def _selected_rank(bt: Batching, x: Value, parts, layout) -> int:
+    s = _index_shape(bt.env.get(x.name), layout, [_shape(bt, a) for a in parts])
+    if s is None or s == shapes.TUPLE:
+        bt.error("writing into an array at an index whose shape is unknown")
+    return len(s)
+
+
+def _shape(bt: Batching, a: Value):
+    return bt.env.get(a.name) if isinstance(a, Var) else shapes.SCALAR
+
+
+def _getitem_batch(bt: Batching, e: Equation, p: Params, x: Value, *parts) -> None:
+    if any(bt.has(a) for a in parts):
+        bt.error("an index that depends on the directions")
+    bt.out.append(replace(e, params=_index(p)))
+
+
+def _setitem_batch(bt: Batching, e: Equation, p: Params, x, v, *parts) -> None:
+    if any(bt.has(a) for a in parts):
+        bt.error("an index that depends on the directions")
+    if not bt.has(x):
+        x = bt.materialize(x, bt.rank(x))
+    if bt.has(v):
+        v = bt.expand(v, _selected_rank(bt, e.ins[0], parts, p["index"]) - bt.rank(v))
+    bt.out.append(replace(e, ins=(x, v) + parts, params=_index(p)))
+
+
+def _unindex_batch(bt: Batching, e: Equation, p: Params, x, g, *parts) -> None:
+    if any(bt.has(a) for a in parts):
+        bt.error("an index that depends on the directions")
+    base = bt.template(x)
+    g = bt.expand(g, _selected_rank(bt, x, parts, p["index"]) - bt.rank(g))
+    full = bt.new("lead", base, bt.k)
+    bt.out.append(replace(e, ins=(full, g) + parts, params=_index(p)))
+
+
+def _sum_to_batch(bt: Batching, e: Equation, p: Params, g: Value, x: Value) -> None:
+    rg, rx = bt.rank(g), bt.rank(x)
+    how = shapes.reduced_axes(bt.env.get(g.name), bt.env.get(x.name))
+    if how is not None:
+        lead, keep = how
+        if lead:
+            g = bt.new("sum", g, axis=tuple(range(1, lead + 1)), method=True)
+        if keep:
+            g = bt.new("sum", g, axis=tuple(a + 1 for a in keep), keepdims=True)
+        if g is e.ins[0]:
+            bt.alias[e.out.name] = g  # nothing to sum
+        else:
+            bt.rename(g, e.out)
+        return
+    if rg > rx:
+        g = bt.new("sum", g, axis=tuple(range(1, rg - rx + 1)), method=True)
+    g = bt.expand(g, rx - rg)
+    full = bt.new("lead", bt.template(x), bt.k)
+    bt.new("sum_to", g, full, out=e.out, ns=e.ns)
+
+
+def _like_batch(bt: Batching, e: Equation, p: Params, t: Value, x: Value) -> None:
+    st = bt.env.get(t.name) if isinstance(t, Var) else shapes.SCALAR
+    plain = not p.get("copy") and not p.get("lead")
+    if plain and st == bt.env.get(getattr(x, "name", "")):
+        if st is not None and st != shapes.TUPLE and shapes.ANY not in st:
+            bt.alias[e.out.name] = t  # already of x's shape
+            return
+    t = bt.expand(t, bt.rank(x) + p.get("lead", 0) - bt.rank(t))
+    params = tuple(sorted({**p, "lead": p.get("lead", 0) + 1}.items()))
+    bt.out.append(replace(e, ins=(t, bt.template(x)), params=params))
+
+
+def _copy_batch(bt: Batching, e: Equation, p: Params, x: Value) -> None:
+    bt.out.append(e)
+
+
+def _lead_batch(bt: Batching, e: Equation, p: Params, v: Value, k: Value) -> None:
+    # vector mode of vector-mode code: the new directions go behind ours
+    bt.out.append(
+        replace(e, params=tuple(sorted({**p, "at": p.get("at", 0) + 1}.items())))
+    )
+
+
 register(
     linear(
         "getitem",
@@ -308,6 +405,7 @@ register(
         ),
         render=_render_getitem,
         memory="view",
+        batch=_getitem_batch,
         transpose=lambda b, p, out, g, x, *parts: (
             (b.apply("unindex", x, g, *parts, **p),) + (None,) * len(parts)
         ),
@@ -324,6 +422,7 @@ register(
         memory="new",
         shaped_like=0,
         jvp=_set_jvp,
+        batch=_setitem_batch,
         vjp=_set_vjp,
     ),
     # the adjoint of x[index]: g where x[index] was read, zeros elsewhere;
@@ -338,6 +437,7 @@ register(
         render=_render_unindex,
         helper=lambda params: None if params.get("into") else "_unindex",
         memory="new",
+        batch=_unindex_batch,
         shape_only=(0,),
         shaped_like=0,
         transpose=lambda b, p, out, gg, x, g, *parts: (
@@ -356,6 +456,7 @@ register(
         render=lambda p, t, a: (f"_sum_to({t[0]}, {t[1]})", PREC_ATOM),
         helper="_sum_to",
         memory="view",
+        batch=_sum_to_batch,
         shape_only=(1,),
         shaped_like=1,
         jvp=lambda b, p, out, g, x, dg, dx: None if dg is None else b.sum_to(dg, x),
@@ -373,6 +474,7 @@ register(
         render=_render_like,
         helper=lambda params: "_like" if _plain_like(params) else None,
         memory="view",
+        batch=_like_batch,
         shape_only=(1,),
         shaped_like=1,
         jvp=_like_jvp,
@@ -389,6 +491,7 @@ register(
         render=_render_lead,
         repeats=lambda p: (0,),
         memory="view",
+        batch=_lead_batch,
         transpose=lambda b, p, out, g, v, k: (
             b.apply("sum", g, axis=p.get("at", 0)),
             None,
@@ -407,6 +510,7 @@ register(
             PREC_ATOM,
         ),
         memory="new",
+        batch=_copy_batch,
         shaped_like=0,
         jvp=lambda b, p, out, x, dx: dx,
         vjp=lambda b, p, out, g, x: (g,),

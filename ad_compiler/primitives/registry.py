@@ -36,8 +36,8 @@ constant: zero derivative) make the common rows one call each.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Mapping, NoReturn, Protocol
 
 import numpy
 
@@ -89,6 +89,63 @@ class Ops(Protocol):
 
 
 Rule = Callable[..., Any]
+# an ir.nodes.Eqn (ir.nodes reads this module, so it is not imported here)
+Equation = Any
+
+
+class Batching(Protocol):
+    """What a vector-mode rule may call on ``bt``: the rewrite in progress
+    (:class:`ad_compiler.ad.batching._Batcher`).
+
+    A value "has directions" when it carries the leading axis of ``k``
+    directions; its rank is its number of axes without that axis.  A rule
+    appends the equations that replace ``e`` to ``out`` (or makes them with
+    :meth:`new`), and must bind ``e``'s outputs, or record in ``alias`` that an
+    output is another value.
+    """
+
+    out: list  # the statements written so far
+    loc: Any  # the location of the equation being rewritten
+    k: Any  # the IR variable holding the number of directions
+    env: Mapping[str, Any]  # abstract shapes (without directions) by name
+    alias: dict[str, Any]  # outputs found to be another value
+
+    def has(self, a: Value) -> bool:
+        """Whether ``a`` carries the direction axis."""
+        ...
+
+    def rank(self, a: Value) -> int:
+        """``a``'s number of axes without the direction axis (an error if unknown)."""
+        ...
+
+    def new(
+        self, prim: str, *ins: Any, out: Any = None, ns: str = "np", **params: Any
+    ) -> Any:
+        """Append ``prim(*ins)`` (numbers become constants); its output variable."""
+        ...
+
+    def expand(self, a: Value, by: int) -> Value:
+        """``a`` (with directions) with ``by`` length-1 axes after the direction axis."""
+        ...
+
+    def materialize(self, a: Value, rank: int) -> Value:
+        """``a`` (without directions) broadcast to carry them, as ``rank`` axes."""
+        ...
+
+    def template(self, a: Value) -> Value:
+        """A value of ``a``'s shape without directions (its first direction)."""
+        ...
+
+    def rename(self, v: Any, out: Any) -> None:
+        """Make the last equation, which defined ``v``, define ``out`` instead."""
+        ...
+
+    def error(self, what: str) -> NoReturn:
+        """Raise the located error "``what`` is not supported in vector mode"."""
+        ...
+
+
+BatchRule = Callable[..., None]  # (bt: Batching, e, p, *ins) -> None
 
 
 @dataclass(frozen=True)
@@ -160,6 +217,9 @@ class Primitive:
     # whose shape the result has (None: computed by the shape rule)
     shape_only: tuple[int, ...] = ()
     shaped_like: int | None = None
+    # batch(bt, e, p, *ins): the equation rewritten for inputs with a leading
+    # axis of directions (elementwise rows: batch_elementwise unless given)
+    batch: BatchRule | None = None
     # --- derivatives and SymPy ---
     jvp: Rule | None = None
     vjp: Rule | None = None
@@ -175,6 +235,12 @@ class Primitive:
     # ``(inputs, params)`` with an input a shape (a random float array of that
     # shape, differentiated) or a static value (a length, an index)
     samples: tuple = ()
+
+    def __post_init__(self) -> None:
+        # an elementwise row needs no vector-mode rule of its own: NumPy's
+        # broadcasting does the work once the operands' axes are aligned
+        if self.batch is None and self.elementwise:
+            object.__setattr__(self, "batch", batch_elementwise)
 
     @property
     def elementwise(self) -> bool:
@@ -267,6 +333,29 @@ def helper_function(name: str, namespace: dict | None = None) -> Callable:
     scope = {"np": numpy, "math": math, **(namespace or {})}
     exec(HELPERS[name], scope)
     return scope[name]
+
+
+# --- vector mode -------------------------------------------------------------------------
+
+
+def batch_elementwise(bt: Batching, e: Equation, p: Params, *ins: Value) -> None:
+    """Vector mode of an elementwise row: NumPy aligns axes from the right, so an
+    operand with directions and fewer axes than the result gets length-1 axes
+    after its direction axis (``x_dot`` of shape ``(k,)`` against ``y`` of
+    shape ``(n,)`` would otherwise pair directions with elements: with k = n,
+    silently).  ``math.sin``, ``max(a, b)`` ... do not take arrays; the call
+    becomes their NumPy twin, and is refused where there is none."""
+    row = REGISTRY[e.prim]
+    r = max(bt.rank(a) for a in ins)
+    aligned = tuple(bt.expand(a, r - bt.rank(a)) if bt.has(a) else a for a in ins)
+    ns = e.ns
+    # (operators and `a if c else b` on a condition without directions take arrays)
+    by_name = ns != "np" and row.call_name(ns) is not None
+    if by_name and not (e.prim == "select" and not bt.has(ins[0])):
+        if not row.np_name:
+            bt.error(f"`{e.prim}` of a value with directions")
+        ns = "np"
+    bt.out.append(replace(e, ins=aligned, ns=ns))
 
 
 # --- helpers declaring rows ------------------------------------------------------------
