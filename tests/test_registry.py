@@ -369,13 +369,21 @@ def test_a_scalar_only_function_of_an_array_is_a_located_error(tmp_path, prim):
     assert error.value.loc is not None and error.value.loc.line == 6
 
 
-# --- vector mode: each array row's batching rule against a loop of directions --------------
-def _batched_rows():
-    from ad_compiler.ad.batching import _Batcher
+# --- vector mode: each row's batching rule against a loop of directions ---------------------
+BATCHED_ROWS = sorted(n for n in ROWS if PRIMITIVES[n].batch is not None)
 
-    return [
-        p for p in ARRAY_ROWS if PRIMITIVES[p].samples and hasattr(_Batcher, "r_" + p)
-    ]
+
+def test_every_array_row_reachable_with_directions_has_a_batching_rule():
+    # an array row may lack one only if no input of it ever carries directions
+    # (it reads only shapes, or makes a new array from them)
+    without = {n for n in ARRAY_ROWS if PRIMITIVES[n].batch is None}
+    assert without == {"shape", "len", "size", "construct"}
+    assert all(
+        PRIMITIVES[n].shape_only == tuple(range(PRIMITIVES[n].arity))
+        for n in without - {"construct"}
+    )
+    # the elementwise ones get the helper's rule: none is left out
+    assert all(PRIMITIVES[n].batch is not None for n in SCALAR_ROWS)
 
 
 def _run(fn, *args):
@@ -389,43 +397,140 @@ def _run(fn, *args):
     return namespace[fn.name](*args)
 
 
-@pytest.mark.parametrize("prim", _batched_rows())
-def test_batching_rule_matches_a_loop_of_single_directions(prim):
-    """The row applied once to a stack of k inputs (vector mode's leading axis)
-    equals the row applied to each of the k inputs, for every input that may
-    carry directions, alone."""
-    from ad_compiler.ad.batching import batch
+def _one_equation(prim, values, p, ns="np"):
+    """``f`` applying ``prim`` once: every array (or number) in ``values`` is a
+    parameter, each int (a length, an index) a literal; and the parameters'
+    positions in ``values``."""
     from ad_compiler.ir import shapes
     from ad_compiler.ir.nodes import Const, Eqn, Function, Var
 
-    row = PRIMITIVES[prim]
+    taken = [j for j, v in enumerate(values) if not isinstance(v, int)]
+    ins = tuple(Var(f"x{j}") if j in taken else Const(v) for j, v in enumerate(values))
+    out = Var("y")
+    fn = Function(
+        name="f",
+        params=tuple(Var(f"x{j}") for j in taken),
+        body=(Eqn(prim, (out,), ins, None, ns, tuple(sorted(p.items()))),),
+        results=(out,),
+        param_shapes=tuple(shapes.of_value(values[j]) for j in taken),
+    )
+    return fn, taken
+
+
+def _against_a_loop(prim, values, p, active, draw, expected, ns="np") -> int:
+    """The row's rule (through :func:`batch`) applied once to a stack of k
+    directions of input ``i`` equals ``expected`` of each direction alone, for
+    every ``i`` in ``active``; how many inputs were checked."""
+    from ad_compiler.ad.batching import batch
+    from ad_compiler.ir import shapes
+
+    fn, taken = _one_equation(prim, values, p, ns)
     k, checked = 3, 0
+    for i in (j for j in taken if active[j]):
+        at = taken.index(i)
+        batched = batch(fn, (at,), (0,), (shapes.of_value(values[i]),))
+        stack = draw(i, (k,) + numpy.shape(values[i]))
+        args = [values[j] for j in taken]
+        got = _run(batched, *args[:at], stack, *args[at + 1 :])
+        assert numpy.shape(got)[:1] == (k,), (prim, i)
+        for d in range(k):
+            one = list(values)
+            one[i] = stack[d]
+            numpy.testing.assert_allclose(got[d], expected(one), rtol=1e-12)
+        checked += 1
+    return checked
+
+
+def _array_rule_checked(prim) -> int:
+    row = PRIMITIVES[prim]
     rng = numpy.random.default_rng(11)
+    checked = 0
     for values, p, active in _array_samples(prim):
-        # every array is a parameter (a static one, a shape donor, too); ints
-        # (lengths, indices) are literals
-        taken = [j for j, v in enumerate(values) if not isinstance(v, int)]
-        ins = tuple(
-            Var(f"x{j}") if j in taken else Const(v) for j, v in enumerate(values)
+        checked += _against_a_loop(
+            prim,
+            values,
+            p,
+            active,
+            lambda i, shape: rng.uniform(0.5, 2.0, size=shape),
+            lambda one: row.evaluate(*one, **p),
         )
-        out = Var("y")
-        fn = Function(
-            name="f",
-            params=tuple(Var(f"x{j}") for j in taken),
-            body=(Eqn(prim, (out,), ins, None, "np", tuple(sorted(p.items()))),),
-            results=(out,),
-            param_shapes=tuple(shapes.of_value(values[j]) for j in taken),
-        )
-        for i in (j for j in taken if active[j]):
-            at = taken.index(i)
-            batched = batch(fn, (at,), (0,), (shapes.of_value(values[i]),))
-            stack = rng.uniform(0.5, 2.0, size=(k,) + numpy.shape(values[i]))
-            args = [values[j] for j in taken]
-            got = _run(batched, *args[:at], stack, *args[at + 1 :])
-            for d in range(k):
-                one = list(values)
-                one[i] = stack[d]
-                expected = row.evaluate(*one, **p)
-                numpy.testing.assert_allclose(got[d], expected, rtol=1e-12)
-            checked += 1
-    assert checked, prim
+    return checked
+
+
+def _elementwise_rule_checked(prim) -> tuple[int, int]:
+    """The row with directions on each input in turn, on arrays of shape (3,),
+    on numbers, and with the input that has directions a number beside arrays
+    (its directions must not pair with their elements: a missing axis would
+    pair them, silently, as k = 3 here).  A case whose values the row's
+    spelling does not take without directions either (``a if d else b`` of an
+    array ``d``) is skipped.  How many cases matched a loop, and how many the
+    rule refused with a "not supported in vector mode" error."""
+    row = PRIMITIVES[prim]
+    ns = "np" if row.np_name else "math" if row.math_name else "py"
+    rng = numpy.random.default_rng(len(prim))
+    domain = row.domain or ((-2, 2),) * row.arity
+
+    def draw(i, shape):  # (a number as a Python float)
+        value = rng.uniform(*domain[i], size=shape)
+        return float(value) if shape == () else value
+
+    checked = refused = 0
+    for p in params_of(prim):
+        for i in range(row.arity):
+            for shape_i, others in (((3,), (3,)), ((), (3,)), ((), ())):
+                values = [draw(j, others) for j in range(row.arity)]
+                values[i] = draw(i, shape_i)
+                fn, _ = _one_equation(prim, values, p, ns)
+                try:
+                    _run(fn, *values)
+                except (TypeError, ValueError):
+                    continue  # not a program without directions either
+                active = [j == i for j in range(row.arity)]
+                try:
+                    checked += _against_a_loop(
+                        prim, values, p, active, draw, lambda one: _run(fn, *one), ns
+                    )
+                except CompileError as error:
+                    assert "not supported in vector mode" in str(error), prim
+                    refused += 1
+    return checked, refused
+
+
+@pytest.mark.parametrize("prim", BATCHED_ROWS)
+def test_batching_rule_matches_a_loop_of_single_directions(prim):
+    """The row's ``batch`` rule applied once to a stack of k inputs (vector
+    mode's leading axis) equals the row applied to each of the k inputs, for
+    every input that may carry directions, alone; or the rule refuses with a
+    compile error, never code that fails or differs when run.  Array rows are
+    checked on their samples (against their evaluation); elementwise rows on
+    arrays and numbers of their sample domain (against the same equation run
+    without directions)."""
+    row = PRIMITIVES[prim]
+    if not row.elementwise:
+        assert _array_rule_checked(prim), prim
+        return
+    checked, refused = _elementwise_rule_checked(prim)
+    # a call by a name that takes no arrays and has no NumPy twin (math.erf,
+    # int) is refused, and only such a call or a spelling for numbers is
+    ns = "np" if row.np_name else "math" if row.math_name else "py"
+    if ns != "np" and row.call_name(ns) is not None:
+        assert refused and not checked, prim
+    else:
+        assert checked or row.render_module == "math", prim
+
+
+def test_a_row_without_a_batching_rule_is_a_located_error(tmp_path, monkeypatch):
+    import dataclasses
+
+    from ad_compiler import jacfwd
+
+    f = _module(tmp_path, "numpy.outer(x, y) * z").f
+    monkeypatch.setitem(
+        PRIMITIVES, "outer", dataclasses.replace(PRIMITIVES["outer"], batch=None)
+    )
+    x = numpy.array([1.0, 2.0])
+    with pytest.raises(CompileError, match="`outer` is not supported in vector mode"):
+        jacfwd(f)(x, x, 2.0)
+    with pytest.raises(CompileError) as error:
+        jacfwd(f)(x, x, 2.0)
+    assert error.value.loc is not None and error.value.loc.line == 6

@@ -24,6 +24,7 @@ from ad_compiler.primitives.registry import (
     Params,
     Primitive,
     Value,
+    batch_numbers_only,
     register,
 )
 
@@ -159,7 +160,13 @@ def _render_nan_of(params, texts, atoms):
     return f"{x} - {x}", PREC_ADD
 
 
-def _ieee(name, arity, evaluate, render, repeats, shown, **fields):
+def _ieee(
+    name, arity, evaluate, render, repeats, shown, tested=None, branches=(), **fields
+):
+    """A row spelled as a conditional expression for numbers, which tests the
+    inputs ``tested`` (default: those it ``repeats``) for truth: in vector
+    mode they cannot carry directions; ``branches``: the inputs that are the
+    result on different paths (see ``batch_numbers_only``)."""
     return Primitive(
         name,
         arity,
@@ -170,6 +177,9 @@ def _ieee(name, arity, evaluate, render, repeats, shown, **fields):
         repeats=lambda p: repeats,
         statement=True,
         shown=shown,
+        batch=batch_numbers_only(
+            *(repeats if tested is None else tested), branches=branches
+        ),
         **fields,
     )
 
@@ -222,6 +232,7 @@ register(
         _render_fdiv,
         (0, 1),
         "{0} / {1}",
+        tested=(1,),
         result="closed",
         sympy=lambda sp, a, d: a / d,
         domain=((-2, 2), (0.5, 2)),
@@ -235,6 +246,7 @@ register(
         _render_div_or,
         (1,),
         "{0} / {1}",
+        branches=(0, 2),
         sympy=lambda sp, a, d, at_zero: a / d,
         domain=((-2, 2), (0.5, 2), (-1, 1)),
         **_quotient_rules(0.0),
@@ -247,6 +259,7 @@ register(
         _render_fpow,
         (0,),
         "{0} ** {1}",
+        branches=(1, 2),
         jvp=_fpow_jvp,
         vjp=_fpow_vjp,
         sympy=lambda sp, x, e, minus_e: x**e,

@@ -358,6 +358,37 @@ def batch_elementwise(bt: Batching, e: Equation, p: Params, *ins: Value) -> None
     bt.out.append(replace(e, ins=aligned, ns=ns))
 
 
+def batch_numbers_only(*tested: int, branches: tuple[int, ...] = ()) -> BatchRule:
+    """The vector-mode rule of an elementwise row whose spelling takes numbers
+    only in the inputs ``tested`` (all of them when none is given): a truth
+    test ``... if d else ...``, a helper written for floats.  Directions there
+    are refused with a located error (an array's truth value would raise when
+    the emitted code runs); elsewhere the elementwise rule applies.
+
+    ``branches``: the inputs that are the result on different paths (``a / d``,
+    or ``at_zero`` where ``d`` is 0).  When some carry directions the others
+    are given them too (broadcast), or the path taken could drop the axis.
+    """
+
+    def rule(bt: Batching, e: Equation, p: Params, *ins: Value) -> None:
+        if any(bt.has(ins[i]) for i in tested or range(len(ins))):
+            bt.error(f"`{e.prim}` of a value with directions")
+        if not any(
+            bt.has(ins[i]) and not bt.has(ins[j]) for i in branches for j in branches
+        ):
+            batch_elementwise(bt, e, p, *ins)
+            return
+        r = max(bt.rank(ins[i]) for i in branches)
+        filled = tuple(
+            bt.materialize(a, r) if i in branches and not bt.has(a) else a
+            for i, a in enumerate(ins)
+        )
+        # (the tested inputs are numbers: no axes to align with the branches')
+        bt.out.append(replace(e, ins=filled))
+
+    return rule
+
+
 # --- helpers declaring rows ------------------------------------------------------------
 
 

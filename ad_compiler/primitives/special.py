@@ -19,6 +19,7 @@ from ad_compiler.primitives.registry import (
     Params,
     Primitive,
     Value,
+    batch_numbers_only,
     helper_function,
     register,
     unary,
@@ -104,6 +105,7 @@ register(
         render=lambda p, t, a: (f"_polygamma({p['n']}, {t[0]})", PREC_ATOM),
         render_module="math",
         helper="_polygamma",
+        batch=batch_numbers_only(),  # the helper is written for floats
         result="float",
         jvp=lambda b, p, out, x, dx: b.mul(_polygamma_slope(b, p, x), dx),
         vjp=lambda b, p, out, g, x: (b.mul(_polygamma_slope(b, p, x), g),),
