@@ -452,7 +452,7 @@ def _array_rule_checked(prim) -> int:
             p,
             active,
             lambda i, shape: rng.uniform(0.5, 2.0, size=shape),
-            lambda one: row.evaluate(*one, **p),
+            lambda one, p=p: row.evaluate(*one, **p),
         )
     return checked
 
@@ -488,7 +488,13 @@ def _elementwise_rule_checked(prim) -> tuple[int, int]:
                 active = [j == i for j in range(row.arity)]
                 try:
                     checked += _against_a_loop(
-                        prim, values, p, active, draw, lambda one: _run(fn, *one), ns
+                        prim,
+                        values,
+                        p,
+                        active,
+                        draw,
+                        lambda one, fn=fn: _run(fn, *one),
+                        ns,
                     )
                 except CompileError as error:
                     assert "not supported in vector mode" in str(error), prim

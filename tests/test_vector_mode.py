@@ -362,3 +362,19 @@ def test_two_index_arrays_broadcast_together_so_their_axes_are_not_guessed():
     assert np.count_nonzero(g) == 2
     with pytest.raises(CompileError, match="vector mode needs to know how many axes"):
         hessian(two_index_arrays)(x, i, j)
+
+
+def test_a_broken_rename_in_vector_mode_is_a_verification_error():
+    # a real exception, not an `assert` (which `python -O` removes)
+    from ad_compiler.ad.batching import _Batcher
+    from ad_compiler.errors import VerificationError
+    from ad_compiler.ir.nodes import Eqn, Namer, Var
+
+    context = _Batcher({}, Namer(), Var("k"), set(), {}, "f_jvp")
+    context.out = [Eqn("neg", (Var("a"),), (Var("x"),))]
+    with pytest.raises(
+        VerificationError, match="invalid IR in `f_jvp` after the pass `batch`"
+    ):
+        context.rename(Var("b"), Var("c"))
+    context.rename(Var("a"), Var("c"))
+    assert context.out[0].outs == (Var("c"),)
