@@ -1,6 +1,38 @@
 import os
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "samples"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def _keeps(marker, position, item):
+    """Whether the case at ``position`` (0-based, in collection order) among its
+    test function's parametrized cases belongs to the fast tier."""
+    keep = marker.kwargs.get("keep")
+    if keep is not None:
+        return bool(keep(**item.callspec.params))
+    return position % marker.kwargs["every"] == 0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.fast_sample(every=k)`` or ``(keep=predicate)``: the whole grid
+    of a parametrized test runs in the full suite; only a deterministic sample
+    runs in the fast tier (``pytest -m "not slow"``) — every k-th case by
+    position, the first included, or the cases whose parameters satisfy
+    ``predicate(**params)``.  The other cases are marked ``slow`` here, before
+    ``-m`` deselects anything (hence ``tryfirst``), so no case is ever dropped
+    from the full suite and every case keeps its id."""
+    seen = {}
+    for item in items:
+        marker = item.get_closest_marker("fast_sample")
+        if marker is None or not hasattr(item, "callspec"):
+            continue
+        key = (item.path, item.cls, item.originalname)
+        position = seen.get(key, 0)
+        seen[key] = position + 1
+        if not _keeps(marker, position, item):
+            item.add_marker(pytest.mark.slow)
