@@ -4,9 +4,9 @@ Reads a function's source, lowers it to an evaluation trace and emits readable,
 self-contained Python for its derivatives.  See README.md and docs/.
 """
 
-__version__ = "0.1.0"
+from ad_compiler.version import __version__  # noqa: E402
 
-from .api import (  # noqa: E402
+from ad_compiler.api import (  # noqa: E402
     check,
     custom_derivative,
     grad,
@@ -15,7 +15,7 @@ from .api import (  # noqa: E402
     value_and_grad,
     vjp,
 )
-from .jacobians import (  # noqa: E402
+from ad_compiler.ad.jacobians import (  # noqa: E402
     gauss_newton,
     hessian,
     hvp,
@@ -23,7 +23,7 @@ from .jacobians import (  # noqa: E402
     jacobian,
     jacrev,
 )
-from .errors import (
+from ad_compiler.errors import (
     AdError,
     CompileError,
     SourceUnavailableError,

@@ -18,7 +18,7 @@ calling it costs what the code costs), with ``.source`` (the emitted text) and
 with the same parameters checks them on each call and compiles again when one
 was rebound (:mod:`ad_compiler.guard`, about 0.1 µs a call).  Compiled
 derivatives are cached per (function, its code, kind, argnums); the source
-read is checked to be the code that runs (:func:`ad_compiler.source.from_function`).
+read is checked to be the code that runs (:func:`ad_compiler.frontend.source.from_function`).
 """
 
 from __future__ import annotations
@@ -31,21 +31,21 @@ import threading
 import types
 from dataclasses import replace
 
-from . import __version__
-from .codegen import (
+from ad_compiler.version import __version__
+from ad_compiler.backend.codegen import (
     emit_function,
     emit_module,
     format_source,
     helpers_for,
     imports_for,
 )
-from .batching import batch
-from .errors import CompileError, CompileErrors, UsageError
-from .escape import printable
-from .forward import jvp as jvp_transform
-from .forward import tangent_name
-from . import shapes
-from .ir import (
+from ad_compiler.ad.batching import batch
+from ad_compiler.errors import CompileError, CompileErrors, UsageError
+from ad_compiler.escape import printable
+from ad_compiler.ad.forward import jvp as jvp_transform
+from ad_compiler.ad.forward import tangent_name
+from ad_compiler.ir import shapes
+from ad_compiler.ir.nodes import (
     Const,
     For,
     Function,
@@ -55,11 +55,11 @@ from .ir import (
     shift_tree,
     tree_leaves,
 )
-from .primitives import PRIMITIVES
-from .loader import load
-from .inplace import emitted_form
-from .lower import lower_function
-from .passes import (
+from ad_compiler.ir.primitives import PRIMITIVES
+from ad_compiler.backend.loader import load
+from ad_compiler.backend.inplace import emitted_form
+from ad_compiler.frontend.lower import lower_function
+from ad_compiler.opt.passes import (
     drop_shape_noops,
     fix_parameters,
     optimize,
@@ -67,20 +67,25 @@ from .passes import (
     select_results,
     specialize,
 )
-from .reverse import adjoint_name
-from .reverse import vjp as vjp_transform
-from .decorators import check_decorators
-from .guard import COMPILE_LOCK, current, guarded, is_current, unique
-from .scope import RuntimeScope, StaticScope, recording_reads
-from .names import bound_names, check_unique, clash_free, rename_params
-from .source import (
+from ad_compiler.ad.reverse import adjoint_name
+from ad_compiler.ad.reverse import vjp as vjp_transform
+from ad_compiler.frontend.decorators import check_decorators
+from ad_compiler.guard import COMPILE_LOCK, current, guarded, is_current, unique
+from ad_compiler.frontend.scope import RuntimeScope, StaticScope, recording_reads
+from ad_compiler.backend.names import (
+    bound_names,
+    check_unique,
+    clash_free,
+    rename_params,
+)
+from ad_compiler.frontend.source import (
     FunctionSource,
     from_function,
     module_functions,
     parse_module,
     source_lines,
 )
-from .tuple_loops import unroll_item_loops
+from ad_compiler.opt.tuple_loops import unroll_item_loops
 
 # what the emitted Hessian and Jacobian wrappers read besides their parameters
 WRAPPER_GLOBALS = frozenset({"np", "tuple", "float", "range", "_directions", "_blocks"})
@@ -427,7 +432,10 @@ def _compile_derivative(f, kind: str, argnums, arrays: bool):
         wrt, wrt_tree = _wrt_of(f.__name__, f.n, argnums)
         return ArrayDerivative(f.fn, f.src, kind, wrt, wrt_tree, base=f)
     if hasattr(f, "variant"):  # a jacobian or hessian: forward mode through it
-        from .jacobians import forward_of_derived, jvp_of_derived  # (a cycle)
+        from ad_compiler.ad.jacobians import (
+            forward_of_derived,
+            jvp_of_derived,
+        )  # (a cycle)
 
         if kind == "jvp":
             return jvp_of_derived(f, argnums)
@@ -445,7 +453,7 @@ def _compile_derivative(f, kind: str, argnums, arrays: bool):
         src, fn = f.src, f.ir
         taped = _closure_check(fn, kind)
         if taped and kind in ("grad", "value_and_grad"):
-            from .jacobians import forward_gradient
+            from ad_compiler.ad.jacobians import forward_gradient
 
             return forward_gradient(f, argnums, fn, kind == "value_and_grad")
     else:
@@ -550,7 +558,7 @@ class ArrayDerivative:
 
     NumPy broadcasts an axis exactly when its length is 1, so the emitted code
     depends only on each argument's number of axes and which of them have
-    length 1 (:func:`ad_compiler.shapes.signature`), never on the sizes: one
+    length 1 (:func:`ad_compiler.ir.shapes.signature`), never on the sizes: one
     compilation serves every batch size.  ``.source`` and ``.ir`` are those of
     the most recent call's compilation; before any call, of the compilation
     for arguments of unknown shape (the code ``adc compile`` writes).
@@ -941,7 +949,7 @@ def compile_file(
     otherwise) or ``forward`` (``f_jvp``).  ``wrt`` names parameters (default all).
     With ``ir_only`` the primal traces are returned instead of source.
     ``fix`` (``{"n": 10}``) makes parameters constants, in every function that has them.
-    ``shape_of`` (``{"X": ("n", "n")}``, see :func:`ad_compiler.shapes.parse`)
+    ``shape_of`` (``{"X": ("n", "n")}``, see :func:`ad_compiler.ir.shapes.parse`)
     gives parameters' shapes beyond what their annotations say.
     ``seconds`` bounds the symbolic mode's SymPy work per function, as
     ``adc check``'s budget does (running out is a :class:`UsageError`).
@@ -966,7 +974,10 @@ def compile_file(
         derivatives += [d] + helper_irs(fn, kind)
         primals.append(fn)
         if mode in ("hessian", "jacobian"):
-            from .jacobians import hessian_source, jacobian_source  # (a cycle)
+            from ad_compiler.ad.jacobians import (
+                hessian_source,
+                jacobian_source,
+            )  # (a cycle)
 
             # the wrapper's text reads these globals: no parameter may hide one
             fn = rename_params(fn, WRAPPER_GLOBALS | {d.name})
@@ -978,7 +989,7 @@ def compile_file(
     if ir_only:
         return "\n".join(traces)
     if any("_directions(" in w for w in wrappers):
-        from .jacobians import VECTOR_HELPERS
+        from ad_compiler.ad.jacobians import VECTOR_HELPERS
 
         wrappers.insert(0, VECTOR_HELPERS.strip("\n") + "\n")
     header = _header(
@@ -1036,9 +1047,9 @@ def _returns_number(fn: Function) -> bool:
 def _symbolic_module(text, file, functions, wrt, command, fix, seconds) -> str:
     """``compile_file(mode="symbolic")``: gradients written from sympy.diff,
     ``seconds`` at most for each function."""
-    from .sympy_check import OutOfTime, time_budget
-    from .symbolic import symbolic_gradient_source
-    from .unroll import NotExpressible
+    from ad_compiler.symbolic.check import OutOfTime, time_budget
+    from ad_compiler.symbolic.translate import symbolic_gradient_source
+    from ad_compiler.symbolic.unroll import NotExpressible
 
     defs = []
     for fn in _lower_file(text, file, functions, fix):
@@ -1172,11 +1183,11 @@ def check_file(
     seconds: float | None = 60.0,
     progress=None,
 ) -> list:
-    """:func:`ad_compiler.sympy_check.check_function` for each function of a file's text.
+    """:func:`ad_compiler.symbolic.check.check_function` for each function of a file's text.
 
     The file is parsed, never run.  ``progress(name)`` is called before each check.
     """
-    from .sympy_check import check_function
+    from ad_compiler.symbolic.check import check_function
 
     reports = []
     lowered = _lower_file(text, file, functions)
@@ -1202,13 +1213,13 @@ def scalar_only(fn: Function, what: str) -> None:
 
 def check(f, points=None, seconds: float | None = 60.0):
     """Prove the emitted derivatives of ``f`` equal to SymPy's; a
-    :class:`~ad_compiler.sympy_check.CheckReport` (``.ok``, ``.text()``).
+    :class:`~ad_compiler.symbolic.check.CheckReport` (``.ok``, ``.text()``).
 
     ``points`` — ``{name: value}`` dicts or tuples of arguments — are where to
     check along the path taken when ``f`` has no closed form (a loop until a
     tolerance), and where to compare numerically when needed.
     """
-    from .sympy_check import check_function
+    from ad_compiler.symbolic.check import check_function
 
     fn = trace(f)
     names = [p.name for p in fn.params]
@@ -1257,8 +1268,8 @@ def trace_ir(text: str, file: str, function: str) -> Function:
 
 
 def trace_file(text: str, file: str, function: str, point: dict, wrt=None, output=None):
-    """The trace tables (:mod:`ad_compiler.tables`) of a file's function at a point."""
-    from .tables import trace_tables
+    """The trace tables (:mod:`ad_compiler.tools.tables`) of a file's function at a point."""
+    from ad_compiler.tools.tables import trace_tables
 
     fn = trace_ir(text, file, function)
     scalar_only(fn, "adc trace prints the seeds' tables of scalar code")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .escape import printable, visible
+from ad_compiler.escape import printable, visible
 
 
 def _blank(text: str) -> str:

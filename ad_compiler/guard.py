@@ -23,7 +23,7 @@ import numbers
 import threading
 import types
 
-from .errors import UsageError
+from ad_compiler.errors import UsageError
 
 # Held by every compilation (re-entrant: compilations nest).
 COMPILE_LOCK = threading.RLock()

@@ -59,9 +59,9 @@ import time
 from pathlib import Path
 
 from ad_compiler import api
-from ad_compiler.codegen import emit_function, format_source
-from ad_compiler.scope import StaticScope
-from ad_compiler.source import FunctionSource, module_functions, parse_module
+from ad_compiler.backend.codegen import emit_function, format_source
+from ad_compiler.frontend.scope import StaticScope
+from ad_compiler.frontend.source import FunctionSource, module_functions, parse_module
 
 HERE = Path(__file__).resolve().parent
 SIZES = (1_000, 2_000, 5_000, 10_000)

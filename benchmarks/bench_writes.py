@@ -14,7 +14,7 @@ itself, its emitted gradient (``grad(f)``) and its emitted tangent
 (``jvp(f, (x,), (v,))``), and prints each derivative's cost as a multiple of
 the function.  The IR is single-assignment (``y[i] = v`` makes a new array);
 the emitted code writes in place where nothing can observe the old array
-(``ad_compiler/inplace.py``).  With copies each write costs O(n), so the
+(``ad_compiler/backend/inplace.py``).  With copies each write costs O(n), so the
 ratios would grow with n; written in place they stay flat.  It also reports
 the gradient's peak memory (``tracemalloc``) against the n-element arrays it
 needs, and checks every gradient against central differences first.

@@ -185,7 +185,7 @@ def test_the_cli_refuses_too(f, tmp_path):
     path = tmp_path / "m.py"
     path.write_text(src)
     out = subprocess.run(
-        [sys.executable, "-m", "ad_compiler.cli", "compile", str(path)]
+        [sys.executable, "-m", "ad_compiler.tools.cli", "compile", str(path)]
         + ["--function", f.__name__, "--shape", "X=2,2"],
         capture_output=True,
         text=True,

@@ -15,7 +15,7 @@ from ad_compiler import (
     value_and_grad,
     vjp,
 )
-from ad_compiler.ir import Function
+from ad_compiler.ir.nodes import Function
 
 SCALE = 3.0
 

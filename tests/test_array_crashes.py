@@ -287,7 +287,15 @@ def test_layer_loop_through_the_cli(tmp_path):
     )
     out = tmp_path / "net_grad.py"
     proc = subprocess.run(
-        [sys.executable, "-m", "ad_compiler.cli", "compile", str(src), "-o", str(out)]
+        [
+            sys.executable,
+            "-m",
+            "ad_compiler.tools.cli",
+            "compile",
+            str(src),
+            "-o",
+            str(out),
+        ]
         + ["--wrt", "W1,b1,W2,b2", "--shape", "x=n,d", "W1=d,h", "b1=h"]
         + ["W2=h,k", "b2=k"],
         capture_output=True,

@@ -14,7 +14,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ad_compiler import grad, hessian, jvp, shapes, trace, vjp
+from ad_compiler import grad, hessian, jvp, trace, vjp
+from ad_compiler.ir import shapes
 from ad_compiler.errors import CompileError
 
 from array_corpus import CASES, arguments, differentiable

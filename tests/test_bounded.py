@@ -17,7 +17,7 @@ import pytest
 
 from ad_compiler import grad
 from ad_compiler.errors import CompileError
-from ad_compiler.lower import MAX_NESTING
+from ad_compiler.frontend.lower import MAX_NESTING
 
 sys.path.insert(
     0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks")
@@ -27,7 +27,7 @@ from bench_emit import generate_lines  # noqa: E402  (the benchmark's generator)
 
 def adc(*args, timeout=60):
     return subprocess.run(
-        [sys.executable, "-m", "ad_compiler.cli", *args],
+        [sys.executable, "-m", "ad_compiler.tools.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -271,9 +271,13 @@ def _cpu_seconds(n_lines: int) -> dict:
     """CPU seconds of this process per stage (other processes sharing the
     machine do not count) for the whole pipeline except black."""
     from ad_compiler import api
-    from ad_compiler.codegen import emit_function
-    from ad_compiler.scope import StaticScope
-    from ad_compiler.source import FunctionSource, module_functions, parse_module
+    from ad_compiler.backend.codegen import emit_function
+    from ad_compiler.frontend.scope import StaticScope
+    from ad_compiler.frontend.source import (
+        FunctionSource,
+        module_functions,
+        parse_module,
+    )
 
     text = generate_lines(n_lines)
     # The garbage collector's full passes grow with everything alive in the

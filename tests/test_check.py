@@ -15,12 +15,12 @@ import sympy
 import corpus
 import seeds
 from ad_compiler import SourceUnavailableError, check, trace
-from ad_compiler.sympy_check import check_function
-from ad_compiler.cli import main
-from ad_compiler.rules import RULES, Rule
-from ad_compiler.symbolic import to_sympy
-from ad_compiler.primitives import PRIMITIVES
-from ad_compiler.unroll import NotExpressible, apply_sympy
+from ad_compiler.symbolic.check import check_function
+from ad_compiler.tools.cli import main
+from ad_compiler.ad.rules import RULES, Rule
+from ad_compiler.symbolic.translate import to_sympy
+from ad_compiler.ir.primitives import PRIMITIVES
+from ad_compiler.symbolic.unroll import NotExpressible, apply_sympy
 from test_cli import adc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -252,7 +252,7 @@ def test_an_undecided_equality_is_neither_proved_nor_failed():
     everywhere, a domain SymPy's sampler misses), nothing was compared: the
     report says "not proved" and `adc check` counts it as not checked, exit 0
     (it used to be a failure, exit 1, with nothing wrong)."""
-    from ad_compiler.sympy_check import CheckReport, Proof
+    from ad_compiler.symbolic.check import CheckReport, Proof
 
     undecided = Proof("forward", "y_dot", None, "numeric", "no point defined")
     proved = Proof("reverse", "x_bar", True, "symbolic")

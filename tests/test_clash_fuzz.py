@@ -29,7 +29,8 @@ import sys
 import numpy as np
 import pytest
 
-from ad_compiler import cli, grad, jvp
+from ad_compiler import grad, jvp
+from ad_compiler.tools import cli
 from ad_compiler.errors import CompileError
 
 CASES = int(os.environ.get("ADC_FUZZ_CASES", "300"))

@@ -13,7 +13,7 @@ SEEDS = os.path.join(ROOT, "samples", "seeds.py")
 
 def adc(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "ad_compiler.cli", *args],
+        [sys.executable, "-m", "ad_compiler.tools.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,

@@ -1,9 +1,9 @@
 """The CLI at its edges: output files, bounded work, and every usage error.
 
-Exit statuses (``ad_compiler/cli.py``): 0 ok, 1 the input cannot be
+Exit statuses (``ad_compiler/tools/cli.py``): 0 ok, 1 the input cannot be
 differentiated (or traced at that point), 2 a usage error, 130 Ctrl-C; never 3
 (an internal error) and never a traceback for anything a user can type.  Most
-cases run in-process through :func:`ad_compiler.cli.main` (fast); Ctrl-C and
+cases run in-process through :func:`ad_compiler.tools.cli.main` (fast); Ctrl-C and
 the module's ``-o`` round trip run as a user runs them, through a subprocess.
 """
 
@@ -19,8 +19,8 @@ import time
 
 import pytest
 
-from ad_compiler import outfile
-from ad_compiler.cli import main
+from ad_compiler.tools import outfile
+from ad_compiler.tools.cli import main
 
 SOURCE = """import math
 
@@ -458,7 +458,7 @@ def test_ctrl_c_exits_130_without_a_traceback(tmp_path):
         [
             sys.executable,
             "-m",
-            "ad_compiler.cli",
+            "ad_compiler.tools.cli",
             "check",
             str(path),
             "--seconds",
@@ -489,7 +489,7 @@ def test_a_tiny_budget_does_not_break_sympy(tmp_path, seconds):
         [
             sys.executable,
             "-m",
-            "ad_compiler.cli",
+            "ad_compiler.tools.cli",
             "check",
             str(path),
             "--seconds",
@@ -661,7 +661,7 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
     fifo = tmp_path / "in.py"
     os.mkfifo(fifo)
     done = subprocess.run(
-        [sys.executable, "-m", "ad_compiler.cli", "compile", str(fifo)],
+        [sys.executable, "-m", "ad_compiler.tools.cli", "compile", str(fifo)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -6,7 +6,7 @@ that do not; files that exist, do not, are directories, are the input itself,
 are device nodes), against a few small sample files (scalar code, array code,
 a syntax error, a BOM, invalid UTF-8).  Every case must end with exit status
 0, 1 or 2, with no traceback and no "internal compiler error" on stderr, within
-a time bound.  Most cases run in-process through ``ad_compiler.cli.main``; a
+a time bound.  Most cases run in-process through ``ad_compiler.tools.cli.main``; a
 few dozen through a subprocess, as a user runs them.  Writes go to a
 temporary folder only.
 
@@ -25,8 +25,8 @@ import time
 
 import pytest
 
-from ad_compiler.cli import main
-from ad_compiler.sympy_check import OutOfTime, time_budget
+from ad_compiler.tools.cli import main
+from ad_compiler.symbolic.check import OutOfTime, time_budget
 
 CASES = int(os.environ.get("ADC_FUZZ_CASES", "300"))
 SEED = int(os.environ.get("ADC_FUZZ_SEED", "14"))
@@ -313,7 +313,7 @@ def test_random_command_lines_through_a_subprocess(sample_folder):
         argv = grammar.command()
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", "ad_compiler.cli", *argv],
+                [sys.executable, "-m", "ad_compiler.tools.cli", *argv],
                 capture_output=True,
                 text=True,
                 errors="replace",

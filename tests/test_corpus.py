@@ -317,7 +317,7 @@ def test_emitted_source_is_clean_and_self_contained(f, domain):
     for kind, fn, args in emitted(f, x):
         src = fn.source
         assert fn.ir is not None
-        # ad_compiler.codegen.format_source uses black.Mode(): line length 88.
+        # ad_compiler.backend.codegen.format_source uses black.Mode(): line length 88.
         clean = black.format_str(src, mode=black.Mode())
         assert clean == src, f"{kind} is not black-clean"
         tree = ast.parse(src)

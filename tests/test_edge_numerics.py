@@ -225,7 +225,7 @@ def emitted():
     modules = {}
     for mode in ("reverse", "forward"):
         proc = subprocess.run(
-            [sys.executable, "-m", "ad_compiler.cli", "compile", "edge_corpus.py"]
+            [sys.executable, "-m", "ad_compiler.tools.cli", "compile", "edge_corpus.py"]
             + ["--mode", mode],
             capture_output=True,
             text=True,
@@ -564,7 +564,7 @@ def test_nan_at_every_order_numpy_maximum_minimum():
 @pytest.mark.slow  # one `adc compile` run
 def test_cli_hessian_module_is_nan_at_nan(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "ad_compiler.cli", "compile", "nan_corpus.py"]
+        [sys.executable, "-m", "ad_compiler.tools.cli", "compile", "nan_corpus.py"]
         + ["--mode", "hessian"],
         capture_output=True,
         text=True,

@@ -144,7 +144,15 @@ def test_cli_error_message_and_location(name):
     snippet, message = CASES[name]
     line, col = expected_location(name, snippet)
     proc = subprocess.run(
-        [sys.executable, "-m", "ad_compiler.cli", "compile", FILE, "--function", name],
+        [
+            sys.executable,
+            "-m",
+            "ad_compiler.tools.cli",
+            "compile",
+            FILE,
+            "--function",
+            name,
+        ],
         capture_output=True,
         text=True,
     )
@@ -157,7 +165,7 @@ def test_cli_error_message_and_location(name):
 
 def test_cli_reports_every_function_error_at_once():
     proc = subprocess.run(
-        [sys.executable, "-m", "ad_compiler.cli", "compile", FILE],
+        [sys.executable, "-m", "ad_compiler.tools.cli", "compile", FILE],
         capture_output=True,
         text=True,
     )
@@ -194,7 +202,7 @@ def test_syntax_error_is_reported_at_its_position(tmp_path):
     bad = tmp_path / "broken.py"
     bad.write_text("def f(x):\n    return x +\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "ad_compiler.cli", "compile", str(bad)],
+        [sys.executable, "-m", "ad_compiler.tools.cli", "compile", str(bad)],
         capture_output=True,
         text=True,
     )

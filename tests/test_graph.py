@@ -9,7 +9,7 @@ import sys
 import control_flow
 import seeds
 from ad_compiler import trace
-from ad_compiler.graph import to_dot
+from ad_compiler.tools.graph import to_dot
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -52,7 +52,7 @@ def test_branches_and_loops_are_clusters_and_adjoint_edges_reverse():
 
 
 def test_adc_graph_writes_dot_and_an_image_or_says_why_not(tmp_path):
-    base = [sys.executable, "-m", "ad_compiler.cli", "graph", "samples/seeds.py"]
+    base = [sys.executable, "-m", "ad_compiler.tools.cli", "graph", "samples/seeds.py"]
     base += ["--function", "f"]
     proc = subprocess.run(base, capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0 and proc.stdout.startswith('digraph "f" {')

@@ -18,9 +18,9 @@ import sympy
 
 from ad_compiler import UsageError, grad, hessian, hvp, jacfwd, jacobian, jacrev
 from ad_compiler.api import trace
-from ad_compiler.symbolic import to_sympy
-from ad_compiler.sympy_check import OutOfTime, _decider, time_budget
-from ad_compiler.unroll import NotExpressible, Unroller
+from ad_compiler.symbolic.translate import to_sympy
+from ad_compiler.symbolic.check import OutOfTime, _decider, time_budget
+from ad_compiler.symbolic.unroll import NotExpressible, Unroller
 
 from corpus import CASES, KNOWN_BUGS, POINTS
 
@@ -233,7 +233,7 @@ def _adc_module(*args):
     import subprocess
 
     proc = subprocess.run(
-        [sys.executable, "-m", "ad_compiler.cli", "compile", *args],
+        [sys.executable, "-m", "ad_compiler.tools.cli", "compile", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

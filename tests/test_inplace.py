@@ -1,4 +1,4 @@
-"""Writes in place (ad_compiler/inplace.py): only where nothing can tell.
+"""Writes in place (ad_compiler/backend/inplace.py): only where nothing can tell.
 
 Each function below writes into arrays one element at a time.  Its gradient,
 tangent and Hessian are checked against central differences whichever way the
@@ -173,7 +173,7 @@ def test_in_place_writes_show_in_the_cli_module(tmp_path):
         [
             sys.executable,
             "-m",
-            "ad_compiler.cli",
+            "ad_compiler.tools.cli",
             "compile",
             str(sample),
             "--shape",

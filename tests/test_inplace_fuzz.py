@@ -1,4 +1,4 @@
-"""Writing in place (ad_compiler/inplace.py) changes no value: a differential test.
+"""Writing in place (ad_compiler/backend/inplace.py) changes no value: a differential test.
 
 Hypothesis writes small NumPy functions that write into arrays one element at a
 time (loops, nested loops, branches, aliases, accumulators).  Each is compiled
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, note, settings
 
 import ad_compiler.api
 from ad_compiler import grad, jvp
-from ad_compiler.passes import float_literals
+from ad_compiler.opt.passes import float_literals
 
 SETTINGS = settings(
     max_examples=int(os.environ.get("ADC_HYPOTHESIS_EXAMPLES", "40")),

@@ -11,7 +11,7 @@ binding; it is never baked from the first binding.
 
 import pytest
 
-from ad_compiler import cli
+from ad_compiler.tools import cli
 
 HEAD = "import math\n\nN = 2.0\n"
 TAIL = "\n\ndef f(x):\n    return N * x\n"

@@ -121,7 +121,13 @@ def test_cli_module_computes_the_same_gradient(name, tmp_path):
     args, n, shape_spec = CASES[name]
     out = tmp_path / f"{name}_grad.py"
     wrt = ",".join(networks.__dict__[name].__code__.co_varnames[:n])
-    cmd = [sys.executable, "-m", "ad_compiler.cli", "compile", "samples/networks.py"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ad_compiler.tools.cli",
+        "compile",
+        "samples/networks.py",
+    ]
     cmd += ["--function", name, "--wrt", wrt, "--shape"] + shape_spec.split()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -138,7 +144,13 @@ def test_cli_module_computes_the_same_gradient(name, tmp_path):
 
 
 def test_cli_asks_for_shapes_it_needs():
-    cmd = [sys.executable, "-m", "ad_compiler.cli", "compile", "samples/networks.py"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ad_compiler.tools.cli",
+        "compile",
+        "samples/networks.py",
+    ]
     proc = subprocess.run(
         cmd + ["--function", "tanh_mlp"],
         cwd=ROOT,
@@ -162,7 +174,7 @@ def test_cli_rejects_a_malformed_shape():
     cmd = [
         sys.executable,
         "-m",
-        "ad_compiler.cli",
+        "ad_compiler.tools.cli",
         "compile",
         "samples/networks.py",
         "--shape",
@@ -207,7 +219,7 @@ def test_training_sample_reaches_the_accuracy_it_reports(tmp_path):
 )
 def test_scalar_tools_say_they_are_for_scalar_code(command, what):
     proc = subprocess.run(
-        [sys.executable, "-m", "ad_compiler.cli", *command],
+        [sys.executable, "-m", "ad_compiler.tools.cli", *command],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -228,7 +240,7 @@ def test_cli_emits_a_vjp_for_an_array_valued_function(tmp_path):
         [
             sys.executable,
             "-m",
-            "ad_compiler.cli",
+            "ad_compiler.tools.cli",
             "compile",
             str(src),
             "--shape",

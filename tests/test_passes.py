@@ -9,9 +9,9 @@ import corpus
 import seeds
 from ad_compiler import grad, trace
 from ad_compiler.api import derivative_ir
-from ad_compiler.ir import Const, Eqn, Function, Var
-from ad_compiler.codegen import emit_function
-from ad_compiler.passes import (
+from ad_compiler.ir.nodes import Const, Eqn, Function, Var
+from ad_compiler.backend.codegen import emit_function
+from ad_compiler.opt.passes import (
     eliminate_dead_code,
     float_literals,
     optimize,

@@ -12,12 +12,12 @@ import random
 import pytest
 import sympy
 
-from ad_compiler.builder import NumericOps
-from ad_compiler.primitives import PRIMITIVES
-from ad_compiler.rules import RULES, Rule, rule_for
+from ad_compiler.ir.builder import NumericOps
+from ad_compiler.ir.primitives import PRIMITIVES
+from ad_compiler.ad.rules import RULES, Rule, rule_for
 from ad_compiler.errors import CompileError
-from ad_compiler.symbolic import SympyOps
-from ad_compiler.unroll import apply_sympy as _apply
+from ad_compiler.symbolic.translate import SympyOps
+from ad_compiler.symbolic.unroll import apply_sympy as _apply
 
 # Where each primitive is smooth, per input: (low, high); magnitudes for `abs`/`sign`.
 DOMAINS = {

@@ -16,9 +16,10 @@ import textwrap
 
 import pytest
 
-from ad_compiler import cli, grad, jvp
+from ad_compiler import grad, jvp
+from ad_compiler.tools import cli
 from ad_compiler.errors import CompileError, Loc, visible
-from ad_compiler.source import source_lines
+from ad_compiler.frontend.source import source_lines
 
 MODES = ("reverse", "forward", "hessian", "hvp", "jacobian", "symbolic")
 
@@ -359,7 +360,7 @@ def test_any_text_in_a_docstring_stays_inside_it():
     import os
     import random
 
-    from ad_compiler.codegen import _docstring
+    from ad_compiler.backend.codegen import _docstring
     from ad_compiler.escape import docstring_lines as _docstring_lines
 
     rng = random.Random(14)

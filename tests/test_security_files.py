@@ -44,7 +44,7 @@ MODES = ["reverse", "forward", "symbolic", "hessian", "hvp", "jacobian"]
 
 def adc(*args, cwd):
     return subprocess.run(
-        [sys.executable, "-m", "ad_compiler.cli", *args],
+        [sys.executable, "-m", "ad_compiler.tools.cli", *args],
         capture_output=True,
         text=True,
         errors="surrogateescape",
@@ -172,7 +172,7 @@ def test_printable_escapes_every_line_break_and_control_character():
 
 
 def test_a_header_cannot_close_its_docstring():
-    from ad_compiler.codegen import emit_module
+    from ad_compiler.backend.codegen import emit_module
 
     for header in ['x"""; import os; """', 'ends with a quote"', "back\\", '""""']:
         module = emit_module([], header, [])
@@ -181,7 +181,7 @@ def test_a_header_cannot_close_its_docstring():
 
 
 def test_dot_labels_stay_one_string():
-    from ad_compiler.graph import _quoted
+    from ad_compiler.tools.graph import _quoted
 
     hostile = 'x", shape=box, image="/etc/passwd"]; n9 [label="\n'
     quoted = _quoted(hostile)

@@ -6,8 +6,8 @@ import pytest
 
 from ad_compiler import UsageError
 from ad_compiler.api import compile_file, trace_ir
-from ad_compiler.codegen import format_source
-from ad_compiler.swell import swell, swell_text
+from ad_compiler.backend.codegen import format_source
+from ad_compiler.tools.swell import swell, swell_text
 from test_cli import adc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

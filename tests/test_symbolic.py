@@ -4,7 +4,7 @@ import sympy
 
 import seeds
 from ad_compiler import grad, trace
-from ad_compiler.symbolic import to_sympy
+from ad_compiler.symbolic.translate import to_sympy
 
 
 def test_trace_to_sympy_matches_the_formula():

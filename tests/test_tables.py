@@ -11,7 +11,7 @@ import pytest
 import corpus
 import seeds
 from ad_compiler import UsageError, grad, jvp, trace, vjp
-from ad_compiler.tables import trace_tables
+from ad_compiler.tools.tables import trace_tables
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -93,7 +93,7 @@ def test_tables_of_two_outputs_give_a_jacobian_column_and_row(output):
 
 
 def test_adc_trace_prints_the_tables_and_json(tmp_path):
-    base = [sys.executable, "-m", "ad_compiler.cli", "trace", "samples/seeds.py"]
+    base = [sys.executable, "-m", "ad_compiler.tools.cli", "trace", "samples/seeds.py"]
     args = base + ["--function", "f", "--at", "x1=2", "x2=5", "--digits", "3"]
     proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr

@@ -25,7 +25,7 @@ from ad_compiler import (
     jvp,
     vjp,
 )
-from ad_compiler.jacobians import gauss_newton
+from ad_compiler.ad.jacobians import gauss_newton
 
 from array_corpus import CASES, arguments, differentiable
 from test_golden import check_golden

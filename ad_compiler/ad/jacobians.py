@@ -1,0 +1,754 @@
+"""Jacobians, Hessians and Hessian-vector products, from the emitted code.
+
+Everything here is one emitted pass, run once:
+
+* ``jacfwd(f)`` calls ``f``'s forward-mode code with every input direction at
+  once: the tangent of input ``j`` is the unit vector ``e_j``, an array, and
+  since a tangent only ever meets the primal values linearly (``cos(x) * ẋ``),
+  the emitted scalar code runs unchanged and each output's tangent comes out
+  as a row of the Jacobian (*vector mode*);
+* ``jacrev(f)`` does the same in reverse mode, with the seeds ``ȳ_i = e_i``:
+  each input's adjoint comes out as a column;
+* ``jacobian(f)`` picks forward mode when ``f`` has at most as many inputs as
+  outputs and reverse mode otherwise, as the seeds prescribe (a forward pass
+  per input column, a reverse pass per output row), and says which in ``.mode``;
+* ``hessian(f)`` is forward over reverse: the IR of ``grad(f)`` differentiated
+  again in forward mode (no text is re-read), run in vector mode; ``hvp(f)``
+  is the same code with one direction, ``H·v`` without forming ``H``.
+
+For array code the directions are a leading axis of every tangent (or seed)
+and the derivative's IR is rewritten to carry it (:mod:`ad_compiler.ad.batching`):
+a Jacobian of ``f: R^(s_in) -> R^(s_out)`` comes back as an array of shape
+``s_out + s_in`` and a Hessian as ``s + s``, as JAX returns them.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from ad_compiler.api import (
+    ArrayDerivative,
+    _signature_ir,
+    _wrt,
+    _wrt_of,
+    compile_derivative,
+)
+from ad_compiler.errors import UsageError
+from ad_compiler.ir.nodes import Function, Var, signature
+
+__all__ = ["jacfwd", "jacrev", "jacobian", "hessian", "hvp", "gauss_newton"]
+
+
+def _primal_ir(f) -> Function:
+    return _signature_ir(f)
+
+
+def _unit_vectors(k: int) -> list:
+    return list(numpy.eye(k))
+
+
+def _row(value, k: int) -> numpy.ndarray:
+    """A tangent or adjoint as k numbers (a zero comes back as the scalar 0.0)."""
+    return numpy.broadcast_to(numpy.asarray(value, dtype=float), (k,))
+
+
+def _shape_by(tree, items: list):
+    """``items`` arranged as ``tree`` (an int: one item; a tuple: a tuple)."""
+    if isinstance(tree, int):
+        return items[tree]
+    if tree == tuple(range(len(items))):
+        return tuple(items)  # the flat tuple: no walk per element
+    return tuple(_shape_by(t, items) for t in tree)
+
+
+def _matrix(values, k: int) -> list:
+    """Tangents or adjoints (arrays of k, or a scalar zero) as rows of Python
+    floats, converted by NumPy in one go (a float() per element costs more than
+    the emitted code at n = 1,000)."""
+    rows = [
+        v if type(v) is numpy.ndarray and v.shape == (k,) else _row(v, k)
+        for v in values
+    ]
+    return numpy.array(rows, dtype=float).tolist()
+
+
+class Derived:
+    """A Jacobian or Hessian function: one call of emitted code in vector mode.
+
+    A call is ``post(compiled(*args, *directions), args, context)``: ``pre(args)``
+    gives the directions (unit vectors: constants) and a context, ``post``
+    arranges the results, linearly.  :meth:`variant` says which emitted code,
+    ``pre`` and ``post`` a call uses (code for numbers or for arrays).  That
+    linearity is what lets a Derived be differentiated again in forward mode
+    (:func:`forward_of_derived`): nested vector mode, to any order.
+
+    ``.mode`` is ``"forward"``, ``"reverse"`` ...; ``.source`` and ``.ir`` are
+    those of the emitted function the last call used.  ``depth`` counts the
+    direction axes the values of its code for numbers carry (one per nesting).
+    """
+
+    def __init__(
+        self,
+        compiled,
+        mode: str,
+        name: str,
+        n: int,
+        variant=None,
+        run=None,
+        defaults=(),
+        names=(),
+    ):
+        self.compiled, self.mode, self.n = compiled, mode, n
+        self.names = tuple(names)  # of the parameters, for keyword arguments
+        self.variant, self._run = variant, run
+        self.defaults = tuple(defaults)  # of the last parameters, as f has them
+        self.depth = 1
+        self.__name__ = self.__qualname__ = name
+        self.__doc__ = f"{name}: {mode}-mode code run once in vector mode."
+
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            args = with_keywords(self.__name__, self.names, self.defaults, args, kwargs)
+        args = with_defaults(self.__name__, self.n, self.defaults, args)
+        if self._run is not None:
+            return self._run(*args)
+        compiled, pre, post = self.variant(args)
+        self.compiled = compiled
+        directions, context = pre(args)
+        return post(compiled(*args[: self.n], *directions), args, context)
+
+    def interface(self) -> Function:
+        """Its parameters (those of the function it differentiates)."""
+        params = tuple(Var(f"x{i}") for i in range(self.n))
+        return Function(self.__name__, params, (), (Var("y"),))
+
+    @property
+    def source(self) -> str:
+        header = f"# {self.__name__}: {self.mode} mode, all directions in one call\n"
+        return header + self.compiled.source
+
+    @property
+    def ir(self):
+        return self.compiled.ir
+
+
+def defaults_of(f) -> tuple:
+    """The default values of ``f``'s last parameters (numbers, as lowered)."""
+    return tuple(c.value for c in _primal_ir(f).defaults)
+
+
+def names_of(f) -> tuple:
+    """The names of ``f``'s parameters (for keyword arguments)."""
+    return tuple(p.name for p in _primal_ir(f).params)
+
+
+def with_keywords(name: str, names: tuple, defaults: tuple, args, kwargs) -> tuple:
+    """``args`` and ``kwargs`` bound to the parameters ``names`` as Python binds
+    a call (the defaults filling the rest); a TypeError as Python's otherwise."""
+    kwargs = dict(kwargs)
+    for key in kwargs:
+        if key not in names:
+            raise TypeError(f"{name}() got an unexpected keyword argument '{key}'")
+        if names.index(key) < len(args):
+            raise TypeError(f"{name}() got multiple values for argument '{key}'")
+    plain = len(names) - len(defaults)
+    bound = list(args)
+    for i in range(len(args), len(names)):
+        if names[i] in kwargs:
+            bound.append(kwargs[names[i]])
+        elif i >= plain:
+            bound.append(defaults[i - plain])
+        else:
+            raise TypeError(f"{name}() missing required argument: '{names[i]}'")
+    return tuple(bound)
+
+
+def with_defaults(name: str, n: int, defaults: tuple, args: tuple) -> tuple:
+    """``args`` completed to ``n`` with the defaults of the parameters left out,
+    as calling the function itself would be; a TypeError as Python's if too few."""
+    missing = n - len(args)
+    if missing <= 0:
+        return args
+    if missing > len(defaults):
+        raise TypeError(
+            f"{name}() takes {n - len(defaults)} to {n} positional arguments "
+            f"but {len(args)} were given"
+        )
+    return args + defaults[len(defaults) - missing :]
+
+
+def _constant(k: int):
+    """``pre`` for code for numbers: the k unit vectors as the directions."""
+    return lambda args: (_unit_vectors(k), None)
+
+
+def _unit_directions(wrt: tuple):
+    """``pre`` for array code: unit directions shaped like the arguments at wrt."""
+    return lambda args: (
+        _Blocks([numpy.shape(args[i]) for i in wrt]).directions(),
+        None,
+    )
+
+
+def _vector_mode(f, kind: str, wrt: tuple, mode: str, name: str, scalar_io, array_io):
+    """A :class:`Derived` calling the emitted ``kind`` code in vector mode:
+    ``scalar_io`` (pre, post) for code compiled for numbers (directions as 1-D
+    arrays broadcast through it), ``array_io`` for array code or a call with
+    arrays, where the ``_vector`` variant carries the directions as a leading
+    axis."""
+    scalar = compile_derivative(f, kind, wrt)
+    array_code = isinstance(scalar, ArrayDerivative) or getattr(scalar, "arrays", False)
+
+    def vector():
+        return compile_derivative(f, f"{kind}_vector", wrt, arrays=True)
+
+    def variant(args):
+        if array_code or any(isinstance(a, numpy.ndarray) for a in args):
+            return (vector(), *array_io)
+        return (scalar, *scalar_io)
+
+    n = len(_primal_ir(f).params)
+    compiled = vector() if array_code else scalar
+    return Derived(
+        compiled, mode, name, n, variant, defaults=defaults_of(f), names=names_of(f)
+    )
+
+
+def _forward(f, argnums, fn: Function, name: str) -> Derived:
+    """J[i][j] = ∂y_i/∂x_j from one jvp call with ẋ_j = e_j."""
+    if isinstance(f, Derived):
+        return forward_of_derived(f, argnums, name)
+    wrt, wrt_tree = _wrt(fn, argnums)
+    k = len(wrt)
+
+    def post(out, args, _):
+        _, dots = out
+        outs = list(dots) if isinstance(fn.tree, tuple) else [dots]
+        per_output = [_shape_by(wrt_tree, row) for row in _matrix(outs, k)]
+        return _shape_by(fn.tree, per_output)
+
+    def post_arrays(out, args, _):
+        inputs = _Blocks([numpy.shape(args[i]) for i in wrt])
+        _, dots = out
+        per_output = [
+            _shape_by(wrt_tree, [inputs.jacobian_block(d, j) for j in range(k)])
+            for d in _leaves_of(fn.tree, dots)
+        ]
+        return _shape_by(fn.tree, per_output)
+
+    io, io_arrays = (_constant(k), post), (_unit_directions(wrt), post_arrays)
+    return _vector_mode(f, "jvp", wrt, "forward", name, io, io_arrays)
+
+
+def _reverse(f, argnums, fn: Function, name: str) -> Derived:
+    """J[i][j] = ∂y_i/∂x_j from one vjp call with ȳ_i = e_i."""
+    if isinstance(f, Derived):
+        raise UsageError(
+            f"reverse mode through `{f.__name__}` is not supported: use jacfwd "
+            "(forward mode differentiates a jacobian or hessian again)"
+        )
+    wrt, wrt_tree = _wrt(fn, argnums)
+    m = len(fn.results)
+
+    def post(bars, args, _):
+        bars = bars if isinstance(bars, tuple) else (bars,)
+        rows = numpy.array(_matrix(bars, m)).T.tolist()  # one column per input
+        per_output = [_shape_by(wrt_tree, row) for row in rows]
+        return _shape_by(fn.tree, per_output)
+
+    def pre_arrays(args):
+        # the seeds need the outputs' shapes: one call of f says them
+        outputs = _Blocks([numpy.shape(y) for y in _leaves_of(fn.tree, f(*args))])
+        return outputs.directions(), outputs
+
+    def post_arrays(bars, args, outputs):  # bars: one per wrt, flat
+        inputs = [numpy.shape(args[j]) for j in wrt]
+        per_output = [
+            _shape_by(
+                wrt_tree,
+                [outputs.gradient_block(b, i, s) for b, s in zip(bars, inputs)],
+            )
+            for i in range(m)
+        ]
+        return _shape_by(fn.tree, per_output)
+
+    io, io_arrays = (_constant(m), post), (pre_arrays, post_arrays)
+    return _vector_mode(f, "vjp", wrt, "reverse", name, io, io_arrays)
+
+
+def forward_of_derived(d: Derived, argnums, name: str) -> Derived:
+    """The Jacobian of a Jacobian or Hessian function ``d``, in forward mode.
+
+    ``d(x) = post(C(x, E))`` with C its emitted code, E constant directions and
+    post linear, so ``d'(x)·u = post(C'(x, E)·u)``: the emitted code of C is
+    differentiated again in forward mode (closure), in vector mode over the
+    new directions u, and ``post`` is applied to each direction's tangents.
+    For array code the new directions are another leading axis (the batching
+    pass runs on code already batched); for code for numbers they broadcast
+    against the directions already there, one axis further out (``depth``).
+    """
+    if d.variant is None:
+        raise UsageError(f"`{d.__name__}` cannot be differentiated (it is not linear)")
+    wrt, wrt_tree = _wrt_of(d.__name__, d.n, argnums)
+    k = len(wrt)
+
+    def variant(args):
+        inner, pre, post = d.variant(args)
+        arrays = (
+            isinstance(inner, ArrayDerivative)
+            or getattr(inner, "arrays", False)  # a pullback's derivative
+            or any(isinstance(a, numpy.ndarray) for a in args)
+        )
+        compiled = compile_derivative(inner, "jvp_vector" if arrays else "jvp", wrt)
+
+        def pre2(args):
+            directions, context = pre(args)
+            if arrays:
+                new = _Blocks([numpy.shape(args[i]) for i in wrt]).directions()
+            else:
+                new = [e.reshape((k,) + (1,) * d.depth) for e in _unit_vectors(k)]
+            return list(directions) + list(new), context
+
+        def post2(out, args, context):
+            inputs = _Blocks([numpy.shape(args[i]) for i in wrt])
+            _, dots = out
+            per_direction = [
+                post(_direction(dots, j), args, context) for j in range(inputs.total)
+            ]
+            return _stacked_blocks(per_direction, inputs, wrt_tree, arrays)
+
+        return compiled, pre2, post2
+
+    derived = Derived(
+        d.compiled, "forward", name, d.n, variant, defaults=d.defaults, names=d.names
+    )
+    derived.depth = d.depth + 1
+    return derived
+
+
+def _direction(value, j: int):
+    """Direction j of every tangent in ``value`` (a tuple tree; a zero stays 0.0)."""
+    if isinstance(value, tuple):
+        return tuple(_direction(v, j) for v in value)
+    return value[j] if numpy.ndim(value) else value
+
+
+def _stacked_blocks(per_direction: list, inputs: "_Blocks", wrt_tree, arrays: bool):
+    """Values (alike trees) along each unit direction, as Jacobian blocks per leaf."""
+    first = per_direction[0]
+    if isinstance(first, tuple):
+        return tuple(
+            _stacked_blocks([v[i] for v in per_direction], inputs, wrt_tree, arrays)
+            for i in range(len(first))
+        )
+    stacked = numpy.array(per_direction, dtype=float)
+    blocks = [inputs.jacobian_block(stacked, j) for j in range(len(inputs.shapes))]
+    if not arrays:
+        blocks = [float(b) for b in blocks]
+    return _shape_by(wrt_tree, blocks)
+
+
+def jvp_of_derived(d: Derived, argnums):
+    """``(d(x), d'(x)·ẋ)``: the emitted code's tangent along ẋ, arranged as d's
+    results (the directions d passes are constants)."""
+    if d.variant is None:
+        raise UsageError(f"`{d.__name__}` cannot be differentiated (it is not linear)")
+    wrt, _ = _wrt_of(d.__name__, d.n, argnums)
+
+    def call(*args_and_tangents):
+        args, tangents = args_and_tangents[: d.n], args_and_tangents[d.n :]
+        inner, pre, post = d.variant(args)
+        directions, context = pre(args)
+        compiled = compile_derivative(inner, "jvp", wrt)
+        out, dots = compiled(*args, *directions, *tangents)
+        return post(out, args, context), post(dots, args, context)
+
+    return call
+
+
+class _Blocks:
+    """Arguments (or outputs) of shapes ``s_1 … s_m`` as one vector of
+    ``K = Σ size(s_i)`` numbers: the unit directions e_1 … e_K of vector mode,
+    cut into one array of shape ``(K,) + s_i`` per argument, and the blocks of a
+    Jacobian or Hessian cut back out of the results."""
+
+    def __init__(self, shapes: list):
+        self.shapes = [tuple(s) for s in shapes]
+        self.sizes = [int(numpy.prod(s)) for s in self.shapes]
+        self.starts = [sum(self.sizes[:i]) for i in range(len(self.sizes))]
+        self.total = sum(self.sizes)
+
+    def directions(self) -> list:
+        eye = numpy.eye(self.total)
+        return [
+            eye[:, a : a + size].reshape((self.total,) + s)
+            for a, size, s in zip(self.starts, self.sizes, self.shapes)
+        ]
+
+    def jacobian_block(self, dots, j: int) -> numpy.ndarray:
+        """∂y/∂x_j from y's tangents along all directions (``(K,) + s_y``): shape
+        ``s_y + s_j``."""
+        dots = numpy.broadcast_to(
+            numpy.asarray(dots, dtype=float), (self.total,) + numpy.shape(dots)[1:]
+        )
+        a, size = self.starts[j], self.sizes[j]
+        s_y = dots.shape[1:]
+        block = dots[a : a + size].reshape(size, -1).T
+        return numpy.array(block.reshape(s_y + self.shapes[j]))  # writable, its own
+
+    def gradient_block(self, bars, i: int, s_x: tuple) -> numpy.ndarray:
+        """∂y_i/∂x from x's adjoints of all seeds (``(K,) + s_x``): shape
+        ``s_i + s_x``."""
+        bars = numpy.broadcast_to(numpy.asarray(bars, dtype=float), (self.total,) + s_x)
+        a, size = self.starts[i], self.sizes[i]
+        return numpy.array(bars[a : a + size].reshape(self.shapes[i] + bars.shape[1:]))
+
+
+def _leaves_of(tree, value) -> list:
+    """The values at the leaves of ``tree`` in ``value`` (a tuple nested as ``tree``)."""
+    if isinstance(tree, int):
+        return [value]
+    return [leaf for t, v in zip(tree, value) for leaf in _leaves_of(t, v)]
+
+
+def jacfwd(f, argnums=0) -> Derived:
+    """The Jacobian of ``f`` in forward mode: ``J[output][argnum]`` (for arrays,
+    each of shape ``output.shape + argument.shape``)."""
+    fn = _primal_ir(f)
+    return _forward(f, argnums, fn, f"{fn.name}_jacfwd")
+
+
+def jacrev(f, argnums=0) -> Derived:
+    """The Jacobian of ``f`` in reverse mode: ``J[output][argnum]``."""
+    fn = _primal_ir(f)
+    return _reverse(f, argnums, fn, f"{fn.name}_jacrev")
+
+
+def jacobian(f, argnums=0) -> Derived:
+    """The Jacobian of ``f`` in the cheaper mode: forward when ``f`` has no more
+    inputs (in ``argnums``) than outputs, reverse otherwise; ``.mode`` says which.
+
+    For array code the numbers of inputs and outputs are the arrays' sizes, so
+    the choice is made per call (and ``.mode`` says the last one): the first
+    call with new argument shapes runs ``f`` once to learn its outputs' sizes.
+    """
+    if isinstance(f, Derived):  # forward mode is the one that goes through it
+        return forward_of_derived(f, argnums, f"{f.__name__}_jacobian")
+    fn = _primal_ir(f)
+    wrt, _ = _wrt(fn, argnums)
+    name = f"{fn.name}_jacobian"
+    forward, reverse = _forward(f, argnums, fn, name), _reverse(f, argnums, fn, name)
+    chosen: dict = {}  # argument shapes -> the mode's Derived
+
+    def variant(args):
+        key = tuple(numpy.shape(a) for a in args)
+        pick = chosen.get(key)
+        if pick is None:
+            inputs = sum(int(numpy.size(args[i])) for i in wrt)
+            if any(isinstance(a, numpy.ndarray) for a in args):
+                ys = _leaves_of(fn.tree, f(*args))
+                outputs = sum(int(numpy.size(y)) for y in ys)
+            else:
+                outputs = len(fn.results)
+            pick = forward if inputs <= outputs else reverse
+            chosen[key] = pick
+        derived.mode = pick.mode
+        return pick.variant(args)
+
+    # numbers in and out: the counts decide now; arrays: their sizes, per call
+    static = forward if len(wrt) <= len(fn.results) else reverse
+    derived = Derived(
+        static.compiled,
+        static.mode,
+        name,
+        len(fn.params),
+        variant,
+        defaults=static.defaults,
+        names=static.names,
+    )
+    if isinstance(static.compiled, ArrayDerivative):
+        derived.mode = "chosen per call"
+    return derived
+
+
+def hvp(f, argnums=0):
+    """``(x, v) ↦ H(x)·v`` without forming H: the emitted forward-over-reverse
+    code, called with the point and one direction per argnum (``.source``)."""
+    if isinstance(f, Derived):
+        raise UsageError(
+            f"hvp of `{f.__name__}` is not supported: jvp of its grad is (forward "
+            "mode differentiates a jacobian or hessian again)"
+        )
+    compiled = compile_derivative(f, "hvp", argnums)
+    return _HvpWithDefaults(
+        compiled, len(_primal_ir(f).params), defaults_of(f), names_of(f)
+    )
+
+
+class _HvpWithDefaults:
+    """An hvp of a function with defaults: ``(x..., v...)`` with the last
+    arguments the directions (one per argnum) and the point's trailing
+    parameters left out taking their defaults.  Everything else is the
+    emitted function's (``.source``, ``.ir`` ...)."""
+
+    def __init__(self, compiled, n: int, defaults: tuple, names: tuple):
+        self.compiled, self.n, self.defaults = compiled, n, defaults
+        self.names = names  # of the point's parameters, for keyword arguments
+        self.k = len(_signature_ir(compiled).params) - n  # the directions
+        self.__name__ = getattr(compiled, "__name__", "hvp")
+
+    def __call__(self, *args, **kwargs):
+        point, directions = args[: len(args) - self.k], args[len(args) - self.k :]
+        if kwargs:
+            point = with_keywords(
+                self.__name__, self.names, self.defaults, point, kwargs
+            )
+        point = with_defaults(self.__name__, self.n, self.defaults, point)
+        return self.compiled(*point, *directions)
+
+    def __getattr__(self, name):
+        return getattr(self.compiled, name)
+
+
+def hessian(f, argnums=0) -> Derived:
+    """∂²f/∂x_i∂x_j, forward over reverse, in one vector-mode call: ``H[i][j]``
+    (a number for an int ``argnums``; for array code, arrays of shape
+    ``x_i.shape + x_j.shape``)."""
+    if isinstance(f, Derived):  # forward over forward through it
+        name = f"{f.__name__}_hessian"
+        return forward_of_derived(forward_of_derived(f, argnums, name), argnums, name)
+    fn = _primal_ir(f)
+    if not isinstance(fn.tree, int):
+        raise UsageError(f"hessian() needs `{fn.name}` to return one number")
+    wrt, wrt_tree = _wrt(fn, argnums)
+    k = len(wrt)
+
+    def post(rows, args, _):
+        rows = rows if isinstance(rows, tuple) else (rows,)
+        matrix = _matrix(rows, k)
+        if isinstance(wrt_tree, int):
+            return matrix[0][0]
+        return tuple(_shape_by(wrt_tree, row) for row in matrix)
+
+    def post_arrays(rows, args, _):  # rows: one per wrt, flat
+        inputs = _Blocks([numpy.shape(args[i]) for i in wrt])
+        blocks = [[inputs.jacobian_block(r, j) for j in range(k)] for r in rows]
+        if isinstance(wrt_tree, int):
+            return blocks[0][0]
+        return tuple(_shape_by(wrt_tree, row) for row in blocks)
+
+    name, mode = f"{fn.name}_hessian", "forward over reverse"
+    io, io_arrays = (_constant(k), post), (_unit_directions(wrt), post_arrays)
+    return _vector_mode(f, "hvp", wrt, mode, name, io, io_arrays)
+
+
+def gauss_newton(residuals, argnums=0) -> Derived:
+    """The outer-product approximation of the Hessian of E = ½ Σₙ rₙ² (the seeds'
+    H ≈ Σₙ ∇rₙ ∇rₙᵀ): ``JᵀJ`` from one Jacobian of ``residuals`` (a function
+    returning the tuple of the rₙ, or an array of them), in the mode
+    :func:`jacobian` picks.
+
+    The exact Hessian is JᵀJ + Σₙ rₙ ∇²rₙ; the second term vanishes where the
+    residuals do, or where they are linear in the parameters, and JᵀJ is
+    positive semi-definite everywhere, which is what Gauss–Newton and
+    Levenberg–Marquardt steps need.
+    """
+    jac = jacobian(residuals, argnums)
+    fn = _primal_ir(residuals)
+    wrt, wrt_tree = _wrt(fn, argnums)
+
+    def run(*args):
+        J = jac(*args)
+        per_output = [_leaves_of(wrt_tree, row) for row in _leaves_of(fn.tree, J)]
+        shapes = [numpy.shape(args[i]) for i in wrt]
+        sizes = [int(numpy.prod(s)) for s in shapes]
+        # one row per residual element, one column per parameter element
+        rows = [
+            numpy.concatenate(
+                [numpy.reshape(b, (-1, size)) for b, size in zip(blocks, sizes)], axis=1
+            )
+            for blocks in per_output
+        ]
+        J = numpy.concatenate(rows, axis=0)
+        G = J.T @ J
+        starts = numpy.cumsum([0] + sizes)
+        grid = [
+            [
+                G[starts[i] : starts[i + 1], starts[j] : starts[j + 1]].reshape(
+                    shapes[i] + shapes[j]
+                )
+                for j in range(len(wrt))
+            ]
+            for i in range(len(wrt))
+        ]
+        arrays = any(s != () for s in shapes) or isinstance(
+            jac.compiled, ArrayDerivative
+        )
+        if not arrays:
+            grid = [[float(b) for b in row] for row in grid]
+        if isinstance(wrt_tree, int):
+            return grid[0][0]
+        return tuple(tuple(row) for row in grid)
+
+    name = f"{fn.name}_gauss_newton"
+    return Derived(  # (not linear)
+        jac,
+        jac.mode,
+        name,
+        len(fn.params),
+        run=run,
+        defaults=jac.defaults,
+        names=jac.names,
+    )
+
+
+def forward_gradient(f, argnums, fn: Function, value: bool) -> Derived:
+    """``grad`` of a derivative whose code holds a tape (a reverse sweep over a
+    loop): forward mode in vector mode through it, one call."""
+    wrt, wrt_tree = _wrt(fn, argnums)
+    compiled = compile_derivative(f, "jvp", tuple(wrt))
+    k = len(wrt)
+
+    def post(out, args, _):
+        y, dot = out
+        g = _shape_by(wrt_tree, _row(dot, k).tolist())
+        return (y, g) if value else g
+
+    def variant(args):
+        return compiled, _constant(k), post
+
+    name = f"{fn.name}_grad"
+    n, defaults = len(fn.params), tuple(c.value for c in fn.defaults)
+    names = tuple(p.name for p in fn.params)
+    return Derived(
+        compiled, "forward", name, n, variant, defaults=defaults, names=names
+    )
+
+
+# --- emitted wrappers (adc compile --mode hessian | jacobian) -----------------------------
+# Written once into a module with array Hessians or Jacobians (adc compile).
+VECTOR_HELPERS = '''
+def _directions(args):
+    """The unit directions of vector mode for array arguments: one array of
+    shape (K,) + a.shape per argument, K their total size."""
+    dims = [np.shape(a) for a in args]
+    starts = np.cumsum([0] + [int(np.prod(s)) for s in dims])
+    e = np.eye(starts[-1])
+    return [e[:, a:b].reshape((len(e),) + s) for a, b, s in zip(starts, starts[1:], dims)]
+
+
+def _blocks(results, args):
+    """Blocks [o][i] of a Jacobian, of shape results[o].shape[1:] + args[i].shape,
+    from each result along all unit directions of args (a leading axis of K),
+    each an array of its own."""
+    dims = [np.shape(a) for a in args]
+    starts = np.cumsum([0] + [int(np.prod(s)) for s in dims])
+    return tuple(
+        tuple(
+            np.array(np.reshape(r[a:b], (b - a, -1)).T.reshape(np.shape(r)[1:] + s))
+            for a, b, s in zip(starts, starts[1:], dims)
+        )
+        for r in results
+    )
+'''
+
+
+def _array_hessian_source(fn: Function, wrt: tuple, hvp_name: str) -> str:
+    params = ", ".join(p.name for p in fn.params)
+    names = ", ".join(fn.params[i].name for i in wrt)
+    args = _tuple_text(fn.params[i].name for i in wrt)
+    rows = "(rows,)" if len(wrt) == 1 else "rows"
+    pick = "[0][0]" if len(wrt) == 1 else ""
+    return (
+        f"def {fn.name}_hessian({signature(fn)}):\n"
+        f'    """Hessian of {fn.name} in {names}: {hvp_name} (forward over reverse)\n'
+        f"    along every unit direction at once (vector mode); block [i][j] has the\n"
+        f'    shape x_i.shape + x_j.shape."""\n'
+        f"    rows = {hvp_name}({params}, *_directions(({args})))\n"
+        f"    return _blocks({rows}, ({args})){pick}\n"
+    )
+
+
+def _array_jacobian_source(fn: Function, wrt: tuple, target: str) -> str:
+    params = ", ".join(p.name for p in fn.params)
+    names = ", ".join(fn.params[i].name for i in wrt)
+    args = _tuple_text(fn.params[i].name for i in wrt)
+    dots = "(dots,)" if isinstance(fn.tree, int) else "dots"
+    pick = "[0][0]" if len(wrt) == 1 and isinstance(fn.tree, int) else ""
+    return (
+        f"def {fn.name}_jacobian({signature(fn)}):\n"
+        f'    """Jacobian of {fn.name} in {names}: forward mode, {target} with every\n'
+        f"    input direction at once (vector mode); block [o][i] has the shape\n"
+        f"    output_o.shape + x_i.shape.  (Forward mode: which mode is cheaper depends\n"
+        f'    on the sizes; ad_compiler.jacobian chooses per call.)"""\n'
+        f"    _, dots = {target}({params}, *_directions(({args})))\n"
+        f"    return _blocks({dots}, ({args})){pick}\n"
+    )
+
+
+def _tuple_text(items) -> str:
+    items = list(items)
+    return items[0] + "," if len(items) == 1 else ", ".join(items)
+
+
+def _unit(fn: Function) -> str:
+    """A name for the identity matrix that no parameter has (it is bound first)."""
+    name = "e"
+    while any(p.name == name for p in fn.params):
+        name += "_"
+    return name
+
+
+def hessian_source(fn: Function, wrt: tuple, hvp_name: str) -> str:
+    """A function calling the emitted ``hvp_name`` once, along every direction."""
+    if fn.param_shapes:
+        return _array_hessian_source(fn, wrt, hvp_name)
+    params = ", ".join(p.name for p in fn.params)
+    k = len(wrt)
+    names = ", ".join(fn.params[i].name for i in wrt)
+    e = _unit(fn)
+    dirs = ", ".join(f"{e}[{j}]" for j in range(k))
+    rows = "(rows,)" if k == 1 else "rows"
+    return (
+        f"def {fn.name}_hessian({signature(fn)}):\n"
+        f'    """Hessian of {fn.name} in {names}, as rows: {hvp_name} (forward over\n'
+        f"    reverse) along every direction at once (vector mode).\n"
+        f'    """\n'
+        f"    {e} = np.eye({k})\n"
+        f"    rows = {hvp_name}({params}, {dirs})\n"
+        f"    return tuple(tuple(np.broadcast_to(r, ({k},)).tolist()) for r in {rows})\n"
+    )
+
+
+def jacobian_source(fn: Function, wrt: tuple, target: str, mode: str) -> str:
+    """A function calling the emitted ``target`` (jvp or vjp) once: J as rows."""
+    if fn.param_shapes:
+        return _array_jacobian_source(fn, wrt, target)
+    params = ", ".join(p.name for p in fn.params)
+    k, m = len(wrt), len(fn.results)
+    names = ", ".join(fn.params[i].name for i in wrt)
+    head = (
+        f"def {fn.name}_jacobian({signature(fn)}):\n"
+        f'    """Jacobian of {fn.name} in {names}, as rows (one per output): {mode}\n'
+        f"    mode, chosen for {k} input(s) and {m} output(s), in one call of {target}\n"
+        f"    with every {'input direction' if mode == 'forward' else 'output seed'}"
+        f" at once (vector mode).\n"
+        f'    """\n'
+    )
+    e = _unit(fn)
+    if mode == "forward":
+        dirs = ", ".join(f"{e}[{j}]" for j in range(k))
+        dots = "(dots,)" if isinstance(fn.tree, int) else "dots"
+        return head + (
+            f"    {e} = np.eye({k})\n"
+            f"    _, dots = {target}({params}, {dirs})\n"
+            f"    return tuple(tuple(np.broadcast_to(d, ({k},)).tolist()) for d in {dots})\n"
+        )
+    seeds = ", ".join(f"{e}[{i}]" for i in range(m))
+    bars = "(bars,)" if k == 1 else "bars"
+    return head + (
+        f"    {e} = np.eye({m})\n"
+        f"    bars = {target}({params}, {seeds})\n"
+        f"    columns = [np.broadcast_to(b, ({m},)) for b in {bars}]\n"
+        f"    return tuple(tuple(float(c[i]) for c in columns) for i in range({m}))\n"
+    )

@@ -1,0 +1,466 @@
+"""Reverse mode: IR -> adjoint IR (vector-Jacobian product).
+
+The adjoint function runs the primal equations (the forward sweep), then walks
+them backwards (the reverse sweep) applying each primitive's adjoint rule:
+``ū_j += v̄ · ∂p/∂u_j`` for ``v = p(u1, …, uk)`` — the seeds'
+v̄ᵢ = Σ_{j∈ch(i)} v̄ⱼ ∂vⱼ/∂vᵢ.  Contributions of a value used several times
+are summed.
+
+Given ``def f(x1, x2): … return y`` and ``wrt=(0, 1)`` the result is
+``def f_vjp(x1, x2, y_bar): … return y, (x1_bar, x2_bar)``; the caller
+specialises ``y_bar = 1`` for a gradient.
+
+Control flow: a branch needs no record (the reverse ``if`` tests the same
+condition variable and reuses its forward branch's values); a loop records, on a
+plain list, what each iteration starts from, and its reverse walks that list
+backwards, recomputing each iteration before running its adjoint (a scalar
+recurrence records its derivative instead: see :func:`_scalar_recurrence`); a
+call of a recursive function becomes a call of its emitted adjoint function.
+
+Guarantees: adjoints are named ``<value>_bar``; only values that depend on a
+``wrt`` input get adjoints (the *active* values), and only equations on a path
+from an input to a result do reverse work; an input whose adjoint is zero
+returns ``0.0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ad_compiler.ir.builder import IRBuilder
+from ad_compiler.ir.nodes import (
+    _TEMP,
+    Const,
+    Eqn,
+    For,
+    Function,
+    If,
+    While,
+    base_name,
+    blocks,
+    defined_names,
+    iter_eqns,
+    map_atoms,
+    own_reads,
+    Namer,
+    Var,
+    mark_active,
+    name_rank,
+    rename_vars,
+    shift_tree,
+    verify,
+)
+from ad_compiler.ir import shapes
+from ad_compiler.ad.rules import adjoints as adjoint_rule
+
+
+def active_values(fn: Function, wrt: tuple[int, ...]) -> set[str]:
+    """Names of the values that depend on the parameters at ``wrt``."""
+    active = {fn.params[i].name for i in wrt}
+    mark_active(fn.body, active)
+    return active
+
+
+def _seed_names(fn: Function, namer: Namer) -> list[Var]:
+    params = {p.name for p in fn.params}
+    seeds = []
+    for i, r in enumerate(fn.results):
+        named = isinstance(r, Var) and r.name not in params
+        if named and name_rank(r.name, fn.user_names) == 2:
+            base = r.name
+        else:
+            base = "y" if len(fn.results) == 1 else f"y{i + 1}"
+        seeds.append(namer.fresh(f"{base}_bar"))
+    return seeds
+
+
+def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
+    """The adjoint function of ``fn``: params + one seed per result -> (results, adjoints).
+
+    ``wrt_tree`` shapes the returned adjoints (an index into ``wrt`` or a tuple of
+    them); by default a tuple over ``wrt``.
+    """
+    namer = Namer.for_function(fn)
+    b = IRBuilder(namer, shapes.infer(fn) if fn.param_shapes else None)
+    active = active_values(fn, wrt)
+    tapes: dict[int, tuple] = {}
+    _sweep_forward(fn.body, b, tapes, active)
+    # The inputs' adjoints get the plain names (x_bar); seeds take what is left.
+    grad_names = {}
+    for i in wrt:
+        name = fn.params[i].name
+        if name not in grad_names:
+            grad_names[name] = namer.fresh(f"{name}_bar").name
+    seeds = _seed_names(fn, namer)
+    for r, seed in zip(fn.results, seeds):
+        b.shapes[seed.name] = b.shape(r)  # ȳ has y's shape
+    adjoint: dict[str, object] = {}
+    for r, seed in zip(fn.results, seeds):
+        if isinstance(r, Var) and r.name in active:
+            adjoint[r.name] = b.add(adjoint.get(r.name), seed)
+    params = {p.name for p in fn.params}
+    _vjp_block(fn.body, b, adjoint, active, params, tapes)  # reverse sweep
+    grads, renames = [], {}
+    fixed = {p.name for p in fn.params} | {s.name for s in seeds}
+    for i in wrt:
+        p = fn.params[i]
+        g = b.bind(adjoint.get(p.name), grad_names[p.name], reserved=True)
+        if isinstance(g, Var) and g.name != grad_names[p.name] and g.name not in fixed:
+            # the adjoint is another value's (sin(x + c): x_bar is v1_bar): name it after x
+            if name_rank(g.name, fn.user_names) < 2 and g.name not in renames:
+                renames[g.name] = grad_names[p.name]
+        with b.at(fn.loc, "np"):
+            # 0.0 or np.zeros(x.shape); an adjoint standing for an array gets its
+            # shape, as an array of its own (see passes.own_results)
+            g = b.zeros(p) if g is None else b.like(g, p, copy=True)
+        grads.append(g)
+    n = len(fn.results)
+    param_shapes = None
+    if fn.param_shapes:
+        param_shapes = fn.param_shapes + tuple(b.shape(r) for r in fn.results)
+    if wrt_tree is None:
+        wrt_tree = tuple(range(len(wrt)))
+    return verify(
+        rename_vars(
+            Function(
+                name=f"{fn.name}_vjp",
+                params=fn.params + tuple(seeds),
+                body=tuple(b.eqns),
+                results=fn.results + tuple(grads),
+                tree=(fn.tree, shift_tree(wrt_tree, n)),
+                loc=fn.loc,
+                doc=fn.doc,
+                user_names=fn.user_names,
+                param_shapes=param_shapes,
+            ),
+            renames,
+        )
+    )
+
+
+def _vjp_block(stmts, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
+    """Emit the reverse sweep of ``stmts``: adjoint rules, last statement first."""
+    for eqn in reversed(stmts):
+        if isinstance(eqn, If):
+            _vjp_if(eqn, b, adjoint, active, params, tapes)
+            continue
+        if isinstance(eqn, (For, While)):
+            _vjp_loop(eqn, b, adjoint, active, params, tapes)
+            continue
+        if eqn.prim == "call":
+            _vjp_call(eqn, b, adjoint, active)
+            continue
+        g = adjoint.pop(eqn.out.name, None)
+        if g is None:
+            continue
+        g = b.bind(g, f"{eqn.out.name}_bar")
+        with b.at(eqn.loc, eqn.ns):
+            cts = adjoint_rule(b, eqn, g)
+            for a, ct in zip(eqn.ins, cts):
+                if ct is not None and isinstance(a, Var) and a.name in active:
+                    adjoint[a.name] = b.add(adjoint.get(a.name), ct)
+
+
+def _vjp_if(s: If, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
+    """Replay the branch the forward sweep took, backwards, on the same condition.
+
+    The forward sweep's ``if`` stays in the code, and the reverse ``if`` tests the
+    same condition variable, so each reverse branch may use the values its forward
+    branch computed: that is the whole record a branch needs.  Adjoints changed in
+    either branch are merged by the reverse ``if``'s outputs.
+    """
+    gs = [b.bind(adjoint.pop(o.name, None), f"{o.name}_bar") for o in s.outs]
+    # values of a branch may have adjoints without any output having one: a
+    # later `if` on the same condition read them (a derivative's reverse sweep)
+    local = defined_names(s.then) | defined_names(s.orelse)
+    if all(g is None for g in gs) and not any(k in adjoint for k in local):
+        return
+    branches = []
+    for block, vals in ((s.then, s.then_vals), (s.orelse, s.else_vals)):
+        inner = dict(adjoint)
+        with b.block() as eqns:
+            for v, g in zip(vals, gs):
+                if g is not None and isinstance(v, Var) and v.name in active:
+                    inner[v.name] = b.add(inner.get(v.name), g)
+            _vjp_block(block, b, inner, active, params, tapes)
+        branches.append((tuple(eqns), inner))
+    (then, a_then), (orelse, a_else) = branches
+    changed = sorted(
+        k
+        for k in set(a_then) | set(a_else)
+        if a_then.get(k) is not adjoint.get(k) or a_else.get(k) is not adjoint.get(k)
+    )
+    outs, tv, ev = [], [], []
+    arms = {"then": list(then), "else": list(orelse)}
+
+    def zero(k, arm):
+        """The zero adjoint of ``k`` in one arm: an array of zeros for an array
+        (a later write or index into the adjoint needs its axes)."""
+        if b.shape(Var(k)) in (shapes.SCALAR, None):
+            return Const(0.0)
+        with b.block() as eqns, b.at(s.loc, "np"):
+            z = b.zeros(Var(k))
+        arms[arm] += eqns
+        return z
+
+    for k in changed:
+        # a parameter's adjoint gets its x_bar name when it is final; others now
+        out = b.namer.temp() if k in params else b.namer.fresh(f"{k}_bar")
+        outs.append(out)
+        tv.append(zero(k, "then") if a_then.get(k) is None else a_then[k])
+        ev.append(zero(k, "else") if a_else.get(k) is None else a_else[k])
+        adjoint[k] = out
+    then, orelse = tuple(arms["then"]), tuple(arms["else"])
+    b.emit(If(s.cond, then, orelse, tuple(outs), tuple(tv), tuple(ev), s.loc))
+
+
+def _has_taped_loop(stmts, active: set) -> bool:
+    for s in stmts:
+        if isinstance(s, (For, While)) and any(c.name in active for c in s.carried):
+            return True
+        if isinstance(s, If) and (
+            _has_taped_loop(s.then, active) or _has_taped_loop(s.orelse, active)
+        ):
+            return True
+    return False
+
+
+def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set) -> None:
+    """Emit ``stmts`` as they are, except that a loop carrying an active value
+    records, at the start of every iteration, its index and carried values on a
+    new tape (a list): all its reverse sweep needs to replay it backwards.
+    ``tapes`` maps each such loop (by identity) to its tape."""
+    for s in stmts:
+        if (
+            isinstance(s, (For, While))
+            and _scalar_recurrence(s, active)
+            and all(b.shape(c) == shapes.SCALAR for c in s.carried if c.name in active)
+        ):
+            _sweep_forward_preaccumulated(s, b, tapes, active)
+        elif isinstance(s, (For, While)) and any(c.name in active for c in s.carried):
+            tape = b.namer.fresh("tape")
+            b.emit(Eqn("tape", (tape,), (), s.loc))
+            pushed = s.index + s.carried
+            push = Eqn("push", (), (tape,) + pushed, s.loc)
+            tapes[id(s)] = (tape, pushed)
+            b.emit(replace(s, body=(push,) + tuple(s.body)))
+        elif isinstance(s, If) and _has_taped_loop((s,), active):
+            arms = []
+            for block in (s.then, s.orelse):
+                with b.block() as eqns:
+                    _sweep_forward(block, b, tapes, active)
+                arms.append(tuple(eqns))
+            b.emit(replace(s, then=arms[0], orelse=arms[1]))
+        else:
+            b.emit(s)
+
+
+def _reads(stmts) -> set[str]:
+    """Every name read anywhere in ``stmts``."""
+    names = set()
+    for s in stmts:
+        names.update(a.name for a in own_reads(s) if isinstance(a, Var))
+        for block in blocks(s):
+            names |= _reads(block)
+    return names
+
+
+def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
+    """Walk the loop's iterations backwards, off its tape.
+
+    Each reverse iteration takes back the index and carried values its forward
+    iteration started from, recomputes that iteration (fresh names: a loop body
+    is new each time round), then runs its adjoint.  The reverse loop carries the
+    adjoints of the carried values (the adjoint of a ``next`` becomes that of its
+    carried value, one iteration earlier) and accumulates the adjoints of the
+    values from outside the loop that the body reads.
+    """
+    if id(s) not in tapes:
+        return
+    tape, pushed = tapes[id(s)]
+    if pushed is None:
+        _vjp_preaccumulated(s, b, adjoint, active, tape)
+        return
+    gs = {c.name: adjoint.pop(c.name, None) for c in s.carried}
+    act = [k for k, c in enumerate(s.carried) if c.name in active]
+    if all(gs[s.carried[k].name] is None for k in act):
+        return
+    namer = b.namer
+    renames = {}
+    for name in [v.name for v in pushed] + sorted(defined_names(s.body)):
+        new = namer.temp() if _TEMP.match(name) else namer.fresh(base_name(name))
+        renames[name] = new.name
+        b.shapes[new.name] = b.shape(Var(name))
+        if name in active:
+            active.add(new.name)
+
+    def r(a):
+        if isinstance(a, Var) and a.name in renames:
+            return Var(renames[a.name])
+        return a
+
+    body = map_atoms(s.body, r, rename_outs=True)
+    bound = {v.name for v in s.index + s.carried} | defined_names(s.body)
+    outside = sorted(
+        (_reads(s.body) | {a.name for a in s.nexts if isinstance(a, Var)}) - bound
+    )
+    accumulated = [u for u in outside if u in active]
+    carried, inits = [], []
+    for k in act:
+        c = s.carried[k]
+        carried.append(namer.fresh(f"{c.name}_bar"))
+        inits.append(gs[c.name] if gs[c.name] is not None else Const(0.0))
+    for u in accumulated:
+        carried.append(namer.temp() if u in params else namer.fresh(f"{u}_bar"))
+        inits.append(adjoint.get(u) if adjoint.get(u) is not None else Const(0.0))
+    primals = [s.carried[k] for k in act] + [Var(u) for u in accumulated]
+    for i, (cb, primal) in enumerate(zip(carried, primals)):
+        # the adjoint of a number is a number; of an array, an array of its
+        # shape from the start (not the stand-in 0.0: then every iteration has
+        # one shape, which vector mode needs to know)
+        shape = b.shape(primal)
+        if shape != shapes.SCALAR and inits[i] == Const(0.0):
+            with b.at(s.loc, "np"):
+                inits[i] = b.zeros(primal)
+        elif shape not in (shapes.SCALAR, None) and b.shape(inits[i]) != shape:
+            # an adjoint standing for an array (the 1.0 of np.sum's ȳ) is spread
+            # to it once, as an array of its own: otherwise every iteration asks
+            # for the primal's shape, and the tape keeps each version of it
+            with b.at(s.loc, "np"):
+                inits[i] = b.apply("copy", b.like(inits[i], primal))
+        b.shapes[cb.name] = shape
+    with b.block() as eqns:
+        _sweep_forward(body, b, tapes, active)  # recompute the iteration
+        inner: dict = {}
+        for u, ub in zip(accumulated, carried[len(act) :]):
+            inner[u] = ub
+        for k, cb in zip(act, carried):
+            n = r(s.nexts[k])
+            if isinstance(n, Var) and n.name in active:
+                inner[n.name] = b.add(inner.get(n.name), cb)
+        _vjp_block(body, b, inner, active, params, tapes)
+        nexts = [inner.get(renames[s.carried[k].name]) for k in act]
+        nexts += [inner.get(u) for u in accumulated]
+        for i, primal in enumerate(primals):
+            if nexts[i] is None and b.shape(primal) not in (shapes.SCALAR, None):
+                # an array's adjoint stays an array (an iteration overwrote it)
+                with b.at(s.loc, "np"):
+                    nexts[i] = b.zeros(primal)
+    nexts = [Const(0.0) if n is None else n for n in nexts]
+    index = tuple(r(v) for v in pushed)
+    b.emit(
+        For(
+            "tape",
+            index,
+            (tape,),
+            tuple(carried),
+            tuple(inits),
+            tuple(eqns),
+            tuple(nexts),
+            None,
+            s.loc,
+        )
+    )
+    for u, ub in zip(accumulated, carried[len(act) :]):
+        adjoint[u] = ub  # it started from adjoint[u]: it replaces it
+    for k, cb in zip(act, carried):
+        init = s.inits[k]
+        if isinstance(init, Var) and init.name in active:
+            adjoint[init.name] = b.add(adjoint.get(init.name), cb)
+
+
+def adjoint_name(fn: str) -> str:
+    """The reverse-mode derivative of a recursive function ``fn`` in emitted code."""
+    return f"{fn}_adjoint"
+
+
+def _vjp_call(eqn, b: IRBuilder, adjoint: dict, active) -> None:
+    """``x̄_i += ȳ · ∂f/∂x_i`` for a custom derivative; for a recursive function, a
+    call of its adjoint function (which recomputes the call it reverses)."""
+    gs = [adjoint.pop(o.name, None) for o in eqn.outs]
+    if all(g is None for g in gs):
+        return
+    with b.at(eqn.loc):
+        n = eqn.param("custom")
+        if n is not None:
+            g = b.bind(gs[0], f"{eqn.out.name}_bar")
+            cts = [b.mul(g, p) for p in eqn.ins[n:]]
+            args = eqn.ins[:n]
+        else:
+            args = eqn.ins
+            cts = tuple(b.namer.temp() for _ in args)
+            seeds = tuple(Const(0.0) if g is None else g for g in gs)
+            fn = adjoint_name(eqn.param("fn"))
+            b.emit(Eqn("call", cts, args + seeds, eqn.loc, "py", (("fn", fn),)))
+        for a, ct in zip(args, cts):
+            if isinstance(a, Var) and a.name in active:
+                adjoint[a.name] = b.add(adjoint.get(a.name), ct)
+
+
+def _scalar_recurrence(s, active: set) -> bool:
+    """A loop whose only active value is one carried scalar ``c``, updated from
+    itself and from inactive values: ``l = 4.0 * l * (1.0 - l)``.
+
+    Its iteration is a function of one variable, so the forward sweep can record
+    the derivative ``∂next/∂c`` itself (computed in forward mode alongside the
+    iteration) instead of ``c``, and the reverse sweep is one multiplication per
+    iteration: local Jacobian preaccumulation, as Tapenade and ADOL-C do it.
+    """
+    if sum(c.name in active for c in s.carried) != 1:
+        return False
+    for e in iter_eqns(s.body):
+        if e.prim == "call" and e.param("custom") is None:
+            return False  # a recursive call has no tangent rule in the body
+    if any(isinstance(t, (For, While)) for t in _all_stmts(s.body)):
+        return False
+    bound = {v.name for v in s.index + s.carried} | defined_names(s.body)
+    outside = _reads(s.body) | {a.name for a in s.nexts if isinstance(a, Var)}
+    return not ((outside - bound) & active)
+
+
+def _all_stmts(stmts):
+    for s in stmts:
+        yield s
+        for block in blocks(s):
+            yield from _all_stmts(block)
+
+
+def _sweep_forward_preaccumulated(s, b: IRBuilder, tapes: dict, active) -> None:
+    """The loop with its body in forward mode (tangent 1 for the carried value):
+    each iteration pushes ``∂next/∂c`` on the tape."""
+    from ad_compiler.ad.forward import jvp_block
+
+    k = next(i for i, c in enumerate(s.carried) if c.name in active)
+    c, nxt = s.carried[k], s.nexts[k]
+    tape = b.namer.fresh("tape")
+    b.emit(Eqn("tape", (tape,), (), s.loc))
+    tangent = {c.name: Const(1.0)}
+    with b.block() as body:
+        jvp_block(s.body, b, tangent)
+        factor = tangent.get(nxt.name) if isinstance(nxt, Var) else None
+        factor = Const(0.0) if factor is None else factor
+        b.emit(Eqn("push", (), (tape, factor)))  # no loc: no comment in its way
+    tapes[id(s)] = (tape, None)
+    b.emit(replace(s, body=tuple(body)))
+
+
+def _vjp_preaccumulated(s, b: IRBuilder, adjoint: dict, active, tape) -> None:
+    """``c̄ ← c̄ · ∂next/∂c``, once per iteration, last iteration first."""
+    k = next(i for i, c in enumerate(s.carried) if c.name in active)
+    c = s.carried[k]
+    g = adjoint.pop(c.name, None)
+    for other in s.carried:
+        adjoint.pop(other.name, None)
+    if g is None:
+        return
+    cb = b.namer.fresh(f"{c.name}_bar")
+    factor = b.namer.fresh(f"d{c.name}")
+    with b.block() as body:
+        with b.at(s.loc):
+            nxt = b.mul(cb, factor)
+    b.emit(
+        For("tape", (factor,), (tape,), (cb,), (g,), tuple(body), (nxt,), None, s.loc)
+    )
+    init = s.inits[k]
+    if isinstance(init, Var) and init.name in active:
+        adjoint[init.name] = b.add(adjoint.get(init.name), cb)

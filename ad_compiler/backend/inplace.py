@@ -1,0 +1,494 @@
+"""In-place array writes in emitted code, wherever no one could tell.
+
+The IR is single-assignment: ``x[i] = v`` is ``x_1 = setitem(x, v, i)``, a new
+array, and a reverse sweep's ``x̄ = x̄ + unindex(x, g, i)`` adds an array of
+zeros holding g at i.  Emitted as written, a loop writing one element per
+iteration copies the whole array every time: O(n²).  This pass runs just
+before code generation (the IR that is differentiated keeps its meaning) and
+marks the equations whose input array nobody can observe afterwards, so that
+codegen writes into it instead:
+
+* ``setitem(x, v, i)`` is emitted ``_write(x, np.s_[i], v)``: ``x[i] = v``;
+* ``add(t, unindex(x, g, i))`` is emitted ``_add_into(t, np.s_[i], g)``:
+  ``t[i] += g`` (``np.add.at`` when an index array may repeat).
+
+A write into ``x`` happens in place only when all of these hold:
+
+1. ``x`` is *owned*: made in this function by an operation that returns a new
+   array (``np.zeros``, ``.copy()``, arithmetic on arrays, another write ...),
+   or a loop-carried value whose initial value is owned and read by nothing
+   else, and whose next value is made in the loop body (or is itself);
+2. nothing that may keep a reference to ``x`` reads it anywhere: a view (a
+   slice, ``.T``, a reshape, a broadcast, an einsum), a tape ``push``, a call of
+   the user's function, a loop over its rows, Python's ``max`` or
+   ``a if c else b``; and no loop or ``if`` before the write starts a carried
+   value from it or passes it on as a result;
+3. the write is in the block that defines ``x``, or in a branch of an ``if``
+   in that block after which nothing reads ``x`` (inside a loop, into an array
+   from before the loop, it must copy), and nothing after it in its block
+   reads ``x`` (a later read the write does not feed is moved before it where
+   it can be).  An ``if``'s result is owned when each branch passes on an
+   array it made, or one nothing reads after the ``if``.
+
+Values are unchanged, except that ``np.add.at`` into ``t`` sums repeated indices
+in another order than adding them to zeros first, and that ``-0.0`` stays
+``-0.0`` where nothing is added to it (``-0.0 + 0.0`` is ``0.0``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ad_compiler.ir import shapes
+from ad_compiler.opt.passes import eliminate_dead_code, float_literals, untape_counters
+from ad_compiler.ir.nodes import Eqn, Function, If, Loop, Namer, Var, While
+from ad_compiler.ir.nodes import blocks, defined_names, own_reads
+
+# Operations that return an array of their own.
+_NEW_ARRAY = frozenset({"construct", "copy", "setitem", "unindex"})
+_ARITHMETIC = frozenset({"add", "sub", "mul", "div", "neg"})
+# Reads that keep no reference to the array read: they copy, or compute from it.
+_COPYING = frozenset(
+    "sum mean amax amin prod matmul dot outer concatenate stack len shape size"
+    " copy construct setitem unindex".split()
+)
+
+
+def emitted_form(fn: Function) -> Function:
+    """The IR codegen prints: int literals beside floats spelled as floats
+    (:func:`passes.float_literals`) and unobservable writes in place.
+
+    A fused ``t[i] += g`` no longer reads the array its ``unindex`` took its
+    shape from: dead code goes (a tape may keep fewer columns, or become a
+    count), and what that frees is written in place too.
+    """
+    spelled = float_literals(fn)
+    fn = in_place(spelled)
+    if fn is spelled:
+        return fn  # nothing written in place: nothing new to prune
+    pruned = eliminate_dead_code(fn)
+    untaped = untape_counters(pruned)
+    if untaped is not pruned:
+        pruned = eliminate_dead_code(untaped)
+    return fn if pruned is fn else in_place(pruned)
+
+
+def in_place(fn: Function) -> Function:
+    """``fn`` with the writes nobody can observe marked to happen in place."""
+    eqns = list(_eqns(fn.body))
+    if not any(e.prim in ("setitem", "unindex") for e in eqns):
+        return fn  # scalar code, or no array is ever written
+    env = shapes.infer(fn)
+    shared = _closed(_shared(fn.body, env), _alias_pairs(fn.body))
+    owned, copies = _owned(fn.body, env, shared, _names(fn.results))
+    reads: dict[str, int] = {}
+    for s in fn.body:
+        _count_reads(s, reads)
+    facts = _Facts(owned, shared, env, reads, copies, Namer.for_function(fn))
+    body = _rewrite(fn.body, frozenset(), _names(fn.results), facts)
+    return replace(fn, body=body)
+
+
+class _Facts:
+    def __init__(self, owned, shared, env, reads, copies, namer):
+        self.owned, self.shared, self.env, self.reads = owned, shared, env, reads
+        self.copies, self.namer = copies, namer
+
+
+def _written(stmts) -> set[str]:
+    """The arrays a block may write into: ``x[i] = v``, or ``t + unindex(...)``."""
+    out: set[str] = set()
+    eqns = list(_eqns(stmts))
+    spreads = {e.out.name for e in eqns if e.prim == "unindex"}
+    for e in eqns:
+        if e.prim == "setitem":
+            out |= _names(e.ins[:1])
+        elif e.prim == "add" and _names(e.ins) & spreads:
+            out |= _names(e.ins) - spreads
+    return out
+
+
+# --- helpers over blocks ---------------------------------------------------------------
+
+
+def _eqns(stmts):
+    for s in stmts:
+        if isinstance(s, Eqn):
+            yield s
+        for block in blocks(s):
+            yield from _eqns(block)
+
+
+def _names(atoms) -> frozenset:
+    return frozenset(a.name for a in atoms if isinstance(a, Var))
+
+
+def _count_reads(s, counts: dict) -> None:
+    for a in own_reads(s):
+        if isinstance(a, Var):
+            counts[a.name] = counts.get(a.name, 0) + 1
+    for block in blocks(s):
+        for t in block:
+            _count_reads(t, counts)
+
+
+def _reads(stmts) -> set[str]:
+    counts: dict = {}
+    for s in stmts:
+        _count_reads(s, counts)
+    return set(counts)
+
+
+# --- which arrays may be shared ----------------------------------------------------------
+
+
+def _keeps_reference(e: Eqn, position: int, env: dict) -> bool:
+    """Whether ``e`` may hold on to its input at ``position``, or return it."""
+    from ad_compiler.ir.primitives import PRIMITIVES
+
+    if e.prim in _COPYING:
+        return False
+    if e.prim == "getitem":  # x[i] of a vector is a number; x[1:] is a view
+        return position == 0 and env.get(e.out.name) != shapes.SCALAR
+    if e.prim in ("like", "sum_to"):  # the second input gives a shape only
+        return position == 0
+    if e.prim in ("max", "min", "select"):  # max(a, b), `a if c else b`: a itself
+        return e.ns != "np"
+    return not PRIMITIVES[e.prim].elementwise  # views, pushes, calls, einsum ...
+
+
+def _shared(stmts, env: dict, after: frozenset = frozenset()) -> set[str]:
+    """The names some operation may keep a reference to, or pass on while
+    they are still read: a loop's next value from outside its body (the carried
+    value is then that array), an ``if``'s result from outside a branch that
+    is read after the ``if``."""
+    out: set[str] = set()
+    for k, s in enumerate(stmts):
+        if isinstance(s, Eqn):
+            for i, a in enumerate(s.ins):
+                if isinstance(a, Var) and _keeps_reference(s, i, env):
+                    out.add(a.name)
+            continue
+        later = frozenset(_reads(stmts[k + 1 :])) | after
+        if isinstance(s, Loop):
+            out |= _names(s.args)  # a loop over an array's rows: views
+            out |= _names(s.nexts) - defined_names(s.body)
+            if isinstance(s, While):
+                out |= _shared(s.test, env, later | _reads(s.body))
+            out |= _shared(s.body, env, later | _names(s.nexts))
+        else:
+            for block, vals in ((s.then, s.then_vals), (s.orelse, s.else_vals)):
+                out |= (_names(vals) - defined_names(block)) & later
+                out |= _shared(block, env, later | _names(vals))
+    return out
+
+
+def written_in_place(fn: Function) -> set[str]:
+    """The arrays ``fn`` writes into in place, with every name that may be one
+    of them (codegen never folds a read of these past a statement: it would
+    read the array after the write)."""
+    targets = set()
+    for s in fn.body:
+        targets |= _written_here(s)
+    return _closed(targets, _alias_pairs(fn.body))
+
+
+def _alias_pairs(stmts) -> list[tuple[str, str]]:
+    """Names that may be one array: a carried value and its init and next, an
+    ``if``'s result and its branch values."""
+    pairs = []
+    for s in stmts:
+        if isinstance(s, Eqn) and (s.param("inplace") or s.param("into")):
+            pairs += [(s.out.name, a.name) for a in s.ins[:1] if isinstance(a, Var)]
+        elif isinstance(s, Loop):
+            for c, init, n in zip(s.carried, s.inits, s.nexts):
+                pairs += [(c.name, a.name) for a in (init, n) if isinstance(a, Var)]
+        elif isinstance(s, If):
+            for o, t, e in zip(s.outs, s.then_vals, s.else_vals):
+                pairs += [(o.name, a.name) for a in (t, e) if isinstance(a, Var)]
+        for block in blocks(s):
+            pairs += _alias_pairs(block)
+    return pairs
+
+
+def _closed(shared: set, pairs) -> set[str]:
+    """``shared`` with every name that may be the same array as a shared one."""
+    shared = set(shared)
+    changed = True
+    while changed:
+        changed = False
+        for a, b in pairs:
+            if (a in shared) != (b in shared):
+                shared |= {a, b}
+                changed = True
+    return shared
+
+
+# --- which arrays are owned --------------------------------------------------------------
+
+
+def _owned(stmts, env: dict, shared: set, results: frozenset) -> tuple[set, set]:
+    """The names of arrays this function made itself, never shared; and the
+    loop-carried values among them that get a copy of their initial value
+    first (it is shared, or read later: one copy, then every write in place)."""
+    denied: set[str] = set()  # carried values whose next is not owned
+    while True:
+        owned: set[str] = set()
+        copies: set[str] = set()
+        found: set[str] = set()
+
+        def makes_new(e: Eqn) -> bool:
+            if len(e.outs) != 1:
+                return False  # a push; a call's several results
+            if e.prim in _NEW_ARRAY:
+                return True
+            shape = env.get(e.out.name)
+            return e.prim in _ARITHMETIC and shape not in (None, shapes.SCALAR)
+
+        def walk(stmts, after):
+            for k, s in enumerate(stmts):
+                if isinstance(s, Eqn):
+                    if makes_new(s):
+                        owned.update(o.name for o in s.outs)
+                    continue
+                later = _reads(stmts[k + 1 :]) | after
+                if isinstance(s, If):
+                    walk_if(s, later)
+                    continue
+                counts: dict = {}
+                _count_reads(s, counts)
+                written = _written(s.body)
+                for c, init in zip(s.carried, s.inits):
+                    if c.name in denied or c.name in shared:
+                        continue
+                    if (
+                        isinstance(init, Var)
+                        and init.name in owned
+                        and init.name not in shared
+                        and init.name not in later
+                        and counts.get(init.name) == 1  # read only as this init
+                        and sum(1 for i in s.inits if i == init) == 1
+                    ):
+                        owned.add(c.name)
+                    elif c.name in written and env.get(c.name) not in (
+                        None,
+                        shapes.SCALAR,
+                    ):
+                        owned.add(c.name)
+                        copies.add(c.name)
+                if isinstance(s, While):
+                    walk(s.test, later | _reads(s.body))
+                walk(s.body, later | _names(s.nexts))
+                made = defined_names(s.body)
+                for c, n in zip(s.carried, s.nexts):
+                    fresh = (
+                        isinstance(n, Var)
+                        and n.name in made
+                        and n.name in owned
+                        and s.nexts.count(n) == 1  # not two carried values at once
+                    )
+                    if c.name in owned and n != c and not fresh:
+                        found.add(c.name)
+
+        def walk_if(s: If, later):
+            arms = ((s.then, s.then_vals), (s.orelse, s.else_vals))
+            for block, vals in arms:
+                walk(block, later | _names(vals))
+
+            def passes_own(v, block, vals) -> bool:
+                # made in the branch, or an array nothing reads after the `if`
+                # (the other branch may write into it), passed on once
+                if not isinstance(v, Var) or v.name not in owned:
+                    return False
+                if sum(1 for w in vals if w == v) != 1:
+                    return False
+                made = v.name in defined_names(block)
+                return made or (v.name not in later and v.name not in shared)
+
+            for i, o in enumerate(s.outs):
+                if all(passes_own(vals[i], block, vals) for block, vals in arms):
+                    owned.add(o.name)
+
+        walk(stmts, results)
+        if not found:
+            return owned - shared, copies
+        denied |= found
+
+
+# --- the rewrite ---------------------------------------------------------------------------
+
+
+def _target(s: Eqn, stmts: list, k: int, facts: _Facts):
+    """The array ``s`` could write into in place, and the equation that fuses into
+    it (the ``unindex`` of an ``add``), or None."""
+    if s.param("inplace") or s.param("into"):
+        return None
+    if s.prim == "setitem" and isinstance(s.ins[0], Var):
+        return s.ins[0].name, None
+    if s.prim != "add":
+        return None
+    defs = {o.name: (j, t) for j, t in enumerate(stmts[:k]) for o in _outs(t)}
+    for t, u in (s.ins, tuple(reversed(s.ins))):
+        if not (isinstance(t, Var) and isinstance(u, Var)) or u.name not in defs:
+            continue
+        j, spread = defs[u.name]
+        if not isinstance(spread, Eqn) or spread.prim != "unindex":
+            continue
+        if spread.param("into") or facts.reads.get(u.name) != 1:
+            continue
+        shape = facts.env.get(t.name)
+        if shape is None or shape == shapes.TUPLE or shapes.ANY in shape:
+            continue
+        if shape != facts.env.get(u.name):  # t + u broadcasts nothing
+            continue
+        return t.name, j
+    return None
+
+
+def _outs(s) -> tuple:
+    return s.outs if isinstance(s, (Eqn, If)) else tuple(s.carried)
+
+
+def _sink(stmts: list, k: int, name: str) -> list | None:
+    """``stmts`` with statement ``k`` moved after the last later read of
+    ``name``, if the statements it passes do not read its output; None if not."""
+    last = None
+    for j in range(k + 1, len(stmts)):
+        if name in _reads([stmts[j]]):
+            last = j
+    if last is None:
+        return stmts
+    out = {o.name for o in _outs(stmts[k])}
+    if out & _reads(stmts[k + 1 : last + 1]):
+        return None
+    if any(name in _written_here(t) for t in stmts[k + 1 : last + 1]):
+        return None  # that write took the array: reading it after would be wrong
+    if any(not isinstance(t, Eqn) for t in stmts[k + 1 : last + 1]):
+        return None  # an `if` or a loop may pass the array on under another name
+    moved = list(stmts)
+    moved.insert(last, moved.pop(k))
+    return moved
+
+
+def _rewrite(stmts, local: frozenset, after: frozenset, facts: _Facts) -> tuple:
+    """The block with its unobservable writes in place.
+
+    ``local`` are the names the block defines besides its statements' outputs
+    (a loop body's carried values); ``after`` what is read once it is done.
+    """
+    stmts = list(stmts)
+    here = set(local) | {o.name for s in stmts for o in _outs(s)}
+    k = 0
+    while k < len(stmts):
+        s = stmts[k]
+        if isinstance(s, Loop):
+            nexts = _names(s.nexts + ((s.brk,) if s.brk is not None else ()))
+            body = _rewrite(s.body, _names(s.carried), nexts, facts)
+            inits = list(s.inits)
+            for i, c in enumerate(s.carried):
+                if c.name in facts.copies:  # one copy, then writes in place
+                    copy = facts.namer.temp()
+                    stmts.insert(k, Eqn("copy", (copy,), (inits[i],), s.loc, "np"))
+                    k += 1
+                    inits[i] = copy
+            stmts[k] = replace(s, body=body, inits=tuple(inits))
+        elif isinstance(s, If):
+            # a branch may write into an array from before the `if` that
+            # nothing reads afterwards (the other branch does not run)
+            later = _reads(stmts[k + 1 :]) | after
+            before = _loop_inits(stmts[:k]) | _if_vals(stmts[:k])
+            outer = frozenset(
+                x
+                for x in here
+                if x in facts.owned
+                and x not in facts.shared
+                and x not in later
+                and x not in before
+            )
+            # a later `if` on the same condition may read a branch's values (a
+            # reverse sweep's does): what is read after counts inside too
+            then = _rewrite(s.then, outer, _names(s.then_vals) | later, facts)
+            orelse = _rewrite(s.orelse, outer, _names(s.else_vals) | later, facts)
+            stmts[k] = replace(s, then=then, orelse=orelse)
+        elif (found := _target(s, stmts, k, facts)) is not None:
+            name, spread = found
+            moved = None
+            if (
+                name in facts.owned
+                and name not in facts.shared
+                and name in here
+                and name not in after
+                # a carried value or a branch's result may be the same array
+                and name not in _loop_inits(stmts[:k]) | _if_vals(stmts[:k])
+            ):
+                moved = _sink(stmts, k, name)
+            if moved is not None:
+                following = stmts[k + 1] if k + 1 < len(stmts) else None
+                stmts = moved
+                position = _position(stmts, s)
+                fused = stmts[spread] if spread is not None else None
+                stmts[position] = _marked(s, fused, _how(fused, facts.env))
+                if fused is not None:
+                    del stmts[spread]  # the add took its place
+                if following is None:
+                    break
+                k = _position(stmts, following)
+                continue
+        k += 1
+    return tuple(stmts)
+
+
+def _how(spread: Eqn | None, env: dict) -> str:
+    """``+=`` where every index part is a number; ``at`` (np.add.at) where one may
+    be an index array, whose repeats must each add."""
+    if spread is None:
+        return ""
+    parts = spread.ins[2:]
+    numbers = all(
+        not isinstance(a, Var) or env.get(a.name) == shapes.SCALAR for a in parts
+    )
+    return "+=" if numbers else "at"
+
+
+def _written_here(s) -> set[str]:
+    """The arrays a statement (its blocks included) writes into in place."""
+    return {
+        e.ins[0].name
+        for e in _eqns([s])
+        if (e.param("inplace") or e.param("into")) and isinstance(e.ins[0], Var)
+    }
+
+
+def _loop_inits(stmts) -> set[str]:
+    """The names loops among ``stmts`` start a carried value from."""
+    out: set[str] = set()
+    for s in stmts:
+        if isinstance(s, Loop):
+            out |= _names(s.inits)
+        for block in blocks(s):
+            out |= _loop_inits(block)
+    return out
+
+
+def _if_vals(stmts) -> set[str]:
+    """The names ``if`` statements among ``stmts`` pass on as their results."""
+    out: set[str] = set()
+    for s in stmts:
+        if isinstance(s, If):
+            out |= _names(s.then_vals + s.else_vals)
+        for block in blocks(s):
+            out |= _if_vals(block)
+    return out
+
+
+def _position(stmts: list, s) -> int:
+    return next(i for i, t in enumerate(stmts) if t is s)
+
+
+def _marked(s: Eqn, spread: Eqn | None, how: str = "+=") -> Eqn:
+    if spread is None:  # x[i] = v, into x itself
+        return Eqn(s.prim, s.outs, s.ins, s.loc, s.ns, s.params + (("inplace", True),))
+    t = next(a for a in s.ins if a != spread.out)
+    ins = (t,) + spread.ins[1:]  # t in place of x (the same shape), then g, parts
+    params = spread.params + (("into", how),)
+    return Eqn("unindex", s.outs, ins, s.loc, spread.ns, params)

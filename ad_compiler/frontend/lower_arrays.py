@@ -1,0 +1,613 @@
+"""Lowering of NumPy array code: calls with ``axis=``, methods, ``.T``, indexing.
+
+A mixin of :class:`ad_compiler.frontend.lower.Lowerer`.  Static settings (``axis``,
+``keepdims``, an einsum spec, an index's layout) must be literals and become
+equation params; everything else (a reshape length, a loop index used as an
+index) is an ordinary input.  ``x[i] = v`` is lowered functionally, to a new
+version of ``x`` (``x_1 = setitem(x, v, i)``), so the IR stays single-assignment
+and the reverse sweep can still read the ``x`` it needs.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from ad_compiler.errors import UnsupportedError
+from ad_compiler.ir.nodes import Const
+from ad_compiler.frontend.scope import FuncRef, ModuleRef
+
+# np.<name> reductions -> primitive
+_REDUCTIONS = {
+    "sum": "sum",
+    "mean": "mean",
+    "max": "amax",
+    "amax": "amax",
+    "min": "amin",
+    "amin": "amin",
+    "prod": "prod",
+}
+_CONSTRUCTORS = frozenset(
+    "zeros ones zeros_like ones_like full full_like eye arange".split()
+)
+# array methods -> the numpy function they are
+_METHODS = {
+    **{k: v for k, v in _REDUCTIONS.items() if not k.startswith("am")},
+    "reshape": "reshape",
+    "transpose": "transpose",
+    "dot": "dot",
+    "squeeze": "squeeze",
+    "copy": "copy",
+}
+ARRAY_FUNCTIONS = frozenset(
+    set(_REDUCTIONS)
+    | _CONSTRUCTORS
+    | {"dot", "matmul", "outer", "einsum", "transpose", "reshape", "expand_dims"}
+    | {"squeeze", "concatenate", "stack", "where", "maximum", "minimum", "clip"}
+    | {"sign", "shape", "size", "copy"}
+)
+
+
+class ArrayLowering:
+    """The array parts of lowering (mixed into Lowerer)."""
+
+    # --- static arguments -------------------------------------------------------
+    def static(self, node: ast.expr, what: str):
+        """A literal int, bool, None or tuple of ints (an ``axis=``, ``keepdims=``)."""
+        try:
+            value = ast.literal_eval(node)
+        except ValueError:
+            value = object()
+        ok = value is None or isinstance(value, (bool, int))
+        if isinstance(value, tuple):
+            ok = all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        if not ok:
+            self.error(
+                node,
+                f"{what} must be a literal (an int, a tuple of ints, True/False or None)",
+                "the derivative's shape handling is decided when it is compiled",
+            )
+        return value
+
+    def keywords(self, node: ast.Call, callee: str, allowed: dict) -> dict:
+        """``axis=1, keepdims=True`` -> params, each checked to be a literal."""
+        out = {}
+        for kw in node.keywords:
+            if kw.arg not in allowed:
+                self.error(
+                    kw if kw.arg else node,
+                    f"keyword argument `{kw.arg}` to `{callee}` is not supported",
+                )
+            out[allowed[kw.arg]] = self.static(kw.value, f"`{kw.arg}`")
+        return out
+
+    def positional_static(self, node, args, index, name, params):
+        """An argument that may be given positionally (``np.sum(x, 0)``)."""
+        if len(args) > index:
+            if name in params:
+                self.error(node, f"`{name}` given twice")
+            params[name] = self.static(args[index], f"`{name}`")
+
+    # --- np.<function>(...) -------------------------------------------------------
+    def array_function(self, node: ast.Call, name: str, callee: str):
+        """Lower a call of ``numpy.<name>`` (one of ARRAY_FUNCTIONS)."""
+        b = self.b
+        args = node.args
+        for a in args:
+            if isinstance(a, ast.Starred):
+                self.unsupported(a)
+        if name in _REDUCTIONS:
+            params = self.keywords(
+                node, callee, {"axis": "axis", "keepdims": "keepdims"}
+            )
+            self.positional_static(node, args, 1, "axis", params)
+            self.arity(node, callee, args[:1], 1)
+            if len(args) > 2:
+                self.error(
+                    node, f"`{callee}` takes at most 2 positional arguments here"
+                )
+            x = self.atom(args[0])
+            return self.reduction(node, _REDUCTIONS[name], x, params)
+        if name in _CONSTRUCTORS:
+            return self.construct(node, name, callee)
+        if name == "einsum":
+            self.plain_arguments(node, callee)
+            if len(args) != 3 or not (
+                isinstance(args[0], ast.Constant) and isinstance(args[0].value, str)
+            ):
+                self.error(
+                    node,
+                    "`np.einsum` is supported with a literal spec and two operands",
+                    "write np.einsum('ij,jk->ik', a, b)",
+                )
+            from ad_compiler.ir.array_primitives import parse_einsum
+
+            spec = args[0].value
+            parse_einsum(spec, self.src.loc(node))
+            x, y = self.atom(args[1]), self.atom(args[2])
+            with b.at(self.src.loc(node), "np"):
+                return b.apply("einsum", x, y, spec=spec)
+        if name in ("concatenate", "stack"):
+            params = self.keywords(node, callee, {"axis": "axis"})
+            self.positional_static(node, args, 1, "axis", params)
+            if not args or not isinstance(args[0], (ast.List, ast.Tuple)):
+                self.error(
+                    node,
+                    f"`{callee}` needs a literal list or tuple of arrays",
+                    f"write {callee}([a, b])",
+                )
+            xs = [self.atom(e) for e in args[0].elts]
+            with b.at(self.src.loc(node), "np"):
+                return b.apply(name, *xs, **params)
+        if name in ("transpose", "expand_dims", "squeeze"):
+            key = "axes" if name == "transpose" else "axis"
+            params = self.keywords(node, callee, {key: key})
+            self.positional_static(node, args, 1, key, params)
+            if name == "expand_dims" and "axis" not in params:
+                self.error(node, "`np.expand_dims` needs an axis")
+            x = self.atom(args[0])
+            with b.at(self.src.loc(node), "np"):
+                return b.apply(name, x, **params)
+        if name == "reshape":
+            self.plain_arguments(node, callee)
+            self.arity(node, callee, args, 2)
+            return self.reshape(node, self.atom(args[0]), [args[1]])
+        self.plain_arguments(node, callee)
+        values = [self.atom(a) for a in args]
+        with b.at(self.src.loc(node), "np"):
+            if name in ("dot", "matmul", "outer"):
+                self.arity(node, callee, values, 2)
+                return b.apply(name, *values)
+            if name == "where":
+                self.arity(node, callee, values, 3)
+                return b.apply("select", *values)
+            if name in ("maximum", "minimum"):
+                self.arity(node, callee, values, 2)
+                return b.apply("max" if name == "maximum" else "min", *values)
+            if name == "clip":  # clip(x, lo, hi) = minimum(maximum(x, lo), hi)
+                self.arity(node, callee, values, 3)
+                return b.apply("min", b.apply("max", values[0], values[1]), values[2])
+            if name == "sign":
+                self.arity(node, callee, values, 1)
+                return b.apply("sign", *values)
+            if name in ("shape", "size", "copy"):
+                self.arity(node, callee, values, 1)
+                return b.apply(name, *values)
+        self.error(node.func, f"`{callee}` has no derivative rule")
+
+    def reduction(self, node, prim: str, x, params: dict):
+        with self.b.at(self.src.loc(node), "np"):
+            return self.b.apply(prim, x, **params)
+
+    def reshape(self, node, x, dims: list):
+        """``reshape(x, (n, -1))``, ``x.reshape(n, -1)`` or ``reshape(x, other.shape)``."""
+        if len(dims) == 1 and isinstance(dims[0], ast.Tuple):
+            dims = dims[0].elts
+        values = [self.expr(d) for d in dims]
+        with self.b.at(self.src.loc(node), "np"):
+            if len(values) == 1 and not isinstance(values[0], Const):
+                # one value: a length, or a whole shape (x.shape); decided by its shape
+                if self.b.shape(values[0]) == "tuple":
+                    return self.b.apply("reshape", x, values[0], packed=True)
+            return self.b.apply("reshape", x, *values)
+
+    def construct(self, node: ast.Call, name: str, callee: str):
+        """``np.zeros((n, 3))`` and friends: new arrays, with no derivative.
+
+        ``np.full(shape, v)`` depends on ``v``: it is lowered as
+        ``np.ones(shape) * v``, which differentiates in ``v``.
+        """
+        for kw in node.keywords:
+            if kw.arg == "dtype":
+                self.error(
+                    kw.value,
+                    f"`dtype=` in `{callee}` is not supported",
+                    "arrays are float64",
+                )
+        if name in ("full", "full_like"):
+            return self.full(node, name, callee)
+        layout, values = [], []
+        for kw, arg in [(None, a) for a in node.args] + [
+            (k.arg, k.value) for k in node.keywords
+        ]:
+            if kw == "dtype":
+                self.error(
+                    arg,
+                    f"`dtype=` in `{callee}` is not supported",
+                    "arrays are float64",
+                )
+            if isinstance(arg, ast.Tuple):
+                layout.append((kw or "", len(arg.elts)))
+                values += [self.atom(e) for e in arg.elts]
+            else:
+                layout.append((kw or "", -1))
+                values.append(self.atom(arg))
+        with self.b.at(self.src.loc(node), "np"):
+            return self.b.apply("construct", *values, fn=name, args=tuple(layout))
+
+    def full(self, node: ast.Call, name: str, callee: str):
+        args = list(node.args)
+        fill = None
+        for kw in node.keywords:
+            if kw.arg == "fill_value":
+                fill = kw.value
+            else:
+                self.error(
+                    kw, f"keyword argument `{kw.arg}` to `{callee}` is not supported"
+                )
+        if fill is None and len(args) == 2:
+            fill = args.pop()
+        if fill is None or len(args) != 1:
+            self.error(node, f"`{callee}` takes a shape (or an array) and a fill value")
+        ones = ast.Call(
+            func=ast.Attribute(
+                value=node.func.value, attr=name.replace("full", "ones")
+            ),
+            args=args,
+            keywords=[],
+        )
+        ast.copy_location(ones, node)
+        ast.fix_missing_locations(ones)
+        value = self.atom(fill)
+        base = self.construct(ones, name.replace("full", "ones"), callee)
+        with self.b.at(self.src.loc(node)):
+            return self.b.mul(base, value)
+
+    # --- methods and attributes ---------------------------------------------------------
+    def method_call(self, node: ast.Call, attr: ast.Attribute):
+        """``x.sum(axis=0)``, ``x.reshape(n, -1)``, ``x.T`` ... on an array value."""
+        name = attr.attr
+        if name not in _METHODS:
+            self.error(
+                attr,
+                f"method `.{name}()` is not supported",
+                "call the NumPy function instead (np.sum, np.reshape, ...)",
+            )
+        x = self.atom(attr.value)
+        callee = f".{name}"
+        if name in _REDUCTIONS:
+            params = self.keywords(
+                node, callee, {"axis": "axis", "keepdims": "keepdims"}
+            )
+            self.positional_static(node, node.args, 0, "axis", params)
+            return self.reduction(node, _REDUCTIONS[name], x, params)
+        if name == "reshape":
+            self.plain_arguments(node, callee)
+            return self.reshape(node, x, list(node.args))
+        if name == "copy":  # a new array: writing into it leaves x as it was
+            self.plain_arguments(node, callee)
+            self.arity(node, callee, node.args, 0)
+            with self.b.at(self.src.loc(node), "np"):
+                return self.b.apply("copy", x, method=True)
+        if name == "transpose":
+            self.plain_arguments(node, callee)
+            with self.b.at(self.src.loc(node), "np"):
+                if not node.args:
+                    return self.b.apply("transpose", x)
+                axes = node.args[0] if len(node.args) == 1 else ast.Tuple(node.args)
+                return self.b.apply("transpose", x, axes=self.static(axes, "the axes"))
+        if name == "squeeze":
+            params = self.keywords(node, callee, {"axis": "axis"})
+            self.positional_static(node, node.args, 0, "axis", params)
+            with self.b.at(self.src.loc(node), "np"):
+                return self.b.apply("squeeze", x, **params)
+        # dot
+        self.plain_arguments(node, callee)
+        self.arity(node, callee, node.args, 1)
+        y = self.atom(node.args[0])
+        with self.b.at(self.src.loc(node), "np"):
+            return self.b.apply("dot", x, y)
+
+    def array_attribute(self, node: ast.Attribute):
+        """``x.T``, ``x.shape``, ``x.size`` of a value."""
+        x = self.atom(node.value)
+        with self.b.at(self.src.loc(node)):
+            if node.attr == "T":
+                return self.b.apply("transpose", x, method=True)
+            if node.attr in ("shape", "size"):
+                return self.b.apply(node.attr, x)
+        self.error(
+            node,
+            f"attribute `.{node.attr}` is not supported",
+            "ad_compiler knows .T, .shape and .size of arrays",
+        )
+
+    # --- indexing ----------------------------------------------------------------------
+    def index(self, node: ast.expr) -> tuple[tuple, list]:
+        """The layout and the input values of an index expression."""
+        items = node.elts if isinstance(node, ast.Tuple) else [node]
+        layout, values = [], []
+        for item in items:
+            if isinstance(item, ast.Slice):
+                bounds = (item.lower, item.upper, item.step)
+                layout.append(("s",) + tuple(b is not None for b in bounds))
+                values += [self.atom(b) for b in bounds if b is not None]
+            elif isinstance(item, ast.Constant) and item.value is None:
+                layout.append(None)
+            elif isinstance(item, ast.Constant) and item.value is Ellipsis:
+                layout.append("...")
+            elif self.is_newaxis(item):
+                layout.append(None)
+            elif isinstance(item, ast.Starred):
+                self.unsupported(item)
+            else:
+                layout.append("a")
+                values.append(self.atom(item))
+        return tuple(layout), values
+
+    def is_newaxis(self, node: ast.expr) -> bool:
+        if not (isinstance(node, ast.Attribute) and node.attr == "newaxis"):
+            return False
+        base = node.value
+        if not isinstance(base, ast.Name) or base.id in self.locals:
+            return False
+        return self.scope.lookup(base.id) == ModuleRef("numpy")
+
+    def expr_Subscript(self, node: ast.Subscript):
+        base = self.expr(node.value)
+        if hasattr(base, "items"):  # a tuple indexed by a literal: pick the item
+            try:
+                k = ast.literal_eval(node.slice)
+                return base.items[k]
+            except (ValueError, IndexError, TypeError):
+                self.error(
+                    node,
+                    "a tuple can only be indexed by a literal int here",
+                    "unpack it into names",
+                )
+        layout, values = self.index(node.slice)
+        with self.b.at(self.src.loc(node)):
+            return self.b.apply("getitem", base, *values, index=layout)
+
+    def assign_item(self, target: ast.Subscript, value, op=None):
+        """``x[i] = v`` (or ``x[i] += v`` with ``op``): bind ``x`` to a new version."""
+        if not isinstance(target.value, ast.Name) or target.value.id not in self.locals:
+            self.error(
+                target,
+                "assignment into an element is supported only for a local array",
+                "assign into a local name (x = np.zeros(n); x[i] = ...)",
+            )
+        name = target.value.id
+        x = self.name(target.value, name)
+        layout, values = self.index(target.slice)
+        with self.b.at(self.src.loc(target)):
+            if op is not None:
+                current = self.b.apply("getitem", x, *values, index=layout)
+                value = self.binop(target, op, current, value)
+            new = self.b.apply("setitem", x, value, *values, index=layout)
+        return self.bind(name, new)
+
+
+def known_numpy(ref) -> str | None:
+    """The name of the NumPy array function ``ref`` is, if it is one."""
+    if isinstance(ref, FuncRef) and ref.qualname.startswith("numpy."):
+        name = ref.qualname.split(".", 1)[1]
+        if name in ARRAY_FUNCTIONS:
+            return name
+    return None
+
+
+# Expressions that may give another name for (part of) the same array in Python:
+# NumPy's view-returning methods, functions and attributes (a superset of what
+# ad_compiler lowers, so that a view is never missed as more are supported).
+_VIEW_METHODS = frozenset(
+    {"reshape", "transpose", "squeeze", "view", "ravel", "swapaxes", "diagonal"}
+    | {"__array__", "getfield"}
+)
+_VIEW_FUNCTIONS = frozenset(
+    {"reshape", "transpose", "squeeze", "expand_dims", "ravel", "swapaxes"}
+    | {"atleast_1d", "atleast_2d", "atleast_3d", "asarray", "asanyarray"}
+    | {"ascontiguousarray", "asfortranarray", "require", "moveaxis", "rollaxis"}
+    | {"broadcast_to", "broadcast_arrays", "diagonal", "flip", "fliplr", "flipud"}
+    | {"rot90", "real", "imag", "split", "array_split", "hsplit", "vsplit", "dsplit"}
+    | {"matrix_transpose", "permute_dims", "as_strided", "array"}
+)
+_VIEW_ATTRIBUTES = frozenset({"T", "mT", "real", "imag", "flat", "base"})
+# builtins whose result holds (views of) their arguments: `for w in zip(x, y)`
+_CONTAINERS = frozenset({"tuple", "list", "zip", "enumerate", "reversed", "iter"})
+
+
+def _aliased_names(value: ast.expr, calls=None) -> set[str]:
+    """The names whose array ``value`` may share memory with: ``x``, ``x.T``,
+    ``x[1:]``, ``x.reshape(...)``, ``np.transpose(x)``, ``x if c else y``,
+    ``(x, y)`` ... (empty for a new array, such as ``x + 1`` or ``x.copy()``).
+    Conservative: ``np.reshape(x, s)`` counts both ``np`` and ``x`` (names that
+    are not local variables are ignored by the caller).  ``calls(call)`` gives
+    the names a call of one of the user's functions may return."""
+    if isinstance(value, ast.Name):
+        return {value.id}
+    if isinstance(value, ast.Attribute) and value.attr in _VIEW_ATTRIBUTES:
+        return _aliased_names(value.value, calls)
+    if isinstance(value, (ast.Subscript, ast.Starred, ast.NamedExpr)):
+        return _aliased_names(value.value, calls)
+    if isinstance(value, ast.IfExp):
+        return _aliased_names(value.body, calls) | _aliased_names(value.orelse, calls)
+    if isinstance(value, ast.BoolOp):
+        return set().union(*(_aliased_names(v, calls) for v in value.values))
+    if isinstance(value, (ast.Tuple, ast.List)):  # a tuple holds its arrays
+        return set().union(*(_aliased_names(v, calls) for v in value.elts))
+    if isinstance(value, ast.Call):
+        names = set()
+        func = value.func
+        if isinstance(func, ast.Attribute):
+            if func.attr in _VIEW_METHODS:  # x.reshape(...)
+                names |= _aliased_names(func.value, calls)
+            if func.attr in _VIEW_FUNCTIONS:  # np.reshape(x, ...), np.asarray(a=x)
+                args = value.args[:1] + [
+                    k.value for k in value.keywords if k.arg in ("a", "ary", "arr", "x")
+                ]
+                names = names.union(*(_aliased_names(a, calls) for a in args))
+        elif isinstance(func, ast.Name) and func.id in _CONTAINERS:
+            names = names.union(*(_aliased_names(a, calls) for a in value.args))
+        elif calls is not None:  # a user's function may return (a view of) an argument
+            names |= calls(value)
+        return names
+    return set()
+
+
+def _bindings(target: ast.expr, value: ast.expr):
+    """(name, value) pairs an assignment makes, tuples unpacked pairwise."""
+    if isinstance(target, ast.Name):
+        yield target.id, value
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(
+            target.elts
+        ):
+            for t, v in zip(target.elts, value.elts):
+                yield from _bindings(t, v)
+        else:  # `a, b = t`: either may be a name for t's items
+            for t in target.elts:
+                yield from _bindings(t, value)
+
+
+def writes(lowerer, node: ast.FunctionDef, augmented=False) -> tuple[dict, dict]:
+    """The names ``node`` writes into (name -> the first write's target):
+    ``x[i] = v`` / ``x[i] += v``, and ``x += v`` (in place if x is an array:
+    counted if ``augmented`` or ``node`` uses NumPy)."""
+    numpy_code = augmented or any(
+        isinstance(sub, ast.Name)
+        and sub.id not in lowerer.locals
+        and lowerer.scope.lookup(sub.id) == ModuleRef("numpy")
+        for sub in ast.walk(node)
+    )
+    written, in_place = {}, {}
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.Assign, ast.AugAssign)):
+            targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+            for t in targets:
+                if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+                    written.setdefault(t.value.id, t)
+                elif isinstance(sub, ast.AugAssign) and isinstance(t, ast.Name):
+                    if numpy_code:
+                        in_place.setdefault(t.id, t)
+    return written, in_place
+
+
+def _alias_pairs(node: ast.FunctionDef):
+    """(statement, name, value) for each name an assignment or loop binds."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Assign):
+            pairs = [p for t in sub.targets for p in _bindings(t, sub.value)]
+        elif isinstance(sub, ast.AnnAssign) and sub.value is not None:
+            pairs = list(_bindings(sub.target, sub.value))
+        elif isinstance(sub, (ast.For, ast.AsyncFor)):
+            # `for w in (x, y)`: w is each of them in turn; `for r in x`: rows
+            if isinstance(sub.iter, (ast.Tuple, ast.List)):
+                items = [
+                    e.value if isinstance(e, ast.Starred) else e for e in sub.iter.elts
+                ]
+            else:
+                items = [sub.iter]
+            pairs = [p for item in items for p in _bindings(sub.target, item)]
+        else:
+            continue
+        for target, value in pairs:
+            yield sub, target, value
+
+
+def user_call_aliases(scope, src, local_names, depth: int = 0):
+    """``calls`` for :func:`_aliased_names`: the caller's names a call of one of
+    the user's functions may return (``def ident(z): return z.T``), read from
+    the callee's source; every argument's when it cannot be read."""
+    from ad_compiler.frontend.lower import UserFuncRef, _source_of
+
+    def calls(call: ast.Call) -> set[str]:
+        func = call.func
+        if not isinstance(func, ast.Name) or func.id in local_names:
+            return set()
+        args = list(call.args) + [k.value for k in call.keywords]
+        everything = set().union(*(_aliased_names(a, calls) for a in args))
+        if not everything:
+            return set()
+        try:
+            ref = scope.lookup(func.id)
+        except Exception:
+            return everything
+        if not isinstance(ref, UserFuncRef):
+            return set()  # builtins and NumPy (views: see _VIEW_FUNCTIONS)
+        if depth > 8:
+            return everything
+        try:
+            callee, callee_scope = _source_of(ref, src, scope)
+        except Exception:
+            return everything
+        cnode = callee.node
+        params = [a.arg for a in cnode.args.posonlyargs + cnode.args.args]
+        params += [a.arg for a in cnode.args.kwonlyargs]
+        names = set(params) | {
+            n.id
+            for n in ast.walk(cnode)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        inner = user_call_aliases(callee_scope, callee, names, depth + 1)
+        edges: dict[str, set] = {}
+        for _, target, value in _alias_pairs(cnode):
+            edges.setdefault(target, set()).update(_aliased_names(value, inner))
+        todo = set()
+        for r in ast.walk(cnode):
+            if isinstance(r, ast.Return) and r.value is not None:
+                todo |= _aliased_names(r.value, inner)
+        returned = set()
+        while todo:
+            name = todo.pop()
+            if name not in returned:
+                returned.add(name)
+                todo |= edges.get(name, set())
+        result = set()
+        for i, a in enumerate(call.args):
+            if isinstance(a, ast.Starred):
+                return everything
+            if i < len(params) and params[i] in returned:
+                result |= _aliased_names(a, calls)
+        for k in call.keywords:
+            if k.arg is None or k.arg in returned:
+                result |= _aliased_names(k.value, calls)
+        return result
+
+    return calls
+
+
+def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
+    """Reject writes into an array that another name may share.
+
+    ``x[i] = v`` is lowered to a new version of ``x``; in Python it changes the
+    one array object, and so every other name for it (``y = x``, a slice or
+    ``.T`` of it).  ``x += v`` changes an array in place too.  The two agree
+    exactly when the written array has no other name, which this checks from
+    the source: conservative, and never silently different from Python.
+    Augmented assignments count as writes only in code that calls NumPy (for
+    numbers, ``s = t; s += 1`` leaves ``t`` alone).
+    """
+    written, in_place = writes(lowerer, node)
+    if not written and not in_place:
+        return
+    calls = user_call_aliases(lowerer.scope, lowerer.src, lowerer.locals)
+    for sub, target, value in _alias_pairs(node):
+        for source in sorted(_aliased_names(value, calls) - {target}):
+            if source not in lowerer.locals:
+                continue
+            for name in (target, source):
+                write = written.get(name) or in_place.get(name)
+                if write is None:
+                    continue
+                message = (
+                    f"`{target}` may share its array with `{source}`, and "
+                    f"`{name}` is written into (line "
+                    f"{lowerer.src.loc(write).line}): Python would change both"
+                )
+                hint = f"make a copy: {target} = {ast.unparse(value)}.copy()"
+                if isinstance(sub, (ast.For, ast.AsyncFor)):
+                    hint = f"write into a copy: {target} = {target}.copy() first"
+                refuse_alias_write(lowerer, sub, lowerer, name, written, message, hint)
+
+
+def refuse_alias_write(at, node, owner, name, written, message, hint) -> None:
+    """``name`` may share its array with another: refuse now, at ``node`` of
+    ``at``, if ``name`` is written by subscript (in ``written``); else note the
+    error in ``owner.in_place_aliases``, raised if ``name += v`` turns out to
+    be in place (only an array's is: decided once the shapes are known, see
+    Lowerer.stmt_AugAssign)."""
+    if name in written:
+        at.error(node, message, hint)
+    loc = at.src.loc(node)
+    error = UnsupportedError(message, loc, hint, at.src.line(loc))
+    owner.in_place_aliases.setdefault(name, error)

@@ -1,0 +1,409 @@
+"""What a global name in the user's function refers to.
+
+Lowering asks a scope about every name that is not a local variable, and gets
+back one of a few plain answers (:class:`ModuleRef`, :class:`FuncRef`,
+:class:`ValueRef`, :class:`UserFuncRef`, :class:`OpaqueRef`).  Two scopes give
+those answers:
+
+* :class:`StaticScope` reads a module's AST only — imports, top-level numeric
+  constants and function definitions.  The CLI uses it: it never imports or runs
+  the file it compiles.
+* :class:`RuntimeScope` looks at a live function's globals, closure and builtins.
+  The decorator and the API use it, so ``import math as m`` or a closure over a
+  constant resolve exactly as Python would.
+
+Numeric globals are read at compile time and baked into the derivative as
+literals (as JAX does when it traces a closure).  :func:`recording_reads`
+collects every global and closure value a live function's lowering used, so
+that the API can check them on each call (:mod:`ad_compiler.guard`) and
+compile again when one was rebound.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import inspect
+import math
+import numbers
+import threading
+import types
+from dataclasses import dataclass, field
+
+import numpy
+
+from ad_compiler.frontend.source import made_by_decorator
+from ad_compiler.frontend.bindings import module_bindings
+from ad_compiler.errors import Loc, UnsupportedError
+from ad_compiler.frontend.source import locate
+
+# Functions ad_compiler knows, by qualified name.  Lowering maps each to IR.
+MATH_FUNCTIONS = frozenset(
+    "sin cos tan exp expm1 log log2 log10 log1p sqrt tanh sinh cosh asin acos atan "
+    "atan2 hypot fabs pow floor ceil trunc copysign fmod".split()
+)
+NUMPY_FUNCTIONS = frozenset(
+    "sin cos tan exp expm1 log log2 log10 log1p sqrt tanh sinh cosh arcsin arccos "
+    "arctan arctan2 hypot abs absolute fabs power square".split()
+    # the array functions (see lower_arrays.py)
+    + "sum mean max amax min amin prod dot matmul outer einsum transpose reshape "
+    "expand_dims squeeze concatenate stack where maximum minimum clip sign shape "
+    "size zeros ones zeros_like ones_like full full_like eye arange copy".split()
+)
+BUILTIN_FUNCTIONS = frozenset(
+    {"abs", "pow", "max", "min", "float", "int", "round"}
+    | {"range", "enumerate", "zip", "len"}  # what a `for` loop runs over
+)
+CONSTANTS = {
+    "math": {"pi": math.pi, "e": math.e, "tau": math.tau},
+    "numpy": {"pi": numpy.pi, "e": numpy.e},
+}
+MODULES = {"math": MATH_FUNCTIONS, "numpy": NUMPY_FUNCTIONS}
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    """A module we understand: ``math`` or ``numpy``."""
+
+    module: str
+
+
+@dataclass(frozen=True)
+class FuncRef:
+    """A known function, e.g. ``math.sin``, ``numpy.exp``, ``builtins.abs``."""
+
+    qualname: str
+
+
+@dataclass(frozen=True)
+class ValueRef:
+    """A number known at compile time."""
+
+    value: int | float
+
+
+@dataclass(frozen=True)
+class UserFuncRef:
+    """A Python function defined by the user: calls to it are inlined.
+
+    ``node`` is its ``def`` in the module being compiled (the CLI: static), or
+    ``obj`` the live function (the API: read through its own source and globals).
+    """
+
+    name: str
+    node: ast.FunctionDef | None = field(default=None, compare=False, repr=False)
+    obj: object = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class OpaqueRef:
+    """Something ad_compiler cannot differentiate through; ``what`` says what it is."""
+
+    what: str
+    # a live module of the user's (API only): its functions can be looked up
+    module: object = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class AmbiguousRef(OpaqueRef):
+    """A module-level name bound in more than one place, or in a place whose
+    effect is not known without running the file (see :mod:`.bindings`).
+
+    ``bindings`` are ``(how, Loc, source line)`` of each binding."""
+
+    name: str = ""
+    bindings: tuple = field(default=(), compare=False, repr=False)
+
+    def error(self, loc: Loc, line: str | None) -> UnsupportedError:
+        """The error for a use of the name at ``loc``: a note at each binding."""
+        hows = ", ".join(f"{how} at line {b.line}" for how, b, _ in self.bindings)
+        where = (
+            f"more than once in the module ({hows})"
+            if len(self.bindings) > 1
+            else f"only in a place that may not run ({hows})"
+        )
+        error = UnsupportedError(
+            f"`{self.name}` is bound {where}: which value the function sees is not "
+            "known without running the file",
+            loc,
+            "bind it once, with a plain top-level statement, or pass it as a parameter",
+            line,
+        )
+        error.notes = tuple(
+            (f"`{self.name}` is bound here ({how})", b, text)
+            for how, b, text in self.bindings
+        )
+        return error
+
+
+def checked_lookup(scope, name: str, loc: Loc, line: str | None):
+    """``scope.lookup(name)`` for a use at ``loc``; an ambiguous name is an error."""
+    ref = scope.lookup(name)
+    if isinstance(ref, AmbiguousRef):
+        raise ref.error(loc, line)
+    return ref
+
+
+Ref = ModuleRef | FuncRef | ValueRef | UserFuncRef | OpaqueRef
+
+
+def attribute(ref: Ref, attr: str) -> Ref:
+    """``ref.attr``: ``math.sin`` -> FuncRef, ``math.pi`` -> ValueRef; a function
+    of a live module of the user's -> UserFuncRef."""
+    if isinstance(ref, OpaqueRef) and ref.module is not None:
+        if hasattr(ref.module, attr):
+            value = getattr(ref.module, attr)
+            found = classify(value)
+            if isinstance(found, UserFuncRef):
+                record_read(vars(ref.module), attr, value, found)
+                return found
+        return OpaqueRef(f"an attribute of {ref.what}")
+    if isinstance(ref, ModuleRef):
+        if attr in MODULES[ref.module]:
+            return FuncRef(f"{ref.module}.{attr}")
+        if attr in CONSTANTS[ref.module]:
+            return ValueRef(CONSTANTS[ref.module][attr])
+        return OpaqueRef(
+            f"not a function or constant of `{ref.module}` ad_compiler knows"
+        )
+    return OpaqueRef("an attribute ad_compiler cannot see into")
+
+
+def _import_ref(module: str, attr: str | None) -> Ref:
+    if module not in MODULES:
+        if attr is None:
+            return OpaqueRef(f"the module `{module}`")
+        return OpaqueRef(f"imported from the module `{module}`")
+    if attr is None:
+        return ModuleRef(module)
+    return attribute(ModuleRef(module), attr)
+
+
+def literal_number(node: ast.expr) -> int | float | None:
+    """The value of ``2``, ``-1.5``, ``+3``; None for anything else.
+
+    Iterative: ``- - - ... - 2`` as deep as Python parses costs no recursion.
+    """
+    negate = False
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        negate ^= isinstance(node.op, ast.USub)
+        node = node.operand
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        if not isinstance(node.value, bool):
+            return -node.value if negate else node.value
+    return None
+
+
+class StaticScope:
+    """Names bound at the top level of a module, read from its AST alone.
+
+    A name bound by exactly one plain top-level statement (``N = 3``,
+    ``import math``, ``def g``; an import repeated verbatim counts once) has
+    the value that statement gives.  A name bound twice, or anywhere else
+    (inside a top-level ``if``/``try``/``for``/``with``, by a walrus, ``+=``,
+    ``del``, ``global`` in a function, ``globals()[...]``), or any module
+    constant of a file that calls ``globals()``/``exec``, is an
+    :class:`AmbiguousRef`: its value depends on what ran before the call, so
+    using it is an error pointing at every binding.  Two plain assignments
+    are refused too: Python would use whichever ran last before the call,
+    which a reader of the text cannot know.
+    """
+
+    def __init__(self, module: ast.Module, file: str = "<module>", lines=()):
+        self.file, self.lines = file, tuple(lines)
+        self.refs: dict[str, Ref] = {}
+        self.imports: dict[str, str] = {}  # name -> the import line binding it
+        seen: dict[str, list] = {}  # name -> the refs of its plain bindings
+        for stmt in module.body:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                for alias in stmt.names:
+                    one = type(stmt)(**{**stmt.__dict__, "names": [alias]})
+                    bound = alias.asname or alias.name.split(".")[0]
+                    self.imports[bound] = ast.unparse(one)
+            for name, ref in self._bindings(stmt):
+                seen.setdefault(name, []).append(ref)
+                self.refs[name] = ref
+        self._ambiguous(module_bindings(module), seen)
+
+    def _ambiguous(self, found, seen: dict) -> None:
+        """Replace the refs of names bound more than once by :class:`AmbiguousRef`."""
+        places: dict[str, list] = {}
+        for b in found.plain + found.other:
+            places.setdefault(b.name, []).append(b)
+        others = {b.name for b in found.other}
+        for name, bs in places.items():
+            refs = seen.get(name, [])
+            same_import = all(
+                isinstance(r, (ModuleRef, FuncRef)) and r == refs[0] for r in refs
+            )
+            if name not in others and (len(bs) == 1 or same_import):
+                if not (found.dynamic and isinstance(self.refs.get(name), ValueRef)):
+                    continue
+                bs = bs + found.dynamic  # a constant `globals()` may rebind
+            self.refs[name] = AmbiguousRef(
+                "bound in more than one place", name=name, bindings=self._notes(bs)
+            )
+
+    def _notes(self, bindings) -> tuple:
+        out = []
+        for b in sorted(bindings, key=lambda b: (b.node.lineno, b.node.col_offset)):
+            loc = locate(b.node, self.file, self.lines)
+            line = self.lines[loc.line - 1] if loc.line <= len(self.lines) else None
+            out.append((b.how, loc, line))
+        return tuple(out)
+
+    @staticmethod
+    def _bindings(stmt: ast.stmt):
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    yield alias.asname, _import_ref(alias.name, None)
+                else:
+                    top = alias.name.split(".")[0]
+                    yield top, _import_ref(top, None)
+        elif isinstance(stmt, ast.ImportFrom):
+            for alias in stmt.names:
+                if alias.name == "*":
+                    continue
+                yield alias.asname or alias.name, _import_ref(
+                    stmt.module or "", alias.name
+                )
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if isinstance(stmt, ast.FunctionDef):
+                yield stmt.name, UserFuncRef(stmt.name, node=stmt)
+            else:
+                yield stmt.name, OpaqueRef("an `async def` function")
+        elif isinstance(stmt, ast.ClassDef):
+            yield stmt.name, OpaqueRef("a class")
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            value = literal_number(stmt.value)
+            for target in targets:
+                for node in ast.walk(target):
+                    if isinstance(node, ast.Name):
+                        if value is not None and isinstance(target, ast.Name):
+                            yield node.id, ValueRef(value)
+                            continue
+                        yield node.id, OpaqueRef(
+                            "a module-level value not known without running the file"
+                        )
+
+    def lookup(self, name: str) -> Ref | None:
+        if name in self.refs:
+            return self.refs[name]
+        if name in BUILTIN_FUNCTIONS:
+            return FuncRef(f"builtins.{name}")
+        if hasattr(builtins, name):
+            return OpaqueRef("a builtin")
+        return None
+
+
+_KNOWN_OBJECTS: dict[int, str] = {}
+for _module, _names in (("math", MATH_FUNCTIONS), ("numpy", NUMPY_FUNCTIONS)):
+    _mod = math if _module == "math" else numpy
+    for _name in sorted(_names):
+        _KNOWN_OBJECTS.setdefault(id(getattr(_mod, _name)), f"{_module}.{_name}")
+for _name in BUILTIN_FUNCTIONS:
+    _KNOWN_OBJECTS[id(getattr(builtins, _name))] = f"builtins.{_name}"
+
+
+def classify(value) -> Ref:
+    """What a live Python object means to the compiler."""
+    if value is math:
+        return ModuleRef("math")
+    if value is numpy:
+        return ModuleRef("numpy")
+    if isinstance(value, bool):
+        return OpaqueRef("a bool")
+    if isinstance(value, types.ModuleType):
+        return OpaqueRef(f"the module `{value.__name__}`", module=value)
+    if isinstance(value, numbers.Real) and not isinstance(value, numpy.ndarray):
+        if isinstance(value, float):  # the plain value, not the subclass's __float__
+            return ValueRef(float.__float__(value))
+        return ValueRef(
+            int(value) if isinstance(value, numbers.Integral) else float(value)
+        )
+    qualname = _KNOWN_OBJECTS.get(id(value))
+    if qualname is not None:
+        return FuncRef(qualname)
+    if inspect.isfunction(value) and hasattr(value, "__adc_deps__"):
+        # a guarded derivative (ad_compiler.guard): its emitted code for the
+        # values bound now, which the caller's derivative then depends on too
+        impl = value.__adc_refresh__()
+        for where, name, read in value.__adc_deps__:
+            record_read(where, name, read, OpaqueRef("watched"))
+        value = impl
+    if callable(value) and hasattr(value, "__code__"):
+        return UserFuncRef(getattr(value, "__name__", "?"), obj=value)
+    decorated = made_by_decorator(value)
+    if decorated is not None:  # e.g. @functools.lru_cache: it cannot see inside
+        return OpaqueRef(decorated)
+    return OpaqueRef(f"a value of type `{type(value).__name__}`")
+
+
+_READS = threading.local()
+
+
+@contextlib.contextmanager
+def recording_reads():
+    """Collect, in the list yielded, ``(where, name, value)`` for every global
+    (``where`` the globals dict) and closure value (``where`` the cell) that a
+    :class:`RuntimeScope` of this thread resolves to something lowering bakes
+    in: numbers, the user's functions, the user's modules.  Names resolving to
+    ``math``/``numpy`` and their functions are not collected (they are assumed
+    never rebound: checking them would cost every call of every derivative).
+    A compilation nested in another adds its reads to the outer one's too."""
+    outer = getattr(_READS, "reads", None)
+    reads: list = []
+    _READS.reads = reads
+    try:
+        yield reads
+    finally:
+        _READS.reads = outer
+        if outer is not None:
+            outer.extend(reads)
+
+
+def record_read(where, name: str, value, ref: "Ref") -> None:
+    """Note that lowering used ``value``, read as ``name`` from ``where``."""
+    reads = getattr(_READS, "reads", None)
+    if reads is not None and not isinstance(ref, (ModuleRef, FuncRef)):
+        reads.append((where, name, value))
+
+
+class RuntimeScope:
+    """Names as a live function sees them: closure, then globals, then builtins."""
+
+    def __init__(self, fn):
+        self.globals = getattr(fn, "__globals__", {})
+        self.closure: dict[str, object] = {}
+        self.cells: dict[str, object] = {}
+        code = getattr(fn, "__code__", None)
+        cells = getattr(fn, "__closure__", None) or ()
+        if code is not None:
+            for name, cell in zip(code.co_freevars, cells):
+                self.cells[name] = cell
+                try:
+                    self.closure[name] = cell.cell_contents
+                except (
+                    ValueError
+                ):  # an empty cell: bound later in the enclosing function
+                    self.closure[name] = None
+
+    def lookup(self, name: str) -> Ref | None:
+        if name in self.closure:
+            value = self.closure[name]
+            ref = classify(value)
+            record_read(self.cells[name], name, value, ref)
+            return ref
+        if name in self.globals:
+            value = self.globals[name]
+            ref = classify(value)
+            record_read(self.globals, name, value, ref)
+            return ref
+        if hasattr(builtins, name):
+            value = getattr(builtins, name)
+            ref = classify(value)
+            return ref if isinstance(ref, FuncRef) else OpaqueRef("a builtin")
+        return None

@@ -1,0 +1,1 @@
+"""Optimisation passes: IR -> smaller, equivalent IR (simplify, dead code, shaping)."""
