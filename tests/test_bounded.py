@@ -60,6 +60,7 @@ HUGE = [
 
 
 @pytest.mark.parametrize("expr,slope", HUGE)
+@pytest.mark.fast_sample(every=3)  # an `adc compile` subprocess each
 def test_compiling_a_huge_power_finishes_fast(tmp_path, expr, slope):
     path, _ = _module(tmp_path, expr)
     start = time.perf_counter()

@@ -43,6 +43,7 @@ def test_logistic_swell_grows_geometrically_while_the_emitted_gradient_grows_lin
     assert "13,824" in text and "operations per step" in text
 
 
+@pytest.mark.slow  # SymPy differentiates ten unrolled steps: about 2 s
 def test_the_logistic_count_at_ten_is_the_one_quoted():
     (row,) = swell(_logistic(), "n", [10], wrt=["l"])
     assert row.symbolic == 82_176
@@ -59,6 +60,7 @@ def test_swell_names_an_unknown_parameter():
         swell(_logistic(), "m", [1])
 
 
+@pytest.mark.slow  # SymPy up to n = 8 and matplotlib, in a subprocess: about 3 s
 def test_adc_swell_prints_the_table_and_writes_the_plot(tmp_path):
     plot = tmp_path / "swell.png"
     run = adc(
@@ -78,6 +80,7 @@ def test_adc_swell_prints_the_table_and_writes_the_plot(tmp_path):
 
 
 @pytest.mark.parametrize("spec", ["n", "n=a..b", "=1..3", "n=1..0"])
+@pytest.mark.fast_sample(every=2)  # an `adc swell` subprocess each
 def test_adc_swell_rejects_a_malformed_parameter(spec):
     run = adc("swell", CONTROL, "--function", "logistic", "--param", spec)
     assert run.returncode == 2
