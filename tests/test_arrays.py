@@ -47,6 +47,7 @@ def _finite_difference(fn, args, dirs, case):
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.fast_sample(every=3)
 def test_forward_mode_matches_finite_differences(case, seed):
     fn = CASES[case][0]
     args = arguments(case, seed)
@@ -61,6 +62,7 @@ def test_forward_mode_matches_finite_differences(case, seed):
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.fast_sample(every=3)
 def test_reverse_mode_satisfies_the_dot_product_identity(case, seed):
     fn = CASES[case][0]
     args = arguments(case, seed)

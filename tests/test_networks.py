@@ -171,6 +171,7 @@ def test_cli_asks_for_shapes_it_needs():
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # a subprocess; test_cli_asks_for_shapes_it_needs is fast
 def test_cli_rejects_a_malformed_shape():
     cmd = [
         sys.executable,
@@ -219,7 +220,7 @@ def test_training_sample_reaches_the_accuracy_it_reports(tmp_path):
         ),
     ],
 )
-@pytest.mark.fast_sample(every=2)  # a subprocess each
+@pytest.mark.slow  # a subprocess each; the scalar tools' own tests are fast
 def test_scalar_tools_say_they_are_for_scalar_code(command, what):
     proc = subprocess.run(
         [sys.executable, "-m", "ad_compiler.tools.cli", *command],

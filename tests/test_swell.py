@@ -80,7 +80,7 @@ def test_adc_swell_prints_the_table_and_writes_the_plot(tmp_path):
 
 
 @pytest.mark.parametrize("spec", ["n", "n=a..b", "=1..3", "n=1..0"])
-@pytest.mark.fast_sample(every=2)  # an `adc swell` subprocess each
+@pytest.mark.fast_sample(every=4)  # an `adc swell` subprocess each
 def test_adc_swell_rejects_a_malformed_parameter(spec):
     run = adc("swell", CONTROL, "--function", "logistic", "--param", spec)
     assert run.returncode == 2
@@ -109,6 +109,7 @@ def test_symbolic_and_emitted_logistic_gradients_agree():
         assert math.isclose(a, b, rel_tol=1e-12), (n, a, b)
 
 
+@pytest.mark.slow  # two subprocesses; symbolic mode is tested in-process above
 def test_symbolic_mode_says_what_it_cannot_write():
     with pytest.raises(UsageError, match="the default --mode reverse handles it"):
         compile_file(_text(CONTROL), CONTROL, functions=["logistic"], mode="symbolic")
