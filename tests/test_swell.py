@@ -31,6 +31,7 @@ def _load(module: str, name: str):
 
 
 # --- swell ---------------------------------------------------------------------------------
+@pytest.mark.slow  # SymPy differentiates 1 to 8 unrolled steps: a second or two
 def test_logistic_swell_grows_geometrically_while_the_emitted_gradient_grows_linearly():
     rows = swell(_logistic(), "n", range(1, 9), wrt=["l"])
     # count_ops of sympy.diff of the unrolled map (the seeds' expression swell)
