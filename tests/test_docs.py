@@ -1,0 +1,155 @@
+"""The documentation cannot go stale.
+
+Every fenced block in README.md and docs/*.md carries a marker saying where
+its text comes from (docs/regenerate.py explains them); the slow test runs
+``python docs/regenerate.py --check``, which re-runs every command and
+interactive session the docs show and fails with a diff when the committed
+text differs.  The fast tests check the markers, the function listings, the
+session runner and the rules for prose (no links out of the repository, no
+internal tracker numbers).
+"""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_spec = importlib.util.spec_from_file_location(
+    "regenerate", os.path.join(ROOT, "docs", "regenerate.py")
+)
+regenerate = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("regenerate", regenerate)  # dataclasses look the module up
+_spec.loader.exec_module(regenerate)
+
+DOCUMENTS = regenerate.documents()
+
+
+def _read(path):
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        return f.read()
+
+
+def test_the_documents_are_found():
+    assert "README.md" in DOCUMENTS and "docs/architecture.md" in DOCUMENTS
+    assert len(DOCUMENTS) >= 10
+
+
+@pytest.mark.parametrize("path", DOCUMENTS)
+def test_every_block_says_where_its_text_comes_from(path):
+    assert regenerate.unmarked(path) == []
+
+
+def test_an_unmarked_block_is_reported():
+    lines = "text\n\n```python\nx = 1\n```\n".split("\n")
+    (block,) = regenerate.find_blocks(lines)
+    assert block.kind is None and block.body == "x = 1"
+    marked = "<!-- generated:\n$ adc a\n$ adc b -->\n```\nold\n```".split("\n")
+    (block,) = regenerate.find_blocks(marked)
+    assert block.kind == "generated" and block.arg == "$ adc a\n$ adc b"
+    assert block.start == 3 and block.end == 5
+
+
+def test_a_stale_block_is_rewritten_and_the_others_kept():
+    text = (
+        "Text.\n\n<!-- generated: def samples/seeds.py f -->\n```python\nstale\n```\n\n"
+        "<!-- file: g.py -->\n```python\nkept = 1\n```\n"
+    )
+    new = regenerate.rewrite(text)
+    assert new == text.replace(
+        "stale", regenerate.function_source("samples/seeds.py", "f")
+    )
+    assert new.startswith("Text.\n") and "def f(x1, x2):" in new and "kept = 1" in new
+
+
+def test_a_command_block_shows_the_command_and_its_output():
+    """One cheap command (no Python): the scratch directory holds the files of
+    ``file:`` blocks, and its path never shows."""
+    text = (
+        "<!-- file: a.txt -->\n```\nhello\n```\n"
+        "<!-- generated: $ cat a.txt; pwd -->\n```\n```\n"
+    )
+    new = regenerate.rewrite(text)
+    assert new.endswith(
+        "<!-- generated: $ cat a.txt; pwd -->\n```\n$ cat a.txt; pwd\nhello\n.\n```\n"
+    )
+
+
+@pytest.mark.parametrize("path", DOCUMENTS)
+def test_function_listings_match_their_files(path):
+    """The ``def FILE NAME`` listings, which need no command run (the slow
+    test checks them too, with everything else)."""
+    blocks = regenerate.find_blocks(_read(path).split("\n"))
+    for b in blocks:
+        sources = b.arg.split("\n") if b.kind == "generated" else []
+        if sources and all(s.strip().startswith("def ") for s in sources):
+            want = "\n".join(
+                regenerate.function_source(*s.split()[1:]) for s in sources
+            )
+            assert b.body == want, f"{path}:{b.start + 1}"
+
+
+def test_a_session_shows_values_prints_and_errors():
+    body = (
+        ">>> x = 2\n>>> x * 3\nstale output\n>>> print('a\\nb')\n"
+        ">>> def f(y):\n...     return y * y\n...\n>>> 1 / 0\n"
+    )
+    assert regenerate.run_session(body) == (
+        ">>> x = 2\n>>> x * 3\n6\n>>> print('a\\nb')\na\nb\n"
+        ">>> def f(y):\n...     return y * y\n...\n>>> 1 / 0\n"
+        "Traceback (most recent call last):\n  ...\n"
+        "ZeroDivisionError: division by zero"
+    )
+
+
+@pytest.mark.slow  # imports the compiler and compiles: about 1 s on its own
+def test_a_function_defined_in_a_session_has_no_source_as_at_the_prompt():
+    """So a session cannot show what a reader's own prompt would refuse."""
+    shown = regenerate.run_session(
+        ">>> from ad_compiler import grad\n>>> def f(x):\n"
+        "...     return x * x * x\n...\n>>> grad(f)(2.0)\n"
+    )
+    assert "SourceUnavailableError" in shown.split(">>> grad(f)(2.0)\n")[1]
+
+
+_LINK = re.compile(r"\]\(([^)]*)\)|<(https?://[^>]*)>|(https?://\S+)")
+
+
+@pytest.mark.parametrize("path", DOCUMENTS)
+def test_links_stay_inside_the_repository(path):
+    """A link is a path in the repository that exists (anchors not checked
+    here; ``mkdocs build --strict`` checks them for docs/)."""
+    base = os.path.dirname(os.path.join(ROOT, path))
+    for m in _LINK.finditer(_read(path)):
+        target = m.group(1)
+        assert target is not None and "://" not in target, f"{path}: {m.group(0)}"
+        file = target.split("#")[0]
+        if file:
+            assert os.path.exists(os.path.join(base, file)), f"{path}: {target}"
+
+
+_JARGON = re.compile(r"\b(issue|stop|session) #?\d+\b", re.I)
+
+
+@pytest.mark.parametrize("path", DOCUMENTS)
+def test_no_tracker_numbers(path):
+    """Prose a newcomer can decode: no "issue 5" or "stop 11"."""
+    assert _JARGON.findall(_read(path)) == []
+
+
+@pytest.mark.slow
+def test_every_listing_is_what_the_code_gives_today():
+    """Runs every command and session the docs show (about a minute)."""
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "docs", "regenerate.py"), "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, (
+        "the docs differ from what the code gives; run `python docs/regenerate.py` "
+        "and review the diff:\n" + proc.stdout + proc.stderr
+    )
