@@ -273,6 +273,7 @@ def test_layer_loop_gradient_is_the_hand_written_backprop():
     assert "b2_bar = " in body and ".sum(axis=0)" in body
 
 
+@pytest.mark.slow  # a subprocess; the layer loop's API tests above are fast
 def test_layer_loop_through_the_cli(tmp_path):
     import runpy
     import subprocess

@@ -247,7 +247,7 @@ def _calls(n):
 
 
 @pytest.mark.parametrize("make", [_conditional, _calls])
-@pytest.mark.fast_sample(every=2)  # two subprocesses each
+@pytest.mark.slow  # two subprocesses per case; the huge power and string runs are fast
 def test_nesting_up_to_the_bound_compiles_and_beyond_is_a_located_error(tmp_path, make):
     path, text = _module(tmp_path, make(MAX_NESTING))
     proc = adc("compile", str(path), "-o", str(tmp_path / "out.py"))

@@ -255,6 +255,7 @@ def test_cli_hessian_of_array_code_is_one_vector_mode_call():
     np.testing.assert_allclose(H, _rosenbrock_hessian(x), rtol=1e-12, atol=1e-9)
 
 
+@pytest.mark.slow  # two subprocesses; test_api_edges keeps a CLI --mode run fast
 def test_cli_jacobian_and_hvp_of_array_code(tmp_path):
     source = tmp_path / "layer.py"
     source.write_text(
