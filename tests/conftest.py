@@ -14,16 +14,18 @@ def _keeps(marker, position, item):
     keep = marker.kwargs.get("keep")
     if keep is not None:
         return bool(keep(**item.callspec.params))
+    if "first" in marker.kwargs:
+        return position < marker.kwargs["first"]
     return position % marker.kwargs["every"] == 0
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """``@pytest.mark.fast_sample(every=k)`` or ``(keep=predicate)``: the whole grid
-    of a parametrized test runs in the full suite; only a deterministic sample
-    runs in the fast tier (``pytest -m "not slow"``) — every k-th case by
-    position, the first included, or the cases whose parameters satisfy
-    ``predicate(**params)``.  The other cases are marked ``slow`` here, before
+    """``@pytest.mark.fast_sample(every=k)``, ``(first=n)`` or ``(keep=predicate)``:
+    the whole grid of a parametrized test runs in the full suite; only a
+    deterministic sample runs in the fast tier (``pytest -m "not slow"``) — every
+    k-th case by position, the first included, the first n cases, or the cases
+    whose parameters (fixture parameters included) satisfy ``predicate(**params)``.  The other cases are marked ``slow`` here, before
     ``-m`` deselects anything (hence ``tryfirst``), so no case is ever dropped
     from the full suite and every case keeps its id."""
     seen = {}
