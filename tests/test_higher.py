@@ -278,7 +278,7 @@ def _adc_module(*args):
     return namespace, proc.stdout
 
 
-@pytest.mark.slow  # four `adc compile` runs; test_vector_mode's CLI tests are fast
+@pytest.mark.slow  # four `adc compile` runs; test_api_edges keeps one fast
 def test_cli_hessian_jacobian_and_hvp_modes():
     ns, text = _adc_module(
         "samples/seeds.py", "--function", "gaussian", "--mode", "hessian"

@@ -240,7 +240,7 @@ def _compiled_module(*args):
     return namespace, text
 
 
-@pytest.mark.slow  # a subprocess; the CLI jacobian and hvp test is fast
+@pytest.mark.slow  # a subprocess; test_api_edges keeps a CLI --mode hessian run fast
 def test_cli_hessian_of_array_code_is_one_vector_mode_call():
     namespace, text = _compiled_module(
         "samples/rosenbrock.py", "--mode", "hessian", "--shape", "x=n"
