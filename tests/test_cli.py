@@ -46,6 +46,7 @@ def test_output_is_black_clean():
     assert black.format_str(proc.stdout, mode=black.Mode()) == proc.stdout
 
 
+@pytest.mark.slow  # a subprocess; the golden files hold the forward mode of `f`
 def test_forward_mode_and_wrt(tmp_path):
     proc = adc("compile", SEEDS, "--function", "f", "--mode", "forward", "--wrt", "x1")
     assert proc.returncode == 0, proc.stderr
@@ -56,7 +57,7 @@ def test_forward_mode_and_wrt(tmp_path):
     assert round(y, 3) == 11.652 and y_dot == pytest.approx(5.5)
 
 
-@pytest.mark.slow  # a subprocess; test_forward_mode_and_wrt is fast
+@pytest.mark.slow  # a subprocess; test_corpus checks single-argnum gradients
 def test_wrt_one_parameter_gives_a_single_value(tmp_path):
     proc = adc("compile", SEEDS, "--function", "f", "--wrt", "x2")
     out = tmp_path / "g.py"

@@ -419,6 +419,7 @@ def test_cli_refuses_an_unknown_decorator_on_an_inlined_callee(tmp_path):
     )
 
 
+@pytest.mark.slow  # a subprocess; the API's decorator tests above are fast
 def test_cli_reads_past_ad_compilers_own_decorators(tmp_path):
     (tmp_path / "f.py").write_text(DECORATED)
     out = tmp_path / "out.py"
