@@ -159,7 +159,7 @@ def test_module_level_constants_and_import_aliases_resolve_statically(tmp_path):
         ),
     ],
 )
-@pytest.mark.fast_sample(every=8)  # a subprocess each
+@pytest.mark.slow  # a subprocess each; test_cli_edges checks usage errors in-process
 def test_usage_errors_and_informational_flags(args, code, text):
     proc = adc(*args)
     assert proc.returncode == code
