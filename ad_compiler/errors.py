@@ -151,3 +151,48 @@ class StaleSourceError(SourceUnavailableError):
 
 class UsageError(AdError):
     """The public API was called in a way that cannot work (bad argnums, non-scalar grad...)."""
+
+
+class VerificationError(AdError):
+    """The IR broke one of its invariants (:func:`ad_compiler.ir.nodes.verify`):
+    a bug in ad_compiler, not in the user's code.
+
+    ``pass_name`` is the pass after which the IR was found broken (None when
+    the check ran outside a named pass, or after several: then ``passes`` lists
+    them), ``function`` the IR function's name and ``problem`` what is wrong
+    (which variable, which statement).  A real exception, not an ``assert``:
+    ``python -O`` keeps it.
+    """
+
+    def __init__(self, problem: str, function: str = "?", pass_name: str | None = None):
+        self.problem, self.function, self.pass_name = problem, function, pass_name
+        self.passes: tuple[str, ...] = ()
+        super().__init__(self._message())
+
+    def after(self, pass_name: str) -> "VerificationError":
+        """The same error, naming the pass it was found after (if none was named)."""
+        if self.pass_name is None and not self.passes:
+            self.pass_name = pass_name
+            self.args = (self._message(),)
+        return self
+
+    def after_one_of(self, passes: tuple[str, ...]) -> "VerificationError":
+        """The same error, found after ``passes`` ran unverified."""
+        if self.pass_name is None and not self.passes:
+            self.passes = passes
+            self.args = (self._message(),)
+        return self
+
+    def _message(self) -> str:
+        where = ""
+        if self.pass_name:
+            where = f" after the pass `{self.pass_name}`"
+        elif self.passes:
+            where = (
+                f" after the passes {', '.join(self.passes)} "
+                "(ADC_VERIFY=1 verifies after each, naming the one that broke it)"
+            )
+        return (
+            f"invalid IR in `{self.function}`{where}: {self.problem} "
+            "(a bug in ad_compiler; please report it with the function that triggered it)"
+        )

@@ -12,8 +12,8 @@ dead-code elimination cannot shrink the problem).  N counts the equations of
 the lowered primal IR (checked).  It then times, separately, with
 ``time.perf_counter``:
 
-* ``parse+lower``   -- ``parse_module`` + ``StaticScope`` + ``api.lower``: text to IR;
-* ``derivative_ir`` -- ``api.derivative_ir(fn, "grad", all params)``: the reverse
+* ``parse+lower``   -- ``parse_module`` + ``StaticScope`` + ``driver.lower``: text to IR;
+* ``derivative_ir`` -- ``driver.derivative_ir(fn, "grad", all params)``: the reverse
   transform plus the optimisation passes;
 * ``emit``          -- ``codegen.emit_function``: IR to (unformatted) Python text;
 * ``black``         -- ``codegen.format_source``: running black on that text.
@@ -58,7 +58,7 @@ import sys
 import time
 from pathlib import Path
 
-from ad_compiler import api
+from ad_compiler import driver
 from ad_compiler.backend.codegen import emit_function, format_source
 from ad_compiler.frontend.scope import StaticScope
 from ad_compiler.frontend.source import FunctionSource, module_functions, parse_module
@@ -156,10 +156,10 @@ def run_pipeline(text: str, black: bool, clock=time.perf_counter) -> dict:
     module = parse_module(text, "<generated>")
     scope = StaticScope(module)
     src = FunctionSource(module_functions(module)[0], "<generated>", lines)
-    fn = api.lower(src, scope)
+    fn = driver.lower(src, scope)
     t1 = clock()
     wrt = tuple(range(len(fn.params)))
-    d = api.derivative_ir(fn, "grad", wrt, wrt)
+    d = driver.derivative_ir(fn, "grad", wrt, wrt)
     t2 = clock()
     code = emit_function(d, src.line)
     t3 = clock()

@@ -103,7 +103,7 @@ and ``jax.jit(jax.jacfwd)`` / ``jax.jit(jax.jacrev)`` of the same maps written
 with ``jax.numpy`` on a vector.  It reports which mode ``jacobian`` picked and
 whether that mode was the faster of ``jacfwd`` and ``jacrev`` in this run.
 To tell the emitted code's cost from the wrappers', it also times the code
-``jacfwd`` and ``jacrev`` run (``api.compile_derivative(f, "jvp" | "vjp",
+``jacfwd`` and ``jacrev`` run (``callables.compile_derivative(f, "jvp" | "vjp",
 argnums)``, the same cached functions) called directly: ``jvp(x, I)`` /
 ``vjp(x, I)`` once with all n (m) unit vectors as arrays, returning arrays,
 and ``jvp, n scalar calls`` / ``vjp, m scalar calls``, once per unit vector
@@ -540,7 +540,7 @@ def hessian_by_passes(hv, x: list) -> np.ndarray:
 def run_hessian(n, directory, jaxmod, opts, full_errors):
     """Build, check and time every Hessian contender at one n: a result dict."""
     from ad_compiler import grad, hessian, hvp
-    from ad_compiler.api import trace_cached
+    from ad_compiler.callables import trace_cached
 
     res = {"n": n, "ms": {}, "rounds": 0, "compile_s": {}, "unavailable": {}}
     res["notes"], res["checks"] = [], []
@@ -733,7 +733,7 @@ def run_hessian_arrays(n, directory, jaxmod, opts, full_errors):
     Raises :class:`Aborted` when an AD Hessian (ad_compiler's, JAX's), the
     gradient or the Hessian-vector product disagrees with the exact one."""
     from ad_compiler import grad, hessian, hvp
-    from ad_compiler.api import trace_cached
+    from ad_compiler.callables import trace_cached
 
     res = {"n": n, "ms": {}, "rounds": 0, "compile_s": {}, "unavailable": {}}
     res["notes"], res["checks"] = [], []
@@ -897,7 +897,7 @@ def jacobian_by_vjps(vjp_code, x: list, m: int) -> np.ndarray:
 def run_jacobian(case, directory, jaxmod, opts, full_errors):
     """Build, check and time every Jacobian contender for ``tall`` or ``wide``."""
     from ad_compiler import jacfwd, jacobian, jacrev
-    from ad_compiler.api import compile_derivative, trace_cached
+    from ad_compiler.callables import compile_derivative, trace_cached
 
     rng = np.random.default_rng(1 if case == "tall" else 2)
     n, m = TALL if case == "tall" else WIDE
@@ -1092,7 +1092,7 @@ def run_jacobian_arrays(case, directory, jaxmod, opts, full_errors):
     Raises :class:`Aborted` when a Jacobian has the wrong shape or two of them
     (or one and the exact one) differ by more than JA_RTOL max |J|."""
     from ad_compiler import jacfwd, jacobian, jacrev
-    from ad_compiler.api import trace_cached
+    from ad_compiler.callables import trace_cached
 
     rng = np.random.default_rng(1 if case == "tall" else 2)
     n, m = TALL if case == "tall" else WIDE

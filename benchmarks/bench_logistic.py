@@ -12,7 +12,7 @@ started at l = 0.3141, for n = 10, 100, 1,000, 10,000 and 100,000 (``--quick``:
 * ``hand_rev``    -- hand-written reverse mode, ``hand_rev(l, n)``: a forward sweep
   appending l to a Python list (the tape) before each iteration, then a reverse
   sweep over ``reversed(tape)``; returns the derivative;
-* ``emitted_fwd`` -- ``api.compile_derivative(logistic, "jvp", 0)`` called as
+* ``emitted_fwd`` -- ``callables.compile_derivative(logistic, "jvp", 0)`` called as
   ``(l, n, 1.0)``, returning ``(value, derivative)``;
 * ``emitted_rev`` -- ``grad(logistic, argnums=0)`` called as ``(l, n)``.
 
@@ -118,7 +118,7 @@ import tracemalloc
 from pathlib import Path
 
 import ad_compiler
-from ad_compiler import api
+from ad_compiler import callables
 
 HERE = Path(__file__).resolve().parent
 
@@ -186,7 +186,7 @@ def build_emitted() -> tuple[dict, dict, dict]:
     """The emitted candidates that compile; why the others do not (long and short)."""
     built, errors, short = {}, {}, {}
     makers = {
-        "emitted_fwd": lambda: api.compile_derivative(logistic, "jvp", 0),
+        "emitted_fwd": lambda: callables.compile_derivative(logistic, "jvp", 0),
         "emitted_rev": lambda: ad_compiler.grad(logistic, argnums=0),
     }
     for label, make in makers.items():

@@ -5,7 +5,7 @@ What it measures
 The function is the logistic map iterated ``n`` times (``logistic`` below, the
 same as ``samples/control_flow.py``), with ``n`` fixed to a constant k, for
 k = 1..12 (``--quick``: 1..6).  For each k, two gradient modules are built from
-``samples/control_flow.py`` with :func:`ad_compiler.api.compile_file` and
+``samples/control_flow.py`` with :func:`ad_compiler.tools.files.compile_file` and
 ``fix={"n": k}``:
 
 * ``emitted``  -- the default reverse mode: a loop of k iterations that records
@@ -85,7 +85,7 @@ import timeit
 from pathlib import Path
 
 import ad_compiler
-from ad_compiler.api import compile_file
+from ad_compiler.tools.files import compile_file
 
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE.parent / "samples" / "control_flow.py"

@@ -7,6 +7,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "samples"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+# Verify the IR after every named pass (ad_compiler.ir.passes): a pass that
+# breaks it is named where it broke.  Subprocesses inherit it.
+os.environ.setdefault("ADC_VERIFY", "1")
+
 
 def _keeps(marker, position, item):
     """Whether the case at ``position`` (0-based, in collection order) among its
@@ -25,7 +29,8 @@ def pytest_collection_modifyitems(config, items):
     the whole grid of a parametrized test runs in the full suite; only a
     deterministic sample runs in the fast tier (``pytest -m "not slow"``) — every
     k-th case by position, the first included, the first n cases, or the cases
-    whose parameters (fixture parameters included) satisfy ``predicate(**params)``.  The other cases are marked ``slow`` here, before
+    whose parameters (fixture parameters included) satisfy
+    ``predicate(**params)``.  The other cases are marked ``slow`` here, before
     ``-m`` deselects anything (hence ``tryfirst``), so no case is ever dropped
     from the full suite and every case keeps its id."""
     seen = {}

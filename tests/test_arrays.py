@@ -493,7 +493,7 @@ def test_an_einsum_spec_numpy_would_refuse_is_a_compile_error(spec):
     """The spec reaches emitted code (as a string literal): only ASCII letters,
     commas and one arrow, each output letter once and taken from an operand."""
     src = f"import numpy as np\n\n\ndef f(a, b):\n    return np.sum(np.einsum({spec!r}, a, b))\n"
-    from ad_compiler.api import compile_file
+    from ad_compiler.tools.files import compile_file
 
     with pytest.raises(CompileError, match="einsum .* is not supported"):
         compile_file(src, "e.py", shape_of={"a": ("n", "m"), "b": ("m", "k")})

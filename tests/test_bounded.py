@@ -274,7 +274,7 @@ def test_nesting_up_to_the_bound_compiles_and_beyond_is_a_located_error(tmp_path
 def _cpu_seconds(n_lines: int) -> dict:
     """CPU seconds of this process per stage (other processes sharing the
     machine do not count) for the whole pipeline except black."""
-    from ad_compiler import api
+    from ad_compiler import driver
     from ad_compiler.backend.codegen import emit_function
     from ad_compiler.frontend.scope import StaticScope
     from ad_compiler.frontend.source import (
@@ -294,9 +294,9 @@ def _cpu_seconds(n_lines: int) -> dict:
         module = parse_module(text, "gen.py")
         node = module_functions(module)[0]
         src = FunctionSource(node, "gen.py", tuple(text.splitlines()))
-        fn = api.lower(src, StaticScope(module))
+        fn = driver.lower(src, StaticScope(module))
         t1 = time.process_time()
-        d = api.derivative_ir(fn, "grad", (0, 1), (0, 1))
+        d = driver.derivative_ir(fn, "grad", (0, 1), (0, 1))
         t2 = time.process_time()
         emit_function(d, src.line)
         t3 = time.process_time()

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from ad_compiler import AdError, UsageError, grad, jvp, value_and_grad, vjp
-from ad_compiler import api as _api
+from ad_compiler import callables as _callables
 
 import corpus_control
 from corpus import (
@@ -317,10 +317,10 @@ def emitted(f, x):
         out.append(("grad", grad(f, argnums=argnums), x))
         out.append(("value_and_grad", value_and_grad(f, argnums=argnums), x))
     # jvp() returns numbers only; its emitted function comes from the same cache.
-    jvp_fn = _api.compile_derivative(f, "jvp", argnums)
+    jvp_fn = _callables.compile_derivative(f, "jvp", argnums)
     out.append(("jvp", jvp_fn, (*x, *([0.5] * n))))
     _, pullback = vjp(f, *x)
-    vjp_fn = _api.compile_derivative(f, "vjp", argnums)
+    vjp_fn = _callables.compile_derivative(f, "vjp", argnums)
     assert pullback.source == vjp_fn.source
     out.append(("vjp", vjp_fn, (*x, *([0.75] * m))))
     return out

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from ad_compiler.api import _has_custom_derivative, compile_file
+from ad_compiler.tools.files import _has_custom_derivative, compile_file
 from ad_compiler.frontend.source import module_functions, parse_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -8,15 +8,13 @@ import pytest
 import corpus
 import seeds
 from ad_compiler import grad, trace
-from ad_compiler.api import derivative_ir
+from ad_compiler.driver import derivative_ir
 from ad_compiler.ir.nodes import Const, Eqn, Function, Var
 from ad_compiler.backend.codegen import emit_function
-from ad_compiler.opt.passes import (
-    eliminate_dead_code,
-    float_literals,
-    optimize,
-    simplify,
-)
+from ad_compiler.opt.dce import eliminate_dead_code
+from ad_compiler.opt.literals import float_literals
+from ad_compiler.opt.optimize import optimize
+from ad_compiler.opt.simplify import simplify
 
 FUNCTIONS = [f for f, _ in corpus.CASES if f.__name__ not in corpus.KNOWN_BUGS] + [
     seeds.f,

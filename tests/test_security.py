@@ -378,7 +378,7 @@ def test_any_text_in_a_docstring_stays_inside_it():
 
 
 def test_a_file_name_cannot_end_the_header_docstring(tmp_path):
-    from ad_compiler.api import compile_file
+    from ad_compiler.tools.files import compile_file
 
     name = str(tmp_path / 'a""";import os;os.system("touch x");"""\x1b[2J.py')
     text = compile_file(

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from ad_compiler import UsageError
-from ad_compiler.api import compile_file, trace_ir
+from ad_compiler.tools.files import compile_file, trace_ir
 from ad_compiler.backend.codegen import format_source
 from ad_compiler.tools.swell import swell, swell_text
 from test_cli import adc

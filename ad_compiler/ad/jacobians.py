@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import numpy
 
-from ad_compiler.api import (
+from ad_compiler.callables import (
     ArrayDerivative,
-    _signature_ir,
-    _wrt,
-    _wrt_of,
     compile_derivative,
+    register_forward_gradient,
+    signature_ir,
+    wrt_of,
+    wrt_of_arity,
 )
 from ad_compiler.errors import UsageError
 from ad_compiler.ir.nodes import Function, Var, signature
@@ -40,7 +41,7 @@ __all__ = ["jacfwd", "jacrev", "jacobian", "hessian", "hvp", "gauss_newton"]
 
 
 def _primal_ir(f) -> Function:
-    return _signature_ir(f)
+    return signature_ir(f)
 
 
 def _unit_vectors(k: int) -> list:
@@ -121,6 +122,22 @@ class Derived:
         """Its parameters (those of the function it differentiates)."""
         params = tuple(Var(f"x{i}") for i in range(self.n))
         return Function(self.__name__, params, (), (Var("y"),))
+
+    def derivative(self, kind: str, argnums):
+        """Its derivative ``kind`` (``jvp``, ``grad``, ``value_and_grad``): forward
+        mode through it (what :func:`ad_compiler.callables.compile_derivative`
+        makes of a Jacobian or Hessian function)."""
+        if kind == "jvp":
+            return jvp_of_derived(self, argnums)
+        if kind not in ("grad", "value_and_grad"):
+            raise UsageError(
+                f"{kind} of `{self.__name__}` is not supported: reverse mode through "
+                "a jacobian or hessian is not written; jvp, jacfwd and grad are"
+            )
+        derived = forward_of_derived(self, argnums, f"{self.__name__}_grad")
+        if kind == "grad":
+            return derived
+        return lambda *args: (self(*args), derived(*args))
 
     @property
     def source(self) -> str:
@@ -218,7 +235,7 @@ def _forward(f, argnums, fn: Function, name: str) -> Derived:
     """J[i][j] = ∂y_i/∂x_j from one jvp call with ẋ_j = e_j."""
     if isinstance(f, Derived):
         return forward_of_derived(f, argnums, name)
-    wrt, wrt_tree = _wrt(fn, argnums)
+    wrt, wrt_tree = wrt_of(fn, argnums)
     k = len(wrt)
 
     def post(out, args, _):
@@ -247,7 +264,7 @@ def _reverse(f, argnums, fn: Function, name: str) -> Derived:
             f"reverse mode through `{f.__name__}` is not supported: use jacfwd "
             "(forward mode differentiates a jacobian or hessian again)"
         )
-    wrt, wrt_tree = _wrt(fn, argnums)
+    wrt, wrt_tree = wrt_of(fn, argnums)
     m = len(fn.results)
 
     def post(bars, args, _):
@@ -289,7 +306,7 @@ def forward_of_derived(d: Derived, argnums, name: str) -> Derived:
     """
     if d.variant is None:
         raise UsageError(f"`{d.__name__}` cannot be differentiated (it is not linear)")
-    wrt, wrt_tree = _wrt_of(d.__name__, d.n, argnums)
+    wrt, wrt_tree = wrt_of_arity(d.__name__, d.n, argnums)
     k = len(wrt)
 
     def variant(args):
@@ -353,7 +370,7 @@ def jvp_of_derived(d: Derived, argnums):
     results (the directions d passes are constants)."""
     if d.variant is None:
         raise UsageError(f"`{d.__name__}` cannot be differentiated (it is not linear)")
-    wrt, _ = _wrt_of(d.__name__, d.n, argnums)
+    wrt, _ = wrt_of_arity(d.__name__, d.n, argnums)
 
     def call(*args_and_tangents):
         args, tangents = args_and_tangents[: d.n], args_and_tangents[d.n :]
@@ -435,7 +452,7 @@ def jacobian(f, argnums=0) -> Derived:
     if isinstance(f, Derived):  # forward mode is the one that goes through it
         return forward_of_derived(f, argnums, f"{f.__name__}_jacobian")
     fn = _primal_ir(f)
-    wrt, _ = _wrt(fn, argnums)
+    wrt, _ = wrt_of(fn, argnums)
     name = f"{fn.name}_jacobian"
     forward, reverse = _forward(f, argnums, fn, name), _reverse(f, argnums, fn, name)
     chosen: dict = {}  # argument shapes -> the mode's Derived
@@ -494,7 +511,7 @@ class _HvpWithDefaults:
     def __init__(self, compiled, n: int, defaults: tuple, names: tuple):
         self.compiled, self.n, self.defaults = compiled, n, defaults
         self.names = names  # of the point's parameters, for keyword arguments
-        self.k = len(_signature_ir(compiled).params) - n  # the directions
+        self.k = len(signature_ir(compiled).params) - n  # the directions
         self.__name__ = getattr(compiled, "__name__", "hvp")
 
     def __call__(self, *args, **kwargs):
@@ -520,7 +537,7 @@ def hessian(f, argnums=0) -> Derived:
     fn = _primal_ir(f)
     if not isinstance(fn.tree, int):
         raise UsageError(f"hessian() needs `{fn.name}` to return one number")
-    wrt, wrt_tree = _wrt(fn, argnums)
+    wrt, wrt_tree = wrt_of(fn, argnums)
     k = len(wrt)
 
     def post(rows, args, _):
@@ -555,7 +572,7 @@ def gauss_newton(residuals, argnums=0) -> Derived:
     """
     jac = jacobian(residuals, argnums)
     fn = _primal_ir(residuals)
-    wrt, wrt_tree = _wrt(fn, argnums)
+    wrt, wrt_tree = wrt_of(fn, argnums)
 
     def run(*args):
         J = jac(*args)
@@ -605,7 +622,7 @@ def gauss_newton(residuals, argnums=0) -> Derived:
 def forward_gradient(f, argnums, fn: Function, value: bool) -> Derived:
     """``grad`` of a derivative whose code holds a tape (a reverse sweep over a
     loop): forward mode in vector mode through it, one call."""
-    wrt, wrt_tree = _wrt(fn, argnums)
+    wrt, wrt_tree = wrt_of(fn, argnums)
     compiled = compile_derivative(f, "jvp", tuple(wrt))
     k = len(wrt)
 
@@ -623,6 +640,9 @@ def forward_gradient(f, argnums, fn: Function, value: bool) -> Derived:
     return Derived(
         compiled, "forward", name, n, variant, defaults=defaults, names=names
     )
+
+
+register_forward_gradient(forward_gradient)
 
 
 # --- emitted wrappers (adc compile --mode hessian | jacobian) -----------------------------

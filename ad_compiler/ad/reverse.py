@@ -111,7 +111,7 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
                 renames[g.name] = grad_names[p.name]
         with b.at(fn.loc, "np"):
             # 0.0 or np.zeros(x.shape); an adjoint standing for an array gets its
-            # shape, as an array of its own (see passes.own_results)
+            # shape, as an array of its own (see opt.shaping.own_results)
             g = b.zeros(p) if g is None else b.like(g, p, copy=True)
         grads.append(g)
     n = len(fn.results)

@@ -205,177 +205,187 @@ def emit_function(fn: Function, lines=None, inline: bool = True) -> str:
 
     ``lines(loc)`` returns the user's source line for a location, for comments.
     """
-    counts = _use_counts(fn)
-    merged = _merge_sources(fn.body)
-    # a read of an array written in place is a statement where it is: folded
-    # into a later expression, it could run after the write
-    unfoldable = written_in_place(fn)
-    pending: dict[str, _Expr] = {}  # temporaries waiting to be folded into their user
-    out = [f"def {fn.name}({signature(fn)}):"]
-    if fn.doc:
-        out.append(f"    {_docstring(fn.doc)}")
-    last_line = None
+    return _Emitter(fn, lines, inline).function()
 
-    written: dict[str, str] = {}  # an in-place write's output -> the array written
 
-    def atom(a) -> _Expr:
+class _Emitter:
+    """The state of printing one function: the lines so far, the temporaries
+    waiting to be folded into their one user, the arrays written in place."""
+
+    def __init__(self, fn: Function, lines, inline: bool):
+        self.fn, self.lines, self.inline = fn, lines, inline
+        self.counts = _use_counts(fn)
+        self.merged = _merge_sources(fn.body)
+        # a read of an array written in place is a statement where it is: folded
+        # into a later expression, it could run after the write
+        self.unfoldable = written_in_place(fn)
+        # temporaries waiting to be folded into their user
+        self.pending: dict[str, _Expr] = {}
+        self.out: list[str] = []
+        self.last_line = None
+        # an in-place write's output -> the array written
+        self.written: dict[str, str] = {}
+
+    def function(self) -> str:
+        fn = self.fn
+        self.out = [f"def {fn.name}({signature(fn)}):"]
+        if fn.doc:
+            self.out.append(f"    {_docstring(fn.doc)}")
+        self.block(fn.body, "    ")
+        items = [self.atom(a).text for a in fn.results]
+        self.out.append(f"    return {render_tree(fn.tree, items)}")
+        return "\n".join(self.out) + "\n"
+
+    def atom(self, a) -> _Expr:
         if isinstance(a, Const):
             return _Expr(*_const(a), 0)
-        name = written.get(a.name, a.name)
-        return pending.pop(a.name, None) or _Expr(
+        name = self.written.get(a.name, a.name)
+        return self.pending.pop(a.name, None) or _Expr(
             name, PREC_ATOM, 0, frozenset((name,))
         )
 
-    def write_in_place(eqn: Eqn, indent) -> None:
+    def write_in_place(self, eqn: Eqn, indent) -> None:
         """``x[i] = v`` or ``t[i] += g`` (see inplace.py): a statement, after the
         pending expressions that read the array, which must see it unchanged."""
-        args = [atom(a) for a in eqn.ins]
+        args = [self.atom(a) for a in eqn.ins]
         target = args[0].text
-        comment(eqn.loc, indent)
+        self.comment(eqn.loc, indent)
         index = index_text(eqn.param("index"), [a.text for a in args[2:]])
         value = args[1].text
         if eqn.prim == "setitem":
-            out.append(f"{indent}{target}[{index}] = {value}")
+            self.out.append(f"{indent}{target}[{index}] = {value}")
         elif eqn.param("into") == "at":  # an index array may repeat: every read adds
-            out.append(f"{indent}np.add.at({target}, np.s_[{index}], {value})")
+            self.out.append(f"{indent}np.add.at({target}, np.s_[{index}], {value})")
         else:
-            out.append(f"{indent}{target}[{index}] += {value}")
-        written[eqn.out.name] = target
+            self.out.append(f"{indent}{target}[{index}] += {value}")
+        self.written[eqn.out.name] = target
 
-    def comment(loc, indent):
-        nonlocal last_line
-        if loc is not None and loc.line != last_line and lines is not None:
-            text = lines(loc)
+    def comment(self, loc, indent):
+        if loc is not None and loc.line != self.last_line and self.lines is not None:
+            text = self.lines(loc)
             if text:
-                out.append(f"{indent}# line {loc.line}: {visible(text.strip())}")
-            last_line = loc.line
+                self.out.append(f"{indent}# line {loc.line}: {visible(text.strip())}")
+            self.last_line = loc.line
 
-    def block(stmts, indent):
+    def block(self, stmts, indent):
         for eqn in stmts:
             if isinstance(eqn, If):
-                emit_if(eqn, indent)
+                self.emit_if(eqn, indent)
                 continue
             if isinstance(eqn, Loop):
-                emit_loop(eqn, indent)
+                self.emit_loop(eqn, indent)
                 continue
             if eqn.param("inplace") or eqn.param("into"):
-                write_in_place(eqn, indent)
+                self.write_in_place(eqn, indent)
                 continue
-            expr = _render(eqn, [atom(a) for a in eqn.ins])
+            expr = _render(eqn, [self.atom(a) for a in eqn.ins])
             if len(eqn.outs) != 1:  # tape.append(...); a, b = f(...)
-                comment(eqn.loc, indent)
+                self.comment(eqn.loc, indent)
                 lhs = "".join(f"{o.name}, " for o in eqn.outs)
-                out.append(
+                self.out.append(
                     f"{indent}{lhs[:-2] if len(eqn.outs) > 1 else lhs}{' = ' if lhs else ''}{expr.text}"
                 )
                 continue
             name = eqn.out.name
             foldable = (
-                inline
-                and counts.get(name, 0) == 1
-                and not expr.names & unfoldable
-                and (name_rank(name, fn.user_names) < 2 or name in merged)
+                self.inline
+                and self.counts.get(name, 0) == 1
+                and not expr.names & self.unfoldable
+                and (name_rank(name, self.fn.user_names) < 2 or name in self.merged)
                 and expr.size <= MAX_INLINE_OPS
             )
             if foldable:
-                pending[name] = expr
+                self.pending[name] = expr
                 continue
-            comment(eqn.loc, indent)
-            out.append(f"{indent}{name} = {expr.text}")
+            self.comment(eqn.loc, indent)
+            self.out.append(f"{indent}{name} = {expr.text}")
 
-    def emit_if(s: If, indent):
-        nonlocal out, last_line
-        cond = atom(s.cond)
-        outer, arms, values, before = out, [], [], last_line
+    def emit_if(self, s: If, indent):
+        cond = self.atom(s.cond)
+        outer, arms, values, before = self.out, [], [], self.last_line
         for stmts, vals in ((s.then, s.then_vals), (s.orelse, s.else_vals)):
-            out = []  # render each branch on its own to see whether it is empty
-            block(stmts, indent + "    ")
-            arms.append(out)
-            values.append([atom(v) for v in vals])
-        out = outer
+            self.out = []  # render each branch on its own to see whether it is empty
+            self.block(stmts, indent + "    ")
+            arms.append(self.out)
+            values.append([self.atom(v) for v in vals])
+        self.out = outer
         for o, t, e in zip(s.outs, *values):
-            if t.text == e.text and t.text in written.values():
-                written[o.name] = t.text  # both branches wrote into that array
+            if t.text == e.text and t.text in self.written.values():
+                self.written[o.name] = t.text  # both branches wrote into that array
                 continue
             arms[0].append(f"{indent}    {o.name} = {t.text}")
             arms[1].append(f"{indent}    {o.name} = {e.text}")
         then, orelse = arms
         if not then and not orelse:
             return  # everything it computed was folded into later statements
-        last_line = before
-        comment(s.loc, indent)
+        self.last_line = before
+        self.comment(s.loc, indent)
         if not then:  # `if c: pass else: ...` reads better as `if not c: ...`
-            out.append(f"{indent}if not {_wrap(cond, PREC_NOT + 1)}:")
-            out += orelse
+            self.out.append(f"{indent}if not {_wrap(cond, PREC_NOT + 1)}:")
+            self.out += orelse
         else:
-            out.append(f"{indent}if {cond.text}:")
-            out += then
+            self.out.append(f"{indent}if {cond.text}:")
+            self.out += then
             if orelse:
-                out.append(f"{indent}else:")
-                out += orelse
-        last_line = None  # the next statement's comment says where it is again
+                self.out.append(f"{indent}else:")
+                self.out += orelse
+        self.last_line = None  # the next statement's comment says where it is again
 
-    def emit_loop(s, indent):
-        nonlocal out, last_line
-        comment(s.loc, indent)
+    def emit_loop(self, s, indent):
+        self.comment(s.loc, indent)
         for c, init in zip(s.carried, s.inits):
-            out.append(f"{indent}{c.name} = {atom(init).text}")
+            self.out.append(f"{indent}{c.name} = {self.atom(init).text}")
         inner = indent + "    "
         if isinstance(s, While):
-            outer, out = out, []
-            block(s.test, inner)
-            test, out = out, outer
-            cond = atom(s.cond)
+            outer, self.out = self.out, []
+            self.block(s.test, inner)
+            test, self.out = self.out, outer
+            cond = self.atom(s.cond)
             if test:  # the test needs statements: check it at the top of the body
-                out.append(f"{indent}while True:")
-                out += test
-                out.append(f"{inner}if not {_wrap(cond, PREC_NOT + 1)}:")
-                out.append(f"{inner}    break")
+                self.out.append(f"{indent}while True:")
+                self.out += test
+                self.out.append(f"{inner}if not {_wrap(cond, PREC_NOT + 1)}:")
+                self.out.append(f"{inner}    break")
             else:
-                out.append(f"{indent}while {cond.text}:")
+                self.out.append(f"{indent}while {cond.text}:")
         else:
-            names = [v.name if counts.get(v.name) else "_" for v in s.index]
+            names = [v.name if self.counts.get(v.name) else "_" for v in s.index]
             if s.over == "tape":
-                source = f"reversed({atom(s.args[0]).text})"
+                source = f"reversed({self.atom(s.args[0]).text})"
             elif s.over == "reversed_range":
-                source = f"reversed({_range(*(atom(a).text for a in s.args))})"
+                source = f"reversed({_range(*(self.atom(a).text for a in s.args))})"
             else:
-                source = _range(*(atom(a).text for a in s.args))
-            out.append(f"{indent}for {', '.join(names)} in {source}:")
-        mark = len(out)
-        block(s.body, inner)
+                source = _range(*(self.atom(a).text for a in s.args))
+            self.out.append(f"{indent}for {', '.join(names)} in {source}:")
+        mark = len(self.out)
+        self.block(s.body, inner)
         updates = [
             (c.name, e)
-            for c, e in zip(s.carried, map(atom, s.nexts))
+            for c, e in zip(s.carried, map(self.atom, s.nexts))
             if e.text != c.name  # unchanged, or written in place
         ]
         # Python assigns one name at a time: when a new value reads a carried value
         # assigned before it, assign them all at once (`a, b = b, a + b`)
-        written: set[str] = set()
+        assigned: set[str] = set()
         at_once = False
         for name, e in updates:
-            at_once = at_once or bool(e.names & written)
-            written.add(name)
+            at_once = at_once or bool(e.names & assigned)
+            assigned.add(name)
         if at_once:
             lhs = ", ".join(n for n, _ in updates)
-            out.append(f"{inner}{lhs} = {', '.join(e.text for _, e in updates)}")
+            self.out.append(f"{inner}{lhs} = {', '.join(e.text for _, e in updates)}")
         else:
-            out += [f"{inner}{n} = {e.text}" for n, e in updates]
+            self.out += [f"{inner}{n} = {e.text}" for n, e in updates]
         if s.brk is not None:
-            brk = atom(s.brk)
+            brk = self.atom(s.brk)
             if isinstance(s.brk, Const) and s.brk.value:
-                out.append(f"{inner}break")
+                self.out.append(f"{inner}break")
             else:
-                out.append(f"{inner}if {brk.text}:")
-                out.append(f"{inner}    break")
-        if len(out) == mark:
-            out.append(f"{inner}pass")
-        last_line = None
-
-    block(fn.body, "    ")
-    items = [atom(a).text for a in fn.results]
-    out.append(f"    return {render_tree(fn.tree, items)}")
-    return "\n".join(out) + "\n"
+                self.out.append(f"{inner}if {brk.text}:")
+                self.out.append(f"{inner}    break")
+        if len(self.out) == mark:
+            self.out.append(f"{inner}pass")
+        self.last_line = None
 
 
 def _range(start: str, stop: str, step: str) -> str:

@@ -40,7 +40,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ad_compiler.ir import shapes
-from ad_compiler.opt.passes import eliminate_dead_code, float_literals, untape_counters
+from ad_compiler.opt.dce import eliminate_dead_code
+from ad_compiler.opt.literals import float_literals
+from ad_compiler.opt.tapes import untape_counters
 from ad_compiler.ir.nodes import Eqn, Function, If, Loop, Namer, Var, While
 from ad_compiler.ir.nodes import blocks, defined_names, own_reads
 
@@ -56,7 +58,7 @@ _COPYING = frozenset(
 
 def emitted_form(fn: Function) -> Function:
     """The IR codegen prints: int literals beside floats spelled as floats
-    (:func:`passes.float_literals`) and unobservable writes in place.
+    (:func:`ad_compiler.opt.literals.float_literals`) and unobservable writes in place.
 
     A fused ``t[i] += g`` no longer reads the array its ``unindex`` took its
     shape from: dead code goes (a tape may keep fewer columns, or become a

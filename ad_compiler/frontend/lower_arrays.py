@@ -14,7 +14,8 @@ import ast
 
 from ad_compiler.errors import UnsupportedError
 from ad_compiler.ir.nodes import Const
-from ad_compiler.frontend.scope import FuncRef, ModuleRef
+from ad_compiler.frontend.callees import source_of
+from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
 
 # np.<name> reductions -> primitive
 _REDUCTIONS = {
@@ -508,7 +509,6 @@ def user_call_aliases(scope, src, local_names, depth: int = 0):
     """``calls`` for :func:`_aliased_names`: the caller's names a call of one of
     the user's functions may return (``def ident(z): return z.T``), read from
     the callee's source; every argument's when it cannot be read."""
-    from ad_compiler.frontend.lower import UserFuncRef, _source_of
 
     def calls(call: ast.Call) -> set[str]:
         func = call.func
@@ -527,7 +527,7 @@ def user_call_aliases(scope, src, local_names, depth: int = 0):
         if depth > 8:
             return everything
         try:
-            callee, callee_scope = _source_of(ref, src, scope)
+            callee, callee_scope = source_of(ref, src, scope)
         except Exception:
             return everything
         cnode = callee.node

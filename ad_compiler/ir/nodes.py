@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
-from ad_compiler.errors import Loc
+from ad_compiler.errors import Loc, VerificationError
 from ad_compiler.ir.primitives import PRIMITIVES
 
 
@@ -498,21 +498,53 @@ def _default(c: Const) -> str:
 _INF = float("inf")
 
 
-def verify(fn: Function) -> Function:
-    """Check the IR invariants; raise ``AssertionError`` naming the broken one."""
+def verify(fn: Function, after: str | None = None) -> Function:
+    """Check the IR invariants; return ``fn``, or raise :class:`VerificationError`
+    naming the broken one (and ``after``, the pass that ran last).
+
+    The invariants: single assignment (function-wide), every name bound before
+    it is read (in its block, its branch or its loop body), results bound,
+    names that are identifiers, at most one default per parameter, and a result
+    tree numbering the results.
+    """
+    try:
+        _verify_function(fn)
+    except _Broken as broken:
+        raise VerificationError(str(broken), fn.name, after) from None
+    return fn
+
+
+_checked: set[str] = set()  # names already found to be valid identifiers
+
+
+def _valid_name(name: str) -> bool:
+    if name.isidentifier() and not keyword.iskeyword(name):
+        if len(_checked) < 100_000:  # (bounded: names come from user code)
+            _checked.add(name)
+        return True
+    return False
+
+
+class _Broken(Exception):
+    """An invariant that does not hold (turned into a VerificationError by verify)."""
+
+
+def _verify_function(fn: Function) -> None:
     bound: set[str] = set()
     for p in fn.params:
-        assert p.name not in bound, f"parameter {p.name} bound twice"
+        if p.name in bound:
+            raise _Broken(f"parameter {p.name} bound twice")
         bound.add(p.name)
     _verify_block(fn.body, bound, set(bound), {})
     for r in fn.results:
-        if isinstance(r, Var):
-            assert r.name in bound, f"result {r.name} is never bound"
-    assert len(fn.defaults) <= len(fn.params), "more defaults than parameters"
-    assert sorted(tree_leaves(fn.tree)) == list(
-        range(len(fn.results))
-    ), "tree/results mismatch"
-    return fn
+        if isinstance(r, Var) and r.name not in bound:
+            raise _Broken(f"result {r.name} is never bound")
+    if len(fn.defaults) > len(fn.params):
+        raise _Broken("more defaults than parameters")
+    if sorted(tree_leaves(fn.tree)) != list(range(len(fn.results))):
+        raise _Broken(
+            f"result tree {fn.tree!r} does not number its {len(fn.results)} results"
+        )
 
 
 def _verify_block(stmts, bound: set, everywhere: set, branch_defs: dict) -> None:
@@ -521,12 +553,14 @@ def _verify_block(stmts, bound: set, everywhere: set, branch_defs: dict) -> None
     a branch on that condition bound, visible again in a later branch on it."""
 
     def use(a, where):
-        if isinstance(a, Var):
-            assert a.name in bound, f"{a.name} used before it is bound in `{where}`"
+        if isinstance(a, Var) and a.name not in bound:
+            raise _Broken(f"{a.name} is read before it is bound, in `{where}`")
 
     def define(o, where):
-        assert o.name not in everywhere, f"{o.name} bound twice (`{where}`)"
-        assert o.name.isidentifier() and not keyword.iskeyword(o.name), o.name
+        if o.name in everywhere:
+            raise _Broken(f"{o.name} is bound twice, in `{where}`")
+        if not _valid_name(o.name):
+            raise _Broken(f"{o.name!r} is not a valid name, in `{where}`")
         everywhere.add(o.name)
         bound.add(o.name)
 
@@ -540,16 +574,20 @@ def _verify_block(stmts, bound: set, everywhere: set, branch_defs: dict) -> None
             inner = set(bound)
             _verify_block(s.test, inner, everywhere, dict(branch_defs))
             if isinstance(s, While):
-                assert not isinstance(s.cond, Var) or s.cond.name in inner, where
+                if isinstance(s.cond, Var) and s.cond.name not in inner:
+                    raise _Broken(f"the condition {s.cond} of the {where} is not bound")
             inner = set(bound)
             for v in s.index:
-                assert v.name not in everywhere, f"{v.name} bound twice ({where})"
+                if v.name in everywhere:
+                    raise _Broken(
+                        f"{v.name} is bound twice, as the index of the {where}"
+                    )
                 everywhere.add(v.name)
                 inner.add(v.name)
             _verify_block(s.body, inner, everywhere, dict(branch_defs))
             for a in body_reads(s):
-                if isinstance(a, Var):
-                    assert a.name in inner, f"{a.name} is not bound in its loop body"
+                if isinstance(a, Var) and a.name not in inner:
+                    raise _Broken(f"{a.name} is not bound in the body of the {where}")
             continue
         if isinstance(s, If):
             use(s.cond, f"if {s.cond}")
@@ -561,19 +599,24 @@ def _verify_block(stmts, bound: set, everywhere: set, branch_defs: dict) -> None
                 inner = set(bound) | branch_defs.get(key, set())
                 _verify_block(block, inner, everywhere, branch_defs)
                 for v in vals:
-                    use_bound = inner
-                    if isinstance(v, Var):
-                        assert (
-                            v.name in use_bound
-                        ), f"{v.name} is not bound in its branch"
+                    if isinstance(v, Var) and v.name not in inner:
+                        raise _Broken(
+                            f"{v.name} is not bound in its branch of `if {s.cond}`"
+                        )
                 branch_defs.setdefault(key, set()).update(inner - bound)
             for o in s.outs:
                 define(o, f"if {s.cond}")
             continue
+        # an equation: the common case, checked inline (verify runs after every pass)
         for a in s.ins:
-            use(a, s)
+            if a.__class__ is Var and a.name not in bound:
+                use(a, s)
         for o in s.outs:
-            define(o, s)
+            name = o.name
+            if name in everywhere or name not in _checked and not _valid_name(name):
+                define(o, s)
+            everywhere.add(name)
+            bound.add(name)
 
 
 def mark_active(stmts, active: set) -> None:

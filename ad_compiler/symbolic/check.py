@@ -40,6 +40,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from ad_compiler.driver import derivative_ir, helper_irs
 from ad_compiler.ir.nodes import Function, iter_eqns
 from ad_compiler.symbolic.unroll import (
     NotExpressible,
@@ -228,8 +229,6 @@ def _symbols(names):
 
 def _derivatives(fn: Function):
     """The emitted reverse- and forward-mode derivative IRs of ``fn`` (all inputs)."""
-    from ad_compiler.api import derivative_ir, helper_irs
-
     every = tuple(range(len(fn.params)))
     kind = "grad" if isinstance(fn.tree, int) else "vjp"
     rev = derivative_ir(fn, kind, every, every)

@@ -1,4 +1,4 @@
-"""The ``adc`` command: a thin shell over :mod:`ad_compiler.api`.
+"""The ``adc`` command: a thin shell over :mod:`ad_compiler.tools.files`.
 
 ``adc compile f.py`` reads f.py as text (it never imports or runs it) and
 writes a Python module with the derivative of each top-level function;
@@ -34,7 +34,7 @@ import tokenize
 from ad_compiler.version import __version__
 from ad_compiler.tools import outfile
 from ad_compiler.ir import shapes
-from ad_compiler.api import check_file, compile_file, trace_file, trace_ir
+from ad_compiler.tools.files import check_file, compile_file, trace_file, trace_ir
 from ad_compiler.frontend.source import source_lines
 from ad_compiler.errors import CompileError, Loc, UsageError
 from ad_compiler.escape import printable
@@ -108,12 +108,23 @@ def _file_and_functions(p, verb: str | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``adc`` command line: one sub-command per tool."""
     parser = _Parser(
         prog="adc",
         description="ad_compiler: emit readable Python source for derivatives of Python functions.",
     )
     parser.add_argument("--version", action="version", version=f"adc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_compile(sub)
+    _add_trace(sub)
+    _add_graph(sub)
+    _add_check(sub)
+    _add_swell(sub)
+    return parser
+
+
+def _add_compile(sub) -> None:
+    """``adc compile``: emit derivative source."""
     c = sub.add_parser(
         "compile",
         help="emit derivative source for the functions of a file (never runs the file)",
@@ -169,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="--mode symbolic: SymPy's time budget per function (default 60, as "
         "adc check); running out is an error",
     )
+
+
+def _add_trace(sub) -> None:
+    """``adc trace``: the seeds' trace tables."""
     t = sub.add_parser(
         "trace",
         help="print the primal, tangent and adjoint trace tables at a point",
@@ -203,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="json holds infinities and NaN as the strings inf, -inf and nan",
     )
+
+
+def _add_graph(sub) -> None:
+    """``adc graph``: draw the trace."""
     g = sub.add_parser(
         "graph",
         help="draw a function's evaluation trace (Graphviz DOT; SVG/PNG with Graphviz)",
@@ -220,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--adjoints", action="store_true", help="also draw the reverse sweep's edges"
     )
+
+
+def _add_check(sub) -> None:
+    """``adc check``: prove derivatives against SymPy."""
     k = sub.add_parser(
         "check",
         help="prove the emitted derivatives equal to SymPy's (sympy.diff)",
@@ -243,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         help="time budget per function (default 60); running out is reported",
     )
+
+
+def _add_swell(sub) -> None:
+    """``adc swell``: the expression-swell table."""
     w = sub.add_parser(
         "swell",
         help="expression swell: SymPy's gradient against the emitted one over a family",
@@ -272,7 +299,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=20.0,
         help="time budget per value (default 20); larger values are then skipped",
     )
-    return parser
 
 
 def _error(message: str, status: int = 2) -> int:

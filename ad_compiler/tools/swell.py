@@ -31,7 +31,8 @@ from ad_compiler.symbolic.check import (
 )
 from ad_compiler.errors import UsageError
 from ad_compiler.ir.nodes import Function, iter_eqns
-from ad_compiler.opt.passes import fix_parameters
+from ad_compiler.driver import derivative_ir, helper_irs
+from ad_compiler.opt.shaping import fix_parameters
 from ad_compiler.symbolic.unroll import NotExpressible, Unroller, sympy_module
 
 
@@ -57,8 +58,6 @@ def swell(
     progress=None,
 ) -> list[SwellRow]:
     """The swell table of ``fn`` over ``param`` in ``values`` (gradient w.r.t. ``wrt``)."""
-    from ad_compiler.api import derivative_ir, helper_irs
-
     sp = sympy_module()
     fix_parameters(fn, {param: 0})  # an unknown name is an error before any work
     _check_wrt(fn, param, wrt)

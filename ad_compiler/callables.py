@@ -1,0 +1,497 @@
+"""The derivative objects: what ``grad``, ``jvp``, ``vjp`` ... return, their caches,
+and the wiring that compiles them again when the code they read changes.
+
+Every derivative function is the emitted code itself, loaded (no wrapper, so
+calling it costs what the code costs), with ``.source`` (the emitted text) and
+``.ir`` (its IR) -- unless it baked in globals or closure values: then a guard
+with the same parameters checks them on each call and compiles again when one
+was rebound (:mod:`ad_compiler.guard`, about 0.1 µs a call).  Array code is an
+:class:`ArrayDerivative`, compiled per pattern of argument shapes.  Compiled
+derivatives are cached per (function, its code, kind, argnums); the source
+read is checked to be the code that runs
+(:func:`ad_compiler.frontend.source.from_function`).  A derivative of a
+derivative emitted here is compiled from its IR (closure).
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from dataclasses import replace
+
+from ad_compiler.driver import (
+    WHAT,
+    compile_ir,
+    declared_shapes,
+    lower,
+    no_gc,
+    unknown_shapes,
+    uses_arrays,
+)
+from ad_compiler.errors import CompileError, UsageError
+from ad_compiler.frontend.scope import RuntimeScope, recording_reads
+from ad_compiler.frontend.source import from_function
+from ad_compiler.guard import COMPILE_LOCK, current, guarded, is_current, unique
+from ad_compiler.ir import shapes
+from ad_compiler.ir.nodes import Function, Var, iter_eqns, shift_tree, tree_leaves
+
+# ad_compiler.ad.jacobians builds on this module.  The one derivative of it this
+# module needs -- a gradient through emitted code that holds a tape, taken in
+# forward vector mode -- it registers here when imported (importing it from
+# here would tie the two modules in an import cycle).
+_forward_gradient = None
+
+
+def register_forward_gradient(make) -> None:
+    """Called by :mod:`ad_compiler.ad.jacobians` with its ``forward_gradient(f,
+    argnums, fn, value)``."""
+    global _forward_gradient
+    _forward_gradient = make
+
+
+_CACHE: dict[tuple, object] = {}
+
+
+def trace(f) -> Function:
+    """The evaluation-trace IR of a Python function."""
+    return lower(from_function(f), RuntimeScope(f))
+
+
+def wrt_of(fn: Function, argnums) -> tuple[tuple[int, ...], object]:
+    """Normalise argnums into parameter indices and the shape of the result."""
+    return wrt_of_arity(fn.name, len(fn.params), argnums)
+
+
+def wrt_of_arity(name: str, n: int, argnums) -> tuple[tuple[int, ...], object]:
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    if not nums or not all(isinstance(i, int) for i in nums):
+        raise UsageError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
+    wrt = []
+    for i in nums:
+        if not -n <= i < n:
+            raise UsageError(
+                f"argnums {i} is out of range: `{name}` has {n} parameters"
+            )
+        wrt.append(i % n)
+    return tuple(wrt), (0 if single else tuple(range(len(wrt))))
+
+
+def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
+    """The emitted, loaded derivative of ``f`` (cached), with ``.source`` and ``.ir``.
+
+    Scalar code is compiled now and returned as the emitted function itself
+    (behind a guard if it baked in globals or closure values, see
+    :mod:`ad_compiler.guard`).  Array code (NumPy reductions, ``@``, indexing
+    ... or parameters annotated as arrays, or ``arrays``: the caller passes
+    arrays) is compiled on first call, once per pattern of argument shapes
+    (see :class:`ArrayDerivative`).
+
+    The cache key holds ``f`` and what identifies the code it runs now (its
+    code object and defaults), so a function redefined or given new code is
+    compiled anew.  Threads asking for one derivative at once compile it once.
+    """
+    if isinstance(argnums, list):
+        argnums = tuple(argnums)
+    key = (f, _code_identity(f), kind, argnums, arrays)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    with COMPILE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is None:
+            cached = _fresh_derivative(f, kind, argnums, arrays)
+            if not isinstance(f, (Pullback, BoundPrimals)):  # (they hold primals)
+                _CACHE[key] = cached
+    return cached
+
+
+def _code_identity(f) -> tuple:
+    """What ``f`` runs now: its code object and defaults (by value)."""
+    code = getattr(f, "__code__", None)
+    return (code, repr(getattr(f, "__defaults__", None)))
+
+
+def _fresh_derivative(f, kind: str, argnums, arrays: bool):
+    """:func:`compile_derivative` without the cache: compiled now, behind a
+    guard on the globals and closure values the compilation read."""
+
+    def build():
+        refresh = getattr(f, "__adc_refresh__", None)
+        if refresh is not None:  # a derivative of a guarded derivative
+            refresh()
+        with recording_reads() as reads:
+            compiled = _compile_derivative(f, kind, argnums, arrays)
+        return compiled, tuple(reads) + getattr(f, "__adc_deps__", ())
+
+    compiled, deps = build()
+    if isinstance(compiled, ArrayDerivative):
+        compiled.watch(deps, build)
+        return compiled
+    if not isinstance(compiled, types.FunctionType) or not hasattr(compiled, "ir"):
+        return compiled  # (a Jacobian's derivative: its parts are guarded)
+    return guarded(compiled, deps, build)
+
+
+@no_gc()
+def _compile_derivative(f, kind: str, argnums, arrays: bool):
+    if isinstance(f, ArrayDerivative):
+        unknown = unknown_shapes(f.fn, declared_shapes(f.src.node))
+        if all(s == shapes.SCALAR for s in unknown):  # NumPy functions of numbers
+            f = f.compiled_for(unknown)
+    if isinstance(f, (Pullback, BoundPrimals)):  # the primals stay bound
+        wrt, _ = wrt_of_arity(f.__name__, len(f.interface().params), argnums)
+        n = len(f.primals)
+        shifted = tuple(i + n for i in wrt)
+        inner = compile_derivative(
+            f.compiled, kind, shifted[0] if isinstance(argnums, int) else shifted
+        )
+        # not cached: a pullback holds its primals, and each vjp call makes one
+        return BoundPrimals(inner, f.primals)
+    if isinstance(f, ArrayDerivative):  # closure for array code, per shape pattern
+        wrt, wrt_tree = wrt_of_arity(f.__name__, f.n, argnums)
+        return ArrayDerivative(f.fn, f.src, kind, wrt, wrt_tree, base=f)
+    if hasattr(f, "variant"):  # a jacobian or hessian: forward mode through it
+        return f.derivative(kind, argnums)
+    if isinstance(getattr(f, "ir", None), Function) and hasattr(f, "src"):
+        # closure: a derivative emitted here is differentiated from its IR
+        src, fn = f.src, f.ir
+        taped = _closure_check(fn, kind)
+        if taped and kind in ("grad", "value_and_grad"):
+            return _forward_gradient(f, argnums, fn, kind == "value_and_grad")
+    else:
+        src = from_function(f)
+        fn = lower(src, RuntimeScope(f))
+    wrt, wrt_tree = wrt_of(fn, argnums)
+    declared = declared_shapes(src.node)
+    if arrays or uses_arrays(fn) or any(s is None for s in declared.values()):
+        compiled = ArrayDerivative(fn, src, kind, wrt, wrt_tree)
+    else:
+        compiled = compile_ir(fn, src, kind, wrt, wrt_tree)
+    return compiled
+
+
+def _closure_check(fn: Function, kind: str) -> bool:
+    """Whether derivative IR ``fn`` holds a loop's tape; errors for what its
+    derivative cannot be yet."""
+    taped = False
+    known = {g.name for g in fn.callees}
+    for e in iter_eqns(fn.body):
+        if (
+            e.prim == "call"
+            and e.param("custom") is None
+            and e.param("fn") not in known
+        ):
+            raise UsageError(
+                f"`{fn.name}` calls `{e.param('fn')}`, whose IR it does not hold; "
+                "its derivative is not supported"
+            )
+        taped = taped or e.prim == "tape"
+    base = kind.removesuffix("_vector")
+    if taped and base in ("vjp", "hvp"):
+        what = "a Hessian" if base == "hvp" else "reverse mode"
+        raise UsageError(
+            f"{what} of `{fn.name}`, which records a loop on a tape, is not "
+            "supported yet (it needs reverse mode over the tape); forward mode "
+            "over it works (jvp, jacfwd, grad of a one-input gradient)"
+        )
+    return taped
+
+
+class ArrayDerivative:
+    """A derivative of array code, compiled per pattern of argument shapes.
+
+    NumPy broadcasts an axis exactly when its length is 1, so the emitted code
+    depends only on each argument's number of axes and which of them have
+    length 1 (:func:`ad_compiler.ir.shapes.signature`), never on the sizes: one
+    compilation serves every batch size.  ``.source`` and ``.ir`` are those of
+    the most recent call's compilation; before any call, of the compilation
+    for arguments of unknown shape (the code ``adc compile`` writes).
+    """
+
+    def __init__(self, fn, src, kind, wrt, wrt_tree, base=None):
+        self.fn, self.src, self.kind = fn, src, kind
+        self.wrt, self.wrt_tree = wrt, wrt_tree
+        # base: the ArrayDerivative this one differentiates (closure), whose
+        # emitted code for each shape pattern is differentiated from its IR
+        self.base = base
+        self.n = len(fn.params) if base is None else _arity(base)
+        self.primal_ir = fn
+        self._by_sizes: dict = {}  # exact argument shapes -> compiled (the fast path)
+        self._by_signature: dict = {}
+        self._last = None
+        target = fn_wrapper_target(fn, kind)
+        if base is not None:
+            target.__name__ = target.__qualname__ = f"{base.__name__}_{kind}"
+            target.__doc__ = f"{WHAT[kind]} of {base.__name__}, from its IR."
+        functools.update_wrapper(self, target)
+        self.__class__ = _with_fast_call(self.n)
+
+    def compiled_for(self, signature):
+        compiled = self._by_signature.get(signature)
+        if compiled is not None:
+            return compiled
+        with COMPILE_LOCK:  # threads meeting new shapes at once compile once
+            return self._compile_for(signature)
+
+    def _compile_for(self, signature):
+        if self.base is not None:
+            return self._derivative_of_base(signature)
+        compiled = self._by_signature.get(signature)
+        if compiled is None:
+            scalars = all(s == shapes.SCALAR for s in signature)
+            fn = replace(self.fn, param_shapes=signature)
+            shapes.infer(fn)  # the compile errors of these shapes (len of a number ...)
+            # numbers only: the plain scalar compilation (no shape bookkeeping)
+            fn = replace(self.fn, param_shapes=None if scalars else signature)
+            with no_gc():
+                compiled = compile_ir(fn, self.src, self.kind, self.wrt, self.wrt_tree)
+            self._by_signature[signature] = compiled
+        return compiled
+
+    def _derivative_of_base(self, signature):
+        compiled = self._by_signature.get(signature)
+        if compiled is None:
+            inner = self.base.compiled_for(signature[: self.base.n])
+            fn = inner.ir
+            if _closure_check(fn, self.kind) and self.kind in (
+                "grad",
+                "value_and_grad",
+            ):
+                raise UsageError(
+                    f"grad of `{fn.name}`, which records a loop on a tape, is not "
+                    "supported yet for array code; jvp and jacfwd of it work"
+                )
+            with no_gc():
+                compiled = compile_ir(fn, inner.src, self.kind, self.wrt, self.wrt_tree)
+            self._by_signature[signature] = compiled
+        return compiled
+
+    def watch(self, deps, build) -> None:
+        """Check ``deps`` (the globals and closure values lowering read) on each
+        call, and lower ``fn`` again with ``build()`` when one was rebound."""
+        deps = unique(deps)
+        if deps:
+            self._deps, self._build = deps, build
+            self.__class__ = _with_fast_call(self.n, True)
+
+    @property
+    def __adc_deps__(self) -> tuple:
+        """The globals and closure values its code was lowered with (watched)."""
+        return getattr(self, "_deps", ())
+
+    def __adc_refresh__(self) -> None:
+        """Lower again now if one of them was rebound (a derivative of this one
+        asks before compiling itself)."""
+        if self.__adc_deps__ and not is_current(self._deps):
+            self._reload()
+
+    def _reload(self) -> None:
+        """Lower the function again: a global or closure value it read changed."""
+        with COMPILE_LOCK:
+            if is_current(self._deps):
+                return
+            new, deps = self._build()
+            if not isinstance(new, ArrayDerivative):
+                raise UsageError(
+                    f"`{self.fn.name}` changed from array code to scalar code since "
+                    f"{self.__name__} was compiled; differentiate it again"
+                )
+            self.fn = self.primal_ir = new.fn
+            self.src, self._by_sizes, self._by_signature = new.src, {}, {}
+            self._last = None
+            self._deps = tuple((w, n, current(w, n)) for w, n, _ in unique(deps))
+
+    def specialize(self, *primals):
+        """The emitted function for arguments shaped like ``primals``."""
+        signature = shapes.signature(primals)
+        signature += (shapes.SCALAR,) * (self.n - len(signature))  # defaults
+        return self.compiled_for(signature)
+
+    def __call__(self, *args):  # replaced by _with_fast_call's, which does the same
+        try:
+            compiled = self._by_sizes[self._sizes(args)]
+        except (KeyError, IndexError):
+            compiled = self._new_sizes(args)
+        self._last = compiled
+        return compiled(*args)
+
+    def _sizes(self, args) -> tuple:
+        return tuple(getattr(args[i], "shape", None) for i in range(self.n))
+
+    def _new_sizes(self, args):
+        """The compiled function for arguments of shapes not seen before."""
+        compiled = self.specialize(*args[: self.n])
+        if len(args) >= self.n and len(self._by_sizes) < 64:
+            self._by_sizes[self._sizes(args)] = compiled
+        return compiled
+
+    def _current(self):
+        if self._last is not None:
+            return self._last
+        unknown = unknown_shapes(self.fn, declared_shapes(self.src.node))
+        unknown += (None,) * (self.n - len(unknown))  # a derivative's own parameters
+        try:
+            return self.compiled_for(unknown)
+        except CompileError as e:
+            raise UsageError(
+                f"the code depends on the arguments' shapes ({e.message}); "
+                "call the derivative once and then read .source, or read "
+                ".specialize(*args).source"
+            ) from None
+
+    @property
+    def source(self) -> str:
+        return self._current().source
+
+    @property
+    def ir(self):
+        return self._current().ir
+
+
+@functools.lru_cache(maxsize=None)
+def _with_fast_call(n: int, watched: bool = False) -> type:
+    """ArrayDerivative with ``__call__`` written out for ``n`` parameters
+    (``watched``: first checking the globals and closure values it read).
+
+    The dispatch runs on every call, so it is spelled without a loop: the key
+    is the tuple of the arguments' exact shapes, a dict hit in well under a
+    microsecond.
+    """
+    key = "".join(f"getattr(args[{i}], 'shape', None), " for i in range(n))
+    check = "    if not is_current(self._deps):\n        self._reload()\n"
+    text = (
+        "def __call__(self, *args):\n" + (check if watched else "") + "    try:\n"
+        f"        compiled = self._by_sizes[({key})]\n"
+        "    except (KeyError, IndexError):\n"
+        "        compiled = self._new_sizes(args)\n"
+        "    self._last = compiled\n"
+        "    return compiled(*args)\n"
+    )
+    namespace: dict = {"is_current": is_current}
+    exec(text, namespace)
+    call = namespace["__call__"]
+    return type("ArrayDerivative", (ArrayDerivative,), {"__call__": call})
+
+
+def _arity(d: ArrayDerivative) -> int:
+    """How many arguments the emitted code of ``d`` takes."""
+    base = d.kind.removesuffix("_vector")
+    if base == "vjp":  # one seed per output
+        return d.n + len(d.fn.results if d.base is None else _interface(d.base).results)
+    if base in ("jvp", "hvp"):  # one direction per argument differentiated
+        return d.n + len(d.wrt)
+    return d.n
+
+
+def _interface(d: ArrayDerivative) -> Function:
+    """The parameters and results of ``d``'s emitted code, as an IR function
+    without a body (what a Jacobian of it needs to know before any call)."""
+    fn = d.fn if d.base is None else _interface(d.base)
+    params = tuple(fn.params)
+    base = d.kind.removesuffix("_vector")
+    if base in ("jvp", "hvp"):
+        params += tuple(Var(f"{fn.params[i].name}_dot") for i in d.wrt)
+    elif base == "vjp":
+        params += tuple(Var(f"y{i}_bar") for i in range(len(fn.results)))
+    if base == "jvp":
+        tree = (fn.tree, shift_tree(fn.tree, len(fn.results)))
+    elif base == "value_and_grad":
+        tree = (0, shift_tree(d.wrt_tree, 1))
+    else:
+        tree = d.wrt_tree
+    results = tuple(Var(f"r{i}") for i in range(len(tree_leaves(tree))))
+    return Function(name=d.__name__, params=params, body=(), results=results, tree=tree)
+
+
+def fn_wrapper_target(fn: Function, kind: str):
+    """A stand-in carrying the name and docstring ``functools.update_wrapper`` copies."""
+
+    def target():
+        pass
+
+    target.__name__ = target.__qualname__ = f"{fn.name}_{kind}"
+    target.__doc__ = f"{WHAT[kind]} of {fn.name} (compiled per argument shape pattern)."
+    return target
+
+
+def trace_cached(f) -> Function:
+    """:func:`trace`, cached per function and the code it runs now."""
+    return _trace_of(f, _code_identity(f))
+
+
+@functools.lru_cache(maxsize=None)
+def _trace_of(f, identity) -> Function:
+    return trace(f)
+
+
+def any_array(values) -> bool:
+    return any(shapes.of_value(v) != shapes.SCALAR for v in values)
+
+
+class Pullback:
+    """``ȳ ↦ ȳᵀ·J`` at fixed primals: the emitted vjp with the primals bound.
+
+    It can be differentiated again (``jvp``, ``jacfwd`` ... of it, from the
+    emitted vjp's IR, the primals staying bound): :class:`BoundPrimals`.
+    """
+
+    def __init__(self, compiled, primals: tuple):
+        self.compiled, self.primals = compiled, primals
+        self.outputs = len(compiled.primal_ir.results)
+        self.multiple = not isinstance(compiled.primal_ir.tree, int)
+        self.source, self.ir = compiled.source, compiled.ir
+        self.__name__ = f"{compiled.primal_ir.name}_pullback"
+
+    def __call__(self, y_bar):
+        seeds = tuple(y_bar) if self.multiple else (y_bar,)
+        if len(seeds) != self.outputs:
+            raise UsageError(
+                f"pullback needs {self.outputs} cotangents, got {len(seeds)}"
+            )
+        return self.compiled(*self.primals, *seeds)
+
+    def interface(self) -> Function:
+        """Its one parameter (ȳ) and its results (one adjoint per primal)."""
+        if self.multiple:
+            raise UsageError(
+                f"`{self.__name__}` takes a tuple of {self.outputs} cotangents; "
+                "differentiating it is supported for a function of one output"
+            )
+        return replace(self.ir, params=(Var("y_bar"),), body=())
+
+
+class BoundPrimals:
+    """A derivative of a :class:`Pullback`: the emitted derivative of its vjp,
+    called with the pullback's primals in front of the arguments."""
+
+    def __init__(self, compiled, primals: tuple):
+        self.compiled, self.primals = compiled, primals
+        self.__name__ = getattr(compiled, "__name__", "derivative")
+        self.arrays = any_array(primals)  # array code, whatever it is called with
+
+    def __call__(self, *args):
+        return self.compiled(*self.primals, *args)
+
+    def interface(self) -> Function:
+        """The parameters after the bound primals, and the results."""
+        ir = signature_ir(self.compiled)
+        return replace(ir, params=ir.params[len(self.primals) :], body=())
+
+    @property
+    def source(self) -> str:
+        return self.compiled.source
+
+    @property
+    def ir(self):
+        return self.compiled.ir
+
+
+def signature_ir(f) -> Function:
+    """The parameters and results ``f`` is called with (its body if it has one)."""
+    if isinstance(f, ArrayDerivative):
+        return _interface(f)
+    if hasattr(f, "interface"):  # a pullback, its derivatives, a jacobian ...
+        return f.interface()
+    ir = getattr(f, "ir", None)  # a derivative emitted here: its own IR
+    return ir if isinstance(ir, Function) else trace_cached(f)

@@ -1,0 +1,408 @@
+"""The pipeline, strung together in one place.
+
+    source ─lower→ IR ─named passes (optimise, differentiate, optimise)→ derivative IR
+           ─emit (in-place form, names, codegen, black)→ module text ─load→ function
+
+:func:`compile_ir` is the whole pipeline from a function's IR to its loaded
+derivative, in order; :func:`lower` (stage 1), :func:`derivative_ir` (stage 2, a
+list of named passes: :func:`derivative_passes`), :func:`module_text` and
+:func:`emit` (stage 3) are its stages, which the derivative objects
+(:mod:`ad_compiler.callables`), the CLI's file entry points
+(:mod:`ad_compiler.tools.files`), the Jacobians and the SymPy check share.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import gc
+import threading
+from dataclasses import replace
+
+from ad_compiler.ad.batching import batch
+from ad_compiler.ad.forward import jvp as jvp_transform
+from ad_compiler.ad.forward import tangent_name
+from ad_compiler.ad.reverse import adjoint_name
+from ad_compiler.ad.reverse import vjp as vjp_transform
+from ad_compiler.backend.codegen import (
+    emit_function,
+    emit_module,
+    format_source,
+    helpers_for,
+    imports_for,
+)
+from ad_compiler.backend.inplace import emitted_form
+from ad_compiler.backend.loader import load
+from ad_compiler.backend.names import bound_names, check_unique, clash_free
+from ad_compiler.errors import CompileError, UsageError
+from ad_compiler.escape import printable
+from ad_compiler.frontend.lower import lower_function
+from ad_compiler.frontend.source import FunctionSource, source_lines
+from ad_compiler.ir import shapes
+from ad_compiler.ir.nodes import Const, Function, iter_eqns, tree_leaves
+from ad_compiler.ir.passes import Pass, run_passes
+from ad_compiler.ir.primitives import PRIMITIVES
+from ad_compiler.opt.optimize import optimize
+from ad_compiler.opt.shaping import (
+    drop_shape_noops,
+    own_results,
+    select_results,
+    specialize,
+)
+from ad_compiler.opt.tuple_loops import unroll_item_loops
+from ad_compiler.version import __version__
+
+KINDS = ("grad", "value_and_grad", "vjp", "jvp", "hvp")
+# vector mode: many directions (or seeds) in one call, as a leading axis
+VECTOR_KINDS = ("jvp_vector", "vjp_vector", "hvp_vector")
+# what each kind of derivative is, for docstrings and headers
+WHAT = {
+    "hvp_vector": "Hessian-vector products along many directions (vector mode)",
+    "jvp_vector": "Jacobian-vector products along many directions (vector mode)",
+    "vjp_vector": "Vector-Jacobian products of many seeds (vector mode)",
+    "hvp": "Hessian-vector product (forward over reverse)",
+    "grad": "Gradient",
+    "value_and_grad": "Value and gradient",
+    "vjp": "Vector-Jacobian product (reverse mode)",
+    "jvp": "Jacobian-vector product (forward mode)",
+}
+
+
+# --- the whole pipeline ----------------------------------------------------------------
+_GC_LOCK = threading.Lock()
+_GC_PAUSES = 0  # compilations under way that asked for the collector to be paused
+_GC_WAS_ENABLED = False
+
+
+@contextlib.contextmanager
+def no_gc():
+    """Pause the cyclic garbage collector while compiling.
+
+    Compiling makes many small objects and no cycles; collections would make
+    emission time grow faster than linearly.  Nested and concurrent compilations
+    share one pause, and the collector's state is restored by the last to finish.
+    """
+    global _GC_PAUSES, _GC_WAS_ENABLED
+    with _GC_LOCK:
+        if _GC_PAUSES == 0:
+            _GC_WAS_ENABLED = gc.isenabled()
+            gc.disable()
+        _GC_PAUSES += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_PAUSES -= 1
+            if _GC_PAUSES == 0 and _GC_WAS_ENABLED:
+                gc.enable()
+
+
+@no_gc()
+def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
+    """The loaded derivative ``kind`` of ``fn`` (lowered from ``src``) with
+    respect to the parameters ``wrt``, with ``.source``, ``.ir``, ``.primal_ir``
+    and ``.src``."""
+    try:
+        d = derivative_ir(fn, kind, wrt, wrt_tree)
+    except CompileError as e:  # (raised while differentiating: show the line)
+        if e.source_line is None and e.loc is not None:
+            e.source_line = src.line(e.loc)
+        raise
+    d = replace(d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"))
+    header = f"{WHAT[kind]} of {fn.name}, emitted by ad_compiler."
+    helpers = helper_irs(fn, kind.removesuffix("_vector"))
+    module = module_text([fn], [d] + helpers, src.line, header)
+    compiled = load(module, d.name, f"{kind} of {fn.name}")
+    compiled.source = module
+    # the functions it calls (a recursive function and its derivatives) go
+    # with its IR: differentiating it again differentiates those too
+    # (and the custom-derivative functions it calls, copied into its module)
+    compiled.ir = replace(d, callees=tuple(helpers), externals=fn.externals)
+    compiled.primal_ir = fn
+    compiled.src = src  # the user's source: a derivative of this one reads it
+    return compiled
+
+
+# --- stage 1: source -> IR -------------------------------------------------------------
+@no_gc()
+def lower(src: FunctionSource, scope) -> Function:
+    """Stage 1: the evaluation-trace IR of a function."""
+    return lower_function(src, scope)
+
+
+def array_operations(fn: Function):
+    """The equations of ``fn`` that only arrays have (reductions, ``@``, indexing ...)."""
+    return (e for e in iter_eqns(fn.body) if PRIMITIVES[e.prim].shape is not None)
+
+
+def uses_arrays(fn: Function) -> bool:
+    """Whether ``fn`` may take arrays: it calls NumPy or uses an array operation.
+
+    Code of only operators and ``math`` functions is compiled for numbers (and
+    its derivative is the emitted function itself, with no dispatch cost).
+    """
+    calls_numpy = any(e.ns == "np" for e in iter_eqns(fn.body))
+    return calls_numpy or any(True for _ in array_operations(fn))
+
+
+def declared_shapes(node: ast.FunctionDef) -> dict:
+    """The abstract shapes the parameters' annotations declare, by name:
+    ``x: np.ndarray`` an array of unknown shape (None), ``x: float`` a scalar."""
+    out = {}
+    for a in node.args.posonlyargs + node.args.args:
+        text = ast.unparse(a.annotation) if a.annotation is not None else ""
+        if "ndarray" in text or "Array" in text:
+            out[a.arg] = None
+        elif text in ("float", "int", "bool"):
+            out[a.arg] = shapes.SCALAR
+    return out
+
+
+def unknown_shapes(fn: Function, declared: dict) -> tuple:
+    """Parameter shapes when no call says: as declared; else unknown (None) in
+    code with array operations, and numbers in elementwise code (np.sin(x))."""
+    arrays = any(True for _ in array_operations(fn))
+    default = None if arrays else shapes.SCALAR
+    return tuple(declared.get(p.name, default) for p in fn.params)
+
+
+# --- stage 2: IR -> derivative IR, by named passes ---------------------------------------
+@no_gc()
+def derivative_ir(
+    fn: Function, kind: str, wrt: tuple[int, ...], wrt_tree=None
+) -> Function:
+    """Stage 2: the optimised IR of one derivative of ``fn``.
+
+    ``wrt`` are parameter indices; ``wrt_tree`` shapes the returned derivatives
+    (an index into ``wrt`` for a single one, a tuple of indices for several).
+    """
+    if wrt_tree is None:
+        wrt_tree = tuple(range(len(wrt)))
+    if kind not in KINDS + VECTOR_KINDS:
+        raise UsageError(f"unknown derivative kind {kind!r}; expected one of {KINDS}")
+    return run_passes(fn, derivative_passes(fn, kind, wrt, wrt_tree))
+
+
+def derivative_passes(fn: Function, kind: str, wrt, wrt_tree) -> list[Pass]:
+    """The named passes taking ``fn`` to its derivative ``kind``: prepare the
+    primal, differentiate, then shape and optimise the derivative."""
+    if kind in VECTOR_KINDS:
+        return _vector_passes(fn, kind, wrt, wrt_tree)
+    # Merge repeated subexpressions of the primal first, so that each is
+    # differentiated once (x1 * x2 written twice gets one adjoint).  Array code
+    # unrolls its loops over tuples first: their items may differ in shape.
+    prepare = [Pass("unroll_item_loops", unroll_item_loops)] if fn.param_shapes else []
+    prepare.append(Pass("optimize", optimize))
+    name = f"{fn.name}_{kind}"
+    if kind == "jvp":
+        transform = [
+            Pass(
+                "jvp", lambda f: replace(jvp_transform(f, wrt), name=name, defaults=())
+            )
+        ]
+    elif kind in ("grad", "value_and_grad"):
+        transform = _gradient_passes(fn, kind, wrt, wrt_tree)
+    elif kind == "vjp":
+        transform = [
+            Pass("vjp", lambda f: vjp_transform(f, wrt, wrt_tree)),
+            Pass("select_results", lambda d: _adjoints_only(d, name)),
+        ]
+    else:  # hvp: forward over reverse, the gradient's IR differentiated in forward
+        # mode along v: (∇f)'·v = H·v, for the cost of about two gradients
+        transform = [
+            Pass("grad", lambda f: derivative_ir(f, "grad", wrt, wrt_tree)),
+            Pass("jvp", lambda g: jvp_transform(g, wrt)),
+            Pass("select_results", lambda d: _adjoints_only(d, name)),
+        ]
+    finish = [Pass("optimize", optimize)]
+    if fn.param_shapes:  # array code: the whole function's shapes say more
+        finish.append(Pass("drop_shape_noops", _without_shape_noops))
+    finish.append(Pass("own_results", own_results))
+    return prepare + transform + finish
+
+
+def _gradient_passes(fn: Function, kind: str, wrt, wrt_tree) -> list[Pass]:
+    """Reverse mode with the seed ȳ = 1; ``grad`` keeps only the adjoints."""
+    n = len(fn.params)
+
+    def reverse(f: Function) -> Function:
+        _check_scalar(f, kind)
+        return vjp_transform(f, wrt, wrt_tree)
+
+    def seed(d: Function) -> Function:
+        return specialize(d, {d.params[n].name: Const(1.0)})  # ȳ = 1
+
+    def results(d: Function) -> Function:
+        if kind == "grad":
+            d = select_results(d, d.tree[1], name=f"{fn.name}_grad")
+        else:
+            d = replace(d, name=f"{fn.name}_value_and_grad")
+        return replace(d, defaults=fn.defaults)
+
+    return [Pass("vjp", reverse), Pass("seed", seed), Pass("select_results", results)]
+
+
+def _vector_passes(fn: Function, kind: str, wrt, wrt_tree) -> list[Pass]:
+    """The one-direction derivative, then a leading axis of directions on its
+    direction parameters and derivative results (:mod:`ad_compiler.ad.batching`)."""
+    base = kind.removesuffix("_vector")
+    n = len(fn.params)
+
+    def vectorize(d: Function) -> Function:
+        if fn.param_shapes:  # numbers broadcast against directions unchanged
+            results = tree_leaves(d.tree[1] if kind == "jvp_vector" else d.tree)
+            same_as = {}
+            if kind == "vjp_vector":  # a seed per output, shaped like it
+                env = shapes.infer(fn)
+                given = tuple(env.get(getattr(r, "name", None), ()) for r in fn.results)
+            else:  # a direction per argument, shaped like it
+                given = tuple(fn.param_shapes[i] for i in wrt)
+                for j, i in enumerate(wrt):
+                    same_as[d.params[n + j].name] = fn.params[i].name
+            params = tuple(range(n, len(d.params)))
+            d = batch(d, params, tuple(results), given, same_as)
+        return replace(d, name=f"{d.name}_vector")
+
+    return [
+        Pass(base, lambda f: derivative_ir(f, base, wrt, wrt_tree)),
+        Pass("batch", vectorize),
+        Pass("optimize", optimize),
+        Pass("own_results", own_results),
+    ]
+
+
+def _check_scalar(fn: Function, kind: str) -> None:
+    """A usage error unless ``fn`` returns one number (what ``grad`` needs)."""
+    if not isinstance(fn.tree, int):
+        raise UsageError(
+            f"{kind}() needs `{fn.name}` to return one scalar, but it returns a tuple of "
+            f"{len(fn.results)} values; use vjp() for several outputs"
+        )
+    result = fn.results[0]
+    shape = shapes.infer(fn).get(getattr(result, "name", None), shapes.SCALAR)
+    if fn.param_shapes and shape not in (shapes.SCALAR, None):
+        raise UsageError(
+            f"{kind}() needs `{fn.name}` to return one scalar, but it returns an "
+            f"array of shape {shapes.show(shape)}; reduce it (np.sum) or use vjp()"
+        )
+
+
+def _adjoints_only(d: Function, name: str) -> Function:
+    """A vjp's (or jvp's) derivative results only, without the primal's values."""
+    return replace(select_results(d, d.tree[1], name=name), defaults=())
+
+
+def _without_shape_noops(d: Function) -> Function:
+    return optimize(drop_shape_noops(d)) if d.param_shapes else d
+
+
+@no_gc()
+def helper_irs(fn: Function, kind: str) -> list[Function]:
+    """The functions a derivative of ``fn`` calls besides math/numpy: for each
+    recursive function ``g`` it calls, ``g_tangent`` (forward mode), or ``g``
+    itself and ``g_adjoint`` (reverse mode), all with respect to every argument."""
+    if kind == "hvp":
+        # the gradient calls g and g_adjoint; its tangent calls their tangents
+        first = helper_irs(fn, "grad")
+        out = list(first)
+        for h in first:
+            every = tuple(range(len(h.params)))
+            d = jvp_transform(h, every)
+            flat = tuple(range(len(d.results)))
+            d = replace(d, name=tangent_name(h.name), defaults=(), tree=flat)
+            params = ", ".join(p.name for p in h.params)
+            doc = f"The values and tangents of {h.name}({params})."
+            out.append(replace(optimize(d), doc=doc))
+        return out
+    out = []
+    for g in fn.callees:
+        g = optimize(g)
+        every = tuple(range(len(g.params)))
+        if kind == "jvp":
+            d = jvp_transform(g, every)
+            flat = tuple(range(len(d.results)))  # values, then tangents: unpacked flat
+            d = replace(d, name=tangent_name(g.name), defaults=(), tree=flat)
+            what = "values and tangents"
+        else:
+            out.append(replace(g, doc=f"{g.name} as traced, for its adjoint below."))
+            d = vjp_transform(g, every, 0 if len(every) == 1 else every)
+            d = select_results(d, d.tree[1], name=adjoint_name(g.name))
+            d = replace(d, defaults=())
+            what = "adjoints of the arguments (recomputing the call)"
+        params = ", ".join(p.name for p in g.params)
+        doc = f"The {what} of {g.name}({params}), which is recursive."
+        out.append(replace(optimize(d), doc=doc))
+    return out
+
+
+# --- stage 3: derivative IR -> module text ------------------------------------------------
+def module_text(
+    main: list[Function], functions: list[Function], lines, header, extra=()
+) -> str:
+    """One module: the copied custom-derivative functions, then ``functions``,
+    then ``extra`` (source text of functions calling them).
+
+    Every name it binds at module level is bound once (:func:`names.check_unique`),
+    and no local of an emitted function hides a global it reads
+    (:func:`names.clash_free`)."""
+    functions = [emitted_form(f) for f in functions]
+    imports = imports_for(functions)
+    if extra and "import numpy as np" not in imports:
+        imports.append("import numpy as np")
+    externals = {}
+    for fn in main:
+        externals.update(fn.externals)
+    defs = helpers_for(functions)
+    parts = [(n, f"the helper `{n}`", t) for d in defs for n, t in bound_names(d)]
+    for name, text in externals.items():
+        body = []
+        for line in source_lines(text):
+            if line.startswith(("import ", "from ")):
+                if line not in imports:
+                    imports.append(line)
+            else:
+                body.append(line)
+        defs.append("\n".join(body).strip("\n") + "\n")
+        what = f"the copy of your function `{name}` (it has a custom derivative)"
+        parts += [(n, what, t) for n, t in bound_names(defs[-1])]
+    parts += [(n, f"`{t}`", t) for line in imports for n, t in bound_names(line)]
+    parts += [(n, f"the function `{n}`", t) for w in extra for n, t in bound_names(w)]
+    module_names = {n for n, _, _ in parts} | {f.name for f in functions}
+    seen = set()
+    for f in functions:
+        f = clash_free(f, module_names, emit_function)
+        text = emit(f, lines, black=False)
+        # a function emitted twice under one name is the same one if it comes
+        # from the same def (a recursive helper of a first and a second derivative)
+        origin = f"{f.loc.file}:{f.loc.line}" if f.loc is not None else text
+        parts.append((f.name, _what(f), origin))
+        if f.name not in seen:
+            seen.add(f.name)
+            defs.append(text)
+    loc = main[0].loc if main else None
+    check_unique(parts, loc, lines(loc) if lines and loc else None)
+    defs += list(extra)
+    return format_source(emit_module(defs, header, imports))
+
+
+def _what(f: Function) -> str:
+    """How an error names an emitted function: its name and its docstring's first line."""
+    first = source_lines(f.doc or "")[:1]
+    return f"`{f.name}` ({first[0].rstrip('.')})" if first else f"`{f.name}`"
+
+
+def describe(fn: Function, kind: str, wrt: tuple[int, ...], origin: str) -> str:
+    """The docstring of an emitted derivative."""
+    names = ", ".join(fn.params[i].name for i in wrt)
+    params = ", ".join(p.name for p in fn.params)
+    return (
+        f"{WHAT[kind]} of {fn.name}({params}) with respect to {names}.\n\n"
+        f"Emitted by ad_compiler {__version__} from {printable(origin)}; "
+        "regenerate rather than edit."
+    )
+
+
+def emit(d: Function, lines=None, black: bool = True) -> str:
+    """Stage 3: the Python source of one derivative function (black-formatted)."""
+    text = emit_function(d, lines)
+    return format_source(text) if black else text

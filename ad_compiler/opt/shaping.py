@@ -1,0 +1,163 @@
+"""Shaping a derivative's signature and results.
+
+* :func:`specialize` / :func:`fix_parameters` — fix parameters to constants (the
+  seed ȳ = 1 of a gradient; a family member with ``n`` fixed);
+* :func:`select_results` — keep part of the results (a gradient drops the value);
+* :func:`drop_shape_noops` — remove broadcasts and sums back that the inferred
+  shapes show to change nothing;
+* :func:`own_results` — copy the array results a caller could otherwise share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+
+from ad_compiler.ir.nodes import (
+    Atom,
+    Const,
+    Eqn,
+    Function,
+    Namer,
+    Var,
+    iter_eqns,
+    map_atoms,
+    tree_leaves,
+)
+from ad_compiler.errors import UsageError
+
+
+def specialize(fn: Function, values: dict[str, Const]) -> Function:
+    """Fix the named parameters to constants and drop them from the signature."""
+
+    def s(a):
+        return values.get(a.name, a) if isinstance(a, Var) else a
+
+    body = map_atoms(fn.body, s)
+    kept = [i for i, p in enumerate(fn.params) if p.name not in values]
+    params = tuple(fn.params[i] for i in kept)
+    param_shapes = fn.param_shapes
+    if param_shapes:  # one per parameter, in step with them
+        param_shapes = tuple(param_shapes[i] for i in kept)
+    return replace(
+        fn,
+        params=params,
+        body=body,
+        results=tuple(s(a) for a in fn.results),
+        param_shapes=param_shapes,
+    )
+
+
+def fix_parameters(fn: Function, values: dict[str, int | float]) -> Function:
+    """``fn`` with the named parameters replaced by constants (a family member:
+    ``n`` fixed, a loop over ``range(n)`` gets a known trip count)."""
+    names = [p.name for p in fn.params]
+    for name in values:
+        if name not in names:
+            raise UsageError(
+                f"`{fn.name}` has no parameter named {name} "
+                f"(its parameters: {', '.join(names)})"
+            )
+    # defaults belong to the last parameters: keep those of the parameters left
+    first_default = len(fn.params) - len(fn.defaults)
+    defaults = tuple(
+        d
+        for i, d in enumerate(fn.defaults, start=first_default)
+        if fn.params[i].name not in values
+    )
+    fixed = specialize(fn, {k: Const(v) for k, v in values.items()})
+    return replace(fixed, defaults=defaults)
+
+
+def select_results(fn: Function, tree, name: str | None = None) -> Function:
+    """Keep only the results in ``tree`` (indices into ``fn.results``), renumbered."""
+    leaves = tree_leaves(tree)
+    index = {old: new for new, old in enumerate(leaves)}
+
+    def renumber(t):
+        return index[t] if isinstance(t, int) else tuple(renumber(x) for x in t)
+
+    return replace(
+        fn,
+        name=name or fn.name,
+        results=tuple(fn.results[i] for i in leaves),
+        tree=renumber(tree),
+    )
+
+
+def drop_shape_noops(fn: Function) -> Function:
+    """Remove the broadcasts (``like``) and sums back (``sum_to``) that the shapes
+    of the whole function show to change nothing.
+
+    The rules emit them where the shapes known while building a derivative do
+    not say; inferred over the finished function they often do (``g`` and
+    ``x`` both of shape (n,): NumPy requires the same n).  Left in, each costs
+    a call per use, and differentiating the derivative again doubles them.
+    """
+    if not fn.param_shapes:
+        return fn
+    from ad_compiler.ir import shapes
+
+    env = shapes.infer(fn)
+    subst: dict[str, Atom] = {}
+
+    def same(a, b) -> bool:
+        sa = env.get(a.name) if isinstance(a, Var) else shapes.SCALAR
+        sb = env.get(b.name) if isinstance(b, Var) else shapes.SCALAR
+        return (
+            sa == sb and sa is not None and sa != shapes.TUPLE and shapes.ANY not in sa
+        )
+
+    for e in iter_eqns(fn.body):
+        if e.prim == "like" and not e.param("copy") and not e.param("lead"):
+            if same(e.ins[0], e.ins[1]):
+                subst[e.out.name] = e.ins[0]
+        elif e.prim == "sum_to" and same(e.ins[0], e.ins[1]):
+            subst[e.out.name] = e.ins[0]
+    if not subst:
+        return fn
+
+    def sub(a):
+        while isinstance(a, Var) and a.name in subst:
+            a = subst[a.name]
+        return a
+
+    body = map_atoms(fn.body, sub)
+    return replace(fn, body=body, results=tuple(sub(a) for a in fn.results))
+
+
+def own_results(fn: Function) -> Function:
+    """Copy every array result the caller could otherwise share.
+
+    ``grad`` of ``np.sum(x * w)`` in ``x`` is ``w`` itself; returned as it is,
+    writing into the gradient would change the caller's ``w``.  Results that
+    are parameters (or may be: a ``_like`` of one), or the same value twice,
+    are returned as copies (NumPy
+    arrays are mutable; JAX's are not, so it never has to).  Numbers are left
+    alone, and so is code compiled for numbers (``param_shapes`` None).
+    """
+    if not fn.param_shapes:
+        return fn
+    from ad_compiler.ir import shapes
+
+    shape_of = shapes.infer(fn)
+    params = {p.name for p in fn.params}
+    # _like(t, x) is t itself when the shapes agree, so it may be a parameter
+    params |= {
+        e.out.name
+        for e in iter_eqns(fn.body)
+        if e.prim == "like" and not e.param("copy") and not e.param("lead")
+    }
+    seen: set[str] = set()
+    body, results = list(fn.body), []
+    namer = Namer.for_function(fn)
+    for r in fn.results:
+        shared = isinstance(r, Var) and (r.name in params or r.name in seen)
+        if shared and shape_of.get(r.name) != shapes.SCALAR:
+            copy = namer.fresh(f"{r.name}_copy")
+            body.append(Eqn("copy", (copy,), (r,), fn.loc, "np", (("method", True),)))
+            r = copy
+        if isinstance(r, Var):
+            seen.add(r.name)
+        results.append(r)
+    return replace(fn, body=tuple(body), results=tuple(results))

@@ -1,0 +1,370 @@
+"""The CLI's file entry points: ``adc compile``, ``adc trace``, ``adc check`` and
+``adc swell`` on a file's text, which is parsed and never imported or run.
+
+:func:`compile_file` writes one self-contained module of derivatives,
+:func:`trace_ir` / :func:`trace_file` give a function's trace and the seeds'
+tables, :func:`check_file` proves a file's derivatives against SymPy.  They
+share the pipeline's stages (:mod:`ad_compiler.driver`) with the API.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import replace
+
+from ad_compiler.ad.jacobians import VECTOR_HELPERS, hessian_source, jacobian_source
+from ad_compiler.backend.codegen import emit_module, format_source
+from ad_compiler.backend.names import rename_params
+from ad_compiler.driver import (
+    array_operations,
+    declared_shapes,
+    derivative_ir,
+    describe,
+    helper_irs,
+    lower,
+    module_text,
+    no_gc,
+    unknown_shapes,
+    uses_arrays,
+)
+from ad_compiler.errors import CompileError, CompileErrors, UsageError
+from ad_compiler.escape import printable
+from ad_compiler.frontend.decorators import check_decorators
+from ad_compiler.frontend.scope import StaticScope
+from ad_compiler.frontend.source import (
+    FunctionSource,
+    module_functions,
+    parse_module,
+    source_lines,
+)
+from ad_compiler.ir import shapes
+from ad_compiler.ir.nodes import Const, For, Function, Var, blocks
+from ad_compiler.opt.shaping import fix_parameters
+from ad_compiler.version import __version__
+
+# what the emitted Hessian and Jacobian wrappers read besides their parameters
+WRAPPER_GLOBALS = frozenset({"np", "tuple", "float", "range", "_directions", "_blocks"})
+
+
+@no_gc()
+def compile_file(
+    text: str,
+    file: str,
+    functions: list[str] | None = None,
+    mode: str = "reverse",
+    wrt: list[str] | None = None,
+    ir_only: bool = False,
+    command: str = "",
+    fix: dict | None = None,
+    shape_of: dict | None = None,
+    seconds: float | None = 60.0,
+) -> str:
+    """Derivatives of a file's top-level functions, as one self-contained module.
+
+    The file is parsed, never imported or run.  ``mode`` is ``reverse`` (a
+    ``f_grad`` for a scalar function, a ``f_vjp`` taking one cotangent per output
+    otherwise) or ``forward`` (``f_jvp``).  ``wrt`` names parameters (default all).
+    With ``ir_only`` the primal traces are returned instead of source.
+    ``fix`` (``{"n": 10}``) makes parameters constants, in every function that has them.
+    ``shape_of`` (``{"X": ("n", "n")}``, see :func:`ad_compiler.ir.shapes.parse`)
+    gives parameters' shapes beyond what their annotations say.
+    ``seconds`` bounds the symbolic mode's SymPy work per function, as
+    ``adc check``'s budget does (running out is a :class:`UsageError`).
+    Raises :class:`CompileError` (the first error) or :class:`UsageError`.
+    """
+    lines = tuple(source_lines(text))
+    if mode == "symbolic" and not ir_only:
+        return _symbolic_module(text, file, functions, wrt, command, fix, seconds)
+    traces, derivatives, primals, wrappers = [], [], [], []
+    for fn in _lower_file(text, file, functions, fix, shape_of or {}):
+        traces.append(str(fn))
+        if ir_only:
+            continue
+        idx = _wrt_by_name(fn, wrt)
+        scalar = isinstance(fn.tree, int) and _returns_number(fn)
+        kind = "jvp" if mode == "forward" else ("grad" if scalar else "vjp")
+        if mode in ("hessian", "hvp", "jacobian"):
+            kind = _second_order_kind(fn, mode, idx)
+        tree = 0 if len(idx) == 1 else tuple(range(len(idx)))
+        d = derivative_ir(fn, kind, idx, tree)
+        d = replace(d, doc=describe(fn, kind, idx, f"{file}:{fn.loc.line}"))
+        derivatives += [d] + helper_irs(fn, kind)
+        primals.append(fn)
+        if mode in ("hessian", "jacobian"):
+            # the wrapper's text reads these globals: no parameter may hide one
+            fn = rename_params(fn, WRAPPER_GLOBALS | {d.name})
+        if mode == "hessian":
+            wrappers.append(hessian_source(fn, idx, d.name))
+        elif mode == "jacobian":
+            chosen = "reverse" if kind == "vjp" else "forward"
+            wrappers.append(jacobian_source(fn, idx, d.name, chosen))
+    if ir_only:
+        return "\n".join(traces)
+    if any("_directions(" in w for w in wrappers):
+        wrappers.insert(0, VECTOR_HELPERS.strip("\n") + "\n")
+    header = _header(
+        f"Derivatives emitted by ad_compiler {__version__}",
+        file,
+        command,
+        "Self-contained: needs only math (and numpy if the source used it).",
+    )
+    return module_text(
+        primals, derivatives, lambda loc: _line(lines, loc), header, wrappers
+    )
+
+
+def _header(what: str, file: str, command: str, note: str) -> str:
+    """A module's header: what, from which file, by which command.  The file name
+    and the command line are outside text: they appear only :func:`printable`."""
+    header = f"{what} from {printable(file)}"
+    if command:
+        header += f" by `{printable(command)}`"
+    return f"{header}.\n\n{note}"
+
+
+def _second_order_kind(fn: Function, mode: str, wrt: tuple) -> str:
+    """The derivative ``adc compile --mode hessian|hvp|jacobian`` emits for ``fn``.
+
+    For array code the Hessian and Jacobian call the vector-mode variants
+    (directions as a leading axis); a Jacobian of array code is taken in
+    forward mode, since which mode is cheaper depends on sizes only known
+    when it runs (``jacobian()`` in the API chooses per call).
+    """
+    if mode == "jacobian":  # a forward pass per input, a reverse pass per output
+        if fn.param_shapes:
+            return "jvp_vector"
+        return "jvp" if len(wrt) <= len(fn.results) else "vjp"
+    if not isinstance(fn.tree, int):
+        raise UsageError(f"--mode {mode} needs `{fn.name}` to return one number")
+    return "hvp_vector" if fn.param_shapes and mode == "hessian" else "hvp"
+
+
+def _returns_number(fn: Function) -> bool:
+    """Whether ``adc compile`` writes ``fn``'s gradient rather than a VJP: unless
+    its one result is known to be an array (``--shape`` made it so).  A result
+    of unknown shape gets the gradient of the sum of its entries, as
+    docs/arrays.md promises: the CLI cannot tell, and a number's gradient is
+    what scalar code using NumPy functions (``np.mean(x) + x``) needs."""
+    if not fn.param_shapes:
+        return True
+    result = fn.results[0]
+    if not isinstance(result, Var):
+        return True
+    shape = shapes.infer(fn).get(result.name)
+    return shape is None or shape == shapes.SCALAR
+
+
+def _symbolic_module(text, file, functions, wrt, command, fix, seconds) -> str:
+    """``compile_file(mode="symbolic")``: gradients written from sympy.diff,
+    ``seconds`` at most for each function."""
+    from ad_compiler.symbolic.check import OutOfTime, time_budget
+    from ad_compiler.symbolic.translate import symbolic_gradient_source
+    from ad_compiler.symbolic.unroll import NotExpressible
+
+    defs = []
+    for fn in _lower_file(text, file, functions, fix):
+        idx = _wrt_by_name(fn, wrt)
+        names = ", ".join(fn.params[i].name for i in idx)
+        params = ", ".join(p.name for p in fn.params)
+        doc = (
+            f"Gradient of {fn.name}({params}) with respect to {names}.\n\n"
+            "Written from sympy.diff after sympy.cse: symbolic differentiation, for\n"
+            "comparison with the default reverse mode.  Emitted by ad_compiler\n"
+            f"{__version__} from {printable(file)}:{fn.loc.line}; regenerate rather than edit."
+        )
+        try:
+            with time_budget(seconds):
+                defs.append(symbolic_gradient_source(fn, idx, doc))
+        except OutOfTime:
+            raise UsageError(
+                f"cannot write `{fn.name}` symbolically within {seconds:g} seconds "
+                "(--seconds; expression swell); the default --mode reverse handles it"
+            ) from None
+        except NotExpressible as exc:
+            raise UsageError(
+                f"cannot write `{fn.name}` symbolically: {exc}; "
+                "the default --mode reverse handles it"
+            ) from None
+    uses_math = any("math." in d for d in defs)
+    header = _header(
+        f"Gradients written by SymPy (ad_compiler {__version__}, symbolic mode)",
+        file,
+        command,
+        "Self-contained: needs only math.",
+    )
+    return format_source(
+        emit_module(defs, header, ["import math"] if uses_math else [])
+    )
+
+
+def _lower_file(
+    text: str,
+    file: str,
+    functions: list[str] | None,
+    fix: dict | None = None,
+    shape_of: dict | None = None,
+) -> list[Function]:
+    """The IR of the named top-level functions (default: all but the opaque ones),
+    with the parameters in ``fix`` made constants where a function has them, and
+    the parameters' shapes of array code as annotated or given in ``shape_of``.
+
+    Raises the compile errors of every function that fails, together."""
+    module = parse_module(text, file)
+    lines = tuple(source_lines(text))
+    scope = StaticScope(module, file, lines)
+    nodes = module_functions(module)
+    if functions:
+        known = {n.name for n in nodes}
+        for name in functions:
+            if name not in known:
+                raise UsageError(f"{file} has no top-level function named `{name}`")
+        nodes = [n for n in nodes if n.name in functions]
+    else:  # a function with a custom derivative is opaque: its derivative is given
+        nodes = [n for n in nodes if not _has_custom_derivative(n)]
+    if not nodes:
+        raise UsageError(f"{file} defines no top-level function to differentiate")
+    out, errors = [], []
+    for node in nodes:
+        try:
+            src = FunctionSource(node, file, lines)
+            check_decorators(src, scope)
+            fn = lower(src, scope)
+            declared = {**declared_shapes(node), **(shape_of or {})}
+            if uses_arrays(fn) or any(s != shapes.SCALAR for s in declared.values()):
+                given = unknown_shapes(fn, declared)
+                if any(s != shapes.SCALAR for s in given):
+                    fn = replace(fn, param_shapes=given)
+                    shapes.infer(fn)  # its compile errors, on the trace as lowered
+            out.append(fn)
+        except CompileError as exc:
+            errors.append(exc)  # keep going: report every function's first error
+    if errors:
+        raise errors[0] if len(errors) == 1 else CompileErrors(errors)
+    _known_names(out, shape_of or {}, "--shape")
+    if fix:
+        _known_names(out, fix, "--fix")
+        before, out = out, [
+            fix_parameters(
+                fn, {p.name: fix[p.name] for p in fn.params if p.name in fix}
+            )
+            for fn in out
+        ]
+        for fn, fixed in zip(before, out):
+            _integer_ranges(fixed.body, "--fix")
+            if fn.params and not fixed.params:
+                raise UsageError(
+                    f"--fix makes every parameter of `{fn.name}` a constant: "
+                    "nothing is left to differentiate"
+                )
+    return out
+
+
+def _known_names(functions: list[Function], given: dict, option: str) -> None:
+    """A usage error naming ``option`` unless every name in ``given`` is a
+    parameter of one of ``functions``."""
+    unknown = set(given) - {p.name for fn in functions for p in fn.params}
+    if unknown:
+        raise UsageError(
+            f"{option}: no function has a parameter named {', '.join(sorted(unknown))}"
+        )
+
+
+def _integer_ranges(stmts, option: str) -> None:
+    """A usage error naming ``option`` if a constant it made reaches ``range`` as
+    a non-integer: the emitted loop would raise TypeError when it runs."""
+    for s in stmts:
+        if isinstance(s, For) and s.over == "range":
+            for a in s.args:
+                if isinstance(a, Const) and not isinstance(a.value, int):
+                    where = f" at line {s.loc.line}" if s.loc is not None else ""
+                    raise UsageError(
+                        f"{option} gives `range`{where} the non-integer {a.value!r}; "
+                        "range takes integers"
+                    )
+        for block in blocks(s):
+            _integer_ranges(block, option)
+
+
+def check_file(
+    text: str,
+    file: str,
+    functions: list[str] | None = None,
+    points: list[dict] | None = None,
+    seconds: float | None = 60.0,
+    progress=None,
+) -> list:
+    """:func:`ad_compiler.symbolic.check.check_function` for each function of a file's text.
+
+    The file is parsed, never run.  ``progress(name)`` is called before each check.
+    """
+    from ad_compiler.symbolic.check import check_function
+
+    reports = []
+    lowered = _lower_file(text, file, functions)
+    for point in points or ():
+        _known_names(lowered, point, "--at")
+    for fn in lowered:
+        scalar_only(fn, "adc check proves scalar code against SymPy")
+        if progress is not None:
+            progress(fn.name)
+        reports.append(check_function(fn, points, seconds))
+    return reports
+
+
+def scalar_only(fn: Function, what: str) -> None:
+    """A usage error naming the first array operation of ``fn``, if it has one."""
+    for e in array_operations(fn):
+        where = f" at line {e.loc.line}" if e.loc else ""
+        raise UsageError(
+            f"`{fn.name}` uses the array operation `{e.prim}`{where}; {what} "
+            "(for arrays see docs/arrays.md)"
+        )
+
+
+def _wrt_by_name(fn: Function, wrt: list[str] | None) -> tuple[int, ...]:
+    names = [p.name for p in fn.params]
+    if not wrt:
+        return tuple(range(len(names)))
+    missing = [w for w in wrt if w not in names]
+    if missing:
+        raise UsageError(
+            f"`{fn.name}` has no parameter named {', '.join(missing)} "
+            f"(its parameters: {', '.join(names)})"
+        )
+    return tuple(names.index(w) for w in wrt)
+
+
+def _line(lines, loc):
+    if 1 <= loc.line <= len(lines):
+        return lines[loc.line - 1]
+    return None
+
+
+def _has_custom_derivative(node) -> bool:
+    return any(
+        isinstance(d, ast.Call)
+        and ast.unparse(d.func).split(".")[-1] == "custom_derivative"
+        for d in node.decorator_list
+    )
+
+
+def trace_ir(text: str, file: str, function: str) -> Function:
+    """The IR of one function of a file's text; the file is parsed, never run."""
+    module = parse_module(text, file)
+    for node in module_functions(module):
+        if node.name == function:
+            lines = tuple(source_lines(text))
+            src = FunctionSource(node, file, lines)
+            scope = StaticScope(module, file, lines)
+            check_decorators(src, scope)
+            return lower(src, scope)
+    raise UsageError(f"{file} has no top-level function named `{function}`")
+
+
+def trace_file(text: str, file: str, function: str, point: dict, wrt=None, output=None):
+    """The trace tables (:mod:`ad_compiler.tools.tables`) of a file's function at a point."""
+    from ad_compiler.tools.tables import trace_tables
+
+    fn = trace_ir(text, file, function)
+    scalar_only(fn, "adc trace prints the seeds' tables of scalar code")
+    return trace_tables(fn, point, wrt, output)

@@ -1,0 +1,205 @@
+"""The package's shape: no import cycles, modules and functions of a readable size,
+and ``import ad_compiler`` that loads none of the heavy optional libraries."""
+
+import ast
+import functools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "ad_compiler"
+MAX_MODULE_LINES = 900
+MAX_FUNCTION_LINES = 120
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+@functools.lru_cache(maxsize=None)
+def parsed() -> dict[str, tuple[Path, str, ast.Module]]:
+    """Every module's path, text and syntax tree (read once for all the tests)."""
+    out = {}
+    for name, path in modules().items():
+        text = path.read_text()
+        out[name] = (path, text, ast.parse(text, str(path)))
+    return out
+
+
+def packages_above(name: str) -> list[str]:
+    """The sub-packages Python imports before ``name`` (their ``__init__`` runs
+    first): ``ad_compiler.ir.nodes`` needs ``ad_compiler.ir``.
+
+    The root package is left out: its ``__init__`` is the public facade, which
+    imports the API and so, through it, nearly everything; it runs before any
+    submodule whichever is imported first, and a module that reads a name from
+    it (``from ad_compiler import grad``) is counted by that import itself.
+    """
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(2, len(parts))]
+
+
+def imported(tree: ast.AST, here: str, is_package: bool, known: set[str]) -> set[str]:
+    """The package modules an import anywhere in ``tree`` loads (inside functions
+    too), with the sub-packages above each (see :func:`packages_above`)."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the package this module is in
+                anchor = here.split(".")
+                anchor = anchor if is_package else anchor[:-1]
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            # `from pkg import mod` loads the submodule pkg.mod; `from pkg import
+            # name` reads pkg itself
+            subs = [f"{base}.{a.name}" for a in node.names]
+            targets = [s for s in subs if s in known]
+            if len(targets) < len(subs):
+                targets.append(base)
+        for target in targets:
+            if target in known:
+                out.add(target)
+                out.update(p for p in packages_above(target) if p in known)
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    known = set(parsed())
+    graph = {}
+    for name, (path, _, tree) in parsed().items():
+        edges = imported(tree, name, path.name == "__init__.py", known)
+        edges.discard(name)
+        graph[name] = edges
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's
+    algorithm, written with an explicit stack)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    found = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, children = work[-1]
+            for w in children:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph[w]))))
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[v])
+                if low[v] == index[v]:
+                    component = []
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        component.append(w)
+                        if w == v:
+                            break
+                    if len(component) > 1:
+                        found.append(sorted(component))
+    return found
+
+
+def test_the_cycle_finder_finds_cycles():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_imports_count_inside_functions_and_the_packages_above():
+    tree = ast.parse("def f():\n    from ad_compiler.ir.nodes import Var\n")
+    known = {"ad_compiler", "ad_compiler.ir", "ad_compiler.ir.nodes"}
+    assert imported(tree, "ad_compiler.x", False, known) == known - {"ad_compiler"}
+    tree = ast.parse("from ad_compiler.ir import nodes\nfrom ad_compiler import grad")
+    assert imported(tree, "ad_compiler.x", False, known) == known
+
+
+# The cycles another part of issue 15 (the primitive registry) removes; none may
+# be added, and these may only shrink.
+KNOWN_CYCLES = [
+    {
+        "ad_compiler.ir.array_primitives",
+        "ad_compiler.ir.nodes",
+        "ad_compiler.ir.primitives",
+        "ad_compiler.ir.shapes",
+    },
+    {"ad_compiler.ad.array_rules", "ad_compiler.ad.rules"},
+]
+
+
+def test_no_import_cycles():
+    found = cycles(import_graph())
+    new = [c for c in found if not any(set(c) <= k for k in KNOWN_CYCLES)]
+    assert not new, "import cycles:\n" + "\n".join(" -> ".join(c) for c in new)
+
+
+def test_modules_and_functions_stay_readable():
+    offenders = []
+    for name, (_, text, tree) in parsed().items():
+        lines = text.count("\n")
+        if lines > MAX_MODULE_LINES:
+            offenders.append(f"{name}: {lines} lines (module)")
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    offenders.append(
+                        f"{name}.{node.name}: {length} lines (line {node.lineno})"
+                    )
+    print("\n".join(offenders))
+    assert not offenders, "too long:\n" + "\n".join(offenders)
+
+
+HEAVY = ["sympy", "black", "scipy", "numba", "dask", "matplotlib"]
+
+
+@pytest.mark.slow  # a fresh interpreter: about 1 s on a loaded machine
+def test_importing_the_package_loads_no_heavy_library():
+    code = (
+        "import json, sys\nimport ad_compiler\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == []
