@@ -3,6 +3,8 @@ import sys
 
 import pytest
 
+pytest_plugins = ["pytester"]  # tests/test_tiers.py runs pytest on a small file
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "samples"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
