@@ -140,6 +140,7 @@ def test_api_error_message_and_location(name):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.slow  # a subprocess each; the wording is checked above, the CLI's below
 def test_cli_error_message_and_location(name):
     snippet, message = CASES[name]
     line, col = expected_location(name, snippet)

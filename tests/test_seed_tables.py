@@ -94,6 +94,7 @@ def render(name):
 
 
 @pytest.mark.parametrize("name", sorted(SEED_TABLES))
+@pytest.mark.fast_sample(every=7)  # an `adc trace` subprocess each
 def test_seed_table_sample(name):
     actual = render(name)
     path = os.path.join(TABLES, name)

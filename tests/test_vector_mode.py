@@ -53,6 +53,7 @@ def _fd_jacobian(fn, args, i):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.fast_sample(every=8)
 def test_forward_and_reverse_jacobians_match_differences(case):
     fn = CASES[case][0]
     args = arguments(case, 0)
@@ -71,6 +72,7 @@ SCALAR_VALUED = [c for c in sorted(CASES) if np.ndim(CASES[c][0](*arguments(c)))
 
 
 @pytest.mark.parametrize("case", SCALAR_VALUED)
+@pytest.mark.fast_sample(every=4)
 def test_hessian_matches_differences_of_the_gradient_and_is_symmetric(case):
     fn = CASES[case][0]
     args = arguments(case, 1)
@@ -238,6 +240,7 @@ def _compiled_module(*args):
     return namespace, text
 
 
+@pytest.mark.slow  # a subprocess; test_api_edges keeps a CLI --mode hessian run fast
 def test_cli_hessian_of_array_code_is_one_vector_mode_call():
     namespace, text = _compiled_module(
         "samples/rosenbrock.py", "--mode", "hessian", "--shape", "x=n"
@@ -252,6 +255,7 @@ def test_cli_hessian_of_array_code_is_one_vector_mode_call():
     np.testing.assert_allclose(H, _rosenbrock_hessian(x), rtol=1e-12, atol=1e-9)
 
 
+@pytest.mark.slow  # two subprocesses; test_api_edges keeps a CLI --mode run fast
 def test_cli_jacobian_and_hvp_of_array_code(tmp_path):
     source = tmp_path / "layer.py"
     source.write_text(
