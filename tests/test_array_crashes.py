@@ -6,8 +6,6 @@ Every derivative is compared with central differences of the function itself
 (step 1e-6, so agreement to ~1e-6 relative is what a correct derivative gives).
 """
 
-import itertools
-
 import numpy as np
 import pytest
 

@@ -13,13 +13,11 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from array_corpus import CASES, arguments, differentiable
 
 from ad_compiler import grad, hessian, jvp, trace, vjp
-from ad_compiler.ir import shapes
-from ad_compiler.ir import shape_infer
 from ad_compiler.errors import CompileError
-
-from array_corpus import CASES, arguments, differentiable
+from ad_compiler.ir import shape_infer, shapes
 
 H = 1e-6
 

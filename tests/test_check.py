@@ -10,18 +10,18 @@ corpus, and on a deliberately wrong rule, which it must catch and name.
 import dataclasses
 import os
 
-import pytest
-import sympy
-
 import corpus
+import pytest
 import seeds
-from ad_compiler import SourceUnavailableError, check, trace
-from ad_compiler.symbolic.check import check_function
-from ad_compiler.tools.cli import main
-from ad_compiler.symbolic.translate import to_sympy
-from ad_compiler.primitives.table import PRIMITIVES
-from ad_compiler.symbolic.unroll import NotExpressible, apply_sympy
+import sympy
 from test_cli import adc
+
+from ad_compiler import SourceUnavailableError, check, trace
+from ad_compiler.primitives.table import PRIMITIVES
+from ad_compiler.symbolic.check import check_function
+from ad_compiler.symbolic.translate import to_sympy
+from ad_compiler.symbolic.unroll import NotExpressible, apply_sympy
+from ad_compiler.tools.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(ROOT, "samples")

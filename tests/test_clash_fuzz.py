@@ -20,7 +20,6 @@ replays.
 """
 
 import importlib.util
-import math
 import os
 import random
 import re
@@ -30,8 +29,8 @@ import numpy as np
 import pytest
 
 from ad_compiler import grad, jvp
-from ad_compiler.tools import cli
 from ad_compiler.errors import CompileError
+from ad_compiler.tools import cli
 
 CASES = int(os.environ.get("ADC_FUZZ_CASES", "300"))
 SEED = int(os.environ.get("ADC_FUZZ_SEED", "14"))

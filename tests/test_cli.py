@@ -178,6 +178,7 @@ def test_loops_calls_recursion_and_custom_derivatives_compile_statically(tmp_pat
     (helpers, recursive functions and custom-derivative functions included) and
     agrees with the API's derivatives."""
     import corpus_control
+
     from ad_compiler import grad
 
     path = os.path.join(ROOT, "tests", "corpus_control.py")

@@ -25,8 +25,8 @@ import time
 
 import pytest
 
-from ad_compiler.tools.cli import main
 from ad_compiler.symbolic.check import OutOfTime, time_budget
+from ad_compiler.tools.cli import main
 
 CASES = int(os.environ.get("ADC_FUZZ_CASES", "300"))
 SEED = int(os.environ.get("ADC_FUZZ_SEED", "14"))

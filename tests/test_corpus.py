@@ -14,13 +14,9 @@ import math
 import zlib
 
 import black
+import corpus_control
 import numpy as np
 import pytest
-
-from ad_compiler import AdError, UsageError, grad, jvp, value_and_grad, vjp
-from ad_compiler import callables as _callables
-
-import corpus_control
 from corpus import (
     CASES,
     CONTROL_CASES,
@@ -29,6 +25,9 @@ from corpus import (
     SHADOWING,
     f_docstring_defaults,
 )
+
+from ad_compiler import AdError, UsageError, grad, jvp, value_and_grad, vjp
+from ad_compiler import callables as _callables
 
 RTOL = 1e-6
 ATOL = 1e-6

@@ -1,12 +1,11 @@
 """Every rejected construct: its message, its line and column, from the API and the CLI."""
 
-import os
 import subprocess
 import sys
 
+import bad_inputs
 import pytest
 
-import bad_inputs
 from ad_compiler import CompileError, SourceUnavailableError, UsageError, grad
 
 FILE = bad_inputs.__file__

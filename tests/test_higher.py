@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy
-
-from ad_compiler import UsageError, grad, hessian, hvp, jacfwd, jacobian, jacrev
-from ad_compiler.api import trace
-from ad_compiler.symbolic.translate import to_sympy
-from ad_compiler.symbolic.check import OutOfTime, _decider, time_budget
-from ad_compiler.symbolic.unroll import NotExpressible, Unroller
-
 from corpus import CASES, KNOWN_BUGS, POINTS
+
+from ad_compiler import grad, hessian, hvp, jacfwd, jacobian, jacrev
+from ad_compiler.api import trace
+from ad_compiler.symbolic.check import OutOfTime, _decider, time_budget
+from ad_compiler.symbolic.translate import to_sympy
+from ad_compiler.symbolic.unroll import NotExpressible, Unroller
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "samples"))
 import control_flow  # noqa: E402

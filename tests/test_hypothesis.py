@@ -21,13 +21,12 @@ import os
 import warnings
 
 import hypothesis.strategies as st
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
+from tiers import fast
 
 from ad_compiler import check as adc_check
 from ad_compiler import grad, jvp, vjp
-from tiers import fast
 
 PARAMS = ("x", "y", "z")
 HEADER = "import math\nimport math as m\nimport numpy as np\nfrom math import sin\n\n\n"

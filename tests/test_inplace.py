@@ -9,8 +9,8 @@ wherever the old array is still read afterwards, e.g. by a reverse sweep.
 
 import numpy as np
 import pytest
-
 import writes
+
 from ad_compiler import grad, hessian, jvp
 
 

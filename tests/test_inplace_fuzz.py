@@ -14,11 +14,11 @@ import hypothesis.strategies as st
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, note, settings
+from tiers import fast
 
 import ad_compiler.driver
 from ad_compiler import grad, jvp
 from ad_compiler.opt.literals import float_literals
-from tiers import fast
 
 SETTINGS = settings(
     max_examples=int(os.environ.get("ADC_HYPOTHESIS_EXAMPLES", "40")),

@@ -8,10 +8,9 @@ import sys
 
 import numpy as np
 import pytest
+from test_golden import check_golden
 
 from ad_compiler import grad, jvp, value_and_grad
-
-from test_golden import check_golden
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "samples"))

@@ -3,14 +3,14 @@
 import math
 from fractions import Fraction
 
-import pytest
-
 import corpus
+import pytest
 import seeds
+
 from ad_compiler import grad, trace
+from ad_compiler.backend.codegen import emit_function
 from ad_compiler.driver import derivative_ir
 from ad_compiler.ir.nodes import Const, Eqn, Function, Var
-from ad_compiler.backend.codegen import emit_function
 from ad_compiler.opt.dce import eliminate_dead_code
 from ad_compiler.opt.literals import float_literals
 from ad_compiler.opt.optimize import optimize

@@ -8,7 +8,6 @@ in them.
 import os
 
 import pytest
-
 from test_cli import adc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

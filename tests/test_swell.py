@@ -2,13 +2,14 @@
 
 import math
 import os
+
 import pytest
+from test_cli import adc
 
 from ad_compiler import UsageError
-from ad_compiler.tools.files import compile_file, trace_ir
 from ad_compiler.backend.codegen import format_source
+from ad_compiler.tools.files import compile_file, trace_ir
 from ad_compiler.tools.swell import swell, swell_text
-from test_cli import adc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONTROL = os.path.join(ROOT, "samples", "control_flow.py")

@@ -6,10 +6,10 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 import corpus
+import pytest
 import seeds
+
 from ad_compiler import UsageError, grad, jvp, trace, vjp
 from ad_compiler.tools.tables import trace_tables
 

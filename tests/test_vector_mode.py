@@ -12,6 +12,9 @@ import math
 
 import numpy as np
 import pytest
+from array_corpus import CASES, arguments, differentiable
+from test_golden import check_golden
+from test_higher import _adc_module
 
 from ad_compiler import (
     CompileError,
@@ -26,10 +29,6 @@ from ad_compiler import (
     vjp,
 )
 from ad_compiler.ad.jacobians import gauss_newton
-
-from array_corpus import CASES, arguments, differentiable
-from test_golden import check_golden
-from test_higher import _adc_module
 
 H = 1e-6
 
