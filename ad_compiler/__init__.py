@@ -4,9 +4,15 @@ Reads a function's source, lowers it to an evaluation trace and emits readable,
 self-contained Python for its derivatives.  See README.md and docs/.
 """
 
-from ad_compiler.version import __version__  # noqa: E402
-
-from ad_compiler.api import (  # noqa: E402
+from ad_compiler.ad.jacobians import (
+    gauss_newton,
+    hessian,
+    hvp,
+    jacfwd,
+    jacobian,
+    jacrev,
+)
+from ad_compiler.api import (
     check,
     custom_derivative,
     grad,
@@ -15,21 +21,14 @@ from ad_compiler.api import (  # noqa: E402
     value_and_grad,
     vjp,
 )
-from ad_compiler.ad.jacobians import (  # noqa: E402
-    gauss_newton,
-    hessian,
-    hvp,
-    jacfwd,
-    jacobian,
-    jacrev,
-)
 from ad_compiler.errors import (
     AdError,
     CompileError,
     SourceUnavailableError,
     StaleSourceError,
     UsageError,
-)  # noqa: E402
+)
+from ad_compiler.version import __version__
 
 __all__ = [
     "grad",

@@ -23,8 +23,8 @@ from ad_compiler.callables import (
     ArrayDerivative,
     Pullback,
     any_array,
-    signature_ir,
     compile_derivative,
+    signature_ir,
     trace,
 )
 from ad_compiler.errors import UsageError

@@ -32,8 +32,7 @@ from ad_compiler.errors import CompileError, UsageError
 from ad_compiler.frontend.scope import RuntimeScope, recording_reads
 from ad_compiler.frontend.source import from_function
 from ad_compiler.guard import COMPILE_LOCK, current, guarded, is_current, unique
-from ad_compiler.ir import shapes
-from ad_compiler.ir import shape_infer
+from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.nodes import Function, Var, iter_eqns, shift_tree, tree_leaves
 
 # ad_compiler.ad.jacobians builds on this module.  The one derivative of it this

@@ -38,11 +38,9 @@ from ad_compiler.errors import CompileError, UsageError
 from ad_compiler.escape import printable
 from ad_compiler.frontend.lower import lower_function
 from ad_compiler.frontend.source import FunctionSource, source_lines
-from ad_compiler.ir import shapes
-from ad_compiler.ir import shape_infer
+from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.nodes import Const, Function, iter_eqns, tree_leaves
 from ad_compiler.ir.passes import Pass, run_passes
-from ad_compiler.primitives.table import PRIMITIVES
 from ad_compiler.opt.optimize import optimize
 from ad_compiler.opt.shaping import (
     drop_shape_noops,
@@ -51,6 +49,7 @@ from ad_compiler.opt.shaping import (
     specialize,
 )
 from ad_compiler.opt.tuple_loops import unroll_item_loops
+from ad_compiler.primitives.table import PRIMITIVES
 from ad_compiler.version import __version__
 
 KINDS = ("grad", "value_and_grad", "vjp", "jvp", "hvp")

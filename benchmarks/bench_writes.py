@@ -38,8 +38,8 @@ import _harness  # noqa: E402
 _harness.one_thread()
 
 import numpy as np  # noqa: E402
-
 import writes  # noqa: E402
+
 from ad_compiler import grad, jvp  # noqa: E402
 
 SIZES = (250, 1000, 4000)

@@ -24,7 +24,9 @@ comes from.  Markdown renderers do not show the comments.
       (standard output and standard error, in order);
     * ``COMMAND``: only what it prints (the command is said in the prose);
     * ``def FILE NAME``: the source of the top-level function ``NAME`` in
-      ``FILE`` (a path in the repository), decorators included.
+      ``FILE`` (a path in the repository), decorators included;
+    * ``row FILE NAME``: the statement of ``FILE`` that registers the
+      primitive ``NAME`` (its registry row), with the comments above it.
 
     A command can pipe a module through ``defs NAME...``, which keeps only
     the named top-level functions, in the order named, a blank line between
@@ -166,6 +168,30 @@ def definition(text: str, name: str, where: str = "the text") -> str:
     raise SystemExit(f"{where} has no top-level function {name}")
 
 
+def row_source(path: str, name: str) -> str:
+    """The top-level statement of the repository file ``path`` that registers
+    the primitive ``name`` (the first string literal in it is ``name``), with
+    the comment lines right above it."""
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        text = f.read()
+    lines = text.split("\n")
+    for node in ast.parse(text).body:
+        first = next(
+            (
+                n.value
+                for n in ast.walk(node)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            ),
+            None,
+        )
+        if isinstance(node, ast.Expr) and first == name:
+            start = node.lineno - 1
+            while start > 0 and lines[start - 1].lstrip().startswith("#"):
+                start -= 1
+            return "\n".join(lines[start : node.end_lineno])
+    raise SystemExit(f"{path} registers no primitive {name!r}")
+
+
 def function_source(path: str, name: str) -> str:
     """The text of the top-level ``def name`` in the repository file ``path``."""
     with open(os.path.join(ROOT, path), encoding="utf-8") as f:
@@ -176,10 +202,8 @@ _ADC = """#!{python}
 import sys
 
 sys.path.insert(0, {root!r})  # this checkout, whatever PYTHONPATH the command sets
-try:
-    from ad_compiler.tools.cli import main
-except ImportError:  # the flat layout
-    from ad_compiler.cli import main
+from ad_compiler.tools.cli import main
+
 sys.exit(main())
 """
 
@@ -271,6 +295,9 @@ def generated(arg: str, work: str) -> str:
         elif line.startswith("def "):
             _, path, name = line.split()
             parts.append(function_source(path, name))
+        elif line.startswith("row "):
+            _, path, name = line.split()
+            parts.append(row_source(path, name))
         else:
             parts.append(run_command(line, work))
     return "\n".join(parts)

@@ -16,12 +16,12 @@ functions whose local names would shadow a module the emitted code imports.
 
 import math
 import math as m
+from math import atan2, cos, exp, hypot, log, pi, sin, sqrt
+from math import tanh as th
 
 import corpus_control
 import numpy
 import numpy as np
-from math import atan2, cos, exp, hypot, log, pi, sin, sqrt
-from math import tanh as th
 from numpy import arctan2, power
 from numpy import square as sq
 

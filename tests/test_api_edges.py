@@ -10,7 +10,6 @@ import math
 import os
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -147,6 +146,7 @@ def test_cli_hessian_wrapper_keeps_the_defaults(tmp_path):
     assert np.allclose(H, expected, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.slow  # a subprocess; the fast tier keeps the CLI hessian wrapper's twin
 def test_cli_jacobian_wrapper_keeps_the_defaults(tmp_path):
     text, ns = _compile(tmp_path, "--function", "two", "--mode", "jacobian")
     assert "def two_jacobian(x, y, s=2.0):" in text
@@ -155,6 +155,7 @@ def test_cli_jacobian_wrapper_keeps_the_defaults(tmp_path):
     assert J == ((-1.0, 3.0, -0.75), (1.0, 2.0, -0.5))
 
 
+@pytest.mark.slow  # a subprocess; the fast tier keeps the CLI hessian wrapper's twin
 def test_cli_symbolic_keeps_the_defaults(tmp_path):
     text, ns = _compile(tmp_path, "--function", "f", "--mode", "symbolic")
     assert "def f_grad(x, y, n=3.0):" in text

@@ -5,6 +5,7 @@ import ast
 import functools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -195,3 +196,25 @@ def test_importing_the_package_loads_no_heavy_library():
     )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == []
+
+
+def documented_modules() -> dict[str, set[str]]:
+    """The modules docs/architecture.md's package table names, by package."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    table = text.split("| package | what it does | modules |", 1)[1].split("\n\n")[0]
+    out: dict[str, set[str]] = {}
+    for row in table.strip().split("\n")[1:]:
+        package, _, listed = row.strip("|").split(" | ")
+        out[package.strip(" `/")] = set(re.findall(r"`(\w+)\.py`", listed))
+    return out
+
+
+def test_the_architecture_table_names_every_module():
+    # the map a newcomer reads first: it cannot lose or gain a module silently
+    shown = documented_modules()
+    for package in [PACKAGE, *sorted(p.parent for p in PACKAGE.glob("*/__init__.py"))]:
+        key = package.name
+        assert key in shown, f"docs/architecture.md has no row for {key}/"
+        actual = {p.stem for p in package.glob("*.py")} - {"__init__"}
+        assert shown.pop(key) == actual, key
+    assert not shown, f"rows for packages that do not exist: {sorted(shown)}"

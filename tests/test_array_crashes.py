@@ -6,8 +6,6 @@ Every derivative is compared with central differences of the function itself
 (step 1e-6, so agreement to ~1e-6 relative is what a correct derivative gives).
 """
 
-import itertools
-
 import numpy as np
 import pytest
 
@@ -117,6 +115,7 @@ EINSUM_CASES = (
 @pytest.mark.parametrize(
     "f,sa,sb", EINSUM_CASES, ids=[f"{f.__name__}-{a}-{b}" for f, a, b in EINSUM_CASES]
 )
+@pytest.mark.fast_sample(every=4)
 def test_einsum_adjoints_with_length_one_axes(f, sa, sb):
     rng = np.random.default_rng(sum(sa) * 7 + sum(sb))
     A, B = rng.normal(size=sa), rng.normal(size=sb)
@@ -272,6 +271,7 @@ def test_layer_loop_gradient_is_the_hand_written_backprop():
     assert "b2_bar = " in body and ".sum(axis=0)" in body
 
 
+@pytest.mark.slow  # a subprocess; the layer loop's API tests above are fast
 def test_layer_loop_through_the_cli(tmp_path):
     import runpy
     import subprocess

@@ -13,13 +13,11 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from array_corpus import CASES, arguments, differentiable
 
 from ad_compiler import grad, hessian, jvp, trace, vjp
-from ad_compiler.ir import shapes
-from ad_compiler.ir import shape_infer
 from ad_compiler.errors import CompileError
-
-from array_corpus import CASES, arguments, differentiable
+from ad_compiler.ir import shape_infer, shapes
 
 H = 1e-6
 
@@ -48,6 +46,7 @@ def _finite_difference(fn, args, dirs, case):
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.fast_sample(every=6)
 def test_forward_mode_matches_finite_differences(case, seed):
     fn = CASES[case][0]
     args = arguments(case, seed)
@@ -62,6 +61,7 @@ def test_forward_mode_matches_finite_differences(case, seed):
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.fast_sample(every=6)
 def test_reverse_mode_satisfies_the_dot_product_identity(case, seed):
     fn = CASES[case][0]
     args = arguments(case, seed)
@@ -168,6 +168,7 @@ def uses_cumsum(x):
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra.numpy import mutually_broadcastable_shapes  # noqa: E402
+from tiers import fast  # noqa: E402
 
 
 def bc_add(x, y):
@@ -217,13 +218,29 @@ def _random_value(shape, rng):
     return float(rng.uniform(-1, 1)) if shape == () else rng.uniform(-1, 1, size=shape)
 
 
-@settings(max_examples=80, deadline=None)
-@given(
+BROADCAST_SETTINGS = settings(max_examples=80, deadline=None)
+BROADCAST_CASES = (
     st.sampled_from(sorted(BROADCAST)),
     mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
     st.integers(0, 2**16),
 )
+
+
+# The property twice: the full test (slow) and a fast twin (tests/tiers.py).
+@pytest.mark.slow
+@BROADCAST_SETTINGS
+@given(*BROADCAST_CASES)
 def test_broadcasting_adjoints_on_random_shapes(op, shapes_, seed):
+    check_broadcasting_adjoints(op, shapes_, seed)
+
+
+@fast(BROADCAST_SETTINGS, examples=6)
+@given(*BROADCAST_CASES)
+def test_broadcasting_adjoints_on_random_shapes_fast(op, shapes_, seed):
+    check_broadcasting_adjoints(op, shapes_, seed)
+
+
+def check_broadcasting_adjoints(op, shapes_, seed):
     """x̄ and ȳ have x's and y's shapes, summed over the axes each was stretched
     along, whatever the shapes (scalar with array, row with matrix, 1-length axes)."""
     (x_shape, y_shape), result = shapes_.input_shapes, shapes_.result_shape

@@ -60,6 +60,7 @@ HUGE = [
 
 
 @pytest.mark.parametrize("expr,slope", HUGE)
+@pytest.mark.fast_sample(every=6)  # an `adc compile` subprocess each
 def test_compiling_a_huge_power_finishes_fast(tmp_path, expr, slope):
     path, _ = _module(tmp_path, expr)
     start = time.perf_counter()
@@ -77,6 +78,7 @@ def test_compiling_a_huge_power_finishes_fast(tmp_path, expr, slope):
         assert "**" in proc.stdout.split("def f_grad")[1]
 
 
+@pytest.mark.slow  # a subprocess; the fast tier keeps a huge power
 def test_a_folded_small_power_is_the_exact_integer(tmp_path):
     path, _ = _module(tmp_path, "x * 3 ** 3 ** 2")  # 3 ** 9 = 19683 fits: folded
     proc = adc("compile", str(path))
@@ -222,6 +224,7 @@ def test_beyond_the_parser_limit_the_api_gives_a_located_error(tmp_path):
     )
 
 
+@pytest.mark.slow  # a subprocess; the API twin below is fast
 def test_beyond_the_parser_limit_the_cli_gives_a_located_error(tmp_path):
     n = _parser_limit(_sum) + 2000
     path, text = _module(tmp_path, _sum(n))
@@ -244,6 +247,7 @@ def _calls(n):
 
 
 @pytest.mark.parametrize("make", [_conditional, _calls])
+@pytest.mark.slow  # two subprocesses per case; the huge power and string runs are fast
 def test_nesting_up_to_the_bound_compiles_and_beyond_is_a_located_error(tmp_path, make):
     path, text = _module(tmp_path, make(MAX_NESTING))
     proc = adc("compile", str(path), "-o", str(tmp_path / "out.py"))

@@ -10,18 +10,18 @@ corpus, and on a deliberately wrong rule, which it must catch and name.
 import dataclasses
 import os
 
-import pytest
-import sympy
-
 import corpus
+import pytest
 import seeds
-from ad_compiler import SourceUnavailableError, check, trace
-from ad_compiler.symbolic.check import check_function
-from ad_compiler.tools.cli import main
-from ad_compiler.symbolic.translate import to_sympy
-from ad_compiler.primitives.table import PRIMITIVES
-from ad_compiler.symbolic.unroll import NotExpressible, apply_sympy
+import sympy
 from test_cli import adc
+
+from ad_compiler import SourceUnavailableError, check, trace
+from ad_compiler.primitives.table import PRIMITIVES
+from ad_compiler.symbolic.check import check_function
+from ad_compiler.symbolic.translate import to_sympy
+from ad_compiler.symbolic.unroll import NotExpressible, apply_sympy
+from ad_compiler.tools.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(ROOT, "samples")
@@ -195,7 +195,13 @@ SAMPLE_POINTS += ["--at", "x=0.2", "limit=3.0", "--at", "x=1.1", "n=5"]
 
 @pytest.mark.parametrize(
     "sample, extra, count",
-    [("seeds.py", [], 7), ("control_flow.py", SAMPLE_POINTS, 9)],
+    [
+        # a subprocess proving seven functions; the fast tier keeps the
+        # `adc check` run below, and proves corpus functions in-process
+        pytest.param("seeds.py", [], 7, marks=pytest.mark.slow),
+        # about 8 s: SymPy unrolls the loops of every control-flow sample
+        pytest.param("control_flow.py", SAMPLE_POINTS, 9, marks=pytest.mark.slow),
+    ],
 )
 def test_adc_check_proves_every_sample(sample, extra, count):
     run = adc("check", sample, *extra, cwd=SAMPLES)
@@ -233,6 +239,29 @@ TOO_LARGE = {
 SECONDS = 30.0
 
 
+# The fast tier proves one corpus function in eighty, leaving out those that
+# take a second or more.
+CHECK_COSTLY = {
+    "f_while_newton_sqrt",
+    "f_continued_fraction_tan",
+    "f_euler_ode",
+    "f_augmented_in_loop",
+    "f_fixed_point_cos",
+    "f_min_max_in_loop",
+    "f_call_ode_steps",
+    "f_call_helper_returns_in_loop",
+    "f_clamp_in_loop",
+    "f_babylonian_sqrt",
+    "f_compound_interest",
+    "f_while_float_time_euler",
+}
+
+
+def _quick_to_prove(f, domain, seed):
+    return seed % 80 == 0 and f.__name__ not in CHECK_COSTLY
+
+
+@pytest.mark.fast_sample(keep=_quick_to_prove)
 @pytest.mark.parametrize(
     "f, domain, seed",
     [(f, d, s) for s, (f, d) in enumerate(corpus.CASES) if f not in corpus.KNOWN_BUGS],

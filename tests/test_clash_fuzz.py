@@ -20,7 +20,6 @@ replays.
 """
 
 import importlib.util
-import math
 import os
 import random
 import re
@@ -30,8 +29,8 @@ import numpy as np
 import pytest
 
 from ad_compiler import grad, jvp
-from ad_compiler.tools import cli
 from ad_compiler.errors import CompileError
+from ad_compiler.tools import cli
 
 CASES = int(os.environ.get("ADC_FUZZ_CASES", "300"))
 SEED = int(os.environ.get("ADC_FUZZ_SEED", "14"))
@@ -254,18 +253,27 @@ def check_case(k: int, tmp_path) -> str:
     return "ok" if "ok" in outcomes else "refused"
 
 
-@pytest.mark.slow
-def test_clash_fuzz(tmp_path, capsys):
+def run_clash_fuzz(tmp_path, capsys, start, cases):
     results = {"ok": 0, "refused": 0}
-    for k in range(START, START + CASES):
+    for k in range(start, start + cases):
         results[check_case(k, tmp_path)] += 1
         capsys.readouterr()  # adc's messages for refused cases
-        if (k + 1 - START) % 500 == 0:
+        if (k + 1 - start) % 500 == 0:
             with capsys.disabled():
-                print(f"clash fuzz: {k + 1 - START} cases from {START}: {results}")
-    print(f"clash fuzz: {CASES} cases, {results}")
+                print(f"clash fuzz: {k + 1 - start} cases from {start}: {results}")
+    print(f"clash fuzz: {cases} cases, {results}")
     # most cases compile: the fuzzer tests derivatives, not only refusals
-    assert results["ok"] >= 0.6 * CASES, results
+    assert results["ok"] >= 0.6 * cases, results
+
+
+@pytest.mark.slow
+def test_clash_fuzz(tmp_path, capsys):
+    run_clash_fuzz(tmp_path, capsys, START, CASES)
+
+
+def test_clash_fuzz_first_cases(tmp_path, capsys):
+    """The fast tier's sample: the first few seeded cases (ADC_FUZZ_SEED)."""
+    run_clash_fuzz(tmp_path, capsys, 0, 4)
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,7 @@ def test_compile_seeds_emits_a_module_that_runs_on_its_own(tmp_path):
     assert ns["rainforth_vjp"](2.0, 3.0, 0.0, 1.0) == pytest.approx((3.0, 2.0 + 1 / 3))
 
 
+@pytest.mark.slow  # a subprocess; test_corpus checks emitted code is black-clean
 def test_output_is_black_clean():
     import black
 
@@ -45,6 +46,7 @@ def test_output_is_black_clean():
     assert black.format_str(proc.stdout, mode=black.Mode()) == proc.stdout
 
 
+@pytest.mark.slow  # a subprocess; the golden files hold the forward mode of `f`
 def test_forward_mode_and_wrt(tmp_path):
     proc = adc("compile", SEEDS, "--function", "f", "--mode", "forward", "--wrt", "x1")
     assert proc.returncode == 0, proc.stderr
@@ -55,6 +57,7 @@ def test_forward_mode_and_wrt(tmp_path):
     assert round(y, 3) == 11.652 and y_dot == pytest.approx(5.5)
 
 
+@pytest.mark.slow  # a subprocess; test_corpus checks single-argnum gradients
 def test_wrt_one_parameter_gives_a_single_value(tmp_path):
     proc = adc("compile", SEEDS, "--function", "f", "--wrt", "x2")
     out = tmp_path / "g.py"
@@ -62,6 +65,7 @@ def test_wrt_one_parameter_gives_a_single_value(tmp_path):
     assert round(runpy.run_path(str(out))["f_grad"](2.0, 5.0), 3) == 1.716
 
 
+@pytest.mark.slow  # a subprocess; the golden tests select functions in-process
 def test_function_is_repeatable_and_selects():
     proc = adc("compile", SEEDS, "--function", "f", "--function", "gaussian")
     assert proc.returncode == 0
@@ -69,6 +73,7 @@ def test_function_is_repeatable_and_selects():
     assert "bishop" not in proc.stdout
 
 
+@pytest.mark.slow  # a subprocess; the golden IR files are checked in-process
 def test_ir_prints_the_trace():
     proc = adc("compile", SEEDS, "--function", "f", "--ir")
     assert proc.returncode == 0
@@ -111,6 +116,7 @@ def test_compile_never_runs_the_file(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.slow  # a subprocess; test_module_constants runs the CLI in-process
 def test_module_level_constants_and_import_aliases_resolve_statically(tmp_path):
     src = tmp_path / "consts.py"
     src.write_text(
@@ -153,6 +159,7 @@ def test_module_level_constants_and_import_aliases_resolve_statically(tmp_path):
         ),
     ],
 )
+@pytest.mark.slow  # a subprocess each; test_cli_edges checks usage errors in-process
 def test_usage_errors_and_informational_flags(args, code, text):
     proc = adc(*args)
     assert proc.returncode == code
@@ -171,6 +178,7 @@ def test_loops_calls_recursion_and_custom_derivatives_compile_statically(tmp_pat
     (helpers, recursive functions and custom-derivative functions included) and
     agrees with the API's derivatives."""
     import corpus_control
+
     from ad_compiler import grad
 
     path = os.path.join(ROOT, "tests", "corpus_control.py")

@@ -183,6 +183,7 @@ def test_interrupted_write_leaves_the_old_file_and_no_temporary(
     "at, line",
     [(["x=1", "n=100000000"], 11), (["x=1", "n=1000000000000"], 11)],
 )
+@pytest.mark.fast_sample(every=2)  # each runs the trace to its step limit
 def test_trace_stops_at_its_step_limit(capsys, src, at, line):
     """10**8 iterations would be a table of 3*10**8 rows: stopped, exit 1, at the loop."""
     started = time.monotonic()
@@ -444,6 +445,7 @@ def test_scalar_numpy_code_without_shape_gets_a_gradient(capsys, src, tmp_path):
     assert s_grad(__import__("numpy").array([0.1, 0.5])) == pytest.approx([3.0, 3.0])
 
 
+@pytest.mark.slow  # waits a second before the signal, then for SymPy to stop
 def test_ctrl_c_exits_130_without_a_traceback(tmp_path):
     """SIGINT to a long `adc check` (SymPy expanding 10 logistic steps, several
     seconds; 30 steps are refused at once as too large): 130, one line."""

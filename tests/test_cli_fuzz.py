@@ -25,8 +25,8 @@ import time
 
 import pytest
 
-from ad_compiler.tools.cli import main
 from ad_compiler.symbolic.check import OutOfTime, time_budget
+from ad_compiler.tools.cli import main
 
 CASES = int(os.environ.get("ADC_FUZZ_CASES", "300"))
 SEED = int(os.environ.get("ADC_FUZZ_SEED", "14"))
@@ -275,15 +275,12 @@ def _bad(status, err: str) -> bool:
     return status not in (0, 1, 2) or "Traceback" in err or "internal compiler" in err
 
 
-@pytest.mark.slow
-def test_random_command_lines_exit_0_1_or_2_without_a_traceback(
-    sample_folder, capsys, monkeypatch
-):
+def run_in_process(sample_folder, capsys, monkeypatch, cases):
     monkeypatch.chdir(sample_folder)  # relative outputs land in the temporary folder
     rng = random.Random(SEED)
     grammar = Grammar(rng, str(sample_folder), _inputs(sample_folder))
     failures, statuses = [], {}
-    for case in range(CASES):
+    for case in range(cases):
         argv = grammar.command()
         started = time.monotonic()
         try:
@@ -300,8 +297,20 @@ def test_random_command_lines_exit_0_1_or_2_without_a_traceback(
             failures.append(
                 f"case {case}: adc {shlex.join(argv)} -> {status}: {_why(err)}"
             )
-    print(f"{CASES} cases, seed {SEED}, exit statuses {statuses}")
+    print(f"{cases} cases, seed {SEED}, exit statuses {statuses}")
     assert not failures, "\n".join(failures[:40])
+
+
+@pytest.mark.slow
+def test_random_command_lines_exit_0_1_or_2_without_a_traceback(
+    sample_folder, capsys, monkeypatch
+):
+    run_in_process(sample_folder, capsys, monkeypatch, CASES)
+
+
+def test_the_first_random_command_lines(sample_folder, capsys, monkeypatch):
+    """The fast tier's sample: the first few seeded command lines, in-process."""
+    run_in_process(sample_folder, capsys, monkeypatch, 10)
 
 
 @pytest.mark.slow

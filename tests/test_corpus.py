@@ -14,13 +14,9 @@ import math
 import zlib
 
 import black
+import corpus_control
 import numpy as np
 import pytest
-
-from ad_compiler import AdError, UsageError, grad, jvp, value_and_grad, vjp
-from ad_compiler import callables as _callables
-
-import corpus_control
 from corpus import (
     CASES,
     CONTROL_CASES,
@@ -29,6 +25,9 @@ from corpus import (
     SHADOWING,
     f_docstring_defaults,
 )
+
+from ad_compiler import AdError, UsageError, grad, jvp, value_and_grad, vjp
+from ad_compiler import callables as _callables
 
 RTOL = 1e-6
 ATOL = 1e-6
@@ -108,15 +107,39 @@ POINT_IDS = [point_id(c) for c in POINTS]
 FUNCTION_IDS = [f.__name__ for f, _ in CASES]
 
 
+# The fast tier (tests/README.md) runs each check on one corpus function in
+# FAST_EVERY[check] (fewer for the costly checks), at its first point, with the
+# check's index in CHECKS as offset, so that the checks together compile about
+# a third of the corpus.  The full suite runs the whole grid.
+FAST_EVERY = dict(reverse=14, forward=14, dot=14, value=14, value_argnum=28, source=42)
+FUNCTION_INDEX = {f: i for i, (f, _) in enumerate(CASES)}
+
+
+def fast_sample(check):
+    """The ``fast_sample`` mark of a check over points or functions."""
+
+    def keep(f, x=None, domain=None):
+        if x is not None and x != _first_point(f):
+            return False
+        return FUNCTION_INDEX[f] % FAST_EVERY[check] == CHECKS.index(check)
+
+    return pytest.mark.fast_sample(keep=keep)
+
+
 def point_cases(check, scalar_only=False):
-    return pytest.mark.parametrize(
-        "f, x", params(POINTS, POINT_IDS, check, scalar_only)
-    )
+    def decorate(test):
+        cases = params(POINTS, POINT_IDS, check, scalar_only)
+        return fast_sample(check)(pytest.mark.parametrize("f, x", cases)(test))
+
+    return decorate
 
 
 def function_cases(check, scalar_only=False):
-    cases = params(CASES, FUNCTION_IDS, check, scalar_only)
-    return pytest.mark.parametrize("f, domain", cases)
+    def decorate(test):
+        cases = params(CASES, FUNCTION_IDS, check, scalar_only)
+        return fast_sample(check)(pytest.mark.parametrize("f, domain", cases)(test))
+
+    return decorate
 
 
 # --- the corpus itself ------------------------------------------------------------------------
@@ -149,6 +172,7 @@ def test_control_flow_functions_compute_what_they_say(name):
 
 
 @pytest.mark.parametrize("f, x", POINTS, ids=POINT_IDS)
+@pytest.mark.fast_sample(keep=lambda f, x: x == _first_point(f))
 def test_points_are_in_the_smooth_domain(f, x):
     for y in outputs(f(*x)):
         assert math.isfinite(y)

@@ -85,11 +85,19 @@ def test_function_listings_match_their_files(path):
     blocks = regenerate.find_blocks(_read(path).split("\n"))
     for b in blocks:
         sources = b.arg.split("\n") if b.kind == "generated" else []
-        if sources and all(s.strip().startswith("def ") for s in sources):
-            want = "\n".join(
-                regenerate.function_source(*s.split()[1:]) for s in sources
-            )
+        listed = {"def": regenerate.function_source, "row": regenerate.row_source}
+        if sources and all(s.split()[0] in listed for s in sources):
+            want = "\n".join(listed[s.split()[0]](*s.split()[1:]) for s in sources)
             assert b.body == want, f"{path}:{b.start + 1}"
+
+
+def test_a_row_listing_is_the_registering_statement_and_its_comments():
+    text = regenerate.row_source("ad_compiler/primitives/special.py", "erf")
+    assert text.startswith("# d erf(x)")
+    assert "register(" in text and '"erf",' in text and text.endswith(")")
+    assert '"erfc"' not in text  # the next row is not part of it
+    with pytest.raises(SystemExit, match="registers no primitive 'no_such'"):
+        regenerate.row_source("ad_compiler/primitives/special.py", "no_such")
 
 
 def test_a_session_shows_values_prints_and_errors():

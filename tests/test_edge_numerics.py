@@ -21,9 +21,9 @@ import runpy
 import subprocess
 import sys
 
+import edge_corpus as ec
 import pytest
 
-import edge_corpus as ec
 from ad_compiler import grad, hessian, jvp
 
 INF, NAN = math.inf, math.nan
@@ -132,8 +132,8 @@ CASES = [
 # zero tangent of the other input still multiplies its (inf or nan) slope, as in
 # jax.jvp, and a NaN slope times a zero tangent is NaN.
 JVPS = {
+    # (-0.0, 0.5) finds this row too: the key tuples compare equal
     ("power", (0.0, 0.5)): (INF, NAN),
-    ("power", (-0.0, 0.5)): (INF, NAN),
     ("power", (0.0, 0.0)): (NAN, NAN),
     ("power", (-2.0, 3.0)): (NAN, NAN),
     ("power", (-2.0, 2.0)): (NAN, NAN),
@@ -258,7 +258,6 @@ def test_cli_emitted_modules(emitted, tmp_path):
 def test_array_code_follows_the_same_conventions():
     # the same rows elementwise, through NumPy (which never raises)
     import numpy as np
-
     from array_edges import hypot_sum, power_sum, root_sum
 
     with np.errstate(all="ignore"):
@@ -502,8 +501,9 @@ ARRAY_AT_NAN = [
 
 @pytest.mark.parametrize("name", SCALAR_AT_NAN)
 def test_nan_at_every_order_scalar(name):
-    from ad_compiler import jacfwd
     import nan_corpus as nc
+
+    from ad_compiler import jacfwd
 
     f = getattr(nc, name)
     assert math.isnan(grad(f)(NAN))
@@ -513,8 +513,9 @@ def test_nan_at_every_order_scalar(name):
 
 
 def test_nan_at_every_order_builtin_max_min():
-    from ad_compiler import jacfwd
     import nan_corpus as nc
+
+    from ad_compiler import jacfwd
 
     g = grad(nc.extremes, argnums=(0, 1))(NAN, 1.0)
     assert all(math.isnan(v) for v in g)
@@ -536,10 +537,10 @@ def test_nan_at_every_order_fmod_both_arguments(point):
 
 @pytest.mark.parametrize("name", ARRAY_AT_NAN)
 def test_nan_at_every_order_array(name):
+    import nan_array_corpus as nc
     import numpy as np
 
     from ad_compiler import jacfwd
-    import nan_array_corpus as nc
 
     f = getattr(nc, name)
     X = np.array([NAN, 0.5, -3.0])
@@ -551,9 +552,8 @@ def test_nan_at_every_order_array(name):
 
 
 def test_nan_at_every_order_numpy_maximum_minimum():
-    import numpy as np
-
     import nan_array_corpus as nc
+    import numpy as np
 
     X, Y = np.array([NAN, 2.0, -3.0]), np.array([1.0, 1.0, 1.0])
     (hxx, hxy), (hyx, hyy) = hessian(nc.np_extremes, argnums=(0, 1))(X, Y)

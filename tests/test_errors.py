@@ -1,12 +1,11 @@
 """Every rejected construct: its message, its line and column, from the API and the CLI."""
 
-import os
 import subprocess
 import sys
 
+import bad_inputs
 import pytest
 
-import bad_inputs
 from ad_compiler import CompileError, SourceUnavailableError, UsageError, grad
 
 FILE = bad_inputs.__file__
@@ -140,6 +139,7 @@ def test_api_error_message_and_location(name):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.slow  # a subprocess each; the wording is checked above, the CLI's below
 def test_cli_error_message_and_location(name):
     snippet, message = CASES[name]
     line, col = expected_location(name, snippet)

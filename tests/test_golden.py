@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from ad_compiler.tools.files import _has_custom_derivative, compile_file
 from ad_compiler.frontend.source import module_functions, parse_module
+from ad_compiler.tools.files import _has_custom_derivative, compile_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(ROOT, "tests", "golden")

@@ -8,6 +8,7 @@ import sys
 
 import control_flow
 import seeds
+
 from ad_compiler import trace
 from ad_compiler.tools.graph import to_dot
 

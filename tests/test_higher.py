@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy
-
-from ad_compiler import UsageError, grad, hessian, hvp, jacfwd, jacobian, jacrev
-from ad_compiler.api import trace
-from ad_compiler.symbolic.translate import to_sympy
-from ad_compiler.symbolic.check import OutOfTime, _decider, time_budget
-from ad_compiler.symbolic.unroll import NotExpressible, Unroller
-
 from corpus import CASES, KNOWN_BUGS, POINTS
+
+from ad_compiler import grad, hessian, hvp, jacfwd, jacobian, jacrev
+from ad_compiler.api import trace
+from ad_compiler.symbolic.check import OutOfTime, _decider, time_budget
+from ad_compiler.symbolic.translate import to_sympy
+from ad_compiler.symbolic.unroll import NotExpressible, Unroller
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "samples"))
 import control_flow  # noqa: E402
@@ -79,6 +78,7 @@ def _fd_hessian(f, x, h=1e-5):
 @pytest.mark.parametrize(
     "f, dom", SCALAR_CASES, ids=[f.__name__ for f, _ in SCALAR_CASES]
 )
+@pytest.mark.fast_sample(every=30)
 def test_hessian_matches_differences_of_the_gradient_and_is_symmetric(f, dom):
     x = _point(f, dom)
     n = len(x)
@@ -137,9 +137,38 @@ SAMPLES = [
 ]
 
 
+# Cases that take a second or more (SymPy runs out of its 5 s, or unrolls a long
+# loop): the full suite only.  The fast tier runs two samples and one in 48
+# of the other control-flow functions.
+SYMPY_COSTLY = {
+    "f_recursion_with_loop_and_custom",
+    "f_min_max_in_loop",
+    "f_rk2_logistic",
+    "f_gradient_descent",
+    "f_power_iteration",
+    "f_leapfrog_pendulum",
+    "f_newton_cube_root",
+    "f_euler_ode",
+    "f_clamp_in_loop",
+    "f_fixed_point_cos",
+    "f_while_float_time_euler",
+    "f_augmented_in_loop",
+    "f_while_fixed_point_tolerance",
+    "f_trapezoid",
+    "f_simpson",
+    "f_continued_fraction_tan",
+    "f_call_ode_steps",
+    "f_babylonian_sqrt",
+    "f_continue_inner",
+}
+SYMPY_FAST = [f for f, _ in SYMPY_CASES if f.__name__ not in SYMPY_COSTLY][::48]
+SYMPY_FAST += [seeds.f, control_flow.logistic]
+
+
 @pytest.mark.parametrize(
     "f, dom", SYMPY_CASES + SAMPLES, ids=[f.__name__ for f, _ in SYMPY_CASES + SAMPLES]
 )
+@pytest.mark.fast_sample(keep=lambda f, dom: f in SYMPY_FAST)
 def test_hessian_and_grad_of_grad_match_sympy(f, dom):
     x = _point(f, dom)
     n = len(x)
@@ -248,6 +277,7 @@ def _adc_module(*args):
     return namespace, proc.stdout
 
 
+@pytest.mark.slow  # four `adc compile` runs; test_api_edges keeps one fast
 def test_cli_hessian_jacobian_and_hvp_modes():
     ns, text = _adc_module(
         "samples/seeds.py", "--function", "gaussian", "--mode", "hessian"
@@ -360,6 +390,7 @@ RECURSIVE = [(f, dom) for f, dom in SCALAR_CASES if trace(f).callees]
 
 
 @pytest.mark.parametrize("f, dom", RECURSIVE, ids=[f.__name__ for f, _ in RECURSIVE])
+@pytest.mark.fast_sample(every=7)
 def test_third_derivatives_of_recursive_functions_through_their_adjoints(f, dom):
     """grad of grad of grad calls p_adjoint_adjoint_adjoint ...: the functions a
     derivative calls go with its IR, and are differentiated with it."""

@@ -21,8 +21,9 @@ import os
 import warnings
 
 import hypothesis.strategies as st
-import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
+from tiers import fast
 
 from ad_compiler import check as adc_check
 from ad_compiler import grad, jvp, vjp
@@ -394,41 +395,66 @@ def check(f, x):
             assert all(close(a, b) for a, b in zip(column, want)), (j, column, want)
 
 
+# Each property twice: the full test (slow) and a fast twin (tests/tiers.py).
+@pytest.mark.slow
 @SETTINGS
 @given(body=expression_programs(), x=points)
 def test_random_expressions(tmp_path, body, x):
     check(load(tmp_path, body), x)
 
 
+@fast(SETTINGS)
+@given(body=expression_programs(), x=points)
+def test_random_expressions_fast(tmp_path, body, x):
+    check(load(tmp_path, body), x)
+
+
+@pytest.mark.slow
 @SETTINGS
 @given(body=statement_programs(), x=points)
 def test_random_statement_sequences(tmp_path, body, x):
     check(load(tmp_path, body), x)
 
 
+@fast(SETTINGS)
+@given(body=statement_programs(), x=points)
+def test_random_statement_sequences_fast(tmp_path, body, x):
+    check(load(tmp_path, body), x)
+
+
+@pytest.mark.slow
 @SETTINGS
 @given(body=branch_programs(), x=points)
 def test_random_programs_with_branches(tmp_path, body, x):
     check(load(tmp_path, body), x)
 
 
+@fast(SETTINGS)
+@given(body=branch_programs(), x=points)
+def test_random_programs_with_branches_fast(tmp_path, body, x):
+    check(load(tmp_path, body), x)
+
+
+@pytest.mark.slow
 @SETTINGS
 @given(body=loop_programs(), x=points)
 def test_random_programs_with_loops(tmp_path, body, x):
     check(load(tmp_path, body), x)
 
 
+@fast(SETTINGS)
+@given(body=loop_programs(), x=points)
+def test_random_programs_with_loops_fast(tmp_path, body, x):
+    check(load(tmp_path, body), x)
+
+
 SYMPY_SETTINGS = settings(
     SETTINGS, max_examples=max(1, SETTINGS.max_examples // 3)
 )  # each proof runs SymPy: a third as many examples
+SYMPY_PROGRAMS = st.one_of(statement_programs(), branch_programs(), loop_programs())
 
 
-@SYMPY_SETTINGS
-@given(
-    body=st.one_of(statement_programs(), branch_programs(), loop_programs()),
-    x=points,
-)
-def test_random_programs_are_proved_by_sympy(tmp_path, body, x):
+def proved_by_sympy(tmp_path, body, x):
     """The third check: ``adc check`` never finds an emitted derivative that
     differs from sympy.diff (it may give up on a formula too large for SymPy)."""
     f = load(tmp_path, body)
@@ -439,3 +465,16 @@ def test_random_programs_are_proved_by_sympy(tmp_path, body, x):
         assert report.ok, report.text()
     else:
         assert "expression swell" in report.reason or "cut off" in report.reason
+
+
+@pytest.mark.slow
+@SYMPY_SETTINGS
+@given(body=SYMPY_PROGRAMS, x=points)
+def test_random_programs_are_proved_by_sympy(tmp_path, body, x):
+    proved_by_sympy(tmp_path, body, x)
+
+
+@fast(SYMPY_SETTINGS, examples=2)
+@given(body=SYMPY_PROGRAMS, x=points)
+def test_random_programs_are_proved_by_sympy_fast(tmp_path, body, x):
+    proved_by_sympy(tmp_path, body, x)

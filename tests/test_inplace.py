@@ -9,8 +9,8 @@ wherever the old array is still read afterwards, e.g. by a reverse sweep.
 
 import numpy as np
 import pytest
-
 import writes
+
 from ad_compiler import grad, hessian, jvp
 
 
@@ -107,6 +107,7 @@ def central(f, x, *rest, eps=1e-6):
 
 @pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("n", [2, 3, 8])
+@pytest.mark.fast_sample(every=3)
 def test_derivatives_match_differences(f, n):
     x = np.linspace(0.2, 1.1, n)
     want = central(f, x)
@@ -163,6 +164,7 @@ def test_a_branch_write_copies_when_the_old_array_is_read_after_it():
     assert "y_2 = _assign(y_1, np.s_[i], v3**2)" in src
 
 
+@pytest.mark.slow  # a subprocess; the in-place writes of .source are checked above
 def test_in_place_writes_show_in_the_cli_module(tmp_path):
     import subprocess
     import sys

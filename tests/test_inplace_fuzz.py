@@ -14,6 +14,7 @@ import hypothesis.strategies as st
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, note, settings
+from tiers import fast
 
 import ad_compiler.driver
 from ad_compiler import grad, jvp
@@ -189,9 +190,18 @@ points = st.lists(st.sampled_from(GRID), min_size=2, max_size=5, unique=True).ma
 )
 
 
+# The property twice: the full test (slow) and a fast twin (tests/tiers.py).
+@pytest.mark.slow
 @SETTINGS
 @given(source=programs, x=points)
 def test_random_writes_in_place_change_nothing(tmp_path, monkeypatch, source, x):
+    note(source)
+    check(tmp_path, monkeypatch, source, x)
+
+
+@fast(SETTINGS, examples=2)
+@given(source=programs, x=points)
+def test_random_writes_in_place_change_nothing_fast(tmp_path, monkeypatch, source, x):
     note(source)
     check(tmp_path, monkeypatch, source, x)
 
@@ -253,6 +263,7 @@ CASES = {
 
 @pytest.mark.parametrize("name", CASES)
 @pytest.mark.parametrize("n", [2, 3, 5])
+@pytest.mark.fast_sample(every=8)
 def test_written_cases(tmp_path, monkeypatch, name, n):
     x = np.array((0.93, 0.46, 1.39, 0.71, 1.22)[:n])  # both sides of 0.8
     inplace, copying = check(tmp_path, monkeypatch, CASES[name], x)
@@ -449,6 +460,7 @@ FIXED = {
 
 
 @pytest.mark.parametrize("source", list(FIXED.values()), ids=list(FIXED))
+@pytest.mark.fast_sample(every=4)
 def test_fixed_bugs(tmp_path, monkeypatch, source):
     check(tmp_path, monkeypatch, source, np.array([0.31, 0.46]))
 

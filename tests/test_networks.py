@@ -8,10 +8,9 @@ import sys
 
 import numpy as np
 import pytest
+from test_golden import check_golden
 
 from ad_compiler import grad, jvp, value_and_grad
-
-from test_golden import check_golden
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "samples"))
@@ -117,6 +116,7 @@ def test_forward_mode_agrees_with_reverse(name):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.fast_sample(every=4)  # an `adc compile` subprocess each
 def test_cli_module_computes_the_same_gradient(name, tmp_path):
     args, n, shape_spec = CASES[name]
     out = tmp_path / f"{name}_grad.py"
@@ -170,6 +170,7 @@ def test_cli_asks_for_shapes_it_needs():
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # a subprocess; test_cli_asks_for_shapes_it_needs is fast
 def test_cli_rejects_a_malformed_shape():
     cmd = [
         sys.executable,
@@ -185,6 +186,7 @@ def test_cli_rejects_a_malformed_shape():
     assert "an axis is 1, ?, a number or a name, not 'm+1'" in proc.stderr
 
 
+@pytest.mark.slow  # trains a network: about 10 s
 def test_training_sample_reaches_the_accuracy_it_reports(tmp_path):
     """samples/train_digits.py, as the README runs it: 300 full-batch steps."""
     plot = tmp_path / "curve.png"
@@ -217,6 +219,7 @@ def test_training_sample_reaches_the_accuracy_it_reports(tmp_path):
         ),
     ],
 )
+@pytest.mark.slow  # a subprocess each; the scalar tools' own tests are fast
 def test_scalar_tools_say_they_are_for_scalar_code(command, what):
     proc = subprocess.run(
         [sys.executable, "-m", "ad_compiler.tools.cli", *command],

@@ -3,14 +3,14 @@
 import math
 from fractions import Fraction
 
-import pytest
-
 import corpus
+import pytest
 import seeds
+
 from ad_compiler import grad, trace
+from ad_compiler.backend.codegen import emit_function
 from ad_compiler.driver import derivative_ir
 from ad_compiler.ir.nodes import Const, Eqn, Function, Var
-from ad_compiler.backend.codegen import emit_function
 from ad_compiler.opt.dce import eliminate_dead_code
 from ad_compiler.opt.literals import float_literals
 from ad_compiler.opt.optimize import optimize
@@ -27,6 +27,7 @@ FUNCTIONS = [f for f, _ in corpus.CASES if f.__name__ not in corpus.KNOWN_BUGS] 
 
 @pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("kind", ["vjp", "jvp"])
+@pytest.mark.fast_sample(every=3)
 def test_one_round_of_optimisation_is_a_fixed_point(f, kind):
     fn = trace(f)
     d = derivative_ir(fn, kind, tuple(range(len(fn.params))))

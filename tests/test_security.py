@@ -17,9 +17,9 @@ import textwrap
 import pytest
 
 from ad_compiler import grad, jvp
-from ad_compiler.tools import cli
-from ad_compiler.errors import CompileError, Loc, visible
+from ad_compiler.errors import CompileError, Loc
 from ad_compiler.frontend.source import source_lines
+from ad_compiler.tools import cli
 
 MODES = ("reverse", "forward", "hessian", "hvp", "jacobian", "symbolic")
 

@@ -102,8 +102,8 @@ def _printable(text: str) -> bool:
     return all(ch.isprintable() or ch in "\n" for ch in text)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("extra", [[f"--mode={m}"] for m in MODES] + [["--ir"]])
+@pytest.mark.fast_sample(first=1)  # a subprocess each
 def test_compile_never_carries_code_from_the_file_name(named, extra):
     folder, name = named
     proc = adc("compile", name, *extra, cwd=folder)

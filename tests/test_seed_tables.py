@@ -8,7 +8,6 @@ in them.
 import os
 
 import pytest
-
 from test_cli import adc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -94,6 +93,7 @@ def render(name):
 
 
 @pytest.mark.parametrize("name", sorted(SEED_TABLES))
+@pytest.mark.fast_sample(every=7)  # an `adc trace` subprocess each
 def test_seed_table_sample(name):
     actual = render(name)
     path = os.path.join(TABLES, name)

@@ -3,8 +3,8 @@
 import math
 
 import pytest
-
 import seeds
+
 from ad_compiler import grad, jvp, trace, value_and_grad, vjp
 
 

@@ -406,6 +406,7 @@ def test_cli_refuses_an_unknown_decorator_on_the_target(tmp_path):
     assert "hint: remove the decorator" in stderr
 
 
+@pytest.mark.slow  # two subprocesses; the decorated target's refusal is fast
 def test_cli_refuses_an_unknown_decorator_on_an_inlined_callee(tmp_path):
     assert _refused(tmp_path, "uses_cached").startswith(
         "f.py:15:2: error: `cached`, called from `uses_cached`, is decorated with "
@@ -418,6 +419,7 @@ def test_cli_refuses_an_unknown_decorator_on_an_inlined_callee(tmp_path):
     )
 
 
+@pytest.mark.slow  # a subprocess; the API's decorator tests above are fast
 def test_cli_reads_past_ad_compilers_own_decorators(tmp_path):
     (tmp_path / "f.py").write_text(DECORATED)
     out = tmp_path / "out.py"
@@ -431,6 +433,7 @@ def test_cli_reads_past_ad_compilers_own_decorators(tmp_path):
     assert namespace["target_grad"](x) == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.slow  # a subprocess; the decorated target's refusal is fast
 def test_cli_refuses_a_grad_imported_from_elsewhere(tmp_path):
     (tmp_path / "g.py").write_text(
         "from jax import grad\n\n\n@grad\ndef f(x):\n    return x * x\n"

@@ -2,13 +2,14 @@
 
 import math
 import os
+
 import pytest
+from test_cli import adc
 
 from ad_compiler import UsageError
-from ad_compiler.tools.files import compile_file, trace_ir
 from ad_compiler.backend.codegen import format_source
+from ad_compiler.tools.files import compile_file, trace_ir
 from ad_compiler.tools.swell import swell, swell_text
-from test_cli import adc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONTROL = os.path.join(ROOT, "samples", "control_flow.py")
@@ -31,6 +32,7 @@ def _load(module: str, name: str):
 
 
 # --- swell ---------------------------------------------------------------------------------
+@pytest.mark.slow  # SymPy differentiates 1 to 8 unrolled steps: a second or two
 def test_logistic_swell_grows_geometrically_while_the_emitted_gradient_grows_linearly():
     rows = swell(_logistic(), "n", range(1, 9), wrt=["l"])
     # count_ops of sympy.diff of the unrolled map (the seeds' expression swell)
@@ -43,6 +45,7 @@ def test_logistic_swell_grows_geometrically_while_the_emitted_gradient_grows_lin
     assert "13,824" in text and "operations per step" in text
 
 
+@pytest.mark.slow  # SymPy differentiates ten unrolled steps: about 2 s
 def test_the_logistic_count_at_ten_is_the_one_quoted():
     (row,) = swell(_logistic(), "n", [10], wrt=["l"])
     assert row.symbolic == 82_176
@@ -59,6 +62,7 @@ def test_swell_names_an_unknown_parameter():
         swell(_logistic(), "m", [1])
 
 
+@pytest.mark.slow  # SymPy up to n = 8 and matplotlib, in a subprocess: about 3 s
 def test_adc_swell_prints_the_table_and_writes_the_plot(tmp_path):
     plot = tmp_path / "swell.png"
     run = adc(
@@ -78,6 +82,7 @@ def test_adc_swell_prints_the_table_and_writes_the_plot(tmp_path):
 
 
 @pytest.mark.parametrize("spec", ["n", "n=a..b", "=1..3", "n=1..0"])
+@pytest.mark.fast_sample(every=4)  # an `adc swell` subprocess each
 def test_adc_swell_rejects_a_malformed_parameter(spec):
     run = adc("swell", CONTROL, "--function", "logistic", "--param", spec)
     assert run.returncode == 2
@@ -106,6 +111,7 @@ def test_symbolic_and_emitted_logistic_gradients_agree():
         assert math.isclose(a, b, rel_tol=1e-12), (n, a, b)
 
 
+@pytest.mark.slow  # two subprocesses; symbolic mode is tested in-process above
 def test_symbolic_mode_says_what_it_cannot_write():
     with pytest.raises(UsageError, match="the default --mode reverse handles it"):
         compile_file(_text(CONTROL), CONTROL, functions=["logistic"], mode="symbolic")

@@ -1,8 +1,8 @@
 """The SymPy form of a trace: the seeds' formula, and the emitted gradient's."""
 
+import seeds
 import sympy
 
-import seeds
 from ad_compiler import grad, trace
 from ad_compiler.symbolic.translate import to_sympy
 

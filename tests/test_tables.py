@@ -6,10 +6,10 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 import corpus
+import pytest
 import seeds
+
 from ad_compiler import UsageError, grad, jvp, trace, vjp
 from ad_compiler.tools.tables import trace_tables
 
@@ -54,6 +54,7 @@ CONTROL = [  # the tables cover scalar functions that call nothing recursive
 
 
 @pytest.mark.parametrize("f, domain", CONTROL, ids=[f.__name__ for f, _ in CONTROL])
+@pytest.mark.fast_sample(every=10)
 def test_tables_end_in_the_derivatives_along_the_path_taken(f, domain):
     """On every control-flow corpus function, the last adjoint rows are the
     emitted gradient and the last tangent row is the emitted JVP."""
@@ -92,6 +93,7 @@ def test_tables_of_two_outputs_give_a_jacobian_column_and_row(output):
     assert f"(seed y{output}_bar = 1)" in t.text()
 
 
+@pytest.mark.slow  # three subprocesses; test_seed_tables keeps one `adc trace` run fast
 def test_adc_trace_prints_the_tables_and_json(tmp_path):
     base = [sys.executable, "-m", "ad_compiler.tools.cli", "trace", "samples/seeds.py"]
     args = base + ["--function", "f", "--at", "x1=2", "x2=5", "--digits", "3"]

@@ -12,6 +12,9 @@ import math
 
 import numpy as np
 import pytest
+from array_corpus import CASES, arguments, differentiable
+from test_golden import check_golden
+from test_higher import _adc_module
 
 from ad_compiler import (
     CompileError,
@@ -26,10 +29,6 @@ from ad_compiler import (
     vjp,
 )
 from ad_compiler.ad.jacobians import gauss_newton
-
-from array_corpus import CASES, arguments, differentiable
-from test_golden import check_golden
-from test_higher import _adc_module
 
 H = 1e-6
 
@@ -53,6 +52,7 @@ def _fd_jacobian(fn, args, i):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.fast_sample(every=8)
 def test_forward_and_reverse_jacobians_match_differences(case):
     fn = CASES[case][0]
     args = arguments(case, 0)
@@ -71,6 +71,7 @@ SCALAR_VALUED = [c for c in sorted(CASES) if np.ndim(CASES[c][0](*arguments(c)))
 
 
 @pytest.mark.parametrize("case", SCALAR_VALUED)
+@pytest.mark.fast_sample(every=4)
 def test_hessian_matches_differences_of_the_gradient_and_is_symmetric(case):
     fn = CASES[case][0]
     args = arguments(case, 1)
@@ -238,6 +239,7 @@ def _compiled_module(*args):
     return namespace, text
 
 
+@pytest.mark.slow  # a subprocess; test_api_edges keeps a CLI --mode hessian run fast
 def test_cli_hessian_of_array_code_is_one_vector_mode_call():
     namespace, text = _compiled_module(
         "samples/rosenbrock.py", "--mode", "hessian", "--shape", "x=n"
@@ -252,6 +254,7 @@ def test_cli_hessian_of_array_code_is_one_vector_mode_call():
     np.testing.assert_allclose(H, _rosenbrock_hessian(x), rtol=1e-12, atol=1e-9)
 
 
+@pytest.mark.slow  # two subprocesses; test_api_edges keeps a CLI --mode run fast
 def test_cli_jacobian_and_hvp_of_array_code(tmp_path):
     source = tmp_path / "layer.py"
     source.write_text(

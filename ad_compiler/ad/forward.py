@@ -19,9 +19,11 @@ tangent returns the literal ``0.0``.
 
 from __future__ import annotations
 
-from ad_compiler.ir.builder import IRBuilder
 from dataclasses import replace
 
+from ad_compiler.ad.rules import tangent as tangent_rule
+from ad_compiler.ir import shape_infer, shapes
+from ad_compiler.ir.builder import IRBuilder
 from ad_compiler.ir.nodes import (
     Const,
     Eqn,
@@ -35,9 +37,6 @@ from ad_compiler.ir.nodes import (
     shift_tree,
     verify,
 )
-from ad_compiler.ir import shapes
-from ad_compiler.ir import shape_infer
-from ad_compiler.ad.rules import tangent as tangent_rule
 
 
 def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ad_compiler.ad.rules import adjoints as adjoint_rule
+from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.builder import IRBuilder
 from ad_compiler.ir.nodes import (
     _TEMP,
@@ -35,24 +37,21 @@ from ad_compiler.ir.nodes import (
     For,
     Function,
     If,
+    Namer,
+    Var,
     While,
     base_name,
     blocks,
     defined_names,
     iter_eqns,
     map_atoms,
-    own_reads,
-    Namer,
-    Var,
     mark_active,
     name_rank,
+    own_reads,
     rename_vars,
     shift_tree,
     verify,
 )
-from ad_compiler.ir import shapes
-from ad_compiler.ir import shape_infer
-from ad_compiler.ad.rules import adjoints as adjoint_rule
 
 
 def active_values(fn: Function, wrt: tuple[int, ...]) -> set[str]:

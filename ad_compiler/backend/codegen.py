@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 
+from ad_compiler.backend.inplace import written_in_place
+from ad_compiler.escape import docstring_lines, visible
 from ad_compiler.ir.nodes import (
     Const,
     Eqn,
@@ -29,17 +31,15 @@ from ad_compiler.ir.nodes import (
     While,
     base_name,
     blocks,
-    loop_reads,
-    own_reads,
     iter_eqns,
+    loop_reads,
     name_rank,
+    own_reads,
     render_tree,
     signature,
 )
-from ad_compiler.escape import docstring_lines, visible
-from ad_compiler.primitives.indexing import index_text
-from ad_compiler.backend.inplace import written_in_place
 from ad_compiler.lazy import lazy_import
+from ad_compiler.primitives.indexing import index_text
 from ad_compiler.primitives.registry import (
     PREC_ATOM,
     PREC_CMP,

@@ -39,13 +39,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ad_compiler.ir import shapes
-from ad_compiler.ir import shape_infer
+from ad_compiler.ir import shape_infer, shapes
+from ad_compiler.ir.nodes import (
+    Eqn,
+    Function,
+    If,
+    Loop,
+    Namer,
+    Var,
+    While,
+    blocks,
+    defined_names,
+    own_reads,
+)
 from ad_compiler.opt.dce import eliminate_dead_code
 from ad_compiler.opt.literals import float_literals
 from ad_compiler.opt.tapes import untape_counters
-from ad_compiler.ir.nodes import Eqn, Function, If, Loop, Namer, Var, While
-from ad_compiler.ir.nodes import blocks, defined_names, own_reads
 from ad_compiler.primitives.table import PRIMITIVES, where
 
 # Operations that return an array of their own (the rows' ``memory`` field).

@@ -13,9 +13,9 @@ from __future__ import annotations
 import ast
 
 from ad_compiler.errors import UnsupportedError
-from ad_compiler.ir.nodes import Const
 from ad_compiler.frontend.callees import source_of
 from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
+from ad_compiler.ir.nodes import Const
 from ad_compiler.primitives.arrays import parse_einsum
 from ad_compiler.primitives.indexing import CONSTRUCTORS
 from ad_compiler.primitives.table import PRIMITIVES, named

@@ -33,10 +33,9 @@ from dataclasses import dataclass, field
 
 import numpy
 
-from ad_compiler.frontend.source import made_by_decorator
-from ad_compiler.frontend.bindings import module_bindings
 from ad_compiler.errors import Loc, UnsupportedError
-from ad_compiler.frontend.source import locate
+from ad_compiler.frontend.bindings import module_bindings
+from ad_compiler.frontend.source import locate, made_by_decorator
 from ad_compiler.primitives.table import named
 
 # Functions ad_compiler knows, by qualified name: the names the primitive rows

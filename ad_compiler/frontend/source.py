@@ -7,8 +7,8 @@ parsed, never executed.
 """
 
 from __future__ import annotations
-
 import __future__
+
 import ast
 import dataclasses
 import functools
@@ -21,7 +21,6 @@ import types
 import warnings
 from dataclasses import dataclass
 
-from ad_compiler.escape import LINE_BREAK
 from ad_compiler.errors import (
     AdError,
     CompileError,
@@ -30,6 +29,7 @@ from ad_compiler.errors import (
     StaleSourceError,
     UnsupportedError,
 )
+from ad_compiler.escape import LINE_BREAK
 
 
 def source_lines(text: str) -> list[str]:

@@ -324,7 +324,7 @@ def iter_eqns(stmts):
 
 def defined_names(stmts) -> set[str]:
     """Every name a body binds, nested blocks included."""
-    names = set()
+    names: set[str] = set()
     for s in stmts:
         if isinstance(s, If):
             names.update(o.name for o in s.outs)

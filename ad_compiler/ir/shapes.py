@@ -40,8 +40,12 @@ ONE, N, ANY = 1, "n", "?"
 SCALAR: tuple = ()
 TUPLE = "tuple"  # the value is a tuple of ints (``x.shape``), not an array
 
+# An axis is ONE, N or ANY; a shape is a tuple of axes, TUPLE, or None (unknown).
+Axis = int | str
+Shape = tuple[Axis, ...] | str | None
 
-def of_value(value) -> tuple | None:
+
+def of_value(value) -> Shape:
     """The abstract shape of a concrete value (``np.zeros((3, 1))`` -> ``("n", 1)``)."""
     if isinstance(value, tuple):
         return TUPLE
@@ -233,7 +237,7 @@ def parse(text: str) -> tuple:
     (unknown), or any other number or name: an axis that is never stretched.
     An empty text is a scalar.
     """
-    dims = []
+    dims: list[Axis] = []
     for part in text.replace("(", "").replace(")", "").split(","):
         part = part.strip()
         if not part:

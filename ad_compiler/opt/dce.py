@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-
 from ad_compiler.ir.nodes import (
     Eqn,
     Function,

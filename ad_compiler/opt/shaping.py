@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-
+from ad_compiler.errors import UsageError
 from ad_compiler.ir.nodes import (
     Atom,
     Const,
@@ -24,7 +24,6 @@ from ad_compiler.ir.nodes import (
     map_atoms,
     tree_leaves,
 )
-from ad_compiler.errors import UsageError
 
 
 def specialize(fn: Function, values: dict[str, Const]) -> Function:

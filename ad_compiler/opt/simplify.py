@@ -17,8 +17,8 @@ from ad_compiler.ir.nodes import (
     Atom,
     Const,
     Eqn,
-    Function,
     For,
+    Function,
     If,
     Loop,
     Namer,
@@ -28,8 +28,8 @@ from ad_compiler.ir.nodes import (
     name_rank,
     rename_vars,
 )
-from ad_compiler.primitives.table import PRIMITIVES, where
 from ad_compiler.opt.dce import _replace_if_changed
+from ad_compiler.primitives.table import PRIMITIVES, where
 
 _MAX_EXACT_INT = 2**53
 

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-
 from ad_compiler.ir.nodes import (
     Const,
     Eqn,
-    Function,
     For,
+    Function,
     If,
     Loop,
     Namer,
     Var,
     blocks,
     body_reads,
-    own_reads,
     map_atoms,
+    own_reads,
 )
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ad_compiler.ir.nodes import (
+    _TEMP,
     Const,
     For,
     Function,
@@ -30,8 +31,9 @@ from ad_compiler.ir.nodes import (
     While,
     base_name,
     defined_names,
+    map_atoms,
+    verify,
 )
-from ad_compiler.ir.nodes import _TEMP, map_atoms, verify
 
 
 def unroll_item_loops(fn: Function) -> Function:

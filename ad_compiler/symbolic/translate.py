@@ -14,8 +14,8 @@ and they import it lazily.  They read IR and never write it.
 
 from __future__ import annotations
 
-from ad_compiler.ir.builder import Ops
 from ad_compiler.escape import docstring_lines
+from ad_compiler.ir.builder import Ops
 from ad_compiler.ir.nodes import Function, signature
 from ad_compiler.lazy import lazy_import
 from ad_compiler.symbolic.unroll import Unroller, apply_sympy, sympy_module

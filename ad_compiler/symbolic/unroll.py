@@ -36,10 +36,8 @@ from ad_compiler.errors import UsageError
 from ad_compiler.ir.nodes import (
     Const,
     Eqn,
-    For,
     Function,
     If,
-    Var,
     While,
     tree_leaves,
 )
@@ -48,8 +46,10 @@ from ad_compiler.primitives.truth import (  # noqa: F401  (re-exported)
     NotExpressible,
     as_number,
     is_bool,
-    select as _select,
     sympy_module,
+)
+from ad_compiler.primitives.truth import (
+    select as _select,
 )
 
 

@@ -31,13 +31,13 @@ import stat
 import sys
 import tokenize
 
-from ad_compiler.version import __version__
-from ad_compiler.tools import outfile
-from ad_compiler.ir import shapes
-from ad_compiler.tools.files import check_file, compile_file, trace_file, trace_ir
-from ad_compiler.frontend.source import source_lines
 from ad_compiler.errors import CompileError, Loc, UsageError
 from ad_compiler.escape import printable
+from ad_compiler.frontend.source import source_lines
+from ad_compiler.ir import shapes
+from ad_compiler.tools import outfile
+from ad_compiler.tools.files import check_file, compile_file, trace_file, trace_ir
+from ad_compiler.version import __version__
 
 MAX_SECONDS = 86_400.0  # a time budget beyond a day is a typo, not a plan
 MAX_DIGITS = 30

@@ -37,8 +37,7 @@ from ad_compiler.frontend.source import (
     parse_module,
     source_lines,
 )
-from ad_compiler.ir import shapes
-from ad_compiler.ir import shape_infer
+from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.nodes import Const, For, Function, Var, blocks
 from ad_compiler.opt.shaping import fix_parameters
 from ad_compiler.version import __version__

@@ -23,16 +23,16 @@ import io
 import time
 from dataclasses import dataclass
 
+from ad_compiler.driver import derivative_ir, helper_irs
+from ad_compiler.errors import UsageError
+from ad_compiler.ir.nodes import Function, iter_eqns
+from ad_compiler.opt.shaping import fix_parameters
 from ad_compiler.symbolic.check import (
     OutOfTime,
     almost_everywhere,
     sympy_sizes,
     time_budget,
 )
-from ad_compiler.errors import UsageError
-from ad_compiler.ir.nodes import Function, iter_eqns
-from ad_compiler.driver import derivative_ir, helper_irs
-from ad_compiler.opt.shaping import fix_parameters
 from ad_compiler.symbolic.unroll import NotExpressible, Unroller, sympy_module
 
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ad_compiler.ir.builder import NumericOps, Ops
+from ad_compiler.ad.rules import rule_for
 from ad_compiler.errors import CompileError, UsageError
+from ad_compiler.ir.builder import NumericOps, Ops
 from ad_compiler.ir.nodes import (
     Const,
     Eqn,
@@ -32,7 +33,6 @@ from ad_compiler.ir.nodes import (
     tree_leaves,
 )
 from ad_compiler.primitives.table import PRIMITIVES
-from ad_compiler.ad.rules import rule_for
 
 
 @dataclass(frozen=True)
@@ -410,7 +410,6 @@ def _formula(st: _Step) -> str:
 
 def _tangents(tables, steps, values, wrt, names, num, text):
     dot_val = {wrt: 1.0}
-    dot_txt = {wrt: f"{wrt}_dot"}
     for p in names:
         tables.tangent.append(Row(f"{p}_dot", "seed", 1.0 if p == wrt else 0.0))
     for st in steps:
