@@ -161,3 +161,25 @@ def test_every_listing_is_what_the_code_gives_today():
         "the docs differ from what the code gives; run `python docs/regenerate.py` "
         "and review the diff:\n" + proc.stdout + proc.stderr
     )
+
+
+def test_the_site_shows_a_readme_link_outside_docs_as_a_path():
+    """README.md is the site's home page, and its links are relative to the
+    repository root: `docs/x.md` becomes the page `x.md`, and a file outside
+    docs/ (`tests/README.md`, which has no page) its path in code, not a dead
+    link that fails `mkdocs build --strict`."""
+    pytest.importorskip("mkdocs")
+    spec = importlib.util.spec_from_file_location(
+        "mkdocs_hooks", os.path.join(ROOT, "docs", "mkdocs_hooks.py")
+    )
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+
+    class Page:
+        class file:
+            src_uri = "index.md"
+
+    text = "see [tests/README.md](tests/README.md) and [rules](docs/rules.md)"
+    config = {"docs_dir": os.path.join(ROOT, "docs")}
+    shown = hooks.on_page_markdown(text, Page, config, None)
+    assert shown == "see `tests/README.md` and [rules](rules.md)"
