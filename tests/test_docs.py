@@ -256,3 +256,20 @@ def test_the_modules_and_names_the_prose_cites_exist(path):
             ):
                 wrong.append(f"{module}.{name}")
     assert wrong == []
+
+
+def test_every_function_user_code_may_call_is_in_the_reference():
+    """A row's `math.`/`numpy.`/method names are listed in docs/subset.md or
+    docs/arrays.md (the tables of what is supported), so a row added to the
+    registry is not supported silently."""
+    from ad_compiler.primitives.table import PRIMITIVES
+
+    text = _read("docs/subset.md") + _read("docs/arrays.md")
+    missing = []
+    for row in PRIMITIVES.values():
+        for qualified in row.names:
+            module, _, attr = qualified.partition(".")
+            spelled = r"`(?:math\.|np\.|x\.)?" + re.escape(attr) + r"[`(]"
+            if module != "builtins" and not re.search(spelled, text):
+                missing.append(qualified)
+    assert missing == []
