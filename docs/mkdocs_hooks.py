@@ -91,23 +91,26 @@ def _page_text(docs_dir: str, uri: str) -> str:
 def on_page_markdown(markdown, page, config, files):
     docs_dir = os.path.abspath(config["docs_dir"])
     src = page.file.src_uri
-    if src == "index.md":  # README.md's links are relative to the repository root
-        markdown = markdown.replace("](docs/", "](")
 
     def link(m):
         bang, text, target = m.group(1), m.group(2), m.group(3)
+        if src == "index.md":  # README.md's links are relative to the repository root
+            if target.startswith("docs/"):
+                target = target.removeprefix("docs/")
+            elif "://" not in target and not target.startswith("#"):
+                target = "../" + target
         outside = _outside_docs(src, target, docs_dir)
         if outside is None:
             path, _, anchor = target.partition("#")
             if not anchor:
-                return m.group(0)
+                return f"{bang}[{text}]({target})"
             uri = (
                 os.path.normpath(os.path.join(os.path.dirname(src), path))
                 if path
                 else src
             )
             if not os.path.exists(os.path.join(docs_dir, uri)) and uri != "index.md":
-                return m.group(0)
+                return f"{bang}[{text}]({target})"
             anchor = _anchors(_page_text(docs_dir, uri)).get(anchor, anchor)
             return f"{bang}[{text}]({path}#{anchor})"
         if bang:  # an image: the copy on_files made

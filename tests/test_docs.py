@@ -9,6 +9,8 @@ session runner and the rules for prose (no links out of the repository, no
 internal tracker numbers).
 """
 
+import ast
+import functools
 import importlib.util
 import os
 import re
@@ -161,3 +163,113 @@ def test_every_listing_is_what_the_code_gives_today():
         "the docs differ from what the code gives; run `python docs/regenerate.py` "
         "and review the diff:\n" + proc.stdout + proc.stderr
     )
+
+
+def test_the_site_shows_a_readme_link_outside_docs_as_a_path():
+    """README.md is the site's home page, and its links are relative to the
+    repository root: `docs/x.md` becomes the page `x.md`, and a file outside
+    docs/ (`tests/README.md`, which has no page) its path in code, not a dead
+    link that fails `mkdocs build --strict`."""
+    pytest.importorskip("mkdocs")
+    spec = importlib.util.spec_from_file_location(
+        "mkdocs_hooks", os.path.join(ROOT, "docs", "mkdocs_hooks.py")
+    )
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+
+    class Page:
+        class file:
+            src_uri = "index.md"
+
+    text = "see [tests/README.md](tests/README.md) and [rules](docs/rules.md)"
+    config = {"docs_dir": os.path.join(ROOT, "docs")}
+    shown = hooks.on_page_markdown(text, Page, config, None)
+    assert shown == "see `tests/README.md` and [rules](rules.md)"
+
+
+# placeholders the prose uses for the user's files (`adc compile f.py -o out.py`)
+_PLACEHOLDERS = {"f.py", "out.py"}
+_MODULE_FILE = re.compile(r"(?<![\w.])([\w/]+\.py)\b")
+_QUALIFIED = re.compile(r"(?<![\w.])([a-z_]+)\.([A-Za-z_]\w*)")
+
+
+def _package_modules() -> dict[str, list[str]]:
+    """Module basename -> the dotted names of the package's modules so named."""
+    out: dict[str, list[str]] = {}
+    for base, _, names in os.walk(os.path.join(ROOT, "ad_compiler")):
+        for name in names:
+            if name.endswith(".py"):
+                rel = os.path.relpath(os.path.join(base, name), ROOT)[:-3]
+                dotted = rel.replace(os.sep, ".").removesuffix(".__init__")
+                out.setdefault(dotted.rsplit(".", 1)[-1], []).append(dotted)
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _names_in(dotted: str) -> set[str]:
+    """The names a module of the package defines or imports, and its submodules."""
+    path = os.path.join(ROOT, *dotted.split("."))
+    path = os.path.join(path, "__init__.py") if os.path.isdir(path) else path + ".py"
+    tree = ast.parse(_read(os.path.relpath(path, ROOT)))
+    names = {
+        getattr(n, "name", None) or getattr(n, "asname", None) for n in ast.walk(tree)
+    }
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.Assign, ast.AnnAssign)):
+            for t in n.targets if isinstance(n, ast.Assign) else [n.target]:
+                names.update(e.id for e in ast.walk(t) if isinstance(e, ast.Name))
+        if isinstance(n, ast.alias):
+            names.add((n.asname or n.name).split(".")[0])
+    if os.path.basename(path) == "__init__.py":  # a package: its modules' names too
+        folder = os.path.dirname(path)
+        for entry in os.listdir(folder):
+            sub = entry.removesuffix(".py")
+            names.add(sub)
+            if entry.endswith(".py") and sub != "__init__":
+                names |= _names_in(f"{dotted}.{sub}")
+    return names - {None}
+
+
+@pytest.mark.parametrize("path", DOCUMENTS + ["tests/README.md"])
+def test_the_modules_and_names_the_prose_cites_exist(path):
+    """`lower_arrays.py`, `passes.float_literals`: a module or a name the prose
+    cites (outside listings) is one the package or the repository has, so a
+    moved or renamed one cannot leave the docs pointing at nothing."""
+    text = _read(path)
+    scratch = set(re.findall(r"<!-- file: (\S+) -->", text))
+    files = set(_PLACEHOLDERS) | scratch
+    for _, folders, names in os.walk(ROOT):
+        folders[:] = [d for d in folders if not d.startswith(".")]  # .git, venvs
+        files.update(n for n in names if n.endswith(".py"))
+    modules = _package_modules()
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    wrong = []
+    for code in re.findall(r"`([^`\n]+)`", prose):
+        wrong += [
+            f for f in _MODULE_FILE.findall(code) if os.path.basename(f) not in files
+        ]
+        for module, name in _QUALIFIED.findall(code):
+            if (
+                module in modules
+                and name != "py"
+                and not any(name in _names_in(m) for m in modules[module])
+            ):
+                wrong.append(f"{module}.{name}")
+    assert wrong == []
+
+
+def test_every_function_user_code_may_call_is_in_the_reference():
+    """A row's `math.`/`numpy.`/method names are listed in docs/subset.md or
+    docs/arrays.md (the tables of what is supported), so a row added to the
+    registry is not supported silently."""
+    from ad_compiler.primitives.table import PRIMITIVES
+
+    text = _read("docs/subset.md") + _read("docs/arrays.md")
+    missing = []
+    for row in PRIMITIVES.values():
+        for qualified in row.names:
+            module, _, attr = qualified.partition(".")
+            spelled = r"`(?:math\.|np\.|x\.)?" + re.escape(attr) + r"[`(]"
+            if module != "builtins" and not re.search(spelled, text):
+                missing.append(qualified)
+    assert missing == []

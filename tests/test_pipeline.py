@@ -75,6 +75,26 @@ def test_no_dump_without_the_variable(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.parametrize("value", [",", " , ", ",,"])
+def test_a_list_naming_no_pass_dumps_nothing(monkeypatch, capsys, value):
+    monkeypatch.setenv("ADC_DUMP_IR", value)
+    derivative_ir(small(), "grad", (0, 1))
+    assert capsys.readouterr().err == ""
+
+
+def test_all_in_a_list_dumps_every_pass(monkeypatch, capsys):
+    monkeypatch.setenv("ADC_DUMP_IR", "all")
+    derivative_ir(small(), "grad", (0, 1))
+    every = capsys.readouterr().err
+    monkeypatch.setenv("ADC_DUMP_IR", "simplify, all")
+    derivative_ir(small(), "grad", (0, 1))
+    assert capsys.readouterr().err == every
+    assert every.count("--- IR of") == 12
+    monkeypatch.setenv("ADC_DUMP_IR", "all,simplfy")
+    with pytest.raises(UsageError, match="no pass is named simplfy"):
+        derivative_ir(small(), "grad", (0, 1))
+
+
 def test_an_unknown_pass_name_is_a_usage_error_listing_the_names(monkeypatch):
     monkeypatch.setenv("ADC_DUMP_IR", "simplfy")
     with pytest.raises(UsageError) as info:

@@ -98,10 +98,12 @@ def dumped() -> frozenset[str] | None:
     if value in ("all", "1"):
         return frozenset()
     names = frozenset(n.strip() for n in value.split(",") if n.strip())
-    unknown = sorted(names - set(PASS_NAMES))
+    if not names:  # "," names no pass (the empty set would mean all)
+        return None
+    unknown = sorted(names - set(PASS_NAMES) - {"all"})
     if unknown:
         raise UsageError(
             f"ADC_DUMP_IR: no pass is named {', '.join(unknown)}; "
             f"use `all` or some of: {', '.join(PASS_NAMES)}"
         )
-    return names
+    return frozenset() if "all" in names else names

@@ -23,9 +23,10 @@ pattern); the CLI, which never runs the file, knows them from annotations or
 not at all.  Where a shape is not known well enough, the emitted code decides
 at run time, through a small helper written into the emitted module.
 
-Every primitive's shape rule is :func:`out_shape`; :func:`infer` runs it over a
-whole function, through branches (shapes must agree, or become unknown) and
-loops (iterated to a fixed point).
+Every primitive's shape rule is the ``shape`` field of its registry row;
+:func:`ad_compiler.ir.shape_infer.infer` runs the rules over a whole function,
+through branches (shapes must agree, or become unknown) and loops (iterated to
+a fixed point).
 """
 
 from __future__ import annotations
