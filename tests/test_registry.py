@@ -19,6 +19,7 @@ differences, adjoint against tangent) with the samples each row declares, and
 their vector-mode batching rules against a loop over single directions.
 """
 
+import builtins
 import importlib.util
 import math
 import random
@@ -146,6 +147,32 @@ def test_each_listed_name_reaches_its_row_from_user_code(tmp_path, qualified, pr
         if any(e.prim == prim for e in iter_eqns(fn.body)):
             return
     pytest.fail(f"`{qualified}` does not lower to `{prim}`")
+
+
+# The library a qualified name belongs to, as an equation's ``ns`` records it.
+_NS = {"math": "math", "numpy": "np", "builtins": "py"}
+SPELLED = [
+    (q, prim)
+    for q, prim in NAMES
+    if PRIMITIVES[prim].elementwise
+    and PRIMITIVES[prim].call == "plain"
+    and q.partition(".")[0] in _NS
+]
+
+
+@pytest.mark.parametrize("qualified,prim", SPELLED)
+def test_the_emitted_spelling_computes_what_the_user_called(qualified, prim):
+    """Emitted code calls the row's spelling for the user's library
+    (``np_name`` for a NumPy name ...), and constant folding evaluates it:
+    it must be the function the user called, not only a row with right rules
+    (``np_name="np.arctan"`` on the arctanh row passes every rule check)."""
+    module, _, attr = qualified.partition(".")
+    called = getattr({"math": math, "numpy": numpy, "builtins": builtins}[module], attr)
+    spelled = PRIMITIVES[prim].evaluator(_NS[module])
+    for p in params_of(prim):
+        for x in points(prim):
+            want, got = called(*x, **p), spelled(*x, **p)
+            assert got == pytest.approx(want, rel=1e-12, nan_ok=True), (qualified, x)
 
 
 # --- the scalar rows: rules against finite differences, each other and SymPy --------
