@@ -176,3 +176,22 @@ def test_python_dash_o_keeps_the_verifier():
     assert run.stdout == (
         "raised: simplify v1 is read before it is bound, in `v2 = cos(v1)`\n"
     )
+
+
+@pytest.mark.parametrize(
+    "value,on",
+    [
+        ("1", True),
+        ("yes", True),
+        ("0", False),
+        ("false", False),
+        (" Off ", False),
+        ("no", False),
+        ("", False),
+    ],
+)
+def test_adc_verify_reads_the_usual_words_for_off(monkeypatch, value, on):
+    from ad_compiler.ir.passes import verifying_each
+
+    monkeypatch.setenv("ADC_VERIFY", value)
+    assert verifying_each() is on

@@ -85,8 +85,10 @@ def run_passes(fn: Function, passes: list[Pass]) -> Function:
 
 
 def verifying_each() -> bool:
-    """Whether to verify after every pass (``ADC_VERIFY=1``)."""
-    return os.environ.get("ADC_VERIFY", "") not in ("", "0")
+    """Whether to verify after every pass (``ADC_VERIFY=1``; unset, empty, ``0``,
+    ``false``, ``no`` or ``off`` in any case mean no)."""
+    value = os.environ.get("ADC_VERIFY", "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")
 
 
 def dumped() -> frozenset[str] | None:
