@@ -40,7 +40,7 @@ from ad_compiler.frontend.lower import lower_function
 from ad_compiler.frontend.source import FunctionSource, source_lines
 from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.nodes import Const, Function, iter_eqns, tree_leaves
-from ad_compiler.ir.passes import Pass, run_passes
+from ad_compiler.ir.passes import Pass, run_passes, show
 from ad_compiler.opt.optimize import optimize
 from ad_compiler.opt.shaping import (
     drop_shape_noops,
@@ -126,8 +126,10 @@ def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
 # --- stage 1: source -> IR -------------------------------------------------------------
 @no_gc()
 def lower(src: FunctionSource, scope) -> Function:
-    """Stage 1: the evaluation-trace IR of a function."""
-    return lower_function(src, scope)
+    """Stage 1: the evaluation-trace IR of a function (dumped as ``lower``)."""
+    fn = lower_function(src, scope)
+    show("lower", fn)
+    return fn
 
 
 def array_operations(fn: Function):

@@ -195,3 +195,23 @@ def test_adc_verify_reads_the_usual_words_for_off(monkeypatch, value, on):
 
     monkeypatch.setenv("ADC_VERIFY", value)
     assert verifying_each() is on
+
+
+def test_the_trace_lowering_gives_is_dumped_as_lower(tmp_path, monkeypatch, capsys):
+    from ad_compiler import grad
+
+    path = tmp_path / "traced.py"
+    path.write_text("def f(x, y):\n    return x * y + x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from traced import f
+
+    monkeypatch.setenv("ADC_DUMP_IR", "lower")
+    assert grad(f)(2.0, 3.0) == 4.0
+    assert capsys.readouterr().err == (
+        "--- IR of f after lower ---\n"
+        "def f(x, y):\n"
+        "    v1 = x * y                        # line 2\n"
+        "    v2 = v1 + x                       # line 2\n"
+        "    return v2\n"
+        "\n"
+    )

@@ -11,8 +11,8 @@ IR -> IR, run by :func:`run_passes` (or one at a time by :func:`apply`).
   2,000-operation function: 0.39 s against 0.35 s), too much to pay on every
   call when the passes are tested with it on.  The transforms (lowering, jvp,
   vjp, batching) verify their own output either way.
-* Dumps: ``ADC_DUMP_IR=all`` prints the IR to stderr after every pass, under the
-  header ``--- IR of <function> after <pass> ---``; ``ADC_DUMP_IR=simplify,vjp``
+* Dumps: ``ADC_DUMP_IR=all`` prints the IR to stderr after lowering and after
+  every pass, under the header ``--- IR of <function> after <pass> ---``; ``ADC_DUMP_IR=simplify,vjp``
   after those passes only.  An unknown name is a
   :class:`~ad_compiler.errors.UsageError` listing the names (:data:`PASS_NAMES`).
 """
@@ -29,6 +29,7 @@ from ad_compiler.ir.nodes import Function, verify
 
 # Every pass name, in pipeline order (what ADC_DUMP_IR accepts besides `all`).
 PASS_NAMES = (
+    "lower",  # not a pass: the trace lowering gives (source -> IR), dumped as one
     "unroll_item_loops",
     "optimize",
     "simplify",
@@ -66,10 +67,15 @@ def apply(p: Pass, fn: Function) -> Function:
             verify(out, p.name)
     except VerificationError as e:  # raised inside: by the innermost named pass
         raise e.after(p.name)
-    dump = dumped()
-    if dump is not None and (not dump or p.name in dump):
-        print(f"--- IR of {out.name} after {p.name} ---\n{out}", file=sys.stderr)
+    show(p.name, out)
     return out
+
+
+def show(stage: str, fn: Function) -> None:
+    """Print ``fn`` to stderr as the IR after ``stage`` if ADC_DUMP_IR asks for it."""
+    dump = dumped()
+    if dump is not None and (not dump or stage in dump):
+        print(f"--- IR of {fn.name} after {stage} ---\n{fn}", file=sys.stderr)
 
 
 def run_passes(fn: Function, passes: list[Pass]) -> Function:
