@@ -21,6 +21,10 @@ one operation:
 
   where ``b`` is the ops object (:class:`Ops`), ``p`` the equation's params as
   a dict (empty for most rows), ``out`` the primal output;
+* **its vector-mode rule** ``batch(bt, e, p, *ins)``: the equation ``e``
+  rewritten for inputs that carry a leading axis of directions, through the
+  batching context ``bt`` (:class:`Batching`); elementwise rows get one by
+  default, a row without one is refused in vector mode with a located error;
 * **its SymPy translation** ``sympy(sp, *args)`` (None: ``sp.<name>``).
 
 This module imports nothing of the compiler's: the rows (which need IR atoms
