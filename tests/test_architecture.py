@@ -135,10 +135,36 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def cycle_path(graph: dict[str, set[str]], group: list[str]) -> list[str]:
+    """One import path around a group of mutually importing modules, from its
+    first module back to it (a breadth-first search inside the group): the
+    imports to read when breaking the cycle."""
+    start, members = group[0], set(group)
+    came_from: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        following = []
+        for v in frontier:
+            for w in sorted(graph[v] & members):
+                if w == start:
+                    path = [v]
+                    while path[-1] != start:
+                        path.append(came_from[path[-1]])
+                    return [*reversed(path), start]
+                if w not in came_from:
+                    came_from[w] = v
+                    following.append(w)
+        frontier = following
+    return group  # (not reached: a group of more than one module has a cycle)
+
+
 def test_the_cycle_finder_finds_cycles():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
     assert cycles(graph) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+    # the message shows an import path, not the group in alphabetical order
+    graph = {"a": {"c"}, "b": {"a"}, "c": {"b"}}
+    assert cycle_path(graph, cycles(graph)[0]) == ["a", "c", "b", "a"]
 
 
 def test_imports_count_inside_functions_and_the_packages_above():
@@ -155,9 +181,14 @@ KNOWN_CYCLES: list[set[str]] = []
 
 
 def test_no_import_cycles():
-    found = cycles(import_graph())
+    graph = import_graph()
+    found = cycles(graph)
     new = [c for c in found if not any(set(c) <= k for k in KNOWN_CYCLES)]
-    assert not new, "import cycles:\n" + "\n".join(" -> ".join(c) for c in new)
+    assert (
+        not new
+    ), "import cycles (each an import path; the group in brackets):\n" + "\n".join(
+        f"{' -> '.join(cycle_path(graph, c))}  [{', '.join(c)}]" for c in new
+    )
 
 
 def test_modules_and_functions_stay_readable():
