@@ -23,14 +23,6 @@ def unbound_after_loop(x, n):
     return y
 
 
-def uses_floor_div(x):
-    return x // 2
-
-
-def uses_modulo(x):
-    return x % 2
-
-
 def unknown_name(x):
     return x * undefined_thing
 

@@ -36,8 +36,6 @@ CASES = {
         f"`y` may be unbound here: it is assigned in the loop at line {UNBOUND_LOOP}, "
         "which may run zero times",
     ),
-    "uses_floor_div": ("x // 2", "floor division `//` is not supported"),
-    "uses_modulo": ("x % 2", "remainder `%` is not supported"),
     "unknown_name": ("undefined_thing", "name `undefined_thing` is not defined"),
     "unknown_function": (
         "math.gamma",

@@ -40,13 +40,10 @@ _BINOPS = {
     ast.Div: "div",
     ast.Pow: "pow",
     ast.MatMult: "matmul",
+    ast.FloorDiv: "floordiv",
+    ast.Mod: "mod",
 }
 _BINOP_WORDS = {
-    ast.FloorDiv: (
-        "floor division `//`",
-        "its derivative is zero almost everywhere; use `/`",
-    ),
-    ast.Mod: ("remainder `%`", "write x - n * y with n known"),
     ast.LShift: ("shift `<<`", "bit operations have no derivative"),
     ast.RShift: ("shift `>>`", "bit operations have no derivative"),
     ast.BitOr: ("bitwise `|`", "bit operations have no derivative"),

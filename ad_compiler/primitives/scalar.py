@@ -488,31 +488,35 @@ def _slope_of_copysign(b: Ops, x: Value, y: Value) -> Value:
     return b.mul(slope_of_abs(b, x), b.apply("copysign", b.lit(1.0), y))
 
 
-# fmod(x, y) = x - n y with n = trunc(x / y) an integer: d = dx - n dy.  n is
+# fmod(x, y) = x - n y with n = trunc(x / y) an integer, and Python's x % y
+# (np.mod) = x - n y with n = floor(x / y): for both d = dx - n dy.  n is
 # recovered as round((x - out) / y), which is exact where x / y rounds to an
 # integer but the true quotient does not (fmod(1, 0.1) has n = 9, not 10).
 # For a number, nan (fmod(nan, y), also y = 0) gives nan, where round(nan)
-# and nan / 0.0 would raise.
-def _fmod_quotient(b: Ops, out: Value, x: Value, y: Value) -> Value:
+# and nan / 0.0 would raise.  Arrays (which builtins' round refuses) take
+# np.floor(q + 0.5): the same integer, as q is within rounding of one.
+def _quotient(b: Ops, out: Value, x: Value, y: Value) -> Value:
     q = over(b, b.sub(x, out), y)
-    return b.apply("nround", q) if scalars(b, q) else b.round(q)
+    if scalars(b, q):
+        return b.apply("nround", q)
+    return b.apply("floor", b.add(q, b.lit(0.5)))
 
 
 # ∂x is 1, but nan where out is (nan_of(out), at every order).
-def _fmod_slope(b: Ops, out: Value) -> Value:
+def _remainder_slope(b: Ops, out: Value) -> Value:
     return b.add(b.lit(1.0), nan_of(b, out))
 
 
-def _fmod_jvp(b: Ops, p: Params, out, x, y, dx, dy) -> Value:
+def _remainder_jvp(b: Ops, p: Params, out, x, y, dx, dy) -> Value:
     return b.sub(
-        b.mul(_fmod_slope(b, out), dx), b.mul(_fmod_quotient(b, out, x, y), dy)
+        b.mul(_remainder_slope(b, out), dx), b.mul(_quotient(b, out, x, y), dy)
     )
 
 
-def _fmod_vjp(b: Ops, p: Params, out, g, x, y) -> tuple:
+def _remainder_vjp(b: Ops, p: Params, out, g, x, y) -> tuple:
     return (
-        b.mul(_fmod_slope(b, out), g),
-        b.neg(b.mul(_fmod_quotient(b, out, x, y), g)),
+        b.mul(_remainder_slope(b, out), g),
+        b.neg(b.mul(_quotient(b, out, x, y), g)),
     )
 
 
@@ -601,10 +605,27 @@ register(
         "np.fmod",
         names=("math.fmod",),
         result="closed",
-        jvp=_fmod_jvp,
-        vjp=_fmod_vjp,
+        jvp=_remainder_jvp,
+        vjp=_remainder_vjp,
         sympy=_fmod_sympy,
         domain=((0.3, 3), (0.4, 0.9)),
+    ),
+    # Python's x % y: the sign of y, x - y floor(x / y) (np.mod, np.remainder
+    # too).  The derivative is fmod's (n the floored quotient); the registry
+    # samples it away from the jumps at x / y an integer.
+    _binary(
+        "mod",
+        "%",
+        PREC_MUL,
+        lambda x, y: x % y,
+        np_name="np.mod",
+        names=("numpy.mod", "numpy.remainder"),
+        result="closed",
+        jvp=_remainder_jvp,
+        vjp=_remainder_vjp,
+        sympy=lambda sp, x, y: x - y * sp.floor(x / y),
+        domain=((0.3, 3), (0.4, 0.9)),
+        signed=True,
     ),
     # sign is the derivative of abs; copysign makes it +1 at +0.0, the branch
     # `x if x >= 0 else -x` takes (see docs/rules.md on non-smooth points).
@@ -720,6 +741,21 @@ register(
         py_name="int",
         names=("builtins.int",),
         sympy=_trunc_sympy,
+    ),
+    # x // y = floor(x / y) (an int for ints, a float for floats): zero
+    # derivative away from the jumps at x / y an integer.
+    constant(
+        "floordiv",
+        2,
+        lambda x, y: x // y,
+        infix="//",
+        prec=PREC_MUL,
+        np_name="np.floor_divide",
+        names=("numpy.floor_divide",),
+        result="closed",
+        sympy=lambda sp, x, y: sp.floor(x / y),
+        domain=((0.3, 3), (0.4, 0.9)),
+        signed=True,
     ),
 )
 
