@@ -24,5 +24,9 @@ def remainder_scaled(x):
     return math.fmod(x, 3.0) * 2.0
 
 
+def python_remainder_scaled(x):
+    return (x % 3.0) * 2.0
+
+
 def remainder_both(x, y):
     return math.fmod(x, y) * 2.0
