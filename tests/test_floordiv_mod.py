@@ -202,3 +202,16 @@ def test_adc_compile_emits_self_contained_black_clean_code(tmp_path, mode):
         value, tangent = mod.f_jvp(2.3, -0.7, 0.0, 1.0)
         assert value == ns["f"](2.3, -0.7)
         assert tangent == pytest.approx(central(ns["f"], (2.3, -0.7), 1), rel=1e-6)
+
+
+def cubed_remainders(x):
+    return np.sum(np.mod(x, 0.7) ** 3 + (x // 0.3) * x)
+
+
+def test_vector_mode_hessian_and_jacobian_of_arrays():
+    from ad_compiler import jacfwd
+
+    x = np.array([0.45, 1.9, -2.5])
+    r = np.mod(x, 0.7)
+    assert np.asarray(hessian(cubed_remainders)(x)) == pytest.approx(np.diag(6 * r))
+    assert np.asarray(jacfwd(_mod)(x, 0.7)) == pytest.approx(np.eye(3))
