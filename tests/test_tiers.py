@@ -79,3 +79,14 @@ def test_a_fast_twin_has_few_examples_the_same_every_run():
     twin = fast(full)
     assert (twin.max_examples, twin.derandomize, twin.deadline) == (4, True, None)
     assert fast(full, examples=2).max_examples == 2
+
+
+def test_the_marker_expression_without_its_quotes_means_the_same(pytester):
+    # `pytest -m not slow`, as a script that drops the quotes passes it: the
+    # fast tier, not "file or directory not found: slow"
+    quoted = _ids(pytester, "-m", "not slow")
+    assert _ids(pytester, "-p", "unquoted_markers", "-m", "not", "slow") == quoted
+    # a word that is not a marker keeps its meaning (a path, here a missing one)
+    result = pytester.runpytest("-p", "unquoted_markers", "-m", "not", "nosuch")
+    assert result.ret != 0
+    assert "file or directory not found: nosuch" in "\n".join(result.errlines)
