@@ -125,9 +125,9 @@ def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
 
 # --- stage 1: source -> IR -------------------------------------------------------------
 @no_gc()
-def lower(src: FunctionSource, scope) -> Function:
+def lower(src: FunctionSource, scope, collect: bool = False) -> Function:
     """Stage 1: the evaluation-trace IR of a function (dumped as ``lower``)."""
-    fn = lower_function(src, scope)
+    fn = lower_function(src, scope, collect)
     show("lower", fn)
     return fn
 

@@ -122,6 +122,8 @@ class CompileErrors(CompileError):
             errors[0].message, errors[0].loc, errors[0].hint, errors[0].source_line
         )
         self.errors = errors
+        self.functions: int | None = None  # how many functions they are in, if known
+        self.left_out = 0  # errors beyond the ones shown (a cap was reached)
 
     def with_source(self, lines: list[str]) -> "CompileErrors":
         for error in self.errors:
@@ -129,9 +131,22 @@ class CompileErrors(CompileError):
         return self
 
     def render(self) -> str:
+        """Each error rendered, then a summary: ``N errors generated.``, after how
+        many functions they are in and how many more were left out, if known."""
         text = "\n".join(e.render() for e in self.errors)
         n = len(self.errors)
-        return f"{text}\n{n} error{'s' if n > 1 else ''} generated." if n > 1 else text
+        if n < 2:
+            return text
+        summary = f"{n} errors generated."
+        if self.functions:
+            plural = "s" if self.functions > 1 else ""
+            summary = f"errors in {self.functions} function{plural}; {summary}"
+        if self.left_out:
+            text += (
+                f"\nerror: too many errors; {self.left_out} more not shown "
+                "(fix these and run again)"
+            )
+        return f"{text}\n{summary}"
 
 
 class UnsupportedError(CompileError):

@@ -30,6 +30,7 @@ from ad_compiler.frontend.lower_calls import CallLowering
 from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
 from ad_compiler.frontend.lower_values import TupleValue
+from ad_compiler.frontend.recovery import Recovery, TooManyErrors, recover
 from ad_compiler.frontend.scope import ValueRef, checked_lookup, literal_number
 from ad_compiler.frontend.source import FunctionSource
 from ad_compiler.ir.builder import IRBuilder
@@ -151,6 +152,8 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
         # raise if that value is an array; see lower_arrays.check_aliasing)
         self.in_place_aliases: dict = {}
         self.hazards: list = []
+        self.recovery = None  # a frontend.recovery.Recovery: collect every error
+        self.poisoned = False  # a statement failed (recovery.py)
 
     def lookup(self, node: ast.AST, name: str):
         """What the global ``name`` used at ``node`` is; an ambiguous one is an error."""
@@ -203,16 +206,20 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
     def run(self) -> Function:
         node = self.src.node
         self.lookup(node, node.name)  # a function defined twice: which one is meant?
-        self.check_signature()
-        self.check_nesting(node)
-        check_aliasing(self, node)
+        self.checked(self.check_signature)
+        self.checked(lambda: self.check_nesting(node))
+        self.checked(lambda: check_aliasing(self, node))
         params = tuple(Var(p) for p in self.params)
         for p in params:
             self.env[p.name] = p
             self.used.add(p.name)
-        defaults = tuple(self.default(d) for d in node.args.defaults)
+        defaults = self.checked(
+            lambda: tuple(self.default(d) for d in node.args.defaults), ()
+        )
         doc = ast.get_docstring(node, clean=True)
-        results, tree = self.lower_function_body()
+        results, tree = self.checked(self.lower_function_body, ((), 0))
+        if self.recovery is not None:
+            self.recovery.raise_errors()  # the IR built beside them is not used
         callees = ()
         if self.top:
             callees = tuple(f for f in self.program.values() if f is not None)
@@ -232,6 +239,15 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
             hazards=tuple(self.hazards),
         )
         return verify(fn)
+
+    def checked(self, step, failed=None):
+        """``step()``; with a :attr:`recovery`, ``failed`` after recording its error
+        (a check before lowering, or the body: see :mod:`.recovery`)."""
+        try:
+            return step()
+        except Exception as exc:
+            recover(self, None, exc, (self.env, self.depth, self.loops))
+            return failed
 
     def check_nesting(self, node: ast.FunctionDef) -> None:
         """Refuse, at the place, an expression nested deeper than :data:`MAX_NESTING`.
@@ -381,9 +397,22 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
         return bound
 
 
-def lower_function(src: FunctionSource, scope) -> Function:
-    """The IR of one function (see the module docstring for what is guaranteed)."""
-    return Lowerer(src, scope).run()
+def lower_function(src: FunctionSource, scope, collect: bool = False) -> Function:
+    """The IR of one function (see the module docstring for what is guaranteed).
+
+    With ``collect``, lowering goes on after an error and raises every error of
+    the function at the end (:mod:`ad_compiler.frontend.recovery`): one
+    :class:`~ad_compiler.errors.CompileError`, or ``CompileErrors`` for several.
+    """
+    lowerer = Lowerer(src, scope)
+    if not collect:
+        return lowerer.run()
+    lowerer.recovery = Recovery()
+    try:
+        return lowerer.run()
+    except TooManyErrors:
+        lowerer.recovery.raise_errors()
+        raise
 
 
 def _drop_unread(body: tuple, late: set, results) -> tuple:

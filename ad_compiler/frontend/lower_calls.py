@@ -23,6 +23,7 @@ from ad_compiler.frontend.lower_arrays import (
     writes,
 )
 from ad_compiler.frontend.lower_values import TupleValue
+from ad_compiler.frontend.recovery import PoisonedRead
 from ad_compiler.frontend.scope import FuncRef, OpaqueRef, UserFuncRef
 from ad_compiler.ir.nodes import Const, Eqn
 from ad_compiler.primitives.table import PRIMITIVES, named
@@ -194,8 +195,11 @@ class CallLowering:
         inner.used = set(inner.locals)
         inner.env = values
         inner.hazards = self.hazards
+        inner.recovery = self.recovery  # its errors are collected with ours
         check_aliasing(inner, inner.src.node)  # the callee's own writes and aliases
         results, tree = inner.lower_function_body()
+        if inner.poisoned:  # its errors are recorded; what it returns is unknown
+            raise PoisonedRead(f"`{inner.src.node.name}` has errors")
         if isinstance(tree, int):
             return results[tree]
         return TupleValue(tuple(results[i] for i in tree))

@@ -18,10 +18,12 @@ from typing import Any
 from ad_compiler.frontend.lower_values import (
     FALSE,
     TRUE,
+    Poisoned,
     TupleValue,
     Unbound,
     _same,
 )
+from ad_compiler.frontend.recovery import recover, snapshot
 from ad_compiler.frontend.scope import FuncRef, literal_number
 from ad_compiler.ir.nodes import Const, For, If, Var, While
 
@@ -167,26 +169,33 @@ class ControlLowering:
         """
         for i, stmt in enumerate(stmts):
             rest = stmts[i + 1 :]
-            if isinstance(stmt, _JUMPS):
-                return self.jump(stmt, rest)
-            if isinstance(stmt, ast.If) and _has_jump([stmt]):
-                cond = self.condition(stmt.test)
-                arms = [
-                    lambda block=block: self.lower_seq(
-                        list(block) + ([] if _always_jumps(block) else list(rest))
-                    )
-                    for block in (stmt.body, stmt.orelse)
-                ]
-                return self.split(stmt, cond, arms, terminal=True)
-            if isinstance(stmt, _LOOPS):
+            saved = snapshot(self)
+            try:
+                if isinstance(stmt, _JUMPS):
+                    return self.jump(stmt, rest)
+                if isinstance(stmt, ast.If) and _has_jump([stmt]):
+                    cond = self.condition(stmt.test)
+                    arms = [
+                        lambda block=block: self.lower_seq(
+                            list(block) + ([] if _always_jumps(block) else list(rest))
+                        )
+                        for block in (stmt.body, stmt.orelse)
+                    ]
+                    return self.split(stmt, cond, arms, terminal=True)
+                if isinstance(stmt, _LOOPS):
+                    with self.b.at(self.src.loc(stmt)):
+                        exit, broke = self.loop(stmt)
+                    return self.after_loop(stmt, exit, broke, rest)
+                method = getattr(self, f"stmt_{type(stmt).__name__}", None)
+                if method is None:
+                    self.unsupported(stmt)
                 with self.b.at(self.src.loc(stmt)):
-                    exit, broke = self.loop(stmt)
-                return self.after_loop(stmt, exit, broke, rest)
-            method = getattr(self, f"stmt_{type(stmt).__name__}", None)
-            if method is None:
-                self.unsupported(stmt)
-            with self.b.at(self.src.loc(stmt)):
-                method(stmt)
+                    method(stmt)
+            except Exception as exc:  # collecting every error: see recovery.py
+                recover(self, stmt, exc, saved, _stored_names([stmt]))
+                if _has_jump([stmt]):  # its paths' ends are unknown: say it returns
+                    self.lower_seq(rest)  # (after the rest's own errors)
+                    return Exit(TRUE, TRUE, (Poisoned("<poisoned return>"),), 0)
         return FALLTHROUGH
 
     def jump(self, stmt: ast.stmt, rest: list) -> Exit:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import ast
 import sys
 
-from ad_compiler.frontend.lower_values import TupleValue, Unbound
+from ad_compiler.frontend.lower_values import Poisoned, TupleValue, Unbound
+from ad_compiler.frontend.recovery import PoisonedRead
 from ad_compiler.frontend.scope import (
     FuncRef,
     ModuleRef,
@@ -107,6 +108,8 @@ class ExpressionLowering:
             value = self.env[name]
             if isinstance(value, Unbound):
                 self.error(node, *value.message())
+            if isinstance(value, Poisoned):  # its statement's error is reported
+                raise PoisonedRead(f"`{name}` is poisoned")
             return value
         ref = self.lookup(node, name)
         return self.ref_value(node, name, ref)

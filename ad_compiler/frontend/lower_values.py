@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ad_compiler.ir.nodes import Const
+from ad_compiler.ir.nodes import Const, Var
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,12 @@ class TupleValue:
     """A tuple of values during lowering (``t = (a, b)``; ``return t``)."""
 
     items: tuple
+
+
+@dataclass(frozen=True, slots=True)
+class Poisoned(Var):
+    """What a name is bound to after the statement binding it failed, when every
+    error of a file is collected (:mod:`ad_compiler.frontend.recovery`).  An atom
+    like any other to the merges of branches and loops (the IR built after an
+    error is never used); reading it by name is a quiet cascade, not an error
+    of its own."""

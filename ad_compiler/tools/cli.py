@@ -37,6 +37,7 @@ from ad_compiler.frontend.source import source_lines
 from ad_compiler.ir import shapes
 from ad_compiler.tools import outfile
 from ad_compiler.tools.files import check_file, compile_file, trace_file, trace_ir
+from ad_compiler.tools.whole_file import KeptGoing, skipped_lines
 from ad_compiler.version import __version__
 
 MAX_SECONDS = 86_400.0  # a time budget beyond a day is a typo, not a plan
@@ -172,6 +173,13 @@ def _add_compile(sub) -> None:
     )
     c.add_argument(
         "--ir", action="store_true", help="print the evaluation trace (IR) instead"
+    )
+    c.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="emit the functions that compile, leaving out (and listing, on stderr "
+        "and in a comment at the top of the module) the ones that do not; the "
+        "exit status is still 1 when any is left out",
     )
     c.add_argument(
         "--seconds",
@@ -608,28 +616,42 @@ def _compile(args, argv: list[str]) -> int:
     fix = _points([args.fix], "--fix")[0] if args.fix else None
     shape_of = _shapes(args.shape or [])
     command = "adc " + " ".join(shlex.quote(a) for a in argv)
-    module_text, status = _call(
-        text,
-        lambda: compile_file(
-            text,
-            args.file,
-            functions=args.function,
-            mode=args.mode,
-            wrt=wrt,
-            ir_only=args.ir,
-            command=command,
-            fix=fix,
-            shape_of=shape_of,
-            seconds=args.seconds,
-        ),
-    )
+
+    def work():
+        try:
+            return compile_file(
+                text,
+                args.file,
+                functions=args.function,
+                mode=args.mode,
+                wrt=wrt,
+                ir_only=args.ir,
+                command=command,
+                fix=fix,
+                shape_of=shape_of,
+                seconds=args.seconds,
+                keep_going=args.keep_going,
+            )
+        except KeptGoing as kept:  # some functions left out: report them below
+            _call(text, lambda: _raise(kept.report.error()))
+            for line in skipped_lines(kept.report):
+                print(line, file=sys.stderr)
+            return kept
+
+    module_text, status = _call(text, work)
+    if isinstance(module_text, KeptGoing):
+        module_text, status = module_text.module, 1
     if module_text is None:
         return status
     if out:
         outfile.write(out, module_text.encode("utf-8"), [args.file])
     else:
         sys.stdout.write(module_text)
-    return 0
+    return status
+
+
+def _raise(error: Exception):
+    raise error
 
 
 _COMMANDS = {"trace": _trace, "graph": _graph, "check": _check, "swell": _swell}

@@ -27,7 +27,7 @@ from ad_compiler.driver import (
     unknown_shapes,
     uses_arrays,
 )
-from ad_compiler.errors import CompileError, CompileErrors, UsageError
+from ad_compiler.errors import CompileError, UsageError
 from ad_compiler.escape import printable
 from ad_compiler.frontend.decorators import check_decorators
 from ad_compiler.frontend.scope import StaticScope
@@ -40,6 +40,12 @@ from ad_compiler.frontend.source import (
 from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.nodes import Const, For, Function, Var, blocks
 from ad_compiler.opt.shaping import fix_parameters
+from ad_compiler.tools.whole_file import (
+    FileReport,
+    KeptGoing,
+    comment_block,
+    with_comments,
+)
 from ad_compiler.version import __version__
 
 # what the emitted Hessian and Jacobian wrappers read besides their parameters
@@ -58,6 +64,7 @@ def compile_file(
     fix: dict | None = None,
     shape_of: dict | None = None,
     seconds: float | None = 60.0,
+    keep_going: bool = False,
 ) -> str:
     """Derivatives of a file's top-level functions, as one self-contained module.
 
@@ -70,13 +77,19 @@ def compile_file(
     gives parameters' shapes beyond what their annotations say.
     ``seconds`` bounds the symbolic mode's SymPy work per function, as
     ``adc check``'s budget does (running out is a :class:`UsageError`).
-    Raises :class:`CompileError` (the first error) or :class:`UsageError`.
+    Raises :class:`CompileError` (every function's errors: see
+    :mod:`ad_compiler.tools.whole_file`) or :class:`UsageError`.  With
+    ``keep_going``, the functions that fail are left out and, if there are any,
+    :class:`KeptGoing` is raised, holding the module of the others (with the
+    skipped ones listed in a comment block) and the errors.
     """
     lines = tuple(source_lines(text))
     if mode == "symbolic" and not ir_only:
         return _symbolic_module(text, file, functions, wrt, command, fix, seconds)
     traces, derivatives, primals, wrappers = [], [], [], []
-    for fn in _lower_file(text, file, functions, fix, shape_of or {}):
+    report = [] if keep_going else None
+    lowered = _lower_file(text, file, functions, fix, shape_of or {}, report)
+    for fn in lowered:
         traces.append(str(fn))
         if ir_only:
             continue
@@ -86,7 +99,13 @@ def compile_file(
         if mode in ("hessian", "hvp", "jacobian"):
             kind = _second_order_kind(fn, mode, idx)
         tree = 0 if len(idx) == 1 else tuple(range(len(idx)))
-        d = derivative_ir(fn, kind, idx, tree)
+        try:
+            d = derivative_ir(fn, kind, idx, tree)
+        except CompileError as exc:
+            if report is None:
+                raise
+            report[0].add(fn.name, exc)
+            continue
         d = replace(d, doc=describe(fn, kind, idx, f"{file}:{fn.loc.line}"))
         derivatives += [d] + helper_irs(fn, kind)
         primals.append(fn)
@@ -99,7 +118,7 @@ def compile_file(
             chosen = "reverse" if kind == "vjp" else "forward"
             wrappers.append(jacobian_source(fn, idx, d.name, chosen))
     if ir_only:
-        return "\n".join(traces)
+        return _kept(report, "\n".join(traces) if traces else None)
     if any("_directions(" in w for w in wrappers):
         wrappers.insert(0, VECTOR_HELPERS.strip("\n") + "\n")
     header = _header(
@@ -108,9 +127,22 @@ def compile_file(
         command,
         "Self-contained: needs only math (and numpy if the source used it).",
     )
-    return module_text(
+    if not primals:
+        return _kept(report, None)
+    module = module_text(
         primals, derivatives, lambda loc: _line(lines, loc), header, wrappers
     )
+    if report and report[0].failures:
+        module = format_source(with_comments(module, comment_block(report[0])))
+    return _kept(report, module)
+
+
+def _kept(report: list | None, output: str | None) -> str:
+    """``output``, unless ``--keep-going`` left functions out: then
+    :class:`KeptGoing` with it."""
+    if report and report[0].failures:
+        raise KeptGoing(report[0], output)
+    return output
 
 
 def _header(what: str, file: str, command: str, note: str) -> str:
@@ -203,12 +235,16 @@ def _lower_file(
     functions: list[str] | None,
     fix: dict | None = None,
     shape_of: dict | None = None,
+    report: list | None = None,
 ) -> list[Function]:
     """The IR of the named top-level functions (default: all but the opaque ones),
     with the parameters in ``fix`` made constants where a function has them, and
     the parameters' shapes of array code as annotated or given in ``shape_of``.
 
-    Raises the compile errors of every function that fails, together."""
+    Raises every error of every function that fails, together (each function
+    lowered collecting its errors; see :mod:`ad_compiler.tools.whole_file`).
+    With ``report`` (an empty list), the functions that fail are left out and
+    the list gets their :class:`FileReport` instead (``--keep-going``)."""
     module = parse_module(text, file)
     lines = tuple(source_lines(text))
     scope = StaticScope(module, file, lines)
@@ -223,12 +259,12 @@ def _lower_file(
         nodes = [n for n in nodes if not _has_custom_derivative(n)]
     if not nodes:
         raise UsageError(f"{file} defines no top-level function to differentiate")
-    out, errors = [], []
+    out, failed = [], FileReport(file, module_functions(module))
     for node in nodes:
         try:
             src = FunctionSource(node, file, lines)
             check_decorators(src, scope)
-            fn = lower(src, scope)
+            fn = lower(src, scope, collect=True)
             declared = {**declared_shapes(node), **(shape_of or {})}
             if uses_arrays(fn) or any(s != shapes.SCALAR for s in declared.values()):
                 given = unknown_shapes(fn, declared)
@@ -237,12 +273,16 @@ def _lower_file(
                     shape_infer.infer(fn)  # its compile errors, on the trace as lowered
             out.append(fn)
         except CompileError as exc:
-            errors.append(exc)  # keep going: report every function's first error
-    if errors:
-        raise errors[0] if len(errors) == 1 else CompileErrors(errors)
-    _known_names(out, shape_of or {}, "--shape")
+            failed.add(node.name, exc)  # keep going: report every function's errors
+    if failed.failures and report is None:
+        raise failed.error()
+    if report is not None:
+        report.append(failed)
+    # a skipped function's parameters are known names too (--keep-going)
+    also = {a.arg for n in nodes if n.name in failed.names() for a in n.args.args}
+    _known_names(out, shape_of or {}, "--shape", also)
     if fix:
-        _known_names(out, fix, "--fix")
+        _known_names(out, fix, "--fix", also)
         before, out = out, [
             fix_parameters(
                 fn, {p.name: fix[p.name] for p in fn.params if p.name in fix}
@@ -259,10 +299,12 @@ def _lower_file(
     return out
 
 
-def _known_names(functions: list[Function], given: dict, option: str) -> None:
+def _known_names(
+    functions: list[Function], given: dict, option: str, also=frozenset()
+) -> None:
     """A usage error naming ``option`` unless every name in ``given`` is a
-    parameter of one of ``functions``."""
-    unknown = set(given) - {p.name for fn in functions for p in fn.params}
+    parameter of one of ``functions`` (or in ``also``)."""
+    unknown = set(given) - {p.name for fn in functions for p in fn.params} - also
     if unknown:
         raise UsageError(
             f"{option}: no function has a parameter named {', '.join(sorted(unknown))}"
@@ -357,7 +399,7 @@ def trace_ir(text: str, file: str, function: str) -> Function:
             src = FunctionSource(node, file, lines)
             scope = StaticScope(module, file, lines)
             check_decorators(src, scope)
-            return lower(src, scope)
+            return lower(src, scope, collect=True)
     raise UsageError(f"{file} has no top-level function named `{function}`")
 
 
