@@ -30,7 +30,12 @@ from ad_compiler.frontend.lower_calls import CallLowering
 from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
 from ad_compiler.frontend.lower_values import TupleValue
-from ad_compiler.frontend.recovery import Recovery, TooManyErrors, recover
+from ad_compiler.frontend.recovery import (
+    Recovery,
+    TooManyErrors,
+    poison_signature,
+    recover,
+)
 from ad_compiler.frontend.scope import ValueRef, checked_lookup, literal_number
 from ad_compiler.frontend.source import FunctionSource
 from ad_compiler.ir.builder import IRBuilder
@@ -213,6 +218,8 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
         for p in params:
             self.env[p.name] = p
             self.used.add(p.name)
+        if self.recovery is not None:  # the star and keyword-only ones were refused
+            poison_signature(self)
         defaults = self.checked(
             lambda: tuple(self.default(d) for d in node.args.defaults), ()
         )

@@ -101,6 +101,17 @@ def recover(lowerer, stmt, exc: BaseException, saved, names=()) -> None:
             lowerer.env[name] = Poisoned(f"<poisoned {name}>")
 
 
+def poison_signature(lowerer) -> None:
+    """Bind the parameters the subset refuses (``*args``, keyword-only,
+    ``**kwargs``; their error is reported) to poisoned values, so that a use of
+    one is not a second error ("name not defined")."""
+    args = lowerer.src.node.args
+    stars = [a for a in (args.vararg, args.kwarg) if a is not None]
+    for arg in args.kwonlyargs + stars:
+        lowerer.locals.add(arg.arg)
+        lowerer.env[arg.arg] = Poisoned(f"<poisoned {arg.arg}>")
+
+
 def snapshot(lowerer) -> tuple:
     """The state :func:`recover` restores after a failed statement."""
     return lowerer.env, lowerer.depth, lowerer.loops
