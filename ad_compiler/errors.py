@@ -123,7 +123,7 @@ class CompileErrors(CompileError):
         )
         self.errors = errors
         self.functions: int | None = None  # how many functions they are in, if known
-        self.left_out = 0  # errors beyond the ones shown (a cap was reached)
+        self.stopped = False  # a cap on the count was reached: there may be more
 
     def with_source(self, lines: list[str]) -> "CompileErrors":
         for error in self.errors:
@@ -132,7 +132,7 @@ class CompileErrors(CompileError):
 
     def render(self) -> str:
         """Each error rendered, then a summary: ``N errors generated.``, after how
-        many functions they are in and how many more were left out, if known."""
+        many functions they are in (if known), and whether a cap stopped the count."""
         text = "\n".join(e.render() for e in self.errors)
         n = len(self.errors)
         if n < 2:
@@ -141,10 +141,9 @@ class CompileErrors(CompileError):
         if self.functions:
             plural = "s" if self.functions > 1 else ""
             summary = f"errors in {self.functions} function{plural}; {summary}"
-        if self.left_out:
+        if self.stopped:
             text += (
-                f"\nerror: too many errors; {self.left_out} more not shown "
-                "(fix these and run again)"
+                f"\nerror: too many errors; stopped after {n} (fix these and run again)"
             )
         return f"{text}\n{summary}"
 

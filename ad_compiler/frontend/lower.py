@@ -24,7 +24,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 
-from ad_compiler.errors import UnsupportedError
+from ad_compiler.errors import CompileErrors, UnsupportedError
 from ad_compiler.frontend.lower_arrays import ArrayLowering, check_aliasing
 from ad_compiler.frontend.lower_calls import CallLowering
 from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
@@ -418,8 +418,9 @@ def lower_function(src: FunctionSource, scope, collect: bool = False) -> Functio
     try:
         return lowerer.run()
     except TooManyErrors:
-        lowerer.recovery.raise_errors()
-        raise
+        errors = CompileErrors(lowerer.recovery.errors)
+        errors.stopped = True
+        raise errors from None
 
 
 def _drop_unread(body: tuple, late: set, results) -> tuple:

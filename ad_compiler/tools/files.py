@@ -399,7 +399,12 @@ def trace_ir(text: str, file: str, function: str) -> Function:
             src = FunctionSource(node, file, lines)
             scope = StaticScope(module, file, lines)
             check_decorators(src, scope)
-            return lower(src, scope, collect=True)
+            try:
+                return lower(src, scope, collect=True)
+            except CompileError as exc:  # every error, with the summary
+                report = FileReport(file, module_functions(module))
+                report.add(function, exc)
+                raise report.error() from None
     raise UsageError(f"{file} has no top-level function named `{function}`")
 
 

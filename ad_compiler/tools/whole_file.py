@@ -44,10 +44,12 @@ class FileReport:
     file: str
     nodes: list  # the file's top-level `def`s (to find which one a line is in)
     failures: list = field(default_factory=list)  # (function name, its errors)
+    stopped: bool = False  # a function's lowering stopped at the cap
 
     def add(self, name: str, exc: CompileError) -> None:
         """Function ``name`` cannot be compiled, for the errors in ``exc``."""
         self.failures.append((name, flat(exc)))
+        self.stopped = self.stopped or getattr(exc, "stopped", False)
 
     def names(self) -> set[str]:
         """The functions that cannot be compiled."""
@@ -91,7 +93,7 @@ class FileReport:
         combined = CompileErrors(shown)
         owners = {self.owner(e) for e in shown}
         combined.functions = len(owners - {None}) + (None in owners)
-        combined.left_out = len(errors) - len(shown)
+        combined.stopped = self.stopped or len(errors) > len(shown)
         return combined
 
     def reasons(self) -> list[tuple[str, str]]:
