@@ -14,7 +14,8 @@ import pytest
 
 from ad_compiler import grad
 from ad_compiler.backend.codegen import format_source
-from ad_compiler.errors import CompileErrors, UnsupportedError
+from ad_compiler.errors import CompileErrors, Loc, UnsupportedError
+from ad_compiler.tools.whole_file import FileReport, comment_block, with_comments
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -261,6 +262,7 @@ INJECTIONS = [
 ]
 
 
+@pytest.mark.fast_sample(first=1)  # a subprocess each
 @pytest.mark.parametrize("bad", INJECTIONS)
 def test_nothing_breaks_out_of_the_comment_block(tmp_path, bad):
     path = tmp_path / "inj.py"
@@ -277,6 +279,23 @@ def test_nothing_breaks_out_of_the_comment_block(tmp_path, bad):
     for char in "\x0c\x85\u2028\u2029\u202e\x1b":
         assert char not in proc.stdout
     assert len(proc.stdout.splitlines()) == len(proc.stdout.split("\n")) - 1
+
+
+def test_the_comment_block_escapes_whatever_a_message_holds():
+    # today's messages quote names and unparsed expressions, which Python
+    # already escapes; the block must hold even for a message quoting raw text
+    raw = 'x\n"""import os\r\u2028\u2029\x85\x0c\x0b\x1b\u202e\x00\\'
+    file = "f\nimport os.py"
+    report = FileReport(file, ast.parse("def f(x):\n    return x\n").body)
+    error = UnsupportedError(f"bad `{raw}`", Loc(file, 2, 5), raw)
+    report.add("f", error)
+    block = comment_block(report)
+    assert len(block) == 4 and all(line.startswith("#") for line in block)
+    assert block[1] == "#   f: 1 error, at f\\nimport os.py:2:5"
+    module = with_comments('"""Doc."""\n\nimport math\n', block)
+    assert ast.dump(ast.parse(module)) == ast.dump(ast.parse("'Doc.'\nimport math"))
+    assert len(module.splitlines()) == len(module.split("\n")) - 1 == 3 + 4 + 1
+    assert module.splitlines()[2:6] == block
 
 
 def test_the_api_still_raises_the_first_error():

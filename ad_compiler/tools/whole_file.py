@@ -136,13 +136,18 @@ def comment_block(report: FileReport) -> list[str]:
         if not name.isidentifier():  # a name Python parsed: never the case
             name = "?"
         lines.append(f"#   {name}: {why}")
-        for error in by_owner.pop(name, []):
-            lines.append(f"#     {error.loc}: error: {error.message}")
-            if error.hint:
-                lines.append(f"#       hint: {error.hint}")
-    for error in by_owner.get(None, []):  # errors outside any function of the file
-        lines.append(f"#     {error.loc}: error: {error.message}")
+        lines += _error_lines(by_owner.pop(name, []))
+    lines += _error_lines(by_owner.get(None, []))  # outside the file's functions
     return [visible(line) for line in lines]
+
+
+def _error_lines(errors: list[CompileError]) -> list[str]:
+    out = []
+    for error in errors:
+        out.append(f"#     {error.loc}: error: {error.message}")
+        if error.hint:
+            out.append(f"#       hint: {error.hint}")
+    return out
 
 
 def with_comments(module: str, block: list[str]) -> str:
