@@ -29,6 +29,7 @@ from ad_compiler.frontend.lower_arrays import ArrayLowering, check_aliasing
 from ad_compiler.frontend.lower_calls import CallLowering
 from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
+from ad_compiler.frontend.lower_shapes import ShapeLowering
 from ad_compiler.frontend.lower_values import TupleValue
 from ad_compiler.frontend.scope import ValueRef, checked_lookup, literal_number
 from ad_compiler.frontend.source import FunctionSource
@@ -114,7 +115,9 @@ def _assigned_names(node: ast.FunctionDef, text: str) -> set[str]:
     return names
 
 
-class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
+class Lowerer(
+    ControlLowering, ExpressionLowering, CallLowering, ArrayLowering, ShapeLowering
+):
     """Lowers one function; use :func:`lower_function`."""
 
     def __init__(self, src: FunctionSource, scope):
@@ -151,6 +154,7 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
         # raise if that value is an array; see lower_arrays.check_aliasing)
         self.in_place_aliases: dict = {}
         self.hazards: list = []
+        self.shapes_taken: dict = {}  # x.shape's value -> x (see lower_shapes)
 
     def lookup(self, node: ast.AST, name: str):
         """What the global ``name`` used at ``node`` is; an ambiguous one is an error."""
@@ -159,8 +163,12 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
 
     # --- errors ------------------------------------------------------------------
     def error(self, node: ast.AST, message: str, hint: str | None = None):
+        raise self.error_at(node, message, hint)
+
+    def error_at(self, node: ast.AST, message: str, hint: str | None = None):
+        """The error :meth:`error` raises, to raise later."""
         loc = self.src.loc(node)
-        raise UnsupportedError(message, loc, hint, self.src.line(loc))
+        return UnsupportedError(message, loc, hint, self.src.line(loc))
 
     def unsupported(self, node: ast.AST):
         what, hint = UNSUPPORTED.get(type(node), (None, None))
@@ -330,6 +338,8 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
                     next(e for e in target.elts if isinstance(e, ast.Starred))
                 )
             if not isinstance(value, TupleValue):
+                value = self.unpack_shape(target, value)  # n, d = X.shape
+            if value is None:
                 self.error(target, "cannot unpack a single number", "unpack a tuple")
             if len(value.items) != len(target.elts):
                 self.error(

@@ -45,11 +45,13 @@ class ArrayLowering:
 
     # --- static arguments -------------------------------------------------------
     def static(self, node: ast.expr, what: str):
-        """A literal int, bool, None or tuple of ints (an ``axis=``, ``keepdims=``)."""
+        """A literal int, bool, None or tuple of ints (an ``axis=``, ``keepdims=``),
+        or a name bound to one when the derivative is compiled (see
+        :meth:`ShapeLowering.static_name`)."""
         try:
             value = ast.literal_eval(node)
         except ValueError:
-            value = object()
+            value = self.static_name(node)  # red(x, axis=0) -> np.sum(a, axis=axis)
         ok = value is None or isinstance(value, (bool, int))
         if isinstance(value, tuple):
             ok = all(isinstance(v, int) and not isinstance(v, bool) for v in value)
@@ -57,7 +59,10 @@ class ArrayLowering:
             self.error(
                 node,
                 f"{what} must be a literal (an int, a tuple of ints, True/False or None)",
-                "the derivative's shape handling is decided when it is compiled",
+                f"it is decided when the derivative is compiled, and "
+                f"`{ast.unparse(node)}` is computed when the function runs: write "
+                "the value, a module-level constant, or a parameter of your helper "
+                "that the call gives a literal",
             )
         return value
 
@@ -277,12 +282,16 @@ class ArrayLowering:
         with self.b.at(self.src.loc(node)):
             if node.attr == "T":
                 return self.b.apply("transpose", x, method=True)
-            if node.attr in ("shape", "size"):
+            if node.attr == "size":
                 return self.b.apply(node.attr, x)
+        if node.attr == "shape":
+            return self.shape_of(node, x)
+        if node.attr == "ndim":
+            return self.ndim(node, x)
         self.error(
             node,
             f"attribute `.{node.attr}` is not supported",
-            "ad_compiler knows .T, .shape and .size of arrays",
+            "ad_compiler knows .T, .shape, .ndim and .size of arrays",
         )
 
     # --- indexing ----------------------------------------------------------------------
