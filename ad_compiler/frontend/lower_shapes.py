@@ -26,7 +26,8 @@ from __future__ import annotations
 import ast
 
 from ad_compiler.frontend.lower_values import TupleValue
-from ad_compiler.ir.nodes import Const, Var
+from ad_compiler.ir.nodes import Const, Eqn, Var
+from ad_compiler.ir.shapes import TUPLE
 
 
 class ShapeLowering:
@@ -45,24 +46,28 @@ class ShapeLowering:
     def unpack_shape(self, target: ast.Tuple | ast.List, value):
         """``n, d = s`` for ``s`` a shape: ``n = s[0]``, ``d = s[1]``; None when
         ``value`` is not a shape (the caller reports that)."""
-        if not isinstance(value, Var) or value.name not in self.shapes_taken:
+        if not isinstance(value, Var) or self.b.shape(value) != TUPLE:
             return None
-        array = self.shapes_taken[value.name]
+        array = self.shapes_taken.get(value.name)
+        for eqn in self.b.eqns:  # `s = X.shape` renamed the value X.shape gave
+            if isinstance(eqn, Eqn) and eqn.prim == "shape" and eqn.outs == (value,):
+                array = eqn.ins[0]
         count = len(target.elts)
         loc = self.src.loc(target)
-        self.hazards.append(
-            (
-                array.name,
-                self.error_at(
-                    target,
-                    f"cannot unpack the shape of `{array.name}` into {count} names: "
-                    f"it has another number of axes",
-                    f"unpack as many names as `{array.name}` has axes, or index "
-                    f"the shape: `{array.name}.shape[0]`",
-                ),
-                count,
+        if isinstance(array, Var):
+            self.hazards.append(
+                (
+                    array.name,
+                    self.error_at(
+                        target,
+                        f"cannot unpack the shape of `{array.name}` into {count} names: "
+                        f"it has another number of axes",
+                        f"unpack as many names as `{array.name}` has axes, or index "
+                        f"the shape: `{array.name}.shape[0]`",
+                    ),
+                    count,
+                )
             )
-        )
         items = []
         with self.b.at(loc):
             for k in range(count):

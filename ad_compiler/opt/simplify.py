@@ -121,6 +121,9 @@ def _maybe_int(atom, defs: dict[str, Eqn], depth: int = 0) -> bool:
         return True  # conservative: keep the conversion
     if d.ns == "py" and d.prim in _INT_RESULT or d.prim in ("len", "size"):
         return True
+    if d.prim == "getitem" and isinstance(d.ins[0], Var):  # x.shape[0]: an int
+        base = defs.get(d.ins[0].name)
+        return base is not None and base.prim == "shape"
     if d.prim == "select":
         return any(_maybe_int(a, defs, depth + 1) for a in d.ins[1:])
     if d.prim in _INT_CLOSED:
