@@ -199,9 +199,12 @@ def observed_writes(node: ast.FunctionDef, pairs: list, augmented: bool) -> list
     groups = _groups(pairs)
     found = []
     for k, pair in enumerate(pairs):
-        if k not in starts:
-            continue  # a binding in code that is not flattened (a nested def)
-        hit = _walk(ops, starts[k] + 1, pair[1], groups[pair[1]])
+        group = groups[pair[1]]
+        if k in starts:
+            hit = _walk(ops, starts[k] + 1, pair[1], group)
+        else:  # a binding in a nested function: any write counts (conservative)
+            writes = [i for i, op in enumerate(ops) if op[0] == "write"]
+            hit = next(((ops[i][1], i, i) for i in writes if ops[i][1] in group), None)
         if hit is not None:
             found.append((pair, hit[0], ops[hit[1]][2], ops[hit[2]][1:]))
     return found
