@@ -40,7 +40,8 @@ class ShapeLowering:
         with self.b.at(self.src.loc(node)):
             out = self.b.apply("shape", x)
         if isinstance(out, Var) and isinstance(x, Var):
-            self.shapes_taken[out.name] = x
+            text = ast.unparse(node.value) if isinstance(node, ast.Attribute) else None
+            self.shapes_taken[out.name] = (x, text or x.name)
         return out
 
     def unpack_shape(self, target: ast.Tuple | ast.List, value):
@@ -48,26 +49,23 @@ class ShapeLowering:
         ``value`` is not a shape (the caller reports that)."""
         if not isinstance(value, Var) or self.b.shape(value) != TUPLE:
             return None
-        array = self.shapes_taken.get(value.name)
+        array, text = self.shapes_taken.get(value.name, (None, None))
         for eqn in self.b.eqns:  # `s = X.shape` renamed the value X.shape gave
             if isinstance(eqn, Eqn) and eqn.prim == "shape" and eqn.outs == (value,):
                 array = eqn.ins[0]
+                texts = [t for a, t in self.shapes_taken.values() if a == array]
+                text = texts[-1] if texts else getattr(array, "name", None)
         count = len(target.elts)
         loc = self.src.loc(target)
         if isinstance(array, Var):
-            self.hazards.append(
-                (
-                    array.name,
-                    self.error_at(
-                        target,
-                        f"cannot unpack the shape of `{array.name}` into {count} names: "
-                        f"it has another number of axes",
-                        f"unpack as many names as `{array.name}` has axes, or index "
-                        f"the shape: `{array.name}.shape[0]`",
-                    ),
-                    count,
-                )
+            error = self.error_at(
+                target,
+                f"cannot unpack the shape of `{text}` into {count} names: "
+                "it has another number of axes",
+                f"unpack as many names as it has axes, or index the shape: "
+                f"`{text}.shape[0]`",
             )
+            self.hazards.append((array.name, error, count))
         items = []
         with self.b.at(loc):
             for k in range(count):
