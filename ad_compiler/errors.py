@@ -134,18 +134,6 @@ class CompileErrors(CompileError):
         return f"{text}\n{n} error{'s' if n > 1 else ''} generated." if n > 1 else text
 
 
-class CompileWarning(UserWarning):
-    """Something the derivative does differently from the function, on purpose
-    (a ``print`` it does not run): issued with :func:`warnings.warn_explicit`
-    at the user's file and line, so Python shows that line."""
-
-    def __init__(self, message: str, loc: Loc | None = None, hint: str | None = None):
-        super().__init__(f"{message} ({hint})" if hint else message)
-        self.message = message
-        self.loc = loc
-        self.hint = hint
-
-
 class UnsupportedError(CompileError):
     """A construct outside the subset ad_compiler differentiates."""
 

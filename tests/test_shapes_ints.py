@@ -1,7 +1,7 @@
 """Sizes and integers (issue 16, item 5): ``n, d = X.shape``, ``X.ndim``,
 integer arithmetic on sizes in bounds, slices and shapes, ``divmod``,
 ``int()``/``float()``, static ``axis=``/``keepdims=`` given through a helper's
-parameters or a module constant, and ``print`` (dropped, with a warning).
+parameters or a module constant (``print`` is tests/test_print.py).
 
 Sizes have no derivative; every function here is checked against central
 differences in reverse mode (``grad``) and forward mode (``jvp`` along a
@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
 
 from ad_compiler import grad, hessian, jvp
-from ad_compiler.errors import CompileError, CompileWarning
+from ad_compiler.errors import CompileError
 
 H = 1e-6
 RNG = np.random.default_rng(16)
@@ -128,12 +127,6 @@ def axis_tuple(X):
     return red(np.sin(X), (0, 1))
 
 
-def printing(X):
-    n, d = X.shape
-    print("rows", n, f"mean {np.mean(X):.3f}", sep=", ", end="\n")
-    return np.sum(X**2) / n
-
-
 ARRAY_FUNCTIONS = [
     unpack_shape,
     unpack_named_shape,
@@ -218,28 +211,6 @@ def test_the_emitted_code_reads_sizes_as_the_user_wrote_them():
     assert "np.reshape(X, (rows, -1))" in source
 
 
-def test_print_is_dropped_with_a_located_warning():
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        g = grad(printing)
-        source = g.source
-    (w,) = [w for w in caught if issubclass(w.category, CompileWarning)]
-    assert w.lineno == printing.__code__.co_firstlineno + 2
-    assert "`print` is not run by the derivative" in str(w.message)
-    assert "print(" not in source
-    np.testing.assert_allclose(g(X), numeric_grad(printing, X), rtol=1e-6)
-
-
-def to_a_file(X):
-    print(np.sum(X), file=None)
-    return np.sum(X)
-
-
-def test_print_to_a_file_is_refused():
-    with pytest.raises(CompileError, match=r"`print\(\.\.\., file=\.\.\.\)`"):
-        grad(to_a_file)(X)
-
-
 CLI_FILE = """\
 import numpy as np
 
@@ -254,13 +225,12 @@ def loss(X, w):
     n, d = X.shape
     r = X @ w
     q, m = divmod(n, 2)
-    print("loss", np.sum(r**2) / n, f"{d:3d} {q}")
     return np.sum(red(X[:q]) ** 2) + np.sum(r**2) / (2 * n) + X.ndim * m
 """
 
 
 @pytest.mark.slow  # two subprocesses
-def test_the_cli_compiles_sizes_and_drops_print(tmp_path):
+def test_the_cli_compiles_sizes(tmp_path):
     path = tmp_path / "shapes.py"
     path.write_text(CLI_FILE)
     out = tmp_path / "out.py"
@@ -271,9 +241,8 @@ def test_the_cli_compiles_sizes_and_drops_print(tmp_path):
         text=True,
     )
     assert run.returncode == 0, run.stderr
-    assert f"{path}:14: CompileWarning: `print` is not run" in run.stderr
     emitted = out.read_text()
-    assert "print(" not in emitted and "loss" in emitted
+    assert "n = X.shape[0]" in emitted and "q = n // 2" in emitted
     namespace: dict = {}
     exec(compile(emitted, str(out), "exec"), namespace)
     Xc, w = RNG.uniform(0.5, 1.5, (5, 3)), RNG.uniform(-1, 1, 3)
@@ -281,14 +250,12 @@ def test_the_cli_compiles_sizes_and_drops_print(tmp_path):
     exec(compile(CLI_FILE, str(path), "exec"), source_ns)
     f = source_ns["loss"]
     gX, gw = namespace["loss_grad"](Xc, w)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        np.testing.assert_allclose(
-            gw, numeric_grad(lambda v: f(Xc, v), w), rtol=1e-6, atol=1e-8
-        )
-        np.testing.assert_allclose(
-            gX, numeric_grad(lambda v: f(v, w), Xc), rtol=1e-6, atol=1e-8
-        )
+    np.testing.assert_allclose(
+        gw, numeric_grad(lambda v: f(Xc, v), w), rtol=1e-6, atol=1e-8
+    )
+    np.testing.assert_allclose(
+        gX, numeric_grad(lambda v: f(v, w), Xc), rtol=1e-6, atol=1e-8
+    )
     wrong = subprocess.run(
         [sys.executable, "-m", "ad_compiler.tools.cli", "compile", str(path)]
         + ["--function", "loss", "--shape", "X=n,3,2", "w=2"],

@@ -31,7 +31,7 @@ from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
 from ad_compiler.frontend.lower_shapes import ShapeLowering
 from ad_compiler.frontend.lower_values import TupleValue
-from ad_compiler.frontend.prints import drop_print, is_print
+from ad_compiler.frontend.prints import is_print, lower_print
 from ad_compiler.frontend.scope import ValueRef, checked_lookup, literal_number
 from ad_compiler.frontend.source import FunctionSource
 from ad_compiler.ir.builder import IRBuilder
@@ -286,7 +286,7 @@ class Lowerer(
 
     def stmt_Expr(self, stmt: ast.Expr):
         if is_print(self, stmt.value):
-            return drop_print(self, stmt.value)  # with a warning
+            return lower_print(self, stmt.value)  # kept: an effect
         self.expr(stmt.value)  # evaluated for its errors; its value is unused
 
     def stmt_Assign(self, stmt: ast.Assign):

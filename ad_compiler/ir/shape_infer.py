@@ -130,6 +130,8 @@ def infer(fn, same_as: dict | None = None) -> dict:
                 items if old is None else [join(a, b) for a, b in zip(old, items)]
             )
             return
+        if e.prim == "print":
+            return
         if e.prim in ("call", "tape"):
             out = SCALAR if e.prim == "call" and all(s == SCALAR for s in ins) else None
             for o in e.outs:
