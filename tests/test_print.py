@@ -236,3 +236,21 @@ def test_the_cli_emits_the_prints_and_they_print_the_same(tmp_path):
     mine, emitted = both.split("---\n")
     assert mine.count("\n") == 3 and "3 features" in mine
     assert emitted == mine
+
+
+def ints_and_floats(x):
+    n = 3
+    for i in range(n):
+        print(1, i, i * 1.0, n // 2, 2 * 3, -0.0, True, 1e300 * 10)
+        x = x * 1.5 + i
+    print()
+    print("a", "b", sep="")
+    return x
+
+
+def test_numbers_print_with_their_python_types(capsys):
+    expected = run_and_capture(capsys, ints_and_floats, 2.0)
+    assert "1 0 0.0 1 6 -0.0 True 1e+301" in expected  # `i * 1.0` is a float
+    assert run_and_capture(capsys, grad(ints_and_floats), 2.0) == expected
+    jvp_run = run_and_capture(capsys, lambda: jvp(ints_and_floats, (2.0,), (1.0,)))
+    assert jvp_run == expected

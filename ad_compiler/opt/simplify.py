@@ -107,6 +107,10 @@ _INT_RESULT = where(result="int") | where(result="bool")
 _INT_CLOSED = where(result="closed")
 
 
+# what ``defs`` holds for the index of a ``range`` loop: an int, as a length is
+_RANGE_INDEX = Eqn("len", (Var("range_index"),), (Var("range"),), None)
+
+
 def _maybe_int(atom, defs: dict[str, Eqn], depth: int = 0) -> bool:
     """Whether ``atom`` may be an int or bool that ``* 1.0`` would make a float
     (``x * 1.0`` is not ``x`` then: ``(2**53 + 1) * 1.0 - 2**53`` is 0.0, the
@@ -442,6 +446,9 @@ class _Simplifier:
         value every iteration passes on unchanged is its init, and stops being
         carried (the body is walked again if that is found only after it)."""
         inits = tuple(self.sub(a) for a in s.inits)
+        if isinstance(s, For) and s.over == "range":
+            for i in s.index:  # range gives ints: `i * 1.0` is not `i` (print shows it)
+                self.defs[i.name] = _RANGE_INDEX
         invariant: set[int] = set()
         local = defined_names(s.body)
 
