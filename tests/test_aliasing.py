@@ -391,3 +391,17 @@ def test_the_cli_accepts_a_view_taken_after_the_writes(tmp_path):
         namespace["slice_after_a_fill_loop_grad"](x),
         [0.0, 4 * x[1] ** 3, 4 * x[2] ** 3],
     )
+
+
+def write_into_a_view_of_an_argument(x):
+    a = x[1:]
+    a[0] = 3.0
+    return np.sum(a * a)
+
+
+def test_a_write_into_a_view_of_an_argument_is_seen_by_the_caller():
+    with pytest.raises(CompileError) as info:
+        grad(write_into_a_view_of_an_argument)(np.ones(3))
+    assert info.value.message.endswith(
+        "before `x` is read (by the caller, which passed it): Python would change both"
+    )

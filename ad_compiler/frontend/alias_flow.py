@@ -43,8 +43,10 @@ class Program:
 
 
 class _Flattener:
-    def __init__(self, aliases: dict, augmented: bool):
+    def __init__(self, aliases: dict, augmented: bool, params: list):
         self.p = Program([])
+        # the caller still holds the arguments: at a return it sees them
+        self.params = params
         self.augmented = augmented  # whether `x += v` may write into an array
         self.aliases = aliases  # id(statement) -> [alias index ...]
         self.loops: list = []  # (head, [indices of jumps to the exit to patch])
@@ -124,12 +126,19 @@ class _Flattener:
             self.emit("jump", [self.loops[-1][0]])
         elif isinstance(s, ast.Return):
             self.reads(s.value)
-            self.emit("jump", [])  # the end of the function: no path on
+            self.returns()
         elif isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             self.reads(s)  # what a nested function reads, read where it is made
             self.emit("bind", s.name, s)
         else:  # expressions and whatever else: everything it names, read
             self.reads(s)
+
+    def returns(self) -> None:
+        """The end of the function: the caller reads its arguments (a write
+        into a view of one changes the caller's array); no path goes on."""
+        for name in self.params:
+            self.emit("read", name, None)
+        self.emit("jump", [])
 
     def loop(self, s) -> None:
         """``head: [test] fork(out); [bind target]; body; jump head; out: orelse``;
@@ -192,8 +201,11 @@ def observed_writes(node: ast.FunctionDef, pairs: list, augmented: bool) -> list
     aliases: dict = {}
     for k, (stmt, _, _) in enumerate(pairs):
         aliases.setdefault(id(stmt), []).append(k)
-    flat = _Flattener(aliases, augmented)
+    args = node.args
+    params = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
+    flat = _Flattener(aliases, augmented, params)
     flat.block(node.body)
+    flat.returns()
     ops = flat.p.ops
     starts = {op[1]: i for i, op in enumerate(ops) if op[0] == "alias"}
     groups = _groups(pairs)

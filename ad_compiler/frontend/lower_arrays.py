@@ -577,10 +577,14 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
     # the pair whose own name is written first: its message is the plainest
     found.sort(key=lambda f: f[1] not in (f[0][1], f[0][2]))
     for (sub, target, source), name, write, (seen, read) in found:
-        line, seen_line = lowerer.src.loc(write).line, lowerer.src.loc(read).line
-        when = f"line {seen_line}" + (
-            ", in the loop's next iteration" if seen_line <= line else ""
-        )
+        line = lowerer.src.loc(write).line
+        if read is None:  # an argument: the caller reads it after the return
+            when = "by the caller, which passed it"
+        else:
+            seen_line = lowerer.src.loc(read).line
+            when = f"line {seen_line}" + (
+                ", in the loop's next iteration" if seen_line <= line else ""
+            )
         message = (
             f"`{target}` may share its array with `{source}`, and "
             f"`{name}` is written into (line {line}) before `{seen}` is read "
