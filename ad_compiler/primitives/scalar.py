@@ -795,21 +795,21 @@ def _fstring_text(parts, values) -> str:
             if part[0] == "s":
                 body += part[1].replace("{", "{{").replace("}", "}}")
             else:
-                conversion = f"!{part[1]}" if part[1] else ""
+                mark = f"!{part[1]}" if part[1] else ""
                 spec = f":{part[2]}" if part[2] else ""
-                body += f"{{{text}{conversion}{spec}}}"
+                body += f"{{{text}{mark}{spec}}}"
         return "f" + repr(body)
     pieces = []
     for part, text in rendered:
         if part[0] == "s":
             pieces.append(repr(part[1]))
         else:
-            conversion = {"r": "repr", "a": "ascii", "s": "str"}.get(part[1])
-            value = f"{conversion}({text})" if conversion else text
+            call = {"r": "repr", "a": "ascii", "s": "str"}.get(part[1])
+            value = f"{call}({text})" if call else f"{text}"
             if part[2]:
                 pieces.append(f"format({value}, {part[2]!r})")
             else:  # format(v, "") is str(v)
-                pieces.append(value if conversion else f"str({text})")
+                pieces.append(value if call else f"str({text})")
     return " + ".join(pieces) if pieces else "''"
 
 

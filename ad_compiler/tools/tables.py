@@ -23,7 +23,6 @@ from ad_compiler.ad.rules import rule_for
 from ad_compiler.errors import CompileError, UsageError
 from ad_compiler.ir.builder import NumericOps, Ops
 from ad_compiler.ir.nodes import (
-    without_prints,
     Const,
     Eqn,
     For,
@@ -32,6 +31,7 @@ from ad_compiler.ir.nodes import (
     Var,
     While,
     tree_leaves,
+    without_prints,
 )
 from ad_compiler.primitives.table import PRIMITIVES
 
