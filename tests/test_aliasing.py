@@ -405,3 +405,22 @@ def test_a_write_into_a_view_of_an_argument_is_seen_by_the_caller():
     assert info.value.message.endswith(
         "before `x` is read (by the caller, which passed it): Python would change both"
     )
+
+
+def write_on_each_path(x):
+    a = x * 1.0
+    b = a.T
+    if x[0] > 0:
+        a[0] = 1.0
+        return np.sum(a)
+    a[1] = 2.0
+    return np.sum(b)
+
+
+def test_the_write_named_is_one_the_read_can_see():
+    first = write_on_each_path.__code__.co_firstlineno
+    with pytest.raises(CompileError) as info:
+        grad(write_on_each_path)(np.ones(3))
+    assert f"written into (line {first + 6}) before `b` is read (line {first + 7})" in (
+        info.value.message
+    )

@@ -224,32 +224,36 @@ def observed_writes(node: ast.FunctionDef, pairs: list, augmented: bool) -> list
 
 def _walk(ops: list, start: int, target: str, group: set):
     """The first (name, op index of the write, op index of the read) of a write
-    to a name of ``group`` that a read of another name of it observes on some path from ``start``, before
-    ``target`` is bound again; None if there is none."""
+    to a name of ``group`` that a read of another name of it observes on some
+    path from ``start`` before ``target`` is bound again; None if none.
+
+    A may-analysis to a fixed point: ``pending[pc]`` is the set of the writes
+    (name, op index) into the group's names made on some path from ``start``
+    to ``pc``.  A read of ``y`` at ``pc`` observes a write to ``x != y``
+    exactly when such a write is in that union (each holds on its own path),
+    so merging paths loses nothing, and the work is linear in the program
+    times the group's writes."""
+    pending: dict[int, frozenset] = {}
     todo = [(start, frozenset())]
-    seen = set()
     while todo:
-        state = todo.pop()
-        if state in seen:
+        pc, writes = todo.pop()
+        if pc >= len(ops) or pc in pending and writes <= pending[pc]:
             continue
-        seen.add(state)
-        pc, pending = state
-        if pc >= len(ops):
-            continue
+        writes = writes | pending.get(pc, frozenset())
+        pending[pc] = writes
         op, name, _ = ops[pc]
         if op == "jump":
-            todo.extend((t, pending) for t in name)
+            todo.extend((t, writes) for t in name)
             continue
         if op == "fork":
-            todo.extend((t, pending) for t in name)
+            todo.extend((t, writes) for t in name)
         elif op == "bind" and name == target:
             continue  # this alias is over (the next one is checked on its own)
         elif op == "write" and name in group:
-            if all(w != name for w, _ in pending):
-                pending = pending | {(name, pc)}
+            writes = writes | {(name, pc)}
         elif op == "read" and name in group:
-            for w, at in sorted(pending, key=lambda p: p[1]):
-                if w != name:
-                    return w, at, pc
-        todo.append((pc + 1, pending))
+            seen = sorted((at, w) for w, at in writes if w != name)
+            if seen:
+                return seen[0][1], seen[0][0], pc
+        todo.append((pc + 1, writes))
     return None
