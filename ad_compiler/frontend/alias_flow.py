@@ -47,6 +47,7 @@ class _Flattener:
         self.p = Program([])
         # the caller still holds the arguments: at a return it sees them
         self.params = params
+        self.late: list = []  # names read by nested functions and lambdas
         self.augmented = augmented  # whether `x += v` may write into an array
         self.aliases = aliases  # id(statement) -> [alias index ...]
         self.loops: list = []  # (head, [indices of jumps to the exit to patch])
@@ -135,9 +136,13 @@ class _Flattener:
 
     def returns(self) -> None:
         """The end of the function: the caller reads its arguments (a write
-        into a view of one changes the caller's array); no path goes on."""
+        into a view of one changes the caller's array), and a nested function
+        or lambda may be called up to here, reading what it names when it
+        runs; no path goes on."""
         for name in self.params:
             self.emit("read", name, None)
+        for name in self.late:
+            self.emit("read", name, "nested")
         self.emit("jump", [])
 
     def loop(self, s) -> None:
@@ -204,6 +209,15 @@ def observed_writes(node: ast.FunctionDef, pairs: list, augmented: bool) -> list
     args = node.args
     params = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
     flat = _Flattener(aliases, augmented, params)
+    flat.late = sorted(
+        {
+            n.id
+            for sub in ast.walk(node)
+            if isinstance(sub, (ast.Lambda, ast.FunctionDef)) and sub is not node
+            for n in ast.walk(sub)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+    )
     flat.block(node.body)
     flat.returns()
     ops = flat.p.ops

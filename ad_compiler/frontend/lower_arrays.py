@@ -580,6 +580,8 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
         line = lowerer.src.loc(write).line
         if read is None:  # an argument: the caller reads it after the return
             when = "by the caller, which passed it"
+        elif read == "nested":
+            when = "by a nested function or lambda, which may run later"
         else:
             seen_line = lowerer.src.loc(read).line
             when = f"line {seen_line}" + (
