@@ -96,6 +96,8 @@ def jvp_block(stmts, b: IRBuilder, tangent: dict) -> None:
             _jvp_push(eqn, b, tangent)
             continue
         b.emit(eqn)
+        if eqn.prim == "print":  # the user's print: no value, no tangent
+            continue
         dins = [tangent.get(a.name) if isinstance(a, Var) else None for a in eqn.ins]
         if all(d is None for d in dins):
             continue

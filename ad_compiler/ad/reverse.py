@@ -51,6 +51,7 @@ from ad_compiler.ir.nodes import (
     rename_vars,
     shift_tree,
     verify,
+    without_prints,
 )
 
 
@@ -149,6 +150,8 @@ def _vjp_block(stmts, b: IRBuilder, adjoint: dict, active, params, tapes) -> Non
             continue
         if eqn.prim == "call":
             _vjp_call(eqn, b, adjoint, active)
+            continue
+        if eqn.prim == "print":  # printed by the forward sweep: nothing to undo
             continue
         g = adjoint.pop(eqn.out.name, None)
         if g is None:
@@ -299,7 +302,8 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
             return Var(renames[a.name])
         return a
 
-    body = map_atoms(s.body, r, rename_outs=True)
+    # recomputing an iteration must not print again: the forward sweep printed
+    body = map_atoms(without_prints(s.body), r, rename_outs=True)
     bound = {v.name for v in s.index + s.carried} | defined_names(s.body)
     outside = sorted(
         (_reads(s.body) | {a.name for a in s.nexts if isinstance(a, Var)}) - bound

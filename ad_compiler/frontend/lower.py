@@ -29,6 +29,7 @@ from ad_compiler.frontend.lower_arrays import ArrayLowering, check_aliasing
 from ad_compiler.frontend.lower_calls import CallLowering
 from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
+from ad_compiler.frontend.lower_shapes import ShapeLowering
 from ad_compiler.frontend.lower_values import TupleValue
 from ad_compiler.frontend.recovery import (
     Recovery,
@@ -36,6 +37,7 @@ from ad_compiler.frontend.recovery import (
     poison_signature,
     recover,
 )
+from ad_compiler.frontend.prints import is_print, lower_print
 from ad_compiler.frontend.scope import ValueRef, checked_lookup, literal_number
 from ad_compiler.frontend.source import FunctionSource
 from ad_compiler.ir.builder import IRBuilder
@@ -120,7 +122,9 @@ def _assigned_names(node: ast.FunctionDef, text: str) -> set[str]:
     return names
 
 
-class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
+class Lowerer(
+    ControlLowering, ExpressionLowering, CallLowering, ArrayLowering, ShapeLowering
+):
     """Lowers one function; use :func:`lower_function`."""
 
     def __init__(self, src: FunctionSource, scope):
@@ -159,6 +163,7 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
         self.hazards: list = []
         self.recovery = None  # a frontend.recovery.Recovery: collect every error
         self.poisoned = False  # a statement failed (recovery.py)
+        self.shapes_taken: dict = {}  # x.shape's value -> x (see lower_shapes)
 
     def lookup(self, node: ast.AST, name: str):
         """What the global ``name`` used at ``node`` is; an ambiguous one is an error."""
@@ -167,8 +172,12 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
 
     # --- errors ------------------------------------------------------------------
     def error(self, node: ast.AST, message: str, hint: str | None = None):
+        raise self.error_at(node, message, hint)
+
+    def error_at(self, node: ast.AST, message: str, hint: str | None = None):
+        """The error :meth:`error` raises, to raise later."""
         loc = self.src.loc(node)
-        raise UnsupportedError(message, loc, hint, self.src.line(loc))
+        return UnsupportedError(message, loc, hint, self.src.line(loc))
 
     def unsupported(self, node: ast.AST):
         what, hint = UNSUPPORTED.get(type(node), (None, None))
@@ -299,6 +308,8 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
         pass
 
     def stmt_Expr(self, stmt: ast.Expr):
+        if is_print(self, stmt.value):
+            return lower_print(self, stmt.value)  # kept: an effect
         self.expr(stmt.value)  # evaluated for its errors; its value is unused
 
     def stmt_Assign(self, stmt: ast.Assign):
@@ -353,6 +364,8 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
                     next(e for e in target.elts if isinstance(e, ast.Starred))
                 )
             if not isinstance(value, TupleValue):
+                value = self.unpack_shape(target, value)  # n, d = X.shape
+            if value is None:
                 self.error(target, "cannot unpack a single number", "unpack a tuple")
             if len(value.items) != len(target.elts):
                 self.error(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 
 from ad_compiler.errors import UnsupportedError
+from ad_compiler.frontend.alias_flow import observed_writes
 from ad_compiler.frontend.callees import source_of
 from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
 from ad_compiler.ir.nodes import Const
@@ -45,11 +46,13 @@ class ArrayLowering:
 
     # --- static arguments -------------------------------------------------------
     def static(self, node: ast.expr, what: str):
-        """A literal int, bool, None or tuple of ints (an ``axis=``, ``keepdims=``)."""
+        """A literal int, bool, None or tuple of ints (an ``axis=``, ``keepdims=``),
+        or a name bound to one when the derivative is compiled (see
+        :meth:`ShapeLowering.static_name`)."""
         try:
             value = ast.literal_eval(node)
         except ValueError:
-            value = object()
+            value = self.static_name(node)  # red(x, axis=0) -> np.sum(a, axis=axis)
         ok = value is None or isinstance(value, (bool, int))
         if isinstance(value, tuple):
             ok = all(isinstance(v, int) and not isinstance(v, bool) for v in value)
@@ -57,7 +60,10 @@ class ArrayLowering:
             self.error(
                 node,
                 f"{what} must be a literal (an int, a tuple of ints, True/False or None)",
-                "the derivative's shape handling is decided when it is compiled",
+                f"it is decided when the derivative is compiled, and "
+                f"`{ast.unparse(node)}` is computed when the function runs: write "
+                "the value, a module-level constant, or a parameter of your helper "
+                "that the call gives a literal",
             )
         return value
 
@@ -277,12 +283,16 @@ class ArrayLowering:
         with self.b.at(self.src.loc(node)):
             if node.attr == "T":
                 return self.b.apply("transpose", x, method=True)
-            if node.attr in ("shape", "size"):
+            if node.attr == "size":
                 return self.b.apply(node.attr, x)
+        if node.attr == "shape":
+            return self.shape_of(node, x)
+        if node.attr == "ndim":
+            return self.ndim(node, x)
         self.error(
             node,
             f"attribute `.{node.attr}` is not supported",
-            "ad_compiler knows .T, .shape and .size of arrays",
+            "ad_compiler knows .T, .shape, .ndim and .size of arrays",
         )
 
     # --- indexing ----------------------------------------------------------------------
@@ -540,37 +550,55 @@ def user_call_aliases(scope, src, local_names, depth: int = 0):
 
 
 def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
-    """Reject writes into an array that another name may share.
+    """Reject a write into an array that another name may share and read later.
 
     ``x[i] = v`` is lowered to a new version of ``x``; in Python it changes the
     one array object, and so every other name for it (``y = x``, a slice or
     ``.T`` of it).  ``x += v`` changes an array in place too.  The two agree
-    exactly when the written array has no other name, which this checks from
-    the source: conservative, and never silently different from Python.
-    Augmented assignments count as writes only in code that calls NumPy (for
-    numbers, ``s = t; s += 1`` leaves ``t`` alone).
+    unless another name for the array is read after the write
+    (:func:`ad_compiler.frontend.alias_flow.observed_writes` follows the paths
+    from each alias): an alias taken after the last write, or one bound anew
+    before it is read again, is fine.  Conservative (both arms of a branch
+    count), and never silently different from Python.  Augmented assignments
+    count as writes only in code that calls NumPy (for numbers, ``s = t;
+    s += 1`` leaves ``t`` alone).
     """
     written, in_place = writes(lowerer, node)
     if not written and not in_place:
         return
     calls = user_call_aliases(lowerer.scope, lowerer.src, lowerer.locals)
-    for sub, target, value in _alias_pairs(node):
-        for source in sorted(_aliased_names(value, calls) - {target}):
-            if source not in lowerer.locals:
-                continue
-            for name in (target, source):
-                write = written.get(name) or in_place.get(name)
-                if write is None:
-                    continue
-                message = (
-                    f"`{target}` may share its array with `{source}`, and "
-                    f"`{name}` is written into (line "
-                    f"{lowerer.src.loc(write).line}): Python would change both"
-                )
-                hint = f"make a copy: {target} = {ast.unparse(value)}.copy()"
-                if isinstance(sub, (ast.For, ast.AsyncFor)):
-                    hint = f"write into a copy: {target} = {target}.copy() first"
-                refuse_alias_write(lowerer, sub, lowerer, name, written, message, hint)
+    pairs = [
+        (sub, target, source)
+        for sub, target, value in _alias_pairs(node)
+        for source in sorted(_aliased_names(value, calls) - {target})
+        if source in lowerer.locals
+    ]
+    found = observed_writes(node, pairs, augmented=bool(in_place))
+    # the pair whose own name is written first: its message is the plainest
+    found.sort(key=lambda f: f[1] not in (f[0][1], f[0][2]))
+    for (sub, target, source), name, write, (seen, read) in found:
+        line = lowerer.src.loc(write).line
+        if read is None:  # an argument: the caller reads it after the return
+            when = "by the caller, which passed it"
+        elif read == "nested":
+            when = "by a nested function or lambda, which may run later"
+        else:
+            seen_line = lowerer.src.loc(read).line
+            when = f"line {seen_line}" + (
+                ", in the loop's next iteration" if seen_line <= line else ""
+            )
+        message = (
+            f"`{target}` may share its array with `{source}`, and "
+            f"`{name}` is written into (line {line}) before `{seen}` is read "
+            f"({when}): Python would change both"
+        )
+        if isinstance(sub, (ast.For, ast.AsyncFor)):
+            hint = f"write into a copy: {target} = {target}.copy() first"
+        else:
+            hint = f"make a copy: {target} = {ast.unparse(sub.value)}.copy()"
+        if isinstance(write, ast.Subscript):
+            lowerer.error(sub, message, hint)
+        refuse_alias_write(lowerer, sub, lowerer, name, {}, message, hint)
 
 
 def refuse_alias_write(at, node, owner, name, written, message, hint) -> None:

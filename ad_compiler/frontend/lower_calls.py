@@ -78,6 +78,8 @@ class CallLowering:
                 f"`{callee}` is supported only as what a `for` loop runs over",
                 "use it in a `for` statement",
             )
+        if q == "builtins.divmod":
+            return self.divmod(node, callee)
         if q == "builtins.len":
             self.arity(node, callee, node.args, 1)
             arg = node.args[0]

@@ -322,6 +322,23 @@ def iter_eqns(stmts):
             yield s
 
 
+def without_prints(stmts) -> tuple:
+    """The body without the user's ``print`` equations, nested blocks included
+    (code that recomputes values another part already computed and printed)."""
+    out = []
+    for s in stmts:
+        if isinstance(s, Eqn) and s.prim == "print":
+            continue
+        if isinstance(s, If):
+            s = replace(s, then=without_prints(s.then), orelse=without_prints(s.orelse))
+        elif isinstance(s, While):
+            s = replace(s, test=without_prints(s.test), body=without_prints(s.body))
+        elif isinstance(s, For):
+            s = replace(s, body=without_prints(s.body))
+        out.append(s)
+    return tuple(out)
+
+
 def defined_names(stmts) -> set[str]:
     """Every name a body binds, nested blocks included."""
     names: set[str] = set()

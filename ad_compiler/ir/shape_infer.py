@@ -130,6 +130,8 @@ def infer(fn, same_as: dict | None = None) -> dict:
                 items if old is None else [join(a, b) for a, b in zip(old, items)]
             )
             return
+        if e.prim == "print":
+            return
         if e.prim in ("call", "tape"):
             out = SCALAR if e.prim == "call" and all(s == SCALAR for s in ins) else None
             for o in e.outs:
@@ -187,7 +189,11 @@ def infer(fn, same_as: dict | None = None) -> dict:
             env[c.name] = shape
 
     block(fn.body)
-    for name, error in fn.hazards:  # (checked on the function as lowered)
-        if env.get(name, SCALAR) != SCALAR:
+    for name, error, *rank in fn.hazards:  # (checked on the function as lowered)
+        shape = env.get(name, SCALAR)
+        if rank and fn.param_shapes and shape not in (None, TUPLE):
+            if len(shape) != rank[0]:
+                raise error  # `n, d = x.shape` of an x with another number of axes
+        if not rank and shape != SCALAR:
             raise error  # an in-place `x += v` on an array another name shares
     return env

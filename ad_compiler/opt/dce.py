@@ -43,6 +43,10 @@ def _dce_block(stmts, live: set, columns: dict) -> tuple:
             if s is not None:
                 keep.append(s)
             continue
+        if isinstance(s, Eqn) and s.prim == "print":  # the user's: always kept
+            keep.append(s)
+            live.update(a.name for a in s.ins if isinstance(a, Var))
+            continue
         if isinstance(s, Eqn) and PRIMITIVES[s.prim].effect and not s.outs:
             tape = s.ins[0].name
             if tape in live:

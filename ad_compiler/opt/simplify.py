@@ -107,6 +107,10 @@ _INT_RESULT = where(result="int") | where(result="bool")
 _INT_CLOSED = where(result="closed")
 
 
+# what ``defs`` holds for the index of a ``range`` loop: an int, as a length is
+_RANGE_INDEX = Eqn("len", (Var("range_index"),), (Var("range"),), None)
+
+
 def _maybe_int(atom, defs: dict[str, Eqn], depth: int = 0) -> bool:
     """Whether ``atom`` may be an int or bool that ``* 1.0`` would make a float
     (``x * 1.0`` is not ``x`` then: ``(2**53 + 1) * 1.0 - 2**53`` is 0.0, the
@@ -121,6 +125,9 @@ def _maybe_int(atom, defs: dict[str, Eqn], depth: int = 0) -> bool:
         return True  # conservative: keep the conversion
     if d.ns == "py" and d.prim in _INT_RESULT or d.prim in ("len", "size"):
         return True
+    if d.prim == "getitem" and isinstance(d.ins[0], Var):  # x.shape[0]: an int
+        base = defs.get(d.ins[0].name)
+        return base is not None and base.prim == "shape"
     if d.prim == "select":
         return any(_maybe_int(a, defs, depth + 1) for a in d.ins[1:])
     if d.prim in _INT_CLOSED:
@@ -439,6 +446,9 @@ class _Simplifier:
         value every iteration passes on unchanged is its init, and stops being
         carried (the body is walked again if that is found only after it)."""
         inits = tuple(self.sub(a) for a in s.inits)
+        if isinstance(s, For) and s.over == "range":
+            for i in s.index:  # range gives ints: `i * 1.0` is not `i` (print shows it)
+                self.defs[i.name] = _RANGE_INDEX
         invariant: set[int] = set()
         local = defined_names(s.body)
 

@@ -10,6 +10,7 @@ cheapest in terms of it (``exp``, ``tanh``, ``sqrt``...).
 from __future__ import annotations
 
 import math
+import re
 
 import numpy
 
@@ -24,6 +25,7 @@ from ad_compiler.primitives.edges import (
 )
 from ad_compiler.primitives.registry import (
     PREC_ADD,
+    PREC_ATOM,
     PREC_CMP,
     PREC_MUL,
     PREC_NEG,
@@ -759,6 +761,58 @@ register(
     ),
 )
 
+# an expression that can stand in an f-string's braces as it is: no quotes,
+# backslashes, braces, or the ! : = # that would end or change the field
+_IN_BRACES = re.compile(r"[A-Za-z0-9_.\[\]() +\-*/,%@]+\Z")
+
+
+def _render_print(params, texts, atoms):
+    """``print(a, "text", f"x = {v:.3f}", sep=", ")``: strings are ``repr``s of
+    the parsed values; an f-string is rebuilt from its parts, as an f-string
+    when every value in it is spelled without quotes, backslashes, braces or
+    ``! : = #`` (a format spec is checked by the front end), else as
+    ``"x = " + format(expr, ".3f")``."""
+    values = iter(texts)
+    args = []
+    for item in params["args"]:
+        if item[0] == "v":
+            args.append(next(values))
+        elif item[0] == "s":
+            args.append(repr(item[1]))
+        else:
+            args.append(_fstring_text(item[1], values))
+    for key in ("sep", "end"):
+        if params.get(key) is not None:
+            args.append(f"{key}={params[key]!r}")
+    return f"print({', '.join(args)})", PREC_ATOM
+
+
+def _fstring_text(parts, values) -> str:
+    rendered = [(p, next(values) if p[0] == "v" else None) for p in parts]
+    if all(t is None or _IN_BRACES.match(t) for _, t in rendered):
+        body = ""
+        for part, text in rendered:
+            if part[0] == "s":
+                body += part[1].replace("{", "{{").replace("}", "}}")
+            else:
+                mark = f"!{part[1]}" if part[1] else ""
+                spec = f":{part[2]}" if part[2] else ""
+                body += f"{{{text}{mark}{spec}}}"
+        return "f" + repr(body)
+    pieces = []
+    for part, text in rendered:
+        if part[0] == "s":
+            pieces.append(repr(part[1]))
+        else:
+            call = {"r": "repr", "a": "ascii", "s": "str"}.get(part[1])
+            value = f"{call}({text})" if call else f"{text}"
+            if part[2]:
+                pieces.append(f"format({value}, {part[2]!r})")
+            else:  # format(v, "") is str(v)
+                pieces.append(value if call else f"str({text})")
+    return " + ".join(pieces) if pieces else "''"
+
+
 # --- the program's own: calls and the reverse-mode tape ----------------------------
 register(
     # a call to one of the user's functions (params: fn, the callee's name;
@@ -768,6 +822,11 @@ register(
     # the reverse-mode tape: a list, appended to by the forward sweep
     Primitive("tape", 0, list, py_name="[]", effect=True),
     Primitive("push", -1, None, py_name="{0}.append", effect=True),
+    # the user's print(...): kept where it is, once per run (frontend/prints.py
+    # lowers it; params: the layout of the arguments, sep and end)
+    Primitive(
+        "print", -1, None, effect=True, render=_render_print, differentiable=False
+    ),
 )
 
 # (zero_jvp/zero_vjp are re-exported for rows elsewhere that have no derivative)

@@ -232,6 +232,8 @@ class Unroller:
             tape, *items = ins
             tape.append(items[0] if len(items) == 1 else tuple(items))
             return
+        if s.prim == "print":  # the user's output: no value to compute
+            return
         if s.prim == "call":
             name = s.param("fn")
             n = s.param("custom")

@@ -77,7 +77,7 @@ def swell(
             1
             for g in (d, *program.values())
             for e in iter_eqns(g.body)
-            if e.prim not in ("tape", "push")
+            if e.prim not in ("tape", "push", "print")
         )
         xs = [sp.Symbol(n, real=True) for n in names]
         started = time.monotonic()

@@ -17,7 +17,7 @@ computation.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ad_compiler.ad.rules import rule_for
 from ad_compiler.errors import CompileError, UsageError
@@ -31,6 +31,7 @@ from ad_compiler.ir.nodes import (
     Var,
     While,
     tree_leaves,
+    without_prints,
 )
 from ad_compiler.primitives.table import PRIMITIVES
 
@@ -371,6 +372,8 @@ def trace_tables(
             f"`{fn.name}` has {len(leaves)} outputs; --output takes 1..{len(leaves)}"
         )
     seeded = (output or 1) - 1
+    # the tables are of values: the function's prints have none
+    fn = replace(fn, body=without_prints(fn.body))
     steps, values, results = execute(fn, point)
     tables = Tables(
         fn.name, dict(point), wrt, labels[seeded] if len(labels) > 1 else ""
