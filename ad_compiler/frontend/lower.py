@@ -30,6 +30,7 @@ from ad_compiler.frontend.lower_calls import CallLowering
 from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
 from ad_compiler.frontend.lower_values import TupleValue
+from ad_compiler.frontend.nested import NestedLowering
 from ad_compiler.frontend.scope import ValueRef, checked_lookup, literal_number
 from ad_compiler.frontend.source import FunctionSource
 from ad_compiler.ir.builder import IRBuilder
@@ -62,11 +63,9 @@ UNSUPPORTED = {
         "remove it; names are freed when the function returns",
     ),
     ast.ClassDef: ("class definition", "define classes outside the function"),
-    ast.FunctionDef: ("nested function definition", "define helpers at module level"),
     ast.AsyncFunctionDef: ("`async def`", "differentiate a plain `def` function"),
     ast.Import: ("`import` inside a function", "import at the top of the module"),
     ast.ImportFrom: ("`import` inside a function", "import at the top of the module"),
-    ast.Lambda: ("`lambda`", "define the function with `def` at module level"),
     ast.ListComp: ("list comprehension", "write the sum out explicitly"),
     ast.SetComp: ("set comprehension", "return numbers, not sets"),
     ast.DictComp: ("dict comprehension", "return numbers, not dicts"),
@@ -114,7 +113,9 @@ def _assigned_names(node: ast.FunctionDef, text: str) -> set[str]:
     return names
 
 
-class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
+class Lowerer(
+    ControlLowering, ExpressionLowering, CallLowering, ArrayLowering, NestedLowering
+):
     """Lowers one function; use :func:`lower_function`."""
 
     def __init__(self, src: FunctionSource, scope):
@@ -151,6 +152,7 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
         # raise if that value is an array; see lower_arrays.check_aliasing)
         self.in_place_aliases: dict = {}
         self.hazards: list = []
+        self.outermost = False  # set by run(): not inlined into another function
 
     def lookup(self, node: ast.AST, name: str):
         """What the global ``name`` used at ``node`` is; an ambiguous one is an error."""
@@ -202,6 +204,7 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
 
     def run(self) -> Function:
         node = self.src.node
+        self.outermost = True  # its results are the IR's: numbers, not functions
         self.lookup(node, node.name)  # a function defined twice: which one is meant?
         self.check_signature()
         self.check_nesting(node)
@@ -308,6 +311,9 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
             )
         with self.b.at(self.src.loc(stmt)):
             value = self.expr(stmt.value)
+        if self.outermost:
+            self.not_a_function(stmt.value, value, "return what it computes: call it")
+        value = self.escape(value)  # a function handed out keeps our names as now
         if isinstance(value, TupleValue):
             items = []
             for item in value.items:

@@ -18,6 +18,7 @@ from typing import Any
 from ad_compiler.frontend.lower_values import (
     FALSE,
     TRUE,
+    FunctionValue,
     TupleValue,
     Unbound,
     _same,
@@ -265,6 +266,7 @@ class ControlLowering:
         def phi(a, b, out=None):
             if _same(a, b) and out is None:
                 return a
+            self.merge_functions(node, None, a, b)
             out = out or self.namer.temp()
             outs.append(out)
             tv.append(a)
@@ -288,6 +290,7 @@ class ControlLowering:
                         node,
                         f"`{name}` holds a tuple assigned inside a branch; not supported",
                     )
+                self.merge_functions(node, name, a, b)
                 self.env[name] = phi(a, b, self.phi_name(name))
         brk = phi(t.brk, e.brk)
         ret = phi(t.ret, e.ret)
@@ -339,6 +342,12 @@ class ControlLowering:
                     f"`{name}` holds a tuple and is reassigned in the loop; not supported",
                     "unpack the tuple into separate names before the loop",
                 )
+            if isinstance(env.get(name), FunctionValue):
+                self.error(
+                    stmt,
+                    f"`{name}` holds a function and is rebound in the loop; not supported",
+                    "bind it once, before the loop or inside it",
+                )
         names = [
             n for n in sorted(assigned) if n in env and not isinstance(env[n], Unbound)
         ]
@@ -371,6 +380,7 @@ class ControlLowering:
                 self.error(
                     stmt, f"`{n}` is assigned a tuple in the loop; not supported"
                 )
+            self.merge_functions(stmt, n, value, None)
             nexts.append(value)
         extra = []  # (carried, init, next) for the flags and returned values
         surely_runs = (
@@ -394,6 +404,7 @@ class ControlLowering:
             extra.append((ret, FALSE, exit.ret))
             results = []
             for value in exit.results:
+                self.merge_functions(stmt, None, value, None)
                 results.append(self.namer.temp())
                 extra.append((results[-1], Const(0.0), value))
         if stmt.orelse and not _same(exit.brk, FALSE):
@@ -574,6 +585,12 @@ class ControlLowering:
             )
         if any(isinstance(v, TupleValue) for v in values):
             self.error(stmt.iter, "the items of this loop mix numbers and tuples")
+        if any(isinstance(v, FunctionValue) for v in values):
+            self.error(
+                stmt.iter,
+                "a loop over functions is not supported",
+                "call each function in turn, written out",
+            )
         if all(_same(v, values[0]) for v in values):
             return values[0]
         numbers = [v.value if isinstance(v, Const) else None for v in values]
