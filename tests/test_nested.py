@@ -1,0 +1,493 @@
+"""Nested `def` and `lambda`, functions as values, closures over the enclosing
+function's locals (issue 16, item 2).
+
+Every program is differentiated unchanged, in reverse (grad) and forward (jvp)
+mode, and compared with central differences; second order (hessian) where the
+program is smooth; the CLI compiles the same kinds of program from a file.
+What stays refused is checked for its wording and its place in this file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ad_compiler import CompileError, check, grad, hessian, jvp
+
+H = 1e-6
+
+
+def central(f, args, i, h=H):
+    """∂f/∂args[i] by central differences (a scalar argument)."""
+    up, down = list(args), list(args)
+    up[i] += h
+    down[i] -= h
+    return (f(*up) - f(*down)) / (2 * h)
+
+
+def assert_both_modes(f, args, rel=1e-6):
+    """grad and jvp of ``f`` (scalar arguments) against central differences."""
+    n = len(args)
+    expected = [central(f, args, i) for i in range(n)]
+    g = grad(f, argnums=tuple(range(n)))(*args)
+    assert g == pytest.approx(expected, rel=rel, abs=1e-8)
+    for i in range(n):
+        direction = tuple(float(i == j) for j in range(n))
+        value, tangent = jvp(f, tuple(args), direction)
+        assert value == pytest.approx(f(*args), rel=1e-12)
+        assert tangent == pytest.approx(expected[i], rel=rel, abs=1e-8)
+
+
+# --- the programs -----------------------------------------------------------------------
+
+
+def apply(f, x):
+    """A module-level helper given a function."""
+    return f(x) + f(2.0 * x)
+
+
+def twice(f, x):
+    return f(f(x))
+
+
+def make_scaled_tanh(k):
+    """A builder: the function it returns closes over its parameter."""
+
+    def act(t):
+        return math.tanh(k * t)
+
+    return act
+
+
+def make_poly(a, b):
+    c = a * b  # a local of the builder, read by the returned lambda
+
+    return lambda t: a * t * t + c * t
+
+
+def helpers_in_a_loop(x, y):
+    def step(t, s=0.5):
+        """A helper with a default, a docstring, an early return and a loop."""
+        if t > 2.0:
+            return t * s
+        u = t
+        for _ in range(2):
+            u = u * y + math.sin(u)
+        return u
+
+    total = 0.0
+    for i in range(3):
+        total = total + step(x + i * 0.1) * (i + 1)
+    return total
+
+
+def lambda_passed_to_a_helper(x, y):
+    sq = lambda z: z * z * y  # noqa: E731 - the idiom under test
+    return apply(sq, x) + apply(lambda z: math.exp(z * y), x) + twice(math.sin, y)
+
+
+def returned_and_called(x, y):
+    act = make_scaled_tanh(1.5)
+    poly = make_poly(y, 2.0)
+    return act(x * y) + poly(x) + make_scaled_tanh(y)(x)
+
+
+def functions_in_a_tuple(x, y):
+    relu_ish = lambda t: math.log(1.0 + math.exp(t))  # noqa: E731
+    acts = (math.tanh, relu_ish, make_scaled_tanh(0.5))
+    return acts[0](x) * acts[1](y) + acts[2](x) + (math.sin, math.cos)[1](x * y)
+
+
+def reads_the_current_binding(x, y):
+    a = x
+    h = lambda t: t * a  # noqa: E731
+    first = h(y)  # a is x here
+    a = x * x
+    return first + h(y)  # and x * x here, as a closure cell
+
+
+def default_captures_at_the_def(x, y):
+    total = 0.0
+    fs = ()
+    for k in (1.0, 2.0, 3.0):
+        g = lambda t, k=k: t * k  # noqa: E731 - k bound when the lambda is made
+        total = total + g(x)
+    a = y
+    h = lambda t, a=a: t * a  # noqa: E731
+    a = 100.0
+    return total + h(x) + len(fs)
+
+
+def closes_over_the_loop_variable(x, y):
+    total = 0.0
+    for i in range(4):
+
+        def term(t):
+            return t**i + y * i
+
+        total = total + term(x)
+    return total
+
+
+def nested_twice(x, y):
+    def outer(t):
+        def inner(s):
+            return s * t * y  # t from outer, y from the function
+
+        return inner(t) + inner(1.0)
+
+    return outer(x) + outer(y)
+
+
+def uses_a_module_helper_as_a_value(x, y):
+    f = make_scaled_tanh
+    g = f(2.0)
+    act = math.sin
+    return act(x) + g(y) + apply(math.exp, x * 0.1)
+
+
+CASES = [
+    helpers_in_a_loop,
+    lambda_passed_to_a_helper,
+    returned_and_called,
+    functions_in_a_tuple,
+    reads_the_current_binding,
+    default_captures_at_the_def,
+    closes_over_the_loop_variable,
+    nested_twice,
+    uses_a_module_helper_as_a_value,
+]
+
+
+@pytest.mark.parametrize("f", CASES, ids=lambda f: f.__name__)
+def test_both_modes_match_central_differences(f):
+    assert_both_modes(f, [0.7, 1.3])
+    assert_both_modes(f, [2.4, 0.6])  # the early return of helpers_in_a_loop
+
+
+def test_closures_see_the_binding_at_the_call():
+    # h(y) with a = x, then with a = x * x: d/dx = y + 2 x y
+    x, y = 0.7, 1.3
+    assert reads_the_current_binding(x, y) == pytest.approx(x * y + x * x * y)
+    assert grad(reads_the_current_binding)(x, y) == pytest.approx(y + 2 * x * y)
+    # defaults are evaluated at the def: 1 + 2 + 3, then a = y (not 100)
+    assert grad(default_captures_at_the_def)(x, y) == pytest.approx(6.0 + y)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [returned_and_called, nested_twice, helpers_in_a_loop],
+    ids=lambda f: f.__name__,
+)
+def test_second_order_matches_differences_of_the_gradient(f):
+    x, y = 0.7, 1.3
+    hess = np.array(hessian(f, argnums=(0, 1))(x, y))
+    g = grad(f, argnums=(0, 1))
+    for i in range(2):
+        column = [central(lambda *a: g(*a)[j], (x, y), i, 1e-5) for j in range(2)]
+        assert hess[:, i] == pytest.approx(column, rel=1e-5, abs=1e-7)
+
+
+def test_the_emitted_code_has_no_trace_of_the_functions():
+    # inlined: the gradient is straight-line arithmetic on the parameters
+    source = grad(lambda_passed_to_a_helper).source
+    code = [line for line in source.splitlines() if not line.strip().startswith("#")]
+    assert "lambda" not in "\n".join(code).split('"""')[-1]
+    assert sum(line.startswith("def ") for line in code) == 1
+
+
+def test_sympy_proves_a_nested_scalar_case():
+    report = check(returned_and_called)
+    assert report.ok, report.text()
+
+
+# --- arrays --------------------------------------------------------------------------
+
+
+def mlp(x, W1, W2):
+    def layer(W, h, act=np.tanh):
+        return act(W @ h)
+
+    softplus = lambda z: np.log(1.0 + np.exp(z))  # noqa: E731
+    h = layer(W1, x)
+    return np.sum(layer(W2, h, softplus))
+
+
+def construct_l(d):
+    """A builder of a lower-triangular matrix from a vector (a GMM idiom)."""
+
+    def L(v):
+        out = np.zeros((d, d))
+        k = 0
+        for i in range(d):
+            for j in range(i + 1):
+                out[i, j] = v[k]
+                k = k + 1
+        return out
+
+    return L
+
+
+def quad_form(v, x):
+    L = construct_l(2)
+    M = L(v)
+    return np.sum((M @ x) ** 2)
+
+
+@pytest.mark.parametrize("f", [mlp, quad_form], ids=lambda f: f.__name__)
+def test_array_programs_match_central_differences(f):
+    rng = np.random.default_rng(3)
+    shapes = {"mlp": [(3,), (4, 3), (2, 4)], "quad_form": [(3,), (2,)]}[f.__name__]
+    args = [rng.normal(size=s) for s in shapes]
+    n = len(args)
+    grads = grad(f, argnums=tuple(range(n)))(*args)
+    for i, (a, g) in enumerate(zip(args, grads)):
+        expected = np.zeros_like(a)
+        for idx in np.ndindex(a.shape):
+            e = np.zeros_like(a)
+            e[idx] = H
+            up, down = list(args), list(args)
+            up[i], down[i] = a + e, a - e
+            expected[idx] = (f(*up) - f(*down)) / (2 * H)
+        assert g == pytest.approx(expected, rel=1e-5, abs=1e-8)
+        tangents = tuple(
+            np.ones_like(b) if j == i else np.zeros_like(b) for j, b in enumerate(args)
+        )
+        _, t = jvp(f, tuple(args), tangents)
+        assert t == pytest.approx(expected.sum(), rel=1e-5, abs=1e-8)
+
+
+# --- closures made by the caller (the API) ------------------------------------------------
+
+
+def make_loss(scale):
+    def helper(t):
+        return math.sin(t) * scale
+
+    def loss(x):
+        square = lambda t: t * t  # noqa: E731
+        return helper(x) * square(x)
+
+    return loss
+
+
+def test_a_module_level_helper_reached_through_a_closure():
+    loss = make_loss(3.0)
+    assert grad(loss)(0.8) == pytest.approx(central(loss, (0.8,), 0), rel=1e-6)
+
+
+# --- the CLI -------------------------------------------------------------------------------
+
+CLI_SOURCE = """\
+import math
+
+import numpy as np
+
+
+def apply(f, x):
+    return f(x) + 1.0
+
+
+def make_act(k):
+    def act(t):
+        return math.tanh(k * t)
+
+    return act
+
+
+def scalar(x, y):
+    sq = lambda z: z * z * y
+
+    def g(t, s=2.0):
+        if t > 1.0:
+            return t * s
+        return t * y
+
+    total = 0.0
+    for i in range(3):
+        total = total + g(x + i)
+    return apply(sq, x) + make_act(0.5)(y) + total + (math.sin, math.cos)[0](x)
+
+
+def net(v, W):
+    def layer(h):
+        return np.tanh(W @ h)
+
+    return np.sum(layer(layer(v)))
+"""
+
+
+@pytest.mark.slow  # a subprocess
+def test_adc_compile_emits_the_same_derivatives(tmp_path):
+    src, out = tmp_path / "prog.py", tmp_path / "out.py"
+    src.write_text(CLI_SOURCE)
+    # apply and make_act are helpers, not functions to differentiate
+    cmd = [sys.executable, "-m", "ad_compiler.tools.cli", "compile", str(src)]
+    cmd += ["--function", "scalar", "--function", "net"]
+    cmd += ["--shape", "W=3,3", "v=3", "-o", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    black = [sys.executable, "-m", "black", "--check", "-q", str(out)]
+    assert subprocess.run(black).returncode == 0
+    spec = importlib.util.spec_from_file_location("emitted", out)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # needs only math and numpy
+    ns: dict = {}
+    exec(CLI_SOURCE, ns)
+    for x, y in [(0.3, 1.2), (0.8, -0.4)]:
+        expected = [central(ns["scalar"], (x, y), i) for i in (0, 1)]
+        assert mod.scalar_grad(x, y) == pytest.approx(expected, rel=1e-6)
+    rng = np.random.default_rng(0)
+    x, W = rng.normal(size=3), rng.normal(size=(3, 3))
+    gx = np.array(
+        [central(lambda *a: ns["net"](np.array(a), W), list(x), i) for i in range(3)]
+    )
+    assert mod.net_grad(x, W)[0] == pytest.approx(gx, rel=1e-6)
+
+
+# --- what stays refused ------------------------------------------------------------------------
+
+LINES, FIRST = inspect.getsourcelines(sys.modules[__name__])
+
+
+def assigns_nonlocal(x):
+    total = x
+
+    def add(y):
+        nonlocal total
+        total = total + y
+        return total
+
+    return add(x)
+
+
+def recursive_nested(x):
+    def fact(t, n):
+        if n <= 1:
+            return t
+        return t * fact(t, n - 1)
+
+    return fact(x, 3)
+
+
+def chosen_at_run_time(x):
+    if x > 0:
+        f = math.sin
+    else:
+        f = math.cos
+    return f(x)
+
+
+def returns_a_function(x):
+    return make_scaled_tanh(x)
+
+
+def writes_into_the_enclosing_array(x):
+    out = np.zeros(3)
+
+    def fill(v):
+        out[0] = v
+        return v
+
+    return fill(x) + np.sum(out)
+
+
+def read_before_assignment(x):
+    g = lambda t: t * late  # noqa: E731
+    first = g(x)
+    late = 2.0
+    return first + late
+
+
+def loop_over_functions(x):
+    total = 0.0
+    for f in (math.sin, math.cos):
+        total = total + f(x)
+    return total
+
+
+def error_inside_a_nested_function(x):
+    def helper(t):
+        return math.gamma(t)
+
+    return helper(x)
+
+
+def calls_a_number(x):
+    y = x * 2.0
+    return y(x)
+
+
+REFUSED = {
+    assigns_nonlocal: (
+        "nonlocal total",
+        "`nonlocal total`: a nested function assigning to a name outside it is "
+        "not supported",
+        "return the new value and assign it where `total` lives: total = add(...)",
+    ),
+    recursive_nested: (
+        "fact(t, n - 1)",
+        "the nested function `fact` calls itself; not supported",
+        "define it at module level",
+    ),
+    chosen_at_run_time: (
+        "if x > 0:",
+        "`f` is a different function on each path, chosen when the function runs",
+        "call the functions in the branches",
+    ),
+    returns_a_function: (
+        "make_scaled_tanh(x)",
+        "function `act` used as a value",
+        "return what it computes",
+    ),
+    writes_into_the_enclosing_array: (
+        "out[0]",
+        "a nested function writing into `out` of the enclosing function is not "
+        "supported",
+        "write into a copy",
+    ),
+    read_before_assignment: (
+        "late",
+        "`late` is read by a nested function before the enclosing function assigns it",
+        "assign `late` before the call",
+    ),
+    loop_over_functions: (
+        "(math.sin, math.cos)",
+        "a loop over functions is not supported",
+        "call each function in turn",
+    ),
+    error_inside_a_nested_function: (
+        "math.gamma",
+        "call to `math.gamma` is not supported (not a function or constant of "
+        "`math` ad_compiler knows)",
+        "custom_derivative",
+    ),
+    calls_a_number: ("y(x)", "`y` is called but is not a function", "call a function"),
+}
+
+
+def _where(f, snippet):
+    """(line, column) of ``snippet`` in ``f``'s source in this file (the first
+    occurrence after the ``def`` line)."""
+    lines, start = inspect.getsourcelines(f)
+    for k, line in enumerate(lines[1:], 1):
+        if snippet in line:
+            return start + k, line.index(snippet) + 1
+    raise AssertionError(snippet)
+
+
+@pytest.mark.parametrize("f", list(REFUSED), ids=lambda f: f.__name__)
+def test_refusals_name_the_construct_and_the_alternative(f):
+    snippet, message, hint = REFUSED[f]
+    with pytest.raises(CompileError) as info:
+        grad(f)(0.5)
+    err = info.value
+    assert err.message == message
+    assert hint in (err.hint or "")
+    assert (err.loc.file, (err.loc.line, err.loc.col)) == (__file__, _where(f, snippet))
