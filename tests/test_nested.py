@@ -353,8 +353,6 @@ def test_adc_compile_emits_the_same_derivatives(tmp_path):
 
 # --- what stays refused ------------------------------------------------------------------------
 
-LINES, FIRST = inspect.getsourcelines(sys.modules[__name__])
-
 
 def assigns_nonlocal(x):
     total = x
@@ -419,9 +417,27 @@ def error_inside_a_nested_function(x):
     return helper(x)
 
 
+def view_through_a_lambda(x):
+    X = np.ones(3) * x
+    get = lambda: X[1:]  # noqa: E731 - a view of X, which is then written
+    b = get()
+    X[1] = 5.0
+    return np.sum(b) * x
+
+
 def calls_a_number(x):
     y = x * 2.0
     return y(x)
+
+
+def _where(f, snippet):
+    """(line, column) of ``snippet`` in ``f``'s source in this file (the first
+    occurrence after the ``def`` line)."""
+    lines, start = inspect.getsourcelines(f)
+    for k, line in enumerate(lines[1:], 1):
+        if snippet in line:
+            return start + k, line.index(snippet) + 1
+    raise AssertionError(snippet)
 
 
 REFUSED = {
@@ -468,18 +484,14 @@ REFUSED = {
         "`math` ad_compiler knows)",
         "custom_derivative",
     ),
+    view_through_a_lambda: (
+        "b = get()",
+        "`b` may share its array with `X`, and `X` is written into (line "
+        f"{_where(view_through_a_lambda, 'X[1] = 5.0')[0]}): Python would change both",
+        "make a copy: b = get().copy()",
+    ),
     calls_a_number: ("y(x)", "`y` is called but is not a function", "call a function"),
 }
-
-
-def _where(f, snippet):
-    """(line, column) of ``snippet`` in ``f``'s source in this file (the first
-    occurrence after the ``def`` line)."""
-    lines, start = inspect.getsourcelines(f)
-    for k, line in enumerate(lines[1:], 1):
-        if snippet in line:
-            return start + k, line.index(snippet) + 1
-    raise AssertionError(snippet)
 
 
 @pytest.mark.parametrize("f", list(REFUSED), ids=lambda f: f.__name__)

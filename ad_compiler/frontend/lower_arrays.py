@@ -478,6 +478,17 @@ def _alias_pairs(node: ast.FunctionDef):
             yield sub, target, value
 
 
+def nested_reads(node: ast.FunctionDef) -> set[str]:
+    """The names read inside the nested functions and lambdas of ``node``: what
+    a call of a local function value (unknown from the text alone) may return
+    a view of, besides its arguments."""
+    names: set[str] = set()
+    for sub in ast.walk(node):
+        if sub is not node and isinstance(sub, (ast.FunctionDef, ast.Lambda)):
+            names.update(n.id for n in ast.walk(sub) if isinstance(n, ast.Name))
+    return names
+
+
 def user_call_aliases(scope, src, local_names, depth: int = 0):
     """``calls`` for :func:`_aliased_names`: the caller's names a call of one of
     the user's functions may return (``def ident(z): return z.T``), read from
@@ -485,10 +496,12 @@ def user_call_aliases(scope, src, local_names, depth: int = 0):
 
     def calls(call: ast.Call) -> set[str]:
         func = call.func
-        if not isinstance(func, ast.Name) or func.id in local_names:
+        if not isinstance(func, ast.Name):
             return set()
         args = list(call.args) + [k.value for k in call.keywords]
         everything = set().union(*(_aliased_names(a, calls) for a in args))
+        if func.id in local_names:  # a function value: see nested_reads
+            return everything | nested_reads(src.node)
         if not everything:
             return set()
         try:
