@@ -145,6 +145,14 @@ def nested_twice(x, y):
     return outer(x) + outer(y)
 
 
+softplus = lambda t: math.log(1.0 + math.exp(t))  # noqa: E731 - a module-level lambda
+scaled = lambda t, k=2.0: k * t  # noqa: E731
+
+
+def calls_module_level_lambdas(x, y):
+    return softplus(x * y) + scaled(x) + apply(softplus, y) + scaled(y, k=x)
+
+
 def uses_a_module_helper_as_a_value(x, y):
     f = make_scaled_tanh
     g = f(2.0)
@@ -162,6 +170,7 @@ CASES = [
     closes_over_the_loop_variable,
     nested_twice,
     uses_a_module_helper_as_a_value,
+    calls_module_level_lambdas,
 ]
 
 
@@ -294,6 +303,9 @@ def apply(f, x):
     return f(x) + 1.0
 
 
+cube = lambda t: t * t * t
+
+
 def make_act(k):
     def act(t):
         return math.tanh(k * t)
@@ -312,7 +324,8 @@ def scalar(x, y):
     total = 0.0
     for i in range(3):
         total = total + g(x + i)
-    return apply(sq, x) + make_act(0.5)(y) + total + (math.sin, math.cos)[0](x)
+    pick = (math.sin, math.cos)[0]
+    return apply(sq, x) + make_act(0.5)(y) + total + pick(x) + cube(y)
 
 
 def net(v, W):

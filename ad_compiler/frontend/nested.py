@@ -29,23 +29,13 @@ from __future__ import annotations
 import ast
 import dataclasses
 
+from ad_compiler.frontend.source import lambda_def
 from ad_compiler.frontend.lower_values import (
     Closure,
     FunctionValue,
     TupleValue,
     Unbound,
 )
-
-
-def _as_def(node: ast.Lambda) -> ast.FunctionDef:
-    """``lambda a, b=1: e`` as ``def lambda(a, b=1): return e``, at the lambda's place."""
-    ret = ast.copy_location(ast.Return(value=node.body), node.body)
-    ret.end_lineno, ret.end_col_offset = node.body.end_lineno, node.body.end_col_offset
-    fn = ast.FunctionDef(
-        name="lambda", args=node.args, body=[ret], decorator_list=[], returns=None
-    )
-    fn.type_comment = None
-    return ast.copy_location(fn, node)
 
 
 def _declarations(node: ast.FunctionDef):
@@ -82,7 +72,7 @@ class NestedLowering:
         self.env[stmt.name] = self.function_value(stmt, stmt.name)
 
     def expr_Lambda(self, node: ast.Lambda):
-        return self.function_value(_as_def(node), "lambda")
+        return self.function_value(lambda_def(node), "lambda")
 
     def function_value(self, node: ast.FunctionDef, name: str) -> FunctionValue:
         # defaults are evaluated here, left to right, as Python does at the def
