@@ -145,6 +145,14 @@ def nested_twice(x, y):
     return outer(x) + outer(y)
 
 
+def closure_over_a_carried_value(x, y):
+    s = x
+    g = lambda t: t * s + y  # noqa: E731 - s is the loop's current value
+    for _ in range(3):
+        s = g(x) * 0.5 + s
+    return s
+
+
 softplus = lambda t: math.log(1.0 + math.exp(t))  # noqa: E731 - a module-level lambda
 scaled = lambda t, k=2.0: k * t  # noqa: E731
 
@@ -171,6 +179,7 @@ CASES = [
     nested_twice,
     uses_a_module_helper_as_a_value,
     calls_module_level_lambdas,
+    closure_over_a_carried_value,
 ]
 
 
@@ -270,6 +279,45 @@ def test_array_programs_match_central_differences(f):
         )
         _, t = jvp(f, tuple(args), tangents)
         assert t == pytest.approx(expected.sum(), rel=1e-5, abs=1e-8)
+
+
+def lstm_loss(Wx, Wh, b, X):
+    """An LSTM over the rows of X with nested helpers returning a tuple."""
+    n = 3
+
+    def sigmoid(z):
+        return 0.5 * (np.tanh(0.5 * z) + 1.0)
+
+    def cell(h, c, x):
+        gates = Wx @ x + Wh @ h + b
+        i = sigmoid(gates[0:n])
+        f = sigmoid(gates[n : 2 * n])
+        o = sigmoid(gates[2 * n : 3 * n])
+        c = f * c + i * np.tanh(gates[3 * n : 4 * n])
+        return o * np.tanh(c), c
+
+    h = np.zeros(n)
+    c = np.zeros(n)
+    for x in X:
+        h, c = cell(h, c, x)
+    return np.sum(h * h)
+
+
+def test_an_lstm_with_nested_cells_in_both_modes():
+    rng = np.random.default_rng(0)
+    args = [rng.normal(size=s) for s in [(12, 2), (12, 3), (12,), (4, 2)]]
+    grads = grad(lstm_loss, argnums=(0, 1, 2))(*args)
+    for i in range(3):
+        a = args[i]
+        direction = rng.normal(size=a.shape)
+        up, down = list(args), list(args)
+        up[i], down[i] = a + H * direction, a - H * direction
+        expected = (lstm_loss(*up) - lstm_loss(*down)) / (2 * H)
+        assert np.sum(grads[i] * direction) == pytest.approx(expected, rel=1e-5)
+        tangents = [np.zeros_like(b) for b in args]
+        tangents[i] = direction
+        _, t = jvp(lstm_loss, tuple(args), tuple(tangents))
+        assert t == pytest.approx(expected, rel=1e-5)
 
 
 # --- closures made by the caller (the API) ------------------------------------------------
