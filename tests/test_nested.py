@@ -145,6 +145,27 @@ def nested_twice(x, y):
     return outer(x) + outer(y)
 
 
+USE_TANH = 1  # a module-level flag: a branch on it is decided now
+
+
+def make_chosen():
+    def smooth(t):
+        return math.tanh(t)
+
+    if USE_TANH:
+        return smooth
+    return lambda t: t * t
+
+
+def chosen_by_a_constant(x, y):
+    act = make_chosen()
+    if USE_TANH:
+        g = math.sin
+    else:
+        g = math.cos
+    return act(x) * y + g(y)
+
+
 def closure_over_a_carried_value(x, y):
     s = x
     g = lambda t: t * s + y  # noqa: E731 - s is the loop's current value
@@ -180,6 +201,7 @@ CASES = [
     uses_a_module_helper_as_a_value,
     calls_module_level_lambdas,
     closure_over_a_carried_value,
+    chosen_by_a_constant,
 ]
 
 
@@ -220,6 +242,7 @@ def test_the_emitted_code_has_no_trace_of_the_functions():
     assert sum(line.startswith("def ") for line in code) == 1
 
 
+@pytest.mark.slow  # SymPy: about a second
 def test_sympy_proves_a_nested_scalar_case():
     report = check(returned_and_called)
     assert report.ok, report.text()

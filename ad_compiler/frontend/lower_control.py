@@ -266,7 +266,9 @@ class ControlLowering:
         def phi(a, b, out=None):
             if _same(a, b) and out is None:
                 return a
-            self.merge_functions(node, None, a, b)
+            chosen = self.merge_functions(node, None, a, b, cond)
+            if chosen is not None:
+                return chosen
             out = out or self.namer.temp()
             outs.append(out)
             tv.append(a)
@@ -290,7 +292,10 @@ class ControlLowering:
                         node,
                         f"`{name}` holds a tuple assigned inside a branch; not supported",
                     )
-                self.merge_functions(node, name, a, b)
+                chosen = self.merge_functions(node, name, a, b, cond)
+                if chosen is not None:
+                    self.env[name] = chosen
+                    continue
                 self.env[name] = phi(a, b, self.phi_name(name))
         brk = phi(t.brk, e.brk)
         ret = phi(t.ret, e.ret)

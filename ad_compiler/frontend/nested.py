@@ -30,6 +30,7 @@ import ast
 import dataclasses
 
 from ad_compiler.frontend.source import lambda_def
+from ad_compiler.ir.nodes import Const
 from ad_compiler.frontend.lower_values import (
     Closure,
     FunctionValue,
@@ -141,9 +142,13 @@ class NestedLowering:
             elif isinstance(item, FunctionValue):
                 self.error(node, f"function `{item.name}` used as a value", hint)
 
-    def merge_functions(self, node: ast.AST, name: str | None, a, b) -> None:
-        """Two paths bind ``name`` (or return) different function values."""
+    def merge_functions(self, node: ast.AST, name: str | None, a, b, cond=None):
+        """Two paths bind ``name`` (or return) ``a`` and ``b``: when one is a
+        function, the one a condition known now (``cond`` a constant) takes;
+        else an error.  None when neither is a function."""
         if isinstance(a, FunctionValue) or isinstance(b, FunctionValue):
+            if isinstance(cond, Const):
+                return a if cond.value else b
             what = f"`{name}` is" if name else "the values returned are"
             self.error(
                 node,
