@@ -464,6 +464,14 @@ def chosen_at_run_time(x):
     return f(x)
 
 
+def made_in_a_constant_branch(x):
+    if USE_TANH:
+        act = make_scaled_tanh(x * 2.0)  # k is computed inside the branch
+    else:
+        act = math.sin
+    return act(x)
+
+
 def returns_a_function(x):
     return make_scaled_tanh(x)
 
@@ -538,6 +546,11 @@ REFUSED = {
         "if x > 0:",
         "`f` is a different function on each path, chosen when the function runs",
         "call the functions in the branches",
+    ),
+    made_in_a_constant_branch: (
+        "if USE_TANH:",
+        "`act` is made in this `if` from values computed in the branch taken",
+        "make the function before the `if`",
     ),
     returns_a_function: (
         "make_scaled_tanh(x)",

@@ -266,7 +266,7 @@ class ControlLowering:
         def phi(a, b, out=None):
             if _same(a, b) and out is None:
                 return a
-            chosen = self.merge_functions(node, None, a, b, cond)
+            chosen = self.merge_functions(node, None, a, b, cond, (then, orelse))
             if chosen is not None:
                 return chosen
             out = out or self.namer.temp()
@@ -292,7 +292,7 @@ class ControlLowering:
                         node,
                         f"`{name}` holds a tuple assigned inside a branch; not supported",
                     )
-                chosen = self.merge_functions(node, name, a, b, cond)
+                chosen = self.merge_functions(node, name, a, b, cond, (then, orelse))
                 if chosen is not None:
                     self.env[name] = chosen
                     continue

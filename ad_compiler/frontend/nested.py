@@ -30,7 +30,7 @@ import ast
 import dataclasses
 
 from ad_compiler.frontend.source import lambda_def
-from ad_compiler.ir.nodes import Const
+from ad_compiler.ir.nodes import Const, Var, defined_names
 from ad_compiler.frontend.lower_values import (
     Closure,
     FunctionValue,
@@ -45,6 +45,25 @@ def _declarations(node: ast.FunctionDef):
     for sub in ast.walk(node):
         if isinstance(sub, (ast.Nonlocal, ast.Global)):
             yield sub
+
+
+def _reads(value, names, seen=None) -> bool:
+    """Whether a function value's closure (as frozen) or defaults hold one of
+    the IR values ``names``."""
+    seen = set() if seen is None else seen
+    if isinstance(value, TupleValue):
+        return any(_reads(v, names, seen) for v in value.items)
+    if isinstance(value, Var):
+        return value.name in names
+    if not isinstance(value, FunctionValue) or id(value) in seen:
+        return False
+    seen.add(id(value))  # a closure holds its own function: `def g` binds g
+    held = list(value.defaults)
+    closure = value.closure
+    while closure is not None:
+        held += list((closure.env or {}).values())
+        closure = closure.parent
+    return any(_reads(v, names, seen) for v in held)
 
 
 class NestedLowering:
@@ -142,20 +161,32 @@ class NestedLowering:
             elif isinstance(item, FunctionValue):
                 self.error(node, f"function `{item.name}` used as a value", hint)
 
-    def merge_functions(self, node: ast.AST, name: str | None, a, b, cond=None):
+    def merge_functions(self, node, name: str | None, a, b, cond=None, arms=()):
         """Two paths bind ``name`` (or return) ``a`` and ``b``: when one is a
-        function, the one a condition known now (``cond`` a constant) takes;
-        else an error.  None when neither is a function."""
-        if isinstance(a, FunctionValue) or isinstance(b, FunctionValue):
-            if isinstance(cond, Const):
-                return a if cond.value else b
-            what = f"`{name}` is" if name else "the values returned are"
+        function, the one a condition known now (``cond`` a constant) takes,
+        unless it reads values made inside its arm (``arms``: the two arms'
+        IR), which do not exist after the ``if``; else an error.  None when
+        neither is a function."""
+        if not (isinstance(a, FunctionValue) or isinstance(b, FunctionValue)):
+            return None
+        if isinstance(cond, Const):
+            chosen = a if cond.value else b
+            made = defined_names(arms[0] if cond.value else arms[1]) if arms else ()
+            if not _reads(chosen, made):
+                return chosen
             self.error(
                 node,
-                f"{what} a different function on each path, chosen when the "
-                "function runs",
-                "call the functions in the branches, or choose by a constant",
+                f"{f'`{name}`' if name else 'the function returned'} is made in "
+                "this `if` from values computed in the branch taken",
+                "make the function before the `if`, or call it inside the branch",
             )
+        what = f"`{name}` is" if name else "the values returned are"
+        self.error(
+            node,
+            f"{what} a different function on each path, chosen when the "
+            "function runs",
+            "call the functions in the branches, or choose by a constant",
+        )
 
     def escape(self, value):
         """``value`` as a ``return`` hands it out: function values made here
