@@ -342,6 +342,19 @@ def test_an_lstm_with_nested_cells_in_both_modes():
         assert t == pytest.approx(expected, rel=1e-5)
 
 
+def reads_before_the_write(x):
+    X = np.zeros(3)
+    total = lambda: np.sum(X * x)  # noqa: E731 - a new array, not a view of X
+    s = total()
+    X[0] = 1.0
+    return s + np.sum(X * x)
+
+
+def test_a_new_array_from_a_nested_function_is_not_an_alias():
+    x = np.array([0.5, 2.0, -1.0])
+    assert grad(reads_before_the_write)(x) == pytest.approx([1.0, 0.0, 0.0])
+
+
 # --- closures made by the caller (the API) ------------------------------------------------
 
 
@@ -515,6 +528,17 @@ def view_through_a_lambda(x):
     return np.sum(b) * x
 
 
+def call_first(f):
+    return f()
+
+
+def view_through_a_helper(x):
+    X = np.ones(3) * x
+    b = call_first(lambda: X)  # X itself, which is then written
+    X[0] = 5.0
+    return np.sum(b) * x
+
+
 def calls_a_number(x):
     y = x * 2.0
     return y(x)
@@ -584,6 +608,12 @@ REFUSED = {
         "`b` may share its array with `X`, and `X` is written into (line "
         f"{_where(view_through_a_lambda, 'X[1] = 5.0')[0]}): Python would change both",
         "make a copy: b = get().copy()",
+    ),
+    view_through_a_helper: (
+        "b = call_first(lambda: X)",
+        "`b` may share its array with `X`, and `X` is written into (line "
+        f"{_where(view_through_a_helper, 'X[0] = 5.0')[0]}): Python would change both",
+        "make a copy",
     ),
     calls_a_number: ("y(x)", "`y` is called but is not a function", "call a function"),
 }

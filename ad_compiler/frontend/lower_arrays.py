@@ -479,13 +479,32 @@ def _alias_pairs(node: ast.FunctionDef):
 
 
 def nested_reads(node: ast.FunctionDef) -> set[str]:
-    """The names read inside the nested functions and lambdas of ``node``: what
-    a call of a local function value (unknown from the text alone) may return
-    a view of, besides its arguments."""
+    """The names a nested function or lambda of ``node`` may return (a view
+    of), following its own assignments: what a call of a local function value
+    (unknown from the text alone) may share an array with, besides its
+    arguments.  A call inside may return any of its arguments."""
+
+    def calls(call: ast.Call) -> set[str]:
+        args = list(call.args) + [k.value for k in call.keywords]
+        return set().union(*(_aliased_names(a, calls) for a in args))
+
     names: set[str] = set()
     for sub in ast.walk(node):
-        if sub is not node and isinstance(sub, (ast.FunctionDef, ast.Lambda)):
-            names.update(n.id for n in ast.walk(sub) if isinstance(n, ast.Name))
+        if isinstance(sub, ast.Lambda):
+            names |= _aliased_names(sub.body, calls)
+        elif isinstance(sub, ast.FunctionDef) and sub is not node:
+            edges: dict[str, set] = {}
+            for _, target, value in _alias_pairs(sub):
+                edges.setdefault(target, set()).update(_aliased_names(value, calls))
+            todo = set()
+            for r in ast.walk(sub):
+                if isinstance(r, ast.Return) and r.value is not None:
+                    todo |= _aliased_names(r.value, calls)
+            while todo:
+                name = todo.pop()
+                if name not in names:
+                    names.add(name)
+                    todo |= edges.get(name, set())
     return names
 
 
@@ -547,6 +566,8 @@ def user_call_aliases(scope, src, local_names, depth: int = 0):
         for k in call.keywords:
             if k.arg is None or k.arg in returned:
                 result |= _aliased_names(k.value, calls)
+        if any(isinstance(a, (ast.Lambda, ast.Name)) for a in args):
+            result |= nested_reads(src.node)  # a function given may return these
         return result
 
     return calls
