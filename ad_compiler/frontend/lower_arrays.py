@@ -519,6 +519,10 @@ def user_call_aliases(scope, src, local_names, depth: int = 0):
             return set()
         args = list(call.args) + [k.value for k in call.keywords]
         everything = set().union(*(_aliased_names(a, calls) for a in args))
+        given = set()  # a function given may return what it returns
+        if any(isinstance(a, (ast.Lambda, ast.Name)) for a in args):
+            given = nested_reads(src.node)
+        everything |= given
         if func.id in local_names:  # a function value: see nested_reads
             return everything | nested_reads(src.node)
         if not everything:
@@ -566,9 +570,7 @@ def user_call_aliases(scope, src, local_names, depth: int = 0):
         for k in call.keywords:
             if k.arg is None or k.arg in returned:
                 result |= _aliased_names(k.value, calls)
-        if any(isinstance(a, (ast.Lambda, ast.Name)) for a in args):
-            result |= nested_reads(src.node)  # a function given may return these
-        return result
+        return result | given
 
     return calls
 
