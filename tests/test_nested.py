@@ -539,6 +539,16 @@ def view_through_a_helper(x):
     return np.sum(b) * x
 
 
+def length_of_a_function(x):
+    g = lambda t: t  # noqa: E731
+    return len(g) * x
+
+
+def star_lambda(x):
+    g = lambda *t: t[0]  # noqa: E731
+    return g(x)
+
+
 def calls_a_number(x):
     y = x * 2.0
     return y(x)
@@ -614,6 +624,12 @@ REFUSED = {
         "`b` may share its array with `X`, and `X` is written into (line "
         f"{_where(view_through_a_helper, 'X[0] = 5.0')[0]}): Python would change both",
         "make a copy",
+    ),
+    length_of_a_function: ("g)", "function `g` used as a value", "call it"),
+    star_lambda: (
+        "t: t[0]",
+        "star-parameters are not supported",
+        "list the parameters",
     ),
     calls_a_number: ("y(x)", "`y` is called but is not a function", "call a function"),
 }

@@ -85,6 +85,9 @@ class CallLowering:
             arg = node.args[0]
             if isinstance(arg, (ast.Name, ast.Attribute, ast.Subscript)):
                 value = self.expr(arg)
+                self.not_a_function(
+                    arg, value, "call it, or count the items of a tuple"
+                )
                 if not isinstance(
                     value, TupleValue
                 ):  # an array: its length at run time

@@ -159,7 +159,8 @@ class NestedLowering:
             if isinstance(item, TupleValue):
                 self.not_a_function(node, item, hint)
             elif isinstance(item, FunctionValue):
-                self.error(node, f"function `{item.name}` used as a value", hint)
+                name = node.id if isinstance(node, ast.Name) else item.name
+                self.error(node, f"function `{name}` used as a value", hint)
 
     def merge_functions(self, node, name: str | None, a, b, cond=None, arms=()):
         """Two paths bind ``name`` (or return) ``a`` and ``b``: when one is a
@@ -217,10 +218,11 @@ class NestedLowering:
         if inner.stack[0] in self.stack:
             self.error(
                 node,
-                f"the nested function `{fn.name}` calls itself; not supported",
+                f"the nested function `{callee}` calls itself; not supported",
                 "define it at module level (recursion is supported there), passing "
                 "what it reads from the enclosing function as parameters",
             )
+        inner.check_signature()  # (located at the def or lambda)
         values = self.arguments(node, callee, inner, fn.defaults)
         self.check_written_arguments(node, callee, inner)
         self.check_closure_writes(inner)
