@@ -318,6 +318,7 @@ class ArrayLowering:
 
     def expr_Subscript(self, node: ast.Subscript):
         base = self.expr(node.value)
+        self.not_a_function(node.value, base)
         if hasattr(base, "items"):  # a tuple indexed by a literal: pick the item
             try:
                 k = ast.literal_eval(node.slice)
@@ -342,6 +343,7 @@ class ArrayLowering:
             )
         name = target.value.id
         x = self.name(target.value, name)
+        self.not_a_function(target.value, x)
         layout, values = self.index(target.slice)
         with self.b.at(self.src.loc(target)):
             if op is not None:

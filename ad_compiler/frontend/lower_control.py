@@ -494,6 +494,7 @@ class ControlLowering:
             value = self.expr(node)
             if isinstance(value, TupleValue):
                 return "items", list(value.items)
+            self.not_a_function(node, value, "call it")
             if isinstance(value, Const):
                 self.items(node)  # the error: a loop over a number
             # an array: its rows, `for row in X` being `for i in range(len(X))`

@@ -318,5 +318,6 @@ class ExpressionLowering:
             self.error(node, f"{what} is not supported", hint)
         if isinstance(left, TupleValue) or isinstance(right, TupleValue):
             self.error(node, "arithmetic on tuples is not supported")
+        self.not_a_function(node, TupleValue((left, right)))
         with self.b.at(self.src.loc(node)):
             return self.b.apply(prim, left, right)
