@@ -318,7 +318,8 @@ class ArrayLowering:
 
     def expr_Subscript(self, node: ast.Subscript):
         base = self.expr(node.value)
-        self.not_a_function(node.value, base)
+        if not hasattr(base, "items"):
+            self.not_a_function(node.value, base)
         if hasattr(base, "items"):  # a tuple indexed by a literal: pick the item
             try:
                 k = ast.literal_eval(node.slice)
