@@ -318,8 +318,6 @@ class ArrayLowering:
 
     def expr_Subscript(self, node: ast.Subscript):
         base = self.expr(node.value)
-        if not hasattr(base, "items"):
-            self.not_a_function(node.value, base)
         if hasattr(base, "items"):  # a tuple indexed by a literal: pick the item
             try:
                 k = ast.literal_eval(node.slice)
@@ -330,6 +328,7 @@ class ArrayLowering:
                     "a tuple can only be indexed by a literal int here",
                     "unpack it into names",
                 )
+        self.not_a_function(node.value, base)
         layout, values = self.index(node.slice)
         with self.b.at(self.src.loc(node)):
             return self.b.apply("getitem", base, *values, index=layout)
