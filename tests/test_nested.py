@@ -544,6 +544,14 @@ def length_of_a_function(x):
     return len(g) * x
 
 
+def misuses_a_function(x):
+    g = math.sin
+    s = 0.0
+    for r in g:
+        s = s + r * x
+    return s + g[0]
+
+
 def star_lambda(x):
     g = lambda *t: t[0]  # noqa: E731
     return g(x)
@@ -626,6 +634,7 @@ REFUSED = {
         "make a copy",
     ),
     length_of_a_function: ("g)", "function `g` used as a value", "call it"),
+    misuses_a_function: ("g:", "function `g` used as a value", "call it"),
     star_lambda: (
         "t: t[0]",
         "star-parameters are not supported",
