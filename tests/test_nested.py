@@ -446,6 +446,20 @@ def test_adc_compile_emits_the_same_derivatives(tmp_path):
     assert emitted["net_grad"](x, W)[0] == pytest.approx(gx, rel=1e-6)
 
 
+@pytest.mark.slow  # a subprocess
+def test_adc_compile_locates_an_error_inside_a_nested_function(tmp_path):
+    src = tmp_path / "bad.py"
+    src.write_text(
+        "import math\n\n\ndef f(x):\n    def g(t):\n        return math.gamma(t)\n\n"
+        "    return g(x)\n"
+    )
+    cmd = [sys.executable, "-m", "ad_compiler.tools.cli", "compile", str(src)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 1
+    first = proc.stderr.splitlines()[0]
+    assert first.startswith(f"{src}:6:16: error: call to `math.gamma` is not supported")
+
+
 # --- what stays refused ------------------------------------------------------------------------
 
 
