@@ -29,14 +29,14 @@ from __future__ import annotations
 import ast
 import dataclasses
 
-from ad_compiler.frontend.source import lambda_def
-from ad_compiler.ir.nodes import Const, Var, defined_names
 from ad_compiler.frontend.lower_values import (
     Closure,
     FunctionValue,
     TupleValue,
     Unbound,
 )
+from ad_compiler.frontend.source import lambda_def
+from ad_compiler.ir.nodes import Const, Var, defined_names
 
 
 def _declarations(node: ast.FunctionDef):
