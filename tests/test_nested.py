@@ -617,7 +617,7 @@ REFUSED = {
         "out[0]",
         "a nested function writing into `out` of the enclosing function is not "
         "supported",
-        "write into a copy",
+        "pass `out` in as a parameter and return the new array",
     ),
     read_before_assignment: (
         "late",

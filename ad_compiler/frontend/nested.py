@@ -244,6 +244,6 @@ class NestedLowering:
                         t,
                         f"a nested function writing into `{name}` of the enclosing "
                         "function is not supported",
-                        f"write into a copy (`{name} = {name}.copy()` first), or "
-                        "return the new values",
+                        f"pass `{name}` in as a parameter and return the new "
+                        f"array: {name} = g({name}, ...) in the enclosing function",
                     )
