@@ -231,6 +231,7 @@ class NestedLowering:
     def check_closure_writes(self, inner) -> None:
         """Refuse a nested function writing into an element of an enclosing
         function's array: Python changes that array, an inlined copy would not."""
+        fn = inner.src.node.name
         for sub in ast.walk(inner.src.node):
             if not isinstance(sub, (ast.Assign, ast.AugAssign)):
                 continue
@@ -245,5 +246,6 @@ class NestedLowering:
                         f"a nested function writing into `{name}` of the enclosing "
                         "function is not supported",
                         f"pass `{name}` in as a parameter and return the new "
-                        f"array: {name} = g({name}, ...) in the enclosing function",
+                        f"array: {name} = {fn}({name}, ...) in the enclosing "
+                        "function",
                     )
