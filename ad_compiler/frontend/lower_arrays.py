@@ -495,19 +495,27 @@ def nested_reads(node: ast.FunctionDef) -> set[str]:
         if isinstance(sub, ast.Lambda):
             names |= _aliased_names(sub.body, calls)
         elif isinstance(sub, ast.FunctionDef) and sub is not node:
-            edges: dict[str, set] = {}
-            for _, target, value in _alias_pairs(sub):
-                edges.setdefault(target, set()).update(_aliased_names(value, calls))
-            todo = set()
-            for r in ast.walk(sub):
-                if isinstance(r, ast.Return) and r.value is not None:
-                    todo |= _aliased_names(r.value, calls)
-            while todo:
-                name = todo.pop()
-                if name not in names:
-                    names.add(name)
-                    todo |= edges.get(name, set())
+            names |= _returned_names(sub, calls)
     return names
+
+
+def _returned_names(node: ast.FunctionDef, calls) -> set[str]:
+    """The names (parameters, locals, free names) whose array a function may
+    return, following its assignments back from its ``return``s."""
+    edges: dict[str, set] = {}
+    for _, target, value in _alias_pairs(node):
+        edges.setdefault(target, set()).update(_aliased_names(value, calls))
+    todo = set()
+    for r in ast.walk(node):
+        if isinstance(r, ast.Return) and r.value is not None:
+            todo |= _aliased_names(r.value, calls)
+    returned: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in returned:
+            returned.add(name)
+            todo |= edges.get(name, set())
+    return returned
 
 
 def user_call_aliases(scope, src, local_names, depth: int = 0):
@@ -550,19 +558,7 @@ def user_call_aliases(scope, src, local_names, depth: int = 0):
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
         }
         inner = user_call_aliases(callee_scope, callee, names, depth + 1)
-        edges: dict[str, set] = {}
-        for _, target, value in _alias_pairs(cnode):
-            edges.setdefault(target, set()).update(_aliased_names(value, inner))
-        todo = set()
-        for r in ast.walk(cnode):
-            if isinstance(r, ast.Return) and r.value is not None:
-                todo |= _aliased_names(r.value, inner)
-        returned = set()
-        while todo:
-            name = todo.pop()
-            if name not in returned:
-                returned.add(name)
-                todo |= edges.get(name, set())
+        returned = _returned_names(cnode, inner)
         result = set()
         for i, a in enumerate(call.args):
             if isinstance(a, ast.Starred):
