@@ -45,7 +45,7 @@ def list_literal(x):
 
 
 def uses_lambda(x):
-    return (lambda z: z * z)(x)
+    return lambda z: z * x
 
 
 def bare_return(x):
@@ -132,10 +132,14 @@ def keyword_argument(x):
 
 
 def nested_def(x):
-    def helper(y):
-        return y
+    total = x
 
-    return x
+    def helper(y):
+        nonlocal total
+        total = total + y
+        return total
+
+    return helper(x)
 
 
 def unpack_mismatch(x):

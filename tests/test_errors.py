@@ -48,7 +48,7 @@ CASES = {
     ),
     "wrong_arity": ("math.sin(x, 2)", "`math.sin` takes 1 argument, got 2"),
     "list_literal": ("[x, x]", "list is not supported"),
-    "uses_lambda": ("lambda z: z * z", "`lambda` is not supported"),
+    "uses_lambda": ("lambda z: z * x", "function `lambda` used as a value"),
     "bare_return": ("return", "`return` without a value"),
     "no_return": ("def no_return", "function `no_return` does not return a value"),
     "star_args": ("xs", "star-parameters are not supported"),
@@ -73,7 +73,11 @@ CASES = {
     "comprehension": ("sum", "call to `sum` is not supported (a builtin)"),
     "code_after_return": ("y = 2", "code after `return` is not supported"),
     "keyword_argument": ("base=2", "keyword arguments to `math.log` are not supported"),
-    "nested_def": ("def helper", "nested function definition is not supported"),
+    "nested_def": (
+        "nonlocal total",
+        "`nonlocal total`: a nested function assigning to a name outside it "
+        "is not supported",
+    ),
     "unpack_mismatch": ("a, b", "cannot unpack 3 values into 2 names"),
     "maybe_unbound": (
         "return <y>",

@@ -13,7 +13,7 @@ import ast
 from ad_compiler.errors import UnsupportedError
 from ad_compiler.frontend.decorators import check_decorators
 from ad_compiler.frontend.scope import RuntimeScope, UserFuncRef, checked_lookup
-from ad_compiler.frontend.source import FunctionSource, from_function
+from ad_compiler.frontend.source import FunctionSource, from_function, lambda_source
 
 
 def source_of(ref: UserFuncRef, src: FunctionSource, scope):
@@ -22,6 +22,8 @@ def source_of(ref: UserFuncRef, src: FunctionSource, scope):
         callee = FunctionSource(ref.node, src.file, src.lines)
         check_decorators(callee, scope, called_from=src.node.name)
         return callee, scope
+    if getattr(ref.obj, "__name__", None) == "<lambda>":  # `sq = lambda z: z * z`
+        return lambda_source(ref.obj), RuntimeScope(ref.obj)
     return from_function(ref.obj), RuntimeScope(ref.obj)
 
 

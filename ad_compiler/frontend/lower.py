@@ -38,6 +38,7 @@ from ad_compiler.frontend.recovery import (
     recover,
 )
 from ad_compiler.frontend.prints import is_print, lower_print
+from ad_compiler.frontend.nested import NestedLowering
 from ad_compiler.frontend.scope import ValueRef, checked_lookup, literal_number
 from ad_compiler.frontend.source import FunctionSource
 from ad_compiler.ir.builder import IRBuilder
@@ -70,11 +71,9 @@ UNSUPPORTED = {
         "remove it; names are freed when the function returns",
     ),
     ast.ClassDef: ("class definition", "define classes outside the function"),
-    ast.FunctionDef: ("nested function definition", "define helpers at module level"),
     ast.AsyncFunctionDef: ("`async def`", "differentiate a plain `def` function"),
     ast.Import: ("`import` inside a function", "import at the top of the module"),
     ast.ImportFrom: ("`import` inside a function", "import at the top of the module"),
-    ast.Lambda: ("`lambda`", "define the function with `def` at module level"),
     ast.ListComp: ("list comprehension", "write the sum out explicitly"),
     ast.SetComp: ("set comprehension", "return numbers, not sets"),
     ast.DictComp: ("dict comprehension", "return numbers, not dicts"),
@@ -123,7 +122,12 @@ def _assigned_names(node: ast.FunctionDef, text: str) -> set[str]:
 
 
 class Lowerer(
-    ControlLowering, ExpressionLowering, CallLowering, ArrayLowering, ShapeLowering
+    ControlLowering,
+    ExpressionLowering,
+    CallLowering,
+    ArrayLowering,
+    ShapeLowering,
+    NestedLowering,
 ):
     """Lowers one function; use :func:`lower_function`."""
 
@@ -164,6 +168,7 @@ class Lowerer(
         self.recovery = None  # a frontend.recovery.Recovery: collect every error
         self.poisoned = False  # a statement failed (recovery.py)
         self.shapes_taken: dict = {}  # x.shape's value -> x (see lower_shapes)
+        self.outermost = False  # set by run(): not inlined into another function
 
     def lookup(self, node: ast.AST, name: str):
         """What the global ``name`` used at ``node`` is; an ambiguous one is an error."""
@@ -219,6 +224,7 @@ class Lowerer(
 
     def run(self) -> Function:
         node = self.src.node
+        self.outermost = True  # its results are the IR's: numbers, not functions
         self.lookup(node, node.name)  # a function defined twice: which one is meant?
         self.checked(self.check_signature)
         self.checked(lambda: self.check_nesting(node))
@@ -342,6 +348,9 @@ class Lowerer(
             )
         with self.b.at(self.src.loc(stmt)):
             value = self.expr(stmt.value)
+        if self.outermost:
+            self.not_a_function(stmt.value, value, "return what it computes: call it")
+        value = self.escape(value)  # a function handed out keeps our names as now
         if isinstance(value, TupleValue):
             items = []
             for item in value.items:

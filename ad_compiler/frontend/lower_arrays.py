@@ -338,6 +338,7 @@ class ArrayLowering:
                     "a tuple can only be indexed by a literal int here",
                     "unpack it into names",
                 )
+        self.not_a_function(node.value, base)
         layout, values = self.index(node.slice)
         with self.b.at(self.src.loc(node)):
             return self.b.apply("getitem", base, *values, index=layout)
@@ -352,6 +353,7 @@ class ArrayLowering:
             )
         name = target.value.id
         x = self.name(target.value, name)
+        self.not_a_function(target.value, x)
         layout, values = self.index(target.slice)
         with self.b.at(self.src.loc(target)):
             if op is not None:
@@ -488,6 +490,44 @@ def _alias_pairs(node: ast.FunctionDef):
             yield sub, target, value
 
 
+def nested_reads(node: ast.FunctionDef) -> set[str]:
+    """The names a nested function or lambda of ``node`` may return (a view
+    of), following its own assignments: what a call of a local function value
+    (unknown from the text alone) may share an array with, besides its
+    arguments.  A call inside may return any of its arguments."""
+
+    def calls(call: ast.Call) -> set[str]:
+        args = list(call.args) + [k.value for k in call.keywords]
+        return set().union(*(_aliased_names(a, calls) for a in args))
+
+    names: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Lambda):
+            names |= _aliased_names(sub.body, calls)
+        elif isinstance(sub, ast.FunctionDef) and sub is not node:
+            names |= _returned_names(sub, calls)
+    return names
+
+
+def _returned_names(node: ast.FunctionDef, calls) -> set[str]:
+    """The names (parameters, locals, free names) whose array a function may
+    return, following its assignments back from its ``return``s."""
+    edges: dict[str, set] = {}
+    for _, target, value in _alias_pairs(node):
+        edges.setdefault(target, set()).update(_aliased_names(value, calls))
+    todo = set()
+    for r in ast.walk(node):
+        if isinstance(r, ast.Return) and r.value is not None:
+            todo |= _aliased_names(r.value, calls)
+    returned: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in returned:
+            returned.add(name)
+            todo |= edges.get(name, set())
+    return returned
+
+
 def user_call_aliases(scope, src, local_names, depth: int = 0):
     """``calls`` for :func:`_aliased_names`: the caller's names a call of one of
     the user's functions may return (``def ident(z): return z.T``), read from
@@ -495,10 +535,16 @@ def user_call_aliases(scope, src, local_names, depth: int = 0):
 
     def calls(call: ast.Call) -> set[str]:
         func = call.func
-        if not isinstance(func, ast.Name) or func.id in local_names:
+        if not isinstance(func, ast.Name):
             return set()
         args = list(call.args) + [k.value for k in call.keywords]
         everything = set().union(*(_aliased_names(a, calls) for a in args))
+        given = set()  # a function given may return what it returns
+        if any(isinstance(a, (ast.Lambda, ast.Name)) for a in args):
+            given = nested_reads(src.node)
+        everything |= given
+        if func.id in local_names:  # a function value: see nested_reads
+            return everything | nested_reads(src.node)
         if not everything:
             return set()
         try:
@@ -522,19 +568,7 @@ def user_call_aliases(scope, src, local_names, depth: int = 0):
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
         }
         inner = user_call_aliases(callee_scope, callee, names, depth + 1)
-        edges: dict[str, set] = {}
-        for _, target, value in _alias_pairs(cnode):
-            edges.setdefault(target, set()).update(_aliased_names(value, inner))
-        todo = set()
-        for r in ast.walk(cnode):
-            if isinstance(r, ast.Return) and r.value is not None:
-                todo |= _aliased_names(r.value, inner)
-        returned = set()
-        while todo:
-            name = todo.pop()
-            if name not in returned:
-                returned.add(name)
-                todo |= edges.get(name, set())
+        returned = _returned_names(cnode, inner)
         result = set()
         for i, a in enumerate(call.args):
             if isinstance(a, ast.Starred):
@@ -544,7 +578,7 @@ def user_call_aliases(scope, src, local_names, depth: int = 0):
         for k in call.keywords:
             if k.arg is None or k.arg in returned:
                 result |= _aliased_names(k.value, calls)
-        return result
+        return result | given
 
     return calls
 

@@ -54,8 +54,11 @@ class CallLowering:
     def expr_Call(self, node: ast.Call):
         if isinstance(node.func, ast.Attribute) and self.of_value(node.func.value):
             return self.method_call(node, node.func)
-        ref = self.resolve(node.func)
         callee = ast.unparse(node.func)
+        fn = self.callee_value(node.func)  # a nested def, lambda, function value
+        if fn is not None and fn.ref is None:
+            return self.call_function_value(node, callee, fn)
+        ref = self.resolve(node.func) if fn is None else fn.ref
         array_function = known_numpy(ref)
         if array_function is not None:
             return self.array_function(node, array_function, callee)
@@ -85,6 +88,9 @@ class CallLowering:
             arg = node.args[0]
             if isinstance(arg, (ast.Name, ast.Attribute, ast.Subscript)):
                 value = self.expr(arg)
+                self.not_a_function(
+                    arg, value, "call it, or count the items of a tuple"
+                )
                 if not isinstance(
                     value, TupleValue
                 ):  # an array: its length at run time
@@ -126,6 +132,18 @@ class CallLowering:
         src, scope = source_of(ref, self.src, self.scope)
         inner = type(self)(src, scope)
         key = inner.stack[0]
+        values = self.arguments(node, callee, inner)
+        self.check_written_arguments(node, callee, inner)
+        partials = custom_partials(ref, src, scope)
+        if partials is not None:
+            return self.call_custom(node, callee, ref, src, inner, values, partials)
+        if key in self.stack:
+            return self.call_recursive(node, callee, src, scope, inner, values)
+        return self.inline(inner, values)
+
+    def arguments(self, node: ast.Call, callee: str, inner, defaults=None) -> dict:
+        """The call's arguments bound to ``inner``'s parameters (keywords, then
+        defaults: ``defaults``' values if given, else the ``def``'s literals)."""
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 self.unsupported(arg)
@@ -145,22 +163,19 @@ class CallLowering:
                 self.error(kw, f"`{callee}` got two values for `{kw.arg}`")
             values[kw.arg] = self.expr(kw.value)
         inner.check_signature()
-        defaults = src.node.args.defaults
-        first = len(inner.params) - len(defaults)
+        nodes = inner.src.node.args.defaults
+        first = len(inner.params) - len(nodes)
         for i, p in enumerate(inner.params):
             if p not in values:
                 if i < first:
                     self.error(
                         node, f"missing argument `{p}` in the call to `{callee}`"
                     )
-                values[p] = inner.default(defaults[i - first])
-        self.check_written_arguments(node, callee, inner)
-        partials = custom_partials(ref, src, scope)
-        if partials is not None:
-            return self.call_custom(node, callee, ref, src, inner, values, partials)
-        if key in self.stack:
-            return self.call_recursive(node, callee, src, scope, inner, values)
-        return self.inline(inner, values)
+                if defaults is not None:
+                    values[p] = defaults[i - first]
+                else:
+                    values[p] = inner.default(nodes[i - first])
+        return values
 
     def check_written_arguments(self, node: ast.Call, callee: str, inner: CallLowering):
         """Reject a call whose callee writes into a parameter given (a view of)
@@ -210,6 +225,7 @@ class CallLowering:
         args = tuple(values[p] for p in inner.params)
         if any(isinstance(a, TupleValue) for a in args):
             self.error(node, f"passing a tuple to `{callee}` is not supported here")
+        self.not_a_function(node, TupleValue(args), "pass the numbers it computes")
         return args
 
     def call_recursive(self, node, callee, src, scope, inner, values):

@@ -19,6 +19,7 @@ from ad_compiler.frontend.lower_values import (
     FALSE,
     TRUE,
     Poisoned,
+    FunctionValue,
     TupleValue,
     Unbound,
     _same,
@@ -274,6 +275,9 @@ class ControlLowering:
         def phi(a, b, out=None):
             if _same(a, b) and out is None:
                 return a
+            chosen = self.merge_functions(node, None, a, b, cond, (then, orelse))
+            if chosen is not None:
+                return chosen
             out = out or self.namer.temp()
             outs.append(out)
             tv.append(a)
@@ -297,6 +301,10 @@ class ControlLowering:
                         node,
                         f"`{name}` holds a tuple assigned inside a branch; not supported",
                     )
+                chosen = self.merge_functions(node, name, a, b, cond, (then, orelse))
+                if chosen is not None:
+                    self.env[name] = chosen
+                    continue
                 self.env[name] = phi(a, b, self.phi_name(name))
         brk = phi(t.brk, e.brk)
         ret = phi(t.ret, e.ret)
@@ -348,6 +356,12 @@ class ControlLowering:
                     f"`{name}` holds a tuple and is reassigned in the loop; not supported",
                     "unpack the tuple into separate names before the loop",
                 )
+            if isinstance(env.get(name), FunctionValue):
+                self.error(
+                    stmt,
+                    f"`{name}` holds a function and is rebound in the loop; not supported",
+                    "bind it once, before the loop or inside it",
+                )
         names = [
             n for n in sorted(assigned) if n in env and not isinstance(env[n], Unbound)
         ]
@@ -380,6 +394,7 @@ class ControlLowering:
                 self.error(
                     stmt, f"`{n}` is assigned a tuple in the loop; not supported"
                 )
+            self.merge_functions(stmt, n, value, None)
             nexts.append(value)
         extra = []  # (carried, init, next) for the flags and returned values
         surely_runs = (
@@ -403,6 +418,7 @@ class ControlLowering:
             extra.append((ret, FALSE, exit.ret))
             results = []
             for value in exit.results:
+                self.merge_functions(stmt, None, value, None)
                 results.append(self.namer.temp())
                 extra.append((results[-1], Const(0.0), value))
         if stmt.orelse and not _same(exit.brk, FALSE):
@@ -487,6 +503,7 @@ class ControlLowering:
             value = self.expr(node)
             if isinstance(value, TupleValue):
                 return "items", list(value.items)
+            self.not_a_function(node, value, "call it")
             if isinstance(value, Const):
                 self.items(node)  # the error: a loop over a number
             # an array: its rows, `for row in X` being `for i in range(len(X))`
@@ -583,6 +600,12 @@ class ControlLowering:
             )
         if any(isinstance(v, TupleValue) for v in values):
             self.error(stmt.iter, "the items of this loop mix numbers and tuples")
+        if any(isinstance(v, FunctionValue) for v in values):
+            self.error(
+                stmt.iter,
+                "a loop over functions is not supported",
+                "call each function in turn, written out",
+            )
         if all(_same(v, values[0]) for v in values):
             return values[0]
         numbers = [v.value if isinstance(v, Const) else None for v in values]

@@ -71,6 +71,7 @@ class ExpressionLowering:
                 "a tuple cannot be used as a number",
                 "index it into separate names",
             )
+        self.not_a_function(node, value)
         return value
 
     def expr_Constant(self, node: ast.Constant):
@@ -111,6 +112,9 @@ class ExpressionLowering:
             if isinstance(value, Poisoned):  # its statement's error is reported
                 raise PoisonedRead(f"`{name}` is poisoned")
             return value
+        value = self.free_value(node, name)  # an enclosing function's (nested.py)
+        if value is not None:
+            return value
         ref = self.lookup(node, name)
         return self.ref_value(node, name, ref)
 
@@ -120,7 +124,7 @@ class ExpressionLowering:
         if ref is None:
             self.error(node, f"name `{name}` is not defined", "define or import it")
         if isinstance(ref, (FuncRef, UserFuncRef)):
-            self.error(node, f"function `{name}` used as a value", "call it")
+            return self.global_function(name, ref)  # a value until called (nested.py)
         if isinstance(ref, ModuleRef):
             self.error(
                 node, f"module `{name}` used as a value", "call one of its functions"
@@ -159,7 +163,9 @@ class ExpressionLowering:
         base = node
         while isinstance(base, ast.Attribute):
             base = base.value
-        return not isinstance(base, ast.Name) or base.id in self.locals
+        if not isinstance(base, ast.Name) or base.id in self.locals:
+            return True
+        return self.enclosing(base.id) is not None  # a nested function's free name
 
     def expr_Attribute(self, node: ast.Attribute):
         if self.of_value(node.value):
@@ -315,5 +321,6 @@ class ExpressionLowering:
             self.error(node, f"{what} is not supported", hint)
         if isinstance(left, TupleValue) or isinstance(right, TupleValue):
             self.error(node, "arithmetic on tuples is not supported")
+        self.not_a_function(node, TupleValue((left, right)))
         with self.b.at(self.src.loc(node)):
             return self.b.apply(prim, left, right)

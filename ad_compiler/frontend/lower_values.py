@@ -66,3 +66,42 @@ class Poisoned(Var):
     like any other to the merges of branches and loops (the IR built after an
     error is never used); reading it by name is a quiet cascade, not an error
     of its own."""
+
+
+@dataclass(eq=False)
+class Closure:
+    """The enclosing function's names as a nested function sees them.
+
+    While the enclosing function is being lowered, ``owner`` is its lowerer and
+    a read gets the binding current at that moment, as a Python closure cell
+    does; once that function has returned, ``env`` holds its names as they were
+    at the ``return`` (the cells can no longer change).  ``parent`` is the
+    closure of the enclosing function itself, for defs nested deeper.
+    """
+
+    names: frozenset
+    owner: object = None
+    env: dict | None = None
+    parent: "Closure | None" = None
+
+    def bindings(self) -> dict:
+        return self.owner.env if self.env is None else self.env
+
+
+@dataclass(frozen=True, eq=False)
+class FunctionValue:
+    """A function as a value while lowering: a nested ``def`` or a ``lambda``
+    (``node``, read in ``src`` with names resolved in ``closure`` then
+    ``scope``), or a module-level function or known function held by a name
+    (``ref``: ``act = np.tanh``, ``apply(helper, x)``).  Calling one inlines it;
+    it never reaches the IR.  ``defaults`` are the values of the parameters'
+    defaults, evaluated where the ``def`` ran, as Python does.
+    """
+
+    name: str
+    node: object = None
+    src: object = None
+    scope: object = None
+    closure: Closure | None = None
+    defaults: tuple = ()
+    ref: object = None

@@ -35,7 +35,7 @@ import numpy
 
 from ad_compiler.errors import Loc, UnsupportedError
 from ad_compiler.frontend.bindings import module_bindings
-from ad_compiler.frontend.source import locate, made_by_decorator
+from ad_compiler.frontend.source import lambda_def, locate, made_by_decorator
 from ad_compiler.primitives.table import named
 
 # Functions ad_compiler knows, by qualified name: the names the primitive rows
@@ -280,6 +280,11 @@ class StaticScope:
             yield stmt.name, OpaqueRef("a class")
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            if isinstance(stmt.value, ast.Lambda) and len(targets) == 1:
+                if isinstance(targets[0], ast.Name):  # `sq = lambda z: z * z`
+                    node = lambda_def(stmt.value)
+                    yield targets[0].id, UserFuncRef(targets[0].id, node=node)
+                    return
             value = literal_number(stmt.value)
             for target in targets:
                 for node in ast.walk(target):

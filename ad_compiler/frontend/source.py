@@ -380,3 +380,46 @@ def _not_a_function(fn, name: str) -> AdError:
         f"cannot differentiate {name!r}: it is not a Python function defined with `def` "
         f"(got {got})"
     )
+
+
+def lambda_def(node: ast.Lambda) -> ast.FunctionDef:
+    """``lambda a, b=1: e`` as ``def lambda(a, b=1): return e``, located at the
+    lambda (so errors and ``# line`` comments point at the user's text)."""
+    ret = ast.copy_location(ast.Return(value=node.body), node.body)
+    ret.end_lineno, ret.end_col_offset = node.body.end_lineno, node.body.end_col_offset
+    fn = ast.FunctionDef(
+        name="lambda", args=node.args, body=[ret], decorator_list=[], returns=None
+    )
+    fn.type_comment = None
+    fn = ast.copy_location(fn, node)
+    fn.end_lineno, fn.end_col_offset = node.end_lineno, node.end_col_offset
+    return fn
+
+
+def lambda_source(fn) -> FunctionSource:
+    """The source of a live ``lambda`` (one a differentiated function calls):
+    the only lambda starting at its first line, checked current as
+    :func:`from_function` checks a ``def``."""
+    file, _, start = _def_text(fn, "<lambda>")
+    _check_current(fn, file)
+    lines = tuple(
+        line.rstrip("\n") for line in linecache.getlines(file, fn.__globals__)
+    )
+    try:
+        module = ast.parse("\n".join(lines))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        module = None
+    found = [
+        n
+        for n in (ast.walk(module) if module is not None else ())
+        if isinstance(n, ast.Lambda) and n.lineno == start
+    ]
+    if len(found) != 1:
+        raise SourceUnavailableError(
+            f"cannot isolate the lambda at {file}:{start}"
+            + (f" ({len(found)} lambdas start on that line)" if found else "")
+            + "; define it with `def`"
+        )
+    node = lambda_def(found[0])
+    _live_defaults(fn, node)
+    return FunctionSource(node, file, lines)
