@@ -4,7 +4,8 @@ One ``stmt_<Node>`` / ``expr_<Node>`` method per supported node; every other
 node is rejected by name, with its location and a hint (see ``UNSUPPORTED``).
 :class:`Lowerer` holds the state and the statements; its mixins lower the rest:
 control flow (:mod:`.lower_control`), expressions (:mod:`.lower_exprs`), calls
-(:mod:`.lower_calls`) and NumPy array code (:mod:`.lower_arrays`).
+(:mod:`.lower_calls`), NumPy array code (:mod:`.lower_arrays`) and lists
+(:mod:`.lower_lists`).
 
 Guarantees:
 
@@ -29,6 +30,7 @@ from ad_compiler.frontend.lower_arrays import ArrayLowering, check_aliasing
 from ad_compiler.frontend.lower_calls import CallLowering
 from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
+from ad_compiler.frontend.lower_lists import ListLowering
 from ad_compiler.frontend.lower_values import TupleValue
 from ad_compiler.frontend.scope import ValueRef, checked_lookup, literal_number
 from ad_compiler.frontend.source import FunctionSource
@@ -67,10 +69,8 @@ UNSUPPORTED = {
     ast.Import: ("`import` inside a function", "import at the top of the module"),
     ast.ImportFrom: ("`import` inside a function", "import at the top of the module"),
     ast.Lambda: ("`lambda`", "define the function with `def` at module level"),
-    ast.ListComp: ("list comprehension", "write the sum out explicitly"),
     ast.SetComp: ("set comprehension", "return numbers, not sets"),
     ast.DictComp: ("dict comprehension", "return numbers, not dicts"),
-    ast.GeneratorExp: ("generator expression", "write the sum out explicitly"),
     ast.Yield: ("`yield`", "generators cannot be differentiated; return a value"),
     ast.YieldFrom: (
         "`yield from`",
@@ -81,7 +81,6 @@ UNSUPPORTED = {
         "assignment expression (`:=`)",
         "use a separate assignment statement",
     ),
-    ast.List: ("list", "use a tuple, or separate values"),
     ast.Dict: ("dict", "use separate values"),
     ast.Set: ("set", "use separate values"),
     ast.JoinedStr: ("f-string", "derivatives are of numbers; remove the string"),
@@ -114,7 +113,9 @@ def _assigned_names(node: ast.FunctionDef, text: str) -> set[str]:
     return names
 
 
-class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
+class Lowerer(
+    ControlLowering, ExpressionLowering, CallLowering, ArrayLowering, ListLowering
+):
     """Lowers one function; use :func:`lower_function`."""
 
     def __init__(self, src: FunctionSource, scope):
@@ -151,6 +152,9 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
         # raise if that value is an array; see lower_arrays.check_aliasing)
         self.in_place_aliases: dict = {}
         self.hazards: list = []
+        # the lists the caller passed to this (inlined) function: changing one
+        # here would change the caller's too (lower_lists.check_unshared)
+        self.lists_passed_in: frozenset = frozenset()
 
     def lookup(self, node: ast.AST, name: str):
         """What the global ``name`` used at ``node`` is; an ambiguous one is an error."""

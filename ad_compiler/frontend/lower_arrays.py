@@ -118,13 +118,7 @@ class ArrayLowering:
             with b.at(self.src.loc(node), "np"):
                 return b.apply("einsum", x, y, spec=spec)
         if row is not None and row.call == "list":
-            if not args or not isinstance(args[0], (ast.List, ast.Tuple)):
-                self.error(
-                    node,
-                    f"`{callee}` needs a literal list or tuple of arrays",
-                    f"write {callee}([a, b])",
-                )
-            xs = [self.atom(e) for e in args[0].elts]
+            xs = self.list_operands(node, callee)  # lower_lists
             with b.at(self.src.loc(node), "np"):
                 return b.apply(row.name, *xs, **params)
         if row is not None and row.call == "static":
@@ -318,16 +312,8 @@ class ArrayLowering:
 
     def expr_Subscript(self, node: ast.Subscript):
         base = self.expr(node.value)
-        if hasattr(base, "items"):  # a tuple indexed by a literal: pick the item
-            try:
-                k = ast.literal_eval(node.slice)
-                return base.items[k]
-            except (ValueError, IndexError, TypeError):
-                self.error(
-                    node,
-                    "a tuple can only be indexed by a literal int here",
-                    "unpack it into names",
-                )
+        if hasattr(base, "items"):  # a tuple or list: pick the item (lower_lists)
+            return self.sequence_item(node, base)
         layout, values = self.index(node.slice)
         with self.b.at(self.src.loc(node)):
             return self.b.apply("getitem", base, *values, index=layout)
@@ -342,6 +328,8 @@ class ArrayLowering:
             )
         name = target.value.id
         x = self.name(target.value, name)
+        if hasattr(x, "items"):  # xs[k] = v on a list (lower_lists)
+            return self.assign_sequence_item(target, value, op)
         layout, values = self.index(target.slice)
         with self.b.at(self.src.loc(target)):
             if op is not None:

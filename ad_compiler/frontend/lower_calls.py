@@ -22,6 +22,7 @@ from ad_compiler.frontend.lower_arrays import (
     user_call_aliases,
     writes,
 )
+from ad_compiler.frontend.lower_lists import list_idents
 from ad_compiler.frontend.lower_values import TupleValue
 from ad_compiler.frontend.scope import FuncRef, OpaqueRef, UserFuncRef
 from ad_compiler.ir.nodes import Const, Eqn
@@ -52,9 +53,13 @@ class CallLowering:
 
     def expr_Call(self, node: ast.Call):
         if isinstance(node.func, ast.Attribute) and self.of_value(node.func.value):
+            if self.is_sequence_method(node.func):  # xs.append(v): lower_lists
+                return self.sequence_method(node, node.func)
             return self.method_call(node, node.func)
         ref = self.resolve(node.func)
         callee = ast.unparse(node.func)
+        if isinstance(ref, FuncRef) and self.is_list_call(node, ref.qualname):
+            return self.list_call(node, ref.qualname, callee)  # sum(xs) ...
         array_function = known_numpy(ref)
         if array_function is not None:
             return self.array_function(node, array_function, callee)
@@ -193,6 +198,7 @@ class CallLowering:
         inner.program, inner.externals = self.program, self.externals
         inner.used = set(inner.locals)
         inner.env = values
+        inner.lists_passed_in = list_idents(values.values())
         inner.hazards = self.hazards
         check_aliasing(inner, inner.src.node)  # the callee's own writes and aliases
         results, tree = inner.lower_function_body()

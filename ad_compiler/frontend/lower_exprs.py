@@ -67,8 +67,8 @@ class ExpressionLowering:
         if isinstance(value, TupleValue):
             self.error(
                 node,
-                "a tuple cannot be used as a number",
-                "index it into separate names",
+                "a tuple or list cannot be used as a number or array",
+                "index it, sum it with sum(xs), or make an array: np.array(xs)",
             )
         return value
 
@@ -311,6 +311,9 @@ class ExpressionLowering:
             what, hint = _BINOP_WORDS.get(type(op), (type(op).__name__, None))
             self.error(node, f"{what} is not supported", hint)
         if isinstance(left, TupleValue) or isinstance(right, TupleValue):
-            self.error(node, "arithmetic on tuples is not supported")
+            joined = self.sequence_binop(op, left, right)  # xs + ys, xs * 3
+            if joined is None:
+                self.error(node, "arithmetic on tuples or lists is not supported")
+            return joined
         with self.b.at(self.src.loc(node)):
             return self.b.apply(prim, left, right)
