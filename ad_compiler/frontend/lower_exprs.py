@@ -167,6 +167,8 @@ class ExpressionLowering:
         return self.arithmetic(node)
 
     def unary(self, node: ast.UnaryOp, operand):
+        if isinstance(operand, TupleValue):
+            self.error(node.operand, "arithmetic on tuples or lists is not supported")
         if isinstance(node.op, ast.UAdd):
             return operand
         with self.b.at(self.src.loc(node)):
@@ -200,8 +202,8 @@ class ExpressionLowering:
                         n, "bitwise `~` is not supported", "it has no derivative"
                     )
                 todo += [(n, True), (n.operand, False)]
-            else:
-                values.append(self.atom(n))
+            else:  # a list or tuple too: `xs + [v]` (binop)
+                values.append(self.expr(n))
         return values[0]
 
     def expr_Compare(self, node: ast.Compare):
