@@ -166,7 +166,8 @@ def test_scalar_forms_match_central_differences_in_both_modes(f, point):
 
 
 @pytest.mark.parametrize(
-    "f", [append_in_range_loop, comprehension_with_if_and_nested_for, np_array_of_numbers]
+    "f",
+    [append_in_range_loop, comprehension_with_if_and_nested_for, np_array_of_numbers],
 )
 def test_hessian_of_list_code_matches_differences_of_the_gradient(f):
     args = (0.7, 1.3)
@@ -289,12 +290,14 @@ def test_refusals_name_the_construct_and_say_what_to_write(f, message):
     assert message in str(err)
     assert err.hint  # what to write instead
     assert err.loc.file == __file__ or err.loc.file.endswith("test_lists.py")
-    lines, first = inspect.getsourcelines(f if f is not appends_to_a_passed_list else add_square)
+    lines, first = inspect.getsourcelines(
+        f if f is not appends_to_a_passed_list else add_square
+    )
     assert first <= err.loc.line < first + len(lines)  # in the user's function
 
 
 # --- the CLI: a static file, compiled without running it ----------------------------
-CLI_PROGRAM = '''
+CLI_PROGRAM = """
 import numpy as np
 
 
@@ -304,7 +307,7 @@ def features(x, y):
         xs.append(x ** k * y)
     ys = [np.sin(v) for v in xs if True]
     return sum(ys) + np.sum(np.array(xs)) + max(xs)
-'''
+"""
 
 
 def test_adc_compile_emits_a_module_that_runs_on_its_own(tmp_path):
@@ -384,4 +387,3 @@ def test_random_list_building_loops_match_central_differences_fast(
     tmp_path, text, point
 ):
     _check_program(tmp_path, text, point)
-

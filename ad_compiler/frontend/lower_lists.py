@@ -215,7 +215,8 @@ class ListLowering:
                 node,
                 f"{what} over the rows of an array: their number is known only at "
                 "run time",
-                "use array operations on the whole array, or " + _RUN_TIME_HINT,
+                "use array operations on the whole array (np.sum(x), np.max(x) "
+                "...), or " + _RUN_TIME_HINT,
             )
         return list(args)
 
@@ -430,9 +431,11 @@ class ListLowering:
                     node,
                     f"`{name}` is also held by `{other}`, and is changed here: "
                     f"Python would change `{other}` too",
-                    f"copy it where the second name is made: `{other} = list({name})`"
-                    if isinstance(value, ListValue)
-                    else "build the container after the list is complete",
+                    (
+                        f"copy it where the second name is made: `{other} = list({name})`"
+                        if isinstance(value, ListValue)
+                        else "build the container after the list is complete"
+                    ),
                 )
 
     def assign_sequence_item(self, target: ast.Subscript, value, op=None):
@@ -478,15 +481,17 @@ class ListLowering:
                         "use literals or `len(xs)`",
                     )
             items = base.items[slice(*bounds)]
-            return self.new_list(items) if isinstance(base, ListValue) else TupleValue(items)
+            return (
+                self.new_list(items)
+                if isinstance(base, ListValue)
+                else TupleValue(items)
+            )
         try:
             k = self.static_value(s)
         except _NotStatic:
             return self.picked(node, base)
         if type(k) is not int or not -len(base.items) <= k < len(base.items):
-            self.error(
-                node, f"index {k!r} is out of range for {len(base.items)} items"
-            )
+            self.error(node, f"index {k!r} is out of range for {len(base.items)} items")
         return base.items[k]
 
     def picked(self, node: ast.Subscript, base: TupleValue):
@@ -510,9 +515,13 @@ class ListLowering:
         """``xs + ys`` and ``xs * n`` (``n`` known now); None where Python refuses."""
         if isinstance(op, ast.Add) and type(left) is type(right):
             seq, items = left, left.items + right.items
-        elif isinstance(op, ast.Mult) and isinstance(left, TupleValue) and _count(right):
+        elif (
+            isinstance(op, ast.Mult) and isinstance(left, TupleValue) and _count(right)
+        ):
             seq, items = left, left.items * right.value
-        elif isinstance(op, ast.Mult) and isinstance(right, TupleValue) and _count(left):
+        elif (
+            isinstance(op, ast.Mult) and isinstance(right, TupleValue) and _count(left)
+        ):
             seq, items = right, right.items * left.value
         else:
             return None
@@ -539,9 +548,11 @@ class ListLowering:
                 f"add an item on every path (`{name}.append(v if c else 0.0)`)",
             )
         items = [
-            self.merge_sequences(node, name, x, y, phi)
-            if isinstance(x, TupleValue) or isinstance(y, TupleValue)
-            else phi(x, y)
+            (
+                self.merge_sequences(node, name, x, y, phi)
+                if isinstance(x, TupleValue) or isinstance(y, TupleValue)
+                else phi(x, y)
+            )
             for x, y in zip(a.items, b.items)
         ]
         if isinstance(a, ListValue):
@@ -565,7 +576,9 @@ class ListLowering:
                 f"write {callee}([a, b]), or pass a list built in the function",
             )
         if not value.items:
-            self.error(node, f"`{callee}` of an empty list", "give it at least one array")
+            self.error(
+                node, f"`{callee}` of an empty list", "give it at least one array"
+            )
         for item in value.items:
             if isinstance(item, TupleValue):
                 self.error(
@@ -603,7 +616,9 @@ class ListLowering:
             return TupleValue(tuple(items))
         for item in items:
             if isinstance(item, TupleValue):
-                self.error(node, f"`{callee}` of a list of lists or tuples is not supported")
+                self.error(
+                    node, f"`{callee}` of a list of lists or tuples is not supported"
+                )
         with self.b.at(self.src.loc(node)):
             if q == "builtins.sum":  # start + xs[0] + xs[1] + ..., left to right
                 if len(node.args) == 2:
