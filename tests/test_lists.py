@@ -261,6 +261,14 @@ def add_square(xs, x):
     return x
 
 
+def writes_an_array_after_appending_it(x):
+    row = np.zeros(3)
+    xs = []
+    xs.append(row)
+    row[0] = x  # Python changes xs[0] too
+    return np.sum(xs[0]) * x
+
+
 def breaks_in_an_unrolled_loop(x):
     xs = []
     for i in range(3):
@@ -279,6 +287,7 @@ REFUSED = [
     (filters_on_a_run_time_value, "depends on a value known only at run time"),
     (appends_to_a_passed_list, "`xs` was passed in to this function"),
     (breaks_in_an_unrolled_loop, "are not supported in a loop that is unrolled"),
+    (writes_an_array_after_appending_it, "`xs` may share its array with `row`"),
 ]
 
 

@@ -460,6 +460,13 @@ def _alias_pairs(node: ast.FunctionDef):
             else:
                 items = [sub.iter]
             pairs = [p for item in items for p in _bindings(sub.target, item)]
+        elif (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Attribute)
+            and sub.func.attr in ("append", "extend")
+            and isinstance(sub.func.value, ast.Name)
+        ):  # xs.append(row): the list holds row itself, as xs = [row] would
+            pairs = [(sub.func.value.id, a) for a in sub.args]
         else:
             continue
         for target, value in pairs:
@@ -558,6 +565,10 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
                 hint = f"make a copy: {target} = {ast.unparse(value)}.copy()"
                 if isinstance(sub, (ast.For, ast.AsyncFor)):
                     hint = f"write into a copy: {target} = {target}.copy() first"
+                if isinstance(sub, ast.Call):  # xs.append(row)
+                    hint = (
+                        f"append a copy: {target}.append({ast.unparse(value)}.copy())"
+                    )
                 refuse_alias_write(lowerer, sub, lowerer, name, written, message, hint)
 
 
