@@ -129,6 +129,16 @@ def mlp_collecting_activations(x, W1, b1, W2, b2):
     return sum(np.sum(a * a) for a in acts)
 
 
+def sum_of_generator_over_run_time_range(x, n):
+    odd = sum(x**k / (k + 1.0) for k in range(n) if k % 2 == 0)
+    return odd + sum([x * k for k in range(n)], 1.0)
+
+
+def sum_of_generator_over_rows(w, X, y):
+    squares = sum((np.dot(X[i], w) - y[i]) ** 2 for i in range(len(X)))
+    return squares + sum(np.tanh(np.dot(row, w)) for row in X)
+
+
 def helper_returning_a_list(x, y):
     ps = powers(x, 3)
     return sum(p * y for p in ps)
@@ -178,6 +188,16 @@ def test_hessian_of_list_code_matches_differences_of_the_gradient(f):
         np.testing.assert_allclose(H[j][0], column, rtol=1e-5, atol=1e-7)
 
 
+def test_sum_of_a_generator_of_run_time_length_is_a_loop():
+    f = sum_of_generator_over_run_time_range
+    for n in (0, 1, 4):
+        got = grad(f)(0.7, n)
+        np.testing.assert_allclose(got, _central_gradient(f, [0.7, n], 0), rtol=1e-6)
+        y, y_dot = jvp(f, (0.7, n), (1.0, 0.0))
+        np.testing.assert_allclose(y_dot, got, rtol=1e-12)
+    assert "in range(n)" in grad(f).source  # the loop stays a loop
+
+
 def test_a_rolled_loop_indexes_a_list_by_its_index():
     f = list_indexed_by_rolled_loop_index
     for n in (0, 2, 3):
@@ -191,6 +211,7 @@ ARRAYS = [
     (stack_and_concatenate, [(), (3, 4)]),
     (layers_from_a_built_tuple, [(3,), (5, 3), (5,), (2, 5), (2,)]),
     (mlp_collecting_activations, [(3,), (5, 3), (5,), (2, 5), (2,)]),
+    (sum_of_generator_over_rows, [(3,), (5, 3), (5,)]),
 ]
 
 

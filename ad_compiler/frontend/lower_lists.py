@@ -163,6 +163,7 @@ class ListLowering:
         saved = self.env, self.locals
         # a comprehension's names are its own: bound here, gone after it
         self.locals = self.locals | names
+        self.namer.taken |= names  # IR names are never reused, here or after
         self.env = dict(self.env)
         out: list = []
         try:
@@ -609,6 +610,8 @@ class ListLowering:
         arg = node.args[0]
         if q == "numpy.array":
             return self.array_of(node, self.expr(arg), callee)
+        if q == "builtins.sum" and self.runs_at_run_time(arg):
+            return self.summed_in_a_loop(node, arg)
         items = self.known_items(arg, f"`{callee}`")
         if q == "builtins.list":
             return self.new_list(items)
@@ -636,6 +639,58 @@ class ListLowering:
             for item in items[1:]:
                 result = self.b.apply(prim, result, item)
             return result
+
+    def runs_at_run_time(self, node: ast.expr) -> bool:
+        """Whether ``node`` is a comprehension one of whose loops has a length
+        known only at run time: ``range(n)`` of such an ``n``, or an array's rows."""
+        if not isinstance(node, (ast.GeneratorExp, ast.ListComp)):
+            return False
+        for gen in node.generators:
+            if self.is_range(gen.iter) and self.static_range(gen.iter) is None:
+                return True
+            if isinstance(gen.iter, ast.Name) and gen.iter.id in self.locals:
+                if not isinstance(self.env.get(gen.iter.id), TupleValue):
+                    return True  # an array: its rows
+        return False
+
+    def summed_in_a_loop(self, node: ast.Call, comp) -> object:
+        """``sum(f(v) for v in range(n) if c)`` with ``n`` known only at run time:
+        lowered as the loop ``total = start; for v in range(n): if c: total =
+        total + f(v)``, which adds the same terms in the same order (the
+        comprehension's names stay its own)."""
+        acc = "total"
+        k = 0
+        while acc in self.locals or acc in self.used or acc in self.namer.taken:
+            k += 1
+            acc = f"total_{k}"
+        start = node.args[1] if len(node.args) == 2 else ast.Constant(0)
+        stmt = ast.Assign(
+            targets=[ast.Name(acc, ast.Store())],
+            value=ast.BinOp(ast.Name(acc, ast.Load()), ast.Add(), comp.elt),
+        )
+        names: set[str] = {acc}
+        for gen in reversed(comp.generators):
+            if gen.is_async:
+                self.error(gen.iter, "`async for` in a comprehension is not supported")
+            for cond in reversed(gen.ifs):
+                stmt = ast.If(test=cond, body=[stmt], orelse=[])
+            stmt = ast.For(target=gen.target, iter=gen.iter, body=[stmt], orelse=[])
+            _store_names(gen.target, names)
+        init = ast.Assign(targets=[ast.Name(acc, ast.Store())], value=start)
+        stmts = [init, stmt]
+        for s in stmts:
+            for sub in ast.walk(s):  # located at the call, for messages and comments
+                if not hasattr(sub, "lineno") or sub is s or sub is stmt:
+                    ast.copy_location(sub, node)
+        saved = self.env, self.locals
+        self.locals = self.locals | names
+        self.namer.taken |= names  # IR names are never reused, here or after
+        self.env = dict(self.env)
+        try:
+            self.lower_seq(stmts)
+            return self.env[acc]
+        finally:
+            self.env, self.locals = saved
 
     def array_of(self, node: ast.Call, value, callee: str):
         """``np.array(xs)``: the items stacked along a new first axis (nested lists
