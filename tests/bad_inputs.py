@@ -119,7 +119,7 @@ def delete_statement(x):
 
 
 def comprehension(x):
-    return sum([x * i for i in range(3) if x > i])
+    return np.sum(np.array([x * i for i in range(3) if x > i]))
 
 
 def code_after_return(x):

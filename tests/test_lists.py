@@ -139,6 +139,12 @@ def sum_of_generator_over_rows(w, X, y):
     return squares + sum(np.tanh(np.dot(row, w)) for row in X)
 
 
+def sum_filtered_at_run_time(x, y):
+    return sum(v * v for v in (x, y, x * y) if v > 0.5) + sum(
+        x**k for k in range(4) if k != 2
+    )
+
+
 def helper_returning_a_list(x, y):
     ps = powers(x, 3)
     return sum(p * y for p in ps)
@@ -164,6 +170,7 @@ SCALAR = [
     list_merged_after_if,
     loop_over_lists_of_different_lengths,
     helper_returning_a_list,
+    sum_filtered_at_run_time,
 ]
 POINTS = [(0.7, 1.3), (1.4, -0.6)]
 
@@ -268,7 +275,7 @@ def appends_in_one_branch(x):
 
 
 def filters_on_a_run_time_value(x, y):
-    return sum(v for v in (x, y) if v > 0.0)
+    return np.sum(np.array([v for v in (x, y) if v > 0.0]))
 
 
 def appends_to_a_passed_list(x):

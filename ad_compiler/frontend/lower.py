@@ -155,6 +155,7 @@ class Lowerer(
         # the lists the caller passed to this (inlined) function: changing one
         # here would change the caller's too (lower_lists.check_unshared)
         self.lists_passed_in: frozenset = frozenset()
+        self.summing = False  # lower_lists.summed_items: trying to unroll a sum
 
     def lookup(self, node: ast.AST, name: str):
         """What the global ``name`` used at ``node`` is; an ambiguous one is an error."""

@@ -185,10 +185,13 @@ class ListLowering:
                 self.generate(node, k + 1, out)
 
     def decided(self, cond: ast.expr) -> bool:
-        """The value of a comprehension's ``if``, which must be known when compiling."""
+        """The value of a comprehension's ``if``, which must be known when compiling
+        (in :meth:`summed_items`, :class:`_NotStatic` if it is not)."""
         try:
             return bool(self.static_value(cond))
         except _NotStatic:
+            if self.summing:
+                raise
             self.error(
                 cond,
                 "this `if` of a comprehension depends on a value known only at "
@@ -612,7 +615,12 @@ class ListLowering:
             return self.array_of(node, self.expr(arg), callee)
         if q == "builtins.sum" and self.runs_at_run_time(arg):
             return self.summed_in_a_loop(node, arg)
-        items = self.known_items(arg, f"`{callee}`")
+        if q == "builtins.sum" and isinstance(arg, (ast.GeneratorExp, ast.ListComp)):
+            items = self.summed_items(arg)
+            if items is None:  # an `if` decided at run time: a loop adding
+                return self.summed_in_a_loop(node, arg)
+        else:
+            items = self.known_items(arg, f"`{callee}`")
         if q == "builtins.list":
             return self.new_list(items)
         if q == "builtins.tuple":
@@ -639,6 +647,24 @@ class ListLowering:
             for item in items[1:]:
                 result = self.b.apply(prim, result, item)
             return result
+
+    def summed_items(self, comp) -> list | None:
+        """The items of ``sum``'s comprehension, unrolled; None (and nothing
+        emitted) if one of its ``if``\ s is decided only at run time."""
+        outer, self.summing = self.summing, True
+        undecided = False
+        try:
+            with self.b.block() as eqns:  # kept aside until the items are known
+                items = self.comprehension(comp)
+        except _NotStatic:
+            undecided = True
+        finally:
+            self.summing = outer
+        if undecided:
+            return None
+        for eqn in eqns:
+            self.b.emit(eqn)
+        return items
 
     def runs_at_run_time(self, node: ast.expr) -> bool:
         """Whether ``node`` is a comprehension one of whose loops has a length
