@@ -650,7 +650,7 @@ class ListLowering:
 
     def summed_items(self, comp) -> list | None:
         """The items of ``sum``'s comprehension, unrolled; None (and nothing
-        emitted) if one of its ``if``\ s is decided only at run time."""
+        emitted) if one of its ``if``\\ s is decided only at run time."""
         outer, self.summing = self.summing, True
         undecided = False
         try:
