@@ -230,6 +230,19 @@ def test_array_forms_match_central_differences_in_both_modes(f, shapes):
     _check_jvp(f, args, rng)
 
 
+@pytest.mark.parametrize(
+    "f,shapes", ARRAYS[1:], ids=[f.__name__ for f, _ in ARRAYS[1:]]
+)
+def test_hessian_of_array_list_code_matches_differences_of_the_gradient(f, shapes):
+    rng = np.random.default_rng(7)
+    args = [rng.normal(size=s) for s in shapes]
+    H = hessian(f, argnums=0)(*args)
+    g = grad(f, argnums=0)
+    for j in range(shapes[0][0]):
+        column = _central_gradient(lambda *a: g(*a)[j], args, 0)
+        np.testing.assert_allclose(H[j], column, rtol=1e-5, atol=1e-7)
+
+
 def test_a_loop_that_builds_a_list_is_unrolled_and_reads_as_straight_code():
     source = grad(append_in_range_loop).source
     code = [line for line in source.splitlines() if not line.strip().startswith("#")]
@@ -347,6 +360,7 @@ def features(x, y):
 """
 
 
+@pytest.mark.slow  # a subprocess
 def test_adc_compile_emits_a_module_that_runs_on_its_own(tmp_path):
     src = tmp_path / "feat.py"
     src.write_text(CLI_PROGRAM)
