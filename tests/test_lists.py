@@ -77,7 +77,8 @@ def stack_and_concatenate(x, W):
 
 def max_min_of_list(x, y):
     xs = [x * x, y, x + y]
-    return max(xs) - 2.0 * min(xs)
+    ys = list((x, y)) + list(tuple(xs))
+    return max(xs) - 2.0 * min(xs) + sum(ys[1:])
 
 
 def item_assignment_and_repeat(x, y):
@@ -403,15 +404,35 @@ USES = (
 
 @st.composite
 def list_programs(draw):
-    """A function building a list in 1-2 loops over ranges known when compiling."""
+    """A function building a list in 1-3 loops over ranges known when compiling
+    (nested, with appends in both arms of a run-time `if`, with reads of the
+    items so far), or comprehensions, then reading it."""
     lines = ["def f(x, y):", "    xs = [y]"]
-    for _ in range(draw(st.integers(1, 2))):
+    for _ in range(draw(st.integers(1, 3))):
         n = draw(st.integers(0, 3))
         item = draw(st.sampled_from(ITEMS)).format(i="i")
-        if draw(st.booleans()):
+        other = draw(st.sampled_from(ITEMS)).format(i="len(xs)")
+        form = draw(st.sampled_from(["append", "extend", "nested", "if", "concat"]))
+        if form == "append":
             lines += [f"    for i in range({n}):", f"        xs.append({item})"]
+        elif form == "extend":
+            lines += [f"    xs.extend([{item} for i in range({n}) if i != 1])"]
+        elif form == "nested":
+            lines += [
+                f"    for i in range({n}):",
+                "        for j in range(i):",
+                f"            xs.append(xs[j] * {item})",
+            ]
+        elif form == "if":
+            lines += [
+                f"    for i in range({n}):",
+                "        if xs[-1] > 0.5:",
+                f"            xs.append({item})",
+                "        else:",
+                f"            xs.append({other})",
+            ]
         else:
-            lines += [f"    xs.extend([{item} for i in range({n})])"]
+            lines += [f"    for i in range({n}):", f"        xs = xs + [{item}]"]
     uses = draw(st.lists(st.sampled_from(USES), min_size=1, max_size=3))
     lines.append("    return " + " + ".join(uses))
     return "\n".join(lines) + "\n"

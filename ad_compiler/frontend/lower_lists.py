@@ -213,6 +213,17 @@ class ListLowering:
                     "`len` of a list), or " + _RUN_TIME_HINT,
                 )
             return [Const(i) for i in range(*bounds)]
+        if isinstance(node, ast.Call) and getattr(
+            self.resolve(node.func), "qualname", None
+        ) not in ("builtins.enumerate", "builtins.zip"):
+            value = self.expr(node)  # list(t), a helper returning a list ...
+            if isinstance(value, TupleValue):
+                return list(value.items)
+            self.error(
+                node,
+                f"{what} over `{ast.unparse(node)}`, which is not a list or tuple",
+                "use range(...), a list or tuple, or enumerate/zip of them",
+            )
         over, args = self.iteration(node)
         if over != "items":
             self.error(
