@@ -146,6 +146,14 @@ def sum_filtered_at_run_time(x, y):
     )
 
 
+def extends_with_plus_equals(x, y):
+    xs = [x]
+    for i in range(2):
+        xs += [y * i, x * x]
+    xs += (y,)
+    return sum(xs) * xs[-2]
+
+
 def helper_returning_a_list(x, y):
     ps = powers(x, 3)
     return sum(p * y for p in ps)
@@ -172,6 +180,7 @@ SCALAR = [
     loop_over_lists_of_different_lengths,
     helper_returning_a_list,
     sum_filtered_at_run_time,
+    extends_with_plus_equals,
 ]
 POINTS = [(0.7, 1.3), (1.4, -0.6)]
 
@@ -275,6 +284,13 @@ def appends_through_an_alias(x):
     return sum(ys)
 
 
+def extends_through_an_alias(x):
+    xs = [x]
+    ys = xs
+    xs += [2.0 * x]  # in place: ys sees it too
+    return sum(ys)
+
+
 def pops(x):
     xs = [x, 2.0 * x]
     xs.pop()
@@ -325,6 +341,7 @@ REFUSED = [
     (appends_in_while, "`xs.append` in a loop whose number of iterations"),
     (appends_through_an_alias, "`xs` is also held by `ys`"),
     (pops, "the list method `.pop()` is not supported"),
+    (extends_through_an_alias, "`xs` is also held by `ys`"),
     (appends_in_one_branch, "`xs` has 2 items after one path"),
     (filters_on_a_run_time_value, "depends on a value known only at run time"),
     (appends_to_a_passed_list, "`xs` was passed in to this function"),

@@ -300,6 +300,8 @@ class Lowerer(
         if not isinstance(stmt.target, ast.Name):
             self.assign_target_error(stmt.target)
         current = self.name(stmt.target, stmt.target.id)
+        if hasattr(current, "ident"):  # xs += ys on a list: lower_lists
+            return self.extend_in_place(stmt, current)
         error = self.in_place_aliases.get(stmt.target.id)
         if error is not None and isinstance(current, Var):
             self.hazards.append((current.name, error))  # an error if it is an array

@@ -429,6 +429,16 @@ class ListLowering:
         self.bind(name, self.new_list(xs.items + tuple(added), xs.ident))
         return TupleValue(())  # None: using it as a number is an error
 
+    def extend_in_place(self, stmt: ast.AugAssign, xs: ListValue):
+        """``xs += ys``: Python extends the list object itself (every name for it
+        sees the new items), unlike ``xs = xs + ys``."""
+        name = stmt.target.id
+        if not isinstance(stmt.op, ast.Add):
+            self.error(stmt, "arithmetic on tuples or lists is not supported")
+        self.check_unshared(stmt, name, xs)
+        added = self.known_items(stmt.value, "`+=` with an iteration")
+        return self.bind(name, self.new_list(xs.items + tuple(added), xs.ident))
+
     def check_unshared(self, node: ast.AST, name: str, xs: ListValue) -> None:
         """Refuse to change a list that another name (or list) also holds, or that
         was passed in: Python would change it there too."""
