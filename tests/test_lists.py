@@ -122,6 +122,14 @@ def layers_from_a_built_tuple(x, W1, b1, W2, b2):
     return np.sum(h * h)
 
 
+def layers_indexed_by_a_range_loop(x, W1, b1, W2, b2):
+    Ws, bs = [W1, W2], (b1, b2)
+    h = x
+    for i in range(len(Ws)):  # unrolled: Ws[i] differ in shape
+        h = np.tanh(Ws[i] @ h + bs[i])
+    return np.sum(h * h)
+
+
 def mlp_collecting_activations(x, W1, b1, W2, b2):
     params = [(W1, b1), (W2, b2)]
     acts = [x]
@@ -228,6 +236,7 @@ ARRAYS = [
     (stack_and_concatenate, [(), (3, 4)]),
     (layers_from_a_built_tuple, [(3,), (5, 3), (5,), (2, 5), (2,)]),
     (mlp_collecting_activations, [(3,), (5, 3), (5,), (2, 5), (2,)]),
+    (layers_indexed_by_a_range_loop, [(3,), (5, 3), (5,), (2, 5), (2,)]),
     (sum_of_generator_over_rows, [(3,), (5, 3), (5,)]),
 ]
 

@@ -340,6 +340,21 @@ class ListLowering:
                     found[name] = sub
         return found
 
+    def indexes_items(self, stmts: list) -> bool:
+        """Whether ``stmts`` index a list or tuple held by a name with an index
+        that is not a literal (``Ws[i]``): unrolled, each copy picks its item,
+        which may differ in shape from the others (a chain of ``select``\\ s
+        could not pick among arrays of different shapes)."""
+        held = {n for n, v in self.env.items() if isinstance(v, TupleValue)}
+        return any(
+            isinstance(sub, ast.Subscript)
+            and isinstance(sub.value, ast.Name)
+            and sub.value.id in held
+            and not isinstance(sub.slice, (ast.Constant, ast.UnaryOp, ast.Slice))
+            for stmt in stmts
+            for sub in ast.walk(stmt)
+        )
+
     def unrolled(self, stmt):
         """Lower ``stmt`` unrolled if it must be (see the module docstring) and
         return True; else return what a ``for`` runs over (for :meth:`loop`)."""
@@ -351,7 +366,7 @@ class ListLowering:
         values = None
         if self.is_range(stmt.iter):
             bounds = self.static_range(stmt.iter)
-            if not changed:
+            if not changed and (bounds is None or not self.indexes_items(stmt.body)):
                 return None  # a range loop stays a loop (lower_control.iteration)
             if bounds is not None:
                 values = [Const(i) for i in range(*bounds)]
