@@ -239,11 +239,12 @@ class ArrayDerivative:
             return self._derivative_of_base(signature)
         compiled = self._by_signature.get(signature)
         if compiled is None:
-            scalars = all(s == shapes.SCALAR for s in signature)
             fn = replace(self.fn, param_shapes=signature)
-            shape_infer.infer(
-                fn
-            )  # the compile errors of these shapes (len of a number ...)
+            # the compile errors of these shapes (len of a number ...)
+            inferred = shape_infer.infer(fn)
+            scalars = all(s == shapes.SCALAR for s in signature)
+            # numbers in, but arrays made inside (np.array([x, y])): array code
+            scalars = scalars and not shape_infer.makes_arrays(inferred)
             # numbers only: the plain scalar compilation (no shape bookkeeping)
             fn = replace(self.fn, param_shapes=None if scalars else signature)
             with no_gc():

@@ -41,7 +41,7 @@ def wrong_arity(x):
 
 def list_literal(x):
     y = [x, x]
-    return y
+    return y * x
 
 
 def uses_lambda(x):
@@ -119,7 +119,7 @@ def delete_statement(x):
 
 
 def comprehension(x):
-    return sum([x * i for i in range(3)])
+    return np.sum(np.array([x * i for i in range(3) if x > i]))
 
 
 def code_after_return(x):
@@ -148,7 +148,7 @@ def unpack_mismatch(x):
 
 
 def max_of_one_iterable(x):
-    return max((x, 2 * x))
+    return max(x)
 
 
 def maybe_unbound(x):

@@ -47,7 +47,7 @@ CASES = {
         "call to `os.getpid` is not supported " "(an attribute of the module `os`)",
     ),
     "wrong_arity": ("math.sin(x, 2)", "`math.sin` takes 1 argument, got 2"),
-    "list_literal": ("[x, x]", "list is not supported"),
+    "list_literal": ("y * x", "arithmetic on tuples or lists is not supported"),
     "uses_lambda": ("lambda z: z * x", "function `lambda` used as a value"),
     "bare_return": ("return", "`return` without a value"),
     "no_return": ("def no_return", "function `no_return` does not return a value"),
@@ -70,7 +70,11 @@ CASES = {
     "with_block": ("with open", "`with` statement is not supported"),
     "global_statement": ("global counter", "`global` declaration is not supported"),
     "delete_statement": ("del y", "`del` statement is not supported"),
-    "comprehension": ("sum", "call to `sum` is not supported (a builtin)"),
+    "comprehension": (
+        "x > i",
+        "this `if` of a comprehension depends on a value known only at run time, "
+        "so the number of items is not known when compiling",
+    ),
     "code_after_return": ("y = 2", "code after `return` is not supported"),
     "keyword_argument": ("base=2", "keyword arguments to `math.log` are not supported"),
     "nested_def": (
@@ -94,8 +98,8 @@ CASES = {
         "not every path through this `if` returns a value",
     ),
     "max_of_one_iterable": (
-        "max((x, 2 * x))",
-        "`max` of one iterable is not supported",
+        "max(<x>)",
+        "`max` over the rows of an array: their number is known only at run time",
     ),
 }
 

@@ -4,7 +4,8 @@ One ``stmt_<Node>`` / ``expr_<Node>`` method per supported node; every other
 node is rejected by name, with its location and a hint (see ``UNSUPPORTED``).
 :class:`Lowerer` holds the state and the statements; its mixins lower the rest:
 control flow (:mod:`.lower_control`), expressions (:mod:`.lower_exprs`), calls
-(:mod:`.lower_calls`) and NumPy array code (:mod:`.lower_arrays`).
+(:mod:`.lower_calls`), NumPy array code (:mod:`.lower_arrays`) and lists
+(:mod:`.lower_lists`).
 
 Guarantees:
 
@@ -30,6 +31,7 @@ from ad_compiler.frontend.lower_calls import CallLowering
 from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
 from ad_compiler.frontend.lower_shapes import ShapeLowering
+from ad_compiler.frontend.lower_lists import ListLowering
 from ad_compiler.frontend.lower_values import TupleValue
 from ad_compiler.frontend.recovery import (
     Recovery,
@@ -74,10 +76,8 @@ UNSUPPORTED = {
     ast.AsyncFunctionDef: ("`async def`", "differentiate a plain `def` function"),
     ast.Import: ("`import` inside a function", "import at the top of the module"),
     ast.ImportFrom: ("`import` inside a function", "import at the top of the module"),
-    ast.ListComp: ("list comprehension", "write the sum out explicitly"),
     ast.SetComp: ("set comprehension", "return numbers, not sets"),
     ast.DictComp: ("dict comprehension", "return numbers, not dicts"),
-    ast.GeneratorExp: ("generator expression", "write the sum out explicitly"),
     ast.Yield: ("`yield`", "generators cannot be differentiated; return a value"),
     ast.YieldFrom: (
         "`yield from`",
@@ -88,7 +88,6 @@ UNSUPPORTED = {
         "assignment expression (`:=`)",
         "use a separate assignment statement",
     ),
-    ast.List: ("list", "use a tuple, or separate values"),
     ast.Dict: ("dict", "use separate values"),
     ast.Set: ("set", "use separate values"),
     ast.JoinedStr: ("f-string", "derivatives are of numbers; remove the string"),
@@ -128,6 +127,7 @@ class Lowerer(
     ArrayLowering,
     ShapeLowering,
     NestedLowering,
+    ListLowering,
 ):
     """Lowers one function; use :func:`lower_function`."""
 
@@ -169,6 +169,10 @@ class Lowerer(
         self.poisoned = False  # a statement failed (recovery.py)
         self.shapes_taken: dict = {}  # x.shape's value -> x (see lower_shapes)
         self.outermost = False  # set by run(): not inlined into another function
+        # the lists the caller passed to this (inlined) function: changing one
+        # here would change the caller's too (lower_lists.check_unshared)
+        self.lists_passed_in: frozenset = frozenset()
+        self.summing = False  # lower_lists.summed_items: trying to unroll a sum
 
     def lookup(self, node: ast.AST, name: str):
         """What the global ``name`` used at ``node`` is; an ambiguous one is an error."""
@@ -335,6 +339,8 @@ class Lowerer(
         if not isinstance(stmt.target, ast.Name):
             self.assign_target_error(stmt.target)
         current = self.name(stmt.target, stmt.target.id)
+        if hasattr(current, "ident"):  # xs += ys on a list: lower_lists
+            return self.extend_in_place(stmt, current)
         error = self.in_place_aliases.get(stmt.target.id)
         if error is not None and isinstance(current, Var):
             self.hazards.append((current.name, error))  # an error if it is an array

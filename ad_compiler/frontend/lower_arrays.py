@@ -124,13 +124,7 @@ class ArrayLowering:
             with b.at(self.src.loc(node), "np"):
                 return b.apply("einsum", x, y, spec=spec)
         if row is not None and row.call == "list":
-            if not args or not isinstance(args[0], (ast.List, ast.Tuple)):
-                self.error(
-                    node,
-                    f"`{callee}` needs a literal list or tuple of arrays",
-                    f"write {callee}([a, b])",
-                )
-            xs = [self.atom(e) for e in args[0].elts]
+            xs = self.list_operands(node, callee)  # lower_lists
             with b.at(self.src.loc(node), "np"):
                 return b.apply(row.name, *xs, **params)
         if row is not None and row.call == "static":
@@ -328,16 +322,8 @@ class ArrayLowering:
 
     def expr_Subscript(self, node: ast.Subscript):
         base = self.expr(node.value)
-        if hasattr(base, "items"):  # a tuple indexed by a literal: pick the item
-            try:
-                k = ast.literal_eval(node.slice)
-                return base.items[k]
-            except (ValueError, IndexError, TypeError):
-                self.error(
-                    node,
-                    "a tuple can only be indexed by a literal int here",
-                    "unpack it into names",
-                )
+        if hasattr(base, "items"):  # a tuple or list: pick the item (lower_lists)
+            return self.sequence_item(node, base)
         self.not_a_function(node.value, base)
         layout, values = self.index(node.slice)
         with self.b.at(self.src.loc(node)):
@@ -354,6 +340,8 @@ class ArrayLowering:
         name = target.value.id
         x = self.name(target.value, name)
         self.not_a_function(target.value, x)
+        if hasattr(x, "items"):  # xs[k] = v on a list (lower_lists)
+            return self.assign_sequence_item(target, value, op)
         layout, values = self.index(target.slice)
         with self.b.at(self.src.loc(target)):
             if op is not None:
@@ -484,6 +472,13 @@ def _alias_pairs(node: ast.FunctionDef):
             else:
                 items = [sub.iter]
             pairs = [p for item in items for p in _bindings(sub.target, item)]
+        elif (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Attribute)
+            and sub.func.attr in ("append", "extend")
+            and isinstance(sub.func.value, ast.Name)
+        ):  # xs.append(row): the list holds row itself, as xs = [row] would
+            pairs = [(sub.func.value.id, a) for a in sub.args]
         else:
             continue
         for target, value in pairs:
@@ -628,6 +623,9 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
         )
         if isinstance(sub, (ast.For, ast.AsyncFor)):
             hint = f"write into a copy: {target} = {target}.copy() first"
+        elif isinstance(sub, ast.Call):  # xs.append(row)
+            row = ast.unparse(sub.args[0])
+            hint = f"append a copy: {target}.append({row}.copy())"
         else:
             hint = f"make a copy: {target} = {ast.unparse(sub.value)}.copy()"
         if isinstance(write, ast.Subscript):

@@ -22,6 +22,7 @@ from ad_compiler.frontend.lower_arrays import (
     user_call_aliases,
     writes,
 )
+from ad_compiler.frontend.lower_lists import list_idents
 from ad_compiler.frontend.lower_values import TupleValue
 from ad_compiler.frontend.recovery import PoisonedRead
 from ad_compiler.frontend.scope import FuncRef, OpaqueRef, UserFuncRef
@@ -53,12 +54,16 @@ class CallLowering:
 
     def expr_Call(self, node: ast.Call):
         if isinstance(node.func, ast.Attribute) and self.of_value(node.func.value):
+            if self.is_sequence_method(node.func):  # xs.append(v): lower_lists
+                return self.sequence_method(node, node.func)
             return self.method_call(node, node.func)
         callee = ast.unparse(node.func)
         fn = self.callee_value(node.func)  # a nested def, lambda, function value
         if fn is not None and fn.ref is None:
             return self.call_function_value(node, callee, fn)
         ref = self.resolve(node.func) if fn is None else fn.ref
+        if isinstance(ref, FuncRef) and self.is_list_call(node, ref.qualname):
+            return self.list_call(node, ref.qualname, callee)  # sum(xs) ...
         array_function = known_numpy(ref)
         if array_function is not None:
             return self.array_function(node, array_function, callee)
@@ -211,6 +216,7 @@ class CallLowering:
         inner.program, inner.externals = self.program, self.externals
         inner.used = set(inner.locals)
         inner.env = values
+        inner.lists_passed_in = list_idents(values.values())
         inner.hazards = self.hazards
         inner.recovery = self.recovery  # its errors are collected with ours
         check_aliasing(inner, inner.src.node)  # the callee's own writes and aliases

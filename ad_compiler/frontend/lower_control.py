@@ -185,7 +185,10 @@ class ControlLowering:
                     return self.split(stmt, cond, arms, terminal=True)
                 if isinstance(stmt, _LOOPS):
                     with self.b.at(self.src.loc(stmt)):
-                        exit, broke = self.loop(stmt)
+                        iterated = self.unrolled(stmt)  # lower_lists: True if unrolled
+                        if iterated is True:
+                            continue
+                        exit, broke = self.loop(stmt, iterated)
                     return self.after_loop(stmt, exit, broke, rest)
                 method = getattr(self, f"stmt_{type(stmt).__name__}", None)
                 if method is None:
@@ -297,10 +300,9 @@ class ControlLowering:
                     self.env[name] = Unbound(name, node.lineno + self.src.line_offset)
                     continue
                 if isinstance(a, TupleValue) or isinstance(b, TupleValue):
-                    self.error(
-                        node,
-                        f"`{name}` holds a tuple assigned inside a branch; not supported",
-                    )
+                    # item by item, the same length on both paths (lower_lists)
+                    self.env[name] = self.merge_sequences(node, name, a, b, phi)
+                    continue
                 chosen = self.merge_functions(node, name, a, b, cond, (then, orelse))
                 if chosen is not None:
                     self.env[name] = chosen
@@ -329,13 +331,14 @@ class ControlLowering:
         self.split(stmt, cond, arms, terminal=False)
 
     # --- loops -----------------------------------------------------------------------------
-    def loop(self, stmt) -> tuple[Exit, Any]:
+    def loop(self, stmt, iterated=None) -> tuple[Exit, Any]:
         """Lower a ``for`` or ``while`` loop into a :class:`For` / :class:`While`.
 
         The locals the body assigns that were bound before the loop become the
         loop's carried values; a ``return`` inside sets carried flag and result
         values and stops the loop.  Returns how the loop exits (its ``ret`` and
         ``results``) and whether it ended by ``break`` (for the ``else`` block).
+        ``iterated``: what a ``for`` runs over, if already lowered.
         """
         line = stmt.lineno + self.src.line_offset
         assigned = _stored_names(stmt.body, items=True)
@@ -343,7 +346,7 @@ class ControlLowering:
         if isinstance(stmt, ast.For):
             target = stmt.target
             _store_names(target, assigned)
-            over, args = self.iteration(stmt.iter)
+            over, args = iterated or self.iteration(stmt.iter)
         rows = None
         if over == "rows":
             (rows, length), over = args, "range"

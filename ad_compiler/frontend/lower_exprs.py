@@ -68,8 +68,8 @@ class ExpressionLowering:
         if isinstance(value, TupleValue):
             self.error(
                 node,
-                "a tuple cannot be used as a number",
-                "index it into separate names",
+                "a tuple or list cannot be used as a number or array",
+                "index it, sum it with sum(xs), or make an array: np.array(xs)",
             )
         self.not_a_function(node, value)
         return value
@@ -176,6 +176,8 @@ class ExpressionLowering:
         return self.arithmetic(node)
 
     def unary(self, node: ast.UnaryOp, operand):
+        if isinstance(operand, TupleValue):
+            self.error(node.operand, "arithmetic on tuples or lists is not supported")
         if isinstance(node.op, ast.UAdd):
             return operand
         with self.b.at(self.src.loc(node)):
@@ -209,8 +211,8 @@ class ExpressionLowering:
                         n, "bitwise `~` is not supported", "it has no derivative"
                     )
                 todo += [(n, True), (n.operand, False)]
-            else:
-                values.append(self.atom(n))
+            else:  # a list or tuple too: `xs + [v]` (binop)
+                values.append(self.expr(n))
         return values[0]
 
     def expr_Compare(self, node: ast.Compare):
@@ -320,7 +322,10 @@ class ExpressionLowering:
             what, hint = _BINOP_WORDS.get(type(op), (type(op).__name__, None))
             self.error(node, f"{what} is not supported", hint)
         if isinstance(left, TupleValue) or isinstance(right, TupleValue):
-            self.error(node, "arithmetic on tuples is not supported")
+            joined = self.sequence_binop(op, left, right)  # xs + ys, xs * 3
+            if joined is None:
+                self.error(node, "arithmetic on tuples or lists is not supported")
+            return joined
         self.not_a_function(node, TupleValue((left, right)))
         with self.b.at(self.src.loc(node)):
             return self.b.apply(prim, left, right)

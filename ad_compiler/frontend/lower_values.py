@@ -2,6 +2,7 @@
 
 * :class:`TupleValue` — a tuple of values (``t = (a, b)``; ``return t``): it
   exists only while lowering, each item being an atom (or a tuple);
+* :class:`ListValue` — a list, a tuple that ``append``/``extend`` make longer;
 * :class:`Unbound` — a local assigned on only some paths; reading it is an
   error that says which ``if`` or loop did not assign it;
 * ``TRUE``/``FALSE`` and :func:`_same`, the literal comparison of atoms that the
@@ -105,3 +106,17 @@ class FunctionValue:
     closure: Closure | None = None
     defaults: tuple = ()
     ref: object = None
+
+
+@dataclass(frozen=True)
+class ListValue(TupleValue):
+    """A Python list during lowering, of a length known at each point.
+
+    ``xs.append(v)`` binds ``xs`` to a new ``ListValue`` one item longer with
+    the same ``ident``: the ident stands for the list object, so that two names
+    for one list (which an append through one of them would desynchronise) are
+    found and refused.  A list is a tuple to everything that only reads it
+    (unpacking, iteration, ``len``, indexing).
+    """
+
+    ident: int = 0

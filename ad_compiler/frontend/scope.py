@@ -41,11 +41,13 @@ from ad_compiler.primitives.table import named
 # Functions ad_compiler knows, by qualified name: the names the primitive rows
 # list (see ad_compiler/primitives), and the few the front end lowers itself,
 # into other primitives (np.square is x * x, np.clip a min of a max, np.full
-# np.ones(...) * v, divmod a tuple of // and %) or into loops (range,
-# enumerate, zip).
+# np.ones(...) * v, divmod a tuple of // and %), into loops (range,
+# enumerate, zip) or from lists (sum, list, tuple, np.array: lower_lists.py).
 SUGAR = {
-    "numpy": frozenset({"square", "clip", "full", "full_like"}),
-    "builtins": frozenset({"range", "enumerate", "zip", "divmod"}),
+    "numpy": frozenset({"square", "clip", "full", "full_like", "array"}),
+    "builtins": frozenset(
+        {"range", "enumerate", "zip", "divmod", "sum", "list", "tuple"}
+    ),
 }
 
 

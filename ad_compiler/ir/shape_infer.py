@@ -86,6 +86,12 @@ def _sized_by_a_shape(e, shape_of: dict):
     return None
 
 
+def makes_arrays(inferred: dict) -> bool:
+    """Whether a function of these inferred shapes (:func:`infer`) makes an
+    array, though its parameters be numbers (``np.array([x, y])``)."""
+    return any(isinstance(s, tuple) and s != SCALAR for s in inferred.values())
+
+
 def infer(fn, same_as: dict | None = None) -> dict:
     """The abstract shape of every value of IR function ``fn``, by name.
 

@@ -268,7 +268,10 @@ def _lower_file(
             declared = {**declared_shapes(node), **(shape_of or {})}
             if uses_arrays(fn) or any(s != shapes.SCALAR for s in declared.values()):
                 given = unknown_shapes(fn, declared)
-                if any(s != shapes.SCALAR for s in given):
+                made = shape_infer.infer(replace(fn, param_shapes=given))
+                if any(s != shapes.SCALAR for s in given) or (
+                    shape_infer.makes_arrays(made)  # np.array([x, y]) of numbers
+                ):
                     fn = replace(fn, param_shapes=given)
                     shape_infer.infer(fn)  # its compile errors, on the trace as lowered
             out.append(fn)
