@@ -28,6 +28,8 @@ from ad_compiler.callables import (
     trace,
 )
 from ad_compiler.errors import UsageError
+from ad_compiler.specialized import needs_trees, tree_jvp, tree_vjp
+from ad_compiler.trees import is_plain
 
 __all__ = [
     "grad",
@@ -98,6 +100,8 @@ def _all_argnums(f, primals) -> tuple[tuple[int, ...], tuple]:
 def jvp(f, primals, tangents):
     """Forward mode: ``(f(*primals), J·tangents)``; outputs shaped like ``f``'s."""
     primals, tangents = tuple(primals), tuple(tangents)
+    if not is_plain(primals) or needs_trees(f):  # parameter trees, static arguments
+        return tree_jvp(f, primals, tangents)
     argnums, filled = _all_argnums(f, primals)
     if len(tangents) != len(primals):
         raise UsageError(f"got {len(primals)} primals but {len(tangents)} tangents")
@@ -107,6 +111,8 @@ def jvp(f, primals, tangents):
 
 def vjp(f, *primals):
     """Reverse mode: ``(f(*primals), pullback)`` with ``pullback(ȳ) = ȳᵀ·J`` per input."""
+    if not is_plain(primals) or needs_trees(f):  # parameter trees, static arguments
+        return tree_vjp(f, primals)
     argnums, filled = _all_argnums(f, primals)
     compiled = compile_derivative(f, "vjp", argnums, any_array(primals))
     if isinstance(compiled, ArrayDerivative):

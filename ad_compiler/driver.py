@@ -125,9 +125,10 @@ def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
 
 # --- stage 1: source -> IR -------------------------------------------------------------
 @no_gc()
-def lower(src: FunctionSource, scope) -> Function:
-    """Stage 1: the evaluation-trace IR of a function (dumped as ``lower``)."""
-    fn = lower_function(src, scope)
+def lower(src: FunctionSource, scope, spec=None) -> Function:
+    """Stage 1: the evaluation-trace IR of a function (dumped as ``lower``);
+    ``spec``: a treedef per parameter (:mod:`ad_compiler.trees`)."""
+    fn = lower_function(src, scope, spec)
     show("lower", fn)
     return fn
 

@@ -29,7 +29,9 @@ from ad_compiler.frontend.lower_arrays import ArrayLowering, check_aliasing
 from ad_compiler.frontend.lower_calls import CallLowering
 from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
-from ad_compiler.frontend.lower_values import TupleValue
+from ad_compiler.frontend.lower_trees import TreeLowering
+from ad_compiler.frontend.lower_trees import _UNKNOWN, static_default
+from ad_compiler.frontend.lower_values import StaticValue, TupleValue
 from ad_compiler.frontend.scope import ValueRef, checked_lookup, literal_number
 from ad_compiler.frontend.source import FunctionSource
 from ad_compiler.ir.builder import IRBuilder
@@ -114,11 +116,14 @@ def _assigned_names(node: ast.FunctionDef, text: str) -> set[str]:
     return names
 
 
-class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
+class Lowerer(
+    ControlLowering, ExpressionLowering, CallLowering, ArrayLowering, TreeLowering
+):
     """Lowers one function; use :func:`lower_function`."""
 
-    def __init__(self, src: FunctionSource, scope):
+    def __init__(self, src: FunctionSource, scope, spec=None):
         self.src = src
+        self.spec = spec  # a treedef per parameter (ad_compiler.trees), or None
         self.scope = scope
         node = src.node
         self.params = [a.arg for a in node.args.posonlyargs + node.args.args]
@@ -206,11 +211,8 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
         self.check_signature()
         self.check_nesting(node)
         check_aliasing(self, node)
-        params = tuple(Var(p) for p in self.params)
-        for p in params:
-            self.env[p.name] = p
-            self.used.add(p.name)
-        defaults = tuple(self.default(d) for d in node.args.defaults)
+        params = self.bind_parameters(self.spec)  # the leaves of trees, no statics
+        defaults = self.numeric_defaults(self.spec)
         doc = ast.get_docstring(node, clean=True)
         results, tree = self.lower_function_body()
         callees = ()
@@ -260,6 +262,9 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
             todo.extend((child, depth) for child in ast.iter_child_nodes(n))
 
     def default(self, node: ast.expr) -> Const:
+        static = static_default(node)  # "tanh", None, True: a compile-time value
+        if static is not _UNKNOWN:
+            return StaticValue(static)
         value = literal_number(node)
         if value is None and isinstance(node, ast.Name):
             ref = self.lookup(node, node.id)
@@ -308,6 +313,7 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
             )
         with self.b.at(self.src.loc(stmt)):
             value = self.expr(stmt.value)
+        self.check_returned(stmt.value, value)
         if isinstance(value, TupleValue):
             items = []
             for item in value.items:
@@ -330,6 +336,7 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
                     next(e for e in target.elts if isinstance(e, ast.Starred))
                 )
             if not isinstance(value, TupleValue):
+                self.check_unpack(target, value)
                 self.error(target, "cannot unpack a single number", "unpack a tuple")
             if len(value.items) != len(target.elts):
                 self.error(
@@ -381,9 +388,13 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
         return bound
 
 
-def lower_function(src: FunctionSource, scope) -> Function:
-    """The IR of one function (see the module docstring for what is guaranteed)."""
-    return Lowerer(src, scope).run()
+def lower_function(src: FunctionSource, scope, spec=None) -> Function:
+    """The IR of one function (see the module docstring for what is guaranteed).
+
+    ``spec``: a treedef per parameter (:mod:`ad_compiler.trees`): tree
+    parameters become their leaves, static ones none (see :mod:`.lower_trees`).
+    """
+    return Lowerer(src, scope, spec).run()
 
 
 def _drop_unread(body: tuple, late: set, results) -> tuple:

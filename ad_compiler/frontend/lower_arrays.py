@@ -318,6 +318,9 @@ class ArrayLowering:
 
     def expr_Subscript(self, node: ast.Subscript):
         base = self.expr(node.value)
+        item = self.tree_item(node, base)  # p["w"] of a dict parameter
+        if item is not None:
+            return item
         if hasattr(base, "items"):  # a tuple indexed by a literal: pick the item
             try:
                 k = ast.literal_eval(node.slice)

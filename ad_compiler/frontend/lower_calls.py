@@ -22,7 +22,7 @@ from ad_compiler.frontend.lower_arrays import (
     user_call_aliases,
     writes,
 )
-from ad_compiler.frontend.lower_values import TupleValue
+from ad_compiler.frontend.lower_values import DictValue, TupleValue
 from ad_compiler.frontend.scope import FuncRef, OpaqueRef, UserFuncRef
 from ad_compiler.ir.nodes import Const, Eqn
 from ad_compiler.primitives.table import PRIMITIVES, named
@@ -82,6 +82,8 @@ class CallLowering:
             arg = node.args[0]
             if isinstance(arg, (ast.Name, ast.Attribute, ast.Subscript)):
                 value = self.expr(arg)
+                if isinstance(value, DictValue):
+                    return Const(len(value.keys))
                 if not isinstance(
                     value, TupleValue
                 ):  # an array: its length at run time
@@ -194,6 +196,7 @@ class CallLowering:
         inner.used = set(inner.locals)
         inner.env = values
         inner.hazards = self.hazards
+        inner.eager_params = self.eager_params
         check_aliasing(inner, inner.src.node)  # the callee's own writes and aliases
         results, tree = inner.lower_function_body()
         if isinstance(tree, int):

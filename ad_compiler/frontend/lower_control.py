@@ -18,6 +18,7 @@ from typing import Any
 from ad_compiler.frontend.lower_values import (
     FALSE,
     TRUE,
+    StaticValue,
     TupleValue,
     Unbound,
     _same,
@@ -171,6 +172,12 @@ class ControlLowering:
                 return self.jump(stmt, rest)
             if isinstance(stmt, ast.If) and _has_jump([stmt]):
                 cond = self.condition(stmt.test)
+                taken = self.decided(cond)
+                if taken is not None:  # a static condition: only that branch
+                    block = stmt.body if taken else stmt.orelse
+                    return self.lower_seq(
+                        list(block) + ([] if _always_jumps(block) else list(rest))
+                    )
                 arms = [
                     lambda block=block: self.lower_seq(
                         list(block) + ([] if _always_jumps(block) else list(rest))
@@ -283,6 +290,16 @@ class ControlLowering:
                 if any(v is None or isinstance(v, Unbound) for v in (a, b)):
                     self.env[name] = Unbound(name, node.lineno + self.src.line_offset)
                     continue
+                if isinstance(a, StaticValue) or isinstance(b, StaticValue):
+                    if a == b:
+                        self.env[name] = a
+                        continue
+                    self.error(
+                        node,
+                        f"`{name}` is given different static values in the branches "
+                        "of this `if`; not supported",
+                        "assign it before the `if`",
+                    )
                 if isinstance(a, TupleValue) or isinstance(b, TupleValue):
                     self.error(
                         node,
@@ -308,6 +325,10 @@ class ControlLowering:
 
     def stmt_If(self, stmt: ast.If):
         cond = self.condition(stmt.test)
+        taken = self.decided(cond)
+        if taken is not None:  # a static condition: only that branch is lowered
+            self.lower_seq(stmt.body if taken else stmt.orelse)
+            return
         arms = [lambda: self.lower_seq(stmt.body), lambda: self.lower_seq(stmt.orelse)]
         self.split(stmt, cond, arms, terminal=False)
 
@@ -354,6 +375,8 @@ class ControlLowering:
         if isinstance(stmt, ast.While):
             with self.b.block() as eqns:
                 cond = self.condition(stmt.test)
+                if isinstance(cond, StaticValue):  # `while flag:` tests a constant
+                    cond = Const(cond.value)
             test = tuple(eqns)
             self.env = dict(inner)
         self.loops += 1
@@ -593,5 +616,11 @@ class ControlLowering:
         return self.namer.fresh(name)
 
     def condition(self, node: ast.expr):
+        """The atom a branch tests, or a :class:`StaticValue` (decided now)."""
         with self.b.at(self.src.loc(node)):
-            return self.atom(node)
+            value = self.expr(node)
+            if isinstance(value, StaticValue) and not isinstance(value.value, bool):
+                return StaticValue(bool(value.value))
+            return (
+                value if isinstance(value, StaticValue) else self.atom_of(node, value)
+            )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import sys
 
-from ad_compiler.frontend.lower_values import TupleValue, Unbound
+from ad_compiler.frontend.lower_values import StaticValue, TupleValue, Unbound
 from ad_compiler.frontend.scope import (
     FuncRef,
     ModuleRef,
@@ -63,17 +63,12 @@ class ExpressionLowering:
         return method(node)
 
     def atom(self, node: ast.expr) -> Atom:
-        value = self.expr(node)
-        if isinstance(value, TupleValue):
-            self.error(
-                node,
-                "a tuple cannot be used as a number",
-                "index it into separate names",
-            )
-        return value
+        return self.atom_of(node, self.expr(node))  # (see lower_trees)
 
     def expr_Constant(self, node: ast.Constant):
         value = node.value
+        if isinstance(value, str) or value is None:
+            return StaticValue(value)  # an error only where used as a number
         if not isinstance(value, (bool, int, float)):
             kind = (
                 "complex number" if isinstance(value, complex) else type(value).__name__
@@ -164,6 +159,8 @@ class ExpressionLowering:
         return self.ref_value(node, ast.unparse(node), self.resolve(node))
 
     def expr_UnaryOp(self, node: ast.UnaryOp):
+        if isinstance(node.op, ast.Not):  # `not flag` of a static flag: decided now
+            return self.static_not(node)
         return self.arithmetic(node)
 
     def unary(self, node: ast.UnaryOp, operand):
@@ -205,6 +202,10 @@ class ExpressionLowering:
         return values[0]
 
     def expr_Compare(self, node: ast.Compare):
+        left = self.expr(node.left)
+        static = self.static_compare(node, left)  # kind == "tanh", x is None ...
+        if static is not None:
+            return static
         for op in node.ops:
             if type(op) not in _COMPARE:
                 word = {
@@ -218,7 +219,9 @@ class ExpressionLowering:
                     f"comparison `{word[type(op)]}` is not supported",
                     "compare numbers",
                 )
-        return self.chain(node, self.atom(node.left), node.ops, node.comparators)
+        return self.chain(
+            node, self.atom_of(node.left, left), node.ops, node.comparators
+        )
 
     def chain(self, node, left, ops, comparators):
         """``left op0 c0 op1 c1 ...``: each later link is evaluated only if the
@@ -278,7 +281,10 @@ class ExpressionLowering:
         return out
 
     def expr_BoolOp(self, node: ast.BoolOp):
-        result = self.atom(node.values[0])
+        first = self.expr(node.values[0])
+        if isinstance(first, StaticValue):
+            return self.static_boolop(node, first)
+        result = self.atom_of(node.values[0], first)
         for value in node.values[1:]:
             result = self.short_circuit(
                 node, result, lambda v=value: self.atom(v), isinstance(node.op, ast.And)
@@ -287,6 +293,9 @@ class ExpressionLowering:
 
     def expr_IfExp(self, node: ast.IfExp):
         cond = self.condition(node.test)
+        taken = self.decided(cond)
+        if taken is not None:  # a static condition: only that arm exists
+            return self.expr(node.body if taken else node.orelse)
         env = self.env
         arms = []
         for part in (node.body, node.orelse):
