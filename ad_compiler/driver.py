@@ -398,9 +398,14 @@ def describe(fn: Function, kind: str, wrt: tuple[int, ...], origin: str) -> str:
     """The docstring of an emitted derivative."""
     names = ", ".join(fn.params[i].name for i in wrt)
     params = ", ".join(p.name for p in fn.params)
+    fixed = ""
+    if fn.statics:  # static arguments: this code is for these values only
+        shown = ", ".join(f"{n}={printable(repr(v))}" for n, v in fn.statics)
+        fixed = f"Compiled for the static arguments {shown} only.\n\n"
     return (
         f"{WHAT[kind]} of {fn.name}({params}) with respect to {names}.\n\n"
-        f"Emitted by ad_compiler {__version__} from {printable(origin)}; "
+        + fixed
+        + f"Emitted by ad_compiler {__version__} from {printable(origin)}; "
         "regenerate rather than edit."
     )
 

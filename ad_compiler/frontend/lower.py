@@ -213,6 +213,7 @@ class Lowerer(
         check_aliasing(self, node)
         params = self.bind_parameters(self.spec)  # the leaves of trees, no statics
         defaults = self.numeric_defaults(self.spec)
+        statics = tuple(self.static_params().items())
         doc = ast.get_docstring(node, clean=True)
         results, tree = self.lower_function_body()
         callees = ()
@@ -232,6 +233,7 @@ class Lowerer(
             callees=callees,
             externals=tuple(sorted(self.externals.items())) if self.top else (),
             hazards=tuple(self.hazards),
+            statics=statics,
         )
         return verify(fn)
 
