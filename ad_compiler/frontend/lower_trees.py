@@ -174,7 +174,7 @@ class TreeLowering:
             return base.get(key)
         if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
             name = ast.unparse(node.value)
-            if isinstance(base, Var) and base.name in self.eager_params:
+            if isinstance(base, Var) and self.eager_params:  # from a tree, maybe
                 raise TreeNeeded(
                     f"`{name}` is indexed by a string: pass a dict",
                     self.src.loc(node),
