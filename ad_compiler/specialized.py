@@ -349,8 +349,10 @@ def tree_jvp(f, primals, tangents):
         if t[0] == "static":
             continue
         try:
+            if trees.treedef(tangent) != t:
+                raise TypeError
             dots += trees.flatten(tangent, t)
-        except (TypeError, KeyError, IndexError):
+        except TypeError:
             raise UsageError(
                 f"a tangent of `{f.__name__}` is not structured as its primal "
                 f"({trees.describe(t)})"

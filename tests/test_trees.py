@@ -225,6 +225,13 @@ def test_jvp_takes_tangent_trees_and_vjp_returns_cotangent_trees():
     assert ydot == pytest.approx(flat_vector(gp) @ flat_vector(t) + gx * 0.5)
 
 
+def test_a_tangent_not_structured_as_its_primal_is_a_usage_error():
+    p = {"ab": (1.5, 2.0), "c": 0.5}
+    for bad in ({"ab": (1.0,), "c": 0.0}, {"ab": [1.0, 0.0], "c": 0.0}, None):
+        with pytest.raises(UsageError, match="not structured as its primal"):
+            jvp(dict_model, (p, 3.0), (bad, 0.0))
+
+
 def test_jvp_of_array_trees_matches_differences():
     params = _rng_params()
     X = np.random.default_rng(2).normal(size=(5, 3))
