@@ -41,7 +41,7 @@ from ad_compiler.callables import (
 from ad_compiler.backend.loader import load
 from ad_compiler.driver import WHAT, lower
 from ad_compiler.errors import UsageError
-from ad_compiler.frontend.lower_trees import TreeNeeded, static_default, _UNKNOWN
+from ad_compiler.frontend.lower_trees import TreeNeeded
 from ad_compiler.frontend.scope import RuntimeScope, recording_reads
 from ad_compiler.frontend.source import from_function
 from ad_compiler.guard import COMPILE_LOCK, is_current, unique
@@ -68,19 +68,22 @@ def treedefs(f, args) -> tuple:
 
 
 def has_static_defaults(f) -> bool:
-    """Whether ``f`` has a default that is not a number (``kind="tanh"``, ``None``)."""
-    src = from_function(f)
-    return any(static_default(d) is not _UNKNOWN for d in src.node.args.defaults)
+    """Whether ``f`` has a default that is not a number or an array
+    (``kind="tanh"``, ``None``, ``True``, a tuple)."""
+    return any(not trees.is_leaf(d) for d in getattr(f, "__defaults__", None) or ())
 
 
 def leaf_function(f, tdefs: tuple) -> "LeafFunction":
-    """The (cached) :class:`LeafFunction` of ``f`` for these treedefs."""
+    """The (cached) :class:`LeafFunction` of ``f`` for these treedefs, lowered
+    anew when a global or closure value it read has been rebound since."""
     key = (f, getattr(f, "__code__", None), tdefs)
     found = _LEAF_FUNCTIONS.get(key)
+    if found is not None and not found.current():
+        found = None  # a new object: the derivatives cached for the old go unused
     if found is None:
         with COMPILE_LOCK:
             found = _LEAF_FUNCTIONS.get(key)
-            if found is None:
+            if found is None or not found.current():
                 found = _LEAF_FUNCTIONS[key] = LeafFunction(f, tdefs)
     return found
 
@@ -106,10 +109,9 @@ class LeafFunction:
         self.src, self.__adc_deps__ = src, unique(reads)
         self.ir = fn.__class__(**{**_fields(fn), "name": f"{fn.name}_leaves"})
 
-    def __adc_refresh__(self) -> None:
-        """Lower again if a global or closure value it read was rebound."""
-        if self.__adc_deps__ and not is_current(self.__adc_deps__):
-            self._lower()
+    def current(self) -> bool:
+        """Whether the globals and closure values it was lowered with are bound still."""
+        return not self.__adc_deps__ or is_current(self.__adc_deps__)
 
     def arguments(self, leaves) -> list:
         """The user's arguments rebuilt from the leaves (statics as given)."""
@@ -203,6 +205,8 @@ class TreeDerivative:
         leaves = _leaves(tdefs, full)
         key = (tdefs, shapes.signature(leaves))
         compiled = self._by_structure.get(key)
+        if compiled is not None and not compiled.leaves.current():
+            compiled = None  # a global or closure value it read was rebound
         if compiled is None:
             with COMPILE_LOCK:
                 compiled = self._compile(tdefs, leaves)
@@ -409,9 +413,10 @@ class TreeJacobian:
         tdefs = treedefs(self.f, full)
         derived = self._by_structure.get(tdefs)
         from_leaves = leaf_function(self.f, tdefs)
-        if derived is None:
+        if derived is None or derived.leaves is not from_leaves:
             wrt = from_leaves.leaf_argnums(self.argnums, len(tdefs))
             derived = self._by_structure[tdefs] = self.make(from_leaves, wrt)
+            derived.leaves = from_leaves
         self._last = derived
         flat = derived(*_leaves(tdefs, full))
         inputs = from_leaves.input_tree(self.argnums)

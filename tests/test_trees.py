@@ -214,6 +214,24 @@ def test_a_tuple_passed_to_array_code_is_a_tree_not_an_array():
     assert np.allclose(flat_vector(out), central(g, (W, x)), atol=1e-6)
 
 
+SCALE = 2.0
+
+
+def scaled(p):
+    return SCALE * p["w"] ** 2
+
+
+def test_a_rebound_global_is_seen_by_tree_derivatives():
+    global SCALE
+    d, h = grad(scaled), hessian(scaled)
+    assert d({"w": 3.0}) == {"w": 12.0} and h({"w": 3.0}) == {"w": {"w": 4.0}}
+    SCALE = 3.0
+    try:
+        assert d({"w": 3.0}) == {"w": 18.0} and h({"w": 3.0}) == {"w": {"w": 6.0}}
+    finally:
+        SCALE = 2.0
+
+
 # --- jvp / vjp -------------------------------------------------------------------------
 def test_jvp_takes_tangent_trees_and_vjp_returns_cotangent_trees():
     p = {"ab": (1.5, 2.0), "c": 0.5}
