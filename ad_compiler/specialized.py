@@ -27,6 +27,7 @@ With a tuple ``argnums`` the input structure is the tuple of those arguments.
 from __future__ import annotations
 
 import inspect
+import textwrap
 
 from ad_compiler import trees
 from ad_compiler.backend.codegen import format_source
@@ -301,16 +302,20 @@ def wrapper_source(d: TreeDerivative, from_leaves: LeafFunction, inner: str) -> 
         f"    return {result}" if d.kind == "grad" else f"    return {value}, {result}"
     )
     shown = ", ".join(
-        f"{n}: {trees.describe(t)}" for n, t in zip(names, tdefs) if t != trees.LEAF
+        f"{n} {trees.describe(t)}"
+        for n, t in zip(names, tdefs)
+        if t != trees.LEAF and t[0] != "static"
     )
-    doc = (
-        f'    """{WHAT[d.kind]} of {f.__name__}, for arguments structured as\n'
-        f"    {shown}: the leaves read out, {inner} called, the result built in the\n"
-        f"    same structure."
-    )
+    text = f"{WHAT[d.kind]} of {f.__name__}: "
+    if shown:
+        text += f"reads the leaves of {shown}, calls {inner} and builds the result "
+        text += "in the same structure."
+    else:
+        text += f"calls {inner}."
     if statics:
-        doc += f"  Compiled for {', '.join(statics)} only."
-    doc += '\n    """'
+        text += f" Compiled for the static arguments {', '.join(statics)} only."
+    body = textwrap.fill(text, 80, initial_indent="    ", subsequent_indent="    ")
+    doc = f'    """{body.strip()}\n    """'
     return f"def {d.__name__}({', '.join(names)}):\n{doc}\n" + "\n".join(lines) + "\n"
 
 
