@@ -69,7 +69,14 @@ def custom_derivative(partials):
 
 
 def grad(f=None, argnums=0):
-    """∂f/∂args[argnums] as emitted Python; usable as ``@grad`` or ``@grad(argnums=...)``."""
+    """∂f/∂args[argnums] as emitted Python; usable as ``@grad`` or ``@grad(argnums=...)``.
+
+    An argument may be a parameter tree (a tuple, list or dict of numbers,
+    arrays and trees): its gradient has the same structure.  A string,
+    ``None`` or ``bool`` argument or default is static: the derivative is
+    compiled for its value (see docs/subset.md, "Parameter trees" and "Static
+    arguments").
+    """
     if f is None:
         return functools.partial(grad, argnums=argnums)
     return compile_derivative(f, "grad", argnums)
@@ -98,7 +105,11 @@ def _all_argnums(f, primals) -> tuple[tuple[int, ...], tuple]:
 
 
 def jvp(f, primals, tangents):
-    """Forward mode: ``(f(*primals), J·tangents)``; outputs shaped like ``f``'s."""
+    """Forward mode: ``(f(*primals), J·tangents)``; outputs shaped like ``f``'s.
+
+    A primal may be a parameter tree; its tangent then has the same structure.
+    The tangent of a static primal (a string, ``None``, a ``bool``) is ignored.
+    """
     primals, tangents = tuple(primals), tuple(tangents)
     if not is_plain(primals) or needs_trees(f):  # parameter trees, static arguments
         return tree_jvp(f, primals, tangents)
@@ -110,7 +121,11 @@ def jvp(f, primals, tangents):
 
 
 def vjp(f, *primals):
-    """Reverse mode: ``(f(*primals), pullback)`` with ``pullback(ȳ) = ȳᵀ·J`` per input."""
+    """Reverse mode: ``(f(*primals), pullback)`` with ``pullback(ȳ) = ȳᵀ·J`` per input.
+
+    For parameter trees among the primals, ``pullback`` returns each input's
+    cotangent in that input's structure (``None`` for a static primal).
+    """
     if not is_plain(primals) or needs_trees(f):  # parameter trees, static arguments
         return tree_vjp(f, primals)
     argnums, filled = _all_argnums(f, primals)

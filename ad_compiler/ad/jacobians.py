@@ -435,6 +435,15 @@ def _leaves_of(tree, value) -> list:
     return [leaf for t, v in zip(tree, value) for leaf in _leaves_of(t, v)]
 
 
+_TREES_DOC = """
+
+    For arguments that are parameter trees (tuples, lists, dicts) the result
+    is arranged as JAX arranges it: the output's structure outside, the
+    input's inside (for a Hessian the input's structure twice), each block of
+    shape ``output_leaf.shape + input_leaf.shape``; static arguments (strings,
+    ``None``, ``bool``) are compiled for their values."""
+
+
 def _with_trees(make):
     """``make`` (jacfwd ...) also for functions of parameter trees and static
     arguments: per call structure (:class:`ad_compiler.specialized.TreeJacobian`,
@@ -451,7 +460,7 @@ def _with_trees(make):
         return derived
 
     public.__name__ = public.__qualname__ = name
-    public.__doc__ = make.__doc__
+    public.__doc__ = make.__doc__ + _TREES_DOC
     return public
 
 
@@ -597,7 +606,7 @@ def gauss_newton(residuals, argnums=0) -> Derived:
     positive semi-definite everywhere, which is what Gauss–Newton and
     Levenberg–Marquardt steps need.
     """
-    jac = jacobian(residuals, argnums)
+    jac = _jacobian(residuals, argnums)
     fn = _primal_ir(residuals)
     wrt, wrt_tree = wrt_of(fn, argnums)
 
