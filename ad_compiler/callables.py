@@ -367,7 +367,9 @@ class ArrayDerivative:
         routed = getattr(self, "_trees", None)
         if routed is None:
             routed = self._trees = _tree_derivative(f, self.kind, argnums)
-        return routed.for_arguments(args)
+        full = routed.bind(args)  # the defaults filled in
+        wrapper = routed.for_arguments(full)
+        return lambda *_: wrapper(*full)
 
     def _current(self):
         if self._last is not None:

@@ -51,10 +51,10 @@ from ad_compiler.ir import shapes
 _LEAF_FUNCTIONS: dict = {}
 
 
-def bind(f, args, kwargs) -> tuple:
+def bind(f, args, kwargs, signature=None) -> tuple:
     """Every argument of a call of ``f``, defaults filled in, as Python binds it."""
     try:
-        bound = inspect.signature(f).bind(*args, **kwargs)
+        bound = (signature or inspect.signature(f)).bind(*args, **kwargs)
     except TypeError as e:
         raise UsageError(f"`{f.__name__}`: {e}") from None
     bound.apply_defaults()
@@ -188,18 +188,42 @@ class TreeDerivative:
         self.f, self.kind, self.argnums = f, kind, argnums
         self.error = error  # lowering it for numbers failed with this
         self._by_structure: dict = {}
+        self._by_key: dict = {}  # trees.call_key of the arguments: the fast path
         self._last = None
+        self._signature = inspect.signature(f)
+        self._arity = len(self._signature.parameters)
         self.__name__ = self.__qualname__ = f"{f.__name__}_{kind}"
         self.__doc__ = (
             f"{WHAT[kind]} of {f.__name__} (compiled per argument structure)."
         )
 
     def __call__(self, *args, **kwargs):
-        return self.for_arguments(args, kwargs)(*bind(self.f, args, kwargs))
+        full = self.bind(args, kwargs)
+        return self.for_arguments(full)(*full)
 
-    def for_arguments(self, args, kwargs=None):
-        """The loaded wrapper for arguments structured like ``args``."""
-        full = bind(self.f, args, kwargs or {})
+    def bind(self, args, kwargs=None) -> tuple:
+        """Every argument of a call, the defaults filled in."""
+        if not kwargs and len(args) == self._arity:  # (Python's binding: the same)
+            return tuple(args)
+        return bind(self.f, args, kwargs or {}, self._signature)
+
+    def for_arguments(self, full):
+        """The loaded wrapper for (all the) arguments structured like ``full``."""
+        try:
+            fast = tuple(trees.call_key(a) for a in full)
+            compiled = self._by_key.get(fast)
+        except TypeError:  # an unhashable static: the slow path says so
+            fast = compiled = None
+        if compiled is not None and compiled.leaves.current():
+            self._last = compiled
+            return compiled
+        compiled = self._structured(full)
+        if fast is not None and len(self._by_key) < 256:
+            self._by_key[fast] = compiled
+        return compiled
+
+    def _structured(self, full):
+        """:meth:`for_arguments` by treedefs and shape signature."""
         tdefs = treedefs(self.f, full)
         if self.error is not None and all(t == trees.LEAF for t in tdefs):
             raise self.error  # numbers only: the error lowering met at first

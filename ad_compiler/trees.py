@@ -80,6 +80,24 @@ def treedef(value):
     return ("static", type(value), value)
 
 
+def call_key(value):
+    """A cheap key that determines ``treedef(value)`` and the exact shape of
+    every leaf: what a call is dispatched on before anything else (one pass,
+    no flattening).  A static value is in it by value."""
+    t = type(value)
+    if t is float or t is int:
+        return t
+    if t is numpy.ndarray:
+        return value.shape
+    if t is tuple or t is list:
+        return (t,) + tuple(call_key(v) for v in value)
+    if t is dict:
+        return (t, tuple(value)) + tuple(call_key(v) for v in value.values())
+    if isinstance(value, (numpy.floating, numpy.integer)):
+        return t
+    return (t, value)
+
+
 def is_static(tdef) -> bool:
     return tdef[0] == "static"
 
