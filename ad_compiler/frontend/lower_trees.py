@@ -58,6 +58,13 @@ _STATIC_COMPARE = {
     ast.GtE: operator.ge,
 }
 _UNKNOWN = object()  # a number known only when the function runs
+# where a parameter tree's structure is not known (adc compile; the API
+# before it has seen the arguments)
+_TREE_HINT = (
+    "a parameter that is a tuple, list or dict of arrays is a tree: the API "
+    "(grad(f)(params, ...)) compiles it for the structure it is called with; "
+    "for `adc compile`, make each array a parameter of its own"
+)
 
 
 def static_default(node: ast.expr):
@@ -176,10 +183,9 @@ class TreeLowering:
             name = ast.unparse(node.value)
             if isinstance(base, Var) and self.eager_params:  # from a tree, maybe
                 raise TreeNeeded(
-                    f"`{name}` is indexed by a string: pass a dict",
+                    f"`{name}` is indexed by a string, as a dict parameter is",
                     self.src.loc(node),
-                    "call the derivative with a dict for it (its structure is "
-                    "read from the arguments)",
+                    _TREE_HINT,
                     self.src.line(self.src.loc(node)),
                 )
             self.error(
@@ -204,7 +210,7 @@ class TreeLowering:
             raise TreeNeeded(
                 "cannot unpack a single number",
                 self.src.loc(target),
-                "unpack a tuple or list (a parameter passed as one is a tree)",
+                "unpack a tuple or list; " + _TREE_HINT,
                 self.src.line(self.src.loc(target)),
             )
 
