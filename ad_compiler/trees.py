@@ -182,8 +182,18 @@ def paths(expr: str, tdef) -> list[str]:
     return [p for s, t in zip(subs, children(tdef)) for p in paths(s, t)]
 
 
+def _spelled(tdef, items: list[str]) -> str:
+    """A container of ``tdef`` spelled in Python around its items' texts."""
+    if tdef[0] == "tuple":
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if tdef[0] == "list":
+        return "[" + ", ".join(items) + "]"
+    return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(tdef[1], items)) + "}"
+
+
 def rebuild_text(tdef, leaves: list[str]) -> str:
-    """Python source building the tree of ``tdef`` from the expressions ``leaves``."""
+    """Python source building the tree of ``tdef`` from the expressions ``leaves``
+    (a static argument's place gets ``None``)."""
     it = iter(leaves)
 
     def text(t) -> str:
@@ -191,25 +201,15 @@ def rebuild_text(tdef, leaves: list[str]) -> str:
             return next(it)
         if t[0] == "static":
             return "None"
-        items = [text(c) for c in children(t)]
-        if t[0] == "tuple":
-            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-        if t[0] == "list":
-            return "[" + ", ".join(items) + "]"
-        return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(t[1], items)) + "}"
+        return _spelled(t, [text(c) for c in children(t)])
 
     return text(tdef)
 
 
 def describe(tdef) -> str:
-    """A short description for docstrings: ``[(array, array), (array, array)]``."""
+    """A short description for docstrings: ``[(leaf, leaf), (leaf, leaf)]``."""
     if tdef == LEAF:
         return "leaf"
     if tdef[0] == "static":
         return repr(tdef[2])
-    items = [describe(c) for c in children(tdef)]
-    if tdef[0] == "tuple":
-        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-    if tdef[0] == "list":
-        return "[" + ", ".join(items) + "]"
-    return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(tdef[1], items)) + "}"
+    return _spelled(tdef, [describe(c) for c in children(tdef)])
