@@ -35,6 +35,7 @@ from ad_compiler.frontend.source import from_function
 from ad_compiler.guard import COMPILE_LOCK, current, guarded, is_current, unique
 from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.nodes import Function, Var, iter_eqns, shift_tree, tree_leaves
+from ad_compiler.trees import is_plain
 
 # ad_compiler.ad.jacobians builds on this module.  The one derivative of it this
 # module needs -- a gradient through emitted code that holds a tape, taken in
@@ -358,12 +359,9 @@ class ArrayDerivative:
         by shape: their structure matters); None for numbers and arrays."""
         if self.user_function is None or self.kind not in ("grad", "value_and_grad"):
             return None
-        if all(hasattr(a, "shape") or type(a) in (int, float) for a in args):
+        if is_plain(args):
             return None
         f, argnums = self.user_function
-        if all(type(a) not in (tuple, list, dict) for a in args[: self.n]):
-            if not any(isinstance(a, (str, type(None), bool)) for a in args):
-                return None
         routed = getattr(self, "_trees", None)
         if routed is None:
             routed = self._trees = _tree_derivative(f, self.kind, argnums)

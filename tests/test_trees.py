@@ -406,3 +406,25 @@ def test_random_trees(tmp_path, structure, seed):
 @given(structure=structures(), seed=st.integers(0, 1000))
 def test_random_trees_fast(tmp_path, structure, seed):
     check_random_tree(tmp_path, structure, seed)
+
+
+def optional_bias(p, x):
+    y = p["w"] * x
+    if "b" in p:  # a key test: decided per structure
+        y = y + p["b"]
+    if "z" not in p and len(p) == 2:
+        y = y * 2.0
+    return y * y
+
+
+def test_key_tests_and_len_of_a_dict_are_decided_per_structure():
+    assert grad(optional_bias)({"w": 1.0, "b": 2.0}, 3.0) == {"w": 120.0, "b": 40.0}
+    assert grad(optional_bias)({"w": 1.0}, 3.0) == {"w": 18.0}
+
+
+def test_hessian_with_argnums_tuple_is_the_tuple_of_trees_twice():
+    p = {"ab": (1.5, 2.0), "c": 0.5}
+    (H_pp, H_px), (H_xp, H_xx) = hessian(dict_model, argnums=(0, 1))(p, 3.0)
+    assert H_px["ab"][0] == pytest.approx(0.5) and H_px["c"] == pytest.approx(1.5)
+    assert H_xp["ab"][0] == pytest.approx(0.5) and H_xx == pytest.approx(0.0)
+    assert H_pp["c"]["ab"][0] == pytest.approx(3.0)

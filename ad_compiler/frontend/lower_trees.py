@@ -224,6 +224,8 @@ class TreeLowering:
             return value.value
         if isinstance(value, TupleValue):
             return tuple(self.static_operand(node, v) for v in value.items)
+        if isinstance(value, DictValue):  # `"w" in p` asks for a key
+            return value.keys
         if isinstance(value, Var):
             return _UNKNOWN
         return _UNKNOWN
