@@ -423,8 +423,11 @@ def test_key_tests_and_len_of_a_dict_are_decided_per_structure():
 
 
 def test_hessian_with_argnums_tuple_is_the_tuple_of_trees_twice():
+    # outer: the tuple (p, x) by leaves; inner: the tuple (p, x) again (JAX's)
     p = {"ab": (1.5, 2.0), "c": 0.5}
-    (H_pp, H_px), (H_xp, H_xx) = hessian(dict_model, argnums=(0, 1))(p, 3.0)
-    assert H_px["ab"][0] == pytest.approx(0.5) and H_px["c"] == pytest.approx(1.5)
+    H_p, H_x = hessian(dict_model, argnums=(0, 1))(p, 3.0)
+    H_pc_p, H_cx = H_p["c"]
+    assert list(H_pc_p) == ["ab", "c"] and H_cx == pytest.approx(1.5)  # ∂²/∂c∂x = a
+    assert H_pc_p["ab"][0] == pytest.approx(3.0)  # ∂²/∂c∂a = x
+    H_xp, H_xx = H_x
     assert H_xp["ab"][0] == pytest.approx(0.5) and H_xx == pytest.approx(0.0)
-    assert H_pp["c"]["ab"][0] == pytest.approx(3.0)
