@@ -357,11 +357,15 @@ class ArrayDerivative:
     def _tree_route(self, args):
         """The wrapper for trees or static values among ``args`` (not cached
         by shape: their structure matters); None for numbers and arrays."""
-        if self.user_function is None or self.kind not in ("grad", "value_and_grad"):
-            return None
-        if is_plain(args):
+        if self.user_function is None or is_plain(args):
             return None
         f, argnums = self.user_function
+        if self.kind not in ("grad", "value_and_grad"):
+            raise UsageError(
+                f"{self.kind} of `{f.__name__}` with a tuple, list, dict or static "
+                "argument is not supported; grad, value_and_grad, jvp, vjp, "
+                "jacfwd, jacrev, jacobian and hessian take parameter trees"
+            )
         routed = getattr(self, "_trees", None)
         if routed is None:
             routed = self._trees = _tree_derivative(f, self.kind, argnums)

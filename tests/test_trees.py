@@ -431,3 +431,35 @@ def test_hessian_with_argnums_tuple_is_the_tuple_of_trees_twice():
     assert H_pc_p["ab"][0] == pytest.approx(3.0)  # ∂²/∂c∂a = x
     H_xp, H_xx = H_x
     assert H_xp["ab"][0] == pytest.approx(0.5) and H_xx == pytest.approx(0.0)
+
+
+def test_hessian_of_an_array_tree_matches_differences_of_the_gradient():
+    rng = np.random.default_rng(4)
+    params = [
+        (rng.normal(size=(2, 3)), rng.normal(size=3)),
+        (rng.normal(size=(3, 1)), rng.normal(size=1)),
+    ]
+    X = rng.normal(size=(4, 2))
+    H = hessian(mlp_helper)(params, X)
+    g = grad(mlp_helper)
+    rows = []  # d/dθ_i of the gradient, flat, by central differences
+    total = sum(a.size for pair in params for a in pair)
+    for i in range(total):
+        hi = flat_vector(g(_perturbed(params, i, EPS), X))
+        lo = flat_vector(g(_perturbed(params, i, -EPS), X))
+        rows.append((hi - lo) / (2 * EPS))
+    # H[i-leaf][j-leaf] blocks of shape leaf_i.shape + leaf_j.shape, flattened
+    leaves = flatten(params)
+    blocks = flatten(H)  # outer tree order, inner tree order: row-major blocks
+    k = len(leaves)
+    assert len(blocks) == k * k
+    dense = np.block(
+        [
+            [
+                np.reshape(blocks[a * k + b], (leaves[a].size, leaves[b].size))
+                for b in range(k)
+            ]
+            for a in range(k)
+        ]
+    )
+    assert np.allclose(dense, np.array(rows), atol=1e-5)
