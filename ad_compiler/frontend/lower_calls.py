@@ -22,7 +22,7 @@ from ad_compiler.frontend.lower_arrays import (
     user_call_aliases,
     writes,
 )
-from ad_compiler.frontend.lower_values import DictValue, TupleValue
+from ad_compiler.frontend.lower_values import DictValue, StaticValue, TupleValue
 from ad_compiler.frontend.scope import FuncRef, OpaqueRef, UserFuncRef
 from ad_compiler.ir.nodes import Const, Eqn
 from ad_compiler.primitives.table import PRIMITIVES, named
@@ -207,6 +207,13 @@ class CallLowering:
         args = tuple(values[p] for p in inner.params)
         if any(isinstance(a, TupleValue) for a in args):
             self.error(node, f"passing a tuple to `{callee}` is not supported here")
+        if any(isinstance(a, (DictValue, StaticValue)) for a in args):
+            self.error(
+                node,
+                f"passing a dict or a static value to `{callee}` is not supported "
+                "here (it is recursive or has a custom derivative)",
+                "pass numbers; branch on the static value before the call",
+            )
         return args
 
     def call_recursive(self, node, callee, src, scope, inner, values):
