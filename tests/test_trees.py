@@ -463,3 +463,29 @@ def test_hessian_of_an_array_tree_matches_differences_of_the_gradient():
         ]
     )
     assert np.allclose(dense, np.array(rows), atol=1e-5)
+
+
+def dict_values_loop(p, x):
+    s = 0.0
+    for v in p.values():
+        s = s + np.sum(np.sin(v) * x)
+    return s
+
+
+def test_a_loop_over_the_values_of_a_dict_parameter():
+    p = {"w": np.ones((2, 3)), "b": np.arange(2.0)}
+    g = grad(dict_values_loop)(p, 2.0)
+    assert list(g) == ["w", "b"]
+    assert np.allclose(g["w"], 2.0 * np.cos(1.0)) and np.allclose(g["b"], 2 * np.cos([0.0, 1.0]))
+
+
+def test_a_loop_over_dict_keys_says_what_to_write():
+    def f(p):
+        s = 0.0
+        for k, v in p.items():
+            s = s + v
+        return s
+
+    with pytest.raises(CompileError, match="different static values") as info:
+        grad(f)({"a": 1.0, "b": 2.0})
+    assert "p.values()" in info.value.hint

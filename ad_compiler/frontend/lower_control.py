@@ -482,6 +482,9 @@ class ControlLowering:
         """What a ``for`` loop runs over: ``("range", (start, stop, step))`` or
         ``("items", [item, ...])`` for a tuple, a list or ``enumerate``/``zip`` of them.
         """
+        found = self.dict_items(node)  # a dict parameter, its .items() ...
+        if found is not None:
+            return "items", found
         if isinstance(node, ast.Call):
             ref = self.resolve(node.func)
             q = ref.qualname if isinstance(ref, FuncRef) else None
@@ -511,6 +514,9 @@ class ControlLowering:
     def items(self, node: ast.expr, what: str = "a `for` loop over") -> list:
         """The items of a tuple, a list, or ``enumerate``/``zip`` of them (nested
         too), which a loop runs over: their number is known now."""
+        found = self.dict_items(node)  # a dict parameter, its .items() ...
+        if found is not None:
+            return found
         if isinstance(node, ast.List):
             return [self.expr(e) for e in node.elts]
         if isinstance(node, ast.Call):
@@ -599,6 +605,7 @@ class ControlLowering:
             self.error(stmt.iter, "the items of this loop mix numbers and tuples")
         if all(_same(v, values[0]) for v in values):
             return values[0]
+        self.check_pickable(stmt, values)  # not static values (dict keys ...)
         numbers = [v.value if isinstance(v, Const) else None for v in values]
         if all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
             if numbers == list(range(numbers[0], numbers[0] + len(numbers))):

@@ -214,6 +214,50 @@ class TreeLowering:
                 self.src.line(self.src.loc(target)),
             )
 
+    def dict_items(self, node: ast.expr):
+        """The items a loop over a dict parameter runs over: its keys (``for k
+        in p``, ``p.keys()``), values (``p.values()``) or ``(key, value)`` pairs
+        (``p.items()``); None when ``node`` is not one of those."""
+        method = None
+        base = node
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("keys", "values", "items")
+            and not node.args
+            and not node.keywords
+        ):
+            method, base = node.func.attr, node.func.value
+        if not isinstance(base, ast.Name) or base.id not in self.locals:
+            return None
+        value = self.env.get(base.id)
+        if method is not None and isinstance(value, Var) and self.eager_params:
+            raise TreeNeeded(
+                f"`{base.id}.{method}()` of a number: `{base.id}` is a dict parameter",
+                self.src.loc(node),
+                _TREE_HINT,
+                self.src.line(self.src.loc(node)),
+            )
+        if not isinstance(value, DictValue):
+            return None
+        keys = [StaticValue(k) for k in value.keys]
+        if method == "values":
+            return list(value.values)
+        if method == "items":
+            return [TupleValue(kv) for kv in zip(keys, value.values)]
+        return keys
+
+    def check_pickable(self, stmt, values) -> None:
+        """A loop's variable is one IR value for every iteration: differing
+        static values (the keys of a dict) cannot be."""
+        if any(isinstance(v, (StaticValue, DictValue)) for v in values):
+            self.error(
+                stmt.iter,
+                "the items of this loop are different static values (dict keys, "
+                "strings) or dicts; a loop variable cannot hold them",
+                "loop over p.values(), or index the dict by each key",
+            )
+
     # --- comparisons and conditions -----------------------------------------------------
     def static_operand(self, node: ast.expr, value):
         """The Python value of an operand of a static comparison, ``_UNKNOWN``
