@@ -259,6 +259,19 @@ class TreeDerivative:
             )
         return self._last
 
+    variant = None  # (what marks a derivative object differentiated by .derivative)
+
+    def derivative(self, kind: str, argnums):
+        """A derivative of this one: not supported (say what is)."""
+        raise UsageError(
+            f"{kind} of `{self.__name__}` (a derivative of a function of parameter "
+            "trees or static arguments) is not supported; hessian, jacfwd and "
+            "jacrev of the function itself are"
+        )
+
+    def interface(self):
+        self.derivative("a Jacobian", None)
+
     @property
     def source(self) -> str:
         return self._current().source

@@ -489,3 +489,15 @@ def test_a_loop_over_dict_keys_says_what_to_write():
     with pytest.raises(CompileError, match="different static values") as info:
         grad(f)({"a": 1.0, "b": 2.0})
     assert "p.values()" in info.value.hint
+
+
+def test_a_derivative_of_a_tree_gradient_says_what_to_use():
+    def f(p):
+        a, b = p
+        return a * a * b
+
+    with pytest.raises(UsageError, match="hessian, jacfwd and jacrev of the function"):
+        grad(grad(f))
+    with pytest.raises(UsageError, match="hessian, jacfwd and jacrev of the function"):
+        hessian(grad(f))
+    assert hessian(f)((1.0, 2.0)) == ((4.0, 2.0), (2.0, 0.0))
