@@ -31,6 +31,7 @@ import textwrap
 
 from ad_compiler import trees
 from ad_compiler.backend.codegen import format_source
+from ad_compiler.backend.loader import load
 from ad_compiler.callables import (
     ArrayDerivative,
     Pullback,
@@ -39,7 +40,6 @@ from ad_compiler.callables import (
     register_tree_derivative,
     trace_cached,
 )
-from ad_compiler.backend.loader import load
 from ad_compiler.driver import WHAT, lower
 from ad_compiler.errors import UsageError
 from ad_compiler.frontend.lower_trees import TreeNeeded

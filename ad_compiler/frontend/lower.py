@@ -29,8 +29,7 @@ from ad_compiler.frontend.lower_arrays import ArrayLowering, check_aliasing
 from ad_compiler.frontend.lower_calls import CallLowering
 from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
-from ad_compiler.frontend.lower_trees import TreeLowering
-from ad_compiler.frontend.lower_trees import _UNKNOWN, static_default
+from ad_compiler.frontend.lower_trees import _UNKNOWN, TreeLowering, static_default
 from ad_compiler.frontend.lower_values import StaticValue, TupleValue
 from ad_compiler.frontend.scope import ValueRef, checked_lookup, literal_number
 from ad_compiler.frontend.source import FunctionSource
