@@ -476,7 +476,9 @@ def test_a_loop_over_the_values_of_a_dict_parameter():
     p = {"w": np.ones((2, 3)), "b": np.arange(2.0)}
     g = grad(dict_values_loop)(p, 2.0)
     assert list(g) == ["w", "b"]
-    assert np.allclose(g["w"], 2.0 * np.cos(1.0)) and np.allclose(g["b"], 2 * np.cos([0.0, 1.0]))
+    assert np.allclose(g["w"], 2.0 * np.cos(1.0)) and np.allclose(
+        g["b"], 2 * np.cos([0.0, 1.0])
+    )
 
 
 def test_a_loop_over_dict_keys_says_what_to_write():
