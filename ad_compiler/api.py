@@ -28,6 +28,8 @@ from ad_compiler.callables import (
     trace,
 )
 from ad_compiler.errors import UsageError
+from ad_compiler.specialized import needs_trees, tree_jvp, tree_vjp
+from ad_compiler.trees import is_plain
 
 __all__ = [
     "grad",
@@ -67,7 +69,14 @@ def custom_derivative(partials):
 
 
 def grad(f=None, argnums=0):
-    """∂f/∂args[argnums] as emitted Python; usable as ``@grad`` or ``@grad(argnums=...)``."""
+    """∂f/∂args[argnums] as emitted Python; usable as ``@grad`` or ``@grad(argnums=...)``.
+
+    An argument may be a parameter tree (a tuple, list or dict of numbers,
+    arrays and trees): its gradient has the same structure.  A string,
+    ``None`` or ``bool`` argument or default is static: the derivative is
+    compiled for its value (see docs/subset.md, "Parameter trees" and "Static
+    arguments").
+    """
     if f is None:
         return functools.partial(grad, argnums=argnums)
     return compile_derivative(f, "grad", argnums)
@@ -96,8 +105,14 @@ def _all_argnums(f, primals) -> tuple[tuple[int, ...], tuple]:
 
 
 def jvp(f, primals, tangents):
-    """Forward mode: ``(f(*primals), J·tangents)``; outputs shaped like ``f``'s."""
+    """Forward mode: ``(f(*primals), J·tangents)``; outputs shaped like ``f``'s.
+
+    A primal may be a parameter tree; its tangent then has the same structure.
+    The tangent of a static primal (a string, ``None``, a ``bool``) is ignored.
+    """
     primals, tangents = tuple(primals), tuple(tangents)
+    if not is_plain(primals) or needs_trees(f):  # parameter trees, static arguments
+        return tree_jvp(f, primals, tangents)
     argnums, filled = _all_argnums(f, primals)
     if len(tangents) != len(primals):
         raise UsageError(f"got {len(primals)} primals but {len(tangents)} tangents")
@@ -106,7 +121,13 @@ def jvp(f, primals, tangents):
 
 
 def vjp(f, *primals):
-    """Reverse mode: ``(f(*primals), pullback)`` with ``pullback(ȳ) = ȳᵀ·J`` per input."""
+    """Reverse mode: ``(f(*primals), pullback)`` with ``pullback(ȳ) = ȳᵀ·J`` per input.
+
+    For parameter trees among the primals, ``pullback`` returns each input's
+    cotangent in that input's structure (``None`` for a static primal).
+    """
+    if not is_plain(primals) or needs_trees(f):  # parameter trees, static arguments
+        return tree_vjp(f, primals)
     argnums, filled = _all_argnums(f, primals)
     compiled = compile_derivative(f, "vjp", argnums, any_array(primals))
     if isinstance(compiled, ArrayDerivative):

@@ -29,11 +29,13 @@ from ad_compiler.driver import (
     uses_arrays,
 )
 from ad_compiler.errors import CompileError, UsageError
+from ad_compiler.frontend.lower_trees import TreeNeeded
 from ad_compiler.frontend.scope import RuntimeScope, recording_reads
 from ad_compiler.frontend.source import from_function
 from ad_compiler.guard import COMPILE_LOCK, current, guarded, is_current, unique
 from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.nodes import Function, Var, iter_eqns, shift_tree, tree_leaves
+from ad_compiler.trees import is_plain
 
 # ad_compiler.ad.jacobians builds on this module.  The one derivative of it this
 # module needs -- a gradient through emitted code that holds a tape, taken in
@@ -50,6 +52,19 @@ def register_forward_gradient(make) -> None:
 
 
 _CACHE: dict[tuple, object] = {}
+
+# ad_compiler.specialized (parameter trees, static arguments) builds on this
+# module too, and registers here the derivative of a function that can only be
+# compiled once its arguments' structure is seen, and the test for one.
+_tree_derivative = None
+_static_defaults = None
+
+
+def register_tree_derivative(make, static_defaults) -> None:
+    """Called by :mod:`ad_compiler.specialized` with ``TreeDerivative(f, kind,
+    argnums, error)`` and ``has_static_defaults(f)``."""
+    global _tree_derivative, _static_defaults
+    _tree_derivative, _static_defaults = make, static_defaults
 
 
 def trace(f) -> Function:
@@ -160,12 +175,18 @@ def _compile_derivative(f, kind: str, argnums, arrays: bool):
         if taped and kind in ("grad", "value_and_grad"):
             return _forward_gradient(f, argnums, fn, kind == "value_and_grad")
     else:
+        if _static_defaults(f):  # kind="tanh": compiled per value, per call
+            return _tree_derivative(f, kind, argnums)
         src = from_function(f)
-        fn = lower(src, RuntimeScope(f))
+        try:
+            fn = lower(src, RuntimeScope(f))
+        except TreeNeeded as e:  # a parameter is a tree: compiled per call
+            return _tree_derivative(f, kind, argnums, e)
     wrt, wrt_tree = wrt_of(fn, argnums)
     declared = declared_shapes(src.node)
     if arrays or uses_arrays(fn) or any(s is None for s in declared.values()):
         compiled = ArrayDerivative(fn, src, kind, wrt, wrt_tree)
+        compiled.user_function = (f, argnums)  # called with trees: see _new_sizes
     else:
         compiled = compile_ir(fn, src, kind, wrt, wrt_tree)
     return compiled
@@ -320,14 +341,38 @@ class ArrayDerivative:
         return compiled(*args)
 
     def _sizes(self, args) -> tuple:
-        return tuple(getattr(args[i], "shape", None) for i in range(self.n))
+        return tuple(getattr(args[i], "shape", type(args[i])) for i in range(self.n))
 
     def _new_sizes(self, args):
         """The compiled function for arguments of shapes not seen before."""
+        routed = self._tree_route(args)
+        if routed is not None:  # a tuple, list, dict or static argument
+            return routed
         compiled = self.specialize(*args[: self.n])
         if len(args) >= self.n and len(self._by_sizes) < 64:
             self._by_sizes[self._sizes(args)] = compiled
         return compiled
+
+    user_function = None  # (f, argnums) of a grad or value_and_grad of f
+
+    def _tree_route(self, args):
+        """The wrapper for trees or static values among ``args`` (not cached
+        by shape: their structure matters); None for numbers and arrays."""
+        if self.user_function is None or is_plain(args):
+            return None
+        f, argnums = self.user_function
+        if self.kind not in ("grad", "value_and_grad"):
+            raise UsageError(
+                f"{self.kind} of `{f.__name__}` with a tuple, list, dict or static "
+                "argument is not supported; grad, value_and_grad, jvp, vjp, "
+                "jacfwd, jacrev, jacobian and hessian take parameter trees"
+            )
+        routed = getattr(self, "_trees", None)
+        if routed is None:
+            routed = self._trees = _tree_derivative(f, self.kind, argnums)
+        full = routed.bind(args)  # the defaults filled in
+        wrapper = routed.for_arguments(full)
+        return lambda *_: wrapper(*full)
 
     def _current(self):
         if self._last is not None:
@@ -361,7 +406,9 @@ def _with_fast_call(n: int, watched: bool = False) -> type:
     is the tuple of the arguments' exact shapes, a dict hit in well under a
     microsecond.
     """
-    key = "".join(f"getattr(args[{i}], 'shape', None), " for i in range(n))
+    # (the type of a value without a shape: a tuple argument never takes the
+    # compilation of a number's)
+    key = "".join(f"getattr(args[{i}], 'shape', type(args[{i}])), " for i in range(n))
     check = "    if not is_current(self._deps):\n        self._reload()\n"
     text = (
         "def __call__(self, *args):\n" + (check if watched else "") + "    try:\n"

@@ -125,9 +125,11 @@ def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
 
 # --- stage 1: source -> IR -------------------------------------------------------------
 @no_gc()
-def lower(src: FunctionSource, scope, collect: bool = False) -> Function:
-    """Stage 1: the evaluation-trace IR of a function (dumped as ``lower``)."""
-    fn = lower_function(src, scope, collect)
+def lower(src: FunctionSource, scope, spec=None, collect: bool = False) -> Function:
+    """Stage 1: the evaluation-trace IR of a function (dumped as ``lower``);
+    ``spec``: a treedef per parameter (:mod:`ad_compiler.trees`); ``collect``:
+    go on after an error and raise them all (:mod:`.frontend.recovery`)."""
+    fn = lower_function(src, scope, spec, collect)
     show("lower", fn)
     return fn
 
@@ -397,9 +399,14 @@ def describe(fn: Function, kind: str, wrt: tuple[int, ...], origin: str) -> str:
     """The docstring of an emitted derivative."""
     names = ", ".join(fn.params[i].name for i in wrt)
     params = ", ".join(p.name for p in fn.params)
+    fixed = ""
+    if fn.statics:  # static arguments: this code is for these values only
+        shown = ", ".join(f"{n}={printable(repr(v))}" for n, v in fn.statics)
+        fixed = f"Compiled for the static arguments {shown} only.\n\n"
     return (
         f"{WHAT[kind]} of {fn.name}({params}) with respect to {names}.\n\n"
-        f"Emitted by ad_compiler {__version__} from {printable(origin)}; "
+        + fixed
+        + f"Emitted by ad_compiler {__version__} from {printable(origin)}; "
         "regenerate rather than edit."
     )
 

@@ -158,7 +158,7 @@ def maybe_unbound(x):
 
 
 def compare_is(x):
-    return x * (x is None)
+    return x * (x is x)
 
 
 def branches_return_different(x):

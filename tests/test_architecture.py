@@ -249,3 +249,19 @@ def test_the_architecture_table_names_every_module():
         actual = {p.stem for p in package.glob("*.py")} - {"__init__"}
         assert shown.pop(key) == actual, key
     assert not shown, f"rows for packages that do not exist: {sorted(shown)}"
+
+
+def test_the_lowerer_mixins_never_define_one_method_twice():
+    """Each mixin of ``Lowerer`` owns its methods: a second definition of a name
+    in another mixin would silently win or lose by the order of the bases."""
+    from ad_compiler.frontend.lower import Lowerer
+
+    owner: dict[str, str] = {}
+    for base in Lowerer.__mro__:
+        if base is object:
+            continue
+        for name, value in vars(base).items():
+            if name.startswith("__") or not callable(value):
+                continue
+            assert name not in owner, f"`{name}` in {owner[name]} and {base.__name__}"
+            owner[name] = base.__name__

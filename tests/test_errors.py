@@ -88,7 +88,7 @@ CASES = {
         f"`y` may be unbound here: the `if` at line {MAYBE_UNBOUND_IF + 1} assigns it "
         "on only some paths",
     ),
-    "compare_is": ("x is None", "comparison `is` is not supported"),
+    "compare_is": ("x is x", "comparison `is` is not supported"),
     "branches_return_different": (
         "if x > 0:",
         "the paths through this `if` return different numbers of values",

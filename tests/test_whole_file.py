@@ -36,7 +36,7 @@ def three_errors(x):
     c = b + len(a)
     d = x + {1: 2}
     e = d * c
-    return "text" * e
+    return "text" * x + e
 
 
 def helper(x):

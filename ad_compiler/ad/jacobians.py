@@ -24,6 +24,8 @@ a Jacobian of ``f: R^(s_in) -> R^(s_out)`` comes back as an array of shape
 
 from __future__ import annotations
 
+import inspect
+
 import numpy
 
 from ad_compiler.callables import (
@@ -36,6 +38,8 @@ from ad_compiler.callables import (
 )
 from ad_compiler.errors import UsageError
 from ad_compiler.ir.nodes import Function, Var, signature
+from ad_compiler.specialized import TreeJacobian, needs_trees
+from ad_compiler.trees import is_plain
 
 __all__ = ["jacfwd", "jacrev", "jacobian", "hessian", "hvp", "gauss_newton"]
 
@@ -104,10 +108,13 @@ class Derived:
         self.variant, self._run = variant, run
         self.defaults = tuple(defaults)  # of the last parameters, as f has them
         self.depth = 1
+        self.trees = None  # the TreeJacobian for calls with trees (_with_trees)
         self.__name__ = self.__qualname__ = name
         self.__doc__ = f"{name}: {mode}-mode code run once in vector mode."
 
     def __call__(self, *args, **kwargs):
+        if self.trees is not None and not is_plain(args):
+            return self.trees(*args, **kwargs)  # parameter trees, static arguments
         if kwargs:
             args = with_keywords(self.__name__, self.names, self.defaults, args, kwargs)
         args = with_defaults(self.__name__, self.n, self.defaults, args)
@@ -428,20 +435,49 @@ def _leaves_of(tree, value) -> list:
     return [leaf for t, v in zip(tree, value) for leaf in _leaves_of(t, v)]
 
 
-def jacfwd(f, argnums=0) -> Derived:
+_TREES_DOC = """
+
+    For arguments that are parameter trees (tuples, lists, dicts) the result
+    is arranged as JAX arranges it: the output's structure outside, the
+    input's inside (for a Hessian the input's structure twice), each block of
+    shape ``output_leaf.shape + input_leaf.shape``; static arguments (strings,
+    ``None``, ``bool``) are compiled for their values."""
+
+
+def _with_trees(make):
+    """``make`` (jacfwd ...) also for functions of parameter trees and static
+    arguments: per call structure (:class:`ad_compiler.specialized.TreeJacobian`,
+    blocks arranged as JAX arranges them)."""
+
+    name = make.__name__.lstrip("_")
+
+    def public(f, argnums=0):
+        if needs_trees(f):
+            return TreeJacobian(f, name, argnums, make)
+        derived = make(f, argnums)
+        if inspect.isfunction(f) and not hasattr(f, "ir"):  # the user's function
+            derived.trees = TreeJacobian(f, name, argnums, make)
+        return derived
+
+    public.__name__ = public.__qualname__ = name
+    public.__doc__ = make.__doc__ + _TREES_DOC
+    return public
+
+
+def _jacfwd(f, argnums=0) -> Derived:
     """The Jacobian of ``f`` in forward mode: ``J[output][argnum]`` (for arrays,
     each of shape ``output.shape + argument.shape``)."""
     fn = _primal_ir(f)
     return _forward(f, argnums, fn, f"{fn.name}_jacfwd")
 
 
-def jacrev(f, argnums=0) -> Derived:
+def _jacrev(f, argnums=0) -> Derived:
     """The Jacobian of ``f`` in reverse mode: ``J[output][argnum]``."""
     fn = _primal_ir(f)
     return _reverse(f, argnums, fn, f"{fn.name}_jacrev")
 
 
-def jacobian(f, argnums=0) -> Derived:
+def _jacobian(f, argnums=0) -> Derived:
     """The Jacobian of ``f`` in the cheaper mode: forward when ``f`` has no more
     inputs (in ``argnums``) than outputs, reverse otherwise; ``.mode`` says which.
 
@@ -527,7 +563,7 @@ class _HvpWithDefaults:
         return getattr(self.compiled, name)
 
 
-def hessian(f, argnums=0) -> Derived:
+def _hessian(f, argnums=0) -> Derived:
     """∂²f/∂x_i∂x_j, forward over reverse, in one vector-mode call: ``H[i][j]``
     (a number for an int ``argnums``; for array code, arrays of shape
     ``x_i.shape + x_j.shape``)."""
@@ -570,7 +606,7 @@ def gauss_newton(residuals, argnums=0) -> Derived:
     positive semi-definite everywhere, which is what Gauss–Newton and
     Levenberg–Marquardt steps need.
     """
-    jac = jacobian(residuals, argnums)
+    jac = _jacobian(residuals, argnums)
     fn = _primal_ir(residuals)
     wrt, wrt_tree = wrt_of(fn, argnums)
 
@@ -643,6 +679,11 @@ def forward_gradient(f, argnums, fn: Function, value: bool) -> Derived:
 
 
 register_forward_gradient(forward_gradient)
+
+jacfwd = _with_trees(_jacfwd)
+jacrev = _with_trees(_jacrev)
+jacobian = _with_trees(_jacobian)
+hessian = _with_trees(_hessian)
 
 
 # --- emitted wrappers (adc compile --mode hessian | jacobian) -----------------------------

@@ -32,7 +32,6 @@ from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
 from ad_compiler.frontend.lower_shapes import ShapeLowering
 from ad_compiler.frontend.lower_lists import ListLowering
-from ad_compiler.frontend.lower_values import TupleValue
 from ad_compiler.frontend.recovery import (
     Recovery,
     TooManyErrors,
@@ -41,6 +40,8 @@ from ad_compiler.frontend.recovery import (
 )
 from ad_compiler.frontend.prints import is_print, lower_print
 from ad_compiler.frontend.nested import NestedLowering
+from ad_compiler.frontend.lower_trees import _UNKNOWN, TreeLowering, static_default
+from ad_compiler.frontend.lower_values import StaticValue, TupleValue
 from ad_compiler.frontend.scope import ValueRef, checked_lookup, literal_number
 from ad_compiler.frontend.source import FunctionSource
 from ad_compiler.ir.builder import IRBuilder
@@ -128,11 +129,13 @@ class Lowerer(
     ShapeLowering,
     NestedLowering,
     ListLowering,
+    TreeLowering,
 ):
     """Lowers one function; use :func:`lower_function`."""
 
-    def __init__(self, src: FunctionSource, scope):
+    def __init__(self, src: FunctionSource, scope, spec=None):
         self.src = src
+        self.spec = spec  # a treedef per parameter (ad_compiler.trees), or None
         self.scope = scope
         node = src.node
         self.params = [a.arg for a in node.args.posonlyargs + node.args.args]
@@ -233,15 +236,11 @@ class Lowerer(
         self.checked(self.check_signature)
         self.checked(lambda: self.check_nesting(node))
         self.checked(lambda: check_aliasing(self, node))
-        params = tuple(Var(p) for p in self.params)
-        for p in params:
-            self.env[p.name] = p
-            self.used.add(p.name)
+        params = self.bind_parameters(self.spec)  # the leaves of trees, no statics
         if self.recovery is not None:  # the star and keyword-only ones were refused
             poison_signature(self)
-        defaults = self.checked(
-            lambda: tuple(self.default(d) for d in node.args.defaults), ()
-        )
+        defaults = self.checked(lambda: self.numeric_defaults(self.spec), ())
+        statics = tuple(self.static_params().items())
         doc = ast.get_docstring(node, clean=True)
         results, tree = self.checked(self.lower_function_body, ((), 0))
         if self.recovery is not None:
@@ -263,6 +262,7 @@ class Lowerer(
             callees=callees,
             externals=tuple(sorted(self.externals.items())) if self.top else (),
             hazards=tuple(self.hazards),
+            statics=statics,
         )
         return verify(fn)
 
@@ -302,6 +302,9 @@ class Lowerer(
             todo.extend((child, depth) for child in ast.iter_child_nodes(n))
 
     def default(self, node: ast.expr) -> Const:
+        static = static_default(node)  # "tanh", None, True: a compile-time value
+        if static is not _UNKNOWN:
+            return StaticValue(static)
         value = literal_number(node)
         if value is None and isinstance(node, ast.Name):
             ref = self.lookup(node, node.id)
@@ -356,6 +359,7 @@ class Lowerer(
             value = self.expr(stmt.value)
         if self.outermost:
             self.not_a_function(stmt.value, value, "return what it computes: call it")
+        self.check_returned(stmt.value, value)
         value = self.escape(value)  # a function handed out keeps our names as now
         if isinstance(value, TupleValue):
             items = []
@@ -379,9 +383,13 @@ class Lowerer(
                     next(e for e in target.elts if isinstance(e, ast.Starred))
                 )
             if not isinstance(value, TupleValue):
-                value = self.unpack_shape(target, value)  # n, d = X.shape
-            if value is None:
-                self.error(target, "cannot unpack a single number", "unpack a tuple")
+                shape = self.unpack_shape(target, value)  # n, d = X.shape
+                if shape is None:
+                    self.check_unpack(target, value)  # a tree parameter? (lower_trees)
+                    self.error(
+                        target, "cannot unpack a single number", "unpack a tuple"
+                    )
+                value = shape
             if len(value.items) != len(target.elts):
                 self.error(
                     target,
@@ -432,14 +440,18 @@ class Lowerer(
         return bound
 
 
-def lower_function(src: FunctionSource, scope, collect: bool = False) -> Function:
+def lower_function(
+    src: FunctionSource, scope, spec=None, collect: bool = False
+) -> Function:
     """The IR of one function (see the module docstring for what is guaranteed).
 
+    ``spec``: a treedef per parameter (:mod:`ad_compiler.trees`): tree
+    parameters become their leaves, static ones none (see :mod:`.lower_trees`).
     With ``collect``, lowering goes on after an error and raises every error of
     the function at the end (:mod:`ad_compiler.frontend.recovery`): one
     :class:`~ad_compiler.errors.CompileError`, or ``CompileErrors`` for several.
     """
-    lowerer = Lowerer(src, scope)
+    lowerer = Lowerer(src, scope, spec)
     if not collect:
         return lowerer.run()
     lowerer.recovery = Recovery()

@@ -322,6 +322,9 @@ class ArrayLowering:
 
     def expr_Subscript(self, node: ast.Subscript):
         base = self.expr(node.value)
+        item = self.tree_item(node, base)  # p["w"] of a dict parameter
+        if item is not None:
+            return item
         if hasattr(base, "items"):  # a tuple or list: pick the item (lower_lists)
             return self.sequence_item(node, base)
         self.not_a_function(node.value, base)

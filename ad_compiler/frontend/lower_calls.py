@@ -23,7 +23,7 @@ from ad_compiler.frontend.lower_arrays import (
     writes,
 )
 from ad_compiler.frontend.lower_lists import list_idents
-from ad_compiler.frontend.lower_values import TupleValue
+from ad_compiler.frontend.lower_values import DictValue, StaticValue, TupleValue
 from ad_compiler.frontend.recovery import PoisonedRead
 from ad_compiler.frontend.scope import FuncRef, OpaqueRef, UserFuncRef
 from ad_compiler.ir.nodes import Const, Eqn
@@ -96,6 +96,8 @@ class CallLowering:
                 self.not_a_function(
                     arg, value, "call it, or count the items of a tuple"
                 )
+                if isinstance(value, DictValue):
+                    return Const(len(value.keys))
                 if not isinstance(
                     value, TupleValue
                 ):  # an array: its length at run time
@@ -219,6 +221,7 @@ class CallLowering:
         inner.lists_passed_in = list_idents(values.values())
         inner.hazards = self.hazards
         inner.recovery = self.recovery  # its errors are collected with ours
+        inner.eager_params = self.eager_params
         check_aliasing(inner, inner.src.node)  # the callee's own writes and aliases
         results, tree = inner.lower_function_body()
         if inner.poisoned:  # its errors are recorded; what it returns is unknown
@@ -232,6 +235,13 @@ class CallLowering:
         if any(isinstance(a, TupleValue) for a in args):
             self.error(node, f"passing a tuple to `{callee}` is not supported here")
         self.not_a_function(node, TupleValue(args), "pass the numbers it computes")
+        if any(isinstance(a, (DictValue, StaticValue)) for a in args):
+            self.error(
+                node,
+                f"passing a dict or a static value to `{callee}` is not supported "
+                "here (it is recursive or has a custom derivative)",
+                "pass numbers; branch on the static value before the call",
+            )
         return args
 
     def call_recursive(self, node, callee, src, scope, inner, values):

@@ -20,6 +20,7 @@ from ad_compiler.frontend.lower_values import (
     TRUE,
     Poisoned,
     FunctionValue,
+    StaticValue,
     TupleValue,
     Unbound,
     _same,
@@ -176,6 +177,12 @@ class ControlLowering:
                     return self.jump(stmt, rest)
                 if isinstance(stmt, ast.If) and _has_jump([stmt]):
                     cond = self.condition(stmt.test)
+                    taken = self.decided(cond)
+                    if taken is not None:  # a static condition: only that branch
+                        block = stmt.body if taken else stmt.orelse
+                        return self.lower_seq(
+                            list(block) + ([] if _always_jumps(block) else list(rest))
+                        )
                     arms = [
                         lambda block=block: self.lower_seq(
                             list(block) + ([] if _always_jumps(block) else list(rest))
@@ -299,6 +306,16 @@ class ControlLowering:
                 if any(v is None or isinstance(v, Unbound) for v in (a, b)):
                     self.env[name] = Unbound(name, node.lineno + self.src.line_offset)
                     continue
+                if isinstance(a, StaticValue) or isinstance(b, StaticValue):
+                    if a == b:
+                        self.env[name] = a
+                        continue
+                    self.error(
+                        node,
+                        f"`{name}` is given different static values in the branches "
+                        "of this `if`; not supported",
+                        "assign it before the `if`",
+                    )
                 if isinstance(a, TupleValue) or isinstance(b, TupleValue):
                     # item by item, the same length on both paths (lower_lists)
                     self.env[name] = self.merge_sequences(node, name, a, b, phi)
@@ -327,6 +344,10 @@ class ControlLowering:
 
     def stmt_If(self, stmt: ast.If):
         cond = self.condition(stmt.test)
+        taken = self.decided(cond)
+        if taken is not None:  # a static condition: only that branch is lowered
+            self.lower_seq(stmt.body if taken else stmt.orelse)
+            return
         arms = [lambda: self.lower_seq(stmt.body), lambda: self.lower_seq(stmt.orelse)]
         self.split(stmt, cond, arms, terminal=False)
 
@@ -380,6 +401,8 @@ class ControlLowering:
         if isinstance(stmt, ast.While):
             with self.b.block() as eqns:
                 cond = self.condition(stmt.test)
+                if isinstance(cond, StaticValue):  # `while flag:` tests a constant
+                    cond = Const(cond.value)
             test = tuple(eqns)
             self.env = dict(inner)
         self.loops += 1
@@ -487,6 +510,9 @@ class ControlLowering:
         """What a ``for`` loop runs over: ``("range", (start, stop, step))`` or
         ``("items", [item, ...])`` for a tuple, a list or ``enumerate``/``zip`` of them.
         """
+        found = self.dict_items(node)  # a dict parameter, its .items() ...
+        if found is not None:
+            return "items", found
         if isinstance(node, ast.Call):
             ref = self.resolve(node.func)
             q = ref.qualname if isinstance(ref, FuncRef) else None
@@ -517,6 +543,9 @@ class ControlLowering:
     def items(self, node: ast.expr, what: str = "a `for` loop over") -> list:
         """The items of a tuple, a list, or ``enumerate``/``zip`` of them (nested
         too), which a loop runs over: their number is known now."""
+        found = self.dict_items(node)  # a dict parameter, its .items() ...
+        if found is not None:
+            return found
         if isinstance(node, ast.List):
             return [self.expr(e) for e in node.elts]
         if isinstance(node, ast.Call):
@@ -611,6 +640,7 @@ class ControlLowering:
             )
         if all(_same(v, values[0]) for v in values):
             return values[0]
+        self.check_pickable(stmt, values)  # not static values (dict keys ...)
         numbers = [v.value if isinstance(v, Const) else None for v in values]
         if all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
             if numbers == list(range(numbers[0], numbers[0] + len(numbers))):
@@ -628,5 +658,11 @@ class ControlLowering:
         return self.namer.fresh(name)
 
     def condition(self, node: ast.expr):
+        """The atom a branch tests, or a :class:`StaticValue` (decided now)."""
         with self.b.at(self.src.loc(node)):
-            return self.atom(node)
+            value = self.expr(node)
+            if isinstance(value, StaticValue) and not isinstance(value.value, bool):
+                return StaticValue(bool(value.value))
+            return (
+                value if isinstance(value, StaticValue) else self.atom_of(node, value)
+            )

@@ -13,7 +13,12 @@ from __future__ import annotations
 import ast
 import sys
 
-from ad_compiler.frontend.lower_values import Poisoned, TupleValue, Unbound
+from ad_compiler.frontend.lower_values import (
+    Poisoned,
+    StaticValue,
+    TupleValue,
+    Unbound,
+)
 from ad_compiler.frontend.recovery import PoisonedRead
 from ad_compiler.frontend.scope import (
     FuncRef,
@@ -72,10 +77,12 @@ class ExpressionLowering:
                 "index it, sum it with sum(xs), or make an array: np.array(xs)",
             )
         self.not_a_function(node, value)
-        return value
+        return self.atom_of(node, value)  # dicts, static values (see lower_trees)
 
     def expr_Constant(self, node: ast.Constant):
         value = node.value
+        if isinstance(value, str) or value is None:
+            return StaticValue(value)  # an error only where used as a number
         if not isinstance(value, (bool, int, float)):
             kind = (
                 "complex number" if isinstance(value, complex) else type(value).__name__
@@ -173,6 +180,8 @@ class ExpressionLowering:
         return self.ref_value(node, ast.unparse(node), self.resolve(node))
 
     def expr_UnaryOp(self, node: ast.UnaryOp):
+        if isinstance(node.op, ast.Not):  # `not flag` of a static flag: decided now
+            return self.static_not(node)
         return self.arithmetic(node)
 
     def unary(self, node: ast.UnaryOp, operand):
@@ -216,6 +225,10 @@ class ExpressionLowering:
         return values[0]
 
     def expr_Compare(self, node: ast.Compare):
+        left = self.expr(node.left)
+        static = self.static_compare(node, left)  # kind == "tanh", x is None ...
+        if static is not None:
+            return static
         for op in node.ops:
             if type(op) not in _COMPARE:
                 word = {
@@ -229,7 +242,9 @@ class ExpressionLowering:
                     f"comparison `{word[type(op)]}` is not supported",
                     "compare numbers",
                 )
-        return self.chain(node, self.atom(node.left), node.ops, node.comparators)
+        return self.chain(
+            node, self.atom_of(node.left, left), node.ops, node.comparators
+        )
 
     def chain(self, node, left, ops, comparators):
         """``left op0 c0 op1 c1 ...``: each later link is evaluated only if the
@@ -289,7 +304,10 @@ class ExpressionLowering:
         return out
 
     def expr_BoolOp(self, node: ast.BoolOp):
-        result = self.atom(node.values[0])
+        first = self.expr(node.values[0])
+        if isinstance(first, StaticValue):
+            return self.static_boolop(node, first)
+        result = self.atom_of(node.values[0], first)
         for value in node.values[1:]:
             result = self.short_circuit(
                 node, result, lambda v=value: self.atom(v), isinstance(node.op, ast.And)
@@ -298,6 +316,9 @@ class ExpressionLowering:
 
     def expr_IfExp(self, node: ast.IfExp):
         cond = self.condition(node.test)
+        taken = self.decided(cond)
+        if taken is not None:  # a static condition: only that arm exists
+            return self.expr(node.body if taken else node.orelse)
         env = self.env
         arms = []
         for part in (node.body, node.orelse):
@@ -326,6 +347,32 @@ class ExpressionLowering:
             if joined is None:
                 self.error(node, "arithmetic on tuples or lists is not supported")
             return joined
+        if isinstance(left, StaticValue) or isinstance(right, StaticValue):
+            joined = self.static_binop(op, left, right)  # "W_" + name
+            if joined is not None:
+                return joined
+            left = self.atom_of(getattr(node, "left", node), left)
+            right = self.atom_of(getattr(node, "right", node), right)
         self.not_a_function(node, TupleValue((left, right)))
         with self.b.at(self.src.loc(node)):
             return self.b.apply(prim, left, right)
+
+    def static_binop(self, op: ast.operator, left, right):
+        """``+`` of two static strings, ``*`` of a static string and an int
+        known now: the static value (dict keys built from names); else None."""
+        a = (
+            left.value
+            if isinstance(left, StaticValue)
+            else getattr(left, "value", left)
+        )
+        b = (
+            right.value
+            if isinstance(right, StaticValue)
+            else getattr(right, "value", right)
+        )
+        if isinstance(op, ast.Add) and isinstance(a, str) and isinstance(b, str):
+            return StaticValue(a + b)
+        if isinstance(op, ast.Mult) and isinstance(a, str) and type(b) is int:
+            if len(a) * max(b, 0) <= 10_000:  # a name, not a way to fill memory
+                return StaticValue(a * b)
+        return None

@@ -181,10 +181,10 @@ class ListLowering:
             self.error(gen.iter, "`async for` in a comprehension is not supported")
         for item in self.known_items(gen.iter, "a comprehension"):
             self.assign(gen.target, item)
-            if all(self.decided(cond) for cond in gen.ifs):
+            if all(self.comprehension_keeps(cond) for cond in gen.ifs):
                 self.generate(node, k + 1, out)
 
-    def decided(self, cond: ast.expr) -> bool:
+    def comprehension_keeps(self, cond: ast.expr) -> bool:
         """The value of a comprehension's ``if``, which must be known when compiling
         (in :meth:`summed_items`, :class:`_NotStatic` if it is not)."""
         try:

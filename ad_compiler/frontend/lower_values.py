@@ -120,3 +120,29 @@ class ListValue(TupleValue):
     """
 
     ident: int = 0
+
+
+class TreeList(TupleValue):
+    """A list passed as a parameter tree (``params = [(W1, b1), (W2, b2)]``):
+    read like a tuple (indexed, unpacked, iterated, ``len``), never mutated."""
+
+
+@dataclass(frozen=True)
+class DictValue:
+    """A dict passed as a parameter tree (``p["w"]``): string keys, in order."""
+
+    keys: tuple
+    values: tuple
+
+    def get(self, key):
+        return self.values[self.keys.index(key)] if key in self.keys else None
+
+
+@dataclass(frozen=True)
+class StaticValue:
+    """A compile-time value that is not a number: a static argument or default
+    (``kind="tanh"``, ``None``, ``True``), a string literal, or what comparing
+    such values gives (``kind == "tanh"``).  Branches on it are decided while
+    lowering; it never becomes an IR atom, except a bool used as a number."""
+
+    value: object

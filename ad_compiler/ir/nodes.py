@@ -445,6 +445,9 @@ class Function:
     param_shapes: tuple | None = None
     # (value name, error): `x += v` through an alias, an error if x is an array
     hazards: tuple = ()
+    # (name, value) of the parameters fixed to a static (non-numeric) value,
+    # which are not parameters of the IR (see frontend/lower_trees.py)
+    statics: tuple = ()
 
     def __str__(self) -> str:
         lines = [f"def {self.name}({signature(self)}):"]
