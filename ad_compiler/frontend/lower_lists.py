@@ -34,6 +34,7 @@ import itertools
 import operator
 
 from ad_compiler.frontend.lower_control import _has_jump, _store_names, _stored_names
+from ad_compiler.frontend.lower_trees import TreeNeeded
 from ad_compiler.frontend.lower_values import ListValue, TupleValue
 from ad_compiler.frontend.scope import ValueRef
 from ad_compiler.ir.nodes import Const
@@ -407,12 +408,14 @@ class ListLowering:
             if isinstance(node, ast.Call)
             else f"changing `{name}` (a list or tuple)"
         )
-        self.error(
-            node,
+        message = (
             f"{what} in a loop whose number of iterations is known only at run "
-            "time is not supported",
-            _RUN_TIME_HINT,
+            "time is not supported"
         )
+        if self.eager_params:  # `range(len(p))`: known once p's structure is
+            loc = self.src.loc(node)
+            raise TreeNeeded(message, loc, _RUN_TIME_HINT, self.src.line(loc))
+        self.error(node, message, _RUN_TIME_HINT)
 
     # --- methods and item assignment --------------------------------------------------
     def is_sequence_method(self, func: ast.Attribute) -> bool:
