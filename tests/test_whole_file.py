@@ -312,9 +312,9 @@ def test_the_api_still_raises_the_first_error():
     assert "undefined_one" in info.value.message
 
 
-@pytest.mark.slow  # two subprocesses
-def test_trace_and_graph_report_every_error_of_the_function(broken):
-    for command in (["trace", "--at", "x=1"], ["graph"]):
+@pytest.mark.slow  # three subprocesses
+def test_trace_graph_and_check_report_every_error_of_the_function(broken):
+    for command in (["trace", "--at", "x=1"], ["graph"], ["check"]):
         proc = adc(command[0], broken, "--function", "three_errors", *command[1:])
         assert proc.returncode == 1
         assert error_lines(proc.stderr) == [
