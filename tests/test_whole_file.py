@@ -14,8 +14,11 @@ import pytest
 
 from ad_compiler import grad
 from ad_compiler.backend.codegen import format_source
-from ad_compiler.errors import CompileErrors, Loc, UnsupportedError
-from ad_compiler.tools.whole_file import FileReport, comment_block, with_comments
+from ad_compiler.errors import AdError, CompileError, CompileErrors, Loc
+from ad_compiler.errors import UnsupportedError
+from ad_compiler.tools.files import _lower_file
+from ad_compiler.tools.whole_file import FileReport, comment_block, flat
+from ad_compiler.tools.whole_file import with_comments
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -309,9 +312,9 @@ def test_the_api_still_raises_the_first_error():
     assert "undefined_one" in info.value.message
 
 
-@pytest.mark.slow  # two subprocesses
-def test_trace_and_graph_report_every_error_of_the_function(broken):
-    for command in (["trace", "--at", "x=1"], ["graph"]):
+@pytest.mark.slow  # three subprocesses
+def test_trace_graph_and_check_report_every_error_of_the_function(broken):
+    for command in (["trace", "--at", "x=1"], ["graph"], ["check"]):
         proc = adc(command[0], broken, "--function", "three_errors", *command[1:])
         assert proc.returncode == 1
         assert error_lines(proc.stderr) == [
@@ -319,3 +322,79 @@ def test_trace_and_graph_report_every_error_of_the_function(broken):
             for line, col, message in EXPECTED[:3]
         ]
         assert proc.stderr.endswith("errors in 1 function; 3 errors generated.\n")
+
+
+# --- no cascades: one broken statement in a working function is one error ---------
+
+
+def _mutants(text: str, name: str):
+    """``text`` with one statement of function ``name`` broken at a time: an
+    assigned or returned value, a condition or a loop's iterable replaced by a
+    call to an undefined function; with the position of that call."""
+    module = ast.parse(text)
+    index = next(i for i, n in enumerate(module.body) if getattr(n, "name", "") == name)
+    kinds = (ast.Assign, ast.AugAssign, ast.Return, ast.If, ast.While, ast.For)
+    count = sum(isinstance(n, kinds) for n in ast.walk(module.body[index]))
+    for k in range(count):
+        mutated = ast.parse(text)
+        nodes = [n for n in ast.walk(mutated.body[index]) if isinstance(n, kinds)]
+        field = {ast.If: "test", ast.While: "test", ast.For: "iter"}
+        node = nodes[k]
+        if getattr(node, field.get(type(node), "value"), None) is None:
+            continue  # a bare `return`
+        call = ast.Call(ast.Name("undefined_q", ast.Load()), [], [])
+        setattr(node, field.get(type(node), "value"), call)
+        new = ast.unparse(mutated)
+        found = [
+            c
+            for c in ast.walk(ast.parse(new))
+            if isinstance(c, ast.Name) and c.id == "undefined_q"
+        ]
+        yield new, found[0].lineno, found[0].col_offset + 1
+
+
+def _compiles(text: str, name: str) -> bool:
+    try:
+        _lower_file(text, "m.py", [name])
+    except AdError:
+        return False
+    return True
+
+
+def _no_cascades(path: str, every: int = 1, names=None):
+    """How many mutants of every ``every``-th function of ``path`` (or of
+    ``names``) were checked to give exactly their one error."""
+    text = open(path).read()
+    names = names or [
+        n.name for n in ast.parse(text).body if isinstance(n, ast.FunctionDef)
+    ]
+    checked = 0
+    for name in names[::every]:
+        if not _compiles(text, name):
+            continue  # (a helper, or a function with a custom derivative)
+        for new, line, col in _mutants(text, name):
+            with pytest.raises(CompileError) as info:
+                _lower_file(new, "m.py", [name])
+            got = [(e.loc.line, e.loc.col, e.message) for e in flat(info.value)]
+            assert got == [(line, col, "name `undefined_q` is not defined")], (
+                name,
+                new.splitlines()[line - 1],
+            )
+            checked += 1
+    return checked
+
+
+def test_one_broken_statement_is_one_error():
+    # loops with return, break and continue, branches, tuples: every statement
+    names = ["babylonian_sqrt", "first_crossing", "pairwise", "poly_steps", "power"]
+    path = os.path.join(ROOT, "samples", "control_flow.py")
+    assert _no_cascades(path, names=names) > 12
+
+
+@pytest.mark.slow  # each mutant lowers its function again (about a minute in all)
+@pytest.mark.parametrize(
+    "corpus, every",
+    [("corpus.py", 8), ("corpus_control.py", 16), ("array_corpus.py", 2)],
+)
+def test_one_broken_statement_is_one_error_over_the_corpora(corpus, every):
+    assert _no_cascades(os.path.join(ROOT, "tests", corpus), every) >= 30

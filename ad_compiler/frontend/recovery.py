@@ -12,6 +12,8 @@ file's problems are reported at once, as a compiler reports them:
   raises :class:`PoisonedRead`, which is never reported: the statement that
   reads it fails quietly and poisons its own names in turn, so one mistake
   gives one message, not one per later use;
+* a compound statement that fails (its condition reads a poisoned name, say)
+  still has its blocks lowered, for their own errors;
 * once a function has an error, an error located at a compound statement
   (``if``, ``for``, ``while``) or at the ``def`` itself is taken as a cascade of
   the earlier one (the merges of branches and loops, or "does not return a
@@ -99,6 +101,22 @@ def recover(lowerer, stmt, exc: BaseException, saved, names=()) -> None:
     for name in names:
         if name in lowerer.locals:
             lowerer.env[name] = Poisoned(f"<poisoned {name}>")
+    if isinstance(stmt, (ast.If, ast.For, ast.While)):
+        _blocks_for_errors(lowerer, stmt)
+
+
+def _blocks_for_errors(lowerer, stmt) -> None:
+    """Lower the blocks of a compound statement that failed, for their own errors
+    only (its header may have failed before them: ``if poisoned > 0:``).  The
+    names it binds are poisoned; what is built is thrown away."""
+    saved = snapshot(lowerer)
+    loop = int(isinstance(stmt, (ast.For, ast.While)))
+    with lowerer.b.block():
+        for block, inside in ((stmt.body, loop), (stmt.orelse, 0)):
+            lowerer.env = dict(saved[0])
+            lowerer.depth, lowerer.loops = saved[1] + 1, saved[2] + inside
+            lowerer.lower_seq(block)
+    lowerer.env, lowerer.depth, lowerer.loops = saved
 
 
 def poison_signature(lowerer) -> None:
