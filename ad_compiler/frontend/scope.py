@@ -45,7 +45,9 @@ from ad_compiler.primitives.table import named
 # list, tuple, np.array: lower_lists.py).
 SUGAR = {
     "numpy": frozenset({"square", "clip", "full", "full_like", "array"}),
-    "builtins": frozenset({"range", "enumerate", "zip", "sum", "list", "tuple"}),
+    "builtins": frozenset(
+        {"range", "enumerate", "zip", "sum", "list", "tuple", "reversed"}
+    ),
 }
 
 
