@@ -59,7 +59,10 @@ def comprehension_over_zip_and_enumerate(x, y):
 
 
 def sum_of_generator(x, y):
-    return sum(np.exp(-k * x) * y for k in range(3))
+    total = sum(np.exp(-k * x) * y for k in range(3))
+    for k, v in zip(range(2), reversed([x, y, x * y])):  # x * y, then y
+        total = total + (k + 1.0) * v
+    return total
 
 
 def np_array_of_numbers(x, y):

@@ -574,7 +574,12 @@ class ControlLowering:
             if q == "builtins.zip":
                 columns = [self.items(a, what) for a in node.args]
                 return [TupleValue(row) for row in zip(*columns)]
-        value = self.expr(node) if not isinstance(node, ast.Call) else None
+        value = None
+        if self.is_range(node):  # zip(range(3), t): bounds known now (lower_lists)
+            bounds = self.static_range(node)
+            value = bounds and TupleValue(tuple(Const(i) for i in range(*bounds)))
+        else:  # a tuple, a list, list(t), reversed(t), a helper returning a tuple
+            value = self.expr(node)
         if not isinstance(value, TupleValue):
             self.error(
                 node,

@@ -634,10 +634,13 @@ class ListLowering:
     def is_list_call(self, node: ast.Call, q: str) -> bool:
         if q in ("builtins.sum", "builtins.list", "builtins.tuple", "numpy.array"):
             return True
+        if q == "builtins.reversed":
+            return True
         return q in ("builtins.max", "builtins.min") and len(node.args) == 1
 
     def list_call(self, node: ast.Call, q: str, callee: str):
-        """``sum``, ``list``, ``tuple``, ``max``/``min`` of one list, ``np.array``."""
+        """``sum``, ``list``, ``tuple``, ``reversed``, ``max``/``min`` of one
+        list, ``np.array``."""
         if q != "numpy.array":
             self.plain_arguments(node, callee)
         elif node.keywords:
@@ -662,6 +665,8 @@ class ListLowering:
             items = self.known_items(arg, f"`{callee}`")
         if q == "builtins.list":
             return self.new_list(items)
+        if q == "builtins.reversed":  # an iterator in Python; read as a list here
+            return self.new_list(items[::-1])
         if q == "builtins.tuple":
             return TupleValue(tuple(items))
         for item in items:

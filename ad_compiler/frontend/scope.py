@@ -46,7 +46,7 @@ from ad_compiler.primitives.table import named
 SUGAR = {
     "numpy": frozenset({"square", "clip", "full", "full_like", "array"}),
     "builtins": frozenset(
-        {"range", "enumerate", "zip", "divmod", "sum", "list", "tuple"}
+        {"range", "enumerate", "zip", "divmod", "sum", "list", "tuple", "reversed"}
     ),
 }
 
