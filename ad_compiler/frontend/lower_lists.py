@@ -378,7 +378,7 @@ class ListLowering:
             if not changed and (over != "items" or _uniform(values)):
                 return over, args
         if values is None:
-            self.refuse_run_time(changed)
+            self.refuse_run_time(changed, stmt.iter)
         if _has_jump(stmt.body) or _has_jump(stmt.orelse):
             jump = next(
                 n
@@ -401,7 +401,7 @@ class ListLowering:
             self.lower_seq(stmt.orelse)
         return True
 
-    def refuse_run_time(self, changed: dict):
+    def refuse_run_time(self, changed: dict, over: ast.expr | None = None):
         name, node = min(changed.items(), key=lambda kv: (kv[1].lineno, kv[0]))
         what = (
             f"`{name}.{node.func.attr}`"
@@ -412,10 +412,30 @@ class ListLowering:
             f"{what} in a loop whose number of iterations is known only at run "
             "time is not supported"
         )
-        if self.eager_params:  # `range(len(p))`: known once p's structure is
+        if over is not None and self.iterates_parameter(over):
+            # `range(len(p))`, `zip(p, q)`: known once p's structure is
             loc = self.src.loc(node)
             raise TreeNeeded(message, loc, _RUN_TIME_HINT, self.src.line(loc))
         self.error(node, message, _RUN_TIME_HINT)
+
+    def iterates_parameter(self, over: ast.expr) -> bool:
+        """Whether a loop over ``over`` runs over a parameter lowered before its
+        argument's structure is known (``p``, ``len(p)``, ``zip(p, q)`` ...): a
+        tuple or list argument would give the loop a known number of items."""
+        if not self.eager_params:
+            return False
+        todo = [over]
+        while todo:
+            n = todo.pop()
+            if isinstance(n, ast.Name):
+                if n.id in self.eager_params and self.env.get(n.id) is not None:
+                    return True
+            elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+                if n.func.id in ("len", "zip", "enumerate", "reversed"):
+                    todo.extend(n.args)
+                elif n.func.id == "range":  # range(len(p)), not range(n)
+                    todo.extend(a for a in n.args if isinstance(a, ast.Call))
+        return False
 
     # --- methods and item assignment --------------------------------------------------
     def is_sequence_method(self, func: ast.Attribute) -> bool:
