@@ -496,3 +496,20 @@ def test_an_einsum_spec_numpy_would_refuse_is_a_compile_error(spec):
 
     with pytest.raises(CompileError, match="einsum .* is not supported"):
         compile_file(src, "e.py", shape_of={"a": ("n", "m"), "b": ("m", "k")})
+
+
+def broadcast_scalar_into_constant(x):
+    return np.sum(np.tanh(np.ones(2) * x))
+
+
+def test_a_number_broadcast_into_a_new_array_gets_a_number_gradient():
+    """A function of numbers that makes an array (np.ones(2) * x) is array code:
+    the adjoint of the broadcast sums back to the number (once it came back as
+    the unsummed array [0.786, 0.786])."""
+    f = broadcast_scalar_into_constant
+    x, h = 0.5, 1e-6
+    fd = (f(x + h) - f(x - h)) / (2 * h)
+    g = grad(f)(x)
+    assert np.ndim(g) == 0 and g == pytest.approx(fd, rel=1e-7)
+    _, t = jvp(f, (x,), (1.0,))
+    assert np.ndim(t) == 0 and t == pytest.approx(fd, rel=1e-7)
