@@ -133,6 +133,30 @@ def layers_indexed_by_a_range_loop(x, W1, b1, W2, b2):
     return np.sum(h * h)
 
 
+STEPS = 4  # a module constant: the loops below have a length known when compiling
+
+
+def gmm_log_likelihood(X, mu1, mu2, mu3, log_w):
+    mus = [mu1, mu2, mu3]
+    terms = []
+    for k in range(len(mus)):
+        diff = X - mus[k]
+        terms.append(log_w[k] - 0.5 * np.sum(diff * diff, axis=1))
+    T = np.stack(terms, axis=1)
+    m = np.max(T, axis=1, keepdims=True)
+    return np.sum(m[:, 0] + np.log(np.sum(np.exp(T - m), axis=1)))
+
+
+def rnn_collecting_states(xs, Wx, Wh, b, h0):
+    h = h0
+    hs = []
+    for t in range(STEPS):
+        h = np.tanh(Wx @ xs[t] + Wh @ h + b)
+        hs.append(h)
+    H = np.stack(hs)
+    return np.sum(H**2) + sum(np.sum(s) for s in hs[1:])
+
+
 def mlp_collecting_activations(x, W1, b1, W2, b2):
     params = [(W1, b1), (W2, b2)]
     acts = [x]
@@ -241,6 +265,8 @@ ARRAYS = [
     (mlp_collecting_activations, [(3,), (5, 3), (5,), (2, 5), (2,)]),
     (layers_indexed_by_a_range_loop, [(3,), (5, 3), (5,), (2, 5), (2,)]),
     (sum_of_generator_over_rows, [(3,), (5, 3), (5,)]),
+    (gmm_log_likelihood, [(6, 2), (2,), (2,), (2,), (3,)]),
+    (rnn_collecting_states, [(4, 3), (5, 3), (5, 5), (5,), (5,)]),
 ]
 
 
@@ -260,7 +286,7 @@ def test_hessian_of_array_list_code_matches_differences_of_the_gradient(f, shape
     args = [rng.normal(size=s) for s in shapes]
     H = hessian(f, argnums=0)(*args)
     g = grad(f, argnums=0)
-    for j in range(shapes[0][0]):
+    for j in np.ndindex(shapes[0]):
         column = _central_gradient(lambda *a: g(*a)[j], args, 0)
         np.testing.assert_allclose(H[j], column, rtol=1e-5, atol=1e-7)
 
