@@ -39,7 +39,7 @@ from ad_compiler.escape import printable
 from ad_compiler.frontend.lower import lower_function
 from ad_compiler.frontend.source import FunctionSource, source_lines
 from ad_compiler.ir import shape_infer, shapes
-from ad_compiler.ir.nodes import Const, Function, iter_eqns, tree_leaves
+from ad_compiler.ir.nodes import Const, Function, iter_eqns, positional, tree_leaves
 from ad_compiler.ir.passes import Pass, run_passes, show
 from ad_compiler.opt.optimize import optimize
 from ad_compiler.opt.shaping import (
@@ -396,9 +396,11 @@ def _what(f: Function) -> str:
 def describe(fn: Function, kind: str, wrt: tuple[int, ...], origin: str) -> str:
     """The docstring of an emitted derivative."""
     names = ", ".join(fn.params[i].name for i in wrt)
-    params = ", ".join(p.name for p in fn.params)
+    params = ", ".join(p.name for p in positional(fn))
+    scope = ", ".join(n for n, _ in fn.keyword_only)
+    read = f"; {scope} read from its scope, passed by keyword" if scope else ""
     return (
-        f"{WHAT[kind]} of {fn.name}({params}) with respect to {names}.\n\n"
+        f"{WHAT[kind]} of {fn.name}({params}) with respect to {names}{read}.\n\n"
         f"Emitted by ad_compiler {__version__} from {printable(origin)}; "
         "regenerate rather than edit."
     )

@@ -30,6 +30,7 @@ from ad_compiler.frontend.lower_calls import CallLowering
 from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
 from ad_compiler.frontend.lower_values import TupleValue
+from ad_compiler.frontend.scope_data import scope_fields
 from ad_compiler.frontend.scope import ValueRef, checked_lookup, literal_number
 from ad_compiler.frontend.source import FunctionSource
 from ad_compiler.ir.builder import IRBuilder
@@ -151,6 +152,8 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
         # raise if that value is an array; see lower_arrays.check_aliasing)
         self.in_place_aliases: dict = {}
         self.hazards: list = []
+        # arrays read from the user's scope: extra parameters (scope_data.py)
+        self.scope_data: dict = {}
 
     def lookup(self, node: ast.AST, name: str):
         """What the global ``name`` used at ``node`` is; an ambiguous one is an error."""
@@ -217,6 +220,7 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
         if self.top:
             callees = tuple(f for f in self.program.values() if f is not None)
         body = _drop_unread(tuple(self.b.eqns), self.late, results)
+        params += tuple(v for v, _ in self.scope_data.values())
         fn = Function(
             name=node.name,
             params=params,
@@ -230,6 +234,7 @@ class Lowerer(ControlLowering, ExpressionLowering, CallLowering, ArrayLowering):
             callees=callees,
             externals=tuple(sorted(self.externals.items())) if self.top else (),
             hazards=tuple(self.hazards),
+            **scope_fields(self),
         )
         return verify(fn)
 

@@ -14,7 +14,9 @@ import ast
 import sys
 
 from ad_compiler.frontend.lower_values import TupleValue, Unbound
+from ad_compiler.frontend.scope_data import data_param
 from ad_compiler.frontend.scope import (
+    DataRef,
     FuncRef,
     ModuleRef,
     OpaqueRef,
@@ -114,6 +116,8 @@ class ExpressionLowering:
     def ref_value(self, node: ast.AST, name: str, ref):
         if isinstance(ref, ValueRef):
             return Const(ref.value)
+        if isinstance(ref, DataRef):
+            return data_param(self, node, ref)
         if ref is None:
             self.error(node, f"name `{name}` is not defined", "define or import it")
         if isinstance(ref, (FuncRef, UserFuncRef)):

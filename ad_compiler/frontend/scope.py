@@ -98,6 +98,19 @@ class UserFuncRef:
 
 
 @dataclass(frozen=True)
+class DataRef:
+    """An array read from the user's scope: a constant of the derivative that
+    is not baked in but read again on each call, as ``where[key]`` (``where``
+    a globals or attribute dict) or ``where.cell_contents`` (a closure cell).
+    The CLI's module constants have ``where`` None and ``source`` the checked
+    text of their definition (see :mod:`ad_compiler.frontend.scope_data`)."""
+
+    name: str
+    where: object = field(default=None, compare=False, repr=False)
+    source: str | None = None
+
+
+@dataclass(frozen=True)
 class OpaqueRef:
     """Something ad_compiler cannot differentiate through; ``what`` says what it is."""
 
@@ -146,7 +159,12 @@ def checked_lookup(scope, name: str, loc: Loc, line: str | None):
     return ref
 
 
-Ref = ModuleRef | FuncRef | ValueRef | UserFuncRef | OpaqueRef
+Ref = ModuleRef | FuncRef | ValueRef | UserFuncRef | OpaqueRef | DataRef
+
+
+def is_data(value) -> bool:
+    """Whether a live value is data read per call: a numeric NumPy array."""
+    return isinstance(value, numpy.ndarray) and value.dtype.kind in "biuf"
 
 
 def attribute(ref: Ref, attr: str) -> Ref:
@@ -155,6 +173,8 @@ def attribute(ref: Ref, attr: str) -> Ref:
     if isinstance(ref, OpaqueRef) and ref.module is not None:
         if hasattr(ref.module, attr):
             value = getattr(ref.module, attr)
+            if is_data(value) and attr in vars(ref.module):
+                return DataRef(attr, vars(ref.module))
             found = classify(value)
             if isinstance(found, UserFuncRef):
                 record_read(vars(ref.module), attr, value, found)
@@ -395,11 +415,15 @@ class RuntimeScope:
     def lookup(self, name: str) -> Ref | None:
         if name in self.closure:
             value = self.closure[name]
+            if is_data(value):
+                return DataRef(name, self.cells[name])
             ref = classify(value)
             record_read(self.cells[name], name, value, ref)
             return ref
         if name in self.globals:
             value = self.globals[name]
+            if is_data(value):
+                return DataRef(name, self.globals)
             ref = classify(value)
             record_read(self.globals, name, value, ref)
             return ref

@@ -428,6 +428,13 @@ class Function:
     param_shapes: tuple | None = None
     # (value name, error): `x += v` through an alias, an error if x is an array
     hazards: tuple = ()
+    # (param name, default source or None): parameters printed keyword-only,
+    # after a `*` -- data read from the user's scope (see frontend/scope_data.py);
+    # they stay in ``params`` (after the user's), so every pass sees them
+    keyword_only: tuple = ()
+    # (param name, where, key) of each keyword-only parameter read live from
+    # the user's scope on every call (see callables.ArrayDerivative)
+    scope_sources: tuple = field(default=(), compare=False, repr=False)
 
     def __str__(self) -> str:
         lines = [f"def {self.name}({signature(self)}):"]
@@ -480,11 +487,24 @@ def rename_vars(fn: Function, renames: dict[str, str]) -> Function:
 
 
 def signature(fn: Function) -> str:
-    """``x1, x2=0.5``: the parameter list with defaults."""
-    plain = len(fn.params) - len(fn.defaults)
-    parts = [p.name for p in fn.params[:plain]]
-    parts += [f"{p.name}={_default(d)}" for p, d in zip(fn.params[plain:], fn.defaults)]
+    """``x1, x2=0.5, *, X``: the parameter list with defaults, the
+    keyword-only ones last."""
+    params = positional(fn)
+    plain = len(params) - len(fn.defaults)
+    parts = [p.name for p in params[:plain]]
+    parts += [f"{p.name}={_default(d)}" for p, d in zip(params[plain:], fn.defaults)]
+    if fn.keyword_only:
+        parts.append("*")
+        parts += [n if d is None else f"{n}={d}" for n, d in fn.keyword_only]
     return ", ".join(parts)
+
+
+def positional(fn: Function) -> tuple[Var, ...]:
+    """The parameters a call passes by position (all but the keyword-only)."""
+    if not fn.keyword_only:
+        return fn.params
+    named = {n for n, _ in fn.keyword_only}
+    return tuple(p for p in fn.params if p.name not in named)
 
 
 def _default(c: Const) -> str:
