@@ -36,6 +36,7 @@ import numpy
 from ad_compiler.errors import Loc, UnsupportedError
 from ad_compiler.frontend.bindings import module_bindings
 from ad_compiler.frontend.source import locate, made_by_decorator
+from ad_compiler.frontend.static_data import static_definition, static_shape
 from ad_compiler.primitives.table import named
 
 # Functions ad_compiler knows, by qualified name: the names the primitive rows
@@ -108,6 +109,7 @@ class DataRef:
     name: str
     where: object = field(default=None, compare=False, repr=False)
     source: str | None = None
+    shape: tuple | None = None  # the CLI's: its abstract shape (ir/shapes.py)
 
 
 @dataclass(frozen=True)
@@ -245,7 +247,33 @@ class StaticScope:
             for name, ref in self._bindings(stmt):
                 seen.setdefault(name, []).append(ref)
                 self.refs[name] = ref
+        self._constants(module)
         self._ambiguous(module_bindings(module), seen)
+
+    def _constants(self, module: ast.Module) -> None:
+        """Module-level arrays defined by checked literal text
+        (:mod:`.static_data`): a :class:`DataRef` carrying that text; any other
+        non-number constant says why it is not known."""
+        numpy_names = {n for n, r in self.refs.items() if r == ModuleRef("numpy")}
+        for stmt in module.body:
+            if not (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(self.refs.get(stmt.targets[0].id), OpaqueRef)
+            ):
+                continue
+            name = stmt.targets[0].id
+            text, why = static_definition(stmt.value, numpy_names)
+            shape = static_shape(text) if text is not None else None
+            if shape is not None:
+                self.refs[name] = DataRef(name, None, f"{name} = {text}", shape)
+            else:
+                why = why or "NumPy refuses the arguments of its definition"
+                self.refs[name] = OpaqueRef(
+                    "a module-level value not known without running the file: "
+                    f"{why}; pass it as a parameter"
+                )
 
     def _ambiguous(self, found, seen: dict) -> None:
         """Replace the refs of names bound more than once by :class:`AmbiguousRef`."""
@@ -259,7 +287,8 @@ class StaticScope:
                 isinstance(r, (ModuleRef, FuncRef)) and r == refs[0] for r in refs
             )
             if name not in others and (len(bs) == 1 or same_import):
-                if not (found.dynamic and isinstance(self.refs.get(name), ValueRef)):
+                constant = isinstance(self.refs.get(name), (ValueRef, DataRef))
+                if not (found.dynamic and constant):
                     continue
                 bs = bs + found.dynamic  # a constant `globals()` may rebind
             self.refs[name] = AmbiguousRef(

@@ -40,6 +40,8 @@ def data_param(low, node: ast.AST, ref: DataRef) -> Var:
     key = (id(ref.where), ref.name, ref.source)
     found = low.scope_data.get(key)
     if found is None:
+        if ref.source is not None:  # the CLI: the checked definition is copied
+            low.externals[ref.name] = f"import numpy as np\n{ref.source}\n"
         var = low.namer.fresh(ref.name)
         found = low.scope_data[key] = (var, ref)
     return found[0]
@@ -53,5 +55,18 @@ def scope_fields(low) -> dict:
     found = list(low.scope_data.values())
     return {
         "keyword_only": tuple((v.name, ref.source and ref.name) for v, ref in found),
-        "scope_sources": tuple((v.name, ref.where, ref.name) for v, ref in found),
+        "scope_sources": tuple(
+            (v.name, ref.where, ref.name) for v, ref in found if ref.source is None
+        ),
     }
+
+
+def constant_shapes(fn, scope) -> dict:
+    """The shapes of the module constants ``fn`` (lowered by the CLI) reads,
+    by parameter name: known from their checked definitions."""
+    out = {}
+    for param, default in fn.keyword_only:
+        ref = scope.lookup(default) if default is not None else None
+        if isinstance(ref, DataRef) and ref.shape is not None:
+            out[param] = ref.shape
+    return out

@@ -481,8 +481,13 @@ def rename_vars(fn: Function, renames: dict[str, str]) -> Function:
 
     body = map_atoms(fn.body, r, rename_outs=True)
     params = tuple(r(p) for p in fn.params)
+    named = tuple((renames.get(n, n), d) for n, d in fn.keyword_only)
     return replace(
-        fn, params=params, body=body, results=tuple(r(a) for a in fn.results)
+        fn,
+        params=params,
+        body=body,
+        results=tuple(r(a) for a in fn.results),
+        keyword_only=named,
     )
 
 
