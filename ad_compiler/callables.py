@@ -29,8 +29,8 @@ from ad_compiler.driver import (
     uses_arrays,
 )
 from ad_compiler.errors import CompileError, UsageError
-from ad_compiler.frontend.scope import RuntimeScope, recording_reads
-from ad_compiler.frontend.source import from_function
+from ad_compiler.frontend.methods import source_and_scope
+from ad_compiler.frontend.scope import recording_reads
 from ad_compiler.guard import (
     COMPILE_LOCK,
     current,
@@ -70,7 +70,7 @@ _CACHE: dict[tuple, object] = {}
 
 def trace(f) -> Function:
     """The evaluation-trace IR of a Python function."""
-    return lower(from_function(f), RuntimeScope(f))
+    return lower(*source_and_scope(f))
 
 
 def wrt_of(fn: Function, argnums) -> tuple[tuple[int, ...], object]:
@@ -176,8 +176,8 @@ def _compile_derivative(f, kind: str, argnums, arrays: bool):
         if taped and kind in ("grad", "value_and_grad"):
             return _forward_gradient(f, argnums, fn, kind == "value_and_grad")
     else:
-        src = from_function(f)
-        fn = lower(src, RuntimeScope(f))
+        src, scope = source_and_scope(f)  # (a bound method: without `self`)
+        fn = lower(src, scope)
     wrt, wrt_tree = wrt_of(fn, argnums)
     declared = declared_shapes(src.node)
     if arrays or fn.scope_sources or uses_arrays(fn) or None in declared.values():

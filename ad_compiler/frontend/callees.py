@@ -12,8 +12,9 @@ import ast
 
 from ad_compiler.errors import UnsupportedError
 from ad_compiler.frontend.decorators import check_decorators
-from ad_compiler.frontend.scope import RuntimeScope, UserFuncRef, checked_lookup
-from ad_compiler.frontend.source import FunctionSource, from_function
+from ad_compiler.frontend.methods import source_and_scope
+from ad_compiler.frontend.scope import UserFuncRef, checked_lookup
+from ad_compiler.frontend.source import FunctionSource
 
 
 def source_of(ref: UserFuncRef, src: FunctionSource, scope):
@@ -22,7 +23,7 @@ def source_of(ref: UserFuncRef, src: FunctionSource, scope):
         callee = FunctionSource(ref.node, src.file, src.lines)
         check_decorators(callee, scope, called_from=src.node.name)
         return callee, scope
-    return from_function(ref.obj), RuntimeScope(ref.obj)
+    return source_and_scope(ref.obj)  # a function, or a bound method
 
 
 def returned_count(node: ast.FunctionDef) -> int:

@@ -30,8 +30,8 @@ from ad_compiler.frontend.lower_calls import CallLowering
 from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
 from ad_compiler.frontend.lower_values import TupleValue
-from ad_compiler.frontend.scope_data import scope_fields
 from ad_compiler.frontend.scope import ValueRef, checked_lookup, literal_number
+from ad_compiler.frontend.scope_data import scope_fields
 from ad_compiler.frontend.source import FunctionSource
 from ad_compiler.ir.builder import IRBuilder
 from ad_compiler.ir.nodes import (

@@ -14,7 +14,6 @@ import ast
 import sys
 
 from ad_compiler.frontend.lower_values import TupleValue, Unbound
-from ad_compiler.frontend.scope_data import data_param
 from ad_compiler.frontend.scope import (
     DataRef,
     FuncRef,
@@ -25,6 +24,7 @@ from ad_compiler.frontend.scope import (
     attribute,
     literal_number,
 )
+from ad_compiler.frontend.scope_data import data_param
 from ad_compiler.ir.nodes import Atom, Const, If, Var, defined_names
 
 _COMPARE = {
@@ -148,7 +148,7 @@ class ExpressionLowering:
             return ref
         if isinstance(node, ast.Attribute):
             base = self.resolve(node.value)
-            if isinstance(base, ModuleRef) or getattr(base, "module", None):
+            if isinstance(base, ModuleRef) or getattr(base, "module", None) is not None:
                 return attribute(base, node.attr)
             if isinstance(base, OpaqueRef):
                 return OpaqueRef(f"an attribute of {base.what}")

@@ -173,15 +173,7 @@ def attribute(ref: Ref, attr: str) -> Ref:
     """``ref.attr``: ``math.sin`` -> FuncRef, ``math.pi`` -> ValueRef; a function
     of a live module of the user's -> UserFuncRef."""
     if isinstance(ref, OpaqueRef) and ref.module is not None:
-        if hasattr(ref.module, attr):
-            value = getattr(ref.module, attr)
-            if is_data(value) and attr in vars(ref.module):
-                return DataRef(attr, vars(ref.module))
-            found = classify(value)
-            if isinstance(found, UserFuncRef):
-                record_read(vars(ref.module), attr, value, found)
-                return found
-        return OpaqueRef(f"an attribute of {ref.what}")
+        return _attribute_of(ref, attr)
     if isinstance(ref, ModuleRef):
         if attr in MODULES[ref.module]:
             return FuncRef(f"{ref.module}.{attr}")
@@ -191,6 +183,36 @@ def attribute(ref: Ref, attr: str) -> Ref:
             f"not a function or constant of `{ref.module}` ad_compiler knows"
         )
     return OpaqueRef("an attribute ad_compiler cannot see into")
+
+
+def _attribute_of(ref: OpaqueRef, attr: str) -> Ref:
+    """An attribute of a live module or object of the user's: its own
+    (``vars``) arrays are read live (DataRef), numbers baked in and watched,
+    functions and objects looked into; a method of its class is the bound
+    method (inlined).  Nothing is read through a property or other
+    descriptor, which would run the user's code."""
+    obj = ref.module
+    own = getattr(obj, "__dict__", {})
+    if attr in own:
+        value = own[attr]
+    else:
+        static = inspect.getattr_static(obj, attr, None)
+        if not inspect.isfunction(static) or isinstance(obj, types.ModuleType):
+            what = type(static).__name__ if static is not None else "missing"
+            return OpaqueRef(
+                f"`{attr}` is not a value of {ref.what} itself ({what}); "
+                "properties and class attributes are not read"
+            )
+        return UserFuncRef(attr, obj=getattr(obj, attr))  # a bound method
+    if is_data(value):
+        return DataRef(attr, own)
+    found = classify(value)
+    if isinstance(found, (UserFuncRef, ValueRef)) or (
+        isinstance(found, OpaqueRef) and found.module is not None
+    ):
+        record_read(own, attr, value, found)
+        return found
+    return OpaqueRef(f"an attribute of {ref.what}")
 
 
 def _import_ref(module: str, attr: str | None) -> Ref:
@@ -389,7 +411,19 @@ def classify(value) -> Ref:
     decorated = made_by_decorator(value)
     if decorated is not None:  # e.g. @functools.lru_cache: it cannot see inside
         return OpaqueRef(decorated)
+    if _plain_object(value):  # its attributes are looked into (attribute())
+        return OpaqueRef(f"the object `{type(value).__name__}`", module=value)
     return OpaqueRef(f"a value of type `{type(value).__name__}`")
+
+
+def _plain_object(value) -> bool:
+    """An instance of a user's class: its own attributes may be read."""
+    return (
+        hasattr(value, "__dict__")
+        and not isinstance(value, (type, types.FunctionType, types.MethodType))
+        and type(value).__module__ != "builtins"
+        and not callable(value)
+    )
 
 
 _READS = threading.local()
