@@ -398,7 +398,7 @@ def describe(fn: Function, kind: str, wrt: tuple[int, ...], origin: str) -> str:
     names = ", ".join(fn.params[i].name for i in wrt)
     params = ", ".join(p.name for p in positional(fn))
     scope = ", ".join(n for n, _ in fn.keyword_only)
-    read = f"; {scope} read from its scope, passed by keyword" if scope else ""
+    read = f"; {scope} read from its scope (keyword-only)" if scope else ""
     return (
         f"{WHAT[kind]} of {fn.name}({params}) with respect to {names}{read}.\n\n"
         f"Emitted by ad_compiler {__version__} from {printable(origin)}; "

@@ -97,7 +97,7 @@ def test_the_emitted_code_takes_the_arrays_by_keyword_under_the_users_names():
     g = grad(loss)
     g(np.array([0.1, 0.2]))
     assert "def loss_grad(w, *, X, y):" in g.source
-    assert "X, y read from its scope" in g.source
+    assert "X, y read from its scope (keyword-only)" in g.source
     # self-contained: the values are not in the text
     assert "1.0, 1.0" not in g.source
 
@@ -300,7 +300,7 @@ def test_cli_copies_checked_module_constants_and_the_derivatives_match(tmp_path)
 @pytest.mark.parametrize(
     "definition, why",
     [
-        ('np.load("f.npy")', "np.load"),
+        ('np.load("f.npy")', "np.load(...)` cannot be evaluated"),
         ("load()", "not a NumPy constructor call"),
         ('np.array(__import__("os").system("touch PWNED"))', "not a literal"),
         ("np.zeros((100000, 100000))", "more than 1000000 numbers"),

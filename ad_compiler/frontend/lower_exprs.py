@@ -129,8 +129,8 @@ class ExpressionLowering:
         self.error(
             node,
             f"`{name}` is not a number ad_compiler can use ({ref.what})",
-            "pass it in as a parameter (arrays are welcome there); the emitted "
-            "code is self-contained, so only numbers are copied into it",
+            "pass it in as a parameter (arrays are welcome there); from the "
+            "enclosing scope only numbers and NumPy arrays are read",
         )
 
     def resolve(self, node: ast.expr):

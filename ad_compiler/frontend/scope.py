@@ -294,7 +294,8 @@ class StaticScope:
                 why = why or "NumPy refuses the arguments of its definition"
                 self.refs[name] = OpaqueRef(
                     "a module-level value not known without running the file: "
-                    f"{why}; pass it as a parameter"
+                    f"{why}; pass it as a parameter, or define it with np.array, "
+                    "np.zeros, np.linspace ... of literal numbers"
                 )
 
     def _ambiguous(self, found, seen: dict) -> None:

@@ -50,7 +50,7 @@ def static_definition(value: ast.expr, numpy_names: set[str]):
         return None, "it is not a NumPy constructor call with literal arguments"
     name = call.func.attr
     if name not in CONSTRUCTORS:
-        return None, f"`np.{name}(...)` is not run without running the file"
+        return None, f"`np.{name}(...)` cannot be evaluated from the text alone"
     args = [_literal(a) for a in call.args]
     if any(a is None for a in args):
         return None, f"an argument of `np.{name}(...)` is not a literal"
