@@ -165,7 +165,7 @@ def _compile_derivative(f, kind: str, argnums, arrays: bool):
         # not cached: a pullback holds its primals, and each vjp call makes one
         return BoundPrimals(inner, f.primals)
     if isinstance(f, ArrayDerivative):  # closure for array code, per shape pattern
-        wrt, wrt_tree = wrt_of_arity(f.__name__, f.n, argnums)
+        wrt, wrt_tree = wrt_of_arity(f.__name__, _arity(f), argnums)
         return ArrayDerivative(f.fn, f.src, kind, wrt, wrt_tree, base=f)
     if hasattr(f, "variant"):  # a jacobian or hessian: forward mode through it
         return f.derivative(kind, argnums)

@@ -39,7 +39,14 @@ from ad_compiler.escape import printable
 from ad_compiler.frontend.lower import lower_function
 from ad_compiler.frontend.source import FunctionSource, source_lines
 from ad_compiler.ir import shape_infer, shapes
-from ad_compiler.ir.nodes import Const, Function, iter_eqns, positional, tree_leaves
+from ad_compiler.ir.nodes import (
+    Const,
+    Function,
+    ir_indices,
+    iter_eqns,
+    positional,
+    tree_leaves,
+)
 from ad_compiler.ir.passes import Pass, run_passes, show
 from ad_compiler.opt.optimize import optimize
 from ad_compiler.opt.shaping import (
@@ -101,7 +108,8 @@ def no_gc():
 def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
     """The loaded derivative ``kind`` of ``fn`` (lowered from ``src``) with
     respect to the parameters ``wrt``, with ``.source``, ``.ir``, ``.primal_ir``
-    and ``.src``."""
+    and ``.src``.  ``wrt`` counts the parameters a call passes by position."""
+    wrt = ir_indices(fn, wrt)
     try:
         d = derivative_ir(fn, kind, wrt, wrt_tree)
     except CompileError as e:  # (raised while differentiating: show the line)

@@ -92,6 +92,21 @@ def test_closure_arrays_from_a_factory_both_modes_and_hessian():
     np.testing.assert_allclose(pullback(2.0)[0], 2 * fd_grad(loss, w), rtol=1e-6)
 
 
+def test_derivatives_of_derivatives_count_positional_parameters_only():
+    X = np.array([[0.5, -1.0], [2.0, 0.3], [-0.7, 0.9]])
+
+    def resid(w):
+        return np.tanh(X @ w)
+
+    w = np.array([0.3, -0.6])
+    J = np.array([fd_grad(lambda v: resid(v)[i], w) for i in range(3)])
+    np.testing.assert_allclose(jacfwd(resid)(w), J, rtol=1e-6)
+    _, pullback = vjp(resid, w)
+    # the pullback's parameter is the seed, after the primal and before `X`
+    (jt,) = jacfwd(pullback)(np.ones(3))
+    np.testing.assert_allclose(jt, J.T, rtol=1e-6)
+
+
 def test_the_emitted_code_takes_the_arrays_by_keyword_under_the_users_names():
     loss, _ = make_loss(np.ones((3, 2)), np.zeros(3))
     g = grad(loss)

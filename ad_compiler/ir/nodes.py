@@ -504,6 +504,17 @@ def signature(fn: Function) -> str:
     return ", ".join(parts)
 
 
+def ir_indices(fn: Function, wrt: tuple[int, ...]) -> tuple[int, ...]:
+    """Indices of positional parameters (as a caller counts them) as indices
+    into ``fn.params``, where keyword-only ones may come between (a derivative
+    of a function reading scope arrays: ``(w, X, w_dot)`` called ``(w, w_dot, X=)``)."""
+    if not fn.keyword_only:
+        return wrt
+    index = {p.name: i for i, p in enumerate(fn.params)}
+    params = positional(fn)
+    return tuple(index[params[i].name] for i in wrt)
+
+
 def positional(fn: Function) -> tuple[Var, ...]:
     """The parameters a call passes by position (all but the keyword-only)."""
     if not fn.keyword_only:
