@@ -161,6 +161,28 @@ def test_a_module_attribute_array_is_read_live(monkeypatch):
     np.testing.assert_allclose(g(w), fd_grad(module_attribute_loss, w), rtol=1e-6)
 
 
+def shapes_and_methods_of_a_global(w):
+    n, d = DATA.shape[0], DATA.shape[1]  # (unpacking `.shape`: part E)
+    Y = DATA.copy()
+    Y[0, 0] = 0.0  # a copy: the user's DATA is unchanged
+    return np.sum(np.tanh(Y.T @ (DATA @ w))) / n + d
+
+
+def writes_through_an_alias_of_a_global(w):
+    Y = DATA
+    Y[0, 0] = 1.0
+    return np.sum(Y @ w)
+
+
+def test_attributes_and_methods_of_a_scope_array():
+    check_both_modes(shapes_and_methods_of_a_global, W0)
+
+
+def test_a_write_into_a_scope_array_through_an_alias_is_refused():
+    with pytest.raises(UnsupportedError, match="may share its array with `DATA`"):
+        grad(writes_through_an_alias_of_a_global)
+
+
 def test_a_scope_array_unbound_since_is_a_usage_error():
     def make():
         def f(w):

@@ -15,6 +15,7 @@ import ast
 from ad_compiler.errors import UnsupportedError
 from ad_compiler.frontend.callees import source_of
 from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
+from ad_compiler.frontend.scope_data import reads_data
 from ad_compiler.ir.nodes import Const
 from ad_compiler.primitives.arrays import parse_einsum
 from ad_compiler.primitives.indexing import CONSTRUCTORS
@@ -556,7 +557,7 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
     calls = user_call_aliases(lowerer.scope, lowerer.src, lowerer.locals)
     for sub, target, value in _alias_pairs(node):
         for source in sorted(_aliased_names(value, calls) - {target}):
-            if source not in lowerer.locals:
+            if source not in lowerer.locals and not reads_data(lowerer, source):
                 continue
             for name in (target, source):
                 write = written.get(name) or in_place.get(name)

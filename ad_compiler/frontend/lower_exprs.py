@@ -160,7 +160,9 @@ class ExpressionLowering:
         base = node
         while isinstance(base, ast.Attribute):
             base = base.value
-        return not isinstance(base, ast.Name) or base.id in self.locals
+        if not isinstance(base, ast.Name) or base.id in self.locals:
+            return True
+        return isinstance(self.resolve(node), DataRef)  # `X.T`, X from the scope
 
     def expr_Attribute(self, node: ast.Attribute):
         if self.of_value(node.value):

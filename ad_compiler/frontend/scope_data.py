@@ -47,6 +47,12 @@ def data_param(low, node: ast.AST, ref: DataRef) -> Var:
     return found[0]
 
 
+def reads_data(low, name: str) -> bool:
+    """Whether the non-local ``name`` is an array of the user's scope (whose
+    writes, through any name, Python makes in the user's array)."""
+    return isinstance(low.scope.lookup(name), DataRef)
+
+
 def scope_fields(low) -> dict:
     """The fields of the lowered Function for the scope arrays read: extra
     parameters (after the user's), printed keyword-only, and their sources."""
