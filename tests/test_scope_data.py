@@ -219,7 +219,11 @@ class Model:
         return self.cfg.scale * np.sum(r * r)
 
     def loss1(self, w):
-        return self.loss(w, 0.25)
+        return self.loss(w, 0.25) + self.offset(w[0])
+
+    @staticmethod
+    def offset(t):
+        return 0.5 * t * t
 
     @property
     def weights(self):
@@ -357,3 +361,23 @@ def test_cli_refuses_module_constants_it_cannot_know_without_running(
     assert "not known without running the file" in proc.stderr
     assert why in proc.stderr and "pass it as a parameter" in proc.stderr
     assert not (tmp_path / "PWNED").exists()
+
+
+class Settings:
+    pass
+
+
+SETTINGS = Settings()
+SETTINGS.scale = 2.0
+
+
+def uses_settings(w):
+    return SETTINGS.scale * np.sum(w * w)
+
+
+def test_numbers_of_an_object_are_baked_in_and_watched(monkeypatch):
+    g = grad(uses_settings)
+    np.testing.assert_allclose(g(W0), 4 * W0)
+    monkeypatch.setattr(SETTINGS, "scale", 3.0)
+    np.testing.assert_allclose(g(W0), 6 * W0)
+    assert "w * 6.0" in g.source  # baked in as a literal, compiled again

@@ -197,6 +197,8 @@ def _attribute_of(ref: OpaqueRef, attr: str) -> Ref:
         value = own[attr]
     else:
         static = inspect.getattr_static(obj, attr, None)
+        if isinstance(static, staticmethod) and inspect.isfunction(static.__func__):
+            return UserFuncRef(attr, obj=static.__func__)
         if not inspect.isfunction(static) or isinstance(obj, types.ModuleType):
             what = type(static).__name__ if static is not None else "missing"
             return OpaqueRef(
