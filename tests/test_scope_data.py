@@ -183,6 +183,17 @@ def test_a_write_into_a_scope_array_through_an_alias_is_refused():
         grad(writes_through_an_alias_of_a_global)
 
 
+def writes_into_a_global(w):
+    DATA[0, 0] = w[0]
+    return np.sum(DATA @ w)
+
+
+def test_a_write_into_a_scope_array_says_to_write_into_a_copy():
+    with pytest.raises(UnsupportedError, match="only for a local array") as exc:
+        grad(writes_into_a_global)
+    assert "DATA2 = DATA.copy()" in str(exc.value)
+
+
 def test_a_scope_array_unbound_since_is_a_usage_error():
     def make():
         def f(w):

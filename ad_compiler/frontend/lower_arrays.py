@@ -336,10 +336,17 @@ class ArrayLowering:
     def assign_item(self, target: ast.Subscript, value, op=None):
         """``x[i] = v`` (or ``x[i] += v`` with ``op``): bind ``x`` to a new version."""
         if not isinstance(target.value, ast.Name) or target.value.id not in self.locals:
+            hint = "assign into a local name (x = np.zeros(n); x[i] = ...)"
+            if isinstance(target.value, ast.Name) and reads_data(self, target.value.id):
+                x = target.value.id  # Python would change the user's array
+                hint = (
+                    f"`{x}` is read from the enclosing scope: write into a copy "
+                    f"({x}2 = {x}.copy(); {x}2[...] = ...)"
+                )
             self.error(
                 target,
                 "assignment into an element is supported only for a local array",
-                "assign into a local name (x = np.zeros(n); x[i] = ...)",
+                hint,
             )
         name = target.value.id
         x = self.name(target.value, name)
