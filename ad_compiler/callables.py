@@ -110,6 +110,9 @@ def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
     if isinstance(argnums, list):
         argnums = tuple(argnums)
     key = (f, _code_identity(f), kind, argnums, arrays)
+    if not _hashable(f):  # a method of an object with __eq__ but no __hash__
+        with COMPILE_LOCK:
+            return _fresh_derivative(f, kind, argnums, arrays)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
@@ -120,6 +123,14 @@ def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
             if not isinstance(f, (Pullback, BoundPrimals)):  # (they hold primals)
                 _CACHE[key] = cached
     return cached
+
+
+def _hashable(f) -> bool:
+    try:
+        hash(f)
+    except TypeError:
+        return False
+    return True
 
 
 def _code_identity(f) -> tuple:
@@ -342,9 +353,6 @@ class ArrayDerivative:
         except (KeyError, ValueError):
             self._unbound()
 
-    def live_kwargs(self) -> dict:
-        return {p: v for (p, _, _), v in zip(self.live, self.live_values())}
-
     def _unbound(self):
         names = unbound_names(self.live)
         raise UsageError(
@@ -360,7 +368,7 @@ class ArrayDerivative:
         except (KeyError, IndexError):
             compiled = self._new_sizes(args, live)
         self._last = compiled
-        return compiled(*args, **self.live_kwargs())
+        return compiled(*args, **{p: v for (p, _, _), v in zip(self.live, live)})
 
     def _sizes(self, args, live=()) -> tuple:
         own = tuple(getattr(args[i], "shape", None) for i in range(self.n))
@@ -475,7 +483,7 @@ def fn_wrapper_target(fn: Function, kind: str):
 
 def trace_cached(f) -> Function:
     """:func:`trace`, cached per function and the code it runs now."""
-    return _trace_of(f, _code_identity(f))
+    return _trace_of(f, _code_identity(f)) if _hashable(f) else trace(f)
 
 
 @functools.lru_cache(maxsize=None)

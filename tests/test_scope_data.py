@@ -4,6 +4,7 @@ derivative, read when it is called, never a stale copy; and the CLI's
 module-level array constants (frontend/scope_data.py, static_data.py,
 methods.py)."""
 
+import dataclasses
 import os
 import runpy
 import subprocess
@@ -392,3 +393,21 @@ def test_numbers_of_an_object_are_baked_in_and_watched(monkeypatch):
     monkeypatch.setattr(SETTINGS, "scale", 3.0)
     np.testing.assert_allclose(g(W0), 6 * W0)
     assert "w * 6.0" in g.source  # baked in as a literal, compiled again
+
+
+@dataclasses.dataclass
+class Regression:  # eq=True: instances (and so their bound methods) are unhashable
+    X: np.ndarray
+
+    def loss(self, w):
+        return np.sum((self.X @ w) ** 2)
+
+
+def test_methods_of_unhashable_objects():
+    model = Regression(np.eye(2))
+    w = np.array([1.0, -2.0])
+    np.testing.assert_allclose(grad(model.loss)(w), 2 * w)
+    model.X = 3 * np.eye(2)
+    np.testing.assert_allclose(grad(model.loss)(w), 18 * w)
+    _, dot = jvp(model.loss, (w,), (np.array([1.0, 0.0]),))
+    assert dot == pytest.approx(18.0)
