@@ -230,6 +230,11 @@ class Model:
         r = self.predict(w) + bias - self.y
         return self.cfg.scale * np.sum(r * r)
 
+    def writes_through_an_alias(self, w):
+        X = self.X
+        X[0, 0] = 1.0
+        return np.sum(X @ w)
+
     def loss1(self, w):
         return self.loss(w, 0.25) + self.offset(w[0])
 
@@ -282,6 +287,12 @@ def test_a_bound_methods_attributes_are_read_live():
     np.testing.assert_allclose(
         g(w, b)[1], fd_grad(lambda v: m.loss(v, b), w), rtol=1e-6
     )
+
+
+def test_a_write_through_an_alias_of_selfs_array_is_refused():
+    m = Model(np.ones((2, 2)), np.zeros(2))
+    with pytest.raises(UnsupportedError, match="share its array with `self.X`"):
+        grad(m.writes_through_an_alias)
 
 
 def test_super_and_properties_are_refused_with_what_to_write():

@@ -388,6 +388,12 @@ _VIEW_ATTRIBUTES = frozenset({"T", "mT", "real", "imag", "flat", "base"})
 _CONTAINERS = frozenset({"tuple", "list", "zip", "enumerate", "reversed", "iter"})
 
 
+def _dotted(node: ast.expr) -> bool:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
+
+
 def _aliased_names(value: ast.expr, calls=None) -> set[str]:
     """The names whose array ``value`` may share memory with: ``x``, ``x.T``,
     ``x[1:]``, ``x.reshape(...)``, ``np.transpose(x)``, ``x if c else y``,
@@ -399,6 +405,8 @@ def _aliased_names(value: ast.expr, calls=None) -> set[str]:
         return {value.id}
     if isinstance(value, ast.Attribute) and value.attr in _VIEW_ATTRIBUTES:
         return _aliased_names(value.value, calls)
+    if isinstance(value, ast.Attribute) and _dotted(value):  # self.X, data.X
+        return {ast.unparse(value)}
     if isinstance(value, (ast.Subscript, ast.Starred, ast.NamedExpr)):
         return _aliased_names(value.value, calls)
     if isinstance(value, ast.IfExp):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ast
 
-from ad_compiler.frontend.scope import DataRef
+from ad_compiler.frontend.scope import DataRef, OpaqueRef, attribute
 from ad_compiler.ir.nodes import Var
 
 
@@ -48,9 +48,18 @@ def data_param(low, node: ast.AST, ref: DataRef) -> Var:
 
 
 def reads_data(low, name: str) -> bool:
-    """Whether the non-local ``name`` is an array of the user's scope (whose
-    writes, through any name, Python makes in the user's array)."""
-    return isinstance(low.scope.lookup(name), DataRef)
+    """Whether the non-local ``name`` (or dotted ``self.X``) is an array of
+    the user's scope (whose writes, through any name, Python makes in the
+    user's array)."""
+    first, *attrs = name.split(".")
+    if first in low.locals:
+        return False
+    ref = low.scope.lookup(first)
+    for attr in attrs:
+        if not isinstance(ref, OpaqueRef) or ref.module is None:
+            return False
+        ref = attribute(ref, attr)
+    return isinstance(ref, DataRef)
 
 
 def scope_fields(low) -> dict:
