@@ -197,10 +197,12 @@ def _attribute_of(ref: OpaqueRef, attr: str) -> Ref:
         value = own[attr]
     else:
         static = inspect.getattr_static(obj, attr, None)
+        if static is None:
+            return OpaqueRef(f"an attribute of {ref.what}")
         if isinstance(static, staticmethod) and inspect.isfunction(static.__func__):
             return UserFuncRef(attr, obj=static.__func__)
         if not inspect.isfunction(static) or isinstance(obj, types.ModuleType):
-            what = type(static).__name__ if static is not None else "missing"
+            what = type(static).__name__
             return OpaqueRef(
                 f"`{attr}` is not a value of {ref.what} itself ({what}); "
                 "properties and class attributes are not read"
