@@ -422,3 +422,25 @@ def test_methods_of_unhashable_objects():
     np.testing.assert_allclose(grad(model.loss)(w), 18 * w)
     _, dot = jvp(model.loss, (w,), (np.array([1.0, 0.0]),))
     assert dot == pytest.approx(18.0)
+
+
+def test_the_minibatch_sample_trains_and_its_gradient_matches_differences():
+    sys.path.insert(0, os.path.join(ROOT, "samples"))
+    try:
+        import scope_data as sample
+    finally:
+        sys.path.pop(0)
+    model, W, b, losses, d_loss = sample.train(epochs=2, batch=300)
+    assert losses[1] < losses[0] < np.log(10)
+    model.X, model.Y = model.X[:50], model.Y[:50]  # another batch, another size
+    gW, gb = d_loss(W, b)
+    rng = np.random.default_rng(1)
+    for i, j in zip(rng.integers(0, 64, 4), rng.integers(0, 10, 4)):
+        E = np.zeros_like(W)
+        E[i, j] = 1e-6
+        fd = (model.loss(W + E, b) - model.loss(W - E, b)) / 2e-6
+        assert gW[i, j] == pytest.approx(fd, rel=1e-5, abs=1e-9)
+    e = np.eye(10)[3] * 1e-6
+    assert gb[3] == pytest.approx(
+        (model.loss(W, b + e) - model.loss(W, b - e)) / 2e-6, rel=1e-5
+    )
