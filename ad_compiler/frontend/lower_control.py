@@ -18,8 +18,8 @@ from typing import Any
 from ad_compiler.frontend.lower_values import (
     FALSE,
     TRUE,
-    Poisoned,
     FunctionValue,
+    Poisoned,
     StaticValue,
     TupleValue,
     Unbound,

@@ -633,8 +633,9 @@ def _compile(args, argv: list[str]) -> int:
                 keep_going=args.keep_going,
             )
         except KeptGoing as kept:  # some functions left out: report them below
-            _call(text, lambda: _raise(kept.report.error()))
-            for line in skipped_lines(kept.report):
+            report = kept.report
+            _call(text, lambda: _raise(report.error()))
+            for line in skipped_lines(report):
                 print(line, file=sys.stderr)
             return kept
 
