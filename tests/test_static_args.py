@@ -228,3 +228,13 @@ def test_cli_refuses_a_static_without_default_at_its_use(tmp_path):
         "15:8: error: `kind` is compared with 'sq': it is a static argument"
     )
     assert "needs it to have a default" in proc.stderr
+
+
+def test_in_of_a_number_says_what_to_write():
+    def f(x):
+        return x * (x in (1.0, 2.0))
+
+    with pytest.raises(CompileError) as info:
+        grad(f)
+    assert info.value.message.startswith("comparison `in` of a number")
+    assert "==" in info.value.hint
