@@ -206,6 +206,7 @@ def _compile(tmp_path, function):
     )
 
 
+@pytest.mark.slow  # a subprocess
 def test_cli_compiles_for_the_default_values_and_says_so(tmp_path):
     proc = _compile(tmp_path, "act")
     assert proc.returncode == 0, proc.stderr
@@ -220,6 +221,7 @@ def test_cli_compiles_for_the_default_values_and_says_so(tmp_path):
     assert namespace["act_grad"](x) == pytest.approx(want)
 
 
+@pytest.mark.slow  # a subprocess
 def test_cli_refuses_a_static_without_default_at_its_use(tmp_path):
     proc = _compile(tmp_path, "needs_value")
     assert proc.returncode == 1
