@@ -542,3 +542,65 @@ def test_a_tree_function_reading_arrays_from_its_closure():
     fd_new = (along(1e-6) - along(-1e-6)) / 2e-6
     assert grad(f)(p)["w"] @ d == pytest.approx(fd_new, rel=1e-6)
     assert fd_new != pytest.approx(fd, rel=1e-3)
+
+
+# --- programs written the way AD-library examples write them ----------------------------
+def net_predict(params, inputs):
+    for W, b in params:
+        outputs = np.dot(inputs, W) + b
+        inputs = np.tanh(outputs)
+    return outputs - np.log(np.sum(np.exp(outputs), axis=1, keepdims=True))
+
+
+def l2_norm(params):
+    total = 0.0
+    for W, b in params:
+        total = total + np.sum(W * W) + np.sum(b * b)
+    return total
+
+
+def log_posterior(params, inputs, targets, L2_reg):
+    log_prior = -L2_reg * l2_norm(params)
+    return log_prior + np.sum(net_predict(params, inputs) * targets)
+
+
+def rnn_predict(params, seq):
+    h = np.zeros(params["init"].shape) + params["init"]
+    for x in seq:
+        h = np.tanh(np.dot(np.concatenate((x, h)), params["change"]))
+    return np.dot(h, params["predict"])
+
+
+def rnn_loss(params, seq, target):
+    return np.sum((rnn_predict(params, seq) - target) ** 2)
+
+
+def test_a_classifier_with_a_list_of_layers_and_a_loop_over_them():
+    rs = np.random.RandomState(0)
+    sizes = [4, 5, 3]
+    params = [
+        (0.1 * rs.randn(m, n), 0.1 * rs.randn(n)) for m, n in zip(sizes[:-1], sizes[1:])
+    ]
+    X, T = rs.randn(6, 4), np.eye(3)[rs.randint(0, 3, 6)]
+    args = (params, X, T, 0.1)
+    g = grad(log_posterior)(*args)
+    assert same_structure(params, g)
+    assert np.allclose(flat_vector(g), central(log_posterior, args), atol=1e-6)
+
+
+def test_an_rnn_with_a_dict_of_parameters_both_modes():
+    rs = np.random.RandomState(1)
+    params = {
+        "init": 0.1 * rs.randn(4),
+        "change": 0.1 * rs.randn(7, 4),
+        "predict": 0.1 * rs.randn(4, 2),
+    }
+    seq, target = rs.randn(5, 3), rs.randn(2)
+    value, g = value_and_grad(rnn_loss)(params, seq, target)
+    assert value == pytest.approx(rnn_loss(params, seq, target))
+    want = central(rnn_loss, (params, seq, target))
+    assert list(g) == ["init", "change", "predict"]
+    assert np.allclose(flat_vector(g), want, atol=1e-6)
+    t = {k: rs.randn(*v.shape) for k, v in params.items()}
+    _, ydot = jvp(rnn_loss, (params, seq, target), (t, np.zeros((5, 3)), np.zeros(2)))
+    assert ydot == pytest.approx(want @ flat_vector(t), abs=1e-6)
