@@ -126,7 +126,10 @@ def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
 # --- stage 1: source -> IR -------------------------------------------------------------
 @no_gc()
 def lower(src: FunctionSource, scope, collect: bool = False) -> Function:
-    """Stage 1: the evaluation-trace IR of a function (dumped as ``lower``)."""
+    """Stage 1: the evaluation-trace IR of a function (dumped as ``lower``).
+
+    With ``collect`` (the CLI), every error of the function is raised together
+    rather than the first (:mod:`ad_compiler.frontend.recovery`)."""
     fn = lower_function(src, scope, collect)
     show("lower", fn)
     return fn
