@@ -18,9 +18,9 @@ from typing import Any
 from ad_compiler.frontend.lower_values import (
     FALSE,
     TRUE,
+    DictValue,
     FunctionValue,
     Poisoned,
-    DictValue,
     StaticValue,
     TupleValue,
     Unbound,
