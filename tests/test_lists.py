@@ -514,3 +514,19 @@ def test_random_list_building_loops_match_central_differences_fast(
     tmp_path, text, point
 ):
     _check_program(tmp_path, text, point)
+
+
+def negative_run_time_index(x, y, z, n):
+    xs = [x, 2 * y, z * z]
+    s = 0.0
+    for i in range(-1, -n - 1, -1):
+        s = s + xs[i] * (i + 5)
+    return s
+
+
+def test_a_negative_run_time_index_picks_from_the_end():
+    """xs[i] with i = -1, -2, -3 known only at run time: Python's items from the
+    end (the chain of selects once fell through to the last item for all)."""
+    g = grad(negative_run_time_index, argnums=(0, 1, 2))(1.0, 2.0, 3.0, 3)
+    assert g == (2.0, 6.0, 24.0)
+    assert negative_run_time_index(1.0, 2.0, 3.0, 3) == 50.0
