@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_trees import same_structure  # containers, lengths, keys in order
 
 from ad_compiler import grad, jvp
 
@@ -58,22 +59,6 @@ def rebuild(tree, values):
         return next(values)
 
     return walk(tree)
-
-
-def same_structure(a, b):
-    if isinstance(a, dict):
-        return (
-            isinstance(b, dict)
-            and a.keys() == b.keys()
-            and all(same_structure(a[k], b[k]) for k in a)
-        )
-    if isinstance(a, (tuple, list)):
-        return (
-            type(a) is type(b)
-            and len(a) == len(b)
-            and all(same_structure(x, y) for x, y in zip(a, b))
-        )
-    return np.shape(a) == np.shape(b)
 
 
 def central_difference(f, args, argnum, leaf, index, h=1e-6):
