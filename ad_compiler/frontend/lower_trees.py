@@ -63,7 +63,8 @@ _UNKNOWN = object()  # a number known only when the function runs
 _TREE_HINT = (
     "a parameter that is a tuple, list or dict of arrays is a tree: the API "
     "(grad(f)(params, ...)) compiles it for the structure it is called with; "
-    "for `adc compile`, make each array a parameter of its own"
+    "for `adc compile`, declare its structure, leaves as DIMS strings: "
+    '--shape \'params=[("n,h", "h"), ("h,1", "1")]\' (docs/arrays.md)'
 )
 
 
@@ -93,7 +94,8 @@ class TreeLowering:
         """Bind each parameter in ``self.env``; the IR parameters (the leaves).
 
         ``spec`` is one treedef per parameter (or None: each parameter a number
-        or array, except one with a non-numeric default, fixed to it).
+        or array, except one with a non-numeric default, fixed to it; a None
+        in ``spec`` says the same of one parameter).
         """
         node = self.src.node
         defaults = node.args.defaults
@@ -101,13 +103,12 @@ class TreeLowering:
         params = []
         eager = set()
         for i, name in enumerate(self.params):
-            if spec is None:
+            tdef = None if spec is None else spec[i]
+            if tdef is None:  # not given (`adc compile` gives only the trees)
                 value = static_default(defaults[i - first]) if i >= first else _UNKNOWN
                 tdef = trees.LEAF if value is _UNKNOWN else ("static", None, value)
                 if tdef == trees.LEAF:
                     eager.add(name)
-            else:
-                tdef = spec[i]
             self.used.add(name)
             if tdef == trees.LEAF:
                 var = Var(name)
@@ -117,18 +118,23 @@ class TreeLowering:
             leaves = [self.namer.fresh(n) for n in trees.leaf_names(name, tdef)]
             self.env[name] = _tree_value(tdef, iter(leaves))
             params += leaves
-        if spec is None:
+        if eager:
             self.eager_params = frozenset(eager)
         return tuple(params)
 
     def numeric_defaults(self, spec) -> tuple:
         """The defaults of the IR parameters that are numbers: for a function
         lowered without a spec (with one, every argument is passed)."""
-        if spec is not None:
+        if spec is not None and all(t is not None for t in spec):
             return ()
         out = []
-        for d in self.src.node.args.defaults:
-            if static_default(d) is _UNKNOWN:
+        defaults = self.src.node.args.defaults
+        first = len(self.params) - len(defaults)
+        for i, d in enumerate(defaults):
+            given = None if spec is None else spec[first + i]
+            if given is not None and given[0] != "static":
+                out = []  # a tree's leaves have no defaults: only later ones do
+            elif given is None and static_default(d) is _UNKNOWN:
                 out.append(self.default(d))
         return tuple(out)
 

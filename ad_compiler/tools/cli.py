@@ -34,8 +34,7 @@ import tokenize
 from ad_compiler.errors import CompileError, Loc, UsageError
 from ad_compiler.escape import printable
 from ad_compiler.frontend.source import source_lines
-from ad_compiler.ir import shapes
-from ad_compiler.tools import outfile
+from ad_compiler.tools import cli_trees, outfile
 from ad_compiler.tools.files import check_file, compile_file, trace_file, trace_ir
 from ad_compiler.tools.whole_file import KeptGoing, skipped_lines
 from ad_compiler.version import __version__
@@ -391,19 +390,23 @@ def _shapes(items) -> dict:
     for item in items:
         name, sep, dims = item.partition("=")
         name = name.strip()
-        parts = dims.replace("(", "").replace(")", "").split(",")
-        empty = dims.strip() and any(not p.strip() for p in parts)
-        if not sep or not name.isidentifier() or empty:
+        if not sep or not name.isidentifier():
             raise UsageError(
                 f"--shape takes NAME=DIMS, one axis per comma (X=batch,64; X= for a "
-                f"scalar), got {item!r}"
+                f'scalar), or NAME=TREE (params=\'[("n,h", "h")]\'), got {item!r}'
             )
         if name in out:
             raise UsageError(f"--shape gives {name} twice")
+        if cli_trees.is_tree_text(dims):  # a tuple/list/dict parameter's structure
+            out[name] = cli_trees.parse_tree(name, dims)
+            continue
         try:
-            out[name] = shapes.parse(dims)
+            out[name] = cli_trees.parse_dims(dims)
         except ValueError as exc:
-            raise UsageError(f"--shape: {exc} (in {item!r})") from None
+            raise UsageError(
+                f"--shape takes NAME=DIMS, one axis per comma (X=batch,64; X= for a "
+                f"scalar): {exc} (in {item!r})"
+            ) from None
     return out
 
 
@@ -416,8 +419,10 @@ def _number(text: str):
         return float(text)
 
 
-def _points(groups, option: str = "--at") -> list[dict]:
-    """``--at``/``--fix`` values as dicts, each name once (a usage error otherwise)."""
+def _points(groups, option: str = "--at", statics: bool = False) -> list[dict]:
+    """``--at``/``--fix`` values as dicts, each name once (a usage error otherwise).
+    With ``statics`` a value that is not a number is a static one (``None``,
+    ``True``, a string: :func:`cli_trees.static_text`)."""
     points = []
     for items in groups:
         point = {}
@@ -427,7 +432,10 @@ def _points(groups, option: str = "--at") -> list[dict]:
             try:
                 number = _number(value.strip())
             except ValueError:
-                sep = ""
+                if statics and value.strip():
+                    number = cli_trees.static_text(value.strip())
+                else:
+                    sep = ""
             if not sep or not name.isidentifier():
                 raise UsageError(f"{option} takes NAME=NUMBER, got {item!r}")
             if name in point:
@@ -613,7 +621,7 @@ def _compile(args, argv: list[str]) -> int:
         outfile.check_target(out, [args.file])
     text = _read(args.file)
     wrt = _names(args.wrt)
-    fix = _points([args.fix], "--fix")[0] if args.fix else None
+    fix = _points([args.fix], "--fix", statics=True)[0] if args.fix else None
     shape_of = _shapes(args.shape or [])
     command = "adc " + " ".join(shlex.quote(a) for a in argv)
 

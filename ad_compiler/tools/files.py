@@ -40,6 +40,7 @@ from ad_compiler.frontend.source import (
 from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.nodes import Const, For, Function, Var, blocks
 from ad_compiler.opt.shaping import fix_parameters
+from ad_compiler.tools import cli_trees
 from ad_compiler.tools.whole_file import (
     FileReport,
     KeptGoing,
@@ -85,15 +86,24 @@ def compile_file(
     """
     lines = tuple(source_lines(text))
     if mode == "symbolic" and not ir_only:
+        for name, given in (shape_of or {}).items():
+            if isinstance(given, cli_trees.TreeShape):
+                cli_trees.check_mode("the function", name, mode)
         return _symbolic_module(text, file, functions, wrt, command, fix, seconds)
     traces, derivatives, primals, wrappers = [], [], [], []
     report = [] if keep_going else None
-    lowered = _lower_file(text, file, functions, fix, shape_of or {}, report)
+    layouts: dict = {}  # per function taking a parameter tree
+    lowered = _lower_file(text, file, functions, fix, shape_of or {}, report, layouts)
     for fn in lowered:
         traces.append(str(fn))
         if ir_only:
             continue
-        idx = _wrt_by_name(fn, wrt)
+        lay = layouts.get(fn.name)
+        if lay is not None:  # a function of trees: its leaves' derivative
+            cli_trees.check_mode(fn.name, lay.trees[0], mode)
+            idx, fn = lay.wrt(fn.name, wrt), replace(fn, name=f"{fn.name}_leaves")
+        else:
+            idx = _wrt_by_name(fn, wrt)
         scalar = isinstance(fn.tree, int) and _returns_number(fn)
         kind = "jvp" if mode == "forward" else ("grad" if scalar else "vjp")
         if mode in ("hessian", "hvp", "jacobian"):
@@ -109,6 +119,11 @@ def compile_file(
         d = replace(d, doc=describe(fn, kind, idx, f"{file}:{fn.loc.line}"))
         derivatives += [d] + helper_irs(fn, kind)
         primals.append(fn)
+        if lay is not None:
+            name = fn.name.removesuffix("_leaves")
+            wrappers.append(
+                cli_trees.wrapper_source(name, lay, kind, idx, d, fn.defaults)
+            )
         if mode in ("hessian", "jacobian"):
             # the wrapper's text reads these globals: no parameter may hide one
             fn = rename_params(fn, WRAPPER_GLOBALS | {d.name})
@@ -236,6 +251,7 @@ def _lower_file(
     fix: dict | None = None,
     shape_of: dict | None = None,
     report: list | None = None,
+    layouts: dict | None = None,
 ) -> list[Function]:
     """The IR of the named top-level functions (default: all but the opaque ones),
     with the parameters in ``fix`` made constants where a function has them, and
@@ -244,7 +260,11 @@ def _lower_file(
     Raises every error of every function that fails, together (each function
     lowered collecting its errors; see :mod:`ad_compiler.tools.whole_file`).
     With ``report`` (an empty list), the functions that fail are left out and
-    the list gets their :class:`FileReport` instead (``--keep-going``)."""
+    the list gets their :class:`FileReport` instead (``--keep-going``).
+
+    A parameter ``shape_of`` declares a tree (:mod:`.cli_trees`), or ``fix``
+    fixes to a static value, is lowered as the API lowers it; ``layouts`` then
+    gets the function's :class:`cli_trees.Layout` by name."""
     module = parse_module(text, file)
     lines = tuple(source_lines(text))
     scope = StaticScope(module, file, lines)
@@ -260,12 +280,16 @@ def _lower_file(
     if not nodes:
         raise UsageError(f"{file} defines no top-level function to differentiate")
     out, failed = [], FileReport(file, module_functions(module))
+    specs = {
+        n.name: cli_trees.parameter_spec(n, shape_of or {}, fix or {}) for n in nodes
+    }
     for node in nodes:
         try:
             src = FunctionSource(node, file, lines)
             check_decorators(src, scope)
-            fn = lower(src, scope, collect=True)
-            declared = {**declared_shapes(node), **(shape_of or {})}
+            fn = lower(src, scope, specs[node.name], collect=True)
+            lay = cli_trees.layout(node, specs[node.name], fn)
+            declared = {**declared_shapes(node), **lay.declared(shape_of or {})}
             if uses_arrays(fn) or any(s != shapes.SCALAR for s in declared.values()):
                 given = unknown_shapes(fn, declared)
                 made = shape_infer.infer(replace(fn, param_shapes=given))
@@ -281,8 +305,10 @@ def _lower_file(
         raise failed.error()
     if report is not None:
         report.append(failed)
-    # a skipped function's parameters are known names too (--keep-going)
+    # a skipped function's parameters are known names too (--keep-going), as
+    # are the trees and statics (not parameters of the IR)
     also = {a.arg for n in nodes if n.name in failed.names() for a in n.args.args}
+    also |= {a.arg for n in nodes if specs[n.name] for a in n.args.args}
     _known_names(out, shape_of or {}, "--shape", also)
     if fix:
         _known_names(out, fix, "--fix", also)
@@ -299,6 +325,12 @@ def _lower_file(
                     f"--fix makes every parameter of `{fn.name}` a constant: "
                     "nothing is left to differentiate"
                 )
+    if layouts is not None:
+        by_name = {n.name: n for n in nodes}
+        for fn in out:
+            lay = cli_trees.layout(by_name[fn.name], specs[fn.name], fn)
+            if lay.trees:
+                layouts[fn.name] = lay
     return out
 
 

@@ -1,0 +1,314 @@
+"""Parameter trees and static arguments for ``adc compile``.
+
+The CLI reads a file as text, so it cannot see that ``params`` is a list of
+``(W, b)`` pairs: the user declares it, in ``--shape``'s syntax extended to
+trees.  ``--shape 'params=[("64,h", "h"), ("h,10", "10")]'`` is a Python
+literal (parsed with :mod:`ast`, never evaluated) whose containers are tuples,
+lists and dicts with string keys and whose leaves are DIMS strings, ``""``
+being a number; ``None``, ``True`` and ``False`` are static leaves.  The
+result is the treedef :mod:`ad_compiler.trees` gives the API for arguments of
+that structure, so the function is lowered exactly as the API lowers it (the
+leaves become parameters ``params_0_0`` ...), and ``--fix kind=tanh`` fixes a
+parameter to a static (non-numeric) value the same way.
+
+The emitted module then holds the leaves' derivative (``objective_leaves_grad``)
+and a wrapper with the user's signature (``objective_grad(params, inputs, ...)``)
+that reads the leaves out of its arguments, calls it and, for a gradient or a
+VJP, builds each gradient in its argument's structure.  Guarantee: the wrapper
+returns what the API's ``grad``/``vjp``/``jvp`` would return for arguments of
+the declared structure (a gradient of ``[(W, b)]`` is ``[(dW, db)]``); the
+leaves' derivative is emitted by the same pipeline as any other.
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from dataclasses import dataclass
+
+from ad_compiler import trees
+from ad_compiler.errors import UsageError
+from ad_compiler.ir import shapes
+
+# what the emitted wrapper says it does, per derivative kind
+_KINDS = {"grad": "Gradient", "vjp": "Vector-Jacobian product", "jvp": "JVP"}
+
+
+@dataclass(frozen=True)
+class TreeShape:
+    """A tree parameter as ``--shape`` declares it: its treedef and the shape
+    of each leaf, in the treedef's (flattening) order."""
+
+    tdef: tuple
+    leaves: tuple
+
+
+def parse_dims(dims: str) -> tuple:
+    """DIMS (``batch,64``, ``(n, m)``, ``""`` for a number) as an abstract
+    shape; ValueError saying what is wrong if malformed."""
+    parts = dims.replace("(", "").replace(")", "").split(",")
+    if dims.strip() and any(not p.strip() for p in parts):
+        raise ValueError("an axis is missing between two commas")
+    return shapes.parse(dims)
+
+
+def is_tree_text(dims: str) -> bool:
+    """Whether a ``--shape`` value declares a tree rather than DIMS: it opens a
+    list or dict, or quotes its leaves (``("n", "m")`` is a tuple of two
+    arrays; ``(n, m)`` one array of two axes, as before)."""
+    text = dims.strip()
+    return text[:1] in ("[", "{") or '"' in text or "'" in text
+
+
+def parse_tree(name: str, dims: str) -> TreeShape:
+    """``--shape NAME=TREE``'s value as a :class:`TreeShape`; a usage error
+    naming the part that is malformed."""
+    try:
+        node = ast.parse(dims.strip(), mode="eval").body
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        raise _malformed(name, dims, "it is not a Python literal") from None
+    leaves: list = []
+    try:
+        tdef = _tree(name, dims, node, leaves)
+    except RecursionError:
+        raise _malformed(name, dims, "it is nested too deeply") from None
+    if tdef == trees.LEAF:
+        raise _malformed(name, dims, "a single DIMS string is written unquoted")
+    return TreeShape(tdef, tuple(leaves))
+
+
+def _malformed(name: str, dims: str, why: str) -> UsageError:
+    return UsageError(
+        f"--shape {name}={dims!r}: {why}; a tree is written as a Python literal of "
+        "tuples, lists and dicts (string keys) whose leaves are DIMS strings, '' "
+        f'for a number: {name}=\'[("64,h", "h"), ("h,10", "10")]\' or '
+        f'{name}=\'{{"w": "n", "b": ""}}\''
+    )
+
+
+def _tree(name: str, dims: str, node: ast.expr, leaves: list):
+    """The treedef of one node of a tree literal; its leaves' shapes appended."""
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, str):
+            try:
+                leaves.append(parse_dims(node.value))
+            except ValueError as exc:
+                raise _malformed(name, dims, f"in the leaf {node.value!r}, {exc}")
+            return trees.LEAF
+        if node.value is None or isinstance(node.value, bool):
+            return ("static", type(node.value), node.value)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        kind = "tuple" if isinstance(node, ast.Tuple) else "list"
+        return (kind, tuple(_tree(name, dims, e, leaves) for e in node.elts))
+    if isinstance(node, ast.Dict):
+        keys = []
+        for k in node.keys:
+            if not (isinstance(k, ast.Constant) and isinstance(k.value, str)):
+                shown = "**" if k is None else ast.unparse(k)
+                raise _malformed(name, dims, f"the dict key {shown} is not a string")
+            if k.value in keys:
+                raise _malformed(name, dims, f"the dict key {k.value!r} is given twice")
+            keys.append(k.value)
+        items = tuple(_tree(name, dims, v, leaves) for v in node.values)
+        return ("dict", tuple(keys), items)
+    raise _malformed(
+        name,
+        dims,
+        f"{ast.unparse(node)!r} is not a DIMS string (in quotes), a tuple, a list "
+        "or a dict",
+    )
+
+
+def static_text(value: str):
+    """A ``--fix`` value that is not a number: ``None``, ``True``, ``False``, a
+    quoted string, or else the text itself as a string (``kind=tanh``)."""
+    if value in ("None", "True", "False"):
+        return {"None": None, "True": True, "False": False}[value]
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return value
+    return parsed if isinstance(parsed, str) else value
+
+
+def parameter_spec(node: ast.FunctionDef, shape_of: dict, fix: dict):
+    """The treedef per parameter ``lower`` takes for ``node`` (None where the
+    parameter is lowered as without a spec: a number, an array, or fixed to its
+    non-numeric default); None if no parameter is a tree or a static fixed by
+    ``--fix``."""
+    spec = []
+    for a in node.args.posonlyargs + node.args.args:
+        given = shape_of.get(a.arg)
+        if isinstance(given, TreeShape):
+            if a.arg in fix:
+                raise UsageError(
+                    f"`{a.arg}` is given both a tree (--shape) and a value (--fix)"
+                )
+            spec.append(given.tdef)
+        elif a.arg in fix and not trees.is_leaf(fix[a.arg]):
+            spec.append(("static", type(fix[a.arg]), fix[a.arg]))
+        else:
+            spec.append(None)
+    return tuple(spec) if any(t is not None for t in spec) else None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a function's parameters map to the IR's (the leaves): per parameter
+    of the user's signature, its name, treedef and IR parameter names (none for
+    a static)."""
+
+    params: tuple  # (name, tdef, (leaf names ...)) per parameter of the source
+
+    @property
+    def trees(self) -> list[str]:
+        """The parameters that are trees."""
+        return [n for n, t, _ in self.params if t[0] not in ("leaf", "static")]
+
+    def wrt(self, function: str, names) -> tuple[int, ...]:
+        """The IR parameter indices of the parameters ``names`` (default all);
+        a usage error for a name that is not a parameter with numbers."""
+        leaves = [leaf for _, _, ls in self.params for leaf in ls]
+        known = [n for n, _, ls in self.params if ls]
+        missing = [w for w in names or () if w not in known]
+        if missing:
+            raise UsageError(
+                f"`{function}` has no parameter to differentiate named "
+                f"{', '.join(missing)} (its parameters: {', '.join(known)})"
+            )
+        chosen = [p for p in self.params if p[2] and (not names or p[0] in names)]
+        return tuple(leaves.index(leaf) for _, _, ls in chosen for leaf in ls)
+
+    def declared(self, shape_of: dict) -> dict:
+        """``--shape``'s shapes by IR parameter name: a tree's per leaf."""
+        out = {}
+        for name, _, leaf_names in self.params:
+            given = shape_of.get(name)
+            if isinstance(given, TreeShape):
+                out.update(zip(leaf_names, given.leaves))
+            elif given is not None:
+                out[name] = given
+        return out
+
+
+def layout(node: ast.FunctionDef, spec, fn) -> Layout:
+    """The :class:`Layout` of ``fn``, lowered from ``node`` with ``spec``."""
+    statics = dict(fn.statics)
+    names = [p.name for p in fn.params]
+    it = iter(names)
+    out = []
+    for i, a in enumerate(node.args.posonlyargs + node.args.args):
+        tdef = spec[i] if spec is not None and spec[i] is not None else trees.LEAF
+        if a.arg in statics:
+            tdef = ("static", None, statics[a.arg])
+        elif tdef == trees.LEAF and a.arg not in names:  # --fix made it a constant
+            tdef = ("static", None, None)
+        out.append((a.arg, tdef, tuple(next(it) for _ in range(trees.count(tdef)))))
+    return Layout(tuple(out))
+
+
+def check_mode(fn_name: str, tree: str, mode: str) -> None:
+    """A usage error for the modes trees are not emitted in."""
+    if mode in ("hessian", "hvp", "jacobian", "symbolic"):
+        raise UsageError(
+            f"--mode {mode} of `{fn_name}`, which takes the parameter tree `{tree}`, "
+            "is not emitted by adc compile (--mode reverse and forward are); use "
+            f"the API (hessian/jacobian({fn_name})(...)), or pass each array as a "
+            "parameter of its own"
+        )
+
+
+def wrapper_source(
+    name: str, lay: Layout, kind: str, wrt: tuple, inner, defaults: tuple
+) -> str:
+    """The emitted wrapper ``<name>_<kind>`` with the user's parameters: reads
+    the leaves (and, for ``jvp``, the tangents' leaves), calls ``inner`` (the
+    leaves' derivative, an IR function) and builds the result.
+
+    ``defaults``: the numeric defaults of the last IR parameters (``grad``)."""
+    leaf_params = [leaf for _, _, ls in lay.params for leaf in ls]
+    extra = [p.name for p in inner.params[len(leaf_params) :]]
+    taken = {n for n, _, _ in lay.params} | set(leaf_params) | set(extra)
+    taken |= {inner.name, name}
+    grads = _free("grads", taken)
+    signature = [n for n, t, _ in lay.params if t[0] != "static"]
+    shown = {n: printed for n, printed in _defaults(lay, defaults)}
+    head = [f"{n}={shown[n]}" if n in shown else n for n in signature]
+    lines = []
+    for n, t, ls in lay.params:
+        if t != trees.LEAF and t[0] != "static":
+            lines += [
+                f"    {leaf} = {path}" for leaf, path in zip(ls, trees.paths(n, t))
+            ]
+    call_args = leaf_params + extra
+    if kind == "jvp":  # the tangents come structured like their primals
+        wanted = set(leaf_params[i] for i in wrt)
+        call_args = list(leaf_params)
+        dots = iter(extra)
+        for n, t, ls in lay.params:
+            if not any(leaf in wanted for leaf in ls):
+                continue
+            dot = _free(f"{n}_dot", taken)
+            head.append(dot)
+            for path in trees.paths(dot, t):
+                leaf_dot = next(dots)
+                lines.append(f"    {leaf_dot} = {path}")
+                call_args.append(leaf_dot)
+    elif kind == "vjp":
+        head += extra
+    call = f"{inner.name}({', '.join(call_args)})"
+    if kind == "jvp":
+        lines.append(f"    return {call}")
+    else:
+        lines.append(f"    {grads} = {call}")
+        lines.append(f"    return {_rebuilt(lay, wrt, grads)}")
+    structures = ", ".join(
+        f"{n} {trees.describe(t)}"
+        for n, t, _ in lay.params
+        if t[0] not in ("leaf", "static")
+    )
+    text = (
+        f"{_KINDS[kind]} of {name}: reads the leaves of {structures}, calls "
+        f"{inner.name}"
+    )
+    text += "." if kind == "jvp" else " and builds the result in the same structure."
+    body = textwrap.fill(text, 80, initial_indent="    ", subsequent_indent="    ")
+    doc = f'    """{body.strip()}\n    """'
+    return f"def {name}_{kind}({', '.join(head)}):\n{doc}\n" + "\n".join(lines) + "\n"
+
+
+def _defaults(lay: Layout, defaults: tuple):
+    """(parameter, printed default) for the user's parameters whose IR
+    parameter has a numeric default."""
+    leaf_params = [leaf for _, _, ls in lay.params for leaf in ls]
+    first = len(leaf_params) - len(defaults)
+    by_leaf = {leaf_params[first + i]: d for i, d in enumerate(defaults)}
+    for n, t, ls in lay.params:
+        if t == trees.LEAF and ls[0] in by_leaf:
+            yield n, repr(by_leaf[ls[0]].value)
+
+
+def _rebuilt(lay: Layout, wrt: tuple, grads: str) -> str:
+    """The gradients ``grads`` (one per leaf in ``wrt``; not a tuple if only
+    one) rebuilt in the structure of their parameters: one tree, or a tuple of
+    one per parameter differentiated."""
+    position = {leaf: j for j, leaf in enumerate(wrt)}
+    single = len(wrt) == 1
+    parts, start = [], 0
+    for _, t, ls in lay.params:
+        indices = range(start, start + len(ls))
+        start += len(ls)
+        if not ls or not all(i in position for i in indices):
+            continue
+        exprs = [grads if single else f"{grads}[{position[i]}]" for i in indices]
+        parts.append(trees.rebuild_text(t, exprs))
+    if len(parts) == 1:
+        return parts[0]
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def _free(name: str, taken: set) -> str:
+    while name in taken:
+        name += "_"
+    taken.add(name)
+    return name
