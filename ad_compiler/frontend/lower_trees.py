@@ -212,6 +212,14 @@ class TreeLowering:
     def check_unpack(self, target: ast.expr, value) -> None:
         """Unpacking a number: when it may be a tree parameter lowered as a
         number, the API retries with the arguments' structure."""
+        if isinstance(value, StaticValue):  # `for a, b in p` over a dict's keys
+            self.error(
+                target,
+                f"cannot unpack {value.value!r}, a static value (a dict key or a "
+                "string)",
+                "a loop over a dict runs over its keys: loop over p.items() or "
+                "p.values()",
+            )
         if self.eager_params and isinstance(value, Var):
             raise TreeNeeded(
                 "cannot unpack a single number",

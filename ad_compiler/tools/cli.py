@@ -153,7 +153,9 @@ def _add_compile(sub) -> None:
         nargs="+",
         metavar="NAME=VALUE",
         help="make parameters constants (n=10: a loop over range(n) gets a known "
-        "trip count, as --mode symbolic needs)",
+        "trip count, as --mode symbolic needs); a value that is not a number is a "
+        "static one (kind=tanh, kind=None, flag=True): branches on it are decided "
+        "when compiling",
     )
     c.add_argument(
         "--shape",
@@ -161,7 +163,9 @@ def _add_compile(sub) -> None:
         metavar="NAME=DIMS",
         help="the shape of an array parameter, one axis per comma: X=batch,64 "
         "(an axis written 1 may broadcast, ? is unknown; X= is a scalar); "
-        "`X: np.ndarray` annotations say only that X is an array",
+        "`X: np.ndarray` annotations say only that X is an array. A parameter that "
+        "is a tuple/list/dict of arrays: a Python literal with DIMS strings as "
+        'leaves, params=\'[("64,h", "h"), ("h,10", "10")]\'',
     )
     c.add_argument(
         "-o",

@@ -27,11 +27,9 @@ import textwrap
 from dataclasses import dataclass
 
 from ad_compiler import trees
+from ad_compiler.driver import WHAT
 from ad_compiler.errors import UsageError
 from ad_compiler.ir import shapes
-
-# what the emitted wrapper says it does, per derivative kind
-_KINDS = {"grad": "Gradient", "vjp": "Vector-Jacobian product", "jvp": "JVP"}
 
 
 @dataclass(frozen=True)
@@ -211,10 +209,10 @@ def check_mode(fn_name: str, tree: str, mode: str) -> None:
     """A usage error for the modes trees are not emitted in."""
     if mode in ("hessian", "hvp", "jacobian", "symbolic"):
         raise UsageError(
-            f"--mode {mode} of `{fn_name}`, which takes the parameter tree `{tree}`, "
-            "is not emitted by adc compile (--mode reverse and forward are); use "
-            f"the API (hessian/jacobian({fn_name})(...)), or pass each array as a "
-            "parameter of its own"
+            f"--mode {mode} of a function taking the parameter tree `{tree}` "
+            f"({fn_name}) is not emitted by adc compile (--mode reverse and "
+            "forward are); use the API (hessian(f)(params, ...), jacobian ...), "
+            "or pass each array as a parameter of its own"
         )
 
 
@@ -248,6 +246,10 @@ def wrapper_source(
         for n, t, ls in lay.params:
             if not any(leaf in wanted for leaf in ls):
                 continue
+            if t == trees.LEAF:  # a number or an array: its tangent as it is
+                head.append(next(dots))
+                call_args.append(head[-1])
+                continue
             dot = _free(f"{n}_dot", taken)
             head.append(dot)
             for path in trees.paths(dot, t):
@@ -268,7 +270,7 @@ def wrapper_source(
         if t[0] not in ("leaf", "static")
     )
     text = (
-        f"{_KINDS[kind]} of {name}: reads the leaves of {structures}, calls "
+        f"{WHAT[kind]} of {name}: reads the leaves of {structures}, calls "
         f"{inner.name}"
     )
     text += "." if kind == "jvp" else " and builds the result in the same structure."

@@ -40,6 +40,7 @@ from ad_compiler.frontend.source import (
 from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.nodes import Const, For, Function, Var, blocks
 from ad_compiler.opt.shaping import fix_parameters
+from ad_compiler.opt.tuple_loops import unroll_item_loops
 from ad_compiler.tools import cli_trees
 from ad_compiler.tools.whole_file import (
     FileReport,
@@ -88,7 +89,7 @@ def compile_file(
     if mode == "symbolic" and not ir_only:
         for name, given in (shape_of or {}).items():
             if isinstance(given, cli_trees.TreeShape):
-                cli_trees.check_mode("the function", name, mode)
+                cli_trees.check_mode("--shape", name, mode)
         return _symbolic_module(text, file, functions, wrt, command, fix, seconds)
     traces, derivatives, primals, wrappers = [], [], [], []
     report = [] if keep_going else None
@@ -100,7 +101,7 @@ def compile_file(
             continue
         lay = layouts.get(fn.name)
         if lay is not None:  # a function of trees: its leaves' derivative
-            cli_trees.check_mode(fn.name, lay.trees[0], mode)
+            cli_trees.check_mode(f"`{fn.name}`", lay.trees[0], mode)
             idx, fn = lay.wrt(fn.name, wrt), replace(fn, name=f"{fn.name}_leaves")
         else:
             idx = _wrt_by_name(fn, wrt)
@@ -122,7 +123,7 @@ def compile_file(
         if lay is not None:
             name = fn.name.removesuffix("_leaves")
             wrappers.append(
-                cli_trees.wrapper_source(name, lay, kind, idx, d, fn.defaults)
+                cli_trees.wrapper_source(name, lay, kind, idx, d, d.defaults)
             )
         if mode in ("hessian", "jacobian"):
             # the wrapper's text reads these globals: no parameter may hide one
@@ -197,7 +198,9 @@ def _returns_number(fn: Function) -> bool:
     result = fn.results[0]
     if not isinstance(result, Var):
         return True
-    shape = shape_infer.infer(fn).get(result.name)
+    # a loop over a tuple of differently shaped arrays is unrolled before it is
+    # differentiated; unrolled, the result's shape is known more often
+    shape = shape_infer.infer(unroll_item_loops(fn)).get(result.name)
     return shape is None or shape == shapes.SCALAR
 
 
