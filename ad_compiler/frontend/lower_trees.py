@@ -82,6 +82,11 @@ def static_default(node: ast.expr):
     return _UNKNOWN
 
 
+def is_static_default(node: ast.expr) -> bool:
+    """Whether a default is a static value (:func:`static_default`)."""
+    return static_default(node) is not _UNKNOWN
+
+
 class TreeLowering:
     """The tree and static parts of lowering (mixed into Lowerer)."""
 
@@ -132,10 +137,12 @@ class TreeLowering:
         first = len(self.params) - len(defaults)
         for i, d in enumerate(defaults):
             given = None if spec is None else spec[first + i]
-            if given is not None and given[0] != "static":
-                out = []  # a tree's leaves have no defaults: only later ones do
-            elif given is None and static_default(d) is _UNKNOWN:
+            if given is not None and given[0] == "static":
+                continue  # not a parameter of the IR
+            if given in (None, trees.LEAF) and static_default(d) is _UNKNOWN:
                 out.append(self.default(d))
+            elif given is not None:  # a tree's leaves, or a number given for a
+                out = []  # static default, have no defaults: only later ones do
         return tuple(out)
 
     def static_params(self) -> dict:

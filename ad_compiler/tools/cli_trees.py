@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from ad_compiler import trees
 from ad_compiler.driver import WHAT
 from ad_compiler.errors import UsageError
+from ad_compiler.frontend.lower_trees import is_static_default
 from ad_compiler.ir import shapes
 
 
@@ -135,7 +136,9 @@ def parameter_spec(node: ast.FunctionDef, shape_of: dict, fix: dict):
     non-numeric default); None if no parameter is a tree or a static fixed by
     ``--fix``."""
     spec = []
-    for a in node.args.posonlyargs + node.args.args:
+    args = node.args.posonlyargs + node.args.args
+    defaults = dict(zip([a.arg for a in args][::-1], node.args.defaults[::-1]))
+    for a in args:
         given = shape_of.get(a.arg)
         if isinstance(given, TreeShape):
             if a.arg in fix:
@@ -145,6 +148,8 @@ def parameter_spec(node: ast.FunctionDef, shape_of: dict, fix: dict):
             spec.append(given.tdef)
         elif a.arg in fix and not trees.is_leaf(fix[a.arg]):
             spec.append(("static", type(fix[a.arg]), fix[a.arg]))
+        elif a.arg in fix and a.arg in defaults:  # a number for `scale=None`
+            spec.append(trees.LEAF if is_static_default(defaults[a.arg]) else None)
         else:
             spec.append(None)
     return tuple(spec) if any(t is not None for t in spec) else None

@@ -1,0 +1,281 @@
+"""Parameter trees from the command line: ``adc compile --shape 'params=[...]'``.
+
+The CLI reads files as text, so a parameter that is a list of ``(W, b)`` pairs
+is declared with ``--shape``; the emitted module then has the leaves'
+derivative and a wrapper taking the user's arguments.  Its gradients must
+equal the API's (same structure) and central differences; forward mode must
+agree with reverse mode; malformed declarations are usage errors (exit 2), and
+a declaration the function does not use that way is a located compile error.
+"""
+
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ad_compiler import grad
+from ad_compiler.tools.cli import main
+
+PORTS = Path(__file__).resolve().parent.parent / "samples" / "ports"
+MLP_SHAPES = ['params=[("64,h", "h"), ("h,10", "10")]', "inputs=n,64", "targets=n,10"]
+GMM_SHAPES = [
+    "alphas=k",
+    'means=["d", "d", "d"]',
+    'qs=["d", "d", "d"]',
+    'ls=["d,d", "d,d", "d,d"]',
+    "X=n,d",
+    "gamma=",
+    "m=",
+]
+
+
+def adc(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "ad_compiler.tools.cli", *args],
+        capture_output=True,
+        text=True,
+    )
+
+
+def emitted(tmp_path, *args) -> dict:
+    """The module ``adc compile`` writes for ``args``, run (it must be black-clean)."""
+    import black
+
+    proc = adc("compile", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert black.format_str(proc.stdout, mode=black.Mode()) == proc.stdout
+    imports = [
+        ln for ln in proc.stdout.splitlines() if ln.startswith(("import", "from"))
+    ]
+    assert set(imports) <= {"import math", "import numpy as np"}  # self-contained
+    out = tmp_path / "emitted.py"
+    out.write_text(proc.stdout)
+    return runpy.run_path(str(out))
+
+
+def flat(tree):
+    if isinstance(tree, dict):
+        return [x for k in tree for x in flat(tree[k])]
+    if isinstance(tree, (tuple, list)):
+        return [x for item in tree for x in flat(item)]
+    return [np.asarray(tree, dtype=float)]
+
+
+def same_structure(a, b) -> bool:
+    if isinstance(a, dict):
+        return type(b) is dict and list(a) == list(b)
+    if isinstance(a, (tuple, list)):
+        return (
+            type(a) is type(b)
+            and len(a) == len(b)
+            and all(same_structure(x, y) for x, y in zip(a, b))
+        )
+    return not isinstance(b, (tuple, list, dict))
+
+
+def directional(f, tree, direction, rebuild, eps=1e-6) -> float:
+    """Central difference of ``f`` at ``tree`` along ``direction`` (flat leaves)."""
+    leaves = flat(tree)
+    plus = rebuild([x + eps * d for x, d in zip(leaves, direction)])
+    minus = rebuild([x - eps * d for x, d in zip(leaves, direction)])
+    return (f(plus) - f(minus)) / (2 * eps)
+
+
+def mlp_problem(rng):
+    mlp = runpy.run_path(str(PORTS / "mlp.py"))
+    params = mlp["init_params"](0.5, [64, 7, 10], rng)
+    X = rng.standard_normal((6, 64))
+    Y = np.eye(10)[rng.integers(0, 10, 6)]
+    return mlp, params, X, Y
+
+
+def pairs(leaves):
+    return [(leaves[0], leaves[1]), (leaves[2], leaves[3])]
+
+
+@pytest.mark.slow  # subprocesses
+def test_mlp_objective_from_the_cli_matches_the_api_and_central_differences(tmp_path):
+    rng = np.random.default_rng(1)
+    mlp, params, X, Y = mlp_problem(rng)
+    ns = emitted(
+        tmp_path,
+        str(PORTS / "mlp.py"),
+        "--function",
+        "objective",
+        "--wrt",
+        "params",
+        "--shape",
+        *MLP_SHAPES,
+    )
+    g = ns["objective_grad"](params, X, Y)  # reg: its default, kept in the signature
+    api = grad(mlp["objective"])(params, X, Y)
+    assert same_structure(g, params) and same_structure(g, api)
+    for a, b in zip(flat(g), flat(api)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    direction = [rng.standard_normal(x.shape) for x in flat(params)]
+    fd = directional(lambda p: mlp["objective"](p, X, Y), params, direction, pairs)
+    dot = sum(np.sum(a * d) for a, d in zip(flat(g), direction))
+    assert dot == pytest.approx(fd, rel=1e-6)
+    assert np.abs(dot) > 1e-3  # the check compares something
+
+
+@pytest.mark.slow  # subprocesses
+def test_mlp_forward_mode_takes_the_tangent_as_a_tree(tmp_path):
+    rng = np.random.default_rng(2)
+    mlp, params, X, Y = mlp_problem(rng)
+    ns = emitted(
+        tmp_path,
+        str(PORTS / "mlp.py"),
+        "--function",
+        "objective",
+        "--wrt",
+        "params",
+        "--mode",
+        "forward",
+        "--shape",
+        *MLP_SHAPES,
+        "reg=",
+    )
+    direction = [rng.standard_normal(x.shape) for x in flat(params)]
+    value, tangent = ns["objective_jvp"](params, X, Y, 1e-3, pairs(direction))
+    assert value == pytest.approx(mlp["objective"](params, X, Y), rel=1e-13)
+    fd = directional(lambda p: mlp["objective"](p, X, Y), params, direction, pairs)
+    assert tangent == pytest.approx(fd, rel=1e-6)
+
+
+@pytest.mark.slow  # subprocesses
+def test_gmm_lists_of_cluster_arrays_from_the_cli(tmp_path):
+    gmm = runpy.run_path(str(PORTS / "gmm.py"))
+    alphas, means, qs, ls, X = gmm["make_problem"](n=20, d=3, k=3, seed=3)
+    ns = emitted(
+        tmp_path,
+        str(PORTS / "gmm.py"),
+        "--function",
+        "gmm_objective",
+        "--wrt",
+        "alphas,means,qs,ls",
+        "--shape",
+        *GMM_SHAPES,
+    )
+    g = ns["gmm_objective_grad"](alphas, means, qs, ls, X)
+    api = grad(gmm["gmm_objective"], argnums=(0, 1, 2, 3))(alphas, means, qs, ls, X)
+    assert same_structure(g, api) and isinstance(g[1], list)
+    for a, b in zip(flat(g), flat(api)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    args = (alphas, means, qs, ls)
+    rng = np.random.default_rng(4)
+    direction = [rng.standard_normal(x.shape) for x in flat(args)]
+
+    def rebuild(leaves):
+        return (leaves[0], leaves[1:4], leaves[4:7], leaves[7:10])
+
+    fd = directional(lambda a: gmm["gmm_objective"](*a, X), args, direction, rebuild)
+    dot = sum(np.sum(a * d) for a, d in zip(flat(g), direction))
+    assert dot == pytest.approx(fd, rel=1e-6)
+
+
+DICT_MODEL = """import numpy as np
+
+
+def model(p, x, kind="tanh"):
+    act = np.tanh(p["w"] * x) if kind == "tanh" else np.sin(p["w"] * x)
+    return np.sum(act) + p["b"] ** 2, np.sum(p["w"] * p["w"])
+"""
+
+
+@pytest.mark.slow  # subprocesses
+def test_a_dict_tree_with_a_static_fixed_on_the_command_line_gets_a_vjp(tmp_path):
+    src = tmp_path / "model.py"
+    src.write_text(DICT_MODEL)
+    shape = ['p={"w": "n", "b": ""}', "x=n"]
+    ns = emitted(tmp_path, str(src), "--fix", "kind=sin", "--shape", *shape)
+    model = runpy.run_path(str(src))["model"]
+    rng = np.random.default_rng(5)
+    p, x = {"w": rng.standard_normal(4), "b": 0.7}, rng.standard_normal(4)
+    bars = (0.3, -1.1)
+    p_bar, x_bar = ns["model_vjp"](p, x, *bars)
+    assert list(p_bar) == ["w", "b"]
+
+    def scalar(q, y=x):
+        out = model(q, y, "sin")
+        return bars[0] * out[0] + bars[1] * out[1]
+
+    eps = 1e-6
+    for key in ("w", "b"):
+        e = np.zeros_like(np.asarray(p[key], dtype=float))
+        for i in np.ndindex(e.shape):
+            e[i] = 1
+            up, down = dict(p), dict(p)
+            up[key], down[key] = p[key] + eps * e, p[key] - eps * e
+            fd = (scalar(up) - scalar(down)) / (2 * eps)
+            assert np.asarray(p_bar[key])[i] == pytest.approx(fd, rel=1e-6, abs=1e-9)
+            e[i] = 0
+    fd_x = [
+        (scalar(p, x + eps * e) - scalar(p, x - eps * e)) / (2 * eps) for e in np.eye(4)
+    ]
+    np.testing.assert_allclose(x_bar, fd_x, rtol=1e-6)
+    # kind="tanh", the default, is another function: sin's derivative is not it
+    ns_tanh = emitted(tmp_path, str(src), "--shape", *shape)
+    assert not np.allclose(ns_tanh["model_vjp"](p, x, *bars)[1], x_bar)
+
+
+@pytest.mark.parametrize(
+    "spec, says",
+    [
+        ('params=[("64,h", "h"), ("h,10" "10")', "not a Python literal"),
+        ('params=[(64, "h")]', "'64' is not a DIMS string"),
+        ('params=[("6,,4", "h")]', "an axis is missing"),
+        ('params=[("n!", "h")]', "an axis is 1, ?, a number or a name"),
+        ('params={1: "n"}', "the dict key 1 is not a string"),
+        ('params={"a": "n", "a": "m"}', "given twice"),
+        ('params="n"', "written unquoted"),
+        ("params=[__import__('os').system('true')]", "is not a DIMS string"),
+    ],
+)
+def test_malformed_tree_declarations_are_usage_errors(spec, says, capsys):
+    status = main(["compile", str(PORTS / "mlp.py"), "--shape", spec])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert says in err and "leaves are DIMS strings" in err
+
+
+def test_modes_not_emitted_for_trees_are_refused_clearly(capsys):
+    for mode in ("hessian", "jacobian", "symbolic"):
+        args = ["compile", str(PORTS / "mlp.py"), "--function", "objective"]
+        status = main(args + ["--mode", mode, "--shape", *MLP_SHAPES])
+        err = capsys.readouterr().err
+        assert status == 2
+        assert f"--mode {mode} of a function taking the parameter tree `params`" in err
+    status = main(args + ["--fix", "params=1", "--shape", *MLP_SHAPES])
+    assert status == 2
+    assert "given both a tree (--shape) and a value" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "spec, line, says",
+    [
+        ('params={"w": "64,h"}', 43, "cannot unpack 'w', a static value"),
+        ('params=[("64,h", "h", "h")]', 43, "cannot unpack 3 values into 2 names"),
+        # W a vector: inputs @ W is too, and log_softmax's axis=1 does not exist
+        ('params=[("64", "h"), ("h,10", "10")]', 37, "axis 1 is out of range"),
+    ],
+)
+def test_a_declaration_the_function_does_not_fit_is_a_located_error(
+    spec, line, says, capsys
+):
+    mlp = str(PORTS / "mlp.py")
+    args = ["compile", mlp, "--function", "objective", "--wrt", "params"]
+    status = main(args + ["--shape", spec, "inputs=n,64", "targets=n,10"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert f"mlp.py:{line}:" in err and says in err, err
+
+
+def test_without_a_declaration_the_hint_says_how_to_declare(capsys):
+    status = main(["compile", str(PORTS / "mlp.py"), "--function", "objective"])
+    err = capsys.readouterr().err
+    assert status == 1 and "mlp.py:43:9: error: cannot unpack" in err
+    assert "--shape 'params=[(" in err
