@@ -279,3 +279,32 @@ def test_without_a_declaration_the_hint_says_how_to_declare(capsys):
     err = capsys.readouterr().err
     assert status == 1 and "mlp.py:43:9: error: cannot unpack" in err
     assert "--shape 'params=[(" in err
+
+
+STATIC_NO_DEFAULT = """def f(x, kind, scale=None):
+    if scale is None:
+        scale = 2.0
+    if kind == "sq":
+        return x * x * scale
+    return x * scale
+"""
+
+
+def test_fix_gives_static_values_as_literals(tmp_path, capsys):
+    src = tmp_path / "static.py"
+    src.write_text(STATIC_NO_DEFAULT)
+    out = tmp_path / "out.py"
+    assert main(["compile", str(src), "-o", str(out)]) == 1
+    assert "--fix 'kind=\"sq\"'" in capsys.readouterr().err  # the hint says how
+    # a bare word is a typo for a parameter whose default is not a string
+    assert main(["compile", str(src), "--fix", "kind=sq"]) == 2
+    assert "--fix takes NAME=NUMBER, got 'kind=sq'" in capsys.readouterr().err
+    assert main(["compile", str(src), "--fix", 'kind="sq"', "-o", str(out)]) == 0
+    f_grad = runpy.run_path(str(out))["f_grad"]
+    assert f_grad(3.0) == pytest.approx(12.0)  # d/dx 2x² at 3
+    # a number for a None default: the parameter is that constant
+    args = ["compile", str(src), "--fix", 'kind="sq"', "scale=5", "-o", str(out)]
+    assert main(args) == 0
+    assert runpy.run_path(str(out))["f_grad"](3.0) == pytest.approx(30.0)
+    assert main(["compile", str(src), "--fix", "kind=None", "-o", str(out)]) == 0
+    assert runpy.run_path(str(out))["f_grad"](3.0) == pytest.approx(2.0)

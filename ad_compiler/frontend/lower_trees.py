@@ -335,11 +335,14 @@ class TreeLowering:
         eager = isinstance(number, Var) and number.name in self.eager_params
         if eager and (other is None or isinstance(other, str)):
             param = ast.unparse(left_node if unknown[0] else right_node)
+            given = f"'{param}=\"{other}\"'" if isinstance(other, str) else "None"
+            given = f"{param}=None" if other is None else given
             raise TreeNeeded(
                 f"`{param}` is compared with {other!r}: it is a static argument",
                 self.src.loc(node),
                 "call the derivative with the value (it is compiled for each "
-                "value); `adc compile` needs it to have a default",
+                "value); `adc compile` needs it to have a default, or its value "
+                f"on the command line: --fix {given}",
                 self.src.line(self.src.loc(node)),
             )
         if isinstance(op, (ast.Is, ast.Eq)) and (

@@ -154,8 +154,8 @@ def _add_compile(sub) -> None:
         metavar="NAME=VALUE",
         help="make parameters constants (n=10: a loop over range(n) gets a known "
         "trip count, as --mode symbolic needs); a value that is not a number is a "
-        "static one (kind=tanh, kind=None, flag=True): branches on it are decided "
-        "when compiling",
+        "static one (kind='\"tanh\"', kind=None, flag=True; kind=tanh where "
+        "the default is a string): branches on it are decided when compiling",
     )
     c.add_argument(
         "--shape",

@@ -118,16 +118,32 @@ def _tree(name: str, dims: str, node: ast.expr, leaves: list):
     )
 
 
+class BareWord(str):
+    """A ``--fix`` value that is neither a number nor a literal (``kind=tanh``):
+    a string for a parameter whose default is a string, else a typo."""
+
+
 def static_text(value: str):
     """A ``--fix`` value that is not a number: ``None``, ``True``, ``False``, a
-    quoted string, or else the text itself as a string (``kind=tanh``)."""
+    quoted string (``kind='"tanh"'``), or else a :class:`BareWord`."""
     if value in ("None", "True", "False"):
         return {"None": None, "True": True, "False": False}[value]
     try:
         parsed = ast.literal_eval(value)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return BareWord(value)
+    return parsed if isinstance(parsed, str) else BareWord(value)
+
+
+def _fixed(name: str, value, default):
+    """A ``--fix`` value for a parameter with this default (an AST node or
+    None): a bare word is a string only where the default is a string (it is
+    the typo ``n=ten`` elsewhere)."""
+    if not isinstance(value, BareWord):
         return value
-    return parsed if isinstance(parsed, str) else value
+    if isinstance(default, ast.Constant) and isinstance(default.value, str):
+        return str(value)
+    raise UsageError(f"--fix takes NAME=NUMBER, got '{name}={value}'")
 
 
 def parameter_spec(node: ast.FunctionDef, shape_of: dict, fix: dict):
@@ -147,7 +163,8 @@ def parameter_spec(node: ast.FunctionDef, shape_of: dict, fix: dict):
                 )
             spec.append(given.tdef)
         elif a.arg in fix and not trees.is_leaf(fix[a.arg]):
-            spec.append(("static", type(fix[a.arg]), fix[a.arg]))
+            value = _fixed(a.arg, fix[a.arg], defaults.get(a.arg))
+            spec.append(("static", type(value), value))
         elif a.arg in fix and a.arg in defaults:  # a number for `scale=None`
             spec.append(trees.LEAF if is_static_default(defaults[a.arg]) else None)
         else:
