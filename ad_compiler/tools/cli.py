@@ -34,6 +34,7 @@ import tokenize
 from ad_compiler.errors import CompileError, Loc, UsageError
 from ad_compiler.escape import printable
 from ad_compiler.frontend.source import source_lines
+from ad_compiler.ir import shapes
 from ad_compiler.tools import cli_trees, outfile
 from ad_compiler.tools.files import check_file, compile_file, trace_file, trace_ir
 from ad_compiler.tools.whole_file import KeptGoing, skipped_lines
@@ -389,28 +390,28 @@ def _swell(args) -> int:
 
 
 def _shapes(items) -> dict:
-    """``--shape`` values as abstract shapes by name (a usage error if malformed)."""
+    """``--shape`` values as abstract shapes by name, or a tree's
+    :class:`cli_trees.TreeShape` (a usage error if malformed)."""
     out = {}
     for item in items:
         name, sep, dims = item.partition("=")
         name = name.strip()
-        if not sep or not name.isidentifier():
+        if sep and name.isidentifier() and cli_trees.is_tree_text(dims):
+            if name in out:
+                raise UsageError(f"--shape gives {name} twice")
+            out[name] = cli_trees.parse_tree(name, dims)  # a tuple/list/dict
+            continue
+        if not sep or not name.isidentifier() or cli_trees.missing_axis(dims):
             raise UsageError(
                 f"--shape takes NAME=DIMS, one axis per comma (X=batch,64; X= for a "
-                f'scalar), or NAME=TREE (params=\'[("n,h", "h")]\'), got {item!r}'
+                f"scalar), got {item!r}"
             )
         if name in out:
             raise UsageError(f"--shape gives {name} twice")
-        if cli_trees.is_tree_text(dims):  # a tuple/list/dict parameter's structure
-            out[name] = cli_trees.parse_tree(name, dims)
-            continue
         try:
-            out[name] = cli_trees.parse_dims(dims)
+            out[name] = shapes.parse(dims)
         except ValueError as exc:
-            raise UsageError(
-                f"--shape takes NAME=DIMS, one axis per comma (X=batch,64; X= for a "
-                f"scalar): {exc} (in {item!r})"
-            ) from None
+            raise UsageError(f"--shape: {exc} (in {item!r})") from None
     return out
 
 

@@ -42,11 +42,16 @@ class TreeShape:
     leaves: tuple
 
 
+def missing_axis(dims: str) -> bool:
+    """Whether DIMS has an empty axis (``n,,m``, ``n,``); ``""`` is a number."""
+    parts = dims.replace("(", "").replace(")", "").split(",")
+    return bool(dims.strip()) and any(not p.strip() for p in parts)
+
+
 def parse_dims(dims: str) -> tuple:
     """DIMS (``batch,64``, ``(n, m)``, ``""`` for a number) as an abstract
     shape; ValueError saying what is wrong if malformed."""
-    parts = dims.replace("(", "").replace(")", "").split(",")
-    if dims.strip() and any(not p.strip() for p in parts):
+    if missing_axis(dims):
         raise ValueError("an axis is missing between two commas")
     return shapes.parse(dims)
 
