@@ -8,6 +8,7 @@ agree with reverse mode; malformed declarations are usage errors (exit 2), and
 a declaration the function does not use that way is a located compile error.
 """
 
+import math
 import runpy
 import subprocess
 import sys
@@ -308,3 +309,23 @@ def test_fix_gives_static_values_as_literals(tmp_path, capsys):
     assert runpy.run_path(str(out))["f_grad"](3.0) == pytest.approx(30.0)
     assert main(["compile", str(src), "--fix", "kind=None", "-o", str(out)]) == 0
     assert runpy.run_path(str(out))["f_grad"](3.0) == pytest.approx(2.0)
+
+
+SCALAR_PAIR = """import math
+
+
+def f(p, p_0, grads):
+    a, b = p
+    return math.sin(a) * b + p_0 * grads
+"""
+
+
+def test_a_tuple_of_numbers_needs_no_numpy_and_names_do_not_collide(tmp_path):
+    src, out = tmp_path / "pair.py", tmp_path / "out.py"
+    src.write_text(SCALAR_PAIR)
+    assert main(["compile", str(src), "--shape", 'p=("", "")', "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "import numpy" not in text  # math code stays math code
+    (pa, pb), p0, g = runpy.run_path(str(out))["f_grad"]((0.5, 2.0), 3.0, 4.0)
+    assert (pa, pb) == pytest.approx((2.0 * math.cos(0.5), math.sin(0.5)), rel=1e-15)
+    assert (p0, g) == (4.0, 3.0)  # `p_0` and `grads` are not the tree's leaves
