@@ -329,3 +329,26 @@ def test_a_tuple_of_numbers_needs_no_numpy_and_names_do_not_collide(tmp_path):
     (pa, pb), p0, g = runpy.run_path(str(out))["f_grad"]((0.5, 2.0), 3.0, 4.0)
     assert (pa, pb) == pytest.approx((2.0 * math.cos(0.5), math.sin(0.5)), rel=1e-15)
     assert (p0, g) == (4.0, 3.0)  # `p_0` and `grads` are not the tree's leaves
+
+
+ANNOTATED = """import numpy as np
+
+
+def f(p: tuple[np.ndarray, float], x: np.ndarray, q: tuple[float, ...]):
+    w, b = p
+    return np.sum(np.tanh(w * x) + b) * q[0]
+"""
+
+
+def test_a_tuple_annotation_that_states_the_structure_needs_no_shape(tmp_path):
+    src, out = tmp_path / "annotated.py", tmp_path / "out.py"
+    src.write_text(ANNOTATED)
+    args = ["compile", str(src), "--wrt", "p", "-o", str(out)]
+    # `q: tuple[float, ...]` does not say its length: it is declared
+    assert main(args + ["--shape", 'q=("",)']) == 0
+    grad_p = runpy.run_path(str(out))["f_grad"]
+    rng = np.random.default_rng(6)
+    w, x, b = rng.standard_normal(3), rng.standard_normal(3), 0.4
+    w_bar, b_bar = grad_p((w, b), x, (1.5,))
+    np.testing.assert_allclose(w_bar, 1.5 * x * (1 - np.tanh(w * x) ** 2), rtol=1e-14)
+    assert b_bar == pytest.approx(1.5 * 3)

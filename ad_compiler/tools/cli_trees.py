@@ -128,6 +128,45 @@ class BareWord(str):
     a string for a parameter whose default is a string, else a typo."""
 
 
+def with_annotations(node: ast.FunctionDef, shape_of: dict) -> dict:
+    """``shape_of`` and, for the parameters it does not name, the trees their
+    annotations state fully: ``p: tuple[np.ndarray, float]`` (nested tuples of
+    ``ndarray``/``Array`` types, arrays of unknown shape, and ``float``/``int``).
+    A ``list`` or ``dict`` annotation does not say the length or the keys: it
+    needs ``--shape``."""
+    out = dict(shape_of)
+    for a in node.args.posonlyargs + node.args.args:
+        if a.arg in out or a.annotation is None:
+            continue
+        leaves: list = []
+        tdef = _annotated(a.annotation, leaves)
+        if tdef is not None and tdef != trees.LEAF:
+            out[a.arg] = TreeShape(tdef, tuple(leaves))
+    return out
+
+
+def _annotated(node: ast.expr, leaves: list):
+    """The treedef an annotation states (leaves' shapes appended), or None."""
+    if isinstance(node, ast.Subscript) and ast.unparse(node.value) in (
+        "tuple",
+        "Tuple",
+        "typing.Tuple",
+    ):
+        elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        items = [_annotated(e, leaves) for e in elts]
+        if not items or any(i is None for i in items):
+            return None  # tuple[float, ...] or an item it does not state
+        return ("tuple", tuple(items))
+    text = ast.unparse(node)
+    if "ndarray" in text or "Array" in text:
+        leaves.append(None)  # an array of unknown shape
+        return trees.LEAF
+    if text in ("float", "int"):
+        leaves.append(shapes.SCALAR)
+        return trees.LEAF
+    return None
+
+
 def static_text(value: str):
     """A ``--fix`` value that is not a number: ``None``, ``True``, ``False``, a
     quoted string (``kind='"tanh"'``), or else a :class:`BareWord`."""
