@@ -93,6 +93,14 @@ def mlp_problem(rng):
     return mlp, params, X, Y
 
 
+def mlp_module(tmp_path, *args):
+    """The module of the MLP's objective differentiated with respect to ``params``."""
+    mlp = str(PORTS / "mlp.py")
+    shape = () if "--shape" in args else ("--shape", *MLP_SHAPES)
+    command = [mlp, "--function", "objective", "--wrt", "params", *args, *shape]
+    return emitted(tmp_path, *command)
+
+
 def pairs(leaves):
     return [(leaves[0], leaves[1]), (leaves[2], leaves[3])]
 
@@ -101,16 +109,7 @@ def pairs(leaves):
 def test_mlp_objective_from_the_cli_matches_the_api_and_central_differences(tmp_path):
     rng = np.random.default_rng(1)
     mlp, params, X, Y = mlp_problem(rng)
-    ns = emitted(
-        tmp_path,
-        str(PORTS / "mlp.py"),
-        "--function",
-        "objective",
-        "--wrt",
-        "params",
-        "--shape",
-        *MLP_SHAPES,
-    )
+    ns = mlp_module(tmp_path)
     g = ns["objective_grad"](params, X, Y)  # reg: its default, kept in the signature
     api = grad(mlp["objective"])(params, X, Y)
     assert same_structure(g, params) and same_structure(g, api)
@@ -127,19 +126,7 @@ def test_mlp_objective_from_the_cli_matches_the_api_and_central_differences(tmp_
 def test_mlp_forward_mode_takes_the_tangent_as_a_tree(tmp_path):
     rng = np.random.default_rng(2)
     mlp, params, X, Y = mlp_problem(rng)
-    ns = emitted(
-        tmp_path,
-        str(PORTS / "mlp.py"),
-        "--function",
-        "objective",
-        "--wrt",
-        "params",
-        "--mode",
-        "forward",
-        "--shape",
-        *MLP_SHAPES,
-        "reg=",
-    )
+    ns = mlp_module(tmp_path, "--mode", "forward", "--shape", *MLP_SHAPES, "reg=")
     direction = [rng.standard_normal(x.shape) for x in flat(params)]
     value, tangent = ns["objective_jvp"](params, X, Y, 1e-3, pairs(direction))
     assert value == pytest.approx(mlp["objective"](params, X, Y), rel=1e-13)
