@@ -339,3 +339,16 @@ def test_a_tuple_annotation_that_states_the_structure_needs_no_shape(tmp_path):
     w_bar, b_bar = grad_p((w, b), x, (1.5,))
     np.testing.assert_allclose(w_bar, 1.5 * x * (1 - np.tanh(w * x) ** 2), rtol=1e-14)
     assert b_bar == pytest.approx(1.5 * 3)
+
+
+def test_wrt_order_is_the_order_of_the_results_and_of_the_tangents(tmp_path):
+    src, out = tmp_path / "pair.py", tmp_path / "out.py"
+    src.write_text(SCALAR_PAIR)
+    base = ["compile", str(src), "--shape", 'p=("", "")', "--wrt", "grads,p"]
+    assert main(base + ["-o", str(out)]) == 0
+    g_bar, (pa, pb) = runpy.run_path(str(out))["f_grad"]((0.5, 2.0), 3.0, 4.0)
+    assert (g_bar, pa, pb) == (3.0, 2.0 * math.cos(0.5), math.sin(0.5))
+    assert main(base + ["--mode", "forward", "-o", str(out)]) == 0
+    f_jvp = runpy.run_path(str(out))["f_jvp"]
+    assert f_jvp((0.5, 2.0), 3.0, 4.0, 1.0, (0.0, 0.0))[1] == 3.0
+    assert f_jvp((0.5, 2.0), 3.0, 4.0, 0.0, (0.0, 1.0))[1] == math.sin(0.5)

@@ -503,11 +503,13 @@ def signature(fn: Function) -> str:
     """``x1, x2=0.5``: the parameter list with defaults."""
     plain = len(fn.params) - len(fn.defaults)
     parts = [p.name for p in fn.params[:plain]]
-    parts += [f"{p.name}={_default(d)}" for p, d in zip(fn.params[plain:], fn.defaults)]
+    parts += [
+        f"{p.name}={default_source(d)}" for p, d in zip(fn.params[plain:], fn.defaults)
+    ]
     return ", ".join(parts)
 
 
-def _default(c: Const) -> str:
+def default_source(c: Const) -> str:
     """A default value as Python source that needs no import: ``1e999`` is
     ``float("inf")`` (its repr ``inf`` is a name, undefined in the module)."""
     v = c.value

@@ -31,6 +31,7 @@ from ad_compiler.driver import WHAT
 from ad_compiler.errors import UsageError
 from ad_compiler.frontend.lower_trees import is_static_default
 from ad_compiler.ir import shapes
+from ad_compiler.ir.nodes import default_source
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,8 @@ class Layout:
                 f"`{function}` has no parameter to differentiate named "
                 f"{', '.join(missing)} (its parameters: {', '.join(known)})"
             )
-        chosen = [p for p in self.params if p[2] and (not names or p[0] in names)]
+        by_name = {p[0]: p for p in self.params}
+        chosen = [by_name[w] for w in names] if names else self.params
         return tuple(leaves.index(leaf) for _, _, ls in chosen for leaf in ls)
 
     def declared(self, shape_of: dict) -> dict:
@@ -306,12 +308,9 @@ def wrapper_source(
             ]
     call_args = leaf_params + extra
     if kind == "jvp":  # the tangents come structured like their primals
-        wanted = set(leaf_params[i] for i in wrt)
         call_args = list(leaf_params)
         dots = iter(extra)
-        for n, t, ls in lay.params:
-            if not any(leaf in wanted for leaf in ls):
-                continue
+        for n, t, ls in _differentiated(lay, wrt):
             if t == trees.LEAF:  # a number or an array: its tangent as it is
                 head.append(next(dots))
                 call_args.append(head[-1])
@@ -353,26 +352,30 @@ def _defaults(lay: Layout, defaults: tuple):
     by_leaf = {leaf_params[first + i]: d for i, d in enumerate(defaults)}
     for n, t, ls in lay.params:
         if t == trees.LEAF and ls[0] in by_leaf:
-            yield n, repr(by_leaf[ls[0]].value)
+            yield n, default_source(by_leaf[ls[0]])
 
 
 def _rebuilt(lay: Layout, wrt: tuple, grads: str) -> str:
     """The gradients ``grads`` (one per leaf in ``wrt``; not a tuple if only
     one) rebuilt in the structure of their parameters: one tree, or a tuple of
     one per parameter differentiated."""
-    position = {leaf: j for j, leaf in enumerate(wrt)}
-    single = len(wrt) == 1
-    parts, start = [], 0
-    for _, t, ls in lay.params:
-        indices = range(start, start + len(ls))
-        start += len(ls)
-        if not ls or not all(i in position for i in indices):
-            continue
-        exprs = [grads if single else f"{grads}[{position[i]}]" for i in indices]
+    parts, j = [], 0
+    for _, t, ls in _differentiated(lay, wrt):
+        exprs = [
+            grads if len(wrt) == 1 else f"{grads}[{j + k}]" for k in range(len(ls))
+        ]
+        j += len(ls)
         parts.append(trees.rebuild_text(t, exprs))
-    if len(parts) == 1:
-        return parts[0]
-    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+    return parts[0] if len(parts) == 1 else "(" + ", ".join(parts) + ")"
+
+
+def _differentiated(lay: Layout, wrt: tuple) -> list:
+    """The parameters whose leaves ``wrt`` lists (IR indices), in its order:
+    the order of their derivatives (a parameter's leaves are consecutive)."""
+    leaves = [leaf for _, _, ls in lay.params for leaf in ls]
+    first = {leaves[i]: j for j, i in enumerate(wrt)}
+    chosen = [p for p in lay.params if p[2] and p[2][0] in first]
+    return sorted(chosen, key=lambda p: first[p[2][0]])
 
 
 def _free(name: str, taken: set) -> str:
