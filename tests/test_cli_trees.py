@@ -352,3 +352,23 @@ def test_wrt_order_is_the_order_of_the_results_and_of_the_tangents(tmp_path):
     f_jvp = runpy.run_path(str(out))["f_jvp"]
     assert f_jvp((0.5, 2.0), 3.0, 4.0, 1.0, (0.0, 0.0))[1] == 3.0
     assert f_jvp((0.5, 2.0), 3.0, 4.0, 0.0, (0.0, 1.0))[1] == math.sin(0.5)
+
+
+@pytest.mark.slow  # a subprocess over the whole file
+def test_keep_going_over_the_whole_mlp_file_emits_every_tree_function(tmp_path):
+    shape = [*MLP_SHAPES, "Z=n,10", "reg="]
+    proc = adc("compile", str(PORTS / "mlp.py"), "--keep-going", "--shape", *shape)
+    assert proc.returncode == 1  # init_params, accuracy ... are left out
+    assert "mlp.py:69:12: error: call to `np.load` is not supported" in proc.stderr
+    out = tmp_path / "mlp_grads.py"
+    out.write_text(proc.stdout)
+    ns = runpy.run_path(str(out))
+    rng = np.random.default_rng(7)
+    _, params, X, Y = mlp_problem(rng)
+    l2 = ns["l2_norm_grad"](params)  # one function of a tree: its gradient
+    assert same_structure(l2, params)
+    for g, p in zip(flat(l2), flat(params)):
+        np.testing.assert_allclose(g, 2 * p, rtol=1e-15)
+    y_bar = rng.standard_normal((6, 10))
+    cotangent, inputs_bar = ns["predict_vjp"](params, X, y_bar)
+    assert same_structure(cotangent, params) and inputs_bar.shape == X.shape

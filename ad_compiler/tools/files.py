@@ -283,9 +283,9 @@ def _lower_file(
     if not nodes:
         raise UsageError(f"{file} defines no top-level function to differentiate")
     out, failed = [], FileReport(file, module_functions(module))
-    given = {n.name: cli_trees.with_annotations(n, shape_of or {}) for n in nodes}
+    trees_of = {n.name: cli_trees.with_annotations(n, shape_of or {}) for n in nodes}
     specs = {
-        n.name: cli_trees.parameter_spec(n, given[n.name], fix or {}) for n in nodes
+        n.name: cli_trees.parameter_spec(n, trees_of[n.name], fix or {}) for n in nodes
     }
     for node in nodes:
         try:
@@ -293,7 +293,7 @@ def _lower_file(
             check_decorators(src, scope)
             fn = lower(src, scope, specs[node.name], collect=True)
             lay = cli_trees.layout(node, specs[node.name], fn)
-            declared = {**declared_shapes(node), **lay.declared(given[node.name])}
+            declared = {**declared_shapes(node), **lay.declared(trees_of[node.name])}
             if uses_arrays(fn) or any(s != shapes.SCALAR for s in declared.values()):
                 given = unknown_shapes(fn, declared)
                 made = shape_infer.infer(replace(fn, param_shapes=given))
