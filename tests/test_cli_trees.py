@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ad_compiler import grad
+from ad_compiler import grad, vjp
 from ad_compiler.tools.cli import main
 
 PORTS = Path(__file__).resolve().parent.parent / "samples" / "ports"
@@ -364,7 +364,7 @@ def test_keep_going_over_the_whole_mlp_file_emits_every_tree_function(tmp_path):
     out.write_text(proc.stdout)
     ns = runpy.run_path(str(out))
     rng = np.random.default_rng(7)
-    _, params, X, Y = mlp_problem(rng)
+    mlp, params, X, Y = mlp_problem(rng)
     l2 = ns["l2_norm_grad"](params)  # one function of a tree: its gradient
     assert same_structure(l2, params)
     for g, p in zip(flat(l2), flat(params)):
@@ -372,3 +372,6 @@ def test_keep_going_over_the_whole_mlp_file_emits_every_tree_function(tmp_path):
     y_bar = rng.standard_normal((6, 10))
     cotangent, inputs_bar = ns["predict_vjp"](params, X, y_bar)
     assert same_structure(cotangent, params) and inputs_bar.shape == X.shape
+    api = vjp(mlp["predict"], params, X)[1](y_bar)
+    for a, b in zip(flat((cotangent, inputs_bar)), flat(api)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
