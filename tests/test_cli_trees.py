@@ -231,7 +231,7 @@ def test_malformed_tree_declarations_are_usage_errors(spec, says, capsys):
 
 
 def test_modes_not_emitted_for_trees_are_refused_clearly(capsys):
-    for mode in ("hessian", "jacobian", "symbolic"):
+    for mode in ("hessian", "jacobian", "symbolic"):  # hvp is emitted
         args = ["compile", str(PORTS / "mlp.py"), "--function", "objective"]
         status = main(args + ["--mode", mode, "--shape", *MLP_SHAPES])
         err = capsys.readouterr().err
@@ -375,3 +375,20 @@ def test_keep_going_over_the_whole_mlp_file_emits_every_tree_function(tmp_path):
     api = vjp(mlp["predict"], params, X)[1](y_bar)
     for a, b in zip(flat((cotangent, inputs_bar)), flat(api)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.slow  # a subprocess
+def test_mlp_hvp_takes_the_direction_as_a_tree(tmp_path):
+    rng = np.random.default_rng(8)
+    mlp, params, X, Y = mlp_problem(rng)
+    ns = mlp_module(tmp_path, "--mode", "hvp", "--shape", *MLP_SHAPES, "reg=")
+    v = [rng.standard_normal(x.shape) for x in flat(params)]
+    hv = ns["objective_hvp"](params, X, Y, 1e-3, pairs(v))
+    assert same_structure(hv, params)
+    # H·v is the directional derivative of the gradient along v
+    g = grad(mlp["objective"])
+    eps = 1e-5
+    up = g(pairs([p + eps * d for p, d in zip(flat(params), v)]), X, Y)
+    down = g(pairs([p - eps * d for p, d in zip(flat(params), v)]), X, Y)
+    for h, a, b in zip(flat(hv), flat(up), flat(down)):
+        np.testing.assert_allclose(h, (a - b) / (2 * eps), rtol=1e-5, atol=1e-8)

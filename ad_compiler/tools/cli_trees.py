@@ -275,7 +275,7 @@ def layout(node: ast.FunctionDef, spec, fn) -> Layout:
 
 def check_mode(fn_name: str, tree: str, mode: str) -> None:
     """A usage error for the modes trees are not emitted in."""
-    if mode in ("hessian", "hvp", "jacobian", "symbolic"):
+    if mode in ("hessian", "jacobian", "symbolic"):
         raise UsageError(
             f"--mode {mode} of a function taking the parameter tree `{tree}` "
             f"({fn_name}) is not emitted by adc compile (--mode reverse and "
@@ -288,8 +288,10 @@ def wrapper_source(
     name: str, lay: Layout, kind: str, wrt: tuple, inner, defaults: tuple
 ) -> str:
     """The emitted wrapper ``<name>_<kind>`` with the user's parameters: reads
-    the leaves (and, for ``jvp``, the tangents' leaves), calls ``inner`` (the
-    leaves' derivative, an IR function) and builds the result.
+    the leaves (and, for ``jvp`` and ``hvp``, the direction's leaves: a tree
+    ``params_dot`` shaped like ``params``), calls ``inner`` (the leaves'
+    derivative, an IR function) and builds the result (for ``grad``, ``vjp``
+    and ``hvp``: one tree per parameter differentiated, in ``wrt``'s order).
 
     ``defaults``: the numeric defaults of the last IR parameters (``grad``)."""
     leaf_params = [leaf for _, _, ls in lay.params for leaf in ls]
@@ -307,7 +309,7 @@ def wrapper_source(
                 f"    {leaf} = {path}" for leaf, path in zip(ls, trees.paths(n, t))
             ]
     call_args = leaf_params + extra
-    if kind == "jvp":  # the tangents come structured like their primals
+    if kind in ("jvp", "hvp"):  # directions come structured like the primals
         call_args = list(leaf_params)
         dots = iter(extra)
         for n, t, ls in _differentiated(lay, wrt):
@@ -339,6 +341,10 @@ def wrapper_source(
         f"{inner.name}"
     )
     text += "." if kind == "jvp" else " and builds the result in the same structure."
+    if kind == "hvp":
+        text = text.replace(
+            "reads the leaves of", "reads the leaves (and the direction's) of"
+        )
     body = textwrap.fill(text, 80, initial_indent="    ", subsequent_indent="    ")
     doc = f'    """{body.strip()}\n    """'
     return f"def {name}_{kind}({', '.join(head)}):\n{doc}\n" + "\n".join(lines) + "\n"
