@@ -230,13 +230,12 @@ def test_malformed_tree_declarations_are_usage_errors(spec, says, capsys):
     assert says in err and "leaves are DIMS strings" in err
 
 
-def test_modes_not_emitted_for_trees_are_refused_clearly(capsys):
-    for mode in ("hessian", "jacobian", "symbolic"):  # hvp is emitted
-        args = ["compile", str(PORTS / "mlp.py"), "--function", "objective"]
-        status = main(args + ["--mode", mode, "--shape", *MLP_SHAPES])
-        err = capsys.readouterr().err
-        assert status == 2
-        assert f"--mode {mode} of a function taking the parameter tree `params`" in err
+def test_symbolic_mode_and_a_tree_with_a_value_are_refused_clearly(capsys):
+    args = ["compile", str(PORTS / "mlp.py"), "--function", "objective"]
+    status = main(args + ["--mode", "symbolic", "--shape", *MLP_SHAPES])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "--mode symbolic of a function taking the parameter tree `params`" in err
     status = main(args + ["--fix", "params=1", "--shape", *MLP_SHAPES])
     assert status == 2
     assert "given both a tree (--shape) and a value" in capsys.readouterr().err
@@ -392,3 +391,64 @@ def test_mlp_hvp_takes_the_direction_as_a_tree(tmp_path):
     down = g(pairs([p - eps * d for p, d in zip(flat(params), v)]), X, Y)
     for h, a, b in zip(flat(hv), flat(up), flat(down)):
         np.testing.assert_allclose(h, (a - b) / (2 * eps), rtol=1e-5, atol=1e-8)
+
+
+MATRICES = """import numpy as np
+
+
+def model(p, x):
+    return np.sum(np.sin(p["w"] * x)) + p["b"] ** 2, np.sum(p["w"] * p["w"])
+
+
+def energy(p, x):
+    return np.sum(np.tanh(p["w"] * x) * p["v"]) + p["b"] ** 2 * np.sum(x)
+
+
+def single(q, x):
+    (w,) = q
+    return np.sum(np.tanh(w * x) ** 2)
+"""
+
+
+def matrix_module(tmp_path, function, mode, *shape):
+    src, out = tmp_path / "matrices.py", tmp_path / f"{function}_{mode}.py"
+    src.write_text(MATRICES)
+    args = ["compile", str(src), "--function", function, "--mode", mode]
+    assert (
+        main(
+            args
+            + ["--wrt", "p" if function != "single" else "q"]
+            + ["--shape", *shape, "x=n", "-o", str(out)]
+        )
+        == 0
+    )
+    return runpy.run_path(str(src)), runpy.run_path(str(out))
+
+
+def assert_same_tree(a, b):
+    assert same_structure(a, b)
+    for x, y in zip(flat(a), flat(b)):
+        assert np.shape(x) == np.shape(y)
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.slow  # three compilations in vector mode
+def test_hessian_and_jacobian_of_trees_are_arranged_as_the_api_arranges_them(tmp_path):
+    from ad_compiler import hessian, jacobian
+
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(3)
+    p = {"w": rng.standard_normal(3), "v": rng.standard_normal(3), "b": 0.3}
+    src, ns = matrix_module(
+        tmp_path, "energy", "hessian", 'p={"w": "n", "v": "n", "b": ""}'
+    )
+    H = ns["energy_hessian"](p, x)
+    assert np.shape(H["w"]["v"]) == (3, 3) and np.shape(H["b"]["w"]) == (3,)
+    assert_same_tree(H, hessian(src["energy"])(p, x))
+    q = {"w": p["w"], "b": 0.3}
+    src, ns = matrix_module(tmp_path, "model", "jacobian", 'p={"w": "n", "b": ""}')
+    assert_same_tree(ns["model_jacobian"](q, x), jacobian(src["model"])(q, x))
+    src, ns = matrix_module(tmp_path, "single", "hessian", 'q=("n",)')
+    H = ns["single_hessian"]((p["w"],), x)
+    assert np.shape(H[0][0]) == (3, 3)  # one leaf: ((block,),)
+    assert_same_tree(H, hessian(src["single"])((p["w"],), x))

@@ -31,7 +31,7 @@ from ad_compiler.driver import WHAT
 from ad_compiler.errors import UsageError
 from ad_compiler.frontend.lower_trees import is_static_default
 from ad_compiler.ir import shapes
-from ad_compiler.ir.nodes import default_source
+from ad_compiler.ir.nodes import default_source, render_tree
 
 
 @dataclass(frozen=True)
@@ -274,14 +274,24 @@ def layout(node: ast.FunctionDef, spec, fn) -> Layout:
 
 
 def check_mode(fn_name: str, tree: str, mode: str) -> None:
-    """A usage error for the modes trees are not emitted in."""
-    if mode in ("hessian", "jacobian", "symbolic"):
+    """A usage error for the mode trees are not emitted in (symbolic: SymPy
+    writes a gradient of numbers)."""
+    if mode == "symbolic":
         raise UsageError(
-            f"--mode {mode} of a function taking the parameter tree `{tree}` "
-            f"({fn_name}) is not emitted by adc compile (--mode reverse and "
-            "forward are); use the API (hessian(f)(params, ...), jacobian ...), "
-            "or pass each array as a parameter of its own"
+            f"--mode symbolic of a function taking the parameter tree `{tree}` "
+            f"({fn_name}) is not supported: SymPy's gradient is written for "
+            "numbers; use the default --mode reverse, or pass each number as a "
+            "parameter of its own"
         )
+
+
+def tree_wrapper(lay: Layout, mode: str, kind: str, wrt: tuple, fn, d) -> str:
+    """The emitted function with the user's name and parameters, for the leaf
+    function ``fn`` (named ``<name>_leaves``) and its derivative ``d``."""
+    name = fn.name.removesuffix("_leaves")
+    if mode in ("hessian", "jacobian"):
+        return matrix_source(name, lay, mode, wrt, fn)
+    return wrapper_source(name, lay, kind, wrt, d, d.defaults)
 
 
 def wrapper_source(
@@ -296,18 +306,9 @@ def wrapper_source(
     ``defaults``: the numeric defaults of the last IR parameters (``grad``)."""
     leaf_params = [leaf for _, _, ls in lay.params for leaf in ls]
     extra = [p.name for p in inner.params[len(leaf_params) :]]
-    taken = {n for n, _, _ in lay.params} | set(leaf_params) | set(extra)
-    taken |= {inner.name, name}
+    taken = {inner.name, name} | set(extra)
+    head, lines = _reading_leaves(lay, defaults, taken)
     grads = _free("grads", taken)
-    signature = [n for n, t, _ in lay.params if t[0] != "static"]
-    shown = {n: printed for n, printed in _defaults(lay, defaults)}
-    head = [f"{n}={shown[n]}" if n in shown else n for n in signature]
-    lines = []
-    for n, t, ls in lay.params:
-        if t != trees.LEAF and t[0] != "static":
-            lines += [
-                f"    {leaf} = {path}" for leaf, path in zip(ls, trees.paths(n, t))
-            ]
     call_args = leaf_params + extra
     if kind in ("jvp", "hvp"):  # directions come structured like the primals
         call_args = list(leaf_params)
@@ -348,6 +349,72 @@ def wrapper_source(
     body = textwrap.fill(text, 80, initial_indent="    ", subsequent_indent="    ")
     doc = f'    """{body.strip()}\n    """'
     return f"def {name}_{kind}({', '.join(head)}):\n{doc}\n" + "\n".join(lines) + "\n"
+
+
+def matrix_source(name: str, lay: Layout, which: str, wrt: tuple, fn) -> str:
+    """The emitted ``<name>_hessian`` or ``<name>_jacobian``: reads the leaves,
+    calls ``fn``'s (the leaf function's) and arranges its blocks as the API
+    (and JAX) does: the Hessian as the input's structure of the input's
+    structure, the Jacobian as the output's structure of the input's; the
+    input is the one parameter differentiated, or the tuple of several."""
+    inner = f"{fn.name}_{which}"
+    leaf_params = [leaf for _, _, ls in lay.params for leaf in ls]
+    taken = {inner, name}
+    head, lines = _reading_leaves(lay, fn.defaults, taken)
+    blocks = _free("blocks", taken)
+    lines.append(f"    {blocks} = {inner}({', '.join(leaf_params)})")
+    chosen = _differentiated(lay, wrt)
+    inputs = (
+        chosen[0][1] if len(chosen) == 1 else ("tuple", tuple(t for _, t, _ in chosen))
+    )
+    k, outputs = len(wrt), len(fn.results)
+    # the array code's matrices give one block, not [[block]], for one leaf
+    one = fn.param_shapes and k == 1 and (which == "hessian" or outputs == 1)
+
+    def block(o: int, i: int) -> str:
+        return blocks if one else f"{blocks}[{o}][{i}]"
+
+    rows = [
+        trees.rebuild_text(inputs, [block(o, i) for i in range(k)])
+        for o in range(k if which == "hessian" else outputs)
+    ]
+    if which == "hessian":
+        result = trees.rebuild_text(inputs, rows)
+        what = (
+            f"Hessian of {name}: the blocks of {inner} arranged as the parameters' "
+            "structure of their structure (JAX's layout: block [i][j] is the "
+            "second derivative in x_i and x_j, of shape x_i.shape + x_j.shape)"
+        )
+    else:
+        result = render_tree(fn.tree, rows)
+        what = (
+            f"Jacobian of {name}: per output, the blocks of {inner} arranged as "
+            "the parameters' structure (JAX's layout: block [o][i] has the shape "
+            "output_o.shape + x_i.shape)"
+        )
+    lines.append(f"    return {result}")
+    body = textwrap.fill(
+        what + ".", 80, initial_indent="    ", subsequent_indent="    "
+    )
+    doc = f'    """{body.strip()}\n    """'
+    return f"def {name}_{which}({', '.join(head)}):\n{doc}\n" + "\n".join(lines) + "\n"
+
+
+def _reading_leaves(lay: Layout, defaults: tuple, taken: set):
+    """A wrapper's parameters (the user's, but the statics; numeric defaults
+    kept) and its lines reading the trees' leaves into the leaves' names;
+    ``taken`` gets every name they bind."""
+    leaf_params = [leaf for _, _, ls in lay.params for leaf in ls]
+    taken |= {n for n, _, _ in lay.params} | set(leaf_params)
+    signature = [n for n, t, _ in lay.params if t[0] != "static"]
+    shown = {n: printed for n, printed in _defaults(lay, defaults)}
+    head = [f"{n}={shown[n]}" if n in shown else n for n in signature]
+    lines = []
+    for n, t, ls in lay.params:
+        if t != trees.LEAF and t[0] != "static":
+            paths = trees.paths(n, t)
+            lines += [f"    {leaf} = {path}" for leaf, path in zip(ls, paths)]
+    return head, lines
 
 
 def _defaults(lay: Layout, defaults: tuple):

@@ -120,11 +120,6 @@ def compile_file(
         d = replace(d, doc=describe(fn, kind, idx, f"{file}:{fn.loc.line}"))
         derivatives += [d] + helper_irs(fn, kind)
         primals.append(fn)
-        if lay is not None:
-            name = fn.name.removesuffix("_leaves")
-            wrappers.append(
-                cli_trees.wrapper_source(name, lay, kind, idx, d, d.defaults)
-            )
         if mode in ("hessian", "jacobian"):
             # the wrapper's text reads these globals: no parameter may hide one
             fn = rename_params(fn, WRAPPER_GLOBALS | {d.name})
@@ -133,6 +128,8 @@ def compile_file(
         elif mode == "jacobian":
             chosen = "reverse" if kind == "vjp" else "forward"
             wrappers.append(jacobian_source(fn, idx, d.name, chosen))
+        if lay is not None:  # the user's function, taking the trees
+            wrappers.append(cli_trees.tree_wrapper(lay, mode, kind, idx, fn, d))
     if ir_only:
         return _kept(report, "\n".join(traces) if traces else None)
     if any("_directions(" in w for w in wrappers):
