@@ -13,11 +13,14 @@ parameter to a static (non-numeric) value the same way.
 
 The emitted module then holds the leaves' derivative (``objective_leaves_grad``)
 and a wrapper with the user's signature (``objective_grad(params, inputs, ...)``)
-that reads the leaves out of its arguments, calls it and, for a gradient or a
-VJP, builds each gradient in its argument's structure.  Guarantee: the wrapper
-returns what the API's ``grad``/``vjp``/``jvp`` would return for arguments of
-the declared structure (a gradient of ``[(W, b)]`` is ``[(dW, db)]``); the
-leaves' derivative is emitted by the same pipeline as any other.
+that reads the leaves out of its arguments (and out of a direction
+``params_dot`` for ``jvp``/``hvp``), calls it and builds the result in the
+arguments' structure.  Guarantee: the wrapper returns what the API's
+``grad``/``vjp``/``jvp``/``hessian``/``jacobian`` return for arguments of the
+declared structure, laid out as JAX lays them out (a gradient of ``[(W, b)]``
+is ``[(dW, db)]``; a Hessian is the input's structure of the input's
+structure); the leaves' derivative is emitted by the same pipeline as any
+other.  Only ``--mode symbolic`` is refused for trees.
 """
 
 from __future__ import annotations
