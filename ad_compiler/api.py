@@ -130,7 +130,9 @@ def vjp(f, *primals):
         return tree_vjp(f, primals)
     argnums, filled = _all_argnums(f, primals)
     compiled = compile_derivative(f, "vjp", argnums, any_array(primals))
-    if isinstance(compiled, ArrayDerivative):
+    if isinstance(compiled, ArrayDerivative) and compiled.live:
+        compiled._last = compiled.specialize(*filled)  # it passes the scope arrays
+    elif isinstance(compiled, ArrayDerivative):
         compiled = compiled.specialize(*filled)
     return f(*primals), Pullback(compiled, filled)
 

@@ -30,11 +30,27 @@ from ad_compiler.driver import (
 )
 from ad_compiler.errors import CompileError, UsageError
 from ad_compiler.frontend.lower_trees import TreeNeeded
-from ad_compiler.frontend.scope import RuntimeScope, recording_reads
-from ad_compiler.frontend.source import from_function
-from ad_compiler.guard import COMPILE_LOCK, current, guarded, is_current, unique
+from ad_compiler.frontend.methods import source_and_scope
+from ad_compiler.frontend.scope import recording_reads
+from ad_compiler.guard import (
+    COMPILE_LOCK,
+    current,
+    current_value,
+    guarded,
+    is_current,
+    live_call_code,
+    unbound_names,
+    unique,
+)
 from ad_compiler.ir import shape_infer, shapes
-from ad_compiler.ir.nodes import Function, Var, iter_eqns, shift_tree, tree_leaves
+from ad_compiler.ir.nodes import (
+    Function,
+    Var,
+    iter_eqns,
+    positional,
+    shift_tree,
+    tree_leaves,
+)
 from ad_compiler.trees import is_plain
 
 # ad_compiler.ad.jacobians builds on this module.  The one derivative of it this
@@ -69,12 +85,12 @@ def register_tree_derivative(make, static_defaults) -> None:
 
 def trace(f) -> Function:
     """The evaluation-trace IR of a Python function."""
-    return lower(from_function(f), RuntimeScope(f))
+    return lower(*source_and_scope(f))
 
 
 def wrt_of(fn: Function, argnums) -> tuple[tuple[int, ...], object]:
     """Normalise argnums into parameter indices and the shape of the result."""
-    return wrt_of_arity(fn.name, len(fn.params), argnums)
+    return wrt_of_arity(fn.name, len(positional(fn)), argnums)
 
 
 def wrt_of_arity(name: str, n: int, argnums) -> tuple[tuple[int, ...], object]:
@@ -109,6 +125,9 @@ def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
     if isinstance(argnums, list):
         argnums = tuple(argnums)
     key = (f, _code_identity(f), kind, argnums, arrays)
+    if not _hashable(f):  # a method of an object with __eq__ but no __hash__
+        with COMPILE_LOCK:
+            return _fresh_derivative(f, kind, argnums, arrays)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
@@ -119,6 +138,14 @@ def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
             if not isinstance(f, (Pullback, BoundPrimals)):  # (they hold primals)
                 _CACHE[key] = cached
     return cached
+
+
+def _hashable(f) -> bool:
+    try:
+        hash(f)
+    except TypeError:
+        return False
+    return True
 
 
 def _code_identity(f) -> tuple:
@@ -164,7 +191,7 @@ def _compile_derivative(f, kind: str, argnums, arrays: bool):
         # not cached: a pullback holds its primals, and each vjp call makes one
         return BoundPrimals(inner, f.primals)
     if isinstance(f, ArrayDerivative):  # closure for array code, per shape pattern
-        wrt, wrt_tree = wrt_of_arity(f.__name__, f.n, argnums)
+        wrt, wrt_tree = wrt_of_arity(f.__name__, _arity(f), argnums)
         return ArrayDerivative(f.fn, f.src, kind, wrt, wrt_tree, base=f)
     if hasattr(f, "variant"):  # a jacobian or hessian: forward mode through it
         return f.derivative(kind, argnums)
@@ -177,14 +204,14 @@ def _compile_derivative(f, kind: str, argnums, arrays: bool):
     else:
         if _static_defaults(f):  # kind="tanh": compiled per value, per call
             return _tree_derivative(f, kind, argnums)
-        src = from_function(f)
+        src, scope = source_and_scope(f)  # (a bound method: without `self`)
         try:
-            fn = lower(src, RuntimeScope(f))
+            fn = lower(src, scope)
         except TreeNeeded as e:  # a parameter is a tree: compiled per call
             return _tree_derivative(f, kind, argnums, e)
     wrt, wrt_tree = wrt_of(fn, argnums)
     declared = declared_shapes(src.node)
-    if arrays or uses_arrays(fn) or any(s is None for s in declared.values()):
+    if arrays or fn.scope_sources or uses_arrays(fn) or None in declared.values():
         compiled = ArrayDerivative(fn, src, kind, wrt, wrt_tree)
         compiled.user_function = (f, argnums)  # called with trees: see _new_sizes
     else:
@@ -236,7 +263,10 @@ class ArrayDerivative:
         # base: the ArrayDerivative this one differentiates (closure), whose
         # emitted code for each shape pattern is differentiated from its IR
         self.base = base
-        self.n = len(fn.params) if base is None else _arity(base)
+        self.n = len(positional(fn)) if base is None else _arity(base)
+        # (param name, where, key): the arrays read from the user's scope, passed
+        # by keyword on every call as bound then (frontend/scope_data.py)
+        self.live = fn.scope_sources if base is None else base.live
         self.primal_ir = fn
         self._by_sizes: dict = {}  # exact argument shapes -> compiled (the fast path)
         self._by_signature: dict = {}
@@ -246,7 +276,7 @@ class ArrayDerivative:
             target.__name__ = target.__qualname__ = f"{base.__name__}_{kind}"
             target.__doc__ = f"{WHAT[kind]} of {base.__name__}, from its IR."
         functools.update_wrapper(self, target)
-        self.__class__ = _with_fast_call(self.n)
+        self.__class__ = _with_fast_call(self.n, False, _live_kinds(self.live))
 
     def compiled_for(self, signature):
         compiled = self._by_signature.get(signature)
@@ -276,7 +306,8 @@ class ArrayDerivative:
     def _derivative_of_base(self, signature):
         compiled = self._by_signature.get(signature)
         if compiled is None:
-            inner = self.base.compiled_for(signature[: self.base.n])
+            own = signature[: self.n]  # then the scope arrays' shapes
+            inner = self.base.compiled_for(own[: self.base.n] + signature[self.n :])
             fn = inner.ir
             if _closure_check(fn, self.kind) and self.kind in (
                 "grad",
@@ -297,7 +328,7 @@ class ArrayDerivative:
         deps = unique(deps)
         if deps:
             self._deps, self._build = deps, build
-            self.__class__ = _with_fast_call(self.n, True)
+            self.__class__ = _with_fast_call(self.n, True, _live_kinds(self.live))
 
     @property
     def __adc_deps__(self) -> tuple:
@@ -323,34 +354,56 @@ class ArrayDerivative:
                 )
             self.fn = self.primal_ir = new.fn
             self.src, self._by_sizes, self._by_signature = new.src, {}, {}
+            self.live = new.live
+            self.__class__ = _with_fast_call(self.n, True, _live_kinds(self.live))
             self._last = None
             self._deps = tuple((w, n, current(w, n)) for w, n, _ in unique(deps))
 
     def specialize(self, *primals):
         """The emitted function for arguments shaped like ``primals``."""
+        return self.compiled_for(self._signature(primals, self.live_values()))
+
+    def _signature(self, primals, live) -> tuple:
         signature = shapes.signature(primals)
         signature += (shapes.SCALAR,) * (self.n - len(signature))  # defaults
-        return self.compiled_for(signature)
+        return signature + shapes.signature(live)
+
+    def live_values(self) -> tuple:
+        """The scope arrays as bound now (what the next call passes)."""
+        try:
+            return tuple(current_value(w, k) for _, w, k in self.live)
+        except (KeyError, ValueError):
+            self._unbound()
+
+    def _unbound(self):
+        names = unbound_names(self.live)
+        raise UsageError(
+            f"`{self.__name__}` reads `{names[0] if names else '?'}` from the "
+            "scope of the function it differentiates, but that name is no longer "
+            "bound; bind it again (or differentiate the function again)"
+        )
 
     def __call__(self, *args):  # replaced by _with_fast_call's, which does the same
+        live = self.live_values()
         try:
-            compiled = self._by_sizes[self._sizes(args)]
+            compiled = self._by_sizes[self._sizes(args, live)]
         except (KeyError, IndexError):
-            compiled = self._new_sizes(args)
+            compiled = self._new_sizes(args, live)
         self._last = compiled
-        return compiled(*args)
+        return compiled(*args, **{p: v for (p, _, _), v in zip(self.live, live)})
 
-    def _sizes(self, args) -> tuple:
-        return tuple(getattr(args[i], "shape", type(args[i])) for i in range(self.n))
+    def _sizes(self, args, live=()) -> tuple:
+        own = tuple(getattr(args[i], "shape", type(args[i])) for i in range(self.n))
+        return own + tuple(getattr(v, "shape", None) for v in live)
 
-    def _new_sizes(self, args):
+    def _new_sizes(self, args, live=()):
         """The compiled function for arguments of shapes not seen before."""
         routed = self._tree_route(args)
         if routed is not None:  # a tuple, list, dict or static argument
             return routed
-        compiled = self.specialize(*args[: self.n])
+        compiled = self.compiled_for(self._signature(args[: self.n], live))
         if len(args) >= self.n and len(self._by_sizes) < 64:
-            self._by_sizes[self._sizes(args)] = compiled
+            self._by_sizes[self._sizes(args, live)] = compiled
         return compiled
 
     user_function = None  # (f, argnums) of a grad or value_and_grad of f
@@ -378,7 +431,8 @@ class ArrayDerivative:
         if self._last is not None:
             return self._last
         unknown = unknown_shapes(self.fn, declared_shapes(self.src.node))
-        unknown += (None,) * (self.n - len(unknown))  # a derivative's own parameters
+        user = len(positional(self.fn))  # then a derivative's own, then scope arrays
+        unknown = unknown[:user] + (None,) * (self.n - user) + unknown[user:]
         try:
             return self.compiled_for(unknown)
         except CompileError as e:
@@ -397,10 +451,16 @@ class ArrayDerivative:
         return self._current().ir
 
 
+def _live_kinds(live) -> tuple:
+    """What the fast call of a derivative reading ``live`` is written for."""
+    return tuple((p, isinstance(w, types.CellType), k) for p, w, k in live)
+
+
 @functools.lru_cache(maxsize=None)
-def _with_fast_call(n: int, watched: bool = False) -> type:
+def _with_fast_call(n: int, watched: bool = False, live: tuple = ()) -> type:
     """ArrayDerivative with ``__call__`` written out for ``n`` parameters
-    (``watched``: first checking the globals and closure values it read).
+    (``watched``: first checking the globals and closure values it read;
+    ``live``: then fetching the scope arrays, see :func:`_live_kinds`).
 
     The dispatch runs on every call, so it is spelled without a loop: the key
     is the tuple of the arguments' exact shapes, a dict hit in well under a
@@ -409,14 +469,18 @@ def _with_fast_call(n: int, watched: bool = False) -> type:
     # (the type of a value without a shape: a tuple argument never takes the
     # compilation of a number's)
     key = "".join(f"getattr(args[{i}], 'shape', type(args[{i}])), " for i in range(n))
+    fetch, shape_key, kwargs = live_call_code(live)
     check = "    if not is_current(self._deps):\n        self._reload()\n"
     text = (
-        "def __call__(self, *args):\n" + (check if watched else "") + "    try:\n"
-        f"        compiled = self._by_sizes[({key})]\n"
+        "def __call__(self, *args):\n"
+        + (check if watched else "")
+        + fetch
+        + "    try:\n"
+        f"        compiled = self._by_sizes[({key}{shape_key})]\n"
         "    except (KeyError, IndexError):\n"
-        "        compiled = self._new_sizes(args)\n"
+        f"        compiled = self._new_sizes(args{', live' if live else ''})\n"
         "    self._last = compiled\n"
-        "    return compiled(*args)\n"
+        f"    return compiled(*args{kwargs})\n"
     )
     namespace: dict = {"is_current": is_current}
     exec(text, namespace)
@@ -438,7 +502,7 @@ def _interface(d: ArrayDerivative) -> Function:
     """The parameters and results of ``d``'s emitted code, as an IR function
     without a body (what a Jacobian of it needs to know before any call)."""
     fn = d.fn if d.base is None else _interface(d.base)
-    params = tuple(fn.params)
+    params = positional(fn)  # the scope arrays are passed by the object itself
     base = d.kind.removesuffix("_vector")
     if base in ("jvp", "hvp"):
         params += tuple(Var(f"{fn.params[i].name}_dot") for i in d.wrt)
@@ -467,7 +531,7 @@ def fn_wrapper_target(fn: Function, kind: str):
 
 def trace_cached(f) -> Function:
     """:func:`trace`, cached per function and the code it runs now."""
-    return _trace_of(f, _code_identity(f))
+    return _trace_of(f, _code_identity(f)) if _hashable(f) else trace(f)
 
 
 @functools.lru_cache(maxsize=None)
@@ -544,4 +608,7 @@ def signature_ir(f) -> Function:
     if hasattr(f, "interface"):  # a pullback, its derivatives, a jacobian ...
         return f.interface()
     ir = getattr(f, "ir", None)  # a derivative emitted here: its own IR
-    return ir if isinstance(ir, Function) else trace_cached(f)
+    ir = ir if isinstance(ir, Function) else trace_cached(f)
+    if ir.keyword_only:  # scope arrays: passed by the derivative object itself
+        ir = replace(ir, params=positional(ir), keyword_only=())
+    return ir

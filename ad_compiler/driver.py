@@ -39,7 +39,14 @@ from ad_compiler.escape import printable
 from ad_compiler.frontend.lower import lower_function
 from ad_compiler.frontend.source import FunctionSource, source_lines
 from ad_compiler.ir import shape_infer, shapes
-from ad_compiler.ir.nodes import Const, Function, iter_eqns, tree_leaves
+from ad_compiler.ir.nodes import (
+    Const,
+    Function,
+    ir_indices,
+    iter_eqns,
+    positional,
+    tree_leaves,
+)
 from ad_compiler.ir.passes import Pass, run_passes, show
 from ad_compiler.opt.optimize import optimize
 from ad_compiler.opt.shaping import (
@@ -101,7 +108,8 @@ def no_gc():
 def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
     """The loaded derivative ``kind`` of ``fn`` (lowered from ``src``) with
     respect to the parameters ``wrt``, with ``.source``, ``.ir``, ``.primal_ir``
-    and ``.src``."""
+    and ``.src``.  ``wrt`` counts the parameters a call passes by position."""
+    wrt = ir_indices(fn, wrt)
     try:
         d = derivative_ir(fn, kind, wrt, wrt_tree)
     except CompileError as e:  # (raised while differentiating: show the line)
@@ -398,13 +406,15 @@ def _what(f: Function) -> str:
 def describe(fn: Function, kind: str, wrt: tuple[int, ...], origin: str) -> str:
     """The docstring of an emitted derivative."""
     names = ", ".join(fn.params[i].name for i in wrt)
-    params = ", ".join(p.name for p in fn.params)
+    params = ", ".join(p.name for p in positional(fn))
+    scope = ", ".join(n for n, _ in fn.keyword_only)
+    read = f"; {scope} read from its scope (keyword-only)" if scope else ""
     fixed = ""
     if fn.statics:  # static arguments: this code is for these values only
         shown = ", ".join(f"{n}={printable(repr(v))}" for n, v in fn.statics)
         fixed = f"Compiled for the static arguments {shown} only.\n\n"
     return (
-        f"{WHAT[kind]} of {fn.name}({params}) with respect to {names}.\n\n"
+        f"{WHAT[kind]} of {fn.name}({params}) with respect to {names}{read}.\n\n"
         + fixed
         + f"Emitted by ad_compiler {__version__} from {printable(origin)}; "
         "regenerate rather than edit."

@@ -41,6 +41,45 @@ def current(where, name: str):
     return where.get(name, _MISSING)
 
 
+def current_value(where, key: str):
+    """``where[key]``, or the contents of the cell ``where``; KeyError or
+    ValueError when unbound (a scope array read live, see
+    :mod:`ad_compiler.frontend.scope_data`)."""
+    if isinstance(where, types.CellType):
+        return where.cell_contents
+    return where[key]
+
+
+def unbound_names(live) -> list[str]:
+    """The names of ``(param, where, key)`` scope arrays no longer bound."""
+    return [k for _, w, k in live if current(w, k) is _MISSING]
+
+
+def live_call_code(live: tuple) -> tuple[str, str, str]:
+    """The parts of a derivative's fast call that pass its scope arrays:
+    statements fetching them into ``live`` (from ``self.live``), the items
+    they add to the shape key, and the keyword arguments passing them.
+    ``live`` holds ``(param, is a cell, key)``; names and keys are Python
+    identifiers (checked), so they are spelled as such in the text."""
+    if not live:
+        return "", "", ""
+    fetches, shapes, kwargs = [], [], []
+    for i, (param, cell, key) in enumerate(live):
+        if not (param.isidentifier() and key.isidentifier()):
+            raise ValueError(f"not an identifier: {param!r}, {key!r}")
+        fetches.append(f"L[{i}][1].cell_contents" if cell else f"L[{i}][1][{key!r}]")
+        shapes.append(f"getattr(live[{i}], 'shape', None), ")
+        kwargs.append(f", {param}=live[{i}]")
+    fetch = (
+        "    L = self.live\n"
+        "    try:\n"
+        f"        live = ({', '.join(fetches)},)\n"
+        "    except (KeyError, ValueError):  # unbound since\n"
+        "        self._unbound()\n"
+    )
+    return fetch, "".join(shapes), "".join(kwargs)
+
+
 def unique(reads) -> tuple:
     """``(where, name, value)`` reads with one entry per name and place."""
     seen, out = set(), []

@@ -43,9 +43,9 @@ from ad_compiler.callables import (
 from ad_compiler.driver import WHAT, lower
 from ad_compiler.errors import UsageError
 from ad_compiler.frontend.lower_trees import TreeNeeded
-from ad_compiler.frontend.scope import RuntimeScope, recording_reads
-from ad_compiler.frontend.source import from_function
-from ad_compiler.guard import COMPILE_LOCK, is_current, unique
+from ad_compiler.frontend.methods import source_and_scope
+from ad_compiler.frontend.scope import recording_reads
+from ad_compiler.guard import COMPILE_LOCK, current_value, is_current, unique
 from ad_compiler.ir import shapes
 
 _LEAF_FUNCTIONS: dict = {}
@@ -104,9 +104,9 @@ class LeafFunction:
         self.__name__ = self.__qualname__ = self.ir.name
 
     def _lower(self) -> None:
-        src = from_function(self.f)
+        src, scope = source_and_scope(self.f)  # (a bound method: without `self`)
         with recording_reads() as reads:
-            fn = lower(src, RuntimeScope(self.f), self.tdefs)
+            fn = lower(src, scope, self.tdefs)
         self.src, self.__adc_deps__ = src, unique(reads)
         self.ir = fn.__class__(**{**_fields(fn), "name": f"{fn.name}_leaves"})
 
@@ -199,7 +199,10 @@ class TreeDerivative:
 
     def __call__(self, *args, **kwargs):
         full = self.bind(args, kwargs)
-        return self.for_arguments(full)(*full)
+        compiled = self.for_arguments(full)
+        if compiled.live:  # arrays it reads from the function's scope, as bound now
+            return compiled(*full, **_live_arguments(compiled.live, self.__name__))
+        return compiled(*full)
 
     def bind(self, args, kwargs=None) -> tuple:
         """Every argument of a call, the defaults filled in."""
@@ -243,12 +246,13 @@ class TreeDerivative:
     def _compile(self, tdefs, leaves):
         from_leaves = leaf_function(self.f, tdefs)
         wrt = from_leaves.leaf_argnums(self.argnums, len(tdefs))
-        inner = _compile(from_leaves, self.kind, wrt, shapes_of=leaves)
+        inner, live = _compile(from_leaves, self.kind, wrt, shapes_of=leaves)
         text = format_source(
             inner.source + "\n\n" + wrapper_source(self, from_leaves, inner.__name__)
         )
         compiled = load(text, self.__name__, f"{self.kind} of {self.f.__name__}")
         compiled.source, compiled.ir, compiled.leaves = text, inner.ir, from_leaves
+        compiled.live = live
         return compiled
 
     def _current(self):
@@ -282,11 +286,42 @@ class TreeDerivative:
 
 
 def _compile(from_leaves: LeafFunction, kind: str, wrt, shapes_of):
-    """The emitted derivative ``kind`` of a leaf function for leaves like ``shapes_of``."""
+    """The emitted derivative ``kind`` of a leaf function for leaves like
+    ``shapes_of``, and the arrays it reads from the scope (``(parameter, where,
+    key)``: passed by keyword on each call, see :mod:`.frontend.scope_data`)."""
     inner = compile_derivative(from_leaves, kind, wrt, any_array(shapes_of))
+    live = ()
     if isinstance(inner, ArrayDerivative):
+        live = inner.live
         inner = inner.specialize(*shapes_of)
-    return inner
+    return inner, live
+
+
+def _with_live(compiled, live, name: str):
+    """``compiled`` with the scope arrays it reads passed as they are bound now
+    (a pullback keeps the data of the point it was made at, as it keeps the
+    primals)."""
+    if not live:
+        return compiled
+    values = _live_arguments(live, name)
+
+    def call(*args):
+        return compiled(*args, **values)
+
+    for attribute in ("primal_ir", "source", "ir", "__name__"):
+        setattr(call, attribute, getattr(compiled, attribute))
+    return call
+
+
+def _live_arguments(live, name: str) -> dict:
+    """The scope arrays a derivative reads, as they are bound now."""
+    try:
+        return {p: current_value(w, k) for p, w, k in live}
+    except (KeyError, ValueError):
+        raise UsageError(
+            f"`{name}` reads an array from the scope of the function it "
+            "differentiates, but that name is no longer bound; bind it again"
+        ) from None
 
 
 def _free(name: str, taken: set) -> str:
@@ -300,9 +335,10 @@ def wrapper_source(d: TreeDerivative, from_leaves: LeafFunction, inner: str) -> 
     """The emitted wrapper: the leaves read out of the arguments, the leaves'
     derivative called, the gradient built in the arguments' structure."""
     f, tdefs = d.f, from_leaves.tdefs
-    params = [p.name for p in from_leaves.ir.params]
+    scope = [n for n, _ in from_leaves.ir.keyword_only]  # arrays from f's scope
+    params = [p.name for p in from_leaves.ir.params if p.name not in scope]
     names = list(inspect.signature(f).parameters)
-    taken = set(names) | set(params) | {inner}
+    taken = set(names) | set(params) | set(scope) | {inner}
     lines, it = [], iter(params)
     statics = []
     for name, t, k in zip(names, tdefs, from_leaves.counts):
@@ -315,7 +351,7 @@ def wrapper_source(d: TreeDerivative, from_leaves: LeafFunction, inner: str) -> 
     wrt = from_leaves.leaf_argnums(d.argnums, len(tdefs))
     grads = _free("grads", taken)
     value = _free("value", taken)
-    call = f"{inner}({', '.join(params)})"
+    call = f"{inner}({', '.join(params + [f'{n}={n}' for n in scope])})"
     if d.kind == "grad":
         lines.append(f"    {grads} = {call}")
     else:
@@ -353,7 +389,8 @@ def wrapper_source(d: TreeDerivative, from_leaves: LeafFunction, inner: str) -> 
         text += f" Compiled for the static arguments {', '.join(statics)} only."
     body = textwrap.fill(text, 80, initial_indent="    ", subsequent_indent="    ")
     doc = f'    """{body.strip()}\n    """'
-    return f"def {d.__name__}({', '.join(names)}):\n{doc}\n" + "\n".join(lines) + "\n"
+    signature = ", ".join(names + (["*"] + scope if scope else []))
+    return f"def {d.__name__}({signature}):\n{doc}\n" + "\n".join(lines) + "\n"
 
 
 def needs_trees(f) -> bool:
@@ -406,8 +443,8 @@ def tree_jvp(f, primals, tangents):
     wrt = tuple(range(given))
     if not wrt:
         raise UsageError(f"the primals of `{f.__name__}` hold no numbers")
-    compiled = _compile(from_leaves, "jvp", wrt, leaves)
-    return compiled(*leaves, *dots)
+    compiled, live = _compile(from_leaves, "jvp", wrt, leaves)
+    return _with_live(compiled, live, f.__name__)(*leaves, *dots)
 
 
 class TreePullback:
@@ -435,8 +472,8 @@ def tree_vjp(f, primals):
     wrt = tuple(range(given))
     if not wrt:
         raise UsageError(f"the primals of `{f.__name__}` hold no numbers")
-    compiled = _compile(from_leaves, "vjp", wrt, leaves)
-    pullback = Pullback(compiled, tuple(leaves))
+    compiled, live = _compile(from_leaves, "vjp", wrt, leaves)
+    pullback = Pullback(_with_live(compiled, live, f.__name__), tuple(leaves))
     return f(*primals), TreePullback(pullback, from_leaves, len(primals))
 
 

@@ -452,3 +452,28 @@ def test_hessian_and_jacobian_of_trees_are_arranged_as_the_api_arranges_them(tmp
     H = ns["single_hessian"]((p["w"],), x)
     assert np.shape(H[0][0]) == (3, 3)  # one leaf: ((block,),)
     assert_same_tree(H, hessian(src["single"])((p["w"],), x))
+
+
+CONSTANT = """import numpy as np
+
+X = np.array([[1.0, 2.0], [3.0, 4.0], [0.5, -1.0]])
+
+
+def loss(p, y):
+    w, b = p
+    return np.sum((X @ w + b - y) ** 2)
+"""
+
+
+def test_a_module_constant_is_passed_on_keyword_only_by_the_wrapper(tmp_path):
+    src, out = tmp_path / "constant.py", tmp_path / "out.py"
+    src.write_text(CONSTANT)
+    args = ["compile", str(src), "--shape", 'p=("2", "")', "y=3", "-o", str(out)]
+    assert main(args + ["--wrt", "p"]) == 0
+    assert "def loss_grad(p, y, *, X=X):" in out.read_text()
+    ns, loss = runpy.run_path(str(out)), runpy.run_path(str(src))["loss"]
+    p, y = (np.array([0.3, -0.2]), 0.1), np.array([1.0, 0.0, 2.0])
+    assert_same_tree(ns["loss_grad"](p, y), grad(loss)(p, y))
+    other = np.eye(3, 2)  # the constant is the default, and may be passed
+    w_bar, b_bar = ns["loss_grad"](p, y, X=other)
+    np.testing.assert_allclose(w_bar, 2 * other.T @ (other @ p[0] + p[1] - y))

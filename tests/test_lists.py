@@ -133,6 +133,30 @@ def layers_indexed_by_a_range_loop(x, W1, b1, W2, b2):
     return np.sum(h * h)
 
 
+STEPS = 4  # a module constant: the loops below have a length known when compiling
+
+
+def gmm_log_likelihood(X, mu1, mu2, mu3, log_w):
+    mus = [mu1, mu2, mu3]
+    terms = []
+    for k in range(len(mus)):
+        diff = X - mus[k]
+        terms.append(log_w[k] - 0.5 * np.sum(diff * diff, axis=1))
+    T = np.stack(terms, axis=1)
+    m = np.max(T, axis=1, keepdims=True)
+    return np.sum(m[:, 0] + np.log(np.sum(np.exp(T - m), axis=1)))
+
+
+def rnn_collecting_states(xs, Wx, Wh, b, h0):
+    h = h0
+    hs = []
+    for t in range(STEPS):
+        h = np.tanh(Wx @ xs[t] + Wh @ h + b)
+        hs.append(h)
+    H = np.stack(hs)
+    return np.sum(H**2) + sum(np.sum(s) for s in hs[1:])
+
+
 def mlp_collecting_activations(x, W1, b1, W2, b2):
     params = [(W1, b1), (W2, b2)]
     acts = [x]
@@ -241,6 +265,8 @@ ARRAYS = [
     (mlp_collecting_activations, [(3,), (5, 3), (5,), (2, 5), (2,)]),
     (layers_indexed_by_a_range_loop, [(3,), (5, 3), (5,), (2, 5), (2,)]),
     (sum_of_generator_over_rows, [(3,), (5, 3), (5,)]),
+    (gmm_log_likelihood, [(6, 2), (2,), (2,), (2,), (3,)]),
+    (rnn_collecting_states, [(4, 3), (5, 3), (5, 5), (5,), (5,)]),
 ]
 
 
@@ -260,7 +286,7 @@ def test_hessian_of_array_list_code_matches_differences_of_the_gradient(f, shape
     args = [rng.normal(size=s) for s in shapes]
     H = hessian(f, argnums=0)(*args)
     g = grad(f, argnums=0)
-    for j in range(shapes[0][0]):
+    for j in np.ndindex(shapes[0]):
         column = _central_gradient(lambda *a: g(*a)[j], args, 0)
         np.testing.assert_allclose(H[j], column, rtol=1e-5, atol=1e-7)
 
@@ -488,3 +514,19 @@ def test_random_list_building_loops_match_central_differences_fast(
     tmp_path, text, point
 ):
     _check_program(tmp_path, text, point)
+
+
+def negative_run_time_index(x, y, z, n):
+    xs = [x, 2 * y, z * z]
+    s = 0.0
+    for i in range(-1, -n - 1, -1):
+        s = s + xs[i] * (i + 5)
+    return s
+
+
+def test_a_negative_run_time_index_picks_from_the_end():
+    """xs[i] with i = -1, -2, -3 known only at run time: Python's items from the
+    end (the chain of selects once fell through to the last item for all)."""
+    g = grad(negative_run_time_index, argnums=(0, 1, 2))(1.0, 2.0, 3.0, 3)
+    assert g == (2.0, 6.0, 24.0)
+    assert negative_run_time_index(1.0, 2.0, 3.0, 3) == 50.0

@@ -206,6 +206,7 @@ def _compile(tmp_path, function):
     )
 
 
+@pytest.mark.slow  # a subprocess
 def test_cli_compiles_for_the_default_values_and_says_so(tmp_path):
     proc = _compile(tmp_path, "act")
     assert proc.returncode == 0, proc.stderr
@@ -220,6 +221,7 @@ def test_cli_compiles_for_the_default_values_and_says_so(tmp_path):
     assert namespace["act_grad"](x) == pytest.approx(want)
 
 
+@pytest.mark.slow  # a subprocess
 def test_cli_refuses_a_static_without_default_at_its_use(tmp_path):
     proc = _compile(tmp_path, "needs_value")
     assert proc.returncode == 1
@@ -228,3 +230,13 @@ def test_cli_refuses_a_static_without_default_at_its_use(tmp_path):
         "15:8: error: `kind` is compared with 'sq': it is a static argument"
     )
     assert "needs it to have a default" in proc.stderr
+
+
+def test_in_of_a_number_says_what_to_write():
+    def f(x):
+        return x * (x in (1.0, 2.0))
+
+    with pytest.raises(CompileError) as info:
+        grad(f)
+    assert info.value.message.startswith("comparison `in` of a number")
+    assert "==" in info.value.hint

@@ -503,3 +503,104 @@ def test_a_derivative_of_a_tree_gradient_says_what_to_use():
     with pytest.raises(UsageError, match="hessian, jacfwd and jacrev of the function"):
         hessian(grad(f))
     assert hessian(f)((1.0, 2.0)) == ((4.0, 2.0), (2.0, 0.0))
+
+
+def make_tree_objective(X, y):
+    """A factory's closure over data, taking its parameters as a dict (the
+    autograd examples' `objective(params)` shape)."""
+
+    def objective(p):
+        return np.sum((np.tanh(X @ p["w"]) - y) ** 2) + p["c"] ** 2
+
+    return objective
+
+
+def test_a_tree_function_reading_arrays_from_its_closure():
+    """Trees and scope data together: the wrapper passes the closure's arrays
+    on by keyword, as bound at each call, in every mode."""
+    rng = np.random.default_rng(7)
+    X, y = rng.normal(size=(5, 3)), rng.normal(size=5)
+    f = make_tree_objective(X, y)
+    p = {"w": rng.normal(size=3), "c": 0.3}
+    d = rng.normal(size=3)
+
+    def along(h):
+        return f({"w": p["w"] + h * d, "c": p["c"]})
+
+    fd = (along(1e-6) - along(-1e-6)) / 2e-6
+    g = grad(f)(p)
+    assert list(g) == ["w", "c"] and g["c"] == pytest.approx(0.6)
+    assert g["w"] @ d == pytest.approx(fd, rel=1e-6)
+    assert "*, X, y" in grad(f).source
+    assert jvp(f, (p,), ({"w": d, "c": 0.0},))[1] == pytest.approx(fd, rel=1e-6)
+    assert vjp(f, p)[1](1.0)[0]["w"] @ d == pytest.approx(fd, rel=1e-6)
+    H = hessian(f)(p)
+    g_plus = grad(f)({"w": p["w"] + 1e-5 * d, "c": p["c"]})["w"]
+    g_minus = grad(f)({"w": p["w"] - 1e-5 * d, "c": p["c"]})["w"]
+    np.testing.assert_allclose(H["w"]["w"] @ d, (g_plus - g_minus) / 2e-5, rtol=1e-5)
+    X[0, 0] += 1.0  # changed in place: the next call reads it
+    fd_new = (along(1e-6) - along(-1e-6)) / 2e-6
+    assert grad(f)(p)["w"] @ d == pytest.approx(fd_new, rel=1e-6)
+    assert fd_new != pytest.approx(fd, rel=1e-3)
+
+
+# --- programs written the way AD-library examples write them ----------------------------
+def net_predict(params, inputs):
+    for W, b in params:
+        outputs = np.dot(inputs, W) + b
+        inputs = np.tanh(outputs)
+    return outputs - np.log(np.sum(np.exp(outputs), axis=1, keepdims=True))
+
+
+def l2_norm(params):
+    total = 0.0
+    for W, b in params:
+        total = total + np.sum(W * W) + np.sum(b * b)
+    return total
+
+
+def log_posterior(params, inputs, targets, L2_reg):
+    log_prior = -L2_reg * l2_norm(params)
+    return log_prior + np.sum(net_predict(params, inputs) * targets)
+
+
+def rnn_predict(params, seq):
+    h = np.zeros(params["init"].shape) + params["init"]
+    for x in seq:
+        h = np.tanh(np.dot(np.concatenate((x, h)), params["change"]))
+    return np.dot(h, params["predict"])
+
+
+def rnn_loss(params, seq, target):
+    return np.sum((rnn_predict(params, seq) - target) ** 2)
+
+
+def test_a_classifier_with_a_list_of_layers_and_a_loop_over_them():
+    rs = np.random.RandomState(0)
+    sizes = [4, 5, 3]
+    params = [
+        (0.1 * rs.randn(m, n), 0.1 * rs.randn(n)) for m, n in zip(sizes[:-1], sizes[1:])
+    ]
+    X, T = rs.randn(6, 4), np.eye(3)[rs.randint(0, 3, 6)]
+    args = (params, X, T, 0.1)
+    g = grad(log_posterior)(*args)
+    assert same_structure(params, g)
+    assert np.allclose(flat_vector(g), central(log_posterior, args), atol=1e-6)
+
+
+def test_an_rnn_with_a_dict_of_parameters_both_modes():
+    rs = np.random.RandomState(1)
+    params = {
+        "init": 0.1 * rs.randn(4),
+        "change": 0.1 * rs.randn(7, 4),
+        "predict": 0.1 * rs.randn(4, 2),
+    }
+    seq, target = rs.randn(5, 3), rs.randn(2)
+    value, g = value_and_grad(rnn_loss)(params, seq, target)
+    assert value == pytest.approx(rnn_loss(params, seq, target))
+    want = central(rnn_loss, (params, seq, target))
+    assert list(g) == ["init", "change", "predict"]
+    assert np.allclose(flat_vector(g), want, atol=1e-6)
+    t = {k: rs.randn(*v.shape) for k, v in params.items()}
+    _, ydot = jvp(rnn_loss, (params, seq, target), (t, np.zeros((5, 3)), np.zeros(2)))
+    assert ydot == pytest.approx(want @ flat_vector(t), abs=1e-6)

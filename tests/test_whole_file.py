@@ -14,11 +14,15 @@ import pytest
 
 from ad_compiler import grad
 from ad_compiler.backend.codegen import format_source
-from ad_compiler.errors import AdError, CompileError, CompileErrors, Loc
-from ad_compiler.errors import UnsupportedError
+from ad_compiler.errors import (
+    AdError,
+    CompileError,
+    CompileErrors,
+    Loc,
+    UnsupportedError,
+)
 from ad_compiler.tools.files import _lower_file
-from ad_compiler.tools.whole_file import FileReport, comment_block, flat
-from ad_compiler.tools.whole_file import with_comments
+from ad_compiler.tools.whole_file import FileReport, comment_block, flat, with_comments
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -76,6 +76,7 @@ def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
             doc=fn.doc,
             user_names=fn.user_names,
             param_shapes=param_shapes,
+            keyword_only=fn.keyword_only,
         )
     )
 

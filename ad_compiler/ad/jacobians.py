@@ -37,7 +37,7 @@ from ad_compiler.callables import (
     wrt_of_arity,
 )
 from ad_compiler.errors import UsageError
-from ad_compiler.ir.nodes import Function, Var, signature
+from ad_compiler.ir.nodes import Function, Var, positional, signature
 from ad_compiler.specialized import TreeJacobian, needs_trees
 from ad_compiler.trees import is_plain
 
@@ -715,7 +715,7 @@ def _blocks(results, args):
 
 
 def _array_hessian_source(fn: Function, wrt: tuple, hvp_name: str) -> str:
-    params = ", ".join(p.name for p in fn.params)
+    params = ", ".join(p.name for p in positional(fn))
     names = ", ".join(fn.params[i].name for i in wrt)
     args = _tuple_text(fn.params[i].name for i in wrt)
     rows = "(rows,)" if len(wrt) == 1 else "rows"
@@ -725,13 +725,13 @@ def _array_hessian_source(fn: Function, wrt: tuple, hvp_name: str) -> str:
         f'    """Hessian of {fn.name} in {names}: {hvp_name} (forward over reverse)\n'
         f"    along every unit direction at once (vector mode); block [i][j] has the\n"
         f'    shape x_i.shape + x_j.shape."""\n'
-        f"    rows = {hvp_name}({params}, *_directions(({args})))\n"
+        f"    rows = {hvp_name}({params}, *_directions(({args})){_keywords(fn)})\n"
         f"    return _blocks({rows}, ({args})){pick}\n"
     )
 
 
 def _array_jacobian_source(fn: Function, wrt: tuple, target: str) -> str:
-    params = ", ".join(p.name for p in fn.params)
+    params = ", ".join(p.name for p in positional(fn))
     names = ", ".join(fn.params[i].name for i in wrt)
     args = _tuple_text(fn.params[i].name for i in wrt)
     dots = "(dots,)" if isinstance(fn.tree, int) else "dots"
@@ -742,9 +742,14 @@ def _array_jacobian_source(fn: Function, wrt: tuple, target: str) -> str:
         f"    input direction at once (vector mode); block [o][i] has the shape\n"
         f"    output_o.shape + x_i.shape.  (Forward mode: which mode is cheaper depends\n"
         f'    on the sizes; ad_compiler.jacobian chooses per call.)"""\n'
-        f"    _, dots = {target}({params}, *_directions(({args})))\n"
+        f"    _, dots = {target}({params}, *_directions(({args})){_keywords(fn)})\n"
         f"    return _blocks({dots}, ({args})){pick}\n"
     )
+
+
+def _keywords(fn: Function) -> str:
+    """``, W=W``: the keyword-only parameters (module constants) passed on."""
+    return "".join(f", {n}={n}" for n, _ in fn.keyword_only)
 
 
 def _tuple_text(items) -> str:
@@ -764,7 +769,7 @@ def hessian_source(fn: Function, wrt: tuple, hvp_name: str) -> str:
     """A function calling the emitted ``hvp_name`` once, along every direction."""
     if fn.param_shapes:
         return _array_hessian_source(fn, wrt, hvp_name)
-    params = ", ".join(p.name for p in fn.params)
+    params = ", ".join(p.name for p in positional(fn))
     k = len(wrt)
     names = ", ".join(fn.params[i].name for i in wrt)
     e = _unit(fn)
@@ -776,7 +781,7 @@ def hessian_source(fn: Function, wrt: tuple, hvp_name: str) -> str:
         f"    reverse) along every direction at once (vector mode).\n"
         f'    """\n'
         f"    {e} = np.eye({k})\n"
-        f"    rows = {hvp_name}({params}, {dirs})\n"
+        f"    rows = {hvp_name}({params}, {dirs}{_keywords(fn)})\n"
         f"    return tuple(tuple(np.broadcast_to(r, ({k},)).tolist()) for r in {rows})\n"
     )
 
@@ -785,7 +790,7 @@ def jacobian_source(fn: Function, wrt: tuple, target: str, mode: str) -> str:
     """A function calling the emitted ``target`` (jvp or vjp) once: J as rows."""
     if fn.param_shapes:
         return _array_jacobian_source(fn, wrt, target)
-    params = ", ".join(p.name for p in fn.params)
+    params = ", ".join(p.name for p in positional(fn))
     k, m = len(wrt), len(fn.results)
     names = ", ".join(fn.params[i].name for i in wrt)
     head = (
@@ -802,14 +807,14 @@ def jacobian_source(fn: Function, wrt: tuple, target: str, mode: str) -> str:
         dots = "(dots,)" if isinstance(fn.tree, int) else "dots"
         return head + (
             f"    {e} = np.eye({k})\n"
-            f"    _, dots = {target}({params}, {dirs})\n"
+            f"    _, dots = {target}({params}, {dirs}{_keywords(fn)})\n"
             f"    return tuple(tuple(np.broadcast_to(d, ({k},)).tolist()) for d in {dots})\n"
         )
     seeds = ", ".join(f"{e}[{i}]" for i in range(m))
     bars = "(bars,)" if k == 1 else "bars"
     return head + (
         f"    {e} = np.eye({m})\n"
-        f"    bars = {target}({params}, {seeds})\n"
+        f"    bars = {target}({params}, {seeds}{_keywords(fn)})\n"
         f"    columns = [np.broadcast_to(b, ({m},)) for b in {bars}]\n"
         f"    return tuple(tuple(float(c[i]) for c in columns) for i in range({m}))\n"
     )

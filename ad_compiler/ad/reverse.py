@@ -133,6 +133,7 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
                 doc=fn.doc,
                 user_names=fn.user_names,
                 param_shapes=param_shapes,
+                keyword_only=fn.keyword_only,
             ),
             renames,
         )

@@ -57,6 +57,7 @@ def globals_read(fn: Function, emit) -> set[str]:
 def clash_free(fn: Function, module_names: set[str], emit) -> Function:
     """``fn`` with every local that would hide a global its code reads renamed."""
     suspects = variables(fn) & (_OUTSIDE | module_names)
+    suspects -= {n for n, _ in fn.keyword_only}  # named by the callers (`*, W=W`)
     if not suspects:
         return fn
     read = globals_read(fn, emit)

@@ -195,20 +195,24 @@ def _groups(pairs) -> dict:
     return {n: members[find(n)] for n in parent}
 
 
-def observed_writes(node: ast.FunctionDef, pairs: list, augmented: bool) -> list:
+def observed_writes(
+    node: ast.FunctionDef, pairs: list, augmented: bool, outside: tuple = ()
+) -> list:
     """For each ``(statement, target, source)`` alias in ``pairs`` (``target``
     bound to (a view of) ``source`` by ``statement``), the write through a name
     of its group that a later read of another of its names can observe, as
     ``(pair, written name, the write's target node, (the name read, the read's
     node))``; pairs whose writes are
     never observed are left out.  ``augmented``: ``x += v`` writes into ``x``
-    (NumPy code), else it binds a new number."""
+    (NumPy code), else it binds a new number.  ``outside``: names of arrays the
+    function reads from its scope, which (like the parameters) the caller sees
+    after the return."""
     aliases: dict = {}
     for k, (stmt, _, _) in enumerate(pairs):
         aliases.setdefault(id(stmt), []).append(k)
     args = node.args
     params = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
-    flat = _Flattener(aliases, augmented, params)
+    flat = _Flattener(aliases, augmented, params + list(outside))
     flat.late = sorted(
         {
             n.id

@@ -12,8 +12,9 @@ import ast
 
 from ad_compiler.errors import UnsupportedError
 from ad_compiler.frontend.decorators import check_decorators
+from ad_compiler.frontend.methods import source_and_scope
 from ad_compiler.frontend.scope import RuntimeScope, UserFuncRef, checked_lookup
-from ad_compiler.frontend.source import FunctionSource, from_function, lambda_source
+from ad_compiler.frontend.source import FunctionSource, lambda_source
 
 
 def source_of(ref: UserFuncRef, src: FunctionSource, scope):
@@ -24,7 +25,7 @@ def source_of(ref: UserFuncRef, src: FunctionSource, scope):
         return callee, scope
     if getattr(ref.obj, "__name__", None) == "<lambda>":  # `sq = lambda z: z * z`
         return lambda_source(ref.obj), RuntimeScope(ref.obj)
-    return from_function(ref.obj), RuntimeScope(ref.obj)
+    return source_and_scope(ref.obj)  # a function, or a bound method
 
 
 def returned_count(node: ast.FunctionDef) -> int:

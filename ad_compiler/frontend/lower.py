@@ -30,19 +30,20 @@ from ad_compiler.frontend.lower_arrays import ArrayLowering, check_aliasing
 from ad_compiler.frontend.lower_calls import CallLowering
 from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
-from ad_compiler.frontend.lower_shapes import ShapeLowering
 from ad_compiler.frontend.lower_lists import ListLowering
+from ad_compiler.frontend.lower_shapes import ShapeLowering
+from ad_compiler.frontend.lower_trees import _UNKNOWN, TreeLowering, static_default
+from ad_compiler.frontend.lower_values import StaticValue, TupleValue
+from ad_compiler.frontend.nested import NestedLowering
+from ad_compiler.frontend.prints import is_print, lower_print
 from ad_compiler.frontend.recovery import (
     Recovery,
     TooManyErrors,
     poison_signature,
     recover,
 )
-from ad_compiler.frontend.prints import is_print, lower_print
-from ad_compiler.frontend.nested import NestedLowering
-from ad_compiler.frontend.lower_trees import _UNKNOWN, TreeLowering, static_default
-from ad_compiler.frontend.lower_values import StaticValue, TupleValue
 from ad_compiler.frontend.scope import ValueRef, checked_lookup, literal_number
+from ad_compiler.frontend.scope_data import scope_fields
 from ad_compiler.frontend.source import FunctionSource
 from ad_compiler.ir.builder import IRBuilder
 from ad_compiler.ir.nodes import (
@@ -176,6 +177,8 @@ class Lowerer(
         # here would change the caller's too (lower_lists.check_unshared)
         self.lists_passed_in: frozenset = frozenset()
         self.summing = False  # lower_lists.summed_items: trying to unroll a sum
+        # arrays read from the user's scope: extra parameters (scope_data.py)
+        self.scope_data: dict = {}
 
     def lookup(self, node: ast.AST, name: str):
         """What the global ``name`` used at ``node`` is; an ambiguous one is an error."""
@@ -249,6 +252,7 @@ class Lowerer(
         if self.top:
             callees = tuple(f for f in self.program.values() if f is not None)
         body = _drop_unread(tuple(self.b.eqns), self.late, results)
+        params += tuple(v for v, _ in self.scope_data.values())
         fn = Function(
             name=node.name,
             params=params,
@@ -263,6 +267,7 @@ class Lowerer(
             externals=tuple(sorted(self.externals.items())) if self.top else (),
             hazards=tuple(self.hazards),
             statics=statics,
+            **scope_fields(self),
         )
         return verify(fn)
 

@@ -16,6 +16,7 @@ from ad_compiler.errors import UnsupportedError
 from ad_compiler.frontend.alias_flow import observed_writes
 from ad_compiler.frontend.callees import source_of
 from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
+from ad_compiler.frontend.scope_data import reads_data
 from ad_compiler.ir.nodes import Const
 from ad_compiler.primitives.arrays import parse_einsum
 from ad_compiler.primitives.indexing import CONSTRUCTORS
@@ -335,10 +336,17 @@ class ArrayLowering:
     def assign_item(self, target: ast.Subscript, value, op=None):
         """``x[i] = v`` (or ``x[i] += v`` with ``op``): bind ``x`` to a new version."""
         if not isinstance(target.value, ast.Name) or target.value.id not in self.locals:
+            hint = "assign into a local name (x = np.zeros(n); x[i] = ...)"
+            if isinstance(target.value, ast.Name) and reads_data(self, target.value.id):
+                x = target.value.id  # Python would change the user's array
+                hint = (
+                    f"`{x}` is read from the enclosing scope: write into a copy "
+                    f"({x}2 = {x}.copy(); {x}2[...] = ...)"
+                )
             self.error(
                 target,
                 "assignment into an element is supported only for a local array",
-                "assign into a local name (x = np.zeros(n); x[i] = ...)",
+                hint,
             )
         name = target.value.id
         x = self.name(target.value, name)
@@ -383,6 +391,12 @@ _VIEW_ATTRIBUTES = frozenset({"T", "mT", "real", "imag", "flat", "base"})
 _CONTAINERS = frozenset({"tuple", "list", "zip", "enumerate", "reversed", "iter"})
 
 
+def _dotted(node: ast.expr) -> bool:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
+
+
 def _aliased_names(value: ast.expr, calls=None) -> set[str]:
     """The names whose array ``value`` may share memory with: ``x``, ``x.T``,
     ``x[1:]``, ``x.reshape(...)``, ``np.transpose(x)``, ``x if c else y``,
@@ -394,6 +408,8 @@ def _aliased_names(value: ast.expr, calls=None) -> set[str]:
         return {value.id}
     if isinstance(value, ast.Attribute) and value.attr in _VIEW_ATTRIBUTES:
         return _aliased_names(value.value, calls)
+    if isinstance(value, ast.Attribute) and _dotted(value):  # self.X, data.X
+        return {ast.unparse(value)}
     if isinstance(value, (ast.Subscript, ast.Starred, ast.NamedExpr)):
         return _aliased_names(value.value, calls)
     if isinstance(value, ast.IfExp):
@@ -603,14 +619,17 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
         (sub, target, source)
         for sub, target, value in _alias_pairs(node)
         for source in sorted(_aliased_names(value, calls) - {target})
-        if source in lowerer.locals
+        if source in lowerer.locals or reads_data(lowerer, source)
     ]
-    found = observed_writes(node, pairs, augmented=bool(in_place))
+    outside = tuple(sorted({s for _, _, s in pairs if s not in lowerer.locals}))
+    found = observed_writes(node, pairs, augmented=bool(in_place), outside=outside)
     # the pair whose own name is written first: its message is the plainest
     found.sort(key=lambda f: f[1] not in (f[0][1], f[0][2]))
     for (sub, target, source), name, write, (seen, read) in found:
         line = lowerer.src.loc(write).line
-        if read is None:  # an argument: the caller reads it after the return
+        if read is None and seen in outside:  # the user's data, read again later
+            when = "after the return: it is the function's data from its scope"
+        elif read is None:  # an argument: the caller reads it after the return
             when = "by the caller, which passed it"
         elif read == "nested":
             when = "by a nested function or lambda, which may run later"

@@ -216,6 +216,7 @@ class CallLowering:
         inner.namer, inner.b = self.namer, self.b
         inner.stack = self.stack + inner.stack
         inner.program, inner.externals = self.program, self.externals
+        inner.scope_data = self.scope_data
         inner.used = set(inner.locals)
         inner.env = values
         inner.lists_passed_in = list_idents(values.values())

@@ -18,8 +18,9 @@ from typing import Any
 from ad_compiler.frontend.lower_values import (
     FALSE,
     TRUE,
-    Poisoned,
+    DictValue,
     FunctionValue,
+    Poisoned,
     StaticValue,
     TupleValue,
     Unbound,
@@ -306,14 +307,16 @@ class ControlLowering:
                 if any(v is None or isinstance(v, Unbound) for v in (a, b)):
                     self.env[name] = Unbound(name, node.lineno + self.src.line_offset)
                     continue
-                if isinstance(a, StaticValue) or isinstance(b, StaticValue):
+                if isinstance(a, (StaticValue, DictValue)) or isinstance(
+                    b, (StaticValue, DictValue)
+                ):
                     if a == b:
                         self.env[name] = a
                         continue
                     self.error(
                         node,
-                        f"`{name}` is given different static values in the branches "
-                        "of this `if`; not supported",
+                        f"`{name}` is given different static values or dicts in the "
+                        "branches of this `if`; not supported",
                         "assign it before the `if`",
                     )
                 if isinstance(a, TupleValue) or isinstance(b, TupleValue):

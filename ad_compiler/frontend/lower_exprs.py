@@ -21,6 +21,7 @@ from ad_compiler.frontend.lower_values import (
 )
 from ad_compiler.frontend.recovery import PoisonedRead
 from ad_compiler.frontend.scope import (
+    DataRef,
     FuncRef,
     ModuleRef,
     OpaqueRef,
@@ -29,6 +30,7 @@ from ad_compiler.frontend.scope import (
     attribute,
     literal_number,
 )
+from ad_compiler.frontend.scope_data import data_param
 from ad_compiler.ir.nodes import Atom, Const, If, Var, defined_names
 
 _COMPARE = {
@@ -128,6 +130,8 @@ class ExpressionLowering:
     def ref_value(self, node: ast.AST, name: str, ref):
         if isinstance(ref, ValueRef):
             return Const(ref.value)
+        if isinstance(ref, DataRef):
+            return data_param(self, node, ref)
         if ref is None:
             self.error(node, f"name `{name}` is not defined", "define or import it")
         if isinstance(ref, (FuncRef, UserFuncRef)):
@@ -139,8 +143,8 @@ class ExpressionLowering:
         self.error(
             node,
             f"`{name}` is not a number ad_compiler can use ({ref.what})",
-            "pass it in as a parameter (arrays are welcome there); the emitted "
-            "code is self-contained, so only numbers are copied into it",
+            "pass it in as a parameter (arrays are welcome there); from the "
+            "enclosing scope only numbers and NumPy arrays are read",
         )
 
     def resolve(self, node: ast.expr):
@@ -158,7 +162,7 @@ class ExpressionLowering:
             return ref
         if isinstance(node, ast.Attribute):
             base = self.resolve(node.value)
-            if isinstance(base, ModuleRef) or getattr(base, "module", None):
+            if isinstance(base, ModuleRef) or getattr(base, "module", None) is not None:
                 return attribute(base, node.attr)
             if isinstance(base, OpaqueRef):
                 return OpaqueRef(f"an attribute of {base.what}")
@@ -172,7 +176,9 @@ class ExpressionLowering:
             base = base.value
         if not isinstance(base, ast.Name) or base.id in self.locals:
             return True
-        return self.enclosing(base.id) is not None  # a nested function's free name
+        if self.enclosing(base.id) is not None:  # a nested function's free name
+            return True
+        return isinstance(self.resolve(node), DataRef)  # `X.T`, X from the scope
 
     def expr_Attribute(self, node: ast.Attribute):
         if self.of_value(node.value):

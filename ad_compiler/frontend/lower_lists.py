@@ -558,8 +558,8 @@ class ListLowering:
         return base.items[k]
 
     def picked(self, node: ast.Subscript, base: TupleValue):
-        """``xs[i]`` with ``i`` known at run time (a rolled loop's index, in
-        ``0 … len(xs) - 1``): ``xs[0] if i == 0 else xs[1] if i == 1 else …``."""
+        """``xs[i]`` with ``i`` known at run time (a rolled loop's index):
+        ``xs[0] if i % n == 0 else xs[1] if i % n == 1 else …`` for ``n`` items."""
         if any(isinstance(v, TupleValue) for v in base.items) or not base.items:
             self.error(
                 node,
@@ -568,6 +568,9 @@ class ListLowering:
             )
         k = self.atom(node.slice)
         with self.b.at(self.src.loc(node)):
+            # Python's xs[-1] is the last item: k % n picks it (an index out of
+            # range, where Python raises IndexError, wraps around too)
+            k = self.b.apply("mod", k, Const(len(base.items)))
             result = base.items[-1]
             for j in range(len(base.items) - 2, -1, -1):
                 hit = self.b.apply("eq", k, Const(j))

@@ -299,12 +299,12 @@ class TreeLowering:
         """``left op c ...`` evaluated now if it compares static values (or a
         number with None or a string); None when it is a comparison of numbers."""
         statics = [left] + [None] * len(node.comparators)
-        texts = (ast.Constant,)
         involved = isinstance(left, StaticValue) or any(
             isinstance(op, (ast.Is, ast.IsNot, ast.In, ast.NotIn)) for op in node.ops
         )
-        involved = involved or any(
-            isinstance(c, texts) and (c.value is None or isinstance(c.value, str))
+        involved = involved or any(  # `x == "a"`, `x != None`
+            isinstance(c, ast.Constant)
+            and (c.value is None or isinstance(c.value, str))
             for c in node.comparators
         )
         if not involved:
@@ -353,6 +353,14 @@ class TreeLowering:
             other is None or isinstance(other, str)
         ):
             return True
+        if isinstance(op, (ast.In, ast.NotIn)):
+            word = "in" if isinstance(op, ast.In) else "not in"
+            self.error(
+                node,
+                f"comparison `{word}` of a number known only at run time is not "
+                "supported",
+                "compare with == and combine the tests with `or`",
+            )
         if isinstance(op, (ast.Is, ast.IsNot)):
             self.error(
                 node,

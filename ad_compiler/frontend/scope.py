@@ -36,6 +36,7 @@ import numpy
 from ad_compiler.errors import Loc, UnsupportedError
 from ad_compiler.frontend.bindings import module_bindings
 from ad_compiler.frontend.source import lambda_def, locate, made_by_decorator
+from ad_compiler.frontend.static_data import static_definition, static_shape
 from ad_compiler.primitives.table import named
 
 # Functions ad_compiler knows, by qualified name: the names the primitive rows
@@ -101,6 +102,20 @@ class UserFuncRef:
 
 
 @dataclass(frozen=True)
+class DataRef:
+    """An array read from the user's scope: a constant of the derivative that
+    is not baked in but read again on each call, as ``where[key]`` (``where``
+    a globals or attribute dict) or ``where.cell_contents`` (a closure cell).
+    The CLI's module constants have ``where`` None and ``source`` the checked
+    text of their definition (see :mod:`ad_compiler.frontend.scope_data`)."""
+
+    name: str
+    where: object = field(default=None, compare=False, repr=False)
+    source: str | None = None
+    shape: tuple | None = None  # the CLI's: its abstract shape (ir/shapes.py)
+
+
+@dataclass(frozen=True)
 class OpaqueRef:
     """Something ad_compiler cannot differentiate through; ``what`` says what it is."""
 
@@ -149,20 +164,19 @@ def checked_lookup(scope, name: str, loc: Loc, line: str | None):
     return ref
 
 
-Ref = ModuleRef | FuncRef | ValueRef | UserFuncRef | OpaqueRef
+Ref = ModuleRef | FuncRef | ValueRef | UserFuncRef | OpaqueRef | DataRef
+
+
+def is_data(value) -> bool:
+    """Whether a live value is data read per call: a numeric NumPy array."""
+    return isinstance(value, numpy.ndarray) and value.dtype.kind in "biuf"
 
 
 def attribute(ref: Ref, attr: str) -> Ref:
     """``ref.attr``: ``math.sin`` -> FuncRef, ``math.pi`` -> ValueRef; a function
     of a live module of the user's -> UserFuncRef."""
     if isinstance(ref, OpaqueRef) and ref.module is not None:
-        if hasattr(ref.module, attr):
-            value = getattr(ref.module, attr)
-            found = classify(value)
-            if isinstance(found, UserFuncRef):
-                record_read(vars(ref.module), attr, value, found)
-                return found
-        return OpaqueRef(f"an attribute of {ref.what}")
+        return _attribute_of(ref, attr)
     if isinstance(ref, ModuleRef):
         if attr in MODULES[ref.module]:
             return FuncRef(f"{ref.module}.{attr}")
@@ -172,6 +186,40 @@ def attribute(ref: Ref, attr: str) -> Ref:
             f"not a function or constant of `{ref.module}` ad_compiler knows"
         )
     return OpaqueRef("an attribute ad_compiler cannot see into")
+
+
+def _attribute_of(ref: OpaqueRef, attr: str) -> Ref:
+    """An attribute of a live module or object of the user's: its own
+    (``vars``) arrays are read live (DataRef), numbers baked in and watched,
+    functions and objects looked into; a method of its class is the bound
+    method (inlined).  Nothing is read through a property or other
+    descriptor, which would run the user's code."""
+    obj = ref.module
+    own = getattr(obj, "__dict__", {})
+    if attr in own:
+        value = own[attr]
+    else:
+        static = inspect.getattr_static(obj, attr, None)
+        if static is None:
+            return OpaqueRef(f"an attribute of {ref.what}")
+        if isinstance(static, staticmethod) and inspect.isfunction(static.__func__):
+            return UserFuncRef(attr, obj=static.__func__)
+        if not inspect.isfunction(static) or isinstance(obj, types.ModuleType):
+            what = type(static).__name__
+            return OpaqueRef(
+                f"`{attr}` is not a value of {ref.what} itself ({what}); "
+                "properties and class attributes are not read"
+            )
+        return UserFuncRef(attr, obj=getattr(obj, attr))  # a bound method
+    if is_data(value):
+        return DataRef(attr, own)
+    found = classify(value)
+    if isinstance(found, (UserFuncRef, ValueRef)) or (
+        isinstance(found, OpaqueRef) and found.module is not None
+    ):
+        record_read(own, attr, value, found)
+        return found
+    return OpaqueRef(f"an attribute of {ref.what}")
 
 
 def _import_ref(module: str, attr: str | None) -> Ref:
@@ -228,7 +276,34 @@ class StaticScope:
             for name, ref in self._bindings(stmt):
                 seen.setdefault(name, []).append(ref)
                 self.refs[name] = ref
+        self._constants(module)
         self._ambiguous(module_bindings(module), seen)
+
+    def _constants(self, module: ast.Module) -> None:
+        """Module-level arrays defined by checked literal text
+        (:mod:`.static_data`): a :class:`DataRef` carrying that text; any other
+        non-number constant says why it is not known."""
+        numpy_names = {n for n, r in self.refs.items() if r == ModuleRef("numpy")}
+        for stmt in module.body:
+            if not (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(self.refs.get(stmt.targets[0].id), OpaqueRef)
+            ):
+                continue
+            name = stmt.targets[0].id
+            text, why = static_definition(stmt.value, numpy_names)
+            shape = static_shape(text) if text is not None else None
+            if shape is not None:
+                self.refs[name] = DataRef(name, None, f"{name} = {text}", shape)
+            else:
+                why = why or "NumPy refuses the arguments of its definition"
+                self.refs[name] = OpaqueRef(
+                    "a module-level value not known without running the file: "
+                    f"{why}; pass it as a parameter, or define it with np.array, "
+                    "np.zeros, np.linspace ... of literal numbers"
+                )
 
     def _ambiguous(self, found, seen: dict) -> None:
         """Replace the refs of names bound more than once by :class:`AmbiguousRef`."""
@@ -242,7 +317,8 @@ class StaticScope:
                 isinstance(r, (ModuleRef, FuncRef)) and r == refs[0] for r in refs
             )
             if name not in others and (len(bs) == 1 or same_import):
-                if not (found.dynamic and isinstance(self.refs.get(name), ValueRef)):
+                constant = isinstance(self.refs.get(name), (ValueRef, DataRef))
+                if not (found.dynamic and constant):
                     continue
                 bs = bs + found.dynamic  # a constant `globals()` may rebind
             self.refs[name] = AmbiguousRef(
@@ -348,7 +424,19 @@ def classify(value) -> Ref:
     decorated = made_by_decorator(value)
     if decorated is not None:  # e.g. @functools.lru_cache: it cannot see inside
         return OpaqueRef(decorated)
+    if _plain_object(value):  # its attributes are looked into (attribute())
+        return OpaqueRef(f"the object `{type(value).__name__}`", module=value)
     return OpaqueRef(f"a value of type `{type(value).__name__}`")
+
+
+def _plain_object(value) -> bool:
+    """An instance of a user's class: its own attributes may be read."""
+    return (
+        hasattr(value, "__dict__")
+        and not isinstance(value, (type, types.FunctionType, types.MethodType))
+        and type(value).__module__ != "builtins"
+        and not callable(value)
+    )
 
 
 _READS = threading.local()
@@ -403,11 +491,15 @@ class RuntimeScope:
     def lookup(self, name: str) -> Ref | None:
         if name in self.closure:
             value = self.closure[name]
+            if is_data(value):
+                return DataRef(name, self.cells[name])
             ref = classify(value)
             record_read(self.cells[name], name, value, ref)
             return ref
         if name in self.globals:
             value = self.globals[name]
+            if is_data(value):
+                return DataRef(name, self.globals)
             ref = classify(value)
             record_read(self.globals, name, value, ref)
             return ref

@@ -448,6 +448,13 @@ class Function:
     # (name, value) of the parameters fixed to a static (non-numeric) value,
     # which are not parameters of the IR (see frontend/lower_trees.py)
     statics: tuple = ()
+    # (param name, default source or None): parameters printed keyword-only,
+    # after a `*` -- data read from the user's scope (see frontend/scope_data.py);
+    # they stay in ``params`` (after the user's), so every pass sees them
+    keyword_only: tuple = ()
+    # (param name, where, key) of each keyword-only parameter read live from
+    # the user's scope on every call (see callables.ArrayDerivative)
+    scope_sources: tuple = field(default=(), compare=False, repr=False)
 
     def __str__(self) -> str:
         lines = [f"def {self.name}({signature(self)}):"]
@@ -494,19 +501,48 @@ def rename_vars(fn: Function, renames: dict[str, str]) -> Function:
 
     body = map_atoms(fn.body, r, rename_outs=True)
     params = tuple(r(p) for p in fn.params)
+    named = tuple((renames.get(n, n), d) for n, d in fn.keyword_only)
     return replace(
-        fn, params=params, body=body, results=tuple(r(a) for a in fn.results)
+        fn,
+        params=params,
+        body=body,
+        results=tuple(r(a) for a in fn.results),
+        keyword_only=named,
     )
 
 
 def signature(fn: Function) -> str:
-    """``x1, x2=0.5``: the parameter list with defaults."""
-    plain = len(fn.params) - len(fn.defaults)
-    parts = [p.name for p in fn.params[:plain]]
+    """``x1, x2=0.5, *, X``: the parameter list with defaults, the
+    keyword-only ones last."""
+    params = positional(fn)
+    plain = len(params) - len(fn.defaults)
+    parts = [p.name for p in params[:plain]]
     parts += [
-        f"{p.name}={default_source(d)}" for p, d in zip(fn.params[plain:], fn.defaults)
+        f"{p.name}={default_source(d)}" for p, d in zip(params[plain:], fn.defaults)
     ]
+    if fn.keyword_only:
+        parts.append("*")
+        parts += [n if d is None else f"{n}={d}" for n, d in fn.keyword_only]
     return ", ".join(parts)
+
+
+def ir_indices(fn: Function, wrt: tuple[int, ...]) -> tuple[int, ...]:
+    """Indices of positional parameters (as a caller counts them) as indices
+    into ``fn.params``, where keyword-only ones may come between (a derivative
+    of a function reading scope arrays: ``(w, X, w_dot)`` called ``(w, w_dot, X=)``)."""
+    if not fn.keyword_only:
+        return wrt
+    index = {p.name: i for i, p in enumerate(fn.params)}
+    params = positional(fn)
+    return tuple(index[params[i].name] for i in wrt)
+
+
+def positional(fn: Function) -> tuple[Var, ...]:
+    """The parameters a call passes by position (all but the keyword-only)."""
+    if not fn.keyword_only:
+        return fn.params
+    named = {n for n, _ in fn.keyword_only}
+    return tuple(p for p in fn.params if p.name not in named)
 
 
 def default_source(c: Const) -> str:

@@ -7,10 +7,12 @@ tables at that point; ``adc graph`` draws the trace; ``adc check f.py`` proves
 the emitted derivatives equal to SymPy's; ``adc swell`` measures expression
 swell over a family of functions.
 
-Exit status: 0 on success, 1 when the input cannot be differentiated (with a
-compiler-style message on stderr: a construct outside the subset, a file that is
+Exit status: 0 on success, 1 when the input cannot be differentiated (with
+compiler-style messages on stderr, every error of the file in one run: a
+construct outside the subset, a file that is
 not valid Python or not UTF-8, ``adc trace`` at a point where the function is
-undefined or whose trace passes its step limit), 2 for usage errors (a bad
+undefined or whose trace passes its step limit; ``adc compile --keep-going``
+still writes the functions that compile), 2 for usage errors (a bad
 option value, an output file that may not be written, a time budget too small
 for ``--mode symbolic``), 130 when interrupted (Ctrl-C).  No Python traceback
 reaches the user: an internal failure is reported as such, with status 3.
@@ -646,8 +648,9 @@ def _compile(args, argv: list[str]) -> int:
                 keep_going=args.keep_going,
             )
         except KeptGoing as kept:  # some functions left out: report them below
-            _call(text, lambda: _raise(kept.report.error()))
-            for line in skipped_lines(kept.report):
+            report = kept.report
+            _call(text, lambda: _raise(report.error()))
+            for line in skipped_lines(report):
                 print(line, file=sys.stderr)
             return kept
 

@@ -34,7 +34,7 @@ from ad_compiler.driver import WHAT
 from ad_compiler.errors import UsageError
 from ad_compiler.frontend.lower_trees import is_static_default
 from ad_compiler.ir import shapes
-from ad_compiler.ir.nodes import default_source, render_tree
+from ad_compiler.ir.nodes import default_source, positional, render_tree
 
 
 @dataclass(frozen=True)
@@ -308,7 +308,7 @@ def wrapper_source(
 
     ``defaults``: the numeric defaults of the last IR parameters (``grad``)."""
     leaf_params = [leaf for _, _, ls in lay.params for leaf in ls]
-    extra = [p.name for p in inner.params[len(leaf_params) :]]
+    extra = [p.name for p in positional(inner)[len(leaf_params) :]]
     taken = {inner.name, name} | set(extra)
     head, lines = _reading_leaves(lay, defaults, taken)
     grads = _free("grads", taken)
@@ -329,7 +329,8 @@ def wrapper_source(
                 call_args.append(leaf_dot)
     elif kind == "vjp":
         head += extra
-    call = f"{inner.name}({', '.join(call_args)})"
+    head += _keyword_only(inner)
+    call = f"{inner.name}({', '.join(call_args + _passed_on(inner))})"
     if kind == "jvp":
         lines.append(f"    return {call}")
     else:
@@ -364,8 +365,9 @@ def matrix_source(name: str, lay: Layout, which: str, wrt: tuple, fn) -> str:
     leaf_params = [leaf for _, _, ls in lay.params for leaf in ls]
     taken = {inner, name}
     head, lines = _reading_leaves(lay, fn.defaults, taken)
+    head += _keyword_only(fn)
     blocks = _free("blocks", taken)
-    lines.append(f"    {blocks} = {inner}({', '.join(leaf_params)})")
+    lines.append(f"    {blocks} = {inner}({', '.join(leaf_params + _passed_on(fn))})")
     chosen = _differentiated(lay, wrt)
     inputs = (
         chosen[0][1] if len(chosen) == 1 else ("tuple", tuple(t for _, t, _ in chosen))
@@ -401,6 +403,19 @@ def matrix_source(name: str, lay: Layout, which: str, wrt: tuple, fn) -> str:
     )
     doc = f'    """{body.strip()}\n    """'
     return f"def {name}_{which}({', '.join(head)}):\n{doc}\n" + "\n".join(lines) + "\n"
+
+
+def _keyword_only(fn) -> list[str]:
+    """``*, X=X``: the module constants ``fn`` reads (keyword-only parameters
+    whose defaults are the constants copied into the module), taken as it
+    takes them."""
+    if not fn.keyword_only:
+        return []
+    return ["*"] + [n if d is None else f"{n}={d}" for n, d in fn.keyword_only]
+
+
+def _passed_on(fn) -> list[str]:
+    return [f"{n}={n}" for n, _ in fn.keyword_only]
 
 
 def _reading_leaves(lay: Layout, defaults: tuple, taken: set):

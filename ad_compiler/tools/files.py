@@ -31,6 +31,7 @@ from ad_compiler.errors import CompileError, UsageError
 from ad_compiler.escape import printable
 from ad_compiler.frontend.decorators import check_decorators
 from ad_compiler.frontend.scope import StaticScope
+from ad_compiler.frontend.scope_data import constant_shapes
 from ad_compiler.frontend.source import (
     FunctionSource,
     module_functions,
@@ -38,7 +39,7 @@ from ad_compiler.frontend.source import (
     source_lines,
 )
 from ad_compiler.ir import shape_infer, shapes
-from ad_compiler.ir.nodes import Const, For, Function, Var, blocks
+from ad_compiler.ir.nodes import Const, For, Function, Var, blocks, positional
 from ad_compiler.opt.shaping import fix_parameters
 from ad_compiler.opt.tuple_loops import unroll_item_loops
 from ad_compiler.tools import cli_trees
@@ -290,7 +291,8 @@ def _lower_file(
             check_decorators(src, scope)
             fn = lower(src, scope, specs[node.name], collect=True)
             lay = cli_trees.layout(node, specs[node.name], fn)
-            declared = {**declared_shapes(node), **lay.declared(trees_of[node.name])}
+            declared = {**declared_shapes(node), **constant_shapes(fn, scope)}
+            declared.update(lay.declared(trees_of[node.name]))
             if uses_arrays(fn) or any(s != shapes.SCALAR for s in declared.values()):
                 given = unknown_shapes(fn, declared)
                 made = shape_infer.infer(replace(fn, param_shapes=given))
@@ -400,7 +402,7 @@ def scalar_only(fn: Function, what: str) -> None:
 
 
 def _wrt_by_name(fn: Function, wrt: list[str] | None) -> tuple[int, ...]:
-    names = [p.name for p in fn.params]
+    names = [p.name for p in positional(fn)]  # not the module constants read
     if not wrt:
         return tuple(range(len(names)))
     missing = [w for w in wrt if w not in names]

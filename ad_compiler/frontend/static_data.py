@@ -1,0 +1,143 @@
+"""Module-level array constants the CLI can copy without running the file.
+
+``adc compile`` never imports the file it reads, so a module constant is
+known only if its definition can be checked from the text: a call of a NumPy
+constructor (:data:`CONSTRUCTORS`) on literal numbers, tuples and lists, such
+as ``W = np.array([[1.0, 2.0], [3.0, 4.0]])``, ``GRID = np.linspace(0, 1, 5)``
+or ``Z = np.zeros((3, 2))``.  The emitted module gets a copy of it respelled
+from the parsed values (see docs/security.md), and the derivatives take the
+constant as a keyword-only parameter defaulting to it
+(:mod:`ad_compiler.frontend.scope_data`).  Anything else (``X = load()``,
+``np.load("f.npy")``) is not known without running the file: using it is an
+error saying so.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+
+import numpy
+
+from ad_compiler.ir import shapes
+
+# The NumPy constructors a module constant may be defined with (the CLI copies
+# the definition into the emitted module): literal arguments only, each a
+# shape, a count or values, so the copy runs nothing of the user's.
+CONSTRUCTORS = frozenset(
+    {"array", "asarray", "zeros", "ones", "full", "eye", "identity", "linspace"}
+    | {"arange", "diag"}
+)
+MAX_ELEMENTS = 10**6  # a bigger constant belongs in a file passed as a parameter
+_KEYWORDS = {"endpoint": bool, "num": int, "k": int}
+
+
+def static_definition(value: ast.expr, numpy_names: set[str]):
+    """``(text, None)``: the checked text of a module constant defined by
+    ``value`` (``np.array([[1.0, 2.0]])``, ``np.linspace(0, 1, 5)``,
+    ``np.zeros((3, 2))`` ...), respelled with ``np.``; or ``(None, why)``.
+
+    Guarantees: the text is built from the parsed literals (numbers, and
+    tuples/lists of them), never copied from the file; it calls one of
+    :data:`CONSTRUCTORS` and makes at most :data:`MAX_ELEMENTS` numbers."""
+    call = value
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id in numpy_names
+    ):
+        return None, "it is not a NumPy constructor call with literal arguments"
+    name = call.func.attr
+    if name not in CONSTRUCTORS:
+        return None, f"`np.{name}(...)` cannot be evaluated from the text alone"
+    args = [_literal(a) for a in call.args]
+    if any(a is None for a in args):
+        return None, f"an argument of `np.{name}(...)` is not a literal"
+    keywords = []
+    for kw in call.keywords:
+        got = _literal(kw.value) if kw.arg in _KEYWORDS else None
+        if got is None or not isinstance(got, _KEYWORDS[kw.arg]):
+            return None, f"`np.{name}(...)` takes only literal positional arguments"
+        if kw.arg == "num" and got > MAX_ELEMENTS:
+            return None, f"it makes more than {MAX_ELEMENTS} numbers"
+        keywords.append(f"{kw.arg}={got!r}")
+    if _elements(name, args) > MAX_ELEMENTS:
+        return None, f"it makes more than {MAX_ELEMENTS} numbers"
+    text = ", ".join([repr(a) for a in args] + keywords)
+    return f"np.{name}({text})", None
+
+
+def static_shape(text: str):
+    """The abstract shape (:mod:`ad_compiler.ir.shapes`) of the value a
+    definition checked by :func:`static_definition` makes; None if NumPy
+    refuses its arguments.  The constructor is called on the parsed literals
+    (bounded in size), as the emitted module will; nothing else runs."""
+    call = ast.parse(text, mode="eval").body
+    args = [_literal(a) for a in call.args]
+    keywords = {kw.arg: _literal(kw.value) for kw in call.keywords}
+    try:
+        value = getattr(numpy, call.func.attr)(*args, **keywords)
+    except (ValueError, TypeError):
+        return None
+    return shapes.of_value(value)
+
+
+def _literal(node: ast.expr):
+    """A number, bool, or (nested) tuple/list of numbers; None otherwise."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        return node.value
+    try:  # parses literals only: it runs nothing
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return value if _numbers(value) else None
+
+
+def _numbers(value) -> bool:
+    """Whether ``value`` is a real number or a (nested) tuple/list of them."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, (tuple, list)):
+            todo.extend(v)
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
+            return False
+        elif not math.isfinite(v):  # `inf` would be an undefined name
+            return False
+    return True
+
+
+def _elements(name: str, args: list) -> float:
+    """An upper bound of how many numbers ``np.name(*args)`` makes (inf for
+    arguments NumPy would refuse)."""
+    if not args:
+        return math.inf
+    first = args[0]
+    if name in ("array", "asarray"):
+        return str(first).count(",") + 1
+    if name == "diag":
+        return (str(first).count(",") + 1) ** 2
+    if name in ("zeros", "ones", "full", "eye", "identity"):
+        n = _product(first if isinstance(first, (tuple, list)) else (first,))
+        if name == "eye" and len(args) > 1:
+            return n * _product((args[1],))
+        return n * n if name in ("eye", "identity") else n
+    if name == "linspace":
+        return _product((args[2],)) if len(args) > 2 else 50
+    numbers = [
+        a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool)
+    ]
+    if len(numbers) != len(args) or len(args) > 3:  # arange
+        return math.inf
+    start, stop, step = (0, first, 1) if len(args) == 1 else (*args, 1)[:3]
+    return math.inf if step == 0 else max(0.0, (stop - start) / step) + 1
+
+
+def _product(shape) -> float:
+    out = 1
+    for d in shape:
+        if not isinstance(d, int) or isinstance(d, bool) or d < 0:
+            return math.inf
+        out *= d
+    return out
