@@ -359,7 +359,7 @@ def module_text(
     (:func:`names.clash_free`)."""
     functions = [emitted_form(f) for f in functions]
     imports = imports_for(functions)
-    if extra and "import numpy as np" not in imports:
+    if any("np." in w for w in extra) and "import numpy as np" not in imports:
         imports.append("import numpy as np")
     externals = {}
     for fn in main:

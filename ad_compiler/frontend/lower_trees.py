@@ -63,7 +63,8 @@ _UNKNOWN = object()  # a number known only when the function runs
 _TREE_HINT = (
     "a parameter that is a tuple, list or dict of arrays is a tree: the API "
     "(grad(f)(params, ...)) compiles it for the structure it is called with; "
-    "for `adc compile`, make each array a parameter of its own"
+    "for `adc compile`, declare its structure, leaves as DIMS strings: "
+    '--shape \'params=[("n,h", "h"), ("h,1", "1")]\' (docs/arrays.md)'
 )
 
 
@@ -81,6 +82,11 @@ def static_default(node: ast.expr):
     return _UNKNOWN
 
 
+def is_static_default(node: ast.expr) -> bool:
+    """Whether a default is a static value (:func:`static_default`)."""
+    return static_default(node) is not _UNKNOWN
+
+
 class TreeLowering:
     """The tree and static parts of lowering (mixed into Lowerer)."""
 
@@ -93,7 +99,8 @@ class TreeLowering:
         """Bind each parameter in ``self.env``; the IR parameters (the leaves).
 
         ``spec`` is one treedef per parameter (or None: each parameter a number
-        or array, except one with a non-numeric default, fixed to it).
+        or array, except one with a non-numeric default, fixed to it; a None
+        in ``spec`` says the same of one parameter).
         """
         node = self.src.node
         defaults = node.args.defaults
@@ -101,13 +108,12 @@ class TreeLowering:
         params = []
         eager = set()
         for i, name in enumerate(self.params):
-            if spec is None:
+            tdef = None if spec is None else spec[i]
+            if tdef is None:  # not given (`adc compile` gives only the trees)
                 value = static_default(defaults[i - first]) if i >= first else _UNKNOWN
                 tdef = trees.LEAF if value is _UNKNOWN else ("static", None, value)
                 if tdef == trees.LEAF:
                     eager.add(name)
-            else:
-                tdef = spec[i]
             self.used.add(name)
             if tdef == trees.LEAF:
                 var = Var(name)
@@ -117,19 +123,26 @@ class TreeLowering:
             leaves = [self.namer.fresh(n) for n in trees.leaf_names(name, tdef)]
             self.env[name] = _tree_value(tdef, iter(leaves))
             params += leaves
-        if spec is None:
+        if eager:
             self.eager_params = frozenset(eager)
         return tuple(params)
 
     def numeric_defaults(self, spec) -> tuple:
         """The defaults of the IR parameters that are numbers: for a function
         lowered without a spec (with one, every argument is passed)."""
-        if spec is not None:
+        if spec is not None and all(t is not None for t in spec):
             return ()
         out = []
-        for d in self.src.node.args.defaults:
-            if static_default(d) is _UNKNOWN:
+        defaults = self.src.node.args.defaults
+        first = len(self.params) - len(defaults)
+        for i, d in enumerate(defaults):
+            given = None if spec is None else spec[first + i]
+            if given is not None and given[0] == "static":
+                continue  # not a parameter of the IR
+            if given in (None, trees.LEAF) and static_default(d) is _UNKNOWN:
                 out.append(self.default(d))
+            elif given is not None:  # a tree's leaves, or a number given for a
+                out = []  # static default, have no defaults: only later ones do
         return tuple(out)
 
     def static_params(self) -> dict:
@@ -206,6 +219,14 @@ class TreeLowering:
     def check_unpack(self, target: ast.expr, value) -> None:
         """Unpacking a number: when it may be a tree parameter lowered as a
         number, the API retries with the arguments' structure."""
+        if isinstance(value, StaticValue):  # `for a, b in p` over a dict's keys
+            self.error(
+                target,
+                f"cannot unpack {value.value!r}, a static value (a dict key or a "
+                "string)",
+                "a loop over a dict runs over its keys: loop over p.items() or "
+                "p.values()",
+            )
         if self.eager_params and isinstance(value, Var):
             raise TreeNeeded(
                 "cannot unpack a single number",
@@ -314,11 +335,14 @@ class TreeLowering:
         eager = isinstance(number, Var) and number.name in self.eager_params
         if eager and (other is None or isinstance(other, str)):
             param = ast.unparse(left_node if unknown[0] else right_node)
+            given = f"'{param}=\"{other}\"'" if isinstance(other, str) else "None"
+            given = f"{param}=None" if other is None else given
             raise TreeNeeded(
                 f"`{param}` is compared with {other!r}: it is a static argument",
                 self.src.loc(node),
                 "call the derivative with the value (it is compiled for each "
-                "value); `adc compile` needs it to have a default",
+                "value); `adc compile` needs it to have a default, or its value "
+                f"on the command line: --fix {given}",
                 self.src.line(self.src.loc(node)),
             )
         if isinstance(op, (ast.Is, ast.Eq)) and (

@@ -517,7 +517,9 @@ def signature(fn: Function) -> str:
     params = positional(fn)
     plain = len(params) - len(fn.defaults)
     parts = [p.name for p in params[:plain]]
-    parts += [f"{p.name}={_default(d)}" for p, d in zip(params[plain:], fn.defaults)]
+    parts += [
+        f"{p.name}={default_source(d)}" for p, d in zip(params[plain:], fn.defaults)
+    ]
     if fn.keyword_only:
         parts.append("*")
         parts += [n if d is None else f"{n}={d}" for n, d in fn.keyword_only]
@@ -543,7 +545,7 @@ def positional(fn: Function) -> tuple[Var, ...]:
     return tuple(p for p in fn.params if p.name not in named)
 
 
-def _default(c: Const) -> str:
+def default_source(c: Const) -> str:
     """A default value as Python source that needs no import: ``1e999`` is
     ``float("inf")`` (its repr ``inf`` is a name, undefined in the module)."""
     v = c.value

@@ -37,7 +37,7 @@ from ad_compiler.errors import CompileError, Loc, UsageError
 from ad_compiler.escape import printable
 from ad_compiler.frontend.source import source_lines
 from ad_compiler.ir import shapes
-from ad_compiler.tools import outfile
+from ad_compiler.tools import cli_trees, outfile
 from ad_compiler.tools.files import check_file, compile_file, trace_file, trace_ir
 from ad_compiler.tools.whole_file import KeptGoing, skipped_lines
 from ad_compiler.version import __version__
@@ -156,7 +156,9 @@ def _add_compile(sub) -> None:
         nargs="+",
         metavar="NAME=VALUE",
         help="make parameters constants (n=10: a loop over range(n) gets a known "
-        "trip count, as --mode symbolic needs)",
+        "trip count, as --mode symbolic needs); a value that is not a number is a "
+        "static one (kind='\"tanh\"', kind=None, flag=True; kind=tanh where "
+        "the default is a string): branches on it are decided when compiling",
     )
     c.add_argument(
         "--shape",
@@ -164,7 +166,9 @@ def _add_compile(sub) -> None:
         metavar="NAME=DIMS",
         help="the shape of an array parameter, one axis per comma: X=batch,64 "
         "(an axis written 1 may broadcast, ? is unknown; X= is a scalar); "
-        "`X: np.ndarray` annotations say only that X is an array",
+        "`X: np.ndarray` annotations say only that X is an array. A parameter that "
+        "is a tuple/list/dict of arrays: a Python literal with DIMS strings as "
+        'leaves, params=\'[("64,h", "h"), ("h,10", "10")]\'',
     )
     c.add_argument(
         "-o",
@@ -388,14 +392,18 @@ def _swell(args) -> int:
 
 
 def _shapes(items) -> dict:
-    """``--shape`` values as abstract shapes by name (a usage error if malformed)."""
+    """``--shape`` values as abstract shapes by name, or a tree's
+    :class:`cli_trees.TreeShape` (a usage error if malformed)."""
     out = {}
     for item in items:
         name, sep, dims = item.partition("=")
         name = name.strip()
-        parts = dims.replace("(", "").replace(")", "").split(",")
-        empty = dims.strip() and any(not p.strip() for p in parts)
-        if not sep or not name.isidentifier() or empty:
+        if sep and name.isidentifier() and cli_trees.is_tree_text(dims):
+            if name in out:
+                raise UsageError(f"--shape gives {name} twice")
+            out[name] = cli_trees.parse_tree(name, dims)  # a tuple/list/dict
+            continue
+        if not sep or not name.isidentifier() or cli_trees.missing_axis(dims):
             raise UsageError(
                 f"--shape takes NAME=DIMS, one axis per comma (X=batch,64; X= for a "
                 f"scalar), got {item!r}"
@@ -418,8 +426,10 @@ def _number(text: str):
         return float(text)
 
 
-def _points(groups, option: str = "--at") -> list[dict]:
-    """``--at``/``--fix`` values as dicts, each name once (a usage error otherwise)."""
+def _points(groups, option: str = "--at", statics: bool = False) -> list[dict]:
+    """``--at``/``--fix`` values as dicts, each name once (a usage error otherwise).
+    With ``statics`` a value that is not a number is a static one (``None``,
+    ``True``, a string: :func:`cli_trees.static_text`)."""
     points = []
     for items in groups:
         point = {}
@@ -429,7 +439,10 @@ def _points(groups, option: str = "--at") -> list[dict]:
             try:
                 number = _number(value.strip())
             except ValueError:
-                sep = ""
+                if statics and value.strip():
+                    number = cli_trees.static_text(value.strip())
+                else:
+                    sep = ""
             if not sep or not name.isidentifier():
                 raise UsageError(f"{option} takes NAME=NUMBER, got {item!r}")
             if name in point:
@@ -615,7 +628,7 @@ def _compile(args, argv: list[str]) -> int:
         outfile.check_target(out, [args.file])
     text = _read(args.file)
     wrt = _names(args.wrt)
-    fix = _points([args.fix], "--fix")[0] if args.fix else None
+    fix = _points([args.fix], "--fix", statics=True)[0] if args.fix else None
     shape_of = _shapes(args.shape or [])
     command = "adc " + " ".join(shlex.quote(a) for a in argv)
 

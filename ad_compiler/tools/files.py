@@ -41,6 +41,8 @@ from ad_compiler.frontend.source import (
 from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.nodes import Const, For, Function, Var, blocks, positional
 from ad_compiler.opt.shaping import fix_parameters
+from ad_compiler.opt.tuple_loops import unroll_item_loops
+from ad_compiler.tools import cli_trees
 from ad_compiler.tools.whole_file import (
     FileReport,
     KeptGoing,
@@ -86,15 +88,24 @@ def compile_file(
     """
     lines = tuple(source_lines(text))
     if mode == "symbolic" and not ir_only:
+        for name, given in (shape_of or {}).items():
+            if isinstance(given, cli_trees.TreeShape):
+                cli_trees.check_mode("--shape", name, mode)
         return _symbolic_module(text, file, functions, wrt, command, fix, seconds)
     traces, derivatives, primals, wrappers = [], [], [], []
     report = [] if keep_going else None
-    lowered = _lower_file(text, file, functions, fix, shape_of or {}, report)
+    layouts: dict = {}  # per function taking a parameter tree
+    lowered = _lower_file(text, file, functions, fix, shape_of or {}, report, layouts)
     for fn in lowered:
         traces.append(str(fn))
         if ir_only:
             continue
-        idx = _wrt_by_name(fn, wrt)
+        lay = layouts.get(fn.name)
+        if lay is not None:  # a function of trees: its leaves' derivative
+            cli_trees.check_mode(f"`{fn.name}`", lay.trees[0], mode)
+            idx, fn = lay.wrt(fn.name, wrt), replace(fn, name=f"{fn.name}_leaves")
+        else:
+            idx = _wrt_by_name(fn, wrt)
         scalar = isinstance(fn.tree, int) and _returns_number(fn)
         kind = "jvp" if mode == "forward" else ("grad" if scalar else "vjp")
         if mode in ("hessian", "hvp", "jacobian"):
@@ -118,6 +129,8 @@ def compile_file(
         elif mode == "jacobian":
             chosen = "reverse" if kind == "vjp" else "forward"
             wrappers.append(jacobian_source(fn, idx, d.name, chosen))
+        if lay is not None:  # the user's function, taking the trees
+            wrappers.append(cli_trees.tree_wrapper(lay, mode, kind, idx, fn, d))
     if ir_only:
         return _kept(report, "\n".join(traces) if traces else None)
     if any("_directions(" in w for w in wrappers):
@@ -183,7 +196,9 @@ def _returns_number(fn: Function) -> bool:
     result = fn.results[0]
     if not isinstance(result, Var):
         return True
-    shape = shape_infer.infer(fn).get(result.name)
+    # a loop over a tuple of differently shaped arrays is unrolled before it is
+    # differentiated; unrolled, the result's shape is known more often
+    shape = shape_infer.infer(unroll_item_loops(fn)).get(result.name)
     return shape is None or shape == shapes.SCALAR
 
 
@@ -237,6 +252,7 @@ def _lower_file(
     fix: dict | None = None,
     shape_of: dict | None = None,
     report: list | None = None,
+    layouts: dict | None = None,
 ) -> list[Function]:
     """The IR of the named top-level functions (default: all but the opaque ones),
     with the parameters in ``fix`` made constants where a function has them, and
@@ -245,7 +261,11 @@ def _lower_file(
     Raises every error of every function that fails, together (each function
     lowered collecting its errors; see :mod:`ad_compiler.tools.whole_file`).
     With ``report`` (an empty list), the functions that fail are left out and
-    the list gets their :class:`FileReport` instead (``--keep-going``)."""
+    the list gets their :class:`FileReport` instead (``--keep-going``).
+
+    A parameter ``shape_of`` declares a tree (:mod:`.cli_trees`), or ``fix``
+    fixes to a static value, is lowered as the API lowers it; ``layouts`` then
+    gets the function's :class:`cli_trees.Layout` by name."""
     module = parse_module(text, file)
     lines = tuple(source_lines(text))
     scope = StaticScope(module, file, lines)
@@ -261,13 +281,18 @@ def _lower_file(
     if not nodes:
         raise UsageError(f"{file} defines no top-level function to differentiate")
     out, failed = [], FileReport(file, module_functions(module))
+    trees_of = {n.name: cli_trees.with_annotations(n, shape_of or {}) for n in nodes}
+    specs = {
+        n.name: cli_trees.parameter_spec(n, trees_of[n.name], fix or {}) for n in nodes
+    }
     for node in nodes:
         try:
             src = FunctionSource(node, file, lines)
             check_decorators(src, scope)
-            fn = lower(src, scope, collect=True)
+            fn = lower(src, scope, specs[node.name], collect=True)
+            lay = cli_trees.layout(node, specs[node.name], fn)
             declared = {**declared_shapes(node), **constant_shapes(fn, scope)}
-            declared.update(shape_of or {})
+            declared.update(lay.declared(trees_of[node.name]))
             if uses_arrays(fn) or any(s != shapes.SCALAR for s in declared.values()):
                 given = unknown_shapes(fn, declared)
                 made = shape_infer.infer(replace(fn, param_shapes=given))
@@ -283,8 +308,10 @@ def _lower_file(
         raise failed.error()
     if report is not None:
         report.append(failed)
-    # a skipped function's parameters are known names too (--keep-going)
+    # a skipped function's parameters are known names too (--keep-going), as
+    # are the trees and statics (not parameters of the IR)
     also = {a.arg for n in nodes if n.name in failed.names() for a in n.args.args}
+    also |= {a.arg for n in nodes if specs[n.name] for a in n.args.args}
     _known_names(out, shape_of or {}, "--shape", also)
     if fix:
         _known_names(out, fix, "--fix", also)
@@ -301,6 +328,12 @@ def _lower_file(
                     f"--fix makes every parameter of `{fn.name}` a constant: "
                     "nothing is left to differentiate"
                 )
+    if layouts is not None:
+        by_name = {n.name: n for n in nodes}
+        for fn in out:
+            lay = cli_trees.layout(by_name[fn.name], specs[fn.name], fn)
+            if lay.trees:
+                layouts[fn.name] = lay
     return out
 
 
