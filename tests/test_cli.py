@@ -5,6 +5,7 @@ import runpy
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -202,3 +203,35 @@ def test_loops_calls_recursion_and_custom_derivatives_compile_statically(tmp_pat
         got = ns[f"{name}_grad"](*x)
         got = got if isinstance(got, tuple) else (got,)  # one parameter: one number
         assert got == pytest.approx(want, rel=1e-12, abs=1e-15), name
+
+
+NUMBER_PARAMETERS = """import numpy as np
+
+
+def scaled(x, c=2.0):
+    return np.sum(x * x) * c
+
+
+def weighted(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + np.sum(x * x) * i
+    return s
+"""
+
+
+@pytest.mark.slow  # a subprocess
+def test_an_unannotated_number_beside_an_array_gets_a_zero_of_its_own_shape(tmp_path):
+    """`c` and `n` have no --shape: their adjoints start as np.zeros(np.shape(c)),
+    which a Python number has (`c.shape` raised AttributeError)."""
+    (tmp_path / "nums.py").write_text(NUMBER_PARAMETERS)
+    proc = adc("compile", "nums.py", "--shape", "x=n", "-o", "nums_d.py", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    emitted = runpy.run_path(str(tmp_path / "nums_d.py"))
+    x = np.array([1.0, 2.0])
+    dx, dc = emitted["scaled_grad"](x, 2.0)
+    np.testing.assert_allclose(dx, 4 * x)
+    assert float(dc) == 5.0
+    dx, dn = emitted["weighted_grad"](x, 3)
+    np.testing.assert_allclose(dx, 6 * x)
+    assert float(dn) == 0.0

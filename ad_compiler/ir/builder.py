@@ -105,11 +105,17 @@ class Ops:
 
     def zeros(self, x: Any) -> Any:
         """A float array of zeros with ``x``'s shape."""
-        if self.shape(x) == shapes.SCALAR:
+        shape = self.shape(x)
+        if shape == shapes.SCALAR:
             return self.lit(0.0)
-        return self.apply(
-            "construct", self.apply("shape", x), fn="zeros", args=(("", -1),)
+        # of a value of unknown shape, which may be a Python number at run
+        # time (an unannotated parameter of `adc compile`): np.shape(x)
+        size = (
+            self.apply("shape", x, function=True)
+            if shape is None
+            else self.apply("shape", x)
         )
+        return self.apply("construct", size, fn="zeros", args=(("", -1),))
 
     def add(self, x: Any, y: Any) -> Any:
         if x is None:

@@ -217,6 +217,8 @@ CONSTRUCTORS = ("zeros", "ones", "zeros_like", "ones_like", "eye", "arange")
 
 
 def _render_shape(params, texts, atoms):
+    if params.get("function"):  # x may be a Python number: np.shape(2.0) is ()
+        return f"np.shape({texts[0]})", PREC_ATOM
     return f"{atoms[0]}.shape", PREC_ATOM
 
 
