@@ -624,11 +624,6 @@ REFUSED = {
         "`late` is read by a nested function before the enclosing function assigns it",
         "assign `late` before the call",
     ),
-    loop_over_functions: (
-        "(math.sin, math.cos)",
-        "a loop over functions is not supported",
-        "call each function in turn",
-    ),
     error_inside_a_nested_function: (
         "math.gamma",
         "call to `math.gamma` is not supported (not a function or constant of "
@@ -669,3 +664,10 @@ def test_refusals_name_the_construct_and_the_alternative(f):
     assert err.message == message
     assert hint in (err.hint or "")
     assert (err.loc.file, (err.loc.line, err.loc.col)) == (__file__, _where(f, snippet))
+
+
+def test_a_loop_over_functions_is_unrolled():
+    """Each iteration calls its own function (the loop is written out)."""
+    d = grad(loop_over_functions)
+    assert d(0.3) == pytest.approx(math.cos(0.3) - math.sin(0.3))
+    assert "for " not in d.source

@@ -37,7 +37,7 @@ from ad_compiler.frontend.lower_control import _has_jump, _store_names, _stored_
 from ad_compiler.frontend.lower_trees import TreeNeeded
 from ad_compiler.frontend.lower_values import ListValue, TupleValue
 from ad_compiler.frontend.scope import ValueRef
-from ad_compiler.ir.nodes import Const
+from ad_compiler.ir.nodes import Const, Var
 
 # a fresh ident per list object made while lowering (0: a list made elsewhere)
 _IDENTS = itertools.count(1)
@@ -74,7 +74,11 @@ class _NotStatic(Exception):
 
 def _uniform(values) -> bool:
     """Whether a rolled loop can pick item ``k`` of ``values`` by ``select``\\ s:
-    all atoms, or all tuples of one width whose columns are uniform."""
+    all atoms, or all tuples of one width whose columns are uniform.  Static
+    values (dict keys), dicts and functions are never picked: such a loop is
+    unrolled, each iteration with its own."""
+    if any(not isinstance(v, (TupleValue, Var, Const)) for v in values):
+        return False
     if not any(isinstance(v, TupleValue) for v in values):
         return True
     if any(not isinstance(v, TupleValue) or isinstance(v, ListValue) for v in values):
