@@ -36,6 +36,7 @@ from ad_compiler.guard import (
     COMPILE_LOCK,
     current,
     current_value,
+    defaults_reads,
     guarded,
     is_current,
     live_call_code,
@@ -164,7 +165,8 @@ def _fresh_derivative(f, kind: str, argnums, arrays: bool):
             refresh()
         with recording_reads() as reads:
             compiled = _compile_derivative(f, kind, argnums, arrays)
-        return compiled, tuple(reads) + getattr(f, "__adc_deps__", ())
+        own = defaults_reads(f)  # f.__defaults__ reassigned: compiled anew
+        return compiled, tuple(reads) + own + getattr(f, "__adc_deps__", ())
 
     compiled, deps = build()
     if isinstance(compiled, ArrayDerivative):

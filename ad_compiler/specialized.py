@@ -45,7 +45,13 @@ from ad_compiler.errors import UsageError
 from ad_compiler.frontend.lower_trees import TreeNeeded
 from ad_compiler.frontend.methods import source_and_scope
 from ad_compiler.frontend.scope import recording_reads
-from ad_compiler.guard import COMPILE_LOCK, current_value, is_current, unique
+from ad_compiler.guard import (
+    COMPILE_LOCK,
+    current_value,
+    defaults_reads,
+    is_current,
+    unique,
+)
 from ad_compiler.ir import shapes
 
 _LEAF_FUNCTIONS: dict = {}
@@ -191,6 +197,7 @@ class TreeDerivative:
         self._by_key: dict = {}  # trees.call_key of the arguments: the fast path
         self._last = None
         self._signature = inspect.signature(f)
+        self._defaults = defaults_reads(f)  # what the signature holds
         self._arity = len(self._signature.parameters)
         self.__name__ = self.__qualname__ = f"{f.__name__}_{kind}"
         self.__doc__ = (
@@ -208,6 +215,9 @@ class TreeDerivative:
         """Every argument of a call, the defaults filled in."""
         if not kwargs and len(args) == self._arity:  # (Python's binding: the same)
             return tuple(args)
+        if not is_current(self._defaults):  # f.__defaults__ reassigned since
+            self._signature = inspect.signature(self.f)
+            self._defaults = defaults_reads(self.f)
         return bind(self.f, args, kwargs or {}, self._signature)
 
     def for_arguments(self, full):

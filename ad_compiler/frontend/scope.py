@@ -37,6 +37,7 @@ from ad_compiler.errors import Loc, UnsupportedError
 from ad_compiler.frontend.bindings import module_bindings
 from ad_compiler.frontend.source import lambda_def, locate, made_by_decorator
 from ad_compiler.frontend.static_data import static_definition, static_shape
+from ad_compiler.guard import defaults_reads
 from ad_compiler.primitives.table import named
 
 # Functions ad_compiler knows, by qualified name: the names the primitive rows
@@ -467,6 +468,7 @@ def record_read(where, name: str, value, ref: "Ref") -> None:
     reads = getattr(_READS, "reads", None)
     if reads is not None and not isinstance(ref, (ModuleRef, FuncRef)):
         reads.append((where, name, value))
+        reads.extend(defaults_reads(value))  # a helper's defaults are baked in too
 
 
 class RuntimeScope:
