@@ -1,6 +1,8 @@
 """Adversarial review of issue 16: each test is a defect found by trying to
 break the merged features, fixed here (the reproducer, asserted right)."""
 
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,39 @@ def test_reassigned_default_of_a_helper_is_seen():
     assert df(3.0) == pytest.approx(7.0)
     helper.__defaults__ = (3.0,)
     assert df(3.0) == pytest.approx(28.0)
+
+
+def _inner_grad(t):
+    return np.sum(grad(_cubes)(t))
+
+
+def _cubes(t):
+    return np.sum(t**3)
+
+
+def test_a_derivative_taken_inside_is_refused_at_the_users_call():
+    """``grad(s)(t)`` inside the function differentiated: the error named a line
+    of ad_compiler's own source (``isinstance`` in callables.py); now the call
+    in the user's file."""
+    from ad_compiler.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError) as e:
+        grad(_inner_grad)(np.ones(2))
+    text = str(e.value)
+    assert "test_review16.py" in text and "ad_compiler's own function" in text
+    assert "callables.py" not in text
+
+
+def _uses_a_library_function(x):
+    return x * len(textwrap.dedent("ab"))  # pure Python of the standard library
+
+
+def test_a_standard_library_function_is_refused_at_the_users_call():
+    """It was lowered from textwrap.py and the error pointed inside it."""
+    from ad_compiler.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError) as e:
+        grad(_uses_a_library_function)(1.0)
+    text = str(e.value)
+    assert text.startswith(__file__) and "textwrap.py" not in text
+    assert "installed module `textwrap`" in text or "module `textwrap`" in text

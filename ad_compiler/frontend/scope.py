@@ -27,6 +27,7 @@ import contextlib
 import inspect
 import math
 import numbers
+import sysconfig
 import threading
 import types
 from dataclasses import dataclass, field
@@ -421,6 +422,9 @@ def classify(value) -> Ref:
             record_read(where, name, read, OpaqueRef("watched"))
         value = impl
     if callable(value) and hasattr(value, "__code__"):
+        library = _library_of(value)
+        if library is not None:  # refused at the call site in the user's file
+            return OpaqueRef(library)
         return UserFuncRef(getattr(value, "__name__", "?"), obj=value)
     decorated = made_by_decorator(value)
     if decorated is not None:  # e.g. @functools.lru_cache: it cannot see inside
@@ -428,6 +432,24 @@ def classify(value) -> Ref:
     if _plain_object(value):  # its attributes are looked into (attribute())
         return OpaqueRef(f"the object `{type(value).__name__}`", module=value)
     return OpaqueRef(f"a value of type `{type(value).__name__}`")
+
+
+def _library_of(value) -> str | None:
+    """The library a function comes from (ad_compiler itself, the standard
+    library or an installed package), or None for the user's own code.  Its
+    source is not the user's: lowering it would report errors inside it."""
+    module = getattr(value, "__module__", None) or ""
+    if module == "ad_compiler" or module.startswith("ad_compiler."):
+        return "ad_compiler's own function: a derivative taken inside the function differentiated"
+    filename = getattr(getattr(value, "__code__", None), "co_filename", "")
+    if filename and any(filename.startswith(root) for root in _LIBRARY_ROOTS if root):
+        return f"a function of the installed module `{module or '?'}`, not of your file"
+    return None
+
+
+_LIBRARY_ROOTS = tuple(
+    {sysconfig.get_paths()[k] + "/" for k in ("stdlib", "purelib", "platlib")}
+)
 
 
 def _plain_object(value) -> bool:
