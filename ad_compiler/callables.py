@@ -472,7 +472,13 @@ def _with_fast_call(n: int, watched: bool = False, live: tuple = ()) -> type:
     # compilation of a number's)
     key = "".join(f"getattr(args[{i}], 'shape', type(args[{i}])), " for i in range(n))
     fetch, shape_key, kwargs = live_call_code(live)
-    check = "    if not is_current(self._deps):\n        self._reload()\n"
+    # after a reload, the call starts over: the new compilation may read other
+    # scope arrays (a number attribute rebound to an array), fetched by new code
+    check = (
+        "    if not is_current(self._deps):\n"
+        "        self._reload()\n"
+        "        return self(*args)\n"
+    )
     text = (
         "def __call__(self, *args):\n"
         + (check if watched else "")

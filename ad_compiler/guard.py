@@ -19,6 +19,7 @@ derivative compile it once.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import threading
 import types
@@ -53,22 +54,43 @@ def current_value(where, key: str):
 
 class Attributes:
     """An object's attributes seen as a mapping, so that a guard watches a
-    function's ``__defaults__`` the way it watches a global: by identity
-    (assigning ``f.__defaults__`` binds a new tuple)."""
+    function's ``__defaults__`` or a class's methods the way it watches a
+    global: by identity (assigning ``f.__defaults__`` or ``Model.predict``
+    binds a new object).  ``static``: looked up with
+    ``inspect.getattr_static``, which runs no descriptor of the user's."""
 
-    __slots__ = ("obj", "__weakref__")
+    __slots__ = ("obj", "static", "__weakref__")
 
-    def __init__(self, obj):
-        self.obj = obj
+    def __init__(self, obj, static: bool = False):
+        self.obj, self.static = obj, static
 
     def __getitem__(self, name: str):
+        if self.static:
+            found = inspect.getattr_static(self.obj, name, _MISSING)
+            if found is _MISSING:
+                raise KeyError(name)
+            return found
         return getattr(self.obj, name)
 
     def get(self, name: str, default=None):
-        return getattr(self.obj, name, default)
+        try:
+            return self[name]
+        except (KeyError, AttributeError):
+            return default
 
 
 _ATTRIBUTES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_STATIC_ATTRIBUTES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def attributes(obj, static: bool = False) -> Attributes:
+    """The one :class:`Attributes` view of ``obj`` (one per object and mode, so
+    that reads through it are told apart by identity like globals dicts)."""
+    views = _STATIC_ATTRIBUTES if static else _ATTRIBUTES
+    view = views.get(obj)
+    if view is None:
+        view = views[obj] = Attributes(obj, static)
+    return view
 
 
 def defaults_reads(f) -> tuple:
@@ -78,9 +100,7 @@ def defaults_reads(f) -> tuple:
     f = getattr(f, "__func__", f)
     if not isinstance(f, types.FunctionType):
         return ()
-    view = _ATTRIBUTES.get(f)
-    if view is None:
-        view = _ATTRIBUTES[f] = Attributes(f)
+    view = attributes(f)
     return tuple(
         (view, name, getattr(f, name))
         for name in ("__defaults__", "__kwdefaults__")

@@ -98,3 +98,54 @@ def test_a_standard_library_function_is_refused_at_the_users_call():
     text = str(e.value)
     assert text.startswith(__file__) and "textwrap.py" not in text
     assert "installed module `textwrap`" in text or "module `textwrap`" in text
+
+
+class _Scaled:
+    def __init__(self, a):
+        self.a = a
+
+    def inner(self, x):
+        return self.a * x
+
+    def loss(self, x):
+        return self.inner(x) ** 2
+
+
+def test_a_method_redefined_on_the_class_is_seen():
+    """``Model.inner = ...`` after ``grad(m.loss)``: the gradient (and a fresh
+    ``grad(m.loss)``, which hit the cache) used the old method."""
+    m = _Scaled(2.0)
+    df = grad(m.loss)
+    assert df(1.0) == pytest.approx(8.0)
+    old = _Scaled.inner
+    try:
+        _Scaled.inner = _cubic_inner
+        assert df(1.0) == pytest.approx(24.0)  # was 8.0
+        assert grad(m.loss)(1.0) == pytest.approx(24.0)
+    finally:
+        _Scaled.inner = old
+    assert df(1.0) == pytest.approx(8.0)
+
+
+def _cubic_inner(self, x):
+    return self.a * x**3
+
+
+class _Ridge:
+    def __init__(self, X, lam):
+        self.X, self.lam = X, lam
+
+    def loss(self, w):
+        return np.sum((self.X @ w) ** 2) + self.lam * np.sum(w * w)
+
+
+def test_a_number_attribute_rebound_to_an_array_is_passed():
+    """``self.lam`` 2.0 -> np.array(3.0): the reload made code reading it live,
+    but the call under way passed the old (no) scope arrays: TypeError."""
+    X = np.arange(6.0).reshape(2, 3)
+    w = np.array([0.5, -1.0, 2.0])
+    m = _Ridge(X, 2.0)
+    df = grad(m.loss)
+    assert np.allclose(df(w), 2 * X.T @ X @ w + 4.0 * w)
+    m.lam = np.array(3.0)
+    assert np.allclose(df(w), 2 * X.T @ X @ w + 6.0 * w)  # was a TypeError

@@ -38,7 +38,7 @@ from ad_compiler.errors import Loc, UnsupportedError
 from ad_compiler.frontend.bindings import module_bindings
 from ad_compiler.frontend.source import lambda_def, locate, made_by_decorator
 from ad_compiler.frontend.static_data import static_definition, static_shape
-from ad_compiler.guard import defaults_reads
+from ad_compiler.guard import attributes, defaults_reads
 from ad_compiler.primitives.table import named
 
 # Functions ad_compiler knows, by qualified name: the names the primitive rows
@@ -204,6 +204,10 @@ def _attribute_of(ref: OpaqueRef, attr: str) -> Ref:
         static = inspect.getattr_static(obj, attr, None)
         if static is None:
             return OpaqueRef(f"an attribute of {ref.what}")
+        if not isinstance(obj, types.ModuleType):  # `Model.predict = ...` later:
+            klass = type(obj)  # the method is watched on the class like a global
+            found = inspect.getattr_static(klass, attr, None)  # (runs no descriptor)
+            record_read(attributes(klass, static=True), attr, found, ref)
         if isinstance(static, staticmethod) and inspect.isfunction(static.__func__):
             return UserFuncRef(attr, obj=static.__func__)
         if not inspect.isfunction(static) or isinstance(obj, types.ModuleType):
