@@ -448,7 +448,9 @@ def tree_jvp(f, primals, tangents):
         except TypeError:
             raise UsageError(
                 f"a tangent of `{f.__name__}` is not structured as its primal "
-                f"({trees.describe(t)})"
+                f"({trees.describe(t)}): give a number or array of the same shape "
+                "for each leaf, and repeat each static value (a str, None, bool) "
+                "as it is in the primal"
             ) from None
     wrt = tuple(range(given))
     if not wrt:

@@ -149,3 +149,22 @@ def test_a_number_attribute_rebound_to_an_array_is_passed():
     assert np.allclose(df(w), 2 * X.T @ X @ w + 4.0 * w)
     m.lam = np.array(3.0)
     assert np.allclose(df(w), 2 * X.T @ X @ w + 6.0 * w)  # was a TypeError
+
+
+def _act_tree(p):
+    v = p["W"] * 2.0
+    if p["act"] == "tanh":
+        v = np.tanh(v)
+    return np.sum(v)
+
+
+def test_a_tangent_without_the_static_values_says_what_to_write():
+    """jvp needs the static leaves repeated in the tangent; the message said
+    only that the structure differs."""
+    from ad_compiler.errors import UsageError
+
+    p = {"W": np.array([1.0, 2.0]), "act": "tanh"}
+    with pytest.raises(UsageError, match="repeat each static value"):
+        jvp(_act_tree, (p,), ({"W": np.ones(2), "act": None},))
+    y, t = jvp(_act_tree, (p,), ({"W": np.ones(2), "act": "tanh"},))
+    assert t == pytest.approx(np.sum(2.0 * (1 - np.tanh(2.0 * p["W"]) ** 2)))
