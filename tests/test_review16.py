@@ -168,3 +168,34 @@ def test_a_tangent_without_the_static_values_says_what_to_write():
         jvp(_act_tree, (p,), ({"W": np.ones(2), "act": None},))
     y, t = jvp(_act_tree, (p,), ({"W": np.ones(2), "act": "tanh"},))
     assert t == pytest.approx(np.sum(2.0 * (1 - np.tanh(2.0 * p["W"]) ** 2)))
+
+
+def _prints_its_static(x, s="a", t=None):
+    print(s, x, t, f"{s!r:>4}|{x:.1f}")
+    return x * x
+
+
+def test_print_of_a_static_argument(capsys):
+    """``print(s)`` of a static default: an internal compiler error in ``adc
+    compile`` ('StaticValue' object has no attribute 'name'); now its text."""
+    assert grad(_prints_its_static)(1.5) == pytest.approx(3.0)
+    assert capsys.readouterr().out == "a 1.5 None  'a'|1.5\n"
+    assert grad(_prints_its_static)(1.5, "zz") == pytest.approx(3.0)
+    assert capsys.readouterr().out == "zz 1.5 None 'zz'|1.5\n"
+
+
+def test_adc_compile_prints_a_static_default(tmp_path, capsys):
+    from ad_compiler.tools.cli import main
+
+    src = tmp_path / "p.py"
+    src.write_text(
+        'def f(x, s="{x}\\"\\n", u=True):\n    print(f"{s}|{u}", s, x)\n'
+        "    return x * x\n"
+    )
+    out = tmp_path / "out.py"
+    assert main(["compile", str(src), "-o", str(out)]) == 0
+    namespace: dict = {}
+    exec(compile(out.read_text(), str(out), "exec"), namespace)
+    capsys.readouterr()
+    assert namespace["f_grad"](2.0) == pytest.approx(4.0)
+    assert capsys.readouterr().out == '{x}"\n|True {x}"\n 2.0\n'
