@@ -227,7 +227,7 @@ class TreeDerivative:
             compiled = self._by_key.get(fast)
         except TypeError:  # an unhashable static: the slow path says so
             fast = compiled = None
-        if compiled is not None and compiled.leaves.current():
+        if compiled is not None and compiled.leaves.current() and _fits_live(compiled):
             self._last = compiled
             return compiled
         compiled = self._structured(full)
@@ -243,8 +243,11 @@ class TreeDerivative:
         leaves = _leaves(tdefs, full)
         key = (tdefs, shapes.signature(leaves))
         compiled = self._by_structure.get(key)
-        if compiled is not None and not compiled.leaves.current():
-            compiled = None  # a global or closure value it read was rebound
+        if compiled is not None and not (
+            compiled.leaves.current() and _fits_live(compiled)
+        ):
+            compiled = None  # a global or closure value it read was rebound, or
+            # a scope array it reads has a new shape pattern (X 2-D, now 1-D)
         if compiled is None:
             with COMPILE_LOCK:
                 compiled = self._compile(tdefs, leaves)
@@ -263,6 +266,7 @@ class TreeDerivative:
         compiled = load(text, self.__name__, f"{self.kind} of {self.f.__name__}")
         compiled.source, compiled.ir, compiled.leaves = text, inner.ir, from_leaves
         compiled.live = live
+        compiled.live_signature = _live_signature(live, self.__name__)
         return compiled
 
     def _current(self):
@@ -321,6 +325,19 @@ def _with_live(compiled, live, name: str):
     for attribute in ("primal_ir", "source", "ir", "__name__"):
         setattr(call, attribute, getattr(compiled, attribute))
     return call
+
+
+def _live_signature(live, name: str) -> tuple:
+    """The shape pattern of the scope arrays a derivative reads, as bound now
+    (its code was specialised on it, as on the arguments')."""
+    return shapes.signature(tuple(_live_arguments(live, name).values()))
+
+
+def _fits_live(compiled) -> bool:
+    """Whether ``compiled`` was specialised for the scope arrays' shapes now."""
+    if not compiled.live:
+        return True
+    return _live_signature(compiled.live, compiled.__name__) == compiled.live_signature
 
 
 def _live_arguments(live, name: str) -> dict:

@@ -199,3 +199,39 @@ def test_adc_compile_prints_a_static_default(tmp_path, capsys):
     capsys.readouterr()
     assert namespace["f_grad"](2.0) == pytest.approx(4.0)
     assert capsys.readouterr().out == '{x}"\n|True {x}"\n 2.0\n'
+
+
+_DATA = np.arange(6.0).reshape(2, 3) / 4.0
+
+
+def _tree_on_data(params):
+    h = _DATA
+    for W, b in params:
+        h = np.tanh(h @ W + b)
+    return np.sum(h * h)
+
+
+def test_a_tree_derivative_follows_the_shape_of_the_scope_data():
+    """Module data rebound from 2-D to 1-D between calls of a tree gradient:
+    the wrapper compiled for the 2-D data was reused (a matmul ValueError)."""
+    global _DATA
+    rng = np.random.default_rng(3)
+    params = [(rng.normal(size=(3, 4)), rng.normal(size=4))]
+    params.append((rng.normal(size=(4, 2)), rng.normal(size=2)))
+    df = grad(_tree_on_data)
+    saved = _DATA
+    try:
+        for data in (saved, saved[0], saved):
+            _DATA = data
+            got = df(params)
+            W, b = params[0]
+            eps = 1e-6
+            for i in ((0, 0), (2, 3)):
+                W[i] += eps
+                up = _tree_on_data(params)
+                W[i] -= 2 * eps
+                down = _tree_on_data(params)
+                W[i] += eps
+                assert got[0][0][i] == pytest.approx((up - down) / (2 * eps), abs=1e-6)
+    finally:
+        _DATA = saved
