@@ -235,3 +235,22 @@ def test_a_tree_derivative_follows_the_shape_of_the_scope_data():
                 assert got[0][0][i] == pytest.approx((up - down) / (2 * eps), abs=1e-6)
     finally:
         _DATA = saved
+
+
+def _reshaped(x, shape=(2, 3)):
+    return np.sum(np.reshape(x, shape)[0] ** 2)
+
+
+def _reshaped_local(x):
+    s = (2, 3)
+    return np.sum(np.reshape(x, s)[1] ** 2) + np.sum(x.reshape(s)[0])
+
+
+def test_reshape_to_a_tuple_held_in_a_name():
+    """``np.reshape(x, shape)`` with ``shape=(2, 3)`` a default or a local tuple:
+    a TypeError from inside the IR ("Const holds a bool, int or float")."""
+    x = np.arange(1.0, 7.0)
+    assert np.allclose(grad(_reshaped)(x), [2, 4, 6, 0, 0, 0])
+    assert np.allclose(grad(_reshaped)(x, (3, 2)), [2, 4, 0, 0, 0, 0])
+    assert np.allclose(grad(_reshaped_local)(x), [1, 1, 1, 8, 10, 12])
+    assert jvp(_reshaped_local, (x,), (np.ones(6),))[1] == pytest.approx(33.0)
