@@ -254,3 +254,56 @@ def test_reshape_to_a_tuple_held_in_a_name():
     assert np.allclose(grad(_reshaped)(x, (3, 2)), [2, 4, 0, 0, 0, 0])
     assert np.allclose(grad(_reshaped_local)(x), [1, 1, 1, 8, 10, 12])
     assert jvp(_reshaped_local, (x,), (np.ones(6),))[1] == pytest.approx(33.0)
+
+
+_WRITTEN = """import numpy as np
+
+W = np.array([1.0, 2.0])
+W[0] = 7.0
+U = np.array([1.0, 2.0])
+U2 = U
+U2[1] = 9.0
+T = np.array([1.0, 2.0])
+np.copyto(T, np.array([5.0, 5.0]))
+S = np.array([1.0, 2.0])
+S.fill(4.0)
+K = np.array([1.0, 2.0])
+print(K, np.sum(K))
+
+
+def w(x):
+    return np.sum(W * x)
+
+
+def u(x):
+    return np.sum(U * x)
+
+
+def t(x):
+    return np.sum(T * x)
+
+
+def s(x):
+    return np.sum(S * x)
+
+
+def k(x):
+    return np.sum(K * x)
+"""
+
+
+@pytest.mark.parametrize("name, line", [("w", 4), ("u", 6), ("t", 9), ("s", 11)])
+def test_adc_refuses_a_module_array_the_file_writes_into(tmp_path, capsys, name, line):
+    """``W = np.array([1.0, 2.0])`` then ``W[0] = 7.0``: adc copied the
+    definition and emitted a gradient for [1, 2] (silently wrong); now the use
+    is refused, naming the line of the write.  Only reading it (print, np.sum
+    at module level) keeps it a constant."""
+    from ad_compiler.tools.cli import main
+
+    src = tmp_path / "m.py"
+    src.write_text(_WRITTEN)
+    assert main(["compile", str(src), "--function", name]) == 1
+    err = capsys.readouterr().err
+    assert f"may write into after defining it (line {line})" in err
+    assert main(["compile", str(src), "--function", "k"]) == 0
+    assert "K = np.array([1.0, 2.0])" in capsys.readouterr().out

@@ -37,7 +37,11 @@ import numpy
 from ad_compiler.errors import Loc, UnsupportedError
 from ad_compiler.frontend.bindings import module_bindings
 from ad_compiler.frontend.source import lambda_def, locate, made_by_decorator
-from ad_compiler.frontend.static_data import static_definition, static_shape
+from ad_compiler.frontend.static_data import (
+    static_definition,
+    static_shape,
+    written_constants,
+)
 from ad_compiler.guard import attributes, defaults_reads
 from ad_compiler.primitives.table import named
 
@@ -310,6 +314,13 @@ class StaticScope:
                     f"{why}; pass it as a parameter, or define it with np.array, "
                     "np.zeros, np.linspace ... of literal numbers"
                 )
+        data = {n for n, r in self.refs.items() if isinstance(r, DataRef)}
+        for name, line in written_constants(module, data).items():
+            self.refs[name] = OpaqueRef(
+                "a module-level array the file may write into after defining it "
+                f"(line {line}), so its value is not known without running the "
+                "file; pass it as a parameter, or define it once, unchanged"
+            )
 
     def _ambiguous(self, found, seen: dict) -> None:
         """Replace the refs of names bound more than once by :class:`AmbiguousRef`."""
