@@ -307,3 +307,40 @@ def test_adc_refuses_a_module_array_the_file_writes_into(tmp_path, capsys, name,
     assert f"may write into after defining it (line {line})" in err
     assert main(["compile", str(src), "--function", "k"]) == 0
     assert "K = np.array([1.0, 2.0])" in capsys.readouterr().out
+
+
+def _make_loss(act, bias=None):
+    def loss(w):
+        h = np.tanh(w) if act == "tanh" else w * w
+        if bias is not None:
+            h = h + bias
+        return np.sum(h * h)
+
+    return loss
+
+
+class _Act:
+    def __init__(self, act):
+        self.act = act
+
+    def loss(self, w):
+        if self.act == "tanh":
+            return np.sum(np.tanh(w))
+        return np.sum(w * w)
+
+
+def test_a_factory_closing_over_a_string_or_none():
+    """``make(act="tanh")`` returning ``loss(w)``: the closed-over str (and
+    None) was refused ("`act` is not a number ad_compiler can use"); now a
+    static value, decided while lowering, watched like a global."""
+    w = np.array([0.5, -1.0])
+    t = np.tanh(w)
+    assert np.allclose(grad(_make_loss("tanh"))(w), 2 * t * (1 - t**2))
+    assert np.allclose(grad(_make_loss("sq"))(w), 4 * w**3)
+    b = np.array([1.0, 2.0])
+    assert np.allclose(grad(_make_loss("sq", b))(w), 2 * (w * w + b) * 2 * w)
+    m = _Act("tanh")
+    df = grad(m.loss)
+    assert np.allclose(df(w), 1 - t**2)
+    m.act = "square"  # rebound: compiled again for the new value
+    assert np.allclose(df(w), 2 * w)

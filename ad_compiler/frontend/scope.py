@@ -95,6 +95,15 @@ class ValueRef:
 
 
 @dataclass(frozen=True)
+class StaticRef:
+    """A str, None or bool read from the function's scope (API only): a static
+    value, like a static argument — branches on it are decided while lowering,
+    and the derivative is compiled again when the name is rebound (watched)."""
+
+    value: object
+
+
+@dataclass(frozen=True)
 class UserFuncRef:
     """A Python function defined by the user: calls to it are inlined.
 
@@ -170,7 +179,7 @@ def checked_lookup(scope, name: str, loc: Loc, line: str | None):
     return ref
 
 
-Ref = ModuleRef | FuncRef | ValueRef | UserFuncRef | OpaqueRef | DataRef
+Ref = ModuleRef | FuncRef | ValueRef | UserFuncRef | OpaqueRef | DataRef | StaticRef
 
 
 def is_data(value) -> bool:
@@ -224,7 +233,7 @@ def _attribute_of(ref: OpaqueRef, attr: str) -> Ref:
     if is_data(value):
         return DataRef(attr, own)
     found = classify(value)
-    if isinstance(found, (UserFuncRef, ValueRef)) or (
+    if isinstance(found, (UserFuncRef, ValueRef, StaticRef)) or (
         isinstance(found, OpaqueRef) and found.module is not None
     ):
         record_read(own, attr, value, found)
@@ -416,8 +425,8 @@ def classify(value) -> Ref:
         return ModuleRef("math")
     if value is numpy:
         return ModuleRef("numpy")
-    if isinstance(value, bool):
-        return OpaqueRef("a bool")
+    if value is None or isinstance(value, (bool, str)):
+        return StaticRef(value)  # kind = "tanh" in a factory: a static value
     if isinstance(value, types.ModuleType):
         return OpaqueRef(f"the module `{value.__name__}`", module=value)
     if isinstance(value, numbers.Real) and not isinstance(value, numpy.ndarray):
