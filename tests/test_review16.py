@@ -344,3 +344,22 @@ def test_a_factory_closing_over_a_string_or_none():
     assert np.allclose(df(w), 1 - t**2)
     m.act = "square"  # rebound: compiled again for the new value
     assert np.allclose(df(w), 2 * w)
+
+
+def _depth(p, n):
+    if n == 0:
+        return p[0]
+    return np.tanh(_depth(p, n - 1) * p[1]) + p[0]
+
+
+def _calls_depth(x):
+    return np.sum(_depth([x, x[::-1]], 3))
+
+
+def test_a_list_passed_to_a_recursive_function_says_what_to_write():
+    """The message named a tuple (it is a list) and gave no alternative."""
+    from ad_compiler.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError) as e:
+        grad(_calls_depth)(np.array([0.5, -1.0]))
+    assert "nor a list" in str(e.value) and "separate arguments" in str(e.value)
