@@ -236,9 +236,9 @@ class CallLowering:
         if any(isinstance(a, TupleValue) for a in args):
             self.error(
                 node,
-                f"passing a tuple to `{callee}` is not supported here (nor a "
-                "list: it is recursive or has a custom derivative)",
-                "pass its items as separate arguments (`g(a, b)` for `g((a, b))`)",
+                f"passing a tuple to `{callee}` is not supported here",
+                "nor a list: it is recursive or has a custom derivative; pass the "
+                "items as separate arguments (`g(a, b)` for `g((a, b))`)",
             )
         self.not_a_function(node, TupleValue(args), "pass the numbers it computes")
         if any(isinstance(a, (DictValue, StaticValue)) for a in args):
