@@ -363,3 +363,14 @@ def test_a_list_passed_to_a_recursive_function_says_what_to_write():
     with pytest.raises(UnsupportedError) as e:
         grad(_calls_depth)(np.array([0.5, -1.0]))
     assert "nor a list" in str(e.value) and "separate arguments" in str(e.value)
+
+
+def _nested_out(x):
+    return np.sin(x), [x * 2.0, np.sum(x)]
+
+
+def test_returning_nested_tuples_says_what_to_write():
+    from ad_compiler.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError, match="return a flat tuple"):
+        jvp(_nested_out, (np.ones(2),), (np.ones(2),))
