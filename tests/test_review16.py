@@ -374,3 +374,22 @@ def test_returning_nested_tuples_says_what_to_write():
 
     with pytest.raises(UnsupportedError, match="return a flat tuple"):
         jvp(_nested_out, (np.ones(2),), (np.ones(2),))
+
+
+def _activated(x, act=np.tanh):
+    return np.sum(act(x))
+
+
+def _cube(z):
+    return z**3
+
+
+def test_a_function_passed_as_a_static_argument():
+    """``act=np.tanh`` (a default or an argument): "`act` is called but is not
+    a function"; now called like the function it holds."""
+    x = np.array([0.5, -1.0])
+    assert np.allclose(grad(_activated)(x), 1 - np.tanh(x) ** 2)
+    assert np.allclose(grad(_activated)(x, np.sin), np.cos(x))
+    assert np.allclose(grad(_activated)(x, _cube), 3 * x**2)
+    y, t = jvp(_activated, (x, np.sin), (np.ones(2), np.sin))
+    assert t == pytest.approx(np.sum(np.cos(x)))
