@@ -414,10 +414,21 @@ def wrapper_source(d: TreeDerivative, from_leaves: LeafFunction, inner: str) -> 
         text += f"calls {inner}."
     if statics:
         text += f" Compiled for the static arguments {', '.join(statics)} only."
-    body = textwrap.fill(text, 80, initial_indent="    ", subsequent_indent="    ")
+    body = textwrap.fill(
+        _docstring_safe(text), 80, initial_indent="    ", subsequent_indent="    "
+    )
     doc = f'    """{body.strip()}\n    """'
     signature = ", ".join(names + (["*"] + scope if scope else []))
     return f"def {d.__name__}({signature}):\n{doc}\n" + "\n".join(lines) + "\n"
+
+
+def _docstring_safe(text: str) -> str:
+    """``text`` (which holds reprs of the caller's dict keys and static values,
+    any text at all) made safe inside a ``\"\"\"`` docstring: backslashes and
+    double quotes escaped, so it can neither close the docstring nor end in an
+    escape, and characters that are not printable spelled as escapes."""
+    text = str.__str__(text).replace("\\", "\\\\").replace('"', '\\"')
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def needs_trees(f) -> bool:

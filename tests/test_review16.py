@@ -393,3 +393,54 @@ def test_a_function_passed_as_a_static_argument():
     assert np.allclose(grad(_activated)(x, _cube), 3 * x**2)
     y, t = jvp(_activated, (x, np.sin), (np.ones(2), np.sin))
     assert t == pytest.approx(np.sum(np.cos(x)))
+
+
+def _sum_of_leaves(params, kind="a"):
+    s = 0.0
+    for v in params.values():
+        s = s + np.sum(v**2)
+    return s
+
+
+class _Sneaky(str):
+    """A str whose repr is code."""
+
+    def __repr__(self):
+        return "__import__('os').getcwd()"
+
+
+class _SneakyStatic:
+    """A static value whose repr closes a docstring."""
+
+    def __repr__(self):
+        return '"""+__import__("os").getcwd()+"""'
+
+    def __eq__(self, other):
+        return isinstance(other, _SneakyStatic)
+
+    def __hash__(self):
+        return 7
+
+
+@pytest.mark.parametrize(
+    "key",
+    ['x"""+__import__("os").getcwd()+"""', "y\\", "z\n\r\x00", _Sneaky("k")],
+)
+def test_dict_keys_and_statics_cannot_spell_code(key, monkeypatch):
+    """A dict key of a parameter tree went into the wrapper's docstring by
+    ``repr``: a key holding ``\"\"\"`` closed it and the rest ran as code when
+    the gradient was called (``os.system``); a str subclass's ``__repr__``
+    spelled the key.  Now: the docstring is escaped and keys are spelled by
+    ``str.__repr__``; any other static value appears only in the docstring."""
+    import os
+
+    calls = []
+    monkeypatch.setattr(os, "getcwd", lambda: calls.append(1) or "")
+    p = {key: np.array([1.0, 2.0]), "w": np.array([3.0])}
+    df = grad(_sum_of_leaves)
+    g = df(p, _SneakyStatic())
+    assert np.allclose(g[key], [2.0, 4.0]) and np.allclose(g["w"], [6.0])
+    g = df(p)
+    assert np.allclose(g[key], [2.0, 4.0])
+    assert calls == []
+    assert "__import__('os')" not in df.source

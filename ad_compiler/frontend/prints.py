@@ -74,7 +74,7 @@ def lower_print(lowerer, call: ast.Call) -> None:
         else:
             value = _value(lowerer, arg)
             if isinstance(value, StaticValue):  # kind="tanh", None: its text now
-                layout.append(("s", str(value.value)))
+                layout.append(("s", "%s" % (value.value,)))  # (an exact str)
             else:
                 layout.append(("v",))
                 ins.append(value)
@@ -142,7 +142,7 @@ def _fstring(lowerer, node: ast.JoinedStr, ins: list) -> tuple:
             conversion = {115: str, 114: repr, 97: ascii}.get(part.conversion)
             shown = conversion(value.value) if conversion else value.value
             try:
-                parts.append(("s", format(shown, spec)))
+                parts.append(("s", "%s" % (format(shown, spec),)))
             except (TypeError, ValueError) as e:
                 lowerer.error(part, f"this f-string part cannot be formatted: {e}")
             continue
