@@ -27,6 +27,7 @@ With a tuple ``argnums`` the input structure is the tuple of those arguments.
 from __future__ import annotations
 
 import inspect
+import keyword
 import textwrap
 
 from ad_compiler import trees
@@ -199,7 +200,10 @@ class TreeDerivative:
         self._signature = inspect.signature(f)
         self._defaults = defaults_reads(f)  # what the signature holds
         self._arity = len(self._signature.parameters)
-        self.__name__ = self.__qualname__ = f"{f.__name__}_{kind}"
+        # the emitted wrapper is `def <name>_grad(...)`: only a checked identifier
+        # (f.__name__ may be set to any text)
+        base = f.__name__ if _plain_identifier(f.__name__) else "function"
+        self.__name__ = self.__qualname__ = f"{base}_{kind}"
         self.__doc__ = (
             f"{WHAT[kind]} of {f.__name__} (compiled per argument structure)."
         )
@@ -420,6 +424,11 @@ def wrapper_source(d: TreeDerivative, from_leaves: LeafFunction, inner: str) -> 
     doc = f'    """{body.strip()}\n    """'
     signature = ", ".join(names + (["*"] + scope if scope else []))
     return f"def {d.__name__}({signature}):\n{doc}\n" + "\n".join(lines) + "\n"
+
+
+def _plain_identifier(name) -> bool:
+    """Whether ``name`` is an exact str spelling a Python identifier, not a keyword."""
+    return type(name) is str and name.isidentifier() and not keyword.iskeyword(name)
 
 
 def _docstring_safe(text: str) -> str:

@@ -444,3 +444,20 @@ def test_dict_keys_and_statics_cannot_spell_code(key, monkeypatch):
     assert np.allclose(g[key], [2.0, 4.0])
     assert calls == []
     assert "__import__('os')" not in df.source
+
+
+def test_a_function_name_is_not_spelled_into_the_wrapper(monkeypatch):
+    """``f.__name__`` (any text) named the wrapper: ``def <name>_grad(...)``;
+    a name holding a newline and a statement ran it when the wrapper loaded."""
+    import os
+
+    calls = []
+    monkeypatch.setattr(os, "getcwd", lambda: calls.append(1) or "")
+
+    def f(p, kind="a"):
+        return np.sum(p[0] ** 2)
+
+    f.__name__ = "x(p, kind):\n    pass\nimport os; os.getcwd()\ndef y"
+    g = grad(f)((np.ones(2), 1.0))
+    assert np.allclose(g[0], 2.0) and g[1] == 0.0
+    assert calls == []
