@@ -80,16 +80,14 @@ class Attributes:
 
 
 _ATTRIBUTES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_STATIC_ATTRIBUTES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def attributes(obj, static: bool = False) -> Attributes:
-    """The one :class:`Attributes` view of ``obj`` (one per object and mode, so
-    that reads through it are told apart by identity like globals dicts)."""
-    views = _STATIC_ATTRIBUTES if static else _ATTRIBUTES
-    view = views.get(obj)
+def attributes(f) -> Attributes:
+    """The one :class:`Attributes` view of the function ``f`` (one per function,
+    so that reads through it are told apart by identity like globals dicts)."""
+    view = _ATTRIBUTES.get(f)
     if view is None:
-        view = views[obj] = Attributes(obj, static)
+        view = _ATTRIBUTES[f] = Attributes(f)
     return view
 
 

@@ -461,3 +461,15 @@ def test_a_function_name_is_not_spelled_into_the_wrapper(monkeypatch):
     g = grad(f)((np.ones(2), 1.0))
     assert np.allclose(g[0], 2.0) and g[1] == 0.0
     assert calls == []
+
+
+def test_an_instance_attribute_set_over_a_method_is_seen():
+    """``m.inner = fn`` after ``grad(m.loss)``: the instance attribute shadows
+    the class's method from then on; the gradient kept the method's."""
+    m = _Scaled(2.0)
+    df = grad(m.loss)
+    assert df(1.0) == pytest.approx(8.0)
+    m.inner = lambda x: m.a * x**3  # noqa: E731  (the instance's own now)
+    assert df(1.0) == pytest.approx(24.0)
+    del m.inner
+    assert df(1.0) == pytest.approx(8.0)

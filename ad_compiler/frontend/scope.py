@@ -42,7 +42,7 @@ from ad_compiler.frontend.static_data import (
     static_shape,
     written_constants,
 )
-from ad_compiler.guard import attributes, defaults_reads
+from ad_compiler.guard import Attributes, defaults_reads
 from ad_compiler.primitives.table import named
 
 # Functions ad_compiler knows, by qualified name: the names the primitive rows
@@ -217,10 +217,12 @@ def _attribute_of(ref: OpaqueRef, attr: str) -> Ref:
         static = inspect.getattr_static(obj, attr, None)
         if static is None:
             return OpaqueRef(f"an attribute of {ref.what}")
-        if not isinstance(obj, types.ModuleType):  # `Model.predict = ...` later:
-            klass = type(obj)  # the method is watched on the class like a global
-            found = inspect.getattr_static(klass, attr, None)  # (runs no descriptor)
-            record_read(attributes(klass, static=True), attr, found, ref)
+        if not isinstance(obj, types.ModuleType):
+            # watched as `obj.attr` resolves without running descriptors: the
+            # class's method redefined (`Model.predict = ...`) or an instance
+            # attribute set over it later compiles again (a view of its own:
+            # objects may define __eq__, so views are not shared)
+            record_read(Attributes(obj, static=True), attr, static, ref)
         if isinstance(static, staticmethod) and inspect.isfunction(static.__func__):
             return UserFuncRef(attr, obj=static.__func__)
         if not inspect.isfunction(static) or isinstance(obj, types.ModuleType):
