@@ -36,6 +36,7 @@ from ad_compiler.guard import (
     COMPILE_LOCK,
     current,
     current_value,
+    defaults_reads,
     guarded,
     is_current,
     live_call_code,
@@ -164,7 +165,8 @@ def _fresh_derivative(f, kind: str, argnums, arrays: bool):
             refresh()
         with recording_reads() as reads:
             compiled = _compile_derivative(f, kind, argnums, arrays)
-        return compiled, tuple(reads) + getattr(f, "__adc_deps__", ())
+        own = defaults_reads(f)  # f.__defaults__ reassigned: compiled anew
+        return compiled, tuple(reads) + own + getattr(f, "__adc_deps__", ())
 
     compiled, deps = build()
     if isinstance(compiled, ArrayDerivative):
@@ -470,7 +472,13 @@ def _with_fast_call(n: int, watched: bool = False, live: tuple = ()) -> type:
     # compilation of a number's)
     key = "".join(f"getattr(args[{i}], 'shape', type(args[{i}])), " for i in range(n))
     fetch, shape_key, kwargs = live_call_code(live)
-    check = "    if not is_current(self._deps):\n        self._reload()\n"
+    # after a reload, the call starts over: the new compilation may read other
+    # scope arrays (a number attribute rebound to an array), fetched by new code
+    check = (
+        "    if not is_current(self._deps):\n"
+        "        self._reload()\n"
+        "        return self(*args)\n"
+    )
     text = (
         "def __call__(self, *args):\n"
         + (check if watched else "")

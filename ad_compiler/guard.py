@@ -19,9 +19,11 @@ derivative compile it once.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import threading
 import types
+import weakref
 
 from ad_compiler.errors import UsageError
 
@@ -48,6 +50,60 @@ def current_value(where, key: str):
     if isinstance(where, types.CellType):
         return where.cell_contents
     return where[key]
+
+
+class Attributes:
+    """An object's attributes seen as a mapping, so that a guard watches a
+    function's ``__defaults__`` or a class's methods the way it watches a
+    global: by identity (assigning ``f.__defaults__`` or ``Model.predict``
+    binds a new object).  ``static``: looked up with
+    ``inspect.getattr_static``, which runs no descriptor of the user's."""
+
+    __slots__ = ("obj", "static", "__weakref__")
+
+    def __init__(self, obj, static: bool = False):
+        self.obj, self.static = obj, static
+
+    def __getitem__(self, name: str):
+        if self.static:
+            found = inspect.getattr_static(self.obj, name, _MISSING)
+            if found is _MISSING:
+                raise KeyError(name)
+            return found
+        return getattr(self.obj, name)
+
+    def get(self, name: str, default=None):
+        try:
+            return self[name]
+        except (KeyError, AttributeError):
+            return default
+
+
+_ATTRIBUTES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def attributes(f) -> Attributes:
+    """The one :class:`Attributes` view of the function ``f`` (one per function,
+    so that reads through it are told apart by identity like globals dicts)."""
+    view = _ATTRIBUTES.get(f)
+    if view is None:
+        view = _ATTRIBUTES[f] = Attributes(f)
+    return view
+
+
+def defaults_reads(f) -> tuple:
+    """``(where, name, value)`` reads of ``f``'s defaults (positional and
+    keyword-only), which lowering bakes into the derivative; empty when ``f``
+    has none.  A bound method's defaults are its function's."""
+    f = getattr(f, "__func__", f)
+    if not isinstance(f, types.FunctionType):
+        return ()
+    view = attributes(f)
+    return tuple(
+        (view, name, getattr(f, name))
+        for name in ("__defaults__", "__kwdefaults__")
+        if getattr(f, name) is not None
+    )
 
 
 def unbound_names(live) -> list[str]:
@@ -181,11 +237,29 @@ def _guard_code(impl, deps):
         f"        {p}fresh = False\n"
         f"    if {p}fresh:\n"
         f"        return {p}impl({params})\n"
-        f"    return {p}refresh()({params})\n"
+        f"    {p}old = {p}defaults\n"
+        f"    {p}new = {p}refresh()\n"
+        f"    return {p}new(*{p}redefault([{params}], {p}old, {p}new))\n"
     )
     scratch: dict = {}
     exec(compile(text, f"<ad_compiler guard of {impl.__name__}>", "exec"), scratch)
     return scratch[impl.__name__].__code__, p
+
+
+def _redefault(args: list, old, new) -> list:
+    """The arguments of a call that found the guard stale, with each one the
+    guard's old defaults supplied replaced by the new compilation's default:
+    Python bound the guard's defaults before the guard could see that
+    ``f.__defaults__`` had been reassigned.  An argument is taken for a default
+    when it is that very object (identity)."""
+    old, fresh = old or (), getattr(new, "__defaults__", None) or ()
+    if len(old) != len(fresh) or len(old) > len(args):
+        return args
+    start = len(args) - len(old)
+    for k, value in enumerate(old):
+        if args[start + k] is value:
+            args[start + k] = fresh[k]
+    return args
 
 
 def _install(guard, impl, deps, namespace: dict) -> None:
@@ -201,6 +275,10 @@ def _install(guard, impl, deps, namespace: dict) -> None:
         namespace[f"{p}w{i}"], namespace[f"{p}n{i}"] = where, name
         namespace[f"{p}v{i}"] = value
     namespace[f"{p}impl"], namespace[f"{p}refresh"] = impl, namespace["_refresh"]
+    namespace[f"{p}defaults"], namespace[f"{p}redefault"] = (
+        impl.__defaults__,
+        _redefault,
+    )
     namespace["_impl"], namespace["_deps"] = impl, deps
     guard.__defaults__ = impl.__defaults__
     for attr, value in vars(impl).items():

@@ -27,6 +27,7 @@ With a tuple ``argnums`` the input structure is the tuple of those arguments.
 from __future__ import annotations
 
 import inspect
+import keyword
 import textwrap
 
 from ad_compiler import trees
@@ -45,7 +46,13 @@ from ad_compiler.errors import UsageError
 from ad_compiler.frontend.lower_trees import TreeNeeded
 from ad_compiler.frontend.methods import source_and_scope
 from ad_compiler.frontend.scope import recording_reads
-from ad_compiler.guard import COMPILE_LOCK, current_value, is_current, unique
+from ad_compiler.guard import (
+    COMPILE_LOCK,
+    current_value,
+    defaults_reads,
+    is_current,
+    unique,
+)
 from ad_compiler.ir import shapes
 
 _LEAF_FUNCTIONS: dict = {}
@@ -191,8 +198,12 @@ class TreeDerivative:
         self._by_key: dict = {}  # trees.call_key of the arguments: the fast path
         self._last = None
         self._signature = inspect.signature(f)
+        self._defaults = defaults_reads(f)  # what the signature holds
         self._arity = len(self._signature.parameters)
-        self.__name__ = self.__qualname__ = f"{f.__name__}_{kind}"
+        # the emitted wrapper is `def <name>_grad(...)`: only a checked identifier
+        # (f.__name__ may be set to any text)
+        base = f.__name__ if _plain_identifier(f.__name__) else "function"
+        self.__name__ = self.__qualname__ = f"{base}_{kind}"
         self.__doc__ = (
             f"{WHAT[kind]} of {f.__name__} (compiled per argument structure)."
         )
@@ -208,6 +219,9 @@ class TreeDerivative:
         """Every argument of a call, the defaults filled in."""
         if not kwargs and len(args) == self._arity:  # (Python's binding: the same)
             return tuple(args)
+        if not is_current(self._defaults):  # f.__defaults__ reassigned since
+            self._signature = inspect.signature(self.f)
+            self._defaults = defaults_reads(self.f)
         return bind(self.f, args, kwargs or {}, self._signature)
 
     def for_arguments(self, full):
@@ -217,7 +231,7 @@ class TreeDerivative:
             compiled = self._by_key.get(fast)
         except TypeError:  # an unhashable static: the slow path says so
             fast = compiled = None
-        if compiled is not None and compiled.leaves.current():
+        if compiled is not None and compiled.leaves.current() and _fits_live(compiled):
             self._last = compiled
             return compiled
         compiled = self._structured(full)
@@ -233,8 +247,11 @@ class TreeDerivative:
         leaves = _leaves(tdefs, full)
         key = (tdefs, shapes.signature(leaves))
         compiled = self._by_structure.get(key)
-        if compiled is not None and not compiled.leaves.current():
-            compiled = None  # a global or closure value it read was rebound
+        if compiled is not None and not (
+            compiled.leaves.current() and _fits_live(compiled)
+        ):
+            compiled = None  # a global or closure value it read was rebound, or
+            # a scope array it reads has a new shape pattern (X 2-D, now 1-D)
         if compiled is None:
             with COMPILE_LOCK:
                 compiled = self._compile(tdefs, leaves)
@@ -253,6 +270,7 @@ class TreeDerivative:
         compiled = load(text, self.__name__, f"{self.kind} of {self.f.__name__}")
         compiled.source, compiled.ir, compiled.leaves = text, inner.ir, from_leaves
         compiled.live = live
+        compiled.live_signature = _live_signature(live, self.__name__)
         return compiled
 
     def _current(self):
@@ -311,6 +329,19 @@ def _with_live(compiled, live, name: str):
     for attribute in ("primal_ir", "source", "ir", "__name__"):
         setattr(call, attribute, getattr(compiled, attribute))
     return call
+
+
+def _live_signature(live, name: str) -> tuple:
+    """The shape pattern of the scope arrays a derivative reads, as bound now
+    (its code was specialised on it, as on the arguments')."""
+    return shapes.signature(tuple(_live_arguments(live, name).values()))
+
+
+def _fits_live(compiled) -> bool:
+    """Whether ``compiled`` was specialised for the scope arrays' shapes now."""
+    if not compiled.live:
+        return True
+    return _live_signature(compiled.live, compiled.__name__) == compiled.live_signature
 
 
 def _live_arguments(live, name: str) -> dict:
@@ -387,10 +418,26 @@ def wrapper_source(d: TreeDerivative, from_leaves: LeafFunction, inner: str) -> 
         text += f"calls {inner}."
     if statics:
         text += f" Compiled for the static arguments {', '.join(statics)} only."
-    body = textwrap.fill(text, 80, initial_indent="    ", subsequent_indent="    ")
+    body = textwrap.fill(
+        _docstring_safe(text), 80, initial_indent="    ", subsequent_indent="    "
+    )
     doc = f'    """{body.strip()}\n    """'
     signature = ", ".join(names + (["*"] + scope if scope else []))
     return f"def {d.__name__}({signature}):\n{doc}\n" + "\n".join(lines) + "\n"
+
+
+def _plain_identifier(name) -> bool:
+    """Whether ``name`` is an exact str spelling a Python identifier, not a keyword."""
+    return type(name) is str and name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _docstring_safe(text: str) -> str:
+    """``text`` (which holds reprs of the caller's dict keys and static values,
+    any text at all) made safe inside a ``\"\"\"`` docstring: backslashes and
+    double quotes escaped, so it can neither close the docstring nor end in an
+    escape, and characters that are not printable spelled as escapes."""
+    text = str.__str__(text).replace("\\", "\\\\").replace('"', '\\"')
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def needs_trees(f) -> bool:
@@ -438,7 +485,9 @@ def tree_jvp(f, primals, tangents):
         except TypeError:
             raise UsageError(
                 f"a tangent of `{f.__name__}` is not structured as its primal "
-                f"({trees.describe(t)})"
+                f"({trees.describe(t)}): give a number or array of the same shape "
+                "for each leaf, and repeat each static value (a str, None, bool) "
+                "as it is in the primal"
             ) from None
     wrt = tuple(range(given))
     if not wrt:

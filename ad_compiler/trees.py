@@ -176,7 +176,8 @@ def paths(expr: str, tdef) -> list[str]:
     if tdef == LEAF:
         return [expr]
     if tdef[0] == "dict":
-        subs = [f"{expr}[{k!r}]" for k in tdef[1]]
+        # str.__repr__: a key of a str subclass cannot spell its own text
+        subs = [f"{expr}[{str.__repr__(k)}]" for k in tdef[1]]
     else:
         subs = [f"{expr}[{i}]" for i in range(len(children(tdef)))]
     return [p for s, t in zip(subs, children(tdef)) for p in paths(s, t)]
@@ -188,7 +189,8 @@ def _spelled(tdef, items: list[str]) -> str:
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     if tdef[0] == "list":
         return "[" + ", ".join(items) + "]"
-    return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(tdef[1], items)) + "}"
+    pairs = (f"{str.__repr__(k)}: {v}" for k, v in zip(tdef[1], items))
+    return "{" + ", ".join(pairs) + "}"
 
 
 def rebuild_text(tdef, leaves: list[str]) -> str:

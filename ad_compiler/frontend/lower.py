@@ -370,7 +370,11 @@ class Lowerer(
             items = []
             for item in value.items:
                 if isinstance(item, TupleValue):
-                    self.error(stmt.value, "returning nested tuples is not supported")
+                    self.error(
+                        stmt.value,
+                        "returning nested tuples is not supported",
+                        "return a flat tuple: `return a, b, c` for `return a, (b, c)`",
+                    )
                 items.append(item)
             return tuple(items), tuple(range(len(items)))
         return (value,), 0

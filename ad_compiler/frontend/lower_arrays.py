@@ -16,6 +16,7 @@ from ad_compiler.errors import UnsupportedError
 from ad_compiler.frontend.alias_flow import observed_writes
 from ad_compiler.frontend.callees import source_of
 from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
+from ad_compiler.frontend.lower_values import TupleValue
 from ad_compiler.frontend.scope_data import reads_data
 from ad_compiler.ir.nodes import Const
 from ad_compiler.primitives.arrays import parse_einsum
@@ -159,6 +160,10 @@ class ArrayLowering:
         if len(dims) == 1 and isinstance(dims[0], ast.Tuple):
             dims = dims[0].elts
         values = [self.expr(d) for d in dims]
+        if len(values) == 1 and isinstance(values[0], TupleValue):
+            values = list(values[0].items)  # shape=(2, 3): a tuple of sizes
+        if any(isinstance(v, TupleValue) for v in values):
+            self.error(node, "a size in `reshape` must be a number", "write (n, -1)")
         with self.b.at(self.src.loc(node), "np"):
             if len(values) == 1 and not isinstance(values[0], Const):
                 # one value: a length, or a whole shape (x.shape); decided by its shape

@@ -234,7 +234,12 @@ class CallLowering:
     def scalar_args(self, node, callee, inner, values) -> tuple:
         args = tuple(values[p] for p in inner.params)
         if any(isinstance(a, TupleValue) for a in args):
-            self.error(node, f"passing a tuple to `{callee}` is not supported here")
+            self.error(
+                node,
+                f"passing a tuple to `{callee}` is not supported here",
+                "nor a list: it is recursive or has a custom derivative; pass the "
+                "items as separate arguments (`g(a, b)` for `g((a, b))`)",
+            )
         self.not_a_function(node, TupleValue(args), "pass the numbers it computes")
         if any(isinstance(a, (DictValue, StaticValue)) for a in args):
             self.error(

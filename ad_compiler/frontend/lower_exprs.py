@@ -25,6 +25,7 @@ from ad_compiler.frontend.scope import (
     FuncRef,
     ModuleRef,
     OpaqueRef,
+    StaticRef,
     UserFuncRef,
     ValueRef,
     attribute,
@@ -130,6 +131,8 @@ class ExpressionLowering:
     def ref_value(self, node: ast.AST, name: str, ref):
         if isinstance(ref, ValueRef):
             return Const(ref.value)
+        if isinstance(ref, StaticRef):  # `act` of a factory: decided now
+            return StaticValue(ref.value)
         if isinstance(ref, DataRef):
             return data_param(self, node, ref)
         if ref is None:

@@ -32,9 +32,11 @@ import dataclasses
 from ad_compiler.frontend.lower_values import (
     Closure,
     FunctionValue,
+    StaticValue,
     TupleValue,
     Unbound,
 )
+from ad_compiler.frontend.scope import FuncRef, UserFuncRef, classify
 from ad_compiler.frontend.source import lambda_def
 from ad_compiler.ir.nodes import Const, Var, defined_names
 
@@ -142,6 +144,12 @@ class NestedLowering:
             value = self.name(func, func.id)
         else:
             value = self.expr(func)
+        if isinstance(value, StaticValue) and callable(value.value):
+            # a function passed as a static argument (`act=np.tanh`): what the
+            # scope would make of it, had the function named it
+            ref = classify(value.value)
+            if isinstance(ref, (FuncRef, UserFuncRef)):
+                return self.global_function(ast.unparse(func), ref)
         if not isinstance(value, FunctionValue):
             what = ast.unparse(func)
             self.error(

@@ -9,7 +9,8 @@ of the loop iterations the reverse sweep recomputes; forward mode, vector mode
 and derivatives of derivatives copy it once.
 
 Arguments: numbers and arrays (any expression), string literals and f-strings
-of them, and ``sep=``/``end=`` given as string literals (or None).  No text of
+of them, static values (``kind="tanh"``, None, a bool: their text, known when
+compiling), and ``sep=``/``end=`` given as string literals (or None).  No text of
 the input is copied into emitted code: a string is kept as its parsed value
 and re-rendered with ``repr`` (a literal part of an f-string too), and a
 format spec must be a literal of the characters a standard format spec uses.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import ast
 import re
 
-from ad_compiler.frontend.lower_values import TupleValue
+from ad_compiler.frontend.lower_values import StaticValue, TupleValue
 from ad_compiler.frontend.scope import OpaqueRef
 from ad_compiler.ir.nodes import Eqn
 
@@ -71,8 +72,12 @@ def lower_print(lowerer, call: ast.Call) -> None:
         elif isinstance(arg, ast.JoinedStr):
             layout.append(("f", _fstring(lowerer, arg, ins)))
         else:
-            layout.append(("v",))
-            ins.append(_value(lowerer, arg))
+            value = _value(lowerer, arg)
+            if isinstance(value, StaticValue):  # kind="tanh", None: its text now
+                layout.append(("s", "%s" % (value.value,)))  # (an exact str)
+            else:
+                layout.append(("v",))
+                ins.append(value)
     params = {"args": tuple(layout), "sep": None, "end": None}
     for kw in call.keywords:
         if kw.arg in ("sep", "end"):
@@ -132,6 +137,15 @@ def _fstring(lowerer, node: ast.JoinedStr, ins: list) -> tuple:
                     "this format spec is not supported in `print`",
                     "use a standard spec of letters, digits and . , < > = ^ + - # %",
                 )
+        value = _value(lowerer, part.value)
+        if isinstance(value, StaticValue):  # formatted now, as Python would
+            conversion = {115: str, 114: repr, 97: ascii}.get(part.conversion)
+            shown = conversion(value.value) if conversion else value.value
+            try:
+                parts.append(("s", "%s" % (format(shown, spec),)))
+            except (TypeError, ValueError) as e:
+                lowerer.error(part, f"this f-string part cannot be formatted: {e}")
+            continue
         parts.append(("v", _CONVERSIONS[part.conversion], spec))
-        ins.append(_value(lowerer, part.value))
+        ins.append(value)
     return tuple(parts)

@@ -27,6 +27,7 @@ import contextlib
 import inspect
 import math
 import numbers
+import sysconfig
 import threading
 import types
 from dataclasses import dataclass, field
@@ -36,7 +37,12 @@ import numpy
 from ad_compiler.errors import Loc, UnsupportedError
 from ad_compiler.frontend.bindings import module_bindings
 from ad_compiler.frontend.source import lambda_def, locate, made_by_decorator
-from ad_compiler.frontend.static_data import static_definition, static_shape
+from ad_compiler.frontend.static_data import (
+    static_definition,
+    static_shape,
+    written_constants,
+)
+from ad_compiler.guard import Attributes, defaults_reads
 from ad_compiler.primitives.table import named
 
 # Functions ad_compiler knows, by qualified name: the names the primitive rows
@@ -86,6 +92,15 @@ class ValueRef:
     """A number known at compile time."""
 
     value: int | float
+
+
+@dataclass(frozen=True)
+class StaticRef:
+    """A str, None or bool read from the function's scope (API only): a static
+    value, like a static argument — branches on it are decided while lowering,
+    and the derivative is compiled again when the name is rebound (watched)."""
+
+    value: object
 
 
 @dataclass(frozen=True)
@@ -164,7 +179,7 @@ def checked_lookup(scope, name: str, loc: Loc, line: str | None):
     return ref
 
 
-Ref = ModuleRef | FuncRef | ValueRef | UserFuncRef | OpaqueRef | DataRef
+Ref = ModuleRef | FuncRef | ValueRef | UserFuncRef | OpaqueRef | DataRef | StaticRef
 
 
 def is_data(value) -> bool:
@@ -202,6 +217,12 @@ def _attribute_of(ref: OpaqueRef, attr: str) -> Ref:
         static = inspect.getattr_static(obj, attr, None)
         if static is None:
             return OpaqueRef(f"an attribute of {ref.what}")
+        if not isinstance(obj, types.ModuleType):
+            # watched as `obj.attr` resolves without running descriptors: the
+            # class's method redefined (`Model.predict = ...`) or an instance
+            # attribute set over it later compiles again (a view of its own:
+            # objects may define __eq__, so views are not shared)
+            record_read(Attributes(obj, static=True), attr, static, ref)
         if isinstance(static, staticmethod) and inspect.isfunction(static.__func__):
             return UserFuncRef(attr, obj=static.__func__)
         if not inspect.isfunction(static) or isinstance(obj, types.ModuleType):
@@ -214,7 +235,7 @@ def _attribute_of(ref: OpaqueRef, attr: str) -> Ref:
     if is_data(value):
         return DataRef(attr, own)
     found = classify(value)
-    if isinstance(found, (UserFuncRef, ValueRef)) or (
+    if isinstance(found, (UserFuncRef, ValueRef, StaticRef)) or (
         isinstance(found, OpaqueRef) and found.module is not None
     ):
         record_read(own, attr, value, found)
@@ -304,6 +325,13 @@ class StaticScope:
                     f"{why}; pass it as a parameter, or define it with np.array, "
                     "np.zeros, np.linspace ... of literal numbers"
                 )
+        data = {n for n, r in self.refs.items() if isinstance(r, DataRef)}
+        for name, line in written_constants(module, data).items():
+            self.refs[name] = OpaqueRef(
+                "a module-level array the file may write into after defining it "
+                f"(line {line}), so its value is not known without running the "
+                "file; pass it as a parameter, or define it once, unchanged"
+            )
 
     def _ambiguous(self, found, seen: dict) -> None:
         """Replace the refs of names bound more than once by :class:`AmbiguousRef`."""
@@ -399,8 +427,8 @@ def classify(value) -> Ref:
         return ModuleRef("math")
     if value is numpy:
         return ModuleRef("numpy")
-    if isinstance(value, bool):
-        return OpaqueRef("a bool")
+    if value is None or isinstance(value, (bool, str)):
+        return StaticRef(value)  # kind = "tanh" in a factory: a static value
     if isinstance(value, types.ModuleType):
         return OpaqueRef(f"the module `{value.__name__}`", module=value)
     if isinstance(value, numbers.Real) and not isinstance(value, numpy.ndarray):
@@ -420,6 +448,9 @@ def classify(value) -> Ref:
             record_read(where, name, read, OpaqueRef("watched"))
         value = impl
     if callable(value) and hasattr(value, "__code__"):
+        library = _library_of(value)
+        if library is not None:  # refused at the call site in the user's file
+            return OpaqueRef(library)
         return UserFuncRef(getattr(value, "__name__", "?"), obj=value)
     decorated = made_by_decorator(value)
     if decorated is not None:  # e.g. @functools.lru_cache: it cannot see inside
@@ -427,6 +458,24 @@ def classify(value) -> Ref:
     if _plain_object(value):  # its attributes are looked into (attribute())
         return OpaqueRef(f"the object `{type(value).__name__}`", module=value)
     return OpaqueRef(f"a value of type `{type(value).__name__}`")
+
+
+def _library_of(value) -> str | None:
+    """The library a function comes from (ad_compiler itself, the standard
+    library or an installed package), or None for the user's own code.  Its
+    source is not the user's: lowering it would report errors inside it."""
+    module = getattr(value, "__module__", None) or ""
+    if module == "ad_compiler" or module.startswith("ad_compiler."):
+        return "ad_compiler's own function: a derivative taken inside the function differentiated"
+    filename = getattr(getattr(value, "__code__", None), "co_filename", "")
+    if filename and any(filename.startswith(root) for root in _LIBRARY_ROOTS if root):
+        return f"a function of the installed module `{module or '?'}`, not of your file"
+    return None
+
+
+_LIBRARY_ROOTS = tuple(
+    {sysconfig.get_paths()[k] + "/" for k in ("stdlib", "purelib", "platlib")}
+)
 
 
 def _plain_object(value) -> bool:
@@ -467,6 +516,7 @@ def record_read(where, name: str, value, ref: "Ref") -> None:
     reads = getattr(_READS, "reads", None)
     if reads is not None and not isinstance(ref, (ModuleRef, FuncRef)):
         reads.append((where, name, value))
+        reads.extend(defaults_reads(value))  # a helper's defaults are baked in too
 
 
 class RuntimeScope:

@@ -141,3 +141,90 @@ def _product(shape) -> float:
             return math.inf
         out *= d
     return out
+
+
+# methods of an ndarray that write into it
+_WRITING_METHODS = frozenset(
+    {"fill", "sort", "partition", "put", "itemset", "resize", "setfield"}
+    | {"byteswap", "setflags"}
+)
+
+
+# NumPy functions that write into an argument (np.add.at, rng.shuffle: by name)
+_NUMPY_WRITERS = frozenset(
+    {"copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis"}
+    | {"at", "shuffle"}
+)
+# builtins that only read their arguments
+_READERS = frozenset({"print", "len", "repr", "str", "float", "int", "type", "id"})
+
+
+def _may_write_arguments(func: ast.expr) -> bool:
+    """Whether a call of ``func`` may write into an array passed to it: any
+    function but the builtins that only read and NumPy's functions (``np.sum``),
+    except those that write (``np.copyto``)."""
+    if isinstance(func, ast.Name):
+        return func.id not in _READERS
+    if isinstance(func, ast.Attribute):
+        root = func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if isinstance(root, ast.Name) and root.id in ("np", "numpy"):
+            return func.attr in _NUMPY_WRITERS
+    return True
+
+
+def written_constants(module: ast.Module, names: set[str]) -> dict[str, int]:
+    """The module constants among ``names`` that the file may write into after
+    defining them, each with the line of the first such place (the CLI copies
+    the definition only, so their value is not known without running the file).
+
+    Conservative, from the text alone: anywhere in the file, ``W[...] = ``,
+    ``W[...] += ``, ``del W[...]``, ``W.fill(...)`` (and the other writing
+    methods), ``out=W``; at module level (outside a ``def``), ``W`` passed to
+    a call (``np.copyto(W, ...)``) or bound to another name (``U = W``, whose
+    writes would reach ``W``).  A function's local of the same name counts too."""
+    found: dict[str, int] = {}
+
+    def note(name: str, node: ast.AST) -> None:
+        if name in names:
+            found.setdefault(name, node.lineno)
+
+    def visit(node: ast.AST, top: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            nested = top and not isinstance(
+                child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+            )
+            visit(child, nested)
+        if isinstance(node, ast.Subscript) and not isinstance(node.ctx, ast.Load):
+            base = node.value
+            while isinstance(base, ast.Subscript):  # W[0][1] = ...
+                base = base.value
+            if isinstance(base, ast.Name):
+                note(base.id, node)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in _WRITING_METHODS
+                and isinstance(func.value, ast.Name)
+            ):
+                note(func.value.id, node)
+            for kw in node.keywords:
+                if kw.arg == "out":
+                    for sub in ast.walk(kw.value):
+                        if isinstance(sub, ast.Name):
+                            note(sub.id, node)
+            if top and _may_write_arguments(func):
+                for arg in node.args:
+                    if isinstance(arg, ast.Name):
+                        note(arg.id, node)
+        elif top and isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)):
+            value = node.value
+            items = value.elts if isinstance(value, (ast.Tuple, ast.List)) else [value]
+            for item in items:
+                if isinstance(item, ast.Name):
+                    note(item.id, node)
+
+    visit(module, True)
+    return found
