@@ -15,8 +15,8 @@ import ast
 from ad_compiler.errors import UnsupportedError
 from ad_compiler.frontend.alias_flow import observed_writes
 from ad_compiler.frontend.callees import source_of
-from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
 from ad_compiler.frontend.lower_values import TupleValue
+from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
 from ad_compiler.frontend.scope_data import reads_data
 from ad_compiler.ir.nodes import Const
 from ad_compiler.primitives.arrays import parse_einsum
