@@ -473,3 +473,17 @@ def test_an_instance_attribute_set_over_a_method_is_seen():
     assert df(1.0) == pytest.approx(24.0)
     del m.inner
     assert df(1.0) == pytest.approx(8.0)
+
+
+def _dict_get(p):
+    return np.sum(p.get("a", np.zeros(2)) ** 2)
+
+
+def test_a_dict_method_is_refused_with_a_dict_hint():
+    """``p.get("a", ...)`` on a dict parameter: the hint said to call the NumPy
+    function instead."""
+    from ad_compiler.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError) as e:
+        grad(_dict_get)({"a": np.ones(2)})
+    assert "index the dict by each key" in str(e.value)
