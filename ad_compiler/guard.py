@@ -91,17 +91,20 @@ def attributes(f) -> Attributes:
     return view
 
 
-def defaults_reads(f) -> tuple:
+def defaults_reads(f, code: bool = False) -> tuple:
     """``(where, name, value)`` reads of ``f``'s defaults (positional and
-    keyword-only), which lowering bakes into the derivative; empty when ``f``
-    has none.  A bound method's defaults are its function's."""
+    keyword-only) and, with ``code``, its code object: lowering bakes them into
+    the derivative, so ``f.__defaults__ = ...`` (or, for a helper it calls,
+    ``helper.__code__ = ...``) compiles it again.  Empty for a function without
+    defaults unless ``code``.  A bound method's are its function's."""
     f = getattr(f, "__func__", f)
     if not isinstance(f, types.FunctionType):
         return ()
     view = attributes(f)
+    names = ("__code__",) if code else ()
     return tuple(
         (view, name, getattr(f, name))
-        for name in ("__defaults__", "__kwdefaults__")
+        for name in names + ("__defaults__", "__kwdefaults__")
         if getattr(f, name) is not None
     )
 

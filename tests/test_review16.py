@@ -473,3 +473,43 @@ def test_an_instance_attribute_set_over_a_method_is_seen():
     assert df(1.0) == pytest.approx(24.0)
     del m.inner
     assert df(1.0) == pytest.approx(8.0)
+
+
+def _dict_get(p):
+    return np.sum(p.get("a", np.zeros(2)) ** 2)
+
+
+def test_a_dict_method_is_refused_with_a_dict_hint():
+    """``p.get("a", ...)`` on a dict parameter: the hint said to call the NumPy
+    function instead."""
+    from ad_compiler.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError) as e:
+        grad(_dict_get)({"a": np.ones(2)})
+    assert "index the dict by each key" in str(e.value)
+
+
+def _helper_square(z):
+    return z * z
+
+
+def _helper_cube(z):
+    return z**3
+
+
+def _calls_helper(x):
+    return _helper_square(x) + x
+
+
+def test_a_helper_given_new_code_is_seen():
+    """``helper.__code__ = other.__code__``: the helper is the same object, so
+    the guard (by identity) kept the old derivative."""
+    df = grad(_calls_helper)
+    assert df(2.0) == pytest.approx(5.0)
+    saved = _helper_square.__code__
+    try:
+        _helper_square.__code__ = _helper_cube.__code__
+        assert df(2.0) == pytest.approx(13.0)
+    finally:
+        _helper_square.__code__ = saved
+    assert df(2.0) == pytest.approx(5.0)

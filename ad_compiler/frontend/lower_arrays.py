@@ -23,6 +23,9 @@ from ad_compiler.primitives.arrays import parse_einsum
 from ad_compiler.primitives.indexing import CONSTRUCTORS
 from ad_compiler.primitives.table import PRIMITIVES, named
 
+# dict methods other than .values() (a dict of arrays is read by its keys)
+_DICT_METHODS = frozenset({"get", "items", "keys", "setdefault", "update", "pop"})
+
 # np.<name> and x.<name>() reductions (axis=, keepdims=) -> primitive
 _REDUCTIONS = {
     q.split(".", 1)[1]: prim
@@ -238,11 +241,10 @@ class ArrayLowering:
         """``x.sum(axis=0)``, ``x.reshape(n, -1)``, ``x.T`` ... on an array value."""
         name = attr.attr
         if name not in _METHODS:
-            self.error(
-                attr,
-                f"method `.{name}()` is not supported",
-                "call the NumPy function instead (np.sum, np.reshape, ...)",
-            )
+            hint = "call the NumPy function instead (np.sum, np.reshape, ...)"
+            if name in _DICT_METHODS:  # p.get("w"): a dict parameter's
+                hint = "index the dict by each key (p['w']), or loop over p.values()"
+            self.error(attr, f"method `.{name}()` is not supported", hint)
         x = self.atom(attr.value)
         callee = f".{name}"
         row = PRIMITIVES[_METHODS[name]]

@@ -516,7 +516,7 @@ def record_read(where, name: str, value, ref: "Ref") -> None:
     reads = getattr(_READS, "reads", None)
     if reads is not None and not isinstance(ref, (ModuleRef, FuncRef)):
         reads.append((where, name, value))
-        reads.extend(defaults_reads(value))  # a helper's defaults are baked in too
+        reads.extend(defaults_reads(value, code=True))  # a helper's, baked in too
 
 
 class RuntimeScope:

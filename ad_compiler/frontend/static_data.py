@@ -166,7 +166,7 @@ def _may_write_arguments(func: ast.expr) -> bool:
     if isinstance(func, ast.Name):
         return func.id not in _READERS
     if isinstance(func, ast.Attribute):
-        root = func
+        root: ast.expr = func
         while isinstance(root, ast.Attribute):
             root = root.value
         if isinstance(root, ast.Name) and root.id in ("np", "numpy"):
@@ -188,7 +188,7 @@ def written_constants(module: ast.Module, names: set[str]) -> dict[str, int]:
 
     def note(name: str, node: ast.AST) -> None:
         if name in names:
-            found.setdefault(name, node.lineno)
+            found.setdefault(name, getattr(node, "lineno", 0))
 
     def visit(node: ast.AST, top: bool) -> None:
         for child in ast.iter_child_nodes(node):
