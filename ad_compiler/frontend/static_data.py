@@ -187,15 +187,11 @@ def written_constants(module: ast.Module, names: set[str]) -> dict[str, int]:
     found: dict[str, int] = {}
 
     def note(name: str, node: ast.AST) -> None:
-        if name in names:
-            found.setdefault(name, getattr(node, "lineno", 0))
+        if name in names:  # the first place in the file
+            line = getattr(node, "lineno", 0)
+            found[name] = min(found.get(name, line), line)
 
     def visit(node: ast.AST, top: bool) -> None:
-        for child in ast.iter_child_nodes(node):
-            nested = top and not isinstance(
-                child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-            )
-            visit(child, nested)
         if isinstance(node, ast.Subscript) and not isinstance(node.ctx, ast.Load):
             base = node.value
             while isinstance(base, ast.Subscript):  # W[0][1] = ...
@@ -226,5 +222,16 @@ def written_constants(module: ast.Module, names: set[str]) -> dict[str, int]:
                 if isinstance(item, ast.Name):
                     note(item.id, node)
 
-    visit(module, True)
+    if not names:
+        return found
+    # iterative: a 100,000-term expression is a tree that deep (no recursion)
+    todo: list[tuple[ast.AST, bool]] = [(module, True)]
+    while todo:
+        node, top = todo.pop()
+        visit(node, top)
+        for child in ast.iter_child_nodes(node):
+            nested = top and not isinstance(
+                child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+            )
+            todo.append((child, nested))
     return found
