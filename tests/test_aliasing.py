@@ -289,6 +289,7 @@ SAFE = [
 ]
 
 
+@pytest.mark.fast_sample(every=2)
 @pytest.mark.parametrize("f", SAFE, ids=lambda f: f.__name__)
 def test_an_alias_no_later_write_reaches_is_accepted(f):
     from ad_compiler import jvp
@@ -369,6 +370,7 @@ def test_an_alias_a_later_write_reaches_is_refused(f, write, read, seen):
     assert f"(line {first + read}" in message
 
 
+@pytest.mark.slow  # a subprocess; test_an_alias_no_later_write_reaches_is_accepted covers the rule
 def test_the_cli_accepts_a_view_taken_after_the_writes(tmp_path):
     import inspect
     import subprocess

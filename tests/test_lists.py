@@ -221,12 +221,14 @@ POINTS = [(0.7, 1.3), (1.4, -0.6)]
 
 
 @pytest.mark.parametrize("f", SCALAR, ids=[f.__name__ for f in SCALAR])
+@pytest.mark.fast_sample(every=4)
 @pytest.mark.parametrize("point", POINTS, ids=["a", "b"])
 def test_scalar_forms_match_central_differences_in_both_modes(f, point):
     _check_grad(f, list(point))
     _check_jvp(f, list(point), np.random.default_rng(3))
 
 
+@pytest.mark.fast_sample(first=1)
 @pytest.mark.parametrize(
     "f",
     [append_in_range_loop, comprehension_with_if_and_nested_for, np_array_of_numbers],
@@ -270,6 +272,7 @@ ARRAYS = [
 ]
 
 
+@pytest.mark.fast_sample(first=2)
 @pytest.mark.parametrize("f,shapes", ARRAYS, ids=[f.__name__ for f, _ in ARRAYS])
 def test_array_forms_match_central_differences_in_both_modes(f, shapes):
     rng = np.random.default_rng(5)
@@ -278,6 +281,7 @@ def test_array_forms_match_central_differences_in_both_modes(f, shapes):
     _check_jvp(f, args, rng)
 
 
+@pytest.mark.fast_sample(first=1)
 @pytest.mark.parametrize(
     "f,shapes", ARRAYS[1:], ids=[f.__name__ for f, _ in ARRAYS[1:]]
 )
@@ -388,6 +392,7 @@ REFUSED = [
 ]
 
 
+@pytest.mark.fast_sample(every=3)
 @pytest.mark.parametrize("f,message", REFUSED, ids=[f.__name__ for f, _ in REFUSED])
 def test_refusals_name_the_construct_and_say_what_to_write(f, message):
     with pytest.raises(UnsupportedError) as info:

@@ -210,6 +210,7 @@ CASES = [
 ]
 
 
+@pytest.mark.fast_sample(every=3)
 @pytest.mark.parametrize("f", CASES, ids=lambda f: f.__name__)
 def test_both_modes_match_central_differences(f):
     assert_both_modes(f, [0.7, 1.3])
@@ -655,6 +656,7 @@ REFUSED = {
 }
 
 
+@pytest.mark.fast_sample(every=3)
 @pytest.mark.parametrize("f", list(REFUSED), ids=lambda f: f.__name__)
 def test_refusals_name_the_construct_and_the_alternative(f):
     snippet, message, hint = REFUSED[f]

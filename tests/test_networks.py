@@ -233,6 +233,7 @@ def test_scalar_tools_say_they_are_for_scalar_code(command, what):
     assert what in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # a subprocess; test_cli's seeds run emits a vjp (bishop_two_outputs) in the fast tier
 def test_cli_emits_a_vjp_for_an_array_valued_function(tmp_path):
     src = tmp_path / "softmax.py"
     src.write_text(

@@ -292,6 +292,7 @@ def k(x):
 """
 
 
+@pytest.mark.fast_sample(first=1)
 @pytest.mark.parametrize("name, line", [("w", 4), ("u", 6), ("t", 9), ("s", 11)])
 def test_adc_refuses_a_module_array_the_file_writes_into(tmp_path, capsys, name, line):
     """``W = np.array([1.0, 2.0])`` then ``W[0] = 7.0``: adc copied the

@@ -121,6 +121,7 @@ def test_symbolic_mode_says_what_it_cannot_write():
     assert run.returncode == 2 and "no function has a parameter named q" in run.stderr
 
 
+@pytest.mark.slow  # a subprocess; test_cli_trees' --fix test runs in the fast tier
 def test_adc_compile_fix_makes_a_parameter_constant():
     run = adc("compile", CONTROL, "--function", "logistic", "--fix", "n=5")
     assert run.returncode == 0, run.stderr

@@ -220,6 +220,7 @@ def test_keep_going_forward_and_hessian_modes(broken):
     assert np.allclose(h, [[-math.sin(0.7), 1.0], [1.0, 0.0]], rtol=1e-12)
 
 
+@pytest.mark.slow  # a subprocess; test_keep_going_emits_what_compiles_and_lists_the_rest runs --keep-going in the fast tier
 def test_keep_going_without_errors_is_the_plain_module(tmp_path):
     path = tmp_path / "ok.py"
     path.write_text("def f(x):\n    return x * x\n")
@@ -231,6 +232,7 @@ def test_keep_going_without_errors_is_the_plain_module(tmp_path):
     )
 
 
+@pytest.mark.slow  # a subprocess; the fast tier runs --keep-going once
 def test_keep_going_with_nothing_compiled_writes_nothing(tmp_path):
     path, out = tmp_path / "bad.py", tmp_path / "out.py"
     path.write_text("def f(x):\n    return g(x)\n")
@@ -242,6 +244,7 @@ def test_keep_going_with_nothing_compiled_writes_nothing(tmp_path):
     assert proc.stderr.splitlines()[-1] == f"adc: skipped `f`: 1 error, at {path}:2:12"
 
 
+@pytest.mark.slow  # a subprocess over 100+ errors
 def test_the_count_is_capped(tmp_path):
     body = "".join(f"    a{i} = nope{i}(x)\n" for i in range(130))
     path = tmp_path / "many.py"
@@ -270,6 +273,7 @@ INJECTIONS = [
 
 
 @pytest.mark.fast_sample(first=1)  # a subprocess each
+@pytest.mark.slow  # a subprocess each; test_the_comment_block_escapes_whatever_a_message_holds covers the escaping in the fast tier
 @pytest.mark.parametrize("bad", INJECTIONS)
 def test_nothing_breaks_out_of_the_comment_block(tmp_path, bad):
     path = tmp_path / "inj.py"
