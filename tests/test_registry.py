@@ -117,8 +117,10 @@ def _call_text(qualified: str, args: str) -> str:
 def _module(tmp_path, text: str):
     """A module defining ``f(x, y, z)`` that returns ``text``, imported."""
     path = tmp_path / f"m{abs(hash(text))}.py"
+    scipy = "import scipy.special\n" if "scipy." in text else ""
     path.write_text(
-        "import math\nimport numpy\n\n\ndef f(x, y, z):\n" f"    return {text}\n"
+        f"import math\nimport numpy\n{scipy}\n\ndef f(x, y, z):\n"
+        f"    return {text}\n"
     )
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
@@ -150,7 +152,7 @@ def test_each_listed_name_reaches_its_row_from_user_code(tmp_path, qualified, pr
 
 
 # The library a qualified name belongs to, as an equation's ``ns`` records it.
-_NS = {"math": "math", "numpy": "np", "builtins": "py"}
+_NS = {"math": "math", "numpy": "np", "builtins": "py", "scipy": "scipy"}
 SPELLED = [
     (q, prim)
     for q, prim in NAMES
@@ -160,6 +162,18 @@ SPELLED = [
 ]
 
 
+def _live(qualified: str):
+    """The function a qualified name is (``scipy.special.expit``)."""
+    module, *path = qualified.split(".")
+    if module == "scipy":
+        obj = importlib.import_module("scipy." + path.pop(0))
+    else:
+        obj = {"math": math, "numpy": numpy, "builtins": builtins}[module]
+    for part in path:
+        obj = getattr(obj, part)
+    return obj
+
+
 @pytest.mark.parametrize("qualified,prim", SPELLED)
 def test_the_emitted_spelling_computes_what_the_user_called(qualified, prim):
     """Emitted code calls the row's spelling for the user's library
@@ -167,7 +181,7 @@ def test_the_emitted_spelling_computes_what_the_user_called(qualified, prim):
     it must be the function the user called, not only a row with right rules
     (``np_name="np.arctan"`` on the arctanh row passes every rule check)."""
     module, _, attr = qualified.partition(".")
-    called = getattr({"math": math, "numpy": numpy, "builtins": builtins}[module], attr)
+    called = _live(qualified)
     spelled = PRIMITIVES[prim].evaluator(_NS[module])
     for p in params_of(prim):
         for x in points(prim):
@@ -415,13 +429,22 @@ def test_every_array_row_reachable_with_directions_has_a_batching_rule():
 
 def _run(fn, *args):
     """Emit ``fn``'s IR as Python (with the helpers it calls) and run it."""
-    from ad_compiler.backend.codegen import emit_function, helpers_for
+    from ad_compiler.backend.codegen import emit_function, helpers_for, imports_for
 
     namespace = {"np": numpy, "math": math}
+    exec("\n".join(imports_for([fn])), namespace)  # import scipy.special ...
     for helper in helpers_for([fn]):
         exec(helper, namespace)
     exec(emit_function(fn), namespace)
     return namespace[fn.name](*args)
+
+
+def _spelling(row) -> str:
+    """The library a row is called from in these tests: NumPy's twin when it
+    has one, else SciPy's, else math's, else Python's."""
+    if row.np_name:
+        return "np"
+    return "scipy" if row.scipy_name else "math" if row.math_name else "py"
 
 
 def _one_equation(prim, values, p, ns="np"):
@@ -493,7 +516,7 @@ def _elementwise_rule_checked(prim) -> tuple[int, int]:
     array ``d``) is skipped.  How many cases matched a loop, and how many the
     rule refused with a "not supported in vector mode" error."""
     row = PRIMITIVES[prim]
-    ns = "np" if row.np_name else "math" if row.math_name else "py"
+    ns = _spelling(row)
     rng = numpy.random.default_rng(len(prim))
     domain = row.domain or ((-2, 2),) * row.arity
 
@@ -545,8 +568,8 @@ def test_batching_rule_matches_a_loop_of_single_directions(prim):
     checked, refused = _elementwise_rule_checked(prim)
     # a call by a name that takes no arrays and has no NumPy twin (math.erf,
     # int) is refused, and only such a call or a spelling for numbers is
-    ns = "np" if row.np_name else "math" if row.math_name else "py"
-    if ns != "np" and row.call_name(ns) is not None:
+    ns = _spelling(row)
+    if ns in ("math", "py") and row.call_name(ns) is not None:
         assert refused and not checked, prim
     else:
         assert checked or row.render_module == "math", prim

@@ -422,6 +422,14 @@ def imports_for(functions: list[Function]) -> list[str]:
         lines.append("import math")
     if any(n.startswith("np.") for n in names):
         lines.append("import numpy as np")
+    # SciPy only where the user's code called it (scipy.special.gammaln ...)
+    lines += sorted(
+        {
+            "import " + ".".join(n.split(".")[:2])
+            for n in names
+            if n.startswith("scipy.")
+        }
+    )
     return lines
 
 

@@ -297,7 +297,9 @@ class _Copier:
             found = [m for m, mod in _MODULES.items() if mod is value]
         else:
             ref = self.lookup(name)
+            # (only math and numpy themselves: a copy calls nothing else)
             found = [ref.module] if isinstance(ref, ModuleRef) else []
+            found = [m for m in found if m in _MODULES]
         if not found:
             return None
         self.bindings[name.id] = (
@@ -323,7 +325,9 @@ class _Copier:
         if isinstance(ref, ValueRef):
             return f"{name} = {number_text(ref.value)}"
         if isinstance(ref, FuncRef):
-            module, attr = ref.qualname.split(".")
+            module, _, attr = ref.qualname.rpartition(".")
+            if module not in _MODULES and module != "builtins":
+                return None  # numpy.linalg, scipy: not copied (the module docstring)
             if module == "builtins":
                 return "" if attr in BUILTIN_FUNCTIONS and attr == name else None
             return _from_import(module, attr, name)

@@ -26,10 +26,18 @@ from ad_compiler.primitives.table import PRIMITIVES, named
 # dict methods other than .values() (a dict of arrays is read by its keys)
 _DICT_METHODS = frozenset({"get", "items", "keys", "setdefault", "update", "pop"})
 
+
+def _key(qualname: str) -> str:
+    """How the tables below name a library function: NumPy's without the
+    ``numpy.`` (``sum``, ``linalg.solve``), others in full (``scipy.special.logsumexp``).
+    """
+    return qualname.removeprefix("numpy.")
+
+
 # np.<name> and x.<name>() reductions (axis=, keepdims=) -> primitive
 _REDUCTIONS = {
-    q.split(".", 1)[1]: prim
-    for module in ("numpy.", "ndarray.")
+    _key(q.removeprefix("ndarray.")): prim
+    for module in ("numpy.", "ndarray.", "scipy.")
     for q, prim in named(module, call="reduction").items()
 }
 # the NumPy functions that make new arrays (np.full is np.ones(...) * v)
@@ -39,8 +47,9 @@ _METHODS = {q.split(".", 1)[1]: prim for q, prim in named("ndarray.").items()}
 # np.<name> of the rows that are not elementwise (the elementwise ones, np.sin,
 # np.where, np.maximum ..., are lowered as any math function is), and np.clip
 _NUMPY = {
-    q.split(".", 1)[1]: prim
-    for q, prim in named("numpy.").items()
+    _key(q): prim
+    for module in ("numpy.", "scipy.")
+    for q, prim in named(module).items()
     if not PRIMITIVES[prim].elementwise
 }
 ARRAY_FUNCTIONS = frozenset(_NUMPY) | {"clip", "full", "full_like"}
@@ -93,8 +102,10 @@ class ArrayLowering:
 
     # --- np.<function>(...) -------------------------------------------------------
     def array_function(self, node: ast.Call, name: str, callee: str):
-        """Lower a call of ``numpy.<name>`` (one of ARRAY_FUNCTIONS)."""
+        """Lower a call of ``numpy.<name>`` or a SciPy array function (one of
+        ARRAY_FUNCTIONS), spelled as the user called it."""
         b = self.b
+        ns = "scipy" if name.startswith("scipy.") else "np"
         args = node.args
         for a in args:
             if isinstance(a, ast.Starred):
@@ -126,17 +137,17 @@ class ArrayLowering:
             spec = args[0].value
             parse_einsum(spec, self.src.loc(node))
             x, y = self.atom(args[1]), self.atom(args[2])
-            with b.at(self.src.loc(node), "np"):
+            with b.at(self.src.loc(node), ns):
                 return b.apply("einsum", x, y, spec=spec)
         if row is not None and row.call == "list":
             xs = self.list_operands(node, callee)  # lower_lists
-            with b.at(self.src.loc(node), "np"):
+            with b.at(self.src.loc(node), ns):
                 return b.apply(row.name, *xs, **params)
         if row is not None and row.call == "static":
             if name == "expand_dims" and "axis" not in params:
                 self.error(node, "`np.expand_dims` needs an axis")
             x = self.atom(args[0])
-            with b.at(self.src.loc(node), "np"):
+            with b.at(self.src.loc(node), ns):
                 return b.apply(row.name, x, **params)
         if name == "reshape":
             self.plain_arguments(node, callee)
@@ -144,7 +155,7 @@ class ArrayLowering:
             return self.reshape(node, self.atom(args[0]), [args[1]])
         self.plain_arguments(node, callee)
         values = [self.atom(a) for a in args]
-        with b.at(self.src.loc(node), "np"):
+        with b.at(self.src.loc(node), ns):
             if name == "clip":  # clip(x, lo, hi) = minimum(maximum(x, lo), hi)
                 self.arity(node, callee, values, 3)
                 return b.apply("min", b.apply("max", values[0], values[1]), values[2])
@@ -370,9 +381,10 @@ class ArrayLowering:
 
 
 def known_numpy(ref) -> str | None:
-    """The name of the NumPy array function ``ref`` is, if it is one."""
-    if isinstance(ref, FuncRef) and ref.qualname.startswith("numpy."):
-        name = ref.qualname.split(".", 1)[1]
+    """The name (see ``_key``) of the NumPy or SciPy array function ``ref`` is,
+    if it is one."""
+    if isinstance(ref, FuncRef) and ref.qualname.startswith(("numpy.", "scipy.")):
+        name = _key(ref.qualname)
         if name in ARRAY_FUNCTIONS:
             return name
     return None

@@ -34,7 +34,7 @@ from ad_compiler.primitives.table import PRIMITIVES, named
 # (math.log with a base, max of many arguments are lowered first, below)
 _CALLS = {
     q: prim
-    for module in ("math.", "numpy.", "builtins.")
+    for module in ("math.", "numpy.", "scipy.", "builtins.")
     for q, prim in named(module, call="plain").items()
     if PRIMITIVES[prim].elementwise
 }
@@ -111,7 +111,9 @@ class CallLowering:
                 "pass the values as separate arguments",
             )
         args = [self.atom(a) for a in node.args]
-        ns = {"numpy": "np", "math": "math"}.get(q.split(".")[0], "py")
+        ns = {"numpy": "np", "math": "math", "scipy": "scipy"}.get(
+            q.split(".")[0], "py"
+        )
         with self.b.at(self.src.loc(node), ns):
             if q == "math.log":  # log(x) or log(x, base) = log(x) / log(base)
                 self.arity(node, callee, args, 1, also=2)

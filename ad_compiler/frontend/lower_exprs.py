@@ -30,6 +30,7 @@ from ad_compiler.frontend.scope import (
     ValueRef,
     attribute,
     literal_number,
+    unknown_attribute,
 )
 from ad_compiler.frontend.scope_data import data_param
 from ad_compiler.ir.nodes import Atom, Const, If, Var, defined_names
@@ -168,7 +169,7 @@ class ExpressionLowering:
             if isinstance(base, ModuleRef) or getattr(base, "module", None) is not None:
                 return attribute(base, node.attr)
             if isinstance(base, OpaqueRef):
-                return OpaqueRef(f"an attribute of {base.what}")
+                return unknown_attribute(base, node.attr)
             return OpaqueRef("an attribute ad_compiler cannot see into")
         self.unsupported(node)
 

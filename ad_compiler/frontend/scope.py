@@ -27,6 +27,7 @@ import contextlib
 import inspect
 import math
 import numbers
+import sys
 import sysconfig
 import threading
 import types
@@ -58,24 +59,46 @@ SUGAR = {
 }
 
 
-def _known(module: str) -> frozenset[str]:
-    listed = {q.split(".", 1)[1] for q in named(module + ".")}
-    return frozenset(listed) | SUGAR.get(module, frozenset())
+# The libraries whose functions lowering knows; their sub-modules and objects
+# holding functions (``numpy.linalg``, ``scipy.special``, ``scipy.stats.norm``)
+# are the dotted prefixes of the known names.
+LIBRARIES = ("math", "numpy", "scipy")
+KNOWN_FUNCTIONS = frozenset(
+    q for q in named("") if q.split(".")[0] in LIBRARIES + ("builtins",)
+) | {f"{module}.{name}" for module, names in SUGAR.items() for name in names}
 
 
-MATH_FUNCTIONS = _known("math")
-NUMPY_FUNCTIONS = _known("numpy")
-BUILTIN_FUNCTIONS = _known("builtins")
+def _namespaces() -> dict[str, frozenset[str]]:
+    """Every library module (or namespace object) -> the names of the known
+    functions directly in it: ``"numpy.linalg" -> {"solve", ...}``."""
+    spaces: dict[str, set[str]] = {m: set() for m in LIBRARIES}
+    for q in KNOWN_FUNCTIONS:
+        parts = q.split(".")
+        if parts[0] not in LIBRARIES:
+            continue
+        for i in range(1, len(parts) - 1):
+            spaces.setdefault(".".join(parts[: i + 1]), set())
+        spaces[".".join(parts[:-1])].add(parts[-1])
+    return {m: frozenset(names) for m, names in spaces.items()}
+
+
+MODULES = _namespaces()
+MATH_FUNCTIONS = MODULES["math"]
+NUMPY_FUNCTIONS = MODULES["numpy"]
+BUILTIN_FUNCTIONS = frozenset(
+    q.split(".", 1)[1] for q in KNOWN_FUNCTIONS if q.startswith("builtins.")
+)
 CONSTANTS = {
     "math": {"pi": math.pi, "e": math.e, "tau": math.tau},
     "numpy": {"pi": numpy.pi, "e": numpy.e},
 }
-MODULES = {"math": MATH_FUNCTIONS, "numpy": NUMPY_FUNCTIONS}
 
 
 @dataclass(frozen=True)
 class ModuleRef:
-    """A module we understand: ``math`` or ``numpy``."""
+    """A module we understand (``math``, ``numpy``, ``numpy.linalg``,
+    ``scipy.special`` ...: a key of :data:`MODULES`), or a namespace object
+    of one holding known functions (``scipy.stats.norm``)."""
 
     module: str
 
@@ -137,6 +160,9 @@ class OpaqueRef:
     what: str
     # a live module of the user's (API only): its functions can be looked up
     module: object = field(default=None, compare=False, repr=False)
+    # a name in a library ad_compiler does not know (``numpy.fft``): what its
+    # attributes are called in messages
+    library: str = ""
 
 
 @dataclass(frozen=True)
@@ -193,14 +219,27 @@ def attribute(ref: Ref, attr: str) -> Ref:
     if isinstance(ref, OpaqueRef) and ref.module is not None:
         return _attribute_of(ref, attr)
     if isinstance(ref, ModuleRef):
+        full = f"{ref.module}.{attr}"
         if attr in MODULES[ref.module]:
-            return FuncRef(f"{ref.module}.{attr}")
-        if attr in CONSTANTS[ref.module]:
+            return FuncRef(full)
+        if full in MODULES:
+            return ModuleRef(full)
+        if attr in CONSTANTS.get(ref.module, {}):
             return ValueRef(CONSTANTS[ref.module][attr])
         return OpaqueRef(
-            f"not a function or constant of `{ref.module}` ad_compiler knows"
+            f"not a function or constant of `{ref.module}` ad_compiler knows",
+            library=full,
         )
     return OpaqueRef("an attribute ad_compiler cannot see into")
+
+
+def unknown_attribute(ref: OpaqueRef, attr: str) -> OpaqueRef:
+    """``ref.attr`` for something that is not known: named in full when ``ref``
+    is a name in a library (``numpy.fft.fft``)."""
+    if ref.library:
+        full = f"{ref.library}.{attr}"
+        return OpaqueRef(f"ad_compiler knows no function `{full}`", library=full)
+    return OpaqueRef(f"an attribute of {ref.what}")
 
 
 def _attribute_of(ref: OpaqueRef, attr: str) -> Ref:
@@ -244,6 +283,7 @@ def _attribute_of(ref: OpaqueRef, attr: str) -> Ref:
 
 
 def _import_ref(module: str, attr: str | None) -> Ref:
+    """What ``import module`` (``attr`` None) or ``from module import attr`` binds."""
     if module not in MODULES:
         if attr is None:
             return OpaqueRef(f"the module `{module}`")
@@ -412,23 +452,51 @@ class StaticScope:
         return None
 
 
-_KNOWN_OBJECTS: dict[int, str] = {}
-for _module, _names in (("math", MATH_FUNCTIONS), ("numpy", NUMPY_FUNCTIONS)):
-    _mod = math if _module == "math" else numpy
-    for _name in sorted(_names):
-        _KNOWN_OBJECTS.setdefault(id(getattr(_mod, _name)), f"{_module}.{_name}")
-for _name in BUILTIN_FUNCTIONS:
-    _KNOWN_OBJECTS[id(getattr(builtins, _name))] = f"builtins.{_name}"
+def _live(path: str):
+    """The live object named ``path`` (``"numpy.linalg.solve"``) if its library
+    is imported already, else None: nothing is imported here (the user's
+    objects can only come from a library the user imported)."""
+    parts = path.split(".")
+    obj = sys.modules.get(parts[0])
+    for part in parts[1:]:
+        obj = getattr(obj, part, None) if obj is not None else None
+    return obj
+
+
+_KNOWN_OBJECTS: dict[int, Ref] = {}
+_KNOWN_LOADED: set[str] = set()  # the libraries _KNOWN_OBJECTS covers
+_KNOWN_LOCK = threading.Lock()
+
+
+def known_object(value) -> Ref | None:
+    """The module, namespace or function of a library ``value`` is, if it is a
+    known one: ``numpy.linalg`` -> ModuleRef, ``scipy.special.gammaln`` (the
+    live ufunc) -> FuncRef.  Objects first seen under two names (``np.abs``
+    is ``np.absolute``) get the first in sorted order."""
+    loaded = {lib for lib in LIBRARIES + ("builtins",) if lib in sys.modules}
+    if not loaded <= _KNOWN_LOADED:
+        with _KNOWN_LOCK:
+            table = dict(_KNOWN_OBJECTS)
+            for path in sorted(MODULES):
+                obj = _live(path) if path.split(".")[0] in loaded else None
+                if obj is not None:
+                    table.setdefault(id(obj), ModuleRef(path))
+            for q in sorted(KNOWN_FUNCTIONS):
+                obj = _live(q) if q.split(".")[0] in loaded else None
+                if obj is not None and not isinstance(obj, types.ModuleType):
+                    table.setdefault(id(obj), FuncRef(q))
+            _KNOWN_OBJECTS.update(table)
+            _KNOWN_LOADED.update(loaded)
+    return _KNOWN_OBJECTS.get(id(value))
 
 
 def classify(value) -> Ref:
     """What a live Python object means to the compiler."""
-    if value is math:
-        return ModuleRef("math")
-    if value is numpy:
-        return ModuleRef("numpy")
     if value is None or isinstance(value, (bool, str)):
         return StaticRef(value)  # kind = "tanh" in a factory: a static value
+    known = known_object(value)
+    if known is not None:
+        return known
     if isinstance(value, types.ModuleType):
         return OpaqueRef(f"the module `{value.__name__}`", module=value)
     if isinstance(value, numbers.Real) and not isinstance(value, numpy.ndarray):
@@ -437,9 +505,6 @@ def classify(value) -> Ref:
         return ValueRef(
             int(value) if isinstance(value, numbers.Integral) else float(value)
         )
-    qualname = _KNOWN_OBJECTS.get(id(value))
-    if qualname is not None:
-        return FuncRef(qualname)
     if inspect.isfunction(value) and hasattr(value, "__adc_deps__"):
         # a guarded derivative (ad_compiler.guard): its emitted code for the
         # values bound now, which the caller's derivative then depends on too

@@ -144,7 +144,7 @@ def infer(fn, same_as: dict | None = None) -> dict:
                 env[o.name] = out
             return
         if prim.shape is None:
-            prim.refuse_arrays(ins, e.loc)  # math.erf of an array
+            prim.refuse_arrays(ins, e.loc, e.ns)  # math.erf of an array
             out = broadcast(*ins)
         else:
             out = prim.shape(dict(e.params), *ins, loc=e.loc)

@@ -159,7 +159,8 @@ class Primitive:
     ``infix`` is the Python operator for binary operators (``+``), ``prefix`` for
     unary ones (``-``).  Calls are spelled by the library the user called, the
     equation's ``ns``: ``py`` (operators and builtins: ``py_name``), ``math``
-    (``math_name``) or ``np`` (``np_name``); a name may be a ``{0}``-template.
+    (``math_name``), ``np`` (``np_name``) or ``scipy`` (``scipy_name``); a name
+    may be a ``{0}``-template.
     ``x ** y``, ``math.pow(x, y)`` and ``np.power(x, y)`` are one primitive spelled
     three ways, because their domain errors differ and the user's choice is kept.
     """
@@ -185,6 +186,9 @@ class Primitive:
     math_name: str | None = None
     np_name: str | None = None
     py_name: str | None = None
+    # the spelling when the user called SciPy (``scipy.special.gammaln``): the
+    # emitted module then imports that SciPy module, as the user's did
+    scipy_name: str | None = None
     commutative: bool = False
     effect: bool = False  # the tape operations: never merged, folded or differentiated
     # Array primitives: ``shape(params, *in_shapes, loc=)`` gives the abstract
@@ -239,6 +243,10 @@ class Primitive:
     # ``(inputs, params)`` with an input a shape (a random float array of that
     # shape, differentiated) or a static value (a length, an index)
     samples: tuple = ()
+    # --- documentation ---
+    # what the derivative is where the function is not differentiable (ties of
+    # max, |x| at 0, a pole ...), for the generated table of supported functions
+    convention: str = ""
 
     def __post_init__(self) -> None:
         # an elementwise row needs no vector-mode rule of its own: NumPy's
@@ -255,9 +263,12 @@ class Primitive:
         """A ``math`` function NumPy has no twin of (``math.erf``): it takes numbers."""
         return self.elementwise and bool(self.math_name) and not self.np_name
 
-    def refuse_arrays(self, in_shapes, loc) -> None:
+    def refuse_arrays(self, in_shapes, loc, ns: str = "math") -> None:
         """A located error if this ``scalar_only`` row is applied to an array
-        (``in_shapes``: the inputs' abstract shapes; unknown ones pass)."""
+        (``in_shapes``: the inputs' abstract shapes; unknown ones pass) by its
+        ``math`` spelling (SciPy's twin, when the user called it, takes arrays)."""
+        if ns == "scipy" and self.scipy_name:
+            return
         if self.scalar_only and any(s not in (None, ()) for s in in_shapes):
             raise CompileError(
                 f"`{self.math_name}` takes numbers, not arrays "
@@ -272,9 +283,11 @@ class Primitive:
             return self.np_name
         if ns == "math" and self.math_name:
             return self.math_name
+        if ns == "scipy" and self.scipy_name:
+            return self.scipy_name
         if self.infix or self.prefix:
             return None
-        return self.py_name or self.math_name or self.np_name
+        return self.py_name or self.math_name or self.np_name or self.scipy_name
 
     def evaluator(self, ns: str) -> Callable:
         """The Python function computing this primitive as library ``ns`` does it.
@@ -288,6 +301,8 @@ class Primitive:
             lib = {"np": numpy, "math": math}.get(module)
             if lib is not None:
                 return getattr(lib, attr)
+            if module.startswith("scipy."):
+                return getattr(scipy_module(module), attr)
         assert self.evaluate is not None  # (call and push are never folded)
         return self.evaluate
 
@@ -331,6 +346,22 @@ def register(*rows: Primitive) -> None:
         REGISTRY[row.name] = row
 
 
+def scipy_module(name: str):
+    """The SciPy module ``name`` (``"scipy.special"``), imported now: SciPy is
+    optional, and only code that calls it needs it (a clear error otherwise)."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise CompileError(
+            f"`{name}` is needed to compile this code (it calls SciPy), and SciPy "
+            "is not installed",
+            None,
+            hint="install it: pip install 'ad_compiler[scipy]' (or pip install scipy)",
+        ) from None
+
+
 def helper_function(name: str, namespace: dict | None = None) -> Callable:
     """The helper ``name`` as a Python function: the evaluator is the emitted
     text itself (one text, two uses)."""
@@ -354,7 +385,7 @@ def batch_elementwise(bt: Batching, e: Equation, p: Params, *ins: Value) -> None
     aligned = tuple(bt.expand(a, r - bt.rank(a)) if bt.has(a) else a for a in ins)
     ns = e.ns
     # (operators and `a if c else b` on a condition without directions take arrays)
-    by_name = ns != "np" and row.call_name(ns) is not None
+    by_name = ns not in ("np", "scipy") and row.call_name(ns) is not None
     if by_name and not (e.prim == "select" and not bt.has(ins[0])):
         if not row.np_name:
             bt.error(f"`{e.prim}` of a value with directions")

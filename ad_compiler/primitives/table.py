@@ -13,6 +13,7 @@ from ad_compiler.primitives import (  # noqa: F401  (each registers its rows)
     edges,
     indexing,
     scalar,
+    scipy_special,
     special,
 )
 from ad_compiler.primitives.registry import HELPERS, REGISTRY, Primitive

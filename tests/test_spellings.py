@@ -1,0 +1,112 @@
+"""How user code reaches a library function: every common import spelling.
+
+``np.linalg.solve``, ``import numpy.linalg as la``, ``from numpy.linalg
+import solve``, ``import scipy.special as sp``, ``from scipy.special import
+expit``: each reaches the same registry row, through the API (live globals)
+and the CLI (the file's text only).  Emitted code imports SciPy only when the
+user's code called it, and a function of a library that ad_compiler does not
+know is named in full in a located error in the user's file.
+"""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ad_compiler import CompileError, grad
+
+scipy_special = pytest.importorskip("scipy.special")
+
+SPELLINGS = {
+    "attribute": ("import scipy\n", "scipy.special.expit(x)"),
+    "submodule": ("import scipy.special\n", "scipy.special.expit(x)"),
+    "alias": ("import scipy.special as sp\n", "sp.expit(x)"),
+    "from": ("from scipy.special import expit\n", "expit(x)"),
+    "from-as": ("from scipy.special import expit as sigmoid\n", "sigmoid(x)"),
+    "from-module": ("from scipy import special\n", "special.expit(x)"),
+}
+
+
+def _module(tmp_path, name, imports, call):
+    path = tmp_path / f"spell_{name.replace('-', '_')}.py"
+    path.write_text(
+        f"import numpy as np\n{imports}\n\ndef f(x):\n    return np.sum({call} * x)\n"
+    )
+    return path
+
+
+def _load(path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", sorted(SPELLINGS))
+def test_each_import_spelling_reaches_the_row_through_the_api(tmp_path, name):
+    module = _load(_module(tmp_path, name, *SPELLINGS[name]))
+    x = np.array([0.3, -1.5, 2.0])
+    s = scipy_special.expit(x)
+    want = s + x * s * (1 - s)  # d/dx Σ σ(x)·x
+    assert np.allclose(grad(module.f)(x), want, rtol=1e-12)
+    source = grad(module.f).source
+    assert "scipy.special.expit(x)" in source and "import scipy.special" in source
+
+
+@pytest.mark.slow  # (a subprocess per spelling; the API test above covers them fast)
+@pytest.mark.parametrize("name", sorted(SPELLINGS))
+def test_each_import_spelling_compiles_from_the_cli(tmp_path, name):
+    path = _module(tmp_path, name, *SPELLINGS[name])
+    out = tmp_path / "out.py"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ad_compiler.tools.cli",
+            "compile",
+            str(path),
+            "--shape",
+            "x=3",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    emitted = _load(out)
+    x = np.array([0.3, -1.5, 2.0])
+    s = scipy_special.expit(x)
+    assert np.allclose(emitted.f_grad(x), s + x * s * (1 - s), rtol=1e-12)
+
+
+def test_emitted_code_imports_scipy_only_when_the_source_called_it(tmp_path):
+    path = tmp_path / "plain.py"
+    path.write_text(
+        "import numpy as np\nimport scipy.special\n\n\ndef f(x):\n    return np.sum(np.tanh(x))\n"
+    )
+    assert "import scipy" not in grad(_load(path).f).source
+
+
+@pytest.mark.parametrize(
+    "imports,call,named",
+    [
+        ("", "np.fft.fft(x)", "numpy.fft.fft"),
+        ("import scipy.special\n", "scipy.special.nonexistent_fn(x)", "scipy.special"),
+    ],
+)
+def test_an_unknown_library_function_is_named_at_the_call_site(
+    tmp_path, imports, call, named
+):
+    path = _module(tmp_path, "unknown", imports, call)
+    with pytest.raises(CompileError) as info:
+        grad(_load(path).f)
+    error = info.value
+    lines = path.read_text().splitlines()
+    assert error.loc.file == str(path)
+    assert lines[error.loc.line - 1].strip().startswith("return np.sum(" + call)
+    assert named in error.message and "not supported" in error.message
+    assert "@custom_derivative" in error.hint
