@@ -102,6 +102,8 @@ def test_the_derived_tables_are_the_rows_fields():
 # Argument lists tried for a name whose row lowers it its own way (einsum's
 # spec, reshape's dims, a list of arrays...): the first that lowers is kept.
 _OWN_ARGUMENTS = ["x", "x, 0", "x, y", "'ij,jk->ik', x, y", "[x, y]", "(2, 3)", ""]
+# (scipy.linalg.cho_solve takes the pair cho_factor returns)
+_OWN_ARGUMENTS.append("(x, True), y")
 
 
 def _call_text(qualified: str, args: str) -> str:
@@ -323,7 +325,10 @@ def _array_samples(prim):
         yield values, p, active
 
 
-@pytest.mark.parametrize("prim", [p for p in ARRAY_ROWS if PRIMITIVES[p].samples])
+@pytest.mark.parametrize(
+    "prim",
+    [p for p in ARRAY_ROWS if PRIMITIVES[p].samples and PRIMITIVES[p].differentiable],
+)
 def test_array_rules_against_differences_and_each_other(prim):
     row = PRIMITIVES[prim]
     b = NumericOps()
@@ -418,7 +423,7 @@ def test_every_array_row_reachable_with_directions_has_a_batching_rule():
     # an array row may lack one only if no input of it ever carries directions
     # (it reads only shapes, or makes a new array from them)
     without = {n for n in ARRAY_ROWS if PRIMITIVES[n].batch is None}
-    assert without == {"shape", "len", "size", "construct"}
+    assert {"shape", "len", "size", "construct"} <= without
     assert all(
         PRIMITIVES[n].shape_only == tuple(range(PRIMITIVES[n].arity))
         for n in without - {"construct"}

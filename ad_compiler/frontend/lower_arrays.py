@@ -17,6 +17,7 @@ from ad_compiler.frontend.alias_flow import observed_writes
 from ad_compiler.frontend.callees import source_of
 from ad_compiler.frontend.lower_values import TupleValue
 from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
+from ad_compiler.frontend.lower_linalg import LINALG_CALLS, linalg_call
 from ad_compiler.frontend.scope_data import reads_data
 from ad_compiler.ir.nodes import Const
 from ad_compiler.primitives.arrays import parse_einsum
@@ -110,6 +111,8 @@ class ArrayLowering:
         for a in args:
             if isinstance(a, ast.Starred):
                 self.unsupported(a)
+        if name in LINALG_CALLS:  # keywords, tuples of results: lower_linalg
+            return linalg_call(self, node, name, callee)
         row = PRIMITIVES[_NUMPY[name]] if name in _NUMPY else None
         if row is not None and row.static:  # np.sum(x, axis=0), np.stack([a, b], 1)
             params = self.keywords(node, callee, {k: k for k in row.static})

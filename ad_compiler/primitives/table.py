@@ -12,6 +12,8 @@ from ad_compiler.primitives import (  # noqa: F401  (each registers its rows)
     arrays,
     edges,
     indexing,
+    linalg,
+    linalg_decomp,
     scalar,
     scipy_special,
     special,
