@@ -449,3 +449,35 @@ def test_symmetric_functions_match_jax_on_symmetric_directions():
 
     np.testing.assert_allclose(grad(ours)(A3), jax.grad(theirs)(A3), rtol=1e-8)
     assert math.isfinite(float(ours(A3)))
+
+
+@pytest.mark.slow  # compiles and formats a whole module (~1.5 s)
+def test_adc_compile_of_the_gaussian_process_port(tmp_path):
+    """`adc compile samples/ports/gp.py` reads the file as text and writes a
+    black-clean module that imports NumPy and, because the port calls SciPy,
+    scipy.linalg; its gradient is the API's."""
+    import runpy
+    from pathlib import Path
+
+    import black
+
+    from ad_compiler.tools.cli import main
+
+    port = Path(__file__).resolve().parent.parent / "samples" / "ports" / "gp.py"
+    out = tmp_path / "gp_grad.py"
+    hyp = '{"log_length": "", "log_signal": "", "log_noise": ""}'
+    args = ["compile", str(port), "--function", "log_marginal_likelihood"]
+    assert main([*args, "--shape", f"hyp={hyp}", "X=n,1", "y=n", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert black.format_str(text, mode=black.Mode()) == text
+    imports = {ln for ln in text.splitlines() if ln.startswith(("import", "from"))}
+    assert imports == {"import numpy as np", "import scipy.linalg"}
+    assert "np.linalg.cholesky(" in text and "scipy.linalg.solve_triangular(" in text
+    gp = runpy.run_path(str(port))
+    X, y = gp["make_data"](n=10, seed=4)
+    hyp = gp["initial_hyperparameters"]()
+    got = runpy.run_path(str(out))["log_marginal_likelihood_grad"](hyp, X, y)
+    want = grad(gp["log_marginal_likelihood"], argnums=(0, 1, 2))(hyp, X, y)
+    for key in hyp:
+        assert got[0][key] == pytest.approx(want[0][key], rel=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-14)
