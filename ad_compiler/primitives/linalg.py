@@ -344,30 +344,35 @@ def _lower_factor(b: Ops, out: Value, lower: bool) -> Value:
     return out if lower else swap(b, out)
 
 
-def left_solve(b: Ops, t: Value, x: Value) -> Value:
-    """T⁻¹X for a triangular T: ``np.linalg.solve`` (NumPy has no triangular
-    solve; the rules of NumPy's functions are spelled with NumPy only)."""
+def left_solve(b: Ops, t: Value, x: Value, lower: bool, scipy: bool) -> Value:
+    """T⁻¹X for a triangular T (``lower`` or upper): ``scipy.linalg.solve_triangular``
+    when the user called SciPy, else ``np.linalg.solve`` (NumPy has no triangular
+    solve, and the rules of NumPy's functions are spelled with NumPy only)."""
+    if scipy:
+        return b.apply("solve_triangular", t, x, **({"lower": True} if lower else {}))
     return b.apply("solve", t, x)
 
 
-def cholesky_tangent(b: Ops, fac: Value, da: Value, lower: bool) -> Value:
+def cholesky_tangent(b: Ops, fac: Value, da: Value, lower: bool, sp=False) -> Value:
     """L̇ = L Φ(L⁻¹ ṠL⁻ᵀ), Ṡ the symmetric tangent read from ``da``; ``fac`` is
-    L (lower) or U = Lᵀ, and so is the result."""
+    L (lower) or U = Lᵀ, and so is the result (``sp``: solve with SciPy)."""
     if da is None:
         return None
     ell = _lower_factor(b, fac, lower)
     s_dot = symmetric_read(b, da, lower)
-    inner = left_solve(b, ell, swap(b, left_solve(b, ell, s_dot)))  # L⁻¹ṠL⁻ᵀ
+    once = left_solve(b, ell, s_dot, True, sp)
+    inner = left_solve(b, ell, swap(b, once), True, sp)  # L⁻¹ṠL⁻ᵀ
     dl = mm(b, ell, phi(b, inner))
     return _lower_factor(b, dl, lower)
 
 
-def cholesky_adjoint(b: Ops, fac: Value, g: Value, lower: bool) -> Value:
+def cholesky_adjoint(b: Ops, fac: Value, g: Value, lower: bool, sp=False) -> Value:
     """Ā = Φ(P + Pᵀ) with P = L⁻ᵀ Φ(LᵀL̄) L⁻¹ (folded onto the triangle read)."""
     ell = _lower_factor(b, fac, lower)
     ell_t = swap(b, ell)
     m = phi(b, mm(b, ell_t, _lower_factor(b, g, lower)))
-    p_bar = left_solve(b, ell_t, swap(b, left_solve(b, ell_t, swap(b, m))))
+    once = left_solve(b, ell_t, swap(b, m), False, sp)
+    p_bar = left_solve(b, ell_t, swap(b, once), False, sp)
     return read_triangle(b, p_bar, lower)
 
 
@@ -403,9 +408,11 @@ register(
         shape=lambda p, a, loc=None: a,
         render=_render_cholesky,
         memory="copy",
-        jvp=lambda b, p, out, a, da: cholesky_tangent(b, out, da, p.get("lower", True)),
+        jvp=lambda b, p, out, a, da: cholesky_tangent(
+            b, out, da, p.get("lower", True), bool(p.get("scipy"))
+        ),
         vjp=lambda b, p, out, g, a: (
-            cholesky_adjoint(b, out, g, p.get("lower", True)),
+            cholesky_adjoint(b, out, g, p.get("lower", True), bool(p.get("scipy"))),
         ),
         batch=batch_stacked,
         convention=_SPD_CONVENTION,
@@ -457,14 +464,14 @@ def _cho_factor_jvp(b: Ops, p: Params, out, a, da) -> Value:
     triangle is ``a``'s, copied."""
     lower = bool(p.get("lower"))
     factor = tri(b, out, lower)
-    dl = cholesky_tangent(b, factor, da, lower)
+    dl = cholesky_tangent(b, factor, da, lower, True)
     return b.add(dl, tri(b, da, not lower, 1 if lower else -1))
 
 
 def _cho_factor_vjp(b: Ops, p: Params, out, g, a) -> tuple:
     lower = bool(p.get("lower"))
     factor = tri(b, out, lower)
-    a_bar = cholesky_adjoint(b, factor, tri(b, g, lower), lower)
+    a_bar = cholesky_adjoint(b, factor, tri(b, g, lower), lower, True)
     return (b.add(a_bar, tri(b, g, not lower, 1 if lower else -1)),)
 
 
