@@ -305,6 +305,24 @@ def quadratic_form_of_a(A):
     return quadratic_form(A, np.array([0.3, -1.2, 0.7]))
 
 
+@pytest.mark.fast_sample(keep=lambda name: name in ("inverse", "singular_values"))
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hessian_matches_differences_of_the_gradient(name):
+    """Second order of every function (vector mode through each row), w.r.t.
+    its first argument, the others fixed."""
+    f, args = CASES[name]
+    x, rest = args[0], args[1:]
+    H = np.asarray(hessian(f)(*args))
+    g = grad(f)
+    fd = np.zeros((x.size, x.size))
+    for k in range(x.size):
+        e = np.zeros(x.size)
+        e[k] = 1e-5
+        e = e.reshape(x.shape)
+        fd[:, k] = ((g(x + e, *rest) - g(x - e, *rest)) / 2e-5).ravel()
+    np.testing.assert_allclose(H, fd.reshape(x.shape + x.shape), rtol=1e-4, atol=1e-5)
+
+
 def gp_of_vector(theta, X, y):
     """The Gaussian-process likelihood of the port, hyperparameters as an array."""
     n = X.shape[0]
