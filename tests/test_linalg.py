@@ -288,21 +288,19 @@ def fd_hessian(f, x, h=1e-5):
     return out.reshape(x.shape + x.shape)
 
 
+def quadratic_form_of_a(A):
+    return quadratic_form(A, np.array([0.3, -1.2, 0.7]))
+
+
 @pytest.mark.parametrize(
     "f",
-    [log_det_composite, lambda A: quadratic_form(A, B3), eigen_values, cholesky_numpy],
+    [log_det_composite, quadratic_form_of_a, eigen_values, cholesky_numpy],
     ids=["logdet", "quadratic_form", "eigvalsh", "cholesky"],
 )
 def test_hessian_of_a_composite(f):
     x = SPD3 if f is cholesky_numpy else A3
-    if f.__name__ == "<lambda>":
-        f = quadratic_form_of_a
     H = hessian(f)(x)
     np.testing.assert_allclose(H, fd_hessian(f, x), rtol=1e-5, atol=1e-6)
-
-
-def quadratic_form_of_a(A):
-    return quadratic_form(A, np.array([0.3, -1.2, 0.7]))
 
 
 @pytest.mark.fast_sample(keep=lambda name: name in ("inverse", "singular_values"))

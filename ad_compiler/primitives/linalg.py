@@ -29,8 +29,6 @@ The rows of decompositions (``eigh``, ``qr``, ``svd`` ...) are in
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy
 
 from ad_compiler.errors import CompileError
@@ -578,8 +576,3 @@ register(
         "triangle of c (the other gets a zero derivative)",
     ),
 )
-
-
-def with_params(e: Equation, **params) -> Equation:
-    """``e`` with ``params`` set (the others kept)."""
-    return replace(e, params=tuple(sorted({**dict(e.params), **params}.items())))
