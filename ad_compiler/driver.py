@@ -33,6 +33,7 @@ from ad_compiler.backend.codegen import (
 )
 from ad_compiler.backend.inplace import emitted_form
 from ad_compiler.backend.loader import load
+from ad_compiler.backend.tuples import fuse_items
 from ad_compiler.backend.names import bound_names, check_unique, clash_free
 from ad_compiler.errors import CompileError, UsageError
 from ad_compiler.escape import printable
@@ -357,7 +358,7 @@ def module_text(
     Every name it binds at module level is bound once (:func:`names.check_unique`),
     and no local of an emitted function hides a global it reads
     (:func:`names.clash_free`)."""
-    functions = [emitted_form(f) for f in functions]
+    functions = [fuse_items(emitted_form(f)) for f in functions]
     imports = imports_for(functions)
     if any("np." in w for w in extra) and "import numpy as np" not in imports:
         imports.append("import numpy as np")

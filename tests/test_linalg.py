@@ -361,6 +361,9 @@ def test_emitted_code_spells_what_the_user_called():
         assert spelled in text, (f.__name__, text)
         if f in (log_determinant, eigen):  # NumPy only: no SciPy in the derivative
             assert "scipy" not in text, text
+    # the items of one decomposition are one call (backend/tuples.py), as written
+    assert "    w, V = np.linalg.eigh(A)\n" in text
+    assert text.count("np.linalg.eigh(") == 1, text
 
 
 def test_what_is_not_supported_is_a_located_error():

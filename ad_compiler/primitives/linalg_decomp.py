@@ -119,16 +119,21 @@ def _eigh_evaluate(part: int):
     return evaluate
 
 
+def _eigh_call(p: Params, a: str) -> str:
+    lower = p.get("lower", True)
+    if p.get("scipy"):
+        keys = "" if lower else ", lower=False"
+    else:
+        keys = "" if lower else ", UPLO='U'"
+    if p.get("only"):
+        return f"{_lib(p)}.eigvalsh({a}{keys})"
+    return f"{_lib(p)}.eigh({a}{keys})"
+
+
 def _render_eigh(part: int):
     def render(p, texts, atoms):
-        lower = p.get("lower", True)
-        if p.get("scipy"):
-            keys = "" if lower else ", lower=False"
-        else:
-            keys = "" if lower else ", UPLO='U'"
-        if p.get("only"):
-            return f"{_lib(p)}.eigvalsh({texts[0]}{keys})", PREC_ATOM
-        return f"{_lib(p)}.eigh({texts[0]}{keys})[{part}]", PREC_ATOM
+        call = _eigh_call(p, texts[0])
+        return (call if p.get("only") else f"{call}[{part}]"), PREC_ATOM
 
     return render
 
@@ -224,10 +229,14 @@ def _qr_evaluate(part: int):
     return evaluate
 
 
+def _qr_call(p: Params, a: str) -> str:
+    mode = ", mode='economic'" if p.get("economic") else ""
+    return f"{_lib(p)}.qr({a}{mode})"
+
+
 def _render_qr(part: int):
     def render(p, texts, atoms):
-        mode = ", mode='economic'" if p.get("economic") else ""
-        return f"{_lib(p)}.qr({texts[0]}{mode})[{part}]", PREC_ATOM
+        return f"{_qr_call(p, texts[0])}[{part}]", PREC_ATOM
 
     return render
 
@@ -329,14 +338,18 @@ def _svd_evaluate(part: int):
     return evaluate
 
 
+def _svd_call(p: Params, a: str) -> str:
+    full = "" if p.get("full") else ", full_matrices=False"
+    return f"{_lib(p)}.svd({a}{full})"
+
+
 def _render_svd(part: int):
     def render(p, texts, atoms):
         if part == 1:
             if p.get("scipy"):
                 return f"scipy.linalg.svdvals({texts[0]})", PREC_ATOM
             return f"np.linalg.svd({texts[0]}, compute_uv=False)", PREC_ATOM
-        full = "" if p.get("full") else ", full_matrices=False"
-        return f"{_lib(p)}.svd({texts[0]}{full})[{part}]", PREC_ATOM
+        return f"{_svd_call(p, texts[0])}[{part}]", PREC_ATOM
 
     return render
 
@@ -675,5 +688,44 @@ register(
         vjp=_expm_vjp,
         batch=batch_stacked,
         convention="smooth everywhere",
+    ),
+)
+
+
+# --- the items of one call, emitted as one call ----------------------------------------------
+# row -> (the function, its item, how many items): the rows that are items of
+# one tuple-returning call (see backend/tuples.py, which emits `w, V = eigh(a)`)
+TUPLE_ITEMS = {
+    "slogdet_sign": ("slogdet", 0, 2),
+    "slogdet": ("slogdet", 1, 2),
+    "eigh_w": ("eigh", 0, 2),
+    "eigh_v": ("eigh", 1, 2),
+    "qr_q": ("qr", 0, 2),
+    "qr_r": ("qr", 1, 2),
+    "svd_u": ("svd", 0, 3),
+    "svd_s": ("svd", 1, 3),
+    "svd_vh": ("svd", 2, 3),
+}
+_CALLS = {
+    "slogdet": lambda p, a: f"np.linalg.slogdet({a})",
+    "eigh": _eigh_call,
+    "qr": _qr_call,
+    "svd": _svd_call,
+}
+
+register(
+    # `w, V = np.linalg.eigh(a)`: the equations of several items of one call,
+    # made one equation with several outputs just before code generation (an
+    # emitted form only: never differentiated, merged or folded, hence `effect`)
+    Primitive(
+        "linalg_items",
+        1,
+        None,
+        np_name="np.linalg.{0}",
+        scipy_name="scipy.linalg.{0}",
+        shape=lambda p, a, loc=None: None,
+        render=lambda p, t, a: (_CALLS[p["of"]](p, t[0]), PREC_ATOM),
+        memory="copy",
+        effect=True,
     ),
 )
