@@ -48,7 +48,10 @@ from ad_compiler.primitives.registry import (
     zero_vjp,
 )
 
-swap = _swap  # ``x`` with its last two axes swapped (Xᵀ of each matrix)
+
+def swap(b: Ops, x: Value) -> Value:
+    """``x`` with its last two axes swapped (Xᵀ of each matrix; None, a zero, stays)."""
+    return None if x is None else _swap(b, x)
 
 
 # --- small helpers the rules share ------------------------------------------------------
