@@ -169,7 +169,8 @@ def linalg_call(lw, node: ast.Call, name: str, callee: str):
         if short in ("svd", "svdvals"):
             return _svd(b, values, s, short, kind)
         if short == "lstsq":
-            x = b.apply("lstsq", *values, **kind)
+            rcond = {} if s.get("rcond") is None else {"rcond": s["rcond"]}
+            x = b.apply("lstsq", *values, **kind, **rcond)
             line = node.lineno
             rest = tuple(NotComputed(f"{callee}(...)[{i}]", line) for i in (1, 2, 3))
             return TupleValue((x, *rest))

@@ -450,10 +450,15 @@ def _lstsq_batch(bt: Batching, e: Equation, p: Params, a: Value, y: Value) -> No
         bt.rename(x, e.out)
 
 
-def _lstsq(a, y, scipy=False):
+def _lstsq(a, y, scipy=False, rcond=None):
     if scipy:
         return scipy_module("scipy.linalg").lstsq(a, y)[0]
-    return numpy.linalg.lstsq(a, y)[0]
+    return numpy.linalg.lstsq(a, y, rcond=rcond)[0]
+
+
+def _render_lstsq(p, texts, atoms):
+    rcond = "" if p.get("rcond") is None else f", rcond={p['rcond']!r}"
+    return f"{_lib(p)}.lstsq({texts[0]}, {texts[1]}{rcond})[0]", PREC_ATOM
 
 
 def _pinv_jvp(b: Ops, p: Params, out, a, da) -> Value:
@@ -536,7 +541,7 @@ register(
         shape=lambda p, a, y, loc=None: (
             None if a is None or y is None else a[-1:] + tuple(y[1:])
         ),
-        render=lambda p, t, a: (f"{_lib(p)}.lstsq({t[0]}, {t[1]})[0]", PREC_ATOM),
+        render=_render_lstsq,
         memory="copy",
         jvp=_lstsq_jvp,
         vjp=_lstsq_vjp,
