@@ -246,8 +246,8 @@ def _qr_shape(part: int):
         if a is None:
             return None
         m, n = a[-2:]
-        k = m if m == n or n == shapes.ANY else n if m == shapes.ANY else shapes.ANY
-        k = shapes.ONE if shapes.ONE in (m, n) else k
+        # k = min(m, n): 1 if either is, m if they are equal, else not known
+        k = shapes.ONE if shapes.ONE in (m, n) else m if m == n else shapes.ANY
         return a[:-2] + ((m, k) if part == 0 else (k, n))
 
     return shape
