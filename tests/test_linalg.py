@@ -517,3 +517,19 @@ def test_adc_compile_of_the_gaussian_process_port(tmp_path):
     for key in hyp:
         assert got[0][key] == pytest.approx(want[0][key], rel=1e-12)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-14)
+
+
+def test_at_a_repeated_eigenvalue_only_the_eigenvectors_lose_their_derivative():
+    """As documented: at A = I (every eigenvalue repeated) the eigenvalues'
+    derivative is finite (Σ w² = tr A²: its gradient on the triangle read is
+    2I), the eigenvectors' is not determined (inf/nan, not a silent number)."""
+
+    def values(A):
+        return np.sum(np.linalg.eigvalsh(A) ** 2)
+
+    def vectors(A):
+        return np.sum(np.linalg.eigh(A)[1] ** 4)
+
+    np.testing.assert_allclose(grad(values)(np.eye(3)), 2 * np.eye(3), atol=1e-12)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert not np.all(np.isfinite(grad(vectors)(np.eye(3))))
