@@ -138,6 +138,7 @@ register(
         PREC_ADD,
         lambda x, y: x + y,
         names=("numpy.add",),
+        convention="smooth everywhere",
         commutative=True,
         result="closed",
         memory="fresh",
@@ -152,6 +153,7 @@ register(
         PREC_ADD,
         lambda x, y: x - y,
         names=("numpy.subtract",),
+        convention="smooth everywhere",
         result="closed",
         memory="fresh",
         jvp=lambda b, p, out, x, y, dx, dy: b.sub(dx, dy),
@@ -164,6 +166,7 @@ register(
         PREC_MUL,
         lambda x, y: x * y,
         names=("numpy.multiply",),
+        convention="smooth everywhere",
         commutative=True,
         result="closed",
         memory="fresh",
@@ -179,6 +182,7 @@ register(
         # (spelled `x / y`: NumPy's for arrays and NumPy numbers; two Python
         # floats with y = 0 raise ZeroDivisionError, np.divide gives inf)
         names=("numpy.divide", "numpy.true_divide"),
+        convention="smooth where y ≠ 0",
         memory="fresh",
         jvp=lambda b, p, out, x, y, dx, dy: b.div(b.sub(dx, b.mul(out, dy)), y),
         vjp=_div_vjp,
@@ -207,6 +211,7 @@ register(
         prefix="-",
         prec=PREC_NEG,
         names=("numpy.negative",),
+        convention="smooth everywhere",
         result="closed",
         memory="fresh",
         jvp=lambda b, p, out, x, dx: b.neg(dx),
@@ -597,6 +602,7 @@ register(
         "math.copysign",
         "np.copysign",
         names=("math.copysign", "numpy.copysign"),
+        convention="in x as |x| (1 at x = 0) times y's sign; zero in y",
         result="float",
         jvp=lambda b, p, out, x, y, dx, dy: b.mul(_slope_of_copysign(b, x, y), dx),
         vjp=lambda b, p, out, g, x, y: (
@@ -613,6 +619,8 @@ register(
         "math.fmod",
         "np.fmod",
         names=("math.fmod", "numpy.fmod"),
+        convention="1 in x, −trunc(x / y) in y, away from the jumps at x / y an "
+        "integer (there the side the value takes)",
         result="closed",
         jvp=_remainder_jvp,
         vjp=_remainder_vjp,
@@ -688,6 +696,9 @@ def _not_sympy(sp, x):
 
 
 def _rounding(name, evaluate, **fields) -> Primitive:
+    fields.setdefault(
+        "convention", "zero derivative: piecewise constant (0 at the jumps too)"
+    )
     return constant(
         name, 1, evaluate, result="int", domain=((0.1, 0.9),), signed=True, **fields
     )
