@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_ufuncs import _differences  # central differences in one argument
 
 from ad_compiler import grad, hessian, jvp
 
@@ -38,13 +39,6 @@ MODELS = {
     "poisson": (glm.poisson_loglik, (BETA, DATA.X, DATA.y_poisson), (0,)),
     "negbin": (glm.negbin_loglik, (BETA, -0.4, DATA.X, DATA.y_negbin), (0, 1)),
 }
-
-
-def _differences(f, args, i, direction, h=1e-6):
-    up, down = list(args), list(args)
-    up[i] = args[i] + h * direction
-    down[i] = args[i] - h * direction
-    return (f(*up) - f(*down)) / (2 * h)
 
 
 def _unit(arg, k):

@@ -521,3 +521,19 @@ def halves(args: tuple) -> tuple[tuple, tuple]:
     (for primitives with any number of inputs)."""
     half = len(args) // 2
     return args[:half], args[half:]
+
+
+def by_slopes(slopes: Callable) -> dict:
+    """The ``jvp`` and ``vjp`` of an elementwise function of two inputs given by
+    its partial derivatives ``slopes(b, out, x, y) -> (∂out/∂x, ∂out/∂y)``:
+    the tangent ``∂x·ẋ + ∂y·ẏ``, the adjoints ``∂x·g`` and ``∂y·g``."""
+
+    def jvp(b: Ops, p: Params, out: Value, x, y, dx, dy) -> Value:
+        sx, sy = slopes(b, out, x, y)
+        return b.add(b.mul(sx, dx), b.mul(sy, dy))
+
+    def vjp(b: Ops, p: Params, out: Value, g: Value, x, y) -> tuple:
+        sx, sy = slopes(b, out, x, y)
+        return (b.mul(sx, g), b.mul(sy, g))
+
+    return {"jvp": jvp, "vjp": vjp}

@@ -36,6 +36,7 @@ from ad_compiler.primitives.registry import (
     Params,
     Primitive,
     Value,
+    by_slopes,
     constant,
     register,
     unary,
@@ -392,16 +393,6 @@ def _hypot_slopes(b: Ops, out: Value, x: Value, y: Value) -> tuple:
     return over(b, x, out, 0.5), over(b, y, out, 0.5)
 
 
-def _hypot_jvp(b: Ops, p: Params, out, x, y, dx, dy) -> Value:
-    sx, sy = _hypot_slopes(b, out, x, y)
-    return b.add(b.mul(sx, dx), b.mul(sy, dy))
-
-
-def _hypot_vjp(b: Ops, p: Params, out, g, x, y) -> tuple:
-    sx, sy = _hypot_slopes(b, out, x, y)
-    return (b.mul(sx, g), b.mul(sy, g))
-
-
 def _call2(name, evaluate, math_name, np_name, **fields) -> Primitive:
     """An elementwise function of two inputs that ``math`` and NumPy both have."""
     fields.setdefault("names", _names(math_name, np_name))
@@ -425,8 +416,7 @@ register(
         "math.hypot",
         "np.hypot",
         result="float",
-        jvp=_hypot_jvp,
-        vjp=_hypot_vjp,
+        **by_slopes(_hypot_slopes),
         sympy=lambda sp, x, y: sp.sqrt(x**2 + y**2),
         domain=((0.3, 2), (-2, -0.3)),
     ),

@@ -29,9 +29,9 @@ from ad_compiler.primitives.edges import over
 from ad_compiler.primitives.registry import (
     PREC_ATOM,
     Ops,
-    Params,
     Primitive,
     Value,
+    by_slopes,
     register,
     scipy_module,
     unary,
@@ -171,23 +171,14 @@ register(
 
 
 # betaln(a, b) = ln|B(a, b)| = ln Γ(a) + ln Γ(b) − ln Γ(a + b)
-def _betaln_slopes(b: Ops, x: Value, y: Value) -> tuple:
+def _betaln_slopes(b: Ops, out: Value, x: Value, y: Value) -> tuple:
     both = digamma(b, b.add(x, y))
     return b.sub(digamma(b, x), both), b.sub(digamma(b, y), both)
 
 
 def _two(name: str, slopes, **fields) -> Primitive:
     """``scipy.special.<name>`` of two inputs, by its two partial derivatives
-    ``slopes(b, x, y) -> (∂x, ∂y)``."""
-
-    def jvp(b: Ops, p: Params, out, x, y, dx, dy) -> Value:
-        sx, sy = slopes(b, x, y)
-        return b.add(b.mul(sx, dx), b.mul(sy, dy))
-
-    def vjp(b: Ops, p: Params, out, g, x, y) -> tuple:
-        sx, sy = slopes(b, x, y)
-        return (b.mul(sx, g), b.mul(sy, g))
-
+    ``slopes(b, out, x, y) -> (∂x, ∂y)``."""
     return Primitive(
         name,
         2,
@@ -195,19 +186,18 @@ def _two(name: str, slopes, **fields) -> Primitive:
         names=(f"scipy.special.{name}",),
         scipy_name=f"scipy.special.{name}",
         result="float",
-        jvp=jvp,
-        vjp=vjp,
+        **by_slopes(slopes),
         **fields,
     )
 
 
 # xlogy(x, y) = x ln y, 0 where x = 0 (also at y = 0): ∂x = ln y, ∂y = x / y;
 # JAX's conventions at x = 0: ∂x = ln y (−inf at y = 0), ∂y = 0 (nan at y = 0)
-def _xlogy_slopes(b: Ops, x: Value, y: Value) -> tuple:
+def _xlogy_slopes(b: Ops, out: Value, x: Value, y: Value) -> tuple:
     return b.log(y), over(b, x, y)
 
 
-def _xlog1py_slopes(b: Ops, x: Value, y: Value) -> tuple:
+def _xlog1py_slopes(b: Ops, out: Value, x: Value, y: Value) -> tuple:
     return b.apply("log1p", y), over(b, x, b.add(b.lit(1), y))
 
 

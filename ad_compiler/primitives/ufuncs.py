@@ -37,6 +37,7 @@ from ad_compiler.primitives.registry import (
     Params,
     Primitive,
     Value,
+    by_slopes,
     constant,
     linear_rules,
     register,
@@ -136,14 +137,6 @@ def _logaddexp(name: str, evaluate, power: str, sympy) -> Primitive:
     def shares(b: Ops, out: Value, x: Value, y: Value) -> tuple:
         return b.apply(power, b.sub(x, out)), b.apply(power, b.sub(y, out))
 
-    def jvp(b: Ops, p: Params, out, x, y, dx, dy) -> Value:
-        sx, sy = shares(b, out, x, y)
-        return b.add(b.mul(sx, dx), b.mul(sy, dy))
-
-    def vjp(b: Ops, p: Params, out, g, x, y) -> tuple:
-        sx, sy = shares(b, out, x, y)
-        return (b.mul(sx, g), b.mul(sy, g))
-
     return Primitive(
         name,
         2,
@@ -152,9 +145,8 @@ def _logaddexp(name: str, evaluate, power: str, sympy) -> Primitive:
         names=(f"numpy.{name}",),
         commutative=True,
         result="float",
-        jvp=jvp,
-        vjp=vjp,
         sympy=sympy,
+        **by_slopes(shares),
         convention="smooth everywhere (nan where an input is infinite)",
     )
 
