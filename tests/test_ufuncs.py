@@ -265,6 +265,7 @@ def test_every_import_spelling_of_the_scipy_functions(tmp_path):
     np.testing.assert_allclose(got, fd, rtol=1e-6)
 
 
+@pytest.mark.slow  # (a subprocess: about a second; the API tests above cover the names)
 def test_the_cli_compiles_the_new_names_without_running_the_file(tmp_path):
     import subprocess
     import sys
@@ -327,6 +328,19 @@ def test_a_non_literal_order_or_decimals_is_a_located_error(tmp_path):
     with pytest.raises(CompileError, match="`decimals` must be a literal") as e:
         grad(f)(1.0, 1)
     assert e.value.loc is not None and e.value.loc.line == 6
+
+
+def test_math_erf_of_an_array_names_scipys_twin(tmp_path):
+    path = tmp_path / "erf_of_array.py"
+    path.write_text(
+        "import math\nimport numpy as np\n\n\ndef f(x):\n    return np.sum(math.erf(x))\n"
+    )
+    spec = importlib.util.spec_from_file_location("erf_of_array", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(CompileError, match="`math.erf` takes numbers") as e:
+        grad(module.f)(np.ones(3))
+    assert "scipy.special.erf" in str(e.value) and e.value.loc.line == 6
 
 
 def test_an_unknown_scipy_special_function_names_the_alternatives(tmp_path):

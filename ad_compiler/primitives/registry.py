@@ -274,7 +274,11 @@ class Primitive:
                 f"`{self.math_name}` takes numbers, not arrays "
                 "(NumPy has no twin of it)",
                 loc,
-                hint="apply it to each element in a loop over the array",
+                hint=(
+                    f"call `{self.scipy_name}`, which takes arrays"
+                    if self.scipy_name
+                    else "apply it to each element in a loop over the array"
+                ),
             )
 
     def call_name(self, ns: str) -> str | None:
