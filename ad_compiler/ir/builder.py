@@ -252,6 +252,8 @@ class IRBuilder(Ops):
         p = PRIMITIVES[prim]
         in_shapes = [self.shape(a) for a in atoms]
         ns = self.ns
+        if ns == "scipy" and not p.scipy_name:
+            ns = "np"  # in a SciPy row's rule: NumPy's twin takes arrays as SciPy does
         arrays = any(s is not None and s != shapes.SCALAR for s in in_shapes)
         spelled = ns == "math" or (ns == "py" and not (p.infix or p.prefix))
         if arrays and p.np_name and spelled:

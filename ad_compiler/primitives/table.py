@@ -15,6 +15,7 @@ from ad_compiler.primitives import (  # noqa: F401  (each registers its rows)
     scalar,
     scipy_special,
     special,
+    stats,
 )
 from ad_compiler.primitives.registry import HELPERS, REGISTRY, Primitive
 
