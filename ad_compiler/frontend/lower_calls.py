@@ -346,4 +346,3 @@ class CallLowering:
             else:
                 args.append(ast.copy_location(ast.Constant(default), node))
         return ast.copy_location(ast.Call(node.func, args, []), node)
-

@@ -191,18 +191,12 @@ def _t_logpdf(b: Ops, out, x, df, loc, scale) -> tuple:
     w = b.add(df, z2)
     df1 = b.add(df, b.lit(1))
     dx = b.neg(b.div(b.mul(df1, z), b.mul(scale, w)))
-    half = b.lit(0.5)
+    two = b.lit(2)
     ddf = b.sub(
-        b.mul(
-            half,
-            b.sub(_psi(b, b.mul(half, df1)), _psi(b, b.mul(half, df))),
-        ),
-        b.add(
-            b.div(half, df),
-            b.mul(half, b.apply("log1p", b.div(z2, df))),
-        ),
+        b.div(b.sub(_psi(b, b.div(df1, two)), _psi(b, b.div(df, two))), two),
+        b.div(b.add(b.div(b.lit(1), df), b.apply("log1p", b.div(z2, df))), two),
     )
-    ddf = b.add(ddf, b.div(b.mul(df1, z2), b.mul(b.mul(b.lit(2), df), w)))
+    ddf = b.add(ddf, b.div(b.mul(df1, z2), b.mul(b.mul(two, df), w)))
     dscale = b.div(b.sub(b.div(b.mul(df1, z2), w), b.lit(1)), scale)
     return dx, ddf, b.neg(dx), dscale
 

@@ -17,7 +17,10 @@ from ad_compiler.primitives import (  # noqa: F401  (each registers its rows)
     special,
     stats,
 )
+from ad_compiler.primitives.conventions import fill
 from ad_compiler.primitives.registry import HELPERS, REGISTRY, Primitive
+
+fill()  # the conventions of the rows older than the field (for docs/functions.md)
 
 PRIMITIVES: dict[str, Primitive] = REGISTRY
 
