@@ -627,8 +627,7 @@ REFUSED = {
     ),
     error_inside_a_nested_function: (
         "math.gamma",
-        "call to `math.gamma` is not supported (not a function or constant of "
-        "`math` ad_compiler knows)",
+        "`math.gamma` is not supported: ad_compiler has no derivative rule for it",
         "custom_derivative",
     ),
     view_through_a_lambda: (

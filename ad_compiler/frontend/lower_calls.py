@@ -25,7 +25,7 @@ from ad_compiler.frontend.lower_arrays import (
 from ad_compiler.frontend.lower_lists import list_idents
 from ad_compiler.frontend.lower_values import DictValue, StaticValue, TupleValue
 from ad_compiler.frontend.recovery import PoisonedRead
-from ad_compiler.frontend.scope import FuncRef, OpaqueRef, UserFuncRef
+from ad_compiler.frontend.scope import FuncRef, OpaqueRef, UserFuncRef, library_advice
 from ad_compiler.ir.nodes import Const, Eqn
 from ad_compiler.primitives.stats import REQUIRED, SIGNATURES
 from ad_compiler.primitives.table import PRIMITIVES, named
@@ -70,6 +70,14 @@ class CallLowering:
             return self.array_function(node, array_function, callee)
         if isinstance(ref, UserFuncRef):
             return self.call_user(node, callee, ref)
+        if isinstance(ref, OpaqueRef) and ref.library:  # np.fft.fft, la.foo ...
+            self.error(
+                node.func,
+                f"`{ref.library}`"
+                + (f" (called as `{callee}`)" if callee != ref.library else "")
+                + " is not supported: ad_compiler has no derivative rule for it",
+                library_advice(ref.library),
+            )
         if not isinstance(ref, FuncRef):
             what = f" ({ref.what})" if isinstance(ref, OpaqueRef) else ""
             self.error(
