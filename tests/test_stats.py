@@ -224,3 +224,102 @@ def test_jax_agrees_where_installed(module):
             want = jax.grad(twin, argnums=i)(*args)
             got = grad(getattr(module, name), argnums=i)(*args)
             assert np.allclose(got, want, rtol=1e-8, atol=1e-10), (name, i)
+
+
+# --- multivariate_normal.logpdf ---------------------------------------------------------
+MVN = """
+import numpy as np
+from scipy.stats import multivariate_normal
+import scipy.stats as st
+
+
+def by_keyword(x, m, L):
+    cov = L @ L.T + np.eye(3)
+    return multivariate_normal.logpdf(x, mean=m, cov=cov)
+
+
+def positional(x, m, L):
+    return st.multivariate_normal.logpdf(x, m, L @ L.T + 0.5 * np.eye(3)) ** 2
+
+
+def points(X, m, L):
+    return multivariate_normal.logpdf(X, m, L @ L.T)
+"""
+
+
+@pytest.fixture(scope="module")
+def mvn(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mvn") / "mvn.py"
+    path.write_text(MVN)
+    spec = importlib.util.spec_from_file_location("mvn", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _mvn_point(seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=3), rng.normal(size=3), rng.normal(size=(3, 3))]
+
+
+@pytest.mark.parametrize("name", ["by_keyword", "positional"])
+def test_multivariate_normal_point_mean_and_covariance_match_differences(mvn, name):
+    f = getattr(mvn, name)
+    args = _mvn_point()
+    for i in range(3):
+        assert np.allclose(
+            grad(f, argnums=i)(*args), _central(f, args, i), rtol=1e-6, atol=1e-7
+        ), (name, i)
+    tangents = [np.random.default_rng(9).normal(size=np.shape(a)) for a in args]
+    _, dout = jvp(f, args, tangents)
+    want = sum(np.sum(_central(f, args, i) * t) for i, t in enumerate(tangents))
+    assert np.isclose(dout, want, rtol=1e-6)
+
+
+def test_multivariate_normal_hessian_in_the_covariance_factor(mvn):
+    args = _mvn_point(1)
+    g = grad(mvn.by_keyword, argnums=2)
+    h = hessian(mvn.by_keyword, argnums=2)(*args)
+    fd = np.zeros((3, 3, 3, 3))
+    for j in np.ndindex(3, 3):
+        e = np.zeros((3, 3))
+        e[j] = 1e-5
+        fd[(...,) + j] = (
+            g(args[0], args[1], args[2] + e) - g(args[0], args[1], args[2] - e)
+        ) / 2e-5
+    assert np.allclose(h, fd, rtol=1e-5, atol=1e-6)
+
+
+def test_multivariate_normal_gradient_solves_and_needs_no_scipy(mvn):
+    source = grad(mvn.by_keyword, argnums=2).source
+    assert "np.linalg.solve(cov, x - m)" in source
+    assert "scipy" not in source  # (the value itself is not needed)
+
+
+def test_multivariate_normal_of_several_points_is_a_located_error(mvn):
+    X, m, L = np.ones((4, 3)), np.zeros(3), np.eye(3)
+    with pytest.raises(CompileError) as info:
+        grad(mvn.points, argnums=1)(X, m, L)
+    assert "one point x of shape (n,)" in info.value.message
+    assert (
+        info.value.loc.line
+        == MVN.splitlines().index(
+            "    return multivariate_normal.logpdf(X, m, L @ L.T)"
+        )
+        + 1
+    )
+
+
+def test_multivariate_normal_agrees_with_jax_where_installed(mvn):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jstats = pytest.importorskip("jax.scipy.stats")
+    jnp = jax.numpy
+
+    def twin(x, m, L):
+        return jstats.multivariate_normal.logpdf(x, m, L @ L.T + jnp.eye(3))
+
+    args = _mvn_point(4)
+    for i in range(3):
+        want = jax.grad(twin, argnums=i)(*args)
+        assert np.allclose(grad(mvn.by_keyword, argnums=i)(*args), want, rtol=1e-9)

@@ -16,6 +16,7 @@ from ad_compiler.primitives import (  # noqa: F401  (each registers its rows)
     scipy_special,
     special,
     stats,
+    stats_mvn,
 )
 from ad_compiler.primitives.conventions import fill
 from ad_compiler.primitives.registry import HELPERS, REGISTRY, Primitive
