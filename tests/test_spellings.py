@@ -182,3 +182,17 @@ def test_an_unknown_library_function_is_named_in_full_from_the_file_text(
     with pytest.raises(CompileError) as info:
         compile_file(path.read_text(), str(path), shape_of={"x": (3,)})
     _check_unknown(info.value, path, name)
+
+
+def test_the_emitted_modules_header_names_scipy_when_it_imports_it(tmp_path):
+    from ad_compiler.tools.files import compile_file
+
+    with_scipy = _module(tmp_path, "header", *SPELLINGS["alias"])
+    text = compile_file(with_scipy.read_text(), str(with_scipy), shape_of={"x": (3,)})
+    assert "import scipy.special" in text
+    assert "needs only math, numpy and scipy" in text
+    plain = tmp_path / "plain_header.py"
+    plain.write_text("import numpy as np\n\n\ndef f(x):\n    return np.sum(x * x)\n")
+    text = compile_file(plain.read_text(), str(plain), shape_of={"x": (3,)})
+    assert "scipy" not in text
+    assert "needs only math (and numpy if the source used it)" in text
