@@ -82,9 +82,13 @@ POINTS = {
 
 @pytest.fixture(scope="module")
 def module(tmp_path_factory):
-    path = tmp_path_factory.mktemp("stats") / "dists.py"
-    path.write_text(SOURCE)
-    spec = importlib.util.spec_from_file_location("dists", path)
+    return _load(tmp_path_factory.mktemp("stats") / "dists.py", SOURCE)
+
+
+def _load(path, text):
+    """The module of source ``text``, written at ``path`` and imported."""
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -178,13 +182,11 @@ def test_the_emitted_code_imports_scipy_stats_and_runs_alone(module):
 )
 def test_a_call_it_does_not_take_is_a_located_error(tmp_path, call, message):
     path = tmp_path / "bad_stats.py"
-    path.write_text(
+    mod = _load(
+        path,
         "import numpy as np\nimport scipy.stats as st\nfrom scipy.stats import norm\n"
-        f"\n\ndef f(x, mu, s):\n    return np.sum({call})\n"
+        f"\n\ndef f(x, mu, s):\n    return np.sum({call})\n",
     )
-    spec = importlib.util.spec_from_file_location("bad_stats", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     with pytest.raises(CompileError) as info:
         grad(mod.f)(np.ones(2), 0.0, 1.0)
     assert message in info.value.message
@@ -192,14 +194,11 @@ def test_a_call_it_does_not_take_is_a_located_error(tmp_path, call, message):
 
 
 def test_an_unsupported_method_names_the_supported_ones(tmp_path):
-    path = tmp_path / "pdf_stats.py"
-    path.write_text(
+    mod = _load(
+        tmp_path / "pdf_stats.py",
         "import numpy as np\nfrom scipy.stats import norm\n"
-        "\n\ndef f(x):\n    return np.sum(norm.logpdff(x))\n"
+        "\n\ndef f(x):\n    return np.sum(norm.logpdff(x))\n",
     )
-    spec = importlib.util.spec_from_file_location("pdf_stats", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     with pytest.raises(CompileError) as info:
         grad(mod.f)(np.ones(2))
     assert "`scipy.stats.norm.logpdf`" in info.value.hint
@@ -249,12 +248,7 @@ def points(X, m, L):
 
 @pytest.fixture(scope="module")
 def mvn(tmp_path_factory):
-    path = tmp_path_factory.mktemp("mvn") / "mvn.py"
-    path.write_text(MVN)
-    spec = importlib.util.spec_from_file_location("mvn", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return _load(tmp_path_factory.mktemp("mvn") / "mvn.py", MVN)
 
 
 def _mvn_point(seed=0):
