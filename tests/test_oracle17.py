@@ -184,6 +184,9 @@ ORACLE: dict[str, tuple] = {
     # --- scipy.stats ---
     "scipy.stats.norm.logpdf": _e("ew", (_R, (-1.0, 1.0), (0.5, 2.0))),
     "scipy.stats.norm.logcdf": _e("ew", (_R, (-1.0, 1.0), (0.5, 2.0))),
+    "scipy.stats.norm.pdf": _e("ew", (_R, (-1.0, 1.0), (0.5, 2.0))),
+    "scipy.stats.norm.cdf": _e("ew", (_R, (-1.0, 1.0), (0.5, 2.0))),
+    "scipy.stats.norm.logsf": _e("ew", (_R, (-1.0, 1.0), (0.5, 2.0))),
     "scipy.stats.t.logpdf": _e("ew", (_R, (1.0, 5.0), (-1.0, 1.0), (0.5, 2.0))),
     "scipy.stats.gamma.logpdf": _e(
         "ew", ((0.5, 3.0), (0.5, 3.0), (0.0, 0.2), (0.5, 2.0))

@@ -37,6 +37,12 @@ def norm_logcdf(x, mu, s):
     return np.sum(st.norm.logcdf(x, mu, scale=s))
 
 
+def norm_others(x, mu, s):
+    return np.sum(
+        norm.pdf(x, mu, s) + st.norm.cdf(x, scale=s, loc=mu) + norm.logsf(x, mu, s)
+    )
+
+
 def t_logpdf(x, df, mu, s):
     return np.sum(st.t.logpdf(x, df, loc=mu, scale=s))
 
@@ -67,6 +73,7 @@ POINTS = {
     "norm_logpdf": ((-2, 2, (4,)), (-1, 1, ()), (0.5, 2, ())),
     "norm_logpdf_positional": ((-2, 2, (4,)), (-1, 1, (4,)), (0.5, 2, ())),
     "norm_logcdf": ((-6, 2, (4,)), (-1, 1, ()), (0.5, 2, (4,))),
+    "norm_others": ((-2, 2, (4,)), (-1, 1, ()), (0.5, 2, (4,))),
     "t_logpdf": ((-2, 2, (4,)), (1, 5, ()), (-1, 1, ()), (0.5, 2, ())),
     "poisson_logpmf": ((0, 6, (4,)), (0.5, 4, (4,))),
     "gamma_logpdf": ((2.5, 4, (4,)), (0.5, 3, ()), (0, 1, ()), (0.5, 2, ())),
@@ -177,7 +184,7 @@ def test_the_emitted_code_imports_scipy_stats_and_runs_alone(module):
         ("norm.logpdf(x, mu, shape=s)", "keyword argument `shape` to `norm.logpdf`"),
         ("st.t.logpdf(x)", "`st.t.logpdf` needs its argument `df`"),
         ("norm.logpdf(x, mu, loc=s)", "`loc` given twice"),
-        ("norm.pdf(x)", "`scipy.stats.norm.pdf`"),
+        ("norm.ppf(x)", "`scipy.stats.norm.ppf`"),
     ],
 )
 def test_a_call_it_does_not_take_is_a_located_error(tmp_path, call, message):

@@ -12,6 +12,8 @@ The derivative rules are closed forms, written with z = (x − loc) / scale:
 
 * ``norm.logpdf`` = −z²/2 − log scale − log(2π)/2:
   ∂x = −z/scale, ∂loc = z/scale, ∂scale = (z² − 1)/scale;
+* ``norm.pdf``, ``norm.cdf`` and ``norm.logsf`` likewise (the slope of logsf
+  is −exp(logpdf − logsf));
 * ``norm.logcdf`` = log Φ(z): ∂x = φ(z) / (scale Φ(z)) = exp(logpdf − logcdf),
   computed in that stable form (no Φ(z) that underflows), ∂loc = −∂x,
   ∂scale = −z ∂x;
@@ -153,6 +155,22 @@ def _norm_logcdf(b: Ops, out, x, loc, scale) -> tuple:
     return ratio, b.neg(ratio), b.neg(b.mul(_z(b, x, loc, scale), ratio))
 
 
+def _norm_pdf(b: Ops, out, x, loc, scale) -> tuple:
+    # φ(z)/scale times the partials of its log
+    return tuple(b.mul(out, d) for d in _norm_logpdf(b, out, x, loc, scale))
+
+
+def _norm_cdf(b: Ops, out, x, loc, scale) -> tuple:
+    density = b.exp(b.apply("norm_logpdf", x, loc, scale))  # φ(z)/scale
+    return density, b.neg(density), b.neg(b.mul(_z(b, x, loc, scale), density))
+
+
+def _norm_logsf(b: Ops, out, x, loc, scale) -> tuple:
+    # log(1 − Φ(z)): the slope −φ(z)/(scale (1 − Φ(z))) as −exp(logpdf − logsf)
+    ratio = b.exp(b.sub(b.apply("norm_logpdf", x, loc, scale), out))
+    return b.neg(ratio), ratio, b.mul(_z(b, x, loc, scale), ratio)
+
+
 def _sympy_z(x, loc, scale):
     return (x - loc) / scale
 
@@ -180,6 +198,35 @@ register(
         ((-2, 2), (-1, 1), (0.5, 2)),
         "smooth everywhere (scale > 0); the slope φ/Φ is computed as "
         "exp(logpdf − logcdf), finite far in the left tail",
+    ),
+    _row(
+        "norm",
+        "pdf",
+        (("x", REQUIRED),) + _LOC_SCALE,
+        _norm_pdf,
+        lambda sp, x, loc, s: sp.exp(-_sympy_z(x, loc, s) ** 2 / 2)
+        / (s * sp.sqrt(2 * sp.pi)),
+        ((-2, 2), (-1, 1), (0.5, 2)),
+        "smooth everywhere (scale > 0)",
+    ),
+    _row(
+        "norm",
+        "cdf",
+        (("x", REQUIRED),) + _LOC_SCALE,
+        _norm_cdf,
+        lambda sp, x, loc, s: sp.erfc(-_sympy_z(x, loc, s) / sp.sqrt(2)) / 2,
+        ((-2, 2), (-1, 1), (0.5, 2)),
+        "smooth everywhere (scale > 0)",
+    ),
+    _row(
+        "norm",
+        "logsf",
+        (("x", REQUIRED),) + _LOC_SCALE,
+        _norm_logsf,
+        lambda sp, x, loc, s: sp.log(sp.erfc(_sympy_z(x, loc, s) / sp.sqrt(2)) / 2),
+        ((-2, 2), (-1, 1), (0.5, 2)),
+        "smooth everywhere (scale > 0); the slope as exp(logpdf − logsf), finite "
+        "far in the right tail",
     ),
 )
 

@@ -13,6 +13,7 @@ row added to the registry appears with no edit here.
 from __future__ import annotations
 
 from ad_compiler.frontend.scope import SUGAR
+from ad_compiler.primitives.stats import SIGNATURES
 from ad_compiler.primitives.table import PRIMITIVES, Primitive
 
 # the groups, in the order shown; a name of another library gets its own
@@ -100,6 +101,8 @@ def spelled(row: Primitive, qualified: str) -> str:
     """How the emitted code spells a call of ``row`` by the name ``qualified``."""
     ns = _NS.get(qualified.split(".")[0], "py")
     args = ["x", "y", "z", "w", "v"][: row.arity] if row.arity >= 0 else ["…"]
+    if qualified in SIGNATURES:  # scipy.stats: the parameters by name
+        args = [name for name, _ in SIGNATURES[qualified]]
     name = row.call_name(ns)
     if name and "{" not in name:
         return f"{name}({', '.join(args)})"
