@@ -21,6 +21,7 @@ from ad_compiler.frontend.scope_data import reads_data
 from ad_compiler.ir.nodes import Const
 from ad_compiler.primitives.arrays import parse_einsum
 from ad_compiler.primitives.indexing import CONSTRUCTORS
+from ad_compiler.primitives.stats import SIGNATURES
 from ad_compiler.primitives.table import PRIMITIVES, named
 
 # dict methods other than .values() (a dict of arrays is read by its keys)
@@ -107,6 +108,8 @@ class ArrayLowering:
         ARRAY_FUNCTIONS), spelled as the user called it."""
         b = self.b
         ns = "scipy" if name.startswith("scipy.") else "np"
+        if name in SIGNATURES:  # multivariate_normal.logpdf(x, mean=m, cov=c)
+            node = self.positional_call(node, name, callee)
         args = node.args
         for a in args:
             if isinstance(a, ast.Starred):

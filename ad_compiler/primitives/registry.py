@@ -306,7 +306,7 @@ class Primitive:
             if lib is not None:
                 return getattr(lib, attr)
             if module.startswith("scipy."):
-                return getattr(scipy_module(module), attr)
+                return scipy_attribute(name)
         assert self.evaluate is not None  # (call and push are never folded)
         return self.evaluate
 
@@ -541,3 +541,14 @@ def by_slopes(slopes: Callable) -> dict:
         return (b.mul(sx, g), b.mul(sy, g))
 
     return {"jvp": jvp, "vjp": vjp}
+
+
+def scipy_attribute(name: str):
+    """The SciPy object ``name`` names: a function of a module
+    (``scipy.special.gammaln``) or of a namespace object in one
+    (``scipy.stats.norm.logpdf``), its module imported now."""
+    parts = name.split(".")
+    obj = scipy_module(".".join(parts[:2]))
+    for part in parts[2:]:
+        obj = getattr(obj, part)
+    return obj

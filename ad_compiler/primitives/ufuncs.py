@@ -29,7 +29,6 @@ from dataclasses import replace
 import numpy
 
 from ad_compiler.primitives.edges import over
-from ad_compiler.primitives.special import pi
 from ad_compiler.primitives.registry import (
     PREC_ATOM,
     REGISTRY,
@@ -43,6 +42,7 @@ from ad_compiler.primitives.registry import (
     register,
     unary,
 )
+from ad_compiler.primitives.special import pi
 
 _SMOOTH = "smooth everywhere"
 _ZERO = "zero derivative: piecewise constant (0 at the jumps too)"

@@ -139,13 +139,15 @@ def compile_file(
         f"Derivatives emitted by ad_compiler {__version__}",
         file,
         command,
-        "Self-contained: needs only math (and numpy if the source used it).",
+        _SELF_CONTAINED,
     )
     if not primals:
         return _kept(report, None)
     module = module_text(
         primals, derivatives, lambda loc: _line(lines, loc), header, wrappers
     )
+    if "\nimport scipy" in module:  # the source called SciPy, and so does this
+        module = module.replace(_SELF_CONTAINED, _WITH_SCIPY, 1)
     if report and report[0].failures:
         module = format_source(with_comments(module, comment_block(report[0])))
     return _kept(report, module)
@@ -453,3 +455,11 @@ def trace_file(text: str, file: str, function: str, point: dict, wrt=None, outpu
     fn = trace_ir(text, file, function)
     scalar_only(fn, "adc trace prints the seeds' tables of scalar code")
     return trace_tables(fn, point, wrt, output)
+
+
+# what the emitted module's header says it needs (it imports scipy only when
+# the source called SciPy)
+_SELF_CONTAINED = "Self-contained: needs only math (and numpy if the source used it)."
+_WITH_SCIPY = (
+    "Self-contained: needs only math, numpy and scipy (the source called SciPy)."
+)
