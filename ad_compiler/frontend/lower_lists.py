@@ -35,7 +35,7 @@ import operator
 
 from ad_compiler.frontend.lower_control import _has_jump, _store_names, _stored_names
 from ad_compiler.frontend.lower_trees import TreeNeeded
-from ad_compiler.frontend.lower_values import ListValue, TupleValue
+from ad_compiler.frontend.lower_values import ListValue, RunList, TupleValue
 from ad_compiler.frontend.scope import ValueRef
 from ad_compiler.ir.nodes import Const, Var
 
@@ -97,7 +97,7 @@ def _count(value) -> bool:
 
 def _idents(value, out: set) -> set:
     """The idents of the lists inside ``value`` (itself included)."""
-    if isinstance(value, ListValue):
+    if isinstance(value, (ListValue, RunList)):
         out.add(value.ident)
     if isinstance(value, TupleValue):
         for item in value.items:
@@ -365,7 +365,7 @@ class ListLowering:
         return True; else return what a ``for`` runs over (for :meth:`loop`)."""
         changed = self.changed_sequences(stmt.body)
         if isinstance(stmt, ast.While):
-            if changed:
+            if changed and not self.run_time_lists(stmt, changed):
                 self.refuse_run_time(changed)
             return None
         values = None
@@ -382,6 +382,10 @@ class ListLowering:
             if not changed and (over != "items" or _uniform(values)):
                 return over, args
         if values is None:
+            if not self.iterates_parameter(stmt.iter) and self.run_time_lists(
+                stmt, changed
+            ):  # lists appended to at run time (lower_runlists)
+                return None if self.is_range(stmt.iter) else (over, args)
             self.refuse_run_time(changed, stmt.iter)
         if _has_jump(stmt.body) or _has_jump(stmt.orelse):
             jump = next(
@@ -446,13 +450,15 @@ class ListLowering:
         return (
             isinstance(func.value, ast.Name)
             and func.value.id in self.locals
-            and isinstance(self.env.get(func.value.id), TupleValue)
+            and isinstance(self.env.get(func.value.id), (TupleValue, RunList))
         )
 
     def sequence_method(self, node: ast.Call, func: ast.Attribute):
         """``xs.append(v)`` and ``xs.extend(ys)``; the other methods are refused."""
         name = func.value.id
         xs = self.name(func.value, name)
+        if isinstance(xs, RunList):  # its length known only at run time
+            return self.run_list_method(node, func, name)
         if not isinstance(xs, ListValue):
             self.error(func, f"a tuple has no method `.{func.attr}`")
         if func.attr not in ("append", "extend"):
@@ -639,6 +645,8 @@ class ListLowering:
         ):
             return [self.atom(e) for e in arg.elts]
         value = self.expr(arg) if arg is not None else None
+        if isinstance(value, RunList):
+            return value
         if not isinstance(value, TupleValue):
             self.error(
                 node,
@@ -680,6 +688,8 @@ class ListLowering:
         if not 1 <= len(node.args) <= limit:
             self.arity(node, callee, node.args, 1, also=limit if limit > 1 else None)
         arg = node.args[0]
+        if isinstance(arg, ast.Name) and isinstance(self.env.get(arg.id), RunList):
+            return self.run_list_reduce(node, q, self.env[arg.id], callee)
         if q == "numpy.array":
             return self.array_of(node, self.expr(arg), callee)
         if q == "builtins.sum" and self.runs_at_run_time(arg):

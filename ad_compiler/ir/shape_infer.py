@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ad_compiler.ir.nodes import For, If, Var, While
 from ad_compiler.ir.shapes import (
+    ListOf,
     ANY,
     SCALAR,
     TUPLE,
@@ -17,6 +18,7 @@ from ad_compiler.ir.shapes import (
     join,
 )
 from ad_compiler.primitives.table import PRIMITIVES
+from ad_compiler.primitives.lists import MUTATORS
 
 
 def _named_slices(e, shapes_in: list, out: tuple, params: dict) -> tuple:
@@ -138,6 +140,14 @@ def infer(fn, same_as: dict | None = None) -> dict:
             return
         if e.prim == "print":
             return
+        if e.prim == "list_append":  # the buffer's items: the join of all appended
+            buf = e.ins[0].name
+            old = env.get(buf)
+            item = join(old, ListOf(ins[1])) if old else ListOf(ins[1])
+            env[buf] = item if isinstance(item, ListOf) else ListOf(None)
+            return
+        if e.prim in MUTATORS:
+            return
         if e.prim in ("call", "tape"):
             out = SCALAR if e.prim == "call" and all(s == SCALAR for s in ins) else None
             for o in e.outs:
@@ -179,10 +189,12 @@ def infer(fn, same_as: dict | None = None) -> dict:
         for _ in range(4):
             for c, shape in zip(s.carried, current):
                 env[c.name] = shape
+            lists = {k: v for k, v in env.items() if isinstance(v, ListOf)}
             block(s.test)
             block(s.body)
             after = [join(c, of(n)) for c, n in zip(current, s.nexts)]
-            if after == current:
+            grown = any(env[k] != v for k, v in lists.items())
+            if after == current and not grown:
                 break
             current = after
         else:

@@ -1,0 +1,302 @@
+"""Rows for lists whose length is known only at run time (``xs.append(v)`` in a
+loop over ``range(n)``, a ``while`` ...): values of the IR held in a real
+Python list.
+
+The model (see :mod:`ad_compiler.frontend.lower_runlists`): a run-time list is
+an **append-only buffer** ``buf`` (a Python list) and a list *value* is a
+prefix of it, ``buf[:n]``, with ``n`` an int of the IR.  Appending never
+changes an existing prefix, so every value a loop records for its reverse
+sweep (the length ``n`` is carried by the loop, so recorded) stays valid
+while later iterations append.  Reads index the prefix (``xs[-1]`` is
+``buf[n - 1]``); a read outside every loop (``whole``) is spelled on the
+buffer itself, which is then exactly the list (``np.stack(outputs)``).
+
+Every row is an ``effect``: never merged with another, folded, or moved
+past an append (a read of a buffer is a read of mutable state).  Their
+derivatives are the list's items' (``ad/lists.py`` applies them):
+
+* tangent: a list of tangents built alongside (``outputs_dot.append(h_dot)``);
+  each read of ``xs`` is the same read of ``xs_dot``;
+* adjoint: a list of adjoints ``xs_bar``, made as zeros shaped like the items
+  (``[np.zeros_like(v) for v in xs]``) when the reverse sweep reaches the end
+  of the block that made ``xs``; a read ``y = xs[i]`` adds ``ȳ`` into
+  ``xs_bar[i]``; ``np.stack`` adds each row of ``ȳ``, ``sum`` adds ``ȳ`` to
+  each item; the adjoint of ``xs.append(v)`` at position ``n`` is
+  ``v̄ = xs_bar[n]``, of the initial items ``[a, b]`` ``xs_bar[0]``, ``xs_bar[1]``.
+
+All of these are O(1) per item (O(rows) for a stack), so the work of either
+sweep is linear in the number of appends.
+"""
+
+from __future__ import annotations
+
+from ad_compiler.ir import shapes
+from ad_compiler.primitives.registry import (
+    HELPERS,
+    PREC_ATOM,
+    Primitive,
+    register,
+)
+
+# the rows, by what they do
+MAKERS = frozenset({"list_new", "list_zeros"})  # bind a new buffer
+# add into (mutate) their first input: an effect without outputs
+MUTATORS = frozenset(
+    {"list_append", "list_add_at", "list_add_rows", "list_add_all", "list_add_pieces"}
+)
+READERS = frozenset({"list_get", "list_stack", "list_sum", "list_concat"})
+LIST_ROWS = MAKERS | MUTATORS | READERS
+
+
+def _prefix(buf: str, n: str, p) -> str:
+    """The list value: the whole buffer outside loops, else its first n items."""
+    return buf if p.get("whole") else f"{buf}[:{n}]"
+
+
+def _render_new(params, texts, atoms):
+    return f"[{', '.join(texts)}]", PREC_ATOM
+
+
+def _render_append(params, texts, atoms):
+    buf, v, _n = texts
+    return f"{atoms[0]}.append({v})", PREC_ATOM
+
+
+def _render_get(params, texts, atoms):
+    return f"{atoms[0]}[{texts[1]}]", PREC_ATOM
+
+
+def _lead(params) -> str:
+    return ", axis=1" if params.get("lead") else ""
+
+
+def _render_stack(params, texts, atoms):
+    return f"np.stack({_prefix(atoms[0], texts[1], params)}{_lead(params)})", PREC_ATOM
+
+
+def _render_concat(params, texts, atoms):
+    text = _prefix(atoms[0], texts[1], params)
+    return f"np.concatenate({text}{_lead(params)})", PREC_ATOM
+
+
+def _render_sum(params, texts, atoms):
+    return f"sum({_prefix(atoms[0], texts[1], params)})", PREC_ATOM
+
+
+def _render_zeros(params, texts, atoms):
+    return f"[np.zeros_like(v) for v in {atoms[0]}]", PREC_ATOM
+
+
+def _render_add_at(params, texts, atoms):
+    return f"{atoms[0]}[{texts[1]}] += {texts[2]}", PREC_ATOM
+
+
+def _render_add_rows(params, texts, atoms):
+    rows = texts[1] if not params.get("lead") else f"np.swapaxes({texts[1]}, 0, 1)"
+    return f"_add_rows({texts[0]}, {rows})", PREC_ATOM
+
+
+def _render_add_all(params, texts, atoms):
+    return f"_add_to_each({texts[0]}, {texts[1]}, {texts[2]})", PREC_ATOM
+
+
+def _render_add_pieces(params, texts, atoms):
+    axis = 1 if params.get("lead") else 0
+    bar, g, buf, n = texts
+    return f"_add_pieces({bar}, {g}, {buf}, {n}, {axis})", PREC_ATOM
+
+
+HELPERS["_add_rows"] = '''
+def _add_rows(xs_bar, rows):
+    """The adjoint of np.stack(xs): row k of its adjoint is added to xs_bar[k]."""
+    for k, row in enumerate(rows):
+        xs_bar[k] += row
+'''
+
+HELPERS["_add_to_each"] = '''
+def _add_to_each(xs_bar, g, n):
+    """The adjoint of sum(xs[:n]): g is added to each of the first n adjoints."""
+    for k in range(n):
+        xs_bar[k] += g
+'''
+
+HELPERS["_add_pieces"] = '''
+def _add_pieces(xs_bar, g, xs, n, axis):
+    """The adjoint of np.concatenate(xs[:n]): g cut back into the items' pieces."""
+    start = 0
+    for k in range(n):
+        stop = start + np.shape(xs[k])[axis]
+        xs_bar[k] += g[start:stop] if axis == 0 else g[:, start:stop]
+        start = stop
+'''
+
+
+def _add_rows(xs_bar, rows):
+    for k, row in enumerate(rows):
+        xs_bar[k] += row
+
+
+def _add_to_each(xs_bar, g, n):
+    for k in range(n):
+        xs_bar[k] += g
+
+
+def _add_pieces(xs_bar, g, xs, n, axis=0):
+    import numpy
+
+    start = 0
+    for k in range(n):
+        stop = start + numpy.shape(xs[k])[axis]
+        xs_bar[k] += g[start:stop] if axis == 0 else g[:, start:stop]
+        start = stop
+
+
+def _items(p, buf, n):
+    return buf if p.get("whole") else buf[:n]
+
+
+def _add_at(xs, i, g):
+    xs[i] += g
+
+
+def _item_shape(shape):
+    return shape.item if isinstance(shape, shapes.ListOf) else None
+
+
+def _stacked(p, buf, n, loc=None):
+    item = _item_shape(buf)
+    return None if item in (None, shapes.TUPLE) else (shapes.ANY,) + item
+
+
+def _concatenated(p, buf, n, loc=None):
+    item = _item_shape(buf)
+    if item in (None, shapes.TUPLE) or not item:
+        return None
+    return (shapes.ANY,) + item[1:]
+
+
+def _new_shape(p, *items, loc=None):
+    item = items[0] if items else shapes.UNSEEN
+    for other in items[1:]:
+        item = shapes.join(item, other)
+    return shapes.ListOf(item)
+
+
+def _evaluate_new(*items):
+    return list(items)
+
+
+def _evaluate_append(buf, v, n):
+    buf.append(v)
+
+
+def _tangent(prim):
+    """A read of a list: the same read of the list of tangents."""
+
+    def jvp(b, p, out, *args):
+        half = len(args) // 2
+        ins, dins = args[:half], args[half:]
+        if dins[0] is None:
+            return None
+        return b.apply(prim, dins[0], *ins[1:], **p)
+
+    return jvp
+
+
+def _no_vjp(*args):  # (applied by ad/lists.py: an adjoint list is changed in place)
+    raise AssertionError("the adjoints of list rows are applied by ad/lists.py")
+
+
+def _row(name, arity, evaluate, render, shape=None, **fields):
+    return Primitive(
+        name,
+        arity,
+        evaluate,
+        effect=True,
+        render=render,
+        render_module="np",
+        statement=True,
+        shape=shape,
+        jvp=fields.pop("jvp", None),
+        vjp=_no_vjp,
+        **fields,
+    )
+
+
+register(
+    # [a, b]: a new buffer holding the initial items (params: none)
+    _row("list_new", -1, _evaluate_new, _render_new, _new_shape),
+    # buf.append(v); its third input is the length before (the adjoint's index)
+    _row("list_append", 3, _evaluate_append, _render_append),
+    # buf[i] (i already made non-negative where the buffer may be longer)
+    _row(
+        "list_get",
+        2,
+        lambda buf, i: buf[i],
+        _render_get,
+        lambda p, buf, i, loc=None: _item_shape(buf),
+        jvp=_tangent("list_get"),
+    ),
+    # np.stack / sum / np.concatenate of buf[:n] (params: whole, lead)
+    _row(
+        "list_stack",
+        2,
+        lambda buf, n, whole=False, lead=False: __import__("numpy").stack(
+            _items({"whole": whole}, buf, n), axis=1 if lead else 0
+        ),
+        _render_stack,
+        _stacked,
+        jvp=_tangent("list_stack"),
+    ),
+    _row(
+        "list_sum",
+        2,
+        lambda buf, n, whole=False, lead=False: sum(_items({"whole": whole}, buf, n)),
+        _render_sum,
+        lambda p, buf, n, loc=None: _item_shape(buf),
+        jvp=_tangent("list_sum"),
+    ),
+    _row(
+        "list_concat",
+        2,
+        lambda buf, n, whole=False, lead=False: __import__("numpy").concatenate(
+            _items({"whole": whole}, buf, n), axis=1 if lead else 0
+        ),
+        _render_concat,
+        _concatenated,
+        jvp=_tangent("list_concat"),
+    ),
+    # the adjoint list: zeros shaped like each item of buf
+    _row(
+        "list_zeros",
+        1,
+        lambda buf: [__import__("numpy").zeros_like(v) for v in buf],
+        _render_zeros,
+        lambda p, buf, loc=None: buf,
+    ),
+    # the adjoints' accumulations, in place: xs_bar[i] += g; rows; each; pieces
+    _row("list_add_at", 3, _add_at, _render_add_at),
+    _row(
+        "list_add_rows",
+        2,
+        lambda bar, g, lead=False: _add_rows(bar, g if not lead else g.swapaxes(0, 1)),
+        _render_add_rows,
+        helper="_add_rows",
+    ),
+    _row(
+        "list_add_all",
+        3,
+        lambda bar, g, n, lead=False: _add_to_each(bar, g, n),
+        _render_add_all,
+        helper="_add_to_each",
+    ),
+    _row(
+        "list_add_pieces",
+        4,
+        lambda bar, g, buf, n, lead=False: _add_pieces(
+            bar, g, buf, n, 1 if lead else 0
+        ),
+        _render_add_pieces,
+        helper="_add_pieces",
+    ),
+)
