@@ -158,18 +158,10 @@ def vjp_list(eqn: Eqn, b, adjoint: dict, active: set) -> None:
     elif eqn.prim == "list_stack":
         ins = (bar, g)
     elif eqn.prim == "list_sum":
-        ins = (bar, g, _length(b, eqn))
+        ins = (bar, g, eqn.ins[1])
     else:
-        ins = (bar, g, buf, _length(b, eqn))
+        ins = (bar, g, buf, eqn.ins[1])
     b.emit(Eqn(add, (), ins, eqn.loc, "np", params))
-
-
-def _length(b, eqn: Eqn):
-    """The number of items a whole-list read covered."""
-    if eqn.param("whole"):
-        with b.at(eqn.loc):
-            return b.apply("len", eqn.ins[0])
-    return eqn.ins[1]
 
 
 def outer_lists(stmts) -> frozenset:

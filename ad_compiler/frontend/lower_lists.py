@@ -382,9 +382,9 @@ class ListLowering:
             if not changed and (over != "items" or _uniform(values)):
                 return over, args
         if values is None:
-            if not self.iterates_parameter(stmt.iter) and self.run_time_lists(
-                stmt, changed
-            ):  # lists appended to at run time (lower_runlists)
+            # lists appended to at run time (lower_runlists); a tuple argument
+            # is unrolled when the function is compiled for its structure
+            if self.run_time_lists(stmt, changed):
                 return None if self.is_range(stmt.iter) else (over, args)
             self.refuse_run_time(changed, stmt.iter)
         if _has_jump(stmt.body) or _has_jump(stmt.orelse):
@@ -688,16 +688,26 @@ class ListLowering:
         if not 1 <= len(node.args) <= limit:
             self.arity(node, callee, node.args, 1, also=limit if limit > 1 else None)
         arg = node.args[0]
-        if isinstance(arg, ast.Name) and isinstance(self.env.get(arg.id), RunList):
-            return self.run_list_reduce(node, q, self.env[arg.id], callee)
+        value = None  # a list returned by a call, lowered once
+        if isinstance(arg, ast.Name) or (
+            isinstance(arg, ast.Call)
+            and not self.is_range(arg)
+            and getattr(self.resolve(arg.func), "qualname", None)
+            not in ("builtins.enumerate", "builtins.zip")
+        ):
+            value = self.expr(arg)
+            if isinstance(value, RunList):  # (lower_runlists)
+                return self.run_list_reduce(node, q, value, callee)
         if q == "numpy.array":
-            return self.array_of(node, self.expr(arg), callee)
+            return self.array_of(node, value or self.expr(arg), callee)
         if q == "builtins.sum" and self.runs_at_run_time(arg):
             return self.summed_in_a_loop(node, arg)
         if q == "builtins.sum" and isinstance(arg, (ast.GeneratorExp, ast.ListComp)):
             items = self.summed_items(arg)
             if items is None:  # an `if` decided at run time: a loop adding
                 return self.summed_in_a_loop(node, arg)
+        elif isinstance(value, TupleValue):
+            items = list(value.items)
         else:
             items = self.known_items(arg, f"`{callee}`")
         if q == "builtins.list":
