@@ -55,6 +55,7 @@ def jvp_list(eqn: Eqn, b, tangent: dict) -> None:
                 _zero_like(b, a) if d is None else d for a, d in zip(eqn.ins, dins)
             ]
             out = b.apply("list_new", *filled)
+            b.shapes[out.name] = b.shape(eqn.out)  # (with the items appended later)
         elif eqn.prim == "list_zeros":
             if eqn.out.name not in wanted:
                 return
@@ -150,6 +151,9 @@ def vjp_list(eqn: Eqn, b, adjoint: dict, active: set) -> None:
     bar = adjoint.get(buf.name) if isinstance(buf, Var) else None
     if g is None or bar is None:
         return
+    if eqn.prim in ("list_stack", "list_concat"):
+        with b.at(eqn.loc, "np"):  # (a number standing for an array: spread)
+            g = b.like(g, eqn.out)
     g = b.bind(g, f"{eqn.out.name}_bar")
     add = _ADD_FOR[eqn.prim]
     params = tuple(kv for kv in eqn.params if kv[0] == "lead")

@@ -191,7 +191,8 @@ def _vjp_if(s: If, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     # later `if` on the same condition read them (a derivative's reverse sweep)
     local = defined_names(s.then) | defined_names(s.orelse)
     if all(g is None for g in gs) and not any(k in adjoint for k in local):
-        return
+        if not touches_active_list(s.then + s.orelse, set(adjoint)):
+            return  # (an append to a list with an adjoint has one too)
     branches = []
     for block, vals in ((s.then, s.then_vals), (s.orelse, s.else_vals)):
         inner = dict(adjoint)

@@ -160,7 +160,9 @@ def _add_at(xs, i, g):
 
 
 def _item_shape(shape):
-    return shape.item if isinstance(shape, shapes.ListOf) else None
+    if not isinstance(shape, shapes.ListOf) or shape.item == shapes.UNSEEN:
+        return None
+    return shape.item
 
 
 def _stacked(p, buf, n, loc=None):
