@@ -61,7 +61,8 @@ def jvp_list(eqn: Eqn, b, tangent: dict) -> None:
                 return
             out = b.apply("list_zeros", eqn.ins[0])
         elif eqn.prim in MUTATORS:
-            target, d = dot(eqn.ins[0]), dot(eqn.ins[1])
+            at = 2 if eqn.prim == "list_add_at" else 1  # (bar, i, g): g at 2
+            target, d = dot(eqn.ins[0]), dot(eqn.ins[at])
             if target is None:
                 if d is not None:  # (mark_active makes this unreachable)
                     raise CompileError(
@@ -74,8 +75,9 @@ def jvp_list(eqn: Eqn, b, tangent: dict) -> None:
                 if eqn.prim != "list_append":
                     return  # adding a zero
                 d = _zero_like(b, eqn.ins[1])
-            ins = (target, d) + eqn.ins[2:]
-            b.emit(Eqn(eqn.prim, (), ins, eqn.loc, eqn.ns, eqn.params))
+            ins = list(eqn.ins)
+            ins[0], ins[at] = target, d
+            b.emit(Eqn(eqn.prim, (), tuple(ins), eqn.loc, eqn.ns, eqn.params))
             return
         else:  # a read: the same read of the tangents
             d = dot(eqn.ins[0])

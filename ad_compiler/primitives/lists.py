@@ -30,6 +30,8 @@ sweep is linear in the number of appends.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ad_compiler.ir import shapes
 from ad_compiler.primitives.registry import (
     HELPERS,
@@ -84,6 +86,8 @@ def _render_sum(params, texts, atoms):
 
 
 def _render_zeros(params, texts, atoms):
+    if len(texts) == 2:  # with a leading axis of k directions
+        return f"[np.zeros(({texts[1]},) + np.shape(v)) for v in {atoms[0]}]", PREC_ATOM
     return f"[np.zeros_like(v) for v in {atoms[0]}]", PREC_ATOM
 
 
@@ -102,8 +106,9 @@ def _render_add_all(params, texts, atoms):
 
 def _render_add_pieces(params, texts, atoms):
     axis = 1 if params.get("lead") else 0
+    item_axis = 1 if params.get("lead_items") else 0
     bar, g, buf, n = texts
-    return f"_add_pieces({bar}, {g}, {buf}, {n}, {axis})", PREC_ATOM
+    return f"_add_pieces({bar}, {g}, {buf}, {n}, {axis}, {item_axis})", PREC_ATOM
 
 
 HELPERS["_add_rows"] = '''
@@ -121,11 +126,12 @@ def _add_to_each(xs_bar, g, n):
 '''
 
 HELPERS["_add_pieces"] = '''
-def _add_pieces(xs_bar, g, xs, n, axis):
-    """The adjoint of np.concatenate(xs[:n]): g cut back into the items' pieces."""
+def _add_pieces(xs_bar, g, xs, n, axis, item_axis):
+    """The adjoint of np.concatenate(xs[:n]): g cut back into the items' pieces
+    (along axis 1 of g, and of the items, where they carry directions)."""
     start = 0
     for k in range(n):
-        stop = start + np.shape(xs[k])[axis]
+        stop = start + np.shape(xs[k])[item_axis]
         xs_bar[k] += g[start:stop] if axis == 0 else g[:, start:stop]
         start = stop
 '''
@@ -141,12 +147,12 @@ def _add_to_each(xs_bar, g, n):
         xs_bar[k] += g
 
 
-def _add_pieces(xs_bar, g, xs, n, axis=0):
+def _add_pieces(xs_bar, g, xs, n, axis=0, item_axis=0):
     import numpy
 
     start = 0
     for k in range(n):
-        stop = start + numpy.shape(xs[k])[axis]
+        stop = start + numpy.shape(xs[k])[item_axis]
         xs_bar[k] += g[start:stop] if axis == 0 else g[:, start:stop]
         start = stop
 
@@ -177,11 +183,26 @@ def _concatenated(p, buf, n, loc=None):
     return (shapes.ANY,) + item[1:]
 
 
+def _zeros_shape(p, buf, *k, loc=None):
+    item = _item_shape(buf)
+    if not k:
+        return buf
+    return shapes.ListOf(None if item is None else (shapes.ANY,) + item)
+
+
 def _new_shape(p, *items, loc=None):
     item = items[0] if items else shapes.UNSEEN
     for other in items[1:]:
         item = shapes.join(item, other)
     return shapes.ListOf(item)
+
+
+def _evaluate_zeros(buf, k=None):
+    import numpy
+
+    if k is None:
+        return [numpy.zeros_like(v) for v in buf]
+    return [numpy.zeros((k,) + numpy.shape(v)) for v in buf]
 
 
 def _evaluate_new(*items):
@@ -209,6 +230,28 @@ def _no_vjp(*args):  # (applied by ad/lists.py: an adjoint list is changed in pl
     raise AssertionError("the adjoints of list rows are applied by ad/lists.py")
 
 
+def _batch(bt, e, p, *ins) -> None:
+    """Vector mode: the items of a list with directions carry the direction
+    axis (an item without them is broadcast to have it where it joins such a
+    list); reads are oblivious to it, except that a stack or concatenation of
+    the items is along their axis 1 and the adjoint's rows are cut along it."""
+    lifted = lambda a: a if bt.has(a) else bt.materialize(a, bt.rank(a))  # noqa: E731
+    if e.prim == "list_new" and bt.has(e.out):
+        e = replace(e, ins=tuple(lifted(a) for a in ins))
+    elif e.prim == "list_append" and bt.has(ins[0]):
+        e = replace(e, ins=(ins[0], lifted(ins[1]), ins[2]))
+    elif e.prim == "list_zeros" and bt.has(e.out) and not bt.has(ins[0]):
+        e = replace(e, ins=(ins[0], bt.k))  # zeros with the direction axis
+    elif e.prim in ("list_stack", "list_concat") and bt.has(ins[0]):
+        e = replace(e, params=tuple(sorted({**p, "lead": True}.items())))
+    elif e.prim in ("list_add_rows", "list_add_pieces") and bt.has(ins[1]):
+        lead = {"lead": True}
+        if e.prim == "list_add_pieces" and bt.has(ins[2]):
+            lead["lead_items"] = True
+        e = replace(e, params=tuple(sorted({**p, **lead}.items())))
+    bt.out.append(e)
+
+
 def _row(name, arity, evaluate, render, shape=None, **fields):
     return Primitive(
         name,
@@ -221,6 +264,7 @@ def _row(name, arity, evaluate, render, shape=None, **fields):
         shape=shape,
         jvp=fields.pop("jvp", None),
         vjp=_no_vjp,
+        batch=_batch,
         **fields,
     )
 
@@ -271,10 +315,10 @@ register(
     # the adjoint list: zeros shaped like each item of buf
     _row(
         "list_zeros",
-        1,
-        lambda buf: [__import__("numpy").zeros_like(v) for v in buf],
+        -1,
+        _evaluate_zeros,
         _render_zeros,
-        lambda p, buf, loc=None: buf,
+        _zeros_shape,
     ),
     # the adjoints' accumulations, in place: xs_bar[i] += g; rows; each; pieces
     _row("list_add_at", 3, _add_at, _render_add_at),
@@ -295,8 +339,8 @@ register(
     _row(
         "list_add_pieces",
         4,
-        lambda bar, g, buf, n, lead=False: _add_pieces(
-            bar, g, buf, n, 1 if lead else 0
+        lambda bar, g, buf, n, lead=False, lead_items=False: _add_pieces(
+            bar, g, buf, n, 1 if lead else 0, 1 if lead_items else 0
         ),
         _render_add_pieces,
         helper="_add_pieces",
