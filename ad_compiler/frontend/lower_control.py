@@ -21,7 +21,6 @@ from ad_compiler.frontend.lower_values import (
     DictValue,
     FunctionValue,
     Poisoned,
-    RunList,
     StaticValue,
     TupleValue,
     Unbound,
@@ -398,16 +397,7 @@ class ControlLowering:
         names = [
             n for n in sorted(assigned) if n in env and not isinstance(env[n], Unbound)
         ]
-        inits = [env[n].n if n in lists else env[n] for n in names]
-        carried = [
-            self.namer.fresh(f"n_{n}") if n in lists else self.phi_name(n)
-            for n in names
-        ]
-        inner = dict(env)
-        inner.update(zip(names, carried))
-        for n, c in zip(names, carried):
-            if n in lists:
-                inner[n] = RunList(env[n].buf, c, env[n].ident)
+        inits, carried, inner = self.carried_values(env, names, lists)
         for n in assigned - set(names):
             inner[n] = Unbound(n, line, loop=True)
         self.env = inner
@@ -479,9 +469,7 @@ class ControlLowering:
         )
         self.env = dict(env)
         self.env.update(zip(names + late, carried))
-        for n, c in zip(names, carried):
-            if n in lists:
-                self.env[n] = RunList(env[n].buf, c, env[n].ident)
+        self.rebind_lists(env, names, carried, lists)
         for n in assigned - set(names) - set(late):
             self.env[n] = Unbound(n, line, loop=True, runs=surely_runs)
         if isinstance(stmt, ast.While) and not _has_break(stmt.body):

@@ -123,6 +123,28 @@ class RunListLowering:
             self.check_append_only(stmt, name)
         return set(found)
 
+    def carried_values(self, env: dict, names: list, lists: set):
+        """A loop's (inits, carried variables, the body's environment) for the
+        locals ``names`` it carries; of a run-time list, its length."""
+        inits = [env[n].n if n in lists else env[n] for n in names]
+        carried = [
+            self.namer.fresh(f"n_{n}") if n in lists else self.phi_name(n)
+            for n in names
+        ]
+        inner = dict(env)
+        inner.update(zip(names, carried))
+        self.env, saved = inner, self.env
+        self.rebind_lists(env, names, carried, lists)
+        self.env = saved
+        return inits, carried, inner
+
+    def rebind_lists(self, env: dict, names: list, carried: list, lists: set):
+        """Bind each run-time list among ``names`` to its buffer and the length
+        its loop carries (in ``self.env``)."""
+        for n, c in zip(names, carried):
+            if n in lists:
+                self.env[n] = RunList(env[n].buf, c, env[n].ident)
+
     # --- changing them -----------------------------------------------------------------
     def run_list_method(self, node: ast.Call, func: ast.Attribute, name: str):
         """``xs.append(v)``: the only change a run-time list takes."""

@@ -94,6 +94,12 @@ def makes_arrays(inferred: dict) -> bool:
     return any(isinstance(s, tuple) and s != SCALAR for s in inferred.values())
 
 
+def _appended(old, item):
+    """The shape of a list that had shape ``old`` after ``item`` is appended."""
+    new = join(old, ListOf(item)) if old else ListOf(item)
+    return new if isinstance(new, ListOf) else ListOf(None)
+
+
 def infer(fn, same_as: dict | None = None) -> dict:
     """The abstract shape of every value of IR function ``fn``, by name.
 
@@ -140,13 +146,9 @@ def infer(fn, same_as: dict | None = None) -> dict:
             return
         if e.prim == "print":
             return
-        if e.prim == "list_append":  # the buffer's items: the join of all appended
-            buf = e.ins[0].name
-            old = env.get(buf)
-            item = join(old, ListOf(ins[1])) if old else ListOf(ins[1])
-            env[buf] = item if isinstance(item, ListOf) else ListOf(None)
-            return
-        if e.prim in MUTATORS:
+        if e.prim in MUTATORS:  # a list's items: the join of all appended
+            if e.prim == "list_append":
+                env[e.ins[0].name] = _appended(env.get(e.ins[0].name), ins[1])
             return
         if e.prim in ("call", "tape"):
             out = SCALAR if e.prim == "call" and all(s == SCALAR for s in ins) else None
