@@ -21,6 +21,7 @@ from ad_compiler.frontend.lower_values import (
     DictValue,
     FunctionValue,
     Poisoned,
+    RunList,
     StaticValue,
     TupleValue,
     Unbound,
