@@ -250,8 +250,8 @@ class Unroller:
                 f"`{self._function}` builds a list whose length is known only at "
                 "run time (`append` in a loop over `range(n)`, an array's rows or "
                 "a `while`); the SymPy backend unrolls lists of a length known "
-                "when compiling: give the loop bounds known then (literals, module "
-                "constants, `adc compile --fix n=3`)"
+                "when compiling: give the loop bounds known then (literals or module "
+                "constants)"
             )
         if PRIMITIVES[s.prim].shape is not None:
             raise NotExpressible(
