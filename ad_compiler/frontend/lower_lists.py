@@ -46,6 +46,7 @@ _IDENTS = itertools.count(1)
 _OTHER_MUTATORS = ("insert", "pop", "remove", "clear", "reverse", "sort")
 
 _RUN_TIME_HINT = (
+    "build the list with `xs.append(v)` only (such a list is supported), or "
     "preallocate an array and write its rows (`out = np.zeros((n, m))`, then "
     "`out[t] = ...`), or accumulate a sum (`total = total + ...`); a loop over "
     "`range` with bounds known when compiling, or over a list or tuple, is unrolled"

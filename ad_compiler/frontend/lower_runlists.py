@@ -32,7 +32,13 @@ from __future__ import annotations
 import ast
 
 from ad_compiler.frontend.lower_control import _store_names, _stored_names
-from ad_compiler.frontend.lower_values import ListValue, RunList, TupleValue
+from ad_compiler.frontend.lower_values import (
+    FunctionValue,
+    ListValue,
+    RunList,
+    TupleValue,
+)
+from ad_compiler.frontend.scope import UserFuncRef
 from ad_compiler.ir.nodes import Const, Eqn, Var
 
 _CHANGE_HINT = (
@@ -121,6 +127,14 @@ class RunListLowering:
         found = _appends(stmt.body, held)
         for name in found:
             self.check_append_only(stmt, name)
+            if isinstance(stmt, ast.For) and name in _iterated(stmt.iter):
+                self.error(
+                    found[name],
+                    f"`{name}` is appended to in a loop over it; Python would "
+                    "run over the items appended too",
+                    f"loop over a copy made first (`for v in np.stack({name}):`) "
+                    f"or over `range(n)` with `n = len({name})` taken before",
+                )
         return set(found)
 
     def carried_values(self, env: dict, names: list, lists: set):
@@ -267,6 +281,8 @@ class RunListLowering:
             and self.run_time_zip_probe(a)
             for a in node.args
         ):
+            if q == "builtins.zip" and any(self.returns_values(a) for a in node.args):
+                return self.zip_of_values(node)
             return None
         self.plain_arguments(node, q[9:])
         if q == "builtins.enumerate":
@@ -278,24 +294,53 @@ class RunListLowering:
                 self.error(node, "`enumerate` takes a list and an integer literal")
             part, length = inner[1]
             return "rows", (("enumerate", start, part), length)
-        parts, length = [], None
-        with self.b.at(self.src.loc(node)):
-            for a in node.args:
-                value = self.expr(a)
-                if isinstance(value, RunList):
-                    part, n = ("list", value), value.n
-                elif isinstance(value, (Var, Const)) and not isinstance(value, Const):
-                    part, n = ("array", value), self.b.apply("len", value)
-                else:
-                    self.error(
-                        a,
-                        "`zip` with a list whose length is known only at run time "
-                        "takes such lists and arrays",
-                        "index the other sequence by the loop's index instead",
-                    )
-                parts.append(part)
-                length = n if length is None else self.b.apply("min", length, n)
-        return "rows", (("zip", tuple(parts)), length)
+        return self.zip_of_values(node)
+
+    def returns_values(self, node) -> bool:
+        """Whether ``node`` calls a function of the user's (or a nested one):
+        what it returns, a run-time list perhaps, is known once it is lowered."""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            return False
+        if isinstance(self.env.get(node.func.id), FunctionValue):
+            return True
+        return node.func.id not in self.locals and isinstance(
+            self.lookup(node.func, node.func.id), UserFuncRef
+        )
+
+    def zip_of_values(self, node: ast.Call):
+        """``zip(f(...), ...)``: each argument lowered once; a run-time list
+        among them makes it a run-time loop, else the items are zipped."""
+        values = [self.expr(a) for a in node.args]
+        if any(isinstance(v, RunList) for v in values):
+            parts, length = [], None
+            with self.b.at(self.src.loc(node)):
+                for a, value in zip(node.args, values):
+                    part, n = self.zip_part(a, value)
+                    parts.append(part)
+                    length = n if length is None else self.b.apply("min", length, n)
+            return "rows", (("zip", tuple(parts)), length)
+        for a, value in zip(node.args, values):
+            if not isinstance(value, TupleValue):
+                self.error(
+                    a,
+                    f"a `for` loop over `{ast.unparse(a)}` is not supported",
+                    "use range(...), a tuple or list of values, or enumerate/zip "
+                    "of them",
+                )
+        return "items", [TupleValue(row) for row in zip(*(v.items for v in values))]
+
+    def zip_part(self, a, value):
+        """One argument of a run-time ``zip``: a run-time list or an array."""
+        if isinstance(value, RunList):
+            return ("list", value), value.n
+        if isinstance(value, Var):
+            return ("array", value), self.b.apply("len", value)
+        self.error(
+            a,
+            "`zip` with a list whose length is known only at run time "
+            "takes such lists and arrays",
+            "index the other sequence by the loop's index instead",
+        )
 
     def run_time_zip_probe(self, node) -> bool:
         """Whether ``node`` is ``zip``/``enumerate`` of a run-time list's name."""
@@ -332,6 +377,17 @@ class RunListLowering:
             )
         n = phi(a.n, b.n, None if a.n == b.n else self.namer.fresh(f"n_{name}"))
         return RunList(a.buf, n, a.ident)
+
+
+def _iterated(node) -> set:
+    """The names a ``for`` runs over the items of: ``xs``, ``zip(xs, ys)``,
+    ``enumerate(xs)`` (not ``range(len(xs))``: its length is taken once)."""
+    if isinstance(node, ast.Name):
+        return {node.id}
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        if node.func.id in ("zip", "enumerate", "reversed"):
+            return set().union(*(_iterated(a) for a in node.args))
+    return set()
 
 
 def _target_names(target) -> set:

@@ -92,7 +92,8 @@ def _render_zeros(params, texts, atoms):
 
 
 def _render_add_at(params, texts, atoms):
-    return f"{atoms[0]}[{texts[1]}] += {texts[2]}", PREC_ATOM
+    slot = f"{atoms[0]}[{texts[1]}]"  # (not +=: a number slot may get directions)
+    return f"{slot} = {slot} + {texts[2]}", PREC_ATOM
 
 
 def _render_add_rows(params, texts, atoms):
@@ -115,14 +116,14 @@ HELPERS["_add_rows"] = '''
 def _add_rows(xs_bar, rows):
     """The adjoint of np.stack(xs): row k of its adjoint is added to xs_bar[k]."""
     for k, row in enumerate(rows):
-        xs_bar[k] += row
+        xs_bar[k] = xs_bar[k] + row
 '''
 
 HELPERS["_add_to_each"] = '''
 def _add_to_each(xs_bar, g, n):
     """The adjoint of sum(xs[:n]): g is added to each of the first n adjoints."""
     for k in range(n):
-        xs_bar[k] += g
+        xs_bar[k] = xs_bar[k] + g
 '''
 
 HELPERS["_add_pieces"] = '''
@@ -132,19 +133,19 @@ def _add_pieces(xs_bar, g, xs, n, axis, item_axis):
     start = 0
     for k in range(n):
         stop = start + np.shape(xs[k])[item_axis]
-        xs_bar[k] += g[start:stop] if axis == 0 else g[:, start:stop]
+        xs_bar[k] = xs_bar[k] + (g[start:stop] if axis == 0 else g[:, start:stop])
         start = stop
 '''
 
 
 def _add_rows(xs_bar, rows):
     for k, row in enumerate(rows):
-        xs_bar[k] += row
+        xs_bar[k] = xs_bar[k] + row
 
 
 def _add_to_each(xs_bar, g, n):
     for k in range(n):
-        xs_bar[k] += g
+        xs_bar[k] = xs_bar[k] + g
 
 
 def _add_pieces(xs_bar, g, xs, n, axis=0, item_axis=0):
@@ -153,7 +154,7 @@ def _add_pieces(xs_bar, g, xs, n, axis=0, item_axis=0):
     start = 0
     for k in range(n):
         stop = start + numpy.shape(xs[k])[item_axis]
-        xs_bar[k] += g[start:stop] if axis == 0 else g[:, start:stop]
+        xs_bar[k] = xs_bar[k] + (g[start:stop] if axis == 0 else g[:, start:stop])
         start = stop
 
 
@@ -162,10 +163,12 @@ def _items(p, buf, n):
 
 
 def _add_at(xs, i, g):
-    xs[i] += g
+    xs[i] = xs[i] + g
 
 
 def _item_shape(shape):
+    if shape == shapes.SCALAR:  # code compiled for numbers: lists of numbers
+        return shapes.SCALAR
     if not isinstance(shape, shapes.ListOf) or shape.item == shapes.UNSEEN:
         return None
     return shape.item
@@ -281,6 +284,7 @@ register(
         lambda buf, i: buf[i],
         _render_get,
         lambda p, buf, i, loc=None: _item_shape(buf),
+        memory="view",  # (the item itself)
         jvp=_tangent("list_get"),
     ),
     # np.stack / sum / np.concatenate of buf[:n] (params: whole, lead)
@@ -320,7 +324,7 @@ register(
         _render_zeros,
         _zeros_shape,
     ),
-    # the adjoints' accumulations, in place: xs_bar[i] += g; rows; each; pieces
+    # the adjoints, added in place into the list: xs_bar[i] = xs_bar[i] + g; rows; each; pieces
     _row("list_add_at", 3, _add_at, _render_add_at),
     _row(
         "list_add_rows",
