@@ -97,3 +97,10 @@ def scalar_recurrence(x, n):
         xs.append(xs[-1] * x + k)
         k = k + 1
     return sum(xs)
+
+
+def enumerated_call(W, U, inputs, targets):
+    total = 0.0
+    for k, lp in enumerate(predict(W, U, inputs), 1):
+        total = total + k * np.sum(lp * targets[k - 1])
+    return total

@@ -35,6 +35,7 @@ ARRAY_CASES = [
     rl.while_with_conditional_append,
     rl.reads_inside_the_loop,
     rl.numbers_and_np_array,
+    rl.enumerated_call,
 ]
 
 

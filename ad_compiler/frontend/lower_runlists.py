@@ -283,6 +283,8 @@ class RunListLowering:
         ):
             if q == "builtins.zip" and any(self.returns_values(a) for a in node.args):
                 return self.zip_of_values(node)
+            if q == "builtins.enumerate" and self.returns_values(node.args[0]):
+                return self.enumerate_of_value(node)
             return None
         self.plain_arguments(node, q[9:])
         if q == "builtins.enumerate":
@@ -328,6 +330,19 @@ class RunListLowering:
                     "of them",
                 )
         return "items", [TupleValue(row) for row in zip(*(v.items for v in values))]
+
+    def enumerate_of_value(self, node: ast.Call):
+        """``enumerate(f(...))``: the list ``f`` returns, lowered once."""
+        start = self.static_value(node.args[1]) if len(node.args) == 2 else 0
+        if len(node.args) > 2 or type(start) is not int:
+            self.error(node, "`enumerate` takes a list and an integer literal")
+        value = self.expr(node.args[0])
+        if isinstance(value, RunList):
+            return "rows", (("enumerate", start, ("list", value)), value.n)
+        if not isinstance(value, TupleValue):
+            self.error(node.args[0], "`enumerate` of a value that is not a list")
+        items = [TupleValue((Const(start + j), v)) for j, v in enumerate(value.items)]
+        return "items", items
 
     def zip_part(self, a, value):
         """One argument of a run-time ``zip``: a run-time list or an array."""
