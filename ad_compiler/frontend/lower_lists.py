@@ -1,6 +1,6 @@
 """Lowering of Python lists: literals, ``append``/``extend``, comprehensions,
 ``sum``/``max``/``min`` of a list, ``np.array``/``np.stack`` of one, and the
-loops that build them (unrolled).
+loops that build them (unrolled when their length is known when compiling).
 
 A mixin of :class:`ad_compiler.frontend.lower.Lowerer`.  A list exists only
 while lowering (:class:`~ad_compiler.frontend.lower_values.ListValue`): at each
@@ -20,8 +20,12 @@ Guarantees:
   when its number of iterations is known when compiling (``range`` of bounds
   known then, a list or tuple); so is a loop over items of different
   structure.  Any other loop stays a loop, with the code it had before;
+* a loop whose number of iterations is known only at run time and whose body
+  changes lists only by ``append`` makes them run-time lists, values of the
+  IR (:mod:`~ad_compiler.frontend.lower_runlists`, :meth:`unrolled`);
 * what cannot be followed is refused at the construct, with what to write:
-  an ``append`` in a loop whose length is known only at run time, a list
+  another change of a list in a loop whose length is known only at run
+  time (an ``extend``, an item assigned, the name rebound), a list
   shared by two names and then changed, a list changed inside a function it
   was passed to, an ``if`` after which a list has a different length on each
   path, ``pop``/``insert`` and the other mutating methods.
@@ -154,10 +158,14 @@ class ListLowering:
         return out
 
     def expr_ListComp(self, node: ast.ListComp):
+        if self.runs_at_run_time(node):  # a run-time list (lower_runlists)
+            return self.listed_in_a_loop(node)
         return self.new_list(self.comprehension(node))
 
     def expr_GeneratorExp(self, node: ast.GeneratorExp):
         # consumed once, whole, by what it is passed to (sum, np.stack ...): a list
+        if self.runs_at_run_time(node):
+            return self.listed_in_a_loop(node)
         return self.new_list(self.comprehension(node))
 
     def comprehension(self, node) -> list:
@@ -768,7 +776,9 @@ class ListLowering:
                 return True
             if isinstance(gen.iter, ast.Name) and gen.iter.id in self.locals:
                 if not isinstance(self.env.get(gen.iter.id), TupleValue):
-                    return True  # an array: its rows
+                    return True  # an array: its rows, or a run-time list
+            if isinstance(gen.iter, ast.Call) and self.run_time_zip_probe(gen.iter):
+                return True  # zip/enumerate of a run-time list
         return False
 
     def summed_in_a_loop(self, node: ast.Call, comp) -> object:
