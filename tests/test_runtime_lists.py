@@ -116,6 +116,31 @@ def test_emitted_code_appends_under_the_users_names_and_reads_a_prefix():
     assert not [s for s in reverse if s.strip().startswith("hs.append(")]
 
 
+def states_of_steps(U, inputs):
+    h = np.zeros(U.shape[0])
+    hs = []
+    for x in inputs:
+        h = np.tanh(U @ h + x)
+        hs.append(h)
+    return np.sum(np.stack(hs) ** 2)
+
+
+def test_a_list_argument_is_still_unrolled_and_an_array_one_is_not():
+    """The same source, called with the steps as a list of arrays (a tree: the
+    loop is unrolled) and as one array (a run-time list)."""
+    g = grad(states_of_steps)
+    U, inputs = POINT[1], POINT[2]
+    as_array = g(U, inputs)
+    assert "hs.append(" in g.source  # (.source: of the last call's structure)
+    as_list = g(U, list(inputs))
+    assert "hs.append(" not in g.source
+    np.testing.assert_allclose(as_list, as_array, rtol=1e-12)
+    np.testing.assert_allclose(
+        as_array, _central_gradient(states_of_steps, (U, inputs), 0), rtol=1e-6
+    )
+
+
+@pytest.mark.slow
 def test_work_is_linear_in_the_number_of_appends():
     """grad of a loop of T appends read by index: ten times the appends take
     about ten times as long (a copy per iteration would take a hundred)."""

@@ -40,7 +40,7 @@ import operator
 from ad_compiler.frontend.lower_control import _has_jump, _store_names, _stored_names
 from ad_compiler.frontend.lower_trees import TreeNeeded
 from ad_compiler.frontend.lower_values import ListValue, RunList, TupleValue
-from ad_compiler.frontend.scope import ValueRef
+from ad_compiler.frontend.scope import StaticScope, ValueRef
 from ad_compiler.ir.nodes import Const, Var
 
 # a fresh ident per list object made while lowering (0: a list made elsewhere)
@@ -374,8 +374,10 @@ class ListLowering:
         return True; else return what a ``for`` runs over (for :meth:`loop`)."""
         changed = self.changed_sequences(stmt.body)
         if isinstance(stmt, ast.While):
-            if changed and not self.run_time_lists(stmt, changed):
+            if changed and not self.appends_only(changed):
                 self.refuse_run_time(changed)
+            if changed:
+                self.run_time_lists(stmt, changed)
             return None
         values = None
         if self.is_range(stmt.iter):
@@ -391,9 +393,14 @@ class ListLowering:
             if not changed and (over != "items" or _uniform(values)):
                 return over, args
         if values is None:
-            # lists appended to at run time (lower_runlists); a tuple argument
-            # is unrolled when the function is compiled for its structure
-            if self.run_time_lists(stmt, changed):
+            # lists appended to at run time (lower_runlists); over a parameter,
+            # once its argument's structure is known (a tuple: unrolled)
+            if self.appends_only(changed):
+                # (adc compile: a parameter not declared a tree is an array)
+                static = isinstance(self.scope, StaticScope)
+                if self.iterates_parameter(stmt.iter) and not static:
+                    self.refuse_run_time(changed, stmt.iter, leaves_suffice=True)
+                self.run_time_lists(stmt, changed)
                 return None if self.is_range(stmt.iter) else (over, args)
             self.refuse_run_time(changed, stmt.iter)
         if _has_jump(stmt.body) or _has_jump(stmt.orelse):
@@ -418,7 +425,9 @@ class ListLowering:
             self.lower_seq(stmt.orelse)
         return True
 
-    def refuse_run_time(self, changed: dict, over: ast.expr | None = None):
+    def refuse_run_time(
+        self, changed: dict, over: ast.expr | None = None, leaves_suffice=False
+    ):
         name, node = min(changed.items(), key=lambda kv: (kv[1].lineno, kv[0]))
         what = (
             f"`{name}.{node.func.attr}`"
@@ -432,7 +441,10 @@ class ListLowering:
         if over is not None and self.iterates_parameter(over):
             # `range(len(p))`, `zip(p, q)`: known once p's structure is
             loc = self.src.loc(node)
-            raise TreeNeeded(message, loc, _RUN_TIME_HINT, self.src.line(loc))
+            error = TreeNeeded(message, loc, _RUN_TIME_HINT, self.src.line(loc))
+            # compiled for its leaves: an array argument needs no structure
+            error.leaves_suffice = leaves_suffice
+            raise error
         self.error(node, message, _RUN_TIME_HINT)
 
     def iterates_parameter(self, over: ast.expr) -> bool:

@@ -68,15 +68,18 @@ class RunListLowering:
     """The run-time list parts of lowering (mixed into Lowerer)."""
 
     # --- making them ----------------------------------------------------------------
-    def run_time_lists(self, stmt, changed: dict) -> bool:
-        """Turn the lists ``stmt``'s body changes into run-time lists, if it
-        changes them only by ``append``; False (nothing done) otherwise."""
-        for name, node in changed.items():
-            value = self.env.get(name)
-            if not isinstance(value, ListValue):
-                return False
-            if not (isinstance(node, ast.Call) and node.func.attr == "append"):
-                return False
+    def appends_only(self, changed: dict) -> bool:
+        """Whether the first change of each list in ``changed`` is an ``append``
+        (:meth:`run_time_lists` refuses the later ones that are not)."""
+        return all(
+            isinstance(self.env.get(name), ListValue)
+            and isinstance(node, ast.Call)
+            and node.func.attr == "append"
+            for name, node in changed.items()
+        )
+
+    def run_time_lists(self, stmt, changed: dict) -> None:
+        """Turn the lists ``stmt``'s body appends to into run-time lists."""
         for name in sorted(changed):
             xs = self.env[name]
             self.check_unshared(changed[name], name, xs)
@@ -95,7 +98,6 @@ class RunListLowering:
             buf = self.b.bind(buf, self.phi_name(name).name, reserved=True)
             self.b.shapes.pop(buf.name, None)
             self.env[name] = RunList(buf, Const(len(xs.items)), xs.ident)
-        return True
 
     def check_append_only(self, stmt, name: str) -> None:
         """Refuse a loop that rebinds or assigns into the run-time list ``name``."""
