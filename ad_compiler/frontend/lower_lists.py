@@ -798,16 +798,27 @@ class ListLowering:
         lowered as the loop ``total = start; for v in range(n): if c: total =
         total + f(v)``, which adds the same terms in the same order (the
         comprehension's names stay its own)."""
-        acc = "total"
-        k = 0
+        start = node.args[1] if len(node.args) == 2 else ast.Constant(0)
+
+        def add(acc: str) -> ast.stmt:
+            return ast.Assign(
+                targets=[ast.Name(acc, ast.Store())],
+                value=ast.BinOp(ast.Name(acc, ast.Load()), ast.Add(), comp.elt),
+            )
+
+        return self.comprehension_loop(comp, node, "total", start, add)
+
+    def comprehension_loop(self, comp, at: ast.AST, base: str, init, each) -> object:
+        """Lower ``acc = init`` then the comprehension ``comp``'s loops (its
+        ``for``\\ s nested, its ``if``\\ s inside) around the statement
+        ``each(acc)``, located at ``at``; the comprehension's names stay its
+        own.  Returns what ``acc`` holds after the loops (``acc``: ``base``, or
+        ``base_1`` ... if that name is taken)."""
+        acc, k = base, 0
         while acc in self.locals or acc in self.used or acc in self.namer.taken:
             k += 1
-            acc = f"total_{k}"
-        start = node.args[1] if len(node.args) == 2 else ast.Constant(0)
-        stmt = ast.Assign(
-            targets=[ast.Name(acc, ast.Store())],
-            value=ast.BinOp(ast.Name(acc, ast.Load()), ast.Add(), comp.elt),
-        )
+            acc = f"{base}_{k}"
+        stmt = each(acc)
         names: set[str] = {acc}
         for gen in reversed(comp.generators):
             if gen.is_async:
@@ -816,12 +827,12 @@ class ListLowering:
                 stmt = ast.If(test=cond, body=[stmt], orelse=[])
             stmt = ast.For(target=gen.target, iter=gen.iter, body=[stmt], orelse=[])
             _store_names(gen.target, names)
-        init = ast.Assign(targets=[ast.Name(acc, ast.Store())], value=start)
+        init = ast.Assign(targets=[ast.Name(acc, ast.Store())], value=init)
         stmts = [init, stmt]
         for s in stmts:
-            for sub in ast.walk(s):  # located at the call, for messages and comments
+            for sub in ast.walk(s):  # located at `at`, for messages and comments
                 if not hasattr(sub, "lineno") or sub is s or sub is stmt:
-                    ast.copy_location(sub, node)
+                    ast.copy_location(sub, at)
         saved = self.env, self.locals
         self.locals = self.locals | names
         self.namer.taken |= names  # IR names are never reused, here or after

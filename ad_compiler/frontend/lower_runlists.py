@@ -164,37 +164,13 @@ class RunListLowering:
     def listed_in_a_loop(self, comp):
         """``[f(v) for v in xs if c]`` with a loop of run-time length: lowered
         as ``items = []; for v in xs: if c: items.append(f(v))``, which makes
-        the same items in the same order (the comprehension's names stay its
-        own), a run-time list."""
-        acc, k = "items", 0
-        while acc in self.locals or acc in self.used or acc in self.namer.taken:
-            k += 1
-            acc = f"items_{k}"
-        append = ast.Attribute(ast.Name(acc, ast.Load()), "append", ast.Load())
-        stmt = ast.Expr(ast.Call(append, [comp.elt], []))
-        names: set[str] = {acc}
-        for gen in reversed(comp.generators):
-            if gen.is_async:
-                self.error(gen.iter, "`async for` in a comprehension is not supported")
-            for cond in reversed(gen.ifs):
-                stmt = ast.If(test=cond, body=[stmt], orelse=[])
-            stmt = ast.For(target=gen.target, iter=gen.iter, body=[stmt], orelse=[])
-            _store_names(gen.target, names)
-        init = ast.Assign(targets=[ast.Name(acc, ast.Store())], value=ast.List([]))
-        stmts = [init, stmt]
-        for s in stmts:
-            for sub in ast.walk(s):  # located at the comprehension
-                if not hasattr(sub, "lineno") or sub is s or sub is stmt:
-                    ast.copy_location(sub, comp)
-        saved = self.env, self.locals
-        self.locals = self.locals | names
-        self.namer.taken |= names - {acc}
-        self.env = dict(self.env)
-        try:
-            self.lower_seq(stmts)
-            return self.env[acc]
-        finally:
-            self.env, self.locals = saved
+        the same items in the same order, a run-time list."""
+
+        def append(acc: str) -> ast.stmt:
+            method = ast.Attribute(ast.Name(acc, ast.Load()), "append", ast.Load())
+            return ast.Expr(ast.Call(method, [comp.elt], []))
+
+        return self.comprehension_loop(comp, comp, "items", ast.List([]), append)
 
     # --- changing them -----------------------------------------------------------------
     def run_list_method(self, node: ast.Call, func: ast.Attribute, name: str):

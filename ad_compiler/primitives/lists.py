@@ -255,6 +255,19 @@ def _batch(bt, e, p, *ins) -> None:
     bt.out.append(e)
 
 
+def _joined(name, np_name, render, shape):
+    """np.stack / np.concatenate of the list's items (along axis 1 with
+    directions, ``lead``)."""
+
+    def evaluate(buf, n, whole=False, lead=False):
+        import numpy
+
+        items = _items({"whole": whole}, buf, n)
+        return getattr(numpy, np_name)(items, axis=1 if lead else 0)
+
+    return _row(name, 2, evaluate, render, shape, jvp=_tangent(name))
+
+
 def _row(name, arity, evaluate, render, shape=None, **fields):
     return Primitive(
         name,
@@ -288,16 +301,7 @@ register(
         jvp=_tangent("list_get"),
     ),
     # np.stack / sum / np.concatenate of buf[:n] (params: whole, lead)
-    _row(
-        "list_stack",
-        2,
-        lambda buf, n, whole=False, lead=False: __import__("numpy").stack(
-            _items({"whole": whole}, buf, n), axis=1 if lead else 0
-        ),
-        _render_stack,
-        _stacked,
-        jvp=_tangent("list_stack"),
-    ),
+    _joined("list_stack", "stack", _render_stack, _stacked),
     _row(
         "list_sum",
         2,
@@ -306,16 +310,7 @@ register(
         lambda p, buf, n, loc=None: _item_shape(buf),
         jvp=_tangent("list_sum"),
     ),
-    _row(
-        "list_concat",
-        2,
-        lambda buf, n, whole=False, lead=False: __import__("numpy").concatenate(
-            _items({"whole": whole}, buf, n), axis=1 if lead else 0
-        ),
-        _render_concat,
-        _concatenated,
-        jvp=_tangent("list_concat"),
-    ),
+    _joined("list_concat", "concatenate", _render_concat, _concatenated),
     # the adjoint list: zeros shaped like each item of buf
     _row(
         "list_zeros",
