@@ -282,3 +282,32 @@ def test_adc_compile_emits_a_module_that_runs(tmp_path, mode):
             zeros = [np.zeros_like(a) for a in POINT[1:]]
             _, y_dot = getattr(module, f"{name}_jvp")(*POINT, dW, *zeros)
             assert y_dot == pytest.approx(np.sum(expected[0] * dW), rel=1e-6)
+
+
+@pytest.mark.slow
+def test_adc_compile_hessian_of_a_run_time_list(tmp_path):
+    out = tmp_path / "hessian.py"
+    proc = adc(
+        "compile",
+        rl.__file__,
+        "--function",
+        "rnn_indexed",
+        "--mode",
+        "hessian",
+        "--wrt",
+        "U",
+        "--shape",
+        "W=d,d",
+        "U=d,d",
+        "inputs=t,d",
+        "targets=s,d",
+        "-o",
+        str(out),
+    )
+    assert proc.returncode == 0, proc.stderr
+    spec = importlib.util.spec_from_file_location("emitted_hessian", out)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    Hm = np.asarray(module.rnn_indexed_hessian(*POINT)).reshape(D * D, D * D)
+    expected = _hessian_by_differences(rl.rnn_indexed, POINT)
+    np.testing.assert_allclose(Hm, expected, atol=1e-6)
