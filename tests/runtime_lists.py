@@ -104,3 +104,26 @@ def enumerated_call(W, U, inputs, targets):
     for k, lp in enumerate(predict(W, U, inputs), 1):
         total = total + k * np.sum(lp * targets[k - 1])
     return total
+
+
+def nested_loops_and_negative_indices(w, X):
+    xs = [w]
+    for i in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            xs.append(np.sin(xs[-1] * X[i, j] + w))
+        if i > 0:
+            xs.append(xs[len(xs) - 2] * w)
+    total = 0.0
+    for k in range(len(xs)):
+        total = total + xs[k] * xs[-1 - k]
+    return total
+
+
+def a_list_made_in_each_iteration(w, X):
+    total = 0.0
+    for i in range(X.shape[0]):
+        ys = []
+        for j in range(X.shape[1]):
+            ys.append(np.cos(w * X[i, j]))
+        total = total + sum(ys) * ys[0]
+    return total

@@ -104,6 +104,21 @@ def test_scalar_code_both_modes_and_hessian():
     assert grad(f)(x, 0) == 1.0  # no iteration: the list is [x]
 
 
+@pytest.mark.parametrize(
+    "f",
+    [rl.nested_loops_and_negative_indices, rl.a_list_made_in_each_iteration],
+    ids=lambda f: f.__name__,
+)
+def test_nested_loops_both_modes_and_hessian(f):
+    w, X = 0.4, RNG.normal(size=(3, 4))
+    slope = (f(w + H, X) - f(w - H, X)) / (2 * H)
+    g = grad(f)
+    assert g(w, X) == pytest.approx(slope, rel=1e-6)
+    assert jvp(f, (w, X), (1.0, 0 * X))[1] == pytest.approx(slope, rel=1e-6)
+    curvature = (g(w + 1e-5, X) - g(w - 1e-5, X)) / 2e-5
+    assert hessian(f)(w, X) == pytest.approx(curvature, rel=1e-5)
+
+
 def test_emitted_code_appends_under_the_users_names_and_reads_a_prefix():
     g = grad(rl.reads_inside_the_loop, argnums=1)
     g(*POINT)
