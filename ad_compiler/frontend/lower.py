@@ -179,6 +179,10 @@ class Lowerer(
         # here would change the caller's too (lower_lists.check_unshared)
         self.lists_passed_in: frozenset = frozenset()
         self.summing = False  # lower_lists.summed_items: trying to unroll a sum
+        # (the value of `name = value` being lowered, name): a comprehension
+        # made a run-time list names its buffer after it (lower_runlists)
+        self.assigned_value: tuple | None = None
+        self.buffer_names: dict = {}
         # arrays read from the user's scope: extra parameters (scope_data.py)
         self.scope_data: dict = {}
 
@@ -333,6 +337,9 @@ class Lowerer(
         self.expr(stmt.value)  # evaluated for its errors; its value is unused
 
     def stmt_Assign(self, stmt: ast.Assign):
+        target = stmt.targets[0]
+        if len(stmt.targets) == 1 and isinstance(target, ast.Name):
+            self.assigned_value = (stmt.value, target.id)  # (lower_runlists)
         value = self.expr(stmt.value)
         for target in stmt.targets:
             value = self.assign(target, value)  # `a = b = e`: b aliases the bound a

@@ -808,17 +808,22 @@ class ListLowering:
 
         return self.comprehension_loop(comp, node, "total", start, add)
 
-    def comprehension_loop(self, comp, at: ast.AST, base: str, init, each) -> object:
+    def comprehension_loop(
+        self, comp, at: ast.AST, base: str, init, each, shown=None
+    ) -> object:
         """Lower ``acc = init`` then the comprehension ``comp``'s loops (its
         ``for``\\ s nested, its ``if``\\ s inside) around the statement
         ``each(acc)``, located at ``at``; the comprehension's names stay its
         own.  Returns what ``acc`` holds after the loops (``acc``: ``base``, or
-        ``base_1`` ... if that name is taken)."""
+        ``base_1`` ... if that name is taken; ``shown``: the name a list made
+        there has in the emitted code)."""
         acc, k = base, 0
         while acc in self.locals or acc in self.used or acc in self.namer.taken:
             k += 1
             acc = f"{base}_{k}"
         stmt = each(acc)
+        if shown is not None:
+            self.buffer_names[acc] = shown
         names: set[str] = {acc}
         for gen in reversed(comp.generators):
             if gen.is_async:

@@ -95,7 +95,8 @@ class RunListLowering:
                     )
             with self.b.at(self.src.loc(stmt)):
                 buf = self.b.apply("list_new", *xs.items)
-            buf = self.b.bind(buf, self.phi_name(name).name, reserved=True)
+            shown = self.buffer_names.pop(name, name)  # (listed_in_a_loop)
+            buf = self.b.bind(buf, self.phi_name(shown).name, reserved=True)
             self.b.shapes.pop(buf.name, None)
             self.env[name] = RunList(buf, Const(len(xs.items)), xs.ident)
 
@@ -144,7 +145,7 @@ class RunListLowering:
         locals ``names`` it carries; of a run-time list, its length."""
         inits = [env[n].n if n in lists else env[n] for n in names]
         carried = [
-            self.namer.fresh(f"n_{n}") if n in lists else self.phi_name(n)
+            self.namer.fresh(f"n_{env[n].buf.name}") if n in lists else self.phi_name(n)
             for n in names
         ]
         inner = dict(env)
@@ -170,7 +171,9 @@ class RunListLowering:
             method = ast.Attribute(ast.Name(acc, ast.Load()), "append", ast.Load())
             return ast.Expr(ast.Call(method, [comp.elt], []))
 
-        return self.comprehension_loop(comp, comp, "items", ast.List([]), append)
+        named = self.assigned_value
+        shown = named[1] if named is not None and named[0] is comp else "items"
+        return self.comprehension_loop(comp, comp, "items", ast.List([]), append, shown)
 
     # --- changing them -----------------------------------------------------------------
     def run_list_method(self, node: ast.Call, func: ast.Attribute, name: str):
@@ -190,7 +193,7 @@ class RunListLowering:
         with self.b.at(self.src.loc(node)):
             self.b.emit(Eqn("list_append", (), (xs.buf, value, xs.n), self.b.loc))
             n = self.b.add(xs.n, Const(1))
-        n = self.b.bind(n, f"n_{name}")
+        n = self.b.bind(n, f"n_{xs.buf.name}")
         self.env[name] = RunList(xs.buf, n, xs.ident)
         return TupleValue(())
 
@@ -403,7 +406,7 @@ class RunListLowering:
                 "append to the same list on every path (`xs.append(v)` in a branch "
                 "is fine); make a new list before the `if`",
             )
-        n = phi(a.n, b.n, None if a.n == b.n else self.namer.fresh(f"n_{name}"))
+        n = phi(a.n, b.n, None if a.n == b.n else self.namer.fresh(f"n_{a.buf.name}"))
         return RunList(a.buf, n, a.ident)
 
 
