@@ -271,7 +271,12 @@ class RunListLowering:
                 node,
                 f"`{callee}` of a list whose length is known only at run time "
                 "takes the list alone",
-                "stack along the first axis, then move it (`np.stack(xs).T`)",
+                (
+                    "add the start after: `start + sum(xs)`"
+                    if prim == "list_sum"
+                    else "stack along the first axis, then move it "
+                    "(`np.moveaxis(np.stack(xs), 0, 1)`)"
+                ),
             )
         ns = "py" if prim == "list_sum" else "np"
         with self.b.at(self.src.loc(node), ns):
