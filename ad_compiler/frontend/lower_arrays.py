@@ -15,7 +15,7 @@ import ast
 from ad_compiler.errors import UnsupportedError
 from ad_compiler.frontend.alias_flow import observed_writes
 from ad_compiler.frontend.callees import source_of
-from ad_compiler.frontend.lower_values import TupleValue
+from ad_compiler.frontend.lower_values import RunList, TupleValue
 from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
 from ad_compiler.frontend.scope_data import reads_data
 from ad_compiler.ir.nodes import Const
@@ -145,6 +145,8 @@ class ArrayLowering:
                 return b.apply("einsum", x, y, spec=spec)
         if row is not None and row.call == "list":
             xs = self.list_operands(node, callee)  # lower_lists
+            if isinstance(xs, RunList):  # (lower_runlists)
+                return self.run_list_reduce(node, f"numpy.{row.name}", xs, callee)
             with b.at(self.src.loc(node), ns):
                 return b.apply(row.name, *xs, **params)
         if row is not None and row.call == "static":
@@ -348,6 +350,8 @@ class ArrayLowering:
         item = self.tree_item(node, base)  # p["w"] of a dict parameter
         if item is not None:
             return item
+        if isinstance(base, RunList):  # (lower_runlists)
+            return self.run_list_item(node, base)
         if hasattr(base, "items"):  # a tuple or list: pick the item (lower_lists)
             return self.sequence_item(node, base)
         self.not_a_function(node.value, base)
@@ -373,6 +377,8 @@ class ArrayLowering:
         name = target.value.id
         x = self.name(target.value, name)
         self.not_a_function(target.value, x)
+        if isinstance(x, RunList):  # (lower_runlists)
+            self.refuse_run_list_change(target, name)
         if hasattr(x, "items"):  # xs[k] = v on a list (lower_lists)
             return self.assign_sequence_item(target, value, op)
         layout, values = self.index(target.slice)

@@ -23,7 +23,12 @@ from ad_compiler.frontend.lower_arrays import (
     writes,
 )
 from ad_compiler.frontend.lower_lists import list_idents
-from ad_compiler.frontend.lower_values import DictValue, StaticValue, TupleValue
+from ad_compiler.frontend.lower_values import (
+    DictValue,
+    RunList,
+    StaticValue,
+    TupleValue,
+)
 from ad_compiler.frontend.recovery import PoisonedRead
 from ad_compiler.frontend.scope import FuncRef, OpaqueRef, UserFuncRef, library_advice
 from ad_compiler.ir.nodes import Const, Eqn
@@ -109,6 +114,8 @@ class CallLowering:
                 )
                 if isinstance(value, DictValue):
                     return Const(len(value.keys))
+                if isinstance(value, RunList):  # (lower_runlists)
+                    return value.n
                 if not isinstance(
                     value, TupleValue
                 ):  # an array: its length at run time

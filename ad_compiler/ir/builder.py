@@ -196,6 +196,10 @@ class IRBuilder(Ops):
         self.loc: Loc | None = None
         self.ns = "py"
         self._fresh: dict[str, int] = {}  # temp name -> index of its defining equation
+        # while lowering: how many loops deep (inlined functions' too), and the
+        # loop indices known to be >= 0 (frontend/lower_runlists.py)
+        self.loop_depth = 0
+        self.nonneg: set[str] = set()
 
     @contextmanager
     def at(self, loc: Loc | None, ns: str = "py"):

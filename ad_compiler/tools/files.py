@@ -42,6 +42,7 @@ from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.nodes import Const, For, Function, Var, blocks, positional
 from ad_compiler.opt.shaping import fix_parameters
 from ad_compiler.opt.tuple_loops import unroll_item_loops
+from ad_compiler.primitives.lists import LIST_ROWS
 from ad_compiler.tools import cli_trees
 from ad_compiler.tools.whole_file import (
     FileReport,
@@ -397,6 +398,13 @@ def scalar_only(fn: Function, what: str) -> None:
     """A usage error naming the first array operation of ``fn``, if it has one."""
     for e in array_operations(fn):
         where = f" at line {e.loc.line}" if e.loc else ""
+        if e.prim in LIST_ROWS:
+            raise UsageError(
+                f"`{fn.name}` builds a list whose length is known only at run time"
+                f"{where} (`append` in a loop over `range(n)`, an array's rows or a "
+                f"`while`); {what}: give the loop bounds known when compiling "
+                "(literals or module constants), so that the list is unrolled"
+            )
         raise UsageError(
             f"`{fn.name}` uses the array operation `{e.prim}`{where}; {what} "
             "(for arrays see docs/arrays.md)"
