@@ -12,6 +12,7 @@ from ad_compiler.primitives import (  # noqa: F401  (each registers its rows)
     arrays,
     edges,
     indexing,
+    reductions,
     scalar,
     scipy_special,
     special,
