@@ -260,32 +260,26 @@ def _average_batch(bt: Batching, e: Equation, p: Params, x: Value, *w: Value) ->
     if not w:
         _reduction_batch(bt, replace(e, prim="mean"), p, x)
         return
-    rx = bt.rank(x)
+    rx, wb, has_w = bt.rank(x), w[0], bt.has(w[0])
     axis = p.get("axis")
-    wb = w[0]
-    if bt.rank(wb) == 1 and rx > 1:
+    if bt.rank(wb) == 1 and rx > 1:  # 1-D weights along `axis`
         added = tuple(i for i in range(rx) if i != axis % rx)
-        shifted = tuple(a + 1 for a in added) if bt.has(wb) else added
-        wb = bt.new("expand_dims", wb, axis=shifted)
-    else:
-        wb = bt.expand(wb, rx - bt.rank(wb)) if bt.has(wb) else wb
+        wb = bt.new("expand_dims", wb, axis=tuple(a + has_w for a in added))
+    elif has_w:
+        wb = bt.expand(wb, rx - bt.rank(wb))
 
     def axes(has: bool):
-        if axis is None:
-            return tuple(range(1, rx + 1)) if has else None
         if not has:
             return axis
-        return (
-            tuple(a + 1 if a >= 0 else a for a in axis)
-            if isinstance(axis, tuple)
-            else (axis + 1 if axis >= 0 else axis)
-        )
+        if axis is None:
+            return tuple(range(1, rx + 1))
+        if isinstance(axis, tuple):
+            return tuple(a + 1 if a >= 0 else a for a in axis)
+        return axis + 1 if axis >= 0 else axis
 
     keep = p.get("keepdims", False)
     num = bt.new("sum", bt.new("mul", x, wb, ns="py"), axis=axes(True), keepdims=keep)
-    den = bt.new("sum", wb, axis=axes(bt.has(wb)), keepdims=keep)
-    if not bt.has(wb) and keep and axis is None:
-        den = bt.new("sum", wb)  # a number: broadcasts against every direction
+    den = bt.new("sum", wb, axis=axes(has_w), keepdims=keep)
     bt.new("div", num, den, out=e.out, ns="py")
 
 
@@ -421,6 +415,12 @@ def _diff_transpose(b: Ops, p: Params, out, g, x) -> tuple:
     for _ in range(n):
         g = b.apply("diff", g, axis=axis, padded=True)
     return (g if n % 2 == 0 else b.neg(g),)
+
+
+def _diff_batch(bt: Batching, e: Equation, p: Params, x: Value) -> None:
+    axis = p.get("axis", -1)  # (the last axis stays the last)
+    params = {**p, "axis": axis + 1 if axis >= 0 else axis}
+    bt.out.append(replace(e, params=tuple(sorted(params.items()))))
 
 
 # --- ptp ------------------------------------------------------------------------------
@@ -750,7 +750,7 @@ register(
         shape=_diff_shape,
         render=_render_diff,
         memory="copy",
-        batch=_reduction_batch,
+        batch=_diff_batch,
         transpose=_diff_transpose,
         samples=(
             (((5,),), {}),
