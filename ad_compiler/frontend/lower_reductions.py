@@ -63,13 +63,13 @@ def _order(lowerer, node: ast.expr):
         in (ModuleRef("numpy"), ModuleRef("math"))
     ):
         return sign * math.inf
-    if isinstance(node, ast.Constant) and node.value == "fro" and sign == 1:
-        return "fro"
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and sign == 1:
+        return node.value  # 'fro' (the row's shape rule refuses the others)
     try:
         value = ast.literal_eval(node)
     except ValueError:
         value = "?"
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+    if value is None or type(value) in (int, float):
         return value if value is None else sign * value
     lowerer.error(
         node,
