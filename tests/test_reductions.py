@@ -408,7 +408,7 @@ def test_adc_compile_writes_the_rows_without_importing(tmp_path):
 
 
 # --- JAX as an outside oracle --------------------------------------------------------------
-def _jax_versions(jnp, jsp):
+def _jax_versions(jax, jnp, jsp):
     return {
         std_axis: lambda x: jnp.sum(jnp.std(x, axis=0, ddof=1) ** 2)
         + jnp.sum(x.std(1)),
@@ -434,6 +434,15 @@ def _jax_versions(jnp, jsp):
         lse: lambda x: jsp.logsumexp(x)
         + jnp.sum(jsp.logsumexp(x, axis=1) ** 2)
         + jnp.sum(jsp.logsumexp(x, axis=0, b=x * x, keepdims=True)),
+        average_plain: lambda x: jnp.average(x) + jnp.sum(jnp.average(x, axis=1) ** 2),
+        average_1d: lambda x: jnp.sum(
+            jnp.average(x, axis=1, weights=x[0], keepdims=True) ** 3
+        ),
+        trace_both: lambda x: jnp.trace(x) ** 2 + x.trace(1) + jnp.trace(x, offset=-1),
+        softmaxes: lambda x: jnp.sum(jax.nn.softmax(x, axis=1) * jnp.cos(x))
+        + jnp.sum(jax.nn.log_softmax(x, axis=0) ** 2)
+        + jnp.sum(jax.nn.softmax(x, axis=(0, 1)) ** 2)
+        + jnp.sum(jax.nn.log_softmax(x, axis=(0, 1))),
         np_max: jnp.max,
         np_min_axis: lambda x: jnp.sum(jnp.min(x, axis=0)),
         np_ptp: jnp.ptp,
@@ -455,7 +464,7 @@ def test_gradients_match_jax():
         cumprod_sum: np.array([2.0, 0.0, 3.0, 0.0, 5.0]),
         norm_one: np.array([0.0, -0.0, -2.0]),
     }
-    for f, oracle in _jax_versions(jnp, jsp).items():
-        x = ties.get(f, point(7, (3, 4)))
+    for f, oracle in _jax_versions(jax, jnp, jsp).items():
+        x = ties.get(f, point(7, (4, 4) if f is trace_both else (3, 4)))
         want = np.asarray(jax.grad(oracle)(jnp.asarray(x)))
         np.testing.assert_allclose(grad(f)(x), want, rtol=1e-10, atol=1e-12)
