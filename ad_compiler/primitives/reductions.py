@@ -522,9 +522,7 @@ def norm_kind(p: Params, rank: int | None, loc=None) -> str:
     else:
         matrix = isinstance(axis, tuple)
     if ord_ is None:
-        if matrix is None and axis is None:
-            return "two"  # all elements, whatever the rank
-        return "two"
+        return "two"  # the 2-norm of the elements reduced, whatever the rank
     if matrix is None:
         raise CompileError(
             f"`np.linalg.norm` with ord={_ord_text(ord_)} needs to know whether it "
