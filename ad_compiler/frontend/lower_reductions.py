@@ -93,22 +93,30 @@ def lower_norm(lowerer, node: ast.Call, callee: str):
         return lowerer.b.apply("norm", x, **params)
 
 
-def lower_average(lowerer, node: ast.Call, callee: str):
-    """``np.average(a, axis=None, weights=None, keepdims=False)``."""
-    refused = {"returned": "compute the sum of the weights yourself: np.sum(w)"}
-    order = ("a", "axis", "weights", "returned", "keepdims")
+def _weighted(lowerer, node, callee, order, refused, prim: str):
+    """A reduction of ``order[0]`` with static ``axis``, ``keepdims`` and an
+    optional array of weights ``order[2]``: the row ``prim`` of one or two inputs.
+    (ns "np": the rules' exp, sum ... are NumPy's; a SciPy row spells its call
+    itself, and the emitted module imports scipy.special for it.)"""
     given = _arguments(lowerer, node, callee, order, refused)
-    if "a" not in given:
+    if order[0] not in given:
         lowerer.error(node, f"`{callee}` needs an array")
     params = _statics(lowerer, given, ("axis", "keepdims"))
-    ins = [lowerer.atom(given["a"])]
-    weights = given.get("weights")
+    ins = [lowerer.atom(given[order[0]])]
+    weights = given.get(order[2])
     if weights is not None and not (
         isinstance(weights, ast.Constant) and weights.value is None
     ):
         ins.append(lowerer.atom(weights))
     with lowerer.b.at(lowerer.src.loc(node), "np"):
-        return lowerer.b.apply("average", *ins, **params)
+        return lowerer.b.apply(prim, *ins, **params)
+
+
+def lower_average(lowerer, node: ast.Call, callee: str):
+    """``np.average(a, axis=None, weights=None, keepdims=False)``."""
+    refused = {"returned": "compute the sum of the weights yourself: np.sum(w)"}
+    order = ("a", "axis", "weights", "returned", "keepdims")
+    return _weighted(lowerer, node, callee, order, refused, "average")
 
 
 def lower_logsumexp(lowerer, node: ast.Call, callee: str):
@@ -118,20 +126,7 @@ def lower_logsumexp(lowerer, node: ast.Call, callee: str):
         "or write the sum out with np.exp"
     }
     order = ("a", "axis", "b", "keepdims", "return_sign")
-    given = _arguments(lowerer, node, callee, order, refused)
-    if "a" not in given:
-        lowerer.error(node, f"`{callee}` needs an array")
-    params = _statics(lowerer, given, ("axis", "keepdims"))
-    ins = [lowerer.atom(given["a"])]
-    weights = given.get("b")
-    if weights is not None and not (
-        isinstance(weights, ast.Constant) and weights.value is None
-    ):
-        ins.append(lowerer.atom(weights))
-    # (ns "np": the rules' exp, sum ... are NumPy's; the row spells the call
-    # scipy.special.logsumexp itself, and the module imports scipy.special)
-    with lowerer.b.at(lowerer.src.loc(node), "np"):
-        return lowerer.b.apply("logsumexp", *ins, **params)
+    return _weighted(lowerer, node, callee, order, refused, "logsumexp")
 
 
 def lower_softmax(lowerer, node: ast.Call, callee: str, prim: str):

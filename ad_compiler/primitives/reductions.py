@@ -124,6 +124,18 @@ def _flat_batch(bt: Batching, e: Equation, p: Params, x: Value) -> None:
     bt.out.append(replace(e, ins=(flat,), params=params))
 
 
+def _shifted(axis, rank: int, has: bool = True):
+    """A reduction's ``axis`` for an operand with the direction axis in front
+    (``has``): ``a`` becomes ``a + 1`` (negative axes stay), none the axes 1 … r."""
+    if not has:
+        return axis
+    if axis is None:
+        return tuple(range(1, rank + 1))
+    if isinstance(axis, tuple):
+        return tuple(a + 1 if a >= 0 else a for a in axis)
+    return axis + 1 if axis >= 0 else axis
+
+
 def _reversed(b: Ops, v: Value, axis: int) -> Value:
     """``v`` reversed along ``axis`` (``v[::-1]``, ``v[:, ::-1]``)."""
     return b.apply("getitem", v, -1, index=along(axis, ("s", False, False, True)))
@@ -268,18 +280,10 @@ def _average_batch(bt: Batching, e: Equation, p: Params, x: Value, *w: Value) ->
     elif has_w:
         wb = bt.expand(wb, rx - bt.rank(wb))
 
-    def axes(has: bool):
-        if not has:
-            return axis
-        if axis is None:
-            return tuple(range(1, rx + 1))
-        if isinstance(axis, tuple):
-            return tuple(a + 1 if a >= 0 else a for a in axis)
-        return axis + 1 if axis >= 0 else axis
-
     keep = p.get("keepdims", False)
-    num = bt.new("sum", bt.new("mul", x, wb, ns="py"), axis=axes(True), keepdims=keep)
-    den = bt.new("sum", wb, axis=axes(has_w), keepdims=keep)
+    product = bt.new("mul", x, wb, ns="py")
+    num = bt.new("sum", product, axis=_shifted(axis, rx), keepdims=keep)
+    den = bt.new("sum", wb, axis=_shifted(axis, rx, has_w), keepdims=keep)
     bt.new("div", num, den, out=e.out, ns="py")
 
 
@@ -627,14 +631,7 @@ def _logsumexp_batch(bt: Batching, e: Equation, p: Params, *ins: Value) -> None:
     """The operands' axes aligned (as NumPy broadcasts them), then the axes shift."""
     r = max(bt.rank(v) for v in ins)
     aligned = tuple(bt.expand(v, r - bt.rank(v)) if bt.has(v) else v for v in ins)
-    axis = p.get("axis")
-    if axis is None:
-        axis = tuple(range(1, r + 1))
-    elif isinstance(axis, tuple):
-        axis = tuple(a + 1 if a >= 0 else a for a in axis)
-    else:
-        axis = axis + 1 if axis >= 0 else axis
-    params = tuple(sorted({**p, "axis": axis}.items()))
+    params = tuple(sorted({**p, "axis": _shifted(p.get("axis"), r)}.items()))
     bt.out.append(replace(e, ins=aligned, params=params))
 
 
