@@ -34,7 +34,12 @@ def std_axis(x):
 
 
 def var_all(x):
-    return np.var(x) + x.var(axis=1, keepdims=True).sum() + np.var(x, 0, ddof=1)[0]
+    return (
+        np.var(x)
+        + x.var(axis=1, keepdims=True).sum()
+        + np.var(x, 0, ddof=1)[0]
+        + x.std(ddof=1)
+    )
 
 
 def average_plain(x):
@@ -430,7 +435,8 @@ def _jax_versions(jax, jnp, jsp):
         + jnp.sum(x.std(1)),
         var_all: lambda x: jnp.var(x)
         + x.var(axis=1, keepdims=True).sum()
-        + jnp.var(x, 0, ddof=1)[0],
+        + jnp.var(x, 0, ddof=1)[0]
+        + x.std(ddof=1),
         average_weights: lambda x: jnp.sum(jnp.average(x, axis=0, weights=x * x) ** 2)
         + jnp.average(x, weights=x * x),
         cumsum_both: lambda x: jnp.sum(jnp.cumsum(x, axis=1) ** 2)
@@ -480,6 +486,10 @@ def test_gradients_match_jax():
         cumprod_sum: np.array([2.0, 0.0, 3.0, 0.0, 5.0]),
         norm_one: np.array([0.0, -0.0, -2.0]),
     }
+    # np.argmax picks the first of tied maxima, as jnp.argmax does (no derivative)
+    tied = np.array([1.0, 3.0, 3.0, 2.0])
+    assert np.argmax(tied) == int(jnp.argmax(tied)) == 1
+    assert np.argmin(-tied) == int(jnp.argmin(-tied)) == 1
     for f, oracle in _jax_versions(jax, jnp, jsp).items():
         x = ties.get(f, point(7, (4, 4) if f is trace_both else (3, 4)))
         want = np.asarray(jax.grad(oracle)(jnp.asarray(x)))
