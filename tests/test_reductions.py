@@ -335,6 +335,29 @@ def test_cumprod_has_the_exact_adjoint_at_zeros():
     ]
 
 
+def test_cumprod_hessian_is_exact_at_one_zero():
+    """H_im = Σ_{j≥max(i,m)} w_j Π_{k≤j, k∉{i,m}} x_k (i ≠ m), 0 on the diagonal:
+    at a zero the value of the adjoint's i > z entries is 0, but not their
+    derivative in x_z."""
+
+    def exact(x, w):
+        n = len(x)
+        H = np.zeros((n, n))
+        for i in range(n):
+            for m in range(n):
+                if i != m:
+                    for j in range(max(i, m), n):
+                        H[i, m] += w[j] * np.prod(np.delete(x[: j + 1], [i, m]))
+        return H
+
+    w = np.arange(1.0, 6.0)
+    for x in ([2.0, 0.5, 0.0, 3.0, 1.5], [0.0, 1.5, 2.0, -3.0, 0.5], [1.5, 2, 3, 4, 5]):
+        x = np.array(x)
+        np.testing.assert_allclose(
+            hessian(cumprod_weighted)(x), exact(x, w), rtol=1e-13, atol=1e-13
+        )
+
+
 def norm_two(x):
     return np.linalg.norm(x)
 

@@ -309,22 +309,32 @@ def _cumsum_transpose(b: Ops, p: Params, out, g, x) -> tuple:
     return (back(reverse),)
 
 
-def _cumprod_parts(b: Ops, x: Value, axis: int) -> tuple:
-    """(before, first, y1): where x has no zero up to and including each
-    position, where the first zero is, and the cumulative product with that
-    zero replaced by one.
+def _cumprod_parts(b: Ops, x: Value, axis: int) -> dict:
+    """The pieces of cumprod's derivative along ``axis``, with z the first zero.
 
-    With z the first zero along the axis, ∂y_j/∂x_i for i ≤ j is y_j / x_i
-    for i < z (no zero divided by), Π_{k≤j, k≠z} x_k = y1_j for i = z, and 0
-    for i > z (it has the factor x_z = 0).  Exact at any number of zeros; the
-    second derivative is exact where the axis has no zero.
+    ∂y_j/∂x_i (i ≤ j) is y_j / x_i for i < z (no zero divided by);
+    Π_{k≤j, k≠z} x_k = y1_j for i = z, y1 the cumulative product with that
+    zero replaced by one; and x_z · y1_j / x_i for i > z up to the next zero
+    (0, since x_z = 0, but its derivative in x_z is right, so the Hessian is
+    exact at one zero); after a second zero it is 0.  Values are exact at any
+    number of zeros; second derivatives wherever the axis has at most one.
+    ``before``, ``first``, ``between`` mark those positions; ``safe`` is x
+    with ones at its zeros, ``xz`` the first zero (broadcast).
     """
     zero = b.apply("eq", x, b.lit(0.0))
-    seen = b.apply("cumsum", zero, axis=axis)
+    seen = b.apply("cumsum", zero, axis=axis)  # zeros up to and including i
     before = b.apply("eq", seen, b.lit(0.0))
-    first = b.apply("eq", b.add(zero, seen), b.lit(2.0))  # the zero with seen = 1
-    y1 = b.apply("cumprod", b.select(first, b.lit(1.0), x), axis=axis)
-    return before, first, y1
+    first = b.apply("eq", b.mul(zero, seen), b.lit(1.0))
+    between = b.apply("eq", b.add(seen, zero), b.lit(1.0))  # one zero before i
+    keep = {"axis": axis, "keepdims": True}
+    return {
+        "before": before,
+        "first": first,
+        "between": between,
+        "safe": b.select(zero, b.lit(1.0), x),
+        "y1": b.apply("cumprod", b.select(first, b.lit(1.0), x), axis=axis),
+        "xz": b.apply("sum", b.select(first, x, None), **keep),
+    }
 
 
 def _cumprod_jvp(b: Ops, p: Params, out, x, dx) -> Value:
@@ -333,25 +343,29 @@ def _cumprod_jvp(b: Ops, p: Params, out, x, dx) -> Value:
     flat, axis, back = _scan_axis(b, p, x)
     if flat is not x:
         dx = b.apply("reshape", dx, -1)  # (out is flat already)
-    before, first, y1 = _cumprod_parts(b, flat, axis)
-    safe = b.select(before, flat, b.lit(1.0))
-    ratio = b.apply("cumsum", b.select(before, b.div(dx, safe), None), axis=axis)
-    at_zero = b.apply("cumsum", b.select(first, dx, None), axis=axis)
-    return b.add(b.mul(out, ratio), b.mul(y1, at_zero))
+    c = _cumprod_parts(b, flat, axis)
+    ratio = b.div(dx, c["safe"])
+
+    def summed(mask, v):
+        return b.apply("cumsum", b.select(mask, v, None), axis=axis)
+
+    later = b.add(summed(c["first"], dx), b.mul(c["xz"], summed(c["between"], ratio)))
+    return b.add(b.mul(out, summed(c["before"], ratio)), b.mul(c["y1"], later))
 
 
 def _cumprod_vjp(b: Ops, p: Params, out, g, x) -> tuple:
     flat, axis, back = _scan_axis(b, p, x)
     g = b.like(g, out)
-    before, first, y1 = _cumprod_parts(b, flat, axis)
+    c = _cumprod_parts(b, flat, axis)
 
     def from_end(v):
         return _reversed(b, b.apply("cumsum", _reversed(b, v, axis), axis=axis), axis)
 
-    safe = b.select(before, flat, b.lit(1.0))
-    early = b.select(before, b.div(from_end(b.mul(g, out)), safe), None)
-    at_zero = b.select(first, from_end(b.mul(g, y1)), None)
-    return (back(b.add(early, at_zero)),)
+    rest = from_end(b.mul(g, c["y1"]))
+    early = b.select(c["before"], b.div(from_end(b.mul(g, out)), c["safe"]), None)
+    at_zero = b.select(c["first"], rest, None)
+    late = b.select(c["between"], b.div(b.mul(c["xz"], rest), c["safe"]), None)
+    return (back(b.add(b.add(early, at_zero), late)),)
 
 
 def _scan(name: str, np_fn, **fields) -> Primitive:
@@ -732,7 +746,8 @@ register(
         numpy.cumprod,
         jvp=_cumprod_jvp,
         vjp=_cumprod_vjp,
-        convention="smooth everywhere; exact at zeros (no division by one)",
+        convention="smooth everywhere; exact at zeros (never divides by one); "
+        "second derivatives exact where a slice has at most one zero",
     ),
     linear(
         "diff",
