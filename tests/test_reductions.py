@@ -15,13 +15,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import numpy.linalg as la
 import pytest
 import scipy.special
+import scipy.special as sp
 from numpy.linalg import norm
 from scipy.special import log_softmax, logsumexp, softmax
 
-import numpy.linalg as la
-import scipy.special as sp
 from ad_compiler import CompileError, grad, hessian, jacfwd, jacrev, jvp
 from ad_compiler.primitives.table import PRIMITIVES
 

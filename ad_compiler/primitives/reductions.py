@@ -274,7 +274,7 @@ def _average_batch(bt: Batching, e: Equation, p: Params, x: Value, *w: Value) ->
         return
     rx, wb, has_w = bt.rank(x), w[0], bt.has(w[0])
     axis = p.get("axis")
-    if bt.rank(wb) == 1 and rx > 1:  # 1-D weights along `axis`
+    if bt.rank(wb) == 1 and rx > 1 and isinstance(axis, int):  # 1-D along `axis`
         added = tuple(i for i in range(rx) if i != axis % rx)
         wb = bt.new("expand_dims", wb, axis=tuple(a + has_w for a in added))
     elif has_w:
