@@ -517,3 +517,32 @@ def test_gradients_match_jax():
         x = ties.get(f, point(7, (4, 4) if f is trace_both else (3, 4)))
         want = np.asarray(jax.grad(oracle)(jnp.asarray(x)))
         np.testing.assert_allclose(grad(f)(x), want, rtol=1e-10, atol=1e-12)
+
+
+def test_hessians_match_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    import jax.scipy.special as jsp
+
+    def composite_jax(x):
+        return (
+            jnp.std(x, axis=0) @ jnp.cumsum(x, axis=0)[-1]
+            + jsp.logsumexp(x, axis=1) @ jnp.linalg.norm(x, axis=1)
+            + jnp.sum(jax.nn.softmax(x, axis=0) * jnp.diff(x, axis=0, n=1).sum())
+            + jnp.trace(x[:, :3]) * jnp.average(x, weights=x * x)
+            + jnp.sum(jnp.cumprod(x, axis=1) ** 2)
+        )
+
+    def composite_more_jax(x):
+        return (
+            jnp.var(x, axis=0, ddof=1) @ jnp.exp(jax.nn.log_softmax(x, axis=0)[0])
+            + jsp.logsumexp(x, b=x * x) * jnp.ptp(x)
+            + jnp.sum(jnp.linalg.norm(jnp.sin(x), 1, axis=1) ** 2)
+            + jnp.linalg.norm(x[0] * x[1], jnp.inf) * x.std()
+        )
+
+    x = point(3, (3, 4))
+    for f, oracle in ((composite, composite_jax), (composite_more, composite_more_jax)):
+        want = np.asarray(jax.hessian(oracle)(jnp.asarray(x)))
+        np.testing.assert_allclose(hessian(f)(x), want, rtol=1e-9, atol=1e-11)
