@@ -46,12 +46,13 @@ _CONSTRUCTORS = frozenset(CONSTRUCTORS) | {"full", "full_like"}
 # array methods -> the primitive they are
 _METHODS = {q.split(".", 1)[1]: prim for q, prim in named("ndarray.").items()}
 # np.<name> of the rows that are not elementwise (the elementwise ones, np.sin,
-# np.where, np.maximum ..., are lowered as any math function is), and np.clip
+# np.where, np.maximum ..., are lowered as any math function is, but for
+# those with static params: np.round's decimals), and np.clip
 _NUMPY = {
     _key(q): prim
     for module in ("numpy.", "scipy.")
     for q, prim in named(module).items()
-    if not PRIMITIVES[prim].elementwise
+    if not PRIMITIVES[prim].elementwise or PRIMITIVES[prim].call == "static"
 }
 ARRAY_FUNCTIONS = frozenset(_NUMPY) | {"clip", "full", "full_like"}
 

@@ -132,6 +132,8 @@ class CallLowering:
             if q in _CALLS:
                 self.arity(node, callee, args, PRIMITIVES[_CALLS[q]].arity)
                 return self.b.apply(_CALLS[q], *args)
+            if q == "scipy.special.polygamma":
+                return self.order_call(node, callee, args)
         self.error(node.func, f"`{callee}` has no derivative rule")
 
     # --- calls to the user's functions -----------------------------------------------------
@@ -313,3 +315,17 @@ class CallLowering:
             self.error(
                 node, f"`{callee}` takes {expected} argument{plural}, got {len(args)}"
             )
+
+    def order_call(self, node: ast.Call, callee: str, args: list):
+        """``scipy.special.polygamma(n, x)``: the order ``n`` first, a literal
+        int >= 0 (a param of the row: the derivative is the order n + 1)."""
+        self.arity(node, callee, args, 2)
+        n = args[0]
+        if not (isinstance(n, Const) and type(n.value) is int and n.value >= 0):
+            self.error(
+                node.args[0],
+                f"the order `n` of `{callee}` must be a literal int >= 0",
+                "write the number, as in polygamma(1, x) (it is decided when the "
+                "derivative is compiled); for the order 0, digamma(x)",
+            )
+        return self.b.apply("scipy_polygamma", args[1], n=n.value)

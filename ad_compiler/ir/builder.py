@@ -263,6 +263,9 @@ class IRBuilder(Ops):
         spelled = ns == "math" or (ns == "py" and not (p.infix or p.prefix))
         if arrays and p.np_name and spelled:
             ns = "np"  # math.cos, `x if c else y`, max(x, y) do not take arrays
+        if ns == "scipy" and not p.scipy_name:
+            # a rule of a SciPy function: what SciPy lacks is NumPy's (arrays too)
+            ns = "np"
         p.refuse_arrays(in_shapes, self.loc, ns)
         if p.shape is None:
             shape = shapes.broadcast(*in_shapes)

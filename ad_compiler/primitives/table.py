@@ -16,6 +16,7 @@ from ad_compiler.primitives import (  # noqa: F401  (each registers its rows)
     scalar,
     scipy_special,
     special,
+    ufuncs,
 )
 from ad_compiler.primitives.registry import HELPERS, REGISTRY, Primitive
 
