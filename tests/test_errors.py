@@ -53,7 +53,7 @@ CASES = {
     "star_args": ("xs", "star-parameters are not supported"),
     "keyword_only": ("scale", "keyword-only parameters are not supported"),
     "attribute_store": ("x.value", "assignment to an attribute is not supported"),
-    "unknown_method": ("x.cumsum", "method `.cumsum()` is not supported"),
+    "unknown_method": ("x.argsort", "method `.argsort()` is not supported"),
     "axis_not_literal": (
         "k)",
         "`axis` must be a literal (an int, a tuple of ints, True/False or None)",

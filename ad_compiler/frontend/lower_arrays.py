@@ -15,6 +15,7 @@ import ast
 from ad_compiler.errors import UnsupportedError
 from ad_compiler.frontend.alias_flow import observed_writes
 from ad_compiler.frontend.callees import source_of
+from ad_compiler.frontend.lower_reductions import OWN_LOWERING
 from ad_compiler.frontend.lower_values import RunList, TupleValue
 from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
 from ad_compiler.frontend.scope_data import reads_data
@@ -143,6 +144,8 @@ class ArrayLowering:
             x, y = self.atom(args[1]), self.atom(args[2])
             with b.at(self.src.loc(node), ns):
                 return b.apply("einsum", x, y, spec=spec)
+        if name in OWN_LOWERING:  # np.linalg.norm, np.average, logsumexp
+            return OWN_LOWERING[name](self, node, callee)
         if row is not None and row.call == "list":
             xs = self.list_operands(node, callee)  # lower_lists
             if isinstance(xs, RunList):  # (lower_runlists)

@@ -20,6 +20,8 @@ import dataclasses
 from contextlib import contextmanager
 from typing import Any, Callable
 
+import numpy
+
 from ad_compiler.errors import Loc
 from ad_compiler.ir import shapes
 from ad_compiler.ir.nodes import (
@@ -175,7 +177,12 @@ class NumericOps(Ops):
     """Evaluates rules on Python numbers."""
 
     def apply(self, prim, *ins, **params):
-        return PRIMITIVES[prim].evaluate(*ins, **params)
+        row = PRIMITIVES[prim]
+        if row.elementwise and row.np_name and any(numpy.ndim(a) for a in ins):
+            # arrays (an array row's rule): NumPy's twin, as emitted code calls
+            # it (a row's evaluate may be math.exp, which takes numbers)
+            return row.evaluator("np")(*ins, **params)
+        return row.evaluate(*ins, **params)
 
     def lit(self, value):
         return value

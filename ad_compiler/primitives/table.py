@@ -13,6 +13,7 @@ from ad_compiler.primitives import (  # noqa: F401  (each registers its rows)
     edges,
     indexing,
     lists,
+    reductions,
     scalar,
     scipy_special,
     special,
