@@ -167,8 +167,9 @@ register(
                 "distinct eigenvalues; at a repeated eigenvalue the eigenvectors "
                 "and their derivative are not determined (inf/nan); reads one triangle"
                 if part
-                else "smooth where the eigenvalues are distinct (at a repeated "
-                "one: the rule's value, finite); reads one triangle"
+                else "eigenvalues: smooth where distinct (at a repeated one the "
+                "rule's value, finite); eigenvectors (item 1): not determined at a "
+                "repeated eigenvalue (inf/nan); reads one triangle"
             ),
         )
         for part, name in ((0, "eigh_w"), (1, "eigh_v"))
@@ -399,7 +400,9 @@ register(
                 "repeated one the singular vectors are not determined (inf/nan); "
                 "full_matrices=True only for square matrices"
                 if part != 1
-                else "smooth where the singular values are distinct and non-zero"
+                else "smooth where the singular values are distinct and non-zero; "
+                "U and Vh: inf/nan at a repeated one; full_matrices=True only for "
+                "square matrices"
             ),
         )
         for part, name in ((0, "svd_u"), (1, "svd_s"), (2, "svd_vh"))
