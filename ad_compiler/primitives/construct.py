@@ -196,7 +196,6 @@ _TILE = linear(
     "tile",
     1,
     lambda x, reps: numpy.tile(x, reps),
-    names=("numpy.tile",),
     samples=((((2, 3),), {"reps": (2, 1)}), (((3,),), {"reps": (3,)})),
     call="own",
     shape=_tile_shape,
@@ -231,7 +230,7 @@ _REPEAT = linear(
     "repeat",
     1,
     lambda x, repeats, axis: numpy.repeat(x, repeats, axis),
-    names=("numpy.repeat", "ndarray.repeat"),
+    names=("numpy.repeat",),
     samples=(
         (((2, 3),), {"repeats": 2, "axis": 1}),
         (((3,),), {"repeats": 3, "axis": 0}),
@@ -260,17 +259,36 @@ _UNREPEAT_ROW = linear(
 
 
 # --- pad (constant zeros) -------------------------------------------------------------------
-def _unpad(b: Ops, p: Params, g: Value) -> Value:
+def pad_widths(width, rank: int) -> tuple:
+    """NumPy's ``pad_width`` (an int, a pair, one pair per axis ...) as one
+    ``(before, after)`` pair per axis."""
+    if isinstance(width, int):
+        width = ((width, width),)
+    elif all(isinstance(w, int) for w in width):
+        width = (tuple(width),)
+    width = tuple(tuple(w) * (2 if len(w) == 1 else 1) for w in width)
+    return width * rank if len(width) == 1 else width
+
+
+def _unpad(b: Ops, p: Params, g: Value, x: Value) -> Value:
     """g[b0 : -a0 or None, ...]: the padding cut off (static slices)."""
     layout, bounds = [], []
-    for before, after in p["widths"]:
+    for before, after in pad_widths(p["widths"], b.rank(x)):
         layout.append(("s", bool(before), bool(after), False))
         bounds += ([before] if before else []) + ([-after] if after else [])
     return b.apply("getitem", g, *[b.lit(v) for v in bounds], index=tuple(layout))
 
 
 def _pad_batch(bt: Batching, e: Equation, p: Params, x: Value) -> None:
-    bt.out.append(replace(e, params=_with(p, widths=((0, 0),) + tuple(p["widths"]))))
+    widths = ((0, 0),) + pad_widths(p["widths"], bt.rank(x))
+    bt.out.append(replace(e, params=_with(p, widths=widths)))
+
+
+def _pad_shape(p, x, loc=None):
+    if x is None or x == shapes.TUPLE:
+        return None
+    widths = pad_widths(p["widths"], len(x))
+    return _loose(x, lambda i: widths[i] == (0, 0))
 
 
 _PAD = linear(
@@ -280,15 +298,15 @@ _PAD = linear(
     names=("numpy.pad",),
     samples=(
         (((2, 3),), {"widths": ((1, 0), (2, 1))}),
-        (((3,),), {"widths": ((1, 1),)}),
+        (((3,),), {"widths": 2}),
     ),
     call="own",
-    shape=lambda p, x, loc=None: _loose(x, lambda i: p["widths"][i] == (0, 0)),
+    shape=_pad_shape,
     render=_render("pad", positional=("widths",)),
     memory="new",
     batch=_pad_batch,
     convention="linear: smooth everywhere",
-    transpose=lambda b, p, out, g, x: (_unpad(b, p, g),),
+    transpose=lambda b, p, out, g, x: (_unpad(b, p, g, x),),
 )
 
 
