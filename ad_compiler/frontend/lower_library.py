@@ -282,12 +282,8 @@ class LibraryLowering:
         else:
             value = self.expr(shape)
             if not isinstance(value, TupleValue):
-                if self.b.shape(value) == "tuple":
-                    self.error(
-                        node,
-                        f"`{callee}` of a whole shape read as one value",
-                        "write the lengths: (n, m), or index the shape: (s[0], s[1])",
-                    )
+                if self.b.shape(value) == "tuple":  # A.shape: one value
+                    return self.b.apply("broadcast_to", x, value, packed=True)
                 value = TupleValue((value,))
             dims = list(value.items)
         return self.b.apply("broadcast_to", x, *dims)

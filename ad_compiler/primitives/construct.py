@@ -276,7 +276,9 @@ def _unpad(b: Ops, p: Params, g: Value, x: Value) -> Value:
     for before, after in pad_widths(p["widths"], b.rank(x)):
         layout.append(("s", bool(before), bool(after), False))
         bounds += ([before] if before else []) + ([-after] if after else [])
-    return b.apply("getitem", g, *[b.lit(v) for v in bounds], index=tuple(layout))
+    return b.apply(
+        "getitem", g, *bounds, index=tuple(layout)
+    )  # (ints: b.lit makes floats)
 
 
 def _pad_batch(bt: Batching, e: Equation, p: Params, x: Value) -> None:
@@ -311,13 +313,17 @@ _PAD = linear(
 
 
 # --- broadcast_to ---------------------------------------------------------------------------
-def _broadcast_to(x, *dims, lead=0):
-    return numpy.broadcast_to(x, numpy.shape(x)[:lead] + tuple(dims))
+def _broadcast_to(x, *dims, lead=0, packed=False):
+    """``packed``: one input, the whole shape (``A.shape``)."""
+    target = tuple(dims[0]) if packed else dims
+    return numpy.broadcast_to(x, numpy.shape(x)[:lead] + target)
 
 
 def _render_broadcast_to(params, texts, atoms):
     x, dims = texts[0], texts[1:]
     target = f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
+    if params.get("packed"):
+        target = dims[0]
     lead = params.get("lead", 0)
     if lead:
         target = f"np.shape({x})[:{lead}] + {target}"
@@ -327,6 +333,8 @@ def _render_broadcast_to(params, texts, atoms):
 def _broadcast_to_batch(bt: Batching, e: Equation, p: Params, x, *dims) -> None:
     if any(bt.has(d) for d in dims):
         bt.error("a shape that depends on the directions")
+    if p.get("packed"):
+        bt.error("`np.broadcast_to` to a whole shape value (write its lengths)")
     lead = p.get("lead", 0)
     x = bt.expand(x, len(dims) + lead - bt.rank(x))
     bt.out.append(replace(e, ins=(x,) + tuple(dims), params=_with(p, lead=lead + 1)))
@@ -339,7 +347,9 @@ _BROADCAST_TO = linear(
     names=("numpy.broadcast_to",),
     samples=((((3,), 2, 3), {}), (((2, 1), 2, 4), {})),
     call="own",
-    shape=lambda p, x, *dims, loc=None: (shapes.ANY,) * (len(dims) + p.get("lead", 0)),
+    shape=lambda p, x, *dims, loc=None: (
+        None if p.get("packed") else (shapes.ANY,) * (len(dims) + p.get("lead", 0))
+    ),
     render=_render_broadcast_to,
     repeats=lambda p: (0,) if p.get("lead") else (),
     memory="view",
