@@ -165,6 +165,8 @@ def composite(
             go = adjoint.pop(id(o), None)
             if go is None:
                 continue
+            if o is y:  # the composite's own output: no recomputation to shape by
+                o = out
             for x, c in zip(xs, _adjoints(b, prim, params, o, go, xs)):
                 if c is not None:
                     adjoint[id(x)] = b.add(adjoint.get(id(x)), c)
