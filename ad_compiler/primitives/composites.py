@@ -448,24 +448,29 @@ def normalized_einsum(spec: str, ranks: list, loc=None) -> tuple[list[str], str]
     ``...`` axes, then the letters used once, in alphabetical order).  ``ranks``:
     the operands' numbers of axes (None: unknown; needed only with ``...``)."""
 
-    def error(message, hint=None):
-        raise CompileError(message, loc, hint=hint)
+    def error(why):
+        # (the spec reaches emitted code as a string literal: letters only)
+        raise CompileError(f"einsum {spec!r} is not supported", loc, hint=why)
 
     spec = spec.replace(" ", "")
     ins, arrow, out = spec.partition("->")
     parts = ins.split(",")
     if len(parts) != len(ranks):
+        error(f"it names {len(parts)} operands, and {len(ranks)} are given")
+    bare = [p.replace("...", "", 1) for p in parts + [out]]
+    if not all(set(p) <= set(_LETTERS) for p in bare):
         error(
-            f"einsum {spec!r} names {len(parts)} operands, and {len(ranks)} are given"
+            "use ASCII letters, commas, one `->` and at most one `...` an operand, "
+            "like 'ij,jk->ik'"
         )
-    if not set(spec.replace("...", "")) - set(",->") <= set(_LETTERS):
-        error(f"einsum {spec!r} is not supported", "use ASCII letters only")
     spare = [ch for ch in _LETTERS if ch not in spec]
     lengths = []
     for part, r in zip(parts, ranks):
         if "..." in part and r is None:
             raise _Unknown
         lengths.append(r - len(part) + 3 if "..." in part else 0)
+    if min(lengths, default=0) < 0:
+        error("an operand has fewer axes than letters")
     dots = "".join(spare[: max(lengths, default=0)])
     parts = [
         part.replace("...", dots[len(dots) - n :] if n else "")
@@ -479,14 +484,14 @@ def normalized_einsum(spec: str, ranks: list, loc=None) -> tuple[list[str], str]
         out = dots + "".join(once)
     for part, r in zip(parts, ranks):
         if r is not None and len(part) != r:
-            error(f"einsum {spec!r}: an operand has {r} axes, and {len(part)} letters")
+            error(f"an operand has {r} axes, and {len(part)} letters")
         if len(set(part)) != len(part):
             error(
-                f"einsum {spec!r} repeats a letter in one operand (a diagonal)",
-                "take the diagonal first (np.diagonal), or write the sum",
+                "it repeats a letter in one operand (a diagonal): take the "
+                "diagonal first (np.diagonal), or write the sum"
             )
     if len(set(out)) != len(out) or not set(out) <= set("".join(parts)):
-        error(f"einsum {spec!r}: each output letter once, and from an operand")
+        error("each output letter must appear once, and in an operand")
     return parts, out
 
 
