@@ -250,7 +250,9 @@ def _np_call(name: str, *keys: str, joined=False):
     """``np.<name>(a, b, key=value ...)``; ``joined``: of one tuple ``(a, b)``."""
 
     def render(params, texts, atoms):
-        args = f"({', '.join(texts)},)" if joined else ", ".join(texts)
+        args = ", ".join(texts)
+        if joined:  # (black would spread `(x, y,)` over lines)
+            args = f"({args},)" if len(texts) == 1 else f"({args})"
         return f"np.{name}({args}{keywords(params, *keys)})", PREC_ATOM
 
     return render
