@@ -130,14 +130,18 @@ def composite(
     expand: Callable,
     *,
     render: Callable,
+    memory: str = "new",
     **fields,
 ) -> Primitive:
     """A row spelled and evaluated as NumPy's ``name``, differentiated as
-    ``expand(b, p, *ins)`` (see the module docstring)."""
+    ``expand(b, p, *ins)`` (see the module docstring).  ``memory``: "view"
+    where NumPy's function may return a view of its input (moveaxis ...)."""
 
     def shape(p, *ins, loc=None):
+        ops = _Shapes()
+        ops.loc = loc  # (an error the expansion raises points at the call)
         try:
-            return expand(_Shapes(), p, *ins)
+            return expand(ops, p, *ins)
         except _Unknown:
             return None
 
@@ -184,7 +188,7 @@ def composite(
         call="own",
         shape=shape,
         render=render,
-        memory="new",
+        memory=memory,
         jvp=jvp,
         vjp=vjp,
         batch=_batch_by(expand),
@@ -558,6 +562,7 @@ def _atleast(n: int) -> Primitive:
         lambda b, p, x: at_least(b, x, n, f"np.{name}"),
         names=(f"numpy.{name}",),
         render=_np_call(name),
+        memory="view",
         samples=((((3,),), {}), (((2, 3),), {})),
         convention="linear: smooth everywhere",
     )
@@ -578,6 +583,7 @@ register(
         _flip_all,
         render=_np_call("flip"),
         samples=((((2, 3),), {}),),
+        memory="view",
         convention="linear: smooth everywhere",
     ),
     composite(
@@ -591,6 +597,7 @@ register(
             PREC_ATOM,
         ),
         samples=((((2, 3, 4),), {"source": (0,), "destination": (-1,)}),),
+        memory="view",
         convention="linear: smooth everywhere",
     ),
     composite(
@@ -604,6 +611,7 @@ register(
             PREC_ATOM,
         ),
         samples=((((2, 3, 4),), {"axis1": 0, "axis2": 2}),),
+        memory="view",
         convention="linear: smooth everywhere",
     ),
     composite(
@@ -614,6 +622,7 @@ register(
         names=("numpy.diag",),
         render=_np_call("diag", "k"),
         samples=((((3,),), {}), (((3,),), {"k": 1}), (((3, 4),), {"k": -1})),
+        memory="view",
         convention="linear: smooth everywhere",
     ),
     composite(
@@ -624,6 +633,7 @@ register(
         names=("numpy.diagonal",),
         render=_np_call("diagonal", "offset"),
         samples=((((3, 4),), {}), (((4, 3),), {"offset": 1})),
+        memory="view",
         convention="linear: smooth everywhere",
     ),
     composite(
@@ -701,6 +711,7 @@ register(
             (((2, 3), (3, 4)), {"spec": "...j,jk"}),
             (((2, 3, 4), (4,)), {"spec": "...k,k->...", "optimize": True}),
         ),
+        memory="view",
         convention="multilinear: smooth everywhere",
     ),
 )
