@@ -14,11 +14,14 @@ expansion where the shapes are known:
   adjoint rules, each intermediate adjoint summed (a small reverse sweep);
 * shape: the expansion run on abstract shapes.
 
+* vector mode: the expansion written with each row's own vector-mode rule
+  (:meth:`~ad_compiler.primitives.registry.Batching.apply`).
+
 So a composite's first and higher derivatives are exactly those of its
 expansion, which the registry test checks against central differences of
-NumPy's function.  Its derivatives never contain the composite row itself,
-only rows with vector-mode rules; the row appears only where the primal is
-computed, which never carries directions.
+NumPy's function.  Its derivatives never contain the composite row itself:
+the emitted primal reads ``np.cross(a, b)``, the derivative code the rows of
+its expansion (``a[..., 1] * b[..., 2] - ...``).
 """
 
 from __future__ import annotations
@@ -172,7 +175,7 @@ def composite(
             if o is y:  # the composite's own output: no recomputation to shape by
                 o = out
             for x, c in zip(xs, _adjoints(b, prim, params, o, go, xs)):
-                if c is not None:
+                if c is not None and not isinstance(x, int):  # (a literal index)
                     adjoint[id(x)] = b.add(adjoint.get(id(x)), c)
         seen: set = set()
         cts = []
