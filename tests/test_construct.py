@@ -230,3 +230,35 @@ def test_unsupported_forms_are_located_errors(tmp_path, body, message, hint):
     assert error.value.loc.file.endswith("user.py")
     if hint:
         assert hint in (error.value.hint or "")
+
+
+def test_a_rank_dependent_function_without_shapes_names_the_shape_option():
+    """`adc compile` of np.hstack with no shapes: located, naming --shape."""
+    from ad_compiler.tools.files import compile_file
+
+    src = "import numpy as np\n\n\ndef f(a, b):\n    return np.sum(np.hstack([a, b]))\n"
+    with pytest.raises(CompileError) as error:
+        compile_file(src, "e.py")
+    assert "how many axes" in str(error.value) and "--shape" in error.value.hint
+    assert error.value.loc.line == 5
+    text = compile_file(src, "e.py", shape_of={"a": ("n",), "b": ("m",)})
+    assert "np.hstack((a, b))" in str(text)
+
+
+def test_every_import_spelling(tmp_path):
+    path = tmp_path / "spelled.py"
+    path.write_text(
+        "import numpy\n"
+        "import numpy as xp\n"
+        "from numpy import cross, einsum as es\n\n\n"
+        "def f(a, b):\n"
+        "    c = cross(a, b) + numpy.cross(b, a) * 0.5 + xp.roll(a, 1)\n"
+        "    return es('ij,ij->', c, c) + xp.sum(numpy.tile(a, 2))\n"
+    )
+    spec = importlib.util.spec_from_file_location("spelled", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    a, b = r(2, 3), r(2, 3)
+    got = grad(module.f, argnums=(0, 1))(a, b)
+    for g, argnum in zip(got, (0, 1)):
+        np.testing.assert_allclose(g, fd_gradient(module.f, (a, b), argnum), rtol=1e-6)
