@@ -20,11 +20,15 @@ and ``einsum_n``, NumPy's einsum of any number of operands (linear in each):
 ẏ = Σ_k einsum(…, ẋ_k, …), x̄_k = einsum("O,…->X_k", g, the others), summed
 back to x_k's shape where a length-1 axis was broadcast.
 
-The front end normalises the static settings first (a negative axis, an axis
-of ``None``, ``reps`` shorter than the rank, an einsum's ``...`` and implicit
-output), so each row's vector-mode rule only shifts its axes behind the
-leading axis of directions: ``tile``'s and ``repeat``'s by one, ``pad`` gets
-no padding on it, ``einsum_n`` a letter for it.
+The static settings arrive normalised (an axis of ``None`` becomes a
+flattened operand in the front end; ``tile``'s ``reps`` as long as the rank
+and einsum's explicit letters come from the composite rows of
+:mod:`ad_compiler.primitives.composites`; ``pad``'s widths are read per axis
+with the rank), so each row's vector-mode rule only makes room for the leading
+axis of directions: ``roll``'s, ``repeat``'s and ``take_along_axis``'s axes
+shift by one, ``tile`` repeats it once, ``pad`` pads it by nothing,
+``broadcast_to`` keeps it in front, ``einsum_n`` gives it a letter, and
+``triu``/``tril`` need nothing (NumPy applies them to the last two axes).
 """
 
 from __future__ import annotations
