@@ -120,3 +120,16 @@ def test_adc_compiles_the_file(tmp_path):
     text = out.read_text()
     assert "def ba_residuals_vjp(" in text or "def ba_residuals_grad(" in text
     assert "np.cross(" in text and "import scipy" not in text
+
+
+@pytest.mark.slow  # a Hessian in vector mode (seconds); the rules are the fast tier's
+def test_hessian_in_the_points_matches_differences_of_the_gradient():
+    from ad_compiler import hessian
+
+    H = hessian(ba.ba_objective, argnums=1)(*PROBLEM)
+    n = np.size(PROBLEM[1])
+    gradient = grad(ba.ba_objective, argnums=1)
+    expected = fd_jacobian(lambda *a: gradient(*a), PROBLEM, 1, h=1e-5)
+    np.testing.assert_allclose(
+        np.reshape(H, (n, n)), np.reshape(expected, (n, n)), rtol=1e-5, atol=1e-7
+    )
