@@ -65,6 +65,7 @@ CASES = {
         (r(2, 3), r(3, 4), r(4, 2), r(4)),
         (0, 1, 2, 3),
     ),
+    "einsum_diagonals": (cc.einsum_diagonals, (r(3, 3), r(2, 3, 3)), (0, 1)),
     "einsum_summed_alone": (cc.einsum_summed_alone, (r(2, 3), r(3, 4)), (0, 1)),
 }
 NAMES = sorted(CASES)
@@ -135,7 +136,16 @@ def test_broadcast_to_a_whole_shape_value():
     np.testing.assert_allclose(grad(f)(x, A), fd_gradient(f, (x, A), 0), rtol=1e-6)
 
 
-SECOND = ["cross", "products", "einsum_three", "tile", "diag", "pad", "hstack_vectors"]
+SECOND = [
+    "cross",
+    "products",
+    "einsum_three",
+    "einsum_diagonals",
+    "tile",
+    "diag",
+    "pad",
+]
+SECOND += ["hstack_vectors"]
 
 
 @pytest.mark.fast_sample(keep=lambda name: name == "cross")
@@ -216,7 +226,7 @@ def _compile(tmp_path, body: str, *args):
             "other than zeros",
             "mask",
         ),
-        ("return np.einsum('ii->i', x)[0]\n", "is not supported", "np.diagonal"),
+        ("return np.einsum('ij,jk->ii', x, x)[0]\n", "is not supported", "once"),
         ("return np.sum(np.repeat(x, np.array([1, 2, 3])))\n", "literal", None),
         ("return np.sum(np.diagonal(x, 0, 1, 0))\n", "axis1", "moveaxis"),
     ],

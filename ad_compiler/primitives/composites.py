@@ -494,14 +494,28 @@ def normalized_einsum(spec: str, ranks: list, loc=None) -> tuple[list[str], str]
     for part, r in zip(parts, ranks):
         if r is not None and len(part) != r:
             error(f"an operand has {r} axes, and {len(part)} letters")
-        if len(set(part)) != len(part):
-            error(
-                "it repeats a letter in one operand (a diagonal): take the "
-                "diagonal first (np.diagonal), or write the sum"
-            )
     if len(set(out)) != len(out) or not set(out) <= set("".join(parts)):
         error("each output letter must appear once, and in an operand")
     return parts, out
+
+
+def _diagonals(b, x, letters: str):
+    """``x`` with each repeated letter (``'ii'``: a diagonal) read once: x
+    times the identity on those two axes, summed over the second, so that
+    every operand's letters are distinct (its adjoint is then an einsum)."""
+    while len(set(letters)) != len(letters):
+        ch = next(c for c in letters if letters.count(c) > 1)
+        i = letters.index(ch)
+        j = letters.index(ch, i + 1)
+        n = b.apply("getitem", b.apply("shape", x), i, index=("a",))
+        eye = b.apply("construct", n, fn="eye", args=(("", -1),))
+        others = tuple(a for a in range(len(letters)) if a not in (i, j))
+        if others:  # the identity's axes at i and j, length 1 elsewhere
+            axis = others[0] if len(others) == 1 else others
+            eye = b.apply("expand_dims", eye, axis=axis)
+        x = b.apply("sum", b.mul(x, eye), axis=j)
+        letters = letters[:j] + letters[j + 1 :]
+    return x, letters
 
 
 def contract(b, spec: str, xs: list, optimize=False):
@@ -513,6 +527,8 @@ def contract(b, spec: str, xs: list, optimize=False):
     ranks = [b.rank(x) for x in xs]
     parts, out = normalized_einsum(spec, ranks, b.loc)
     xs = list(xs)
+    for k, letters in enumerate(parts):
+        xs[k], parts[k] = _diagonals(b, xs[k], letters)
     for k, letters in enumerate(parts):
         others = set(out).union(*(parts[:k] + parts[k + 1 :]))
         alone = [i for i, ch in enumerate(letters) if ch not in others]
@@ -713,6 +729,7 @@ register(
         samples=(
             (((2, 3), (3, 4)), {"spec": "...j,jk"}),
             (((2, 3, 4), (4,)), {"spec": "...k,k->...", "optimize": True}),
+            (((2, 3, 3),), {"spec": "...ii->...i"}),
         ),
         memory="view",
         convention="multilinear: smooth everywhere",
