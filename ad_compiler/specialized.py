@@ -243,7 +243,8 @@ class TreeDerivative:
         """:meth:`for_arguments` by treedefs and shape signature."""
         tdefs = treedefs(self.f, full)
         if self.error is not None and all(t == trees.LEAF for t in tdefs):
-            raise self.error  # numbers only: the error lowering met at first
+            if not getattr(self.error, "leaves_suffice", False):
+                raise self.error  # numbers only: the error lowering met at first
         leaves = _leaves(tdefs, full)
         key = (tdefs, shapes.signature(leaves))
         compiled = self._by_structure.get(key)

@@ -304,21 +304,6 @@ def test_a_loop_that_builds_a_list_is_unrolled_and_reads_as_straight_code():
 
 
 # --- what is refused, and where -----------------------------------------------------
-def appends_in_run_time_loop(x, n):
-    xs = []
-    for t in range(n):
-        xs.append(x * t)
-    return sum(xs)
-
-
-def appends_in_while(x):
-    xs = [x]
-    while x < 10.0:
-        x = x * 2.0
-        xs.append(x)
-    return sum(xs)
-
-
 def appends_through_an_alias(x):
     xs = [x]
     ys = xs
@@ -379,8 +364,6 @@ def breaks_in_an_unrolled_loop(x):
 
 
 REFUSED = [
-    (appends_in_run_time_loop, "`xs.append` in a loop whose number of iterations"),
-    (appends_in_while, "`xs.append` in a loop whose number of iterations"),
     (appends_through_an_alias, "`xs` is also held by `ys`"),
     (pops, "the list method `.pop()` is not supported"),
     (extends_through_an_alias, "`xs` is also held by `ys`"),

@@ -103,6 +103,7 @@ def test_the_derived_tables_are_the_rows_fields():
 # spec, reshape's dims, a list of arrays...): the first that lowers is kept.
 _OWN_ARGUMENTS = ["x", "x, 0", "x, y", "'ij,jk->ik', x, y", "[x, y]", "(2, 3)", ""]
 _OWN_ARGUMENTS += ["x, 0, 1", "x, y, 0"]  # moveaxis, swapaxes; take_along_axis
+_OWN_ARGUMENTS.append("1, x")  # scipy.special.polygamma(n, x): the order first
 
 
 def _call_text(qualified: str, args: str) -> str:

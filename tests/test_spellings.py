@@ -110,3 +110,89 @@ def test_an_unknown_library_function_is_named_at_the_call_site(
     assert lines[error.loc.line - 1].strip().startswith("return np.sum(" + call)
     assert named in error.message and "not supported" in error.message
     assert "@custom_derivative" in error.hint
+
+
+# --- a library function without a rule: named in full, with what to do ---------------
+UNKNOWN = {
+    # name: (imports, call, the name in full, what the hint offers)
+    "linalg-attribute": ("", "np.linalg.foo(x)", "numpy.linalg.foo", None),
+    "linalg-alias": (
+        "import numpy.linalg as la\n",
+        "la.foo(x)",
+        "numpy.linalg.foo",
+        None,
+    ),
+    "special-attribute": (
+        "import scipy.special\n",
+        "scipy.special.expitt(x)",
+        "scipy.special.expitt",
+        "`scipy.special.expit`",
+    ),
+    "fft-alias": (
+        "import numpy.fft as nf\n",
+        "nf.fft(x)",
+        "numpy.fft.fft",
+        "no function of `numpy.fft`",
+    ),
+    "fft-from": (
+        "from numpy.fft import fft\n",
+        "fft(x)",
+        "numpy.fft.fft",
+        "no function of `numpy.fft`",
+    ),
+    "special-from": (
+        "from scipy.special import jv\n",
+        "jv(1.0, x)",
+        "scipy.special.jv",
+        "none like this one",
+    ),
+    "math-close": ("import math\n", "math.gamma(x)", "math.gamma", "`math.lgamma`"),
+}
+
+
+def _check_unknown(error, path, name):
+    imports, call, full, offered = UNKNOWN[name]
+    lines = path.read_text().splitlines()
+    assert error.loc.file.endswith(path.name)
+    assert lines[error.loc.line - 1].strip().startswith("return np.sum(" + call)
+    assert f"`{full}`" in error.message and "is not supported" in error.message
+    assert "@custom_derivative" in error.hint
+    if offered is not None:
+        assert offered in error.hint, error.hint
+
+
+@pytest.mark.parametrize("name", sorted(UNKNOWN))
+def test_an_unknown_library_function_is_named_in_full_with_what_to_do(tmp_path, name):
+    imports, call, full, offered = UNKNOWN[name]
+    path = _module(tmp_path, name, imports, call)
+    with pytest.raises(CompileError) as info:
+        grad(_load(path).f)
+    _check_unknown(info.value, path, name)
+
+
+@pytest.mark.parametrize("name", sorted(UNKNOWN))
+def test_an_unknown_library_function_is_named_in_full_from_the_file_text(
+    tmp_path, name
+):
+    """The CLI's path: the file is read as text, never imported."""
+    from ad_compiler.tools.files import compile_file
+
+    imports, call, full, offered = UNKNOWN[name]
+    path = _module(tmp_path, name, imports, call)
+    with pytest.raises(CompileError) as info:
+        compile_file(path.read_text(), str(path), shape_of={"x": (3,)})
+    _check_unknown(info.value, path, name)
+
+
+def test_the_emitted_modules_header_names_scipy_when_it_imports_it(tmp_path):
+    from ad_compiler.tools.files import compile_file
+
+    with_scipy = _module(tmp_path, "header", *SPELLINGS["alias"])
+    text = compile_file(with_scipy.read_text(), str(with_scipy), shape_of={"x": (3,)})
+    assert "import scipy.special" in text
+    assert "needs only math, numpy and scipy" in text
+    plain = tmp_path / "plain_header.py"
+    plain.write_text("import numpy as np\n\n\ndef f(x):\n    return np.sum(x * x)\n")
+    text = compile_file(plain.read_text(), str(plain), shape_of={"x": (3,)})
+    assert "scipy" not in text
+    assert "needs only math (and numpy if the source used it)" in text

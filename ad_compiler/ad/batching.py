@@ -57,6 +57,8 @@ from ad_compiler.ir.nodes import (
     While,
     verify,
 )
+from ad_compiler.primitives.lists import LIST_ROWS
+from ad_compiler.primitives.lists import MUTATORS as LIST_MUTATORS
 from ad_compiler.primitives.registry import Batching
 from ad_compiler.primitives.table import PRIMITIVES
 
@@ -134,6 +136,9 @@ def _flow(stmts, batched: set, taped: dict) -> None:
             tape, *items = s.ins
             marks = taped.setdefault(tape.name, set())
             marks.update(i for i, a in enumerate(items) if _has(a, batched))
+        elif s.prim in LIST_MUTATORS:  # a list holding items with directions
+            if any(_has(a, batched) for a in s.ins[1:]):
+                batched.add(s.ins[0].name)
         elif _carries(s, batched):
             batched.update(o.name for o in s.outs)
 
@@ -356,6 +361,9 @@ class _Batcher:
                 for i, a in enumerate(items)
             ]
             self.out.append(e.with_ins((tape, *items)))
+            return
+        if e.prim in LIST_ROWS:  # (an empty list may get directions later)
+            row.batch(self, e, dict(e.params), *e.ins)
             return
         if not any(self.has(a) for a in e.ins):
             self.out.append(e)

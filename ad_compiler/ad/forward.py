@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ad_compiler.ad.lists import LISTS, is_list_eqn, jvp_list, wanted_lists
 from ad_compiler.ad.rules import tangent as tangent_rule
 from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.builder import IRBuilder
@@ -52,6 +53,9 @@ def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
         dot = namer.fresh(f"{p.name}_dot")
         tangent[p.name] = dot
         dot_params.append(dot)
+    active = {fn.params[i].name for i in wrt}
+    mark_active(fn.body, active)
+    tangent[LISTS] = wanted_lists(fn.body, active)  # the lists with tangents
     jvp_block(fn.body, b, tangent)
     dots = []
     for r in fn.results:
@@ -95,6 +99,9 @@ def jvp_block(stmts, b: IRBuilder, tangent: dict) -> None:
             continue
         if eqn.prim == "push":
             _jvp_push(eqn, b, tangent)
+            continue
+        if is_list_eqn(eqn):  # a run-time list: its tangents in a list too
+            jvp_list(eqn, b, tangent)
             continue
         b.emit(eqn)
         if eqn.prim == "print":  # the user's print: no value, no tangent

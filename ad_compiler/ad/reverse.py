@@ -27,6 +27,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ad_compiler.ad.lists import (
+    is_list_eqn,
+    open_adjoints,
+    outer_lists,
+    touches_active_list,
+    vjp_list,
+    without_appends,
+    without_outer_appends,
+)
 from ad_compiler.ad.rules import adjoints as adjoint_rule
 from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.builder import IRBuilder
@@ -142,6 +151,7 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
 
 def _vjp_block(stmts, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     """Emit the reverse sweep of ``stmts``: adjoint rules, last statement first."""
+    open_adjoints(stmts, b, adjoint, active)  # the lists made here: xs_bar
     for eqn in reversed(stmts):
         if isinstance(eqn, If):
             _vjp_if(eqn, b, adjoint, active, params, tapes)
@@ -151,6 +161,9 @@ def _vjp_block(stmts, b: IRBuilder, adjoint: dict, active, params, tapes) -> Non
             continue
         if eqn.prim == "call":
             _vjp_call(eqn, b, adjoint, active)
+            continue
+        if is_list_eqn(eqn):
+            vjp_list(eqn, b, adjoint, active)
             continue
         if eqn.prim == "print":  # printed by the forward sweep: nothing to undo
             continue
@@ -178,7 +191,8 @@ def _vjp_if(s: If, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     # later `if` on the same condition read them (a derivative's reverse sweep)
     local = defined_names(s.then) | defined_names(s.orelse)
     if all(g is None for g in gs) and not any(k in adjoint for k in local):
-        return
+        if not touches_active_list(s.then + s.orelse, set(adjoint)):
+            return  # (an append to a list with an adjoint has one too)
     branches = []
     for block, vals in ((s.then, s.then_vals), (s.orelse, s.else_vals)):
         inner = dict(adjoint)
@@ -218,9 +232,17 @@ def _vjp_if(s: If, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     b.emit(If(s.cond, then, orelse, tuple(outs), tuple(tv), tuple(ev), s.loc))
 
 
+def _taped(s, active: set) -> bool:
+    """Whether loop ``s`` needs a tape: it carries an active value, or reads or
+    appends to a list of active items."""
+    return any(c.name in active for c in s.carried) or touches_active_list(
+        s.body, active
+    )
+
+
 def _has_taped_loop(stmts, active: set) -> bool:
     for s in stmts:
-        if isinstance(s, (For, While)) and any(c.name in active for c in s.carried):
+        if isinstance(s, (For, While)) and _taped(s, active):
             return True
         if isinstance(s, If) and (
             _has_taped_loop(s.then, active) or _has_taped_loop(s.orelse, active)
@@ -229,11 +251,12 @@ def _has_taped_loop(stmts, active: set) -> bool:
     return False
 
 
-def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set) -> None:
+def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set, skip=frozenset()):
     """Emit ``stmts`` as they are, except that a loop carrying an active value
     records, at the start of every iteration, its index and carried values on a
     new tape (a list): all its reverse sweep needs to replay it backwards.
-    ``tapes`` maps each such loop (by identity) to its tape."""
+    ``tapes`` maps each such loop (by identity) to its tape.  ``skip``: the
+    lists not to append to again (a recomputation: see ad/lists.py)."""
     for s in stmts:
         if (
             isinstance(s, (For, While))
@@ -241,22 +264,23 @@ def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set) -> None:
             and all(b.shape(c) == shapes.SCALAR for c in s.carried if c.name in active)
         ):
             _sweep_forward_preaccumulated(s, b, tapes, active)
-        elif isinstance(s, (For, While)) and any(c.name in active for c in s.carried):
+        elif isinstance(s, (For, While)) and _taped(s, active):
             tape = b.namer.fresh("tape")
             b.emit(Eqn("tape", (tape,), (), s.loc))
             pushed = s.index + s.carried
             push = Eqn("push", (), (tape,) + pushed, s.loc)
             tapes[id(s)] = (tape, pushed)
-            b.emit(replace(s, body=(push,) + tuple(s.body)))
+            body = without_outer_appends(s.body, skip)
+            b.emit(replace(s, body=(push,) + body))
         elif isinstance(s, If) and _has_taped_loop((s,), active):
             arms = []
             for block in (s.then, s.orelse):
                 with b.block() as eqns:
-                    _sweep_forward(block, b, tapes, active)
+                    _sweep_forward(block, b, tapes, active, skip)
                 arms.append(tuple(eqns))
             b.emit(replace(s, then=arms[0], orelse=arms[1]))
-        else:
-            b.emit(s)
+        elif not (is_list_eqn(s) and s.prim == "list_append" and s.ins[0].name in skip):
+            b.emit(without_appends(s, skip))
 
 
 def _reads(stmts) -> set[str]:
@@ -287,7 +311,14 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         return
     gs = {c.name: adjoint.pop(c.name, None) for c in s.carried}
     act = [k for k, c in enumerate(s.carried) if c.name in active]
-    if all(gs[s.carried[k].name] is None for k in act):
+    # the lists made outside the loop that it reads or appends to: their
+    # adjoints are changed in place, never carried
+    lists = {
+        e.ins[0].name
+        for e in iter_eqns(s.body)
+        if is_list_eqn(e) and e.ins and e.ins[0].name in adjoint
+    }
+    if all(gs[s.carried[k].name] is None for k in act) and not lists:
         return
     namer = b.namer
     renames = {}
@@ -305,9 +336,13 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
 
     # recomputing an iteration must not print again: the forward sweep printed
     body = map_atoms(without_prints(s.body), r, rename_outs=True)
+    # nor append again: the buffers hold the items already (ad/lists.py)
+    skip = outer_lists(s.body)
     bound = {v.name for v in s.index + s.carried} | defined_names(s.body)
     outside = sorted(
-        (_reads(s.body) | {a.name for a in s.nexts if isinstance(a, Var)}) - bound
+        (_reads(s.body) | {a.name for a in s.nexts if isinstance(a, Var)})
+        - bound
+        - lists
     )
     accumulated = [u for u in outside if u in active]
     carried, inits = [], []
@@ -335,8 +370,8 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
                 inits[i] = b.apply("copy", b.like(inits[i], primal))
         b.shapes[cb.name] = shape
     with b.block() as eqns:
-        _sweep_forward(body, b, tapes, active)  # recompute the iteration
-        inner: dict = {}
+        _sweep_forward(body, b, tapes, active, skip)  # recompute the iteration
+        inner: dict = {u: adjoint[u] for u in lists}
         for u, ub in zip(accumulated, carried[len(act) :]):
             inner[u] = ub
         for k, cb in zip(act, carried):
@@ -414,6 +449,8 @@ def _scalar_recurrence(s, active: set) -> bool:
     if sum(c.name in active for c in s.carried) != 1:
         return False
     for e in iter_eqns(s.body):
+        if is_list_eqn(e):
+            return False  # (its tangents would need the lists' own)
         if e.prim == "call" and e.param("custom") is None:
             return False  # a recursive call has no tangent rule in the body
     if any(isinstance(t, (For, While)) for t in _all_stmts(s.body)):

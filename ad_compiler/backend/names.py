@@ -88,6 +88,11 @@ def bound_names(text: str) -> list[tuple[str, str]]:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             for alias in stmt.names:
                 name = alias.asname or alias.name.split(".")[0]
+                if isinstance(stmt, ast.Import) and not alias.asname:
+                    # `import scipy.special` and `import scipy.stats` both bind
+                    # the package `scipy`: one binding
+                    out.append((name, f"import {name}"))
+                    continue
                 out.append((name, ast.unparse(stmt)))
         elif isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
             out.append((stmt.name, ast.unparse(stmt)))

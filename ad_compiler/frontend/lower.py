@@ -32,9 +32,10 @@ from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
 from ad_compiler.frontend.lower_library import LibraryLowering
 from ad_compiler.frontend.lower_lists import ListLowering
+from ad_compiler.frontend.lower_runlists import RunListLowering
 from ad_compiler.frontend.lower_shapes import ShapeLowering
 from ad_compiler.frontend.lower_trees import _UNKNOWN, TreeLowering, static_default
-from ad_compiler.frontend.lower_values import StaticValue, TupleValue
+from ad_compiler.frontend.lower_values import RunList, StaticValue, TupleValue
 from ad_compiler.frontend.nested import NestedLowering
 from ad_compiler.frontend.prints import is_print, lower_print
 from ad_compiler.frontend.recovery import (
@@ -131,6 +132,7 @@ class Lowerer(
     ShapeLowering,
     NestedLowering,
     ListLowering,
+    RunListLowering,
     TreeLowering,
     LibraryLowering,
 ):
@@ -179,6 +181,10 @@ class Lowerer(
         # here would change the caller's too (lower_lists.check_unshared)
         self.lists_passed_in: frozenset = frozenset()
         self.summing = False  # lower_lists.summed_items: trying to unroll a sum
+        # (the value of `name = value` being lowered, name): a comprehension
+        # made a run-time list names its buffer after it (lower_runlists)
+        self.assigned_value: tuple | None = None
+        self.buffer_names: dict = {}
         # arrays read from the user's scope: extra parameters (scope_data.py)
         self.scope_data: dict = {}
 
@@ -333,6 +339,9 @@ class Lowerer(
         self.expr(stmt.value)  # evaluated for its errors; its value is unused
 
     def stmt_Assign(self, stmt: ast.Assign):
+        target = stmt.targets[0]
+        if len(stmt.targets) == 1 and isinstance(target, ast.Name):
+            self.assigned_value = (stmt.value, target.id)  # (lower_runlists)
         value = self.expr(stmt.value)
         for target in stmt.targets:
             value = self.assign(target, value)  # `a = b = e`: b aliases the bound a
@@ -366,6 +375,16 @@ class Lowerer(
             value = self.expr(stmt.value)
         if self.outermost:
             self.not_a_function(stmt.value, value, "return what it computes: call it")
+            if isinstance(value, RunList) or (
+                isinstance(value, TupleValue)
+                and any(isinstance(v, RunList) for v in value.items)
+            ):
+                self.error(
+                    stmt.value,
+                    "returning a list whose length is known only at run time "
+                    "from the differentiated function is not supported",
+                    "return an array: `np.stack(xs)` (or `np.array(xs)` of numbers)",
+                )
         self.check_returned(stmt.value, value)
         value = self.escape(value)  # a function handed out keeps our names as now
         if isinstance(value, TupleValue):
@@ -426,6 +445,9 @@ class Lowerer(
         self.unsupported(target)
 
     def bind(self, name: str, value):
+        if isinstance(value, RunList):  # a buffer and a length, named already
+            self.env[name] = value
+            return value
         if self.depth > 0:
             # inside a branch a value gets a version of the user's name (y_1); the
             # merge after the `if` gets the name itself, and the emitted branch

@@ -16,11 +16,13 @@ from ad_compiler.errors import UnsupportedError
 from ad_compiler.frontend.alias_flow import observed_writes
 from ad_compiler.frontend.callees import source_of
 from ad_compiler.frontend.lower_library import LIBRARY, LIBRARY_METHODS
-from ad_compiler.frontend.lower_values import TupleValue
+from ad_compiler.frontend.lower_reductions import OWN_LOWERING
+from ad_compiler.frontend.lower_values import RunList, TupleValue
 from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
 from ad_compiler.frontend.scope_data import reads_data
 from ad_compiler.ir.nodes import Const
 from ad_compiler.primitives.indexing import CONSTRUCTORS
+from ad_compiler.primitives.stats import SIGNATURES
 from ad_compiler.primitives.table import PRIMITIVES, named
 
 # dict methods other than .values() (a dict of arrays is read by its keys)
@@ -45,12 +47,13 @@ _CONSTRUCTORS = frozenset(CONSTRUCTORS) | {"full", "full_like"}
 # array methods -> the primitive they are
 _METHODS = {q.split(".", 1)[1]: prim for q, prim in named("ndarray.").items()}
 # np.<name> of the rows that are not elementwise (the elementwise ones, np.sin,
-# np.where, np.maximum ..., are lowered as any math function is), and np.clip
+# np.where, np.maximum ..., are lowered as any math function is, but for
+# those with static params: np.round's decimals), and np.clip
 _NUMPY = {
     _key(q): prim
     for module in ("numpy.", "scipy.")
     for q, prim in named(module).items()
-    if not PRIMITIVES[prim].elementwise
+    if not PRIMITIVES[prim].elementwise or PRIMITIVES[prim].call == "static"
 }
 ARRAY_FUNCTIONS = frozenset(_NUMPY) | {"clip", "full", "full_like"} | LIBRARY
 
@@ -108,6 +111,8 @@ class ArrayLowering:
             return self.library_function(node, name, callee)
         b = self.b
         ns = "scipy" if name.startswith("scipy.") else "np"
+        if name in SIGNATURES:  # multivariate_normal.logpdf(x, mean=m, cov=c)
+            node = self.positional_call(node, name, callee)
         args = node.args
         for a in args:
             if isinstance(a, ast.Starred):
@@ -126,8 +131,12 @@ class ArrayLowering:
             return self.reduction(node, _REDUCTIONS[name], x, params)
         if name in _CONSTRUCTORS:
             return self.construct(node, name, callee)
+        if name in OWN_LOWERING:  # np.linalg.norm, np.average, logsumexp
+            return OWN_LOWERING[name](self, node, callee)
         if row is not None and row.call == "list":
             xs = self.list_operands(node, callee)  # lower_lists
+            if isinstance(xs, RunList):  # (lower_runlists)
+                return self.run_list_reduce(node, f"numpy.{row.name}", xs, callee)
             with b.at(self.src.loc(node), ns):
                 return b.apply(row.name, *xs, **params)
         if row is not None and row.call == "static":
@@ -333,6 +342,8 @@ class ArrayLowering:
         item = self.tree_item(node, base)  # p["w"] of a dict parameter
         if item is not None:
             return item
+        if isinstance(base, RunList):  # (lower_runlists)
+            return self.run_list_item(node, base)
         if hasattr(base, "items"):  # a tuple or list: pick the item (lower_lists)
             return self.sequence_item(node, base)
         self.not_a_function(node.value, base)
@@ -358,6 +369,8 @@ class ArrayLowering:
         name = target.value.id
         x = self.name(target.value, name)
         self.not_a_function(target.value, x)
+        if isinstance(x, RunList):  # (lower_runlists)
+            self.refuse_run_list_change(target, name)
         if hasattr(x, "items"):  # xs[k] = v on a list (lower_lists)
             return self.assign_sequence_item(target, value, op)
         layout, values = self.index(target.slice)

@@ -23,10 +23,16 @@ from ad_compiler.frontend.lower_arrays import (
     writes,
 )
 from ad_compiler.frontend.lower_lists import list_idents
-from ad_compiler.frontend.lower_values import DictValue, StaticValue, TupleValue
+from ad_compiler.frontend.lower_values import (
+    DictValue,
+    RunList,
+    StaticValue,
+    TupleValue,
+)
 from ad_compiler.frontend.recovery import PoisonedRead
-from ad_compiler.frontend.scope import FuncRef, OpaqueRef, UserFuncRef
+from ad_compiler.frontend.scope import FuncRef, OpaqueRef, UserFuncRef, library_advice
 from ad_compiler.ir.nodes import Const, Eqn
+from ad_compiler.primitives.stats import REQUIRED, SIGNATURES
 from ad_compiler.primitives.table import PRIMITIVES, named
 
 # Known function -> primitive, by qualified name (see scope.py): every name an
@@ -69,6 +75,14 @@ class CallLowering:
             return self.array_function(node, array_function, callee)
         if isinstance(ref, UserFuncRef):
             return self.call_user(node, callee, ref)
+        if isinstance(ref, OpaqueRef) and ref.library:  # np.fft.fft, la.foo ...
+            self.error(
+                node.func,
+                f"`{ref.library}`"
+                + (f" (called as `{callee}`)" if callee != ref.library else "")
+                + " is not supported: ad_compiler has no derivative rule for it",
+                library_advice(ref.library),
+            )
         if not isinstance(ref, FuncRef):
             what = f" ({ref.what})" if isinstance(ref, OpaqueRef) else ""
             self.error(
@@ -78,6 +92,8 @@ class CallLowering:
                 "giving its derivative; ad_compiler itself knows arithmetic, the "
                 "math/NumPy elementary functions and abs, min, max, pow, float, int, round",
             )
+        if ref.qualname in SIGNATURES:  # norm.logpdf(x, scale=s): keywords, defaults
+            node = self.positional_call(node, ref.qualname, callee)
         self.plain_arguments(node, callee)
         q = ref.qualname
         if q in ("builtins.range", "builtins.enumerate", "builtins.zip"):
@@ -98,6 +114,8 @@ class CallLowering:
                 )
                 if isinstance(value, DictValue):
                     return Const(len(value.keys))
+                if isinstance(value, RunList):  # (lower_runlists)
+                    return value.n
                 if not isinstance(
                     value, TupleValue
                 ):  # an array: its length at run time
@@ -132,6 +150,8 @@ class CallLowering:
             if q in _CALLS:
                 self.arity(node, callee, args, PRIMITIVES[_CALLS[q]].arity)
                 return self.b.apply(_CALLS[q], *args)
+            if q == "scipy.special.polygamma":
+                return self.order_call(node, callee, args)
         self.error(node.func, f"`{callee}` has no derivative rule")
 
     # --- calls to the user's functions -----------------------------------------------------
@@ -313,3 +333,47 @@ class CallLowering:
             self.error(
                 node, f"`{callee}` takes {expected} argument{plural}, got {len(args)}"
             )
+
+    def order_call(self, node: ast.Call, callee: str, args: list):
+        """``scipy.special.polygamma(n, x)``: the order ``n`` first, a literal
+        int >= 0 (a param of the row: the derivative is the order n + 1)."""
+        self.arity(node, callee, args, 2)
+        n = args[0]
+        if not (isinstance(n, Const) and type(n.value) is int and n.value >= 0):
+            self.error(
+                node.args[0],
+                f"the order `n` of `{callee}` must be a literal int >= 0",
+                "write the number, as in polygamma(1, x) (it is decided when the "
+                "derivative is compiled); for the order 0, digamma(x)",
+            )
+        return self.b.apply("scipy_polygamma", args[1], n=n.value)
+
+    def positional_call(self, node: ast.Call, q: str, callee: str) -> ast.Call:
+        """``node`` with its keyword arguments put in place and the defaults
+        written out, by the signature of ``q`` (:data:`SIGNATURES`): every
+        parameter is an input of the row, so a keyword argument is as
+        differentiable as a positional one."""
+        signature = SIGNATURES[q]
+        names = [name for name, _ in signature]
+        if len(node.args) > len(signature):
+            self.arity(node, callee, node.args, len(signature))
+        given: dict[str, ast.expr] = dict(zip(names, node.args))
+        for kw in node.keywords:
+            if kw.arg not in names:
+                self.error(
+                    kw if kw.arg else node,
+                    f"keyword argument `{kw.arg}` to `{callee}` is not supported",
+                    f"`{callee}` takes {', '.join(names)}",
+                )
+            if kw.arg in given:
+                self.error(kw, f"`{kw.arg}` given twice to `{callee}`")
+            given[kw.arg] = kw.value
+        args = []
+        for name, default in signature:
+            if name in given:
+                args.append(given[name])
+            elif default is REQUIRED:
+                self.error(node, f"`{callee}` needs its argument `{name}`")
+            else:
+                args.append(ast.copy_location(ast.Constant(default), node))
+        return ast.copy_location(ast.Call(node.func, args, []), node)

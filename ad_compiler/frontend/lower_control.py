@@ -21,6 +21,7 @@ from ad_compiler.frontend.lower_values import (
     DictValue,
     FunctionValue,
     Poisoned,
+    RunList,
     StaticValue,
     TupleValue,
     Unbound,
@@ -319,6 +320,9 @@ class ControlLowering:
                         "branches of this `if`; not supported",
                         "assign it before the `if`",
                     )
+                if isinstance(a, RunList) or isinstance(b, RunList):
+                    self.env[name] = self.merge_run_lists(node, name, a, b, phi)
+                    continue
                 if isinstance(a, TupleValue) or isinstance(b, TupleValue):
                     # item by item, the same length on both paths (lower_lists)
                     self.env[name] = self.merge_sequences(node, name, a, b, phi)
@@ -389,13 +393,12 @@ class ControlLowering:
                     f"`{name}` holds a function and is rebound in the loop; not supported",
                     "bind it once, before the loop or inside it",
                 )
+        lists = self.carried_lists(stmt)  # run-time lists: their lengths carried
+        assigned |= lists
         names = [
             n for n in sorted(assigned) if n in env and not isinstance(env[n], Unbound)
         ]
-        inits = [env[n] for n in names]
-        carried = [self.phi_name(n) for n in names]
-        inner = dict(env)
-        inner.update(zip(names, carried))
+        inits, carried, inner = self.carried_values(env, names, lists)
         for n in assigned - set(names):
             inner[n] = Unbound(n, line, loop=True)
         self.env = inner
@@ -409,16 +412,22 @@ class ControlLowering:
             test = tuple(eqns)
             self.env = dict(inner)
         self.loops += 1
+        self.b.loop_depth += 1
         index = ()
-        with self.b.block() as body:
-            if isinstance(stmt, ast.For):
-                index = self.bind_target(stmt, over, args, rows)
-            exit = self.lower_seq(stmt.body)
+        try:
+            with self.b.block() as body:
+                if isinstance(stmt, ast.For):
+                    index = self.bind_target(stmt, over, args, rows)
+                exit = self.lower_seq(stmt.body)
+        finally:
+            self.b.loop_depth -= 1
         self.loops -= 1
         self.depth -= 1
         nexts = []
         for n in names:
             value = self.env[n]
+            if n in lists:
+                value = value.n  # (the same buffer: check_append_only)
             if isinstance(value, TupleValue):
                 self.error(
                     stmt, f"`{n}` is assigned a tuple in the loop; not supported"
@@ -461,6 +470,7 @@ class ControlLowering:
         )
         self.env = dict(env)
         self.env.update(zip(names + late, carried))
+        self.rebind_lists(env, names, carried, lists)
         for n in assigned - set(names) - set(late):
             self.env[n] = Unbound(n, line, loop=True, runs=surely_runs)
         if isinstance(stmt, ast.While) and not _has_break(stmt.body):
@@ -516,6 +526,11 @@ class ControlLowering:
         found = self.dict_items(node)  # a dict parameter, its .items() ...
         if found is not None:
             return "items", found
+        found = self.run_time_zip(
+            node
+        )  # a run-time list, zip(xs, ...) (lower_runlists)
+        if found is not None:
+            return found
         if isinstance(node, ast.Call):
             ref = self.resolve(node.func)
             q = ref.qualname if isinstance(ref, FuncRef) else None
@@ -602,6 +617,11 @@ class ControlLowering:
         ``rows``: the loop runs over this array's rows (``row = X[i]``).
         """
         target = stmt.target
+        if isinstance(rows, tuple):  # a run-time list, or zip/enumerate with one
+            index = self.namer.fresh("t")
+            with self.b.at(self.src.loc(stmt.iter)):
+                self.bind_rows(target, rows, index)
+            return (index,)
         if rows is not None:
             index = self.namer.fresh("i")
             with self.b.at(self.src.loc(stmt.iter)):
@@ -615,6 +635,10 @@ class ControlLowering:
                 if target.id in self.locals
                 else self.namer.fresh(target.id)
             )
+            start, step = args[0], args[2]
+            if isinstance(start, Const) and isinstance(step, Const):
+                if start.value >= 0 and step.value > 0:  # (lower_runlists)
+                    self.b.nonneg.add(index.name)
             self.env[target.id] = index
             return (index,)
         index = self.namer.fresh("k")

@@ -15,6 +15,7 @@ import sys
 
 from ad_compiler.frontend.lower_values import (
     Poisoned,
+    RunList,
     StaticValue,
     TupleValue,
     Unbound,
@@ -74,7 +75,7 @@ class ExpressionLowering:
 
     def atom(self, node: ast.expr) -> Atom:
         value = self.expr(node)
-        if isinstance(value, TupleValue):
+        if isinstance(value, TupleValue) or isinstance(value, RunList):
             self.error(
                 node,
                 "a tuple or list cannot be used as a number or array",

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ast
 
-from ad_compiler.frontend.lower_values import TupleValue
+from ad_compiler.frontend.lower_values import RunList, TupleValue
 from ad_compiler.ir.nodes import Const
 from ad_compiler.primitives.arrays import along
 from ad_compiler.primitives.composites import contract
@@ -145,7 +145,15 @@ class LibraryLowering:
     # --- rows of composites.py ------------------------------------------------------------
     def _stacked(self, node, callee, row):
         self.bound_arguments(node, callee, ("tup",))
-        return self.b.apply(row, *self.list_operands(node, callee))
+        xs = self.list_operands(node, callee)
+        if isinstance(xs, RunList):
+            self.error(
+                node,
+                f"`{callee}` of a list whose length is known only at run time "
+                "is not supported",
+                "use np.stack or np.concatenate (with axis=) on it",
+            )
+        return self.b.apply(row, *xs)
 
     def lib_hstack(self, node, callee):
         return self._stacked(node, callee, "hstack")

@@ -1,6 +1,6 @@
 """Lowering of Python lists: literals, ``append``/``extend``, comprehensions,
 ``sum``/``max``/``min`` of a list, ``np.array``/``np.stack`` of one, and the
-loops that build them (unrolled).
+loops that build them (unrolled when their length is known when compiling).
 
 A mixin of :class:`ad_compiler.frontend.lower.Lowerer`.  A list exists only
 while lowering (:class:`~ad_compiler.frontend.lower_values.ListValue`): at each
@@ -20,8 +20,12 @@ Guarantees:
   when its number of iterations is known when compiling (``range`` of bounds
   known then, a list or tuple); so is a loop over items of different
   structure.  Any other loop stays a loop, with the code it had before;
+* a loop whose number of iterations is known only at run time and whose body
+  changes lists only by ``append`` makes them run-time lists, values of the
+  IR (:mod:`~ad_compiler.frontend.lower_runlists`, :meth:`unrolled`);
 * what cannot be followed is refused at the construct, with what to write:
-  an ``append`` in a loop whose length is known only at run time, a list
+  another change of a list in a loop whose length is known only at run
+  time (an ``extend``, an item assigned, the name rebound), a list
   shared by two names and then changed, a list changed inside a function it
   was passed to, an ``if`` after which a list has a different length on each
   path, ``pop``/``insert`` and the other mutating methods.
@@ -35,8 +39,8 @@ import operator
 
 from ad_compiler.frontend.lower_control import _has_jump, _store_names, _stored_names
 from ad_compiler.frontend.lower_trees import TreeNeeded
-from ad_compiler.frontend.lower_values import ListValue, TupleValue
-from ad_compiler.frontend.scope import ValueRef
+from ad_compiler.frontend.lower_values import ListValue, RunList, TupleValue
+from ad_compiler.frontend.scope import StaticScope, ValueRef
 from ad_compiler.ir.nodes import Const, Var
 
 # a fresh ident per list object made while lowering (0: a list made elsewhere)
@@ -46,6 +50,7 @@ _IDENTS = itertools.count(1)
 _OTHER_MUTATORS = ("insert", "pop", "remove", "clear", "reverse", "sort")
 
 _RUN_TIME_HINT = (
+    "build the list with `xs.append(v)` only (such a list is supported), or "
     "preallocate an array and write its rows (`out = np.zeros((n, m))`, then "
     "`out[t] = ...`), or accumulate a sum (`total = total + ...`); a loop over "
     "`range` with bounds known when compiling, or over a list or tuple, is unrolled"
@@ -97,7 +102,7 @@ def _count(value) -> bool:
 
 def _idents(value, out: set) -> set:
     """The idents of the lists inside ``value`` (itself included)."""
-    if isinstance(value, ListValue):
+    if isinstance(value, (ListValue, RunList)):
         out.add(value.ident)
     if isinstance(value, TupleValue):
         for item in value.items:
@@ -153,10 +158,14 @@ class ListLowering:
         return out
 
     def expr_ListComp(self, node: ast.ListComp):
+        if self.runs_at_run_time(node):  # a run-time list (lower_runlists)
+            return self.listed_in_a_loop(node)
         return self.new_list(self.comprehension(node))
 
     def expr_GeneratorExp(self, node: ast.GeneratorExp):
         # consumed once, whole, by what it is passed to (sum, np.stack ...): a list
+        if self.runs_at_run_time(node):
+            return self.listed_in_a_loop(node)
         return self.new_list(self.comprehension(node))
 
     def comprehension(self, node) -> list:
@@ -365,8 +374,10 @@ class ListLowering:
         return True; else return what a ``for`` runs over (for :meth:`loop`)."""
         changed = self.changed_sequences(stmt.body)
         if isinstance(stmt, ast.While):
-            if changed:
+            if changed and not self.appends_only(changed):
                 self.refuse_run_time(changed)
+            if changed:
+                self.run_time_lists(stmt, changed)
             return None
         values = None
         if self.is_range(stmt.iter):
@@ -382,6 +393,15 @@ class ListLowering:
             if not changed and (over != "items" or _uniform(values)):
                 return over, args
         if values is None:
+            # lists appended to at run time (lower_runlists); over a parameter,
+            # once its argument's structure is known (a tuple: unrolled)
+            if self.appends_only(changed):
+                # (adc compile: a parameter not declared a tree is an array)
+                static = isinstance(self.scope, StaticScope)
+                if self.iterates_parameter(stmt.iter) and not static:
+                    self.refuse_run_time(changed, stmt.iter, leaves_suffice=True)
+                self.run_time_lists(stmt, changed)
+                return None if self.is_range(stmt.iter) else (over, args)
             self.refuse_run_time(changed, stmt.iter)
         if _has_jump(stmt.body) or _has_jump(stmt.orelse):
             jump = next(
@@ -405,7 +425,9 @@ class ListLowering:
             self.lower_seq(stmt.orelse)
         return True
 
-    def refuse_run_time(self, changed: dict, over: ast.expr | None = None):
+    def refuse_run_time(
+        self, changed: dict, over: ast.expr | None = None, leaves_suffice=False
+    ):
         name, node = min(changed.items(), key=lambda kv: (kv[1].lineno, kv[0]))
         what = (
             f"`{name}.{node.func.attr}`"
@@ -419,7 +441,10 @@ class ListLowering:
         if over is not None and self.iterates_parameter(over):
             # `range(len(p))`, `zip(p, q)`: known once p's structure is
             loc = self.src.loc(node)
-            raise TreeNeeded(message, loc, _RUN_TIME_HINT, self.src.line(loc))
+            error = TreeNeeded(message, loc, _RUN_TIME_HINT, self.src.line(loc))
+            # compiled for its leaves: an array argument needs no structure
+            error.leaves_suffice = leaves_suffice
+            raise error
         self.error(node, message, _RUN_TIME_HINT)
 
     def iterates_parameter(self, over: ast.expr) -> bool:
@@ -446,13 +471,15 @@ class ListLowering:
         return (
             isinstance(func.value, ast.Name)
             and func.value.id in self.locals
-            and isinstance(self.env.get(func.value.id), TupleValue)
+            and isinstance(self.env.get(func.value.id), (TupleValue, RunList))
         )
 
     def sequence_method(self, node: ast.Call, func: ast.Attribute):
         """``xs.append(v)`` and ``xs.extend(ys)``; the other methods are refused."""
         name = func.value.id
         xs = self.name(func.value, name)
+        if isinstance(xs, RunList):  # its length known only at run time
+            return self.run_list_method(node, func, name)
         if not isinstance(xs, ListValue):
             self.error(func, f"a tuple has no method `.{func.attr}`")
         if func.attr not in ("append", "extend"):
@@ -639,6 +666,8 @@ class ListLowering:
         ):
             return [self.atom(e) for e in arg.elts]
         value = self.expr(arg) if arg is not None else None
+        if isinstance(value, RunList):
+            return value
         if not isinstance(value, TupleValue):
             self.error(
                 node,
@@ -680,14 +709,26 @@ class ListLowering:
         if not 1 <= len(node.args) <= limit:
             self.arity(node, callee, node.args, 1, also=limit if limit > 1 else None)
         arg = node.args[0]
+        value = None  # a list returned by a call, lowered once
+        if isinstance(arg, ast.Name) or (
+            isinstance(arg, ast.Call)
+            and not self.is_range(arg)
+            and getattr(self.resolve(arg.func), "qualname", None)
+            not in ("builtins.enumerate", "builtins.zip")
+        ):
+            value = self.expr(arg)
+            if isinstance(value, RunList):  # (lower_runlists)
+                return self.run_list_reduce(node, q, value, callee)
         if q == "numpy.array":
-            return self.array_of(node, self.expr(arg), callee)
+            return self.array_of(node, value or self.expr(arg), callee)
         if q == "builtins.sum" and self.runs_at_run_time(arg):
             return self.summed_in_a_loop(node, arg)
         if q == "builtins.sum" and isinstance(arg, (ast.GeneratorExp, ast.ListComp)):
             items = self.summed_items(arg)
             if items is None:  # an `if` decided at run time: a loop adding
                 return self.summed_in_a_loop(node, arg)
+        elif isinstance(value, TupleValue):
+            items = list(value.items)
         else:
             items = self.known_items(arg, f"`{callee}`")
         if q == "builtins.list":
@@ -747,7 +788,9 @@ class ListLowering:
                 return True
             if isinstance(gen.iter, ast.Name) and gen.iter.id in self.locals:
                 if not isinstance(self.env.get(gen.iter.id), TupleValue):
-                    return True  # an array: its rows
+                    return True  # an array: its rows, or a run-time list
+            if isinstance(gen.iter, ast.Call) and self.run_time_zip_probe(gen.iter):
+                return True  # zip/enumerate of a run-time list
         return False
 
     def summed_in_a_loop(self, node: ast.Call, comp) -> object:
@@ -755,16 +798,32 @@ class ListLowering:
         lowered as the loop ``total = start; for v in range(n): if c: total =
         total + f(v)``, which adds the same terms in the same order (the
         comprehension's names stay its own)."""
-        acc = "total"
-        k = 0
+        start = node.args[1] if len(node.args) == 2 else ast.Constant(0)
+
+        def add(acc: str) -> ast.stmt:
+            return ast.Assign(
+                targets=[ast.Name(acc, ast.Store())],
+                value=ast.BinOp(ast.Name(acc, ast.Load()), ast.Add(), comp.elt),
+            )
+
+        return self.comprehension_loop(comp, node, "total", start, add)
+
+    def comprehension_loop(
+        self, comp, at: ast.AST, base: str, init, each, shown=None
+    ) -> object:
+        """Lower ``acc = init`` then the comprehension ``comp``'s loops (its
+        ``for``\\ s nested, its ``if``\\ s inside) around the statement
+        ``each(acc)``, located at ``at``; the comprehension's names stay its
+        own.  Returns what ``acc`` holds after the loops (``acc``: ``base``, or
+        ``base_1`` ... if that name is taken; ``shown``: the name a list made
+        there has in the emitted code)."""
+        acc, k = base, 0
         while acc in self.locals or acc in self.used or acc in self.namer.taken:
             k += 1
-            acc = f"total_{k}"
-        start = node.args[1] if len(node.args) == 2 else ast.Constant(0)
-        stmt = ast.Assign(
-            targets=[ast.Name(acc, ast.Store())],
-            value=ast.BinOp(ast.Name(acc, ast.Load()), ast.Add(), comp.elt),
-        )
+            acc = f"{base}_{k}"
+        stmt = each(acc)
+        if shown is not None:
+            self.buffer_names[acc] = shown
         names: set[str] = {acc}
         for gen in reversed(comp.generators):
             if gen.is_async:
@@ -773,12 +832,12 @@ class ListLowering:
                 stmt = ast.If(test=cond, body=[stmt], orelse=[])
             stmt = ast.For(target=gen.target, iter=gen.iter, body=[stmt], orelse=[])
             _store_names(gen.target, names)
-        init = ast.Assign(targets=[ast.Name(acc, ast.Store())], value=start)
+        init = ast.Assign(targets=[ast.Name(acc, ast.Store())], value=init)
         stmts = [init, stmt]
         for s in stmts:
-            for sub in ast.walk(s):  # located at the call, for messages and comments
+            for sub in ast.walk(s):  # located at `at`, for messages and comments
                 if not hasattr(sub, "lineno") or sub is s or sub is stmt:
-                    ast.copy_location(sub, node)
+                    ast.copy_location(sub, at)
         saved = self.env, self.locals
         self.locals = self.locals | names
         self.namer.taken |= names  # IR names are never reused, here or after

@@ -122,6 +122,19 @@ class ListValue(TupleValue):
     ident: int = 0
 
 
+@dataclass(frozen=True)
+class RunList:
+    """A list whose length is known only at run time (built by ``append`` in a
+    loop over ``range(n)``, an array's rows, a ``while`` ...): the prefix
+    ``buf[:n]`` of the append-only buffer ``buf``, an IR variable holding a
+    Python list (see :mod:`ad_compiler.primitives.lists`), ``n`` an int atom.
+    ``ident`` stands for the list object, as a :class:`ListValue`'s does."""
+
+    buf: Var
+    n: object
+    ident: int
+
+
 class TreeList(TupleValue):
     """A list passed as a parameter tree (``params = [(W1, b1), (W2, b2)]``):
     read like a tuple (indexed, unpacked, iterated, ``len``), never mutated."""

@@ -251,12 +251,14 @@ def _attribute_of(ref: OpaqueRef, attr: str) -> Ref:
     descriptor, which would run the user's code."""
     obj = ref.module
     own = getattr(obj, "__dict__", {})
+    # a name in a library module is named in full in the error (numpy.fft.fft)
+    full = f"{ref.library}.{attr}" if ref.library else ""
     if attr in own:
         value = own[attr]
     else:
         static = inspect.getattr_static(obj, attr, None)
-        if static is None:
-            return OpaqueRef(f"an attribute of {ref.what}")
+        if static is None or full:
+            return OpaqueRef(f"an attribute of {ref.what}", library=full)
         if not isinstance(obj, types.ModuleType):
             # watched as `obj.attr` resolves without running descriptors: the
             # class's method redefined (`Model.predict = ...`) or an instance
@@ -280,15 +282,19 @@ def _attribute_of(ref: OpaqueRef, attr: str) -> Ref:
     ):
         record_read(own, attr, value, found)
         return found
-    return OpaqueRef(f"an attribute of {ref.what}")
+    return OpaqueRef(f"an attribute of {ref.what}", library=full)
 
 
 def _import_ref(module: str, attr: str | None) -> Ref:
     """What ``import module`` (``attr`` None) or ``from module import attr`` binds."""
     if module not in MODULES:
+        # a library's module ad_compiler knows nothing of (numpy.fft): its
+        # functions are named in full in the error at the call
+        library = module.split(".")[0] in LIBRARIES
         if attr is None:
-            return OpaqueRef(f"the module `{module}`")
-        return OpaqueRef(f"imported from the module `{module}`")
+            return OpaqueRef(f"the module `{module}`", library=module * library)
+        full = f"{module}.{attr}" * library
+        return OpaqueRef(f"imported from the module `{module}`", library=full)
     if attr is None:
         return ModuleRef(module)
     return attribute(ModuleRef(module), attr)
@@ -498,8 +504,12 @@ def classify(value) -> Ref:
     known = known_object(value)
     if known is not None:
         return known
+    library = library_name(value)
     if isinstance(value, types.ModuleType):
-        return OpaqueRef(f"the module `{value.__name__}`", module=value)
+        what = f"the module `{value.__name__}`"
+        return OpaqueRef(what, module=value, library=library or "")
+    if library is not None:  # np.fft.fft, scipy.special.jv: refused at the call
+        return OpaqueRef(f"`{library}`, a function of a library", library=library)
     if isinstance(value, numbers.Real) and not isinstance(value, numpy.ndarray):
         if isinstance(value, float):  # the plain value, not the subclass's __float__
             return ValueRef(float.__float__(value))
@@ -624,3 +634,58 @@ class RuntimeScope:
             ref = classify(value)
             return ref if isinstance(ref, FuncRef) else OpaqueRef("a builtin")
         return None
+
+
+def library_name(value) -> str | None:
+    """The public qualified name of a module or function of a library whose
+    functions lowering knows some of (``numpy.fft.fft``, ``scipy.special.jv``),
+    for errors that name it in full; None for anything else.  Private
+    modules are left out of the name (``scipy.special._logsumexp``)."""
+    name = getattr(value, "__name__", None)
+    if not isinstance(name, str):
+        return None
+    if isinstance(value, types.ModuleType):
+        return name if name.split(".")[0] in LIBRARIES else None
+    module = getattr(value, "__module__", None)
+    if module is None and isinstance(value, numpy.ufunc):
+        module = _ufunc_module(value)  # (SciPy's ufuncs do not say)
+    if not isinstance(module, str) or module.split(".")[0] not in LIBRARIES:
+        return None
+    public = [part for part in module.split(".") if not part.startswith("_")]
+    return ".".join(public + [name])
+
+
+def _ufunc_module(value) -> str | None:
+    """The loaded library module (``scipy.special``) holding the ufunc ``value``."""
+    for path in ("numpy", "scipy.special"):
+        if getattr(sys.modules.get(path), value.__name__, None) is value:
+            return path
+    return None
+
+
+def library_advice(full: str) -> str:
+    """What to do about a call of ``full``, a library function lowering does
+    not know: the supported names of its module closest to it (or of another
+    module, by the same name), or that the module has none; and
+    ``@custom_derivative`` in any case."""
+    import difflib
+
+    module, _, attr = full.rpartition(".")
+    known = sorted(MODULES.get(module, ()))
+    close = [f"{module}.{n}" for n in difflib.get_close_matches(attr, known, n=3)]
+    close += sorted(f"{m}.{attr}" for m, names in MODULES.items() if attr in names)
+    if close:
+        also = ", ".join(f"`{q}`" for q in dict.fromkeys(close))
+        advice = f"ad_compiler supports {also}; if that is not what you need, "
+    elif known:
+        count = f"{len(known)} function" + "s" * (len(known) != 1)
+        advice = (
+            f"ad_compiler supports {count} of `{module}` "
+            "(docs/functions.md lists them), none like this one; "
+        )
+    else:
+        advice = f"ad_compiler supports no function of `{module}`; "
+    return (
+        advice + f"call `{attr}` from a function of yours marked "
+        "@custom_derivative(partials), giving its derivative"
+    )

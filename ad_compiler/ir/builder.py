@@ -20,6 +20,8 @@ import dataclasses
 from contextlib import contextmanager
 from typing import Any, Callable
 
+import numpy
+
 from ad_compiler.errors import Loc
 from ad_compiler.ir import shapes
 from ad_compiler.ir.nodes import (
@@ -175,7 +177,12 @@ class NumericOps(Ops):
     """Evaluates rules on Python numbers."""
 
     def apply(self, prim, *ins, **params):
-        return PRIMITIVES[prim].evaluate(*ins, **params)
+        row = PRIMITIVES[prim]
+        if row.elementwise and row.np_name and any(numpy.ndim(a) for a in ins):
+            # arrays (an array row's rule): NumPy's twin, as emitted code calls
+            # it (a row's evaluate may be math.exp, which takes numbers)
+            return row.evaluator("np")(*ins, **params)
+        return row.evaluate(*ins, **params)
 
     def lit(self, value):
         return value
@@ -196,6 +203,10 @@ class IRBuilder(Ops):
         self.loc: Loc | None = None
         self.ns = "py"
         self._fresh: dict[str, int] = {}  # temp name -> index of its defining equation
+        # while lowering: how many loops deep (inlined functions' too), and the
+        # loop indices known to be >= 0 (frontend/lower_runlists.py)
+        self.loop_depth = 0
+        self.nonneg: set[str] = set()
 
     @contextmanager
     def at(self, loc: Loc | None, ns: str = "py"):
@@ -256,6 +267,9 @@ class IRBuilder(Ops):
         spelled = ns == "math" or (ns == "py" and not (p.infix or p.prefix))
         if arrays and p.np_name and spelled:
             ns = "np"  # math.cos, `x if c else y`, max(x, y) do not take arrays
+        if ns == "scipy" and not p.scipy_name:
+            # a rule of a SciPy function: what SciPy lacks is NumPy's (arrays too)
+            ns = "np"
         p.refuse_arrays(in_shapes, self.loc, ns)
         if p.shape is None:
             shape = shapes.broadcast(*in_shapes)

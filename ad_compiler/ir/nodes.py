@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
 from ad_compiler.errors import Loc, VerificationError
+from ad_compiler.primitives.lists import MUTATORS as LIST_MUTATORS
 
 # the rows are registered by ad_compiler.primitives.table (which imports this
 # module): nodes read the registry, they never load it
@@ -699,7 +700,10 @@ def mark_active(stmts, active: set) -> None:
                     active.add(c.name)
             if s.over == "tape" and s.args[0].name in active:
                 active.update(i.name for i in s.index)  # what the tape holds
+            # a list appended to in the body may become active after a read of it
+            lists = any(e.prim in LIST_MUTATORS for e in iter_eqns(s.body))
             while True:
+                before = len(active)
                 mark_active(s.test, active)
                 mark_active(s.body, active)
                 new = {
@@ -707,11 +711,12 @@ def mark_active(stmts, active: set) -> None:
                     for c, n in zip(s.carried, s.nexts)
                     if isinstance(n, Var) and n.name in active and c.name not in active
                 }
-                if not new:
+                if not new and not (lists and len(active) > before):
                     break
                 active |= new
         elif any(isinstance(a, Var) and a.name in active for a in s.ins):
-            if s.prim == "push":  # a tape holding active values (a derivative's)
+            if s.prim == "push" or s.prim in LIST_MUTATORS:
+                # a tape or a list holding active values
                 active.add(s.ins[0].name)
             elif PRIMITIVES[s.prim].differentiable:  # len(x) is an int, not active
                 active.update(o.name for o in s.outs)

@@ -13,9 +13,11 @@ from ad_compiler.ir.shapes import (
     ANY,
     SCALAR,
     TUPLE,
+    ListOf,
     broadcast,
     join,
 )
+from ad_compiler.primitives.lists import MUTATORS
 from ad_compiler.primitives.table import PRIMITIVES
 
 
@@ -92,6 +94,12 @@ def makes_arrays(inferred: dict) -> bool:
     return any(isinstance(s, tuple) and s != SCALAR for s in inferred.values())
 
 
+def _appended(old, item):
+    """The shape of a list that had shape ``old`` after ``item`` is appended."""
+    new = join(old, ListOf(item)) if old else ListOf(item)
+    return new if isinstance(new, ListOf) else ListOf(None)
+
+
 def infer(fn, same_as: dict | None = None) -> dict:
     """The abstract shape of every value of IR function ``fn``, by name.
 
@@ -138,6 +146,10 @@ def infer(fn, same_as: dict | None = None) -> dict:
             return
         if e.prim == "print":
             return
+        if e.prim in MUTATORS:  # a list's items: the join of all appended
+            if e.prim == "list_append":
+                env[e.ins[0].name] = _appended(env.get(e.ins[0].name), ins[1])
+            return
         if e.prim in ("call", "tape"):
             out = SCALAR if e.prim == "call" and all(s == SCALAR for s in ins) else None
             for o in e.outs:
@@ -179,10 +191,12 @@ def infer(fn, same_as: dict | None = None) -> dict:
         for _ in range(4):
             for c, shape in zip(s.carried, current):
                 env[c.name] = shape
+            lists = {k: v for k, v in env.items() if isinstance(v, ListOf)}
             block(s.test)
             block(s.body)
             after = [join(c, of(n)) for c, n in zip(current, s.nexts)]
-            if after == current:
+            grown = any(env[k] != v for k, v in lists.items())
+            if after == current and not grown:
                 break
             current = after
         else:

@@ -31,6 +31,7 @@ a fixed point).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy
@@ -40,6 +41,17 @@ from ad_compiler.errors import CompileError
 ONE, N, ANY = 1, "n", "?"
 SCALAR: tuple = ()
 TUPLE = "tuple"  # the value is a tuple of ints (``x.shape``), not an array
+
+UNSEEN = "unseen"  # the item shape of a list made empty (no item seen yet)
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A run-time list (see :mod:`ad_compiler.primitives.lists`) whose items
+    all have the shape ``item`` (``UNSEEN``: none seen yet)."""
+
+    item: object
+
 
 # An axis is ONE, N or ANY; a shape is a tuple of axes, TUPLE, or None (unknown).
 Axis = int | str
@@ -66,6 +78,12 @@ def join(a, b):
     """A shape covering both (branches and loop iterations that must agree)."""
     if a == b:
         return a
+    if isinstance(a, ListOf) and isinstance(b, ListOf):
+        if UNSEEN in (a.item, b.item):
+            return a if b.item == UNSEEN else b
+        return ListOf(join(a.item, b.item))
+    if isinstance(a, ListOf) or isinstance(b, ListOf):
+        return None
     if a is None or b is None or a == TUPLE or b == TUPLE or len(a) != len(b):
         return None
     return tuple(_join_dim(x, y) for x, y in zip(a, b))

@@ -12,8 +12,10 @@ from ad_compiler.ir.nodes import (
     Loop,
     Var,
     While,
+    iter_eqns,
     loop_reads,
 )
+from ad_compiler.primitives.lists import MUTATORS as LIST_MUTATORS
 from ad_compiler.primitives.table import PRIMITIVES
 
 
@@ -87,8 +89,12 @@ def _dce_block(stmts, live: set, columns: dict) -> tuple:
 def _dce_loop(s, live: set, columns: dict):
     """The loop with only what is needed, or None; ``live`` gains what it reads."""
     needed = {k for k, c in enumerate(s.carried) if c.name in live}
+    # lists the body adds into and also reads: what an iteration adds, the
+    # next one may read (they are live at the end of the body too)
+    targets = {e.ins[0].name for e in iter_eqns(s.body) if e.prim in LIST_MUTATORS}
+    extra: set = set()
     while True:
-        inner = set(live)
+        inner = set(live) | extra
         inner.update(
             a.name for k in needed for a in (s.nexts[k],) if isinstance(a, Var)
         )
@@ -96,9 +102,11 @@ def _dce_loop(s, live: set, columns: dict):
             inner.add(s.brk.name)
         body = _dce_block(s.body, inner, columns)
         more = {k for k, c in enumerate(s.carried) if c.name in inner} - needed
-        if not more:
+        grown = (inner & targets) - extra - live
+        if not more and not grown:
             break
         needed |= more
+        extra |= grown
     if not needed and not body:
         return None
     test = s.test

@@ -199,6 +199,8 @@ def _extreme_reduction(spelled: str, np_fn) -> Primitive:
         spelled,
         names=(f"numpy.{spelled}", f"numpy.a{spelled}", f"ndarray.{spelled}"),
         samples=_REDUCE_SAMPLES,
+        convention="ties share: the k tied extremes each get 1/k of the "
+        "derivative (JAX's choice; np.argmax picks the first, and has none)",
         **_extreme_rules(),
     )
 
@@ -217,12 +219,14 @@ register(
         "sum",
         numpy.sum,
         samples=_REDUCE_SAMPLES,
+        convention="linear: smooth everywhere",
         **linear_rules("sum", lambda b, p, out, g, x: (expanded(b, p, g),)),
     ),
     _reduction(
         "mean",
         numpy.mean,
         samples=_REDUCE_SAMPLES,
+        convention="linear: smooth everywhere",
         **linear_rules(
             "mean",
             lambda b, p, out, g, x: (b.div(expanded(b, p, g), _count(b, out, x)),),
@@ -231,7 +235,12 @@ register(
     _extreme_reduction("max", numpy.max),
     _extreme_reduction("min", numpy.min),
     _reduction(
-        "prod", numpy.prod, jvp=_prod_jvp, vjp=_prod_vjp, samples=_REDUCE_SAMPLES
+        "prod",
+        numpy.prod,
+        jvp=_prod_jvp,
+        vjp=_prod_vjp,
+        samples=_REDUCE_SAMPLES,
+        convention="smooth everywhere; exact at zeros (the products of the others)",
     ),
 )
 

@@ -279,7 +279,11 @@ class Primitive:
                 f"`{self.math_name}` takes numbers, not arrays "
                 "(NumPy has no twin of it)",
                 loc,
-                hint="apply it to each element in a loop over the array",
+                hint=(
+                    f"call `{self.scipy_name}`, which takes arrays"
+                    if self.scipy_name
+                    else "apply it to each element in a loop over the array"
+                ),
             )
 
     def call_name(self, ns: str) -> str | None:
@@ -307,7 +311,7 @@ class Primitive:
             if lib is not None:
                 return getattr(lib, attr)
             if module.startswith("scipy."):
-                return getattr(scipy_module(module), attr)
+                return scipy_attribute(name)
         assert self.evaluate is not None  # (call and push are never folded)
         return self.evaluate
 
@@ -526,3 +530,30 @@ def halves(args: tuple) -> tuple[tuple, tuple]:
     (for primitives with any number of inputs)."""
     half = len(args) // 2
     return args[:half], args[half:]
+
+
+def by_slopes(slopes: Callable) -> dict:
+    """The ``jvp`` and ``vjp`` of an elementwise function of two inputs given by
+    its partial derivatives ``slopes(b, out, x, y) -> (∂out/∂x, ∂out/∂y)``:
+    the tangent ``∂x·ẋ + ∂y·ẏ``, the adjoints ``∂x·g`` and ``∂y·g``."""
+
+    def jvp(b: Ops, p: Params, out: Value, x, y, dx, dy) -> Value:
+        sx, sy = slopes(b, out, x, y)
+        return b.add(b.mul(sx, dx), b.mul(sy, dy))
+
+    def vjp(b: Ops, p: Params, out: Value, g: Value, x, y) -> tuple:
+        sx, sy = slopes(b, out, x, y)
+        return (b.mul(sx, g), b.mul(sy, g))
+
+    return {"jvp": jvp, "vjp": vjp}
+
+
+def scipy_attribute(name: str):
+    """The SciPy object ``name`` names: a function of a module
+    (``scipy.special.gammaln``) or of a namespace object in one
+    (``scipy.stats.norm.logpdf``), its module imported now."""
+    parts = name.split(".")
+    obj = scipy_module(".".join(parts[:2]))
+    for part in parts[2:]:
+        obj = getattr(obj, part)
+    return obj

@@ -36,6 +36,7 @@ from ad_compiler.primitives.registry import (
     Params,
     Primitive,
     Value,
+    by_slopes,
     constant,
     register,
     unary,
@@ -137,6 +138,8 @@ register(
         "+",
         PREC_ADD,
         lambda x, y: x + y,
+        names=("numpy.add",),
+        convention="smooth everywhere",
         commutative=True,
         result="closed",
         memory="fresh",
@@ -150,6 +153,8 @@ register(
         "-",
         PREC_ADD,
         lambda x, y: x - y,
+        names=("numpy.subtract",),
+        convention="smooth everywhere",
         result="closed",
         memory="fresh",
         jvp=lambda b, p, out, x, y, dx, dy: b.sub(dx, dy),
@@ -161,6 +166,8 @@ register(
         "*",
         PREC_MUL,
         lambda x, y: x * y,
+        names=("numpy.multiply",),
+        convention="smooth everywhere",
         commutative=True,
         result="closed",
         memory="fresh",
@@ -173,6 +180,10 @@ register(
         "/",
         PREC_MUL,
         lambda x, y: x / y,
+        # (spelled `x / y`: NumPy's for arrays and NumPy numbers; two Python
+        # floats with y = 0 raise ZeroDivisionError, np.divide gives inf)
+        names=("numpy.divide", "numpy.true_divide"),
+        convention="smooth where y ≠ 0",
         memory="fresh",
         jvp=lambda b, p, out, x, y, dx, dy: b.div(b.sub(dx, b.mul(out, dy)), y),
         vjp=_div_vjp,
@@ -200,6 +211,8 @@ register(
         lambda x: -x,
         prefix="-",
         prec=PREC_NEG,
+        names=("numpy.negative",),
+        convention="smooth everywhere",
         result="closed",
         memory="fresh",
         jvp=lambda b, p, out, x, dx: b.neg(dx),
@@ -380,16 +393,6 @@ def _hypot_slopes(b: Ops, out: Value, x: Value, y: Value) -> tuple:
     return over(b, x, out, 0.5), over(b, y, out, 0.5)
 
 
-def _hypot_jvp(b: Ops, p: Params, out, x, y, dx, dy) -> Value:
-    sx, sy = _hypot_slopes(b, out, x, y)
-    return b.add(b.mul(sx, dx), b.mul(sy, dy))
-
-
-def _hypot_vjp(b: Ops, p: Params, out, g, x, y) -> tuple:
-    sx, sy = _hypot_slopes(b, out, x, y)
-    return (b.mul(sx, g), b.mul(sy, g))
-
-
 def _call2(name, evaluate, math_name, np_name, **fields) -> Primitive:
     """An elementwise function of two inputs that ``math`` and NumPy both have."""
     fields.setdefault("names", _names(math_name, np_name))
@@ -413,8 +416,7 @@ register(
         "math.hypot",
         "np.hypot",
         result="float",
-        jvp=_hypot_jvp,
-        vjp=_hypot_vjp,
+        **by_slopes(_hypot_slopes),
         sympy=lambda sp, x, y: sp.sqrt(x**2 + y**2),
         domain=((0.3, 2), (-2, -0.3)),
     ),
@@ -589,7 +591,8 @@ register(
         math.copysign,
         "math.copysign",
         "np.copysign",
-        names=("math.copysign",),
+        names=("math.copysign", "numpy.copysign"),
+        convention="in x as |x| (1 at x = 0) times y's sign; zero in y",
         result="float",
         jvp=lambda b, p, out, x, y, dx, dy: b.mul(_slope_of_copysign(b, x, y), dx),
         vjp=lambda b, p, out, g, x, y: (
@@ -605,7 +608,9 @@ register(
         math.fmod,
         "math.fmod",
         "np.fmod",
-        names=("math.fmod",),
+        names=("math.fmod", "numpy.fmod"),
+        convention="1 in x, −trunc(x / y) in y, away from the jumps at x / y an "
+        "integer (there the side the value takes)",
         result="closed",
         jvp=_remainder_jvp,
         vjp=_remainder_vjp,
@@ -681,6 +686,9 @@ def _not_sympy(sp, x):
 
 
 def _rounding(name, evaluate, **fields) -> Primitive:
+    fields.setdefault(
+        "convention", "zero derivative: piecewise constant (0 at the jumps too)"
+    )
     return constant(
         name, 1, evaluate, result="int", domain=((0.1, 0.9),), signed=True, **fields
     )
@@ -708,14 +716,14 @@ register(
         math.floor,
         math_name="math.floor",
         np_name="np.floor",
-        names=("math.floor",),
+        names=("math.floor", "numpy.floor"),
     ),
     _rounding(
         "ceil",
         math.ceil,
         math_name="math.ceil",
         np_name="np.ceil",
-        names=("math.ceil",),
+        names=("math.ceil", "numpy.ceil"),
         sympy=lambda sp, x: sp.ceiling(x),
     ),
     _rounding(
@@ -723,7 +731,7 @@ register(
         math.trunc,
         math_name="math.trunc",
         np_name="np.trunc",
-        names=("math.trunc",),
+        names=("math.trunc", "numpy.trunc"),
         sympy=_trunc_sympy,
     ),
     constant(

@@ -120,8 +120,10 @@ register(
         "erf",
         math.erf,
         math_name="math.erf",
-        names=("math.erf",),
+        names=("math.erf", "scipy.special.erf"),
+        scipy_name="scipy.special.erf",  # (SciPy's takes arrays)
         result="float",
+        convention="smooth everywhere",
         slope=lambda b, out, x: gaussian(b, x),
     )
 )
@@ -131,8 +133,10 @@ register(
         "erfc",
         math.erfc,
         math_name="math.erfc",
-        names=("math.erfc",),
+        names=("math.erfc", "scipy.special.erfc"),
+        scipy_name="scipy.special.erfc",  # (SciPy's takes arrays)
         result="float",
+        convention="smooth everywhere",
         slope=lambda b, out, x: gaussian(b, x),
         negated=True,
     )

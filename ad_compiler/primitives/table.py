@@ -14,11 +14,19 @@ from ad_compiler.primitives import (  # noqa: F401  (each registers its rows)
     construct,
     edges,
     indexing,
+    lists,
+    reductions,
     scalar,
     scipy_special,
     special,
+    stats,
+    stats_mvn,
+    ufuncs,
 )
+from ad_compiler.primitives.conventions import fill
 from ad_compiler.primitives.registry import HELPERS, REGISTRY, Primitive
+
+fill()  # the conventions of the rows older than the field (for docs/functions.md)
 
 PRIMITIVES: dict[str, Primitive] = REGISTRY
 

@@ -41,6 +41,7 @@ from ad_compiler.ir.nodes import (
     While,
     tree_leaves,
 )
+from ad_compiler.primitives.lists import LIST_ROWS
 from ad_compiler.primitives.table import PRIMITIVES
 from ad_compiler.primitives.truth import (  # noqa: F401  (re-exported)
     NotExpressible,
@@ -244,6 +245,14 @@ class Unroller:
             for o, v in zip(s.outs, outs):
                 env[o.name] = v
             return
+        if s.prim in LIST_ROWS:
+            raise NotExpressible(
+                f"`{self._function}` builds a list whose length is known only at "
+                "run time (`append` in a loop over `range(n)`, an array's rows or "
+                "a `while`); the SymPy backend unrolls lists of a length known "
+                "when compiling: give the loop bounds known then (literals or module "
+                "constants)"
+            )
         if PRIMITIVES[s.prim].shape is not None:
             raise NotExpressible(
                 f"`{self._function}` uses the array operation `{s.prim}`; "

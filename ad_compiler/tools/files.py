@@ -42,6 +42,7 @@ from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.nodes import Const, For, Function, Var, blocks, positional
 from ad_compiler.opt.shaping import fix_parameters
 from ad_compiler.opt.tuple_loops import unroll_item_loops
+from ad_compiler.primitives.lists import LIST_ROWS
 from ad_compiler.tools import cli_trees
 from ad_compiler.tools.whole_file import (
     FileReport,
@@ -139,13 +140,15 @@ def compile_file(
         f"Derivatives emitted by ad_compiler {__version__}",
         file,
         command,
-        "Self-contained: needs only math (and numpy if the source used it).",
+        _SELF_CONTAINED,
     )
     if not primals:
         return _kept(report, None)
     module = module_text(
         primals, derivatives, lambda loc: _line(lines, loc), header, wrappers
     )
+    if "\nimport scipy" in module:  # the source called SciPy, and so does this
+        module = module.replace(_SELF_CONTAINED, _WITH_SCIPY, 1)
     if report and report[0].failures:
         module = format_source(with_comments(module, comment_block(report[0])))
     return _kept(report, module)
@@ -395,6 +398,13 @@ def scalar_only(fn: Function, what: str) -> None:
     """A usage error naming the first array operation of ``fn``, if it has one."""
     for e in array_operations(fn):
         where = f" at line {e.loc.line}" if e.loc else ""
+        if e.prim in LIST_ROWS:
+            raise UsageError(
+                f"`{fn.name}` builds a list whose length is known only at run time"
+                f"{where} (`append` in a loop over `range(n)`, an array's rows or a "
+                f"`while`); {what}: give the loop bounds known when compiling "
+                "(literals or module constants), so that the list is unrolled"
+            )
         raise UsageError(
             f"`{fn.name}` uses the array operation `{e.prim}`{where}; {what} "
             "(for arrays see docs/arrays.md)"
@@ -453,3 +463,11 @@ def trace_file(text: str, file: str, function: str, point: dict, wrt=None, outpu
     fn = trace_ir(text, file, function)
     scalar_only(fn, "adc trace prints the seeds' tables of scalar code")
     return trace_tables(fn, point, wrt, output)
+
+
+# what the emitted module's header says it needs (it imports scipy only when
+# the source called SciPy)
+_SELF_CONTAINED = "Self-contained: needs only math (and numpy if the source used it)."
+_WITH_SCIPY = (
+    "Self-contained: needs only math, numpy and scipy (the source called SciPy)."
+)

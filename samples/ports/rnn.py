@@ -1,10 +1,11 @@
 """A recurrent network over a sequence, with its helpers nested in the model.
 
 A port, written for ad_compiler, of the "RNN" example of NumPy AD libraries:
-parameters in a dict, the sequence as a list of per-step input arrays, the
-state update and the read-out as functions defined inside the prediction
-function (closing over the parameters), the per-step outputs collected with
-``append``, and the log-likelihood a ``sum`` over the steps.  The task here is
+parameters in a dict, the sequence as one array whose first axis is the
+steps (their number known only when it runs), the state update and the
+read-out as functions defined inside the prediction function (closing over
+the parameters), the per-step outputs collected with ``append`` in the loop
+over the steps, and the log-likelihood a ``sum`` over them.  The task here is
 small enough to train in seconds: predict the next sample of noisy sine waves.
 
     python samples/ports/rnn.py [--steps N]
@@ -53,13 +54,13 @@ def loss(params, inputs, targets):
 
 
 def make_data(steps=12, batch=16, seed=0):
-    """Noisy sine waves: inputs x_t and targets x_{t+1}, as lists of (batch, 1) arrays."""
+    """Noisy sine waves: inputs x_t and targets x_{t+1}, as (steps, batch, 1) arrays."""
     rng = np.random.default_rng(seed)
     phase = rng.uniform(0, 2 * np.pi, size=(batch, 1))
     t = np.arange(steps + 1) * 0.4
     waves = np.sin(phase + t) + 0.05 * rng.standard_normal((batch, steps + 1))
-    inputs = [waves[:, i : i + 1] for i in range(steps)]
-    targets = [waves[:, i + 1 : i + 2] for i in range(steps)]
+    inputs = waves[:, :steps].T[:, :, None]
+    targets = waves[:, 1:].T[:, :, None]
     return inputs, targets
 
 
