@@ -32,11 +32,27 @@ from ad_compiler.ir.nodes import Const
 from ad_compiler.primitives.arrays import along
 from ad_compiler.primitives.composites import contract
 
-# the NumPy functions lowered here (names under numpy.) that no row lists
-COMPOSED = frozenset(
-    {"ravel", "flip", "fliplr", "flipud", "split", "array_split", "vdot", "take"}
-    | {"meshgrid", "asarray", "linspace", "identity"}
-)
+# the NumPy functions lowered here that no row lists: what each becomes, and
+# its derivative where it is not smooth (for the generated table of functions)
+_LINEAR = "linear: smooth everywhere"
+COMPOSED_NOTES: dict[str, tuple[str, str]] = {
+    "numpy.ravel": ("np.reshape(x, (-1,)) (reshape)", _LINEAR),
+    "numpy.flip": ("x[::-1] along each axis (getitem); all axes: flip_all", _LINEAR),
+    "numpy.fliplr": ("x[:, ::-1] (getitem)", _LINEAR),
+    "numpy.flipud": ("x[::-1] (getitem)", _LINEAR),
+    "numpy.split": ("slices along the axis, bounds from x.shape (getitem)", _LINEAR),
+    "numpy.array_split": ("slices, the first len % k one longer (getitem)", _LINEAR),
+    "numpy.vdot": ("np.dot of the flattened operands (reshape, dot)", "bilinear"),
+    "numpy.take": ("an index along the axis (getitem)", "linear in the array"),
+    "numpy.meshgrid": ("each vector np.broadcast_to the grid, copied", _LINEAR),
+    "numpy.asarray": ("of a list: as np.array; of an array: the array", _LINEAR),
+    "numpy.linspace": (
+        "of numbers: a constant; else start + np.arange(num) * step",
+        "linear in start and stop",
+    ),
+    "numpy.identity": ("np.eye(n) (construct)", "a constant: none"),
+}
+COMPOSED = frozenset(q.removeprefix("numpy.") for q in COMPOSED_NOTES)
 # the rows (by function name) whose arguments are read here
 _ROW_CALLS = frozenset(
     {"hstack", "vstack", "column_stack", "dstack", "atleast_1d", "atleast_2d"}
