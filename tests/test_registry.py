@@ -104,6 +104,7 @@ def test_the_derived_tables_are_the_rows_fields():
 _OWN_ARGUMENTS = ["x", "x, 0", "x, y", "'ij,jk->ik', x, y", "[x, y]", "(2, 3)", ""]
 # (scipy.linalg.cho_solve takes the pair cho_factor returns)
 _OWN_ARGUMENTS.append("(x, True), y")
+_OWN_ARGUMENTS += ["x, 0, 1", "x, y, 0"]  # moveaxis, swapaxes; take_along_axis
 _OWN_ARGUMENTS.append("1, x")  # scipy.special.polygamma(n, x): the order first
 
 

@@ -381,3 +381,20 @@ class _Batcher:
             self.error(f"`{e.prim}`")
         context: Batching = self  # (mypy checks this class against the Protocol)
         row.batch(context, e, dict(e.params), *e.ins)
+
+    def apply(self, prim: str, *ins, **params) -> Var:
+        """``prim(*ins)`` of values with or without directions, through its
+        row's vector-mode rule like any equation (what a composite row's rule
+        writes its expansion with); its output variable."""
+        v = self.new(prim, *ins, **params)
+        e = self.out.pop()
+        row = PRIMITIVES[prim]
+        in_shapes = [self.env.get(a.name) if isinstance(a, Var) else () for a in e.ins]
+        if row.shape is None:
+            self.env[v.name] = shapes.broadcast(*in_shapes)
+        else:
+            self.env[v.name] = row.shape(dict(e.params), *in_shapes, loc=self.loc)
+        if _carries(e, self.batched):
+            self.batched.add(v.name)
+        self.eqn(e)
+        return self.sub(v)

@@ -30,6 +30,7 @@ from ad_compiler.frontend.lower_arrays import ArrayLowering, check_aliasing
 from ad_compiler.frontend.lower_calls import CallLowering
 from ad_compiler.frontend.lower_control import ControlLowering, _stored_names
 from ad_compiler.frontend.lower_exprs import ExpressionLowering
+from ad_compiler.frontend.lower_library import LibraryLowering
 from ad_compiler.frontend.lower_lists import ListLowering
 from ad_compiler.frontend.lower_runlists import RunListLowering
 from ad_compiler.frontend.lower_shapes import ShapeLowering
@@ -133,6 +134,7 @@ class Lowerer(
     ListLowering,
     RunListLowering,
     TreeLowering,
+    LibraryLowering,
 ):
     """Lowers one function; use :func:`lower_function`."""
 

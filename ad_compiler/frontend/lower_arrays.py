@@ -15,13 +15,13 @@ import ast
 from ad_compiler.errors import UnsupportedError
 from ad_compiler.frontend.alias_flow import observed_writes
 from ad_compiler.frontend.callees import source_of
+from ad_compiler.frontend.lower_library import LIBRARY, LIBRARY_METHODS
+from ad_compiler.frontend.lower_linalg import LINALG_CALLS, linalg_call
 from ad_compiler.frontend.lower_reductions import OWN_LOWERING
 from ad_compiler.frontend.lower_values import RunList, TupleValue
 from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
-from ad_compiler.frontend.lower_linalg import LINALG_CALLS, linalg_call
 from ad_compiler.frontend.scope_data import reads_data
 from ad_compiler.ir.nodes import Const
-from ad_compiler.primitives.arrays import parse_einsum
 from ad_compiler.primitives.indexing import CONSTRUCTORS
 from ad_compiler.primitives.stats import SIGNATURES
 from ad_compiler.primitives.table import PRIMITIVES, named
@@ -56,7 +56,7 @@ _NUMPY = {
     for q, prim in named(module).items()
     if not PRIMITIVES[prim].elementwise or PRIMITIVES[prim].call == "static"
 }
-ARRAY_FUNCTIONS = frozenset(_NUMPY) | {"clip", "full", "full_like"}
+ARRAY_FUNCTIONS = frozenset(_NUMPY) | {"clip", "full", "full_like"} | LIBRARY
 
 
 class ArrayLowering:
@@ -108,6 +108,8 @@ class ArrayLowering:
     def array_function(self, node: ast.Call, name: str, callee: str):
         """Lower a call of ``numpy.<name>`` or a SciPy array function (one of
         ARRAY_FUNCTIONS), spelled as the user called it."""
+        if name in LIBRARY:  # shape and construction functions, einsum
+            return self.library_function(node, name, callee)
         b = self.b
         ns = "scipy" if name.startswith("scipy.") else "np"
         if name in SIGNATURES:  # multivariate_normal.logpdf(x, mean=m, cov=c)
@@ -132,21 +134,6 @@ class ArrayLowering:
             return self.reduction(node, _REDUCTIONS[name], x, params)
         if name in _CONSTRUCTORS:
             return self.construct(node, name, callee)
-        if name == "einsum":
-            self.plain_arguments(node, callee)
-            if len(args) != 3 or not (
-                isinstance(args[0], ast.Constant) and isinstance(args[0].value, str)
-            ):
-                self.error(
-                    node,
-                    "`np.einsum` is supported with a literal spec and two operands",
-                    "write np.einsum('ij,jk->ik', a, b)",
-                )
-            spec = args[0].value
-            parse_einsum(spec, self.src.loc(node))
-            x, y = self.atom(args[1]), self.atom(args[2])
-            with b.at(self.src.loc(node), ns):
-                return b.apply("einsum", x, y, spec=spec)
         if name in OWN_LOWERING:  # np.linalg.norm, np.average, logsumexp
             return OWN_LOWERING[name](self, node, callee)
         if row is not None and row.call == "list":
@@ -263,6 +250,8 @@ class ArrayLowering:
     def method_call(self, node: ast.Call, attr: ast.Attribute):
         """``x.sum(axis=0)``, ``x.reshape(n, -1)``, ``x.T`` ... on an array value."""
         name = attr.attr
+        if name in LIBRARY_METHODS:  # x.ravel(), x.repeat(2, axis=0) ...
+            return self.library_method(node, attr)
         if name not in _METHODS:
             hint = "call the NumPy function instead (np.sum, np.reshape, ...)"
             if name in _DICT_METHODS:  # p.get("w"): a dict parameter's

@@ -37,6 +37,7 @@ import numpy
 
 from ad_compiler.errors import Loc, UnsupportedError
 from ad_compiler.frontend.bindings import module_bindings
+from ad_compiler.frontend.lower_library import COMPOSED
 from ad_compiler.frontend.source import lambda_def, locate, made_by_decorator
 from ad_compiler.frontend.static_data import (
     static_definition,
@@ -52,7 +53,7 @@ from ad_compiler.primitives.table import named
 # np.ones(...) * v, divmod a tuple of // and %), into loops (range,
 # enumerate, zip) or from lists (sum, list, tuple, np.array: lower_lists.py).
 SUGAR = {
-    "numpy": frozenset({"square", "clip", "full", "full_like", "array"}),
+    "numpy": frozenset({"square", "clip", "full", "full_like", "array"}) | COMPOSED,
     "builtins": frozenset(
         {"range", "enumerate", "zip", "divmod", "sum", "list", "tuple", "reversed"}
     ),

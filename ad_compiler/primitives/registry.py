@@ -148,6 +148,11 @@ class Batching(Protocol):
         """Raise the located error "``what`` is not supported in vector mode"."""
         ...
 
+    def apply(self, prim: str, *ins: Any, **params: Any) -> Any:
+        """``prim(*ins)`` through its own vector-mode rule (inputs with or
+        without directions); its output variable."""
+        ...
+
 
 BatchRule = Callable[..., None]  # (bt: Batching, e, p, *ins) -> None
 

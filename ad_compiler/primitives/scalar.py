@@ -49,7 +49,7 @@ from ad_compiler.primitives.registry import (
 
 def _mul_vjp(b: Ops, p: Params, out: Value, g: Value, x: Value, y: Value) -> tuple:
     # d(x y) = y dx + x dy   ("mul swaps" in the seeds' gate picture)
-    if x == y and isinstance(x, Var):  # x * x: one contribution, x̄ = x (2 ḡ)
+    if isinstance(x, Var) and x == y:  # x * x: one contribution, x̄ = x (2 ḡ)
         return (b.mul(x, b.mul(b.lit(2), g)), None)
     return (b.mul(y, g), b.mul(x, g))
 

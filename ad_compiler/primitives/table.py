@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from ad_compiler.primitives import (  # noqa: F401  (each registers its rows)
     arrays,
+    composites,
+    construct,
     edges,
     indexing,
     linalg,

@@ -12,6 +12,7 @@ row added to the registry appears with no edit here.
 
 from __future__ import annotations
 
+from ad_compiler.frontend.lower_library import COMPOSED_NOTES
 from ad_compiler.frontend.scope import SUGAR
 from ad_compiler.primitives.stats import SIGNATURES
 from ad_compiler.primitives.table import PRIMITIVES, Primitive
@@ -61,6 +62,7 @@ SUGAR_NOTES: dict[str, tuple[str, str]] = {
     "builtins.tuple": ("of a list, tuple or generator: its items", "linear"),
     "builtins.reversed": ("of a list or tuple: its items reversed", "linear"),
 }
+SUGAR_NOTES.update(COMPOSED_NOTES)  # NumPy's shape functions (frontend/lower_library)
 
 
 def group_of(qualified: str) -> str:
