@@ -127,3 +127,21 @@ def a_list_made_in_each_iteration(w, X):
             ys.append(np.cos(w * X[i, j]))
         total = total + sum(ys) * ys[0]
     return total
+
+
+def stacked_along_an_axis(W, U, inputs, targets):
+    # np.stack(xs, axis=a) of a run-time list: the items' axis a is the new one
+    outs = predict(W, U, inputs)
+    columns = np.stack(outs, axis=1)  # (d, t + 1)
+    last = np.stack(outs, -1)
+    return np.sum(columns * targets.T) + np.sum(np.sin(last) * columns)
+
+
+def zip_and_enumerate_of_arrays(W, U, inputs, targets):
+    # the rows of arrays, their number known at run time: zip stops at the shorter
+    total = 0.0
+    for x, t in zip(inputs, targets):
+        total = total + np.sum(np.tanh(W @ x) * t)
+    for i, x in enumerate(inputs, 1):
+        total = total + i * np.sum(np.sin(U @ x))
+    return total + sum(np.sum(U @ x * t) for x, t in zip(inputs, targets))

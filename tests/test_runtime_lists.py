@@ -36,6 +36,8 @@ ARRAY_CASES = [
     rl.reads_inside_the_loop,
     rl.numbers_and_np_array,
     rl.enumerated_call,
+    rl.stacked_along_an_axis,
+    rl.zip_and_enumerate_of_arrays,
 ]
 
 
@@ -267,7 +269,13 @@ def test_changes_that_break_append_only_are_located_errors(f, message):
 
 
 # --- adc compile ----------------------------------------------------------------------
-COMPILED = ["rnn_indexed", "rnn_stacked", "while_with_conditional_append"]
+COMPILED = [
+    "rnn_indexed",
+    "rnn_stacked",
+    "while_with_conditional_append",
+    "stacked_along_an_axis",
+    "zip_and_enumerate_of_arrays",
+]
 
 
 @pytest.mark.slow
@@ -326,3 +334,38 @@ def test_adc_compile_hessian_of_a_run_time_list(tmp_path):
     Hm = np.asarray(module.rnn_indexed_hessian(*POINT)).reshape(D * D, D * D)
     expected = _hessian_by_differences(rl.rnn_indexed, POINT)
     np.testing.assert_allclose(Hm, expected, atol=1e-6)
+
+
+@pytest.mark.slow  # a subprocess (test_adc_compile_emits_a_module_that_runs is the fast twin's)
+def test_adc_compile_of_the_gmm_port_with_array_parameters(tmp_path):
+    """samples/ports/gmm.py with its per-cluster parameters as arrays (K rows,
+    K known at run time): the list of per-cluster terms is a run-time list
+    stacked along axis 1, and the prior a `sum` over `zip(qs, ls)` rows."""
+    from pathlib import Path
+
+    gmm = Path(__file__).resolve().parent.parent / "samples" / "ports" / "gmm.py"
+    out = tmp_path / "gmm_grad.py"
+    shapes = ["alphas=k", "means=k,d", "qs=k,d", "ls=k,d,d", "X=n,d", "gamma=", "m="]
+    proc = adc("compile", str(gmm), "--function", "gmm_objective", "--shape", *shapes)
+    assert proc.returncode == 0, proc.stderr
+    out.write_text(proc.stdout)
+    assert "terms.append(" in proc.stdout and "import ad_compiler" not in proc.stdout
+    spec = importlib.util.spec_from_file_location("gmm_grad", out)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    spec = importlib.util.spec_from_file_location("gmm_port", gmm)
+    port = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(port)
+    rng = np.random.default_rng(3)
+    K, d, n = 3, 2, 5
+    point = (
+        rng.normal(size=K),
+        rng.normal(size=(K, d)),
+        0.1 * rng.normal(size=(K, d)),
+        0.1 * rng.normal(size=(K, d, d)),
+    )
+    X = rng.normal(size=(n, d))
+    got = module.gmm_objective_grad(*point, X, 1.0, 0)
+    for i in range(4):
+        expected = _central_gradient(lambda *p: port.gmm_objective(*p, X), point, i)
+        np.testing.assert_allclose(got[i], expected, rtol=1e-6, atol=1e-8)

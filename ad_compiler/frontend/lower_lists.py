@@ -791,6 +791,11 @@ class ListLowering:
                     return True  # an array: its rows, or a run-time list
             if isinstance(gen.iter, ast.Call) and self.run_time_zip_probe(gen.iter):
                 return True  # zip/enumerate of a run-time list
+            if isinstance(gen.iter, ast.Call) and isinstance(gen.iter.func, ast.Name):
+                if gen.iter.func.id in ("zip", "enumerate") and any(
+                    self.names_an_array(a) for a in gen.iter.args
+                ):
+                    return True  # zip/enumerate of an array's rows
         return False
 
     def summed_in_a_loop(self, node: ast.Call, comp) -> object:

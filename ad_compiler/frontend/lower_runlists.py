@@ -266,21 +266,51 @@ class RunListLowering:
                 "not supported",
                 "use sum(xs), np.stack(xs), np.concatenate(xs), or a loop over it",
             )
-        if len(node.args) != 1 or node.keywords:
+        axis = self.stack_axis(node, prim, callee)
+        ns = "py" if prim == "list_sum" else "np"
+        with self.b.at(self.src.loc(node), ns):
+            out = self.b.apply(prim, xs.buf, xs.n, whole=self.whole())
+            if not axis:
+                return out
+            # np.stack(xs, axis=a) is np.stack(xs) with its first axis moved to
+            # a (a rank-independent row: its rules are built once ranks are known)
+            return self.b.apply("moveaxis", out, source=(0,), destination=(axis,))
+
+    def stack_axis(self, node: ast.Call, prim: str, callee: str) -> int:
+        """The literal ``axis`` of ``np.stack(xs, axis)`` (0 when not given); any
+        other argument of a run-time list's reduction is refused."""
+        args, keywords = node.args[1:], list(node.keywords)
+        axis_node = None
+        if prim == "list_stack" and "stack" in callee:
+            if args:
+                axis_node, args = args[0], args[1:]
+            found = [k for k in keywords if k.arg == "axis"]
+            if found and axis_node is None:
+                axis_node = found[0].value
+                keywords.remove(found[0])
+        if args or keywords:
             self.error(
                 node,
                 f"`{callee}` of a list whose length is known only at run time "
-                "takes the list alone",
+                "takes the list alone"
+                + (
+                    " (and `axis`)"
+                    if prim == "list_stack" and "stack" in callee
+                    else ""
+                ),
                 (
                     "add the start after: `start + sum(xs)`"
                     if prim == "list_sum"
-                    else "stack along the first axis, then move it "
+                    else "stack or join along the first axis, then move it "
                     "(`np.moveaxis(np.stack(xs), 0, 1)`)"
                 ),
             )
-        ns = "py" if prim == "list_sum" else "np"
-        with self.b.at(self.src.loc(node), ns):
-            return self.b.apply(prim, xs.buf, xs.n, whole=self.whole())
+        if axis_node is None:
+            return 0
+        axis = self.static(axis_node, "`axis`")
+        if not isinstance(axis, int) or isinstance(axis, bool):
+            self.error(axis_node, "`axis` must be an int here")
+        return axis
 
     # --- loops over them -----------------------------------------------------------------
     def run_time_zip(self, node: ast.expr):
@@ -302,10 +332,15 @@ class RunListLowering:
             and self.run_time_zip_probe(a)
             for a in node.args
         ):
-            if q == "builtins.zip" and any(self.returns_values(a) for a in node.args):
+            if q == "builtins.zip" and any(
+                self.returns_values(a) or self.names_an_array(a) for a in node.args
+            ):
                 return self.zip_of_values(node)
-            if q == "builtins.enumerate" and self.returns_values(node.args[0]):
-                return self.enumerate_of_value(node)
+            if q == "builtins.enumerate" and node.args:
+                if self.returns_values(node.args[0]) or self.names_an_array(
+                    node.args[0]
+                ):
+                    return self.enumerate_of_value(node)
             return None
         self.plain_arguments(node, q[9:])
         if q == "builtins.enumerate":
@@ -331,10 +366,11 @@ class RunListLowering:
         )
 
     def zip_of_values(self, node: ast.Call):
-        """``zip(f(...), ...)``: each argument lowered once; a run-time list
-        among them makes it a run-time loop, else the items are zipped."""
+        """``zip(f(...), ...)``, ``zip(A, B)``: each argument lowered once; a
+        run-time list or an array among them makes it a run-time loop, else
+        the items are zipped."""
         values = [self.expr(a) for a in node.args]
-        if any(isinstance(v, RunList) for v in values):
+        if any(isinstance(v, (RunList, Var)) for v in values):  # (an array: its rows)
             parts, length = [], None
             with self.b.at(self.src.loc(node)):
                 for a, value in zip(node.args, values):
@@ -360,10 +396,20 @@ class RunListLowering:
         value = self.expr(node.args[0])
         if isinstance(value, RunList):
             return "rows", (("enumerate", start, ("list", value)), value.n)
+        if isinstance(value, Var):  # an array: its rows, counted from start
+            with self.b.at(self.src.loc(node)):
+                length = self.b.apply("len", value)
+            return "rows", (("enumerate", start, ("array", value)), length)
         if not isinstance(value, TupleValue):
             self.error(node.args[0], "`enumerate` of a value that is not a list")
         items = [TupleValue((Const(start + j), v)) for j, v in enumerate(value.items)]
         return "items", items
+
+    def names_an_array(self, node) -> bool:
+        """Whether ``node`` is a local name holding an array (or number): a
+        ``zip``/``enumerate`` of it runs over its rows, their number known at
+        run time (``for q, l in zip(qs, ls)``)."""
+        return isinstance(node, ast.Name) and isinstance(self.env.get(node.id), Var)
 
     def zip_part(self, a, value):
         """One argument of a run-time ``zip``: a run-time list or an array."""
