@@ -547,3 +547,22 @@ def test_hessians_match_jax():
     for f, oracle in ((composite, composite_jax), (composite_more, composite_more_jax)):
         want = np.asarray(jax.hessian(oracle)(jnp.asarray(x)))
         np.testing.assert_allclose(hessian(f)(x), want, rtol=1e-9, atol=1e-11)
+
+
+def test_argmax_and_argmin_are_positions_without_a_derivative():
+    """np.argmax/np.argmin (and the methods) give ints: the value read at the
+    position is differentiated, the position is not (ties: the first)."""
+
+    def f(X):
+        rows = np.argmax(X, axis=1)
+        j = X.argmin()
+        picked = np.take_along_axis(X, rows[:, None], axis=1)
+        return np.sum(picked**2) + 3.0 * X.ravel()[j] + np.argmax(X[0])
+
+    X = np.array([[0.1, 0.5, 0.2], [0.7, -0.3, 0.7]])  # a tie in row 1: the first
+    expected = np.array([[0.0, 1.0, 0.0], [1.4, 3.0, 0.0]])
+    np.testing.assert_allclose(grad(f)(X), expected, rtol=1e-12)
+    y, y_dot = jvp(f, (X,), (np.ones_like(X),))
+    assert y == pytest.approx(f(X)) and y_dot == pytest.approx(expected.sum())
+    H = np.asarray(hessian(f)(X)).reshape(6, 6)
+    np.testing.assert_allclose(H, np.diag([0, 2, 0, 2, 0, 0]), atol=1e-12)

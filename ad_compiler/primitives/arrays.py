@@ -44,6 +44,8 @@ from ad_compiler.primitives.registry import (
     linear,
     linear_rules,
     register,
+    zero_jvp,
+    zero_vjp,
 )
 
 # --- rendering helpers ------------------------------------------------------------------
@@ -157,6 +159,16 @@ def _reduction_batch(bt: Batching, e: Equation, p: Params, x: Value) -> None:
     bt.out.append(replace(e, params=tuple(sorted({**p, "axis": axis}.items()))))
 
 
+def _position_batch(bt: Batching, e: Equation, p: Params, x: Value) -> None:
+    """np.argmax's vector-mode rule: along an axis, the axis shifts; over the
+    whole array (one position of the flattened array) each direction would
+    need its own flattening, and is refused (no rule ever applies argmax to a
+    value with directions: it has no derivative)."""
+    if p.get("axis") is None and bt.has(x):
+        bt.error(f"`{e.prim}` without an axis of a value with directions")
+    _reduction_batch(bt, e, p, x)
+
+
 def _reduction(name: str, np_fn, spelled: str | None = None, **fields) -> Primitive:
     """``np.<spelled>(x, axis=, keepdims=)``, or ``x.<spelled>(...)`` with
     ``method``; vector mode shifts its axes (:func:`_reduction_batch`)."""
@@ -186,8 +198,7 @@ def _reduction(name: str, np_fn, spelled: str | None = None, **fields) -> Primit
         ),
         render=render,
         memory="copy",
-        batch=_reduction_batch,
-        **fields,
+        **{"batch": _reduction_batch, **fields},
     )
 
 
@@ -234,6 +245,22 @@ register(
     ),
     _extreme_reduction("max", numpy.max),
     _extreme_reduction("min", numpy.min),
+    # np.argmax / np.argmin: the position of the first extreme, an int: no
+    # derivative (a value indexed by it is differentiated, x[np.argmax(x)])
+    *(
+        _reduction(
+            f"arg{which}",
+            getattr(numpy, f"arg{which}"),
+            differentiable=False,
+            result="int",
+            jvp=zero_jvp,
+            vjp=zero_vjp,
+            batch=_position_batch,
+            samples=_REDUCE_SAMPLES[1:],
+            convention="an int: no derivative; ties pick the first position",
+        )
+        for which in ("max", "min")
+    ),
     _reduction(
         "prod",
         numpy.prod,
