@@ -172,7 +172,7 @@ def _vjp_block(stmts, b: IRBuilder, adjoint: dict, active, params, tapes) -> Non
             continue
         g = b.bind(g, f"{eqn.out.name}_bar")
         with b.at(eqn.loc, eqn.ns):
-            cts = adjoint_rule(b, eqn, g)
+            cts = adjoint_rule(b, eqn, g, active)
             for a, ct in zip(eqn.ins, cts):
                 if ct is not None and isinstance(a, Var) and a.name in active:
                     adjoint[a.name] = b.add(adjoint.get(a.name), ct)

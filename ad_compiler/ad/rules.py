@@ -20,6 +20,7 @@ from typing import cast
 
 from ad_compiler.errors import CompileError
 from ad_compiler.ir import shapes
+from ad_compiler.ir.nodes import Var
 from ad_compiler.primitives.registry import Primitive, Rule
 from ad_compiler.primitives.table import PRIMITIVES
 
@@ -31,15 +32,20 @@ def tangent(b, eqn, dins):
     scalar for an array); other rules get their tangents at full shape.
     """
     row = rule_for(eqn.prim, eqn.loc)
+    refuse_underivable(row, eqn, [d is not None for d in dins])
     if not row.elementwise:
         dins = [b.like(d, x) for d, x in zip(dins, eqn.ins)]
     return cast(Rule, row.jvp)(b, dict(eqn.params), eqn.out, *eqn.ins, *dins)
 
 
-def adjoints(b, eqn, g) -> tuple:
+def adjoints(b, eqn, g, active=frozenset()) -> tuple:
     """The contributions of ``eqn``'s output adjoint ``g`` to its inputs' adjoints,
-    each shaped like its input (broadcasting summed back)."""
+    each shaped like its input (broadcasting summed back); ``active``: the names
+    of the values with adjoints (an underivable input among them is refused)."""
     row = rule_for(eqn.prim, eqn.loc)
+    refuse_underivable(
+        row, eqn, [isinstance(a, Var) and a.name in active for a in eqn.ins]
+    )
     if not row.elementwise:
         g = b.like(g, eqn.out)
     cts = cast(Rule, row.vjp)(b, dict(eqn.params), eqn.out, g, *eqn.ins)
@@ -63,6 +69,24 @@ def _summed_back(b, ct, x, out):
     if sx == so and so is not None and shapes.ANY not in so:
         return ct  # x was not stretched: ct stands for an array of x's shape
     return b.sum_to(b.like(ct, out), x)
+
+
+def refuse_underivable(row: Primitive, eqn, wanted: list) -> None:
+    """A located error when the derivative in an input of ``row.underivable``
+    is wanted (``wanted[i]``: input i has a tangent or an adjoint); a constant
+    or inactive one is fine, its derivative is never formed."""
+    for i, name in row.underivable:
+        if wanted[i]:
+            qualified = row.names[0] if row.names else row.name
+            raise CompileError(
+                f"`{qualified}` has no derivative rule in its parameter `{name}` "
+                "(no closed form: an incomplete gamma/beta function differentiated "
+                "in its parameter), and it depends on a differentiated input",
+                eqn.loc,
+                hint=f"pass `{name}` as a constant: a literal or module-level number, "
+                "or an argument you do not differentiate with respect to "
+                "(argnums/wrt)",
+            )
 
 
 def rule_for(prim: str, loc=None) -> Primitive:

@@ -238,6 +238,11 @@ class Primitive:
     vjp: Rule | None = None
     sympy: Callable | None = None  # (sp, *args) -> expression; None: sp.<name>
     logical: bool = False  # SymPy reads its inputs as truth values, not numbers
+    # inputs whose derivative has no closed form (a distribution's shape
+    # parameter inside an incomplete gamma or beta function), as (index, name):
+    # the rules give None for them, and differentiating with one of them
+    # active is a located error (ad_compiler.ad.rules); constant: fine
+    underivable: tuple[tuple[int, str], ...] = ()
     # where the registry test samples it: (low, high) per input; signed: also
     # at the negated point; None: (-2, 2) for every input
     domain: tuple | None = None

@@ -79,13 +79,13 @@ def _by_partials(partials):
         ins, dins = halves(args)
         total = None
         for d, t in zip(partials(b, out, *ins), dins):
-            if t is not None:
+            if t is not None and d is not None:  # (None: zero, or underivable)
                 term = b.mul(d, t)
                 total = term if total is None else b.add(total, term)
         return total
 
     def vjp(b: Ops, p: Params, out: Value, g: Value, *ins: Value) -> tuple:
-        return tuple(b.mul(d, g) for d in partials(b, out, *ins))
+        return tuple(None if d is None else b.mul(d, g) for d in partials(b, out, *ins))
 
     return {"jvp": jvp, "vjp": vjp}
 
@@ -327,5 +327,98 @@ register(
         - sp.log(s),
         ((0.3, 0.5), (0.5, 3), (0.5, 3), (0, 0.1), (1, 1.5)),
         "loc < x < loc + scale: " + _EDGE,
+    ),
+)
+
+
+# --- log-CDFs of t, Poisson, gamma and beta ---------------------------------------------
+# In the point (and loc, scale) the slope of log F is f/F, computed as
+# exp(logpdf − logcdf): no F underflowing to 0 in the left tail.  In a shape
+# parameter (t's df, gamma's a, beta's a and b) the derivative of the
+# regularized incomplete beta/gamma function has no closed form: those inputs
+# are ``underivable`` (a located error when active, fine when constant).
+def _logcdf_partials(density: str, shapes: int):
+    """The partials of ``<dist>.logcdf(x, *shapes, loc, scale)``: ∂x = f/F,
+    ∂loc = −∂x, ∂scale = −z ∂x, None (underivable) in each shape parameter."""
+
+    def partials(b: Ops, out, x, *rest) -> tuple:
+        loc, scale = rest[-2:]
+        ratio = b.exp(b.sub(b.apply(density, x, *rest), out))
+        dscale = b.neg(b.mul(_z(b, x, loc, scale), ratio))
+        return (ratio,) + (None,) * shapes + (b.neg(ratio), dscale)
+
+    return partials
+
+
+def _poisson_logcdf(b: Ops, out, k, mu) -> tuple:
+    # P(K ≤ k) = Q(⌊k⌋ + 1, μ); ∂μ Q(n + 1, μ) = −μⁿ e^−μ / n! = −pmf(⌊k⌋)
+    pmf_over_cdf = b.exp(b.sub(b.apply("poisson_logpmf", b.apply("floor", k), mu), out))
+    return None, b.neg(pmf_over_cdf)
+
+
+_CDF = (
+    "smooth in x, loc and scale where the CDF is positive (the slope f/F as "
+    "exp(logpdf − logcdf), finite far in the left tail); "
+)
+
+
+def _shape_note(*names: str) -> str:
+    listed = " and ".join(f"`{n}`" for n in names)
+    return (
+        f"no derivative in the shape parameter {listed} (no closed form): "
+        "differentiating with respect to it is a located error; as a constant "
+        "or undifferentiated argument it is fine"
+    )
+
+
+register(
+    _row(
+        "t",
+        "logcdf",
+        (("x", REQUIRED), ("df", REQUIRED)) + _LOC_SCALE,
+        _logcdf_partials("t_logpdf", 1),
+        lambda sp, x, df, loc, s: sp.log(
+            sp.betainc_regularized(
+                df / 2, sp.S.Half, 0, df / (df + _sympy_z(x, loc, s) ** 2)
+            )
+            / 2
+        ),
+        ((-3, -1), (1, 5), (-0.5, 0.5), (0.5, 2)),
+        _CDF + _shape_note("df"),
+        underivable=((1, "df"),),
+    ),
+    _row(
+        "poisson",
+        "logcdf",
+        (("k", REQUIRED), ("mu", REQUIRED)),
+        _poisson_logcdf,
+        lambda sp, k, mu: sp.log(sp.uppergamma(k + 1, mu) / sp.gamma(k + 1)),
+        ((0, 5), (0.5, 4)),
+        "in k: zero (a step function of k, constant between the integers); in mu: "
+        "−pmf(⌊k⌋; mu)/cdf(k; mu), computed as −exp(logpmf − logcdf)",
+    ),
+    _row(
+        "gamma",
+        "logcdf",
+        (("x", REQUIRED), ("a", REQUIRED)) + _LOC_SCALE,
+        _logcdf_partials("gamma_logpdf", 1),
+        lambda sp, x, a, loc, s: sp.log(
+            sp.lowergamma(a, _sympy_z(x, loc, s)) / sp.gamma(a)
+        ),
+        ((1.5, 4), (0.5, 3), (0, 1), (0.5, 2)),
+        "x > loc: " + _CDF + _shape_note("a"),
+        underivable=((1, "a"),),
+    ),
+    _row(
+        "beta",
+        "logcdf",
+        (("x", REQUIRED), ("a", REQUIRED), ("b", REQUIRED)) + _LOC_SCALE,
+        _logcdf_partials("beta_logpdf", 2),
+        lambda sp, x, a, bb, loc, s: sp.log(
+            sp.betainc_regularized(a, bb, 0, _sympy_z(x, loc, s))
+        ),
+        ((0.3, 0.5), (0.5, 3), (0.5, 3), (0, 0.1), (1, 1.5)),
+        "loc < x < loc + scale: " + _CDF + _shape_note("a", "b"),
+        underivable=((1, "a"), (2, "b")),
     ),
 )
