@@ -392,7 +392,9 @@ register(
         "logcdf",
         (("k", REQUIRED), ("mu", REQUIRED)),
         _poisson_logcdf,
-        lambda sp, k, mu: sp.log(sp.uppergamma(k + 1, mu) / sp.gamma(k + 1)),
+        lambda sp, k, mu: sp.log(
+            sp.uppergamma(sp.floor(k) + 1, mu) / sp.gamma(sp.floor(k) + 1)
+        ),
         ((0, 5), (0.5, 4)),
         "in k: zero (a step function of k, constant between the integers); in mu: "
         "−pmf(⌊k⌋; mu)/cdf(k; mu), computed as −exp(logpmf − logcdf)",
