@@ -28,6 +28,11 @@ The derivative rules are closed forms, written with z = (x − loc) / scale:
   with q = (a − 1)/z − (b − 1)/(1 − z): ∂x = q/scale, ∂scale = −(z q + 1)/scale,
   ∂a = log z − ψ(a) + ψ(a + b), ∂b = log(1 − z) − ψ(b) + ψ(a + b);
 
+* ``t/gamma/beta.logcdf`` = log F(z): ∂x = f/F = exp(logpdf − logcdf),
+  ∂scale = −z ∂x; ``poisson.logcdf(k, μ)`` = log Q(⌊k⌋ + 1, μ):
+  ∂μ = −exp(logpmf(⌊k⌋) − logcdf), zero in k (a step); the shape parameters
+  (df, a, b) are ``underivable`` (no closed form): refused when active;
+
 and ∂loc = −∂x throughout.  ψ⁽ⁿ⁾ is the row ``digamma`` or ``scipy_polygamma``, spelled
 ``scipy.special.digamma``/``polygamma`` (the user imported SciPy); every rule
 is built of rows with rules, so second derivatives follow.
