@@ -369,9 +369,10 @@ _CDF = (
 
 def _shape_note(*names: str) -> str:
     listed = " and ".join(f"`{n}`" for n in names)
+    many = "s" if len(names) > 1 else ""
     return (
-        f"no derivative in the shape parameter {listed} (no closed form): "
-        "differentiating with respect to it is a located error; as a constant "
+        f"no derivative in the shape parameter{many} {listed} (no closed form): "
+        "differentiating with respect to one is a located error; as a constant "
         "or undifferentiated argument it is fine"
     )
 
