@@ -4,14 +4,14 @@ parameters (df, a, b) refused with a located error when differentiated, fine
 when constant; JAX as an outside oracle where it is installed.
 """
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 from ad_compiler import CompileError, grad, hessian, jvp
 
 stats = pytest.importorskip("scipy.stats")
+
+from test_stats import _central, _load  # noqa: E402  (module loading; differences)
 
 SOURCE = """
 import numpy as np
@@ -68,34 +68,12 @@ def module(tmp_path_factory):
     return _load(tmp_path_factory.mktemp("stats_cdf") / "cdfs.py", SOURCE)
 
 
-def _load(path, text):
-    path.write_text(text)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def _draw(name, seed=0):
     rng = np.random.default_rng(seed)
     args = [rng.uniform(lo, hi, size=shape) for lo, hi, shape in POINTS[name]]
     if name == "poisson_logcdf":
         args[0] = np.floor(args[0])
     return [a if np.ndim(a) else float(a) for a in args]
-
-
-def _central(f, args, i, h=1e-6):
-    x = np.asarray(args[i], dtype=float)
-    out = np.zeros_like(x)
-    for j in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[j] += h
-        down[j] -= h
-        a_up, a_down = list(args), list(args)
-        a_up[i] = up if x.ndim else float(up)
-        a_down[i] = down if x.ndim else float(down)
-        out[j] = (f(*a_up) - f(*a_down)) / (2 * h)
-    return out
 
 
 @pytest.mark.parametrize("name", sorted(POINTS))
