@@ -138,6 +138,7 @@ def test_differentiating_a_shape_parameter_is_a_located_error(tmp_path, call, na
     for differentiate in (
         grad(mod.f, argnums=1),
         lambda x, p: jvp(mod.f, (x, p), (0 * x, 1.0)),
+        hessian(mod.f, argnums=1),  # (vector mode over the reverse sweep)
     ):
         with pytest.raises(CompileError) as info:
             differentiate(x, 2.0)
