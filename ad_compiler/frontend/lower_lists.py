@@ -216,6 +216,9 @@ class ListLowering:
 
     def known_items(self, node: ast.expr, what: str) -> list:
         """The items ``node`` runs over, their number known when compiling."""
+        found = self.dict_items(node)  # a dict parameter, its .items() ...
+        if found is not None:
+            return found
         if self.is_range(node):
             bounds = self.static_range(node)
             if bounds is None:
@@ -789,6 +792,8 @@ class ListLowering:
             if isinstance(gen.iter, ast.Name) and gen.iter.id in self.locals:
                 if not isinstance(self.env.get(gen.iter.id), TupleValue):
                     return True  # an array: its rows, or a run-time list
+            if isinstance(gen.iter, ast.Subscript) and self.names_an_array(gen.iter):
+                return True  # a tree's leaf, an array: its rows
             if isinstance(gen.iter, ast.Call) and self.run_time_zip_probe(gen.iter):
                 return True  # zip/enumerate of a run-time list
             if isinstance(gen.iter, ast.Call) and isinstance(gen.iter.func, ast.Name):

@@ -33,6 +33,7 @@ import ast
 
 from ad_compiler.frontend.lower_control import _store_names, _stored_names
 from ad_compiler.frontend.lower_values import (
+    DictValue,
     FunctionValue,
     ListValue,
     RunList,
@@ -406,10 +407,34 @@ class RunListLowering:
         return "items", items
 
     def names_an_array(self, node) -> bool:
-        """Whether ``node`` is a local name holding an array (or number): a
-        ``zip``/``enumerate`` of it runs over its rows, their number known at
-        run time (``for q, l in zip(qs, ls)``)."""
+        """Whether ``node`` is a local name holding an array (or number), or a
+        constant item of one or of a tree: a ``zip``/``enumerate`` of it runs
+        over its rows, their number known at run time (``for q, l in zip(qs,
+        ls)``)."""
+        if isinstance(node, ast.Subscript):  # a leaf of a tree: `p["mu"]`, `ps[0]`
+            base = node.value  # or an item of an array: `X[0]` (numbers too)
+            return isinstance(self.tree_leaf(node), Var) or (
+                isinstance(base, ast.Name)
+                and base.id in self.locals
+                and isinstance(self.env.get(base.id), Var)
+            )
         return isinstance(node, ast.Name) and isinstance(self.env.get(node.id), Var)
+
+    def tree_leaf(self, node: ast.Subscript):
+        """The value of ``p["k"]`` or ``ps[i]`` for a local tree ``p`` and a
+        literal key or index, found without lowering anything; None otherwise."""
+        base, key = node.value, node.slice
+        if not (isinstance(base, ast.Name) and base.id in self.locals):
+            return None
+        tree = self.env.get(base.id)
+        if not isinstance(key, ast.Constant):
+            return None
+        if isinstance(tree, DictValue) and isinstance(key.value, str):
+            return tree.get(key.value)
+        if isinstance(tree, TupleValue) and type(key.value) is int:
+            if -len(tree.items) <= key.value < len(tree.items):
+                return tree.items[key.value]
+        return None
 
     def zip_part(self, a, value):
         """One argument of a run-time ``zip``: a run-time list or an array."""

@@ -1,0 +1,76 @@
+"""Regressions found by review 16b: idioms of issue 16 in programs written by
+others (comprehensions over a dict's items or a tree's leaf, tangents of a dict
+built in another key order)."""
+
+import numpy as np
+
+from ad_compiler import grad, jvp
+
+
+def _central(f, x, eps=1e-6):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = eps
+        g[i] = (f(x + e) - f(x - e)) / (2 * eps)
+    return g
+
+
+def penalty_items(p, x):
+    return sum([np.sum(v * x) ** 2 for k, v in p.items()])
+
+
+def penalty_values(p, x):
+    return sum(np.sum(np.sin(v) * x) for v in p.values())
+
+
+def test_comprehension_over_dict_items_and_values():
+    rng = np.random.default_rng(0)
+    p = {"a": rng.normal(size=3), "b": rng.normal(size=3)}
+    x = rng.normal(size=3)
+    g = grad(penalty_items)(p, x)
+    assert list(g) == ["a", "b"]
+    for k in p:
+        assert np.allclose(g[k], 2 * np.sum(p[k] * x) * x)
+    g = grad(penalty_values)(p, x)
+    for k in p:
+        assert np.allclose(g[k], np.cos(p[k]) * x)
+
+
+def rbf_mixture(p, x):
+    terms = [np.exp(-np.sum((x - m) ** 2) / s**2) for m, s in zip(p["mu"], p["sig"])]
+    return np.log(sum(terms))
+
+
+def nearest(params, x):
+    return sum(np.sum((x - m) ** 2) for m in params[0])
+
+
+def test_comprehension_over_rows_of_a_tree_leaf():
+    rng = np.random.default_rng(1)
+    p = {"mu": rng.normal(size=(3, 2)), "sig": rng.normal(size=3) + 3}
+    x = rng.normal(size=2)
+    g = grad(rbf_mixture)(p, x)
+    for k in p:
+
+        def part(v, k=k):
+            return rbf_mixture({**p, k: v}, x)
+
+        assert np.allclose(g[k], _central(part, p[k]), atol=1e-7)
+    mu = rng.normal(size=(4, 2))
+    g = grad(nearest)((mu,), x)
+    assert isinstance(g, tuple) and np.allclose(g[0], 2 * (mu - x))
+
+
+def linear(p, x):
+    return np.sum(p["a"] * x) + np.sum(p["b"] ** 2)
+
+
+def test_jvp_tangent_dict_in_another_key_order():
+    # JAX matches a dict's tangent by key (jax.tree_util sorts keys)
+    p = {"b": np.array([1.0, 2.0]), "a": np.array([3.0, 4.0])}
+    x = np.array([5.0, 6.0])
+    t = {"a": np.array([1.0, 0.0]), "b": np.array([0.0, 1.0])}
+    y, ydot = jvp(linear, (p, x), (t, np.zeros(2)))
+    assert np.isclose(y, 39.0 + 5.0)
+    assert np.isclose(ydot, 5.0 + 2 * 2.0)
