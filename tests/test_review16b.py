@@ -74,3 +74,20 @@ def test_jvp_tangent_dict_in_another_key_order():
     y, ydot = jvp(linear, (p, x), (t, np.zeros(2)))
     assert np.isclose(y, 39.0 + 5.0)
     assert np.isclose(ydot, 5.0 + 2 * 2.0)
+
+
+def weight_decay(p, x, kind="Tanh"):
+    out = sum(np.sum(v * x) for k, v in p.items() if k.startswith("W"))
+    for k, v in p.items():
+        if k.lower().endswith("2") and kind.lower() == "tanh":
+            out = out + np.sum(np.tanh(v))
+    return out
+
+
+def test_string_methods_of_static_keys_and_arguments():
+    p = {"W1": np.ones(2), "b1": np.ones(2), "W2": np.zeros(2)}
+    g = grad(weight_decay)(p, np.full(2, 3.0))
+    assert np.allclose(g["W1"], 3.0) and np.allclose(g["b1"], 0.0)
+    assert np.allclose(g["W2"], 3.0 + 1.0)  # x, and tanh'(0) = 1
+    g = grad(weight_decay)(p, np.full(2, 3.0), kind="relu")
+    assert np.allclose(g["W2"], 3.0)
