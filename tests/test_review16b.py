@@ -91,3 +91,38 @@ def test_string_methods_of_static_keys_and_arguments():
     assert np.allclose(g["W2"], 3.0 + 1.0)  # x, and tanh'(0) = 1
     g = grad(weight_decay)(p, np.full(2, 3.0), kind="relu")
     assert np.allclose(g["W2"], 3.0)
+
+
+def weighted_pairs(A, B):
+    return sum(k * np.sum(x * y) for k, (x, y) in enumerate(zip(A, B)))
+
+
+def weighted_pairs_loop(A, B):
+    t = 0.0
+    for k, (x, y) in enumerate(zip(A, B), 1):
+        t = t + k * np.sum(x * y)
+    return t
+
+
+def rnn_outputs(Wh, xs):
+    hs = [np.zeros(Wh.shape[0])]
+    for x in xs:
+        hs.append(np.tanh(Wh @ hs[-1] + x))
+    return sum(k * np.sum(h * x) for k, (h, x) in enumerate(zip(hs, xs), 1))
+
+
+def test_enumerate_of_zip_of_rows():
+    A = np.ones((3, 2))
+    B = np.arange(6.0).reshape(3, 2)
+    assert np.allclose(grad(weighted_pairs)(A, B), np.arange(3.0)[:, None] * B)
+    assert np.allclose(
+        grad(weighted_pairs_loop)(A, B), np.arange(1.0, 4.0)[:, None] * B
+    )
+    rng = np.random.default_rng(2)
+    Wh, xs = 0.5 * rng.normal(size=(3, 3)), rng.normal(size=(4, 3))
+    g = grad(rnn_outputs)(Wh, xs)
+
+    def part(W):
+        return rnn_outputs(W, xs)
+
+    assert np.allclose(g, _central(part, Wh), atol=1e-7)

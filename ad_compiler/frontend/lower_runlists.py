@@ -331,6 +331,9 @@ class RunListLowering:
             and isinstance(self.env.get(a.id), RunList)
             or isinstance(a, ast.Call)
             and self.run_time_zip_probe(a)
+            or q == "builtins.enumerate"  # enumerate(zip(A, B)) of arrays' rows
+            and isinstance(a, ast.Call)
+            and self.runs_over_rows(a)
             for a in node.args
         ):
             if q == "builtins.zip" and any(
