@@ -126,3 +126,23 @@ def test_enumerate_of_zip_of_rows():
         return rnn_outputs(W, xs)
 
     assert np.allclose(g, _central(part, Wh), atol=1e-7)
+
+
+def counted_rows(xs):
+    t = 0.0
+    for k, x in enumerate(xs, start=1):
+        t = t + k * np.sum(x)
+    return t
+
+
+def counted_rows_comprehension(xs):
+    return sum(k * np.sum(x) for k, x in enumerate(xs, start=2))
+
+
+def test_enumerate_start_keyword_over_rows_is_not_dropped():
+    # was silently counted from 0
+    xs = np.ones((3, 2))
+    assert np.allclose(grad(counted_rows)(xs), np.arange(1.0, 4.0)[:, None])
+    assert np.allclose(
+        grad(counted_rows_comprehension)(xs), np.arange(2.0, 5.0)[:, None]
+    )

@@ -393,8 +393,12 @@ class RunListLowering:
         return "items", [TupleValue(row) for row in zip(*(v.items for v in values))]
 
     def enumerate_of_value(self, node: ast.Call):
-        """``enumerate(f(...))``: the list ``f`` returns, lowered once."""
-        start = self.static_value(node.args[1]) if len(node.args) == 2 else 0
+        """``enumerate(f(...))``: the list ``f`` returns, lowered once;
+        ``enumerate(xs, 1)`` or ``enumerate(xs, start=1)`` counts from 1."""
+        given = list(node.args[1:]) + [k.value for k in node.keywords]
+        if any(k.arg != "start" for k in node.keywords) or len(given) > 1:
+            self.error(node, "`enumerate` takes a list and an integer `start`")
+        start = self.static_value(given[0]) if given else 0
         if len(node.args) > 2 or type(start) is not int:
             self.error(node, "`enumerate` takes a list and an integer literal")
         value = self.expr(node.args[0])
