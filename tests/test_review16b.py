@@ -146,3 +146,21 @@ def test_enumerate_start_keyword_over_rows_is_not_dropped():
     assert np.allclose(
         grad(counted_rows_comprehension)(xs), np.arange(2.0, 5.0)[:, None]
     )
+
+
+def counted_pairs(xs, ys):
+    return sum(k * np.sum(x * y) for k, (x, y) in enumerate(zip(xs, ys), start=1))
+
+
+def counted_layers(p):
+    t = 0.0
+    for k, w in enumerate(p, start=1):
+        t = t + k * np.sum(w)
+    return t
+
+
+def test_enumerate_start_keyword_everywhere():
+    xs = np.ones((3, 2))
+    assert np.allclose(grad(counted_pairs)(xs, xs), np.arange(1.0, 4.0)[:, None])
+    g = grad(counted_layers)([np.ones(2), np.ones(3)])
+    assert np.allclose(g[0], 1.0) and np.allclose(g[1], 2.0)

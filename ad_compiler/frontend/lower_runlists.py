@@ -32,6 +32,7 @@ from __future__ import annotations
 import ast
 
 from ad_compiler.frontend.lower_control import _store_names, _stored_names
+from ad_compiler.frontend.lower_lists import _NotStatic
 from ad_compiler.frontend.lower_values import (
     DictValue,
     FunctionValue,
@@ -346,16 +347,14 @@ class RunListLowering:
                 ):
                     return self.enumerate_of_value(node)
             return None
-        self.plain_arguments(node, q[9:])
         if q == "builtins.enumerate":
-            start = 0
-            if len(node.args) == 2:
-                start = self.static_value(node.args[1])
+            start = self.enumerate_start(node)
             inner = self.run_time_zip(node.args[0])
-            if inner is None or len(node.args) > 2 or type(start) is not int:
+            if inner is None:
                 self.error(node, "`enumerate` takes a list and an integer literal")
             part, length = inner[1]
             return "rows", (("enumerate", start, part), length)
+        self.plain_arguments(node, "zip")
         return self.zip_of_values(node)
 
     def returns_values(self, node) -> bool:
@@ -395,12 +394,7 @@ class RunListLowering:
     def enumerate_of_value(self, node: ast.Call):
         """``enumerate(f(...))``: the list ``f`` returns, lowered once;
         ``enumerate(xs, 1)`` or ``enumerate(xs, start=1)`` counts from 1."""
-        given = list(node.args[1:]) + [k.value for k in node.keywords]
-        if any(k.arg != "start" for k in node.keywords) or len(given) > 1:
-            self.error(node, "`enumerate` takes a list and an integer `start`")
-        start = self.static_value(given[0]) if given else 0
-        if len(node.args) > 2 or type(start) is not int:
-            self.error(node, "`enumerate` takes a list and an integer literal")
+        start = self.enumerate_start(node)
         value = self.expr(node.args[0])
         if isinstance(value, RunList):
             return "rows", (("enumerate", start, ("list", value)), value.n)
@@ -412,6 +406,25 @@ class RunListLowering:
             self.error(node.args[0], "`enumerate` of a value that is not a list")
         items = [TupleValue((Const(start + j), v)) for j, v in enumerate(value.items)]
         return "items", items
+
+    def enumerate_start(self, node: ast.Call) -> int:
+        """The start of ``enumerate(xs)``, ``enumerate(xs, k)`` or
+        ``enumerate(xs, start=k)``: an int known when compiling."""
+        given = list(node.args[1:]) + [k.value for k in node.keywords]
+        if (
+            len(node.args) < 1
+            or len(given) > 1
+            or any(k.arg != "start" for k in node.keywords)
+            or any(isinstance(a, ast.Starred) for a in node.args)
+        ):
+            self.error(node, "`enumerate` takes a list and an integer `start`")
+        try:
+            start = self.static_value(given[0]) if given else 0
+        except _NotStatic:
+            start = None
+        if type(start) is not int:
+            self.error(given[0], "the start of `enumerate` must be an int known now")
+        return start
 
     def names_an_array(self, node) -> bool:
         """Whether ``node`` is a local name holding an array (or number), or a
