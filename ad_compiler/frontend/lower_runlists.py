@@ -423,7 +423,9 @@ class RunListLowering:
         except _NotStatic:
             start = None
         if type(start) is not int:
-            self.error(given[0], "the start of `enumerate` must be an int known now")
+            self.error(
+                given[0], "the start of `enumerate` must be an int known when compiling"
+            )
         return start
 
     def names_an_array(self, node) -> bool:
