@@ -480,7 +480,7 @@ def tree_jvp(f, primals, tangents):
         if t[0] == "static":
             continue
         try:
-            if trees.treedef(tangent) != t:
+            if not trees.same_keys(trees.treedef(tangent), t):
                 raise TypeError
             dots += trees.flatten(tangent, t)
         except TypeError:

@@ -80,6 +80,23 @@ def treedef(value):
     return ("static", type(value), value)
 
 
+def same_keys(a, b) -> bool:
+    """Whether treedefs ``a`` and ``b`` are equal up to the order of their dicts'
+    keys: a tangent or cotangent matched to its primal by key (as JAX, whose
+    dicts have sorted keys, matches them); :func:`flatten` with the primal's
+    treedef then reads its leaves in the primal's order."""
+    return _by_key(a) == _by_key(b)
+
+
+def _by_key(tdef):
+    if tdef == LEAF or tdef[0] == "static":
+        return tdef
+    if tdef[0] == "dict":
+        pairs = sorted(zip(tdef[1], tdef[2]))
+        return ("dict", tuple((k, _by_key(t)) for k, t in pairs))
+    return (tdef[0], tuple(_by_key(t) for t in tdef[1]))
+
+
 def call_key(value):
     """A cheap key that determines ``treedef(value)`` and the exact shape of
     every leaf: what a call is dispatched on before anything else (one pass,

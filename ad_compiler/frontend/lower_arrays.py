@@ -250,6 +250,9 @@ class ArrayLowering:
     def method_call(self, node: ast.Call, attr: ast.Attribute):
         """``x.sum(axis=0)``, ``x.reshape(n, -1)``, ``x.T`` ... on an array value."""
         name = attr.attr
+        found = self.static_str_method(node, attr)  # k.startswith("W") (lower_trees)
+        if found is not None:
+            return found
         if name in LIBRARY_METHODS:  # x.ravel(), x.repeat(2, axis=0) ...
             return self.library_method(node, attr)
         if name not in _METHODS:

@@ -28,7 +28,7 @@ from ad_compiler.frontend.lower_values import (
     _same,
 )
 from ad_compiler.frontend.recovery import recover, snapshot
-from ad_compiler.frontend.scope import FuncRef, literal_number
+from ad_compiler.frontend.scope import FuncRef
 from ad_compiler.ir.nodes import Const, For, If, Var, While
 
 
@@ -569,23 +569,11 @@ class ControlLowering:
         if isinstance(node, ast.Call):
             ref = self.resolve(node.func)
             q = ref.qualname if isinstance(ref, FuncRef) else None
-            if q in ("builtins.enumerate", "builtins.zip"):
-                self.plain_arguments(node, q[9:])
+            if q == "builtins.zip":
+                self.plain_arguments(node, "zip")
             if q == "builtins.enumerate":
-                if not 1 <= len(node.args) <= 2:
-                    self.error(
-                        node,
-                        f"`enumerate` takes 1 or 2 arguments, got {len(node.args)}",
-                    )
+                start = self.enumerate_start(node)  # (lower_runlists)
                 items = self.items(node.args[0], what)
-                start = 0
-                if len(node.args) == 2:
-                    start = literal_number(node.args[1])
-                    if not isinstance(start, int):
-                        self.error(
-                            node.args[1],
-                            "the start of `enumerate` must be an integer literal",
-                        )
                 return [
                     TupleValue((Const(start + j), item)) for j, item in enumerate(items)
                 ]

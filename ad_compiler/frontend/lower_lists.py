@@ -216,6 +216,9 @@ class ListLowering:
 
     def known_items(self, node: ast.expr, what: str) -> list:
         """The items ``node`` runs over, their number known when compiling."""
+        found = self.dict_items(node)  # a dict parameter, its .items() ...
+        if found is not None:
+            return found
         if self.is_range(node):
             bounds = self.static_range(node)
             if bounds is None:
@@ -786,16 +789,28 @@ class ListLowering:
         for gen in node.generators:
             if self.is_range(gen.iter) and self.static_range(gen.iter) is None:
                 return True
-            if isinstance(gen.iter, ast.Name) and gen.iter.id in self.locals:
-                if not isinstance(self.env.get(gen.iter.id), TupleValue):
-                    return True  # an array: its rows, or a run-time list
-            if isinstance(gen.iter, ast.Call) and self.run_time_zip_probe(gen.iter):
-                return True  # zip/enumerate of a run-time list
-            if isinstance(gen.iter, ast.Call) and isinstance(gen.iter.func, ast.Name):
-                if gen.iter.func.id in ("zip", "enumerate") and any(
-                    self.names_an_array(a) for a in gen.iter.args
-                ):
-                    return True  # zip/enumerate of an array's rows
+            if self.runs_over_rows(gen.iter):
+                return True
+        return False
+
+    def runs_over_rows(self, node: ast.expr) -> bool:
+        """Whether iterating ``node`` runs over an array's rows or a run-time
+        list: such a name, a tree's leaf (``p["mu"]``), or ``zip``/``enumerate``
+        (nested too: ``enumerate(zip(hs, xs))``) with one of those."""
+        if isinstance(node, ast.Name) and node.id in self.locals:
+            return not isinstance(self.env.get(node.id), TupleValue)
+        if isinstance(node, ast.Subscript):
+            return self.names_an_array(node)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id in ("zip", "enumerate") and node.func.id not in self.locals:
+                return any(
+                    self.names_an_array(a)
+                    or isinstance(a, ast.Name)
+                    and isinstance(self.env.get(a.id), RunList)
+                    or isinstance(a, ast.Call)
+                    and self.runs_over_rows(a)
+                    for a in node.args
+                )
         return False
 
     def summed_in_a_loop(self, node: ast.Call, comp) -> object:

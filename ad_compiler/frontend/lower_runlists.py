@@ -32,7 +32,9 @@ from __future__ import annotations
 import ast
 
 from ad_compiler.frontend.lower_control import _store_names, _stored_names
+from ad_compiler.frontend.lower_lists import _NotStatic
 from ad_compiler.frontend.lower_values import (
+    DictValue,
     FunctionValue,
     ListValue,
     RunList,
@@ -330,6 +332,9 @@ class RunListLowering:
             and isinstance(self.env.get(a.id), RunList)
             or isinstance(a, ast.Call)
             and self.run_time_zip_probe(a)
+            or q == "builtins.enumerate"  # enumerate(zip(A, B)) of arrays' rows
+            and isinstance(a, ast.Call)
+            and self.runs_over_rows(a)
             for a in node.args
         ):
             if q == "builtins.zip" and any(
@@ -342,16 +347,14 @@ class RunListLowering:
                 ):
                     return self.enumerate_of_value(node)
             return None
-        self.plain_arguments(node, q[9:])
         if q == "builtins.enumerate":
-            start = 0
-            if len(node.args) == 2:
-                start = self.static_value(node.args[1])
+            start = self.enumerate_start(node)
             inner = self.run_time_zip(node.args[0])
-            if inner is None or len(node.args) > 2 or type(start) is not int:
+            if inner is None:
                 self.error(node, "`enumerate` takes a list and an integer literal")
             part, length = inner[1]
             return "rows", (("enumerate", start, part), length)
+        self.plain_arguments(node, "zip")
         return self.zip_of_values(node)
 
     def returns_values(self, node) -> bool:
@@ -389,10 +392,9 @@ class RunListLowering:
         return "items", [TupleValue(row) for row in zip(*(v.items for v in values))]
 
     def enumerate_of_value(self, node: ast.Call):
-        """``enumerate(f(...))``: the list ``f`` returns, lowered once."""
-        start = self.static_value(node.args[1]) if len(node.args) == 2 else 0
-        if len(node.args) > 2 or type(start) is not int:
-            self.error(node, "`enumerate` takes a list and an integer literal")
+        """``enumerate(f(...))``: the list ``f`` returns, lowered once;
+        ``enumerate(xs, 1)`` or ``enumerate(xs, start=1)`` counts from 1."""
+        start = self.enumerate_start(node)
         value = self.expr(node.args[0])
         if isinstance(value, RunList):
             return "rows", (("enumerate", start, ("list", value)), value.n)
@@ -405,11 +407,56 @@ class RunListLowering:
         items = [TupleValue((Const(start + j), v)) for j, v in enumerate(value.items)]
         return "items", items
 
+    def enumerate_start(self, node: ast.Call) -> int:
+        """The start of ``enumerate(xs)``, ``enumerate(xs, k)`` or
+        ``enumerate(xs, start=k)``: an int known when compiling."""
+        given = list(node.args[1:]) + [k.value for k in node.keywords]
+        if (
+            len(node.args) < 1
+            or len(given) > 1
+            or any(k.arg != "start" for k in node.keywords)
+            or any(isinstance(a, ast.Starred) for a in node.args)
+        ):
+            self.error(node, "`enumerate` takes a list and an integer `start`")
+        try:
+            start = self.static_value(given[0]) if given else 0
+        except _NotStatic:
+            start = None
+        if type(start) is not int:
+            self.error(
+                given[0], "the start of `enumerate` must be an int known when compiling"
+            )
+        return start
+
     def names_an_array(self, node) -> bool:
-        """Whether ``node`` is a local name holding an array (or number): a
-        ``zip``/``enumerate`` of it runs over its rows, their number known at
-        run time (``for q, l in zip(qs, ls)``)."""
+        """Whether ``node`` is a local name holding an array (or number), or a
+        constant item of one or of a tree: a ``zip``/``enumerate`` of it runs
+        over its rows, their number known at run time (``for q, l in zip(qs,
+        ls)``)."""
+        if isinstance(node, ast.Subscript):  # a leaf of a tree: `p["mu"]`, `ps[0]`
+            base = node.value  # or an item of an array: `X[0]` (numbers too)
+            return isinstance(self.tree_leaf(node), Var) or (
+                isinstance(base, ast.Name)
+                and base.id in self.locals
+                and isinstance(self.env.get(base.id), Var)
+            )
         return isinstance(node, ast.Name) and isinstance(self.env.get(node.id), Var)
+
+    def tree_leaf(self, node: ast.Subscript):
+        """The value of ``p["k"]`` or ``ps[i]`` for a local tree ``p`` and a
+        literal key or index, found without lowering anything; None otherwise."""
+        base, key = node.value, node.slice
+        if not (isinstance(base, ast.Name) and base.id in self.locals):
+            return None
+        tree = self.env.get(base.id)
+        if not isinstance(key, ast.Constant):
+            return None
+        if isinstance(tree, DictValue) and isinstance(key.value, str):
+            return tree.get(key.value)
+        if isinstance(tree, TupleValue) and type(key.value) is int:
+            if -len(tree.items) <= key.value < len(tree.items):
+                return tree.items[key.value]
+        return None
 
     def zip_part(self, a, value):
         """One argument of a run-time ``zip``: a run-time list or an array."""

@@ -39,6 +39,13 @@ from ad_compiler.frontend.lower_values import (
 from ad_compiler.frontend.scope import literal_number
 from ad_compiler.ir.nodes import Const, Var
 
+# the methods of a static string whose results are static values (bool, str)
+_STR_METHODS = frozenset(
+    {"startswith", "endswith", "lower", "upper", "casefold", "strip", "lstrip"}
+    | {"rstrip", "isdigit", "isalpha", "isidentifier", "removeprefix"}
+    | {"removesuffix", "isupper", "islower"}
+)
+
 
 class TreeNeeded(UnsupportedError):
     """A parameter is used as a tree or a static value, but was lowered as a
@@ -400,6 +407,46 @@ class TreeLowering:
         if len(rest) == 1:
             return self.expr(rest[0])
         return self.expr(ast.copy_location(ast.BoolOp(node.op, rest), rest[0]))
+
+    def static_str_method(self, node: ast.Call, attr: ast.Attribute):
+        """``k.startswith("W")``, ``kind.lower()`` ... on a static string (a dict
+        key in an unrolled loop, a static argument) with static arguments: the
+        value, a static value itself (branches on it are decided when
+        compiling); None when ``attr.value`` is not a static string."""
+        if attr.attr not in _STR_METHODS or not self.is_static_str(attr.value):
+            return None
+        value = self.expr(attr.value)  # (a name, a literal: nothing is emitted)
+        args = []
+        for a in node.args:
+            arg = self.expr(a)
+            if not isinstance(arg, StaticValue) or isinstance(a, ast.Starred):
+                self.error(
+                    a,
+                    f"the arguments of `.{attr.attr}()` on a static string must be "
+                    "static too (string literals, static arguments)",
+                )
+            args.append(arg.value)
+        if node.keywords:
+            self.error(node, f"`.{attr.attr}()` takes positional arguments here")
+        try:
+            return StaticValue(getattr(value.value, attr.attr)(*args))
+        except TypeError as e:
+            self.error(node, f"`{ast.unparse(node)}`: {e}")
+
+    def is_static_str(self, node: ast.expr) -> bool:
+        """Whether ``node`` is a static string known without lowering anything: a
+        string literal, a local name bound to one, or a string method of one."""
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, str)
+        if isinstance(node, ast.Name):
+            value = self.env.get(node.id) if node.id in self.locals else None
+            return isinstance(value, StaticValue) and isinstance(value.value, str)
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _STR_METHODS
+            and self.is_static_str(node.func.value)
+        )
 
     def check_returned(self, node: ast.expr, value) -> None:
         """A static value or a dict is not a result (a derivative is of numbers)."""
