@@ -38,7 +38,7 @@ def test_a_shape_hint_names_the_unshaped_number_parameters(tmp_path, capsys):
     out = tmp_path / "out.py"
     assert main(["compile", str(f), "--shape", "ys=6", "-o", str(out)]) == 1
     err = capsys.readouterr().err
-    assert "no shape is known for q, r (`--shape q=`" in err
+    assert "no shape is known for q, r (`--shape q=n,m` for an array, `q=` or" in err
     assert not out.exists()
     # and what the hint says works
     args = ["compile", str(f), "--shape", "ys=6", "q=", "r=", "-o", str(out)]
@@ -57,7 +57,7 @@ def test_the_hint_is_added_for_errors_of_the_shape_pass_too(tmp_path, capsys):
     assert main(["compile", str(f), "--shape", "X=6,3", "-o", str(tmp_path / "o.py")])
     err = capsys.readouterr().err
     assert "`np.diag` needs to know how many axes" in err
-    assert "no shape is known for log_alpha (`--shape log_alpha=`" in err
+    assert "no shape is known for log_alpha (`--shape log_alpha=n,m`" in err
 
 
 def _central_hessian(f, x, *rest, e=1e-5):

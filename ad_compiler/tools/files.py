@@ -486,5 +486,6 @@ def name_unshaped(exc: CompileError, params, param_shapes) -> None:
         if names and error.hint and "--shape" in error.hint:
             error.hint += (
                 f"; no shape is known for {', '.join(names)} "
-                f"(`--shape {names[0]}=` or `{names[0]}: float` makes it a number)"
+                f"(`--shape {names[0]}=n,m` for an array, `{names[0]}=` or "
+                f"`{names[0]}: float` for a number)"
             )
