@@ -357,14 +357,29 @@ def two_index_arrays(x, i, j):
 
 
 def test_two_index_arrays_broadcast_together_so_their_axes_are_not_guessed():
-    # x[i, j] with 1-D i and j has one axis, not two: the shapes do not guess
+    # x[i, j] with 1-D i and j side by side has one axis, not two (the shape
+    # rule knows it: vector mode, so the Hessian, needs it)
     x = np.arange(12.0).reshape(3, 4)
     i, j = np.array([0, 2]), np.array([1, 3])
     g = grad(two_index_arrays)(x, i, j)
     assert g[0, 1] == 2.0 and g[2, 3] == 22.0
     assert np.count_nonzero(g) == 2
+    h = hessian(two_index_arrays)(x, i, j)
+    assert h.shape == (3, 4, 3, 4) and h[0, 1, 0, 1] == h[2, 3, 2, 3] == 2.0
+    assert np.count_nonzero(h) == 2
+
+
+def two_index_arrays_apart(x, i, j):
+    return np.sum(x[i, :, j] ** 2)  # their axis goes first: NumPy's rule
+
+
+def test_index_arrays_apart_leave_the_shape_to_run_time():
+    x = np.arange(24.0).reshape(2, 3, 4)
+    i, j = np.array([0, 1]), np.array([1, 3])
+    g = grad(two_index_arrays_apart)(x, i, j)
+    assert g[1, 2, 3] == 2 * x[1, 2, 3] and np.count_nonzero(g) == 6
     with pytest.raises(CompileError, match="vector mode needs to know how many axes"):
-        hessian(two_index_arrays)(x, i, j)
+        hessian(two_index_arrays_apart)(x, i, j)
 
 
 def test_a_broken_rename_in_vector_mode_is_a_verification_error():

@@ -321,12 +321,16 @@ class _Batcher:
 
     def loop(self, s) -> None:
         inits = list(self.subs(s.inits))
+        learnt = self._carried_ranks(s, inits)
         for i, (c, init) in enumerate(zip(s.carried, inits)):
             if self.has(c):
                 inits[i] = self._filled(init, self.rank(c), self.out)
         body = self.block(s.body)
         nexts = list(self.subs(s.nexts))
         for i, (c, nxt) in enumerate(zip(s.carried, nexts)):
+            if c.name in learnt and self.known_rank(nxt) not in (learnt[c.name], 0):
+                del self.ranks[c.name]  # not the rank learnt: unknown after all
+                self.rank(c)
             if self.has(c):
                 nexts[i] = self._filled(nxt, self.rank(c), body)
         fields = dict(inits=tuple(inits), body=tuple(body), nexts=tuple(nexts))
@@ -342,6 +346,23 @@ class _Batcher:
                 self.error("a `break` that depends on the directions")
             fields["brk"] = self.sub(s.brk)
         self.out.append(replace(s, **fields))
+
+    def _carried_ranks(self, s, inits) -> dict:
+        """The ranks of carried values the shapes leave unknown because a number
+        (a 0.0 standing for zeros: the adjoint of a value the loop overwrites
+        before reading it) meets an array: the array's rank, when the arrays
+        among the initial and next values whose rank is known agree on it
+        (checked once the body is in vector mode, where the next values' ranks
+        are learnt: a next value of another or still unknown rank is an error)."""
+        learnt = {}
+        for c, init, nxt in zip(s.carried, inits, s.nexts):
+            if self.known_rank(c) is not None:
+                continue
+            ranks = {self.known_rank(a) for a in (init, nxt) if isinstance(a, Var)}
+            ranks.discard(None)
+            if len(ranks) == 1:
+                learnt[c.name] = self.ranks[c.name] = ranks.pop()
+        return learnt
 
     def eqn(self, e: Eqn) -> None:
         row = PRIMITIVES[e.prim]

@@ -105,10 +105,12 @@ def _index_shape(x, layout, parts, loc=None):
     if x is None:
         return None
     out, axis, parts = [], 0, list(parts)
+    placed = False  # the joined index arrays' axis is out already
     rest = len(x) - sum(1 for item in layout if item not in (None, "..."))
     arrays = [p for item, p in zip(_array_items(layout), parts) if item and p != ()]
-    if len(arrays) > 1:
-        return None  # index arrays broadcast together (and may move): run time
+    joined = len(arrays) > 1  # index arrays broadcast together into one axis here
+    if joined and not (_adjacent(layout) and all(_vector(p) for p in arrays)):
+        return None  # of several axes, or moved to the front: run time
     for item in layout:
         if item is None:
             out.append(shapes.ONE)
@@ -117,8 +119,10 @@ def _index_shape(x, layout, parts, loc=None):
             axis += rest
         elif item == "a":
             part = parts.pop(0)
-            if part is not None and len(part) == 1 and part != shapes.TUPLE:
-                out.append(shapes.ANY)  # a 1-D mask or int array: one axis either way
+            if _vector(part):
+                if not placed:  # a 1-D mask or int array: one axis (all of them)
+                    out.append(shapes.ANY)
+                placed = joined
             elif part != shapes.SCALAR:
                 return None  # an array index: its dtype decides; leave it to run time
             axis += 1
@@ -130,6 +134,19 @@ def _index_shape(x, layout, parts, loc=None):
     if axis > len(x):
         return None
     return tuple(out) + tuple(x[axis:])
+
+
+def _vector(part) -> bool:
+    """Whether an index input is 1-D (an int array or a mask over one axis)."""
+    return part is not None and part != shapes.TUPLE and len(part) == 1
+
+
+def _adjacent(layout) -> bool:
+    """Whether the ``"a"`` items (ints, int arrays, masks) of an index are next
+    to each other: NumPy then puts their broadcast axes where they stand (else
+    first)."""
+    at = [i for i, item in enumerate(layout) if item == "a"]
+    return at == list(range(at[0], at[0] + len(at))) if at else True
 
 
 def _render_getitem(params, texts, atoms):

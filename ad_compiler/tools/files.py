@@ -115,6 +115,7 @@ def compile_file(
         try:
             d = derivative_ir(fn, kind, idx, tree)
         except CompileError as exc:
+            name_unshaped(exc, fn.params, fn.param_shapes)
             if report is None:
                 raise
             report[0].add(fn.name, exc)
@@ -289,6 +290,7 @@ def _lower_file(
         n.name: cli_trees.parameter_spec(n, trees_of[n.name], fix or {}) for n in nodes
     }
     for node in nodes:
+        given = None
         try:
             src = FunctionSource(node, file, lines)
             check_decorators(src, scope)
@@ -306,6 +308,8 @@ def _lower_file(
                     shape_infer.infer(fn)  # its compile errors, on the trace as lowered
             out.append(fn)
         except CompileError as exc:
+            if given is not None:
+                name_unshaped(exc, fn.params, given)
             failed.add(node.name, exc)  # keep going: report every function's errors
     if failed.failures and report is None:
         raise failed.error()
@@ -471,3 +475,17 @@ _SELF_CONTAINED = "Self-contained: needs only math (and numpy if the source used
 _WITH_SCIPY = (
     "Self-contained: needs only math, numpy and scipy (the source called SciPy)."
 )
+
+
+def name_unshaped(exc: CompileError, params, param_shapes) -> None:
+    """Name, in an error's hint asking for shapes (``--shape``), the parameters
+    whose shape is still unknown: an unannotated number is one of them in array
+    code, and ``--shape q=`` (or ``q: float``) is what declares it a scalar."""
+    names = [p.name for p, s in zip(params, param_shapes or ()) if s is None]
+    for error in getattr(exc, "errors", None) or (exc,):
+        if names and error.hint and "--shape" in error.hint:
+            error.hint += (
+                f"; no shape is known for {', '.join(names)} "
+                f"(`--shape {names[0]}=n,m` for an array, `{names[0]}=` or "
+                f"`{names[0]}: float` for a number)"
+            )
