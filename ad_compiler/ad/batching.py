@@ -361,7 +361,9 @@ class _Batcher:
             ranks = {self.known_rank(a) for a in (init, nxt) if isinstance(a, Var)}
             ranks.discard(None)
             if len(ranks) == 1:
-                learnt[c.name] = self.ranks[c.name] = ranks.pop()
+                rank = ranks.pop()
+                assert rank is not None
+                learnt[c.name] = self.ranks[c.name] = rank
         return learnt
 
     def eqn(self, e: Eqn) -> None:
@@ -384,6 +386,7 @@ class _Batcher:
             self.out.append(e.with_ins((tape, *items)))
             return
         if e.prim in LIST_ROWS:  # (an empty list may get directions later)
+            assert row.batch is not None  # (every list row has one)
             row.batch(self, e, dict(e.params), *e.ins)
             return
         if not any(self.has(a) for a in e.ins):

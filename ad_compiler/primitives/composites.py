@@ -57,7 +57,8 @@ class _Recording:
     """The ops ``b``, with every application recorded (the expansion's tape)."""
 
     def __init__(self, b: Ops):
-        self.b, self.tape = b, []
+        self.b = b
+        self.tape: list = []
         self.loc = getattr(b, "loc", None)
 
     def apply(self, prim: str, *ins: Value, **params) -> Value:
@@ -159,6 +160,7 @@ def composite(
                 row = REGISTRY[prim]
                 if not row.elementwise:  # (as ad.rules.tangent: at full shape)
                     ds = [b.like(d, x) for d, x in zip(ds, xs)]
+                assert row.jvp is not None  # (every differentiable row has one)
                 d = row.jvp(b, params, o, *xs, *ds)
                 if d is not None:
                     tangent[id(o)] = d
@@ -203,6 +205,7 @@ def _adjoints(b: Ops, prim: str, params, out, g, xs) -> tuple:
     """As :func:`ad_compiler.ad.rules.adjoints`: each contribution shaped like
     its input (an elementwise row's summed back over the axes it stretched)."""
     row = REGISTRY[prim]
+    assert row.vjp is not None  # (every differentiable row has one)
     if not row.elementwise:
         return row.vjp(b, params, out, b.like(g, out), *xs)
     cts = []
@@ -266,7 +269,7 @@ def _np_call(name: str, *keys: str, joined=False):
 
 
 # --- the expansions ------------------------------------------------------------------------
-_NEW_AXES = {
+_NEW_AXES: dict[int, dict[int, tuple[int, ...]]] = {
     1: {0: (0,)},
     2: {0: (0, 1), 1: (0,)},
     3: {0: (0, 1, 2), 1: (0, 2), 2: (2,)},
@@ -550,7 +553,7 @@ def _np_fn(name: str):
     return lambda *xs, **kw: fn(*xs, **kw)
 
 
-_STACK_SAMPLES = {
+_STACK_SAMPLES: dict = {
     "hstack": ((((3,), (2,)), {}), (((2, 3), (2, 1)), {})),
     "vstack": ((((3,), (3,)), {}), (((2, 3), (1, 3)), {})),
     "dstack": ((((3,), (3,)), {}), (((2, 3), (2, 3)), {})),

@@ -263,7 +263,7 @@ _UNREPEAT_ROW = linear(
 
 
 # --- pad (constant zeros) -------------------------------------------------------------------
-def pad_widths(width, rank: int) -> tuple:
+def pad_widths(width, rank: int | None) -> tuple:
     """NumPy's ``pad_width`` (an int, a pair, one pair per axis ...) as one
     ``(before, after)`` pair per axis."""
     if isinstance(width, int):
@@ -271,7 +271,10 @@ def pad_widths(width, rank: int) -> tuple:
     elif all(isinstance(w, int) for w in width):
         width = (tuple(width),)
     width = tuple(tuple(w) * (2 if len(w) == 1 else 1) for w in width)
-    return width * rank if len(width) == 1 else width
+    if len(width) > 1:
+        return width
+    assert rank is not None  # (one pair for every axis: the rank is known here)
+    return width * rank
 
 
 def _unpad(b: Ops, p: Params, g: Value, x: Value) -> Value:
