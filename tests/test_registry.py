@@ -311,7 +311,18 @@ def _zero(expr, at: list[dict]) -> bool:
     return True
 
 
-@pytest.mark.parametrize("prim", SCALAR_ROWS)
+# SymPy cannot simplify the incomplete gamma/beta identities of the log-CDFs:
+# their check ends in the numeric fallback after 2-11 s, so the full suite runs it
+_SLOW_SYMPY = {"t_logcdf", "beta_logcdf", "gamma_logcdf"}
+
+
+@pytest.mark.parametrize(
+    "prim",
+    [
+        pytest.param(p, marks=pytest.mark.slow) if p in _SLOW_SYMPY else p
+        for p in SCALAR_ROWS
+    ],
+)
 def test_rules_agree_with_sympy_diff(prim):
     row = PRIMITIVES[prim]
     for p in params_of(prim):
