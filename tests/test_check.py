@@ -210,6 +210,7 @@ def test_adc_check_proves_every_sample(sample, extra, count):
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.slow  # a subprocess; test_a_loop_whose_trip_count_is_an_input_has_no_closed_form is fast
 def test_adc_check_explains_what_sympy_cannot_express(tmp_path):
     path = tmp_path / "tol.py"
     path.write_text(

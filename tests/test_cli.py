@@ -85,6 +85,7 @@ def test_ir_prints_the_trace():
     ]
 
 
+@pytest.mark.slow  # two subprocesses; test_cli_edges checks -o and the refusal in-process
 def test_output_file_is_written_and_input_is_never_overwritten(tmp_path):
     out = tmp_path / "out.py"
     proc = adc("compile", SEEDS, "-o", str(out))
@@ -174,6 +175,7 @@ def test_console_script_is_installed():
     assert proc.returncode == 0 and proc.stdout.strip() == "adc 0.1.0"
 
 
+@pytest.mark.slow  # a subprocess over six functions; test_compile_seeds_emits_a_module_that_runs_on_its_own is fast
 def test_loops_calls_recursion_and_custom_derivatives_compile_statically(tmp_path):
     """The whole control-flow corpus through the CLI: the output runs on its own
     (helpers, recursive functions and custom-derivative functions included) and

@@ -183,7 +183,7 @@ def test_interrupted_write_leaves_the_old_file_and_no_temporary(
     "at, line",
     [(["x=1", "n=100000000"], 11), (["x=1", "n=1000000000000"], 11)],
 )
-@pytest.mark.fast_sample(every=2)  # each runs the trace to its step limit
+@pytest.mark.slow  # each runs the trace to its 100,000-step limit (about a second)
 def test_trace_stops_at_its_step_limit(capsys, src, at, line):
     """10**8 iterations would be a table of 3*10**8 rows: stopped, exit 1, at the loop."""
     started = time.monotonic()
@@ -675,6 +675,7 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
 
 
 @pytest.mark.parametrize("command", READERS, ids=[c[0] for c in READERS])
+@pytest.mark.fast_sample(every=2)
 def test_an_input_over_16_mib_is_refused(capsys, tmp_path, command):
     path = tmp_path / "big.py"
     path.write_bytes(b"def f(x):\n    return x\n" + b"#" * (16 * 2**20))

@@ -310,7 +310,7 @@ def test_random_command_lines_exit_0_1_or_2_without_a_traceback(
 
 def test_the_first_random_command_lines(sample_folder, capsys, monkeypatch):
     """The fast tier's sample: the first few seeded command lines, in-process."""
-    run_in_process(sample_folder, capsys, monkeypatch, 10)
+    run_in_process(sample_folder, capsys, monkeypatch, 5)
 
 
 @pytest.mark.slow

@@ -197,6 +197,9 @@ def case_id(case) -> str:
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.fast_sample(
+    keep=lambda case: CASES.index(case) % 2 == 0
+)  # test_jvp the others
 def test_grad(case):
     name, point, expected, _ = case
     df = grad(getattr(ec, name), argnums=tuple(range(len(point))))
@@ -204,6 +207,9 @@ def test_grad(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.fast_sample(
+    keep=lambda case: CASES.index(case) % 2 == 1
+)  # test_grad the others
 def test_jvp(case):
     name, point, expected, _ = case
     expected = JVPS.get((name, point), expected)

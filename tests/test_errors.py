@@ -168,6 +168,7 @@ def test_cli_error_message_and_location(name):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # a subprocess over every case; test_whole_file's every_error_once_located is fast
 def test_cli_reports_every_function_error_at_once():
     proc = subprocess.run(
         [sys.executable, "-m", "ad_compiler.tools.cli", "compile", FILE],
@@ -203,6 +204,7 @@ def test_grad_of_tuple_valued_function_is_a_usage_error():
         grad(seeds.rainforth)
 
 
+@pytest.mark.slow  # a subprocess; test_cli_edges and the CLI fuzzer's syntax.py report syntax errors in-process
 def test_syntax_error_is_reported_at_its_position(tmp_path):
     bad = tmp_path / "broken.py"
     bad.write_text("def f(x):\n    return x +\n")

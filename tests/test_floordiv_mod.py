@@ -177,6 +177,7 @@ def h(x):
 
 
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.fast_sample(first=1)  # a subprocess each
 def test_adc_compile_emits_self_contained_black_clean_code(tmp_path, mode):
     src, out = tmp_path / "prog.py", tmp_path / "out.py"
     src.write_text(CLI_SOURCE)

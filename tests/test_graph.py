@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 import control_flow
 import seeds
 
@@ -52,6 +54,7 @@ def test_branches_and_loops_are_clusters_and_adjoint_edges_reverse():
     assert with_adjoints.count("style=dashed") == len(edges)
 
 
+@pytest.mark.slow  # two subprocesses; the in-process to_dot tests above are fast
 def test_adc_graph_writes_dot_and_an_image_or_says_why_not(tmp_path):
     base = [sys.executable, "-m", "ad_compiler.tools.cli", "graph", "samples/seeds.py"]
     base += ["--function", "f"]

@@ -138,8 +138,8 @@ SAMPLES = [
 
 
 # Cases that take a second or more (SymPy runs out of its 5 s, or unrolls a long
-# loop): the full suite only.  The fast tier runs two samples and one in 48
-# of the other control-flow functions.
+# loop): the full suite only.  The fast tier runs seeds.f and one in 48 of the
+# other control-flow functions (the sample `logistic` takes half a second).
 SYMPY_COSTLY = {
     "f_recursion_with_loop_and_custom",
     "f_min_max_in_loop",
@@ -162,7 +162,7 @@ SYMPY_COSTLY = {
     "f_continue_inner",
 }
 SYMPY_FAST = [f for f, _ in SYMPY_CASES if f.__name__ not in SYMPY_COSTLY][::48]
-SYMPY_FAST += [seeds.f, control_flow.logistic]
+SYMPY_FAST += [seeds.f]
 
 
 @pytest.mark.parametrize(

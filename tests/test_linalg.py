@@ -243,7 +243,7 @@ def fd_gradient(f, args, i):
     return out
 
 
-@pytest.mark.fast_sample(every=4)
+@pytest.mark.fast_sample(every=8)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_gradient_matches_central_differences(name):
     f, args = CASES[name]
@@ -254,7 +254,7 @@ def test_gradient_matches_central_differences(name):
         )
 
 
-@pytest.mark.fast_sample(every=4)
+@pytest.mark.fast_sample(every=8)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_forward_mode_matches_central_differences(name):
     f, args = CASES[name]
@@ -313,6 +313,7 @@ def quadratic_form_of_a(A):
     [log_det_composite, quadratic_form_of_a, eigen_values, cholesky_numpy],
     ids=["logdet", "quadratic_form", "eigvalsh", "cholesky"],
 )
+@pytest.mark.fast_sample(every=2)
 def test_hessian_of_a_composite(f):
     x = SPD3 if f is cholesky_numpy else A3
     H = hessian(f)(x)

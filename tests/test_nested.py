@@ -210,7 +210,7 @@ CASES = [
 ]
 
 
-@pytest.mark.fast_sample(every=3)
+@pytest.mark.fast_sample(every=6)
 @pytest.mark.parametrize("f", CASES, ids=lambda f: f.__name__)
 def test_both_modes_match_central_differences(f):
     assert_both_modes(f, [0.7, 1.3])

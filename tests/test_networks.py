@@ -116,7 +116,7 @@ def test_forward_mode_agrees_with_reverse(name):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-@pytest.mark.fast_sample(every=4)  # an `adc compile` subprocess each
+@pytest.mark.slow  # a subprocess each (about a second); test_cli_asks_for_shapes_it_needs is fast
 def test_cli_module_computes_the_same_gradient(name, tmp_path):
     args, n, shape_spec = CASES[name]
     out = tmp_path / f"{name}_grad.py"

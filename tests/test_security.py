@@ -168,6 +168,7 @@ def test_unsafe_custom_derivative_copies_are_refused_in_every_command(
 
 @pytest.mark.parametrize("what", sorted(ACCEPTED))
 @pytest.mark.parametrize("mode", MODES + ("check", "trace", "graph"))
+@pytest.mark.fast_sample(every=3)
 def test_text_in_custom_derivatives_reaches_emitted_code_inert(
     tmp_path, capsys, what, mode
 ):
