@@ -477,6 +477,33 @@ def test_ctrl_c_exits_130_without_a_traceback(tmp_path):
     assert (proc.returncode, err) == (130, "adc: interrupted\n")
 
 
+@pytest.mark.slow  # a subprocess; test_interrupted_write_... covers main's handler
+def test_ctrl_c_inside_a_string_exec_still_exits_130(tmp_path):
+    """The cause of the Ctrl-C test's rare exit -2 under load: a KeyboardInterrupt
+    ending a string ``exec``/``eval`` (as SymPy's own are) made ``python -m``
+    end by SIGINT although main had handled it.  Here the interrupt is raised
+    deterministically from a string exec, through a sitecustomize module that
+    replaces argparse's parsing, the first thing main does."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import argparse\n\n\n"
+        "def interrupted(self, args=None, namespace=None):\n"
+        "    exec('raise KeyboardInterrupt')\n\n\n"
+        "argparse.ArgumentParser.parse_args = interrupted\n"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(tmp_path)] + [p for p in [env.get("PYTHONPATH")] if p]
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "ad_compiler.tools.cli", "--version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (130, "adc: interrupted\n")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seconds", ["0.05", "0.2", "0.4", "0.6", "0.8"])
 def test_a_tiny_budget_does_not_break_sympy(tmp_path, seconds):

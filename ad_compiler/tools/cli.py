@@ -673,6 +673,21 @@ def _raise(error: Exception):
 _COMMANDS = {"trace": _trace, "graph": _graph, "check": _check, "swell": _swell}
 
 
+def _forget_the_interrupt() -> None:
+    """Make the interpreter forget the KeyboardInterrupt :func:`main` has handled.
+
+    CPython records a KeyboardInterrupt that ends a *string* ``exec`` or
+    ``eval`` (SymPy evaluates strings, the registry executes its helpers'
+    text) as unhandled, even when a caller catches it as ``main`` does; under
+    ``python -m`` the interpreter then ends by killing itself with SIGINT
+    (exit -2) instead of exiting with the 130 returned here.  Ctrl-C landing
+    inside such a call is a matter of timing, hence an exit status that
+    changed with the machine's load.  Every string ``exec`` clears that
+    record before it runs, so an empty one clears it (CPython 3.10 to 3.13).
+    """
+    exec("")
+
+
 def main(argv=None) -> int:
     """Run ``adc`` on ``argv`` (default ``sys.argv[1:]``); the exit status.
 
@@ -691,6 +706,7 @@ def main(argv=None) -> int:
         return _compile(args, argv)
     except KeyboardInterrupt:
         print("adc: interrupted", file=sys.stderr)
+        _forget_the_interrupt()
         return 130
     except BrokenPipeError:  # `adc compile f.py | head`: the reader has gone
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
