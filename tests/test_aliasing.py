@@ -175,7 +175,7 @@ def test_a_loop_variable_over_a_tuple_of_arrays_is_an_alias():
 
 
 @pytest.mark.parametrize("f", [a11, a6, a7], ids=lambda f: f.__name__)
-@pytest.mark.fast_sample(every=3)  # a subprocess each
+@pytest.mark.slow  # a subprocess each; test_a_write_into_a_view_is_refused is fast
 def test_the_cli_refuses_too(f, tmp_path):
     import inspect
     import subprocess

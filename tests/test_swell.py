@@ -82,7 +82,7 @@ def test_adc_swell_prints_the_table_and_writes_the_plot(tmp_path):
 
 
 @pytest.mark.parametrize("spec", ["n", "n=a..b", "=1..3", "n=1..0"])
-@pytest.mark.fast_sample(every=4)  # an `adc swell` subprocess each
+@pytest.mark.slow  # a subprocess each; test_cli_edges checks --param's usage error in-process
 def test_adc_swell_rejects_a_malformed_parameter(spec):
     run = adc("swell", CONTROL, "--function", "logistic", "--param", spec)
     assert run.returncode == 2
