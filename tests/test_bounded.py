@@ -96,6 +96,7 @@ def test_the_api_leaves_a_huge_power_for_run_time(tmp_path):
     assert "9**387420489" in df.source
 
 
+@pytest.mark.slow  # a subprocess; the fast tier keeps a huge power
 def test_a_huge_string_repetition_is_a_located_error_not_a_hang(tmp_path):
     path = tmp_path / "s.py"
     path.write_text("def f(x):\n    s = 'a' * 10 ** 9\n    return x\n")

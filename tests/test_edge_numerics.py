@@ -524,6 +524,7 @@ def test_nan_at_every_order_scalar(name):
     assert not math.isnan(hessian(f)(1.5))
 
 
+@pytest.mark.slow  # to the third order, over half a second; test_nan_at_every_order_array is fast
 def test_nan_at_every_order_builtin_max_min():
     import nan_corpus as nc
 

@@ -489,6 +489,7 @@ BRANCH_ZERO_ADJOINT = """def f(x):
 """
 
 
+@pytest.mark.slow  # about a second (four compilations); test_fixed_bugs samples the found bugs
 def test_an_if_without_an_array_adjoint_in_one_branch(tmp_path, monkeypatch):
     check(tmp_path, monkeypatch, BRANCH_ZERO_ADJOINT, np.array([0.93, 1.07]))
 
