@@ -677,8 +677,8 @@ def _forget_the_interrupt() -> None:
     """Make the interpreter forget the KeyboardInterrupt :func:`main` has handled.
 
     CPython records a KeyboardInterrupt that ends a *string* ``exec`` or
-    ``eval`` (SymPy evaluates strings, the registry executes its helpers'
-    text) as unhandled, even when a caller catches it as ``main`` does; under
+    ``eval`` (SymPy builds some functions with one, and so does the registry
+    for its helpers) as unhandled, even when a caller catches it as ``main`` does; under
     ``python -m`` the interpreter then ends by killing itself with SIGINT
     (exit -2) instead of exiting with the 130 returned here.  Ctrl-C landing
     inside such a call is a matter of timing, hence an exit status that
