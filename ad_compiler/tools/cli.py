@@ -678,9 +678,9 @@ def _forget_the_interrupt() -> None:
 
     CPython records a KeyboardInterrupt that ends a *string* ``exec`` or
     ``eval`` (SymPy builds some functions with one, and so does the registry
-    for its helpers) as unhandled, even when a caller catches it as ``main`` does; under
-    ``python -m`` the interpreter then ends by killing itself with SIGINT
-    (exit -2) instead of exiting with the 130 returned here.  Ctrl-C landing
+    for its helpers) as unhandled, even when a caller catches it as ``main``
+    does; under ``python -m`` the interpreter then ends by killing itself with
+    SIGINT (exit -2) instead of exiting with the 130 returned here.  Ctrl-C landing
     inside such a call is a matter of timing, hence an exit status that
     changed with the machine's load.  Every string ``exec`` clears that
     record before it runs, so an empty one clears it (CPython 3.10 to 3.13).
