@@ -22,7 +22,9 @@ operation not listed below, is its own source ``{v}``; then
 * ``x[i] = v`` (``setitem``), ``unindex(x, g, i)``, ``untake_along(x, …)`` and
   ``np.copy(x)`` have ``x``'s source; ``like(t, x)`` has ``x``'s (it is
   ``np.broadcast_to(t, np.shape(x))``); ``np.zeros(np.shape(x))``,
-  ``np.ones(x.shape)``, ``np.zeros_like(x)`` have ``x``'s;
+  ``np.ones(x.shape)``, ``np.zeros_like(x)`` have ``x``'s, and so does
+  ``np.zeros(len(x))`` of an ``x`` with one axis (ranks are exact in the
+  abstract shapes; only lengths are not);
 * a loop-carried value has its initial value's source when every iteration's
   next value provably has it too (assumed, then checked, to a fixed point);
   an ``if``'s result has the source both branches give it; what a reverse loop
@@ -36,13 +38,16 @@ lists get no source: ``+`` and ``*`` concatenate and repeat them.
 A shape-only input ``a`` that nothing else needs (dead code if shape reads did
 not count) is rewritten to, in order of preference:
 
-1. a parameter with ``a``'s source (always available, never written in place);
+1. a parameter with ``a``'s source (always available, never written in place),
+   or the one value needed anyway that makes up ``a``'s source;
 2. ``np.broadcast(p, q, …)`` of the parameters that make up ``a``'s source,
    bound once at the top of the function: an object with ``.shape`` and
    ``.size`` computed without touching the data (only for the rows that read
    the shape through ``np.shape``, ``.shape`` or ``np.size``, not ``len``);
 3. the most recently bound visible value with ``a``'s source that is needed
-   anyway (the shortest extension of its lifetime).
+   anyway (the shortest extension of its lifetime);
+4. ``np.broadcast(u, v, …)`` of values needed anyway, bound just before the
+   statement that reads it (once per block).
 
 Otherwise ``a`` stays.  The pass never adds work to the primal sweep (at most
 one ``np.broadcast`` per distinct set of parameters) and returns its argument
@@ -237,6 +242,10 @@ class _Sources:
                 self.set(o.name, src)
         if e.prim == "shape" and isinstance(e.ins[0], Var):
             self.shape_of[e.out.name] = e.ins[0].name
+        elif e.prim == "len" and isinstance(e.ins[0], Var):
+            shape = self.inferred.get(e.ins[0].name)
+            if isinstance(shape, tuple) and len(shape) == 1:  # (len(x),) is x's shape
+                self.shape_of[e.out.name] = e.ins[0].name
 
     def rule(self, e: Eqn):
         """The source of ``e``'s outputs, or None: each its own."""
@@ -276,7 +285,11 @@ class _Rewriter:
         for e in fn.body:
             if isinstance(e, Eqn) and e.prim == "broadcast":
                 self.broadcasts.setdefault(tuple(a.name for a in e.ins), e.out)
-        self.made = {v.name for v in self.broadcasts.values()}
+        self.made = {e.out.name for e in iter_eqns(fn.body) if e.prim == "broadcast"}
+        # the np.broadcast objects of values that are not parameters: bound
+        # before the statement that reads them, one per block and set of values
+        self.pending: list[Eqn] = []
+        self.local: list[dict] = []
         self.taken = set(self.params) | _all_names(fn)
         self.changed = False
 
@@ -287,7 +300,8 @@ class _Rewriter:
             self.by_source.setdefault(src, []).append(name)
 
     def block(self, stmts, visible: set) -> tuple:
-        out = []
+        out: list = []
+        self.local.append({})
         for s in stmts:
             if isinstance(s, If):
                 s = replace(
@@ -311,7 +325,10 @@ class _Rewriter:
                 visible.add(name)
                 if name not in self.order:
                     self.bind(name)
+            out += self.pending
+            self.pending = []
             out.append(s)
+        self.local.pop()
         return tuple(out)
 
     def eqn(self, e: Eqn, visible: set) -> Eqn:
@@ -337,27 +354,47 @@ class _Rewriter:
         params = [p for p in self.params if self.source.get(p) == src]
         if params:
             return Var(params[0])
-        atoms = sorted(src, key=lambda v: self.order.get(v, -1))
-        if (
-            prim in _READS_SHAPE
-            and all(a in self.params for a in atoms)
-            and len(atoms) <= BROADCAST_MAX
-        ):
-            return self.broadcast(tuple(atoms))
+        atoms = tuple(sorted(src, key=lambda v: self.order.get(v, -1)))
+        usable = all(
+            a in self.params or (a in self.needed and a in visible) for a in atoms
+        )
+        if usable and len(atoms) == 1:
+            return Var(atoms[0])  # a value computed anyway: its shape is the one
+        broadcast = usable and prim in _READS_SHAPE and len(atoms) <= BROADCAST_MAX
+        if broadcast and all(a in self.params for a in atoms):
+            return self.broadcast(atoms)
         here = [v for v in self.by_source.get(src, ()) if v in visible]
         if here:
             return Var(max(here, key=self.order.__getitem__))
+        if broadcast:
+            return self.local_broadcast(atoms, visible)
         return None
 
     def broadcast(self, atoms: tuple) -> Var:
-        """``np.broadcast(*atoms)``, bound once at the top of the function."""
+        """``np.broadcast(*atoms)`` of parameters, bound once at the top."""
         if atoms not in self.broadcasts:
-            name = _fresh("shape_" + "_".join(atoms), self.taken)
-            out = Var(name)
+            out = self.new_broadcast(atoms)
             self.top.append(Eqn("broadcast", (out,), tuple(map(Var, atoms)), ns="np"))
             self.broadcasts[atoms] = out
-            self.made.add(name)
         return self.broadcasts[atoms]
+
+    def local_broadcast(self, atoms: tuple, visible: set) -> Var:
+        """``np.broadcast(*atoms)`` bound before the statement being rewritten
+        (or the one an enclosing block or an earlier statement bound)."""
+        for block in reversed(self.local):
+            if atoms in block:
+                return block[atoms]
+        out = self.new_broadcast(atoms)
+        self.pending.append(Eqn("broadcast", (out,), tuple(map(Var, atoms)), ns="np"))
+        self.local[-1][atoms] = out
+        visible.add(out.name)
+        return out
+
+    def new_broadcast(self, atoms: tuple) -> Var:
+        base = "shape_" + "_".join(atoms) if len(atoms) <= 3 else "shape"
+        name = _fresh(base, self.taken)
+        self.made.add(name)
+        return Var(name)
 
 
 def _all_names(fn: Function) -> set[str]:
@@ -371,4 +408,3 @@ def _fresh(base: str, taken: set) -> str:
         name = f"{base}_{k}"
     taken.add(name)
     return name
-
