@@ -38,16 +38,15 @@ lists get no source: ``+`` and ``*`` concatenate and repeat them.
 A shape-only input ``a`` that nothing else needs (dead code if shape reads did
 not count) is rewritten to, in order of preference:
 
-1. a parameter with ``a``'s source (always available, never written in place),
-   or the one value needed anyway that makes up ``a``'s source;
-2. ``np.broadcast(p, q, …)`` of the parameters that make up ``a``'s source,
-   bound once at the top of the function: an object with ``.shape`` and
-   ``.size`` computed without touching the data (only for the rows that read
-   the shape through ``np.shape``, ``.shape`` or ``np.size``, not ``len``);
-3. the most recently bound visible value with ``a``'s source that is needed
-   anyway (the shortest extension of its lifetime);
-4. ``np.broadcast(u, v, …)`` of values needed anyway, bound just before the
-   statement that reads it (once per block).
+1. a parameter with ``a``'s source (always available, never written in place);
+2. ``np.broadcast(p, q, …)`` of parameters whose sources make up ``a``'s, bound
+   once at the top of the function: an object with ``.shape`` and ``.size``,
+   made without touching the data (only for the rows that read the shape
+   through ``np.shape``, ``.shape`` or ``np.size``, not ``len``);
+3. the most recently bound visible value needed anyway with ``a``'s source, or
+   ``np.broadcast(u, v, …)`` of a few values needed anyway (and parameters)
+   whose sources make it up, bound just before the statement that reads it
+   (once per block).
 
 Otherwise ``a`` stays.  The pass never adds work to the primal sweep (at most
 one ``np.broadcast`` per distinct set of parameters) and returns its argument
@@ -351,23 +350,30 @@ class _Rewriter:
         src = self.source.get(name)
         if name in self.needed or name in self.made or not src:
             return None
-        params = [p for p in self.params if self.source.get(p) == src]
-        if params:
-            return Var(params[0])
-        atoms = tuple(sorted(src, key=lambda v: self.order.get(v, -1)))
-        usable = all(
-            a in self.params or (a in self.needed and a in visible) for a in atoms
+        params = [p for p in self.params if self.source.get(p, frozenset((0,))) <= src]
+        values = params + sorted(
+            (
+                v
+                for key, members in self.by_source.items()
+                if key <= src
+                for v in members
+                if v in visible and v not in params
+            ),
+            key=self.order.__getitem__,
+            reverse=True,
         )
-        if usable and len(atoms) == 1:
-            return Var(atoms[0])  # a value computed anyway: its shape is the one
-        broadcast = usable and prim in _READS_SHAPE and len(atoms) <= BROADCAST_MAX
-        if broadcast and all(a in self.params for a in atoms):
-            return self.broadcast(atoms)
-        here = [v for v in self.by_source.get(src, ()) if v in visible]
-        if here:
-            return Var(max(here, key=self.order.__getitem__))
-        if broadcast:
-            return self.local_broadcast(atoms, visible)
+        for pool in (params, values):
+            chosen = _cover(src, pool, self.source)
+            if chosen is None:
+                continue
+            if len(chosen) == 1:
+                return Var(chosen[0])
+            if prim not in _READS_SHAPE or len(chosen) > BROADCAST_MAX:
+                return None
+            chosen = tuple(sorted(chosen, key=self.order.__getitem__))
+            if pool is params:
+                return self.broadcast(chosen)
+            return self.local_broadcast(chosen, visible)
         return None
 
     def broadcast(self, atoms: tuple) -> Var:
@@ -395,6 +401,19 @@ class _Rewriter:
         name = _fresh(base, self.taken)
         self.made.add(name)
         return Var(name)
+
+
+def _cover(src: frozenset, pool: list, source: dict) -> list | None:
+    """Values of ``pool`` (in order of preference) whose sources make up
+    ``src`` together, few of them (greedy), or None if they cannot."""
+    left, chosen = set(src), []
+    while left:
+        best = max(pool, key=lambda v: len(source[v] & left), default=None)
+        if best is None or not source[best] & left:
+            return None
+        chosen.append(best)
+        left -= source[best]
+    return chosen
 
 
 def _all_names(fn: Function) -> set[str]:
