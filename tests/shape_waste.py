@@ -109,6 +109,41 @@ def _taped(fn: ast.FunctionDef) -> set[str]:
     return names
 
 
+def _read_for_shapes(fn: ast.FunctionDef, shape_args: list) -> set[str]:
+    """The names read only as shape arguments, or only by the values of other
+    such names (``v7 = v2 + v6`` read only by ``np.size(v7)``: v2, v6, v7)."""
+    as_shape = {id(n) for n in shape_args if isinstance(n, ast.Name)}
+    uses: dict[str, list] = {}  # name -> per read: None (a shape) or the reader
+
+    def reads(node, owner):
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                uses.setdefault(n.id, []).append(None if id(n) in as_shape else owner)
+
+    for stmt in ast.walk(fn):
+        if isinstance(stmt, ast.Assign):
+            target = stmt.targets[0] if len(stmt.targets) == 1 else None
+            owner = target.id if isinstance(target, ast.Name) else ""
+            reads(stmt.value, owner)
+            for t in stmt.targets:
+                if not isinstance(t, ast.Name):
+                    reads(t, "")
+        elif isinstance(stmt, (ast.AugAssign, ast.Return, ast.Expr)):
+            reads(stmt, "")
+        elif isinstance(stmt, (ast.For, ast.While, ast.If)):
+            reads(stmt.iter if isinstance(stmt, ast.For) else stmt.test, "")
+    only: set[str] = set()
+    while True:
+        more = {
+            n
+            for n, u in uses.items()
+            if n not in only and all(o is None or o in only and o != n for o in u)
+        }
+        if not more:
+            return only
+        only |= more
+
+
 def waste(source: str) -> list[str]:
     """The shapes ``source`` (an emitted module) computes or keeps data for."""
     found = []
@@ -119,12 +154,7 @@ def waste(source: str) -> list[str]:
         for node in shape_args:
             if not _simple(node):
                 found.append(f"{fn.name}: a shape from `{ast.unparse(node)}`")
-        as_shape = {id(n) for n in shape_args if isinstance(n, ast.Name)}
-        uses: dict[str, list[bool]] = {}
-        for node in ast.walk(fn):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                uses.setdefault(node.id, []).append(id(node) in as_shape)
-        only_shape = {n for n, u in uses.items() if all(u)}
+        only_shape = _read_for_shapes(fn, shape_args)
         for node in ast.walk(fn):
             if (
                 isinstance(node, ast.Assign)

@@ -27,6 +27,8 @@ operation not listed below, is its own source ``{v}``; then
   abstract shapes; only lengths are not);
 * a loop-carried value has its initial value's source when every iteration's
   next value provably has it too (assumed, then checked, to a fixed point);
+  otherwise it is, inside the loop, a source of its own that no name spells
+  (the name means this iteration's value there, the last one after the loop);
   an ``if``'s result has the source both branches give it; what a reverse loop
   takes from a tape has the source of what was pushed, when that source is
   made of values visible at the reverse loop.
@@ -141,7 +143,7 @@ class _Sources:
         self.inferred = inferred
         self.source: dict[str, frozenset] = {}
         self.shape_of: dict[str, str] = {}  # v = np.shape(x) -> x
-        self.pushed: dict[str, list] = {}  # tape -> the items of each push
+        self.pushed: dict[str, list] = {}  # tape -> the items' sources, per push
         self.visible: set[str] = set()
         for p in fn.params:
             self.root(p.name)
@@ -196,7 +198,7 @@ class _Sources:
                 self.set(i.name, frozenset())  # a range's index: an int
                 continue
             items = {
-                self.of(p[n]) if n < len(p) else None
+                p[n] if n < len(p) else None
                 for p in self.pushed.get(s.args[0].name, [None])
                 if p is not None
             }
@@ -212,10 +214,11 @@ class _Sources:
             self.pushed = {t: list(items) for t, items in pushed.items()}
             self.visible = outer | {i.name for i in s.index}
             for c in s.carried:
-                if assumed[c.name] is None:
-                    self.root(c.name)
-                else:
-                    self.set(c.name, assumed[c.name])
+                # a shape that changes: inside, the name is this iteration's
+                # value, after the loop the last; an atom no name spells
+                inside = frozenset((c.name + "#this_iteration",))
+                known = assumed[c.name]
+                self.set(c.name, inside if known is None else known)
             self.block(s.test)
             self.block(s.body)
             broken = [
@@ -227,11 +230,17 @@ class _Sources:
                 break
             for name in broken:
                 assumed[name] = None
-        self.visible = outer | {c.name for c in s.carried}
+        self.visible = outer
+        for c in s.carried:
+            if assumed[c.name] is None:
+                self.root(c.name)
+            self.visible.add(c.name)
 
     def eqn(self, e: Eqn) -> None:
         if e.prim == "push":
-            self.pushed.setdefault(e.ins[0].name, []).append(e.ins[1:])
+            # (the sources now: a carried name means another value later)
+            items = tuple(self.of(a) for a in e.ins[1:])
+            self.pushed.setdefault(e.ins[0].name, []).append(items)
             return
         src = self.rule(e)
         for o in e.outs:
