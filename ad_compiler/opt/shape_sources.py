@@ -85,6 +85,9 @@ _SAME_AS_INPUT = {"setitem": 0, "unindex": 0, "untake_along": 0, "copy": 0}
 # Python's max/min and `a if c else b` return one input (not a broadcast)
 _PICKS_ONE = frozenset(("max", "min", "select"))
 _SIZED = ("zeros", "ones")
+# views of one value broadcast (np.broadcast_to, vector mode's leading axis):
+# kept as they are, they cost nothing
+_VIEWS = frozenset(("like", "lead", "broadcast"))
 
 
 def shape_sources(fn: Function) -> Function:
@@ -99,6 +102,8 @@ def shape_sources(fn: Function) -> Function:
     analysis = _Sources(fn, inferred)
     analysis.block(fn.body)
     needed = _needed_beyond_shapes(fn)
+    # a broadcast view computes nothing: reading its shape costs nothing
+    needed |= {n for n, prim in analysis.made_by.items() if prim in _VIEWS}
     rewriter = _Rewriter(fn, analysis.source, needed)
     body = rewriter.block(fn.body, set())
     if not rewriter.changed:
@@ -143,6 +148,7 @@ class _Sources:
         self.inferred = inferred
         self.source: dict[str, frozenset] = {}
         self.shape_of: dict[str, str] = {}  # v = np.shape(x) -> x
+        self.made_by: dict[str, str] = {}  # an equation's output -> its primitive
         self.pushed: dict[str, list] = {}  # tape -> the items' sources, per push
         self.visible: set[str] = set()
         for p in fn.params:
@@ -244,6 +250,7 @@ class _Sources:
             return
         src = self.rule(e)
         for o in e.outs:
+            self.made_by[o.name] = e.prim
             if src is None:
                 self.root(o.name)
             else:
@@ -286,6 +293,7 @@ class _Rewriter:
         self.params = [p.name for p in fn.params]
         self.order: dict[str, int] = {}
         self.by_source: dict[frozenset, list[str]] = {}
+        self.made = {e.out.name for e in iter_eqns(fn.body) if e.prim == "broadcast"}
         for p in self.params:
             self.bind(p)
         self.top: list[Eqn] = []  # the np.broadcast objects, bound first
@@ -293,7 +301,6 @@ class _Rewriter:
         for e in fn.body:
             if isinstance(e, Eqn) and e.prim == "broadcast":
                 self.broadcasts.setdefault(tuple(a.name for a in e.ins), e.out)
-        self.made = {e.out.name for e in iter_eqns(fn.body) if e.prim == "broadcast"}
         # the np.broadcast objects of values that are not parameters: bound
         # before the statement that reads them, one per block and set of values
         self.pending: list[Eqn] = []
@@ -304,7 +311,7 @@ class _Rewriter:
     def bind(self, name: str) -> None:
         self.order[name] = len(self.order)
         src = self.source.get(name)
-        if src is not None and name in self.needed:
+        if src is not None and name in self.needed and name not in self.made:
             self.by_source.setdefault(src, []).append(name)
 
     def block(self, stmts, visible: set) -> tuple:
