@@ -59,6 +59,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ad_compiler.errors import CompileError
 from ad_compiler.ir import shape_infer
 from ad_compiler.ir.nodes import (
     Const,
@@ -85,8 +86,7 @@ _SAME_AS_INPUT = {"setitem": 0, "unindex": 0, "untake_along": 0, "copy": 0}
 # Python's max/min and `a if c else b` return one input (not a broadcast)
 _PICKS_ONE = frozenset(("max", "min", "select"))
 _SIZED = ("zeros", "ones")
-# views of one value broadcast (np.broadcast_to, vector mode's leading axis):
-# kept as they are, they cost nothing
+# views of one value broadcast (np.broadcast_to, vector mode's leading axis)
 _VIEWS = frozenset(("like", "lead", "broadcast"))
 
 
@@ -97,13 +97,18 @@ def shape_sources(fn: Function) -> Function:
         return fn  # scalar code: nothing reads a shape
     try:
         inferred = shape_infer.infer(fn)
-    except Exception:  # (an error for the stage that owns it, not for this pass)
+    except CompileError:  # (reported by the stage that owns it, not by this pass)
         return fn
     analysis = _Sources(fn, inferred)
     analysis.block(fn.body)
     needed = _needed_beyond_shapes(fn)
-    # a broadcast view computes nothing: reading its shape costs nothing
-    needed |= {n for n, prim in analysis.made_by.items() if prim in _VIEWS}
+    # a broadcast view of a value needed anyway costs nothing: it stays
+    needed |= {
+        e.out.name
+        for e in iter_eqns(fn.body)
+        if e.prim in _VIEWS
+        and all(isinstance(a, Const) or a.name in needed for a in e.ins[:1])
+    }
     rewriter = _Rewriter(fn, analysis.source, needed)
     body = rewriter.block(fn.body, set())
     if not rewriter.changed:
@@ -148,7 +153,6 @@ class _Sources:
         self.inferred = inferred
         self.source: dict[str, frozenset] = {}
         self.shape_of: dict[str, str] = {}  # v = np.shape(x) -> x
-        self.made_by: dict[str, str] = {}  # an equation's output -> its primitive
         self.pushed: dict[str, list] = {}  # tape -> the items' sources, per push
         self.visible: set[str] = set()
         for p in fn.params:
@@ -250,7 +254,6 @@ class _Sources:
             return
         src = self.rule(e)
         for o in e.outs:
-            self.made_by[o.name] = e.prim
             if src is None:
                 self.root(o.name)
             else:
