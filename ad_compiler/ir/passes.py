@@ -33,6 +33,7 @@ PASS_NAMES = (
     "unroll_item_loops",
     "optimize",
     "simplify",
+    "shape_sources",
     "eliminate_dead_code",
     "untape_counters",
     "jvp",

@@ -137,6 +137,7 @@ CONVENTIONS: dict[str, str] = {
     "shape": _SHAPE,
     "len": _SHAPE,
     "size": _SHAPE,
+    "broadcast": _SHAPE,
     "construct": _SHAPE,
 }
 

@@ -228,6 +228,9 @@ def _len_shape(x, loc):
     return shapes.SCALAR
 
 
+# np.broadcast takes at most 32 arrays (NPY_MAXARGS before NumPy 2)
+BROADCAST_MAX = 32
+
 # the NumPy functions that make a new array from shapes (np.full is lowered as
 # np.ones(...) * v, which differentiates in v)
 CONSTRUCTORS = ("zeros", "ones", "zeros_like", "ones_like", "eye", "arange")
@@ -567,6 +570,18 @@ register(
         result="int",
         memory="copy",
         shape_only=(0,),
+    ),
+    # the broadcast shape of its inputs, without computing anything: what
+    # opt/shape_sources.py gives np.shape, np.size, _like ... in place of an
+    # expression kept only for its shape (np.broadcast has .shape and .size)
+    _no_derivative(
+        "broadcast",
+        -1,
+        numpy.broadcast,
+        np_name="np.broadcast",
+        shape=lambda p, *xs, loc=None: shapes.broadcast(*xs),
+        memory="view",
+        shape_only=tuple(range(BROADCAST_MAX)),
     ),
     _no_derivative(
         "construct",
