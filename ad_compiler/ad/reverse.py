@@ -39,6 +39,7 @@ from ad_compiler.ad.lists import (
 from ad_compiler.ad.rules import adjoints as adjoint_rule
 from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.builder import IRBuilder
+from ad_compiler.primitives.table import PRIMITIVES
 from ad_compiler.ir.nodes import (
     _TEMP,
     Const,
@@ -267,11 +268,17 @@ def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set, skip=frozenset
         elif isinstance(s, (For, While)) and _taped(s, active):
             tape = b.namer.fresh("tape")
             b.emit(Eqn("tape", (tape,), (), s.loc))
-            pushed = s.index + s.carried
-            push = Eqn("push", (), (tape,) + pushed, s.loc)
-            tapes[id(s)] = (tape, pushed)
             body = without_outer_appends(s.body, skip)
-            b.emit(replace(s, body=(push,) + body))
+            if _stores(s):
+                body, kept, columns, remat = _kept_values(body, s, b)
+                pushed = s.index + s.carried + kept
+                row = s.index + s.carried + columns
+                body = body + (Eqn("push", (), (tape,) + row, s.loc),)
+            else:
+                pushed, remat = s.index + s.carried, None
+                body = (Eqn("push", (), (tape,) + pushed, s.loc),) + body
+            tapes[id(s)] = (tape, pushed, remat)
+            b.emit(replace(s, body=body))
         elif isinstance(s, If) and _has_taped_loop((s,), active):
             arms = []
             for block in (s.then, s.orelse):
@@ -281,6 +288,89 @@ def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set, skip=frozenset
             b.emit(replace(s, then=arms[0], orelse=arms[1]))
         elif not (is_list_eqn(s) and s.prim == "list_append" and s.ins[0].name in skip):
             b.emit(without_appends(s, skip))
+
+
+def _stores(s) -> bool:
+    """Whether loop ``s`` keeps on its tape the values its reverse sweep reads
+    (*store*) instead of recomputing each iteration (*recompute*).
+
+    An innermost loop stores: its body is straight-line code, so every value
+    the reverse body reads was made by one equation of the iteration and can be
+    pushed at its end; the reverse loop then runs the adjoint alone, so the
+    gradient costs the function once plus its adjoint, and the tape holds what
+    a tape-based tool would, O(the function's work).  A loop around other loops
+    (or branches, or run-time lists) records only what each iteration starts
+    from and recomputes it backwards: its inner loops store while one of its
+    iterations is reversed, so memory stays that of one outer iteration plus
+    the carried values, for the price of running the function twice.
+    """
+    return not any(
+        isinstance(t, (For, While, If)) or is_list_eqn(t) for t in _all_stmts(s.body)
+    )
+
+
+def _kept_values(body: tuple, s, b: IRBuilder) -> tuple[tuple, tuple, tuple, frozenset]:
+    """``(body, kept, columns)``: the values a storing loop pushes at the end of
+    an iteration (every value its body defines: dead-code elimination keeps the
+    columns the reverse loop reads), and what is pushed for each.
+
+    A value that may share memory with an array the iteration writes into (a
+    row ``y[i - 1]`` of a carried ``y``, a view of it) is pushed as a copy made
+    right after the value, before any write: the tape must hold what the value
+    was, and the writes may happen in place.
+    """
+    views = set()  # the arrays the iteration writes into, and their views
+    for e in body:
+        if e.prim == "setitem" and isinstance(e.ins[0], Var):
+            views |= {e.ins[0].name, e.out.name}
+    remat = _rematerialized(body, s, b, views)
+    out, kept, columns = [], [], []
+    for e in body:
+        out.append(e)
+        row = PRIMITIVES[e.prim]
+        if e.prim in ("push", "tape") or not e.outs or e.outs[0].name in remat:
+            continue
+        shares = row.memory == "view" and any(
+            isinstance(a, Var) and a.name in views and k not in row.shape_only
+            for k, a in enumerate(e.ins)
+        )
+        for o in e.outs:
+            kept.append(o)
+            if shares and e.prim != "setitem" and b.shape(o) != shapes.SCALAR:
+                views.add(o.name)
+                copy = b.namer.temp()
+                b.shapes[copy.name] = b.shape(o)
+                out.append(Eqn("copy", (copy,), (o,), e.loc, "np"))
+                columns.append(copy)
+            else:
+                columns.append(o)
+    return tuple(out), tuple(kept), tuple(columns), remat
+
+
+def _rematerialized(body: tuple, s, b: IRBuilder, written: set) -> frozenset:
+    """The values of a storing loop's iteration its reverse loop computes again
+    rather than reading them off the tape: those O(1) to make from the index and
+    from values made before the loop -- numbers from numbers (``i - 1``), and
+    views of arrays the loop does not write (the row ``x[i]``).  A tape of an
+    index alone becomes a count (``opt/tapes.py``)."""
+    inside = {c.name for c in s.carried} | defined_names(body)
+    free = {v.name for v in s.index}
+    out: set[str] = set()
+    for e in body:
+        if len(e.outs) != 1 or e.prim in ("push", "tape", "call", "print"):
+            continue
+        ins = [a for a in e.ins if isinstance(a, Var)]
+        if not all(
+            a.name in free or a.name in out or a.name not in inside for a in ins
+        ):
+            continue
+        row = PRIMITIVES[e.prim]
+        numbers = all(b.shape(a) == shapes.SCALAR for a in ins)
+        if b.shape(e.out) == shapes.SCALAR and numbers and not row.effect:
+            out.add(e.out.name)
+        elif row.memory == "view" and not ({a.name for a in ins} & written):
+            out.add(e.out.name)
+    return frozenset(out)
 
 
 def _reads(stmts) -> set[str]:
@@ -305,7 +395,7 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     """
     if id(s) not in tapes:
         return
-    tape, pushed = tapes[id(s)]
+    tape, pushed, remat = tapes[id(s)]
     if pushed is None:
         _vjp_preaccumulated(s, b, adjoint, active, tape)
         return
@@ -321,13 +411,9 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     if all(gs[s.carried[k].name] is None for k in act) and not lists:
         return
     namer = b.namer
-    renames = {}
-    for name in [v.name for v in pushed] + sorted(defined_names(s.body)):
-        new = namer.temp() if _TEMP.match(name) else namer.fresh(base_name(name))
-        renames[name] = new.name
-        b.shapes[new.name] = b.shape(Var(name))
-        if name in active:
-            active.add(new.name)
+    stored = remat is not None
+    renames = _fresh_names(s, pushed, b, active)
+    remat_new = {renames[n] for n in remat or ()}
 
     def r(a):
         if isinstance(a, Var) and a.name in renames:
@@ -370,7 +456,10 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
                 inits[i] = b.apply("copy", b.like(inits[i], primal))
         b.shapes[cb.name] = shape
     with b.block() as eqns:
-        _sweep_forward(body, b, tapes, active, skip)  # recompute the iteration
+        if stored:  # the tape holds what the adjoint reads, but O(1) values
+            b.eqns.extend(e for e in body if e.outs and e.outs[0].name in remat_new)
+        else:
+            _sweep_forward(body, b, tapes, active, skip)  # recompute the iteration
         inner: dict = {u: adjoint[u] for u in lists}
         for u, ub in zip(accumulated, carried[len(act) :]):
             inner[u] = ub
@@ -407,6 +496,19 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         init = s.inits[k]
         if isinstance(init, Var) and init.name in active:
             adjoint[init.name] = b.add(adjoint.get(init.name), cb)
+
+
+def _fresh_names(s, pushed, b: IRBuilder, active: set) -> dict[str, str]:
+    """New names for a reverse loop's copy of the iteration (a loop body is new
+    each time round): for the tape's columns and every value the body defines."""
+    renames = {}
+    for name in dict.fromkeys([v.name for v in pushed] + sorted(defined_names(s.body))):
+        new = b.namer.temp() if _TEMP.match(name) else b.namer.fresh(base_name(name))
+        renames[name] = new.name
+        b.shapes[new.name] = b.shape(Var(name))
+        if name in active:
+            active.add(new.name)
+    return renames
 
 
 def adjoint_name(fn: str) -> str:
@@ -482,7 +584,7 @@ def _sweep_forward_preaccumulated(s, b: IRBuilder, tapes: dict, active) -> None:
         factor = tangent.get(nxt.name) if isinstance(nxt, Var) else None
         factor = Const(0.0) if factor is None else factor
         b.emit(Eqn("push", (), (tape, factor)))  # no loc: no comment in its way
-    tapes[id(s)] = (tape, None)
+    tapes[id(s)] = (tape, None, None)
     b.emit(replace(s, body=tuple(body)))
 
 
