@@ -25,7 +25,7 @@ returns ``0.0``.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from ad_compiler.ad.lists import (
     is_list_eqn,
@@ -63,6 +63,23 @@ from ad_compiler.ir.nodes import (
     verify,
     without_prints,
 )
+
+
+@dataclass
+class _Tape:
+    """What a loop's forward sweep records for its reverse sweep.
+
+    ``pushed``: the names each tape row binds, in order (None: the loop records
+    the derivative of a scalar recurrence instead); ``remat``: for a storing
+    loop, the values its reverse loop computes again (None: a recomputing
+    loop); ``undo``: for each write of a restored array, ``(carried name, the
+    setitem, the columns after pushed: index parts, then the old value)``.
+    """
+
+    tape: Var
+    pushed: tuple | None
+    remat: frozenset | None = None
+    undo: list = field(default_factory=list)
 
 
 def active_values(fn: Function, wrt: tuple[int, ...]) -> set[str]:
@@ -274,10 +291,19 @@ def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set, skip=frozenset
                 pushed = s.index + s.carried + kept
                 row = s.index + s.carried + columns
                 body = body + (Eqn("push", (), (tape,) + row, s.loc),)
+                undo = []
             else:
-                pushed, remat = s.index + s.carried, None
-                body = (Eqn("push", (), (tape,) + pushed, s.loc),) + body
-            tapes[id(s)] = (tape, pushed, remat)
+                remat = None
+                restored = _restorable(s, body, b)
+                pushed = s.index + tuple(c for c in s.carried if c.name not in restored)
+                if restored:  # undo records, pushed once the iteration is done
+                    body, undo = _undo_records(body, restored, b)
+                    row = pushed + tuple(v for _, _, cols in undo for v in cols)
+                    body = body + (Eqn("push", (), (tape,) + row, s.loc),)
+                else:
+                    undo = []
+                    body = (Eqn("push", (), (tape,) + pushed, s.loc),) + body
+            tapes[id(s)] = _Tape(tape, pushed, remat, undo)
             b.emit(replace(s, body=body))
         elif isinstance(s, If) and _has_taped_loop((s,), active):
             arms = []
@@ -288,6 +314,74 @@ def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set, skip=frozenset
             b.emit(replace(s, then=arms[0], orelse=arms[1]))
         elif not (is_list_eqn(s) and s.prim == "list_append" and s.ins[0].name in skip):
             b.emit(without_appends(s, skip))
+
+
+def _restorable(s, body: tuple, b: IRBuilder) -> dict[str, list]:
+    """The arrays a recomputing loop carries that its iteration changes only by
+    writes ``y[idx] = v`` in its own block, in one chain from the carried value
+    to its next: name -> the chain's ``setitem`` equations, in order.
+
+    Such an array is not recorded whole each iteration ("restore on reverse",
+    as Tapenade and ADOL-C do it): the forward sweep records what each write
+    overwrites (the old ``y[idx]``, and ``idx``), and the reverse sweep, which
+    starts from the array the loop ended with, writes those back, last first,
+    to get the array each iteration started from -- time and memory O(what the
+    writes touch), not O(the array) per iteration.
+    """
+    out = {}
+    writes = {
+        e.ins[0].name: e
+        for e in body
+        if isinstance(e, Eqn) and e.prim == "setitem" and isinstance(e.ins[0], Var)
+    }
+    for c, n in zip(s.carried, s.nexts):
+        if b.shape(c) in (None, shapes.SCALAR, shapes.TUPLE):
+            continue
+        chain, v = [], c.name
+        while v in writes:
+            chain.append(writes[v])
+            v = writes[v].out.name
+        if chain and isinstance(n, Var) and n.name == v:
+            out[c.name] = chain
+    return out
+
+
+def _undo_records(body: tuple, restored: dict, b: IRBuilder) -> tuple[tuple, list]:
+    """``body`` reading, before each write of a restored array, what the write
+    overwrites (a copy: the write may happen in place); and for each write
+    ``(carried name, write, columns)``: the columns to push, the index parts
+    the iteration computes, then the old value."""
+    before = {id(e): c for c, chain in restored.items() for e in chain}
+    inside = defined_names(body)
+    out, undo = [], []
+    for e in body:
+        c = before.get(id(e))
+        if c is not None:
+            parts = e.ins[2:]
+            params = tuple((k, v) for k, v in e.params if k != "inplace")
+            old = b.namer.temp()
+            read = Eqn("getitem", (old,), (e.ins[0],) + parts, e.loc, e.ns, params)
+            b.shapes[old.name] = _shape_of(read, b)
+            out.append(read)
+            if b.shape(old) != shapes.SCALAR:
+                kept = b.namer.temp()
+                b.shapes[kept.name] = b.shape(old)
+                out.append(Eqn("copy", (kept,), (old,), e.loc, "np"))
+                old = kept
+            inner = tuple(a for a in parts if isinstance(a, Var) and a.name in inside)
+            undo.append((c, e, inner + (old,)))
+        out.append(e)
+    return tuple(out), undo
+
+
+def _shape_of(e: Eqn, b: IRBuilder):
+    """The abstract shape of ``e``'s result, from its row's shape rule."""
+    try:
+        return PRIMITIVES[e.prim].shape(
+            dict(e.params), *[b.shape(a) for a in e.ins], loc=e.loc
+        )
+    except Exception:  # (a rule that cannot tell: unknown, as elsewhere)
+        return None
 
 
 def _stores(s) -> bool:
@@ -395,7 +489,8 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     """
     if id(s) not in tapes:
         return
-    tape, pushed, remat = tapes[id(s)]
+    record = tapes[id(s)]
+    tape, pushed, remat = record.tape, record.pushed, record.remat
     if pushed is None:
         _vjp_preaccumulated(s, b, adjoint, active, tape)
         return
@@ -412,7 +507,8 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         return
     namer = b.namer
     stored = remat is not None
-    renames = _fresh_names(s, pushed, b, active)
+    restored = list(dict.fromkeys(c for c, _, _ in record.undo))
+    renames = _fresh_names(s, pushed + tuple(Var(c) for c in restored), b, active)
     remat_new = {renames[n] for n in remat or ()}
 
     def r(a):
@@ -456,6 +552,8 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
                 inits[i] = b.apply("copy", b.like(inits[i], primal))
         b.shapes[cb.name] = shape
     with b.block() as eqns:
+        undo = _Undo(s, record, renames, b)
+        undo.write_back(undo.states, named=True)  # the array it started from
         if stored:  # the tape holds what the adjoint reads, but O(1) values
             b.eqns.extend(e for e in body if e.outs and e.outs[0].name in remat_new)
         else:
@@ -470,13 +568,18 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         _vjp_block(body, b, inner, active, params, tapes)
         nexts = [inner.get(renames[s.carried[k].name]) for k in act]
         nexts += [inner.get(u) for u in accumulated]
+        states = _states_before(s, undo, renames, b)
         for i, primal in enumerate(primals):
             if nexts[i] is None and b.shape(primal) not in (shapes.SCALAR, None):
                 # an array's adjoint stays an array (an iteration overwrote it)
                 with b.at(s.loc, "np"):
                     nexts[i] = b.zeros(primal)
     nexts = [Const(0.0) if n is None else n for n in nexts]
-    index = tuple(r(v) for v in pushed)
+    index = tuple(r(v) for v in pushed) + tuple(undo.columns)
+    for c in restored:  # the array, carried backwards
+        carried.append(undo.states[c])
+        inits.append(Var(c))  # as the forward loop left it
+        nexts.append(states[c])  # as the iteration found it
     b.emit(
         For(
             "tape",
@@ -496,6 +599,102 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         init = s.inits[k]
         if isinstance(init, Var) and init.name in active:
             adjoint[init.name] = b.add(adjoint.get(init.name), cb)
+
+
+class _Undo:
+    """The reverse side of a loop's restored arrays (see :func:`_restorable`).
+
+    ``columns``: the names the tape's undo columns bind in the reverse loop;
+    ``states``: for each restored array, the reverse loop's carried value (the
+    array as the later iterations started it, or as this one ended).
+    """
+
+    def __init__(self, s, record: "_Tape", renames: dict, b: IRBuilder):
+        self.record, self.renames, self.b = record, renames, b
+        self.inside = defined_names(s.body)
+        self.columns, self.cols, self.states = [], [], {}
+        for c, e, cols in record.undo:
+            mine = []
+            for v in cols:
+                mine.append(b.namer.temp())
+                b.shapes[mine[-1].name] = b.shape(v)
+            self.cols.append(mine)
+            self.columns += mine
+            if c not in self.states:
+                self.states[c] = b.namer.fresh(base_name(c))
+                b.shapes[self.states[c].name] = b.shape(Var(c))
+
+    def write_back(self, start: dict, named: bool) -> dict:
+        """Emit the writes that put each write's old value back, the
+        iteration's last write first, into the arrays ``start`` maps each
+        restored array to; ``named``: the results get the iteration's names of
+        the arrays as it started.  Returns the results."""
+        current, first = dict(start), {}
+        for c, e, _ in self.record.undo:
+            first.setdefault(c, e)
+        for (c, e, _), mine in reversed(list(zip(self.record.undo, self.cols))):
+            if c not in current:
+                continue
+            names = iter(mine[:-1])
+            parts = tuple(
+                (
+                    (next(names) if a.name in self.inside else self._outer(a))
+                    if isinstance(a, Var)
+                    else a
+                )
+                for a in e.ins[2:]
+            )
+            params = tuple((k, v) for k, v in e.params if k != "inplace")
+            last = named and e is first[c]
+            out = Var(self.renames[c]) if last else self.b.namer.temp()
+            self.b.shapes[out.name] = self.b.shape(Var(c))
+            ins = (current[c], mine[-1]) + parts
+            self.b.emit(Eqn("setitem", (out,), ins, e.loc, e.ns, params))
+            current[c] = out
+        return current
+
+    def _outer(self, a: Var) -> Var:
+        return Var(self.renames.get(a.name, a.name))  # the index, or from outside
+
+
+def _states_before(s, undo: _Undo, renames: dict, b: IRBuilder) -> dict:
+    """What each restored array is when the previous iteration is reversed: the
+    array this iteration started from.  When the recomputed iteration reads an
+    array its writes made (not only its shape), those writes may happen in
+    place only if they are undone again at the end: so they are, and the
+    undone array is passed on; otherwise the array the iteration started from
+    is passed on as it is (and the writes are dead code)."""
+    chains: dict = {}
+    for c, e, _ in undo.record.undo:
+        chains.setdefault(c, []).append(renames[e.out.name])
+    versions = {v for chain in chains.values() for v in chain}
+    read = _value_reads(b.eqns, versions)
+    out = {c: Var(renames[c]) for c in chains}
+    redo = {c: Var(chain[-1]) for c, chain in chains.items() if set(chain) & read}
+    if redo:
+        out.update(undo.write_back(redo, named=False))
+    return out
+
+
+def _value_reads(stmts, versions: set) -> set[str]:
+    """The names ``stmts`` read for their values (not only their shapes),
+    leaving out a write's read of the array it writes into when the write makes
+    one of ``versions``."""
+    out: set[str] = set()
+    for t in stmts:
+        if isinstance(t, Eqn):
+            row = PRIMITIVES[t.prim]
+            for k, a in enumerate(t.ins):
+                if not isinstance(a, Var) or k in row.shape_only:
+                    continue
+                if k == 0 and t.prim == "setitem" and t.out.name in versions:
+                    continue
+                out.add(a.name)
+            continue
+        out.update(a.name for a in own_reads(t) if isinstance(a, Var))
+        for block in blocks(t):
+            out |= _value_reads(block, versions)
+    return out
 
 
 def _fresh_names(s, pushed, b: IRBuilder, active: set) -> dict[str, str]:
@@ -584,7 +783,7 @@ def _sweep_forward_preaccumulated(s, b: IRBuilder, tapes: dict, active) -> None:
         factor = tangent.get(nxt.name) if isinstance(nxt, Var) else None
         factor = Const(0.0) if factor is None else factor
         b.emit(Eqn("push", (), (tape, factor)))  # no loc: no comment in its way
-    tapes[id(s)] = (tape, None, None)
+    tapes[id(s)] = _Tape(tape, None)
     b.emit(replace(s, body=tuple(body)))
 
 
