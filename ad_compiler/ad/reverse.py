@@ -316,6 +316,25 @@ def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set, skip=frozenset
             b.emit(without_appends(s, skip))
 
 
+def _array_inits(s, b: IRBuilder, carried: list, inits: list, primals: list) -> None:
+    """Give each adjoint a reverse loop carries the shape of its primal from
+    the start.  The adjoint of a number is a number; of an array, an array of
+    its shape (not the stand-in 0.0: then every iteration has one shape, which
+    vector mode needs to know)."""
+    for i, (cb, primal) in enumerate(zip(carried, primals)):
+        shape = b.shape(primal)
+        if shape != shapes.SCALAR and inits[i] == Const(0.0):
+            with b.at(s.loc, "np"):
+                inits[i] = b.zeros(primal)
+        elif shape not in (shapes.SCALAR, None) and b.shape(inits[i]) != shape:
+            # an adjoint standing for an array (the 1.0 of np.sum's ȳ) is spread
+            # to it once, as an array of its own: otherwise every iteration asks
+            # for the primal's shape, and the tape keeps each version of it
+            with b.at(s.loc, "np"):
+                inits[i] = b.apply("copy", b.like(inits[i], primal))
+        b.shapes[cb.name] = shape
+
+
 def _restorable(s, body: tuple, b: IRBuilder) -> dict[str, list]:
     """The arrays a recomputing loop carries that its iteration changes only by
     writes ``y[idx] = v`` in its own block, in one chain from the carried value
@@ -536,21 +555,7 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         carried.append(namer.temp() if u in params else namer.fresh(f"{u}_bar"))
         inits.append(adjoint.get(u) if adjoint.get(u) is not None else Const(0.0))
     primals = [s.carried[k] for k in act] + [Var(u) for u in accumulated]
-    for i, (cb, primal) in enumerate(zip(carried, primals)):
-        # the adjoint of a number is a number; of an array, an array of its
-        # shape from the start (not the stand-in 0.0: then every iteration has
-        # one shape, which vector mode needs to know)
-        shape = b.shape(primal)
-        if shape != shapes.SCALAR and inits[i] == Const(0.0):
-            with b.at(s.loc, "np"):
-                inits[i] = b.zeros(primal)
-        elif shape not in (shapes.SCALAR, None) and b.shape(inits[i]) != shape:
-            # an adjoint standing for an array (the 1.0 of np.sum's ȳ) is spread
-            # to it once, as an array of its own: otherwise every iteration asks
-            # for the primal's shape, and the tape keeps each version of it
-            with b.at(s.loc, "np"):
-                inits[i] = b.apply("copy", b.like(inits[i], primal))
-        b.shapes[cb.name] = shape
+    _array_inits(s, b, carried, inits, primals)
     with b.block() as eqns:
         undo = _Undo(s, record, renames, b)
         undo.write_back(undo.states, named=True)  # the array it started from
