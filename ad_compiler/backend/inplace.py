@@ -285,9 +285,14 @@ def _owned(stmts, env: dict, shared: set, results: frozenset) -> tuple[set, set]
                     ):
                         owned.add(c.name)
                         copies.add(c.name)
+                # what the body reads from before the loop, the next iteration
+                # reads again: it is read after any write of this iteration
+                again = (
+                    _reads(s.body) | _reads(getattr(s, "test", ()))
+                ) - defined_names(s.body)
                 if isinstance(s, While):
-                    walk(s.test, later | _reads(s.body))
-                walk(s.body, later | _names(s.nexts))
+                    walk(s.test, later | _reads(s.body) | again)
+                walk(s.body, later | _names(s.nexts) | again)
                 made = defined_names(s.body)
                 for c, n in zip(s.carried, s.nexts):
                     fresh = (
