@@ -25,7 +25,7 @@ returns ``0.0``.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from ad_compiler.ad.lists import (
     is_list_eqn,
@@ -39,6 +39,7 @@ from ad_compiler.ad.lists import (
 from ad_compiler.ad.rules import adjoints as adjoint_rule
 from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.builder import IRBuilder
+from ad_compiler.primitives.table import PRIMITIVES
 from ad_compiler.ir.nodes import (
     _TEMP,
     Const,
@@ -62,6 +63,23 @@ from ad_compiler.ir.nodes import (
     verify,
     without_prints,
 )
+
+
+@dataclass
+class _Tape:
+    """What a loop's forward sweep records for its reverse sweep.
+
+    ``pushed``: the names each tape row binds, in order (None: the loop records
+    the derivative of a scalar recurrence instead); ``remat``: for a storing
+    loop, the values its reverse loop computes again (None: a recomputing
+    loop); ``undo``: for each write of a restored array, ``(carried name, the
+    setitem, the columns after pushed: index parts, then the old value)``.
+    """
+
+    tape: Var
+    pushed: tuple | None
+    remat: frozenset | None = None
+    undo: list = field(default_factory=list)
 
 
 def active_values(fn: Function, wrt: tuple[int, ...]) -> set[str]:
@@ -267,11 +285,26 @@ def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set, skip=frozenset
         elif isinstance(s, (For, While)) and _taped(s, active):
             tape = b.namer.fresh("tape")
             b.emit(Eqn("tape", (tape,), (), s.loc))
-            pushed = s.index + s.carried
-            push = Eqn("push", (), (tape,) + pushed, s.loc)
-            tapes[id(s)] = (tape, pushed)
             body = without_outer_appends(s.body, skip)
-            b.emit(replace(s, body=(push,) + body))
+            if _stores(s):
+                body, kept, columns, remat = _kept_values(body, s, b)
+                pushed = s.index + s.carried + kept
+                row = s.index + s.carried + columns
+                body = body + (Eqn("push", (), (tape,) + row, s.loc),)
+                undo = []
+            else:
+                remat = None
+                restored = _restorable(s, body, b)
+                pushed = s.index + tuple(c for c in s.carried if c.name not in restored)
+                if restored:  # undo records, pushed once the iteration is done
+                    body, undo = _undo_records(body, restored, b)
+                    row = pushed + tuple(v for _, _, cols in undo for v in cols)
+                    body = body + (Eqn("push", (), (tape,) + row, s.loc),)
+                else:
+                    undo = []
+                    body = (Eqn("push", (), (tape,) + pushed, s.loc),) + body
+            tapes[id(s)] = _Tape(tape, pushed, remat, undo)
+            b.emit(replace(s, body=body))
         elif isinstance(s, If) and _has_taped_loop((s,), active):
             arms = []
             for block in (s.then, s.orelse):
@@ -281,6 +314,176 @@ def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set, skip=frozenset
             b.emit(replace(s, then=arms[0], orelse=arms[1]))
         elif not (is_list_eqn(s) and s.prim == "list_append" and s.ins[0].name in skip):
             b.emit(without_appends(s, skip))
+
+
+def _array_inits(s, b: IRBuilder, carried: list, inits: list, primals: list) -> None:
+    """Give each adjoint a reverse loop carries the shape of its primal from
+    the start.  The adjoint of a number is a number; of an array, an array of
+    its shape (not the stand-in 0.0: then every iteration has one shape, which
+    vector mode needs to know)."""
+    for i, (cb, primal) in enumerate(zip(carried, primals)):
+        shape = b.shape(primal)
+        if shape != shapes.SCALAR and inits[i] == Const(0.0):
+            with b.at(s.loc, "np"):
+                inits[i] = b.zeros(primal)
+        elif shape not in (shapes.SCALAR, None) and b.shape(inits[i]) != shape:
+            # an adjoint standing for an array (the 1.0 of np.sum's ȳ) is spread
+            # to it once, as an array of its own: otherwise every iteration asks
+            # for the primal's shape, and the tape keeps each version of it
+            with b.at(s.loc, "np"):
+                inits[i] = b.apply("copy", b.like(inits[i], primal))
+        b.shapes[cb.name] = shape
+
+
+def _restorable(s, body: tuple, b: IRBuilder) -> dict[str, list]:
+    """The arrays a recomputing loop carries that its iteration changes only by
+    writes ``y[idx] = v`` in its own block, in one chain from the carried value
+    to its next: name -> the chain's ``setitem`` equations, in order.
+
+    Such an array is not recorded whole each iteration ("restore on reverse",
+    as Tapenade and ADOL-C do it): the forward sweep records what each write
+    overwrites (the old ``y[idx]``, and ``idx``), and the reverse sweep, which
+    starts from the array the loop ended with, writes those back, last first,
+    to get the array each iteration started from -- time and memory O(what the
+    writes touch), not O(the array) per iteration.
+    """
+    out = {}
+    writes = {
+        e.ins[0].name: e
+        for e in body
+        if isinstance(e, Eqn) and e.prim == "setitem" and isinstance(e.ins[0], Var)
+    }
+    for c, n in zip(s.carried, s.nexts):
+        if b.shape(c) in (None, shapes.SCALAR, shapes.TUPLE):
+            continue
+        chain, v = [], c.name
+        while v in writes:
+            chain.append(writes[v])
+            v = writes[v].out.name
+        if chain and isinstance(n, Var) and n.name == v:
+            out[c.name] = chain
+    return out
+
+
+def _undo_records(body: tuple, restored: dict, b: IRBuilder) -> tuple[tuple, list]:
+    """``body`` reading, before each write of a restored array, what the write
+    overwrites (a copy: the write may happen in place); and for each write
+    ``(carried name, write, columns)``: the columns to push, the index parts
+    the iteration computes, then the old value."""
+    before = {id(e): c for c, chain in restored.items() for e in chain}
+    inside = defined_names(body)
+    out, undo = [], []
+    for e in body:
+        c = before.get(id(e))
+        if c is not None:
+            parts = e.ins[2:]
+            params = tuple((k, v) for k, v in e.params if k != "inplace")
+            old = b.namer.temp()
+            read = Eqn("getitem", (old,), (e.ins[0],) + parts, e.loc, e.ns, params)
+            b.shapes[old.name] = _shape_of(read, b)
+            out.append(read)
+            if b.shape(old) != shapes.SCALAR:
+                kept = b.namer.temp()
+                b.shapes[kept.name] = b.shape(old)
+                out.append(Eqn("copy", (kept,), (old,), e.loc, "np"))
+                old = kept
+            inner = tuple(a for a in parts if isinstance(a, Var) and a.name in inside)
+            undo.append((c, e, inner + (old,)))
+        out.append(e)
+    return tuple(out), undo
+
+
+def _shape_of(e: Eqn, b: IRBuilder):
+    """The abstract shape of ``e``'s result, from its row's shape rule."""
+    try:
+        return PRIMITIVES[e.prim].shape(
+            dict(e.params), *[b.shape(a) for a in e.ins], loc=e.loc
+        )
+    except Exception:  # (a rule that cannot tell: unknown, as elsewhere)
+        return None
+
+
+def _stores(s) -> bool:
+    """Whether loop ``s`` keeps on its tape the values its reverse sweep reads
+    (*store*) instead of recomputing each iteration (*recompute*).
+
+    An innermost loop stores: its body is straight-line code, so every value
+    the reverse body reads was made by one equation of the iteration and can be
+    pushed at its end; the reverse loop then runs the adjoint alone, so the
+    gradient costs the function once plus its adjoint, and the tape holds what
+    a tape-based tool would, O(the function's work).  A loop around other loops
+    (or branches, or run-time lists) records only what each iteration starts
+    from and recomputes it backwards: its inner loops store while one of its
+    iterations is reversed, so memory stays that of one outer iteration plus
+    the carried values, for the price of running the function twice.
+    """
+    return not any(
+        isinstance(t, (For, While, If)) or is_list_eqn(t) for t in _all_stmts(s.body)
+    )
+
+
+def _kept_values(body: tuple, s, b: IRBuilder) -> tuple[tuple, tuple, tuple, frozenset]:
+    """``(body, kept, columns)``: the values a storing loop pushes at the end of
+    an iteration (every value its body defines: dead-code elimination keeps the
+    columns the reverse loop reads), and what is pushed for each.
+
+    A value that may share memory with an array the iteration writes into (a
+    row ``y[i - 1]`` of a carried ``y``, a view of it) is pushed as a copy made
+    right after the value, before any write: the tape must hold what the value
+    was, and the writes may happen in place.
+    """
+    views = set()  # the arrays the iteration writes into, and their views
+    for e in body:
+        if e.prim == "setitem" and isinstance(e.ins[0], Var):
+            views |= {e.ins[0].name, e.out.name}
+    remat = _rematerialized(body, s, b, views)
+    out, kept, columns = [], [], []
+    for e in body:
+        out.append(e)
+        row = PRIMITIVES[e.prim]
+        if e.prim in ("push", "tape") or not e.outs or e.outs[0].name in remat:
+            continue
+        shares = row.memory == "view" and any(
+            isinstance(a, Var) and a.name in views and k not in row.shape_only
+            for k, a in enumerate(e.ins)
+        )
+        for o in e.outs:
+            kept.append(o)
+            if shares and e.prim != "setitem" and b.shape(o) != shapes.SCALAR:
+                views.add(o.name)
+                copy = b.namer.temp()
+                b.shapes[copy.name] = b.shape(o)
+                out.append(Eqn("copy", (copy,), (o,), e.loc, "np"))
+                columns.append(copy)
+            else:
+                columns.append(o)
+    return tuple(out), tuple(kept), tuple(columns), remat
+
+
+def _rematerialized(body: tuple, s, b: IRBuilder, written: set) -> frozenset:
+    """The values of a storing loop's iteration its reverse loop computes again
+    rather than reading them off the tape: those O(1) to make from the index and
+    from values made before the loop -- numbers from numbers (``i - 1``), and
+    views of arrays the loop does not write (the row ``x[i]``).  A tape of an
+    index alone becomes a count (``opt/tapes.py``)."""
+    inside = {c.name for c in s.carried} | defined_names(body)
+    free = {v.name for v in s.index}
+    out: set[str] = set()
+    for e in body:
+        if len(e.outs) != 1 or e.prim in ("push", "tape", "call", "print"):
+            continue
+        ins = [a for a in e.ins if isinstance(a, Var)]
+        if not all(
+            a.name in free or a.name in out or a.name not in inside for a in ins
+        ):
+            continue
+        row = PRIMITIVES[e.prim]
+        numbers = all(b.shape(a) == shapes.SCALAR for a in ins)
+        if b.shape(e.out) == shapes.SCALAR and numbers and not row.effect:
+            out.add(e.out.name)
+        elif row.memory == "view" and not ({a.name for a in ins} & written):
+            out.add(e.out.name)
+    return frozenset(out)
 
 
 def _reads(stmts) -> set[str]:
@@ -305,7 +508,8 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     """
     if id(s) not in tapes:
         return
-    tape, pushed = tapes[id(s)]
+    record = tapes[id(s)]
+    tape, pushed, remat = record.tape, record.pushed, record.remat
     if pushed is None:
         _vjp_preaccumulated(s, b, adjoint, active, tape)
         return
@@ -321,13 +525,10 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     if all(gs[s.carried[k].name] is None for k in act) and not lists:
         return
     namer = b.namer
-    renames = {}
-    for name in [v.name for v in pushed] + sorted(defined_names(s.body)):
-        new = namer.temp() if _TEMP.match(name) else namer.fresh(base_name(name))
-        renames[name] = new.name
-        b.shapes[new.name] = b.shape(Var(name))
-        if name in active:
-            active.add(new.name)
+    stored = remat is not None
+    restored = list(dict.fromkeys(c for c, _, _ in record.undo))
+    renames = _fresh_names(s, pushed + tuple(Var(c) for c in restored), b, active)
+    remat_new = {renames[n] for n in remat or ()}
 
     def r(a):
         if isinstance(a, Var) and a.name in renames:
@@ -354,23 +555,14 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         carried.append(namer.temp() if u in params else namer.fresh(f"{u}_bar"))
         inits.append(adjoint.get(u) if adjoint.get(u) is not None else Const(0.0))
     primals = [s.carried[k] for k in act] + [Var(u) for u in accumulated]
-    for i, (cb, primal) in enumerate(zip(carried, primals)):
-        # the adjoint of a number is a number; of an array, an array of its
-        # shape from the start (not the stand-in 0.0: then every iteration has
-        # one shape, which vector mode needs to know)
-        shape = b.shape(primal)
-        if shape != shapes.SCALAR and inits[i] == Const(0.0):
-            with b.at(s.loc, "np"):
-                inits[i] = b.zeros(primal)
-        elif shape not in (shapes.SCALAR, None) and b.shape(inits[i]) != shape:
-            # an adjoint standing for an array (the 1.0 of np.sum's ȳ) is spread
-            # to it once, as an array of its own: otherwise every iteration asks
-            # for the primal's shape, and the tape keeps each version of it
-            with b.at(s.loc, "np"):
-                inits[i] = b.apply("copy", b.like(inits[i], primal))
-        b.shapes[cb.name] = shape
+    _array_inits(s, b, carried, inits, primals)
     with b.block() as eqns:
-        _sweep_forward(body, b, tapes, active, skip)  # recompute the iteration
+        undo = _Undo(s, record, renames, b)
+        undo.write_back(undo.states, named=True)  # the array it started from
+        if stored:  # the tape holds what the adjoint reads, but O(1) values
+            b.eqns.extend(e for e in body if e.outs and e.outs[0].name in remat_new)
+        else:
+            _sweep_forward(body, b, tapes, active, skip)  # recompute the iteration
         inner: dict = {u: adjoint[u] for u in lists}
         for u, ub in zip(accumulated, carried[len(act) :]):
             inner[u] = ub
@@ -381,13 +573,18 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         _vjp_block(body, b, inner, active, params, tapes)
         nexts = [inner.get(renames[s.carried[k].name]) for k in act]
         nexts += [inner.get(u) for u in accumulated]
+        states = _states_before(s, undo, renames, b)
         for i, primal in enumerate(primals):
             if nexts[i] is None and b.shape(primal) not in (shapes.SCALAR, None):
                 # an array's adjoint stays an array (an iteration overwrote it)
                 with b.at(s.loc, "np"):
                     nexts[i] = b.zeros(primal)
     nexts = [Const(0.0) if n is None else n for n in nexts]
-    index = tuple(r(v) for v in pushed)
+    index = tuple(r(v) for v in pushed) + tuple(undo.columns)
+    for c in restored:  # the array, carried backwards
+        carried.append(undo.states[c])
+        inits.append(Var(c))  # as the forward loop left it
+        nexts.append(states[c])  # as the iteration found it
     b.emit(
         For(
             "tape",
@@ -407,6 +604,115 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         init = s.inits[k]
         if isinstance(init, Var) and init.name in active:
             adjoint[init.name] = b.add(adjoint.get(init.name), cb)
+
+
+class _Undo:
+    """The reverse side of a loop's restored arrays (see :func:`_restorable`).
+
+    ``columns``: the names the tape's undo columns bind in the reverse loop;
+    ``states``: for each restored array, the reverse loop's carried value (the
+    array as the later iterations started it, or as this one ended).
+    """
+
+    def __init__(self, s, record: "_Tape", renames: dict, b: IRBuilder):
+        self.record, self.renames, self.b = record, renames, b
+        self.inside = defined_names(s.body)
+        self.columns, self.cols, self.states = [], [], {}
+        for c, e, cols in record.undo:
+            mine = []
+            for v in cols:
+                mine.append(b.namer.temp())
+                b.shapes[mine[-1].name] = b.shape(v)
+            self.cols.append(mine)
+            self.columns += mine
+            if c not in self.states:
+                self.states[c] = b.namer.fresh(base_name(c))
+                b.shapes[self.states[c].name] = b.shape(Var(c))
+
+    def write_back(self, start: dict, named: bool) -> dict:
+        """Emit the writes that put each write's old value back, the
+        iteration's last write first, into the arrays ``start`` maps each
+        restored array to; ``named``: the results get the iteration's names of
+        the arrays as it started.  Returns the results."""
+        current, first = dict(start), {}
+        for c, e, _ in self.record.undo:
+            first.setdefault(c, e)
+        for (c, e, _), mine in reversed(list(zip(self.record.undo, self.cols))):
+            if c not in current:
+                continue
+            names = iter(mine[:-1])
+            parts = tuple(
+                (
+                    (next(names) if a.name in self.inside else self._outer(a))
+                    if isinstance(a, Var)
+                    else a
+                )
+                for a in e.ins[2:]
+            )
+            params = tuple((k, v) for k, v in e.params if k != "inplace")
+            last = named and e is first[c]
+            out = Var(self.renames[c]) if last else self.b.namer.temp()
+            self.b.shapes[out.name] = self.b.shape(Var(c))
+            ins = (current[c], mine[-1]) + parts
+            self.b.emit(Eqn("setitem", (out,), ins, e.loc, e.ns, params))
+            current[c] = out
+        return current
+
+    def _outer(self, a: Var) -> Var:
+        return Var(self.renames.get(a.name, a.name))  # the index, or from outside
+
+
+def _states_before(s, undo: _Undo, renames: dict, b: IRBuilder) -> dict:
+    """What each restored array is when the previous iteration is reversed: the
+    array this iteration started from.  When the recomputed iteration reads an
+    array its writes made (not only its shape), those writes may happen in
+    place only if they are undone again at the end: so they are, and the
+    undone array is passed on; otherwise the array the iteration started from
+    is passed on as it is (and the writes are dead code)."""
+    chains: dict = {}
+    for c, e, _ in undo.record.undo:
+        chains.setdefault(c, []).append(renames[e.out.name])
+    versions = {v for chain in chains.values() for v in chain}
+    read = _value_reads(b.eqns, versions)
+    out = {c: Var(renames[c]) for c in chains}
+    redo = {c: Var(chain[-1]) for c, chain in chains.items() if set(chain) & read}
+    if redo:
+        out.update(undo.write_back(redo, named=False))
+    return out
+
+
+def _value_reads(stmts, versions: set) -> set[str]:
+    """The names ``stmts`` read for their values (not only their shapes),
+    leaving out a write's read of the array it writes into when the write makes
+    one of ``versions``."""
+    out: set[str] = set()
+    for t in stmts:
+        if isinstance(t, Eqn):
+            row = PRIMITIVES[t.prim]
+            for k, a in enumerate(t.ins):
+                if not isinstance(a, Var) or k in row.shape_only:
+                    continue
+                if k == 0 and t.prim == "setitem" and t.out.name in versions:
+                    continue
+                out.add(a.name)
+            continue
+        out.update(a.name for a in own_reads(t) if isinstance(a, Var))
+        for block in blocks(t):
+            out |= _value_reads(block, versions)
+    return out
+
+
+def _fresh_names(s, pushed, b: IRBuilder, active: set) -> dict[str, str]:
+    """New names for a reverse loop's copy of the iteration (a loop body is new
+    each time round): for the tape's columns and every value the body defines."""
+    renames = {}
+    for name in dict.fromkeys([v.name for v in pushed] + sorted(defined_names(s.body))):
+        new = b.namer.temp() if _TEMP.match(name) else b.namer.fresh(base_name(name))
+        renames[name] = new.name
+        b.shapes[new.name] = b.shape(Var(name))
+        if name in active:
+            active.add(new.name)
+    return renames
 
 
 def adjoint_name(fn: str) -> str:
@@ -482,7 +788,7 @@ def _sweep_forward_preaccumulated(s, b: IRBuilder, tapes: dict, active) -> None:
         factor = tangent.get(nxt.name) if isinstance(nxt, Var) else None
         factor = Const(0.0) if factor is None else factor
         b.emit(Eqn("push", (), (tape, factor)))  # no loc: no comment in its way
-    tapes[id(s)] = (tape, None)
+    tapes[id(s)] = _Tape(tape, None)
     b.emit(replace(s, body=tuple(body)))
 
 

@@ -285,9 +285,16 @@ def _owned(stmts, env: dict, shared: set, results: frozenset) -> tuple[set, set]
                     ):
                         owned.add(c.name)
                         copies.add(c.name)
+                # what the body reads from before the loop, the next iteration
+                # reads again: it is read after any write of this iteration
+                bound = defined_names(s.body) | _names(s.carried + s.index)
+                again = (_reads(s.body) | _reads(getattr(s, "test", ()))) - bound
+                # inside the body a carried name is this iteration's value; read
+                # after the loop, it is the last next (the results)
+                outer = (later - _names(s.carried)) | again
                 if isinstance(s, While):
-                    walk(s.test, later | _reads(s.body))
-                walk(s.body, later | _names(s.nexts))
+                    walk(s.test, outer | _reads(s.body))
+                walk(s.body, outer | _names(s.nexts))
                 made = defined_names(s.body)
                 for c, n in zip(s.carried, s.nexts):
                     fresh = (

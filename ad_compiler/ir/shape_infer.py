@@ -8,7 +8,7 @@ or become unknown) and loops (iterated to a fixed point).
 
 from __future__ import annotations
 
-from ad_compiler.ir.nodes import For, If, Var, While
+from ad_compiler.ir.nodes import Const, For, If, Var, While
 from ad_compiler.ir.shapes import (
     ANY,
     SCALAR,
@@ -83,9 +83,26 @@ def _sized_by_a_shape(e, shape_of: dict):
         lead = params.get("lead", 0)
         return shape if shape is None or not lead else (ANY,) * lead + shape
     sized = ("zeros", "ones", "empty", "full")
-    if e.prim == "construct" and params["fn"] in sized and params["args"][0][1] < 0:
+    if e.prim != "construct" or params["fn"] not in sized:
+        return None
+    count = params["args"][0][1]
+    if count < 0:
         return shape
-    return None
+    # np.zeros((n, k)) with n, k lengths of axes (``n, k = x.shape``)
+    lengths = [shape_of.get(getattr(a, "name", None)) for a in e.ins[:count]]
+    if count == 0 or any(n is None for n in lengths):
+        return None
+    return tuple(n[0] for n in lengths)
+
+
+def _length_of_an_axis(e, shape_of: dict) -> None:
+    """``x.shape[k]`` is as long as axis k of x (``shape_of`` records it)."""
+    whole = shape_of.get(e.ins[0].name) if isinstance(e.ins[0], Var) else None
+    k = e.ins[1].value if len(e.ins) == 2 and isinstance(e.ins[1], Const) else None
+    if whole in (None, TUPLE) or not isinstance(k, int) or isinstance(k, bool):
+        return
+    if -len(whole) <= k < len(whole):
+        shape_of[e.out.name] = (whole[k],)
 
 
 def makes_arrays(inferred: dict) -> bool:
@@ -169,6 +186,8 @@ def infer(fn, same_as: dict | None = None) -> dict:
             if first == ANY and root is not None:
                 first = (root, 0, 0)
             shape_of[e.out.name] = (first,)
+        elif e.prim == "getitem" and ins[0] == TUPLE:
+            _length_of_an_axis(e, shape_of)
         elif e.prim == "getitem" and out is not None:
             out = _named_slices(e, ins, out, params)
         elif e.prim in ("like", "copy") and not e.param("lead"):

@@ -232,7 +232,7 @@ def concatenate(shapes, axis: int):
     a = axis % rank
     out = list(known[0])
     for s in known[1:]:
-        out = [join(x, y) if i != a else N for i, (x, y) in enumerate(zip(out, s))]
+        out = [_join_dim(x, y) if i != a else N for i, (x, y) in enumerate(zip(out, s))]
     out[a] = N if len(shapes) > 1 else out[a]
     return tuple(out)
 
