@@ -1,0 +1,574 @@
+"""Adversarial loops for the new loop tapes (store / recompute / restore on
+reverse, in-place writes): views kept across iterations, index arrays and
+masks, negative and stepped slices, several arrays written per iteration,
+writes into a parameter or its copy, break/continue/while/if, three-deep
+nests, rows of an array, zip/enumerate, run-time lists, helpers and recursion.
+
+Each function takes one array ``x`` of shape (n, 3), n >= 4, and returns a
+number (``rows_out*`` return arrays).  Used by tests/test_review18b.py.
+"""
+
+import numpy as np
+
+
+def view_row_kept(x):
+    y = np.zeros(x.shape)
+    prev = y[0]
+    t = 0.0
+    for i in range(x.shape[0]):
+        y[i] = x[i] * 2.0 + 1.0
+        t = t + np.sum(prev * x[i])
+        prev = y[i]
+    return t
+
+
+def view_T_kept(x):
+    y = np.ones(x.shape)
+    yt = y.T
+    t = 0.0
+    for i in range(x.shape[0]):
+        y[i] = np.sin(x[i]) * y[i]
+        t = t + np.sum(yt[:, i] * x[i])
+    return t
+
+
+def reshape_view(x):
+    y = np.ones(x.shape)
+    flat = y.reshape(-1)
+    t = 0.0
+    for i in range(x.shape[0]):
+        y[i] = x[i] * x[i]
+        t = t + np.sum(flat * flat)
+    return t
+
+
+def index_array_repeat(x):
+    y = np.zeros(4)
+    idx = np.array([0, 1, 1, 3])
+    for i in range(x.shape[0]):
+        y[idx[:3]] = y[idx[:3]] * 0.5 + x[i]
+    return np.sum(y * y)
+
+
+def index_array_add_repeat(x):
+    y = np.zeros(4)
+    idx = np.array([0, 1, 1])
+    for i in range(x.shape[0]):
+        y[idx] = y[idx] * x[i] + 1.0
+    return np.sum(y * y)
+
+
+def bool_mask(x):
+    y = np.ones(3)
+    m = np.array([True, False, True])
+    for i in range(x.shape[0]):
+        y[m] = y[m] * x[i, 0] + x[i, 1]
+    return np.sum(y * y)
+
+
+def negative_idx(x):
+    n = x.shape[0]
+    y = np.zeros(n)
+    for i in range(n):
+        y[-i - 1] = y[-i] * 0.5 + np.sin(x[i, 0])
+    return np.sum(y * y)
+
+
+def step_slices(x):
+    y = np.ones(6)
+    for i in range(x.shape[0]):
+        y[::2] = y[1::2] * x[i] + y[::2]
+    return np.sum(y * y)
+
+
+def overlapping_slices(x):
+    y = np.ones(5)
+    for i in range(x.shape[0]):
+        y[0:3] = y[1:4] * x[i]
+        y[2:5] = y[0:3] + x[i]
+    return np.sum(y * y)
+
+
+def two_arrays(x):
+    n = x.shape[0]
+    a = np.zeros(n)
+    b = np.ones(n)
+    for i in range(n):
+        a[i] = b[i - 1] * x[i, 0] + a[i - 1]
+        b[i] = a[i] * x[i, 1] + b[i]
+    return np.sum(a * b)
+
+
+def whole_by_value(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    t = 0.0
+    for i in range(n):
+        z = y * 1.0
+        y[i] = np.sum(z * x[:, 0]) * 0.3
+        t = t + np.sum(z * y)
+    return t
+
+
+def alias_two_names(x):
+    n = x.shape[0]
+    y = np.zeros(n)
+    z = y
+    for i in range(n):
+        y[i] = x[i, 0] * 2.0 + z[i - 1]
+    return np.sum(z * z)
+
+
+def param_copy(x):
+    y = x.copy()
+    for i in range(1, x.shape[0]):
+        y[i] = y[i - 1] * np.cos(y[i])
+    return np.sum(y * y)
+
+
+def param_copy_outer(x):
+    y = x.copy()
+    for j in range(2):
+        for i in range(1, x.shape[0]):
+            y[i] = y[i - 1] * np.cos(y[i]) + 0.1
+    return np.sum(y * y)
+
+
+def with_break(x):
+    n = x.shape[0]
+    y = np.zeros(n)
+    for i in range(n):
+        y[i] = y[i - 1] * 0.9 + x[i, 0]
+        if i == 2:
+            break
+    return np.sum(y * y)
+
+
+def with_continue(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    for i in range(n):
+        if i % 2 == 1:
+            continue
+        y[i] = y[i - 1] * x[i, 0] + x[i, 1]
+    return np.sum(y * y)
+
+
+def while_write(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    i = 1
+    while i < n:
+        y[i] = y[i - 1] * np.sin(x[i, 0]) + y[i]
+        i = i + 1
+    return np.sum(y * y)
+
+
+def if_inside(x):
+    n = x.shape[0]
+    y = np.zeros((n, 3))
+    for i in range(n):
+        if x[i, 0] > 0:
+            y[i] = x[i] * y[i - 1] + 1.0
+        else:
+            y[i] = np.exp(x[i]) - y[i - 1]
+    return np.sum(y * y)
+
+
+def nested3(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    for k in range(2):
+        for j in range(3):
+            for i in range(n):
+                y[i, j] = y[i - 1, j] * x[i, j] * 0.5 + y[i, (j + 1) % 3]
+    return np.sum(y * y)
+
+
+def nested3_outer_write(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    for k in range(2):
+        for j in range(3):
+            s = 0.0
+            for i in range(n):
+                s = s + y[i, j] * x[i, j]
+            y[:, j] = y[:, j] * 0.5 + s
+        y[k] = y[k] * x[k]
+    return np.sum(y * y)
+
+
+def rows_iter(x):
+    y = np.zeros(3)
+    out = np.zeros(x.shape)
+    i = 0
+    for row in x:
+        y = y * 0.5 + np.sin(row)
+        out[i] = y * row
+        i = i + 1
+    return np.sum(out * out)
+
+
+def zip_enum(x):
+    out = np.zeros(x.shape)
+    for i, (a, b) in enumerate(zip(x, x[::-1])):
+        out[i] = a * b + out[i - 1]
+    return np.sum(out * out)
+
+
+def list_append(x):
+    hs = []
+    h = np.zeros(3)
+    for i in range(x.shape[0]):
+        h = np.tanh(h * 0.5 + x[i])
+        hs.append(h)
+    t = 0.0
+    for h2 in hs:
+        t = t + np.sum(h2 * h2)
+    return t
+
+
+def helper_fill(v, y):
+    for i in range(v.shape[0]):
+        y[i] = y[i] * v[i] + 1.0
+    return y
+
+
+def helper_in_loop(x):
+    y = np.ones(3)
+    for i in range(x.shape[0]):
+        y = helper_fill(x[i], y)
+    return np.sum(y * y)
+
+
+def helper_loop_write_outer(x):
+    z = np.ones(x.shape)
+    for i in range(x.shape[0]):
+        z[i] = helper_fill(x[i], z[i - 1].copy())
+    return np.sum(z * z)
+
+
+def rec(v, k):
+    if k == 0:
+        return v
+    return rec(np.sin(v) * v, k - 1)
+
+
+def recursion_loop(x):
+    y = np.zeros(x.shape)
+    for i in range(x.shape[0]):
+        y[i] = rec(x[i] + y[i - 1], 2)
+    return np.sum(y * y)
+
+
+def col_write_inner(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    for j in range(3):
+        y[:, j] = y[:, j - 1] * x[:, j] + y[:, j]
+    return np.sum(y * y)
+
+
+def elem2d(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    for i in range(n):
+        for j in range(3):
+            y[i, j] = y[i - 1, j - 1] * x[i, j] + y[i, j] * 0.5
+    return np.sum(y * y)
+
+
+def augmented(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    for i in range(n):
+        y[i] += y[i - 1] * x[i]
+        y[i] *= x[i]
+    return np.sum(y * y)
+
+
+def augmented_outer(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    for k in range(2):
+        for i in range(n):
+            y[i] *= x[i] + y[i - 1]
+    return np.sum(y * y)
+
+
+def view_across_outer(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    r = y[1]
+    t = 0.0
+    for k in range(2):
+        for i in range(n):
+            y[i] = y[i] * x[i] + 0.1
+        t = t + np.sum(r * x[0])
+    return t + np.sum(y)
+
+
+def read_after_loop_old(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    y0 = y * 1.0
+    for k in range(2):
+        for i in range(n):
+            y[i] = np.sin(y[i] * x[i])
+    return np.sum(y * y0) + np.sum(y0 * x)
+
+
+def write_scalar_row_mixed(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    for i in range(n):
+        y[i] = x[i] * y[i - 1]
+        y[i, 0] = y[i, 1] * y[i, 2]
+        y[:, 2] = y[:, 2] * 0.9
+    return np.sum(y * y)
+
+
+def outer_restore_then_read(x):
+    n = x.shape[0]
+    a = np.zeros(n)
+    t = 0.0
+    for j in range(3):
+        for i in range(n):
+            a[i] = a[i] + x[i, j] * a[i - 1]
+        a[j] = np.sin(a[j]) * x[0, j]
+        t = t + np.sum(a * a)
+    return t
+
+
+
+def fancy_outer(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    idx = np.array([0, 2, 2])
+    for j in range(2):
+        for i in range(3):
+            y[idx] = y[idx] * x[i, j] + 0.5
+    return np.sum(y * y)
+
+
+def mask_outer(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    for j in range(2):
+        m = x[:, j] > 0
+        for i in range(2):
+            y[m] = y[m] * x[i, j] + 0.5
+    return np.sum(y * y)
+
+
+def step_outer(x):
+    y = np.ones(6)
+    for j in range(2):
+        for i in range(x.shape[0]):
+            y[::2] = y[1::2] * x[i] + y[::2]
+    return np.sum(y * y)
+
+
+def repeat_noloop(x):
+    y = np.zeros(4)
+    idx = np.array([0, 1, 1])
+    y[idx] = x[0] * x[1]
+    return np.sum(y * y)
+
+
+def repeat_noloop_read(x):
+    y = np.ones(4)
+    idx = np.array([0, 1, 1])
+    y[idx] = y[idx] * x[0]
+    return np.sum(y * y)
+
+
+def stored_view_then_written_after(x):
+    n = x.shape[0]
+    y = x * 1.0
+    t = 0.0
+    for i in range(n):
+        t = t + np.sum(np.sin(y[i]) * x[i])
+    y[1] = y[1] * 3.0
+    y[2] = 0.0
+    return t + np.sum(y * y)
+
+
+def restore_outer_break(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    for j in range(3):
+        for i in range(n):
+            y[i] = y[i] * x[i, j] + 0.3
+        if np.sum(y) > 100.0:
+            break
+        y[j] = y[j] * y[j]
+    return np.sum(y * y)
+
+
+def restore_outer_while(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    j = 0
+    while j < 3:
+        for i in range(n):
+            y[i] = np.sin(y[i] * x[i, j])
+        y[j] = y[j] + 1.0
+        j = j + 1
+    return np.sum(y * y)
+
+
+def restore_if_one_branch(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    for j in range(3):
+        s = 0.0
+        for i in range(n):
+            s = s + y[i] * x[i, j]
+        if s > 0:
+            y[j] = s * y[j]
+        else:
+            y[(j + 1) % n] = s
+    return np.sum(y * y)
+
+
+def restore_and_rebind(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    for j in range(3):
+        for i in range(n):
+            y[i] = y[i] * x[i, j] + 0.1
+        y = y * 0.5 + np.sin(y)
+        y[j] = y[j] * 2.0
+    return np.sum(y * y)
+
+
+def ragged_slices(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    for j in range(1, n):
+        for i in range(2):
+            y[:j] = y[:j] * x[j, i] + y[j]
+    return np.sum(y * y)
+
+
+def negative_step_slice(x):
+    y = np.ones(6)
+    for j in range(2):
+        for i in range(x.shape[0]):
+            y[4:0:-2] = y[1:5:2] * x[i, :2] + 0.2
+    return np.sum(y * y)
+
+
+def index2d_array(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    idx = np.array([0, 2])
+    for j in range(3):
+        for i in range(2):
+            y[idx, j] = y[idx, j - 1] * x[i, j] + 0.1
+    return np.sum(y * y)
+
+
+def broadcast_scalar_row(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    for j in range(2):
+        for i in range(n):
+            y[i] = np.sum(y[i - 1] * x[i]) * 0.5
+    return np.sum(y * y)
+
+
+def iterate_over_written(x):
+    n = x.shape[0]
+    y = x * 1.0
+    t = 0.0
+    for j in range(2):
+        for row in y:
+            t = t + np.sum(np.sin(row) * row)
+        y[j] = y[j] * 2.0
+    return t
+
+
+
+def read_whole_outer(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    t = 0.0
+    for j in range(3):
+        for i in range(n):
+            y[i] = np.cos(y[i] + x[i, j])
+        z = y
+        t = t + np.sum(z * x[:, j])
+        y[j] = t
+    return t * np.sum(y)
+
+
+def inner_writes_outer_row(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    for i in range(n):
+        for j in range(3):
+            y[i, j] = y[i - 1, j] * x[i, j] + y[i, j - 1]
+        y[i] = y[i] / (1.0 + np.sum(y[i] * y[i]))
+    return np.sum(y * y)
+
+
+def two_inner_loops(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    z = np.zeros(n)
+    for j in range(3):
+        for i in range(n):
+            y[i] = y[i] * x[i, j] + z[i]
+        for i in range(n):
+            z[i] = np.sin(y[i] + z[i - 1])
+    return np.sum(y * z)
+
+
+def matrix_rows(x):
+    n = x.shape[0]
+    W = np.eye(3) + 0.1
+    h = np.zeros((n, 3))
+    for i in range(n):
+        h[i] = np.tanh(h[i - 1] @ W + x[i])
+    return np.sum(h * h)
+
+
+def matrix_rows_outer(x):
+    n = x.shape[0]
+    W = np.eye(3) * 0.5
+    h = np.zeros((n, 3))
+    for k in range(2):
+        for i in range(1, n):
+            h[i] = np.tanh(h[i - 1] @ W + x[i] + h[i])
+        W = W + np.outer(h[0], h[n - 1]) * 0.1
+    return np.sum(h * h)
+
+
+def write_param(x):
+    for i in range(1, x.shape[0]):
+        x[i] = x[i - 1] * np.sin(x[i])
+    return np.sum(x * x)
+
+
+def write_param_outer(x):
+    for j in range(2):
+        for i in range(1, x.shape[0]):
+            x[i] = x[i - 1] * np.sin(x[i]) + 0.1
+    return np.sum(x * x)
+
+
+def rows_out(x):
+    y = np.zeros(x.shape)
+    for i in range(x.shape[0]):
+        y[i] = np.tanh(x[i] * y[i - 1] + x[i])
+    return y
+
+
+def rows_out_outer(x):
+    y = np.ones(x.shape)
+    for j in range(2):
+        for i in range(x.shape[0]):
+            y[i] = np.sin(x[i] * y[i - 1]) + y[i]
+    return y[1:] * 2.0

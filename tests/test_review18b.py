@@ -1,0 +1,161 @@
+"""Adversarial review of the loop tapes of issue 18 (store in innermost loops,
+recompute with restore on reverse in loops around loops, in-place writes).
+
+Oracles: central differences of the function, forward against reverse
+(⟨Jᵀȳ, v⟩ = ⟨ȳ, Jv⟩), Hessians against differences of the gradient, and
+jacrev against jacfwd.  The corpus is tests/review18b_corpus.py.  Cases that
+are wrong are pinned with ``xfail(strict=True)``; each says whether main
+(before the loop tapes) was wrong the same way.
+"""
+
+import numpy as np
+import pytest
+import review18b_corpus as C
+
+from ad_compiler import grad, hessian, jacfwd, jacrev, jvp, value_and_grad
+from ad_compiler.errors import UnsupportedError
+
+SMOOTH = [
+    C.augmented,
+    C.augmented_outer,
+    C.bool_mask,
+    C.col_write_inner,
+    C.elem2d,
+    C.helper_loop_write_outer,
+    C.if_inside,
+    C.list_append,
+    C.mask_outer,
+    C.negative_idx,
+    C.nested3,
+    C.nested3_outer_write,
+    C.overlapping_slices,
+    C.param_copy,
+    C.param_copy_outer,
+    C.read_after_loop_old,
+    C.recursion_loop,
+    C.rows_iter,
+    C.step_outer,
+    C.step_slices,
+    C.two_arrays,
+    C.while_write,
+    C.whole_by_value,
+    C.with_break,
+    C.with_continue,
+    C.write_scalar_row_mixed,
+    C.zip_enum,
+    C.stored_view_then_written_after,
+    C.restore_outer_break,
+    C.restore_outer_while,
+    C.restore_if_one_branch,
+    C.restore_and_rebind,
+    C.ragged_slices,
+    C.negative_step_slice,
+    C.index2d_array,
+    C.iterate_over_written,
+    C.read_whole_outer,
+    C.inner_writes_outer_row,
+    C.two_inner_loops,
+    C.matrix_rows,
+    C.matrix_rows_outer,
+    C.write_param,
+    C.write_param_outer,
+]
+
+
+def point(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-0.9, 0.9, (n, 3))
+
+
+def central(f, x, eps=1e-6):
+    """Central differences; f gets copies (some corpus functions write into x)."""
+    out = []
+    for idx in np.ndindex(x.shape):
+        e = np.zeros(x.shape)
+        e[idx] = eps
+        out.append((np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * eps))
+    shape = np.shape(out[0])
+    return np.moveaxis(np.array(out), 0, -1).reshape(shape + x.shape)
+
+
+def ids(f):
+    return f.__name__
+
+
+@pytest.mark.parametrize("f", SMOOTH, ids=ids)
+@pytest.mark.parametrize("n, seed", [(4, 0), (6, 1)])
+@pytest.mark.fast_sample(every=9)
+def test_gradient_matches_differences(f, n, seed):
+    x = point(n, seed)
+    before = x.copy()
+    g = grad(f)(x)
+    np.testing.assert_array_equal(x, before)  # the gradient never writes into x
+    np.testing.assert_allclose(g, central(f, x), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("f", SMOOTH, ids=ids)
+@pytest.mark.fast_sample(every=11)
+def test_forward_and_reverse_agree(f):
+    x = point(5, 3)
+    v = np.random.default_rng(4).standard_normal(x.shape)
+    value, tangent = jvp(f, (x,), (v,))
+    value2, g = value_and_grad(f)(x)
+    assert value2 == pytest.approx(value, rel=1e-12, abs=1e-12)
+    assert tangent == pytest.approx(float(np.sum(g * v)), rel=1e-9, abs=1e-10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "f", [f for f in SMOOTH if f is not C.recursion_loop], ids=ids
+)
+def test_hessian_matches_differences_of_the_gradient(f):
+    x = point(4, 5)
+    h = hessian(f)(x)
+    np.testing.assert_allclose(h, central(grad(f), x, eps=1e-5), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("f", [C.rows_out, C.rows_out_outer], ids=ids)
+def test_jacobians_of_array_results(f):
+    x = point(4, 6)
+    want = central(f, x)
+    np.testing.assert_allclose(jacrev(f)(x), want, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(jacfwd(f)(x), want, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        C.view_row_kept,
+        C.view_T_kept,
+        C.reshape_view,
+        C.view_across_outer,
+        C.alias_two_names,
+        C.helper_in_loop,
+    ],
+    ids=ids,
+)
+def test_views_and_aliases_of_written_arrays_are_refused(f):
+    """A view or second name of an array written in a loop is refused with an
+    error (as on main), never differentiated as if it were a copy."""
+    with pytest.raises(UnsupportedError, match="may share its array"):
+        grad(f)(point(4, 0))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="y[idx] = v with a repeated index: the adjoint of v gets ȳ at every "
+    "occurrence, but only the last write survives (also wrong on main, no loop needed)",
+)
+@pytest.mark.parametrize(
+    "f",
+    [
+        C.repeat_noloop,
+        C.repeat_noloop_read,
+        C.index_array_repeat,
+        C.index_array_add_repeat,
+        C.fancy_outer,
+    ],
+    ids=ids,
+)
+def test_writes_at_repeated_indices(f):
+    x = point(4, 0)
+    np.testing.assert_allclose(grad(f)(x), central(f, x), rtol=1e-5, atol=1e-7)
