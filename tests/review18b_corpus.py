@@ -340,7 +340,6 @@ def outer_restore_then_read(x):
     return t
 
 
-
 def fancy_outer(x):
     n = x.shape[0]
     y = np.ones(n)
@@ -490,7 +489,6 @@ def iterate_over_written(x):
     return t
 
 
-
 def read_whole_outer(x):
     n = x.shape[0]
     y = np.ones(n)
@@ -572,3 +570,243 @@ def rows_out_outer(x):
         for i in range(x.shape[0]):
             y[i] = np.sin(x[i] * y[i - 1]) + y[i]
     return y[1:] * 2.0
+
+
+def cse_zeros(x):
+    n = x.shape[0]
+    a = np.zeros(n)
+    b = np.zeros(n)
+    for i in range(n):
+        a[i] = x[i, 0] * x[i, 1]
+        b[i] = a[i - 1] + b[i - 1] * x[i, 2]
+    return np.sum(a * b) + np.sum(b)
+
+
+def cse_zeros_noloop(x):
+    a = np.zeros(3)
+    b = np.zeros(3)
+    a[0] = x[0, 0]
+    b[1] = x[1, 1] * a[0]
+    return np.sum(a * b) + np.sum(np.sin(b + a))
+
+
+def cse_zeros_like(x):
+    n = x.shape[0]
+    a = np.zeros_like(x)
+    b = np.zeros_like(x)
+    for j in range(2):
+        for i in range(n):
+            a[i] = x[i] * b[i - 1] + 1.0
+            b[i] = np.sin(a[i])
+    return np.sum(a * b)
+
+
+def cse_zeros_adjoint(x):
+    n = x.shape[0]
+    y = np.zeros(x.shape)
+    for i in range(n):
+        y[i] = np.sin(x[i] * y[i - 1] + x[i])
+    z = np.zeros(x.shape)
+    z[0] = y[1]
+    return np.sum(y * y) + np.sum(z * x)
+
+
+def ones_twice(x):
+    n = x.shape[0]
+    a = np.ones(n)
+    t = 0.0
+    for j in range(2):
+        b = np.ones(n)
+        for i in range(n):
+            b[i] = b[i - 1] * x[i, j] + a[i]
+        a[j] = np.sum(b)
+        t = t + np.sum(b * a)
+    return t
+
+
+def enum_rows_written(x):
+    n = x.shape[0]
+    y = x * 1.0
+    for i, row in enumerate(y):
+        y[(i + 1) % n] = row * x[i] + 0.1
+    return np.sum(y * y)
+
+
+def zero_trip_outer(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    for j in range(n - 5):
+        for i in range(n):
+            y[i] = y[i] * x[i, 0]
+    return np.sum(y * x[:, 1])
+
+
+def zero_trip_inner(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    for j in range(3):
+        for i in range(j - 1):
+            y[i] = y[i] * x[i, j] + 0.5
+        y[j] = y[j] * x[j, 0]
+    return np.sum(y * x[:, 1])
+
+
+def read_old_whole_before_write(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    t = 0.0
+    for i in range(n):
+        t = t + np.sum(y * x)
+        y[i] = x[i] * y[i - 1]
+    return t
+
+
+def read_old_whole_before_write_outer(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    t = 0.0
+    for j in range(2):
+        for i in range(n):
+            t = t + np.sum(y * x) * 0.1
+            y[i] = x[i] * y[i - 1] + 0.2
+        y[j] = y[j] * t
+    return t
+
+
+def scalar_carried_array_read(x):
+    n = x.shape[0]
+    y = np.zeros(n)
+    for i in range(n):
+        y[i] = x[i, 0]
+        y[i] = y[i] * y[i] + np.sum(y) * x[i, 1]
+    return np.sum(y * y)
+
+
+def write_whole_slice(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    for i in range(n):
+        y[:] = y * 0.5 + x[i]
+        y[i] = np.sin(y[i])
+    return np.sum(y * y)
+
+
+def write_whole_slice_outer(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    for j in range(2):
+        for i in range(n):
+            y[:] = y * 0.5 + x[i]
+            y[i] = np.sin(y[i])
+        y[...] = y * y
+    return np.sum(y * y)
+
+
+def ellipsis_write(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    for i in range(n):
+        y[..., i % 3] = y[..., (i + 1) % 3] * x[:, i % 3]
+    return np.sum(y * y)
+
+
+def three_d(x):
+    n = x.shape[0]
+    y = np.ones((2, n, 3))
+    for j in range(2):
+        for i in range(n):
+            y[j, i] = y[j - 1, i - 1] * x[i] + 0.1
+        y[j] = np.tanh(y[j])
+    return np.sum(y * y)
+
+
+def multi_write_same_outer(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    for j in range(3):
+        y[j] = y[j] * x[j, 0]
+        y[j] = y[j] + x[j, 1] * y[j - 1]
+        y[j - 1] = np.sin(y[j])
+        for i in range(2):
+            y[i] = y[i] * x[i, j]
+    return np.sum(y * y)
+
+
+def tanh_then_write(x):
+    acc = np.zeros(3) + 0.1
+    for i in range(x.shape[0]):
+        acc = np.tanh(acc * x[i] + x[i])
+    acc[0] = 5.0
+    return np.sum(acc * x[0])
+
+
+def tanh_then_write_row(x):
+    h = np.zeros(x.shape)
+    for i in range(x.shape[0]):
+        h[i] = np.tanh(h[i - 1] * x[i] + x[i])
+    h[2] = 0.0
+    h[3] = h[3] * 2.0
+    return np.sum(h * h)
+
+
+def mul_then_write(x):
+    acc = np.ones(3)
+    for i in range(x.shape[0]):
+        acc = acc * x[i] + 0.5
+    acc[1] = acc[1] * 3.0
+    acc[2] = 0.0
+    return np.sum(acc * acc)
+
+
+def exp_then_write_next_loop(x):
+    acc = np.ones(3)
+    for i in range(x.shape[0]):
+        acc = np.exp(acc * x[i] * 0.3)
+    for i in range(3):
+        acc[i] = acc[i] * x[i, 0]
+    return np.sum(acc * acc)
+
+
+def tape_then_write_outer(x):
+    y = np.ones(3)
+    for j in range(2):
+        for i in range(x.shape[0]):
+            y = np.tanh(y * x[i] + 0.1)
+        y[j] = y[j] * x[j, 0] + 1.0
+    return np.sum(y * y)
+
+
+def sqrt_then_inplace(x):
+    a = x[:, 0] * 0.0 + 1.0
+    for i in range(x.shape[0]):
+        a = np.sqrt(a + x[i, 1] ** 2)
+    a[0] = a[0] * 0.5
+    a[1] += 1.0
+    return np.sum(a * a)
+
+
+def carried_start_then_write(x):
+    a = np.ones(3)
+    b = a
+    for i in range(x.shape[0]):
+        a = a * x[i]
+    a[0] = 1.0
+    return np.sum(a)
+
+
+def rows_of_written(x):
+    y = x * 1.0
+    i = 0
+    for row in y:
+        y[(i + 1) % 5] = row * 2.0
+        i = i + 1
+    return np.sum(y * y)
+
+
+def rows_of_written_noncarried_effect(x):
+    y = x * 1.0
+    t = 0.0
+    for row in y:
+        t = t + np.sum(row)
+        y[4] = y[4] + 1.0
+    return t
