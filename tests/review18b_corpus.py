@@ -810,3 +810,168 @@ def rows_of_written_noncarried_effect(x):
         t = t + np.sum(row)
         y[4] = y[4] + 1.0
     return t
+
+
+def fixed_point(A, v):
+    """A small carried state (v) and a large temporary per iteration (A * v)."""
+    for t in range(40):
+        v = np.sum(np.tanh(A * v[None, :]), axis=1) * 0.5 + v * 0.5
+    return np.sum(v * v)
+
+
+def scalar_before_inner(x):
+    n = x.shape[0]
+    A = np.ones(n)
+    t = 0.0
+    for j in range(3):
+        s = A[j]
+        for i in range(n):
+            A[i] = A[i] * x[i, j] + s
+        t = t + s * A[j]
+    return t
+
+
+def row_copy_before_inner(x):
+    n = x.shape[0]
+    A = np.ones((n, 3))
+    t = 0.0
+    for j in range(3):
+        r = A[j] + 0.0
+        for i in range(n):
+            A[i] = A[i] * x[i] + r
+        t = t + np.sum(r * A[j])
+    return t
+
+
+def inner_from_outer_acc(x):
+    n = x.shape[0]
+    acc = np.zeros(3)
+    t = 0.0
+    for j in range(3):
+        for i in range(n):
+            acc = acc + x[i] * x[i, j]
+            acc[j] = np.sin(acc[j])
+        t = t + np.sum(acc * acc)
+    return t
+
+
+def inner_from_outer_write_then_old(x):
+    n = x.shape[0]
+    A = np.ones(n)
+    t = 0.0
+    for j in range(3):
+        old = A * 1.0
+        for i in range(n):
+            A[i] = np.cos(A[i] * x[i, j])
+        t = t + np.sum(old * A)
+    return t
+
+
+def two_inner_same_start(x):
+    n = x.shape[0]
+    A = np.ones(n)
+    for j in range(2):
+        B = A * 1.0
+        for i in range(n):
+            A[i] = A[i] * x[i, j] + 0.1
+        for i in range(n):
+            B[i] = B[i] + A[i] * x[i, 2]
+        A = A + B
+    return np.sum(A * A)
+
+
+def inner_acc_nested3(x):
+    n = x.shape[0]
+    acc = np.ones(3)
+    for k in range(2):
+        for j in range(3):
+            for i in range(n):
+                acc[j] = acc[j] * x[i, j] * 0.9 + acc[(j + 1) % 3] * 0.1
+            acc = acc / (1.0 + np.sum(acc * acc))
+    return np.sum(acc)
+
+
+def two_params(x, w):
+    n = x.shape[0]
+    y = np.zeros((n, 3))
+    for j in range(2):
+        for i in range(n):
+            y[i] = np.tanh(y[i - 1] @ w + x[i])
+        w = w * 0.9 + np.outer(y[0], y[1]) * 0.1
+    return np.sum(y * y)
+
+
+def read_repeat_idx(x):
+    n = x.shape[0]
+    y = x[:, 0] * 1.0
+    idx = np.array([0, 1, 1])
+    t = 0.0
+    for i in range(n):
+        t = t + np.sum(np.sin(y[idx]) * x[i])
+        y[i] = y[i] * 0.5 + t * 0.1
+    return t
+
+
+def read_repeat_idx_2d(x):
+    n = x.shape[0]
+    idx = np.array([1, 1, 0, 1])
+    t = 0.0
+    for i in range(n):
+        t = t + np.sum(x[idx] * x[idx, i % 3][:, None])
+    return t
+
+
+def while_outer_cond_on_array(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    k = 0
+    while np.sum(y) < 30.0 and k < 4:
+        for i in range(n):
+            y[i] = y[i] * (1.5 + x[i, 0] * 0.1) + x[i, 1] * 0.1
+        k = k + 1
+    return np.sum(y * y)
+
+
+def while_outer_break(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    k = 0
+    while True:
+        for i in range(n):
+            y[i] = y[i] * (1.5 + x[i, 0] * 0.1)
+        y[k] = y[k] + x[k, 2]
+        k = k + 1
+        if k >= 3:
+            break
+    return np.sum(y * y)
+
+
+def runtime_list_rows(x):
+    rows = []
+    for i in range(x.shape[0]):
+        rows.append(x[i] * 2.0)
+    y = np.ones(3)
+    for r in rows:
+        for j in range(3):
+            y[j] = y[j] * r[j] + 0.1
+    return np.sum(y * y)
+
+
+def mask_from_array_itself(x):
+    n = x.shape[0]
+    y = x[:, 0] * 2.0
+    for j in range(2):
+        for i in range(n):
+            y[y > 0.5] = y[y > 0.5] * x[i, 1]
+            y[i] = y[i] + x[i, 2]
+    return np.sum(y * y)
+
+
+def setitem_scalar_into_row_with_index_array(x):
+    n = x.shape[0]
+    y = np.ones((n, 3))
+    cols = np.array([0, 2])
+    for j in range(2):
+        for i in range(n):
+            y[i, cols] = y[i - 1, cols] * x[i, j] + 0.1
+    return np.sum(y * y)

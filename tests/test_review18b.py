@@ -8,6 +8,8 @@ are wrong are pinned with ``xfail(strict=True)``; each says whether main
 (before the loop tapes) was wrong the same way.
 """
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import review18b_corpus as C
@@ -81,6 +83,18 @@ SMOOTH = [
     C.tape_then_write_outer,
     C.sqrt_then_inplace,
     C.carried_start_then_write,
+    C.row_copy_before_inner,
+    C.inner_from_outer_acc,
+    C.inner_from_outer_write_then_old,
+    C.two_inner_same_start,
+    C.inner_acc_nested3,
+    C.read_repeat_idx,
+    C.read_repeat_idx_2d,
+    C.while_outer_cond_on_array,
+    C.while_outer_break,
+    C.runtime_list_rows,
+    C.mask_from_array_itself,
+    C.setitem_scalar_into_row_with_index_array,
 ]
 
 
@@ -105,7 +119,7 @@ def ids(f):
 
 @pytest.mark.parametrize("f", SMOOTH, ids=ids)
 @pytest.mark.parametrize("n, seed", [(4, 0), (6, 1)])
-@pytest.mark.fast_sample(every=9)
+@pytest.mark.fast_sample(every=16)
 def test_gradient_matches_differences(f, n, seed):
     x = point(n, seed)
     before = x.copy()
@@ -115,7 +129,7 @@ def test_gradient_matches_differences(f, n, seed):
 
 
 @pytest.mark.parametrize("f", SMOOTH, ids=ids)
-@pytest.mark.fast_sample(every=11)
+@pytest.mark.fast_sample(every=16)
 def test_forward_and_reverse_agree(f):
     x = point(5, 3)
     v = np.random.default_rng(4).standard_normal(x.shape)
@@ -153,6 +167,7 @@ def test_jacobians_of_array_results(f):
     ],
     ids=ids,
 )
+@pytest.mark.fast_sample(every=3)
 def test_views_and_aliases_of_written_arrays_are_refused(f):
     """A view or second name of an array written in a loop is refused with an
     error (as on main), never differentiated as if it were a copy."""
@@ -176,6 +191,7 @@ def test_views_and_aliases_of_written_arrays_are_refused(f):
     ],
     ids=ids,
 )
+@pytest.mark.fast_sample(every=2)
 def test_writes_at_repeated_indices(f):
     x = point(4, 0)
     np.testing.assert_allclose(grad(f)(x), central(f, x), rtol=1e-5, atol=1e-7)
@@ -207,3 +223,54 @@ def test_rows_of_an_array_the_loop_writes(f):
     x = point(5, 0)
     value, _ = value_and_grad(f)(x)
     assert value == pytest.approx(f(x.copy()), rel=1e-12)
+
+
+def test_two_parameters_written_and_updated_in_an_outer_loop():
+    rng = np.random.default_rng(0)
+    x, w = rng.uniform(-0.9, 0.9, (5, 3)), rng.uniform(-0.5, 0.5, (3, 3))
+    gx, gw = grad(C.two_params, argnums=(0, 1))(x, w)
+    np.testing.assert_allclose(
+        gx, central(lambda a: C.two_params(a, w), x), rtol=1e-5, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        gw, central(lambda b: C.two_params(x, b), w), rtol=1e-5, atol=1e-7
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a false refusal: s = A[j] of a 1-D A is a number (a copy), yet it is "
+    "said to share A's array (also refused on main)",
+)
+def test_a_number_read_from_an_array_before_its_writes():
+    x = point(5, 0)
+    np.testing.assert_allclose(
+        grad(C.scalar_before_inner)(x),
+        central(C.scalar_before_inner, x),
+        rtol=1e-5,
+        atol=1e-7,
+    )
+
+
+def peak(f, *args) -> int:
+    tracemalloc.start()
+    f(*args)
+    top = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return top
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="memory regression against main (by design of store): an innermost loop "
+    "with a small carried state pushes each iteration's full-size temporary "
+    "(tanh(A * v): 40 x n^2), main pushed v (40 x n) and recomputed; here ~14x the "
+    "objective's peak plus inputs, main ~1.7x, and it grows with the iterations",
+)
+def test_a_small_state_loop_keeps_memory_near_the_objectives():
+    rng = np.random.default_rng(0)
+    A, v = rng.standard_normal((200, 200)) * 0.05, rng.standard_normal(200)
+    g = grad(C.fixed_point, argnums=(0, 1))
+    g(A, v)  # compiled
+    budget = 4 * (peak(C.fixed_point, A, v) + A.nbytes + v.nbytes)
+    assert peak(g, A, v) <= budget
