@@ -975,3 +975,65 @@ def setitem_scalar_into_row_with_index_array(x):
         for i in range(n):
             y[i, cols] = y[i - 1, cols] * x[i, j] + 0.1
     return np.sum(y * y)
+
+
+def argmax_index_write(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    for i in range(n):
+        k = np.argmax(x[i])
+        y[k] = y[k] * x[i, k] + y[i]
+    return np.sum(y * y)
+
+
+def argmax_index_write_outer(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    for j in range(2):
+        for i in range(n):
+            k = np.argmax(x[i] * y[i])
+            y[k] = y[k] * x[i, k] + 0.1
+        y[j] = y[j] * 0.5
+    return np.sum(y * y)
+
+
+def int_from_data(x):
+    n = x.shape[0]
+    y = np.zeros(3)
+    for i in range(n):
+        k = int(x[i, 0] > 0)
+        y[k] = y[k] + x[i, 1] * y[k + 1] + 0.2
+    return np.sum(y * y)
+
+
+def shape_inside(x):
+    n = x.shape[0]
+    y = np.ones(x.shape)
+    for i in range(n):
+        z = np.zeros(y[i].shape) + y[i - 1]
+        y[i] = z * x[i]
+    return np.sum(y * y)
+
+
+def where_in_loop(x):
+    n = x.shape[0]
+    y = np.ones(x.shape)
+    for i in range(n):
+        y[i] = np.where(x[i] > 0, y[i - 1] * x[i], np.exp(x[i]))
+    return np.sum(y * y)
+
+
+def cumsum_write(x):
+    n = x.shape[0]
+    y = np.ones(x.shape)
+    for i in range(n):
+        y[i] = np.cumsum(y[i - 1] * x[i])
+    return np.sum(y * y)
+
+
+def einsum_diag_write(x):
+    Y = np.eye(3) + 0.1
+    for i in range(x.shape[0]):
+        d = np.einsum("ii->i", Y) * 1.0
+        Y[i % 3] = d * x[i]
+    return np.sum(Y * Y)

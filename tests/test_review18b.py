@@ -95,6 +95,13 @@ SMOOTH = [
     C.runtime_list_rows,
     C.mask_from_array_itself,
     C.setitem_scalar_into_row_with_index_array,
+    C.argmax_index_write,
+    C.argmax_index_write_outer,
+    C.int_from_data,
+    C.shape_inside,
+    C.where_in_loop,
+    C.cumsum_write,
+    C.einsum_diag_write,
 ]
 
 
