@@ -1037,3 +1037,14 @@ def einsum_diag_write(x):
         d = np.einsum("ii->i", Y) * 1.0
         Y[i % 3] = d * x[i]
     return np.sum(Y * Y)
+
+
+def pair_out(x):
+    n = x.shape[0]
+    y = np.ones(n)
+    s = 0.0
+    for j in range(2):
+        for i in range(n):
+            y[i] = np.sin(y[i - 1] * x[i, j]) + y[i] * 0.5
+            s = s + y[i] * x[i, 2]
+    return s, y

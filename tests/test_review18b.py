@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import review18b_corpus as C
 
-from ad_compiler import grad, hessian, jacfwd, jacrev, jvp, value_and_grad
+from ad_compiler import grad, hessian, jacfwd, jacrev, jvp, value_and_grad, vjp
 from ad_compiler.errors import UnsupportedError
 
 SMOOTH = [
@@ -281,3 +281,20 @@ def test_a_small_state_loop_keeps_memory_near_the_objectives():
     g(A, v)  # compiled
     budget = 4 * (peak(C.fixed_point, A, v) + A.nbytes + v.nbytes)
     assert peak(g, A, v) <= budget
+
+
+def test_vjp_of_a_number_and_a_restored_array():
+    x = point(5, 0)
+    (s, y), pull = vjp(C.pair_out, x)
+    want_s, want_y = C.pair_out(x)
+    assert s == pytest.approx(want_s, rel=1e-12)
+    np.testing.assert_allclose(y, want_y, rtol=1e-12)
+    sb, yb = 0.7, np.random.default_rng(1).standard_normal(5)
+    got = pull((sb, yb))
+    got = got[0] if isinstance(got, tuple) else got
+
+    def weighted(z):
+        s, y = C.pair_out(z)
+        return sb * s + np.sum(yb * y)
+
+    np.testing.assert_allclose(got, central(weighted, x), rtol=1e-5, atol=1e-7)
