@@ -8,11 +8,13 @@ are wrong are pinned with ``xfail(strict=True)``; each says whether main
 (before the loop tapes) was wrong the same way.
 """
 
+import importlib.util
 import tracemalloc
 
 import numpy as np
 import pytest
 import review18b_corpus as C
+from review18b_loopgen import program
 
 from ad_compiler import grad, hessian, jacfwd, jacrev, jvp, value_and_grad, vjp
 from ad_compiler.errors import UnsupportedError
@@ -298,3 +300,36 @@ def test_vjp_of_a_number_and_a_restored_array():
         return sb * s + np.sum(yb * y)
 
     np.testing.assert_allclose(got, central(weighted, x), rtol=1e-5, atol=1e-7)
+
+
+def load(source: str, path):
+    """The function ``f`` of ``source``, written to ``path`` and imported (the
+    compiler reads a function's source from its file)."""
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.f
+
+
+# the seeds below 43 whose programs stay tame on their point (derivatives
+# under 1e4: seeds 9, 24 and 27 make numbers of 1e6 and more)
+SEEDS = [s for s in range(43) if s not in (9, 24, 27)]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.fast_sample(every=20)
+def test_random_loop_programs(seed, tmp_path):
+    """Random nests of loops writing rows, elements, columns and slices
+    (tests/review18b_loopgen.py): the gradient against differences, the
+    tangent against the gradient."""
+    f = load(program(seed), tmp_path / f"loops_{seed}.py")
+    x = point(5, seed)
+    want = central(f, x)
+    assert np.all(np.isfinite(want)) and np.max(np.abs(want)) < 1e4
+    g = grad(f)(x)
+    scale = 1.0 + np.max(np.abs(want))
+    np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6 * scale)
+    v = np.random.default_rng(seed).standard_normal(x.shape)
+    _, tangent = jvp(f, (x,), (v,))
+    assert tangent == pytest.approx(float(np.sum(g * v)), rel=1e-8, abs=1e-8 * scale)
