@@ -47,3 +47,33 @@ def test_zeros_of_axis_lengths_needs_no_runtime_broadcast_helpers():
     x = np.linspace(0.1, 1.0, 6).reshape(2, 3)
     np.testing.assert_allclose(g(x), np.sin(x) + x * np.cos(x), rtol=1e-12)
     assert "_sum_to(" not in g.source and "_like(" not in g.source
+
+
+ROWS_WRITTEN = """import numpy as np
+
+
+def f(x):
+    y = x * 1.0
+    for row in y:
+        y[0] = y[0] + row
+    return np.sum(y)
+"""
+
+
+def test_a_loop_over_the_rows_it_writes_is_refused_where_it_iterates(tmp_path):
+    """Python's iterator would see the writes in the rows still to come."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "rows.py"
+    path.write_text(ROWS_WRITTEN)
+    run = subprocess.run(
+        [sys.executable, "-m", "ad_compiler.tools.cli", "compile", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1
+    assert (
+        f"{path}:6:16: error: the loop runs over `y` and writes into `y`" in run.stderr
+    )
+    assert "hint: loop over `range(len(y))`" in run.stderr

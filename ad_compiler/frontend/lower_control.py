@@ -114,6 +114,29 @@ def _store_names(target: ast.AST, names: set[str], items: bool = False) -> None:
                 names.add(sub.value.id)
 
 
+def _written_items(stmts: list) -> set[str]:
+    """The names ``x`` these statements write items of (``x[i] = v``,
+    ``x[i] += v``), nested blocks included, nested scopes not."""
+    names: set[str] = set()
+    stack = list(stmts)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        targets = []
+        if isinstance(stmt, ast.Assign):
+            targets = list(stmt.targets)
+        elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+            targets = [stmt.target]
+        for target in targets:
+            for node in ast.walk(target):
+                if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+                    names.add(node.value.id)
+        for field in ("body", "orelse", "finalbody"):
+            stack.extend(getattr(stmt, field, ()))
+    return names
+
+
 def _stored_names(stmts: list, items: bool = False) -> set[str]:
     """The names these statements (and the blocks inside them) assign (see
     :func:`_store_names` for ``items``)."""
@@ -375,6 +398,8 @@ class ControlLowering:
             target = stmt.target
             _store_names(target, assigned)
             over, args = iterated or self.iteration(stmt.iter)
+        if isinstance(stmt, ast.For) and over != "range":
+            self._no_writes_into_what_is_iterated(stmt)
         rows = None
         if over == "rows":
             (rows, length), over = args, "range"
@@ -557,6 +582,19 @@ class ControlLowering:
             with self.b.at(self.src.loc(node)):
                 return "rows", (value, self.b.apply("len", value))
         return "items", self.items(node)
+
+    def _no_writes_into_what_is_iterated(self, stmt: ast.For) -> None:
+        """``for row in y`` (or ``enumerate(y)``, ``zip(y, ...)``, a tuple holding
+        y) whose body writes ``y[...] = v``: Python's iterator sees the writes in
+        the rows still to come, the IR's rows would not; refused, not guessed."""
+        iterated = {n.id for n in ast.walk(stmt.iter) if isinstance(n, ast.Name)}
+        for name in sorted(iterated & _written_items(stmt.body)):
+            self.error(
+                stmt.iter,
+                f"the loop runs over `{name}` and writes into `{name}`: "
+                "later items would see the writes; not supported",
+                f"loop over `range(len({name}))` and read `{name}[i]` where it is needed",
+            )
 
     def items(self, node: ast.expr, what: str = "a `for` loop over") -> list:
         """The items of a tuple, a list, or ``enumerate``/``zip`` of them (nested
