@@ -63,6 +63,8 @@ _NEW_ARRAY = where(memory="new")
 _ARITHMETIC = where(memory="fresh")
 # Reads that keep no reference to the array read: they copy, or compute from it.
 _COPYING = where(memory="new") | where(memory="copy")
+# Reads that may return the input's memory: a slice, .T, a reshape ...
+_VIEWS = where(memory="view") - {"list_get"}
 
 
 def emitted_form(fn: Function) -> Function:
@@ -90,20 +92,24 @@ def in_place(fn: Function) -> Function:
     if not any(e.prim in ("setitem", "unindex") for e in eqns):
         return fn  # scalar code, or no array is ever written
     env = shape_infer.infer(fn)
-    shared = _closed(_shared(fn.body, env), _alias_pairs(fn.body))
-    owned, copies = _owned(fn.body, env, shared, _names(fn.results))
+    namer = Namer.for_function(fn)
+    fn = _copy_pushed_views(fn, env, namer)
+    views = _views(fn.body, env)
+    pairs = _alias_pairs(fn.body)
+    shared = _with_bases(_shared(fn.body, env, views), views, pairs)
+    owned, copies = _owned(fn.body, env, shared, _names(fn.results), views)
     reads: dict[str, int] = {}
     for s in fn.body:
-        _count_reads(s, reads)
-    facts = _Facts(owned, shared, env, reads, copies, Namer.for_function(fn))
+        _count_reads(s, reads, views)
+    facts = _Facts(owned, shared, env, reads, copies, namer, views)
     body = _rewrite(fn.body, frozenset(), _names(fn.results), facts)
     return replace(fn, body=body)
 
 
 class _Facts:
-    def __init__(self, owned, shared, env, reads, copies, namer):
+    def __init__(self, owned, shared, env, reads, copies, namer, views):
         self.owned, self.shared, self.env, self.reads = owned, shared, env, reads
-        self.copies, self.namer = copies, namer
+        self.copies, self.namer, self.views = copies, namer, views
 
 
 def _written(stmts) -> set[str]:
@@ -134,19 +140,22 @@ def _names(atoms) -> frozenset:
     return frozenset(a.name for a in atoms if isinstance(a, Var))
 
 
-def _count_reads(s, counts: dict) -> None:
+def _count_reads(s, counts: dict, views: dict) -> None:
+    """Count the names ``s`` reads; a read of a view counts as a read of every
+    array it may share memory with (a write into one changes the view)."""
     for a in own_reads(s):
         if isinstance(a, Var):
-            counts[a.name] = counts.get(a.name, 0) + 1
+            for name in (a.name, *views.get(a.name, ())):
+                counts[name] = counts.get(name, 0) + 1
     for block in blocks(s):
         for t in block:
-            _count_reads(t, counts)
+            _count_reads(t, counts, views)
 
 
-def _reads(stmts) -> set[str]:
+def _reads(stmts, views: dict) -> set[str]:
     counts: dict = {}
     for s in stmts:
-        _count_reads(s, counts)
+        _count_reads(s, counts, views)
     return set(counts)
 
 
@@ -166,30 +175,123 @@ def _keeps_reference(e: Eqn, position: int, env: dict) -> bool:
     return not PRIMITIVES[e.prim].elementwise  # views, pushes, calls, einsum ...
 
 
-def _shared(stmts, env: dict, after: frozenset = frozenset()) -> set[str]:
+def _is_view(e: Eqn) -> bool:
+    """An operation whose one result may be (part of) its input's memory: a
+    slice, ``.T``, a reshape ... (a list's item is an array of its own)."""
+    return e.prim in _VIEWS and len(e.outs) == 1
+
+
+def _views(stmts, env: dict) -> dict[str, frozenset]:
+    """Each view's bases: the arrays it may share memory with, through views of
+    views (``x[i].T``).  A write into a base changes what its views read."""
+    direct: dict[str, set] = {}
+    for e in _eqns(stmts):
+        if _is_view(e):
+            ins = {
+                a.name
+                for i, a in enumerate(e.ins)
+                if isinstance(a, Var) and _keeps_reference(e, i, env)
+            }
+            if ins:
+                direct.setdefault(e.out.name, set()).update(ins)
+    closed: dict[str, frozenset] = {}
+
+    def bases(name: str, seen: frozenset) -> frozenset:
+        if name in closed:
+            return closed[name]
+        out = set(direct.get(name, ()))
+        for b in direct.get(name, ()):
+            if b not in seen:  # SSA: no cycles, but be safe
+                out |= bases(b, seen | {b})
+        closed[name] = frozenset(out)
+        return closed[name]
+
+    return {v: bases(v, frozenset((v,))) for v in direct}
+
+
+def _with_bases(shared: set, views: dict, pairs) -> set[str]:
+    """``shared`` closed over aliases, with the bases of every shared view: an
+    array one of whose views is kept is kept itself."""
+    shared = set(shared)
+    while True:
+        grown = _closed(shared, pairs)
+        for v in list(grown):
+            grown |= views.get(v, frozenset())
+        if grown == shared:
+            return shared
+        shared = grown
+
+
+def _shared(stmts, env: dict, views: dict, after: frozenset = frozenset()) -> set[str]:
     """The names some operation may keep a reference to, or pass on while
     they are still read: a loop's next value from outside its body (the carried
     value is then that array), an ``if``'s result from outside a branch that
-    is read after the ``if``."""
+    is read after the ``if``.  A view only aliases its base (see :func:`_views`):
+    its reads count as reads of the base, and it is shared only where it is kept."""
     out: set[str] = set()
     for k, s in enumerate(stmts):
         if isinstance(s, Eqn):
+            if _is_view(s):
+                continue
             for i, a in enumerate(s.ins):
                 if isinstance(a, Var) and _keeps_reference(s, i, env):
                     out.add(a.name)
             continue
-        later = frozenset(_reads(stmts[k + 1 :])) | after
+        later = frozenset(_reads(stmts[k + 1 :], views)) | after
         if isinstance(s, Loop):
             out |= _names(s.args)  # a loop over an array's rows: views
             out |= _names(s.nexts) - defined_names(s.body)
+            # a view carried to the next iteration or out of the loop
+            out |= _names(s.inits + s.nexts) & set(views)
             if isinstance(s, While):
-                out |= _shared(s.test, env, later | _reads(s.body))
-            out |= _shared(s.body, env, later | _names(s.nexts))
+                out |= _shared(s.test, env, views, later | _reads(s.body, views))
+            out |= _shared(s.body, env, views, later | _names(s.nexts))
         else:
             for block, vals in ((s.then, s.then_vals), (s.orelse, s.else_vals)):
                 out |= (_names(vals) - defined_names(block)) & later
-                out |= _shared(block, env, later | _names(vals))
+                out |= _names(vals) & set(views)  # a view passed on by the `if`
+                out |= _shared(block, env, views, later | _names(vals))
     return out
+
+
+def _copy_pushed_views(fn: Function, env: dict, namer: Namer) -> Function:
+    """``fn`` pushing a copy of each view (``y[i - 1]``) of an array it writes
+    into, in place of the view: the tape must hold the slice's value at push
+    time, and a view kept there would stop every write into the array from
+    happening in place.  The copy is O(the slice)."""
+    views = _views(fn.body, env)
+    written = _closed(_written(fn.body), _alias_pairs(fn.body))
+    pushed = {
+        a.name
+        for e in _eqns(fn.body)
+        if e.prim == "push"
+        for a in e.ins
+        if isinstance(a, Var) and views.get(a.name, frozenset()) & written
+    }
+    if not pushed:
+        return fn
+
+    def block(stmts) -> tuple:
+        out: list = []
+        for s in stmts:
+            if isinstance(s, Eqn) and s.prim == "push":
+                ins = list(s.ins)
+                for i, a in enumerate(ins):
+                    if isinstance(a, Var) and a.name in pushed:
+                        copy = namer.temp()
+                        out.append(Eqn("copy", (copy,), (a,), s.loc, "np"))
+                        ins[i] = copy
+                s = s.with_ins(tuple(ins))
+            elif isinstance(s, If):
+                s = replace(s, then=block(s.then), orelse=block(s.orelse))
+            elif isinstance(s, While):
+                s = replace(s, test=block(s.test), body=block(s.body))
+            elif isinstance(s, Loop):
+                s = replace(s, body=block(s.body))
+            out.append(s)
+        return tuple(out)
+
+    return replace(fn, body=block(fn.body))
 
 
 def written_in_place(fn: Function) -> set[str]:
@@ -199,7 +301,11 @@ def written_in_place(fn: Function) -> set[str]:
     targets = set()
     for s in fn.body:
         targets |= _written_here(s)
-    return _closed(targets, _alias_pairs(fn.body))
+    if not targets:
+        return targets
+    targets = _closed(targets, _alias_pairs(fn.body))
+    views = _views(fn.body, shape_infer.infer(fn))
+    return targets | {v for v, bases in views.items() if bases & targets}
 
 
 def _alias_pairs(stmts) -> list[tuple[str, str]]:
@@ -236,7 +342,9 @@ def _closed(shared: set, pairs) -> set[str]:
 # --- which arrays are owned --------------------------------------------------------------
 
 
-def _owned(stmts, env: dict, shared: set, results: frozenset) -> tuple[set, set]:
+def _owned(
+    stmts, env: dict, shared: set, results: frozenset, views: dict
+) -> tuple[set, set]:
     """The names of arrays this function made itself, never shared; and the
     loop-carried values among them that get a copy of their initial value
     first (it is shared, or read later: one copy, then every write in place)."""
@@ -260,12 +368,12 @@ def _owned(stmts, env: dict, shared: set, results: frozenset) -> tuple[set, set]
                     if makes_new(s):
                         owned.update(o.name for o in s.outs)
                     continue
-                later = _reads(stmts[k + 1 :]) | after
+                later = _reads(stmts[k + 1 :], views) | after
                 if isinstance(s, If):
                     walk_if(s, later)
                     continue
                 counts: dict = {}
-                _count_reads(s, counts)
+                _count_reads(s, counts, views)
                 written = _written(s.body)
                 for c, init in zip(s.carried, s.inits):
                     if c.name in denied or c.name in shared:
@@ -286,7 +394,7 @@ def _owned(stmts, env: dict, shared: set, results: frozenset) -> tuple[set, set]
                         owned.add(c.name)
                         copies.add(c.name)
                 if isinstance(s, While):
-                    walk(s.test, later | _reads(s.body))
+                    walk(s.test, later | _reads(s.body, views))
                 walk(s.body, later | _names(s.nexts))
                 made = defined_names(s.body)
                 for c, n in zip(s.carried, s.nexts):
@@ -358,17 +466,17 @@ def _outs(s) -> tuple:
     return s.outs if isinstance(s, (Eqn, If)) else tuple(s.carried)
 
 
-def _sink(stmts: list, k: int, name: str) -> list | None:
+def _sink(stmts: list, k: int, name: str, views: dict) -> list | None:
     """``stmts`` with statement ``k`` moved after the last later read of
     ``name``, if the statements it passes do not read its output; None if not."""
     last = None
     for j in range(k + 1, len(stmts)):
-        if name in _reads([stmts[j]]):
+        if name in _reads([stmts[j]], views):
             last = j
     if last is None:
         return stmts
     out = {o.name for o in _outs(stmts[k])}
-    if out & _reads(stmts[k + 1 : last + 1]):
+    if out & _reads(stmts[k + 1 : last + 1], views):
         return None
     if any(name in _written_here(t) for t in stmts[k + 1 : last + 1]):
         return None  # that write took the array: reading it after would be wrong
@@ -404,7 +512,7 @@ def _rewrite(stmts, local: frozenset, after: frozenset, facts: _Facts) -> tuple:
         elif isinstance(s, If):
             # a branch may write into an array from before the `if` that
             # nothing reads afterwards (the other branch does not run)
-            later = _reads(stmts[k + 1 :]) | after
+            later = _reads(stmts[k + 1 :], facts.views) | after
             before = _loop_inits(stmts[:k]) | _if_vals(stmts[:k])
             outer = frozenset(
                 x
@@ -430,7 +538,7 @@ def _rewrite(stmts, local: frozenset, after: frozenset, facts: _Facts) -> tuple:
                 # a carried value or a branch's result may be the same array
                 and name not in _loop_inits(stmts[:k]) | _if_vals(stmts[:k])
             ):
-                moved = _sink(stmts, k, name)
+                moved = _sink(stmts, k, name, facts.views)
             if moved is not None:
                 following = stmts[k + 1] if k + 1 < len(stmts) else None
                 stmts = moved
