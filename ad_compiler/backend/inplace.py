@@ -63,6 +63,11 @@ _NEW_ARRAY = where(memory="new")
 _ARITHMETIC = where(memory="fresh")
 # Reads that keep no reference to the array read: they copy, or compute from it.
 _COPYING = where(memory="new") | where(memory="copy")
+# ... and these whenever their result is an array (their results are computed)
+_PRODUCTS = frozenset(
+    ("matmul", "dot", "outer", "sum", "mean", "prod", "cumsum", "cumprod", "diff")
+    + ("concatenate", "stack", "softmax", "log_softmax", "solve", "inv")
+)
 # Reads that may return the input's memory: a slice, .T, a reshape ...
 _VIEWS = where(memory="view") - {"list_get"}
 
@@ -89,8 +94,8 @@ def emitted_form(fn: Function) -> Function:
 def in_place(fn: Function) -> Function:
     """``fn`` with the writes nobody can observe marked to happen in place."""
     eqns = list(_eqns(fn.body))
-    if not any(e.prim in ("setitem", "unindex") for e in eqns):
-        return fn  # scalar code, or no array is ever written
+    if not any(e.prim in ("setitem", "unindex", "add") for e in eqns):
+        return fn  # no array is ever written, or added to
     env = shape_infer.infer(fn)
     namer = Namer.for_function(fn)
     fn = _copy_pushed_views(fn, env, namer)
@@ -102,6 +107,8 @@ def in_place(fn: Function) -> Function:
     for s in fn.body:
         _count_reads(s, reads, views)
     facts = _Facts(owned, shared, env, reads, copies, namer, views)
+    facts.float64 = _float64(fn.body)
+    facts.accumulators = _accumulators(fn.body)
     body = _rewrite(fn.body, frozenset(), _names(fn.results), facts)
     return replace(fn, body=body)
 
@@ -110,6 +117,8 @@ class _Facts:
     def __init__(self, owned, shared, env, reads, copies, namer, views):
         self.owned, self.shared, self.env, self.reads = owned, shared, env, reads
         self.copies, self.namer, self.views = copies, namer, views
+        self.float64: set[str] = set()
+        self.accumulators: set[str] = set()
 
 
 def _written(stmts) -> set[str]:
@@ -360,7 +369,8 @@ def _owned(
             if e.prim in _NEW_ARRAY:
                 return True
             shape = env.get(e.out.name)
-            return e.prim in _ARITHMETIC and shape not in (None, shapes.SCALAR)
+            fresh = _ARITHMETIC | _PRODUCTS
+            return e.prim in fresh and shape not in (None, shapes.SCALAR)
 
         def walk(stmts, after):
             for k, s in enumerate(stmts):
@@ -432,6 +442,75 @@ def _owned(
         denied |= found
 
 
+# --- which arrays are float64 -------------------------------------------------------
+
+
+def _float64(stmts) -> set[str]:
+    """Names certainly holding float64 values (or arrays): ``np.zeros(shape)`` and
+    ``np.ones(shape)``, and what arithmetic, views and float functions make of
+    them (float64 with any real number is float64), carried values that start
+    and stay so, ``if`` results that are so in both branches."""
+    known: set[str] = set()
+    denied: set[str] = set()  # carried values whose next is not float64
+    while True:
+        known.clear()
+        found = _float64_block(stmts, known, denied)
+        if not found:
+            return known
+        denied |= found
+
+
+_NOT_FLOAT = where(result="int") | where(result="bool") | {"call", "push", "tape"}
+
+
+def _float64_block(stmts, known: set, denied: set) -> set[str]:
+    """Add to ``known`` the float64 names ``stmts`` make; return the carried
+    values assumed float64 whose next is not."""
+    found: set[str] = set()
+    for s in stmts:
+        if isinstance(s, Eqn):
+            if len(s.outs) == 1 and _makes_float64(s, known):
+                known.add(s.out.name)
+        elif isinstance(s, If):
+            found |= _float64_block(s.then, known, denied)
+            found |= _float64_block(s.orelse, known, denied)
+            for o, a, b in zip(s.outs, s.then_vals, s.else_vals):
+                if (
+                    _names((a, b)) <= known
+                    and isinstance(a, Var)
+                    and isinstance(b, Var)
+                ):
+                    known.add(o.name)
+        else:
+            for c, init in zip(s.carried, s.inits):
+                if (
+                    isinstance(init, Var)
+                    and init.name in known
+                    and c.name not in denied
+                ):
+                    known.add(c.name)
+            found |= _float64_block(s.test, known, denied)
+            found |= _float64_block(s.body, known, denied)
+            for c, n in zip(s.carried, s.nexts):
+                if c.name in known and not (isinstance(n, Var) and n.name in known):
+                    found.add(c.name)
+    return found
+
+
+def _makes_float64(e: Eqn, known: set) -> bool:
+    if e.prim == "construct":  # np.zeros(shape), np.ones(shape): no dtype given
+        return e.param("fn") in ("zeros", "ones") and e.param("args") == (("", -1),)
+    if e.prim in _NOT_FLOAT or (e.prim in ("max", "min", "select") and e.ns != "np"):
+        return False  # Python's max(a, b), `a if c else b`: maybe the other
+    if e.prim in ("setitem", "unindex"):  # the array written into keeps its dtype
+        return isinstance(e.ins[0], Var) and e.ins[0].name in known
+    ignored = PRIMITIVES[e.prim].shape_only
+    return any(
+        isinstance(a, Var) and a.name in known and i not in ignored
+        for i, a in enumerate(e.ins)
+    )
+
+
 # --- the rewrite ---------------------------------------------------------------------------
 
 
@@ -459,7 +538,43 @@ def _target(s: Eqn, stmts: list, k: int, facts: _Facts):
         if shape != facts.env.get(u.name):  # t + u broadcasts nothing
             continue
         return t.name, j
+    for t in s.ins:  # a + b, into a: an accumulation
+        if _accumulates_into(s, t, facts):
+            return t.name, ACCUMULATE
     return None
+
+
+ACCUMULATE = "+="  # _target's second value for ``a += b``
+
+
+def _accumulators(stmts) -> set[str]:
+    """The names that accumulate: loop-carried values and ``np.zeros(shape)``
+    (more join as writes into them happen in place)."""
+    out: set[str] = set()
+    for s in stmts:
+        if isinstance(s, Loop):
+            out |= _names(s.carried)
+        elif isinstance(s, Eqn) and _makes_float64(s, set()):
+            out |= _names(s.outs)
+        for block in blocks(s):
+            out |= _accumulators(block)
+    return out
+
+
+def _accumulates_into(s: Eqn, t, facts: _Facts) -> bool:
+    """Whether ``s = t + u`` may be ``t += u``: ``t`` an owned float64 array of
+    the result's shape (so ``+=`` broadcasts nothing and casts nothing: float64
+    plus any real number is float64, bit for bit what ``t + u`` makes)."""
+    if not isinstance(t, Var) or t.name not in facts.float64:
+        return False
+    if t.name not in facts.accumulators:
+        return False  # a temporary of the primal code: `t + u` reads better
+    if t.name not in facts.owned or t.name in facts.shared:
+        return False
+    shape = facts.env.get(t.name)
+    if shape in (None, shapes.SCALAR, shapes.TUPLE) or shapes.ANY in shape:
+        return False
+    return shape == facts.env.get(s.out.name)
 
 
 def _outs(s) -> tuple:
@@ -543,8 +658,15 @@ def _rewrite(stmts, local: frozenset, after: frozenset, facts: _Facts) -> tuple:
                 following = stmts[k + 1] if k + 1 < len(stmts) else None
                 stmts = moved
                 position = _position(stmts, s)
+                marked = s
+                if spread == ACCUMULATE:  # t + u as t += u: the array first
+                    marked = s.with_ins(
+                        tuple(sorted(s.ins, key=lambda a: a != Var(name)))
+                    )
+                    spread = None
                 fused = stmts[spread] if spread is not None else None
-                stmts[position] = _marked(s, fused, _how(fused, facts.env))
+                stmts[position] = _marked(marked, fused, _how(fused, facts.env))
+                facts.accumulators.add(s.out.name)  # the same array as `name`
                 if fused is not None:
                     del stmts[spread]  # the add took its place
                 if following is None:
