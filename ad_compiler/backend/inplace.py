@@ -10,7 +10,11 @@ codegen writes into it instead:
 
 * ``setitem(x, v, i)`` is emitted ``_write(x, np.s_[i], v)``: ``x[i] = v``;
 * ``add(t, unindex(x, g, i))`` is emitted ``_add_into(t, np.s_[i], g)``:
-  ``t[i] += g`` (``np.add.at`` when an index array may repeat).
+  ``t[i] += g`` (``np.add.at`` when an index array may repeat);
+* ``add(t, u)`` is emitted ``t += u`` when ``t`` accumulates (a loop-carried
+  value or ``np.zeros(shape)``), is certainly float64 and has the shape of the
+  sum: float64 plus any real number is float64, so ``+=`` casts nothing and
+  broadcasts nothing into ``t``.
 
 A write into ``x`` happens in place only when all of these hold:
 
@@ -18,16 +22,23 @@ A write into ``x`` happens in place only when all of these hold:
    array (``np.zeros``, ``.copy()``, arithmetic on arrays, another write ...),
    or a loop-carried value whose initial value is owned and read by nothing
    else, and whose next value is made in the loop body (or is itself);
-2. nothing that may keep a reference to ``x`` reads it anywhere: a view (a
-   slice, ``.T``, a reshape, a broadcast, an einsum), a tape ``push``, a call of
-   the user's function, a loop over its rows, Python's ``max`` or
-   ``a if c else b``; and no loop or ``if`` before the write starts a carried
-   value from it or passes it on as a result;
+2. nothing that may keep a reference to ``x`` reads it anywhere: a tape
+   ``push``, a call of the user's function, a loop over its rows, Python's
+   ``max`` or ``a if c else b``; and no loop or ``if`` before the write starts
+   a carried value from it or passes it on as a result.  A *view* of ``x`` (a
+   slice ``x[i - 1]``, ``.T``, a reshape, a broadcast, an einsum, and views of
+   those) is an alias of ``x``, not a reference that blocks writes: every read
+   of the view counts as a read of ``x`` (rules 1 and 3 see it), and only a
+   view that is kept -- carried by a loop, passed on by an ``if``, returned,
+   pushed, passed to a call -- makes ``x`` shared.  A view pushed on a tape
+   (a reverse sweep keeping the row it reads) is pushed as ``np.copy`` of
+   itself when ``x`` is written into: O(the slice), and the tape holds the
+   value at push time, as it must;
 3. the write is in the block that defines ``x``, or in a branch of an ``if``
    in that block after which nothing reads ``x`` (inside a loop, into an array
    from before the loop, it must copy), and nothing after it in its block
-   reads ``x`` (a later read the write does not feed is moved before it where
-   it can be).  An ``if``'s result is owned when each branch passes on an
+   reads ``x`` or a view of it (a later read the write does not feed is moved
+   before it where it can be).  An ``if``'s result is owned when each branch passes on an
    array it made, or one nothing reads after the ``if``.
 
 Values are unchanged, except that ``np.add.at`` into ``t`` sums repeated indices
