@@ -63,7 +63,7 @@ from ad_compiler import grad, jvp  # noqa: E402
 
 SIZES = (250, 1000, 4000)
 ROW_SIZES = (500, 1000, 2000, 4000)
-COLUMNS, UNITS = 50, 32
+COLUMNS, UNITS = 50, 32  # --units sets UNITS
 
 
 def smooth_rows(x):
@@ -198,7 +198,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--before", help="a directory holding another ad_compiler")
     parser.add_argument("--rows-only", action="store_true")
+    parser.add_argument("--units", type=int, default=UNITS, help="the RNN's width")
     args = parser.parse_args()
+    globals()["UNITS"] = args.units
     print(_harness.python_line(_harness.versions(["numpy"])))
     print()
     rows_table(args.rounds, args.before)
