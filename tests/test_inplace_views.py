@@ -19,7 +19,7 @@ from test_inplace_fuzz import SETTINGS, block, branch, check, indent, load
 from tiers import fast
 
 import ad_compiler.driver
-from ad_compiler import grad, jvp
+from ad_compiler import grad, jvp, vjp
 from ad_compiler.backend.codegen import emit_function, helpers_for, imports_for
 from ad_compiler.backend.inplace import in_place
 from ad_compiler.errors import UnsupportedError
@@ -392,3 +392,20 @@ def test_random_row_writes_in_place_change_nothing(tmp_path, monkeypatch, source
 @given(source=row_programs)
 def test_random_row_writes_in_place_change_nothing_fast(tmp_path, monkeypatch, source):
     check_rows(tmp_path, monkeypatch, source)
+
+
+def shifted(x):
+    y = np.zeros(len(x))
+    y[0] = x[1] * 3.0
+    y[1:] = x[:-1]
+    return y * x
+
+
+def test_a_fused_add_does_not_read_a_view_past_a_write():
+    """ȳ[1:] (a view, through _sum_to) is added into x̄[:-1]: fused into
+    ``x_bar[:-1] += g`` at the add, that read would come after ``ȳ[1:] = 0``."""
+    x = np.array([0.3, -1.2, 0.8, 2.0])
+    y_bar = np.array([1.0, -0.5, 2.0, 0.25])
+    _, pullback = vjp(shifted, x)
+    jacobian = np.array([jvp(shifted, (x,), (e,))[1] for e in np.eye(4)]).T
+    np.testing.assert_allclose(pullback(y_bar)[0], jacobian.T @ y_bar, rtol=1e-12)

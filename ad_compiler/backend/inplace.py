@@ -548,6 +548,11 @@ def _target(s: Eqn, stmts: list, k: int, facts: _Facts):
             continue
         if shape != facts.env.get(u.name):  # t + u broadcasts nothing
             continue
+        # fused, the unindex reads g where the add is: not past a write into
+        # g's array (g may be a view of one written in place in between)
+        between = [_written_here(w) for w in stmts[j + 1 : k]]
+        if set().union(*between) & _reads([spread], facts.views):
+            continue
         return t.name, j
     for t in s.ins:  # a + b, into a: an accumulation
         if _accumulates_into(s, t, facts):
