@@ -597,9 +597,11 @@ def _outs(s) -> tuple:
     return s.outs if isinstance(s, (Eqn, If)) else tuple(s.carried)
 
 
-def _sink(stmts: list, k: int, name: str, views: dict) -> list | None:
+def _sink(stmts: list, k: int, name: str, views: dict, fused=()) -> list | None:
     """``stmts`` with statement ``k`` moved after the last later read of
-    ``name``, if the statements it passes do not read its output; None if not."""
+    ``name``, if the statements it passes do not read its output, nor write
+    in place into an array it reads (or the equations ``fused`` into it read);
+    None if not."""
     last = None
     for j in range(k + 1, len(stmts)):
         if name in _reads([stmts[j]], views):
@@ -609,8 +611,9 @@ def _sink(stmts: list, k: int, name: str, views: dict) -> list | None:
     out = {o.name for o in _outs(stmts[k])}
     if out & _reads(stmts[k + 1 : last + 1], views):
         return None
-    if any(name in _written_here(t) for t in stmts[k + 1 : last + 1]):
-        return None  # that write took the array: reading it after would be wrong
+    moved_reads = _reads([stmts[k], *fused], views)  # and the arrays of views
+    if any(_written_here(t) & moved_reads for t in stmts[k + 1 : last + 1]):
+        return None  # that write took an array it reads: reading after is wrong
     if any(not isinstance(t, Eqn) for t in stmts[k + 1 : last + 1]):
         return None  # an `if` or a loop may pass the array on under another name
     moved = list(stmts)
@@ -669,7 +672,8 @@ def _rewrite(stmts, local: frozenset, after: frozenset, facts: _Facts) -> tuple:
                 # a carried value or a branch's result may be the same array
                 and name not in _loop_inits(stmts[:k]) | _if_vals(stmts[:k])
             ):
-                moved = _sink(stmts, k, name, facts.views)
+                taken = [stmts[spread]] if isinstance(spread, int) else []
+                moved = _sink(stmts, k, name, facts.views, taken)
             if moved is not None:
                 following = stmts[k + 1] if k + 1 < len(stmts) else None
                 stmts = moved
