@@ -250,6 +250,10 @@ class _Emitter:
         args = [self.atom(a) for a in eqn.ins]
         target = args[0].text
         self.comment(eqn.loc, indent)
+        if eqn.prim == "add":  # an accumulation: t = t + u as t += u
+            self.out.append(f"{indent}{target} += {args[1].text}")
+            self.written[eqn.out.name] = target
+            return
         index = index_text(eqn.param("index"), [a.text for a in args[2:]])
         value = args[1].text
         if eqn.prim == "setitem":

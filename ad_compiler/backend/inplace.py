@@ -10,7 +10,11 @@ codegen writes into it instead:
 
 * ``setitem(x, v, i)`` is emitted ``_write(x, np.s_[i], v)``: ``x[i] = v``;
 * ``add(t, unindex(x, g, i))`` is emitted ``_add_into(t, np.s_[i], g)``:
-  ``t[i] += g`` (``np.add.at`` when an index array may repeat).
+  ``t[i] += g`` (``np.add.at`` when an index array may repeat);
+* ``add(t, u)`` is emitted ``t += u`` when ``t`` accumulates (a loop-carried
+  value or ``np.zeros(shape)``), is certainly float64 and has the shape of the
+  sum: float64 plus any real number is float64, so ``+=`` casts nothing and
+  broadcasts nothing into ``t``.
 
 A write into ``x`` happens in place only when all of these hold:
 
@@ -18,16 +22,23 @@ A write into ``x`` happens in place only when all of these hold:
    array (``np.zeros``, ``.copy()``, arithmetic on arrays, another write ...),
    or a loop-carried value whose initial value is owned and read by nothing
    else, and whose next value is made in the loop body (or is itself);
-2. nothing that may keep a reference to ``x`` reads it anywhere: a view (a
-   slice, ``.T``, a reshape, a broadcast, an einsum), a tape ``push``, a call of
-   the user's function, a loop over its rows, Python's ``max`` or
-   ``a if c else b``; and no loop or ``if`` before the write starts a carried
-   value from it or passes it on as a result;
+2. nothing that may keep a reference to ``x`` reads it anywhere: a tape
+   ``push``, a call of the user's function, a loop over its rows, Python's
+   ``max`` or ``a if c else b``; and no loop or ``if`` before the write starts
+   a carried value from it or passes it on as a result.  A *view* of ``x`` (a
+   slice ``x[i - 1]``, ``.T``, a reshape, a broadcast, an einsum, and views of
+   those) is an alias of ``x``, not a reference that blocks writes: every read
+   of the view counts as a read of ``x`` (rules 1 and 3 see it), and only a
+   view that is kept -- carried by a loop, passed on by an ``if``, returned,
+   pushed, passed to a call -- makes ``x`` shared.  A view pushed on a tape
+   (a reverse sweep keeping the row it reads) is pushed as ``np.copy`` of
+   itself when ``x`` is written into: O(the slice), and the tape holds the
+   value at push time, as it must;
 3. the write is in the block that defines ``x``, or in a branch of an ``if``
    in that block after which nothing reads ``x`` (inside a loop, into an array
    from before the loop, it must copy), and nothing after it in its block
-   reads ``x`` (a later read the write does not feed is moved before it where
-   it can be).  An ``if``'s result is owned when each branch passes on an
+   reads ``x`` or a view of it (a later read the write does not feed is moved
+   before it where it can be).  An ``if``'s result is owned when each branch passes on an
    array it made, or one nothing reads after the ``if``.
 
 Values are unchanged, except that ``np.add.at`` into ``t`` sums repeated indices
@@ -63,6 +74,13 @@ _NEW_ARRAY = where(memory="new")
 _ARITHMETIC = where(memory="fresh")
 # Reads that keep no reference to the array read: they copy, or compute from it.
 _COPYING = where(memory="new") | where(memory="copy")
+# ... and these whenever their result is an array (their results are computed)
+_PRODUCTS = frozenset(
+    ("matmul", "dot", "outer", "sum", "mean", "prod", "cumsum", "cumprod", "diff")
+    + ("concatenate", "stack", "softmax", "log_softmax", "solve", "inv")
+)
+# Reads that may return the input's memory: a slice, .T, a reshape ...
+_VIEWS = where(memory="view") - {"list_get"}
 
 
 def emitted_form(fn: Function) -> Function:
@@ -87,23 +105,31 @@ def emitted_form(fn: Function) -> Function:
 def in_place(fn: Function) -> Function:
     """``fn`` with the writes nobody can observe marked to happen in place."""
     eqns = list(_eqns(fn.body))
-    if not any(e.prim in ("setitem", "unindex") for e in eqns):
-        return fn  # scalar code, or no array is ever written
+    if not any(e.prim in ("setitem", "unindex", "add") for e in eqns):
+        return fn  # no array is ever written, or added to
     env = shape_infer.infer(fn)
-    shared = _closed(_shared(fn.body, env), _alias_pairs(fn.body))
-    owned, copies = _owned(fn.body, env, shared, _names(fn.results))
+    namer = Namer.for_function(fn)
+    fn = _copy_pushed_views(fn, env, namer)
+    views = _views(fn.body, env)
+    pairs = _alias_pairs(fn.body)
+    shared = _with_bases(_shared(fn.body, env, views), views, pairs)
+    owned, copies = _owned(fn.body, env, shared, _names(fn.results), views)
     reads: dict[str, int] = {}
     for s in fn.body:
-        _count_reads(s, reads)
-    facts = _Facts(owned, shared, env, reads, copies, Namer.for_function(fn))
+        _count_reads(s, reads, views)
+    facts = _Facts(owned, shared, env, reads, copies, namer, views)
+    facts.float64 = _float64(fn.body)
+    facts.accumulators = _accumulators(fn.body)
     body = _rewrite(fn.body, frozenset(), _names(fn.results), facts)
     return replace(fn, body=body)
 
 
 class _Facts:
-    def __init__(self, owned, shared, env, reads, copies, namer):
+    def __init__(self, owned, shared, env, reads, copies, namer, views):
         self.owned, self.shared, self.env, self.reads = owned, shared, env, reads
-        self.copies, self.namer = copies, namer
+        self.copies, self.namer, self.views = copies, namer, views
+        self.float64: set[str] = set()
+        self.accumulators: set[str] = set()
 
 
 def _written(stmts) -> set[str]:
@@ -134,19 +160,22 @@ def _names(atoms) -> frozenset:
     return frozenset(a.name for a in atoms if isinstance(a, Var))
 
 
-def _count_reads(s, counts: dict) -> None:
+def _count_reads(s, counts: dict, views: dict) -> None:
+    """Count the names ``s`` reads; a read of a view counts as a read of every
+    array it may share memory with (a write into one changes the view)."""
     for a in own_reads(s):
         if isinstance(a, Var):
-            counts[a.name] = counts.get(a.name, 0) + 1
+            for name in (a.name, *views.get(a.name, ())):
+                counts[name] = counts.get(name, 0) + 1
     for block in blocks(s):
         for t in block:
-            _count_reads(t, counts)
+            _count_reads(t, counts, views)
 
 
-def _reads(stmts) -> set[str]:
+def _reads(stmts, views: dict) -> set[str]:
     counts: dict = {}
     for s in stmts:
-        _count_reads(s, counts)
+        _count_reads(s, counts, views)
     return set(counts)
 
 
@@ -166,30 +195,123 @@ def _keeps_reference(e: Eqn, position: int, env: dict) -> bool:
     return not PRIMITIVES[e.prim].elementwise  # views, pushes, calls, einsum ...
 
 
-def _shared(stmts, env: dict, after: frozenset = frozenset()) -> set[str]:
+def _is_view(e: Eqn) -> bool:
+    """An operation whose one result may be (part of) its input's memory: a
+    slice, ``.T``, a reshape ... (a list's item is an array of its own)."""
+    return e.prim in _VIEWS and len(e.outs) == 1
+
+
+def _views(stmts, env: dict) -> dict[str, frozenset]:
+    """Each view's bases: the arrays it may share memory with, through views of
+    views (``x[i].T``).  A write into a base changes what its views read."""
+    direct: dict[str, set] = {}
+    for e in _eqns(stmts):
+        if _is_view(e):
+            ins = {
+                a.name
+                for i, a in enumerate(e.ins)
+                if isinstance(a, Var) and _keeps_reference(e, i, env)
+            }
+            if ins:
+                direct.setdefault(e.out.name, set()).update(ins)
+    closed: dict[str, frozenset] = {}
+
+    def bases(name: str, seen: frozenset) -> frozenset:
+        if name in closed:
+            return closed[name]
+        out = set(direct.get(name, ()))
+        for b in direct.get(name, ()):
+            if b not in seen:  # SSA: no cycles, but be safe
+                out |= bases(b, seen | {b})
+        closed[name] = frozenset(out)
+        return closed[name]
+
+    return {v: bases(v, frozenset((v,))) for v in direct}
+
+
+def _with_bases(shared: set, views: dict, pairs) -> set[str]:
+    """``shared`` closed over aliases, with the bases of every shared view: an
+    array one of whose views is kept is kept itself."""
+    shared = set(shared)
+    while True:
+        grown = _closed(shared, pairs)
+        for v in list(grown):
+            grown |= views.get(v, frozenset())
+        if grown == shared:
+            return shared
+        shared = grown
+
+
+def _shared(stmts, env: dict, views: dict, after: frozenset = frozenset()) -> set[str]:
     """The names some operation may keep a reference to, or pass on while
     they are still read: a loop's next value from outside its body (the carried
     value is then that array), an ``if``'s result from outside a branch that
-    is read after the ``if``."""
+    is read after the ``if``.  A view only aliases its base (see :func:`_views`):
+    its reads count as reads of the base, and it is shared only where it is kept."""
     out: set[str] = set()
     for k, s in enumerate(stmts):
         if isinstance(s, Eqn):
+            if _is_view(s):
+                continue
             for i, a in enumerate(s.ins):
                 if isinstance(a, Var) and _keeps_reference(s, i, env):
                     out.add(a.name)
             continue
-        later = frozenset(_reads(stmts[k + 1 :])) | after
+        later = frozenset(_reads(stmts[k + 1 :], views)) | after
         if isinstance(s, Loop):
             out |= _names(s.args)  # a loop over an array's rows: views
             out |= _names(s.nexts) - defined_names(s.body)
+            # a view carried to the next iteration or out of the loop
+            out |= _names(s.inits + s.nexts) & set(views)
             if isinstance(s, While):
-                out |= _shared(s.test, env, later | _reads(s.body))
-            out |= _shared(s.body, env, later | _names(s.nexts))
+                out |= _shared(s.test, env, views, later | _reads(s.body, views))
+            out |= _shared(s.body, env, views, later | _names(s.nexts))
         else:
             for block, vals in ((s.then, s.then_vals), (s.orelse, s.else_vals)):
                 out |= (_names(vals) - defined_names(block)) & later
-                out |= _shared(block, env, later | _names(vals))
+                out |= _names(vals) & set(views)  # a view passed on by the `if`
+                out |= _shared(block, env, views, later | _names(vals))
     return out
+
+
+def _copy_pushed_views(fn: Function, env: dict, namer: Namer) -> Function:
+    """``fn`` pushing a copy of each view (``y[i - 1]``) of an array it writes
+    into, in place of the view: the tape must hold the slice's value at push
+    time, and a view kept there would stop every write into the array from
+    happening in place.  The copy is O(the slice)."""
+    views = _views(fn.body, env)
+    written = _closed(_written(fn.body), _alias_pairs(fn.body))
+    pushed = {
+        a.name
+        for e in _eqns(fn.body)
+        if e.prim == "push"
+        for a in e.ins
+        if isinstance(a, Var) and views.get(a.name, frozenset()) & written
+    }
+    if not pushed:
+        return fn
+
+    def block(stmts) -> tuple:
+        out: list = []
+        for s in stmts:
+            if isinstance(s, Eqn) and s.prim == "push":
+                ins = list(s.ins)
+                for i, a in enumerate(ins):
+                    if isinstance(a, Var) and a.name in pushed:
+                        copy = namer.temp()
+                        out.append(Eqn("copy", (copy,), (a,), s.loc, "np"))
+                        ins[i] = copy
+                s = s.with_ins(tuple(ins))
+            elif isinstance(s, If):
+                s = replace(s, then=block(s.then), orelse=block(s.orelse))
+            elif isinstance(s, While):
+                s = replace(s, test=block(s.test), body=block(s.body))
+            elif isinstance(s, Loop):
+                s = replace(s, body=block(s.body))
+            out.append(s)
+        return tuple(out)
+
+    return replace(fn, body=block(fn.body))
 
 
 def written_in_place(fn: Function) -> set[str]:
@@ -199,7 +321,11 @@ def written_in_place(fn: Function) -> set[str]:
     targets = set()
     for s in fn.body:
         targets |= _written_here(s)
-    return _closed(targets, _alias_pairs(fn.body))
+    if not targets:
+        return targets
+    targets = _closed(targets, _alias_pairs(fn.body))
+    views = _views(fn.body, shape_infer.infer(fn))
+    return targets | {v for v, bases in views.items() if bases & targets}
 
 
 def _alias_pairs(stmts) -> list[tuple[str, str]]:
@@ -236,7 +362,9 @@ def _closed(shared: set, pairs) -> set[str]:
 # --- which arrays are owned --------------------------------------------------------------
 
 
-def _owned(stmts, env: dict, shared: set, results: frozenset) -> tuple[set, set]:
+def _owned(
+    stmts, env: dict, shared: set, results: frozenset, views: dict
+) -> tuple[set, set]:
     """The names of arrays this function made itself, never shared; and the
     loop-carried values among them that get a copy of their initial value
     first (it is shared, or read later: one copy, then every write in place)."""
@@ -252,7 +380,8 @@ def _owned(stmts, env: dict, shared: set, results: frozenset) -> tuple[set, set]
             if e.prim in _NEW_ARRAY:
                 return True
             shape = env.get(e.out.name)
-            return e.prim in _ARITHMETIC and shape not in (None, shapes.SCALAR)
+            fresh = _ARITHMETIC | _PRODUCTS
+            return e.prim in fresh and shape not in (None, shapes.SCALAR)
 
         def walk(stmts, after):
             for k, s in enumerate(stmts):
@@ -260,12 +389,12 @@ def _owned(stmts, env: dict, shared: set, results: frozenset) -> tuple[set, set]
                     if makes_new(s):
                         owned.update(o.name for o in s.outs)
                     continue
-                later = _reads(stmts[k + 1 :]) | after
+                later = _reads(stmts[k + 1 :], views) | after
                 if isinstance(s, If):
                     walk_if(s, later)
                     continue
                 counts: dict = {}
-                _count_reads(s, counts)
+                _count_reads(s, counts, views)
                 written = _written(s.body)
                 for c, init in zip(s.carried, s.inits):
                     if c.name in denied or c.name in shared:
@@ -288,12 +417,13 @@ def _owned(stmts, env: dict, shared: set, results: frozenset) -> tuple[set, set]
                 # what the body reads from before the loop, the next iteration
                 # reads again: it is read after any write of this iteration
                 bound = defined_names(s.body) | _names(s.carried + s.index)
-                again = (_reads(s.body) | _reads(getattr(s, "test", ()))) - bound
+                test = getattr(s, "test", ())
+                again = (_reads(s.body, views) | _reads(test, views)) - bound
                 # inside the body a carried name is this iteration's value; read
                 # after the loop, it is the last next (the results)
                 outer = (later - _names(s.carried)) | again
                 if isinstance(s, While):
-                    walk(s.test, outer | _reads(s.body))
+                    walk(s.test, outer | _reads(s.body, views))
                 walk(s.body, outer | _names(s.nexts))
                 made = defined_names(s.body)
                 for c, n in zip(s.carried, s.nexts):
@@ -331,6 +461,75 @@ def _owned(stmts, env: dict, shared: set, results: frozenset) -> tuple[set, set]
         denied |= found
 
 
+# --- which arrays are float64 -------------------------------------------------------
+
+
+def _float64(stmts) -> set[str]:
+    """Names certainly holding float64 values (or arrays): ``np.zeros(shape)`` and
+    ``np.ones(shape)``, and what arithmetic, views and float functions make of
+    them (float64 with any real number is float64), carried values that start
+    and stay so, ``if`` results that are so in both branches."""
+    known: set[str] = set()
+    denied: set[str] = set()  # carried values whose next is not float64
+    while True:
+        known.clear()
+        found = _float64_block(stmts, known, denied)
+        if not found:
+            return known
+        denied |= found
+
+
+_NOT_FLOAT = where(result="int") | where(result="bool") | {"call", "push", "tape"}
+
+
+def _float64_block(stmts, known: set, denied: set) -> set[str]:
+    """Add to ``known`` the float64 names ``stmts`` make; return the carried
+    values assumed float64 whose next is not."""
+    found: set[str] = set()
+    for s in stmts:
+        if isinstance(s, Eqn):
+            if len(s.outs) == 1 and _makes_float64(s, known):
+                known.add(s.out.name)
+        elif isinstance(s, If):
+            found |= _float64_block(s.then, known, denied)
+            found |= _float64_block(s.orelse, known, denied)
+            for o, a, b in zip(s.outs, s.then_vals, s.else_vals):
+                if (
+                    _names((a, b)) <= known
+                    and isinstance(a, Var)
+                    and isinstance(b, Var)
+                ):
+                    known.add(o.name)
+        else:
+            for c, init in zip(s.carried, s.inits):
+                if (
+                    isinstance(init, Var)
+                    and init.name in known
+                    and c.name not in denied
+                ):
+                    known.add(c.name)
+            found |= _float64_block(s.test, known, denied)
+            found |= _float64_block(s.body, known, denied)
+            for c, n in zip(s.carried, s.nexts):
+                if c.name in known and not (isinstance(n, Var) and n.name in known):
+                    found.add(c.name)
+    return found
+
+
+def _makes_float64(e: Eqn, known: set) -> bool:
+    if e.prim == "construct":  # np.zeros(shape), np.ones(shape): no dtype given
+        return e.param("fn") in ("zeros", "ones") and e.param("args") == (("", -1),)
+    if e.prim in _NOT_FLOAT or (e.prim in ("max", "min", "select") and e.ns != "np"):
+        return False  # Python's max(a, b), `a if c else b`: maybe the other
+    if e.prim in ("setitem", "unindex"):  # the array written into keeps its dtype
+        return isinstance(e.ins[0], Var) and e.ins[0].name in known
+    ignored = PRIMITIVES[e.prim].shape_only
+    return any(
+        isinstance(a, Var) and a.name in known and i not in ignored
+        for i, a in enumerate(e.ins)
+    )
+
+
 # --- the rewrite ---------------------------------------------------------------------------
 
 
@@ -357,28 +556,72 @@ def _target(s: Eqn, stmts: list, k: int, facts: _Facts):
             continue
         if shape != facts.env.get(u.name):  # t + u broadcasts nothing
             continue
+        # fused, the unindex reads g where the add is: not past a write into
+        # g's array (g may be a view of one written in place in between)
+        between = [_written_here(w) for w in stmts[j + 1 : k]]
+        if set().union(*between) & _reads([spread], facts.views):
+            continue
         return t.name, j
+    for t in s.ins:  # a + b, into a: an accumulation
+        if _accumulates_into(s, t, facts):
+            return t.name, ACCUMULATE
     return None
+
+
+ACCUMULATE = "+="  # _target's second value for ``a += b``
+
+
+def _accumulators(stmts) -> set[str]:
+    """The names that accumulate: loop-carried values and ``np.zeros(shape)``
+    (more join as writes into them happen in place)."""
+    out: set[str] = set()
+    for s in stmts:
+        if isinstance(s, Loop):
+            out |= _names(s.carried)
+        elif isinstance(s, Eqn) and _makes_float64(s, set()):
+            out |= _names(s.outs)
+        for block in blocks(s):
+            out |= _accumulators(block)
+    return out
+
+
+def _accumulates_into(s: Eqn, t, facts: _Facts) -> bool:
+    """Whether ``s = t + u`` may be ``t += u``: ``t`` an owned float64 array of
+    the result's shape (so ``+=`` broadcasts nothing and casts nothing: float64
+    plus any real number is float64, bit for bit what ``t + u`` makes)."""
+    if not isinstance(t, Var) or t.name not in facts.float64:
+        return False
+    if t.name not in facts.accumulators:
+        return False  # a temporary of the primal code: `t + u` reads better
+    if t.name not in facts.owned or t.name in facts.shared:
+        return False
+    shape = facts.env.get(t.name)
+    if shape in (None, shapes.SCALAR, shapes.TUPLE) or shapes.ANY in shape:
+        return False
+    return shape == facts.env.get(s.out.name)
 
 
 def _outs(s) -> tuple:
     return s.outs if isinstance(s, (Eqn, If)) else tuple(s.carried)
 
 
-def _sink(stmts: list, k: int, name: str) -> list | None:
+def _sink(stmts: list, k: int, name: str, views: dict, fused=()) -> list | None:
     """``stmts`` with statement ``k`` moved after the last later read of
-    ``name``, if the statements it passes do not read its output; None if not."""
+    ``name``, if the statements it passes do not read its output, nor write
+    in place into an array it reads (or the equations ``fused`` into it read);
+    None if not."""
     last = None
     for j in range(k + 1, len(stmts)):
-        if name in _reads([stmts[j]]):
+        if name in _reads([stmts[j]], views):
             last = j
     if last is None:
         return stmts
     out = {o.name for o in _outs(stmts[k])}
-    if out & _reads(stmts[k + 1 : last + 1]):
+    if out & _reads(stmts[k + 1 : last + 1], views):
         return None
-    if any(name in _written_here(t) for t in stmts[k + 1 : last + 1]):
-        return None  # that write took the array: reading it after would be wrong
+    moved_reads = _reads([stmts[k], *fused], views)  # and the arrays of views
+    if any(_written_here(t) & moved_reads for t in stmts[k + 1 : last + 1]):
+        return None  # that write took an array it reads: reading after is wrong
     if any(not isinstance(t, Eqn) for t in stmts[k + 1 : last + 1]):
         return None  # an `if` or a loop may pass the array on under another name
     moved = list(stmts)
@@ -411,7 +654,7 @@ def _rewrite(stmts, local: frozenset, after: frozenset, facts: _Facts) -> tuple:
         elif isinstance(s, If):
             # a branch may write into an array from before the `if` that
             # nothing reads afterwards (the other branch does not run)
-            later = _reads(stmts[k + 1 :]) | after
+            later = _reads(stmts[k + 1 :], facts.views) | after
             before = _loop_inits(stmts[:k]) | _if_vals(stmts[:k])
             outer = frozenset(
                 x
@@ -437,13 +680,21 @@ def _rewrite(stmts, local: frozenset, after: frozenset, facts: _Facts) -> tuple:
                 # a carried value or a branch's result may be the same array
                 and name not in _loop_inits(stmts[:k]) | _if_vals(stmts[:k])
             ):
-                moved = _sink(stmts, k, name)
+                taken = [stmts[spread]] if isinstance(spread, int) else []
+                moved = _sink(stmts, k, name, facts.views, taken)
             if moved is not None:
                 following = stmts[k + 1] if k + 1 < len(stmts) else None
                 stmts = moved
                 position = _position(stmts, s)
+                marked = s
+                if spread == ACCUMULATE:  # t + u as t += u: the array first
+                    marked = s.with_ins(
+                        tuple(sorted(s.ins, key=lambda a: a != Var(name)))
+                    )
+                    spread = None
                 fused = stmts[spread] if spread is not None else None
-                stmts[position] = _marked(s, fused, _how(fused, facts.env))
+                stmts[position] = _marked(marked, fused, _how(fused, facts.env))
+                facts.accumulators.add(s.out.name)  # the same array as `name`
                 if fused is not None:
                     del stmts[spread]  # the add took its place
                 if following is None:
