@@ -102,19 +102,20 @@ def gather_rows(cams, X, w, obs):
     return np.concatenate([cams[obs[:, 0]], X[obs[:, 1]], w[:, None]], axis=1)
 
 
+# make_ba's cameras: mean and spread of each of the 11 parameters
+CAMERA_MEAN = np.array([0.0, 0.0, 0.0, 0.0, 0.0, -6.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+CAMERA_SPREAD = np.array([0.3, 0.3, 0.3, 1.0, 1.0, 1.0, 0.1, 0.1, 0.1, 0.01, 0.01])
+
+
 def make_ba(n, m, p, seed=0):
     """Seeded inputs of ADBench's shapes (its generator repeats one camera, point
-    and feature; we draw them, cameras a few units from points near the origin):
-    (cams (n, 11), X (m, 3), w (p), obs (p, 2) ints, feats (p, 2))."""
+    and feature; we draw them: cameras about 6 units from points near the
+    origin, small rotations and distortions, each observation a random camera
+    and point): (cams (n, 11), X (m, 3), w (p), obs (p, 2) ints, feats (p, 2))."""
     rng = np.random.default_rng(seed)
-    cams = np.empty((n, 11))
-    cams[:, ROT : ROT + 3] = 0.3 * rng.standard_normal((n, 3))
-    cams[:, CENTRE : CENTRE + 3] = rng.standard_normal((n, 3)) + [0.0, 0.0, -6.0]
-    cams[:, FOCAL] = rng.uniform(0.8, 1.2, n)
-    cams[:, PRINCIPAL : PRINCIPAL + 2] = 0.1 * rng.standard_normal((n, 2))
-    cams[:, RADIAL : RADIAL + 2] = 0.01 * rng.standard_normal((n, 2))
+    cams = CAMERA_MEAN + CAMERA_SPREAD * rng.standard_normal((n, 11))
     X = rng.standard_normal((m, 3))
     w = rng.uniform(0.5, 1.5, p)
-    obs = np.stack([np.arange(p) % n, rng.integers(0, m, p)], axis=1)
+    obs = np.column_stack([rng.integers(0, n, p), rng.integers(0, m, p)])
     feats = 0.2 * rng.standard_normal((p, 2))
     return cams, X, w, obs, feats

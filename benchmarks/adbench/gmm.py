@@ -23,8 +23,8 @@ the prior (concentration ``gamma``, ``m`` extra degrees of freedom, ``p = d``,
 
 with ``log Γ_d(a) = d(d-1)/4 log π + Σ_{j=1..d} lgamma(a + (1 - j)/2)`` the
 log multivariate gamma function.  The prior's constant does not depend on the
-parameters; :func:`wishart_constant` computes it once (it is a number the
-benchmark's timings include in neither form).
+parameters: :func:`wishart_constant` computes it once and both forms take it
+as the argument ``const``.
 
 ``gmm_loop`` is the form a scientist writes first: a loop over the clusters,
 the factor filled entry by entry from the packed vector, and the centred points
@@ -49,6 +49,17 @@ def wishart_constant(d, k, gamma, m):
     return -k * (nu * d * (math.log(gamma) - 0.5 * math.log(2.0)) - log_gamma_d)
 
 
+def log_likelihood(inner, alphas, d):
+    """Σ_i logsumexp_c inner[i, c] - n logsumexp(alphas) - n d/2 log 2π, each
+    log-sum-exp shifted by its maximum."""
+    n = inner.shape[0]
+    top = np.max(inner, axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.sum(np.exp(inner - top), axis=1))
+    a_top = np.max(alphas)
+    lse_alphas = a_top + np.log(np.sum(np.exp(alphas - a_top)))
+    return np.sum(lse) - n * lse_alphas - 0.5 * n * d * math.log(2.0 * math.pi)
+
+
 def gmm_loop(alphas, means, icf, x, gamma, m, const):
     """The objective, looping over clusters and over the points' rows."""
     n, d = x.shape
@@ -71,24 +82,14 @@ def gmm_loop(alphas, means, icf, x, gamma, m, const):
         prior += 0.5 * gamma**2 * (
             np.sum(np.exp(q) ** 2) + np.sum(icf[c, d:] ** 2)
         ) - m * np.sum(q)
-    top = np.max(inner, axis=1, keepdims=True)
-    lse = top[:, 0] + np.log(np.sum(np.exp(inner - top), axis=1))
-    a_top = np.max(alphas)
-    lse_alphas = a_top + np.log(np.sum(np.exp(alphas - a_top)))
-    return (
-        np.sum(lse)
-        - n * lse_alphas
-        - 0.5 * n * d * math.log(2.0 * math.pi)
-        + prior
-        + const
-    )
+    return log_likelihood(inner, alphas, d) + prior + const
 
 
 def gmm_vec(alphas, means, icf, x, gamma, m, const, tri):
     """The objective on (n, k, d) arrays.  ``tri`` (d * d, ints) says where each
     entry of a factor's strictly lower part sits in ``[0, icf[c, d:]]`` (0: a zero
     of the factor), so the factors are gathered, not written."""
-    n, d = x.shape
+    d = x.shape[1]
     k = alphas.shape[0]
     logdiag = icf[:, :d]
     diag = np.exp(logdiag)
@@ -98,21 +99,11 @@ def gmm_vec(alphas, means, icf, x, gamma, m, const, tri):
     xc = x[:, None, :] - means[None, :, :]
     z = diag[None, :, :] * xc + np.einsum("cij,ncj->nci", L, xc)
     inner = alphas[None, :] + sum_qs[None, :] - 0.5 * np.sum(z * z, axis=2)
-    top = np.max(inner, axis=1, keepdims=True)
-    lse = top[:, 0] + np.log(np.sum(np.exp(inner - top), axis=1))
-    a_top = np.max(alphas)
-    lse_alphas = a_top + np.log(np.sum(np.exp(alphas - a_top)))
     prior = np.sum(
         0.5 * gamma**2 * (np.sum(diag**2, axis=1) + np.sum(icf[:, d:] ** 2, axis=1))
         - m * sum_qs
     )
-    return (
-        np.sum(lse)
-        - n * lse_alphas
-        - 0.5 * n * d * math.log(2.0 * math.pi)
-        + prior
-        + const
-    )
+    return log_likelihood(inner, alphas, d) + prior + const
 
 
 def gmm_grad_hand(alphas, means, icf, x, gamma, m, const, tri):

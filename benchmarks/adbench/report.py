@@ -67,6 +67,17 @@ def tables(results):
         f"({meta['budget_s']} s a case). Times in ms.",
         "",
     ]
+    if results.get("targets"):
+        out += [
+            "### Issue 18's targets",
+            "",
+            "| what | limit | measured | met |",
+            "|---|---:|---:|---|",
+        ]
+        for t in results["targets"]:
+            met = "yes" if t["met"] else "**no**"
+            out.append(f"| {t['what']} | {t['limit']} | {fmt(t['value'])} | {met} |")
+        out.append("")
     problems = []
     for row in results["rows"]:
         if row["problem"] not in problems:
@@ -170,32 +181,31 @@ def plot(results, path):
                 marker="o",
                 label=key,
             )
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(problem)
-        ax.set_xlabel("size (work units: see README)")
-        ax.set_ylabel("derivative time / objective time")
-        ax.legend(fontsize=7)
-        ax.grid(True, which="both", alpha=0.3)
+        _style(ax, problem, "size (work: see README)", "derivative / objective")
     if results["fill"]:
         ax = axes[len(problems)]
         n = [f["n"] for f in results["fill"]]
         g = [f["gradient_ms"] for f in results["fill"]]
         ax.plot(n, g, marker="o", label="ad_compiler grad")
         ax.plot(n, [g[0] * k / n[0] for k in n], ":", label="linear from the first n")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title("fill loop: gradient time")
-        ax.set_xlabel("n (rows of 50)")
-        ax.set_ylabel("ms")
-        ax.legend(fontsize=7)
-        ax.grid(True, which="both", alpha=0.3)
+        _style(ax, "fill loop: gradient time", "n (rows of 50)", "ms")
     for ax in axes[panels:]:
         ax.set_visible(False)
     fig.suptitle(f"ADBench ported: {results['meta']['python']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     print(f"wrote {path}")
+
+
+def _style(ax, title, xlabel, ylabel):
+    """Log-log axes with a title, labels, a legend and a grid."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    ax.grid(True, which="both", alpha=0.3)
 
 
 if __name__ == "__main__":

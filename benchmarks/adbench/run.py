@@ -281,6 +281,63 @@ def run_fill(sizes, budget):
     return rows
 
 
+ISSUE_SIZES = {"GMM": "d=10 k=25 n=1000", "LSTM": "l=2 b=14 c=256"}
+
+
+def pick(rows, problem, tool, form):
+    """The row of the issue's size for that problem, else of the largest size."""
+    found = [
+        r
+        for r in rows
+        if r["problem"] == problem and r["tool"] == tool and r["form"] == form
+    ]
+    issue = [r for r in found if r["size"] == ISSUE_SIZES.get(problem)]
+    return (issue or sorted(found, key=lambda r: r["work"]))[-1:] if found else []
+
+
+def targets(rows, memory, fill):
+    """Issue 18's "Done when" lines, measured: what, the limit, the value."""
+    out = []
+    for problem, tool, limit in (
+        ("GMM", "ad_compiler grad", 4),
+        ("LSTM", "ad_compiler grad", 3),
+        ("BA", "ad_compiler jacobian", 4),
+    ):
+        for form in ("loop", "vec"):
+            for r in pick(rows, problem, tool, form):
+                out.append(
+                    {
+                        "what": f"{problem} {r['size']} {tool} ({form}) ÷ objective",
+                        "limit": limit,
+                        "value": r["ratio"],
+                    }
+                )
+    for form in ("loop", "vec"):
+        for r in pick(rows, "GMM", "ad_compiler grad", form):
+            for m in memory:
+                if (m["size"], m["tool"], m["form"]) == (r["size"], r["tool"], form):
+                    out.append(
+                        {
+                            "what": f"GMM {m['size']} ad_compiler grad ({form}) peak"
+                            " memory ÷ (objective's + inputs)",
+                            "limit": 4,
+                            "value": m["ratio"],
+                        }
+                    )
+    if fill:
+        out.append(
+            {
+                "what": f"fill loop gradient time, n = {fill[-1]['n']} ÷ n ="
+                f" {fill[0]['n']} ({fill[-1]['n'] // fill[0]['n']}x the work)",
+                "limit": 12 * (fill[-1]["n"] // fill[0]["n"]) // 8,
+                "value": fill[-1]["growth"],
+            }
+        )
+    for t in out:
+        t["met"] = t["value"] <= t["limit"]
+    return out
+
+
 def commit():
     try:
         out = subprocess.run(
@@ -340,6 +397,7 @@ def main(argv=None):
         "rows": rows,
         "memory": memory,
         "fill": fill,
+        "targets": targets(rows, memory, fill),
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
