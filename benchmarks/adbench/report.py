@@ -199,8 +199,13 @@ def plot(results, path):
 
 def _style(ax, title, xlabel, ylabel):
     """Log-log axes with a title, labels, a legend and a grid."""
+    from matplotlib.ticker import FormatStrFormatter
+
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):  # 2, 5, 20 rather than 2x10^0 ...
+        axis.set_major_formatter(FormatStrFormatter("%g"))
+        axis.set_minor_formatter(FormatStrFormatter("%g"))
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

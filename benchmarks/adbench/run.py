@@ -112,16 +112,18 @@ def block(value):
     return value
 
 
-def timed(candidates, budget_s, max_rounds=30):
+def timed(candidates, budget_s, max_rounds=30, warm=()):
     """Minimum seconds per call of each label -> (fn, args), in interleaved rounds.
 
-    One warm-up call each (JAX and ad_compiler compile in it), one timed call
+    One warm-up call each (JAX and ad_compiler compile in it; not for the
+    labels in ``warm``, called once already), one timed call
     that sets a loop count per label giving about 20 ms a measurement, then
     rounds until ``budget_s`` is spent (at least one round); a label whose one
     call takes longer than ``budget_s`` keeps its timed call alone."""
     numbers, best = {}, {}
     for label, (fn, args) in candidates.items():
-        block(fn(*args))  # the warm-up: compiles, allocates
+        if label not in warm:
+            block(fn(*args))  # the warm-up: compiles, allocates
         start = time.perf_counter()
         block(fn(*args))
         best[label] = time.perf_counter() - start
@@ -211,7 +213,8 @@ def run_case(case, budget, rng, failures):
     candidates = dict(case.objectives)
     for d, _, _ in good:
         candidates[f"{d.tool} ({d.form})"] = (d.fn, d.args)
-    best, rounds = timed(candidates, budget)
+    checked = {f"{d.tool} ({d.form})" for d, _, _ in good}  # called by check()
+    best, rounds = timed(candidates, budget, warm=checked)
     say(f"   timed in {rounds} round(s)")
     rows = []
     for d, to_ref, fd in good:
