@@ -208,8 +208,8 @@ def lstm_case(layers, b, c, libs):
     autograd = libs.get("autograd")
     if autograd is not None and c > 256:
         case.notes.append(
-            "autograd's LSTM gradient is run at c = 256 only: its time grows faster"
-            " than c (1 s at c = 256, 9 s at c = 1024 and 31 s at l = 4 in a trial run)"
+            "autograd's LSTM gradient is run at c = 256 only: in a trial run its"
+            " time grew much faster than c (tens of seconds a call at c = 1024)"
         )
     elif autograd is not None:
         g = autograd.grad(on(lstm.lstm_vec, autograd.numpy), (0, 1))
@@ -271,8 +271,8 @@ def ba_case(n, m, p, libs):
         del case.objectives["numpy loop"]
         case.notes.append(
             f"BA's loop form is run up to p = {LOOP_BA_MAX} observations: its"
-            " Jacobian is one call per observation (about 1 ms each: minutes at"
-            " ADBench's ba1)"
+            " Jacobian is one call per observation: minutes a call at ADBench's"
+            " ba1"
         )
     for name, make in modes:
         jac = make(ba.reproj_error, argnums=(0, 1, 2))
@@ -331,6 +331,9 @@ def ba_case(n, m, p, libs):
     return case
 
 
+REVERSE_HAND_MAX = 1000  # output rows (3 per point) for jacrev of Hand
+
+
 def hand_case(npoints, complicated, libs):
     theta, model, points, corr, tris, us = hand.make_hand(npoints)
     joints, depth = hand.finger_joints(), hand.tree_depth(model[0])
@@ -369,12 +372,16 @@ def hand_case(npoints, complicated, libs):
         value,
         contract,
     )
+    modes = (("jacfwd", jacfwd), ("jacrev", jacrev), ("jacobian", jacobian))
+    if 3 * npoints > REVERSE_HAND_MAX:
+        modes = (modes[0], modes[2])
+        case.notes.append(
+            f"Hand: jacrev (ours and JAX's) is run up to {REVERSE_HAND_MAX} output"
+            " rows only: beyond, it is one reverse sweep per row, and ours through"
+            " the loop form's row writes took minutes a call in a trial run"
+        )
     for form, f, args in (("loop", loop_f, loop_args), ("vec", vec_f, vec_args)):
-        for label, make in (
-            ("jacfwd", jacfwd),
-            ("jacrev", jacrev),
-            ("jacobian", jacobian),
-        ):
+        for label, make in modes:
             case.derivatives.append(
                 Derivative(
                     f"ad_compiler {label}",
@@ -391,7 +398,8 @@ def hand_case(npoints, complicated, libs):
         statics = len(vec_args) - 1  # depth: a Python int the loop runs over
         jargs = tuple(jnp.asarray(a) for a in vec_args[:-1]) + (depth,)
         case.objectives["jax.jit"] = (jax.jit(f, static_argnums=statics), jargs)
-        for label, make in (("jacfwd", jax.jacfwd), ("jacrev", jax.jacrev)):
+        jax_modes = (("jacfwd", jax.jacfwd), ("jacrev", jax.jacrev))
+        for label, make in jax_modes[: 1 if 3 * npoints > REVERSE_HAND_MAX else 2]:
             J = jax.jit(make(f, argnums=argnums), static_argnums=statics)
             case.derivatives.append(
                 Derivative(f"jax.jit({label})", "vec", J, jargs, "jax.jit")

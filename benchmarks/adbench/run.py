@@ -112,37 +112,40 @@ def block(value):
     return value
 
 
-def timed(candidates, budget_s, max_rounds=30, warm=()):
+def timed(candidates, budget_s, max_rounds=50, warm=()):
     """Minimum seconds per call of each label -> (fn, args), in interleaved rounds.
 
     One warm-up call each (JAX and ad_compiler compile in it; not for the
-    labels in ``warm``, called once already), one timed call
-    that sets a loop count per label giving about 20 ms a measurement, then
-    rounds until ``budget_s`` is spent (at least one round); a label whose one
-    call takes longer than ``budget_s`` keeps its timed call alone."""
-    numbers, best = {}, {}
+    labels in ``warm``, called once already), one timed call that sets a loop
+    count per label giving about 20 ms a measurement, then rounds, each timing
+    every label still under its share of ``budget_s`` (an equal share each) in
+    a rotating order: fast labels get many rounds, a slow one few, one whose
+    single call is over its share keeps that call alone."""
+    numbers, best, spent = {}, {}, {}
     for label, (fn, args) in candidates.items():
         if label not in warm:
             block(fn(*args))  # the warm-up: compiles, allocates
         start = time.perf_counter()
         block(fn(*args))
-        best[label] = time.perf_counter() - start
+        best[label] = spent[label] = time.perf_counter() - start
         numbers[label] = max(1, int(0.02 / max(best[label], 1e-7)))
+    share = budget_s / len(candidates)
     labels = list(candidates)
-    spent, rounds = 0.0, 0
+    rounds = 0
     gc.disable()
     try:
-        while rounds < max_rounds and (rounds == 0 or spent < budget_s):
+        while rounds < max_rounds:
             order = labels[rounds % len(labels) :] + labels[: rounds % len(labels)]
+            order = [label for label in order if spent[label] < share]
+            if not order:
+                break
             for label in order:
-                if best[label] > budget_s:
-                    continue  # one call is over the budget: its timed call stands
                 fn, args = candidates[label]
                 start = time.perf_counter()
                 for _ in range(numbers[label]):
                     block(fn(*args))
                 elapsed = time.perf_counter() - start
-                spent += elapsed
+                spent[label] += elapsed
                 best[label] = min(best[label], elapsed / numbers[label])
             rounds += 1
     finally:
@@ -362,7 +365,7 @@ def main(argv=None):
     parser.add_argument("--only", nargs="*", help="problems to run (default all)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    budget = args.budget if args.budget is not None else (0.2 if args.quick else 6.0)
+    budget = args.budget if args.budget is not None else (0.2 if args.quick else 10.0)
     libs = libraries()
     line = _harness.python_line(
         _harness.versions(["numpy", "jax", "jaxlib", "torch", "autograd"])
