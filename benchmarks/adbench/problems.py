@@ -296,7 +296,7 @@ def ba_case(n, m, p, libs):
             )
         )
     case.notes.append(
-        "ad_compiler jacrev of the vectorised form is not run: 2p output seeds"
+        "BA: ad_compiler jacrev of the vec form is not run: 2p output seeds"
         " of (p, 15) adjoints each, O(p²) memory"
     )
     jax = libs.get("jax")

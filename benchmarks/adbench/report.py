@@ -7,9 +7,10 @@ number of results.json printed by :func:`fmt` or :func:`fmt_error`
 (tests/test_adbench.py checks it).  ``plot(results, path)`` draws
 derivative / objective against size per tool and form, one panel per problem,
 and the fill loop's gradient time against n; it needs matplotlib, and says so
-when it is missing::
+when it is missing.  Both again from a folder's results.json, with any Python
+that has matplotlib::
 
-    python benchmarks/adbench/report.py results.json ratios.png   # plot only
+    python benchmarks/adbench/report.py [FOLDER]   # default: benchmarks/adbench
 """
 
 import json
@@ -69,7 +70,7 @@ def tables(results):
     ]
     if results.get("targets"):
         out += [
-            "### Issue 18's targets",
+            '### The issue\'s targets (its "Done when" lines)',
             "",
             "| what | limit | measured | met |",
             "|---|---:|---:|---|",
@@ -150,7 +151,7 @@ def plot(results, path):
     except ImportError:
         print(
             "no matplotlib: no plot (pip install matplotlib, or run "
-            f"`python benchmarks/adbench/report.py results.json {path}` elsewhere)"
+            f"`python benchmarks/adbench/report.py {Path(path).parent}` elsewhere)"
         )
         return
     problems = []
@@ -173,12 +174,12 @@ def plot(results, path):
                 lines.setdefault(key, []).append((r["work"], r["ratio"], r["size"]))
         for key, points in lines.items():
             points.sort()
-            style = "-" if "ad_compiler" in key else "--"
+            style = "-" if "ad_compiler" in key else "--"  # ours solid, peers dashed
             ax.plot(
                 [p[0] for p in points],
                 [p[1] for p in points],
                 style,
-                marker="o",
+                marker="o" if key.endswith("(loop)") else "s",  # loop: circles
                 label=key,
             )
         _style(ax, problem, "size (work: see README)", "derivative / objective")
@@ -199,13 +200,13 @@ def plot(results, path):
 
 def _style(ax, title, xlabel, ylabel):
     """Log-log axes with a title, labels, a legend and a grid."""
-    from matplotlib.ticker import FormatStrFormatter
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
     ax.set_xscale("log")
     ax.set_yscale("log")
-    for axis in (ax.xaxis, ax.yaxis):  # 2, 5, 20 rather than 2x10^0 ...
+    for axis in (ax.xaxis, ax.yaxis):  # 20, 500 rather than 2x10^1 ...
         axis.set_major_formatter(FormatStrFormatter("%g"))
-        axis.set_minor_formatter(FormatStrFormatter("%g"))
+        axis.set_minor_formatter(NullFormatter())
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -214,4 +215,7 @@ def _style(ax, title, xlabel, ylabel):
 
 
 if __name__ == "__main__":
-    plot(json.loads(Path(sys.argv[1]).read_text()), sys.argv[2])
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent)
+    saved = json.loads((folder / "results.json").read_text())
+    write_readme(saved, folder / "README.md", folder / "README.md")
+    plot(saved, folder / "ratios.png")
