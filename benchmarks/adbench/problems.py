@@ -26,7 +26,7 @@ import numpy as np
 from fill import fill, make_fill
 from ports import jax_lstm, on, torch_ba, torch_gmm, torch_lstm
 
-from ad_compiler import grad, jacfwd, jacobian, jacrev
+from ad_compiler import grad, jacfwd, jacobian, jacrev, vjp
 
 
 @dataclass
@@ -244,6 +244,21 @@ def blocks_by_observation(jac, cams, X, w, obs, feats):
     return J
 
 
+def blocks_by_seeds(delta, rows, feats):
+    """The (p, 2, 15) blocks of the BA Jacobian in two reverse sweeps of
+    ``ba_vec``: every error row depends on its own input row only, so the
+    adjoint of ``rows`` under the seed "1 in column j of every row" holds
+    d err[i, j] / d rows[i] in its row i (a compressed Jacobian, by rows)."""
+    _, pullback = vjp(ba.ba_vec, delta, rows, feats)
+    p = rows.shape[0]
+    J = np.empty((p, 2, 15))
+    for j in range(2):
+        seed = np.zeros((p, 2))
+        seed[:, j] = 1.0
+        J[:, j, :] = pullback(seed)[1]
+    return J
+
+
 LOOP_BA_MAX = 5000  # observations: the loop form's Jacobian is p calls
 
 
@@ -295,6 +310,15 @@ def ba_case(n, m, p, libs):
                 "numpy vec",
             )
         )
+    case.derivatives.append(
+        Derivative(
+            "ad_compiler vjp, 2 seeds",
+            "vec",
+            blocks_by_seeds,
+            (zero, rows, feats),
+            "numpy vec",
+        )
+    )
     case.notes.append(
         "BA: ad_compiler jacrev of the vec form is not run: 2p output seeds"
         " of (p, 15) adjoints each, O(p²) memory"
@@ -309,6 +333,17 @@ def ba_case(n, m, p, libs):
 
         jargs = (jnp.asarray(zero), jnp.asarray(rows), jnp.asarray(feats))
         case.objectives["jax.jit"] = (jax.jit(f), jargs)
+
+        def seeded(rows_j, feats_j):  # blocks_by_seeds in JAX
+            _, pullback = jax.vjp(lambda r: f(jnp.zeros(15), r, feats_j), rows_j)
+            seeds = jnp.eye(2)[:, None, :] * jnp.ones((rows_j.shape[0], 1))
+            return jnp.stack([pullback(s)[0] for s in seeds], axis=1)
+
+        case.derivatives.append(
+            Derivative(
+                "jax.jit(vjp, 2 seeds)", "vec", jax.jit(seeded), jargs[1:], "jax.jit"
+            )
+        )
         for name, make in (("jacfwd", jax.jacfwd), ("jacrev", jax.jacrev)):
             J = jax.jit(jax.vmap(make(one)))
             case.derivatives.append(

@@ -308,6 +308,7 @@ def targets(rows, memory, fill):
         ("GMM", "ad_compiler grad", 4),
         ("LSTM", "ad_compiler grad", 3),
         ("BA", "ad_compiler jacobian", 4),
+        ("BA", "ad_compiler vjp, 2 seeds", 4),
     ):
         for form in ("loop", "vec"):
             for r in pick(rows, problem, tool, form):
