@@ -130,6 +130,7 @@ CONVENTIONS: dict[str, str] = {
     "getitem": _LINEAR + " in the array; the index has none",
     "setitem": _LINEAR + " in the array and the value written",
     "unindex": _LINEAR,
+    "written": _LINEAR,
     "sum_to": _LINEAR,
     "like": _LINEAR,
     "lead": _LINEAR,

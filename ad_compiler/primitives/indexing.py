@@ -7,6 +7,8 @@ stop, step)`` (a slice; each flag says whether that bound is an input),
 
 * ``y = x[i]``              ẏ = ẋ[i]                 x̄ = g placed at i, zeros elsewhere
 * ``y = x with x[i] = v``   ẏ = ẋ with ẋ[i] = v̇      x̄ = g with g[i] = 0,  v̄ = g[i]
+  (where an index array names a place twice, only the element written there
+  last stayed: the others get 0, the ``written`` row)
 
 The compiler's own rows (``sum_to``, ``like``, ``lead``) move tangents and
 adjoints between shapes; ``shape``, ``len``, ``size`` and ``construct`` have no
@@ -304,8 +306,30 @@ def _set_jvp(b: Ops, p: Params, out: Value, *args: Value) -> Value:
 
 def _set_vjp(b: Ops, p: Params, out: Value, g: Value, x, v, *parts) -> tuple:
     x_bar = b.apply("setitem", g, b.lit(0.0), *parts, **p)
-    v_bar = b.sum_to(b.apply("getitem", g, *parts, **p), v)
+    read = b.apply("getitem", g, *parts, **p)
+    if any(b.shape(a) != shapes.SCALAR for a in parts):
+        # an index array may name a place twice: only the last write there stayed
+        read = b.apply("written", read, g, *parts, **p)
+    v_bar = b.sum_to(read, v)
     return (x_bar, v_bar) + (None,) * len(parts)
+
+
+def _render_written(params, texts, atoms):
+    index = index_text(params["index"], texts[2:])
+    return f"_written({texts[0]}, {texts[1]}, np.s_[{index}])", PREC_ATOM
+
+
+def _written_eval(h, x, *parts, index):
+    return _written_helper(h, x, index_value(index, parts))
+
+
+def _written_batch(bt: Batching, e: Equation, p: Params, h, x, *parts) -> None:
+    if any(bt.has(a) for a in parts):
+        bt.error("an index that depends on the directions")
+    if bt.has(x):  # x gives only its shape: one without the directions
+        x = bt.template(x)
+    # the mask is the same for every direction: it broadcasts over them
+    bt.out.append(replace(e, ins=(h, x) + parts))
 
 
 def _like_jvp(b: Ops, p: Params, out, t, x, dt, dx) -> Value:
@@ -636,6 +660,19 @@ def _unindex(x, index, g):
         out[index] = g
     return out
 ''',
+        "_written": '''
+def _written(h, x, index):
+    """h (shaped like x[index]) where each element of the write x[index] = v
+    stayed, zeros where a later element of it landed on the same place."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if not any(isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype != bool for p in parts):
+        return h  # no index array: no place is written twice
+    owner = np.full(np.shape(x), -1)
+    shape = np.shape(owner[index])
+    ids = np.arange(np.prod(shape, dtype=int)).reshape(shape)
+    owner[index] = ids  # as NumPy writes: the last element wins
+    return np.where(owner[index] == ids, h, 0.0)  # (h may have directions in front)
+''',
         "_assign": '''
 def _assign(x, index, v):
     """x with x[index] = v, as a new array: the reverse sweep still needs x."""
@@ -651,3 +688,27 @@ def _assign(x, index, v):
 _sum_to: Callable = helper_function("_sum_to")
 _assign = helper_function("_assign")
 _unindex_helper = helper_function("_unindex")
+_written_helper = helper_function("_written")
+
+
+# h where each element of a write x[index] = v stayed (the adjoint of v: a
+# place an index array names twice keeps only the last element written there)
+register(
+    linear(
+        "written",
+        -1,
+        _written_eval,
+        shape=lambda p, h, x, *parts, loc=None: h,
+        samples=((((3,), numpy.zeros(4), numpy.array([0, 2, 2])), {"index": ("a",)}),),
+        render=_render_written,
+        helper="_written",
+        memory="new",
+        shape_only=(1,),
+        shaped_like=0,
+        batch=_written_batch,
+        transpose=lambda b, p, out, g, h, x, *parts: (
+            (b.apply("written", g, x, *parts, **p),) + (None,) * (1 + len(parts))
+        ),
+        convention="linear (a 0/1 mask): smooth everywhere",
+    ),
+)
