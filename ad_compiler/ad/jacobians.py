@@ -25,6 +25,7 @@ a Jacobian of ``f: R^(s_in) -> R^(s_out)`` comes back as an array of shape
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy
 
@@ -109,6 +110,8 @@ class Derived:
         self.defaults = tuple(defaults)  # of the last parameters, as f has them
         self.depth = 1
         self.trees = None  # the TreeJacobian for calls with trees (_with_trees)
+        # args -> the result, or None to take the variant's way (see direct)
+        self.fast = None
         self.__name__ = self.__qualname__ = name
         self.__doc__ = f"{name}: {mode}-mode code run once in vector mode."
 
@@ -120,6 +123,15 @@ class Derived:
         args = with_defaults(self.__name__, self.n, self.defaults, args)
         if self._run is not None:
             return self._run(*args)
+        return self.direct(args)
+
+    def direct(self, args: tuple):
+        """The call with every argument in place: through ``fast`` when there
+        is one (jacrev of array code), else ``variant``'s pre, code and post."""
+        if self.fast is not None:
+            done = self.fast(args)
+            if done is not None:
+                return done
         compiled, pre, post = self.variant(args)
         self.compiled = compiled
         directions, context = pre(args)
@@ -209,7 +221,7 @@ def _constant(k: int):
 def _unit_directions(wrt: tuple):
     """``pre`` for array code: unit directions shaped like the arguments at wrt."""
     return lambda args: (
-        _Blocks([numpy.shape(args[i]) for i in wrt]).directions(),
+        blocks_of([numpy.shape(args[i]) for i in wrt]).directions(),
         None,
     )
 
@@ -252,7 +264,7 @@ def _forward(f, argnums, fn: Function, name: str) -> Derived:
         return _shape_by(fn.tree, per_output)
 
     def post_arrays(out, args, _):
-        inputs = _Blocks([numpy.shape(args[i]) for i in wrt])
+        inputs = blocks_of([numpy.shape(args[i]) for i in wrt])
         _, dots = out
         per_output = [
             _shape_by(wrt_tree, [inputs.jacobian_block(d, j) for j in range(k)])
@@ -282,10 +294,11 @@ def _reverse(f, argnums, fn: Function, name: str) -> Derived:
 
     def pre_arrays(args):
         # the seeds need the outputs' shapes: one call of f says them
-        outputs = _Blocks([numpy.shape(y) for y in _leaves_of(fn.tree, f(*args))])
+        outputs = blocks_of([numpy.shape(y) for y in _leaves_of(fn.tree, f(*args))])
         return outputs.directions(), outputs
 
-    def post_arrays(bars, args, outputs):  # bars: one per wrt, flat
+    def post_arrays(out, args, outputs):  # (values, adjoints: one per wrt, flat)
+        _, bars = out
         inputs = [numpy.shape(args[j]) for j in wrt]
         per_output = [
             _shape_by(
@@ -297,7 +310,31 @@ def _reverse(f, argnums, fn: Function, name: str) -> Derived:
         return _shape_by(fn.tree, per_output)
 
     io, io_arrays = (_constant(m), post), (pre_arrays, post_arrays)
-    return _vector_mode(f, "vjp", wrt, "reverse", name, io, io_arrays)
+    derived = _vector_mode(f, "vjp", wrt, "reverse", name, io, io_arrays)
+    seen: dict = {}  # argument shapes -> the outputs' blocks of the last such call
+
+    def fast(args):
+        """Seeds shaped like the outputs of the last call with these argument
+        shapes, checked against the values the code returns with the adjoints
+        (a shape that depends on values, not only on shapes, is seeded again)."""
+        compiled, pre, _ = derived.variant(args)
+        if pre is not pre_arrays:
+            return None  # code for numbers
+        key = tuple(numpy.shape(a) for a in args)
+        outputs = seen.get(key)
+        if outputs is None:
+            _, outputs = pre_arrays(args)
+        derived.compiled = compiled
+        out = compiled(*args[: derived.n], *outputs.directions())
+        ys = _leaves_of(fn.tree, out[0])
+        if [numpy.shape(y) for y in ys] != outputs.shapes:
+            outputs = blocks_of([numpy.shape(y) for y in ys])
+            out = compiled(*args[: derived.n], *outputs.directions())
+        seen[key] = outputs
+        return post_arrays(out, args, outputs)
+
+    derived.fast = fast
+    return derived
 
 
 def forward_of_derived(d: Derived, argnums, name: str) -> Derived:
@@ -328,13 +365,13 @@ def forward_of_derived(d: Derived, argnums, name: str) -> Derived:
         def pre2(args):
             directions, context = pre(args)
             if arrays:
-                new = _Blocks([numpy.shape(args[i]) for i in wrt]).directions()
+                new = blocks_of([numpy.shape(args[i]) for i in wrt]).directions()
             else:
                 new = [e.reshape((k,) + (1,) * d.depth) for e in _unit_vectors(k)]
             return list(directions) + list(new), context
 
         def post2(out, args, context):
-            inputs = _Blocks([numpy.shape(args[i]) for i in wrt])
+            inputs = blocks_of([numpy.shape(args[i]) for i in wrt])
             _, dots = out
             per_direction = [
                 post(_direction(dots, j), args, context) for j in range(inputs.total)
@@ -398,23 +435,30 @@ class _Blocks:
 
     def __init__(self, shapes: list):
         self.shapes = [tuple(s) for s in shapes]
-        self.sizes = [int(numpy.prod(s)) for s in self.shapes]
+        self.sizes = [math.prod(s) for s in self.shapes]
         self.starts = [sum(self.sizes[:i]) for i in range(len(self.sizes))]
         self.total = sum(self.sizes)
+        self._directions: list | None = None
 
     def directions(self) -> list:
-        eye = numpy.eye(self.total)
-        return [
-            eye[:, a : a + size].reshape((self.total,) + s)
-            for a, size, s in zip(self.starts, self.sizes, self.shapes)
-        ]
+        """The unit directions, made once: read-only (emitted code never writes
+        into its parameters; a bug that did would raise, not corrupt them)."""
+        if self._directions is None:
+            eye = numpy.eye(self.total)
+            eye.flags.writeable = False
+            self._directions = [
+                eye[:, a : a + size].reshape((self.total,) + s)
+                for a, size, s in zip(self.starts, self.sizes, self.shapes)
+            ]
+        return self._directions
 
     def jacobian_block(self, dots, j: int) -> numpy.ndarray:
         """∂y/∂x_j from y's tangents along all directions (``(K,) + s_y``): shape
         ``s_y + s_j``."""
-        dots = numpy.broadcast_to(
-            numpy.asarray(dots, dtype=float), (self.total,) + numpy.shape(dots)[1:]
-        )
+        if type(dots) is not numpy.ndarray or dots.dtype != float or not dots.ndim:
+            dots = numpy.asarray(dots, dtype=float)
+        if dots.shape[:1] != (self.total,):
+            dots = numpy.broadcast_to(dots, (self.total,) + numpy.shape(dots)[1:])
         a, size = self.starts[j], self.sizes[j]
         s_y = dots.shape[1:]
         block = dots[a : a + size].reshape(size, -1).T
@@ -423,9 +467,29 @@ class _Blocks:
     def gradient_block(self, bars, i: int, s_x: tuple) -> numpy.ndarray:
         """∂y_i/∂x from x's adjoints of all seeds (``(K,) + s_x``): shape
         ``s_i + s_x``."""
-        bars = numpy.broadcast_to(numpy.asarray(bars, dtype=float), (self.total,) + s_x)
+        if type(bars) is not numpy.ndarray or bars.shape != (self.total,) + s_x:
+            bars = numpy.broadcast_to(
+                numpy.asarray(bars, dtype=float), (self.total,) + s_x
+            )
         a, size = self.starts[i], self.sizes[i]
         return numpy.array(bars[a : a + size].reshape(self.shapes[i] + bars.shape[1:]))
+
+
+_BLOCKS: dict = {}  # shapes -> _Blocks, while their unit directions are small
+_CACHED = 1 << 16  # at most K² = 65,536 numbers (512 kB) of directions each
+
+
+def blocks_of(shapes: list) -> _Blocks:
+    """``_Blocks(shapes)``, kept for the next call with the same shapes when
+    its K x K identity is small (a large one costs little to make beside the
+    derivative it feeds, and much to keep)."""
+    key = tuple(tuple(s) for s in shapes)
+    found = _BLOCKS.get(key)
+    if found is None:
+        found = _Blocks(list(key))
+        if found.total * found.total <= _CACHED and len(_BLOCKS) < 256:
+            _BLOCKS[key] = found
+    return found
 
 
 def _leaves_of(tree, value) -> list:
@@ -521,6 +585,16 @@ def _jacobian(f, argnums=0) -> Derived:
     )
     if isinstance(static.compiled, ArrayDerivative):
         derived.mode = "chosen per call"
+
+    def fast(args):
+        pick = chosen.get(tuple(numpy.shape(a) for a in args))
+        if pick is None:
+            return None  # the first call with these shapes: variant picks
+        result = pick.direct(args)
+        derived.mode, derived.compiled = pick.mode, pick.compiled
+        return result
+
+    derived.fast = fast
     return derived
 
 
@@ -584,7 +658,7 @@ def _hessian(f, argnums=0) -> Derived:
         return tuple(_shape_by(wrt_tree, row) for row in matrix)
 
     def post_arrays(rows, args, _):  # rows: one per wrt, flat
-        inputs = _Blocks([numpy.shape(args[i]) for i in wrt])
+        inputs = blocks_of([numpy.shape(args[i]) for i in wrt])
         blocks = [[inputs.jacobian_block(r, j) for j in range(k)] for r in rows]
         if isinstance(wrt_tree, int):
             return blocks[0][0]
