@@ -292,7 +292,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--target-ms", type=float, default=20.0)
-    parser.add_argument("--rows", type=int, default=64, help="p of part (b)")
+    parser.add_argument("--rows", type=int, default=64, help="p of (b); 0: no (b)")
     parser.add_argument("--json", help="write the timings here")
     args = parser.parse_args(argv)
     notes: list[str] = []
@@ -305,11 +305,14 @@ def main(argv=None):
         f"jacobian picked {mode} mode",
         best_a,
     )
-    best_b, n_b = part_b(args.rows, jaxmod, args.rounds, target, notes)
-    table(
-        f"(b) p = {args.rows} observations, (p, 2, 15) blocks; minimum of {n_b} rounds",
-        best_b,
-    )
+    best_b: dict = {}
+    if args.rows:
+        best_b, n_b = part_b(args.rows, jaxmod, args.rounds, target, notes)
+        table(
+            f"(b) p = {args.rows} observations, (p, 2, 15) blocks; "
+            f"minimum of {n_b} rounds",
+            best_b,
+        )
     for note in notes:
         print("note:", note)
     if args.json:

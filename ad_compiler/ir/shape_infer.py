@@ -88,6 +88,16 @@ def _sized_by_a_shape(e, shape_of: dict):
     return None
 
 
+def _led(e, out: tuple, shape_of: dict) -> tuple:
+    """A value given vector mode's direction axis of ``k = len(direction)``
+    (``lead(v, k)``) has the directions' named length there, not just any."""
+    count = shape_of.get(getattr(e.ins[1], "name", None))
+    if count is None or len(count) != 1:
+        return out
+    at = e.param("at") or 0
+    return out[:at] + count + out[at + 1 :]
+
+
 def makes_arrays(inferred: dict) -> bool:
     """Whether a function of these inferred shapes (:func:`infer`) makes an
     array, though its parameters be numbers (``np.array([x, y])``)."""
@@ -178,6 +188,8 @@ def infer(fn, same_as: dict | None = None) -> dict:
                 params[e.out.name] = params[source.name]
         elif e.prim in ("reshape", "construct") and (out is None or ANY in out):
             out = _sized_by_a_shape(e, shape_of) or out
+        elif e.prim == "lead" and out is not None:
+            out = _led(e, out, shape_of)
         env[e.out.name] = out
 
     def loop(s):
