@@ -58,18 +58,25 @@ def _named_slices(e, shapes_in: list, out: tuple, params: dict) -> tuple:
 
 def _slice_length(d, root, axis: int, start, stop, step):
     """The named length of ``x[start:stop]`` along an axis of length ``d``: for
-    start ≥ 0 (or none) and stop < 0 (or none), max(len + stop - start, 0)."""
+    start ≥ 0 (or none) and stop < 0 (or none), max(len + stop - start, 0);
+    for constants 0 ≤ start, stop, max(min(stop, len) - start, 0), named
+    ``(root, axis, (start, stop))`` (``x[0:3]`` and ``x_dot[0:3]`` alike)."""
     if step is not None:
         return None
     first = 0 if start is None else getattr(start, "value", None)
     last = 0 if stop is None else getattr(stop, "value", None)
     if type(first) is not int or type(last) is not int or first < 0:
         return None
-    if last > 0 or (stop is not None and last == 0):  # x[a:b], x[a:0]: fixed
-        return None
+    if last > 0 or (stop is not None and last == 0):  # x[a:b], x[a:0]
+        # min(b, len) - a, at least 0: the same for every x[a:b] of that axis
+        if isinstance(d, tuple) or root is None:
+            return None
+        return (root, axis, (first, last))
     if first == 0 and last == 0:
         return d  # x[:]
     if isinstance(d, tuple):  # a slice of a slice: the same root
+        if not isinstance(d[2], int):
+            return None  # (of a slice x[a:b]: not named)
         return (d[0], d[1], d[2] - first + last)
     return None if root is None else (root, axis, last - first)
 

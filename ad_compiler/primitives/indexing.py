@@ -333,8 +333,14 @@ WHOLE = ("s", False, False, False)  # the index item `:`
 
 
 def _index(p: Params) -> tuple:
-    """The params with a leading ``:`` on the index (the directions, taken whole)."""
-    return tuple(sorted({**p, "index": (WHOLE,) + tuple(p["index"])}.items()))
+    """The params with a leading ``:`` on the index (the directions, taken
+    whole); an index with ``...`` already takes them (``x[..., 0]`` is
+    ``x[:, ..., 0]`` when x has its axes and the directions': one call less
+    of NumPy's index parsing)."""
+    index = tuple(p["index"])
+    if "..." not in index:
+        index = (WHOLE,) + index
+    return tuple(sorted({**p, "index": index}.items()))
 
 
 def _selected_rank(bt: Batching, x: Value, parts, layout) -> int:
