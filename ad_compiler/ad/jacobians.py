@@ -316,16 +316,26 @@ def _reverse(f, argnums, fn: Function, name: str) -> Derived:
     def fast(args):
         """Seeds shaped like the outputs of the last call with these argument
         shapes, checked against the values the code returns with the adjoints
-        (a shape that depends on values, not only on shapes, is seeded again)."""
+        (a shape that depends on values, not only on shapes, is seeded again:
+        after the code returns other shapes, or raises on the stale seeds)."""
         compiled, pre, _ = derived.variant(args)
         if pre is not pre_arrays:
             return None  # code for numbers
         key = tuple(numpy.shape(a) for a in args)
         outputs = seen.get(key)
+        derived.compiled = compiled
         if outputs is None:
             _, outputs = pre_arrays(args)
-        derived.compiled = compiled
-        out = compiled(*args[: derived.n], *outputs.directions())
+            out = compiled(*args[: derived.n], *outputs.directions())
+        else:
+            try:
+                out = compiled(*args[: derived.n], *outputs.directions())
+            except Exception:
+                _, fresh = pre_arrays(args)
+                if fresh.shapes == outputs.shapes:
+                    raise  # not the seeds' fault
+                outputs = fresh
+                out = compiled(*args[: derived.n], *outputs.directions())
         ys = _leaves_of(fn.tree, out[0])
         if [numpy.shape(y) for y in ys] != outputs.shapes:
             outputs = blocks_of([numpy.shape(y) for y in ys])
