@@ -25,7 +25,6 @@ from ad_compiler.ad.lists import LISTS, is_list_eqn, jvp_list, wanted_lists
 from ad_compiler.ad.rules import tangent as tangent_rule
 from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.builder import IRBuilder
-from ad_compiler.primitives.composites import PRIMAL_BY_EXPANSION
 from ad_compiler.ir.nodes import (
     Const,
     Eqn,
@@ -39,6 +38,7 @@ from ad_compiler.ir.nodes import (
     shift_tree,
     verify,
 )
+from ad_compiler.primitives.composites import PRIMAL_BY_EXPANSION
 
 
 def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:

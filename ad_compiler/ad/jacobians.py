@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from typing import Any, Callable
 
 import numpy
 
@@ -111,7 +112,7 @@ class Derived:
         self.depth = 1
         self.trees = None  # the TreeJacobian for calls with trees (_with_trees)
         # args -> the result, or None to take the variant's way (see direct)
-        self.fast = None
+        self.fast: Callable[[tuple], Any] | None = None
         self.__name__ = self.__qualname__ = name
         self.__doc__ = f"{name}: {mode}-mode code run once in vector mode."
 
