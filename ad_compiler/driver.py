@@ -263,7 +263,7 @@ def _vector_passes(fn: Function, kind: str, wrt, wrt_tree) -> list[Pass]:
 
     def vectorize(d: Function) -> Function:
         if fn.param_shapes:  # numbers broadcast against directions unchanged
-            results = tree_leaves(d.tree[1] if kind == "jvp_vector" else d.tree)
+            results = tree_leaves(d.tree if kind == "hvp_vector" else d.tree[1])
             same_as = {}
             if kind == "vjp_vector":  # a seed per output, shaped like it
                 env = shape_infer.infer(fn)
@@ -276,12 +276,29 @@ def _vector_passes(fn: Function, kind: str, wrt, wrt_tree) -> list[Pass]:
             d = batch(d, params, tuple(results), given, same_as)
         return replace(d, name=f"{d.name}_vector")
 
+    def derivative(f: Function) -> Function:
+        if kind == "vjp_vector":
+            return run_passes(f, _vjp_with_values(f, wrt, wrt_tree))
+        return derivative_ir(f, base, wrt, wrt_tree)
+
     return [
-        Pass(base, lambda f: derivative_ir(f, base, wrt, wrt_tree)),
+        Pass(base, derivative),
         Pass("batch", vectorize),
         Pass("optimize", optimize),
         Pass("own_results", own_results),
     ]
+
+
+def _vjp_with_values(fn: Function, wrt, wrt_tree) -> list[Pass]:
+    """The passes of ``vjp`` keeping the primal's values before the adjoints:
+    ``(y, x̄)``, as ``jvp`` returns ``(y, ẏ)``.  Vector mode returns them so that
+    ``jacrev`` learns the outputs' shapes from the call itself (its seeds were
+    shaped from an earlier call of the same argument shapes, and are checked
+    against them) instead of calling ``f`` once more before every call."""
+    name = f"{fn.name}_vjp"
+    passes = derivative_passes(fn, "vjp", wrt, wrt_tree)
+    keep = Pass("select_results", lambda d: replace(d, name=name, defaults=()))
+    return [keep if p.name == "select_results" else p for p in passes]
 
 
 def _check_scalar(fn: Function, kind: str) -> None:

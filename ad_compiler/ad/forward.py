@@ -38,6 +38,7 @@ from ad_compiler.ir.nodes import (
     shift_tree,
     verify,
 )
+from ad_compiler.primitives.composites import PRIMAL_BY_EXPANSION
 
 
 def jvp(fn: Function, wrt: tuple[int, ...]) -> Function:
@@ -103,7 +104,8 @@ def jvp_block(stmts, b: IRBuilder, tangent: dict) -> None:
         if is_list_eqn(eqn):  # a run-time list: its tangents in a list too
             jvp_list(eqn, b, tangent)
             continue
-        b.emit(eqn)
+        if not _by_expansion(eqn, b, tangent):
+            b.emit(eqn)
         if eqn.prim == "print":  # the user's print: no value, no tangent
             continue
         dins = [tangent.get(a.name) if isinstance(a, Var) else None for a in eqn.ins]
@@ -119,6 +121,22 @@ def jvp_block(stmts, b: IRBuilder, tangent: dict) -> None:
                 dout = tangent_rule(b, eqn, dins)
         if dout is not None:
             tangent[eqn.out.name] = b.bind(dout, f"{eqn.out.name}_dot")
+
+
+def _by_expansion(eqn: Eqn, b: IRBuilder, tangent: dict) -> bool:
+    """Emit ``eqn``'s value as its expansion into other rows (``np.cross`` as
+    the products of its components, which its tangent reads too: see
+    ``composites.PRIMAL_BY_EXPANSION``) where it has a tangent; False if not."""
+    expand = PRIMAL_BY_EXPANSION.get(eqn.prim)
+    if expand is None or not any(
+        isinstance(a, Var) and a.name in tangent for a in eqn.ins
+    ):
+        return False
+    with b.at(eqn.loc, eqn.ns):
+        y = expand(b, dict(eqn.params), *eqn.ins)
+    if b.bind(y, eqn.out.name, reserved=True) != eqn.out:
+        return False  # (not a value of its own: the row itself, after all)
+    return True
 
 
 def _jvp_if(s: If, b: IRBuilder, tangent: dict) -> None:

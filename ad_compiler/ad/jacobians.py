@@ -25,6 +25,8 @@ a Jacobian of ``f: R^(s_in) -> R^(s_out)`` comes back as an array of shape
 from __future__ import annotations
 
 import inspect
+import math
+from typing import Any, Callable
 
 import numpy
 
@@ -37,7 +39,7 @@ from ad_compiler.callables import (
     wrt_of_arity,
 )
 from ad_compiler.errors import UsageError
-from ad_compiler.ir.nodes import Function, Var, positional, signature
+from ad_compiler.ir.nodes import Function, Var
 from ad_compiler.specialized import TreeJacobian, needs_trees
 from ad_compiler.trees import is_plain
 
@@ -109,6 +111,8 @@ class Derived:
         self.defaults = tuple(defaults)  # of the last parameters, as f has them
         self.depth = 1
         self.trees = None  # the TreeJacobian for calls with trees (_with_trees)
+        # args -> the result, or None to take the variant's way (see direct)
+        self.fast: Callable[[tuple], Any] | None = None
         self.__name__ = self.__qualname__ = name
         self.__doc__ = f"{name}: {mode}-mode code run once in vector mode."
 
@@ -120,6 +124,15 @@ class Derived:
         args = with_defaults(self.__name__, self.n, self.defaults, args)
         if self._run is not None:
             return self._run(*args)
+        return self.direct(args)
+
+    def direct(self, args: tuple):
+        """The call with every argument in place: through ``fast`` when there
+        is one (jacrev of array code), else ``variant``'s pre, code and post."""
+        if self.fast is not None:
+            done = self.fast(args)
+            if done is not None:
+                return done
         compiled, pre, post = self.variant(args)
         self.compiled = compiled
         directions, context = pre(args)
@@ -209,7 +222,7 @@ def _constant(k: int):
 def _unit_directions(wrt: tuple):
     """``pre`` for array code: unit directions shaped like the arguments at wrt."""
     return lambda args: (
-        _Blocks([numpy.shape(args[i]) for i in wrt]).directions(),
+        blocks_of([numpy.shape(args[i]) for i in wrt]).directions(),
         None,
     )
 
@@ -252,7 +265,7 @@ def _forward(f, argnums, fn: Function, name: str) -> Derived:
         return _shape_by(fn.tree, per_output)
 
     def post_arrays(out, args, _):
-        inputs = _Blocks([numpy.shape(args[i]) for i in wrt])
+        inputs = blocks_of([numpy.shape(args[i]) for i in wrt])
         _, dots = out
         per_output = [
             _shape_by(wrt_tree, [inputs.jacobian_block(d, j) for j in range(k)])
@@ -282,10 +295,11 @@ def _reverse(f, argnums, fn: Function, name: str) -> Derived:
 
     def pre_arrays(args):
         # the seeds need the outputs' shapes: one call of f says them
-        outputs = _Blocks([numpy.shape(y) for y in _leaves_of(fn.tree, f(*args))])
+        outputs = blocks_of([numpy.shape(y) for y in _leaves_of(fn.tree, f(*args))])
         return outputs.directions(), outputs
 
-    def post_arrays(bars, args, outputs):  # bars: one per wrt, flat
+    def post_arrays(out, args, outputs):  # (values, adjoints: one per wrt, flat)
+        _, bars = out
         inputs = [numpy.shape(args[j]) for j in wrt]
         per_output = [
             _shape_by(
@@ -297,7 +311,41 @@ def _reverse(f, argnums, fn: Function, name: str) -> Derived:
         return _shape_by(fn.tree, per_output)
 
     io, io_arrays = (_constant(m), post), (pre_arrays, post_arrays)
-    return _vector_mode(f, "vjp", wrt, "reverse", name, io, io_arrays)
+    derived = _vector_mode(f, "vjp", wrt, "reverse", name, io, io_arrays)
+    seen: dict = {}  # argument shapes -> the outputs' blocks of the last such call
+
+    def fast(args):
+        """Seeds shaped like the outputs of the last call with these argument
+        shapes, checked against the values the code returns with the adjoints
+        (a shape that depends on values, not only on shapes, is seeded again:
+        after the code returns other shapes, or raises on the stale seeds)."""
+        compiled, pre, _ = derived.variant(args)
+        if pre is not pre_arrays:
+            return None  # code for numbers
+        key = tuple(numpy.shape(a) for a in args)
+        outputs = seen.get(key)
+        derived.compiled = compiled
+        if outputs is None:
+            _, outputs = pre_arrays(args)
+            out = compiled(*args[: derived.n], *outputs.directions())
+        else:
+            try:
+                out = compiled(*args[: derived.n], *outputs.directions())
+            except Exception:
+                _, fresh = pre_arrays(args)
+                if fresh.shapes == outputs.shapes:
+                    raise  # not the seeds' fault
+                outputs = fresh
+                out = compiled(*args[: derived.n], *outputs.directions())
+        ys = _leaves_of(fn.tree, out[0])
+        if [numpy.shape(y) for y in ys] != outputs.shapes:
+            outputs = blocks_of([numpy.shape(y) for y in ys])
+            out = compiled(*args[: derived.n], *outputs.directions())
+        seen[key] = outputs
+        return post_arrays(out, args, outputs)
+
+    derived.fast = fast
+    return derived
 
 
 def forward_of_derived(d: Derived, argnums, name: str) -> Derived:
@@ -328,13 +376,13 @@ def forward_of_derived(d: Derived, argnums, name: str) -> Derived:
         def pre2(args):
             directions, context = pre(args)
             if arrays:
-                new = _Blocks([numpy.shape(args[i]) for i in wrt]).directions()
+                new = blocks_of([numpy.shape(args[i]) for i in wrt]).directions()
             else:
                 new = [e.reshape((k,) + (1,) * d.depth) for e in _unit_vectors(k)]
             return list(directions) + list(new), context
 
         def post2(out, args, context):
-            inputs = _Blocks([numpy.shape(args[i]) for i in wrt])
+            inputs = blocks_of([numpy.shape(args[i]) for i in wrt])
             _, dots = out
             per_direction = [
                 post(_direction(dots, j), args, context) for j in range(inputs.total)
@@ -398,23 +446,30 @@ class _Blocks:
 
     def __init__(self, shapes: list):
         self.shapes = [tuple(s) for s in shapes]
-        self.sizes = [int(numpy.prod(s)) for s in self.shapes]
+        self.sizes = [math.prod(s) for s in self.shapes]
         self.starts = [sum(self.sizes[:i]) for i in range(len(self.sizes))]
         self.total = sum(self.sizes)
+        self._directions: list | None = None
 
     def directions(self) -> list:
-        eye = numpy.eye(self.total)
-        return [
-            eye[:, a : a + size].reshape((self.total,) + s)
-            for a, size, s in zip(self.starts, self.sizes, self.shapes)
-        ]
+        """The unit directions, made once: read-only (emitted code never writes
+        into its parameters; a bug that did would raise, not corrupt them)."""
+        if self._directions is None:
+            eye = numpy.eye(self.total)
+            eye.flags.writeable = False
+            self._directions = [
+                eye[:, a : a + size].reshape((self.total,) + s)
+                for a, size, s in zip(self.starts, self.sizes, self.shapes)
+            ]
+        return self._directions
 
     def jacobian_block(self, dots, j: int) -> numpy.ndarray:
         """∂y/∂x_j from y's tangents along all directions (``(K,) + s_y``): shape
         ``s_y + s_j``."""
-        dots = numpy.broadcast_to(
-            numpy.asarray(dots, dtype=float), (self.total,) + numpy.shape(dots)[1:]
-        )
+        if type(dots) is not numpy.ndarray or dots.dtype != float or not dots.ndim:
+            dots = numpy.asarray(dots, dtype=float)
+        if dots.shape[:1] != (self.total,):
+            dots = numpy.broadcast_to(dots, (self.total,) + numpy.shape(dots)[1:])
         a, size = self.starts[j], self.sizes[j]
         s_y = dots.shape[1:]
         block = dots[a : a + size].reshape(size, -1).T
@@ -423,9 +478,29 @@ class _Blocks:
     def gradient_block(self, bars, i: int, s_x: tuple) -> numpy.ndarray:
         """∂y_i/∂x from x's adjoints of all seeds (``(K,) + s_x``): shape
         ``s_i + s_x``."""
-        bars = numpy.broadcast_to(numpy.asarray(bars, dtype=float), (self.total,) + s_x)
+        if type(bars) is not numpy.ndarray or bars.shape != (self.total,) + s_x:
+            bars = numpy.broadcast_to(
+                numpy.asarray(bars, dtype=float), (self.total,) + s_x
+            )
         a, size = self.starts[i], self.sizes[i]
         return numpy.array(bars[a : a + size].reshape(self.shapes[i] + bars.shape[1:]))
+
+
+_BLOCKS: dict = {}  # shapes -> _Blocks, while their unit directions are small
+_CACHED = 1 << 16  # at most K² = 65,536 numbers (512 kB) of directions each
+
+
+def blocks_of(shapes: list) -> _Blocks:
+    """``_Blocks(shapes)``, kept for the next call with the same shapes when
+    its K x K identity is small (a large one costs little to make beside the
+    derivative it feeds, and much to keep)."""
+    key = tuple(tuple(s) for s in shapes)
+    found = _BLOCKS.get(key)
+    if found is None:
+        found = _Blocks(list(key))
+        if found.total * found.total <= _CACHED and len(_BLOCKS) < 256:
+            _BLOCKS[key] = found
+    return found
 
 
 def _leaves_of(tree, value) -> list:
@@ -477,6 +552,11 @@ def _jacrev(f, argnums=0) -> Derived:
     return _reverse(f, argnums, fn, f"{fn.name}_jacrev")
 
 
+# Element operations costing about as much as one NumPy call's overhead (~1 µs
+# against ~1 ns): see _jacobian.
+_CALL_COST = 1000
+
+
 def _jacobian(f, argnums=0) -> Derived:
     """The Jacobian of ``f`` in the cheaper mode: forward when ``f`` has no more
     inputs (in ``argnums``) than outputs, reverse otherwise; ``.mode`` says which.
@@ -484,6 +564,15 @@ def _jacobian(f, argnums=0) -> Derived:
     For array code the numbers of inputs and outputs are the arrays' sizes, so
     the choice is made per call (and ``.mode`` says the last one): the first
     call with new argument shapes runs ``f`` once to learn its outputs' sizes.
+    Vector mode runs one sweep with K directions at once, so a mode's cost is
+    per NumPy call, not per direction: forward mode makes about one call per
+    primal operation fewer than reverse mode (no second sweep), and carries
+    ``K_in − K_out`` more directions through each, about ``(K_in − K_out) × s``
+    more element operations (``s`` the size of the largest argument).  Forward
+    mode is therefore also picked when that is below one call's overhead
+    (``_CALL_COST`` element operations): small arrays, such as one
+    bundle-adjustment observation's 2 x 15 Jacobian (measured in
+    ``benchmarks/bench_ba.py``: forward 4.9x the objective, reverse 7.0x).
     """
     if isinstance(f, Derived):  # forward mode is the one that goes through it
         return forward_of_derived(f, argnums, f"{f.__name__}_jacobian")
@@ -501,9 +590,11 @@ def _jacobian(f, argnums=0) -> Derived:
             if any(isinstance(a, numpy.ndarray) for a in args):
                 ys = _leaves_of(fn.tree, f(*args))
                 outputs = sum(int(numpy.size(y)) for y in ys)
+                largest = max(int(numpy.size(a)) for a in args)
+                cheap = (inputs - outputs) * largest <= _CALL_COST
             else:
-                outputs = len(fn.results)
-            pick = forward if inputs <= outputs else reverse
+                outputs, cheap = len(fn.results), False
+            pick = forward if inputs <= outputs or cheap else reverse
             chosen[key] = pick
         derived.mode = pick.mode
         return pick.variant(args)
@@ -521,6 +612,16 @@ def _jacobian(f, argnums=0) -> Derived:
     )
     if isinstance(static.compiled, ArrayDerivative):
         derived.mode = "chosen per call"
+
+    def fast(args):
+        pick = chosen.get(tuple(numpy.shape(a) for a in args))
+        if pick is None:
+            return None  # the first call with these shapes: variant picks
+        result = pick.direct(args)
+        derived.mode, derived.compiled = pick.mode, pick.compiled
+        return result
+
+    derived.fast = fast
     return derived
 
 
@@ -584,7 +685,7 @@ def _hessian(f, argnums=0) -> Derived:
         return tuple(_shape_by(wrt_tree, row) for row in matrix)
 
     def post_arrays(rows, args, _):  # rows: one per wrt, flat
-        inputs = _Blocks([numpy.shape(args[i]) for i in wrt])
+        inputs = blocks_of([numpy.shape(args[i]) for i in wrt])
         blocks = [[inputs.jacobian_block(r, j) for j in range(k)] for r in rows]
         if isinstance(wrt_tree, int):
             return blocks[0][0]
@@ -684,137 +785,3 @@ jacfwd = _with_trees(_jacfwd)
 jacrev = _with_trees(_jacrev)
 jacobian = _with_trees(_jacobian)
 hessian = _with_trees(_hessian)
-
-
-# --- emitted wrappers (adc compile --mode hessian | jacobian) -----------------------------
-# Written once into a module with array Hessians or Jacobians (adc compile).
-VECTOR_HELPERS = '''
-def _directions(args):
-    """The unit directions of vector mode for array arguments: one array of
-    shape (K,) + a.shape per argument, K their total size."""
-    dims = [np.shape(a) for a in args]
-    starts = np.cumsum([0] + [int(np.prod(s)) for s in dims])
-    e = np.eye(starts[-1])
-    return [e[:, a:b].reshape((len(e),) + s) for a, b, s in zip(starts, starts[1:], dims)]
-
-
-def _blocks(results, args):
-    """Blocks [o][i] of a Jacobian, of shape results[o].shape[1:] + args[i].shape,
-    from each result along all unit directions of args (a leading axis of K),
-    each an array of its own."""
-    dims = [np.shape(a) for a in args]
-    starts = np.cumsum([0] + [int(np.prod(s)) for s in dims])
-    return tuple(
-        tuple(
-            np.array(np.reshape(r[a:b], (b - a, -1)).T.reshape(np.shape(r)[1:] + s))
-            for a, b, s in zip(starts, starts[1:], dims)
-        )
-        for r in results
-    )
-'''
-
-
-def _array_hessian_source(fn: Function, wrt: tuple, hvp_name: str) -> str:
-    params = ", ".join(p.name for p in positional(fn))
-    names = ", ".join(fn.params[i].name for i in wrt)
-    args = _tuple_text(fn.params[i].name for i in wrt)
-    rows = "(rows,)" if len(wrt) == 1 else "rows"
-    pick = "[0][0]" if len(wrt) == 1 else ""
-    return (
-        f"def {fn.name}_hessian({signature(fn)}):\n"
-        f'    """Hessian of {fn.name} in {names}: {hvp_name} (forward over reverse)\n'
-        f"    along every unit direction at once (vector mode); block [i][j] has the\n"
-        f'    shape x_i.shape + x_j.shape."""\n'
-        f"    rows = {hvp_name}({params}, *_directions(({args})){_keywords(fn)})\n"
-        f"    return _blocks({rows}, ({args})){pick}\n"
-    )
-
-
-def _array_jacobian_source(fn: Function, wrt: tuple, target: str) -> str:
-    params = ", ".join(p.name for p in positional(fn))
-    names = ", ".join(fn.params[i].name for i in wrt)
-    args = _tuple_text(fn.params[i].name for i in wrt)
-    dots = "(dots,)" if isinstance(fn.tree, int) else "dots"
-    pick = "[0][0]" if len(wrt) == 1 and isinstance(fn.tree, int) else ""
-    return (
-        f"def {fn.name}_jacobian({signature(fn)}):\n"
-        f'    """Jacobian of {fn.name} in {names}: forward mode, {target} with every\n'
-        f"    input direction at once (vector mode); block [o][i] has the shape\n"
-        f"    output_o.shape + x_i.shape.  (Forward mode: which mode is cheaper depends\n"
-        f'    on the sizes; ad_compiler.jacobian chooses per call.)"""\n'
-        f"    _, dots = {target}({params}, *_directions(({args})){_keywords(fn)})\n"
-        f"    return _blocks({dots}, ({args})){pick}\n"
-    )
-
-
-def _keywords(fn: Function) -> str:
-    """``, W=W``: the keyword-only parameters (module constants) passed on."""
-    return "".join(f", {n}={n}" for n, _ in fn.keyword_only)
-
-
-def _tuple_text(items) -> str:
-    items = list(items)
-    return items[0] + "," if len(items) == 1 else ", ".join(items)
-
-
-def _unit(fn: Function) -> str:
-    """A name for the identity matrix that no parameter has (it is bound first)."""
-    name = "e"
-    while any(p.name == name for p in fn.params):
-        name += "_"
-    return name
-
-
-def hessian_source(fn: Function, wrt: tuple, hvp_name: str) -> str:
-    """A function calling the emitted ``hvp_name`` once, along every direction."""
-    if fn.param_shapes:
-        return _array_hessian_source(fn, wrt, hvp_name)
-    params = ", ".join(p.name for p in positional(fn))
-    k = len(wrt)
-    names = ", ".join(fn.params[i].name for i in wrt)
-    e = _unit(fn)
-    dirs = ", ".join(f"{e}[{j}]" for j in range(k))
-    rows = "(rows,)" if k == 1 else "rows"
-    return (
-        f"def {fn.name}_hessian({signature(fn)}):\n"
-        f'    """Hessian of {fn.name} in {names}, as rows: {hvp_name} (forward over\n'
-        f"    reverse) along every direction at once (vector mode).\n"
-        f'    """\n'
-        f"    {e} = np.eye({k})\n"
-        f"    rows = {hvp_name}({params}, {dirs}{_keywords(fn)})\n"
-        f"    return tuple(tuple(np.broadcast_to(r, ({k},)).tolist()) for r in {rows})\n"
-    )
-
-
-def jacobian_source(fn: Function, wrt: tuple, target: str, mode: str) -> str:
-    """A function calling the emitted ``target`` (jvp or vjp) once: J as rows."""
-    if fn.param_shapes:
-        return _array_jacobian_source(fn, wrt, target)
-    params = ", ".join(p.name for p in positional(fn))
-    k, m = len(wrt), len(fn.results)
-    names = ", ".join(fn.params[i].name for i in wrt)
-    head = (
-        f"def {fn.name}_jacobian({signature(fn)}):\n"
-        f'    """Jacobian of {fn.name} in {names}, as rows (one per output): {mode}\n'
-        f"    mode, chosen for {k} input(s) and {m} output(s), in one call of {target}\n"
-        f"    with every {'input direction' if mode == 'forward' else 'output seed'}"
-        f" at once (vector mode).\n"
-        f'    """\n'
-    )
-    e = _unit(fn)
-    if mode == "forward":
-        dirs = ", ".join(f"{e}[{j}]" for j in range(k))
-        dots = "(dots,)" if isinstance(fn.tree, int) else "dots"
-        return head + (
-            f"    {e} = np.eye({k})\n"
-            f"    _, dots = {target}({params}, {dirs}{_keywords(fn)})\n"
-            f"    return tuple(tuple(np.broadcast_to(d, ({k},)).tolist()) for d in {dots})\n"
-        )
-    seeds = ", ".join(f"{e}[{i}]" for i in range(m))
-    bars = "(bars,)" if k == 1 else "bars"
-    return head + (
-        f"    {e} = np.eye({m})\n"
-        f"    bars = {target}({params}, {seeds}{_keywords(fn)})\n"
-        f"    columns = [np.broadcast_to(b, ({m},)) for b in {bars}]\n"
-        f"    return tuple(tuple(float(c[i]) for c in columns) for i in range({m}))\n"
-    )

@@ -58,18 +58,25 @@ def _named_slices(e, shapes_in: list, out: tuple, params: dict) -> tuple:
 
 def _slice_length(d, root, axis: int, start, stop, step):
     """The named length of ``x[start:stop]`` along an axis of length ``d``: for
-    start ≥ 0 (or none) and stop < 0 (or none), max(len + stop - start, 0)."""
+    start ≥ 0 (or none) and stop < 0 (or none), max(len + stop - start, 0);
+    for constants 0 ≤ start, stop, max(min(stop, len) - start, 0), named
+    ``(root, axis, (start, stop))`` (``x[0:3]`` and ``x_dot[0:3]`` alike)."""
     if step is not None:
         return None
     first = 0 if start is None else getattr(start, "value", None)
     last = 0 if stop is None else getattr(stop, "value", None)
     if type(first) is not int or type(last) is not int or first < 0:
         return None
-    if last > 0 or (stop is not None and last == 0):  # x[a:b], x[a:0]: fixed
-        return None
+    if last > 0 or (stop is not None and last == 0):  # x[a:b], x[a:0]
+        # min(b, len) - a, at least 0: the same for every x[a:b] of that axis
+        if isinstance(d, tuple) or root is None:
+            return None
+        return (root, axis, (first, last))
     if first == 0 and last == 0:
         return d  # x[:]
     if isinstance(d, tuple):  # a slice of a slice: the same root
+        if not isinstance(d[2], int):
+            return None  # (of a slice x[a:b]: not named)
         return (d[0], d[1], d[2] - first + last)
     return None if root is None else (root, axis, last - first)
 
@@ -103,6 +110,16 @@ def _length_of_an_axis(e, shape_of: dict) -> None:
         return
     if -len(whole) <= k < len(whole):
         shape_of[e.out.name] = (whole[k],)
+
+
+def _led(e, out: tuple, shape_of: dict) -> tuple:
+    """A value given vector mode's direction axis of ``k = len(direction)``
+    (``lead(v, k)``) has the directions' named length there, not just any."""
+    count = shape_of.get(getattr(e.ins[1], "name", None))
+    if count is None or len(count) != 1:
+        return out
+    at = e.param("at") or 0
+    return out[:at] + count + out[at + 1 :]
 
 
 def makes_arrays(inferred: dict) -> bool:
@@ -197,6 +214,8 @@ def infer(fn, same_as: dict | None = None) -> dict:
                 params[e.out.name] = params[source.name]
         elif e.prim in ("reshape", "construct") and (out is None or ANY in out):
             out = _sized_by_a_shape(e, shape_of) or out
+        elif e.prim == "lead" and out is not None:
+            out = _led(e, out, shape_of)
         env[e.out.name] = out
 
     def loop(s):

@@ -14,7 +14,10 @@ operand's is not, so an abstract shape records, per axis, only
   (negative) offset, at least 0: the length of ``x[1:]`` and of ``x[:-1]``
   is ``("x", 0, -1)``.  It may be 1, but two axes with the same such length
   have equal lengths, so nothing is broadcast between them (that is what
-  lets the adjoint of ``x[1:] - x[:-1]`` skip the sums back).
+  lets the adjoint of ``x[1:] - x[:-1]`` skip the sums back);
+* ``(root, axis, (a, b))`` -- the length of ``x[a:b]`` for constants
+  ``0 ≤ a, b``: min(b, len) - a, at least 0 (``cam[0:3]`` and its tangent's
+  ``cam_dot[0:3]`` have one length, so no broadcast is needed between them).
 
 A shape is a tuple of those (``()`` is a scalar: a Python number or a 0-d
 array), or ``None`` when even the number of axes is unknown.  The API reads the
@@ -278,8 +281,13 @@ def show(shape) -> str:
         return "(any shape)"
     if shape == TUPLE:
         return "(a shape tuple)"
-    dims = [
-        f"len({d[0]}, axis {d[1]}){d[2]:+d}" if isinstance(d, tuple) else str(d)
-        for d in shape
-    ]
+    dims = [_show_dim(d) for d in shape]
     return "(" + ", ".join(dims) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _show_dim(d) -> str:
+    if not isinstance(d, tuple):
+        return str(d)
+    if isinstance(d[2], tuple):  # the length of x[a:b] along that axis
+        return f"len({d[0]}[{d[2][0]}:{d[2][1]}], axis {d[1]})"
+    return f"len({d[0]}, axis {d[1]}){d[2]:+d}"

@@ -142,10 +142,11 @@ def own_results(fn: Function) -> Function:
     shape_of = shape_infer.infer(fn)
     params = {p.name for p in fn.params}
     # _like(t, x) is t itself when the shapes agree, so it may be a parameter
+    # (with directions in front too: vector mode's _like(t, x, 1))
     params |= {
         e.out.name
         for e in iter_eqns(fn.body)
-        if e.prim == "like" and not e.param("copy") and not e.param("lead")
+        if e.prim == "like" and not e.param("copy")
     }
     seen: set[str] = set()
     body, results = list(fn.body), []

@@ -738,3 +738,11 @@ register(
         convention="multilinear: smooth everywhere",
     ),
 )
+
+
+# Rows whose value derivative code computes from their expansion: NumPy's
+# np.cross costs ~15-20 µs a call (its axis handling is Python), its expansion
+# on 3-vectors a few, and forward mode computes the expansion's components for
+# the tangent anyway (ad/forward.py).  The products are NumPy's own
+# (a1 b2 - a2 b1 ...), so the value is the same.
+PRIMAL_BY_EXPANSION: dict[str, Callable] = {"cross": _cross}

@@ -29,7 +29,6 @@ import numpy
 from ad_compiler.errors import CompileError
 from ad_compiler.ir import shapes
 from ad_compiler.ir.nodes import Var
-from ad_compiler.primitives.arrays import leading
 from ad_compiler.primitives.registry import (
     HELPERS,
     PREC_ATOM,
@@ -252,8 +251,10 @@ def _render_like(params, texts, atoms):
     if _plain_like(params):  # usually a no-op: the helper checks first
         return f"_like({texts[0]}, {texts[1]})", PREC_ATOM
     lead = params.get("lead", 0)
-    lead = f"{leading(texts[0], lead)} + " if lead else ""
-    text = f"np.broadcast_to({texts[0]}, {lead}np.shape({texts[1]}))"
+    if lead:  # vector mode: mostly t itself (np.broadcast_to costs ~5 µs a call)
+        text = f"_like({texts[0]}, {texts[1]}, {lead})"
+    else:
+        text = f"np.broadcast_to({texts[0]}, np.shape({texts[1]}))"
     # a result handed to the user is a writable array of its own
     return (text + ".copy()" if params.get("copy") else text), PREC_ATOM
 
@@ -266,7 +267,11 @@ def _like_shape(p, t, x, loc=None):
     lead = p.get("lead", 0)
     if not lead:
         return x
-    return None if x is None or x == shapes.TUPLE else (shapes.ANY,) * lead + x
+    if x is None or x == shapes.TUPLE:
+        return None
+    if t is None or t == shapes.TUPLE or len(t) < lead:
+        return (shapes.ANY,) * lead + x
+    return t[:lead] + x  # t's directions (the same named length throughout)
 
 
 def _lead(v, k, at=0):
@@ -355,8 +360,14 @@ WHOLE = ("s", False, False, False)  # the index item `:`
 
 
 def _index(p: Params) -> tuple:
-    """The params with a leading ``:`` on the index (the directions, taken whole)."""
-    return tuple(sorted({**p, "index": (WHOLE,) + tuple(p["index"])}.items()))
+    """The params with a leading ``:`` on the index (the directions, taken
+    whole); an index with ``...`` already takes them (``x[..., 0]`` is
+    ``x[:, ..., 0]`` when x has its axes and the directions': one call less
+    of NumPy's index parsing)."""
+    index = tuple(p["index"])
+    if "..." not in index:
+        index = (WHOLE,) + index
+    return tuple(sorted({**p, "index": index}.items()))
 
 
 def _selected_rank(bt: Batching, x: Value, parts, layout) -> int:
@@ -395,7 +406,33 @@ def _unindex_batch(bt: Batching, e: Equation, p: Params, x, g, *parts) -> None:
     bt.out.append(replace(e, ins=(full, g) + parts, params=_index(p)))
 
 
+def _render_sum_to(params, texts, atoms):
+    lead = params.get("lead", 0)
+    more = f", {lead}" if lead else ""
+    return f"_sum_to({texts[0]}, {texts[1]}{more})", PREC_ATOM
+
+
+def _sum_to_jvp(b: Ops, p: Params, out, g, x, dg, dx) -> Value:
+    if dg is None:
+        return None
+    return b.apply("sum_to", dg, x, **p) if p else b.sum_to(dg, x)
+
+
+def _sum_to_vjp(b: Ops, p: Params, out, gg, g, x) -> tuple:
+    lead, rg, rx = p.get("lead", 0), b.rank(g), b.rank(x)
+    if lead and rg is not None and rx is not None and rg > lead + rx:
+        # the axes summed away behind the directions come back as length 1
+        gg = b.apply("expand_dims", gg, axis=tuple(range(lead, rg - rx)))
+    return b.like(gg, g), None
+
+
 def _sum_to_batch(bt: Batching, e: Equation, p: Params, g: Value, x: Value) -> None:
+    lead = p.get("lead", 0)
+    if lead:  # vector mode of vector-mode code: ours go in front of the directions
+        if not bt.has(g) or bt.rank(g) < bt.rank(x) + lead:
+            bt.error("a sum back to a shape of values without all their directions")
+        bt.new("sum_to", g, bt.template(x), out=e.out, ns=e.ns, lead=lead + 1)
+        return
     rg, rx = bt.rank(g), bt.rank(x)
     how = shapes.reduced_axes(bt.env.get(g.name), bt.env.get(x.name))
     if how is not None:
@@ -411,9 +448,8 @@ def _sum_to_batch(bt: Batching, e: Equation, p: Params, g: Value, x: Value) -> N
         return
     if rg > rx:
         g = bt.new("sum", g, axis=tuple(range(1, rg - rx + 1)), method=True)
-    g = bt.expand(g, rx - rg)
-    full = bt.new("lead", bt.template(x), bt.k)
-    bt.new("sum_to", g, full, out=e.out, ns=e.ns)
+    g = bt.expand(g, rx - rg)  # (the directions are kept in front: lead=1)
+    bt.new("sum_to", g, bt.template(x), out=e.out, ns=e.ns, lead=1)
 
 
 def _like_batch(bt: Batching, e: Equation, p: Params, t: Value, x: Value) -> None:
@@ -496,17 +532,17 @@ register(
     Primitive(
         "sum_to",
         2,
-        lambda g, x: _sum_to(g, x),
-        shape=lambda p, g, x, loc=None: x,
-        samples=((((4, 3), numpy.zeros(3)), {}),),
-        render=lambda p, t, a: (f"_sum_to({t[0]}, {t[1]})", PREC_ATOM),
+        lambda g, x, lead=0: _sum_to(g, x, lead),
+        shape=_like_shape,
+        samples=((((4, 3), numpy.zeros(3)), {}), (((2, 4, 3), (3,)), {"lead": 1})),
+        render=_render_sum_to,
         helper="_sum_to",
         memory="view",
         batch=_sum_to_batch,
         shape_only=(1,),
         shaped_like=1,
-        jvp=lambda b, p, out, g, x, dg, dx: None if dg is None else b.sum_to(dg, x),
-        vjp=lambda b, p, out, gg, g, x: (b.like(gg, g), None),
+        jvp=_sum_to_jvp,
+        vjp=_sum_to_vjp,
     ),
     # t broadcast to x's shape (a tangent that is a scalar stands for an array);
     # lead: to (len(t),) + x's shape (t has vector mode's directions in front)
@@ -518,7 +554,9 @@ register(
         samples=((((3,), numpy.zeros((4, 3))), {}),),
         repeats=lambda p: (0,) if p.get("lead") else (),
         render=_render_like,
-        helper=lambda params: "_like" if _plain_like(params) else None,
+        helper=lambda params: (
+            "_like" if _plain_like(params) or params.get("lead") else None
+        ),
         memory="view",
         batch=_like_batch,
         shape_only=(1,),
@@ -626,15 +664,17 @@ register(
 HELPERS.update(
     {
         "_sum_to": '''
-def _sum_to(g, x):
-    """g summed over the axes along which x was broadcast (it may stay smaller)."""
-    shape, g_shape = np.shape(x), np.shape(g)
+def _sum_to(g, x, lead=0):
+    """g summed over the axes along which x was broadcast (it may stay smaller);
+    lead: g's first `lead` axes (vector mode's directions) are kept in front."""
+    g_shape = np.shape(g)
+    shape = g_shape[:lead] + np.shape(x) if lead else np.shape(x)
     if g_shape == shape:
         return g
-    lead = len(g_shape) - len(shape)
-    if lead > 0:
-        g = np.sum(g, axis=tuple(range(lead)))
-        g_shape = g_shape[lead:]
+    extra = len(g_shape) - len(shape)
+    if extra > 0:
+        g = np.sum(g, axis=tuple(range(lead, lead + extra)))
+        g_shape = g_shape[:lead] + g_shape[lead + extra :]
     skip = len(shape) - len(g_shape)
     keep = tuple(
         i - skip
@@ -644,9 +684,10 @@ def _sum_to(g, x):
     return np.sum(g, axis=keep, keepdims=True) if keep else g
 ''',
         "_like": '''
-def _like(t, x):
-    """t broadcast to x's shape (a view; t itself when it has that shape)."""
-    shape = np.shape(x)
+def _like(t, x, lead=0):
+    """t broadcast to x's shape behind its first `lead` axes (vector mode's
+    directions): a view, or t itself when it has that shape."""
+    shape = np.shape(t)[:lead] + np.shape(x) if lead else np.shape(x)
     return t if np.shape(t) == shape else np.broadcast_to(t, shape)
 ''',
         "_unindex": '''

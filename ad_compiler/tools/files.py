@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from dataclasses import replace
 
-from ad_compiler.ad.jacobians import VECTOR_HELPERS, hessian_source, jacobian_source
+from ad_compiler.ad.wrappers import VECTOR_HELPERS, hessian_source, jacobian_source
 from ad_compiler.backend.codegen import emit_module, format_source
 from ad_compiler.backend.names import rename_params
 from ad_compiler.driver import (
