@@ -398,8 +398,7 @@ class ControlLowering:
             target = stmt.target
             _store_names(target, assigned)
             over, args = iterated or self.iteration(stmt.iter)
-        if isinstance(stmt, ast.For) and over != "range":
-            self._no_writes_into_what_is_iterated(stmt)
+            self._no_writes_into_what_is_iterated(stmt, over)
         rows = None
         if over == "rows":
             (rows, length), over = args, "range"
@@ -583,10 +582,12 @@ class ControlLowering:
                 return "rows", (value, self.b.apply("len", value))
         return "items", self.items(node)
 
-    def _no_writes_into_what_is_iterated(self, stmt: ast.For) -> None:
+    def _no_writes_into_what_is_iterated(self, stmt: ast.For, over: str) -> None:
         """``for row in y`` (or ``enumerate(y)``, ``zip(y, ...)``, a tuple holding
         y) whose body writes ``y[...] = v``: Python's iterator sees the writes in
         the rows still to come, the IR's rows would not; refused, not guessed."""
+        if over == "range":
+            return
         iterated = {n.id for n in ast.walk(stmt.iter) if isinstance(n, ast.Name)}
         for name in sorted(iterated & _written_items(stmt.body)):
             self.error(

@@ -134,6 +134,11 @@ def _appended(old, item):
     return new if isinstance(new, ListOf) else ListOf(None)
 
 
+def _joined(old, items: list) -> list:
+    """The shapes of a tape's items after another push stored ``items``."""
+    return items if old is None else [join(a, b) for a, b in zip(old, items)]
+
+
 def infer(fn, same_as: dict | None = None) -> dict:
     """The abstract shape of every value of IR function ``fn``, by name.
 
@@ -172,11 +177,7 @@ def infer(fn, same_as: dict | None = None) -> dict:
         prim = PRIMITIVES[e.prim]
         ins = [of(a) for a in e.ins]
         if e.prim == "push":
-            tape, items = e.ins[0].name, ins[1:]
-            old = tapes.get(tape)
-            tapes[tape] = (
-                items if old is None else [join(a, b) for a, b in zip(old, items)]
-            )
+            tapes[e.ins[0].name] = _joined(tapes.get(e.ins[0].name), ins[1:])
             return
         if e.prim == "print":
             return
