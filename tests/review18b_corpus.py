@@ -479,7 +479,7 @@ def broadcast_scalar_row(x):
 
 
 def iterate_over_written(x):
-    n = x.shape[0]
+    n = x.shape[0]  # noqa: F841  (as written in the wild)
     y = x * 1.0
     t = 0.0
     for j in range(2):
@@ -787,7 +787,7 @@ def sqrt_then_inplace(x):
 
 def carried_start_then_write(x):
     a = np.ones(3)
-    b = a
+    b = a  # noqa: F841  (a second name, never read)
     for i in range(x.shape[0]):
         a = a * x[i]
     a[0] = 1.0

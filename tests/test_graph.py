@@ -6,9 +6,8 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-
 import control_flow
+import pytest
 import seeds
 
 from ad_compiler import trace

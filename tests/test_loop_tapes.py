@@ -110,3 +110,41 @@ def test_memory_grows_linearly_with_the_loop(f):
     g(small), g(large)  # compiled
     ratio = peak(g, large) / peak(g, small)
     assert ratio < 8 * 1.5, ratio  # 8x the iterations: ~8x, not 64x
+
+
+# --- the zeroing of an adjoint row no later iteration reads (opt/zeroing.py) ------
+
+
+def centred_rows(x):
+    """Each row of xc written once, each row of its adjoint read once."""
+    xc = np.zeros(x.shape)
+    for i in range(x.shape[0]):
+        xc[i] = x[i] - x[0]
+    return np.sum(np.tanh(xc))
+
+
+def rows_read_twice(x):
+    """Row i and row i - 1 read: the zeroing of row i must stay."""
+    y = np.zeros(x.shape)
+    for i in range(1, x.shape[0]):
+        y[i] = x[i] * 2.0 + y[i - 1]
+    return np.sum(y * y)
+
+
+def adjoint_lines(f):
+    g = grad(f)
+    x = point(5, 1)
+    got = g(x)
+    np.testing.assert_allclose(got, central(f, x), rtol=1e-5, atol=1e-7)
+    return [line.strip() for line in g.source.splitlines()]
+
+
+def test_a_row_read_once_is_not_zeroed_after_its_read():
+    lines = adjoint_lines(centred_rows)
+    assert not any(line.endswith("] = 0.0") for line in lines), lines
+    assert not any("_assign(" in line for line in lines), lines
+
+
+def test_a_row_a_later_iteration_reads_is_still_zeroed():
+    lines = adjoint_lines(rows_read_twice)
+    assert any(line.endswith("[i_1] = 0.0") for line in lines), lines

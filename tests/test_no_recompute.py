@@ -15,7 +15,6 @@ import ast
 import importlib.util
 import re
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from test_ports import PORTS, load
 
 from ad_compiler import grad, hessian, jacfwd, jacrev
 from ad_compiler.callables import compile_derivative
-from ad_compiler.ir.nodes import Const, Eqn, Function, Var
+from ad_compiler.ir.nodes import Eqn, Function, Var
 from ad_compiler.opt.shape_sources import shape_sources
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -62,13 +62,14 @@ def test_dumping_all_shows_every_pass_in_order(monkeypatch, capsys):
     err = capsys.readouterr().err
     headers = [line for line in err.splitlines() if line.startswith("---")]
     optimize = [
+        "unread_zeroing",
         "simplify",
         "shape_sources",
         "eliminate_dead_code",
         "untape_counters",
         "optimize",
     ]
-    names = ["f"] * 5 + ["f_vjp"] * 2 + ["f_grad"] * 7
+    names = ["f"] * 6 + ["f_vjp"] * 2 + ["f_grad"] * 8
     passes = optimize + ["vjp", "seed", "select_results"] + optimize + ["own_results"]
     assert headers == [f"--- IR of {n} after {p} ---" for n, p in zip(names, passes)]
     assert err.endswith(f"--- IR of f_grad after own_results ---\n{d}\n")
@@ -95,7 +96,7 @@ def test_all_in_a_list_dumps_every_pass(monkeypatch, capsys):
     monkeypatch.setenv("ADC_DUMP_IR", "simplify, all")
     derivative_ir(small(), "grad", (0, 1))
     assert capsys.readouterr().err == every
-    assert every.count("--- IR of") == 14
+    assert every.count("--- IR of") == 16
     monkeypatch.setenv("ADC_DUMP_IR", "all,simplfy")
     with pytest.raises(UsageError, match="no pass is named simplfy"):
         derivative_ir(small(), "grad", (0, 1))

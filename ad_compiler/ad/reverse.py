@@ -39,7 +39,6 @@ from ad_compiler.ad.lists import (
 from ad_compiler.ad.rules import adjoints as adjoint_rule
 from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.builder import IRBuilder
-from ad_compiler.primitives.table import PRIMITIVES
 from ad_compiler.ir.nodes import (
     _TEMP,
     Const,
@@ -63,6 +62,7 @@ from ad_compiler.ir.nodes import (
     verify,
     without_prints,
 )
+from ad_compiler.primitives.table import PRIMITIVES
 
 
 @dataclass

@@ -32,6 +32,7 @@ PASS_NAMES = (
     "lower",  # not a pass: the trace lowering gives (source -> IR), dumped as one
     "unroll_item_loops",
     "optimize",
+    "unread_zeroing",
     "simplify",
     "shape_sources",
     "eliminate_dead_code",

@@ -13,16 +13,20 @@ from ad_compiler.opt.dce import eliminate_dead_code
 from ad_compiler.opt.shape_sources import shape_sources
 from ad_compiler.opt.simplify import simplify
 from ad_compiler.opt.tapes import untape_counters
+from ad_compiler.opt.zeroing import unread_zeroing
 
 SIMPLIFY = Pass("simplify", simplify)
 ELIMINATE_DEAD_CODE = Pass("eliminate_dead_code", eliminate_dead_code)
 UNTAPE_COUNTERS = Pass("untape_counters", untape_counters)
 SHAPE_SOURCES = Pass("shape_sources", shape_sources)
+UNREAD_ZEROING = Pass("unread_zeroing", unread_zeroing)
 
 
 def _round(fn: Function) -> Function:
     # shape_sources after simplify (it reads the CSE'd body) and before dead
     # code, which then drops what was kept only for its shape
+    # unread_zeroing first: simplify then stops carrying what it passes on
+    fn = apply(UNREAD_ZEROING, fn)
     return apply(ELIMINATE_DEAD_CODE, apply(SHAPE_SOURCES, apply(SIMPLIFY, fn)))
 
 

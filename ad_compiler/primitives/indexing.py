@@ -310,11 +310,15 @@ def _set_jvp(b: Ops, p: Params, out: Value, *args: Value) -> Value:
 
 
 def _set_vjp(b: Ops, p: Params, out: Value, g: Value, x, v, *parts) -> tuple:
-    x_bar = b.apply("setitem", g, b.lit(0.0), *parts, **p)
     read = b.apply("getitem", g, *parts, **p)
     if any(b.shape(a) != shapes.SCALAR for a in parts):
         # an index array may name a place twice: only the last write there stayed
         read = b.apply("written", read, g, *parts, **p)
+    elif b.shape(read) not in (shapes.SCALAR, shapes.TUPLE):
+        # a row of g, read before g[i] = 0 and used after it: a copy, O(the row),
+        # lets that write happen in place (a view would make it copy all of g)
+        read = b.apply("copy", read)
+    x_bar = b.apply("setitem", g, b.lit(0.0), *parts, **p)
     v_bar = b.sum_to(read, v)
     return (x_bar, v_bar) + (None,) * len(parts)
 
