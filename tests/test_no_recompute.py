@@ -381,24 +381,8 @@ def cases(tmp_path_factory):
     return _cases(tmp_path_factory.mktemp("bench_sources"))
 
 
-# what is left: np.ravel(r) read only for its shape (the adjoint of
-# np.concatenate takes the lengths of its pieces) keeps r computed, since no
-# other value has the shape of r flattened
-LEFT = {"ports.ba jacrev"}
-
-
 @pytest.mark.fast_sample(keep=lambda name: name in FAST)
-@pytest.mark.parametrize(
-    "name",
-    [
-        (
-            pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="ravel"))
-            if n in LEFT
-            else n
-        )
-        for n in NAMES
-    ],
-)
+@pytest.mark.parametrize("name", NAMES)
 def test_no_derivative_computes_anything_only_for_a_shape(cases, name):
     derivative, args = cases[name]
     derivative(*args)
