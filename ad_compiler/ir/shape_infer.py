@@ -96,10 +96,13 @@ def _sized_by_a_shape(e, shape_of: dict):
     if count < 0:
         return shape
     # np.zeros((n, k)) with n, k lengths of axes (``n, k = x.shape``)
-    lengths = [shape_of.get(getattr(a, "name", None)) for a in e.ins[:count]]
-    if count == 0 or any(n is None for n in lengths):
-        return None
-    return tuple(n[0] for n in lengths)
+    lengths = []
+    for a in e.ins[:count]:
+        length = shape_of.get(getattr(a, "name", None))
+        if length is None:
+            return None
+        lengths.append(length[0])
+    return tuple(lengths) if lengths else None
 
 
 def _length_of_an_axis(e, shape_of: dict) -> None:
