@@ -60,6 +60,7 @@ def f(x):
 """
 
 
+@pytest.mark.slow  # a subprocess; test_review18b checks the refusal in-process
 def test_a_loop_over_the_rows_it_writes_is_refused_where_it_iterates(tmp_path):
     """Python's iterator would see the writes in the rows still to come."""
     import subprocess

@@ -128,7 +128,7 @@ def ids(f):
 
 @pytest.mark.parametrize("f", SMOOTH, ids=ids)
 @pytest.mark.parametrize("n, seed", [(4, 0), (6, 1)])
-@pytest.mark.fast_sample(every=16)
+@pytest.mark.fast_sample(every=40)
 def test_gradient_matches_differences(f, n, seed):
     x = point(n, seed)
     before = x.copy()
@@ -138,7 +138,7 @@ def test_gradient_matches_differences(f, n, seed):
 
 
 @pytest.mark.parametrize("f", SMOOTH, ids=ids)
-@pytest.mark.fast_sample(every=16)
+@pytest.mark.fast_sample(every=40)
 def test_forward_and_reverse_agree(f):
     x = point(5, 3)
     v = np.random.default_rng(4).standard_normal(x.shape)
@@ -176,7 +176,7 @@ def test_jacobians_of_array_results(f):
     ],
     ids=ids,
 )
-@pytest.mark.fast_sample(every=3)
+@pytest.mark.fast_sample(every=6)
 def test_views_and_aliases_of_written_arrays_are_refused(f):
     """A view or second name of an array written in a loop is refused with an
     error (as on main), never differentiated as if it were a copy."""
@@ -271,6 +271,7 @@ def peak(f, *args) -> int:
     "40 x n^2, what a tape-based tool keeps too), where recomputing kept v (40 x n) "
     "and ran the function twice; checkpointing (issue 21) gives the choice back",
 )
+@pytest.mark.slow
 def test_a_small_state_loop_keeps_memory_near_the_objectives():
     rng = np.random.default_rng(0)
     A, v = rng.standard_normal((200, 200)) * 0.05, rng.standard_normal(200)
@@ -313,7 +314,7 @@ SEEDS = [s for s in range(43) if s not in (9, 24, 27)]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.fast_sample(every=20)
+@pytest.mark.fast_sample(first=1)
 def test_random_loop_programs(seed, tmp_path):
     """Random nests of loops writing rows, elements, columns and slices
     (tests/review18b_loopgen.py): the gradient against differences, the
