@@ -72,7 +72,8 @@ def carried_whole(x):
 
 def columns_outer(x):
     """An outer loop writing columns of an array it carries, around an inner
-    loop (recompute, with the columns restored on reverse)."""
+    loop: a recurrence of vectors, so the outer loop stores (its inner loop's
+    rows of every outer iteration on one tape)."""
     n = x.shape[0]
     out = np.zeros((n, 3))
     for j in range(3):
@@ -80,6 +81,22 @@ def columns_outer(x):
         for i in range(n):
             acc = acc + np.sin(x[i, j] * acc + 1.0)
         out[:, j] = x[:, j] * acc
+        out[0, j] = out[0, j] + out[1, j] * acc
+    return np.sum(out * out)
+
+
+def columns_outer_matrix(x):
+    """columns_outer with a matrix made in every outer iteration: not a
+    recurrence of vectors, so the outer loop recomputes, and restores the
+    columns its writes overwrote."""
+    n = x.shape[0]
+    out = np.zeros((n, 3))
+    for j in range(3):
+        acc = 0.0
+        for i in range(n):
+            acc = acc + np.sin(x[i, j] * acc + 1.0)
+        m = np.outer(x[:, j], x[:, j]) / n
+        out[:, j] = (m @ x[:, j]) * acc
         out[0, j] = out[0, j] + out[1, j] * acc
     return np.sum(out * out)
 
@@ -148,6 +165,7 @@ FUNCTIONS = [
     while_store,
     carried_whole,
     columns_outer,
+    columns_outer_matrix,
     rows_of_clusters,
     restored_read_after,
     slices_restored,

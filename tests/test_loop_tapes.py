@@ -15,7 +15,13 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from loop_tape_corpus import FUNCTIONS, columns_outer, recurrence_rows, rows_tanh
+from loop_tape_corpus import (
+    FUNCTIONS,
+    columns_outer,
+    columns_outer_matrix,
+    recurrence_rows,
+    rows_tanh,
+)
 
 from ad_compiler import grad, hessian, jvp
 
@@ -87,12 +93,29 @@ def test_a_view_of_the_written_array_is_taped_as_a_copy():
 
 
 def test_an_outer_loop_tapes_what_its_writes_overwrote():
-    g = grad(columns_outer)
+    g = grad(columns_outer_matrix)
     g(point(4, 0))
     text = g.source
     # the column before the write (a copy: the write may happen in place)
-    assert "v14 = out_1[:, j]" in text and "np.copy(v14)" in text
-    assert "tape.append((j, out" not in text  # not the whole array
+    assert "v18 = out_1[:, j]" in text and "v19 = np.copy(v18)" in text
+    assert "tape.append((j, v19, v12))" in text  # not the whole array
+    assert "tape_1 = []" in text.split("reversed(tape)")[1]  # recomputed
+
+
+def test_a_vector_recurrence_around_a_loop_stores_the_inner_rows_on_one_tape():
+    g = grad(columns_outer)
+    x = point(4, 0)
+    np.testing.assert_allclose(g(x), central(columns_outer, x), rtol=1e-5, atol=1e-7)
+    text = g.source
+    forward, reverse = text.split("reversed(tape)")
+    # made once, before the outer loop; each outer iteration keeps where its
+    # rows start and stop, and its reverse walks those rows only
+    assert forward.index("tape_1 = []") < forward.index("\n    for j in range(3):")
+    assert "v14 = len(tape_1)" in forward and "v15 = len(tape_1)" in forward
+    assert "in reversed(tape_1[v20:v21]):" in reverse
+    code = [line for line in reverse.splitlines() if "#" not in line]
+    assert not any("tape_1 = []" in line or "np.sin" in line for line in code)
+    assert "tape.append((j, out" not in text  # never a version of the array
 
 
 def peak(f, x) -> int:

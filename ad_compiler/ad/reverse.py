@@ -14,7 +14,7 @@ Control flow: a branch needs no record (the reverse ``if`` tests the same
 condition variable and reuses its forward branch's values); a loop records, on a
 plain list, what each iteration starts from, and its reverse walks that list
 backwards, recomputing each iteration before running its adjoint (a scalar
-recurrence records its derivative instead: see :func:`_scalar_recurrence`); a
+recurrence records its derivative instead: see :func:`scalar_recurrence`); a
 call of a recursive function becomes a call of its emitted adjoint function.
 
 Guarantees: adjoints are named ``<value>_bar``; only values that depend on a
@@ -25,7 +25,7 @@ returns ``0.0``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from ad_compiler.ad.lists import (
     is_list_eqn,
@@ -35,6 +35,17 @@ from ad_compiler.ad.lists import (
     vjp_list,
     without_appends,
     without_outer_appends,
+)
+from ad_compiler.ad.loop_tapes import (
+    Tape,
+    has_taped_loop,
+    kept_values,
+    reads,
+    restorable,
+    scalar_recurrence,
+    stores,
+    taped,
+    undo_records,
 )
 from ad_compiler.ad.rules import adjoints as adjoint_rule
 from ad_compiler.ir import shape_infer, shapes
@@ -63,23 +74,6 @@ from ad_compiler.ir.nodes import (
     without_prints,
 )
 from ad_compiler.primitives.table import PRIMITIVES
-
-
-@dataclass
-class _Tape:
-    """What a loop's forward sweep records for its reverse sweep.
-
-    ``pushed``: the names each tape row binds, in order (None: the loop records
-    the derivative of a scalar recurrence instead); ``remat``: for a storing
-    loop, the values its reverse loop computes again (None: a recomputing
-    loop); ``undo``: for each write of a restored array, ``(carried name, the
-    setitem, the columns after pushed: index parts, then the old value)``.
-    """
-
-    tape: Var
-    pushed: tuple | None
-    remat: frozenset | None = None
-    undo: list = field(default_factory=list)
 
 
 def active_values(fn: Function, wrt: tuple[int, ...]) -> set[str]:
@@ -250,62 +244,59 @@ def _vjp_if(s: If, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     b.emit(If(s.cond, then, orelse, tuple(outs), tuple(tv), tuple(ev), s.loc))
 
 
-def _taped(s, active: set) -> bool:
-    """Whether loop ``s`` needs a tape: it carries an active value, or reads or
-    appends to a list of active items."""
-    return any(c.name in active for c in s.carried) or touches_active_list(
-        s.body, active
-    )
-
-
-def _has_taped_loop(stmts, active: set) -> bool:
-    for s in stmts:
-        if isinstance(s, (For, While)) and _taped(s, active):
-            return True
-        if isinstance(s, If) and (
-            _has_taped_loop(s.then, active) or _has_taped_loop(s.orelse, active)
-        ):
-            return True
-    return False
-
-
-def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set, skip=frozenset()):
+def _sweep_forward(
+    stmts, b: IRBuilder, tapes: dict, active: set, skip=frozenset(), hoist=None
+):
     """Emit ``stmts`` as they are, except that a loop carrying an active value
     records, at the start of every iteration, its index and carried values on a
     new tape (a list): all its reverse sweep needs to replay it backwards.
     ``tapes`` maps each such loop (by identity) to its tape.  ``skip``: the
-    lists not to append to again (a recomputation: see ad/lists.py)."""
+    lists not to append to again (a recomputation: see ad/lists.py).
+    ``hoist``: inside a storing loop, where the tapes' creations go (before
+    that loop: one tape holds an inner loop's rows of every outer iteration)."""
     for s in stmts:
         if (
             isinstance(s, (For, While))
-            and _scalar_recurrence(s, active)
+            and scalar_recurrence(s, active)
             and all(b.shape(c) == shapes.SCALAR for c in s.carried if c.name in active)
         ):
             _sweep_forward_preaccumulated(s, b, tapes, active)
-        elif isinstance(s, (For, While)) and _taped(s, active):
+        elif isinstance(s, (For, While)) and taped(s, active):
             tape = b.namer.fresh("tape")
-            b.emit(Eqn("tape", (tape,), (), s.loc))
+            made = Eqn("tape", (tape,), (), s.loc)
+            if hoist is None:
+                b.emit(made)
+            else:
+                hoist.append(made)
             body = without_outer_appends(s.body, skip)
-            if _stores(s):
-                body, kept, columns, remat = _kept_values(body, s, b)
+            loops: list = []
+            if stores(s, active, b):
+                if any(isinstance(t, (For, While)) for t in body):
+                    inner = [] if hoist is None else hoist
+                    with b.block() as swept:
+                        loops = _sweep_stored_body(body, b, tapes, active, inner)
+                    body = tuple(swept)
+                    if hoist is None:
+                        b.eqns.extend(inner)
+                body, kept, columns, remat = kept_values(body, s, b)
                 pushed = s.index + s.carried + kept
                 row = s.index + s.carried + columns
                 body = body + (Eqn("push", (), (tape,) + row, s.loc),)
                 undo = []
             else:
                 remat = None
-                restored = _restorable(s, body, b)
+                restored = restorable(s, body, b)
                 pushed = s.index + tuple(c for c in s.carried if c.name not in restored)
                 if restored:  # undo records, pushed once the iteration is done
-                    body, undo = _undo_records(body, restored, b)
+                    body, undo = undo_records(body, restored, b)
                     row = pushed + tuple(v for _, _, cols in undo for v in cols)
                     body = body + (Eqn("push", (), (tape,) + row, s.loc),)
                 else:
                     undo = []
                     body = (Eqn("push", (), (tape,) + pushed, s.loc),) + body
-            tapes[id(s)] = _Tape(tape, pushed, remat, undo)
+            tapes[id(s)] = Tape(tape, pushed, remat, undo, loops)
             b.emit(replace(s, body=body))
-        elif isinstance(s, If) and _has_taped_loop((s,), active):
+        elif isinstance(s, If) and has_taped_loop((s,), active):
             arms = []
             for block in (s.then, s.orelse):
                 with b.block() as eqns:
@@ -314,6 +305,38 @@ def _sweep_forward(stmts, b: IRBuilder, tapes: dict, active: set, skip=frozenset
             b.emit(replace(s, then=arms[0], orelse=arms[1]))
         elif not (is_list_eqn(s) and s.prim == "list_append" and s.ins[0].name in skip):
             b.emit(without_appends(s, skip))
+
+
+def _sweep_stored_body(body, b: IRBuilder, tapes: dict, active, hoist) -> list:
+    """The forward sweep of a storing loop's body that holds loops; returns
+    the records of its loops, in order (None for a loop with no tape).
+
+    Each inner loop pushes its rows on one tape made before the outer loop
+    (``hoist``), for every outer iteration; the outer iteration keeps where its
+    rows start and stop (``len(tape)`` before and after the inner loop), so its
+    reverse iteration walks ``reversed(tape[start:stop])``: the rows of that
+    iteration, last first.  The names stay those of the forward sweep, so every
+    pass matching a tape's pushes with the loop reading it sees one tape.
+    """
+    loops = []
+    for s in body:
+        if not isinstance(s, (For, While)):
+            b.emit(s)
+            continue
+        with b.block() as eqns:
+            _sweep_forward((s,), b, tapes, active, hoist=hoist)
+        record = tapes.get(id(s))
+        loops.append(record)
+        if record is None:
+            b.eqns.extend(eqns)
+            continue
+        start, stop = b.namer.temp(), b.namer.temp()
+        b.shapes[start.name] = b.shapes[stop.name] = shapes.SCALAR
+        b.emit(Eqn("tape_len", (start,), (record.tape,), s.loc, "py"))
+        b.eqns.extend(eqns)
+        b.emit(Eqn("tape_len", (stop,), (record.tape,), s.loc, "py"))
+        record.bounds = (start, stop)
+    return loops
 
 
 def _array_inits(s, b: IRBuilder, carried: list, inits: list, primals: list) -> None:
@@ -333,167 +356,6 @@ def _array_inits(s, b: IRBuilder, carried: list, inits: list, primals: list) -> 
             with b.at(s.loc, "np"):
                 inits[i] = b.apply("copy", b.like(inits[i], primal))
         b.shapes[cb.name] = shape
-
-
-def _restorable(s, body: tuple, b: IRBuilder) -> dict[str, list]:
-    """The arrays a recomputing loop carries that its iteration changes only by
-    writes ``y[idx] = v`` in its own block, in one chain from the carried value
-    to its next: name -> the chain's ``setitem`` equations, in order.
-
-    Such an array is not recorded whole each iteration ("restore on reverse",
-    as Tapenade and ADOL-C do it): the forward sweep records what each write
-    overwrites (the old ``y[idx]``, and ``idx``), and the reverse sweep, which
-    starts from the array the loop ended with, writes those back, last first,
-    to get the array each iteration started from -- time and memory O(what the
-    writes touch), not O(the array) per iteration.
-    """
-    out = {}
-    writes = {
-        e.ins[0].name: e
-        for e in body
-        if isinstance(e, Eqn) and e.prim == "setitem" and isinstance(e.ins[0], Var)
-    }
-    for c, n in zip(s.carried, s.nexts):
-        if b.shape(c) in (None, shapes.SCALAR, shapes.TUPLE):
-            continue
-        chain, v = [], c.name
-        while v in writes:
-            chain.append(writes[v])
-            v = writes[v].out.name
-        if chain and isinstance(n, Var) and n.name == v:
-            out[c.name] = chain
-    return out
-
-
-def _undo_records(body: tuple, restored: dict, b: IRBuilder) -> tuple[tuple, list]:
-    """``body`` reading, before each write of a restored array, what the write
-    overwrites (a copy: the write may happen in place); and for each write
-    ``(carried name, write, columns)``: the columns to push, the index parts
-    the iteration computes, then the old value."""
-    before = {id(e): c for c, chain in restored.items() for e in chain}
-    inside = defined_names(body)
-    out, undo = [], []
-    for e in body:
-        c = before.get(id(e))
-        if c is not None:
-            parts = e.ins[2:]
-            params = tuple((k, v) for k, v in e.params if k != "inplace")
-            old = b.namer.temp()
-            read = Eqn("getitem", (old,), (e.ins[0],) + parts, e.loc, e.ns, params)
-            b.shapes[old.name] = _shape_of(read, b)
-            out.append(read)
-            if b.shape(old) != shapes.SCALAR:
-                kept = b.namer.temp()
-                b.shapes[kept.name] = b.shape(old)
-                out.append(Eqn("copy", (kept,), (old,), e.loc, "np"))
-                old = kept
-            inner = tuple(a for a in parts if isinstance(a, Var) and a.name in inside)
-            undo.append((c, e, inner + (old,)))
-        out.append(e)
-    return tuple(out), undo
-
-
-def _shape_of(e: Eqn, b: IRBuilder):
-    """The abstract shape of ``e``'s result, from its row's shape rule."""
-    try:
-        return PRIMITIVES[e.prim].shape(
-            dict(e.params), *[b.shape(a) for a in e.ins], loc=e.loc
-        )
-    except Exception:  # (a rule that cannot tell: unknown, as elsewhere)
-        return None
-
-
-def _stores(s) -> bool:
-    """Whether loop ``s`` keeps on its tape the values its reverse sweep reads
-    (*store*) instead of recomputing each iteration (*recompute*).
-
-    An innermost loop stores: its body is straight-line code, so every value
-    the reverse body reads was made by one equation of the iteration and can be
-    pushed at its end; the reverse loop then runs the adjoint alone, so the
-    gradient costs the function once plus its adjoint, and the tape holds what
-    a tape-based tool would, O(the function's work).  A loop around other loops
-    (or branches, or run-time lists) records only what each iteration starts
-    from and recomputes it backwards: its inner loops store while one of its
-    iterations is reversed, so memory stays that of one outer iteration plus
-    the carried values, for the price of running the function twice.
-    """
-    return not any(
-        isinstance(t, (For, While, If)) or is_list_eqn(t) for t in _all_stmts(s.body)
-    )
-
-
-def _kept_values(body: tuple, s, b: IRBuilder) -> tuple[tuple, tuple, tuple, frozenset]:
-    """``(body, kept, columns)``: the values a storing loop pushes at the end of
-    an iteration (every value its body defines: dead-code elimination keeps the
-    columns the reverse loop reads), and what is pushed for each.
-
-    A value that may share memory with an array the iteration writes into (a
-    row ``y[i - 1]`` of a carried ``y``, a view of it) is pushed as a copy made
-    right after the value, before any write: the tape must hold what the value
-    was, and the writes may happen in place.
-    """
-    views = set()  # the arrays the iteration writes into, and their views
-    for e in body:
-        if e.prim == "setitem" and isinstance(e.ins[0], Var):
-            views |= {e.ins[0].name, e.out.name}
-    remat = _rematerialized(body, s, b, views)
-    out, kept, columns = [], [], []
-    for e in body:
-        out.append(e)
-        row = PRIMITIVES[e.prim]
-        if e.prim in ("push", "tape") or not e.outs or e.outs[0].name in remat:
-            continue
-        shares = row.memory == "view" and any(
-            isinstance(a, Var) and a.name in views and k not in row.shape_only
-            for k, a in enumerate(e.ins)
-        )
-        for o in e.outs:
-            kept.append(o)
-            if shares and e.prim != "setitem" and b.shape(o) != shapes.SCALAR:
-                views.add(o.name)
-                copy = b.namer.temp()
-                b.shapes[copy.name] = b.shape(o)
-                out.append(Eqn("copy", (copy,), (o,), e.loc, "np"))
-                columns.append(copy)
-            else:
-                columns.append(o)
-    return tuple(out), tuple(kept), tuple(columns), remat
-
-
-def _rematerialized(body: tuple, s, b: IRBuilder, written: set) -> frozenset:
-    """The values of a storing loop's iteration its reverse loop computes again
-    rather than reading them off the tape: those O(1) to make from the index and
-    from values made before the loop -- numbers from numbers (``i - 1``), and
-    views of arrays the loop does not write (the row ``x[i]``).  A tape of an
-    index alone becomes a count (``opt/tapes.py``)."""
-    inside = {c.name for c in s.carried} | defined_names(body)
-    free = {v.name for v in s.index}
-    out: set[str] = set()
-    for e in body:
-        if len(e.outs) != 1 or e.prim in ("push", "tape", "call", "print"):
-            continue
-        ins = [a for a in e.ins if isinstance(a, Var)]
-        if not all(
-            a.name in free or a.name in out or a.name not in inside for a in ins
-        ):
-            continue
-        row = PRIMITIVES[e.prim]
-        numbers = all(b.shape(a) == shapes.SCALAR for a in ins)
-        if b.shape(e.out) == shapes.SCALAR and numbers and not row.effect:
-            out.add(e.out.name)
-        elif row.memory == "view" and not ({a.name for a in ins} & written):
-            out.add(e.out.name)
-    return frozenset(out)
-
-
-def _reads(stmts) -> set[str]:
-    """Every name read anywhere in ``stmts``."""
-    names = set()
-    for s in stmts:
-        names.update(a.name for a in own_reads(s) if isinstance(a, Var))
-        for block in blocks(s):
-            names |= _reads(block)
-    return names
 
 
 def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
@@ -541,7 +403,7 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     skip = outer_lists(s.body)
     bound = {v.name for v in s.index + s.carried} | defined_names(s.body)
     outside = sorted(
-        (_reads(s.body) | {a.name for a in s.nexts if isinstance(a, Var)})
+        (reads(s.body) | {a.name for a in s.nexts if isinstance(a, Var)})
         - bound
         - lists
     )
@@ -560,7 +422,15 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         undo = _Undo(s, record, renames, b)
         undo.write_back(undo.states, named=True)  # the array it started from
         if stored:  # the tape holds what the adjoint reads, but O(1) values
-            b.eqns.extend(e for e in body if e.outs and e.outs[0].name in remat_new)
+            b.eqns.extend(
+                e
+                for e in body
+                if isinstance(e, Eqn) and e.outs and e.outs[0].name in remat_new
+            )
+            loops = [t for t in body if isinstance(t, (For, While))]
+            for t, inner_record in zip(loops, record.loops):
+                if inner_record is not None:  # its rows of this iteration
+                    tapes[id(t)] = inner_record.renamed(r)
         else:
             _sweep_forward(body, b, tapes, active, skip)  # recompute the iteration
         inner: dict = {u: adjoint[u] for u in lists}
@@ -589,7 +459,7 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         For(
             "tape",
             index,
-            (tape,),
+            (tape,) + record.bounds,
             tuple(carried),
             tuple(inits),
             tuple(eqns),
@@ -607,14 +477,14 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
 
 
 class _Undo:
-    """The reverse side of a loop's restored arrays (see :func:`_restorable`).
+    """The reverse side of a loop's restored arrays (see :func:`restorable`).
 
     ``columns``: the names the tape's undo columns bind in the reverse loop;
     ``states``: for each restored array, the reverse loop's carried value (the
     array as the later iterations started it, or as this one ended).
     """
 
-    def __init__(self, s, record: "_Tape", renames: dict, b: IRBuilder):
+    def __init__(self, s, record: "Tape", renames: dict, b: IRBuilder):
         self.record, self.renames, self.b = record, renames, b
         self.inside = defined_names(s.body)
         self.columns, self.cols, self.states = [], [], {}
@@ -743,36 +613,6 @@ def _vjp_call(eqn, b: IRBuilder, adjoint: dict, active) -> None:
                 adjoint[a.name] = b.add(adjoint.get(a.name), ct)
 
 
-def _scalar_recurrence(s, active: set) -> bool:
-    """A loop whose only active value is one carried scalar ``c``, updated from
-    itself and from inactive values: ``l = 4.0 * l * (1.0 - l)``.
-
-    Its iteration is a function of one variable, so the forward sweep can record
-    the derivative ``∂next/∂c`` itself (computed in forward mode alongside the
-    iteration) instead of ``c``, and the reverse sweep is one multiplication per
-    iteration: local Jacobian preaccumulation, as Tapenade and ADOL-C do it.
-    """
-    if sum(c.name in active for c in s.carried) != 1:
-        return False
-    for e in iter_eqns(s.body):
-        if is_list_eqn(e):
-            return False  # (its tangents would need the lists' own)
-        if e.prim == "call" and e.param("custom") is None:
-            return False  # a recursive call has no tangent rule in the body
-    if any(isinstance(t, (For, While)) for t in _all_stmts(s.body)):
-        return False
-    bound = {v.name for v in s.index + s.carried} | defined_names(s.body)
-    outside = _reads(s.body) | {a.name for a in s.nexts if isinstance(a, Var)}
-    return not ((outside - bound) & active)
-
-
-def _all_stmts(stmts):
-    for s in stmts:
-        yield s
-        for block in blocks(s):
-            yield from _all_stmts(block)
-
-
 def _sweep_forward_preaccumulated(s, b: IRBuilder, tapes: dict, active) -> None:
     """The loop with its body in forward mode (tangent 1 for the carried value):
     each iteration pushes ``∂next/∂c`` on the tape."""
@@ -788,7 +628,7 @@ def _sweep_forward_preaccumulated(s, b: IRBuilder, tapes: dict, active) -> None:
         factor = tangent.get(nxt.name) if isinstance(nxt, Var) else None
         factor = Const(0.0) if factor is None else factor
         b.emit(Eqn("push", (), (tape, factor)))  # no loc: no comment in its way
-    tapes[id(s)] = _Tape(tape, None)
+    tapes[id(s)] = Tape(tape, None)
     b.emit(replace(s, body=tuple(body)))
 
 

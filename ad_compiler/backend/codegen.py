@@ -297,6 +297,7 @@ class _Emitter:
                 and not expr.names & self.unfoldable
                 and (name_rank(name, self.fn.user_names) < 2 or name in self.merged)
                 and expr.size <= MAX_INLINE_OPS
+                and not PRIMITIVES[eqn.prim].effect  # (it happens where it is)
             )
             if foldable:
                 self.pending[name] = expr
@@ -355,7 +356,10 @@ class _Emitter:
         else:
             names = [v.name if self.counts.get(v.name) else "_" for v in s.index]
             if s.over == "tape":
-                source = f"reversed({self.atom(s.args[0]).text})"
+                rows = [self.atom(a).text for a in s.args]
+                if len(rows) == 3:  # one outer iteration's rows of an inner loop
+                    rows = [f"{rows[0]}[{rows[1]}:{rows[2]}]"]
+                source = f"reversed({rows[0]})"
             elif s.over == "reversed_range":
                 source = f"reversed({_range(*(self.atom(a).text for a in s.args))})"
             else:

@@ -161,8 +161,9 @@ class For:
 
     ``over`` is ``"range"`` (``args`` = start, stop, step; one index),
     ``"reversed_range"`` (the same range, last index first), or ``"tape"``
-    (``args`` = one tape; the index unpacks what each ``push`` stored, last
-    pushed first): reverse mode walks a loop's iterations backwards that way.
+    (``args`` = one tape, or a tape and where the rows to walk start and stop;
+    the index unpacks what each ``push`` stored, last pushed first): reverse
+    mode walks a loop's iterations backwards that way.
 
     ``items``: the loop runs over the items of a tuple written in the source
     (``for W in (W1, W2)``), picked by the index; array code unrolls it
@@ -264,7 +265,11 @@ def _show_loop(s, indent: str) -> list[str]:
         args = ", ".join(str(a) for a in s.args)
         source = {
             "range": f"range({args})",
-            "tape": f"reversed({args})",
+            "tape": (
+                f"reversed({s.args[0]}[{s.args[1]}:{s.args[2]}])"
+                if len(s.args) == 3
+                else f"reversed({args})"
+            ),
             "reversed_range": f"reversed(range({args}))",
         }[s.over]
         head = f"{indent}for {index} in {source}:" + (

@@ -55,6 +55,9 @@ def untape_counters(fn: Function) -> Function:
                 scan(block)
 
     scan(fn.body)
+    for t in _sliced(fn.body):  # rows of one outer iteration: see _sliced
+        counters.pop(t, None)
+        unread.discard(t)
     counted = {t: pushers[t] for t in unread if t in pushers and t not in counters}
     if not counters and not counted:
         return fn
@@ -126,3 +129,16 @@ def _names_read(stmts, extra=()) -> set[str]:
         for block in blocks(s):
             names |= _names_read(block)
     return names
+
+
+def _sliced(stmts) -> set[str]:
+    """The tapes walked a slice at a time (an inner loop of a storing loop,
+    ``reversed(tape[start:stop])``): their forward loop's range, or a counter
+    it carries, is that of the last outer iteration only, so they stay tapes."""
+    out = set()
+    for s in stmts:
+        if isinstance(s, For) and s.over == "tape" and len(s.args) > 1:
+            out.add(s.args[0].name)
+        for block in blocks(s):
+            out |= _sliced(block)
+    return out

@@ -830,6 +830,12 @@ register(
     # the reverse-mode tape: a list, appended to by the forward sweep
     Primitive("tape", 0, list, py_name="[]", effect=True),
     Primitive("push", -1, None, py_name="{0}.append", effect=True),
+    # how many rows a tape holds (where an inner loop's rows of one iteration
+    # of a storing loop start and stop): an effect, never merged with another
+    # len of the same tape nor moved across the pushes between them
+    Primitive(
+        "tape_len", 1, len, py_name="len", effect=True, result="int", memory="copy"
+    ),
     # the user's print(...): kept where it is, once per run (frontend/prints.py
     # lowers it; params: the layout of the arguments, sep and end)
     Primitive(

@@ -229,6 +229,9 @@ class Unroller:
         if s.prim == "tape":
             env[s.out.name] = []
             return
+        if s.prim == "tape_len":  # where a tape's rows start or stop
+            env[s.out.name] = len(ins[0])
+            return
         if s.prim == "push":
             tape, *items = ins
             tape.append(items[0] if len(items) == 1 else tuple(items))
@@ -302,7 +305,10 @@ class Unroller:
         if isinstance(s, While):
             indices = itertools.count()
         elif s.over == "tape":
-            indices = reversed(list(self._val(s.args[0], env)))
+            rows = list(self._val(s.args[0], env))
+            if len(s.args) == 3:  # one outer iteration's rows
+                rows = rows[self._val(s.args[1], env) : self._val(s.args[2], env)]
+            indices = reversed(rows)
         else:
             bounds = range(*(self._int(self._val(a, env), why, s) for a in s.args))
             indices = reversed(bounds) if s.over == "reversed_range" else bounds
