@@ -24,6 +24,7 @@ from ad_compiler.ir.nodes import (
     blocks,
     body_reads,
     iter_eqns,
+    map_atoms,
     own_reads,
 )
 from ad_compiler.primitives.table import PRIMITIVES
@@ -118,7 +119,41 @@ def _loop(s: For, distinct: dict, reads: dict) -> For:
         if reads.get(c.name, 0) != inside or reads.get(n.name, 0) != 1:
             continue  # read after the loop, or the zeroed array read elsewhere
         nexts[k] = c
-    return s if nexts == list(s.nexts) else replace(s, nexts=tuple(nexts))
+    if nexts == list(s.nexts):
+        return s
+    kept = {c.name for c, n in zip(s.carried, nexts) if n == c}
+    return replace(s, nexts=tuple(nexts), body=_uncopied_rows(s.body, kept, i))
+
+
+def _uncopied_rows(body: tuple, unwritten: set, i: Var) -> tuple:
+    """``body`` reading the rows ``c[i]`` of the arrays in ``unwritten``
+    without copying them: the copy (``v̄ = np.copy(ȳ[i])``) kept the row from
+    the zeroing that followed it, and nothing writes into ``c`` any more."""
+    rows = {
+        e.out.name
+        for e in body
+        if isinstance(e, Eqn)
+        and e.prim == "getitem"
+        and isinstance(e.ins[0], Var)
+        and e.ins[0].name in unwritten
+        and e.ins[1:] == (i,)
+    }
+    same = {
+        e.out.name: e.ins[0]
+        for e in body
+        if isinstance(e, Eqn)
+        and e.prim == "copy"
+        and isinstance(e.ins[0], Var)
+        and e.ins[0].name in rows
+    }
+    if not same:
+        return body
+    kept = tuple(
+        e
+        for e in body
+        if not (isinstance(e, Eqn) and e.outs and e.outs[0].name in same)
+    )
+    return map_atoms(kept, lambda a: same.get(getattr(a, "name", None), a))
 
 
 def _only_rows(s: For, c: Var, i: Var, zeroing: Eqn) -> bool:
