@@ -168,7 +168,7 @@ def test_a_row_read_once_is_not_zeroed_after_its_read():
     assert not any(line.endswith("] = 0.0") for line in lines), lines
     assert not any("_assign(" in line for line in lines), lines
     # nor copied: the copy only kept the row from the zeroing
-    assert "v18 = xc_1_bar[i_1]" in lines and "x_bar[0] += -v18" in lines, lines
+    assert "v18 = xc_1_bar[i_1]" in lines and "x_bar[0] -= v18" in lines, lines
 
 
 def test_a_row_a_later_iteration_reads_is_still_zeroed():

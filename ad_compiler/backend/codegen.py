@@ -221,6 +221,8 @@ class _Emitter:
         self.unfoldable = written_in_place(fn)
         # temporaries waiting to be folded into their user
         self.pending: dict[str, _Expr] = {}
+        # a folded -u: u, for an accumulation to subtract it (t -= u)
+        self.negated: dict[str, _Expr] = {}
         self.out: list[str] = []
         self.last_line = None
         # an in-place write's output -> the array written
@@ -250,18 +252,24 @@ class _Emitter:
         args = [self.atom(a) for a in eqn.ins]
         target = args[0].text
         self.comment(eqn.loc, indent)
+        # t += -u as t -= u (the same number: IEEE defines a - b as a + (-b))
+        g = eqn.ins[1]
+        minus = self.negated.pop(g.name, None) if isinstance(g, Var) else None
+        op = "+=" if minus is None else "-="
+        value = args[1].text if minus is None else minus.text
         if eqn.prim == "add":  # an accumulation: t = t + u as t += u
-            self.out.append(f"{indent}{target} += {args[1].text}")
+            self.out.append(f"{indent}{target} {op} {value}")
             self.written[eqn.out.name] = target
             return
         index = index_text(eqn.param("index"), [a.text for a in args[2:]])
-        value = args[1].text
         if eqn.prim == "setitem":
+            value = args[1].text
             self.out.append(f"{indent}{target}[{index}] = {value}")
         elif eqn.param("into") == "at":  # an index array may repeat: every read adds
+            value = args[1].text
             self.out.append(f"{indent}np.add.at({target}, np.s_[{index}], {value})")
         else:
-            self.out.append(f"{indent}{target}[{index}] += {value}")
+            self.out.append(f"{indent}{target}[{index}] {op} {value}")
         self.written[eqn.out.name] = target
 
     def comment(self, loc, indent):
@@ -282,7 +290,8 @@ class _Emitter:
             if eqn.param("inplace") or eqn.param("into"):
                 self.write_in_place(eqn, indent)
                 continue
-            expr = _render(eqn, [self.atom(a) for a in eqn.ins])
+            ins = [self.atom(a) for a in eqn.ins]
+            expr = _render(eqn, ins)
             if len(eqn.outs) != 1:  # tape.append(...); a, b = f(...)
                 self.comment(eqn.loc, indent)
                 lhs = "".join(f"{o.name}, " for o in eqn.outs)
@@ -301,6 +310,8 @@ class _Emitter:
             )
             if foldable:
                 self.pending[name] = expr
+                if eqn.prim == "neg":
+                    self.negated[name] = ins[0]
                 continue
             self.comment(eqn.loc, indent)
             self.out.append(f"{indent}{name} = {expr.text}")
