@@ -174,3 +174,37 @@ def test_a_row_read_once_is_not_zeroed_after_its_read():
 def test_a_row_a_later_iteration_reads_is_still_zeroed():
     lines = adjoint_lines(rows_read_twice)
     assert any(line.endswith("[i_1] = 0.0") for line in lines), lines
+
+
+# --- a loop appending to a run-time list stores too ------------------------------
+
+
+def hidden_states(x):
+    """An RNN keeping every hidden state in a list, stacked after the loop."""
+    h = np.ones(x.shape[1]) * 0.5
+    hs = []
+    for i in range(x.shape[0]):
+        h = np.tanh(h * x[i] + 0.1)
+        hs.append(h)
+    states = np.stack(hs)
+    return np.sum(states * states) + np.sum(hs[-1])
+
+
+def test_a_loop_appending_to_a_list_runs_its_adjoint_alone():
+    g = grad(hidden_states)
+    x = point(5, 1)
+    np.testing.assert_allclose(g(x), central(hidden_states, x), rtol=1e-5, atol=1e-7)
+    forward, reverse = g.source.split("reversed(tape)")
+    code = [line for line in reverse.splitlines() if "#" not in line]
+    assert not any("np.tanh(" in line for line in code), code  # not recomputed
+    assert "hs.append(h" in forward
+    H = hessian(hidden_states)(x)
+    eps = 1e-5
+    for k in (0, 3):
+        e = np.zeros(x.size)
+        e[k] = eps
+        e = e.reshape(x.shape)
+        column = (g(x + e) - g(x - e)) / (2 * eps)
+        np.testing.assert_allclose(
+            H.reshape(x.size, x.size)[:, k], column.ravel(), rtol=1e-5, atol=1e-7
+        )

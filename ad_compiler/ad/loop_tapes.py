@@ -164,6 +164,11 @@ def shape_of(e: Eqn, b: IRBuilder):
         return None
 
 
+# list rows a storing loop may hold: an append to a list made before the loop
+# (its buffer keeps the item; the counter is carried, so taped) and a read
+_STORABLE_LISTS = frozenset({"list_append", "list_get"})
+
+
 def stores(s, active: set, b: IRBuilder) -> bool:
     """Whether loop ``s`` keeps on its tape the values its reverse sweep reads
     (*store*) instead of recomputing each iteration (*recompute*).
@@ -184,7 +189,10 @@ def stores(s, active: set, b: IRBuilder) -> bool:
     the carried values -- a loop making a matrix per iteration would otherwise
     keep every one -- for the price of running the function twice.
     """
-    if any(isinstance(t, If) or is_list_eqn(t) for t in all_stmts(s.body)):
+    if any(
+        isinstance(t, If) or (is_list_eqn(t) and t.prim not in _STORABLE_LISTS)
+        for t in all_stmts(s.body)
+    ):
         return False
     loops = [t for t in s.body if isinstance(t, (For, While))]
     if not loops:
