@@ -164,9 +164,12 @@ def shape_of(e: Eqn, b: IRBuilder):
         return None
 
 
-# list rows a storing loop may hold: an append to a list made before the loop
-# (its buffer keeps the item; the counter is carried, so taped) and a read
-_STORABLE_LISTS = frozenset({"list_append", "list_get"})
+# list rows a storing loop may hold: a new list, an append (the buffer keeps
+# each item, and the counter is carried, so taped), reads (all but the
+# adjoints' own rows, which only the reverse sweep makes)
+_STORABLE_LISTS = frozenset(
+    {"list_new", "list_append", "list_get", "list_stack", "list_sum", "list_concat"}
+)
 
 
 def stores(s, active: set, b: IRBuilder) -> bool:
@@ -207,14 +210,20 @@ def stores(s, active: set, b: IRBuilder) -> bool:
 
 def vector_recurrence(s, b: IRBuilder) -> bool:
     """Every value the loop's iterations make, at any depth, is a number or a
-    vector of known shape, but for the versions of the arrays it writes rows
-    of (``state[2 * i] = h``): what its tape keeps per iteration is then of the
-    order of its carried state, which recomputing would keep anyway."""
+    vector of known shape, but for its next state (``s = np.stack(rows)``)
+    and the versions of the arrays it writes rows of (``state[2 * i] = h``):
+    what its tape keeps per iteration is then of the order of its carried
+    state, which recomputing would keep anyway."""
+    state = {n.name for n in s.nexts if isinstance(n, Var)}
     for t in all_stmts(s.body):
         if not isinstance(t, Eqn) or t.prim in ("setitem", "print"):
             continue
         for o in t.outs:
             shape = b.shape(o)
+            if o.name in state or isinstance(shape, shapes.ListOf):
+                continue  # the state itself; a list (its items are made here)
+            if t.prim == "shape":
+                continue  # a tuple of lengths
             if shape is None or shape == shapes.TUPLE or len(shape) > 1:
                 return False
     return True
