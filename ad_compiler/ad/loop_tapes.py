@@ -185,8 +185,10 @@ def stores(s, active: set, b: IRBuilder) -> bool:
     A loop around loops stores too when it is a *recurrence of vectors* (an
     RNN's time loop around its layers: see :func:`vector_recurrence`) and its
     inner loops store: the inner loops' rows go on tapes of their own, and each
-    outer iteration keeps where its rows are.  Any other loop around loops (or
-    branches, or run-time lists) records only what each iteration starts from
+    outer iteration keeps where its rows are.  Run-time lists made, appended
+    to and read inside are kept like any value (a list a later iteration
+    appends to is a buffer whose counter is carried, so taped).  Any other
+    loop around loops, or around branches, records only what each iteration starts from
     and recomputes it backwards: its inner loops store while one of its
     iterations is reversed, so memory stays that of one outer iteration plus
     the carried values -- a loop making a matrix per iteration would otherwise
