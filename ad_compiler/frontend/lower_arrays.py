@@ -21,7 +21,7 @@ from ad_compiler.frontend.lower_reductions import OWN_LOWERING
 from ad_compiler.frontend.lower_values import RunList, TupleValue
 from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
 from ad_compiler.frontend.scope_data import reads_data
-from ad_compiler.ir.nodes import Const
+from ad_compiler.ir.nodes import Const, Var
 from ad_compiler.primitives.indexing import CONSTRUCTORS
 from ad_compiler.primitives.stats import SIGNATURES
 from ad_compiler.primitives.table import PRIMITIVES, named
@@ -357,6 +357,19 @@ class ArrayLowering:
         with self.b.at(self.src.loc(node)):
             return self.b.apply("getitem", base, *values, index=layout)
 
+    def check_number_aliases(self, statement: ast.stmt) -> None:
+        """After ``statement`` is lowered: each of its names that would share an
+        array observed to be written is an error if its value is an array --
+        known only once the shapes are (a hazard of shape inference); a
+        number's value is a copy, and anything else (a list's item ...) is
+        refused now."""
+        for name, error in self.number_aliases.get(id(statement), {}).items():
+            value = self.env.get(name)
+            if isinstance(value, Var):
+                self.hazards.append((value.name, error))  # an error if an array
+            elif not isinstance(value, Const):
+                raise error
+
     def assign_item(self, target: ast.Subscript, value, op=None):
         """``x[i] = v`` (or ``x[i] += v`` with ``op``): bind ``x`` to a new version."""
         if not isinstance(target.value, ast.Name) or target.value.id not in self.locals:
@@ -642,12 +655,12 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
     if not written and not in_place:
         return
     calls = user_call_aliases(lowerer.scope, lowerer.src, lowerer.locals)
-    pairs = [
-        (sub, target, source)
-        for sub, target, value in _alias_pairs(node)
-        for source in sorted(_aliased_names(value, calls) - {target})
-        if source in lowerer.locals or reads_data(lowerer, source)
-    ]
+    values = {}  # (statement, target, source) -> the value bound
+    for sub, target, value in _alias_pairs(node):
+        for source in sorted(_aliased_names(value, calls) - {target}):
+            if source in lowerer.locals or reads_data(lowerer, source):
+                values.setdefault((sub, target, source), value)
+    pairs = list(values)
     outside = tuple(sorted({s for _, _, s in pairs if s not in lowerer.locals}))
     found = observed_writes(node, pairs, augmented=bool(in_place), outside=outside)
     # the pair whose own name is written first: its message is the plainest
@@ -677,9 +690,33 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
             hint = f"append a copy: {target}.append({row}.copy())"
         else:
             hint = f"make a copy: {target} = {ast.unparse(sub.value)}.copy()"
+        if _maybe_number(sub, values[sub, target, source]):
+            # `s = A[j]`: a number (a copy) if A has one axis; decided once the
+            # shapes are known (Lowerer.check_number_aliases)
+            error = lowerer.error_at(sub, message, hint)
+            lowerer.number_aliases.setdefault(id(sub), {}).setdefault(target, error)
+            continue
         if isinstance(write, ast.Subscript):
             lowerer.error(sub, message, hint)
         refuse_alias_write(lowerer, sub, lowerer, name, {}, message, hint)
+
+
+def _maybe_number(statement: ast.stmt, value: ast.expr) -> bool:
+    """Whether ``name = value`` may bind a number rather than a view: ``A[j]``
+    or ``A[i, j]`` (no slice, ``None`` or ``...`` in the index) is one item,
+    a NumPy scalar that shares no memory, when ``A`` has as many axes as
+    the index has entries (a view of a row or block otherwise)."""
+    if not isinstance(statement, (ast.Assign, ast.AnnAssign)):
+        return False
+    if not isinstance(value, ast.Subscript):
+        return False
+    index = value.slice
+    entries = index.elts if isinstance(index, ast.Tuple) else [index]
+    return not any(
+        isinstance(e, (ast.Slice, ast.Starred))
+        or (isinstance(e, ast.Constant) and e.value in (None, Ellipsis))
+        for e in entries
+    )
 
 
 def refuse_alias_write(at, node, owner, name, written, message, hint) -> None:

@@ -1,0 +1,77 @@
+"""False refusals and misleading errors found in review 18 (session 19).
+
+What now compiles is checked against central differences; what must still be
+refused is checked for its wording and its place (file:line:col).
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+
+from ad_compiler import grad
+from ad_compiler.errors import UnsupportedError
+
+
+def central(f, x, eps=1e-6):
+    """Central differences of a scalar ``f`` at the array ``x``."""
+    out = np.zeros(x.shape)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros(x.shape)
+        e[idx] = eps
+        out[idx] = (f(x + e) - f(x - e)) / (2 * eps)
+    return out
+
+
+def where(f, text: str) -> str:
+    """``file:line:col`` of the first line of ``f``'s source containing ``text``
+    (col is where ``text`` starts, 1-based)."""
+    lines, first = inspect.getsourcelines(f)
+    for k, line in enumerate(lines):
+        if text in line:
+            return f"{inspect.getsourcefile(f)}:{first + k}:{line.index(text) + 1}"
+    raise AssertionError(text)
+
+
+# --- 1. `s = A[j]` is a number when A has one axis ---------------------------------
+
+
+def item_kept_2d(x):
+    A = x * 1.0
+    s = A[0, 1]  # all of A's axes indexed: a number
+    A[0, 1] = 5.0
+    return s * np.sum(A)
+
+
+def item_in_loop_1d(x):
+    n = x.shape[0]
+    A = np.ones(n)
+    t = 0.0
+    for j in range(n):
+        s = A[j]
+        A[j] = A[j] * x[j] + s
+        t = t + s * A[(j + 1) % n]
+    return t
+
+
+@pytest.mark.parametrize("f", [item_kept_2d, item_in_loop_1d])
+def test_an_item_read_before_a_write_is_a_copy(f):
+    x = np.random.default_rng(0).uniform(-0.9, 0.9, (4, 3))
+    x = x if f is item_kept_2d else x[:, 0].copy()
+    np.testing.assert_allclose(grad(f)(x), central(f, x), rtol=1e-6, atol=1e-8)
+
+
+def row_view_2d(x):
+    A = x * 1.0
+    s = A[0]  # a row: a view of A
+    A[0, 1] = 5.0
+    return np.sum(s * A)
+
+
+def test_a_row_read_before_a_write_is_still_refused_as_a_view():
+    with pytest.raises(UnsupportedError) as info:
+        grad(row_view_2d)(np.ones((4, 3)))
+    text = str(info.value)
+    assert text.startswith(where(row_view_2d, "s = A[0]") + ": error: ")
+    assert "`s` may share its array with `A`" in text
+    assert "hint: make a copy: s = A[0].copy()" in text
