@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ad_compiler import grad
-from ad_compiler.errors import UnsupportedError
+from ad_compiler.errors import CompileError, UnsupportedError
 
 
 def central(f, x, eps=1e-6):
@@ -75,3 +75,64 @@ def test_a_row_read_before_a_write_is_still_refused_as_a_view():
     assert text.startswith(where(row_view_2d, "s = A[0]") + ": error: ")
     assert "`s` may share its array with `A`" in text
     assert "hint: make a copy: s = A[0].copy()" in text
+
+
+# --- 3. grad of a function that does not return one number ------------------------
+
+
+def outer_of(x):
+    y = x * 2.0
+    return np.outer(y, x)
+
+
+def two_values(x, y):
+    return x + y, x * y
+
+
+def test_grad_of_an_array_names_the_shape_of_this_call_at_the_return():
+    from ad_compiler import value_and_grad
+    from ad_compiler.errors import ResultShapeError, UsageError
+
+    for make, kind in ((grad, "grad"), (value_and_grad, "value_and_grad")):
+        with pytest.raises(ResultShapeError) as info:
+            make(outer_of)(np.ones(3))
+        assert isinstance(info.value, UsageError)  # what callers caught before
+        text = str(info.value)
+        assert text.startswith(
+            where(outer_of, "np.outer(y, x)")
+            + f": error: {kind}() needs `outer_of` to return one number, but it "
+            "returns an array of shape (3, 3)\n"
+        )
+        assert "    return np.outer(y, x)\n" in text
+        assert "hint: for the derivatives of every output use jacrev(outer_of)" in text
+        assert "vjp(outer_of, ...)" in text
+
+
+def test_grad_and_hessian_of_a_tuple_are_located_with_their_own_names():
+    from ad_compiler import hessian
+    from ad_compiler.errors import ResultShapeError
+
+    with pytest.raises(ResultShapeError) as info:
+        grad(two_values)(1.0, 2.0)
+    assert str(info.value).startswith(
+        where(two_values, "x + y, x * y") + ": error: grad() needs `two_values` "
+        "to return one number, but it returns a tuple of 2 values"
+    )
+    for args in ((1.0, 2.0), (np.ones(2), np.ones(2))):
+        with pytest.raises(ResultShapeError) as info:
+            hessian(two_values)(*args)
+        text = str(info.value)
+        assert ": error: hessian() needs `two_values` to return one number" in text
+        assert "hint: for the second derivatives of every output use " in text
+        assert "jacfwd(jacrev(two_values))" in text
+
+
+def test_hessian_of_an_array_names_the_shape_of_this_call():
+    from ad_compiler import hessian
+
+    with pytest.raises(CompileError) as info:
+        hessian(outer_of)(np.ones(4))
+    assert "hessian() needs `outer_of` to return one number, but it returns an " in (
+        str(info.value)
+    )
+    assert "array of shape (4, 4)" in str(info.value)
