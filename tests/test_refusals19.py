@@ -136,3 +136,57 @@ def test_hessian_of_an_array_names_the_shape_of_this_call():
         str(info.value)
     )
     assert "array of shape (4, 4)" in str(info.value)
+
+
+# --- 6. np.bincount with weights -----------------------------------------------------
+
+LABELS = np.array([0, 2, 2, 1, 4, 2, 0])
+
+
+def weighted_sums(w, labels, centers):
+    """Per-cluster sums of squared weights, then a smooth function of them."""
+    sums = np.bincount(labels, weights=w * w, minlength=len(centers))
+    counts = np.bincount(labels, np.ones(len(labels)), len(centers))
+    return np.sum(np.sin(sums) * centers / (counts + 1.0))
+
+
+def test_bincount_is_linear_in_its_weights_in_every_mode():
+    from ad_compiler import hessian, jacfwd, jacrev
+
+    w = np.linspace(0.1, 0.9, 7)
+    centers = np.arange(1.0, 7.0)  # minlength 6 > max(labels) + 1
+
+    def f(v):
+        return weighted_sums(v, LABELS, centers)
+
+    want = central(f, w)
+    for d in (grad, jacfwd, jacrev):
+        np.testing.assert_allclose(
+            d(weighted_sums)(w, LABELS, centers), want, rtol=1e-6, atol=1e-8
+        )
+    H = hessian(weighted_sums)(w, LABELS, centers)
+    H_fd = np.array(
+        [
+            central(lambda v: grad(weighted_sums)(v, LABELS, centers)[k], w)
+            for k in range(7)
+        ]
+    )
+    np.testing.assert_allclose(H, H_fd, rtol=1e-5, atol=1e-7)
+
+
+def unweighted_counts(x, labels):
+    return np.sum(x * np.bincount(labels))
+
+
+def test_bincount_without_weights_is_refused_with_a_float_spelling():
+    with pytest.raises(UnsupportedError) as info:
+        grad(unweighted_counts)(np.ones(5), LABELS)
+    text = str(info.value)
+    assert text.startswith(
+        where(unweighted_counts, "np.bincount(labels)")
+        + ": error: `np.bincount` without weights (integer counts) is not supported"
+    )
+    assert (
+        "hint: count in floats: np.bincount(labels, weights=np.ones(len(labels)))"
+        in (text)
+    )
