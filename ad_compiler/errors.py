@@ -179,8 +179,8 @@ class ResultShapeError(UsageError, CompileError):
 
     def _message(self) -> str:
         return (
-            f"{self.kind}() needs `{self.function}` to return one number, but "
-            f"it returns {self.found}"
+            f"{self.kind}() needs `{self.function}` to return a scalar (one number), "
+            f"but it returns {self.found}"
         )
 
     def _hint(self) -> str:

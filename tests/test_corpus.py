@@ -285,7 +285,7 @@ def test_derivatives_keep_numeric_defaults():
 def test_grad_rejects_tuple_outputs(f):
     for make in (grad, value_and_grad):
         with pytest.raises(
-            UsageError, match="return one number, but it returns a tuple"
+            UsageError, match=r"return a scalar \(one number\), but it returns a tuple"
         ):
             make(f)
 

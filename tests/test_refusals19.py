@@ -100,7 +100,7 @@ def test_grad_of_an_array_names_the_shape_of_this_call_at_the_return():
         text = str(info.value)
         assert text.startswith(
             where(outer_of, "np.outer(y, x)")
-            + f": error: {kind}() needs `outer_of` to return one number, but it "
+            + f": error: {kind}() needs `outer_of` to return a scalar (one number), but it "
             "returns an array of shape (3, 3)\n"
         )
         assert "    return np.outer(y, x)\n" in text
@@ -116,13 +116,16 @@ def test_grad_and_hessian_of_a_tuple_are_located_with_their_own_names():
         grad(two_values)(1.0, 2.0)
     assert str(info.value).startswith(
         where(two_values, "x + y, x * y") + ": error: grad() needs `two_values` "
-        "to return one number, but it returns a tuple of 2 values"
+        "to return a scalar (one number), but it returns a tuple of 2 values"
     )
     for args in ((1.0, 2.0), (np.ones(2), np.ones(2))):
         with pytest.raises(ResultShapeError) as info:
             hessian(two_values)(*args)
         text = str(info.value)
-        assert ": error: hessian() needs `two_values` to return one number" in text
+        assert (
+            ": error: hessian() needs `two_values` to return a scalar (one number)"
+            in text
+        )
         assert "hint: for the second derivatives of every output use " in text
         assert "jacfwd(jacrev(two_values))" in text
 
@@ -132,8 +135,9 @@ def test_hessian_of_an_array_names_the_shape_of_this_call():
 
     with pytest.raises(CompileError) as info:
         hessian(outer_of)(np.ones(4))
-    assert "hessian() needs `outer_of` to return one number, but it returns an " in (
-        str(info.value)
+    assert (
+        "hessian() needs `outer_of` to return a scalar (one number), but it returns an "
+        in (str(info.value))
     )
     assert "array of shape (4, 4)" in str(info.value)
 
@@ -189,4 +193,95 @@ def test_bincount_without_weights_is_refused_with_a_float_spelling():
     assert (
         "hint: count in floats: np.bincount(labels, weights=np.ones(len(labels)))"
         in (text)
+    )
+
+
+# --- 5. a list of rows whose items are rebound --------------------------------------
+
+
+def rows_rebound(x):
+    state = np.tanh(x)
+    hidden = []
+    for i in range(3):
+        hidden.append(state[i])  # views of state's rows
+    new_row = hidden[0] * 2.0
+    hidden[0] = new_row  # rebinds the item: state is not written
+    for t in range(2):
+        hidden[1] = hidden[1] * hidden[2]
+    return np.sum(hidden[0] * hidden[1]) + np.sum(state)
+
+
+def test_rebinding_an_item_of_a_list_of_rows_writes_no_array():
+    x = np.random.default_rng(1).uniform(-0.9, 0.9, (3, 4))
+    np.testing.assert_allclose(
+        grad(rows_rebound)(x), central(rows_rebound, x), rtol=1e-6, atol=1e-8
+    )
+
+
+def row_written_after_append(x):
+    state = np.tanh(x)
+    hidden = []
+    for i in range(3):
+        hidden.append(state[i])
+    state[1] = state[1] * 3.0  # hidden[1] is that row: Python changes it too
+    return np.sum(hidden[1])
+
+
+def row_stored_in_a_slot(x):
+    state = np.tanh(x)
+    hidden = [state[0] * 1.0]
+    hidden[0] = state[1]
+    state[1] = state[1] * 3.0
+    return np.sum(hidden[0])
+
+
+def row_added_by_plus(x):
+    state = np.tanh(x)
+    hidden = []
+    hidden += [state[1]]
+    state[1] = state[1] * 3.0
+    return np.sum(hidden[0])
+
+
+@pytest.mark.parametrize(
+    "f,at,hint",
+    [
+        (row_written_after_append, "hidden.append(state[i])", "append a copy: "),
+        (row_stored_in_a_slot, "hidden[0] = state[1]", "store a copy: "),
+        (row_added_by_plus, "hidden += [state[1]]", "add copies: "),
+    ],
+)
+def test_a_row_held_by_a_list_and_then_written_is_refused(f, at, hint):
+    # (the last two were differentiated silently wrong before: the list's item
+    # was not seen to share state's row)
+    with pytest.raises(UnsupportedError) as info:
+        grad(f)(np.ones((3, 4)))
+    text = str(info.value)
+    assert text.startswith(
+        where(f, at) + ": error: an item of `hidden` may share its array with "
+        "`state`, and `state` is written into"
+    )
+    assert "hint: " + hint in text
+
+
+def run_time_list_assigned_in_a_loop(x):
+    n = x.shape[0]
+    hidden = []
+    for i in range(n):
+        hidden.append(x[i] * 1.0)
+    for t in range(n):
+        hidden[t] = hidden[t] * 2.0
+    return np.sum(hidden[0][0:2])
+
+
+def test_a_run_time_list_assigned_into_in_a_loop_is_refused_for_what_it_is():
+    # (was "indexing a number" at the read after the loop: the list was
+    # carried through the loop as if an array)
+    with pytest.raises(UnsupportedError) as info:
+        grad(run_time_list_assigned_in_a_loop)(np.ones((3, 4)))
+    text = str(info.value)
+    assert text.startswith(
+        where(run_time_list_assigned_in_a_loop, "hidden[t] = ")
+        + ": error: `hidden` is a list whose length is known only at run time; "
+        "it can be appended to, not reassigned or assigned into"
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 
 from ad_compiler.errors import UnsupportedError
-from ad_compiler.frontend.alias_flow import observed_writes
+from ad_compiler.frontend.alias_flow import list_names, observed_writes
 from ad_compiler.frontend.callees import source_of
 from ad_compiler.frontend.lower_library import LIBRARY, LIBRARY_METHODS
 from ad_compiler.frontend.lower_linalg import LINALG_CALLS, linalg_call
@@ -515,11 +515,23 @@ def writes(lowerer, node: ast.FunctionDef, augmented=False) -> tuple[dict, dict]
     return written, in_place
 
 
-def _alias_pairs(node: ast.FunctionDef):
-    """(statement, name, value) for each name an assignment or loop binds."""
+def _alias_pairs(node: ast.FunctionDef, lists: frozenset = frozenset()):
+    """(statement, name, value) for each name an assignment or loop binds, and
+    for each list of ``lists`` given an item (``xs[k] = v``, ``xs += [v]``)."""
     for sub in ast.walk(node):
         if isinstance(sub, ast.Assign):
             pairs = [p for t in sub.targets for p in _bindings(t, sub.value)]
+            pairs += [
+                (t.value.id, sub.value)  # the list holds v itself
+                for t in sub.targets
+                if isinstance(t, ast.Subscript)
+                and isinstance(t.value, ast.Name)
+                and t.value.id in lists
+            ]
+        elif isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name):
+            if sub.target.id not in lists:
+                continue
+            pairs = [(sub.target.id, sub.value)]  # xs += [row]: xs holds row
         elif isinstance(sub, ast.AnnAssign) and sub.value is not None:
             pairs = list(_bindings(sub.target, sub.value))
         elif isinstance(sub, (ast.For, ast.AsyncFor)):
@@ -655,14 +667,16 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
     if not written and not in_place:
         return
     calls = user_call_aliases(lowerer.scope, lowerer.src, lowerer.locals)
+    lists = list_names(node)
     values = {}  # (statement, target, source) -> the value bound
-    for sub, target, value in _alias_pairs(node):
+    for sub, target, value in _alias_pairs(node, lists):
         for source in sorted(_aliased_names(value, calls) - {target}):
             if source in lowerer.locals or reads_data(lowerer, source):
                 values.setdefault((sub, target, source), value)
     pairs = list(values)
     outside = tuple(sorted({s for _, _, s in pairs if s not in lowerer.locals}))
-    found = observed_writes(node, pairs, augmented=bool(in_place), outside=outside)
+    slots = _unshared_lists(node, lists, values, calls)
+    found = observed_writes(node, pairs, bool(in_place), outside, slots)
     # the pair whose own name is written first: its message is the plainest
     found.sort(key=lambda f: f[1] not in (f[0][1], f[0][2]))
     for (sub, target, source), name, write, (seen, read) in found:
@@ -678,8 +692,9 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
             when = f"line {seen_line}" + (
                 ", in the loop's next iteration" if seen_line <= line else ""
             )
+        holder = f"an item of `{target}`" if target in lists else f"`{target}`"
         message = (
-            f"`{target}` may share its array with `{source}`, and "
+            f"{holder} may share its array with `{source}`, and "
             f"`{name}` is written into (line {line}) before `{seen}` is read "
             f"({when}): Python would change both"
         )
@@ -688,6 +703,14 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
         elif isinstance(sub, ast.Call):  # xs.append(row)
             row = ast.unparse(sub.args[0])
             hint = f"append a copy: {target}.append({row}.copy())"
+        elif isinstance(sub, ast.AugAssign):  # xs += [row]
+            hint = f"add copies: {target}.append(row.copy()) for each row"
+        elif target in lists and any(
+            isinstance(t, ast.Subscript) for t in sub.targets
+        ):  # xs[k] = row
+            item = next(t for t in sub.targets if isinstance(t, ast.Subscript))
+            value = ast.unparse(sub.value)
+            hint = f"store a copy: {ast.unparse(item)} = {value}.copy()"
         else:
             hint = f"make a copy: {target} = {ast.unparse(sub.value)}.copy()"
         if _maybe_number(sub, values[sub, target, source]):
@@ -699,6 +722,47 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
         if isinstance(write, ast.Subscript):
             lowerer.error(sub, message, hint)
         refuse_alias_write(lowerer, sub, lowerer, name, {}, message, hint)
+
+
+def _unshared_lists(node, lists: frozenset, values: dict, calls) -> frozenset:
+    """The lists of ``lists`` that no other name can hold: never the value
+    itself (not an item: ``xs[k]``, ``for r in xs``) of another binding, nor
+    read by a nested function.  ``xs[k] = v`` on one of them rebinds an item
+    and writes into no array another name sees."""
+    held = set()
+    for (sub, _, _), value in values.items():
+        if isinstance(sub, (ast.For, ast.AsyncFor)) and not isinstance(
+            sub.iter, (ast.Tuple, ast.List)
+        ):
+            continue  # `for r in xs`: r is each item, not the list
+        held |= _object_names(value, calls)
+    return frozenset(lists - held - nested_reads_all(node))
+
+
+def _object_names(value: ast.expr, calls) -> set[str]:
+    """The names whose object itself (not an item of it) ``value`` may be."""
+    if isinstance(value, ast.Subscript):
+        return set()  # an item (or a new list of them: xs[1:])
+    if isinstance(value, (ast.Starred, ast.NamedExpr)):
+        return _object_names(value.value, calls)
+    if isinstance(value, ast.IfExp):
+        return _object_names(value.body, calls) | _object_names(value.orelse, calls)
+    if isinstance(value, ast.BoolOp):
+        return set().union(*(_object_names(v, calls) for v in value.values))
+    if isinstance(value, (ast.Tuple, ast.List)):
+        return set().union(*(_object_names(v, calls) for v in value.elts))
+    return _aliased_names(value, calls)
+
+
+def nested_reads_all(node: ast.FunctionDef) -> set[str]:
+    """Every name a nested function or lambda of ``node`` reads."""
+    return {
+        n.id
+        for sub in ast.walk(node)
+        if isinstance(sub, (ast.Lambda, ast.FunctionDef)) and sub is not node
+        for n in ast.walk(sub)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
 
 
 def _maybe_number(statement: ast.stmt, value: ast.expr) -> bool:

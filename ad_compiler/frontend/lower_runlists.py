@@ -130,6 +130,9 @@ class RunListLowering:
         loop carries their lengths)."""
         held = {n for n, v in self.env.items() if isinstance(v, RunList)}
         found = _appends(stmt.body, held)
+        # one only assigned into (or rebound) would be carried as if an array
+        for name in sorted(held & _stored_names(stmt.body, items=True)):
+            self.check_append_only(stmt, name)
         for name in found:
             self.check_append_only(stmt, name)
             if isinstance(stmt, ast.For) and name in _iterated(stmt.iter):
