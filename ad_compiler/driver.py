@@ -381,7 +381,13 @@ def helper_irs(fn: Function, kind: str) -> list[Function]:
             out.append(replace(optimize(d), doc=doc))
         return out
     out = []
+    # array code: a recursive function, lowered on its own, is called with the
+    # shapes every call of it agrees on (not as if it took numbers)
+    called = shape_infer.callee_shapes(fn) if fn.param_shapes else {}
     for g in fn.callees:
+        if fn.param_shapes and g.param_shapes is None:
+            unknown = (None,) * len(g.params)
+            g = replace(g, param_shapes=called.get(g.name, unknown))
         g = optimize(g)
         every = tuple(range(len(g.params)))
         if kind == "jvp":

@@ -235,8 +235,11 @@ def _vector_mode(f, kind: str, wrt: tuple, mode: str, name: str, scalar_io, arra
     axis."""
     scalar = compile_derivative(f, kind, wrt)
     array_code = isinstance(scalar, ArrayDerivative) or getattr(scalar, "arrays", False)
+    recursive = kind == "hvp" and bool(_primal_ir(f).callees)
 
     def vector():
+        if recursive:  # its emitted calls take one direction: see PerDirection
+            return PerDirection(compile_derivative(f, kind, wrt, arrays=True), wrt)
         return compile_derivative(f, f"{kind}_vector", wrt, arrays=True)
 
     def variant(args):
@@ -249,6 +252,45 @@ def _vector_mode(f, kind: str, wrt: tuple, mode: str, name: str, scalar_io, arra
     return Derived(
         compiled, mode, name, n, variant, defaults=defaults_of(f), names=names_of(f)
     )
+
+
+class PerDirection:
+    """The vector-mode calling convention of an ``hvp`` (the point, then per
+    input at ``wrt`` a stack of directions along a leading axis; per input a
+    stack of results) by one call of the one-direction code per direction.
+
+    For a function that calls a recursive function: vector mode cannot carry
+    the directions through the emitted call (``g`` and ``g_adjoint`` take one
+    direction), while forward over reverse through them, one direction at a
+    time, is what :func:`ad_compiler.api.jvp` of a gradient does.  The cost is
+    one Hessian-vector product per direction (a loop in Python), where vector
+    mode would make one call."""
+
+    def __init__(self, single, wrt: tuple):
+        self.single, self.wrt = single, wrt
+
+    def __call__(self, *args):
+        n = len(args) - len(self.wrt)
+        point, directions = args[:n], args[n:]
+        count = len(directions[0]) if directions else 0
+        rows = [self.single(*point, *(d[j] for d in directions)) for j in range(count)]
+        return tuple(
+            numpy.stack(
+                [
+                    numpy.broadcast_to(numpy.asarray(r[i], dtype=float), shape)
+                    for r in rows
+                ]
+            ).reshape((count,) + shape)
+            for i, shape in enumerate(numpy.shape(point[w]) for w in self.wrt)
+        )
+
+    @property
+    def source(self) -> str:
+        return self.single.source
+
+    @property
+    def ir(self):
+        return self.single.ir
 
 
 def _forward(f, argnums, fn: Function, name: str) -> Derived:
