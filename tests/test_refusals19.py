@@ -345,3 +345,27 @@ def test_hessian_of_a_recursive_function_of_arrays(f, args):
     H = hessian(f, at)(*args)
     want = np.array([central(lambda v: gradient(v)[k], x) for k in range(len(x))])
     np.testing.assert_allclose(H, want, rtol=1e-5, atol=1e-6)
+
+
+def numbers_appended_then_written(x):
+    state = np.tanh(x)
+    n = x.shape[0]
+    fixed, grown = [], []
+    for i in range(3):
+        fixed.append(state[i])  # numbers: copies
+    for i in range(n):
+        grown.append(state[i])  # a list whose length is known at run time
+    state[1] = state[1] * 3.0
+    return fixed[1] * grown[2] + fixed[0] * np.sum(state)
+
+
+def test_numbers_appended_from_a_vector_are_copies():
+    x = np.random.default_rng(2).uniform(-0.9, 0.9, 5)
+    np.testing.assert_allclose(
+        grad(numbers_appended_then_written)(x),
+        central(numbers_appended_then_written, x),
+        rtol=1e-6,
+        atol=1e-8,
+    )
+    with pytest.raises(UnsupportedError, match="an item of `fixed` may share"):
+        grad(numbers_appended_then_written)(np.ones((5, 2)))  # rows: views

@@ -52,15 +52,9 @@ def list_names(node: ast.FunctionDef) -> frozenset:
     direct = set()  # the Name nodes bound by the two forms above
     for sub in ast.walk(node):
         if isinstance(sub, ast.Assign):
-            made = isinstance(sub.value, (ast.List, ast.ListComp)) or (
-                isinstance(sub.value, ast.Call)
-                and isinstance(sub.value.func, ast.Name)
-                and sub.value.func.id == "list"
-            )
-            for t in sub.targets:
-                if isinstance(t, ast.Name):
-                    direct.add(id(t))
-                    ok[t.id] = ok.get(t.id, True) and made
+            for t, value in _paired(sub.targets, sub.value):
+                direct.add(id(t))
+                ok[t.id] = ok.get(t.id, True) and _makes_a_list(value)
         elif isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name):
             direct.add(id(sub.target))
             ok.setdefault(sub.target.id, True)
@@ -72,6 +66,30 @@ def list_names(node: ast.FunctionDef) -> frozenset:
         ):
             ok[sub.id] = False  # bound some other way (a loop, unpacking ...)
     return frozenset(n for n, good in ok.items() if good and n not in params)
+
+
+def _paired(targets, value):
+    """(name node, value) of each plain name an assignment binds, tuples of
+    names unpacked pairwise from a tuple display (``a, b = [], []``)."""
+    for t in targets:
+        if isinstance(t, ast.Name):
+            yield t, value
+        elif (
+            isinstance(t, ast.Tuple)
+            and isinstance(value, ast.Tuple)
+            and len(t.elts) == len(value.elts)
+        ):
+            for e, v in zip(t.elts, value.elts):
+                if isinstance(e, ast.Name):
+                    yield e, v
+
+
+def _makes_a_list(value) -> bool:
+    return isinstance(value, (ast.List, ast.ListComp)) or (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Name)
+        and value.func.id == "list"
+    )
 
 
 class _Flattener:

@@ -357,14 +357,14 @@ class ArrayLowering:
         with self.b.at(self.src.loc(node)):
             return self.b.apply("getitem", base, *values, index=layout)
 
-    def check_number_aliases(self, statement: ast.stmt) -> None:
+    def check_number_aliases(self, statement: ast.AST, appended=None) -> None:
         """After ``statement`` is lowered: each of its names that would share an
         array observed to be written is an error if its value is an array --
         known only once the shapes are (a hazard of shape inference); a
         number's value is a copy, and anything else (a list's item ...) is
-        refused now."""
+        refused now.  ``appended``: for ``xs.append(A[j])``, the item's value."""
         for name, error in self.number_aliases.get(id(statement), {}).items():
-            value = self.env.get(name)
+            value = self.env.get(name) if appended is None else appended
             if isinstance(value, Var):
                 self.hazards.append((value.name, error))  # an error if an array
             elif not isinstance(value, Const):
@@ -770,8 +770,8 @@ def _maybe_number(statement: ast.stmt, value: ast.expr) -> bool:
     or ``A[i, j]`` (no slice, ``None`` or ``...`` in the index) is one item,
     a NumPy scalar that shares no memory, when ``A`` has as many axes as
     the index has entries (a view of a row or block otherwise)."""
-    if not isinstance(statement, (ast.Assign, ast.AnnAssign)):
-        return False
+    if not isinstance(statement, (ast.Assign, ast.AnnAssign, ast.Call)):
+        return False  # (a Call: xs.append(A[j]), the item appended)
     if not isinstance(value, ast.Subscript):
         return False
     index = value.slice

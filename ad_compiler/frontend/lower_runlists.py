@@ -195,6 +195,7 @@ class RunListLowering:
         self.arity(node, f"{name}.append", node.args, 1)
         self.check_unshared_run(node, name, xs)
         value = self.atom(node.args[0])
+        self.check_number_aliases(node, value)  # xs.append(A[j])
         with self.b.at(self.src.loc(node)):
             self.b.emit(Eqn("list_append", (), (xs.buf, value, xs.n), self.b.loc))
             n = self.b.add(xs.n, Const(1))
