@@ -8,19 +8,10 @@ import inspect
 
 import numpy as np
 import pytest
+from test_loop_tapes import central  # central differences of a scalar function
 
 from ad_compiler import grad
 from ad_compiler.errors import CompileError, UnsupportedError
-
-
-def central(f, x, eps=1e-6):
-    """Central differences of a scalar ``f`` at the array ``x``."""
-    out = np.zeros(x.shape)
-    for idx in np.ndindex(x.shape):
-        e = np.zeros(x.shape)
-        e[idx] = eps
-        out[idx] = (f(x + e) - f(x - e)) / (2 * eps)
-    return out
 
 
 def where(f, text: str) -> str:
