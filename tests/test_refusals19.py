@@ -334,6 +334,13 @@ def test_hessian_of_a_recursive_function_of_arrays(f, args):
         return grad(f, at)(*full)
 
     H = hessian(f, at)(*args)
+    if f is product_down:  # and the Jacobians of its gradient, either way
+        from ad_compiler import jacfwd, jacrev
+
+        for jac in (jacfwd, jacrev):
+            np.testing.assert_allclose(jac(grad(f))(*args), H, rtol=1e-10)
+        np.testing.assert_allclose(jacfwd(f)(*args), grad(f)(*args), rtol=1e-12)
+        np.testing.assert_allclose(jacrev(f)(*args), grad(f)(*args), rtol=1e-12)
     want = np.array([central(lambda v: gradient(v)[k], x) for k in range(len(x))])
     np.testing.assert_allclose(H, want, rtol=1e-5, atol=1e-6)
 
