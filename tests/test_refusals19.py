@@ -372,3 +372,39 @@ def test_jacobians_of_a_recursive_function_of_arrays():
         np.testing.assert_allclose(
             jac(product_down)(X4, 3), grad(product_down)(X4, 3), rtol=1e-12
         )
+
+
+RECURSIVE_FILE = """import numpy as np
+
+
+def product_down(x, n):
+    return x[0] if n == 0 else x[n] * product_down(x, n - 1)
+
+
+def uses(x):
+    return product_down(x, 3) + np.sum(x)
+"""
+
+
+def test_the_cli_hessian_of_recursive_array_code_names_the_one_direction_modes(
+    tmp_path, capsys
+):
+    from ad_compiler.tools.cli import main
+
+    path = tmp_path / "rec.py"
+    path.write_text(RECURSIVE_FILE)
+    args = [str(path), "--function", "uses", "--shape", "x=n"]
+    assert main(["compile", *args, "--mode", "hessian"]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:5:39: error: a call of a recursive function is not supported" in err
+    assert "hint: take one direction per call: `adc compile --mode hvp`" in err
+    out = tmp_path / "rec_hvp.py"
+    assert main(["compile", *args, "--mode", "hvp", "-o", str(out)]) == 0
+    namespace: dict = {}
+    exec(out.read_text(), namespace)
+    v = np.array([0.0, 1.0, 0.0, 0.0])
+    np.testing.assert_allclose(
+        namespace["uses_hvp"](X4, v),
+        central(lambda y: grad(product_down)(y, 3) @ v, X4),
+        rtol=1e-6,
+    )
