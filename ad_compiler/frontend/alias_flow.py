@@ -68,6 +68,18 @@ def list_names(node: ast.FunctionDef) -> frozenset:
     return frozenset(n for n, good in ok.items() if good and n not in params)
 
 
+def late_reads(node: ast.FunctionDef) -> set[str]:
+    """Every name a nested function or lambda of ``node`` reads (when it runs,
+    which may be later)."""
+    return {
+        n.id
+        for sub in ast.walk(node)
+        if isinstance(sub, (ast.Lambda, ast.FunctionDef)) and sub is not node
+        for n in ast.walk(sub)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+
+
 def _paired(targets, value):
     """(name node, value) of each plain name an assignment binds, tuples of
     names unpacked pairwise from a tuple display (``a, b = [], []``)."""
@@ -280,15 +292,7 @@ def observed_writes(
     params = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
     flat = _Flattener(aliases, augmented, params + list(outside))
     flat.slots = slots
-    flat.late = sorted(
-        {
-            n.id
-            for sub in ast.walk(node)
-            if isinstance(sub, (ast.Lambda, ast.FunctionDef)) and sub is not node
-            for n in ast.walk(sub)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-        }
-    )
+    flat.late = sorted(late_reads(node))
     flat.block(node.body)
     flat.returns()
     ops = flat.p.ops

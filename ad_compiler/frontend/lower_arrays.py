@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 
 from ad_compiler.errors import UnsupportedError
-from ad_compiler.frontend.alias_flow import list_names, observed_writes
+from ad_compiler.frontend.alias_flow import late_reads, list_names, observed_writes
 from ad_compiler.frontend.callees import source_of
 from ad_compiler.frontend.lower_library import LIBRARY, LIBRARY_METHODS
 from ad_compiler.frontend.lower_linalg import LINALG_CALLS, linalg_call
@@ -736,7 +736,7 @@ def _unshared_lists(node, lists: frozenset, values: dict, calls) -> frozenset:
         ):
             continue  # `for r in xs`: r is each item, not the list
         held |= _object_names(value, calls)
-    return frozenset(lists - held - nested_reads_all(node))
+    return frozenset(lists - held - late_reads(node))
 
 
 def _object_names(value: ast.expr, calls) -> set[str]:
@@ -752,17 +752,6 @@ def _object_names(value: ast.expr, calls) -> set[str]:
     if isinstance(value, (ast.Tuple, ast.List)):
         return set().union(*(_object_names(v, calls) for v in value.elts))
     return _aliased_names(value, calls)
-
-
-def nested_reads_all(node: ast.FunctionDef) -> set[str]:
-    """Every name a nested function or lambda of ``node`` reads."""
-    return {
-        n.id
-        for sub in ast.walk(node)
-        if isinstance(sub, (ast.Lambda, ast.FunctionDef)) and sub is not node
-        for n in ast.walk(sub)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    }
 
 
 def _maybe_number(statement: ast.stmt, value: ast.expr) -> bool:
