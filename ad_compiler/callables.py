@@ -28,7 +28,7 @@ from ad_compiler.driver import (
     unknown_shapes,
     uses_arrays,
 )
-from ad_compiler.errors import CompileError, UsageError
+from ad_compiler.errors import CompileError, ResultShapeError, UsageError
 from ad_compiler.frontend.lower_trees import TreeNeeded
 from ad_compiler.frontend.methods import source_and_scope
 from ad_compiler.frontend.scope import recording_reads
@@ -403,12 +403,33 @@ class ArrayDerivative:
         routed = self._tree_route(args)
         if routed is not None:  # a tuple, list, dict or static argument
             return routed
-        compiled = self.compiled_for(self._signature(args[: self.n], live))
+        try:
+            compiled = self.compiled_for(self._signature(args[: self.n], live))
+        except ResultShapeError as e:
+            raise self._restated(e, args) from None
         if len(args) >= self.n and len(self._by_sizes) < 64:
             self._by_sizes[self._sizes(args, live)] = compiled
         return compiled
 
     user_function = None  # (f, argnums) of a grad or value_and_grad of f
+
+    def _restated(self, error: ResultShapeError, args) -> ResultShapeError:
+        """``error`` saying the shape the function returns for ``args`` (found by
+        calling it, on this error's path only) instead of the abstract one the
+        compilation knows for every size, ``(n, n)``."""
+        user = self.user_function or getattr(self.base, "user_function", None)
+        if user is None or not error.found.startswith("an array"):
+            return error
+        try:
+            result = user[0](*args[: self.n])
+        except Exception:  # (the derivative would fail too: say what is known)
+            return error
+        if isinstance(result, tuple):
+            return error.restate(f"a tuple of {len(result)} values")
+        shape = getattr(result, "shape", None)
+        if shape is None:
+            return error
+        return error.restate(f"an array of shape {tuple(shape)}")
 
     def _tree_route(self, args):
         """The wrapper for trees or static values among ``args`` (not cached

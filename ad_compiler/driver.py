@@ -35,7 +35,7 @@ from ad_compiler.backend.inplace import emitted_form
 from ad_compiler.backend.loader import load
 from ad_compiler.backend.names import bound_names, check_unique, clash_free
 from ad_compiler.backend.tuples import fuse_items
-from ad_compiler.errors import CompileError, UsageError
+from ad_compiler.errors import CompileError, ResultShapeError, UsageError
 from ad_compiler.escape import printable
 from ad_compiler.frontend.lower import lower_function
 from ad_compiler.frontend.source import FunctionSource, source_lines
@@ -114,6 +114,8 @@ def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
     try:
         d = derivative_ir(fn, kind, wrt, wrt_tree)
     except CompileError as e:  # (raised while differentiating: show the line)
+        if isinstance(e, ResultShapeError):
+            _returned_at(src, e)
         if e.source_line is None and e.loc is not None:
             e.source_line = src.line(e.loc)
         raise
@@ -222,8 +224,12 @@ def derivative_passes(fn: Function, kind: str, wrt, wrt_tree) -> list[Pass]:
         ]
     else:  # hvp: forward over reverse, the gradient's IR differentiated in forward
         # mode along v: (∇f)'·v = H·v, for the cost of about two gradients
+        def gradient(f: Function) -> Function:
+            _check_scalar(f, "hessian")  # (its own words, before the gradient's)
+            return derivative_ir(f, "grad", wrt, wrt_tree)
+
         transform = [
-            Pass("grad", lambda f: derivative_ir(f, "grad", wrt, wrt_tree)),
+            Pass("grad", gradient),
             Pass("jvp", lambda g: jvp_transform(g, wrt)),
             Pass("select_results", lambda d: _adjoints_only(d, name)),
         ]
@@ -302,19 +308,49 @@ def _vjp_with_values(fn: Function, wrt, wrt_tree) -> list[Pass]:
 
 
 def _check_scalar(fn: Function, kind: str) -> None:
-    """A usage error unless ``fn`` returns one number (what ``grad`` needs)."""
+    """A :class:`ResultShapeError` unless ``fn`` returns one number (what
+    ``grad`` needs), located where its result is computed (the ``return``,
+    see :func:`compile_ir`)."""
     if not isinstance(fn.tree, int):
-        raise UsageError(
-            f"{kind}() needs `{fn.name}` to return one scalar, but it returns a tuple of "
-            f"{len(fn.results)} values; use vjp() for several outputs"
-        )
+        found = f"a tuple of {len(fn.results)} values"
+        raise ResultShapeError(kind, fn.name, found, _result_loc(fn))
     result = fn.results[0]
     shape = shape_infer.infer(fn).get(getattr(result, "name", None), shapes.SCALAR)
     if fn.param_shapes and shape not in (shapes.SCALAR, None):
-        raise UsageError(
-            f"{kind}() needs `{fn.name}` to return one scalar, but it returns an "
-            f"array of shape {shapes.show(shape)}; reduce it (np.sum) or use vjp()"
-        )
+        found = f"an array of shape {shapes.show(shape)}"
+        raise ResultShapeError(kind, fn.name, found, _result_loc(fn))
+
+
+def _result_loc(fn: Function):
+    """Where ``fn``'s (first) result is computed, else the function itself."""
+    name = getattr(fn.results[0], "name", None) if fn.results else None
+    for e in fn.body:
+        if name in (getattr(o, "name", None) for o in getattr(e, "outs", ())):
+            return getattr(e, "loc", None) or fn.loc
+    return fn.loc
+
+
+def _returned_at(src: FunctionSource, error: ResultShapeError) -> None:
+    """Point ``error`` at the value of the ``return`` of ``src``'s function when
+    it has just one (else at where the result is computed)."""
+    returns = [
+        r
+        for r in _own_statements(src.node)
+        if isinstance(r, ast.Return) and r.value is not None
+    ]
+    if len(returns) == 1:
+        error.loc = src.loc(returns[0].value)
+        error.source_line = None
+
+
+def _own_statements(node: ast.FunctionDef):
+    """The nodes of ``node``'s body, without those of nested functions."""
+    todo = list(node.body)
+    while todo:
+        sub = todo.pop()
+        yield sub
+        if not isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(sub))
 
 
 def _adjoints_only(d: Function, name: str) -> Function:
@@ -345,7 +381,13 @@ def helper_irs(fn: Function, kind: str) -> list[Function]:
             out.append(replace(optimize(d), doc=doc))
         return out
     out = []
+    # array code: a recursive function, lowered on its own, is called with the
+    # shapes every call of it agrees on (not as if it took numbers)
+    called = shape_infer.callee_shapes(fn) if fn.param_shapes else {}
     for g in fn.callees:
+        if fn.param_shapes and g.param_shapes is None:
+            unknown = (None,) * len(g.params)
+            g = replace(g, param_shapes=called.get(g.name, unknown))
         g = optimize(g)
         every = tuple(range(len(g.params)))
         if kind == "jvp":

@@ -167,6 +167,43 @@ class UsageError(AdError):
     """The public API was called in a way that cannot work (bad argnums, non-scalar grad...)."""
 
 
+class ResultShapeError(UsageError, CompileError):
+    """``grad`` (or ``value_and_grad``) of a function whose result is not one
+    number: a usage error, located at the ``return`` like a compile error.
+    ``kind``, ``function`` and ``found`` (what it returns, in words) let the
+    caller, who knows the arguments, say it more exactly (see ``restate``)."""
+
+    def __init__(self, kind: str, function: str, found: str, loc=None, line=None):
+        self.kind, self.function, self.found = kind, function, found
+        super().__init__(self._message(), loc, self._hint(), line)
+
+    def _message(self) -> str:
+        return (
+            f"{self.kind}() needs `{self.function}` to return a scalar (one number), "
+            f"but it returns {self.found}"
+        )
+
+    def _hint(self) -> str:
+        f = self.function
+        if self.kind == "hessian":
+            return (
+                f"for the second derivatives of every output use jacfwd(jacrev({f})); "
+                "or return a number (np.sum(...), a norm, a dot product)"
+            )
+        return (
+            f"for the derivatives of every output use jacrev({f}) (or jacfwd({f})); "
+            f"for one weighted sum of them, vjp({f}, ...) and its pullback; "
+            "or return a number (np.sum(...), a norm, a dot product)"
+        )
+
+    def restate(self, found: str) -> "ResultShapeError":
+        """The same error saying what the function returns as ``found``."""
+        self.found = found
+        self.message = self._message()
+        self.args = (self.message,)
+        return self
+
+
 class VerificationError(AdError):
     """The IR broke one of its invariants (:func:`ad_compiler.ir.nodes.verify`):
     a bug in ad_compiler, not in the user's code.

@@ -241,11 +241,6 @@ def test_two_parameters_written_and_updated_in_an_outer_loop():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a false refusal: s = A[j] of a 1-D A is a number (a copy), yet it is "
-    "said to share A's array (also refused on main)",
-)
 def test_a_number_read_from_an_array_before_its_writes():
     x = point(5, 0)
     np.testing.assert_allclose(

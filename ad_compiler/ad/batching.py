@@ -400,8 +400,14 @@ class _Batcher:
         if not any(self.has(a) for a in e.ins):
             self.out.append(e)
             return
-        if e.prim == "call":
-            self.error("a call of a recursive function")
+        if e.prim == "call":  # (its emitted tangent and adjoint take one direction)
+            raise CompileError(
+                f"a call of a recursive function {_UNSUPPORTED}",
+                self.loc,
+                "take one direction per call: `adc compile --mode hvp` for H·v, "
+                "`--mode forward` for J·v; the API's hessian, jacfwd and jacrev "
+                "do so by themselves",
+            )
         if not _carries(e, self.batched):  # directions only in shape-giving inputs
             skip = row.shape_only or range(len(e.ins))
             ins = tuple(

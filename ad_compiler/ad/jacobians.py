@@ -235,8 +235,16 @@ def _vector_mode(f, kind: str, wrt: tuple, mode: str, name: str, scalar_io, arra
     axis."""
     scalar = compile_derivative(f, kind, wrt)
     array_code = isinstance(scalar, ArrayDerivative) or getattr(scalar, "arrays", False)
+    primal = _primal_ir(f)
+    # (an ArrayDerivative's interface has no body: its primal's IR says)
+    own = getattr(f, "fn", None) if isinstance(f, ArrayDerivative) else None
+    recursive = bool((own if isinstance(own, Function) else primal).callees)
 
     def vector():
+        if recursive:  # its emitted calls take one direction: see PerDirection
+            single = compile_derivative(f, kind, wrt, arrays=True)
+            seeds = len(primal.results) if kind == "vjp" else len(wrt)
+            return PerDirection(single, kind, wrt, seeds, f)
         return compile_derivative(f, f"{kind}_vector", wrt, arrays=True)
 
     def variant(args):
@@ -249,6 +257,71 @@ def _vector_mode(f, kind: str, wrt: tuple, mode: str, name: str, scalar_io, arra
     return Derived(
         compiled, mode, name, n, variant, defaults=defaults_of(f), names=names_of(f)
     )
+
+
+class PerDirection:
+    """The vector-mode calling convention of an ``hvp``, a ``jvp`` or a
+    ``vjp`` (the point, then ``seeds`` stacks of directions along a leading
+    axis: per input at ``wrt``, or per output for a ``vjp``) by one call of
+    the one-direction code per direction: an ``hvp`` gives per input the
+    stack of its results, a ``jvp`` the values and the stack of their
+    tangents, a ``vjp`` the values (``primal`` called once) and per input the
+    stack of its adjoints.
+
+    For a function that calls a recursive function: vector mode cannot carry
+    the directions through the emitted call (``g``, ``g_adjoint`` and
+    ``g_tangent`` take one direction), while forward mode (over reverse)
+    through them, one direction at a time, is what :func:`ad_compiler.api.jvp`
+    does.  The cost is one call per direction (a loop in Python), where
+    vector mode makes one call."""
+
+    def __init__(self, single, kind: str, wrt: tuple, seeds: int, primal):
+        self.single, self.kind, self.wrt = single, kind, wrt
+        self.seeds, self.primal = seeds, primal
+
+    def __call__(self, *args):
+        n = len(args) - self.seeds
+        point, directions = args[:n], args[n:]
+        count = len(directions[0])
+        rows = [self.single(*point, *(d[j] for d in directions)) for j in range(count)]
+        if self.kind in ("hvp", "vjp"):
+            shapes = [numpy.shape(point[w]) for w in self.wrt]
+            rows = [r if isinstance(r, tuple) else (r,) for r in rows]
+            per_input = tuple(
+                _stack([r[i] for r in rows], s) for i, s in enumerate(shapes)
+            )
+            if self.kind == "hvp":
+                return per_input
+            return self.primal(*point), per_input
+        if not rows:  # no direction: the values, from a zero tangent
+            zero = [numpy.zeros(numpy.shape(d)[1:]) for d in directions]
+            rows = [self.single(*point, *zero)]
+            count = 0
+        values = rows[0][0]
+        if isinstance(values, tuple):  # one stack per output
+            dots = tuple(
+                _stack([r[1][i] for r in rows], numpy.shape(y))[:count]
+                for i, y in enumerate(values)
+            )
+            return values, dots
+        return values, _stack([r[1] for r in rows], numpy.shape(values))[:count]
+
+    @property
+    def source(self) -> str:
+        note = "# called once per direction (it calls a recursive function)\n"
+        return note + self.single.source
+
+    @property
+    def ir(self):
+        return self.single.ir
+
+
+def _stack(results: list, shape: tuple) -> numpy.ndarray:
+    """One call's results per direction, stacked along a new first axis (a
+    zero may come back as the number 0.0: it is made ``shape``)."""
+    return numpy.stack(
+        [numpy.broadcast_to(numpy.asarray(r, dtype=float), shape) for r in results]
+    ).reshape((len(results),) + tuple(shape))
 
 
 def _forward(f, argnums, fn: Function, name: str) -> Derived:
@@ -671,9 +744,7 @@ def _hessian(f, argnums=0) -> Derived:
     if isinstance(f, Derived):  # forward over forward through it
         name = f"{f.__name__}_hessian"
         return forward_of_derived(forward_of_derived(f, argnums, name), argnums, name)
-    fn = _primal_ir(f)
-    if not isinstance(fn.tree, int):
-        raise UsageError(f"hessian() needs `{fn.name}` to return one number")
+    fn = _primal_ir(f)  # (one number returned: checked where it is compiled)
     wrt, wrt_tree = wrt_of(fn, argnums)
     k = len(wrt)
 

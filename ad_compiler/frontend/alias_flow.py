@@ -42,9 +42,74 @@ class Program:
         return len(self.ops)
 
 
+def list_names(node: ast.FunctionDef) -> frozenset:
+    """The local names that always hold a list: every binding of the name is
+    ``name = [...]`` (a display or comprehension, or ``list(...)``) or
+    ``name += ...`` (which extends it); never a parameter."""
+    args = node.args
+    params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+    ok: dict[str, bool] = {}
+    direct = set()  # the Name nodes bound by the two forms above
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Assign):
+            for t, value in _paired(sub.targets, sub.value):
+                direct.add(id(t))
+                ok[t.id] = ok.get(t.id, True) and _makes_a_list(value)
+        elif isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name):
+            direct.add(id(sub.target))
+            ok.setdefault(sub.target.id, True)
+    for sub in ast.walk(node):
+        if (
+            isinstance(sub, ast.Name)
+            and isinstance(sub.ctx, (ast.Store, ast.Del))
+            and id(sub) not in direct
+        ):
+            ok[sub.id] = False  # bound some other way (a loop, unpacking ...)
+    return frozenset(n for n, good in ok.items() if good and n not in params)
+
+
+def late_reads(node: ast.FunctionDef) -> set[str]:
+    """Every name a nested function or lambda of ``node`` reads (when it runs,
+    which may be later)."""
+    return {
+        n.id
+        for sub in ast.walk(node)
+        if isinstance(sub, (ast.Lambda, ast.FunctionDef)) and sub is not node
+        for n in ast.walk(sub)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+
+
+def _paired(targets, value):
+    """(name node, value) of each plain name an assignment binds, tuples of
+    names unpacked pairwise from a tuple display (``a, b = [], []``)."""
+    for t in targets:
+        if isinstance(t, ast.Name):
+            yield t, value
+        elif (
+            isinstance(t, ast.Tuple)
+            and isinstance(value, ast.Tuple)
+            and len(t.elts) == len(value.elts)
+        ):
+            for e, v in zip(t.elts, value.elts):
+                if isinstance(e, ast.Name):
+                    yield e, v
+
+
+def _makes_a_list(value) -> bool:
+    return isinstance(value, (ast.List, ast.ListComp)) or (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Name)
+        and value.func.id == "list"
+    )
+
+
 class _Flattener:
     def __init__(self, aliases: dict, augmented: bool, params: list):
         self.p = Program([])
+        # lists no other name holds: `xs[k] = v` rebinds one of their items,
+        # writing into no array (see observed_writes)
+        self.slots: frozenset = frozenset()
         # the caller still holds the arguments: at a return it sees them
         self.params = params
         self.late: list = []  # names read by nested functions and lambdas
@@ -73,7 +138,9 @@ class _Flattener:
         elif isinstance(t, ast.Subscript):
             self.reads(t.slice)
             base = t.value
-            if isinstance(base, ast.Name):
+            if isinstance(base, ast.Name) and base.id in self.slots:
+                self.emit("read", base.id, t)  # an item rebound: no array written
+            elif isinstance(base, ast.Name):
                 self.emit("write", base.id, t)
             else:
                 self.reads(base)
@@ -104,7 +171,10 @@ class _Flattener:
                 self.marks(s)
         elif isinstance(s, ast.AugAssign):
             self.reads(s.value)
-            if isinstance(s.target, ast.Name):  # in place for an array: a write
+            if isinstance(s.target, ast.Name) and s.target.id in self.slots:
+                self.emit("read", s.target.id, s.target)  # `xs += ys`: items added
+                self.marks(s)
+            elif isinstance(s.target, ast.Name):  # in place for an array: a write
                 self.emit("read", s.target.id, s.target)
                 op = "write" if self.augmented else "bind"
                 self.emit(op, s.target.id, s.target)
@@ -133,6 +203,9 @@ class _Flattener:
             self.emit("bind", s.name, s)
         else:  # expressions and whatever else: everything it names, read
             self.reads(s)
+            for sub in ast.walk(s):  # xs.append(row): the list holds row from here
+                if isinstance(sub, ast.Call):
+                    self.marks(sub)
 
     def returns(self) -> None:
         """The end of the function: the caller reads its arguments (a write
@@ -196,7 +269,11 @@ def _groups(pairs) -> dict:
 
 
 def observed_writes(
-    node: ast.FunctionDef, pairs: list, augmented: bool, outside: tuple = ()
+    node: ast.FunctionDef,
+    pairs: list,
+    augmented: bool,
+    outside: tuple = (),
+    slots: frozenset = frozenset(),
 ) -> list:
     """For each ``(statement, target, source)`` alias in ``pairs`` (``target``
     bound to (a view of) ``source`` by ``statement``), the write through a name
@@ -206,22 +283,16 @@ def observed_writes(
     never observed are left out.  ``augmented``: ``x += v`` writes into ``x``
     (NumPy code), else it binds a new number.  ``outside``: names of arrays the
     function reads from its scope, which (like the parameters) the caller sees
-    after the return."""
+    after the return.  ``slots``: lists no other name holds, whose ``xs[k] =
+    v`` rebinds an item (the array it held is not written)."""
     aliases: dict = {}
     for k, (stmt, _, _) in enumerate(pairs):
         aliases.setdefault(id(stmt), []).append(k)
     args = node.args
     params = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
     flat = _Flattener(aliases, augmented, params + list(outside))
-    flat.late = sorted(
-        {
-            n.id
-            for sub in ast.walk(node)
-            if isinstance(sub, (ast.Lambda, ast.FunctionDef)) and sub is not node
-            for n in ast.walk(sub)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-        }
-    )
+    flat.slots = slots
+    flat.late = sorted(late_reads(node))
     flat.block(node.body)
     flat.returns()
     ops = flat.p.ops

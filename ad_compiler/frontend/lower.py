@@ -172,6 +172,9 @@ class Lowerer(
         # `x += v` where another name may share x: (x's value, the error to
         # raise if that value is an array; see lower_arrays.check_aliasing)
         self.in_place_aliases: dict = {}
+        # id(statement) -> {name: error}: `s = A[j]` whose A is written while s
+        # is still read -- wrong only if A[j] is an array (check_number_aliases)
+        self.number_aliases: dict = {}
         self.hazards: list = []
         self.recovery = None  # a frontend.recovery.Recovery: collect every error
         self.poisoned = False  # a statement failed (recovery.py)
@@ -345,11 +348,13 @@ class Lowerer(
         value = self.expr(stmt.value)
         for target in stmt.targets:
             value = self.assign(target, value)  # `a = b = e`: b aliases the bound a
+        self.check_number_aliases(stmt)
 
     def stmt_AnnAssign(self, stmt: ast.AnnAssign):
         if stmt.value is None:
             return
         self.assign(stmt.target, self.expr(stmt.value))
+        self.check_number_aliases(stmt)
 
     def stmt_AugAssign(self, stmt: ast.AugAssign):
         if isinstance(stmt.target, ast.Subscript):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 
 from ad_compiler.errors import UnsupportedError
-from ad_compiler.frontend.alias_flow import observed_writes
+from ad_compiler.frontend.alias_flow import late_reads, list_names, observed_writes
 from ad_compiler.frontend.callees import source_of
 from ad_compiler.frontend.lower_library import LIBRARY, LIBRARY_METHODS
 from ad_compiler.frontend.lower_linalg import LINALG_CALLS, linalg_call
@@ -21,7 +21,7 @@ from ad_compiler.frontend.lower_reductions import OWN_LOWERING
 from ad_compiler.frontend.lower_values import RunList, TupleValue
 from ad_compiler.frontend.scope import FuncRef, ModuleRef, UserFuncRef
 from ad_compiler.frontend.scope_data import reads_data
-from ad_compiler.ir.nodes import Const
+from ad_compiler.ir.nodes import Const, Var
 from ad_compiler.primitives.indexing import CONSTRUCTORS
 from ad_compiler.primitives.stats import SIGNATURES
 from ad_compiler.primitives.table import PRIMITIVES, named
@@ -357,6 +357,19 @@ class ArrayLowering:
         with self.b.at(self.src.loc(node)):
             return self.b.apply("getitem", base, *values, index=layout)
 
+    def check_number_aliases(self, statement: ast.AST, appended=None) -> None:
+        """After ``statement`` is lowered: each of its names that would share an
+        array observed to be written is an error if its value is an array --
+        known only once the shapes are (a hazard of shape inference); a
+        number's value is a copy, and anything else (a list's item ...) is
+        refused now.  ``appended``: for ``xs.append(A[j])``, the item's value."""
+        for name, error in self.number_aliases.get(id(statement), {}).items():
+            value = self.env.get(name) if appended is None else appended
+            if isinstance(value, Var):
+                self.hazards.append((value.name, error))  # an error if an array
+            elif not isinstance(value, Const):
+                raise error
+
     def assign_item(self, target: ast.Subscript, value, op=None):
         """``x[i] = v`` (or ``x[i] += v`` with ``op``): bind ``x`` to a new version."""
         if not isinstance(target.value, ast.Name) or target.value.id not in self.locals:
@@ -502,11 +515,23 @@ def writes(lowerer, node: ast.FunctionDef, augmented=False) -> tuple[dict, dict]
     return written, in_place
 
 
-def _alias_pairs(node: ast.FunctionDef):
-    """(statement, name, value) for each name an assignment or loop binds."""
+def _alias_pairs(node: ast.FunctionDef, lists: frozenset = frozenset()):
+    """(statement, name, value) for each name an assignment or loop binds, and
+    for each list of ``lists`` given an item (``xs[k] = v``, ``xs += [v]``)."""
     for sub in ast.walk(node):
         if isinstance(sub, ast.Assign):
             pairs = [p for t in sub.targets for p in _bindings(t, sub.value)]
+            pairs += [
+                (t.value.id, sub.value)  # the list holds v itself
+                for t in sub.targets
+                if isinstance(t, ast.Subscript)
+                and isinstance(t.value, ast.Name)
+                and t.value.id in lists
+            ]
+        elif isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name):
+            if sub.target.id not in lists:
+                continue
+            pairs = [(sub.target.id, sub.value)]  # xs += [row]: xs holds row
         elif isinstance(sub, ast.AnnAssign) and sub.value is not None:
             pairs = list(_bindings(sub.target, sub.value))
         elif isinstance(sub, (ast.For, ast.AsyncFor)):
@@ -642,14 +667,16 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
     if not written and not in_place:
         return
     calls = user_call_aliases(lowerer.scope, lowerer.src, lowerer.locals)
-    pairs = [
-        (sub, target, source)
-        for sub, target, value in _alias_pairs(node)
-        for source in sorted(_aliased_names(value, calls) - {target})
-        if source in lowerer.locals or reads_data(lowerer, source)
-    ]
+    lists = list_names(node)
+    values = {}  # (statement, target, source) -> the value bound
+    for sub, target, value in _alias_pairs(node, lists):
+        for source in sorted(_aliased_names(value, calls) - {target}):
+            if source in lowerer.locals or reads_data(lowerer, source):
+                values.setdefault((sub, target, source), value)
+    pairs = list(values)
     outside = tuple(sorted({s for _, _, s in pairs if s not in lowerer.locals}))
-    found = observed_writes(node, pairs, augmented=bool(in_place), outside=outside)
+    slots = _unshared_lists(node, lists, values, calls)
+    found = observed_writes(node, pairs, bool(in_place), outside, slots)
     # the pair whose own name is written first: its message is the plainest
     found.sort(key=lambda f: f[1] not in (f[0][1], f[0][2]))
     for (sub, target, source), name, write, (seen, read) in found:
@@ -665,8 +692,9 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
             when = f"line {seen_line}" + (
                 ", in the loop's next iteration" if seen_line <= line else ""
             )
+        holder = f"an item of `{target}`" if target in lists else f"`{target}`"
         message = (
-            f"`{target}` may share its array with `{source}`, and "
+            f"{holder} may share its array with `{source}`, and "
             f"`{name}` is written into (line {line}) before `{seen}` is read "
             f"({when}): Python would change both"
         )
@@ -675,11 +703,73 @@ def check_aliasing(lowerer, node: ast.FunctionDef) -> None:
         elif isinstance(sub, ast.Call):  # xs.append(row)
             row = ast.unparse(sub.args[0])
             hint = f"append a copy: {target}.append({row}.copy())"
+        elif isinstance(sub, ast.AugAssign):  # xs += [row]
+            hint = f"add copies: {target}.append(row.copy()) for each row"
+        elif target in lists and any(
+            isinstance(t, ast.Subscript) for t in sub.targets
+        ):  # xs[k] = row
+            item = next(t for t in sub.targets if isinstance(t, ast.Subscript))
+            value = ast.unparse(sub.value)
+            hint = f"store a copy: {ast.unparse(item)} = {value}.copy()"
         else:
             hint = f"make a copy: {target} = {ast.unparse(sub.value)}.copy()"
+        if _maybe_number(sub, values[sub, target, source]):
+            # `s = A[j]`: a number (a copy) if A has one axis; decided once the
+            # shapes are known (Lowerer.check_number_aliases)
+            error = lowerer.error_at(sub, message, hint)
+            lowerer.number_aliases.setdefault(id(sub), {}).setdefault(target, error)
+            continue
         if isinstance(write, ast.Subscript):
             lowerer.error(sub, message, hint)
         refuse_alias_write(lowerer, sub, lowerer, name, {}, message, hint)
+
+
+def _unshared_lists(node, lists: frozenset, values: dict, calls) -> frozenset:
+    """The lists of ``lists`` that no other name can hold: never the value
+    itself (not an item: ``xs[k]``, ``for r in xs``) of another binding, nor
+    read by a nested function.  ``xs[k] = v`` on one of them rebinds an item
+    and writes into no array another name sees."""
+    held = set()
+    for (sub, _, _), value in values.items():
+        if isinstance(sub, (ast.For, ast.AsyncFor)) and not isinstance(
+            sub.iter, (ast.Tuple, ast.List)
+        ):
+            continue  # `for r in xs`: r is each item, not the list
+        held |= _object_names(value, calls)
+    return frozenset(lists - held - late_reads(node))
+
+
+def _object_names(value: ast.expr, calls) -> set[str]:
+    """The names whose object itself (not an item of it) ``value`` may be."""
+    if isinstance(value, ast.Subscript):
+        return set()  # an item (or a new list of them: xs[1:])
+    if isinstance(value, (ast.Starred, ast.NamedExpr)):
+        return _object_names(value.value, calls)
+    if isinstance(value, ast.IfExp):
+        return _object_names(value.body, calls) | _object_names(value.orelse, calls)
+    if isinstance(value, ast.BoolOp):
+        return set().union(*(_object_names(v, calls) for v in value.values))
+    if isinstance(value, (ast.Tuple, ast.List)):
+        return set().union(*(_object_names(v, calls) for v in value.elts))
+    return _aliased_names(value, calls)
+
+
+def _maybe_number(statement: ast.stmt, value: ast.expr) -> bool:
+    """Whether ``name = value`` may bind a number rather than a view: ``A[j]``
+    or ``A[i, j]`` (no slice, ``None`` or ``...`` in the index) is one item,
+    a NumPy scalar that shares no memory, when ``A`` has as many axes as
+    the index has entries (a view of a row or block otherwise)."""
+    if not isinstance(statement, (ast.Assign, ast.AnnAssign, ast.Call)):
+        return False  # (a Call: xs.append(A[j]), the item appended)
+    if not isinstance(value, ast.Subscript):
+        return False
+    index = value.slice
+    entries = index.elts if isinstance(index, ast.Tuple) else [index]
+    return not any(
+        isinstance(e, (ast.Slice, ast.Starred))
+        or (isinstance(e, ast.Constant) and e.value in (None, Ellipsis))
+        for e in entries
+    )
 
 
 def refuse_alias_write(at, node, owner, name, written, message, hint) -> None:

@@ -58,7 +58,7 @@ _ROW_CALLS = frozenset(
     {"hstack", "vstack", "column_stack", "dstack", "atleast_1d", "atleast_2d"}
     | {"atleast_3d", "moveaxis", "swapaxes", "diag", "diagonal", "cross", "inner"}
     | {"tensordot", "kron", "roll", "triu", "tril", "tile", "repeat", "pad"}
-    | {"broadcast_to", "take_along_axis", "einsum"}
+    | {"broadcast_to", "take_along_axis", "einsum", "bincount"}
 )
 LIBRARY = COMPOSED | _ROW_CALLS
 LIBRARY_METHODS = frozenset({"ravel", "flatten", "diagonal", "swapaxes", "repeat"})
@@ -319,6 +319,25 @@ class LibraryLowering:
         if axis is None:
             x, axis = self.b.apply("reshape", x, -1), 0
         return self.b.apply("take_along_axis", x, i, axis=axis)
+
+    def lib_bincount(self, node, callee):
+        """``np.bincount(x, weights, minlength=0)``: linear in the weights, the
+        integer labels ``x`` and the length not differentiated.  Without
+        weights NumPy counts in integers, which no row computes: refused."""
+        args = self.bound_arguments(node, callee, ("x", "weights", "minlength"))
+        weights = args.get("weights")
+        if weights is None or (
+            isinstance(weights, ast.Constant) and weights.value is None
+        ):
+            x = ast.unparse(args["x"])
+            self.error(
+                node,
+                f"`{callee}` without weights (integer counts) is not supported",
+                f"count in floats: {callee}({x}, weights=np.ones(len({x})))",
+            )
+        i = self.atom(args["x"])
+        m = self.atom(args["minlength"]) if "minlength" in args else 0
+        return self.b.apply("bincount", i, self.atom(weights), m)
 
     def lib_einsum(self, node: ast.Call, callee: str):
         """``np.einsum(spec, *operands, optimize=...)``; see

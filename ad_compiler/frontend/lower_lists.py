@@ -496,6 +496,7 @@ class ListLowering:
         self.check_unshared(node, name, xs)
         if func.attr == "append":
             added = [self.expr(node.args[0])]
+            self.check_number_aliases(node, added[0])  # xs.append(A[j])
         else:
             added = self.known_items(node.args[0], "`extend` with an iteration")
         self.bind(name, self.new_list(xs.items + tuple(added), xs.ident))

@@ -130,6 +130,9 @@ class RunListLowering:
         loop carries their lengths)."""
         held = {n for n, v in self.env.items() if isinstance(v, RunList)}
         found = _appends(stmt.body, held)
+        # one only assigned into (or rebound) would be carried as if an array
+        for name in sorted(held & _stored_names(stmt.body, items=True)):
+            self.check_append_only(stmt, name)
         for name in found:
             self.check_append_only(stmt, name)
             if isinstance(stmt, ast.For) and name in _iterated(stmt.iter):
@@ -192,6 +195,7 @@ class RunListLowering:
         self.arity(node, f"{name}.append", node.args, 1)
         self.check_unshared_run(node, name, xs)
         value = self.atom(node.args[0])
+        self.check_number_aliases(node, value)  # xs.append(A[j])
         with self.b.at(self.src.loc(node)):
             self.b.emit(Eqn("list_append", (), (xs.buf, value, xs.n), self.b.loc))
             n = self.b.add(xs.n, Const(1))

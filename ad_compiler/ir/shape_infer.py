@@ -8,7 +8,10 @@ or become unknown) and loops (iterated to a fixed point).
 
 from __future__ import annotations
 
-from ad_compiler.ir.nodes import Const, For, If, Var, While
+from dataclasses import replace
+
+from ad_compiler.errors import CompileError
+from ad_compiler.ir.nodes import Const, For, If, Var, While, iter_eqns
 from ad_compiler.ir.shapes import (
     ANY,
     SCALAR,
@@ -259,3 +262,53 @@ def infer(fn, same_as: dict | None = None) -> dict:
         if not rank and shape != SCALAR:
             raise error  # an in-place `x += v` on an array another name shares
     return env
+
+
+def callee_shapes(fn) -> dict:
+    """The parameter shapes of each recursive function ``fn`` calls (its
+    ``callees``, lowered on their own): the join over every call of it, from
+    ``fn`` and from the callees themselves, to a fixed point.
+
+    A recursive function's code is written once for all its calls, so a
+    parameter keeps only what every call agrees on: its rank, and the lengths
+    all calls share (``x`` passed on as it is keeps ``fn``'s lengths;
+    ``x[1:]`` makes that axis of unknown length).  A length named after a
+    caller's parameter means nothing in the callee: it becomes unknown.
+    Shapes that have not settled after a few rounds, or that a callee cannot
+    be inferred with, are unknown (None): code for arguments of any shape.
+    """
+    callees = {g.name: g for g in fn.callees}
+    found: dict = {}
+    for _ in range(6):
+        before = dict(found)
+        for f in [fn] + [callees[n] for n in found]:
+            given = fn.param_shapes if f is fn else found[f.name]
+            try:
+                env = infer(_with_shapes(f, given))
+            except CompileError:  # (a shape that is not settled yet)
+                env = {}
+            for e in iter_eqns(f.body):
+                name = e.param("fn") if e.prim == "call" else None
+                if name not in callees or e.param("custom") is not None:
+                    continue
+                ins = tuple(
+                    _portable(env.get(a.name) if isinstance(a, Var) else SCALAR)
+                    for a in e.ins
+                )
+                old = found.get(name)
+                found[name] = ins if old is None else tuple(map(join, old, ins))
+        if found == before:
+            return found
+    return {name: (None,) * len(callees[name].params) for name in found}
+
+
+def _with_shapes(f, shapes: tuple):
+    return replace(f, param_shapes=shapes)
+
+
+def _portable(shape):
+    """``shape`` as another function sees it: lengths named after this one's
+    values (tuples) become unknown."""
+    if not isinstance(shape, tuple):
+        return shape  # unknown, a shape tuple, a list
+    return tuple(ANY if isinstance(d, tuple) else d for d in shape)

@@ -15,6 +15,8 @@ transpose below (another row, whose own transpose is the first):
 * ``pad(x, widths)``              x̄ = g with the padding cut off (an index of slices)
 * ``broadcast_to(x, shape)``      x̄ = sum_to(g, x)
 * ``take_along_axis(x, i, axis)`` x̄ = zeros with g added at i (``np.add.at``)
+* ``bincount(i, w, m)``           w̄ = take_along_axis(g, i, 0) = g[i] (linear in the
+  weights; the integer indices and the minimum length are not differentiated)
 
 and ``einsum_n``, NumPy's einsum of any number of operands (linear in each):
 ẏ = Σ_k einsum(…, ẋ_k, …), x̄_k = einsum("O,…->X_k", g, the others), summed
@@ -436,6 +438,76 @@ _UNTAKE_ROW = linear(
 )
 
 
+# --- bincount ----------------------------------------------------------------------------
+# y[j] = Σ_{n: i[n] = j} w[n], of length max(m, max(i) + 1): linear in the weights w,
+# so ẏ = bincount(i, ẇ, m) (the same length: the same i and m) and w̄[n] = g[i[n]].
+# Vector mode: w's leading axis of directions kept in front (``lead``), each row of
+# directions counted by the helper _bincount_rows.
+_BINCOUNT_ROWS = '''
+def _bincount_rows(indices, weights, minlength):
+    """np.bincount(indices, weights=w, minlength) of each row w of `weights`
+    (its last axis the one `indices` labels), as the rows of one array."""
+    weights = np.asarray(weights, dtype=float)
+    top = int(np.max(indices)) + 1 if np.size(indices) else 0
+    out = np.zeros(weights.shape[:-1] + (max(minlength, top),))
+    np.add.at(np.moveaxis(out, -1, 0), indices, np.moveaxis(weights, -1, 0))
+    return out
+'''
+HELPERS["_bincount_rows"] = _BINCOUNT_ROWS
+_bincount_rows: Callable = helper_function("_bincount_rows")
+
+
+def _bincount(i, w, minlength, lead=0):
+    if lead:
+        return _bincount_rows(i, w, minlength)
+    return numpy.bincount(i, weights=w, minlength=minlength)
+
+
+def _bincount_shape(p, i, w, m, loc=None):
+    lead = p.get("lead", 0)
+    if lead and (w is None or w == shapes.TUPLE):
+        return None
+    return (tuple(w[:lead]) if lead else ()) + (shapes.ANY,)
+
+
+def _render_bincount(p, t, a):
+    if p.get("lead"):
+        return f"_bincount_rows({t[0]}, {t[1]}, {t[2]})", PREC_ATOM
+    return f"np.bincount({t[0]}, weights={t[1]}, minlength={t[2]})", PREC_ATOM
+
+
+def _bincount_batch(bt: Batching, e: Equation, p: Params, i, w, m) -> None:
+    if bt.has(i) or bt.has(m):
+        bt.error("an index or length that depends on the directions")
+    bt.out.append(replace(e, params=_with(p, lead=1)))
+
+
+_BINCOUNT = linear(
+    "bincount",
+    3,
+    _bincount,
+    at=1,
+    names=("numpy.bincount",),
+    samples=(
+        ((numpy.array([0, 2, 2, 1, 4, 2]), (6,), 0), {}),
+        ((numpy.array([1, 1, 3]), (3,), 6), {}),
+    ),
+    call="own",
+    shape=_bincount_shape,
+    render=_render_bincount,
+    helper=lambda p: "_bincount_rows" if p.get("lead") else None,
+    result="float",
+    memory="new",
+    batch=_bincount_batch,
+    convention="linear in the weights; the integer indices are not differentiated",
+    transpose=lambda b, p, out, g, i, w, m: (
+        None,
+        b.apply("take_along_axis", g, i, axis=0),
+        None,
+    ),
+)
+
+
 # --- einsum of any number of operands ----------------------------------------------------
 def einsum_parts(spec: str) -> tuple[list[str], str]:
     """``"ij,jk->ik"`` (normalised: explicit output, no ``...``) -> (inputs, output)."""
@@ -531,5 +603,6 @@ register(
     _BROADCAST_TO,
     _TAKE_ALONG,
     _UNTAKE_ROW,
+    _BINCOUNT,
     _EINSUM_N,
 )
