@@ -671,7 +671,7 @@ HELPERS.update(
 def _sum_to(g, x, lead=0):
     """g summed over the axes along which x was broadcast (it may stay smaller);
     lead: g's first `lead` axes (vector mode's directions) are kept in front."""
-    if not lead and getattr(g, "shape", ()) == getattr(x, "shape", ()):
+    if getattr(g, "shape", ())[lead:] == getattr(x, "shape", ()):
         return g  # the usual case, checked first (a number's shape is ())
     g_shape = np.shape(g)
     shape = g_shape[:lead] + np.shape(x) if lead else np.shape(x)
@@ -693,7 +693,7 @@ def _sum_to(g, x, lead=0):
 def _like(t, x, lead=0):
     """t broadcast to x's shape behind its first `lead` axes (vector mode's
     directions): a view, or t itself when it has that shape."""
-    if not lead and getattr(t, "shape", ()) == getattr(x, "shape", ()):
+    if getattr(t, "shape", ())[lead:] == getattr(x, "shape", ()):
         return t  # the usual case, checked first (a number's shape is ())
     shape = np.shape(t)[:lead] + np.shape(x) if lead else np.shape(x)
     return t if np.shape(t) == shape else np.broadcast_to(t, shape)
