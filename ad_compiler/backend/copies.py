@@ -26,8 +26,9 @@ from dataclasses import replace
 
 from ad_compiler.backend.inplace import _eqns, _keeps_reference, _written_here
 from ad_compiler.ir import shape_infer
-from ad_compiler.ir.nodes import Eqn, For, Function, If, Loop, Var, While, map_atoms
+from ad_compiler.ir.nodes import For, Function, If, Loop, Var, map_atoms
 from ad_compiler.opt.dce import eliminate_dead_code
+from ad_compiler.opt.shape_sources import _map_eqns
 
 
 def drop_unneeded_copies(fn: Function) -> Function:
@@ -70,20 +71,13 @@ def drop_unneeded_copies(fn: Function) -> Function:
 def _as_methods(stmts, arrays: set) -> tuple:
     """The copies of known arrays (at least one axis) spelled ``x.copy()``: the
     same array as ``np.copy(x)``, without its wrapper (a microsecond a call)."""
-    out = []
-    for s in stmts:
-        if isinstance(s, Eqn) and s.prim == "copy" and s.out.name in arrays:
-            s = replace(s, params=tuple(sorted(s.params + (("method", True),))))
-        elif isinstance(s, If):
-            s = replace(s, then=_as_methods(s.then, arrays))
-            s = replace(s, orelse=_as_methods(s.orelse, arrays))
-        elif isinstance(s, While):
-            s = replace(s, test=_as_methods(s.test, arrays))
-            s = replace(s, body=_as_methods(s.body, arrays))
-        elif isinstance(s, Loop):
-            s = replace(s, body=_as_methods(s.body, arrays))
-        out.append(s)
-    return tuple(out)
+
+    def respell(e):
+        if e.prim == "copy" and e.out.name in arrays:
+            return replace(e, params=tuple(sorted(e.params + (("method", True),))))
+        return e
+
+    return _map_eqns(stmts, respell)
 
 
 class _Aliases:
