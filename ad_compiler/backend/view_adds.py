@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ad_compiler.backend.inplace import _eqns, _outs, _reads, _views, _written_here
+from ad_compiler.backend.inplace import _eqns, _views, _written_here
 from ad_compiler.ir import shape_infer, shapes
 from ad_compiler.ir.nodes import (
     Const,
