@@ -31,7 +31,9 @@ from ad_compiler.backend.codegen import (
     helpers_for,
     imports_for,
 )
+from ad_compiler.backend.copies import drop_unneeded_copies
 from ad_compiler.backend.inplace import emitted_form
+from ad_compiler.backend.view_adds import add_through_views
 from ad_compiler.backend.loader import load
 from ad_compiler.backend.names import bound_names, check_unique, clash_free
 from ad_compiler.backend.tuples import fuse_items
@@ -417,7 +419,10 @@ def module_text(
     Every name it binds at module level is bound once (:func:`names.check_unique`),
     and no local of an emitted function hides a global it reads
     (:func:`names.clash_free`)."""
-    functions = [fuse_items(emitted_form(f)) for f in functions]
+    functions = [
+        fuse_items(drop_unneeded_copies(add_through_views(emitted_form(f))))
+        for f in functions
+    ]
     imports = imports_for(functions)
     if any("np." in w for w in extra) and "import numpy as np" not in imports:
         imports.append("import numpy as np")

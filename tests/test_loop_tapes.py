@@ -97,7 +97,7 @@ def test_an_outer_loop_tapes_what_its_writes_overwrote():
     g(point(4, 0))
     text = g.source
     # the column before the write (a copy: the write may happen in place)
-    assert "v18 = out_1[:, j]" in text and "v19 = np.copy(v18)" in text
+    assert "v18 = out_1[:, j]" in text and "v19 = v18.copy()" in text
     assert "tape.append((j, v19, v12))" in text  # not the whole array
     assert "tape_1 = []" in text.split("reversed(tape)")[1]  # recomputed
 

@@ -220,11 +220,14 @@ def _constant(k: int):
 
 
 def _unit_directions(wrt: tuple):
-    """``pre`` for array code: unit directions shaped like the arguments at wrt."""
-    return lambda args: (
-        blocks_of([numpy.shape(args[i]) for i in wrt]).directions(),
-        None,
-    )
+    """``pre`` for array code: unit directions shaped like the arguments at wrt,
+    and their :class:`_Blocks` (``post`` cuts the results with them)."""
+
+    def pre(args):
+        inputs = blocks_of([numpy.shape(args[i]) for i in wrt])
+        return inputs.directions(), inputs
+
+    return pre
 
 
 def _vector_mode(f, kind: str, wrt: tuple, mode: str, name: str, scalar_io, array_io):
@@ -337,8 +340,7 @@ def _forward(f, argnums, fn: Function, name: str) -> Derived:
         per_output = [_shape_by(wrt_tree, row) for row in _matrix(outs, k)]
         return _shape_by(fn.tree, per_output)
 
-    def post_arrays(out, args, _):
-        inputs = blocks_of([numpy.shape(args[i]) for i in wrt])
+    def post_arrays(out, args, inputs):  # inputs: pre's blocks
         _, dots = out
         per_output = [
             _shape_by(wrt_tree, [inputs.jacobian_block(d, j) for j in range(k)])
@@ -755,8 +757,7 @@ def _hessian(f, argnums=0) -> Derived:
             return matrix[0][0]
         return tuple(_shape_by(wrt_tree, row) for row in matrix)
 
-    def post_arrays(rows, args, _):  # rows: one per wrt, flat
-        inputs = blocks_of([numpy.shape(args[i]) for i in wrt])
+    def post_arrays(rows, args, inputs):  # rows: one per wrt, flat; pre's blocks
         blocks = [[inputs.jacobian_block(r, j) for j in range(k)] for r in rows]
         if isinstance(wrt_tree, int):
             return blocks[0][0]

@@ -216,6 +216,10 @@ def _identity(eqn: Eqn, defs: dict[str, Eqn]) -> Atom | Eqn | None:
         c, a, b = ins
         if isinstance(c, Const) and isinstance(c.value, bool):
             return a if c.value else b
+    elif prim in ("like", "sum_to") and ins[0] == ins[1]:
+        # t broadcast to (or summed back to) its own shape is t itself
+        if not eqn.param("lead") and not eqn.param("copy"):
+            return ins[0]
     elif prim == "like":
         # a broadcast of a broadcast is one broadcast (broadcasting is transitive)
         t, x = ins

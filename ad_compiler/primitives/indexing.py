@@ -671,6 +671,8 @@ HELPERS.update(
 def _sum_to(g, x, lead=0):
     """g summed over the axes along which x was broadcast (it may stay smaller);
     lead: g's first `lead` axes (vector mode's directions) are kept in front."""
+    if getattr(g, "shape", ())[lead:] == getattr(x, "shape", ()):
+        return g  # the usual case, checked first (a number's shape is ())
     g_shape = np.shape(g)
     shape = g_shape[:lead] + np.shape(x) if lead else np.shape(x)
     if g_shape == shape:
@@ -691,6 +693,8 @@ def _sum_to(g, x, lead=0):
 def _like(t, x, lead=0):
     """t broadcast to x's shape behind its first `lead` axes (vector mode's
     directions): a view, or t itself when it has that shape."""
+    if getattr(t, "shape", ())[lead:] == getattr(x, "shape", ()):
+        return t  # the usual case, checked first (a number's shape is ())
     shape = np.shape(t)[:lead] + np.shape(x) if lead else np.shape(x)
     return t if np.shape(t) == shape else np.broadcast_to(t, shape)
 ''',
@@ -698,6 +702,9 @@ def _like(t, x, lead=0):
 def _unindex(x, index, g):
     """The adjoint of x[index]: g where x[index] was read, zeros elsewhere."""
     out = np.zeros(np.shape(x))
+    if type(index) in (int, slice):  # the usual case: no index array
+        out[index] = g
+        return out
     parts = index if isinstance(index, tuple) else (index,)
     if any(isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype != bool for p in parts):
         np.add.at(out, index, g)  # an index may repeat: every read adds
