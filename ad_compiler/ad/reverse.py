@@ -11,11 +11,13 @@ Given ``def f(x1, x2): … return y`` and ``wrt=(0, 1)`` the result is
 specialises ``y_bar = 1`` for a gradient.
 
 Control flow: a branch needs no record (the reverse ``if`` tests the same
-condition variable and reuses its forward branch's values); a loop records, on a
-plain list, what each iteration starts from, and its reverse walks that list
-backwards, recomputing each iteration before running its adjoint (a scalar
-recurrence records its derivative instead: see :func:`scalar_recurrence`); a
-call of a recursive function becomes a call of its emitted adjoint function.
+condition variable and reuses its forward branch's values); a loop records its
+iterations on a plain list, a *tape*, which its reverse loop walks backwards:
+either every value its adjoint reads (*store*: the adjoint runs alone), or
+what each iteration starts from (*recompute*: each iteration runs again before
+its adjoint), or, for a scalar recurrence, its derivative -- which one, and
+what goes on the tape, is decided in :mod:`ad_compiler.ad.loop_tapes`.  A call
+of a recursive function becomes a call of its emitted adjoint function.
 
 Guarantees: adjoints are named ``<value>_bar``; only values that depend on a
 ``wrt`` input get adjoints (the *active* values), and only equations on a path
