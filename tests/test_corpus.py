@@ -99,8 +99,20 @@ def params(cases, ids, check, scalar_only=False):
     return out
 
 
+def _first_points():
+    """Each function's first point in POINTS, found once (the fast samples ask
+    for it once per case: a search per case was quadratic at collection)."""
+    first = {}
+    for g, x in POINTS:
+        first.setdefault(g, x)
+    return first
+
+
+FIRST_POINT = _first_points()
+
+
 def _first_point(f):
-    return next(x for g, x in POINTS if g is f)
+    return FIRST_POINT[f]
 
 
 POINT_IDS = [point_id(c) for c in POINTS]

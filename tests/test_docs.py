@@ -18,6 +18,7 @@ import subprocess
 import sys
 
 import pytest
+from test_architecture import parsed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _spec = importlib.util.spec_from_file_location(
@@ -210,7 +211,7 @@ def _names_in(dotted: str) -> set[str]:
     """The names a module of the package defines or imports, and its submodules."""
     path = os.path.join(ROOT, *dotted.split("."))
     path = os.path.join(path, "__init__.py") if os.path.isdir(path) else path + ".py"
-    tree = ast.parse(_read(os.path.relpath(path, ROOT)))
+    tree = parsed()[dotted][2]  # the trees test_architecture parsed (once a run)
     names = {
         getattr(n, "name", None) or getattr(n, "asname", None) for n in ast.walk(tree)
     }
