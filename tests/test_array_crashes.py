@@ -115,7 +115,7 @@ EINSUM_CASES = (
 @pytest.mark.parametrize(
     "f,sa,sb", EINSUM_CASES, ids=[f"{f.__name__}-{a}-{b}" for f, a, b in EINSUM_CASES]
 )
-@pytest.mark.fast_sample(every=4)
+@pytest.mark.fast_sample(every=8)
 def test_einsum_adjoints_with_length_one_axes(f, sa, sb):
     rng = np.random.default_rng(sum(sa) * 7 + sum(sb))
     A, B = rng.normal(size=sa), rng.normal(size=sb)

@@ -79,7 +79,7 @@ def _fd_hessian(f, x, h=1e-5):
 @pytest.mark.parametrize(
     "f, dom", SCALAR_CASES, ids=[f.__name__ for f, _ in SCALAR_CASES]
 )
-@pytest.mark.fast_sample(every=30)
+@pytest.mark.fast_sample(every=60)
 def test_hessian_matches_differences_of_the_gradient_and_is_symmetric(f, dom):
     x = _point(f, dom)
     n = len(x)
@@ -139,7 +139,7 @@ SAMPLES = [
 
 
 # Cases that take a second or more (SymPy runs out of its 5 s, or unrolls a long
-# loop): the full suite only.  The fast tier runs seeds.f and one in 48 of the
+# loop): the full suite only.  The fast tier runs seeds.f and one in 96 of the
 # other control-flow functions (the sample `logistic` takes half a second).
 SYMPY_COSTLY = {
     "f_recursion_with_loop_and_custom",
@@ -162,7 +162,7 @@ SYMPY_COSTLY = {
     "f_babylonian_sqrt",
     "f_continue_inner",
 }
-SYMPY_FAST = [f for f, _ in SYMPY_CASES if f.__name__ not in SYMPY_COSTLY][::48]
+SYMPY_FAST = [f for f, _ in SYMPY_CASES if f.__name__ not in SYMPY_COSTLY][::96]
 SYMPY_FAST += [seeds.f]
 
 

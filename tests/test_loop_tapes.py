@@ -35,7 +35,7 @@ def central(f, x, eps=1e-6):
 
 @pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("n, seed", [(3, 0), (4, 1), (7, 2)])
-@pytest.mark.fast_sample(every=6)
+@pytest.mark.fast_sample(every=12)
 def test_gradients_match_differences(f, n, seed):
     x = point(n, seed)
     g = grad(f)(x)

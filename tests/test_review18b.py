@@ -128,7 +128,7 @@ def ids(f):
 
 @pytest.mark.parametrize("f", SMOOTH, ids=ids)
 @pytest.mark.parametrize("n, seed", [(4, 0), (6, 1)])
-@pytest.mark.fast_sample(every=40)
+@pytest.mark.fast_sample(every=80)
 def test_gradient_matches_differences(f, n, seed):
     x = point(n, seed)
     before = x.copy()

@@ -52,7 +52,7 @@ def _fd_jacobian(fn, args, i):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.fast_sample(every=8)
+@pytest.mark.fast_sample(every=16)
 def test_forward_and_reverse_jacobians_match_differences(case):
     fn = CASES[case][0]
     args = arguments(case, 0)
