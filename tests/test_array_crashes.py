@@ -220,6 +220,7 @@ def _layer_args(shapes_, seed):
 
 
 @pytest.mark.parametrize("f,shapes_", LAYERS, ids=[f.__name__ for f, _ in LAYERS])
+@pytest.mark.fast_sample(every=2)
 def test_layer_loop_gradient_and_jvp_match_central_differences(f, shapes_):
     args = _layer_args(shapes_, 11)
     _check_grad(f, args)

@@ -220,6 +220,7 @@ def test_jvp(case):
 
 
 @pytest.mark.parametrize("case", HESSIANS, ids=lambda c: f"{c[0]}({c[1]})")
+@pytest.mark.fast_sample(every=2)
 def test_hessian(case):
     name, x, expected, _ = case
     assert same(hessian(getattr(ec, name))(x), expected)
@@ -312,6 +313,7 @@ def finite_value(fn, point) -> bool:
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.fast_sample(every=2)
 def test_never_raises_where_the_function_is_finite(name):
     import numpy as np
 

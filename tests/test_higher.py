@@ -185,6 +185,7 @@ def test_hessian_and_grad_of_grad_match_sympy(f, dom):
 @pytest.mark.parametrize(
     "f, dom", TUPLE_CASES, ids=[f.__name__ for f, _ in TUPLE_CASES]
 )
+@pytest.mark.fast_sample(every=2)  # the corpus's tuple-valued functions
 def test_forward_and_reverse_jacobians_agree(f, dom):
     x = _point(f, dom)
     every = tuple(range(len(x)))
