@@ -44,7 +44,7 @@ def test_gradients_match_differences(f, n, seed):
 
 
 @pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
-@pytest.mark.fast_sample(every=4)
+@pytest.mark.fast_sample(every=8)
 def test_forward_and_reverse_agree(f):
     x = point(5, 3)
     v = np.random.default_rng(4).standard_normal(x.shape)

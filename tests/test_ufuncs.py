@@ -169,7 +169,7 @@ def test_each_function_in_both_modes_against_differences_on_arrays(tmp_path, cas
     assert forward == pytest.approx(fd_total, rel=1e-5, abs=1e-6)
 
 
-@pytest.mark.fast_sample(every=6)
+@pytest.mark.fast_sample(every=12)
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_each_function_in_both_modes_against_differences_on_numbers(tmp_path, case):
     arity = len(case) - 1

@@ -71,7 +71,7 @@ SCALAR_VALUED = [c for c in sorted(CASES) if np.ndim(CASES[c][0](*arguments(c)))
 
 
 @pytest.mark.parametrize("case", SCALAR_VALUED)
-@pytest.mark.fast_sample(every=4)
+@pytest.mark.fast_sample(every=8)
 def test_hessian_matches_differences_of_the_gradient_and_is_symmetric(case):
     fn = CASES[case][0]
     args = arguments(case, 1)
