@@ -119,25 +119,27 @@ def two(x, y, s=2.0):
 """
 
 
-def _compile(tmp_path, *options):
+def _console_script(*args, cwd):
+    exe = os.path.join(os.path.dirname(sys.executable), "adc")
+    return subprocess.run(
+        [exe, *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def _compile(tmp_path, *options, adc=_console_script):
     (tmp_path / "d.py").write_text(DEFAULTS_FILE)
     out = tmp_path / "out.py"
-    exe = os.path.join(os.path.dirname(sys.executable), "adc")
-    run = subprocess.run(
-        [exe, "compile", "d.py", *options, "-o", str(out)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = adc("compile", "d.py", *options, "-o", str(out), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     namespace = {}
     exec(out.read_text(), namespace)
     return out.read_text(), namespace
 
 
-def test_cli_hessian_wrapper_keeps_the_defaults(tmp_path):
-    text, ns = _compile(tmp_path, "--function", "f", "--mode", "hessian")
+def test_cli_hessian_wrapper_keeps_the_defaults(tmp_path, adc_in_process):
+    """(In-process; its slow siblings below run the console script.)"""
+    options = ("--function", "f", "--mode", "hessian")
+    text, ns = _compile(tmp_path, *options, adc=adc_in_process)
     assert "def f_hessian(x, y, n=3.0):" in text
     H = ns["f_hessian"](0.7, 1.3)  # n left out
     expected = [

@@ -37,6 +37,25 @@ def parsed() -> dict[str, tuple[Path, str, ast.Module]]:
     return out
 
 
+# the fields of a statement (or of an except clause, a match case) that hold statements
+_STATEMENT_LISTS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def statements(tree: ast.AST):
+    """Every statement of ``tree``, at any depth (in functions, classes, loops,
+    ``try`` and ``match``), and the except clauses and match cases holding them.
+
+    An import and a ``def`` are statements, so they are all here; expressions
+    (nine in ten nodes) are never entered, which makes this several times
+    faster than ``ast.walk`` over a package.  The order is not ``ast.walk``'s."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for field in _STATEMENT_LISTS:
+            stack.extend(getattr(node, field, None) or ())
+
+
 def packages_above(name: str) -> list[str]:
     """The sub-packages Python imports before ``name`` (their ``__init__`` runs
     first): ``ad_compiler.ir.nodes`` needs ``ad_compiler.ir``.
@@ -54,7 +73,7 @@ def imported(tree: ast.AST, here: str, is_package: bool, known: set[str]) -> set
     """The package modules an import anywhere in ``tree`` loads (inside functions
     too), with the sub-packages above each (see :func:`packages_above`)."""
     out: set[str] = set()
-    for node in ast.walk(tree):
+    for node in statements(tree):
         targets = []
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
@@ -197,7 +216,7 @@ def test_modules_and_functions_stay_readable():
         lines = text.count("\n")
         if lines > MAX_MODULE_LINES:
             offenders.append(f"{name}: {lines} lines (module)")
-        for node in ast.walk(tree):
+        for node in statements(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 length = node.end_lineno - node.lineno + 1
                 if length > MAX_FUNCTION_LINES:

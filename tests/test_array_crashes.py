@@ -115,7 +115,7 @@ EINSUM_CASES = (
 @pytest.mark.parametrize(
     "f,sa,sb", EINSUM_CASES, ids=[f"{f.__name__}-{a}-{b}" for f, a, b in EINSUM_CASES]
 )
-@pytest.mark.fast_sample(every=4)
+@pytest.mark.fast_sample(every=8)
 def test_einsum_adjoints_with_length_one_axes(f, sa, sb):
     rng = np.random.default_rng(sum(sa) * 7 + sum(sb))
     A, B = rng.normal(size=sa), rng.normal(size=sb)
@@ -220,6 +220,7 @@ def _layer_args(shapes_, seed):
 
 
 @pytest.mark.parametrize("f,shapes_", LAYERS, ids=[f.__name__ for f, _ in LAYERS])
+@pytest.mark.fast_sample(every=2)
 def test_layer_loop_gradient_and_jvp_match_central_differences(f, shapes_):
     args = _layer_args(shapes_, 11)
     _check_grad(f, args)

@@ -46,7 +46,7 @@ def _finite_difference(fn, args, dirs, case):
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.fast_sample(every=12)
+@pytest.mark.fast_sample(every=24)
 def test_forward_mode_matches_finite_differences(case, seed):
     fn = CASES[case][0]
     args = arguments(case, seed)
@@ -61,7 +61,7 @@ def test_forward_mode_matches_finite_differences(case, seed):
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.fast_sample(every=12)
+@pytest.mark.fast_sample(every=24)
 def test_reverse_mode_satisfies_the_dot_product_identity(case, seed):
     fn = CASES[case][0]
     args = arguments(case, seed)

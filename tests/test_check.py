@@ -259,7 +259,7 @@ CHECK_COSTLY = {
 
 
 def _quick_to_prove(f, domain, seed):
-    return seed % 80 == 0 and f.__name__ not in CHECK_COSTLY
+    return seed % 160 == 0 and f.__name__ not in CHECK_COSTLY
 
 
 @pytest.mark.fast_sample(keep=_quick_to_prove)

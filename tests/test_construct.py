@@ -69,7 +69,7 @@ CASES = {
     "einsum_summed_alone": (cc.einsum_summed_alone, (r(2, 3), r(3, 4)), (0, 1)),
 }
 NAMES = sorted(CASES)
-fast = pytest.mark.fast_sample(every=11)
+fast = pytest.mark.fast_sample(every=22)
 
 
 def central(f, args, argnum, index, h=1e-6):

@@ -18,6 +18,7 @@ import subprocess
 import sys
 
 import pytest
+from test_architecture import parsed, statements
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _spec = importlib.util.spec_from_file_location(
@@ -210,11 +211,19 @@ def _names_in(dotted: str) -> set[str]:
     """The names a module of the package defines or imports, and its submodules."""
     path = os.path.join(ROOT, *dotted.split("."))
     path = os.path.join(path, "__init__.py") if os.path.isdir(path) else path + ".py"
-    tree = ast.parse(_read(os.path.relpath(path, ROOT)))
-    names = {
-        getattr(n, "name", None) or getattr(n, "asname", None) for n in ast.walk(tree)
-    }
-    for n in ast.walk(tree):
+    tree = parsed()[dotted][2]  # the trees test_architecture parsed (once a run)
+    # the nodes with a name: statements (def, class), except clauses, the aliases
+    # of an import and the patterns of a match case; walking statements alone
+    # (test_architecture.statements) spares the expressions, nine nodes in ten
+    nodes = []
+    for n in statements(tree):
+        nodes.append(n)
+        if isinstance(n, (ast.Import, ast.ImportFrom)):
+            nodes += n.names
+        elif isinstance(n, ast.match_case):
+            nodes += ast.walk(n.pattern)
+    names = {getattr(n, "name", None) or getattr(n, "asname", None) for n in nodes}
+    for n in nodes:
         if isinstance(n, (ast.Assign, ast.AnnAssign)):
             for t in n.targets if isinstance(n, ast.Assign) else [n.target]:
                 names.update(e.id for e in ast.walk(t) if isinstance(e, ast.Name))

@@ -8,6 +8,7 @@ reverse-mode Jacobians agree; third derivatives of a few functions against
 SymPy.
 """
 
+import inspect
 import math
 import sys
 from pathlib import Path
@@ -78,7 +79,7 @@ def _fd_hessian(f, x, h=1e-5):
 @pytest.mark.parametrize(
     "f, dom", SCALAR_CASES, ids=[f.__name__ for f, _ in SCALAR_CASES]
 )
-@pytest.mark.fast_sample(every=30)
+@pytest.mark.fast_sample(every=60)
 def test_hessian_matches_differences_of_the_gradient_and_is_symmetric(f, dom):
     x = _point(f, dom)
     n = len(x)
@@ -138,7 +139,7 @@ SAMPLES = [
 
 
 # Cases that take a second or more (SymPy runs out of its 5 s, or unrolls a long
-# loop): the full suite only.  The fast tier runs seeds.f and one in 48 of the
+# loop): the full suite only.  The fast tier runs seeds.f and one in 96 of the
 # other control-flow functions (the sample `logistic` takes half a second).
 SYMPY_COSTLY = {
     "f_recursion_with_loop_and_custom",
@@ -161,7 +162,7 @@ SYMPY_COSTLY = {
     "f_babylonian_sqrt",
     "f_continue_inner",
 }
-SYMPY_FAST = [f for f, _ in SYMPY_CASES if f.__name__ not in SYMPY_COSTLY][::48]
+SYMPY_FAST = [f for f, _ in SYMPY_CASES if f.__name__ not in SYMPY_COSTLY][::96]
 SYMPY_FAST += [seeds.f]
 
 
@@ -184,6 +185,7 @@ def test_hessian_and_grad_of_grad_match_sympy(f, dom):
 @pytest.mark.parametrize(
     "f, dom", TUPLE_CASES, ids=[f.__name__ for f, _ in TUPLE_CASES]
 )
+@pytest.mark.fast_sample(every=2)  # the corpus's tuple-valued functions
 def test_forward_and_reverse_jacobians_agree(f, dom):
     x = _point(f, dom)
     every = tuple(range(len(x)))
@@ -386,7 +388,28 @@ def test_nested_vector_mode_to_the_third_and_fourth_order_through_a_loop():
     assert fourth == pytest.approx(fd, rel=1e-6)
 
 
-RECURSIVE = [(f, dom) for f, dom in SCALAR_CASES if trace(f).callees]
+def _may_call_a_python_function(f):
+    """Whether ``f``'s code (its nested code included) names a global or a
+    closure cell bound to a Python function: a function that names none cannot
+    call one, so its trace has no callees.  This spares tracing the whole corpus
+    at collection (about 2 s) to find the few that keep a call."""
+    codes, names = [f.__code__], set()
+    while codes:
+        code = codes.pop()
+        names.update(code.co_names)
+        codes.extend(c for c in code.co_consts if hasattr(c, "co_names"))
+    bound = [f.__globals__.get(n) for n in names]
+    bound += [cell.cell_contents for cell in f.__closure__ or ()]
+    return any(inspect.isfunction(g) for g in bound)
+
+
+# Exactly the cases whose trace keeps a call (recursion): the filter above only
+# decides which functions are worth tracing.
+RECURSIVE = [
+    (f, dom)
+    for f, dom in SCALAR_CASES
+    if _may_call_a_python_function(f) and trace(f).callees
+]
 
 
 @pytest.mark.parametrize("f, dom", RECURSIVE, ids=[f.__name__ for f, _ in RECURSIVE])

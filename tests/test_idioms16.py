@@ -67,7 +67,7 @@ def directional(f, args, direction, h=1e-6):
     )
 
 
-@pytest.mark.fast_sample(every=4)
+@pytest.mark.fast_sample(every=8)
 @pytest.mark.parametrize("name", NAMES)
 def test_both_modes_through_the_api(name):
     f, args = getattr(idioms16, name), arguments(name)

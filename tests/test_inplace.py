@@ -109,7 +109,7 @@ def central(f, x, *rest, eps=1e-6):
 
 @pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("n", [2, 3, 8])
-@pytest.mark.fast_sample(every=6)
+@pytest.mark.fast_sample(every=12)
 def test_derivatives_match_differences(f, n):
     x = np.linspace(0.2, 1.1, n)
     want = central(f, x)

@@ -243,7 +243,7 @@ def fd_gradient(f, args, i):
     return out
 
 
-@pytest.mark.fast_sample(every=8)
+@pytest.mark.fast_sample(every=16)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_gradient_matches_central_differences(name):
     f, args = CASES[name]
@@ -254,7 +254,7 @@ def test_gradient_matches_central_differences(name):
         )
 
 
-@pytest.mark.fast_sample(every=8)
+@pytest.mark.fast_sample(every=16)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_forward_mode_matches_central_differences(name):
     f, args = CASES[name]

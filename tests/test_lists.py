@@ -221,7 +221,7 @@ POINTS = [(0.7, 1.3), (1.4, -0.6)]
 
 
 @pytest.mark.parametrize("f", SCALAR, ids=[f.__name__ for f in SCALAR])
-@pytest.mark.fast_sample(every=4)
+@pytest.mark.fast_sample(every=8)
 @pytest.mark.parametrize("point", POINTS, ids=["a", "b"])
 def test_scalar_forms_match_central_differences_in_both_modes(f, point):
     _check_grad(f, list(point))

@@ -41,7 +41,7 @@ def central(f, x, eps=1e-6):
 
 @pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("n, seed", [(3, 0), (4, 1), (7, 2)])
-@pytest.mark.fast_sample(every=6)
+@pytest.mark.fast_sample(every=12)
 def test_gradients_match_differences(f, n, seed):
     x = point(n, seed)
     g = grad(f)(x)
@@ -50,7 +50,7 @@ def test_gradients_match_differences(f, n, seed):
 
 
 @pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
-@pytest.mark.fast_sample(every=4)
+@pytest.mark.fast_sample(every=8)
 def test_forward_and_reverse_agree(f):
     x = point(5, 3)
     v = np.random.default_rng(4).standard_normal(x.shape)

@@ -143,20 +143,10 @@ def test_cli_module_computes_the_same_gradient(name, tmp_path):
         np.testing.assert_allclose(g, want, rtol=1e-10, atol=1e-12)
 
 
-def test_cli_asks_for_shapes_it_needs():
-    cmd = [
-        sys.executable,
-        "-m",
-        "ad_compiler.tools.cli",
-        "compile",
-        "samples/networks.py",
-    ]
-    proc = subprocess.run(
-        cmd + ["--function", "tanh_mlp"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+def test_cli_asks_for_shapes_it_needs(adc_in_process):
+    """(In-process; the slow tests below run `adc compile` as subprocesses.)"""
+    proc = adc_in_process(
+        "compile", "samples/networks.py", "--function", "tanh_mlp", cwd=ROOT
     )
     assert proc.returncode == 1
     lines = proc.stderr.splitlines()

@@ -141,7 +141,7 @@ def positive(f):
     return f in (cumprod_both,)
 
 
-@pytest.mark.fast_sample(every=4)
+@pytest.mark.fast_sample(every=8)
 @pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
 def test_both_modes_match_central_differences(f):
     x = point(len(f.__name__), (4, 4) if f is trace_both else (3, 4))

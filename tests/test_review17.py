@@ -93,7 +93,7 @@ def _two_index_arrays(x):
     [_logdet_of_cholesky, _diagonal_cubed, _two_index_arrays],
     ids=lambda f: f.__name__,
 )
-@pytest.mark.fast_sample(every=2)
+@pytest.mark.fast_sample(every=4)
 def test_hessians_through_a_diagonal(f):
     """np.diag of a matrix is x[i, i] with i = arange: two index arrays side by
     side give one axis, which vector mode needs to know (the Hessian of a

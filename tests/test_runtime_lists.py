@@ -46,7 +46,7 @@ def _wrt_params(f, point):
     return [_central_gradient(f, point, i) for i in (0, 1)]
 
 
-@pytest.mark.fast_sample(every=4)
+@pytest.mark.fast_sample(every=8)
 @pytest.mark.parametrize("f", ARRAY_CASES, ids=lambda f: f.__name__)
 def test_gradient_and_tangent_match_central_differences(f):
     expected = _wrt_params(f, POINT)

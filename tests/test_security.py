@@ -145,6 +145,7 @@ def _attack(tmp_path, capsys, payload: dict, mode: str):
 
 @pytest.mark.parametrize("what", sorted(REFUSED))
 @pytest.mark.parametrize("mode", MODES + ("check", "trace", "graph"))
+@pytest.mark.fast_sample(every=2)  # every copy and every command, not every pair
 def test_unsafe_custom_derivative_copies_are_refused_in_every_command(
     tmp_path, capsys, what, mode
 ):

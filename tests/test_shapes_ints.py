@@ -145,7 +145,7 @@ ARRAY_FUNCTIONS = [
 
 
 @pytest.mark.parametrize("f", ARRAY_FUNCTIONS, ids=lambda f: f.__name__)
-@pytest.mark.fast_sample(every=4)
+@pytest.mark.fast_sample(every=8)
 def test_both_modes_match_central_differences(f):
     expected = numeric_grad(f, X)
     g = grad(f)(X)

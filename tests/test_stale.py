@@ -388,16 +388,17 @@ def _adc(*args, cwd):
     )
 
 
-def _refused(tmp_path, function) -> str:
+def _refused(tmp_path, function, adc=_adc) -> str:
     """The errors of `adc compile f.py --function <function>` on DECORATED (exit 1)."""
     (tmp_path / "f.py").write_text(DECORATED)
-    run = _adc("compile", "f.py", "--function", function, cwd=tmp_path)
+    run = adc("compile", "f.py", "--function", function, cwd=tmp_path)
     assert run.returncode == 1
     return run.stderr
 
 
-def test_cli_refuses_an_unknown_decorator_on_the_target(tmp_path):
-    stderr = _refused(tmp_path, "cached")
+def test_cli_refuses_an_unknown_decorator_on_the_target(tmp_path, adc_in_process):
+    """(In-process; the slow tests below run the console script.)"""
+    stderr = _refused(tmp_path, "cached", adc_in_process)
     assert stderr.startswith(
         "f.py:15:2: error: `cached` is decorated with "
         "`@functools.lru_cache(maxsize=None)`, which ad_compiler cannot see through"

@@ -126,7 +126,7 @@ def _central(f, args, i, h=1e-6):
 
 
 @pytest.mark.parametrize("name", sorted(POINTS))
-@pytest.mark.fast_sample(every=2)
+@pytest.mark.fast_sample(every=4)
 def test_grad_and_jvp_of_each_parameter_match_central_differences(module, name):
     f = getattr(module, name)
     args = _draw(name)

@@ -54,7 +54,7 @@ CONTROL = [  # the tables cover scalar functions that call nothing recursive
 
 
 @pytest.mark.parametrize("f, domain", CONTROL, ids=[f.__name__ for f, _ in CONTROL])
-@pytest.mark.fast_sample(every=20)
+@pytest.mark.fast_sample(every=40)
 def test_tables_end_in_the_derivatives_along_the_path_taken(f, domain):
     """On every control-flow corpus function, the last adjoint rows are the
     emitted gradient and the last tangent row is the emitted JVP."""

@@ -146,7 +146,7 @@ def _f_params(tmp_path, call, params):
     return _module(tmp_path, f"np.sum(np.sin({call}))", params)
 
 
-@pytest.mark.fast_sample(every=6)
+@pytest.mark.fast_sample(every=12)
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_each_function_in_both_modes_against_differences_on_arrays(tmp_path, case):
     f, arity = _f_of(tmp_path, case)
@@ -169,7 +169,7 @@ def test_each_function_in_both_modes_against_differences_on_arrays(tmp_path, cas
     assert forward == pytest.approx(fd_total, rel=1e-5, abs=1e-6)
 
 
-@pytest.mark.fast_sample(every=6)
+@pytest.mark.fast_sample(every=12)
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_each_function_in_both_modes_against_differences_on_numbers(tmp_path, case):
     arity = len(case) - 1
@@ -192,7 +192,7 @@ def test_each_function_in_both_modes_against_differences_on_numbers(tmp_path, ca
 SMOOTH = [c for c in CASES if not any(word in c[0] for word in NOT_SMOOTH)]
 
 
-@pytest.mark.fast_sample(every=8)
+@pytest.mark.fast_sample(every=16)
 @pytest.mark.parametrize("case", SMOOTH, ids=[c[0] for c in SMOOTH])
 def test_second_order_of_each_smooth_function(tmp_path, case):
     """hessian of Σ sin(g(x, y)) in x against differences of the gradient."""

@@ -52,7 +52,7 @@ def _fd_jacobian(fn, args, i):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.fast_sample(every=8)
+@pytest.mark.fast_sample(every=16)
 def test_forward_and_reverse_jacobians_match_differences(case):
     fn = CASES[case][0]
     args = arguments(case, 0)
@@ -71,7 +71,7 @@ SCALAR_VALUED = [c for c in sorted(CASES) if np.ndim(CASES[c][0](*arguments(c)))
 
 
 @pytest.mark.parametrize("case", SCALAR_VALUED)
-@pytest.mark.fast_sample(every=4)
+@pytest.mark.fast_sample(every=8)
 def test_hessian_matches_differences_of_the_gradient_and_is_symmetric(case):
     fn = CASES[case][0]
     args = arguments(case, 1)

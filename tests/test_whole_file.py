@@ -1,7 +1,9 @@
 """Whole files (issue 16): `adc compile f.py` reports every error of the file in
 one run, located, in order, each once, with no cascades; `--keep-going` emits
 the functions that compile and lists the others, in a comment block nothing in
-the input can break out of.  The CLI runs as users run it, in a subprocess."""
+the input can break out of.  The CLI runs as users run it, in a subprocess,
+except in the two fast tests, which run the same command in-process
+(conftest's ``adc_in_process``)."""
 
 import ast
 import math
@@ -131,8 +133,10 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if ": error: " in line]
 
 
-def test_every_error_once_located_in_order_then_a_summary(broken):
-    proc = adc("compile", broken)
+def test_every_error_once_located_in_order_then_a_summary(broken, adc_in_process):
+    """(In-process: the slow tests below run `adc compile` on broken files as
+    subprocesses.)"""
+    proc = adc_in_process("compile", broken)
     assert proc.returncode == 1 and proc.stdout == ""
     assert error_lines(proc.stderr) == [
         f"{broken}:{line}:{col}: error: {message}" for line, col, message in EXPECTED
@@ -153,8 +157,8 @@ def _central(f, x, h=1e-6):
     return out
 
 
-def _keep_going(broken, *extra, expected=EXPECTED, skipped=SKIPPED):
-    proc = adc("compile", broken, "--keep-going", *extra)
+def _keep_going(broken, *extra, expected=EXPECTED, skipped=SKIPPED, run=adc):
+    proc = run("compile", broken, "--keep-going", *extra)
     assert proc.returncode == 1, proc.stderr
     assert error_lines(proc.stderr) == [
         f"{broken}:{line}:{col}: error: {message}" for line, col, message in expected
@@ -169,8 +173,10 @@ def _keep_going(broken, *extra, expected=EXPECTED, skipped=SKIPPED):
     return proc, ns
 
 
-def test_keep_going_emits_what_compiles_and_lists_the_rest(broken):
-    proc, ns = _keep_going(broken)
+def test_keep_going_emits_what_compiles_and_lists_the_rest(broken, adc_in_process):
+    """(In-process; test_keep_going_forward_and_hessian_modes, slow, runs
+    --keep-going as a subprocess.)"""
+    proc, ns = _keep_going(broken, run=adc_in_process)
     out = proc.stdout
     assert format_source(out) == out  # black-clean
     assert "ad_compiler" not in [
