@@ -905,6 +905,155 @@ def prev_row_multiplies(x):
     return np.sum(H * H)
 
 
+# --- innermost loops storing run-time lists --------------------------------------
+
+
+def while_list(x):
+    hs = [x[0] * 0.5]
+    i = 0
+    while len(hs) < x.shape[0] + 1:
+        hs.append(np.tanh(hs[-1] * x[i] + 0.1))
+        i = i + 1
+    return np.sum(np.stack(hs) ** 2)
+
+
+def list_of_numbers(x):
+    vals = []
+    s = 0.3
+    for i in range(x.shape[0]):
+        s = np.sin(s * x[i, 0] + x[i, 1])
+        vals.append(s * s)
+    t = 0.0
+    for v in vals:
+        t = t + v * v
+    return t + vals[-1] * vals[0]
+
+
+def list_backward_read(x):
+    n = x.shape[0]
+    hs = []
+    h = np.zeros(3)
+    for i in range(n):
+        h = np.tanh(h * 0.5 + x[i])
+        hs.append(h)
+    g = np.zeros(3)
+    for i in range(n):
+        g = np.tanh(g * hs[-i - 1] + x[i])
+    return np.sum(g * g)
+
+
+def list_break(x):
+    hs = []
+    h = np.ones(3) * 0.2
+    for i in range(x.shape[0]):
+        h = np.sin(h * x[i] + 0.3)
+        hs.append(h)
+        if np.sum(h) > 0.8:
+            break
+    return np.sum(hs[-1] * hs[0]) + len(hs) * 0.0
+
+
+def list_data_index(x):
+    hs = []
+    h = np.ones(3) * 0.2
+    for i in range(x.shape[0]):
+        h = np.sin(h * x[i] + 0.3)
+        hs.append(h)
+        j = int(np.argmax(h)) % len(hs)
+        h = h + hs[j] * 0.1
+    return np.sum(h * h)
+
+
+def list_two_lists(x):
+    hs, cs = [], []
+    h = np.zeros(3)
+    c = np.zeros(3)
+    for i in range(x.shape[0]):
+        c = c * 0.5 + np.tanh(x[i] + h)
+        h = np.tanh(c) * 0.9
+        hs.append(h)
+        cs.append(c)
+    return np.sum(np.stack(hs) * np.stack(cs))
+
+
+def list_param_append(x):
+    hs = [x[0]]
+    for i in range(1, x.shape[0]):
+        hs.append(hs[i - 1] * x[i] + np.sin(hs[-1]))
+    return np.sum(hs[-1] ** 2) + np.sum(hs[1])
+
+
+def list_read_inside_inner(x):
+    n = x.shape[0]
+    hs = [x[0] * 0.1]
+    for i in range(n):
+        h = hs[-1] * 1.0
+        for k in range(len(hs)):
+            h = np.tanh(h + hs[k] * x[i])
+        hs.append(h)
+    return np.sum(hs[-1] ** 2)
+
+
+def list_stack_mid(x):
+    hs = []
+    h = np.zeros(3)
+    t = 0.0
+    for i in range(x.shape[0]):
+        h = np.tanh(h * 0.5 + x[i])
+        hs.append(h)
+        t = t + np.sum(np.stack(hs) ** 2)
+    return t
+
+
+def list_states_out(x):
+    hs = []
+    h = np.zeros(3)
+    for i in range(x.shape[0]):
+        for k in range(2):
+            h = np.tanh(h * 0.5 + x[i] * (k + 1.0))
+        hs.append(h)
+    return np.stack(hs).ravel()
+
+
+def list_states_out_inner(x):
+    hs = []
+    h = np.zeros(3)
+    for i in range(x.shape[0]):
+        h = np.tanh(h * 0.5 + x[i])
+        hs.append(h)
+    return np.stack(hs).ravel() * 2.0
+
+
+# --- a list of run-time length read with a negative index, appended to later ------
+
+
+def negative_read_then_append(x):
+    """hs[-1] is x[0] when read; the adjoint must go to that element, not to
+    the list's last element at the end."""
+    hs = [x[1]]
+    k = 0
+    while k < 1:
+        hs.append(x[0])
+        k = k + 1
+    t = np.sum(hs[-1])
+    hs.append(x[1] * 2.0)
+    return t + np.sum(hs[-1])
+
+
+def negative_read_in_outer_loop(x):
+    """The same in an RNN shape: each outer step's inner while loop appends,
+    the outer body reads the newest state hs[-1]."""
+    t = 0.0
+    hs = [x[1] * 0.3]
+    for i in range(2):
+        k = 0
+        while k < 2:
+            hs.append(np.tanh(x[0] * (k + 1.0)))
+            k = k + 1
+        t = t + np.sum(hs[-1] * hs[-1])
+    return t
+
+
 # --- numbers only (adc check, SymPy) ----------------------------------------------
 
 
@@ -1007,4 +1156,13 @@ FUNCTIONS = [
     rnn_states_rows,
     prev_row_multiplies,
     row_read_by_inner,
+    while_list,
+    list_of_numbers,
+    list_backward_read,
+    list_break,
+    list_data_index,
+    list_two_lists,
+    list_param_append,
+    list_read_inside_inner,
+    list_stack_mid,
 ]

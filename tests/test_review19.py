@@ -94,7 +94,11 @@ def test_recursion_around_loops_in_vector_mode_is_refused_by_name():
         hessian(C.recursion_around_loops)(point(4, 5))
 
 
-@pytest.mark.parametrize("f", [C.rnn_out, C.rnn_states_out], ids=ids)
+@pytest.mark.parametrize(
+    "f",
+    [C.rnn_out, C.rnn_states_out, C.list_states_out, C.list_states_out_inner],
+    ids=ids,
+)
 def test_jacobians_of_vector_results(f):
     x = point(4, 6)
     want = central(f, x)
@@ -234,3 +238,31 @@ def test_a_row_read_by_the_inner_loop_is_not_kept_as_the_whole_array():
 )
 def test_memory_of_rows_read_by_inner_loops(f):
     assert growth(f) < 4 * 1.5
+
+
+NEGATIVE = (
+    "a list whose length is known only at run time (grown by a while loop), read "
+    "with hs[-1] and appended to afterwards: the reverse sweep adds the read's "
+    "adjoint to hs_bar[-1] of the final list, the wrong element (gradient "
+    "[0, 0, 2, 2] for [1, 1, 2, 2] on negative_read_then_append); the same on 0f1793e"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=NEGATIVE)
+@pytest.mark.parametrize(
+    "f", [C.negative_read_then_append, C.negative_read_in_outer_loop], ids=ids
+)
+def test_negative_list_reads_before_later_appends(f):
+    x = point(4, 0)
+    np.testing.assert_allclose(grad(f)(x), central(f, x), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "f", [C.negative_read_then_append, C.negative_read_in_outer_loop], ids=ids
+)
+def test_negative_list_reads_forward_mode(f):
+    """Forward mode gets them right (the oracle the xfail above is held to)."""
+    x = point(4, 0)
+    v = np.random.default_rng(1).standard_normal(x.shape)
+    _, tangent = jvp(f, (x,), (v,))
+    assert tangent == pytest.approx(float(np.sum(central(f, x) * v)), rel=1e-6)
