@@ -10,6 +10,7 @@ number (``*_out`` functions return a vector).
 """
 
 import math
+import random
 
 import numpy as np
 
@@ -1024,6 +1025,82 @@ def list_states_out_inner(x):
     return np.stack(hs).ravel() * 2.0
 
 
+# --- adjoint rows whose zeroing (and copy) is dropped -----------------------------
+
+
+def row_set_then_read_scaled(x):
+    xc = np.zeros(x.shape)
+    t = 0.0
+    for i in range(x.shape[0]):
+        a = np.sin(x[i])
+        xc[i] = a * x[0]
+        t = t + np.sum(xc[i] * a)
+    return t + np.sum(np.tanh(xc))
+
+
+def row_set_then_read_old_copy(x):
+    xc = np.ones(x.shape)
+    t = 0.0
+    for i in range(x.shape[0]):
+        old = xc[i] * 1.0
+        xc[i] = x[i] * old + x[0]
+        t = t + np.sum(xc[i] * old)
+    return t + np.sum(xc * xc)
+
+
+def row_set_then_read_twice(x):
+    xc = np.zeros(x.shape)
+    yc = np.zeros(x.shape)
+    for i in range(x.shape[0]):
+        xc[i] = x[i] - x[0]
+        yc[i] = xc[i] * xc[i]
+        xc[i] = xc[i] * 0.5 + yc[i]
+    return np.sum(np.tanh(xc)) + np.sum(yc)
+
+
+def row_set_then_read_augmented(x):
+    xc = np.zeros(x.shape)
+    for i in range(x.shape[0]):
+        xc[i] = x[i] - x[0]
+        xc[i] += np.sin(xc[i])
+    return np.sum(np.tanh(xc))
+
+
+def row_set_then_read_nested(x):
+    n = x.shape[0]
+    xc = np.zeros(x.shape)
+    for j in range(2):
+        for i in range(n):
+            xc[i] = x[i] * (j + 1.0) - xc[i] * 0.5
+    return np.sum(np.tanh(xc))
+
+
+def row_set_then_read_element(x):
+    xc = np.zeros(x.shape)
+    for i in range(x.shape[0]):
+        xc[i] = x[i] - x[0]
+        xc[i, 0] = xc[i, 1] * xc[i, 2]
+    return np.sum(np.tanh(xc))
+
+
+def row_set_then_read_two_loops(x):
+    xc = np.zeros(x.shape)
+    for i in range(x.shape[0]):
+        xc[i] = x[i] - x[0]
+    for i in range(x.shape[0]):
+        xc[i] = xc[i] * x[i]
+    return np.sum(np.tanh(xc))
+
+
+def row_set_then_read_running_sum(x):
+    xc = np.zeros((x.shape[0], 3))
+    s = np.zeros(3)
+    for i in range(x.shape[0]):
+        xc[i] = x[i] - s
+        s = s + xc[i] * 0.5
+    return np.sum(np.tanh(xc)) + np.sum(s * s)
+
+
 # --- a list of run-time length read with a negative index, appended to later ------
 
 
@@ -1085,6 +1162,109 @@ def scalar_nest_list(a, b):
         for k in range(2):
             hs.append(math.tanh(hs[-1] * b + a))
     return hs[-1] * hs[-2] + hs[1]
+
+
+# --- random recurrent nests (tests/test_review19.py::test_random_recurrent_nests) --
+
+_ACT = ["np.tanh", "np.sin", "sigmoid"]
+
+
+class _Recurrent:
+    """Random nests of two or three loops (``for`` over n, 2, 3, the outer
+    index + 1 or n minus it, sometimes zero trips; ``while`` with a counter;
+    break/continue) carrying vectors h and c, a number s, a sum t, rows H[i]
+    of an array written by the outermost loop, and a list hs appended to at
+    any depth (read after the loops only: see NEGATIVE in the test module)."""
+
+    def __init__(self, seed: int):
+        self.r = random.Random(seed)
+
+    def vec(self, i: str) -> str:
+        return self.r.choice(
+            [f"x[{i}]", "h", "c", f"H[{i} - 1]", "W @ h", "h * c", f"x[{i}] * s"]
+            + ["np.flip(h)", "h[::-1] * 0.5"]
+        )
+
+    def stmt(self, i: str, pad: str) -> list[str]:
+        r = self.r
+        k, a, b, act = r.randrange(10), self.vec(i), self.vec(i), r.choice(_ACT)
+        if k <= 2:
+            scale = r.choice(["0.5", "0.8"])
+            return [pad + f"h = {act}(h * {scale} + {a} * {r.choice(['0.3', '0.6'])})"]
+        if k == 3:
+            return [pad + f"c = sigmoid({a}) * c + sigmoid(-{b}) * np.tanh(h)"]
+        if k == 4:
+            return [pad + f"s = s * 0.5 + np.sum({a} * {b}) * 0.1"]
+        if k == 5:
+            return [pad + f"hs.append({act}({a}) * 0.9)"]
+        if k == 6:
+            return [pad + f"h = h * {r.choice(['0.9', 's', 'c'])} + 0.05"]
+        if k == 7:
+            test = f"if np.sum({a}) > {r.choice(['0.0', '0.3'])}:"
+            then = f"    h = {act}(h + {b} * 0.2)"
+            return [
+                pad + test,
+                pad + then,
+                pad + "else:",
+                pad + "    c = c * 0.7 + 0.1",
+            ]
+        if k == 8:
+            value = f"h[{r.randrange(3)}] * 0.5 + {r.choice(['s', 'c[0]'])} * 0.3"
+            return [pad + f"h[{r.randrange(3)}] = {value}"]
+        return [pad + f"t = t + np.sum({a} * {a}) * 0.1"]
+
+    def loop(self, names: list, depth: int, level: int, outer) -> list[str]:
+        r, i = self.r, names[0]
+        pad, ip = "    " * level, "    " * (level + 1)
+        trips = ["n", "2", "3", f"{outer} + 1" if outer else "n"]
+        trips += [f"n - {outer}" if outer else "2", "0" if r.random() < 0.1 else "2"]
+        end = r.choice(trips)
+        is_while = r.random() < 0.15
+        head = [pad + f"{i} = 0", pad + f"while {i} < {end}:"] if is_while else []
+        head = head or [pad + f"for {i} in range({end}):"]
+        parts = [self.stmt(f"{i} % n", ip) for _ in range(r.randrange(1, 4))]
+        if depth > 1:
+            for _ in range(r.choice([1, 1, 2])):
+                inner = self.loop(names[1:], depth - 1, level + 1, i)
+                parts.insert(r.randrange(len(parts) + 1), inner)
+        if level == 1 and r.random() < 0.5:
+            parts.append([ip + f"H[{i} % n] = h * {r.choice(['1.0', 'c', 's'])}"])
+        body = [line for part in parts for line in part]
+        if is_while:
+            body.append(ip + f"{i} = {i} + 1")
+        if r.random() < 0.15:
+            if is_while:
+                body += [ip + f"if {i} == 2:", ip + "    break"]
+            else:
+                jump = r.choice(["break", "continue"])
+                body = [ip + f"if {i} == 1:", ip + "    " + jump] + body
+        return head + body
+
+
+def recurrent_program(seed: int) -> str:
+    """The source of one function ``f(x)``, x of shape (n, 3), n >= 2."""
+    g = _Recurrent(seed)
+    depth = g.r.choice([2, 2, 3])
+    lines = [
+        "def f(x):",
+        "    n = x.shape[0]",
+        "    W = np.eye(3) * 0.3 + x[0, 1] * 0.1",
+        "    h = x[0] * 0.2",
+        "    c = np.zeros(3) + 0.1",
+        "    s = 0.2",
+        "    t = 0.0",
+        "    H = np.zeros((n, 3))",
+        "    hs = [x[1] * 0.3]",
+    ]
+    lines += g.loop(["i", "j", "k"][:depth], depth, 1, None)
+    lines.append(
+        "    return t + np.sum(h * h) + np.sum(c) * s + np.sum(H * H)"
+        " + np.sum(hs[-1] * hs[0])"
+    )
+    head = (
+        "import numpy as np\n\n\ndef sigmoid(z):\n    return 1.0 / (1.0 + np.exp(-z))\n"
+    )
+    return head + "\n\n" + "\n".join(lines) + "\n"
 
 
 FUNCTIONS = [
@@ -1165,4 +1345,12 @@ FUNCTIONS = [
     list_param_append,
     list_read_inside_inner,
     list_stack_mid,
+    row_set_then_read_scaled,
+    row_set_then_read_old_copy,
+    row_set_then_read_twice,
+    row_set_then_read_augmented,
+    row_set_then_read_nested,
+    row_set_then_read_element,
+    row_set_then_read_two_loops,
+    row_set_then_read_running_sum,
 ]

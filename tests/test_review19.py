@@ -13,6 +13,7 @@ cases are pinned with ``xfail(strict=True)`` saying whether main before this
 session (0f1793e) was wrong the same way.
 """
 
+import importlib.util
 import tracemalloc
 
 import numpy as np
@@ -266,3 +267,28 @@ def test_negative_list_reads_forward_mode(f):
     v = np.random.default_rng(1).standard_normal(x.shape)
     _, tangent = jvp(f, (x,), (v,))
     assert tangent == pytest.approx(float(np.sum(central(f, x) * v)), rel=1e-6)
+
+
+def load(source: str, path):
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.f
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.fast_sample(first=1)
+def test_random_recurrent_nests(seed, tmp_path):
+    """Random RNN-like nests (review19_corpus.recurrent_program): the gradient
+    against differences, the tangent against the gradient."""
+    f = load(C.recurrent_program(seed), tmp_path / f"rnn_{seed}.py")
+    x = point(5, seed)
+    want = central(f, x)
+    assert np.all(np.isfinite(want))
+    g = grad(f)(x)
+    scale = 1.0 + np.max(np.abs(want))
+    np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6 * scale)
+    v = np.random.default_rng(seed).standard_normal(x.shape)
+    _, tangent = jvp(f, (x,), (v,))
+    assert tangent == pytest.approx(float(np.sum(g * v)), rel=1e-8, abs=1e-8 * scale)
