@@ -13,12 +13,13 @@ cases are pinned with ``xfail(strict=True)`` saying whether main before this
 session (0f1793e) was wrong the same way.
 """
 
-import importlib.util
 import tracemalloc
 
 import numpy as np
 import pytest
 import review19_corpus as C
+from test_loop_tapes import peak
+from test_review18b import central, ids, load, point
 
 from ad_compiler import (
     check,
@@ -35,25 +36,6 @@ from ad_compiler.errors import UnsupportedError
 
 REFUSED = {C.gru_units, C.append_view_written_later}
 SMOOTH = [f for f in C.FUNCTIONS if f not in REFUSED]
-
-
-def point(n: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).uniform(-0.9, 0.9, (n, 3))
-
-
-def central(f, x, eps=1e-6):
-    """Central differences; f gets copies (some corpus functions write into x)."""
-    out = []
-    for idx in np.ndindex(x.shape):
-        e = np.zeros(x.shape)
-        e[idx] = eps
-        out.append((np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * eps))
-    shape = np.shape(out[0])
-    return np.moveaxis(np.array(out), 0, -1).reshape(shape + x.shape)
-
-
-def ids(f):
-    return f.__name__
 
 
 @pytest.mark.parametrize("f", SMOOTH, ids=ids)
@@ -179,14 +161,6 @@ def test_sympy_proves_scalar_nests(f):
 # --- tapes stay O(work) ---------------------------------------------------------
 
 
-def peak(g, x) -> int:
-    tracemalloc.start()
-    g(x)
-    top = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return top
-
-
 def growth(f, small=100, large=400) -> float:
     g = grad(f)
     a, b = point(small, 0), point(large, 0)
@@ -267,14 +241,6 @@ def test_negative_list_reads_forward_mode(f):
     v = np.random.default_rng(1).standard_normal(x.shape)
     _, tangent = jvp(f, (x,), (v,))
     assert tangent == pytest.approx(float(np.sum(central(f, x) * v)), rel=1e-6)
-
-
-def load(source: str, path):
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.f
 
 
 @pytest.mark.parametrize("seed", range(40))
