@@ -40,7 +40,7 @@ SMOOTH = [f for f in C.FUNCTIONS if f not in REFUSED]
 
 @pytest.mark.parametrize("f", SMOOTH, ids=ids)
 @pytest.mark.parametrize("n, seed", [(4, 0), (6, 1)])
-@pytest.mark.fast_sample(every=23)
+@pytest.mark.fast_sample(every=31)
 def test_gradient_matches_differences(f, n, seed):
     x = point(n, seed)
     before = x.copy()
@@ -50,7 +50,7 @@ def test_gradient_matches_differences(f, n, seed):
 
 
 @pytest.mark.parametrize("f", SMOOTH, ids=ids)
-@pytest.mark.fast_sample(every=17)
+@pytest.mark.fast_sample(every=25)
 def test_forward_and_reverse_agree(f):
     x = point(5, 3)
     v = np.random.default_rng(4).standard_normal(x.shape)
