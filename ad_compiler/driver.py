@@ -33,10 +33,10 @@ from ad_compiler.backend.codegen import (
 )
 from ad_compiler.backend.copies import drop_unneeded_copies
 from ad_compiler.backend.inplace import emitted_form
-from ad_compiler.backend.view_adds import add_through_views
 from ad_compiler.backend.loader import load
 from ad_compiler.backend.names import bound_names, check_unique, clash_free
 from ad_compiler.backend.tuples import fuse_items
+from ad_compiler.backend.view_adds import add_through_views
 from ad_compiler.errors import CompileError, ResultShapeError, UsageError
 from ad_compiler.escape import printable
 from ad_compiler.frontend.lower import lower_function

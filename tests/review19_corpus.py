@@ -314,7 +314,6 @@ def zero_trip_outer(x):
 
 def zero_trip_middle(x):
     """Three levels, the middle one empty for some outer iterations."""
-    n = x.shape[0]
     h = x[0] * 0.5
     for i in range(3):
         for j in range(i % 2):

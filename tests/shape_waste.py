@@ -103,6 +103,8 @@ def _taped(fn: ast.FunctionDef) -> set[str]:
     for node in ast.walk(fn):
         if isinstance(node, ast.For) and _called(node.iter) == "reversed":
             source = node.iter.args[0] if node.iter.args else None
+            if isinstance(source, ast.Subscript):  # reversed(tape_1[start:stop])
+                source = source.value
             if isinstance(source, ast.Name) and source.id.startswith("tape"):
                 targets = node.target.elts if isinstance(node.target, ast.Tuple) else []
                 names.update(t.id for t in targets if isinstance(t, ast.Name))
@@ -168,6 +170,42 @@ def waste(source: str) -> list[str]:
                     f"{fn.name}: `{name} = {ast.unparse(node.value)}` "
                     "is read only for its shape"
                 )
-        for name in sorted(_taped(fn) & only_shape):
+        for name in sorted((_taped(fn) - _thin(fn)) & only_shape):
             found.append(f"{fn.name}: tape column `{name}` is read only for its shape")
     return found
+
+
+def _thin(fn: ast.FunctionDef) -> set[str]:
+    """The tape columns pushed as ``_like(0.0, v)``: an array of v's shape that
+    holds no data (a zero-strided view of one number)."""
+    pushed: dict[str, list] = {}  # tape -> the items of its push
+    for node in ast.walk(fn):
+        call = node.value if isinstance(node, ast.Expr) else None
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "append"
+            and isinstance(call.func.value, ast.Name)
+            and call.args
+        ):
+            item = call.args[0]
+            pushed[call.func.value.id] = (
+                item.elts if isinstance(item, ast.Tuple) else [item]
+            )
+    names = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.For) and _called(node.iter) == "reversed":
+            source = node.iter.args[0] if node.iter.args else None
+            if isinstance(source, ast.Subscript):
+                source = source.value
+            items = pushed.get(source.id, []) if isinstance(source, ast.Name) else []
+            targets = node.target.elts if isinstance(node.target, ast.Tuple) else []
+            for t, item in zip(targets, items):
+                if (
+                    isinstance(t, ast.Name)
+                    and isinstance(item, ast.Call)
+                    and _called(item) == "_like"
+                    and isinstance(item.args[0], ast.Constant)
+                ):
+                    names.add(t.id)
+    return names

@@ -231,7 +231,9 @@ def vector_recurrence(s, b: IRBuilder) -> bool:
     return True
 
 
-def kept_values(body: tuple, s, b: IRBuilder) -> tuple[tuple, tuple, tuple, frozenset]:
+def kept_values(
+    body: tuple, s, b: IRBuilder, outer_written=frozenset()
+) -> tuple[tuple, tuple, tuple, frozenset]:
     """``(body, kept, columns)``: the values a storing loop pushes at the end of
     an iteration (every value its body defines: dead-code elimination keeps the
     columns the reverse loop reads), and what is pushed for each.
@@ -239,9 +241,12 @@ def kept_values(body: tuple, s, b: IRBuilder) -> tuple[tuple, tuple, tuple, froz
     A value that may share memory with an array the iteration writes into (a
     row ``y[i - 1]`` of a carried ``y``, a view of it) is pushed as a copy made
     right after the value, before any write: the tape must hold what the value
-    was, and the writes may happen in place.
+    was, and the writes may happen in place.  ``outer_written``: the arrays
+    the storing loops around this one write into (a row ``y[j]`` of one is
+    kept as a copy, not made again from ``y``, which the outer tape would
+    then have to hold whole).
     """
-    views = written_arrays(body)  # the arrays the iteration writes into
+    views = written_arrays(body) | set(outer_written)  # what may change
     remat = rematerialized(body, s, b, views)
     out, kept, columns = [], [], []
     for e in body:

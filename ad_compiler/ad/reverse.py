@@ -48,6 +48,7 @@ from ad_compiler.ad.loop_tapes import (
     stores,
     taped,
     undo_records,
+    written_arrays,
 )
 from ad_compiler.ad.rules import adjoints as adjoint_rule
 from ad_compiler.ir import shape_infer, shapes
@@ -247,7 +248,13 @@ def _vjp_if(s: If, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
 
 
 def _sweep_forward(
-    stmts, b: IRBuilder, tapes: dict, active: set, skip=frozenset(), hoist=None
+    stmts,
+    b: IRBuilder,
+    tapes: dict,
+    active: set,
+    skip=frozenset(),
+    hoist=None,
+    written=frozenset(),
 ):
     """Emit ``stmts`` as they are, except that a loop carrying an active value
     records, at the start of every iteration, its index and carried values on a
@@ -255,7 +262,8 @@ def _sweep_forward(
     ``tapes`` maps each such loop (by identity) to its tape.  ``skip``: the
     lists not to append to again (a recomputation: see ad/lists.py).
     ``hoist``: inside a storing loop, where the tapes' creations go (before
-    that loop: one tape holds an inner loop's rows of every outer iteration)."""
+    that loop: one tape holds an inner loop's rows of every outer iteration);
+    ``written``: the arrays the storing loops around write into."""
     for s in stmts:
         if (
             isinstance(s, (For, While))
@@ -275,12 +283,15 @@ def _sweep_forward(
             if stores(s, active, b):
                 if any(isinstance(t, (For, While)) for t in body):
                     inner = [] if hoist is None else hoist
+                    around = frozenset(written) | written_arrays(body)
                     with b.block() as swept:
-                        loops = _sweep_stored_body(body, b, tapes, active, inner)
+                        loops = _sweep_stored_body(
+                            body, b, tapes, active, inner, around
+                        )
                     body = tuple(swept)
                     if hoist is None:
                         b.eqns.extend(inner)
-                body, kept, columns, remat = kept_values(body, s, b)
+                body, kept, columns, remat = kept_values(body, s, b, written)
                 pushed = s.index + s.carried + kept
                 row = s.index + s.carried + columns
                 body = body + (Eqn("push", (), (tape,) + row, s.loc),)
@@ -309,7 +320,9 @@ def _sweep_forward(
             b.emit(without_appends(s, skip))
 
 
-def _sweep_stored_body(body, b: IRBuilder, tapes: dict, active, hoist) -> list:
+def _sweep_stored_body(
+    body, b: IRBuilder, tapes: dict, active, hoist, written: frozenset
+) -> list:
     """The forward sweep of a storing loop's body that holds loops; returns
     the records of its loops, in order (None for a loop with no tape).
 
@@ -326,7 +339,7 @@ def _sweep_stored_body(body, b: IRBuilder, tapes: dict, active, hoist) -> list:
             b.emit(s)
             continue
         with b.block() as eqns:
-            _sweep_forward((s,), b, tapes, active, hoist=hoist)
+            _sweep_forward((s,), b, tapes, active, hoist=hoist, written=written)
         record = tapes.get(id(s))
         loops.append(record)
         if record is None:

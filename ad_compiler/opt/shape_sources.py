@@ -111,9 +111,77 @@ def shape_sources(fn: Function) -> Function:
     }
     rewriter = _Rewriter(fn, analysis.source, needed)
     body = rewriter.block(fn.body, set())
-    if not rewriter.changed:
+    if rewriter.changed:
+        fn = replace(fn, body=tuple(rewriter.top) + body)
+    return _thin_shape_columns(fn, inferred)
+
+
+def _thin_shape_columns(fn: Function, inferred: dict) -> Function:
+    """``fn`` pushing, for a tape column its reverse loop reads only for the
+    shape (``_sum_to(g, v7)`` of a storing loop's ``v7 = h @ W``, which no
+    cheaper value has the shape of), ``np.broadcast_to(0.0, v7.shape)``
+    (``like(0.0, v7)``): an array of that shape, O(1) memory, in place of the
+    value itself."""
+    needed = _needed_beyond_shapes(fn)
+    thin: dict[str, set[int]] = {}
+    for s in _loops(fn.body):
+        if s.over == "tape":
+            for k, v in enumerate(s.index):
+                if v.name not in needed:
+                    thin.setdefault(s.args[0].name, set()).add(k)
+    if not thin:
         return fn
-    return replace(fn, body=tuple(rewriter.top) + body)
+    taken = _all_names(fn)
+    done = {  # pushed thin already (the pass runs to a fixed point)
+        e.out.name
+        for e in iter_eqns(fn.body)
+        if e.prim == "like" and e.ins[0] == Const(0.0)
+    }
+
+    def push(e: Eqn) -> tuple:
+        columns = thin.get(e.ins[0].name) if e.prim == "push" else None
+        if not columns:
+            return (e,)
+        out, items = [], list(e.ins)
+        for k in sorted(columns):
+            a = items[k + 1] if k + 1 < len(items) else None
+            shape = inferred.get(a.name) if isinstance(a, Var) else None
+            if not isinstance(shape, tuple) or not shape or a.name in done:
+                continue  # a number (or unknown): nothing to save
+            empty = Var(_fresh(f"{a.name}_shape", taken))
+            taken.add(empty.name)
+            out.append(Eqn("like", (empty,), (Const(0.0), a), e.loc, "np"))
+            items[k + 1] = empty
+        return (*out, e.with_ins(tuple(items))) if out else (e,)
+
+    return replace(fn, body=_flat_map(fn.body, push))
+
+
+def _loops(stmts):
+    for s in stmts:
+        if isinstance(s, Loop):
+            yield s
+            yield from _loops(s.body)
+        elif isinstance(s, If):
+            yield from _loops(s.then)
+            yield from _loops(s.orelse)
+
+
+def _flat_map(stmts, f) -> tuple:
+    """``stmts`` with each equation replaced by the equations ``f`` gives."""
+    out: list = []
+    for s in stmts:
+        if isinstance(s, If):
+            out.append(
+                replace(s, then=_flat_map(s.then, f), orelse=_flat_map(s.orelse, f))
+            )
+        elif isinstance(s, While):
+            out.append(replace(s, test=_flat_map(s.test, f), body=_flat_map(s.body, f)))
+        elif isinstance(s, Loop):
+            out.append(replace(s, body=_flat_map(s.body, f)))
+        else:
+            out.extend(f(s))
+    return tuple(out)
 
 
 def _needed_beyond_shapes(fn: Function) -> set[str]:
