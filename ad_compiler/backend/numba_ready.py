@@ -151,7 +151,9 @@ def _tapes(fn: ast.FunctionDef) -> list[_Tape]:
                 and isinstance(stmt.value, ast.List)
                 and not stmt.value.elts
             ):
-                found.setdefault(stmt.targets[0].id, _Tape(stmt.targets[0].id, stmt, block))
+                found.setdefault(
+                    stmt.targets[0].id, _Tape(stmt.targets[0].id, stmt, block)
+                )
     ok = {name: True for name in found}
     _visit(fn.body, [], found, ok)
     return [t for name, t in found.items() if ok[name] and t.reads]
@@ -361,7 +363,9 @@ def _edit_reverse_loops(tape, plan, names, lines, edits) -> None:
 
 
 def _paren(text: str) -> str:
-    return text if text.isidentifier() else f"({text})"
+    """``text`` bracketed when it is more than a name or a call (for ``- 1``)."""
+    node = ast.parse(text, mode="eval").body
+    return text if isinstance(node, (ast.Name, ast.Call, ast.Constant)) else f"({text})"
 
 
 def _apply(lines, edits, inserts, renames) -> str:

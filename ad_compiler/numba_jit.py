@@ -1,4 +1,4 @@
-"""``ad_compiler.jit``: derivatives (and plain functions) compiled by Numba.
+"""``ad_compiler.jit`` (this module: ad_compiler.numba_jit): derivatives (and plain functions) compiled by Numba.
 
 ``jit(d)`` takes what the API returns — ``grad``, ``value_and_grad``, a
 ``vjp`` pullback, ``hessian``, ``hvp`` of scalar code — or a user's plain
@@ -139,8 +139,15 @@ def _jit_plain(numba, f) -> JitFunction:
     start = f.__code__.co_firstlineno + first
     where = inspect.getsourcefile(f) or "<unknown>"
 
-    def line_of(lineno: int) -> str:
-        return f"{where}:{start + lineno - 1}: {text.splitlines()[lineno - 1].strip()}"
+    def line_of(lineno: int, compiled: str) -> str:
+        # the compiled text is the function's, with an import and a decorator
+        # above and black's layout: find its line among the user's lines
+        said = compiled.splitlines()[lineno - 1].strip()
+        mine = [line.strip() for line in text.splitlines()]
+        at = mine.index(said) if said in mine else None
+        if at is None:
+            return f"{where}: {said}"
+        return f"{where}:{start + at}: {said}"
 
     return JitFunction(numba, f, text, dict(f.__globals__), line_of)
 
@@ -190,7 +197,7 @@ class JitFunction:
         if found:
             lineno = int(found[-1])
             if self._line_of is not None:
-                where = self._line_of(lineno)
+                where = self._line_of(lineno, self.source)
             else:
                 where = user_line(self.source, lineno) or f"emitted line {lineno}"
         first = next(
