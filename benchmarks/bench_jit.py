@@ -1,0 +1,195 @@
+"""``ad_compiler.jit``: emitted gradients of scalar loops compiled by Numba, side by side.
+
+What it measures
+----------------
+Workloads (scalar code, reverse mode through a Python loop):
+
+* the logistic map ``x <- r x (1 - x)`` iterated n times (r = 3.2: a stable 2-cycle, so
+  the gradient stays finite at large n), n = 10, 1,000, 10,000
+  and 100,000, gradient with respect to ``r`` and ``x0``;
+* an Euler-integrated pendulum, 10,000 steps, gradient with respect to the
+  initial angle and the length;
+* a Newton square root (a data-dependent ``while`` loop), gradient.
+
+Per workload, in one interleaved run (``_harness.interleaved``: the minimum
+over rounds, every candidate once per round in rotating order):
+
+* ``f py``      -- the function in Python;
+* ``f numba``   -- ``jit(f)``'s Numba dispatcher (the plain function compiled);
+* ``grad py``   -- ``grad(f, argnums=...)``: the emitted Python gradient;
+* ``jit(grad)`` -- ``jit(grad(f))``'s Numba dispatcher (``.dispatcher``: the
+  wrapper adds ~0.1 µs per call; its time is shown as ``jit wrapper``);
+* ``hand numba`` -- a hand-written Numba reverse gradient (forward sweep into a
+  preallocated array, reverse sweep), written here for this comparison.
+
+Ratios: ``grad py / jit(grad)`` (the speed-up) and ``jit(grad) / hand numba``
+(the issue's target: <= 1.5).  Compile time (``jit(...)`` plus the first
+call, which is when Numba compiles) is reported apart, once per workload.
+jax and PyTorch are not in this script yet.
+
+Run: ``python benchmarks/bench_jit.py`` with ad_compiler and numba importable
+(``pip install -e '.[jit]'``); ``--quick`` times fewer rounds.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _harness import interleaved, one_thread, python_line, versions  # noqa: E402
+
+one_thread()
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ad_compiler import grad, jit  # noqa: E402
+
+
+def logistic(r, x0, n):
+    x = x0
+    for i in range(n):
+        x = r * x * (1.0 - x)
+    return x
+
+
+def pendulum(theta0, L, n):
+    g = 9.81
+    dt = 0.001
+    th = theta0
+    w = 0.0
+    for i in range(n):
+        w = w - dt * g / L * math.sin(th)
+        th = th + dt * w
+    return th
+
+
+def newton_sqrt(a):
+    x = a
+    while abs(x * x - a) > 1e-12:
+        x = 0.5 * (x + a / x)
+    return x
+
+
+@numba.njit
+def hand_logistic(r, x0, n):
+    xs = np.empty(n)
+    x = x0
+    for i in range(n):
+        xs[i] = x
+        x = r * x * (1.0 - x)
+    x_bar, r_bar = 1.0, 0.0
+    for i in range(n - 1, -1, -1):
+        x = xs[i]
+        r_bar += x * (1.0 - x) * x_bar
+        x_bar = r * (1.0 - 2.0 * x) * x_bar
+    return r_bar, x_bar
+
+
+@numba.njit
+def hand_pendulum(theta0, L, n):
+    c = 0.001 * 9.81
+    ths = np.empty(n)
+    th, w = theta0, 0.0
+    for i in range(n):
+        ths[i] = th
+        w = w - c / L * math.sin(th)
+        th = th + 0.001 * w
+    th_bar, w_bar, L_bar = 1.0, 0.0, 0.0
+    for i in range(n - 1, -1, -1):
+        w_bar += 0.001 * th_bar  # th = th + dt * w (w: the new w)
+        s = math.sin(ths[i])
+        L_bar += c / (L * L) * s * w_bar  # w = w - c / L * sin(th)
+        th_bar -= c / L * math.cos(ths[i]) * w_bar
+    return th_bar, L_bar
+
+
+@numba.njit
+def hand_newton(a):
+    xs = []
+    x = a
+    while abs(x * x - a) > 1e-12:
+        xs.append(x)
+        x = 0.5 * (x + a / x)
+    x_bar, a_bar = 1.0, 0.0
+    for i in range(len(xs) - 1, -1, -1):
+        x = xs[i]
+        a_bar += 0.5 * x_bar / x
+        x_bar = 0.5 * x_bar * (1.0 - a / (x * x))
+    return a_bar + x_bar
+
+
+def compiled(f, args):
+    """(jit of f, seconds to make it and compile it at the first call)."""
+    start = time.perf_counter()
+    j = jit(f)
+    j(*args)
+    return j, time.perf_counter() - start
+
+
+def close(a, b) -> bool:
+    a = a if isinstance(a, tuple) else (a,)
+    b = b if isinstance(b, tuple) else (b,)
+    return all(math.isclose(u, v, rel_tol=1e-9, abs_tol=1e-12) for u, v in zip(a, b))
+
+
+def workload(name, f, argnums, args, hand, rounds):
+    g = grad(f, argnums=argnums)
+    jf, f_compile = compiled(f, args)
+    jg, g_compile = compiled(g, args)
+    hand(*args)  # compiled
+    for label, value in (("jit(grad)", jg(*args)), ("hand numba", hand(*args))):
+        if not close(value, g(*args)):
+            raise SystemExit(f"{name}: {label} gives {value}, grad gives {g(*args)}")
+    best, _ = interleaved(
+        {
+            "f py": (f, args),
+            "f numba": (jf.dispatcher, args),
+            "grad py": (g, args),
+            "jit(grad)": (jg.dispatcher, args),
+            "jit wrapper": (jg, args),
+            "hand numba": (hand, args),
+        },
+        rounds=rounds,
+        target_s=0.02,
+        budget_s=20.0,
+    )
+    cells = " | ".join(f"{best[k] * 1e6:.3g}" for k in best)
+    speedup = best["grad py"] / best["jit(grad)"]
+    vs_hand = best["jit(grad)"] / best["hand numba"]
+    print(
+        f"| {name} | {cells} | {speedup:.1f}x | {vs_hand:.2f} "
+        f"| {f_compile:.2f} / {g_compile:.2f} |"
+    )
+
+
+def main() -> None:
+    rounds = 5 if "--quick" in sys.argv else 15
+    print(python_line(versions(["numpy", "numba", "llvmlite"])))
+    print()
+    print(
+        "| workload | f py µs | f numba µs | grad py µs | jit(grad) µs | jit wrapper µs "
+        "| hand numba µs | grad py / jit(grad) | jit(grad) / hand | compile s (f / grad) |"
+    )
+    print("|---" * 10 + "|")
+    for n in (10, 1_000, 10_000, 100_000):
+        workload(
+            f"logistic n={n:,}", logistic, (0, 1), (3.2, 0.3, n), hand_logistic, rounds
+        )
+    workload(
+        "pendulum 10,000 steps",
+        pendulum,
+        (0, 1),
+        (0.5, 1.2, 10_000),
+        hand_pendulum,
+        rounds,
+    )
+    workload("newton while-loop", newton_sqrt, 0, (2.0,), hand_newton, rounds)
+
+
+if __name__ == "__main__":
+    main()
