@@ -197,3 +197,32 @@ def test_a_typing_failure_names_the_users_line(numba):
     j = jit(wrong_type)
     with pytest.raises(CompileError, match=r"test_jit.py:\d+: return len\(x\) \* x"):
         j(1.5)
+
+
+def test_adc_compile_jit_writes_a_numba_module(tmp_path, capsys):
+    from ad_compiler.tools.cli import main
+
+    source = tmp_path / "loops.py"
+    source.write_text(
+        "import math\n\n\n"
+        "def logistic(r, x0, n):\n"
+        "    x = x0\n"
+        "    for i in range(n):\n"
+        "        x = r * x * (1.0 - x)\n"
+        "    return x\n\n\n"
+        "def newton_sqrt(a):\n"
+        "    x = a\n"
+        "    while abs(x * x - a) > 1e-12:\n"
+        "        x = 0.5 * (x + a / x)\n"
+        "    return x\n"
+    )
+    out = tmp_path / "loops_jit.py"
+    assert main(["compile", str(source), "--jit", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert text.count("@numba.njit\ndef ") == 2 and "\nimport numba\n" in text
+    # each function's len(tape) stays its own: the array tape's counter is
+    # logistic's, newton_sqrt keeps its list
+    newton = text[text.index("def newton_sqrt_grad") :]
+    assert "range(len(tape) - 1, -1, -1)" in newton and "tape_len" not in newton
+    assert main(["compile", str(source), "--jit", "--ir"]) == 2
+    assert "--jit writes derivative code" in capsys.readouterr().err

@@ -92,7 +92,7 @@ def rewrite(source: str, arrays: bool = True) -> str:
             if plan is not None:
                 uses_np = True
                 _edit_array_tape(tape, plan, names, lines, edits, inserts)
-                renames.append((tape.name, names.length))
+                renames.append((tape.name, names.length, fn.lineno, fn.end_lineno))
             _edit_reverse_loops(tape, plan, names, lines, edits)
     out = _apply(lines, edits, inserts, renames)
     out = _decorate(out, tree, uses_np)
@@ -377,12 +377,13 @@ def _apply(lines, edits, inserts, renames) -> str:
             out.extend(new)
             i = last + 1
             continue
-        out.append(lines[i - 1])
+        line = lines[i - 1]
+        for tape, length, first, last in renames:  # len(tape) in its function
+            if first <= i <= last:
+                line = re.sub(rf"\blen\({re.escape(tape)}\)", length, line)
+        out.append(line)
         i += 1
-    text = "\n".join(out) + "\n"
-    for tape, length in renames:
-        text = re.sub(rf"\blen\({re.escape(tape)}\)", length, text)
-    return text
+    return "\n".join(out) + "\n"
 
 
 def _decorate(text: str, tree: ast.Module, uses_np: bool) -> str:
