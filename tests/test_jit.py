@@ -226,3 +226,65 @@ def test_adc_compile_jit_writes_a_numba_module(tmp_path, capsys):
     assert "range(len(tape) - 1, -1, -1)" in newton and "tape_len" not in newton
     assert main(["compile", str(source), "--jit", "--ir"]) == 2
     assert "--jit writes derivative code" in capsys.readouterr().err
+
+
+# What stops the corpus functions jit does not compile (each a clean error)
+CORPUS_LIMITS = {
+    "f_fmod": "Unknown attribute 'fmod'",  # Numba has no math.fmod
+    "f_piecewise_constant_in_loop": "Unknown attribute 'fmod'",
+    "f_folded_literals": "does not fit in 64 bits",  # 2**70
+    "f_recursive_power": "recursion",
+    "f_recursive_fast_power": "recursion",
+    "f_recursive_horner": "recursion",
+    "f_mutual_recursion": "recursion",
+    "f_recursive_self": "recursion",
+    "f_recursion_with_loop_and_custom": "recursion",
+    "f_recursive_pair": "recursion",
+}
+
+
+@pytest.mark.slow
+def test_scalar_corpus_compiles_and_matches_or_says_why(numba):
+    """Every corpus function (straight-line and control flow) whose gradient is
+    scalar code: jit's gradient equals the Python one to 1e-12 at a point of its
+    domain, or jit refuses it with the limitation of CORPUS_LIMITS."""
+    import corpus
+
+    from ad_compiler.callables import ArrayDerivative
+
+    matched, refused = 0, set()
+    for seed, (f, domain) in enumerate(corpus.CASES):
+        if f.__name__ in corpus.KNOWN_BUGS:
+            continue
+        x = corpus.points(domain, seed, 1)[0]
+        try:
+            g = grad(f, argnums=tuple(range(len(domain))))
+            expected = g(*x)
+        except Exception:  # not jit's to test (the corpus tests say why)
+            continue
+        if isinstance(g, ArrayDerivative):
+            continue  # array code: not in this version
+        if f.__name__ in CORPUS_LIMITS:
+            with pytest.raises(CompileError, match=CORPUS_LIMITS[f.__name__]):
+                jit(g)(*x)
+            refused.add(f.__name__)
+            continue
+        close(jit(g)(*x), expected)
+        matched += 1
+    assert refused == set(CORPUS_LIMITS) and matched >= 150
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, -1, -2, -3])
+def test_reversed_range_walked_backwards(step):
+    """The rewrite of ``reversed(range(a, b, s))``: the same elements, backwards."""
+    import ast
+
+    from ad_compiler.backend.numba_ready import _backwards
+
+    for a in range(-5, 6):
+        for b in range(-5, 6):
+            text = _backwards(ast.parse(f"range({a}, {b}, {step})", mode="eval").body)
+            assert list(eval(text)) == list(reversed(range(a, b, step)))
+    for n in (-2, 0, 3):
+        text = _backwards(ast.parse(f"range({n})", mode="eval").body)
+        assert list(eval(text)) == list(reversed(range(n)))

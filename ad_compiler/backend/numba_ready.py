@@ -72,6 +72,8 @@ def rewrite(source: str, arrays: bool = True) -> str:
     """
     tree = ast.parse(source)
     _refuse(tree, source)
+    _refuse_recursion(tree, source)
+    _refuse_big_ints(tree, source)
     taken = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     lines = source.splitlines()
     edits: dict[int, tuple[int, list[str]]] = {}  # first line -> (last, new)
@@ -94,6 +96,7 @@ def rewrite(source: str, arrays: bool = True) -> str:
                 _edit_array_tape(tape, plan, names, lines, edits, inserts)
                 renames.append((tape.name, names.length, fn.lineno, fn.end_lineno))
             _edit_reverse_loops(tape, plan, names, lines, edits)
+        _edit_reversed_ranges(fn, lines, edits)
     out = _apply(lines, edits, inserts, renames)
     out = _decorate(out, tree, uses_np)
     return _black(out)
@@ -135,6 +138,59 @@ def _refuse(tree: ast.Module, source: str) -> None:
             raise CompileError(
                 f"jit: {what} has no Numba (nopython) form"
                 + (f" ({where})" if where else f" (emitted line {node.lineno})")
+            )
+
+
+def _refuse_recursion(tree: ast.Module, source: str) -> None:
+    """Numba compiles a recursive function only given its type signature."""
+    defs = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+    calls = {
+        name: {
+            n.func.id
+            for n in ast.walk(f)
+            if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Name)
+            and n.func.id in defs
+        }
+        for name, f in defs.items()
+    }
+    for name, f in defs.items():
+        seen, todo = set(), list(calls[name])
+        while todo:
+            callee = todo.pop()
+            if callee == name:
+                where = user_line(source, f.body[0].lineno + 1)
+                raise CompileError(
+                    f"jit: recursion (`{name}` reaches itself) has no Numba form "
+                    "without explicit type signatures, which jit does not write yet"
+                    + (f" ({where})" if where else "")
+                )
+            if callee not in seen:
+                seen.add(callee)
+                todo.extend(calls[callee])
+
+
+def _refuse_big_ints(tree: ast.Module, source: str) -> None:
+    """Integers past 64 bits: Numba's ints wrap where Python's grow."""
+    for node in ast.walk(tree):
+        value = None
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            value = node.value
+        elif (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.Pow)
+            and all(
+                isinstance(o, ast.Constant) and type(o.value) is int
+                for o in (node.left, node.right)
+            )
+            and 0 <= node.right.value <= 4096
+        ):
+            value = node.left.value**node.right.value
+        if value is not None and not -(2**63) <= value < 2**63:
+            where = user_line(source, node.lineno)
+            raise CompileError(
+                f"jit: the integer {ast.unparse(node)} does not fit in 64 bits, "
+                "Numba's integers" + (f" ({where})" if where else "")
             )
 
 
@@ -274,8 +330,9 @@ def _array_plan(tape: _Tape):
     return loop, count, dtypes
 
 
-def _trip_count(node) -> str | None:
-    """The trip count of ``range(n)`` / ``range(a, b)``, as text, else None."""
+def _trip_count(node, steps: bool = False) -> str | None:
+    """The trip count of ``range(n)`` / ``range(a, b)``, as text, else None
+    (with ``steps``, any ``range`` call gives "")."""
     if not (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
@@ -283,6 +340,8 @@ def _trip_count(node) -> str | None:
         and not node.keywords
     ):
         return None
+    if steps:
+        return ""
     if len(node.args) == 1:
         return f"max({ast.unparse(node.args[0])}, 0)"
     if len(node.args) == 2:
@@ -360,6 +419,60 @@ def _edit_reverse_loops(tape, plan, names, lines, edits) -> None:
                 row = [f"{body}{ast.unparse(loop.target)} = {value}"]
         # the loop's head may span lines (black); the body keeps its lines
         edits[loop.lineno] = (loop.iter.end_lineno, [head] + row)
+
+
+def _edit_reversed_ranges(fn, lines, edits) -> None:
+    """``for i in reversed(range(...))`` as the same range walked backwards
+    (Numba has no ``reversed`` of a range); a step that is not a literal
+    integer is left for Numba to refuse."""
+    for loop in ast.walk(fn):
+        if (
+            not (
+                isinstance(loop, ast.For)
+                and isinstance(loop.iter, ast.Call)
+                and isinstance(loop.iter.func, ast.Name)
+                and loop.iter.func.id == "reversed"
+                and len(loop.iter.args) == 1
+                and _trip_count(loop.iter.args[0], steps=True) is not None
+            )
+            or loop.lineno in edits
+        ):
+            continue
+        walk = _backwards(loop.iter.args[0])
+        if walk is None:
+            continue
+        line = lines[loop.lineno - 1]
+        head = line[: line.index("for ")]
+        text = f"{head}for {ast.unparse(loop.target)} in {walk}:"
+        edits[loop.lineno] = (loop.iter.end_lineno, [text])
+
+
+def _backwards(node: ast.Call) -> str | None:
+    """``range(...)`` walked from its last element to its first, as text."""
+    args = [ast.unparse(a) for a in node.args]
+    if len(args) == 1:
+        return f"range({_paren(args[0])} - 1, -1, -1)"
+    a, b = args[0], args[1]
+    if len(args) == 2:
+        return f"range({_paren(b)} - 1, {_paren(a)} - 1, -1)"
+    step = node.args[2]
+    if not (isinstance(step, ast.Constant) and type(step.value) is int):
+        if not (
+            isinstance(step, ast.UnaryOp)
+            and isinstance(step.op, ast.USub)
+            and isinstance(step.operand, ast.Constant)
+            and type(step.operand.value) is int
+        ):
+            return None
+        s = -step.operand.value
+    else:
+        s = step.value
+    if s == 0:
+        return None
+    # the last element: a + k*s with k the count less one
+    edge = f"({b}) - ({a}) - 1" if s > 0 else f"({b}) - ({a}) + 1"
+    last = f"({a}) + (({edge}) // {s}) * {s}"
+    return f"range({last}, ({a}) - {s}, {-s})"
 
 
 def _paren(text: str) -> str:
