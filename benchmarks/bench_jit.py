@@ -39,6 +39,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from _harness import interleaved, one_thread, python_line, versions  # noqa: E402
 
@@ -48,31 +49,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ad_compiler import grad, jit  # noqa: E402
-
-
-def logistic(r, x0, n):
-    x = x0
-    for i in range(n):
-        x = r * x * (1.0 - x)
-    return x
-
-
-def pendulum(theta0, L, n):
-    g = 9.81
-    dt = 0.001
-    th = theta0
-    w = 0.0
-    for i in range(n):
-        w = w - dt * g / L * math.sin(th)
-        th = th + dt * w
-    return th
-
-
-def newton_sqrt(a):
-    x = a
-    while abs(x * x - a) > 1e-12:
-        x = 0.5 * (x + a / x)
-    return x
+from samples.scalar_loops import logistic, newton_sqrt, pendulum  # noqa: E402
 
 
 @numba.njit

@@ -23,31 +23,7 @@ from ad_compiler import (
     vjp,
 )
 from ad_compiler.backend.numba_ready import rewrite
-
-
-def logistic(r, x0, n):
-    x = x0
-    for i in range(n):
-        x = r * x * (1.0 - x)
-    return x
-
-
-def pendulum(theta0, L, n):
-    g = 9.81
-    dt = 0.001
-    th = theta0
-    w = 0.0
-    for i in range(n):
-        w = w - dt * g / L * math.sin(th)
-        th = th + dt * w
-    return th
-
-
-def newton_sqrt(a):
-    x = a
-    while abs(x * x - a) > 1e-12:
-        x = 0.5 * (x + a / x)
-    return x
+from samples.scalar_loops import logistic, newton_sqrt, pendulum
 
 
 def nested(x, n, m):

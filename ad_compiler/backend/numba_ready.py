@@ -200,16 +200,9 @@ def _tapes(fn: ast.FunctionDef) -> list[_Tape]:
     found: dict[str, _Tape] = {}
     for block in _blocks(fn):
         for stmt in block:
-            if (
-                isinstance(stmt, ast.Assign)
-                and len(stmt.targets) == 1
-                and isinstance(stmt.targets[0], ast.Name)
-                and isinstance(stmt.value, ast.List)
-                and not stmt.value.elts
-            ):
-                found.setdefault(
-                    stmt.targets[0].id, _Tape(stmt.targets[0].id, stmt, block)
-                )
+            name = _assigned_name(stmt)
+            if name and isinstance(stmt.value, ast.List) and not stmt.value.elts:
+                found.setdefault(name, _Tape(name, stmt, block))
     ok = {name: True for name in found}
     _visit(fn.body, [], found, ok)
     return [t for name, t in found.items() if ok[name] and t.reads]
@@ -356,16 +349,26 @@ def _len_names(tape: _Tape) -> set:
     names = set()
     for block in [tape.block] + [list(ast.walk(s)) for s in tape.block]:
         for stmt in block:
+            name = _assigned_name(stmt)
             if (
-                isinstance(stmt, ast.Assign)
-                and len(stmt.targets) == 1
-                and isinstance(stmt.targets[0], ast.Name)
+                name
                 and isinstance(stmt.value, ast.Call)
                 and isinstance(stmt.value.func, ast.Name)
                 and stmt.value.func.id == "len"
             ):
-                names.add(stmt.targets[0].id)
+                names.add(name)
     return names
+
+
+def _assigned_name(stmt) -> str | None:
+    """The one name ``stmt`` assigns (``name = ...``), else None."""
+    if (
+        isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+    ):
+        return stmt.targets[0].id
+    return None
 
 
 def _indent(lines: list[str], lineno: int) -> str:
