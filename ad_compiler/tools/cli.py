@@ -33,8 +33,8 @@ import stat
 import sys
 import tokenize
 
-from ad_compiler.errors import CompileError, Loc, UsageError
 from ad_compiler.backend import numba_ready
+from ad_compiler.errors import CompileError, Loc, UsageError
 from ad_compiler.escape import printable
 from ad_compiler.frontend.source import source_lines
 from ad_compiler.ir import shapes
