@@ -79,7 +79,7 @@ def test_logistic_gradient_as_python_with_column_arrays(numba):
     for n in (0, 1, 10, 200):
         close(j(3.7, 0.3, n), g(3.7, 0.3, n))
     assert "@numba.njit" in j.source and "import numba" in j.source
-    assert "np.empty(max(n, 0), np.float64)" in j.source  # a range loop: arrays
+    assert "np.empty((max(n, 0), 3), np.float64)" in j.source  # a range loop: rows
     assert "reversed(" not in j.source and ".append(" not in j.source
     assert "numba" not in g.source  # the default emission is as it was
 
