@@ -264,3 +264,35 @@ def test_reversed_range_walked_backwards(step):
     for n in (-2, 0, 3):
         text = _backwards(ast.parse(f"range({n})", mode="eval").body)
         assert list(eval(text)) == list(reversed(range(n)))
+
+
+@pytest.mark.slow
+def test_adc_compile_jit_module_runs_compiled(numba, tmp_path):
+    import importlib.util
+
+    from ad_compiler.tools.cli import main
+
+    source = tmp_path / "pend.py"
+    source.write_text(
+        "import math\n\n\n"
+        "def pendulum(theta0, L, n):\n"
+        "    th = theta0\n"
+        "    w = 0.0\n"
+        "    for i in range(n):\n"
+        "        w = w - 0.00981 / L * math.sin(th)\n"
+        "        th = th + 0.001 * w\n"
+        "    return th\n"
+    )
+    out = tmp_path / "pend_jit.py"
+    assert (
+        main(["compile", str(source), "--jit", "--wrt", "theta0,L", "-o", str(out)])
+        == 0
+    )
+    spec = importlib.util.spec_from_file_location("pend_jit", out)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert isinstance(module.pendulum_grad, numba.core.registry.CPUDispatcher)
+    close(
+        module.pendulum_grad(0.5, 1.2, 500),
+        grad(pendulum, argnums=(0, 1))(0.5, 1.2, 500),
+    )
