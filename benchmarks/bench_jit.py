@@ -22,10 +22,14 @@ over rounds, every candidate once per round in rotating order):
 * ``hand numba`` -- a hand-written Numba reverse gradient (forward sweep into a
   preallocated array, reverse sweep), written here for this comparison.
 
+* ``jax.jit(jax.grad)`` -- when jax is installed: the workload written with
+  ``lax.fori_loop`` (n static) or ``lax.while_loop``, float64; JAX refuses
+  reverse mode through ``while_loop`` (the cell says so).
+
 Ratios: ``grad py / jit(grad)`` (the speed-up) and ``jit(grad) / hand numba``
 (the issue's target: <= 1.5).  Compile time (``jit(...)`` plus the first
 call, which is when Numba compiles) is reported apart, once per workload.
-jax and PyTorch are not in this script yet.
+PyTorch is not in this script yet.
 
 Run: ``python benchmarks/bench_jit.py`` with ad_compiler and numba importable
 (``pip install -e '.[jit]'``); ``--quick`` times fewer rounds.
@@ -100,6 +104,45 @@ def hand_newton(a):
     return a_bar + x_bar
 
 
+def jax_gradients():
+    """jax.jit(jax.grad(...)) of the workloads written with ``lax.fori_loop``
+    and ``lax.while_loop`` (float64), or {} without jax."""
+    try:
+        import jax
+    except ImportError:
+        return {}
+    jax.config.update("jax_enable_x64", True)
+    from jax import lax
+    from jax import numpy as jnp
+
+    def logistic_jax(r, x0, n):
+        return lax.fori_loop(0, n, lambda i, x: r * x * (1.0 - x), x0)
+
+    def pendulum_jax(theta0, L, n):
+        def step(i, s):
+            th, w = s
+            w = w - 0.001 * 9.81 / L * jnp.sin(th)
+            return th + 0.001 * w, w
+
+        return lax.fori_loop(0, n, step, (theta0, 0.0))[0]
+
+    def newton_jax(a):
+        def body(x):
+            return 0.5 * (x + a / x)
+
+        return lax.while_loop(lambda x: abs(x * x - a) > 1e-12, body, a)
+
+    def made(f, argnums, static=()):
+        g = jax.jit(jax.grad(f, argnums=argnums), static_argnums=static)
+        return lambda *args: jax.block_until_ready(g(*args))
+
+    return {
+        "logistic": made(logistic_jax, (0, 1), (2,)),
+        "pendulum": made(pendulum_jax, (0, 1), (2,)),
+        "newton": made(newton_jax, 0),
+    }
+
+
 def compiled(f, args):
     """(jit of f, seconds to make it and compile it at the first call)."""
     start = time.perf_counter()
@@ -114,28 +157,40 @@ def close(a, b) -> bool:
     return all(math.isclose(u, v, rel_tol=1e-9, abs_tol=1e-12) for u, v in zip(a, b))
 
 
-def workload(name, f, argnums, args, hand, rounds):
+def workload(name, f, argnums, args, hand, rounds, jax_grad=None):
     g = grad(f, argnums=argnums)
+    jax_cell, jax_time = "-", None
+    if jax_grad is not None:
+        try:
+            value = jax_grad(*args)
+            value = (
+                tuple(map(float, value)) if isinstance(value, tuple) else float(value)
+            )
+            if not close(value, g(*args)):
+                raise SystemExit(f"{name}: jax gives {value}, grad gives {g(*args)}")
+            jax_time = jax_grad
+        except Exception as error:  # jax refuses (reverse mode through while_loop)
+            jax_cell = f"refuses: {type(error).__name__}"
     jf, f_compile = compiled(f, args)
     jg, g_compile = compiled(g, args)
     hand(*args)  # compiled
     for label, value in (("jit(grad)", jg(*args)), ("hand numba", hand(*args))):
         if not close(value, g(*args)):
             raise SystemExit(f"{name}: {label} gives {value}, grad gives {g(*args)}")
-    best, _ = interleaved(
-        {
-            "f py": (f, args),
-            "f numba": (jf.dispatcher, args),
-            "grad py": (g, args),
-            "jit(grad)": (jg.dispatcher, args),
-            "jit wrapper": (jg, args),
-            "hand numba": (hand, args),
-        },
-        rounds=rounds,
-        target_s=0.02,
-        budget_s=20.0,
-    )
-    cells = " | ".join(f"{best[k] * 1e6:.3g}" for k in best)
+    candidates = {
+        "f py": (f, args),
+        "f numba": (jf.dispatcher, args),
+        "grad py": (g, args),
+        "jit(grad)": (jg.dispatcher, args),
+        "jit wrapper": (jg, args),
+        "hand numba": (hand, args),
+    }
+    if jax_time is not None:
+        candidates["jax"] = (jax_time, args)
+    best, _ = interleaved(candidates, rounds=rounds, target_s=0.02, budget_s=20.0)
+    if jax_time is not None:
+        jax_cell = f"{best.pop('jax') * 1e6:.3g}"
+    cells = " | ".join(f"{best[k] * 1e6:.3g}" for k in best) + f" | {jax_cell}"
     speedup = best["grad py"] / best["jit(grad)"]
     vs_hand = best["jit(grad)"] / best["hand numba"]
     print(
@@ -146,16 +201,24 @@ def workload(name, f, argnums, args, hand, rounds):
 
 def main() -> None:
     rounds = 5 if "--quick" in sys.argv else 15
-    print(python_line(versions(["numpy", "numba", "llvmlite"])))
+    print(python_line(versions(["numpy", "numba", "llvmlite", "jax", "jaxlib"])))
     print()
     print(
         "| workload | f py µs | f numba µs | grad py µs | jit(grad) µs | jit wrapper µs "
-        "| hand numba µs | grad py / jit(grad) | jit(grad) / hand | compile s (f / grad) |"
+        "| hand numba µs | jax.jit(jax.grad) µs | grad py / jit(grad) | jit(grad) / hand "
+        "| compile s (f / grad) |"
     )
-    print("|---" * 10 + "|")
+    print("|---" * 11 + "|")
+    jaxes = jax_gradients()
     for n in (10, 1_000, 10_000, 100_000):
         workload(
-            f"logistic n={n:,}", logistic, (0, 1), (3.2, 0.3, n), hand_logistic, rounds
+            f"logistic n={n:,}",
+            logistic,
+            (0, 1),
+            (3.2, 0.3, n),
+            hand_logistic,
+            rounds,
+            jaxes.get("logistic"),
         )
     workload(
         "pendulum 10,000 steps",
@@ -164,8 +227,17 @@ def main() -> None:
         (0.5, 1.2, 10_000),
         hand_pendulum,
         rounds,
+        jaxes.get("pendulum"),
     )
-    workload("newton while-loop", newton_sqrt, 0, (2.0,), hand_newton, rounds)
+    workload(
+        "newton while-loop",
+        newton_sqrt,
+        0,
+        (2.0,),
+        hand_newton,
+        rounds,
+        jaxes.get("newton"),
+    )
 
 
 if __name__ == "__main__":
