@@ -77,7 +77,7 @@ def rewrite(source: str, arrays: bool = True) -> str:
     _refuse(tree, source)
     _refuse_recursion(tree, source)
     _refuse_big_ints(tree, source)
-    taken = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    module_names = _module_names(tree)
     lines = source.splitlines()
     edits: dict[int, tuple[int, list[str]]] = {}  # first line -> (last, new)
     inserts: dict[int, list[str]] = {}  # before this line
@@ -91,8 +91,13 @@ def rewrite(source: str, arrays: bool = True) -> str:
                 f"jit: `{fn.name}` is decorated; Numba-ready emission compiles "
                 "undecorated functions"
             )
+        taken = module_names | {
+            n.id if isinstance(n, ast.Name) else n.arg
+            for n in ast.walk(fn)
+            if isinstance(n, (ast.Name, ast.arg))
+        }
         for tape in _tapes(fn):
-            names = _Names(tape.name, taken)
+            names = _Names(tape.name, taken)  # fresh in this function
             plan = _array_plan(tape) if arrays else None
             if plan is not None:
                 uses_np = True
@@ -103,6 +108,18 @@ def rewrite(source: str, arrays: bool = True) -> str:
     out = _apply(lines, edits, inserts, renames)
     out = _decorate(out, tree, uses_np)
     return _black(out)
+
+
+def _module_names(tree: ast.Module) -> set:
+    """The names a module binds at the top (functions, imports), and the two
+    the rewrite imports: fresh names must avoid them."""
+    names = {"np", "numba"}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update(a.asname or a.name.split(".")[0] for a in node.names)
+    return names
 
 
 class _Tape:
