@@ -15,6 +15,7 @@ import pytest
 from ad_compiler import (
     CompileError,
     UsageError,
+    custom_derivative,
     grad,
     hessian,
     hvp,
@@ -24,6 +25,22 @@ from ad_compiler import (
 )
 from ad_compiler.backend.numba_ready import rewrite
 from samples.scalar_loops import logistic, newton_sqrt, pendulum
+
+
+def softplus_partials(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@custom_derivative(softplus_partials)
+def softplus(x):
+    return math.log1p(math.exp(x))
+
+
+def through_custom(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + softplus(x * s - 1.0)
+    return s
 
 
 def nested(x, n, m):
@@ -296,3 +313,11 @@ def test_adc_compile_jit_module_runs_compiled(numba, tmp_path):
         module.pendulum_grad(0.5, 1.2, 500),
         grad(pendulum, argnums=(0, 1))(0.5, 1.2, 500),
     )
+
+
+@pytest.mark.slow
+def test_custom_derivative_compiled_too(numba):
+    g = grad(through_custom)
+    j = jit(g)
+    close(j(0.3, 20), g(0.3, 20))
+    assert "@numba.njit\ndef softplus(x):" in j.source  # the user's copy, compiled
