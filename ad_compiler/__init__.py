@@ -28,6 +28,7 @@ from ad_compiler.errors import (
     StaleSourceError,
     UsageError,
 )
+from ad_compiler.numba_jit import jit
 from ad_compiler.version import __version__
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "gauss_newton",
     "check",
     "custom_derivative",
+    "jit",
     "AdError",
     "CompileError",
     "SourceUnavailableError",

@@ -33,11 +33,13 @@ import stat
 import sys
 import tokenize
 
+from ad_compiler.backend import numba_ready
 from ad_compiler.errors import CompileError, Loc, UsageError
 from ad_compiler.escape import printable
 from ad_compiler.frontend.source import source_lines
 from ad_compiler.ir import shapes
 from ad_compiler.tools import cli_trees, outfile
+from ad_compiler.tools.files import _SELF_CONTAINED as SELF_CONTAINED
 from ad_compiler.tools.files import check_file, compile_file, trace_file, trace_ir
 from ad_compiler.tools.whole_file import KeptGoing, skipped_lines
 from ad_compiler.version import __version__
@@ -179,6 +181,12 @@ def _add_compile(sub) -> None:
     )
     c.add_argument(
         "--ir", action="store_true", help="print the evaluation trace (IR) instead"
+    )
+    c.add_argument(
+        "--jit",
+        action="store_true",
+        help="write the Numba-ready form: every function decorated @numba.njit, "
+        "list tapes as arrays, index loops (docs/jit.md; the module imports numba)",
     )
     c.add_argument(
         "--keep-going",
@@ -622,6 +630,12 @@ def _trace(args) -> int:
     return 0
 
 
+def _numba_ready(module: str) -> str:
+    """``--jit``: the module in the form ``numba.njit`` compiles (docs/jit.md)."""
+    now = "Numba-ready (--jit): needs numba and numpy besides math."
+    return numba_ready.rewrite(module.replace(SELF_CONTAINED, now, 1))
+
+
 def _compile(args, argv: list[str]) -> int:
     out = args.output
     if out:
@@ -633,8 +647,12 @@ def _compile(args, argv: list[str]) -> int:
     command = "adc " + " ".join(shlex.quote(a) for a in argv)
 
     def work():
+        if args.jit and (args.ir or args.mode == "symbolic"):
+            raise UsageError(
+                "--jit writes derivative code: not with --ir or --mode symbolic"
+            )
         try:
-            return compile_file(
+            module = compile_file(
                 text,
                 args.file,
                 functions=args.function,
@@ -647,7 +665,10 @@ def _compile(args, argv: list[str]) -> int:
                 seconds=args.seconds,
                 keep_going=args.keep_going,
             )
+            return _numba_ready(module) if args.jit else module
         except KeptGoing as kept:  # some functions left out: report them below
+            if args.jit:
+                kept.module = _numba_ready(kept.module)
             report = kept.report
             _call(text, lambda: _raise(report.error()))
             for line in skipped_lines(report):

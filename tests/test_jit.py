@@ -1,0 +1,323 @@
+"""``ad_compiler.jit``: emitted derivatives of scalar code compiled by Numba.
+
+Each compiled derivative is compared with the Python one it stands for (to
+1e-12, relative); the Numba-ready source is checked for the forms it promises
+(tape columns as arrays for range loops, index loops, ``@numba.njit``).  The
+tests that compile skip when Numba is not installed; each compile takes about
+a second, so they are in the slow tier except the logistic map's.
+"""
+
+import math
+import sys
+
+import pytest
+
+from ad_compiler import (
+    CompileError,
+    UsageError,
+    custom_derivative,
+    grad,
+    hessian,
+    hvp,
+    jit,
+    value_and_grad,
+    vjp,
+)
+from ad_compiler.backend.numba_ready import rewrite
+from samples.scalar_loops import logistic, newton_sqrt, pendulum
+
+
+def softplus_partials(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@custom_derivative(softplus_partials)
+def softplus(x):
+    return math.log1p(math.exp(x))
+
+
+def through_custom(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + softplus(x * s - 1.0)
+    return s
+
+
+def nested(x, n, m):
+    s = 0.0
+    for i in range(n):
+        for j in range(m):
+            s = s + math.sin(x * s + j)
+    return s
+
+
+def stops_early(x, n):
+    s = x
+    for i in range(n):
+        s = math.sin(s) * x + 0.1 * s
+        if s > 0.9:
+            break
+    if s < 0.0:
+        return -s * x
+    return s * s
+
+
+def guarded(x):
+    try:
+        return math.log(x)
+    except ValueError:
+        return 0.0
+
+
+def wrong_type(x):
+    return len(x) * x
+
+
+def close(a, b):
+    a = a if isinstance(a, tuple) else (a,)
+    b = b if isinstance(b, tuple) else (b,)
+    assert len(a) == len(b)
+    for u, v in zip(a, b):
+        if isinstance(u, tuple):
+            close(u, v)
+        else:
+            assert math.isclose(float(u), float(v), rel_tol=1e-12, abs_tol=1e-300)
+
+
+@pytest.fixture
+def numba():
+    return pytest.importorskip("numba")
+
+
+@pytest.mark.slow
+def test_logistic_gradient_as_python_with_column_arrays(numba):
+    g = grad(logistic, argnums=(0, 1))
+    j = jit(g)
+    for n in (0, 1, 10, 200):
+        close(j(3.7, 0.3, n), g(3.7, 0.3, n))
+    assert "@numba.njit" in j.source and "import numba" in j.source
+    assert "np.empty((max(n, 0), 3), np.float64)" in j.source  # a range loop: rows
+    assert "reversed(" not in j.source and ".append(" not in j.source
+    assert "numba" not in g.source  # the default emission is as it was
+
+
+@pytest.mark.slow
+def test_pendulum_gradient_wrt_angle_and_length(numba):
+    g = grad(pendulum, argnums=(0, 1))
+    j = jit(g)
+    close(j(0.5, 1.2, 1000), g(0.5, 1.2, 1000))
+    assert j.python is g
+
+
+@pytest.mark.slow
+def test_newton_while_loop_keeps_a_list_tape(numba):
+    g = grad(newton_sqrt)
+    j = jit(g)
+    for a in (2.0, 9.0, 0.3):
+        close(j(a), g(a))
+    close(j(2.0), 0.5 / math.sqrt(2.0))
+    assert "tape.append(" in j.source  # no trip count before the loop
+    assert "in range(len(tape) - 1, -1, -1)" in j.source
+
+
+@pytest.mark.slow
+def test_nested_loops_read_slices_of_the_inner_tape(numba):
+    g = grad(nested)
+    j = jit(g)
+    close(j(0.3, 5, 7), g(0.3, 5, 7))
+    # the outer tape keeps the inner one's row bounds: integer columns
+    assert "np.int64" in j.source
+    assert "reversed(" not in j.source
+
+
+@pytest.mark.slow
+def test_break_and_early_return(numba):
+    g = grad(stops_early)
+    j = jit(g)
+    for x, n in ((0.7, 50), (-0.4, 50), (0.2, 3), (1.5, 10)):
+        close(j(x, n), g(x, n))
+
+
+@pytest.mark.slow
+def test_second_order_and_pullbacks(numba):
+    args = (0.5, 1.2, 300)
+    h = hessian(pendulum, argnums=(0, 1))
+    close(jit(h)(*args), h(*args))
+    v = hvp(pendulum, argnums=(0, 1))
+    close(jit(v)(*args, 1.0, -0.5), v(*args, 1.0, -0.5))
+    _, pullback = vjp(logistic, 3.7, 0.3, 50)
+    jp = jit(pullback)
+    close(jp(2.0), pullback(2.0))
+    assert "@numba.njit" in jp.source
+    vg = value_and_grad(logistic)
+    close(jit(vg)(3.7, 0.3, 50), vg(3.7, 0.3, 50))
+
+
+@pytest.mark.slow
+def test_plain_function(numba):
+    j = jit(pendulum)
+    close(j(0.5, 1.2, 1000), pendulum(0.5, 1.2, 1000))
+    assert j.source.startswith("import numba\n")
+
+
+@pytest.mark.slow
+def test_source_is_what_numba_compiled(numba):
+    j = jit(grad(logistic, argnums=(0, 1)))
+    namespace: dict = {}
+    exec(compile(j.source, "<jit source>", "exec"), namespace)
+    compiled = namespace["logistic_grad"]
+    assert isinstance(compiled, numba.core.registry.CPUDispatcher)
+    close(compiled(3.7, 0.3, 40), j(3.7, 0.3, 40))
+
+
+def test_without_numba_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba: ImportError
+    with pytest.raises(UsageError, match=r"pip install 'ad_compiler\[jit\]'"):
+        jit(grad(logistic))
+
+
+def test_a_construct_without_a_numba_form_is_named(numba):
+    with pytest.raises(CompileError, match="try/except has no Numba"):
+        jit(guarded)
+    text = "def f(x):\n    # line 7: y = g(x)\n    return [k for k in {x: 1}]\n"
+    text = text.replace("[k for k in {x: 1}]", "{k: 1 for k in (x,)}")
+    with pytest.raises(CompileError, match=r"dict comprehension .*line 7: y = g\(x\)"):
+        rewrite(text)
+
+
+@pytest.mark.slow
+def test_a_typing_failure_names_the_users_line(numba):
+    j = jit(wrong_type)
+    with pytest.raises(CompileError, match=r"test_jit.py:\d+: return len\(x\) \* x"):
+        j(1.5)
+
+
+def test_adc_compile_jit_writes_a_numba_module(tmp_path, capsys):
+    from ad_compiler.tools.cli import main
+
+    source = tmp_path / "loops.py"
+    source.write_text(
+        "import math\n\n\n"
+        "def logistic(r, x0, n):\n"
+        "    x = x0\n"
+        "    for i in range(n):\n"
+        "        x = r * x * (1.0 - x)\n"
+        "    return x\n\n\n"
+        "def newton_sqrt(a):\n"
+        "    x = a\n"
+        "    while abs(x * x - a) > 1e-12:\n"
+        "        x = 0.5 * (x + a / x)\n"
+        "    return x\n"
+    )
+    out = tmp_path / "loops_jit.py"
+    assert main(["compile", str(source), "--jit", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert text.count("@numba.njit\ndef ") == 2 and "\nimport numba\n" in text
+    # each function's len(tape) stays its own: the array tape's counter is
+    # logistic's, newton_sqrt keeps its list
+    newton = text[text.index("def newton_sqrt_grad") :]
+    assert "range(len(tape) - 1, -1, -1)" in newton and "tape_len" not in newton
+    assert main(["compile", str(source), "--jit", "--ir"]) == 2
+    assert "--jit writes derivative code" in capsys.readouterr().err
+
+
+# What stops the corpus functions jit does not compile (each a clean error)
+CORPUS_LIMITS = {
+    "f_fmod": "Unknown attribute 'fmod'",  # Numba has no math.fmod
+    "f_piecewise_constant_in_loop": "Unknown attribute 'fmod'",
+    "f_folded_literals": "does not fit in 64 bits",  # 2**70
+    "f_recursive_power": "recursion",
+    "f_recursive_fast_power": "recursion",
+    "f_recursive_horner": "recursion",
+    "f_mutual_recursion": "recursion",
+    "f_recursive_self": "recursion",
+    "f_recursion_with_loop_and_custom": "recursion",
+    "f_recursive_pair": "recursion",
+}
+
+
+@pytest.mark.slow
+def test_scalar_corpus_compiles_and_matches_or_says_why(numba):
+    """Every corpus function (straight-line and control flow) whose gradient is
+    scalar code: jit's gradient equals the Python one to 1e-12 at a point of its
+    domain, or jit refuses it with the limitation of CORPUS_LIMITS."""
+    import corpus
+
+    from ad_compiler.callables import ArrayDerivative
+
+    matched, refused = 0, set()
+    for seed, (f, domain) in enumerate(corpus.CASES):
+        if f.__name__ in corpus.KNOWN_BUGS:
+            continue
+        x = corpus.points(domain, seed, 1)[0]
+        try:
+            g = grad(f, argnums=tuple(range(len(domain))))
+            expected = g(*x)
+        except Exception:  # not jit's to test (the corpus tests say why)
+            continue
+        if isinstance(g, ArrayDerivative):
+            continue  # array code: not in this version
+        if f.__name__ in CORPUS_LIMITS:
+            with pytest.raises(CompileError, match=CORPUS_LIMITS[f.__name__]):
+                jit(g)(*x)
+            refused.add(f.__name__)
+            continue
+        close(jit(g)(*x), expected)
+        matched += 1
+    assert refused == set(CORPUS_LIMITS) and matched >= 150
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, -1, -2, -3])
+def test_reversed_range_walked_backwards(step):
+    """The rewrite of ``reversed(range(a, b, s))``: the same elements, backwards."""
+    import ast
+
+    from ad_compiler.backend.numba_ready import _backwards
+
+    for a in range(-5, 6):
+        for b in range(-5, 6):
+            text = _backwards(ast.parse(f"range({a}, {b}, {step})", mode="eval").body)
+            assert list(eval(text)) == list(reversed(range(a, b, step)))
+    for n in (-2, 0, 3):
+        text = _backwards(ast.parse(f"range({n})", mode="eval").body)
+        assert list(eval(text)) == list(reversed(range(n)))
+
+
+@pytest.mark.slow
+def test_adc_compile_jit_module_runs_compiled(numba, tmp_path):
+    import importlib.util
+
+    from ad_compiler.tools.cli import main
+
+    source = tmp_path / "pend.py"
+    source.write_text(
+        "import math\n\n\n"
+        "def pendulum(theta0, L, n):\n"
+        "    th = theta0\n"
+        "    w = 0.0\n"
+        "    for i in range(n):\n"
+        "        w = w - 0.00981 / L * math.sin(th)\n"
+        "        th = th + 0.001 * w\n"
+        "    return th\n"
+    )
+    out = tmp_path / "pend_jit.py"
+    assert (
+        main(["compile", str(source), "--jit", "--wrt", "theta0,L", "-o", str(out)])
+        == 0
+    )
+    spec = importlib.util.spec_from_file_location("pend_jit", out)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert isinstance(module.pendulum_grad, numba.core.registry.CPUDispatcher)
+    close(
+        module.pendulum_grad(0.5, 1.2, 500),
+        grad(pendulum, argnums=(0, 1))(0.5, 1.2, 500),
+    )
+
+
+@pytest.mark.slow
+def test_custom_derivative_compiled_too(numba):
+    g = grad(through_custom)
+    j = jit(g)
+    close(j(0.3, 20), g(0.3, 20))
+    assert "@numba.njit\ndef softplus(x):" in j.source  # the user's copy, compiled
