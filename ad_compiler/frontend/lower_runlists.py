@@ -233,14 +233,16 @@ class RunListLowering:
 
     def run_list_index(self, node, xs: RunList, i):
         """The buffer index of ``xs[i]``: ``i`` itself where it is known to be
-        non-negative or outside loops, else ``n + i`` for a negative ``i``."""
+        non-negative, else ``n + i`` for a negative ``i`` -- outside loops too:
+        the adjoint adds into the list of adjoints of the *last* buffer, which
+        later appends may have made longer than the list read here."""
         if isinstance(i, Const):
             if type(i.value) is not int:
                 self.error(node, "a list index must be an integer")
-            if i.value >= 0 or self.whole():
+            if i.value >= 0:
                 return i
             return self.b.sub(xs.n, Const(-i.value))
-        if self.whole() or i.name in self.b.nonneg:
+        if i.name in self.b.nonneg:
             return i
         negative = self.b.apply("lt", i, Const(0))
         return self.b.select(negative, self.b.add(i, xs.n), i)

@@ -121,7 +121,8 @@ def _thin_shape_columns(fn: Function, inferred: dict) -> Function:
     shape (``_sum_to(g, v7)`` of a storing loop's ``v7 = h @ W``, which no
     cheaper value has the shape of), ``np.broadcast_to(0.0, v7.shape)``
     (``like(0.0, v7)``): an array of that shape, O(1) memory, in place of the
-    value itself."""
+    value itself.  Only for arrays of two axes or more: making the view costs
+    microseconds, more than keeping a vector of an RNN's step."""
     needed = _needed_beyond_shapes(fn)
     thin: dict[str, set[int]] = {}
     for s in _loops(fn.body):
@@ -146,8 +147,8 @@ def _thin_shape_columns(fn: Function, inferred: dict) -> Function:
         for k in sorted(columns):
             a = items[k + 1] if k + 1 < len(items) else None
             shape = inferred.get(a.name) if isinstance(a, Var) else None
-            if not isinstance(shape, tuple) or not shape or a.name in done:
-                continue  # a number (or unknown): nothing to save
+            if not isinstance(shape, tuple) or len(shape) < 2 or a.name in done:
+                continue  # a number, a vector (cheaper kept than made thin)
             empty = Var(_fresh(f"{a.name}_shape", taken))
             taken.add(empty.name)
             out.append(Eqn("like", (empty,), (Const(0.0), a), e.loc, "np"))

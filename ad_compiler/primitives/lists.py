@@ -290,7 +290,7 @@ register(
     _row("list_new", -1, _evaluate_new, _render_new, _new_shape),
     # buf.append(v); its third input is the length before (the adjoint's index)
     _row("list_append", 3, _evaluate_append, _render_append),
-    # buf[i] (i already made non-negative where the buffer may be longer)
+    # buf[i] (i already made non-negative: buf[n - 1] for xs[-1], n the length then)
     _row(
         "list_get",
         2,
