@@ -11,6 +11,7 @@ import math
 import sys
 
 import pytest
+from scalar_loops import logistic, newton_sqrt, pendulum
 
 from ad_compiler import (
     CompileError,
@@ -24,7 +25,6 @@ from ad_compiler import (
     vjp,
 )
 from ad_compiler.backend.numba_ready import rewrite
-from samples.scalar_loops import logistic, newton_sqrt, pendulum
 
 
 def softplus_partials(x):
