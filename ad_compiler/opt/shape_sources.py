@@ -200,18 +200,8 @@ def _needed_beyond_shapes(fn: Function) -> set[str]:
 
 
 def _map_eqns(stmts, f) -> tuple:
-    out = []
-    for s in stmts:
-        if isinstance(s, If):
-            s = replace(s, then=_map_eqns(s.then, f), orelse=_map_eqns(s.orelse, f))
-        elif isinstance(s, While):
-            s = replace(s, test=_map_eqns(s.test, f), body=_map_eqns(s.body, f))
-        elif isinstance(s, Loop):
-            s = replace(s, body=_map_eqns(s.body, f))
-        else:
-            s = f(s)
-        out.append(s)
-    return tuple(out)
+    """``stmts`` with each equation replaced by ``f`` of it."""
+    return _flat_map(stmts, lambda e: (f(e),))
 
 
 class _Sources:
