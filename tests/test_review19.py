@@ -69,6 +69,7 @@ def test_hessian_matches_differences_of_the_gradient(f):
     np.testing.assert_allclose(h, central(grad(f), x, eps=1e-5), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow  # (the fast tier has test_refusals19's recursive Hessians)
 def test_hessian_of_recursion_around_loops():
     """hessian of recursion around loops (one direction at a time): against
     central differences of the gradient."""
@@ -88,6 +89,7 @@ def test_hessian_of_recursion_around_loops():
     [C.rnn_out, C.rnn_states_out, C.list_states_out, C.list_states_out_inner],
     ids=ids,
 )
+@pytest.mark.fast_sample(first=1)
 def test_jacobians_of_vector_results(f):
     x = point(4, 6)
     want = central(f, x)
