@@ -33,6 +33,7 @@ from ad_compiler.backend.codegen import (
 )
 from ad_compiler.backend.copies import drop_unneeded_copies
 from ad_compiler.backend.inplace import emitted_form
+from ad_compiler.backend.list_rows import stack_adjoint_rows
 from ad_compiler.backend.loader import load
 from ad_compiler.backend.names import bound_names, check_unique, clash_free
 from ad_compiler.backend.tuples import fuse_items
@@ -361,7 +362,9 @@ def _adjoints_only(d: Function, name: str) -> Function:
 
 
 def _without_shape_noops(d: Function) -> Function:
-    return optimize(drop_shape_noops(d)) if d.param_shapes else d
+    if not d.param_shapes:
+        return d
+    return optimize(drop_shape_noops(optimize(drop_shape_noops(d))))
 
 
 @no_gc()
@@ -420,7 +423,9 @@ def module_text(
     and no local of an emitted function hides a global it reads
     (:func:`names.clash_free`)."""
     functions = [
-        fuse_items(drop_unneeded_copies(add_through_views(emitted_form(f))))
+        fuse_items(
+            drop_unneeded_copies(add_through_views(emitted_form(stack_adjoint_rows(f))))
+        )
         for f in functions
     ]
     imports = imports_for(functions)

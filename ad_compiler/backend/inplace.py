@@ -51,6 +51,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ad_compiler.ir import shape_infer, shapes
+from ad_compiler.ir.shape_twins import same_shape, twin_roots
 from ad_compiler.ir.nodes import (
     Eqn,
     Function,
@@ -118,6 +119,7 @@ def in_place(fn: Function) -> Function:
     for s in fn.body:
         _count_reads(s, reads, views)
     facts = _Facts(owned, shared, env, reads, copies, namer, views)
+    facts.roots = twin_roots(fn, env)
     facts.float64 = _float64(fn.body)
     facts.accumulators = _accumulators(fn.body)
     body = _rewrite(fn.body, frozenset(), _names(fn.results), facts)
@@ -130,6 +132,7 @@ class _Facts:
         self.copies, self.namer, self.views = copies, namer, views
         self.float64: set[str] = set()
         self.accumulators: set[str] = set()
+        self.roots: dict[str, str] = {}  # twin roots (ir/shape_twins.py)
 
 
 def _written(stmts) -> set[str]:
@@ -552,10 +555,11 @@ def _target(s: Eqn, stmts: list, k: int, facts: _Facts):
         if spread.param("into") or facts.reads.get(u.name) != 1:
             continue
         shape = facts.env.get(t.name)
-        if shape is None or shape == shapes.TUPLE or shapes.ANY in shape:
-            continue
-        if shape != facts.env.get(u.name):  # t + u broadcasts nothing
-            continue
+        if not same_shape(t, u, facts.roots):  # (twins: t + u broadcasts nothing)
+            if shape is None or shape == shapes.TUPLE or shapes.ANY in shape:
+                continue
+            if shape != facts.env.get(u.name):  # t + u broadcasts nothing
+                continue
         # fused, the unindex reads g where the add is: not past a write into
         # g's array (g may be a view of one written in place in between)
         between = [_written_here(w) for w in stmts[j + 1 : k]]
@@ -596,9 +600,11 @@ def _accumulates_into(s: Eqn, t, facts: _Facts) -> bool:
     if t.name not in facts.owned or t.name in facts.shared:
         return False
     shape = facts.env.get(t.name)
-    if shape in (None, shapes.SCALAR, shapes.TUPLE) or shapes.ANY in shape:
+    if shape in (None, shapes.SCALAR, shapes.TUPLE):
         return False
-    return shape == facts.env.get(s.out.name)
+    if same_shape(t, s.out, facts.roots):  # the sum has t's shape
+        return True
+    return shapes.ANY not in shape and shape == facts.env.get(s.out.name)
 
 
 def _outs(s) -> tuple:

@@ -86,7 +86,8 @@ def select_results(fn: Function, tree, name: str | None = None) -> Function:
 
 def drop_shape_noops(fn: Function) -> Function:
     """Remove the broadcasts (``like``) and sums back (``sum_to``) that the shapes
-    of the whole function show to change nothing.
+    of the whole function show to change nothing, or that act on a value of
+    their template's shape (its twin, :mod:`ad_compiler.ir.shape_twins`).
 
     The rules emit them where the shapes known while building a derivative do
     not say; inferred over the finished function they often do (``g`` and
@@ -96,11 +97,15 @@ def drop_shape_noops(fn: Function) -> Function:
     if not fn.param_shapes:
         return fn
     from ad_compiler.ir import shape_infer, shapes
+    from ad_compiler.ir.shape_twins import same_shape, twin_roots
 
     env = shape_infer.infer(fn)
+    roots = twin_roots(fn, env)
     subst: dict[str, Atom] = {}
 
     def same(a, b) -> bool:
+        if same_shape(a, b, roots):  # made from one another's shape
+            return True
         sa = env.get(a.name) if isinstance(a, Var) else shapes.SCALAR
         sb = env.get(b.name) if isinstance(b, Var) else shapes.SCALAR
         return (
