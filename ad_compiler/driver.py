@@ -362,9 +362,15 @@ def _adjoints_only(d: Function, name: str) -> Function:
 
 
 def _without_shape_noops(d: Function) -> Function:
+    """``d`` optimised, without the broadcasts and sums back its shapes show to
+    do nothing -- looked for again after optimising: what CSE merged (a
+    recomputed ``2 * b`` and the forward's) and the twins tape columns make
+    show more of them."""
     if not d.param_shapes:
         return d
-    return optimize(drop_shape_noops(optimize(drop_shape_noops(d))))
+    d = optimize(drop_shape_noops(d))
+    again = drop_shape_noops(d)
+    return d if again is d else optimize(again)
 
 
 @no_gc()

@@ -51,7 +51,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ad_compiler.ir import shape_infer, shapes
-from ad_compiler.ir.shape_twins import same_shape, twin_roots
 from ad_compiler.ir.nodes import (
     Eqn,
     Function,
@@ -64,6 +63,7 @@ from ad_compiler.ir.nodes import (
     defined_names,
     own_reads,
 )
+from ad_compiler.ir.shape_twins import same_shape, twin_roots
 from ad_compiler.opt.dce import eliminate_dead_code
 from ad_compiler.opt.literals import float_literals
 from ad_compiler.opt.tapes import untape_counters
@@ -112,7 +112,7 @@ def in_place(fn: Function) -> Function:
     namer = Namer.for_function(fn)
     fn = _copy_pushed_views(fn, env, namer)
     views = _views(fn.body, env)
-    pairs = _alias_pairs(fn.body)
+    pairs = _alias_pairs(fn.body, one_way=True)
     shared = _with_bases(_shared(fn.body, env, views), views, pairs)
     owned, copies = _owned(fn.body, env, shared, _names(fn.results), views)
     reads: dict[str, int] = {}
@@ -331,32 +331,68 @@ def written_in_place(fn: Function) -> set[str]:
     return targets | {v for v, bases in views.items() if bases & targets}
 
 
-def _alias_pairs(stmts) -> list[tuple[str, str]]:
+def _alias_pairs(stmts, one_way: bool = False) -> list[tuple]:
     """Names that may be one array: a carried value and its init and next, an
-    ``if``'s result and its branch values."""
-    pairs = []
+    ``if``'s result and its branch values.
+
+    ``one_way``: a loop's next value made afresh in each iteration (see
+    :func:`_fresh_next`) gives the triple ``(next, carried, True)``: if the
+    next array is kept, so is the carried one (it is that array an iteration
+    later), but an array kept as the carried value is an earlier iteration's:
+    what this iteration writes into its new array no reference sees.
+    """
+    pairs: list[tuple] = []
     for s in stmts:
         if isinstance(s, Eqn) and (s.param("inplace") or s.param("into")):
             pairs += [(s.out.name, a.name) for a in s.ins[:1] if isinstance(a, Var)]
         elif isinstance(s, Loop):
             for c, init, n in zip(s.carried, s.inits, s.nexts):
-                pairs += [(c.name, a.name) for a in (init, n) if isinstance(a, Var)]
+                if isinstance(init, Var):
+                    pairs.append((c.name, init.name))
+                if not isinstance(n, Var):
+                    continue
+                if one_way and _fresh_next(n, s.body):
+                    pairs.append((n.name, c.name, True))
+                else:
+                    pairs.append((c.name, n.name))
         elif isinstance(s, If):
             for o, t, e in zip(s.outs, s.then_vals, s.else_vals):
                 pairs += [(o.name, a.name) for a in (t, e) if isinstance(a, Var)]
         for block in blocks(s):
-            pairs += _alias_pairs(block)
+            pairs += _alias_pairs(block, one_way)
     return pairs
 
 
+def _fresh_next(n: Var, body) -> bool:
+    """Whether the array ``n`` is made in ``body`` in every iteration: every
+    name that may be that array (its aliases in the body) is defined there by
+    an operation that returns a new array (or writes into one of them)."""
+    made = {o.name: e for e in _eqns(body) for o in e.outs}
+    inner = defined_names(body)
+    same = _closed({n.name}, _alias_pairs(body))
+    for name in same:
+        if name not in inner:
+            return False  # an array from before the iteration
+        e = made.get(name)
+        if e is None:
+            continue  # an inner loop's carried value or an `if`'s result: aliases
+        if e.param("inplace") or e.param("into"):
+            continue  # written into its first input, an alias too
+        if e.prim not in _NEW_ARRAY | _ARITHMETIC | _PRODUCTS:
+            return False  # a view, a call ... may be an older array
+    return True
+
+
 def _closed(shared: set, pairs) -> set[str]:
-    """``shared`` with every name that may be the same array as a shared one."""
+    """``shared`` with every name that may be the same array as a shared one
+    (along a one-way pair, only from its first name to its second)."""
     shared = set(shared)
     changed = True
     while changed:
         changed = False
-        for a, b in pairs:
-            if (a in shared) != (b in shared):
+        for a, b, *one_way in pairs:
+            grow = (a in shared) != (b in shared) if not one_way else a in shared
+            if grow and not {a, b} <= shared:
                 shared |= {a, b}
                 changed = True
     return shared

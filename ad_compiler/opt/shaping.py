@@ -112,6 +112,7 @@ def drop_shape_noops(fn: Function) -> Function:
             sa == sb and sa is not None and sa != shapes.TUPLE and shapes.ANY not in sa
         )
 
+    fn = _unindex_unbroadcast(fn, roots)
     for e in iter_eqns(fn.body):
         if e.prim == "like" and not e.param("copy") and not e.param("lead"):
             if same(e.ins[0], e.ins[1]):
@@ -128,6 +129,40 @@ def drop_shape_noops(fn: Function) -> Function:
 
     body = map_atoms(fn.body, sub)
     return replace(fn, body=body, results=tuple(sub(a) for a in fn.results))
+
+
+def _unindex_unbroadcast(fn: Function, roots: dict[str, str]) -> Function:
+    """``_unindex(x, i, h)`` for ``_unindex(x, i, _like(h, y))`` where ``y`` is
+    ``z[i]`` and ``z`` has ``x``'s shape (its twin): the write ``out[i] = h``
+    broadcasts ``h`` to ``x[i]``'s shape, which is what ``_like`` did (and
+    raises where it would have raised)."""
+    from ad_compiler.ir.shape_twins import same_shape
+    from ad_compiler.opt.shape_sources import _flat_map
+
+    defs = {e.out.name: e for e in iter_eqns(fn.body) if len(e.outs) == 1}
+
+    def read_of(e: Eqn, a) -> Atom | None:
+        like = defs.get(a.name) if isinstance(a, Var) else None
+        if like is None or like.prim != "like" or like.params:
+            return None
+        y = like.ins[1]
+        read = defs.get(y.name) if isinstance(y, Var) else None
+        if read is None or read.prim != "getitem":
+            return None
+        twins = read.ins[0] == e.ins[0] or same_shape(read.ins[0], e.ins[0], roots)
+        same = twins and read.ins[1:] == e.ins[2:]
+        return like.ins[0] if same and read.params == e.params else None
+
+    def through(e: Eqn) -> tuple:
+        if e.prim != "unindex" or e.param("lead") or e.param("into"):
+            return (e,)
+        h = read_of(e, e.ins[1])
+        if h is None:
+            return (e,)
+        return (e.with_ins((e.ins[0], h) + e.ins[2:]),)
+
+    body = _flat_map(fn.body, through)
+    return fn if body == fn.body else replace(fn, body=body)
 
 
 def own_results(fn: Function) -> Function:
