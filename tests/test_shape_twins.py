@@ -220,3 +220,30 @@ def test_the_carried_adjoint_of_an_rnn_state_is_written_in_place():
     assert re.search(r"s_\d+_bar = np.zeros\(s_\d+.shape\)", body), body
     assert re.search(r"s_\d+_bar\[v\d+\] \+= ", body), body
     assert "_unindex(s_" not in body
+
+
+def rows_rnn(w, s0, T):
+    # lstm_loop's pattern: a row written, then read (x = s[0])
+    s = np.copy(s0)
+    total = 0.0
+    for t in range(T):
+        s[1] = s[1] * w + np.tanh(s[0])
+        s[0] = np.sin(s[1]) * w[0]
+        x = s[0]
+        total = total + np.sum(x * x)
+    return total + np.sum(s)
+
+
+@pytest.mark.parametrize("n", [3, 1])
+def test_a_row_added_into_and_taken_out_is_one_sum(n):
+    rng = np.random.default_rng(6 + n)
+    w, s0 = rng.normal(size=n), rng.normal(size=(2, n))
+    g = grad(rows_rnn, argnums=(0, 1))
+    for i, value in enumerate(g(w, s0, 4)):
+        want = central(lambda w, s0: rows_rnn(w, s0, 4), (w, s0), i)
+        np.testing.assert_allclose(value, want, rtol=1e-6, atol=1e-7)
+    body = g.source[g.source.index("in reversed(tape)") :]
+    # s_bar[0] += x_bar; v = s_bar[0].copy(); s_bar[0] = 0.0 is one sum
+    assert ".copy()" not in body, body
+    row = re.search(r"(v\d+) = (s_\d+_bar)\[0\]\n", body)
+    assert row and f" = {row[1]} + x_" in body, body

@@ -133,9 +133,10 @@ def drop_shape_noops(fn: Function) -> Function:
 
 def _unindex_unbroadcast(fn: Function, roots: dict[str, str]) -> Function:
     """``_unindex(x, i, h)`` for ``_unindex(x, i, _like(h, y))`` where ``y`` is
-    ``z[i]`` and ``z`` has ``x``'s shape (its twin): the write ``out[i] = h``
-    broadcasts ``h`` to ``x[i]``'s shape, which is what ``_like`` did (and
-    raises where it would have raised)."""
+    ``z[i]`` and ``z`` has ``x``'s shape (its twin), or where ``h`` is
+    ``_sum_to(g, y)``: the write ``out[i] = h`` broadcasts ``h`` to ``x[i]``'s
+    shape, which is what ``_like`` and then the write did (``h`` broadcasts
+    to ``y``, and ``y`` to ``x[i]``; broadcasting composes)."""
     from ad_compiler.ir.shape_twins import same_shape
     from ad_compiler.opt.shape_sources import _flat_map
 
@@ -145,13 +146,19 @@ def _unindex_unbroadcast(fn: Function, roots: dict[str, str]) -> Function:
         like = defs.get(a.name) if isinstance(a, Var) else None
         if like is None or like.prim != "like" or like.params:
             return None
-        y = like.ins[1]
+        h, y = like.ins
         read = defs.get(y.name) if isinstance(y, Var) else None
-        if read is None or read.prim != "getitem":
-            return None
-        twins = read.ins[0] == e.ins[0] or same_shape(read.ins[0], e.ins[0], roots)
-        same = twins and read.ins[1:] == e.ins[2:]
-        return like.ins[0] if same and read.params == e.params else None
+        if read is not None and read.prim == "getitem":
+            x = read.ins[0]
+            twins = x == e.ins[0] or same_shape(x, e.ins[0], roots)
+            if twins and read.ins[1:] == e.ins[2:] and read.params == e.params:
+                return h
+        # h summed back to y's shape: it broadcasts to y, so to what y
+        # broadcasts to (out[i] = _like(h, y) succeeded: y broadcasts to x[i])
+        summed = defs.get(h.name) if isinstance(h, Var) else None
+        if summed is not None and summed.prim == "sum_to" and not summed.params:
+            return h if summed.ins[1] == y else None
+        return None
 
     def through(e: Eqn) -> tuple:
         if e.prim != "unindex" or e.param("lead") or e.param("into"):
