@@ -33,6 +33,7 @@ from ad_compiler.backend.codegen import (
 )
 from ad_compiler.backend.copies import drop_unneeded_copies
 from ad_compiler.backend.inplace import emitted_form
+from ad_compiler.backend.lazy_form import lazy_form
 from ad_compiler.backend.list_rows import stack_adjoint_rows
 from ad_compiler.backend.loader import load
 from ad_compiler.backend.names import bound_names, check_unique, clash_free
@@ -122,9 +123,12 @@ def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
         if e.source_line is None and e.loc is not None:
             e.source_line = src.line(e.loc)
         raise
-    d = replace(d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"))
+    d = replace(
+        d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"), lazy=fn.lazy
+    )
     header = f"{WHAT[kind]} of {fn.name}, emitted by ad_compiler."
     helpers = helper_irs(fn, kind.removesuffix("_vector"))
+    helpers = [replace(h, lazy=fn.lazy) for h in helpers]
     module = module_text([fn], [d] + helpers, src.line, header)
     compiled = load(module, d.name, f"{kind} of {fn.name}")
     compiled.source = module
@@ -430,7 +434,9 @@ def module_text(
     (:func:`names.clash_free`)."""
     functions = [
         fuse_items(
-            drop_unneeded_copies(add_through_views(emitted_form(stack_adjoint_rows(f))))
+            drop_unneeded_copies(
+                add_through_views(emitted_form(stack_adjoint_rows(lazy_form(f))))
+            )
         )
         for f in functions
     ]

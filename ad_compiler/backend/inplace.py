@@ -93,6 +93,8 @@ def emitted_form(fn: Function) -> Function:
     count), and what that frees is written in place too.
     """
     spelled = float_literals(fn)
+    if fn.lazy:  # arrays of another library: no write in place (lazy_form.py)
+        return spelled
     fn = in_place(spelled)
     if fn is spelled:
         return fn  # nothing written in place: nothing new to prune
