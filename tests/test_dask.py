@@ -78,7 +78,13 @@ def _data(seed=0):
         "logistic": (logistic, (w, X, y), 0),
         "mlp": (
             mlp,
-            (rng.normal(size=(D, 5)) * 0.3, rng.normal(size=5), rng.normal(size=5), X, y),
+            (
+                rng.normal(size=(D, 5)) * 0.3,
+                rng.normal(size=5),
+                rng.normal(size=5),
+                X,
+                y,
+            ),
             (0, 1, 2),
         ),
         "softmax_regression": (softmax_regression, (rng.normal(size=(D, 3)), X, Y), 0),
@@ -96,9 +102,11 @@ def chunked(args):
     """The data arguments (2-d arrays and vectors of N rows) as Dask arrays of
     CHUNK rows; the parameters stay NumPy's."""
     return tuple(
-        da.from_array(a, chunks=(CHUNK,) + a.shape[1:])
-        if isinstance(a, np.ndarray) and a.shape[0] == N
-        else a
+        (
+            da.from_array(a, chunks=(CHUNK,) + a.shape[1:])
+            if isinstance(a, np.ndarray) and a.shape[0] == N
+            else a
+        )
         for a in args
     )
 
@@ -201,13 +209,16 @@ def test_a_jacobian_of_lazy_data_computes_it(jacobian):
 @pytest.fixture(scope="module")
 def cluster_client():
     distributed = pytest.importorskip("dask.distributed")
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        memory_limit="1GiB",
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            memory_limit="1GiB",
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         yield client
 
 
@@ -244,3 +255,37 @@ def test_a_1e8_row_gradient_builds_in_seconds_and_a_slice_matches_numpy():
     with dask.config.set(scheduler="threads"):
         got, Xn, yn = dask.compute(g_slice, X[:n], y[:n])
     np.testing.assert_allclose(got, grad(logistic)(w, Xn, yn), rtol=1e-10, atol=0)
+
+
+# --- the registry's table (docs/scaling.md) ------------------------------------------
+
+
+def test_the_rows_the_models_use_stay_lazy_and_the_shape_rows_read_shapes():
+    import dask_table
+
+    from ad_compiler.primitives.table import PRIMITIVES
+
+    for prim in ("matmul", "mean", "sum", "getitem", "unindex", "setitem", "like"):
+        _, result = dask_table.row_result(prim, list(PRIMITIVES[prim].samples))
+        assert result == "lazy", prim
+    extra = dask_table.EXTRA_SAMPLES
+    assert dask_table.row_result("size_of_shape", extra["size_of_shape"]) == (
+        "np.prod(np.shape(x0), dtype=int)",
+        "shape only",
+    )
+    # NumPy's spelling, which the lazy form replaces, warns (Dask has no np.size)
+    assert dask_table.row_result("size", extra["size"])[1].startswith("warns")
+
+
+@pytest.mark.slow  # every row of the registry on Dask arrays: about 5 s
+def test_the_table_in_docs_scaling_md_is_the_registrys():
+    import os
+
+    import dask_table
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "scaling.md"), encoding="utf-8") as f:
+        doc = f.read()
+    block = doc.split("python tests/dask_table.py -->\n```text\n", 1)[1]
+    block = block.split("\n```", 1)[0]
+    assert block == dask_table.table(), "run `python docs/regenerate.py` with Dask"

@@ -771,7 +771,7 @@ def _written(h, x, index):
         "_assign": '''
 def _assign(x, index, v):
     """x with x[index] = v, as a new array: the reverse sweep still needs x."""
-    out = np.copy(x)
+    out = x.copy()  # (a method: a Dask array copies itself lazily)
     out[index] = v
     return out
 ''',
