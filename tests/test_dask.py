@@ -289,3 +289,38 @@ def test_the_table_in_docs_scaling_md_is_the_registrys():
     block = doc.split("python tests/dask_table.py -->\n```text\n", 1)[1]
     block = block.split("\n```", 1)[0]
     assert block == dask_table.table(), "run `python docs/regenerate.py` with Dask"
+
+
+# --- samples/scale_out.py ---------------------------------------------------------------
+
+
+@pytest.mark.slow  # a subprocess starting a 2-process LocalCluster: about 10 s
+def test_the_scale_out_sample_trains_on_a_local_cluster(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root)
+    plot = tmp_path / "loss.png"
+    run = subprocess.run(
+        [sys.executable, os.path.join(root, "samples", "scale_out.py"), "--quick"]
+        + ["--plot", str(plot)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    losses = [
+        float(line.rsplit("loss ", 1)[1])
+        for line in run.stdout.split("\n")
+        if line.startswith("step ")
+    ]
+    assert len(losses) == 8  # two epochs of four batches
+    assert losses[0] == pytest.approx(np.log(2.0))  # w = 0, b = 0: p = 1/2
+    assert max(losses[-4:]) < 0.5  # it learns (the data's own entropy: about 0.45)
+    assert "2 workers" in run.stdout and "peak memory of each worker" in run.stdout
+    with open(plot, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
