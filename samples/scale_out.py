@@ -4,7 +4,9 @@ gradient ad_compiler emits, on Dask (docs/scaling.md).
 The model is one plain NumPy function, ``loss`` below.  Called with Dask
 arrays, its emitted gradient builds a Dask graph instead of computing; the
 cluster computes it chunk by chunk, so the data never has to fit in memory.
-The parameters stay small NumPy arrays, updated by Adam in this process.
+The parameters stay small NumPy arrays, updated by plain gradient descent in
+this process (the loss's curvature is about 0.2 along each direction of these
+standardised features: a step of 4 is short of twice its inverse).
 
 The data (``--rows`` rows of 10 features, 4 GB of float64 by default, and
 labels drawn from a known logistic model) is generated lazily with
@@ -69,34 +71,13 @@ def batches(rows: int, chunk_rows: int, n: int) -> list[tuple[int, int]]:
     return [(lo, min(hi, rows)) for lo, hi in zip(cuts, cuts[1:])]
 
 
-class Adam:
-    """Adam on a tuple of NumPy parameters (Kingma and Ba, 2015)."""
-
-    def __init__(self, params, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
-        self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
-        self.t = 0
-
-    def step(self, params, grads):
-        self.t += 1
-        new = []
-        for k, (p, g) in enumerate(zip(params, grads)):
-            self.m[k] = self.beta1 * self.m[k] + (1 - self.beta1) * g
-            self.v[k] = self.beta2 * self.v[k] + (1 - self.beta2) * g * g
-            m_hat = self.m[k] / (1 - self.beta1**self.t)
-            v_hat = self.v[k] / (1 - self.beta2**self.t)
-            new.append(p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps))
-        return tuple(new)
-
-
 def _peak_rss_mb() -> float:
     """This process's peak resident memory (Linux reports it in kB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def train(client, args) -> list[float]:
-    """Adam steps on the batches; the loss of each step's batch."""
+    """Gradient descent steps on the batches; the loss of each step's batch."""
     from dask.distributed import progress
 
     try:
@@ -106,7 +87,6 @@ def train(client, args) -> list[float]:
     X, y = dataset(args.rows, args.chunk_rows, args.seed)
     slices = batches(args.rows, args.chunk_rows, args.batches)
     params = (np.zeros(FEATURES), np.zeros(()))
-    adam = Adam(params, lr=args.lr)
     steps = [(e, s) for e in range(args.epochs) for s in slices]
     bar = tqdm(steps, desc="steps", unit="step") if tqdm else steps
     say = tqdm.write if tqdm else print
@@ -118,7 +98,7 @@ def train(client, args) -> list[float]:
         if tqdm is None:
             progress(futures)  # Dask's own bar, for this step's tasks
         value, *grads = client.gather(futures)
-        params = adam.step(params, grads)
+        params = tuple(p - args.lr * g for p, g in zip(params, grads))
         losses.append(float(value))
         say(
             f"step {k + 1:3d} (epoch {epoch + 1}, rows {lo:,}-{hi:,}): loss {value:.6f}"
@@ -166,7 +146,9 @@ def parse(argv=None):
     )
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batches", type=int, default=10, help="steps per epoch")
-    parser.add_argument("--lr", type=float, default=0.2, help="Adam's step size")
+    parser.add_argument(
+        "--lr", type=float, default=4.0, help="the gradient descent step size"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--address",

@@ -10,8 +10,8 @@ nothing; computing that graph gives the NumPy result.  Checked here:
   that raises), raises no warning, and equals NumPy's to rtol 1e-10 under the
   threaded scheduler and, in the slow tier, on a ``dask.distributed``
   LocalCluster of two worker processes;
-* value_and_grad, jvp and vjp (its pullback applied to a lazy cotangent) stay
-  lazy too; the Jacobians compute (their blocks are cut out with NumPy);
+* value_and_grad, jvp, vjp (its pullback applied to a lazy cotangent),
+  jacfwd, jacrev and hessian stay lazy too;
 * the 10**8 x 10 logistic regression of the issue: its gradient's graph builds
   in seconds without computing, and a 4*10**6-row slice computes NumPy's value;
 * the table of docs/scaling.md (tests/dask_table.py: every array row's emitted
@@ -27,7 +27,15 @@ import pytest
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 
-from ad_compiler import grad, jacfwd, jacrev, jvp, value_and_grad, vjp  # noqa: E402
+from ad_compiler import (  # noqa: E402
+    grad,
+    hessian,
+    jacfwd,
+    jacrev,
+    jvp,
+    value_and_grad,
+    vjp,
+)
 
 # --- the models (module-level: ad_compiler reads their source) ----------------------
 
@@ -190,17 +198,17 @@ def probabilities(w, X):
 
 
 @pytest.mark.parametrize("jacobian", [jacrev, jacfwd])
-def test_a_jacobian_of_lazy_data_computes_it(jacobian):
-    """Not lazy (docs/scaling.md): the Jacobian functions cut each block out of
-    the vector-mode result with NumPy (ad/jacobians.py ``_Blocks``), which
-    converts a Dask array: the call computes.  The value is still NumPy's."""
+def test_a_jacobian_and_a_hessian_of_lazy_data_stay_lazy(jacobian):
+    """The Jacobian functions cut each block out of the vector-mode result
+    (ad/jacobians.py ``_Blocks``) in the result's own library: Dask's blocks
+    stay lazy."""
     w, X = CASES["logistic"][1][:2]
     lazy = chunked((w, X))
-    with pytest.raises(AssertionError, match="was computed"):
-        built_lazily(lambda: jacobian(probabilities)(*lazy))
-    with dask.config.set(scheduler="sync"):
-        got = jacobian(probabilities)(*lazy)
-    np.testing.assert_allclose(got, jacobian(probabilities)(w, X), rtol=1e-10)
+    got = built_lazily(lambda: jacobian(probabilities)(*lazy))
+    assert_lazy_and_equal(got, jacobian(probabilities)(w, X))
+    f, args, _ = CASES["logistic"]
+    got = built_lazily(lambda: hessian(f)(*chunked(args)))
+    assert_lazy_and_equal(got, hessian(f)(*args))
 
 
 # --- a dask.distributed cluster of two worker processes -----------------------------
@@ -320,7 +328,7 @@ def test_the_scale_out_sample_trains_on_a_local_cluster(tmp_path):
     ]
     assert len(losses) == 8  # two epochs of four batches
     assert losses[0] == pytest.approx(np.log(2.0))  # w = 0, b = 0: p = 1/2
-    assert max(losses[-4:]) < 0.5  # it learns (the data's own entropy: about 0.45)
+    assert max(losses[-4:]) < 0.46  # it learns (over all rows the least loss is 0.4515)
     assert "2 workers" in run.stdout and "peak memory of each worker" in run.stdout
     with open(plot, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
