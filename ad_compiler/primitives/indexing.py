@@ -770,8 +770,12 @@ def _written(h, x, index):
 ''',
         "_assign": '''
 def _assign(x, index, v):
-    """x with x[index] = v, as a new array: the reverse sweep still needs x."""
-    out = x.copy()  # (a method: a Dask array copies itself lazily)
+    """x with x[index] = v, as a new array: the reverse sweep still needs x
+    (copied by x's library where x is not NumPy's: a Dask array stays lazy)."""
+    if hasattr(x, "__array_function__") and type(x) is not np.ndarray:
+        out = x.copy()
+    else:
+        out = np.copy(x)
     out[index] = v
     return out
 ''',
