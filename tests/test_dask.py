@@ -211,6 +211,21 @@ def test_a_jacobian_and_a_hessian_of_lazy_data_stay_lazy(jacobian):
     assert_lazy_and_equal(got, hessian(f)(*args))
 
 
+def gathered(w, idx):
+    return np.sum(w[idx] ** 2)
+
+
+def test_a_dask_index_array_fails_loudly_rather_than_dropping_repeats():
+    """The adjoint of w[idx] adds at every index (np.add.at: idx may repeat).
+    Dask implements no np.add.at, so an index array given as a Dask array
+    raises; it never falls back to a write, which would keep one of the
+    repeated places' adjoints only (docs/scaling.md)."""
+    w, idx = np.arange(1.0, 5.0), np.array([0, 2, 2, 3])
+    np.testing.assert_array_equal(grad(gathered)(w, idx), [2.0, 0.0, 12.0, 8.0])
+    with pytest.raises(TypeError, match="at"):
+        grad(gathered)(w, da.from_array(idx, chunks=2))
+
+
 # --- a dask.distributed cluster of two worker processes -----------------------------
 
 
