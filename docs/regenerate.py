@@ -26,7 +26,10 @@ comes from.  Markdown renderers do not show the comments.
     * ``def FILE NAME``: the source of the top-level function ``NAME`` in
       ``FILE`` (a path in the repository), decorators included;
     * ``row FILE NAME``: the statement of ``FILE`` that registers the
-      primitive ``NAME`` (its registry row), with the comments above it.
+      primitive ``NAME`` (its registry row), with the comments above it;
+    * ``needs MODULE``: the block is kept as it is, and a note printed, where
+      the interpreter running the commands cannot import ``MODULE`` (an
+      optional extra such as Dask, which CI installs); put it first.
 
     A command can pipe a module through ``defs NAME...``, which keeps only
     the named top-level functions, in the order named, a blank line between
@@ -283,13 +286,21 @@ def run_command(command: str, work: str) -> str:
     return run(["bash", "-c", command], work)[1]
 
 
-def generated(arg: str, work: str) -> str:
+def generated(arg: str, work: str) -> str | None:
+    """The block's new text; None to keep it (a ``needs`` module is missing)."""
     parts = []
     for line in arg.split("\n"):
         line = line.strip()
         if not line:
             continue
-        if line.startswith("$ "):
+        if line.startswith("needs "):
+            module = line.split()[1]
+            if run([sys.executable, "-c", f"import {module}"], work)[0]:
+                print(
+                    f"kept a block that needs {module} (not installed)", file=sys.stderr
+                )
+                return None
+        elif line.startswith("$ "):
             out = run_command(line[2:], work)
             parts.append(line + ("\n" + out if out else ""))
         elif line.startswith("def "):
@@ -393,7 +404,9 @@ def rewrite(old: str, path: str = "the text") -> str:
                     f.write(b.body + "\n")
         for b in blocks:
             if b.kind == "generated":
-                replacements[b.start] = generated(b.arg, work)
+                text = generated(b.arg, work)
+                if text is not None:
+                    replacements[b.start] = text
             elif b.kind == "pycon":
                 replacements[b.start] = session(b.body, work)
     finally:

@@ -81,6 +81,18 @@ def test_a_command_block_shows_the_command_and_its_output():
     )
 
 
+def test_a_block_that_needs_a_missing_module_is_kept_and_one_present_rewritten():
+    """``needs MODULE``: docs/scaling.md's Dask table is regenerated where Dask
+    is installed (CI), kept as it is where not."""
+    text = (
+        "<!-- generated:\nneeds no_such_module_adc\n$ echo new -->\n```\nold\n```\n"
+        "<!-- generated:\nneeds json\n$ echo new -->\n```\nold\n```\n"
+    )
+    new = regenerate.rewrite(text)
+    first, second = new.split("```\n<!--")
+    assert "```\nold\n" in first and "$ echo new\nnew\n```" in second
+
+
 @pytest.mark.parametrize("path", DOCUMENTS)
 def test_function_listings_match_their_files(path):
     """The ``def FILE NAME`` listings, which need no command run (the slow

@@ -541,24 +541,37 @@ class _Blocks:
     def jacobian_block(self, dots, j: int) -> numpy.ndarray:
         """∂y/∂x_j from y's tangents along all directions (``(K,) + s_y``): shape
         ``s_y + s_j``."""
-        if type(dots) is not numpy.ndarray or dots.dtype != float or not dots.ndim:
+        lazy = _foreign(dots)
+        if not lazy and (
+            type(dots) is not numpy.ndarray or dots.dtype != float or not dots.ndim
+        ):
             dots = numpy.asarray(dots, dtype=float)
         if dots.shape[:1] != (self.total,):
             dots = numpy.broadcast_to(dots, (self.total,) + numpy.shape(dots)[1:])
         a, size = self.starts[j], self.sizes[j]
         s_y = dots.shape[1:]
-        block = dots[a : a + size].reshape(size, -1).T
-        return numpy.array(block.reshape(s_y + self.shapes[j]))  # writable, its own
+        block = dots[a : a + size].reshape(size, -1).T.reshape(s_y + self.shapes[j])
+        return block if lazy else numpy.array(block)  # writable, its own
 
     def gradient_block(self, bars, i: int, s_x: tuple) -> numpy.ndarray:
         """∂y_i/∂x from x's adjoints of all seeds (``(K,) + s_x``): shape
         ``s_i + s_x``."""
+        lazy = _foreign(bars)
         if type(bars) is not numpy.ndarray or bars.shape != (self.total,) + s_x:
             bars = numpy.broadcast_to(
-                numpy.asarray(bars, dtype=float), (self.total,) + s_x
+                bars if lazy else numpy.asarray(bars, dtype=float),
+                (self.total,) + s_x,
             )
         a, size = self.starts[i], self.sizes[i]
-        return numpy.array(bars[a : a + size].reshape(self.shapes[i] + bars.shape[1:]))
+        block = bars[a : a + size].reshape(self.shapes[i] + bars.shape[1:])
+        return block if lazy else numpy.array(block)
+
+
+def _foreign(value) -> bool:
+    """An array of another library that NumPy's functions hand themselves to
+    (a Dask array): its blocks are cut in its own library, computing nothing
+    (docs/scaling.md)."""
+    return hasattr(value, "__array_function__") and not isinstance(value, numpy.ndarray)
 
 
 _BLOCKS: dict = {}  # shapes -> _Blocks, while their unit directions are small

@@ -749,7 +749,11 @@ def _unindex(x, index, g):
         out[index] = g
         return out
     parts = index if isinstance(index, tuple) else (index,)
-    if any(isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype != bool for p in parts):
+    if any(
+        (isinstance(p, list) and np.asarray(p).dtype != bool)
+        or (hasattr(p, "__array_function__") and p.dtype != bool)  # (Dask's too)
+        for p in parts
+    ):
         np.add.at(out, index, g)  # an index may repeat: every read adds
     else:
         out[index] = g
@@ -760,7 +764,11 @@ def _written(h, x, index):
     """h (shaped like x[index]) where each element of the write x[index] = v
     stayed, zeros where a later element of it landed on the same place."""
     parts = index if isinstance(index, tuple) else (index,)
-    if not any(isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype != bool for p in parts):
+    if not any(
+        (isinstance(p, list) and np.asarray(p).dtype != bool)
+        or (hasattr(p, "__array_function__") and p.dtype != bool)  # (Dask's too)
+        for p in parts
+    ):
         return h  # no index array: no place is written twice
     owner = np.full(np.shape(x), -1)
     shape = np.shape(owner[index])
@@ -770,8 +778,12 @@ def _written(h, x, index):
 ''',
         "_assign": '''
 def _assign(x, index, v):
-    """x with x[index] = v, as a new array: the reverse sweep still needs x."""
-    out = np.copy(x)
+    """x with x[index] = v, as a new array: the reverse sweep still needs x
+    (copied by x's library where x is not NumPy's: a Dask array stays lazy)."""
+    if hasattr(x, "__array_function__") and type(x) is not np.ndarray:
+        out = x.copy()
+    else:
+        out = np.copy(x)
     out[index] = v
     return out
 ''',
