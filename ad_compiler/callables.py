@@ -2,7 +2,8 @@
 and the wiring that compiles them again when the code they read changes.
 
 Every derivative function is the emitted code itself, loaded (no wrapper, so
-calling it costs what the code costs), with ``.source`` (the emitted text) and
+calling it costs what the code costs), with ``.source`` (the emitted text,
+black-formatted when first read: :mod:`ad_compiler.backend.loader`) and
 ``.ir`` (its IR) -- unless it baked in globals or closure values: then a guard
 with the same parameters checks them on each call and compiles again when one
 was rebound (:mod:`ad_compiler.guard`, about 0.1 µs a call).  Array code is an
@@ -19,6 +20,7 @@ import functools
 import types
 from dataclasses import replace
 
+from ad_compiler.backend.loader import expose, source_of
 from ad_compiler.driver import (
     WHAT,
     compile_ir,
@@ -362,7 +364,13 @@ class ArrayDerivative:
             self._deps = tuple((w, n, current(w, n)) for w, n, _ in unique(deps))
 
     def specialize(self, *primals):
-        """The emitted function for arguments shaped like ``primals``."""
+        """The emitted function for arguments shaped like ``primals``, with its
+        ``.source``."""
+        return expose(self.code_for(*primals))
+
+    def code_for(self, *primals):
+        """:meth:`specialize` without reading the source (see
+        :func:`ad_compiler.backend.loader.source_of`)."""
         return self.compiled_for(self._signature(primals, self.live_values()))
 
     def _signature(self, primals, live) -> tuple:
@@ -467,7 +475,7 @@ class ArrayDerivative:
 
     @property
     def source(self) -> str:
-        return self._current().source
+        return source_of(self._current())
 
     @property
     def ir(self):
@@ -583,8 +591,12 @@ class Pullback:
         self.compiled, self.primals = compiled, primals
         self.outputs = len(compiled.primal_ir.results)
         self.multiple = not isinstance(compiled.primal_ir.tree, int)
-        self.source, self.ir = compiled.source, compiled.ir
+        self.ir = compiled.ir
         self.__name__ = f"{compiled.primal_ir.name}_pullback"
+
+    @functools.cached_property
+    def source(self) -> str:  # (cached in the instance: it may be assigned)
+        return source_of(self.compiled)
 
     def __call__(self, y_bar):
         seeds = tuple(y_bar) if self.multiple else (y_bar,)
@@ -623,7 +635,7 @@ class BoundPrimals:
 
     @property
     def source(self) -> str:
-        return self.compiled.source
+        return source_of(self.compiled)
 
     @property
     def ir(self):

@@ -110,8 +110,9 @@ def no_gc():
 @no_gc()
 def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
     """The loaded derivative ``kind`` of ``fn`` (lowered from ``src``) with
-    respect to the parameters ``wrt``, with ``.source``, ``.ir``, ``.primal_ir``
-    and ``.src``.  ``wrt`` counts the parameters a call passes by position."""
+    respect to the parameters ``wrt``, with ``.ir``, ``.primal_ir`` and ``.src``;
+    its source is :func:`ad_compiler.backend.loader.source_of` (black-formatted
+    when first read).  ``wrt`` counts the parameters a call passes by position."""
     wrt = ir_indices(fn, wrt)
     try:
         d = derivative_ir(fn, kind, wrt, wrt_tree)
@@ -124,9 +125,9 @@ def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
     d = replace(d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"))
     header = f"{WHAT[kind]} of {fn.name}, emitted by ad_compiler."
     helpers = helper_irs(fn, kind.removesuffix("_vector"))
-    module = module_text([fn], [d] + helpers, src.line, header)
+    # raw text (not run through black): loader.source_of formats it when read
+    module = module_text([fn], [d] + helpers, src.line, header, black=False)
     compiled = load(module, d.name, f"{kind} of {fn.name}")
-    compiled.source = module
     # the functions it calls (a recursive function and its derivatives) go
     # with its IR: differentiating it again differentiates those too
     # (and the custom-derivative functions it calls, copied into its module)
@@ -411,10 +412,17 @@ def helper_irs(fn: Function, kind: str) -> list[Function]:
 
 # --- stage 3: derivative IR -> module text ------------------------------------------------
 def module_text(
-    main: list[Function], functions: list[Function], lines, header, extra=()
+    main: list[Function],
+    functions: list[Function],
+    lines,
+    header,
+    extra=(),
+    black: bool = True,
 ) -> str:
     """One module: the copied custom-derivative functions, then ``functions``,
-    then ``extra`` (source text of functions calling them).
+    then ``extra`` (source text of functions calling them); black-formatted, or
+    with ``black=False`` the raw text (valid Python, one statement per line:
+    what :func:`ad_compiler.backend.loader.load` runs).
 
     Every name it binds at module level is bound once (:func:`names.check_unique`),
     and no local of an emitted function hides a global it reads
@@ -459,7 +467,8 @@ def module_text(
     loc = main[0].loc if main else None
     check_unique(parts, loc, lines(loc) if lines and loc else None)
     defs += list(extra)
-    return format_source(emit_module(defs, header, imports))
+    text = emit_module(defs, header, imports)
+    return format_source(text) if black else text
 
 
 def _what(f: Function) -> str:
