@@ -1,7 +1,10 @@
 """The pipeline, strung together in one place.
 
     source ─lower→ IR ─named passes (optimise, differentiate, optimise)→ derivative IR
-           ─emit (in-place form, names, codegen, black)→ module text ─load→ function
+           ─emit (in-place form, names, codegen)→ module text ─load→ function
+
+(black: on the files the CLI writes now; on the API's modules when their
+``.source`` is first read, :func:`ad_compiler.backend.loader.source_of`.)
 
 :func:`compile_ir` is the whole pipeline from a function's IR to its loaded
 derivative, in order; :func:`lower` (stage 1), :func:`derivative_ir` (stage 2, a
