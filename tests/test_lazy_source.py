@@ -207,3 +207,25 @@ def test_a_guard_handed_out_keeps_the_text_of_its_current_code(monkeypatch):
     assert g(1.0) == 6.0
     assert "3.0 * x" in g.source and "2.0" not in g.source
     assert g.source == source_of(inspect.unwrap(g))
+
+
+def test_jit_is_given_the_formatted_text_of_an_internal_compilation(monkeypatch):
+    """``jit(pullback)`` compiles the pullback's emitted function, which has no
+    ``.source`` attribute: it reads the formatted text (Numba itself faked)."""
+    from ad_compiler import numba_jit
+
+    given = []
+
+    class Recorded:
+        def __init__(self, numba, python, source, scope):
+            given.append((python, source))
+            self.source = source
+
+    monkeypatch.setattr(numba_jit, "_numba", lambda: None)
+    monkeypatch.setattr(numba_jit, "JitFunction", Recorded)
+    _, pullback = vjp(scalar_seed, 1.5, 0.3)
+    jitted = numba_jit.jit(pullback)
+    ((python, source),) = given
+    assert python is pullback.compiled and "source" not in vars(python)
+    assert source == source_of(python) == jitted.source
+    assert "\n" + inspect.getsource(inspect.unwrap(python)) in source
