@@ -24,6 +24,11 @@ Guarantees:
 * formatting happens once per module, under a lock: threads reading the source
   at once get one text; a thread calling the function while another formats
   it is safe (CPython's running frame keeps the code object it started with).
+
+A plain function cannot compute an attribute when it is read, so what the API
+hands out as the emitted function itself (``grad`` and ``value_and_grad`` of
+scalar code, ``ArrayDerivative.specialize``) is formatted when handed out
+(:func:`expose`); internal compilations have no ``.source`` attribute.
 """
 
 from __future__ import annotations
@@ -43,8 +48,9 @@ def load(source: str, name: str, label: str):
     """Execute ``source`` (a module text) and return its function ``name``.
 
     The text is run as it is (raw: :func:`source_of` formats it when read)."""
-    filename = _register(source, label)
-    namespace: dict[str, object] = {"__name__": _module_name(source)}
+    digest = _digest(source)
+    filename = _register(source, label, digest)
+    namespace: dict[str, object] = {"__name__": f"ad_compiler_generated_{digest}"}
     exec(compile(source, filename, "exec"), namespace)
     fn = namespace[name]
     fn._adc_loaded = _Loaded(source, label, filename, namespace)
@@ -82,18 +88,17 @@ def expose(fn):
     return fn
 
 
-def _register(text: str, label: str) -> str:
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def _register(text: str, label: str, digest: str) -> str:
     """Put ``text`` in :mod:`linecache` under a name of its own and return it."""
-    digest = hashlib.sha1(text.encode()).hexdigest()[:10]
     filename = f"<ad_compiler {label} {digest}>"
     # An entry with mtime None is never evicted by linecache.checkcache().
     lines = [line + "\n" for line in source_lines(text)]
     linecache.cache[filename] = (len(text), None, lines, filename)
     return filename
-
-
-def _module_name(text: str) -> str:
-    return f"ad_compiler_generated_{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
 
 class _Loaded:
@@ -120,7 +125,7 @@ class _Loaded:
         text = format_source(self.raw)
         if text == self.raw:  # already black-clean: the code runs from it
             return text
-        filename = _register(text, self.label)
+        filename = _register(text, self.label, _digest(text))
         fresh: dict[str, object] = {"__name__": self.namespace["__name__"]}
         exec(compile(text, filename, "exec"), fresh)
         pairs = _pairs(self.namespace, self.filename, fresh, filename)
