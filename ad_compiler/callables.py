@@ -20,6 +20,8 @@ import functools
 import types
 from dataclasses import replace
 
+import numpy as np
+
 from ad_compiler.backend.loader import expose, source_of
 from ad_compiler.driver import (
     WHAT,
@@ -282,17 +284,20 @@ class ArrayDerivative:
         functools.update_wrapper(self, target)
         self.__class__ = _with_fast_call(self.n, False, _live_kinds(self.live))
 
-    def compiled_for(self, signature):
-        compiled = self._by_signature.get(signature)
+    def compiled_for(self, signature, lazy: bool = False):
+        """The compilation for arguments of these abstract shapes; ``lazy``:
+        for arrays of another library (Dask), emitted so as to compute nothing
+        itself (the IR's ``lazy``, docs/scaling.md)."""
+        compiled = self._by_signature.get((signature, lazy))
         if compiled is not None:
             return compiled
         with COMPILE_LOCK:  # threads meeting new shapes at once compile once
-            return self._compile_for(signature)
+            return self._compile_for(signature, lazy)
 
-    def _compile_for(self, signature):
+    def _compile_for(self, signature, lazy: bool = False):
         if self.base is not None:
-            return self._derivative_of_base(signature)
-        compiled = self._by_signature.get(signature)
+            return self._derivative_of_base(signature, lazy)
+        compiled = self._by_signature.get((signature, lazy))
         if compiled is None:
             fn = replace(self.fn, param_shapes=signature)
             # the compile errors of these shapes (len of a number ...)
@@ -301,17 +306,19 @@ class ArrayDerivative:
             # numbers in, but arrays made inside (np.array([x, y])): array code
             scalars = scalars and not shape_infer.makes_arrays(inferred)
             # numbers only: the plain scalar compilation (no shape bookkeeping)
-            fn = replace(self.fn, param_shapes=None if scalars else signature)
+            shaped = None if scalars else signature
+            fn = replace(self.fn, param_shapes=shaped, lazy=lazy and not scalars)
             with no_gc():
                 compiled = compile_ir(fn, self.src, self.kind, self.wrt, self.wrt_tree)
-            self._by_signature[signature] = compiled
+            self._by_signature[(signature, lazy)] = compiled
         return compiled
 
-    def _derivative_of_base(self, signature):
-        compiled = self._by_signature.get(signature)
+    def _derivative_of_base(self, signature, lazy: bool = False):
+        compiled = self._by_signature.get((signature, lazy))
         if compiled is None:
             own = signature[: self.n]  # then the scope arrays' shapes
-            inner = self.base.compiled_for(own[: self.base.n] + signature[self.n :])
+            shapes_in = own[: self.base.n] + signature[self.n :]
+            inner = self.base.compiled_for(shapes_in, lazy)
             fn = inner.ir
             if _closure_check(fn, self.kind) and self.kind in (
                 "grad",
@@ -323,7 +330,7 @@ class ArrayDerivative:
                 )
             with no_gc():
                 compiled = compile_ir(fn, inner.src, self.kind, self.wrt, self.wrt_tree)
-            self._by_signature[signature] = compiled
+            self._by_signature[(signature, lazy)] = compiled
         return compiled
 
     def watch(self, deps, build) -> None:
@@ -364,14 +371,17 @@ class ArrayDerivative:
             self._deps = tuple((w, n, current(w, n)) for w, n, _ in unique(deps))
 
     def specialize(self, *primals):
-        """The emitted function for arguments shaped like ``primals``, with its
+        """The emitted function for arguments shaped like ``primals`` (and of
+        their library: Dask arrays get the lazy compilation), with its
         ``.source``."""
         return expose(self.code_for(*primals))
 
     def code_for(self, *primals):
         """:meth:`specialize` without reading the source (see
         :func:`ad_compiler.backend.loader.source_of`)."""
-        return self.compiled_for(self._signature(primals, self.live_values()))
+        live = self.live_values()
+        lazy = any(map(is_lazy, primals)) or any(map(is_lazy, live))
+        return self.compiled_for(self._signature(primals, live), lazy)
 
     def _signature(self, primals, live) -> tuple:
         signature = shapes.signature(primals)
@@ -403,7 +413,10 @@ class ArrayDerivative:
         return compiled(*args, **{p: v for (p, _, _), v in zip(self.live, live)})
 
     def _sizes(self, args, live=()) -> tuple:
-        own = tuple(getattr(args[i], "shape", type(args[i])) for i in range(self.n))
+        own = sum(
+            ((getattr(args[i], "shape", None), type(args[i])) for i in range(self.n)),
+            (),
+        )
         return own + tuple(getattr(v, "shape", None) for v in live)
 
     def _new_sizes(self, args, live=()):
@@ -411,8 +424,9 @@ class ArrayDerivative:
         routed = self._tree_route(args)
         if routed is not None:  # a tuple, list, dict or static argument
             return routed
+        lazy = any(map(is_lazy, args)) or any(map(is_lazy, live))
         try:
-            compiled = self.compiled_for(self._signature(args[: self.n], live))
+            compiled = self.compiled_for(self._signature(args[: self.n], live), lazy)
         except ResultShapeError as e:
             raise self._restated(e, args) from None
         if len(args) >= self.n and len(self._by_sizes) < 64:
@@ -487,6 +501,12 @@ def _live_kinds(live) -> tuple:
     return tuple((p, isinstance(w, types.CellType), k) for p, w, k in live)
 
 
+def is_lazy(value) -> bool:
+    """Whether ``value`` is an array of a library other than NumPy that NumPy's
+    functions hand themselves to (``__array_function__``: Dask, CuPy ...)."""
+    return hasattr(value, "__array_function__") and not isinstance(value, np.ndarray)
+
+
 @functools.lru_cache(maxsize=None)
 def _with_fast_call(n: int, watched: bool = False, live: tuple = ()) -> type:
     """ArrayDerivative with ``__call__`` written out for ``n`` parameters
@@ -497,9 +517,11 @@ def _with_fast_call(n: int, watched: bool = False, live: tuple = ()) -> type:
     is the tuple of the arguments' exact shapes, a dict hit in well under a
     microsecond.
     """
-    # (the type of a value without a shape: a tuple argument never takes the
-    # compilation of a number's)
-    key = "".join(f"getattr(args[{i}], 'shape', type(args[{i}])), " for i in range(n))
+    # (with the type: a tuple argument never takes the compilation of a
+    # number's, nor a Dask array that of a NumPy array of its shape)
+    key = "".join(
+        f"getattr(args[{i}], 'shape', None), type(args[{i}]), " for i in range(n)
+    )
     fetch, shape_key, kwargs = live_call_code(live)
     # after a reload, the call starts over: the new compilation may read other
     # scope arrays (a number attribute rebound to an array), fetched by new code

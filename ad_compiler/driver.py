@@ -36,6 +36,8 @@ from ad_compiler.backend.codegen import (
 )
 from ad_compiler.backend.copies import drop_unneeded_copies
 from ad_compiler.backend.inplace import emitted_form
+from ad_compiler.backend.lazy_form import lazy_form
+from ad_compiler.backend.list_rows import stack_adjoint_rows
 from ad_compiler.backend.loader import load
 from ad_compiler.backend.names import bound_names, check_unique, clash_free
 from ad_compiler.backend.tuples import fuse_items
@@ -125,9 +127,12 @@ def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
         if e.source_line is None and e.loc is not None:
             e.source_line = src.line(e.loc)
         raise
-    d = replace(d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"))
+    d = replace(
+        d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"), lazy=fn.lazy
+    )
     header = f"{WHAT[kind]} of {fn.name}, emitted by ad_compiler."
     helpers = helper_irs(fn, kind.removesuffix("_vector"))
+    helpers = [replace(h, lazy=fn.lazy) for h in helpers]
     # raw text (not run through black): loader.source_of formats it when read
     module = module_text([fn], [d] + helpers, src.line, header, black=False)
     compiled = load(module, d.name, f"{kind} of {fn.name}")
@@ -365,7 +370,15 @@ def _adjoints_only(d: Function, name: str) -> Function:
 
 
 def _without_shape_noops(d: Function) -> Function:
-    return optimize(drop_shape_noops(d)) if d.param_shapes else d
+    """``d`` optimised, without the broadcasts and sums back its shapes show to
+    do nothing -- looked for again after optimising: what CSE merged (a
+    recomputed ``2 * b`` and the forward's) and the twins tape columns make
+    show more of them."""
+    if not d.param_shapes:
+        return d
+    d = optimize(drop_shape_noops(d))
+    again = drop_shape_noops(d)
+    return d if again is d else optimize(again)
 
 
 @no_gc()
@@ -431,7 +444,11 @@ def module_text(
     and no local of an emitted function hides a global it reads
     (:func:`names.clash_free`)."""
     functions = [
-        fuse_items(drop_unneeded_copies(add_through_views(emitted_form(f))))
+        fuse_items(
+            drop_unneeded_copies(
+                add_through_views(emitted_form(stack_adjoint_rows(lazy_form(f))))
+            )
+        )
         for f in functions
     ]
     imports = imports_for(functions)

@@ -41,11 +41,15 @@ LEAF = ("leaf",)
 
 
 def is_leaf(value) -> bool:
-    """A number or a NumPy array (``bool`` is not a number here: it is static)."""
+    """A number or an array: NumPy's, or another library's that NumPy's
+    functions hand themselves to (a Dask array; ``bool`` is not a number
+    here: it is static)."""
     if isinstance(value, bool) or isinstance(value, numpy.bool_):
         return False
     if isinstance(value, numpy.ndarray):
         return value.dtype != object
+    if hasattr(value, "__array_function__") and hasattr(value, "shape"):
+        return getattr(value, "dtype", None) != numpy.dtype(object)
     return isinstance(value, (int, float, numpy.integer, numpy.floating))
 
 
@@ -112,6 +116,8 @@ def call_key(value):
         return (t, tuple(value)) + tuple(call_key(v) for v in value.values())
     if isinstance(value, (numpy.floating, numpy.integer)):
         return t
+    if hasattr(value, "__array_function__") and hasattr(value, "shape"):
+        return (t, value.shape)  # another library's array (Dask)
     return (t, value)
 
 

@@ -18,6 +18,15 @@ every write, this pass replaces ``c`` by ``v`` where no one can tell:
 Then nothing ever changes the memory ``c`` and ``v`` would share, so every read
 sees the values it saw before.  (``np.copy`` of a number is a 0-d array; ``v``
 itself is the number: the same value.)
+
+First, a row's adjoint added into and then taken out (:func:`sum_row_reads`:
+the adjoint of ``x = s[r]`` followed by that of ``s[r] = ...``)::
+
+    s_bar[r] += g                     v = s_bar[r] + g
+    v = s_bar[r].copy()        ->     s_bar[r] = 0.0
+    s_bar[r] = 0.0
+
+one new array instead of an add in place, a copy and a view.
 """
 
 from __future__ import annotations
@@ -26,7 +35,17 @@ from dataclasses import replace
 
 from ad_compiler.backend.inplace import _eqns, _keeps_reference, _written_here
 from ad_compiler.ir import shape_infer
-from ad_compiler.ir.nodes import For, Function, If, Loop, Var, map_atoms
+from ad_compiler.ir.nodes import (
+    Eqn,
+    For,
+    Function,
+    If,
+    Loop,
+    Var,
+    blocks,
+    map_atoms,
+    own_reads,
+)
 from ad_compiler.opt.dce import eliminate_dead_code
 from ad_compiler.opt.shape_sources import _map_eqns
 
@@ -34,6 +53,7 @@ from ad_compiler.opt.shape_sources import _map_eqns
 def drop_unneeded_copies(fn: Function) -> Function:
     """``fn`` (in emitted form) with each copy no one can tell from its source
     replaced by the source (see the module's docstring)."""
+    fn = sum_row_reads(fn)
     copies = [e for e in _eqns(fn.body) if e.prim == "copy" and len(e.ins) == 1]
     if not copies:
         return fn
@@ -125,3 +145,85 @@ def _alias(stmts, group: _Aliases, env: dict) -> None:
             for i, a in enumerate(s.ins):
                 if (written and i == 0) or _keeps_reference(s, i, env):
                     group.union(a, *holders)
+
+
+def sum_row_reads(fn: Function) -> Function:
+    """``v = t[i] + g`` for ``t[i] += g; v = t[i].copy()`` where ``t[i]`` is
+    zeroed (or overwritten) next: the four statements in a row,
+
+    * ``u = t + (g at i)`` in place (``t[i] += g``, every index part a number),
+    * ``w = u[i]``, read by nothing else,
+    * ``v = copy(w)``,
+    * ``u' = u with u[i] = z``, the only other read of ``u``,
+
+    become ``w = t[i]``, ``v = w + g``, ``u' = t with t[i] = z`` (in place as
+    it was).  The same values: ``t[i] + g`` where the add in place broadcast
+    ``g`` into the row, a new array as the copy was; ``t`` is written only
+    by the last statement, after ``v`` was made.
+    """
+    reads: dict[str, int] = {}
+    _count_reads(fn.body, reads)
+    body = _sum_rows_in(fn.body, reads)
+    return fn if body is fn.body else replace(fn, body=body)
+
+
+def _sum_rows_in(stmts, reads: dict) -> tuple:
+    out = []
+    changed = False
+    for s in stmts:
+        if isinstance(s, If):
+            then, orelse = _sum_rows_in(s.then, reads), _sum_rows_in(s.orelse, reads)
+            changed |= then is not s.then or orelse is not s.orelse
+            out.append(replace(s, then=then, orelse=orelse))
+        elif isinstance(s, Loop):
+            body = _sum_rows_in(s.body, reads)
+            changed |= body is not s.body
+            out.append(replace(s, body=body))
+        else:
+            out.append(s)
+    k = 0
+    while k + 3 < len(out):
+        found = _row_read(out[k : k + 4], reads)
+        if found is None:
+            k += 1
+            continue
+        out[k : k + 4] = found
+        changed = True
+        k += 3
+    return tuple(out) if changed else stmts
+
+
+def _row_read(four: list, reads: dict):
+    add, read, copy, zero = four
+    if not all(isinstance(s, Eqn) for s in four):
+        return None
+    if add.prim != "unindex" or add.param("into") != "+=":
+        return None
+    u, (t, g, *parts) = add.out, add.ins
+    index = add.param("index")
+    if read.prim != "getitem" or read.ins != (u, *parts):
+        return None
+    if read.param("index") != index or reads.get(read.out.name) != 1:
+        return None
+    if copy.prim != "copy" or copy.ins != (read.out,):
+        return None
+    if (
+        zero.prim != "setitem"
+        or zero.ins[0] != u
+        or tuple(zero.ins[2:]) != tuple(parts)
+    ):
+        return None
+    if zero.param("index") != index or reads.get(u.name) != 2:
+        return None
+    new_read = read.with_ins((t, *parts))
+    total = Eqn("add", copy.outs, (read.out, g), copy.loc, "np")
+    return [new_read, total, zero.with_ins((t,) + zero.ins[1:])]
+
+
+def _count_reads(stmts, reads: dict) -> None:
+    for s in stmts:
+        for a in own_reads(s):
+            if isinstance(a, Var):
+                reads[a.name] = reads.get(a.name, 0) + 1
+        for block in blocks(s):
+            _count_reads(block, reads)

@@ -63,6 +63,7 @@ from ad_compiler.ir.nodes import (
     defined_names,
     own_reads,
 )
+from ad_compiler.ir.shape_twins import same_shape, twin_roots
 from ad_compiler.opt.dce import eliminate_dead_code
 from ad_compiler.opt.literals import float_literals
 from ad_compiler.opt.tapes import untape_counters
@@ -92,6 +93,8 @@ def emitted_form(fn: Function) -> Function:
     count), and what that frees is written in place too.
     """
     spelled = float_literals(fn)
+    if fn.lazy:  # arrays of another library: no write in place (lazy_form.py)
+        return spelled
     fn = in_place(spelled)
     if fn is spelled:
         return fn  # nothing written in place: nothing new to prune
@@ -111,13 +114,14 @@ def in_place(fn: Function) -> Function:
     namer = Namer.for_function(fn)
     fn = _copy_pushed_views(fn, env, namer)
     views = _views(fn.body, env)
-    pairs = _alias_pairs(fn.body)
+    pairs = _alias_pairs(fn.body, one_way=True)
     shared = _with_bases(_shared(fn.body, env, views), views, pairs)
     owned, copies = _owned(fn.body, env, shared, _names(fn.results), views)
     reads: dict[str, int] = {}
     for s in fn.body:
         _count_reads(s, reads, views)
     facts = _Facts(owned, shared, env, reads, copies, namer, views)
+    facts.roots = twin_roots(fn, env)
     facts.float64 = _float64(fn.body)
     facts.accumulators = _accumulators(fn.body)
     body = _rewrite(fn.body, frozenset(), _names(fn.results), facts)
@@ -130,6 +134,7 @@ class _Facts:
         self.copies, self.namer, self.views = copies, namer, views
         self.float64: set[str] = set()
         self.accumulators: set[str] = set()
+        self.roots: dict[str, str] = {}  # twin roots (ir/shape_twins.py)
 
 
 def _written(stmts) -> set[str]:
@@ -328,32 +333,68 @@ def written_in_place(fn: Function) -> set[str]:
     return targets | {v for v, bases in views.items() if bases & targets}
 
 
-def _alias_pairs(stmts) -> list[tuple[str, str]]:
+def _alias_pairs(stmts, one_way: bool = False) -> list[tuple]:
     """Names that may be one array: a carried value and its init and next, an
-    ``if``'s result and its branch values."""
-    pairs = []
+    ``if``'s result and its branch values.
+
+    ``one_way``: a loop's next value made afresh in each iteration (see
+    :func:`_fresh_next`) gives the triple ``(next, carried, True)``: if the
+    next array is kept, so is the carried one (it is that array an iteration
+    later), but an array kept as the carried value is an earlier iteration's:
+    what this iteration writes into its new array no reference sees.
+    """
+    pairs: list[tuple] = []
     for s in stmts:
         if isinstance(s, Eqn) and (s.param("inplace") or s.param("into")):
             pairs += [(s.out.name, a.name) for a in s.ins[:1] if isinstance(a, Var)]
         elif isinstance(s, Loop):
             for c, init, n in zip(s.carried, s.inits, s.nexts):
-                pairs += [(c.name, a.name) for a in (init, n) if isinstance(a, Var)]
+                if isinstance(init, Var):
+                    pairs.append((c.name, init.name))
+                if not isinstance(n, Var):
+                    continue
+                if one_way and _fresh_next(n, s.body):
+                    pairs.append((n.name, c.name, True))
+                else:
+                    pairs.append((c.name, n.name))
         elif isinstance(s, If):
             for o, t, e in zip(s.outs, s.then_vals, s.else_vals):
                 pairs += [(o.name, a.name) for a in (t, e) if isinstance(a, Var)]
         for block in blocks(s):
-            pairs += _alias_pairs(block)
+            pairs += _alias_pairs(block, one_way)
     return pairs
 
 
+def _fresh_next(n: Var, body) -> bool:
+    """Whether the array ``n`` is made in ``body`` in every iteration: every
+    name that may be that array (its aliases in the body) is defined there by
+    an operation that returns a new array (or writes into one of them)."""
+    made = {o.name: e for e in _eqns(body) for o in e.outs}
+    inner = defined_names(body)
+    same = _closed({n.name}, _alias_pairs(body))
+    for name in same:
+        if name not in inner:
+            return False  # an array from before the iteration
+        e = made.get(name)
+        if e is None:
+            continue  # an inner loop's carried value or an `if`'s result: aliases
+        if e.param("inplace") or e.param("into"):
+            continue  # written into its first input, an alias too
+        if e.prim not in _NEW_ARRAY | _ARITHMETIC | _PRODUCTS:
+            return False  # a view, a call ... may be an older array
+    return True
+
+
 def _closed(shared: set, pairs) -> set[str]:
-    """``shared`` with every name that may be the same array as a shared one."""
+    """``shared`` with every name that may be the same array as a shared one
+    (along a one-way pair, only from its first name to its second)."""
     shared = set(shared)
     changed = True
     while changed:
         changed = False
-        for a, b in pairs:
-            if (a in shared) != (b in shared):
+        for a, b, *one_way in pairs:
+            grow = (a in shared) != (b in shared) if not one_way else a in shared
+            if grow and not {a, b} <= shared:
                 shared |= {a, b}
                 changed = True
     return shared
@@ -552,10 +593,11 @@ def _target(s: Eqn, stmts: list, k: int, facts: _Facts):
         if spread.param("into") or facts.reads.get(u.name) != 1:
             continue
         shape = facts.env.get(t.name)
-        if shape is None or shape == shapes.TUPLE or shapes.ANY in shape:
-            continue
-        if shape != facts.env.get(u.name):  # t + u broadcasts nothing
-            continue
+        if not same_shape(t, u, facts.roots):  # (twins: t + u broadcasts nothing)
+            if shape is None or shape == shapes.TUPLE or shapes.ANY in shape:
+                continue
+            if shape != facts.env.get(u.name):  # t + u broadcasts nothing
+                continue
         # fused, the unindex reads g where the add is: not past a write into
         # g's array (g may be a view of one written in place in between)
         between = [_written_here(w) for w in stmts[j + 1 : k]]
@@ -596,9 +638,11 @@ def _accumulates_into(s: Eqn, t, facts: _Facts) -> bool:
     if t.name not in facts.owned or t.name in facts.shared:
         return False
     shape = facts.env.get(t.name)
-    if shape in (None, shapes.SCALAR, shapes.TUPLE) or shapes.ANY in shape:
+    if shape in (None, shapes.SCALAR, shapes.TUPLE):
         return False
-    return shape == facts.env.get(s.out.name)
+    if same_shape(t, s.out, facts.roots):  # the sum has t's shape
+        return True
+    return shapes.ANY not in shape and shape == facts.env.get(s.out.name)
 
 
 def _outs(s) -> tuple:

@@ -449,6 +449,10 @@ class Function:
     externals: tuple[tuple[str, str], ...] = ()
     # the abstract shape of each parameter (see shapes.py); None: all scalars
     param_shapes: tuple | None = None
+    # compiled for arrays of a library other than NumPy (Dask, ...): emitted
+    # without writes in place and with spellings that compute nothing
+    # (docs/scaling.md; the rows' ``lazy_render``)
+    lazy: bool = False
     # (value name, error): `x += v` through an alias, an error if x is an array
     hazards: tuple = ()
     # (name, value) of the parameters fixed to a static (non-numeric) value,

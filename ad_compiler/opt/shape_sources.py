@@ -124,6 +124,7 @@ def _thin_shape_columns(fn: Function, inferred: dict) -> Function:
     value itself.  Only for arrays of two axes or more: making the view costs
     microseconds, more than keeping a vector of an RNN's step."""
     needed = _needed_beyond_shapes(fn)
+    kept = _kept_by_tape(fn.body)
     thin: dict[str, set[int]] = {}
     for s in _loops(fn.body):
         if s.over == "tape":
@@ -149,6 +150,8 @@ def _thin_shape_columns(fn: Function, inferred: dict) -> Function:
             shape = inferred.get(a.name) if isinstance(a, Var) else None
             if not isinstance(shape, tuple) or len(shape) < 2 or a.name in done:
                 continue  # a number, a vector (cheaper kept than made thin)
+            if a.name in kept:
+                continue
             empty = Var(_fresh(f"{a.name}_shape", taken))
             taken.add(empty.name)
             out.append(Eqn("like", (empty,), (Const(0.0), a), e.loc, "np"))
@@ -156,6 +159,28 @@ def _thin_shape_columns(fn: Function, inferred: dict) -> Function:
         return (*out, e.with_ins(tuple(items))) if out else (e,)
 
     return replace(fn, body=_flat_map(fn.body, push))
+
+
+def _kept_by_tape(stmts) -> set[str]:
+    """The next values of carried values that a loop pushes on a tape: the tape
+    keeps each of them anyway, as the carried value of the next iteration (an
+    RNN's new state ``s_1``, pushed as ``s`` a step later), so pushing it thin
+    would save no memory and cost a view per iteration."""
+    kept: set[str] = set()
+    for s in _loops(stmts):
+        pushed = {
+            a.name
+            for e in s.body
+            if isinstance(e, Eqn) and e.prim == "push"
+            for a in e.ins[1:]
+            if isinstance(a, Var)
+        }
+        kept |= {
+            n.name
+            for c, n in zip(s.carried, s.nexts)
+            if c.name in pushed and isinstance(n, Var)
+        }
+    return kept
 
 
 def _loops(stmts):

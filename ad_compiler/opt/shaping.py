@@ -86,7 +86,8 @@ def select_results(fn: Function, tree, name: str | None = None) -> Function:
 
 def drop_shape_noops(fn: Function) -> Function:
     """Remove the broadcasts (``like``) and sums back (``sum_to``) that the shapes
-    of the whole function show to change nothing.
+    of the whole function show to change nothing, or that act on a value of
+    their template's shape (its twin, :mod:`ad_compiler.ir.shape_twins`).
 
     The rules emit them where the shapes known while building a derivative do
     not say; inferred over the finished function they often do (``g`` and
@@ -96,17 +97,22 @@ def drop_shape_noops(fn: Function) -> Function:
     if not fn.param_shapes:
         return fn
     from ad_compiler.ir import shape_infer, shapes
+    from ad_compiler.ir.shape_twins import same_shape, twin_roots
 
     env = shape_infer.infer(fn)
+    roots = twin_roots(fn, env)
     subst: dict[str, Atom] = {}
 
     def same(a, b) -> bool:
+        if same_shape(a, b, roots):  # made from one another's shape
+            return True
         sa = env.get(a.name) if isinstance(a, Var) else shapes.SCALAR
         sb = env.get(b.name) if isinstance(b, Var) else shapes.SCALAR
         return (
             sa == sb and sa is not None and sa != shapes.TUPLE and shapes.ANY not in sa
         )
 
+    fn = _unindex_unbroadcast(fn, roots)
     for e in iter_eqns(fn.body):
         if e.prim == "like" and not e.param("copy") and not e.param("lead"):
             if same(e.ins[0], e.ins[1]):
@@ -123,6 +129,47 @@ def drop_shape_noops(fn: Function) -> Function:
 
     body = map_atoms(fn.body, sub)
     return replace(fn, body=body, results=tuple(sub(a) for a in fn.results))
+
+
+def _unindex_unbroadcast(fn: Function, roots: dict[str, str]) -> Function:
+    """``_unindex(x, i, h)`` for ``_unindex(x, i, _like(h, y))`` where ``y`` is
+    ``z[i]`` and ``z`` has ``x``'s shape (its twin), or where ``h`` is
+    ``_sum_to(g, y)``: the write ``out[i] = h`` broadcasts ``h`` to ``x[i]``'s
+    shape, which is what ``_like`` and then the write did (``h`` broadcasts
+    to ``y``, and ``y`` to ``x[i]``; broadcasting composes)."""
+    from ad_compiler.ir.shape_twins import same_shape
+    from ad_compiler.opt.shape_sources import _flat_map
+
+    defs = {e.out.name: e for e in iter_eqns(fn.body) if len(e.outs) == 1}
+
+    def read_of(e: Eqn, a) -> Atom | None:
+        like = defs.get(a.name) if isinstance(a, Var) else None
+        if like is None or like.prim != "like" or like.params:
+            return None
+        h, y = like.ins
+        read = defs.get(y.name) if isinstance(y, Var) else None
+        if read is not None and read.prim == "getitem":
+            x = read.ins[0]
+            twins = x == e.ins[0] or same_shape(x, e.ins[0], roots)
+            if twins and read.ins[1:] == e.ins[2:] and read.params == e.params:
+                return h
+        # h summed back to y's shape: it broadcasts to y, so to what y
+        # broadcasts to (out[i] = _like(h, y) succeeded: y broadcasts to x[i])
+        summed = defs.get(h.name) if isinstance(h, Var) else None
+        if summed is not None and summed.prim == "sum_to" and not summed.params:
+            return h if summed.ins[1] == y else None
+        return None
+
+    def through(e: Eqn) -> tuple:
+        if e.prim != "unindex" or e.param("lead") or e.param("into"):
+            return (e,)
+        h = read_of(e, e.ins[1])
+        if h is None:
+            return (e,)
+        return (e.with_ins((e.ins[0], h) + e.ins[2:]),)
+
+    body = _flat_map(fn.body, through)
+    return fn if body == fn.body else replace(fn, body=body)
 
 
 def own_results(fn: Function) -> Function:

@@ -139,6 +139,8 @@ CONVENTIONS: dict[str, str] = {
     "len": _SHAPE,
     "size": _SHAPE,
     "broadcast": _SHAPE,
+    "size_of_shape": _SHAPE,
+    "broadcast_of_shapes": _SHAPE,
     "construct": _SHAPE,
 }
 

@@ -347,6 +347,14 @@ def _like_jvp(b: Ops, p: Params, out, t, x, dt, dx) -> Value:
     return b.apply("like", dt, x, **p) if p else b.like(dt, x)
 
 
+def _render_size_of_shape(params, texts, atoms):
+    """np.size(x) from x's shape; of several: of their broadcast shape."""
+    shapes_text = ", ".join(f"np.shape({t})" for t in texts)
+    if len(texts) > 1:
+        shapes_text = f"np.broadcast_shapes({shapes_text})"
+    return f"np.prod({shapes_text}, dtype=int)", PREC_ATOM
+
+
 def _no_derivative(name, arity, evaluate, **fields) -> Primitive:
     return Primitive(
         name,
@@ -649,6 +657,37 @@ register(
         memory="view",
         shape_only=tuple(range(BROADCAST_MAX)),
     ),
+    # the same two for arrays of other libraries (a derivative compiled lazy,
+    # backend/lazy_form.py): Dask implements neither np.size nor np.broadcast
+    # (np.broadcast would compute its inputs); these read shapes only
+    _no_derivative(
+        "size_of_shape",
+        -1,
+        lambda *xs: int(
+            numpy.prod(numpy.broadcast_shapes(*map(numpy.shape, xs)), dtype=int)
+        ),
+        render=_render_size_of_shape,
+        shape=lambda p, *xs, loc=None: shapes.SCALAR,
+        result="int",
+        memory="copy",
+        shape_only=tuple(range(BROADCAST_MAX)),
+    ),
+    _no_derivative(
+        "broadcast_of_shapes",
+        -1,
+        lambda *xs: numpy.broadcast_to(
+            0.0, numpy.broadcast_shapes(*(numpy.shape(x) for x in xs))
+        ),
+        render=lambda p, texts, atoms: (
+            "np.broadcast_to(0.0, np.broadcast_shapes("
+            + ", ".join(f"np.shape({t})" for t in texts)
+            + "))",
+            PREC_ATOM,
+        ),
+        shape=lambda p, *xs, loc=None: shapes.broadcast(*xs),
+        memory="view",
+        shape_only=tuple(range(BROADCAST_MAX)),
+    ),
     _no_derivative(
         "construct",
         -1,
@@ -700,8 +739,12 @@ def _like(t, x, lead=0):
 ''',
         "_unindex": '''
 def _unindex(x, index, g):
-    """The adjoint of x[index]: g where x[index] was read, zeros elsewhere."""
-    out = np.zeros(np.shape(x))
+    """The adjoint of x[index]: g where x[index] was read, zeros elsewhere
+    (zeros of g's library where g is not NumPy's: a Dask array stays lazy)."""
+    if hasattr(g, "__array_function__") and type(g) is not np.ndarray:
+        out = np.zeros_like(g, dtype=float, shape=np.shape(x))
+    else:
+        out = np.zeros(np.shape(x))
     if type(index) in (int, slice):  # the usual case: no index array
         out[index] = g
         return out

@@ -41,7 +41,7 @@ from ad_compiler.primitives.registry import (
 )
 
 # the rows, by what they do
-MAKERS = frozenset({"list_new", "list_zeros"})  # bind a new buffer
+MAKERS = frozenset({"list_new", "list_zeros", "list_rows"})  # bind a new buffer
 # add into (mutate) their first input: an effect without outputs
 MUTATORS = frozenset(
     {"list_append", "list_add_at", "list_add_rows", "list_add_all", "list_add_pieces"}
@@ -119,6 +119,15 @@ def _add_rows(xs_bar, rows):
         xs_bar[k] = xs_bar[k] + row
 '''
 
+HELPERS["_rows_of"] = '''
+def _rows_of(g, xs):
+    """The adjoints of xs's items after np.stack(xs[:n]) got the adjoint g: the
+    rows of g (views), then zeros for the items not stacked."""
+    rows = list(g)
+    rows += [np.zeros_like(v) for v in xs[len(rows) :]]
+    return rows
+'''
+
 HELPERS["_add_to_each"] = '''
 def _add_to_each(xs_bar, g, n):
     """The adjoint of sum(xs[:n]): g is added to each of the first n adjoints."""
@@ -141,6 +150,14 @@ def _add_pieces(xs_bar, g, xs, n, axis, item_axis):
 def _add_rows(xs_bar, rows):
     for k, row in enumerate(rows):
         xs_bar[k] = xs_bar[k] + row
+
+
+def _rows_of(g, xs):
+    import numpy
+
+    rows = list(g)
+    rows += [numpy.zeros_like(v) for v in xs[len(rows) :]]
+    return rows
 
 
 def _add_to_each(xs_bar, g, n):
@@ -318,6 +335,16 @@ register(
         _evaluate_zeros,
         _render_zeros,
         _zeros_shape,
+    ),
+    # a fresh adjoint list whose first add is a stack's adjoint g: g's rows (views),
+    # zeros after them (made only by backend/list_rows.py, in emitted form)
+    _row(
+        "list_rows",
+        2,
+        _rows_of,
+        lambda params, texts, atoms: (f"_rows_of({texts[0]}, {atoms[1]})", PREC_ATOM),
+        lambda p, g, buf, loc=None: buf,
+        helper="_rows_of",
     ),
     # the adjoints, added in place into the list: xs_bar[i] = xs_bar[i] + g; rows; each; pieces
     _row("list_add_at", 3, _add_at, _render_add_at),
