@@ -41,7 +41,7 @@ from ad_compiler.backend.list_rows import stack_adjoint_rows
 from ad_compiler.backend.loader import load
 from ad_compiler.backend.names import bound_names, check_unique, clash_free
 from ad_compiler.backend.tuples import fuse_items
-from ad_compiler.backend.view_adds import add_through_views
+from ad_compiler.backend.view_adds import add_through_views, zeros_then_write
 from ad_compiler.errors import CompileError, ResultShapeError, UsageError
 from ad_compiler.escape import printable
 from ad_compiler.frontend.lower import lower_function
@@ -445,8 +445,10 @@ def module_text(
     (:func:`names.clash_free`)."""
     functions = [
         fuse_items(
-            drop_unneeded_copies(
-                add_through_views(emitted_form(stack_adjoint_rows(lazy_form(f))))
+            zeros_then_write(
+                drop_unneeded_copies(
+                    add_through_views(emitted_form(stack_adjoint_rows(lazy_form(f))))
+                )
             )
         )
         for f in functions

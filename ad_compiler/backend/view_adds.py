@@ -54,6 +54,7 @@ from ad_compiler.ir.nodes import (
     own_reads,
 )
 from ad_compiler.opt.dce import eliminate_dead_code
+from ad_compiler.opt.shape_sources import _flat_map
 
 
 def add_through_views(fn: Function) -> Function:
@@ -211,3 +212,43 @@ def _pieces(s: Eqn, members: list, facts: _Facts) -> list[Eqn]:
         out.append(piece)
         into = o
     return out
+
+
+def zeros_then_write(fn: Function) -> Function:
+    """``t = np.zeros(x.shape)`` and ``t[i] = g`` for each ``t = _unindex(x,
+    np.s_[i], g)`` left (not added into an array) where ``x`` is an array and
+    ``i`` basic: what the helper does, without the call, its checks and the
+    ``np.s_`` object (a microsecond in a loop of small arrays), and reads as
+    what it is.  An index that may name a place twice keeps the helper (its
+    ``np.add.at``), and so does the lazy form (its zeros follow ``g``'s
+    library, :mod:`ad_compiler.backend.lazy_form`)."""
+    if fn.lazy or not any(_plain_unindex(e) for e in _eqns(fn.body)):
+        return fn
+    env = shape_infer.infer(fn)
+    facts = _Facts(env, {}, {}, Namer.for_function(fn))
+
+    def rewrite(e: Eqn) -> tuple:
+        if not _plain_unindex(e):
+            return (e,)
+        x, g, *parts = e.ins
+        shape = env.get(x.name) if isinstance(x, Var) else None
+        if not isinstance(shape, tuple) or not shape or shape == shapes.TUPLE:
+            return (e,)  # a number, or not known to be an array
+        if not _basic(e.param("index"), parts, facts):
+            return (e,)
+        size, zeros = facts.namer.temp(), facts.namer.temp()
+        made = (("args", (("", -1),)), ("fn", "zeros"))
+        written = (("index", e.param("index")), ("inplace", True))
+        return (
+            Eqn("shape", (size,), (x,), e.loc, "np"),
+            Eqn("construct", (zeros,), (size,), e.loc, "np", made),
+            Eqn("setitem", e.outs, (zeros, g, *parts), e.loc, e.ns, written),
+        )
+
+    return replace(fn, body=_flat_map(fn.body, rewrite))
+
+
+def _plain_unindex(e) -> bool:
+    return (
+        isinstance(e, Eqn) and e.prim == "unindex" and set(dict(e.params)) == {"index"}
+    )
