@@ -10,7 +10,10 @@
 * ``custom_derivative(partials)`` — give a function its derivative.
 
 The functions returned are the derivative objects of :mod:`ad_compiler.callables`
-(the emitted code itself, loaded, with ``.source`` and ``.ir``); the pipeline
+(the emitted code itself, loaded, with ``.source`` and ``.ir``: ``grad`` and
+``value_and_grad`` of scalar code hand out the emitted function itself, whose
+``.source`` is formatted now, since a function's attribute cannot be computed
+when read; every other ``.source`` is formatted when first read); the pipeline
 that makes them is :mod:`ad_compiler.driver`.  The Jacobians and Hessians
 (``jacfwd``, ``hessian`` ...) are in :mod:`ad_compiler.ad.jacobians`.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import functools
 
+from ad_compiler.backend.loader import expose
 from ad_compiler.callables import (
     ArrayDerivative,
     Pullback,
@@ -79,14 +83,14 @@ def grad(f=None, argnums=0):
     """
     if f is None:
         return functools.partial(grad, argnums=argnums)
-    return compile_derivative(f, "grad", argnums)
+    return expose(compile_derivative(f, "grad", argnums))
 
 
 def value_and_grad(f=None, argnums=0):
     """A function returning ``(f(*args), grad(f, argnums)(*args))`` in one pass."""
     if f is None:
         return functools.partial(value_and_grad, argnums=argnums)
-    return compile_derivative(f, "value_and_grad", argnums)
+    return expose(compile_derivative(f, "value_and_grad", argnums))
 
 
 def _all_argnums(f, primals) -> tuple[tuple[int, ...], tuple]:
@@ -131,9 +135,9 @@ def vjp(f, *primals):
     argnums, filled = _all_argnums(f, primals)
     compiled = compile_derivative(f, "vjp", argnums, any_array(primals))
     if isinstance(compiled, ArrayDerivative) and compiled.live:
-        compiled._last = compiled.specialize(*filled)  # it passes the scope arrays
+        compiled._last = compiled.code_for(*filled)  # it passes the scope arrays
     elif isinstance(compiled, ArrayDerivative):
-        compiled = compiled.specialize(*filled)
+        compiled = compiled.code_for(*filled)
     return f(*primals), Pullback(compiled, filled)
 
 

@@ -2,7 +2,8 @@
 and the wiring that compiles them again when the code they read changes.
 
 Every derivative function is the emitted code itself, loaded (no wrapper, so
-calling it costs what the code costs), with ``.source`` (the emitted text) and
+calling it costs what the code costs), with ``.source`` (the emitted text,
+black-formatted when first read: :mod:`ad_compiler.backend.loader`) and
 ``.ir`` (its IR) -- unless it baked in globals or closure values: then a guard
 with the same parameters checks them on each call and compiles again when one
 was rebound (:mod:`ad_compiler.guard`, about 0.1 µs a call).  Array code is an
@@ -21,6 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ad_compiler.backend.loader import expose, source_of
 from ad_compiler.driver import (
     WHAT,
     compile_ir,
@@ -370,7 +372,13 @@ class ArrayDerivative:
 
     def specialize(self, *primals):
         """The emitted function for arguments shaped like ``primals`` (and of
-        their library: Dask arrays get the lazy compilation)."""
+        their library: Dask arrays get the lazy compilation), with its
+        ``.source``."""
+        return expose(self.code_for(*primals))
+
+    def code_for(self, *primals):
+        """:meth:`specialize` without reading the source (see
+        :func:`ad_compiler.backend.loader.source_of`)."""
         live = self.live_values()
         lazy = any(map(is_lazy, primals)) or any(map(is_lazy, live))
         return self.compiled_for(self._signature(primals, live), lazy)
@@ -481,7 +489,7 @@ class ArrayDerivative:
 
     @property
     def source(self) -> str:
-        return self._current().source
+        return source_of(self._current())
 
     @property
     def ir(self):
@@ -605,8 +613,12 @@ class Pullback:
         self.compiled, self.primals = compiled, primals
         self.outputs = len(compiled.primal_ir.results)
         self.multiple = not isinstance(compiled.primal_ir.tree, int)
-        self.source, self.ir = compiled.source, compiled.ir
+        self.ir = compiled.ir
         self.__name__ = f"{compiled.primal_ir.name}_pullback"
+
+    @functools.cached_property
+    def source(self) -> str:  # (cached in the instance: it may be assigned)
+        return source_of(self.compiled)
 
     def __call__(self, y_bar):
         seeds = tuple(y_bar) if self.multiple else (y_bar,)
@@ -645,7 +657,7 @@ class BoundPrimals:
 
     @property
     def source(self) -> str:
-        return self.compiled.source
+        return source_of(self.compiled)
 
     @property
     def ir(self):

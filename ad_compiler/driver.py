@@ -1,7 +1,10 @@
 """The pipeline, strung together in one place.
 
     source ─lower→ IR ─named passes (optimise, differentiate, optimise)→ derivative IR
-           ─emit (in-place form, names, codegen, black)→ module text ─load→ function
+           ─emit (in-place form, names, codegen)→ module text ─load→ function
+
+(black: on the files the CLI writes now; on the API's modules when their
+``.source`` is first read, :func:`ad_compiler.backend.loader.source_of`.)
 
 :func:`compile_ir` is the whole pipeline from a function's IR to its loaded
 derivative, in order; :func:`lower` (stage 1), :func:`derivative_ir` (stage 2, a
@@ -112,8 +115,9 @@ def no_gc():
 @no_gc()
 def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
     """The loaded derivative ``kind`` of ``fn`` (lowered from ``src``) with
-    respect to the parameters ``wrt``, with ``.source``, ``.ir``, ``.primal_ir``
-    and ``.src``.  ``wrt`` counts the parameters a call passes by position."""
+    respect to the parameters ``wrt``, with ``.ir``, ``.primal_ir`` and ``.src``;
+    its source is :func:`ad_compiler.backend.loader.source_of` (black-formatted
+    when first read).  ``wrt`` counts the parameters a call passes by position."""
     wrt = ir_indices(fn, wrt)
     try:
         d = derivative_ir(fn, kind, wrt, wrt_tree)
@@ -129,9 +133,9 @@ def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
     header = f"{WHAT[kind]} of {fn.name}, emitted by ad_compiler."
     helpers = helper_irs(fn, kind.removesuffix("_vector"))
     helpers = [replace(h, lazy=fn.lazy) for h in helpers]
-    module = module_text([fn], [d] + helpers, src.line, header)
+    # raw text (not run through black): loader.source_of formats it when read
+    module = module_text([fn], [d] + helpers, src.line, header, black=False)
     compiled = load(module, d.name, f"{kind} of {fn.name}")
-    compiled.source = module
     # the functions it calls (a recursive function and its derivatives) go
     # with its IR: differentiating it again differentiates those too
     # (and the custom-derivative functions it calls, copied into its module)
@@ -424,10 +428,17 @@ def helper_irs(fn: Function, kind: str) -> list[Function]:
 
 # --- stage 3: derivative IR -> module text ------------------------------------------------
 def module_text(
-    main: list[Function], functions: list[Function], lines, header, extra=()
+    main: list[Function],
+    functions: list[Function],
+    lines,
+    header,
+    extra=(),
+    black: bool = True,
 ) -> str:
     """One module: the copied custom-derivative functions, then ``functions``,
-    then ``extra`` (source text of functions calling them).
+    then ``extra`` (source text of functions calling them); black-formatted, or
+    with ``black=False`` the raw text (valid Python, one statement per line:
+    what :func:`ad_compiler.backend.loader.load` runs).
 
     Every name it binds at module level is bound once (:func:`names.check_unique`),
     and no local of an emitted function hides a global it reads
@@ -478,7 +489,8 @@ def module_text(
     loc = main[0].loc if main else None
     check_unique(parts, loc, lines(loc) if lines and loc else None)
     defs += list(extra)
-    return format_source(emit_module(defs, header, imports))
+    text = emit_module(defs, header, imports)
+    return format_source(text) if black else text
 
 
 def _what(f: Function) -> str:

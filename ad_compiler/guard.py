@@ -25,6 +25,7 @@ import threading
 import types
 import weakref
 
+from ad_compiler.backend.loader import expose
 from ad_compiler.errors import UsageError
 
 # Held by every compilation (re-entrant: compilations nest).
@@ -284,6 +285,8 @@ def _install(guard, impl, deps, namespace: dict) -> None:
     )
     namespace["_impl"], namespace["_deps"] = impl, deps
     guard.__defaults__ = impl.__defaults__
+    if "source" in vars(guard):  # handed out with its text: so is the new code
+        expose(impl)
     for attr, value in vars(impl).items():
         if not attr.startswith("__adc_"):
             setattr(guard, attr, value)

@@ -24,6 +24,7 @@ import linecache
 import re
 import textwrap
 
+from ad_compiler.backend.loader import source_of
 from ad_compiler.backend.numba_ready import rewrite, user_line
 from ad_compiler.callables import ArrayDerivative, Pullback
 from ad_compiler.errors import CompileError, UsageError
@@ -64,7 +65,7 @@ def jit(d):
         return _jit_derived(d)
     if "compiled" in getattr(d, "__dict__", {}):  # an hvp with defaults
         return _with_compiled(d, jit(d.compiled))
-    source = getattr(d, "source", None)
+    source = source_of(d, None)
     if isinstance(source, str) and inspect.isfunction(d):
         return JitFunction(numba, d, source, {})
     if inspect.isfunction(d):

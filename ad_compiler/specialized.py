@@ -31,8 +31,7 @@ import keyword
 import textwrap
 
 from ad_compiler import trees
-from ad_compiler.backend.codegen import format_source
-from ad_compiler.backend.loader import load
+from ad_compiler.backend.loader import load, raw_source_of, source_of
 from ad_compiler.callables import (
     ArrayDerivative,
     Pullback,
@@ -265,11 +264,13 @@ class TreeDerivative:
         from_leaves = leaf_function(self.f, tdefs)
         wrt = from_leaves.leaf_argnums(self.argnums, len(tdefs))
         inner, live = _compile(from_leaves, self.kind, wrt, shapes_of=leaves)
-        text = format_source(
-            inner.source + "\n\n" + wrapper_source(self, from_leaves, inner.__name__)
+        text = (  # (raw: formatted when its source is read)
+            raw_source_of(inner)
+            + "\n\n"
+            + wrapper_source(self, from_leaves, inner.__name__)
         )
         compiled = load(text, self.__name__, f"{self.kind} of {self.f.__name__}")
-        compiled.source, compiled.ir, compiled.leaves = text, inner.ir, from_leaves
+        compiled.ir, compiled.leaves = inner.ir, from_leaves
         compiled.live = live
         compiled.live_signature = _live_signature(live, self.__name__)
         return compiled
@@ -297,7 +298,7 @@ class TreeDerivative:
 
     @property
     def source(self) -> str:
-        return self._current().source
+        return source_of(self._current())
 
     @property
     def ir(self):
@@ -312,7 +313,7 @@ def _compile(from_leaves: LeafFunction, kind: str, wrt, shapes_of):
     live = ()
     if isinstance(inner, ArrayDerivative):
         live = inner.live
-        inner = inner.specialize(*shapes_of)
+        inner = inner.code_for(*shapes_of)
     return inner, live
 
 
@@ -327,7 +328,8 @@ def _with_live(compiled, live, name: str):
     def call(*args):
         return compiled(*args, **values)
 
-    for attribute in ("primal_ir", "source", "ir", "__name__"):
+    # (_adc_loaded: its source, formatted when read, see backend/loader.py)
+    for attribute in ("primal_ir", "_adc_loaded", "ir", "__name__"):
         setattr(call, attribute, getattr(compiled, attribute))
     return call
 
@@ -503,8 +505,12 @@ class TreePullback:
 
     def __init__(self, pullback, from_leaves: LeafFunction, primals: int):
         self.pullback, self.from_leaves, self.primals = pullback, from_leaves, primals
-        self.source, self.ir = pullback.source, pullback.ir
+        self.ir = pullback.ir
         self.__name__ = pullback.__name__
+
+    @property
+    def source(self) -> str:
+        return source_of(self.pullback)
 
     def __call__(self, y_bar):
         flat = list(self.pullback(y_bar))
@@ -557,7 +563,7 @@ class TreeJacobian:
     def source(self) -> str:
         if self._last is None:
             raise UsageError(f"call `{self.__name__}` once, then read .source")
-        return self._last.source
+        return source_of(self._last)
 
     @property
     def mode(self) -> str:

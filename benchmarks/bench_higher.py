@@ -540,6 +540,7 @@ def hessian_by_passes(hv, x: list) -> np.ndarray:
 def run_hessian(n, directory, jaxmod, opts, full_errors):
     """Build, check and time every Hessian contender at one n: a result dict."""
     from ad_compiler import grad, hessian, hvp
+    from ad_compiler.backend.loader import source_of
     from ad_compiler.callables import trace_cached
 
     res = {"n": n, "ms": {}, "rounds": 0, "compile_s": {}, "unavailable": {}}
@@ -562,7 +563,7 @@ def run_hessian(n, directory, jaxmod, opts, full_errors):
         H, res["compile_s"]["hessian"] = with_limit(
             max(limit - res["compile_s"]["trace"], 1e-3), timed, hessian, f, argnums
         )
-        res["hvp_lines"] = len(H.compiled.source.splitlines())
+        res["hvp_lines"] = len(source_of(H.compiled).splitlines())
         hv = hvp(f, argnums=argnums)
     except CompileTimeout as exc:
         waited = time.perf_counter() - start

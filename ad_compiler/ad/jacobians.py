@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 import numpy
 
+from ad_compiler.backend.loader import source_of
 from ad_compiler.callables import (
     ArrayDerivative,
     compile_derivative,
@@ -162,7 +163,7 @@ class Derived:
     @property
     def source(self) -> str:
         header = f"# {self.__name__}: {self.mode} mode, all directions in one call\n"
-        return header + self.compiled.source
+        return header + source_of(self.compiled)
 
     @property
     def ir(self):
@@ -312,7 +313,7 @@ class PerDirection:
     @property
     def source(self) -> str:
         note = "# called once per direction (it calls a recursive function)\n"
-        return note + self.single.source
+        return note + source_of(self.single)
 
     @property
     def ir(self):
@@ -747,6 +748,10 @@ class _HvpWithDefaults:
             )
         point = with_defaults(self.__name__, self.n, self.defaults, point)
         return self.compiled(*point, *directions)
+
+    @property
+    def source(self) -> str:
+        return source_of(self.compiled)
 
     def __getattr__(self, name):
         return getattr(self.compiled, name)
