@@ -321,3 +321,67 @@ def test_custom_derivative_compiled_too(numba):
     j = jit(g)
     close(j(0.3, 20), g(0.3, 20))
     assert "@numba.njit\ndef softplus(x):" in j.source  # the user's copy, compiled
+
+
+SCALE = 2.0
+
+
+def cube(x):
+    return x * x * x
+
+
+def square(x):
+    return x * x
+
+
+def scaled_loop(x, n):
+    s = x
+    for i in range(n):
+        s = SCALE * square(s) * 0.1 + math.sin(s)
+    return s
+
+
+def scaled_loop_v2(x, n):
+    s = x
+    for i in range(n):
+        s = math.cos(s) * x
+    return s
+
+
+def scaled(x):
+    return SCALE * x
+
+
+@pytest.mark.slow
+def test_a_jitted_derivative_follows_the_live_function(numba, monkeypatch):
+    """A global the function reads, a helper it calls and its own code, each
+    changed after jit: the next call compiles the derivative of the function as
+    it is now (as the API's derivative does), and toggling back reuses the
+    first compilation."""
+    module = sys.modules[__name__]
+    g = grad(scaled_loop)
+    j = jit(g)
+    close(j(0.3, 5), g(0.3, 5))
+    first = j.dispatcher
+    monkeypatch.setattr(module, "SCALE", 3.0)
+    close(j(0.3, 5), g(0.3, 5))
+    assert "3.0" in j.source and j.dispatcher is not first
+    original, before = square, j(0.3, 5)
+    monkeypatch.setattr(module, "square", cube)
+    close(j(0.3, 5), g(0.3, 5))
+    assert j(0.3, 5) != before
+    monkeypatch.setattr(module, "square", original)
+    monkeypatch.setattr(module, "SCALE", 2.0)
+    close(j(0.3, 5), g(0.3, 5))
+    assert j.dispatcher is first  # compiled once per state
+    monkeypatch.setattr(scaled_loop, "__code__", scaled_loop_v2.__code__)
+    close(j(0.3, 5), g(0.3, 5))
+    assert "math.cos" in j.source
+
+
+@pytest.mark.slow
+def test_a_jitted_plain_function_follows_its_globals(numba, monkeypatch):
+    j = jit(scaled)
+    assert j(1.5) == 3.0
+    monkeypatch.setattr(sys.modules[__name__], "SCALE", 5.0)
+    assert j(1.5) == 7.5  # Numba froze 2.0; jit compiled again
