@@ -1,8 +1,9 @@
 """``ad_compiler.jit`` (this module: ad_compiler.numba_jit): derivatives (and plain functions) compiled by Numba.
 
 ``jit(d)`` takes what the API returns — ``grad``, ``value_and_grad``, a
-``vjp`` pullback, ``hessian``, ``hvp`` of scalar code — or a user's plain
-function, rewrites its emitted source into the Numba-ready form
+``vjp`` pullback, ``hessian``, ``hvp`` of scalar code; ``grad`` and
+``value_and_grad`` of array code (:class:`JitArrayDerivative`: compiled per
+pattern of argument shapes) — or a user's plain function, rewrites its emitted source into the Numba-ready form
 (:mod:`ad_compiler.backend.numba_ready`) and compiles it with ``numba.njit``
 (nopython mode only: there is no silent fallback to object mode).  The result
 computes the same numbers as ``d``; its ``.source`` is the exact text Numba
@@ -59,17 +60,14 @@ def jit(d):
     """``d`` compiled by Numba: a :class:`JitFunction`, or for a derivative
     object (pullback, hessian, hvp) the same object running compiled code.
 
-    Raises :class:`UsageError` without Numba or for array derivatives (not in
-    this version), :class:`CompileError` for a construct Numba has no form of.
+    Raises :class:`UsageError` without Numba, :class:`CompileError` for a
+    construct Numba has no form of.
     """
     numba = _numba()
     if isinstance(d, JitFunction):
         return d
     if isinstance(d, ArrayDerivative):
-        raise UsageError(
-            f"jit: `{d.__name__}` is a derivative of array code; this version "
-            "compiles derivatives of scalar code (numbers, loops, branches, math)"
-        )
+        return JitArrayDerivative(numba, d)
     if isinstance(d, Pullback):
         return _with_compiled(d, jit(d.compiled), source=True)
     if hasattr(d, "variant") and hasattr(d, "mode"):  # a Jacobian or Hessian
@@ -310,3 +308,66 @@ class JitFunction:
             + (f" at {where}" if where else "")
             + f": {first}  (no fallback to object mode; read .source)"
         )
+
+
+class JitArrayDerivative:
+    """``jit`` of a derivative of array code: per pattern of argument shapes,
+    the emitted function for it (``d.specialize(*args)``, as the derivative
+    itself runs) compiled by Numba, at the first call with that pattern.
+
+    Arrays must be NumPy arrays of numbers and the code within Numba's NumPy
+    subset (a construct outside it is a ``CompileError`` naming the line);
+    derivatives reading arrays from their scope or called with parameter
+    trees are refused.  Stays current as the derivative does: when a global
+    it read was rebound, every compilation is dropped and made anew.
+    ``.source``/``.dispatcher``: those of the most recent call's compilation.
+    """
+
+    def __init__(self, numba, d: ArrayDerivative):
+        if d.live:
+            raise UsageError(
+                f"jit: `{d.__name__}` reads arrays from its scope "
+                f"({', '.join(k for _, _, k in d.live)}); pass them as arguments"
+            )
+        self.python, self.__name__, self._numba = d, d.__name__, numba
+        self._by_shapes: dict = {}  # exact shapes -> JitFunction
+        self._by_code: dict = {}  # id(emitted function) -> (it, JitFunction)
+        self._last = None
+        self._watch()
+
+    def _watch(self) -> None:
+        self._deps = tuple(self.python.__adc_deps__)
+        self._fresh = _freshness(unique(self._deps))
+
+    def __call__(self, *args):
+        if self._fresh is not None and not self._fresh():
+            self.python.__adc_refresh__()  # lowered again: compile anew
+            self._by_shapes, self._by_code = {}, {}
+            self._watch()
+        key = tuple(getattr(a, "shape", type(a)) for a in args)
+        compiled = self._by_shapes.get(key)
+        if compiled is None:
+            compiled = self._by_shapes[key] = self._for(args)
+        self._last = compiled
+        return compiled(*args)
+
+    def _for(self, args) -> JitFunction:
+        emitted = self.python.specialize(*args)
+        found = self._by_code.get(id(emitted))
+        if found is None:
+            made = JitFunction(self._numba, emitted, lambda: _derivative_parts(emitted))
+            found = self._by_code[id(emitted)] = (emitted, made)
+        return found[1]
+
+    @property
+    def source(self) -> str:
+        if self._last is None:
+            raise UsageError(
+                f"jit: `{self.__name__}` is compiled per pattern of argument "
+                "shapes; call it once, then read .source"
+            )
+        return self._last.source
+
+    @property
+    def dispatcher(self):
+        return None if self._last is None else self._last.dispatcher

@@ -69,10 +69,29 @@ def _close(a, b) -> bool:
 
 
 def _limitation(message: str) -> str:
+    """jit's refusal in a few words: what Numba (or the rewrite) lacks, and
+    the user's line it met it at."""
     for said, meaning in LIMITS:
         if said in message:
             return meaning
-    return "refused: " + re.sub(r"0x[0-9a-f]+", "0x…", message.split("\n")[0])
+    message = re.sub(r"0x[0-9a-f]+", "0x…", message.split("\n")[0])
+    message = message.replace("  (no fallback to object mode; read .source)", "")
+    found = re.match(
+        r"jit: Numba \(nopython mode\) cannot compile `\w+` at (.*)", message
+    )
+    if found is None:  # refused before compiling: the rewrite says what and where
+        return "no Numba form: " + message.removeprefix("jit: ")
+    where, _, why = found.group(1).rpartition(": ")
+    unsupported = re.search(r"unsupported NumPy function '(numpy\.\w+)'", why)
+    function = re.search(r"Function\(<(?:built-in )?function (\w+)", why)
+    if unsupported:
+        why = f"Numba has no `{unsupported.group(1).replace('numpy', 'np')}`"
+    elif function:
+        why = f"Numba has no `{function.group(1)}` for these arguments"
+    elif "Resolution failure" in why or "No implementation" in why:
+        why = "Numba has no implementation for these argument types"
+    where = where.replace(" : ", ": ")
+    return f"{why} ({where})"
 
 
 def _jit_row(python, args, how: str = "") -> str:
@@ -139,29 +158,32 @@ def array_rows() -> list[tuple[str, str]]:
 
 
 def render(scalar, arrays) -> str:
-    def count(rows, text):
-        return sum(1 for _, r in rows if r == text)
+    def matched(rows) -> int:
+        return sum(1 for _, r in rows if r.startswith("compiles, matches"))
 
-    matched = sum(1 for _, r in scalar if r.startswith("compiles, matches"))
     limits: dict = {}
     for _, r in scalar:
         if not r.startswith("compiles, matches"):
             limits[r] = limits.get(r, 0) + 1
-    out = [HEADER]
-    out.append(
-        f"Scalar corpus (`tests/corpus.py`, {len(scalar)} functions): "
-        f"{matched} compile and match"
-    )
-    out.append("".join(f"; {n} {why}" for why, n in sorted(limits.items())) + ".\n")
-    out.append("| function | jit(grad) |\n|---|---|")
+    stopped = "".join(f"; {n}: {why}" for why, n in sorted(limits.items()))
+    out = [
+        HEADER,
+        f"Scalar corpus (`tests/corpus.py`, {len(scalar)} functions, the gradient "
+        "with respect to every input; the vjp pullback for a tuple of results): "
+        f"{matched(scalar)} compile and match{stopped}.\n",
+        "| function | jit |\n|---|---|",
+    ]
     out += [f"| `{name}` | {result} |" for name, result in scalar]
-    out.append("")
-    out.append(
-        f"Array corpus (`tests/array_corpus.py`, {len(arrays)} cases): "
-        f"{count(arrays, 'array code: not compiled in this version')} are "
-        "array code, which this version of `jit` does not compile.\n"
-    )
-    out.append("| case | jit(grad) |\n|---|---|")
+    out += [
+        "",
+        f"Array corpus (`tests/array_corpus.py`, {len(arrays)} cases, the vjp "
+        f"pullback with a cotangent of ones): {matched(arrays)} compile and "
+        f"match; {len(arrays) - matched(arrays)} are stopped by what Numba's "
+        "NumPy subset lacks or by emitted code the Numba-ready rewrite has no "
+        "form for (the shape arithmetic of indexing and reshaping, spelled with "
+        "generator expressions).\n",
+        "| case | jit |\n|---|---|",
+    ]
     out += [f"| `{case}` | {result} |" for case, result in arrays]
     return "\n".join(out) + "\n"
 

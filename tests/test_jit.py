@@ -10,6 +10,7 @@ a second, so they are in the slow tier except the logistic map's.
 import math
 import sys
 
+import numpy as np
 import pytest
 from scalar_loops import logistic, newton_sqrt, pendulum
 
@@ -67,6 +68,12 @@ def guarded(x):
         return math.log(x)
     except ValueError:
         return 0.0
+
+
+def mlp(W1, b1, W2, b2, X, Y):
+    H = np.tanh(X @ W1 + b1)
+    diff = H @ W2 + b2 - Y
+    return 0.5 * np.sum(diff * diff) / len(X)
 
 
 def wrong_type(x):
@@ -221,50 +228,23 @@ def test_adc_compile_jit_writes_a_numba_module(tmp_path, capsys):
     assert "--jit writes derivative code" in capsys.readouterr().err
 
 
-# What stops the corpus functions jit does not compile (each a clean error)
-CORPUS_LIMITS = {
-    "f_fmod": "Unknown attribute 'fmod'",  # Numba has no math.fmod
-    "f_piecewise_constant_in_loop": "Unknown attribute 'fmod'",
-    "f_folded_literals": "does not fit in 64 bits",  # 2**70
-    "f_recursive_power": "recursion",
-    "f_recursive_fast_power": "recursion",
-    "f_recursive_horner": "recursion",
-    "f_mutual_recursion": "recursion",
-    "f_recursive_self": "recursion",
-    "f_recursion_with_loop_and_custom": "recursion",
-    "f_recursive_pair": "recursion",
-}
-
-
 @pytest.mark.slow
-def test_scalar_corpus_compiles_and_matches_or_says_why(numba):
-    """Every corpus function (straight-line and control flow) whose gradient is
-    scalar code: jit's gradient equals the Python one to 1e-12 at a point of its
-    domain, or jit refuses it with the limitation of CORPUS_LIMITS."""
-    import corpus
+def test_corpus_listing_is_current(numba):
+    """docs/jit_corpus.md, what jit makes of every corpus function, is what
+    docs/jit_corpus.py computes now: a function that starts or stops compiling,
+    or a compiled derivative that differs from the Python one, shows here."""
+    import importlib.util
+    import os
 
-    from ad_compiler.callables import ArrayDerivative
-
-    matched, refused = 0, set()
-    for seed, (f, domain) in enumerate(corpus.CASES):
-        if f.__name__ in corpus.KNOWN_BUGS:
-            continue
-        x = corpus.points(domain, seed, 1)[0]
-        try:
-            g = grad(f, argnums=tuple(range(len(domain))))
-            expected = g(*x)
-        except Exception:  # not jit's to test (the corpus tests say why)
-            continue
-        if isinstance(g, ArrayDerivative):
-            continue  # array code: not in this version
-        if f.__name__ in CORPUS_LIMITS:
-            with pytest.raises(CompileError, match=CORPUS_LIMITS[f.__name__]):
-                jit(g)(*x)
-            refused.add(f.__name__)
-            continue
-        close(jit(g)(*x), expected)
-        matched += 1
-    assert refused == set(CORPUS_LIMITS) and matched >= 150
+    path = os.path.join(os.path.dirname(__file__), "..", "docs", "jit_corpus.py")
+    spec = importlib.util.spec_from_file_location("jit_corpus", path)
+    listing = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(listing)
+    text = listing.listing()
+    assert "DIFFERS" not in text
+    with open(listing.TARGET) as file:
+        assert file.read() == text, "run: python docs/jit_corpus.py"
+    assert text.count("compiles, matches") >= 240
 
 
 @pytest.mark.parametrize("step", [1, 2, 3, -1, -2, -3])
@@ -385,3 +365,24 @@ def test_a_jitted_plain_function_follows_its_globals(numba, monkeypatch):
     assert j(1.5) == 3.0
     monkeypatch.setattr(sys.modules[__name__], "SCALE", 5.0)
     assert j(1.5) == 7.5  # Numba froze 2.0; jit compiled again
+
+
+@pytest.mark.slow
+def test_array_gradient_compiled_per_shape_pattern(numba, monkeypatch):
+    """A derivative of NumPy code: compiled per pattern of argument shapes,
+    the same numbers as the Python one, plain NumPy calls in .source."""
+    rng = np.random.default_rng(0)
+    args = [
+        rng.standard_normal(s) for s in ((4, 5), (5,), (5, 3), (3,), (6, 4), (6, 3))
+    ]
+    g = grad(mlp, argnums=(0, 1, 2, 3))
+    j = jit(g)
+    for got, want in zip(j(*args), g(*args)):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert "@numba.njit" in j.source and "_like" not in j.source
+    first = j.dispatcher
+    args[4], args[5] = args[4][:2], args[5][:2]  # another batch size: same code
+    for got, want in zip(j(*args), g(*args)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert j.dispatcher is first
