@@ -14,7 +14,9 @@ Workloads (``samples/scalar_loops.py``, ``benchmarks/handwritten_mlp.py``):
   scalar operations each, gradient of a final coordinate with respect to the
   three masses;
 * a two-layer tanh MLP (batch 32, 64 -> 128 -> 10), array code, gradient with
-  respect to the four parameter arrays.
+  respect to the four parameter arrays (``jit`` compiles the emitted NumPy
+  gradient for the arguments' shape pattern; the hand-written Numba gradient
+  is ``handwritten_mlp.mlp_grad_by_hand`` under ``numba.njit``).
 
 Per workload, in one interleaved run (``_harness.interleaved``: the minimum
 over rounds, every candidate once per round in rotating order), µs per call:
