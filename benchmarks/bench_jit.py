@@ -216,7 +216,10 @@ def table(rows) -> str:
             ratio(row, "jax", "jit(grad)"),
             ratio(row, "torch", "jit(grad)"),
         ]
-        shown = " | ".join("-" if r is None else f"{r:.3g}" for r in ratios)
+        shown = " | ".join(
+            "-" if r is None else f"{r:,.0f}" if r >= 100 else f"{r:.3g}"
+            for r in ratios
+        )
         c = row["compile"]
         lines.append(
             f"| {row['workload']} | {cells} | {shown} "
