@@ -30,9 +30,13 @@ naming the user's line Numba stopped at.  Numba is optional:
 from __future__ import annotations
 
 import ast
+import hashlib
 import inspect
 import linecache
+import os
 import re
+import sys
+import tempfile
 import textwrap
 import types
 
@@ -192,6 +196,45 @@ def _global_names(code) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _cache_dir() -> str | None:
+    """The directory where jit writes the Numba-ready modules of derivatives
+    so that Numba's ``cache=True`` keeps their machine code between processes
+    (``$ADC_JIT_CACHE``, else ``~/.cache/ad_compiler/jit``; ``ADC_JIT_CACHE=``
+    empty: no caching), or None when it cannot be written.
+
+    Only derivatives are cached: their emitted module is self-contained (the
+    globals they read are baked into the text), so the file's name, a hash
+    of that text, says everything the machine code depends on.  A plain
+    function reads its globals, which Numba freezes at compile time and its
+    cache does not watch: it is compiled from memory."""
+    path = os.environ.get("ADC_JIT_CACHE")
+    if path == "":
+        return None
+    path = path or os.path.join(os.path.expanduser("~"), ".cache", "ad_compiler", "jit")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return None
+    return path if os.access(path, os.W_OK) else None
+
+
+def _cached_file(directory: str, name: str, source: str) -> str | None:
+    """The file in ``directory`` holding ``source`` (written now if new), named
+    by its hash so that it never changes once written; None if it cannot be."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    path = os.path.join(directory, f"adc_jit_{name}_{digest}.py")
+    if os.path.exists(path):
+        return path
+    try:
+        fd, scratch = tempfile.mkstemp(suffix=".py", dir=directory)
+        with os.fdopen(fd, "w") as file:
+            file.write(source)
+        os.replace(scratch, path)  # atomic: a racing process writes the same text
+    except OSError:
+        return None
+    return path
+
+
 def _freshness(deps: tuple):
     """A function telling whether every ``(where, name, value)`` read still
     holds (by identity), spelled out without a loop (it runs on every call);
@@ -246,8 +289,10 @@ class JitFunction:
         key = (source, values_key(deps))
         self._now = self._loaded.get(key)
         if self._now is None:
-            forms = [rewrite(source, arrays=True), rewrite(source, arrays=False)]
+            cache = None if scope else _cache_dir()  # (see _cache_dir)
+            forms = [rewrite(source, k, cache is not None) for k in (True, False)]
             self._now = {
+                "cache": cache,
                 "forms": list(dict.fromkeys(forms)),  # arrays first, then lists
                 "scope": scope,
                 "line_of": line_of,
@@ -263,11 +308,22 @@ class JitFunction:
     def _load(self, k: int) -> None:
         now = self._now
         now["form"], now["source"] = k, now["forms"][k]
-        filename = f"<adc-jit {self.__name__} {id(now)} {k}>"
-        lines = now["source"].splitlines(keepends=True)
-        linecache.cache[filename] = (len(now["source"]), None, lines, filename)
+        filename = None
+        if now["cache"] is not None:
+            filename = _cached_file(now["cache"], now["name"], now["source"])
+        if filename is None:  # compiled from memory, its text in linecache
+            filename = f"<adc-jit {self.__name__} {id(now)} {k}>"
+            lines = now["source"].splitlines(keepends=True)
+            linecache.cache[filename] = (len(now["source"]), None, lines, filename)
         namespace = dict(now["scope"])
         namespace["__name__"] = f"adc_jit_{self.__name__}"
+        if now["cache"] is not None and os.path.isabs(filename):
+            # a module of its own, importable by name: Numba's cache rebuilds
+            # the machine code's environment by importing the function's module
+            module = types.ModuleType(os.path.basename(filename)[:-3])
+            module.__file__ = filename
+            sys.modules[module.__name__] = module
+            namespace = module.__dict__
         exec(compile(now["source"], filename, "exec"), namespace)
         now["dispatcher"], now["filename"] = namespace[now["name"]], filename
         self.source, self.dispatcher = now["source"], now["dispatcher"]

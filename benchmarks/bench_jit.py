@@ -274,6 +274,7 @@ def main(argv=None) -> None:
             plot(rows, options.plot)
         return
     one_thread()
+    os.environ["ADC_JIT_CACHE"] = ""  # compile times: compiled, not loaded
     sys.path.extend(options.site)
     import jit_peers
 

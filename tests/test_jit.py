@@ -92,7 +92,8 @@ def close(a, b):
 
 
 @pytest.fixture
-def numba():
+def numba(monkeypatch, tmp_path):
+    monkeypatch.setenv("ADC_JIT_CACHE", str(tmp_path))  # Numba's cache: here
     return pytest.importorskip("numba")
 
 
@@ -168,11 +169,18 @@ def test_plain_function(numba):
 
 
 @pytest.mark.slow
-def test_source_is_what_numba_compiled(numba):
+def test_source_is_what_numba_compiled(numba, tmp_path):
+    # (written to a file and imported: cache=True needs a file to cache for)
+    import importlib.util
+
     j = jit(grad(logistic, argnums=(0, 1)))
-    namespace: dict = {}
-    exec(compile(j.source, "<jit source>", "exec"), namespace)
-    compiled = namespace["logistic_grad"]
+    assert "@numba.njit(cache=True)\ndef logistic_grad(" in j.source
+    path = tmp_path / "copied.py"
+    path.write_text(j.source)
+    spec = importlib.util.spec_from_file_location("copied", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    compiled = module.logistic_grad
     assert isinstance(compiled, numba.core.registry.CPUDispatcher)
     close(compiled(3.7, 0.3, 40), j(3.7, 0.3, 40))
 
@@ -219,7 +227,8 @@ def test_adc_compile_jit_writes_a_numba_module(tmp_path, capsys):
     out = tmp_path / "loops_jit.py"
     assert main(["compile", str(source), "--jit", "-o", str(out)]) == 0
     text = out.read_text()
-    assert text.count("@numba.njit\ndef ") == 2 and "\nimport numba\n" in text
+    assert text.count("@numba.njit(cache=True)\ndef ") == 2
+    assert "\nimport numba\n" in text
     # each function's len(tape) stays its own: the array tape's counter is
     # logistic's, newton_sqrt keeps its list
     newton = text[text.index("def newton_sqrt_grad") :]
@@ -300,7 +309,8 @@ def test_custom_derivative_compiled_too(numba):
     g = grad(through_custom)
     j = jit(g)
     close(j(0.3, 20), g(0.3, 20))
-    assert "@numba.njit\ndef softplus(x):" in j.source  # the user's copy, compiled
+    # the user's copy, compiled (and cached: the module is self-contained)
+    assert "@numba.njit(cache=True)\ndef softplus(x):" in j.source
 
 
 SCALE = 2.0
@@ -386,3 +396,32 @@ def test_array_gradient_compiled_per_shape_pattern(numba, monkeypatch):
     for got, want in zip(j(*args), g(*args)):
         np.testing.assert_allclose(got, want, rtol=1e-12)
     assert j.dispatcher is first
+
+
+@pytest.mark.slow
+def test_compiled_derivatives_are_cached_between_processes(numba, tmp_path):
+    """A derivative's Numba-ready module is written to the cache directory
+    under the hash of its text and compiled with cache=True: a second process
+    loads the machine code instead of compiling it."""
+    import os
+    import subprocess
+
+    script = (
+        "import sys\n"
+        "from scalar_loops import logistic\n"
+        "from ad_compiler import grad, jit\n"
+        "j = jit(grad(logistic, argnums=(0, 1)))\n"
+        "j(3.2, 0.3, 10)\n"
+        "print(sum(j.dispatcher.stats.cache_hits.values()), j.source.count('cache=True'))\n"
+    )
+    samples = os.path.join(os.path.dirname(__file__), "..", "samples")
+    env = dict(os.environ, ADC_JIT_CACHE=str(tmp_path))
+    env["PYTHONPATH"] = os.pathsep.join([samples, env.get("PYTHONPATH", "")])
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True
+        )
+        for _ in range(2)
+    ]
+    assert [r.stdout.split() for r in runs] == [["0", "1"], ["1", "1"]], runs
+    assert len([f for f in os.listdir(tmp_path) if f.endswith(".py")]) == 1
