@@ -343,7 +343,9 @@ class JitFunction:
         """Numba's refusal with the user's line it happened at."""
         message = str(error)
         filename, line_of = self._now["filename"], self._now["line_of"]
-        found = re.findall(rf'File "{re.escape(filename)}", line (\d+)', message)
+        # (Numba prints a file's path relative to the working directory)
+        name = re.escape(os.path.basename(filename))
+        found = re.findall(rf'File "[^"]*?{name}", line (\d+)', message)
         where = ""
         if found:
             lineno = int(found[-1])

@@ -190,7 +190,7 @@ def render(scalar, arrays) -> str:
 
 def listing() -> str:
     sys.path[:0] = [os.path.join(ROOT, "tests"), ROOT]
-    os.environ.setdefault("ADC_JIT_CACHE", "")  # (no machine code kept on disk)
+    os.environ["ADC_JIT_CACHE"] = ""  # (no machine code kept on disk)
     return render(scalar_rows(), array_rows())
 
 

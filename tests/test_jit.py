@@ -425,3 +425,15 @@ def test_compiled_derivatives_are_cached_between_processes(numba, tmp_path):
     ]
     assert [r.stdout.split() for r in runs] == [["0", "1"], ["1", "1"]], runs
     assert len([f for f in os.listdir(tmp_path) if f.endswith(".py")]) == 1
+
+
+def uses_fmod(x):
+    return math.fmod(x, 0.7) * x
+
+
+@pytest.mark.slow
+def test_a_cached_derivative_refused_by_numba_names_the_users_line(numba):
+    # the derivative's module is a cached file: Numba prints its path
+    # relative to the working directory, and the line is still found
+    with pytest.raises(CompileError, match=r"at line \d+: return math\.fmod"):
+        jit(grad(uses_fmod))(1.3)
