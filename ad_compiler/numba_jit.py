@@ -68,8 +68,8 @@ def jit(d):
     construct Numba has no form of.
     """
     numba = _numba()
-    if isinstance(d, JitFunction):
-        return d
+    if isinstance(d, (JitFunction, JitArrayDerivative)):
+        return d  # compiled already
     if isinstance(d, ArrayDerivative):
         return JitArrayDerivative(numba, d)
     if isinstance(d, Pullback):
