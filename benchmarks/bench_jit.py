@@ -1,243 +1,302 @@
-"""``ad_compiler.jit``: emitted gradients of scalar loops compiled by Numba, side by side.
+"""``ad_compiler.jit``: emitted gradients compiled by Numba, against hand-written Numba, JAX and PyTorch.
 
 What it measures
 ----------------
-Workloads (scalar code, reverse mode through a Python loop):
+Workloads (``samples/scalar_loops.py``, ``benchmarks/handwritten_mlp.py``):
 
-* the logistic map ``x <- r x (1 - x)`` iterated n times (r = 3.2: a stable 2-cycle, so
-  the gradient stays finite at large n), n = 10, 1,000, 10,000
-  and 100,000, gradient with respect to ``r`` and ``x0``;
+* the logistic map ``x <- r x (1 - x)`` iterated n times (r = 3.2: a stable
+  2-cycle, so the gradient stays finite at large n), n = 10, 1,000, 10,000 and
+  100,000, gradient with respect to ``r`` and ``x0``;
 * an Euler-integrated pendulum, 10,000 steps, gradient with respect to the
   initial angle and the length;
-* a Newton square root (a data-dependent ``while`` loop), gradient.
+* a Newton square root (a data-dependent ``while`` loop), gradient;
+* three bodies under gravity, 1,000 semi-implicit Euler steps of some sixty
+  scalar operations each, gradient of a final coordinate with respect to the
+  three masses;
+* a two-layer tanh MLP (batch 32, 64 -> 128 -> 10), array code, gradient with
+  respect to the four parameter arrays (``jit`` compiles the emitted NumPy
+  gradient for the arguments' shape pattern; the hand-written Numba gradient
+  is ``handwritten_mlp.mlp_grad_by_hand`` under ``numba.njit``).
 
 Per workload, in one interleaved run (``_harness.interleaved``: the minimum
-over rounds, every candidate once per round in rotating order):
+over rounds, every candidate once per round in rotating order), µs per call:
 
-* ``f py``      -- the function in Python;
-* ``f numba``   -- ``jit(f)``'s Numba dispatcher (the plain function compiled);
-* ``grad py``   -- ``grad(f, argnums=...)``: the emitted Python gradient;
-* ``jit(grad)`` -- ``jit(grad(f))``'s Numba dispatcher (``.dispatcher``: the
-  wrapper adds ~0.1 µs per call; its time is shown as ``jit wrapper``);
-* ``hand numba`` -- a hand-written Numba reverse gradient (forward sweep into a
-  preallocated array, reverse sweep), written here for this comparison.
+* ``f py`` / ``f numba`` -- the function in Python / ``jit(f)``'s dispatcher;
+* ``grad py``     -- ``grad(f, argnums=...)``: the emitted Python gradient;
+* ``jit(grad)``   -- ``jit(grad(f))``'s Numba dispatcher (``.dispatcher``);
+  ``jit call`` is the same through the ``JitFunction`` (which first checks
+  that the function and its globals are unchanged: ~0.4 µs);
+* ``hand numba``  -- a hand-written Numba reverse gradient (``jit_peers.py``);
+* ``jax.jit(grad)`` -- the workload written with ``lax.fori_loop`` (n
+  static), ``jax.jit(jax.grad(...))``, float64; JAX refuses reverse mode
+  through ``lax.while_loop`` (the cell says ``refuses``);
+* ``torch``       -- the loop in Python on float64 tensors, then
+  ``torch.autograd.grad`` (the N-body step vectorised over a (3, 2) tensor).
 
-* ``jax.jit(jax.grad)`` -- when jax is installed: the workload written with
-  ``lax.fori_loop`` (n static) or ``lax.while_loop``, float64; JAX refuses
-  reverse mode through ``while_loop`` (the cell says so).
+Ratios: ``grad py / jit(grad)`` (the speed-up of compiling), ``jit(grad) /
+hand numba`` (the issue's target: <= 1.5), ``jax / jit`` and ``torch / jit``
+(how many times slower the peer is).  Compile times are apart: ``jit(grad)``
+(``jit(...)`` plus the first call, when Numba compiles) and ``jax`` (the first
+call, when XLA compiles).  Every contender's gradient is first checked against
+the emitted Python gradient (1e-9 relative; 1e-7 for the peers, whose N-body
+sums run in another order); a mismatch stops the run.
 
-Ratios: ``grad py / jit(grad)`` (the speed-up) and ``jit(grad) / hand numba``
-(the issue's target: <= 1.5).  Compile time (``jit(...)`` plus the first
-call, which is when Numba compiles) is reported apart, once per workload.
-PyTorch is not in this script yet.
+One process times everything, so the ratios come from one run.  Numba, JAX and
+PyTorch need not live in one environment: ``--site DIR`` appends a
+site-packages directory to ``sys.path`` (after the running environment's own)
+to import a peer from another environment of the same Python and NumPy, e.g.
+``--site /path/to/other-venv/lib/python3.11/site-packages`` for PyTorch.  A
+peer that cannot be imported is skipped (its cells say ``-``).
 
 Run: ``python benchmarks/bench_jit.py`` with ad_compiler and numba importable
-(``pip install -e '.[jit]'``); ``--quick`` times fewer rounds.
+(``pip install -e '.[jit]'``); ``--quick`` times fewer rounds; ``--json PATH``
+writes the results; ``--plot PNG`` draws them (matplotlib), also from a saved
+run: ``python benchmarks/bench_jit.py --plot PNG --from-json PATH`` (no Numba
+needed).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(1, os.path.dirname(HERE))
 
 from _harness import interleaved, one_thread, python_line, versions  # noqa: E402
 
-one_thread()
-
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ad_compiler import grad, jit  # noqa: E402
-from samples.scalar_loops import logistic, newton_sqrt, pendulum  # noqa: E402
-
-
-@numba.njit
-def hand_logistic(r, x0, n):
-    xs = np.empty(n)
-    x = x0
-    for i in range(n):
-        xs[i] = x
-        x = r * x * (1.0 - x)
-    x_bar, r_bar = 1.0, 0.0
-    for i in range(n - 1, -1, -1):
-        x = xs[i]
-        r_bar += x * (1.0 - x) * x_bar
-        x_bar = r * (1.0 - 2.0 * x) * x_bar
-    return r_bar, x_bar
+COLUMNS = (
+    "f py",
+    "f numba",
+    "grad py",
+    "jit(grad)",
+    "jit call",
+    "hand numba",
+    "jax",
+    "torch",
+)
 
 
-@numba.njit
-def hand_pendulum(theta0, L, n):
-    c = 0.001 * 9.81
-    ths = np.empty(n)
-    th, w = theta0, 0.0
-    for i in range(n):
-        ths[i] = th
-        w = w - c / L * math.sin(th)
-        th = th + 0.001 * w
-    th_bar, w_bar, L_bar = 1.0, 0.0, 0.0
-    for i in range(n - 1, -1, -1):
-        w_bar += 0.001 * th_bar  # th = th + dt * w (w: the new w)
-        s = math.sin(ths[i])
-        L_bar += c / (L * L) * s * w_bar  # w = w - c / L * sin(th)
-        th_bar -= c / L * math.cos(ths[i]) * w_bar
-    return th_bar, L_bar
+def workloads(jit_peers):
+    """(label, peer key, f, argnums, args, hand-written gradient)."""
+    from handwritten_mlp import mlp_loss
 
+    from samples.scalar_loops import logistic, newton_sqrt, pendulum, three_body
 
-@numba.njit
-def hand_newton(a):
-    xs = []
-    x = a
-    while abs(x * x - a) > 1e-12:
-        xs.append(x)
-        x = 0.5 * (x + a / x)
-    x_bar, a_bar = 1.0, 0.0
-    for i in range(len(xs) - 1, -1, -1):
-        x = xs[i]
-        a_bar += 0.5 * x_bar / x
-        x_bar = 0.5 * x_bar * (1.0 - a / (x * x))
-    return a_bar + x_bar
-
-
-def jax_gradients():
-    """jax.jit(jax.grad(...)) of the workloads written with ``lax.fori_loop``
-    and ``lax.while_loop`` (float64), or {} without jax."""
-    try:
-        import jax
-    except ImportError:
-        return {}
-    jax.config.update("jax_enable_x64", True)
-    from jax import lax
-    from jax import numpy as jnp
-
-    def logistic_jax(r, x0, n):
-        return lax.fori_loop(0, n, lambda i, x: r * x * (1.0 - x), x0)
-
-    def pendulum_jax(theta0, L, n):
-        def step(i, s):
-            th, w = s
-            w = w - 0.001 * 9.81 / L * jnp.sin(th)
-            return th + 0.001 * w, w
-
-        return lax.fori_loop(0, n, step, (theta0, 0.0))[0]
-
-    def newton_jax(a):
-        def body(x):
-            return 0.5 * (x + a / x)
-
-        return lax.while_loop(lambda x: abs(x * x - a) > 1e-12, body, a)
-
-    def made(f, argnums, static=()):
-        g = jax.jit(jax.grad(f, argnums=argnums), static_argnums=static)
-        return lambda *args: jax.block_until_ready(g(*args))
-
-    return {
-        "logistic": made(logistic_jax, (0, 1), (2,)),
-        "pendulum": made(pendulum_jax, (0, 1), (2,)),
-        "newton": made(newton_jax, 0),
+    rows = [
+        (f"logistic n={n:,}", "logistic", logistic, (0, 1), (3.2, 0.3, n))
+        for n in (10, 1_000, 10_000, 100_000)
+    ]
+    rows += [
+        ("pendulum 10,000 steps", "pendulum", pendulum, (0, 1), (0.5, 1.2, 10_000)),
+        ("newton while-loop", "newton", newton_sqrt, 0, (2.0,)),
+        (
+            "3-body 1,000 steps",
+            "three_body",
+            three_body,
+            (0, 1, 2),
+            (1.0, 1.1, 0.9, 1000),
+        ),
+        ("MLP 32x64x128x10", "mlp", mlp_loss, (0, 1, 2, 3), jit_peers.mlp_arguments()),
+    ]
+    hands = {
+        "logistic": jit_peers.hand_logistic,
+        "pendulum": jit_peers.hand_pendulum,
+        "newton": jit_peers.hand_newton,
+        "three_body": jit_peers.hand_three_body,
+        "mlp": jit_peers.hand_mlp,
     }
+    return [(*row, hands[row[1]]) for row in rows]
 
 
-def compiled(f, args):
-    """(jit of f, seconds to make it and compile it at the first call)."""
-    start = time.perf_counter()
-    j = jit(f)
-    j(*args)
-    return j, time.perf_counter() - start
+def agree(a, b, rtol: float) -> bool:
+    import numpy as np
 
-
-def close(a, b) -> bool:
     a = a if isinstance(a, tuple) else (a,)
     b = b if isinstance(b, tuple) else (b,)
-    return all(math.isclose(u, v, rel_tol=1e-9, abs_tol=1e-12) for u, v in zip(a, b))
+    return len(a) == len(b) and all(
+        np.shape(u) == np.shape(v) and np.allclose(u, v, rtol=rtol, atol=1e-12)
+        for u, v in zip(a, b)
+    )
 
 
-def workload(name, f, argnums, args, hand, rounds, jax_grad=None):
+def first_call(make, args):
+    """(the callable ``make()`` gives, seconds to make it and call it once), or
+    (None, the first line of the error)."""
+    start = time.perf_counter()
+    try:
+        fn = make()
+        fn(*args)
+    except Exception as error:  # a refusal: the cell says so
+        return None, f"{type(error).__name__}: {str(error).splitlines()[0]}"
+    return fn, time.perf_counter() - start
+
+
+def refusal(message: str) -> str:
+    if "while_loop" in message or "Reverse-mode differentiation" in message:
+        return "refuses (while_loop)"
+    if "array code" in message:
+        return "refuses (array code)"
+    return "refuses"
+
+
+def measure(workload, jax_grads, torch_grads, rounds: int) -> dict:
+    """One workload: its row of µs per call, ratios and compile seconds."""
+    from ad_compiler import grad, jit
+
+    label, key, f, argnums, args, hand = workload
     g = grad(f, argnums=argnums)
-    jax_cell, jax_time = "-", None
-    if jax_grad is not None:
-        try:
-            value = jax_grad(*args)
-            value = (
-                tuple(map(float, value)) if isinstance(value, tuple) else float(value)
-            )
-            if not close(value, g(*args)):
-                raise SystemExit(f"{name}: jax gives {value}, grad gives {g(*args)}")
-            jax_time = jax_grad
-        except Exception as error:  # jax refuses (reverse mode through while_loop)
-            jax_cell = f"refuses: {type(error).__name__}"
-    jf, f_compile = compiled(f, args)
-    jg, g_compile = compiled(g, args)
-    hand(*args)  # compiled
-    for label, value in (("jit(grad)", jg(*args)), ("hand numba", hand(*args))):
-        if not close(value, g(*args)):
-            raise SystemExit(f"{name}: {label} gives {value}, grad gives {g(*args)}")
-    candidates = {
-        "f py": (f, args),
-        "f numba": (jf.dispatcher, args),
-        "grad py": (g, args),
-        "jit(grad)": (jg.dispatcher, args),
-        "jit wrapper": (jg, args),
-        "hand numba": (hand, args),
+    expected = g(*args)
+    row = {"workload": label, "cells": {}, "compile": {}}
+    candidates = {"f py": (f, args), "grad py": (g, args)}
+    peers = {"jax": jax_grads, "torch": torch_grads}
+    makers = {
+        "f numba": (lambda: jit(f), 1e-9),
+        "jit(grad)": (lambda: jit(g), 1e-9),
+        "hand numba": (lambda: hand, 1e-9),
+        "jax": (lambda: jax_grads[key], 1e-7),
+        "torch": (lambda: torch_grads[key], 1e-7),
     }
-    if jax_time is not None:
-        candidates["jax"] = (jax_time, args)
+    for name, (make, rtol) in makers.items():
+        if name in peers and key not in peers[name]:
+            row["cells"][name] = "-"  # not installed
+            continue
+        fn, seconds = first_call(make, args)
+        if fn is None:
+            row["cells"][name] = refusal(seconds)
+            continue
+        row["compile"][name] = seconds
+        if name != "f numba" and not agree(fn(*args), expected, rtol):
+            raise SystemExit(f"{label}: {name} gives {fn(*args)}, grad {expected}")
+        if name == "jit(grad)":
+            candidates["jit(grad)"] = (fn.dispatcher, args)
+            candidates["jit call"] = (fn, args)
+        elif name == "f numba":
+            candidates[name] = (fn.dispatcher, args)
+        else:
+            candidates[name] = (fn, args)
     best, _ = interleaved(candidates, rounds=rounds, target_s=0.02, budget_s=20.0)
-    if jax_time is not None:
-        jax_cell = f"{best.pop('jax') * 1e6:.3g}"
-    cells = " | ".join(f"{best[k] * 1e6:.3g}" for k in best) + f" | {jax_cell}"
-    speedup = best["grad py"] / best["jit(grad)"]
-    vs_hand = best["jit(grad)"] / best["hand numba"]
-    print(
-        f"| {name} | {cells} | {speedup:.1f}x | {vs_hand:.2f} "
-        f"| {f_compile:.2f} / {g_compile:.2f} |"
-    )
+    row["cells"].update({k: v * 1e6 for k, v in best.items()})
+    return row
 
 
-def main() -> None:
-    rounds = 5 if "--quick" in sys.argv else 15
-    print(python_line(versions(["numpy", "numba", "llvmlite", "jax", "jaxlib"])))
-    print()
-    print(
-        "| workload | f py µs | f numba µs | grad py µs | jit(grad) µs | jit wrapper µs "
-        "| hand numba µs | jax.jit(jax.grad) µs | grad py / jit(grad) | jit(grad) / hand "
-        "| compile s (f / grad) |"
-    )
-    print("|---" * 11 + "|")
-    jaxes = jax_gradients()
-    for n in (10, 1_000, 10_000, 100_000):
-        workload(
-            f"logistic n={n:,}",
-            logistic,
-            (0, 1),
-            (3.2, 0.3, n),
-            hand_logistic,
-            rounds,
-            jaxes.get("logistic"),
+def ratio(row, a: str, b: str):
+    x, y = row["cells"].get(a), row["cells"].get(b)
+    if isinstance(x, float) and isinstance(y, float):
+        return x / y
+    return None
+
+
+def table(rows) -> str:
+    def cell(v):
+        return (
+            f"{v:,.3g}"
+            if isinstance(v, float) and v < 1000
+            else (f"{v:,.0f}" if isinstance(v, float) else (v or "-"))
         )
-    workload(
-        "pendulum 10,000 steps",
-        pendulum,
-        (0, 1),
-        (0.5, 1.2, 10_000),
-        hand_pendulum,
-        rounds,
-        jaxes.get("pendulum"),
+
+    def times(v):
+        return "-" if v is None else f"{v:.2f}"
+
+    head = (
+        "| workload | " + " | ".join(f"{c} µs" for c in COLUMNS) + " | grad py / jit "
+        "| jit / hand | jax / jit | torch / jit | compile s: jit(grad) / jax |"
     )
-    workload(
-        "newton while-loop",
-        newton_sqrt,
-        0,
-        (2.0,),
-        hand_newton,
-        rounds,
-        jaxes.get("newton"),
+    lines = [head, "|---" * (len(COLUMNS) + 6) + "|"]
+    for row in rows:
+        cells = " | ".join(cell(row["cells"].get(c)) for c in COLUMNS)
+        ratios = [
+            ratio(row, "grad py", "jit(grad)"),
+            ratio(row, "jit(grad)", "hand numba"),
+            ratio(row, "jax", "jit(grad)"),
+            ratio(row, "torch", "jit(grad)"),
+        ]
+        shown = " | ".join(
+            "-" if r is None else f"{r:,.0f}" if r >= 100 else f"{r:.3g}"
+            for r in ratios
+        )
+        c = row["compile"]
+        lines.append(
+            f"| {row['workload']} | {cells} | {shown} "
+            f"| {times(c.get('jit(grad)'))} / {times(c.get('jax'))} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows, path: str) -> None:
+    """Bars per workload: µs per call of each contender, log scale."""
+    import matplotlib  # lazily: only for --plot
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = ("grad py", "jit(grad)", "hand numba", "jax", "torch")
+    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=120)
+    width = 0.8 / len(shown)
+    for k, name in enumerate(shown):
+        xs, ys = [], []
+        for i, row in enumerate(rows):
+            v = row["cells"].get(name)
+            if isinstance(v, float):
+                xs.append(i + (k - len(shown) / 2 + 0.5) * width)
+                ys.append(v)
+        ax.bar(xs, ys, width, label=name)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([r["workload"] for r in rows], rotation=20, ha="right")
+    ax.set_ylabel("µs per gradient (log)")
+    ax.set_title("Gradients: emitted Python, jit (Numba), hand Numba, JAX, PyTorch")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    print(f"wrote {path}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--site", action="append", default=[], metavar="DIR")
+    parser.add_argument("--json", metavar="PATH", help="write the results")
+    parser.add_argument("--plot", metavar="PNG", help="draw the results")
+    parser.add_argument("--from-json", metavar="PATH", help="plot a saved run")
+    parser.add_argument("--only", metavar="TEXT", help="workloads whose label has it")
+    options = parser.parse_args(argv)
+    if options.from_json:
+        with open(options.from_json) as file:
+            rows = json.load(file)["rows"]
+        print(table(rows))
+        if options.plot:
+            plot(rows, options.plot)
+        return
+    one_thread()
+    os.environ["ADC_JIT_CACHE"] = ""  # compile times: compiled, not loaded
+    sys.path.extend(options.site)
+    import jit_peers
+
+    rounds = 5 if options.quick else 15
+    environment = python_line(
+        versions(["numpy", "numba", "llvmlite", "jax", "jaxlib", "torch"])
     )
+    print(environment + "\n")
+    jax_grads, torch_grads = jit_peers.jax_gradients(), jit_peers.torch_gradients()
+    rows = []
+    for workload in workloads(jit_peers):
+        if options.only and options.only not in workload[0]:
+            continue
+        rows.append(measure(workload, jax_grads, torch_grads, rounds))
+        print(table(rows[-1:]).splitlines()[-1], flush=True)
+    print()
+    print(table(rows))
+    if options.json:
+        with open(options.json, "w") as file:
+            json.dump({"environment": environment, "rows": rows}, file, indent=1)
+    if options.plot:
+        plot(rows, options.plot)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ a second, so they are in the slow tier except the logistic map's.
 import math
 import sys
 
+import numpy as np
 import pytest
 from scalar_loops import logistic, newton_sqrt, pendulum
 
@@ -69,6 +70,12 @@ def guarded(x):
         return 0.0
 
 
+def mlp(W1, b1, W2, b2, X, Y):
+    H = np.tanh(X @ W1 + b1)
+    diff = H @ W2 + b2 - Y
+    return 0.5 * np.sum(diff * diff) / len(X)
+
+
 def wrong_type(x):
     return len(x) * x
 
@@ -85,7 +92,8 @@ def close(a, b):
 
 
 @pytest.fixture
-def numba():
+def numba(monkeypatch, tmp_path):
+    monkeypatch.setenv("ADC_JIT_CACHE", str(tmp_path))  # Numba's cache: here
     return pytest.importorskip("numba")
 
 
@@ -161,11 +169,18 @@ def test_plain_function(numba):
 
 
 @pytest.mark.slow
-def test_source_is_what_numba_compiled(numba):
+def test_source_is_what_numba_compiled(numba, tmp_path):
+    # (written to a file and imported: cache=True needs a file to cache for)
+    import importlib.util
+
     j = jit(grad(logistic, argnums=(0, 1)))
-    namespace: dict = {}
-    exec(compile(j.source, "<jit source>", "exec"), namespace)
-    compiled = namespace["logistic_grad"]
+    assert "@numba.njit(cache=True)\ndef logistic_grad(" in j.source
+    path = tmp_path / "copied.py"
+    path.write_text(j.source)
+    spec = importlib.util.spec_from_file_location("copied", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    compiled = module.logistic_grad
     assert isinstance(compiled, numba.core.registry.CPUDispatcher)
     close(compiled(3.7, 0.3, 40), j(3.7, 0.3, 40))
 
@@ -212,7 +227,8 @@ def test_adc_compile_jit_writes_a_numba_module(tmp_path, capsys):
     out = tmp_path / "loops_jit.py"
     assert main(["compile", str(source), "--jit", "-o", str(out)]) == 0
     text = out.read_text()
-    assert text.count("@numba.njit\ndef ") == 2 and "\nimport numba\n" in text
+    assert text.count("@numba.njit(cache=True)\ndef ") == 2
+    assert "\nimport numba\n" in text
     # each function's len(tape) stays its own: the array tape's counter is
     # logistic's, newton_sqrt keeps its list
     newton = text[text.index("def newton_sqrt_grad") :]
@@ -221,50 +237,23 @@ def test_adc_compile_jit_writes_a_numba_module(tmp_path, capsys):
     assert "--jit writes derivative code" in capsys.readouterr().err
 
 
-# What stops the corpus functions jit does not compile (each a clean error)
-CORPUS_LIMITS = {
-    "f_fmod": "Unknown attribute 'fmod'",  # Numba has no math.fmod
-    "f_piecewise_constant_in_loop": "Unknown attribute 'fmod'",
-    "f_folded_literals": "does not fit in 64 bits",  # 2**70
-    "f_recursive_power": "recursion",
-    "f_recursive_fast_power": "recursion",
-    "f_recursive_horner": "recursion",
-    "f_mutual_recursion": "recursion",
-    "f_recursive_self": "recursion",
-    "f_recursion_with_loop_and_custom": "recursion",
-    "f_recursive_pair": "recursion",
-}
-
-
 @pytest.mark.slow
-def test_scalar_corpus_compiles_and_matches_or_says_why(numba):
-    """Every corpus function (straight-line and control flow) whose gradient is
-    scalar code: jit's gradient equals the Python one to 1e-12 at a point of its
-    domain, or jit refuses it with the limitation of CORPUS_LIMITS."""
-    import corpus
+def test_corpus_listing_is_current(numba):
+    """docs/jit_corpus.md, what jit makes of every corpus function, is what
+    docs/jit_corpus.py computes now: a function that starts or stops compiling,
+    or a compiled derivative that differs from the Python one, shows here."""
+    import importlib.util
+    import os
 
-    from ad_compiler.callables import ArrayDerivative
-
-    matched, refused = 0, set()
-    for seed, (f, domain) in enumerate(corpus.CASES):
-        if f.__name__ in corpus.KNOWN_BUGS:
-            continue
-        x = corpus.points(domain, seed, 1)[0]
-        try:
-            g = grad(f, argnums=tuple(range(len(domain))))
-            expected = g(*x)
-        except Exception:  # not jit's to test (the corpus tests say why)
-            continue
-        if isinstance(g, ArrayDerivative):
-            continue  # array code: not in this version
-        if f.__name__ in CORPUS_LIMITS:
-            with pytest.raises(CompileError, match=CORPUS_LIMITS[f.__name__]):
-                jit(g)(*x)
-            refused.add(f.__name__)
-            continue
-        close(jit(g)(*x), expected)
-        matched += 1
-    assert refused == set(CORPUS_LIMITS) and matched >= 150
+    path = os.path.join(os.path.dirname(__file__), "..", "docs", "jit_corpus.py")
+    spec = importlib.util.spec_from_file_location("jit_corpus", path)
+    listing = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(listing)
+    text = listing.listing()
+    assert "DIFFERS" not in text
+    with open(listing.TARGET) as file:
+        assert file.read() == text, "run: python docs/jit_corpus.py"
+    assert text.count("compiles, matches") >= 240
 
 
 @pytest.mark.parametrize("step", [1, 2, 3, -1, -2, -3])
@@ -320,4 +309,131 @@ def test_custom_derivative_compiled_too(numba):
     g = grad(through_custom)
     j = jit(g)
     close(j(0.3, 20), g(0.3, 20))
-    assert "@numba.njit\ndef softplus(x):" in j.source  # the user's copy, compiled
+    # the user's copy, compiled (and cached: the module is self-contained)
+    assert "@numba.njit(cache=True)\ndef softplus(x):" in j.source
+
+
+SCALE = 2.0
+
+
+def cube(x):
+    return x * x * x
+
+
+def square(x):
+    return x * x
+
+
+def scaled_loop(x, n):
+    s = x
+    for i in range(n):
+        s = SCALE * square(s) * 0.1 + math.sin(s)
+    return s
+
+
+def scaled_loop_v2(x, n):
+    s = x
+    for i in range(n):
+        s = math.cos(s) * x
+    return s
+
+
+def scaled(x):
+    return SCALE * x
+
+
+@pytest.mark.slow
+def test_a_jitted_derivative_follows_the_live_function(numba, monkeypatch):
+    """A global the function reads, a helper it calls and its own code, each
+    changed after jit: the next call compiles the derivative of the function as
+    it is now (as the API's derivative does), and toggling back reuses the
+    first compilation."""
+    module = sys.modules[__name__]
+    g = grad(scaled_loop)
+    j = jit(g)
+    close(j(0.3, 5), g(0.3, 5))
+    first = j.dispatcher
+    monkeypatch.setattr(module, "SCALE", 3.0)
+    close(j(0.3, 5), g(0.3, 5))
+    assert "3.0" in j.source and j.dispatcher is not first
+    original, before = square, j(0.3, 5)
+    monkeypatch.setattr(module, "square", cube)
+    close(j(0.3, 5), g(0.3, 5))
+    assert j(0.3, 5) != before
+    monkeypatch.setattr(module, "square", original)
+    monkeypatch.setattr(module, "SCALE", 2.0)
+    close(j(0.3, 5), g(0.3, 5))
+    assert j.dispatcher is first  # compiled once per state
+    monkeypatch.setattr(scaled_loop, "__code__", scaled_loop_v2.__code__)
+    close(j(0.3, 5), g(0.3, 5))
+    assert "math.cos" in j.source
+
+
+@pytest.mark.slow
+def test_a_jitted_plain_function_follows_its_globals(numba, monkeypatch):
+    j = jit(scaled)
+    assert j(1.5) == 3.0
+    monkeypatch.setattr(sys.modules[__name__], "SCALE", 5.0)
+    assert j(1.5) == 7.5  # Numba froze 2.0; jit compiled again
+
+
+@pytest.mark.slow
+def test_array_gradient_compiled_per_shape_pattern(numba, monkeypatch):
+    """A derivative of NumPy code: compiled per pattern of argument shapes,
+    the same numbers as the Python one, plain NumPy calls in .source."""
+    rng = np.random.default_rng(0)
+    args = [
+        rng.standard_normal(s) for s in ((4, 5), (5,), (5, 3), (3,), (6, 4), (6, 3))
+    ]
+    g = grad(mlp, argnums=(0, 1, 2, 3))
+    j = jit(g)
+    for got, want in zip(j(*args), g(*args)):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert "@numba.njit" in j.source and "_like" not in j.source
+    first = j.dispatcher
+    args[4], args[5] = args[4][:2], args[5][:2]  # another batch size: same code
+    for got, want in zip(j(*args), g(*args)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert j.dispatcher is first
+
+
+@pytest.mark.slow
+def test_compiled_derivatives_are_cached_between_processes(numba, tmp_path):
+    """A derivative's Numba-ready module is written to the cache directory
+    under the hash of its text and compiled with cache=True: a second process
+    loads the machine code instead of compiling it."""
+    import os
+    import subprocess
+
+    script = (
+        "import sys\n"
+        "from scalar_loops import logistic\n"
+        "from ad_compiler import grad, jit\n"
+        "j = jit(grad(logistic, argnums=(0, 1)))\n"
+        "j(3.2, 0.3, 10)\n"
+        "print(sum(j.dispatcher.stats.cache_hits.values()), j.source.count('cache=True'))\n"
+    )
+    samples = os.path.join(os.path.dirname(__file__), "..", "samples")
+    env = dict(os.environ, ADC_JIT_CACHE=str(tmp_path))
+    env["PYTHONPATH"] = os.pathsep.join([samples, env.get("PYTHONPATH", "")])
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True
+        )
+        for _ in range(2)
+    ]
+    assert [r.stdout.split() for r in runs] == [["0", "1"], ["1", "1"]], runs
+    assert len([f for f in os.listdir(tmp_path) if f.endswith(".py")]) == 1
+
+
+def uses_fmod(x):
+    return math.fmod(x, 0.7) * x
+
+
+@pytest.mark.slow
+def test_a_cached_derivative_refused_by_numba_names_the_users_line(numba):
+    # the derivative's module is a cached file: Numba prints its path
+    # relative to the working directory, and the line is still found
+    with pytest.raises(CompileError, match=r"at line \d+: return math\.fmod"):
+        jit(grad(uses_fmod))(1.3)

@@ -275,3 +275,29 @@ def test_a_float_identity_on_an_int_is_not_dropped():
         "d = a + x",
         "e = d + n",
     ]
+
+
+def _logistic(r, x0, n):
+    x = x0
+    for i in range(n):
+        x = r * x * (1.0 - x)
+    return x
+
+
+def test_a_common_factor_carried_around_a_loop_is_factored_out():
+    # x̄ <- r (v4 x̄) - v3 x̄ is (r v4 - v3) x̄: one multiply by x̄ per step
+    g = grad(_logistic, argnums=(0, 1))
+    assert "(v4 * r - v3) * x0_bar" in g.source
+    assert g.source.count("x0_bar") == 5  # no other product reads x̄ twice
+    r, x0, n = 3.7, 0.3, 6
+    xs, x = [], x0
+    for _ in range(n):
+        xs.append(x)
+        x = r * x * (1.0 - x)
+    x_bar, r_bar = 1.0, 0.0
+    for x in reversed(xs):
+        r_bar += x * (1.0 - x) * x_bar
+        x_bar *= r * (1.0 - 2.0 * x)
+    got = g(r, x0, n)
+    assert math.isclose(got[0], r_bar, rel_tol=1e-13)
+    assert math.isclose(got[1], x_bar, rel_tol=1e-13)

@@ -67,8 +67,10 @@ def user_line(source: str, lineno: int) -> str:
     return ""
 
 
-def rewrite(source: str, arrays: bool = True) -> str:
-    """``source`` (an emitted module) in the form ``numba.njit`` compiles.
+def rewrite(source: str, arrays: bool = True, cache: bool = False) -> str:
+    """``source`` (an emitted module) in the form ``numba.njit`` compiles;
+    ``cache``: decorated ``@numba.njit(cache=True)`` (for a module that lives
+    in a file: Numba keeps its machine code next to it).
 
     Guarantees: the functions compute the same values (the tapes hold the same
     rows, read in the same reversed order); the text is black-formatted.
@@ -106,7 +108,7 @@ def rewrite(source: str, arrays: bool = True) -> str:
             _edit_reverse_loops(tape, plan, names, lines, edits)
         _edit_reversed_ranges(fn, lines, edits)
     out = _apply(lines, edits, inserts, renames)
-    out = _decorate(out, tree, uses_np)
+    out = _decorate(out, tree, uses_np, cache)
     return _black(out)
 
 
@@ -531,9 +533,10 @@ def _apply(lines, edits, inserts, renames) -> str:
     return "\n".join(out) + "\n"
 
 
-def _decorate(text: str, tree: ast.Module, uses_np: bool) -> str:
+def _decorate(text: str, tree: ast.Module, uses_np: bool, cache: bool) -> str:
     """Import numba (and numpy when the tapes need it); ``@numba.njit`` each def."""
-    text = re.sub(r"^def ", "@numba.njit\ndef ", text, flags=re.M)
+    decorator = "@numba.njit(cache=True)" if cache else "@numba.njit"
+    text = re.sub(r"^def ", f"{decorator}\ndef ", text, flags=re.M)
     imports = ["import numba"]
     has_np = any(
         isinstance(n, ast.Import) and any(a.asname == "np" for a in n.names)

@@ -631,9 +631,10 @@ def _trace(args) -> int:
 
 
 def _numba_ready(module: str) -> str:
-    """``--jit``: the module in the form ``numba.njit`` compiles (docs/jit.md)."""
+    """``--jit``: the module in the form ``numba.njit`` compiles (docs/jit.md),
+    ``cache=True``: a module written to be kept in a file."""
     now = "Numba-ready (--jit): needs numba and numpy besides math."
-    return numba_ready.rewrite(module.replace(SELF_CONTAINED, now, 1))
+    return numba_ready.rewrite(module.replace(SELF_CONTAINED, now, 1), cache=True)
 
 
 def _compile(args, argv: list[str]) -> int:
