@@ -22,7 +22,6 @@ import math
 
 import numba
 import numpy as np
-
 from handwritten_mlp import mlp_grad_by_hand
 
 # the three bodies' start (samples.scalar_loops.three_body)

@@ -217,7 +217,8 @@ def test_jit_is_given_the_formatted_text_of_an_internal_compilation(monkeypatch)
     given = []
 
     class Recorded:
-        def __init__(self, numba, python, source, scope):
+        def __init__(self, numba, python, parts):
+            _, source, *_ = parts()  # (what JitFunction compiles: name, text ...)
             given.append((python, source))
             self.source = source
 
