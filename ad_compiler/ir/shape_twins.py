@@ -103,7 +103,8 @@ class _Twins:
             assumed = kept
 
     def columns(self, s) -> None:
-        pushes = self.pushes.get(getattr(s.args[0], "name", None), [])
+        tape = getattr(s.args[0], "name", None)
+        pushes = self.pushes.get(tape, []) if tape is not None else []
         if len(pushes) != 1:
             return  # (rows pushed in two places: no one row's columns to match)
         items = pushes[0].ins[1:]
@@ -124,7 +125,7 @@ class _Twins:
         if row.shaped_like is not None and e.prim != "sum_to":
             return self.root(e.ins[row.shaped_like])
         if e.prim == "shape" and len(e.ins) == 1 and isinstance(e.ins[0], Var):
-            self.shape_of[e.out.name] = self.root(e.ins[0])
+            self.shape_of[e.out.name] = self.roots.get(e.ins[0].name, e.ins[0].name)
             return None
         if e.prim == "construct":
             if e.param("fn") in ("zeros", "ones") and isinstance(e.ins[0], Var):
