@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ad_compiler.backend.inplace import _eqns, _keeps_reference, _written_here
+from ad_compiler.backend.view_adds import _count as _count_reads
 from ad_compiler.ir import shape_infer
 from ad_compiler.ir.nodes import (
     Eqn,
@@ -42,9 +43,7 @@ from ad_compiler.ir.nodes import (
     If,
     Loop,
     Var,
-    blocks,
     map_atoms,
-    own_reads,
 )
 from ad_compiler.opt.dce import eliminate_dead_code
 from ad_compiler.opt.shape_sources import _map_eqns
@@ -218,12 +217,3 @@ def _row_read(four: list, reads: dict):
     new_read = read.with_ins((t, *parts))
     total = Eqn("add", copy.outs, (read.out, g), copy.loc, "np")
     return [new_read, total, zero.with_ins((t,) + zero.ins[1:])]
-
-
-def _count_reads(stmts, reads: dict) -> None:
-    for s in stmts:
-        for a in own_reads(s):
-            if isinstance(a, Var):
-                reads[a.name] = reads.get(a.name, 0) + 1
-        for block in blocks(s):
-            _count_reads(block, reads)
