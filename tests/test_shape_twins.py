@@ -29,6 +29,18 @@ def roots_of(f, *args):
     return twin_roots(fn, shape_infer.infer(fn))
 
 
+def checked(f, args, argnums, *rest):
+    """``grad(f)`` in ``argnums`` (``rest``: the arguments after ``args``, held
+    fixed), checked against central differences at ``args``; the grad object."""
+    g = grad(f, argnums=argnums)
+    got = g(*args, *rest)
+    got = got if isinstance(got, tuple) else (got,)
+    for i, value in zip(argnums, got):
+        want = central(lambda *a: f(*a, *rest), args, i)
+        np.testing.assert_allclose(value, want, rtol=1e-6, atol=1e-7)
+    return g
+
+
 def chain(x, b):
     z = x[b : 2 * b]
     e = np.exp(-z)
@@ -66,13 +78,9 @@ def summed_back(x, w):
 
 def test_a_sum_back_is_no_twin_of_its_template():
     # _sum_to(g, x) may stay smaller than x: never a twin through it
-    g = grad(summed_back, argnums=(0, 1))
     rng = np.random.default_rng(0)
     for w in (rng.normal(size=4), rng.normal(size=1)):
-        x = rng.normal(size=4)
-        for i, value in enumerate(g(x, w)):
-            want = central(summed_back, (x, w), i)
-            np.testing.assert_allclose(value, want, rtol=1e-6, atol=1e-7)
+        checked(summed_back, (rng.normal(size=4), w), (0, 1))
 
 
 def gates(p, x, b):
@@ -89,11 +97,7 @@ def test_gates_cut_from_one_array(b, n, m):
     # (1, 3, 4): every piece has length 1 but x has 3 -- NumPy broadcasts;
     # (3, 3, 10): only the last piece has length 1
     rng = np.random.default_rng(b + n + m)
-    p, x = rng.normal(size=m), rng.normal(size=n)
-    g = grad(gates, argnums=(0, 1))
-    for i, value in enumerate(g(p, x, b)):
-        want = central(lambda p, x: gates(p, x, b), (p, x), i)
-        np.testing.assert_allclose(value, want, rtol=1e-6, atol=1e-7)
+    checked(gates, (rng.normal(size=m), rng.normal(size=n)), (0, 1), b)
 
 
 def layer(p, x, s):
@@ -109,9 +113,7 @@ def layer(p, x, s):
 def test_a_layer_emits_no_helper_for_the_sigmoid_and_one_array_of_adjoints():
     rng = np.random.default_rng(0)
     args = (rng.normal(size=12), rng.normal(size=3), rng.normal(size=3))
-    g = grad(layer, argnums=(0, 1, 2))
-    for i, value in enumerate(g(*args)):
-        np.testing.assert_allclose(value, central(layer, args, i), rtol=1e-6)
+    g = checked(layer, args, (0, 1, 2))
     body = g.source[g.source.index("def layer_grad") :]
     sigmoid = [line for line in body.splitlines() if "np.exp" in line]
     assert sigmoid and not any("_like(" in line for line in sigmoid)
@@ -135,10 +137,7 @@ def rnn_stacked(W, x0, T):
 def test_a_stacked_state_hands_its_adjoint_to_the_rows():
     rng = np.random.default_rng(2)
     W, x0 = rng.normal(size=(2, 3)), rng.normal(size=3)
-    g = grad(rnn_stacked, argnums=(0, 1))
-    for i, value in enumerate(g(W, x0, 4)):
-        want = central(lambda W, x0: rnn_stacked(W, x0, 4), (W, x0), i)
-        np.testing.assert_allclose(value, want, rtol=1e-6, atol=1e-7)
+    g = checked(rnn_stacked, (W, x0), (0, 1), 4)
     assert "_rows_of(" in g.source
     assert "_add_rows(" not in g.source[g.source.index("def rnn_stacked_grad") :]
 
@@ -157,10 +156,7 @@ def stacked_then_appended(x, T):
 def test_items_after_the_stacked_prefix_get_zeros():
     rng = np.random.default_rng(3)
     x = rng.normal(size=3)
-    g = grad(stacked_then_appended)
-    np.testing.assert_allclose(
-        g(x, 3), central(lambda x: stacked_then_appended(x, 3), (x,), 0), rtol=1e-6
-    )
+    checked(stacked_then_appended, (x,), (0,), 3)
 
 
 def kept_states(x, T):
@@ -182,10 +178,7 @@ def kept_states(x, T):
 def test_carried_states_kept_in_a_list_stay_intact():
     rng = np.random.default_rng(4)
     x = rng.normal(size=3)
-    g = grad(kept_states)
-    np.testing.assert_allclose(
-        g(x, 5), central(lambda x: kept_states(x, 5), (x,), 0), rtol=1e-6, atol=1e-8
-    )
+    checked(kept_states, (x,), (0,), 5)
 
 
 def lstm_like(main, x0, T):
@@ -211,10 +204,7 @@ def lstm_like(main, x0, T):
 def test_the_carried_adjoint_of_an_rnn_state_is_written_in_place():
     rng = np.random.default_rng(5)
     main, x0 = rng.normal(size=(1, 6)), rng.normal(size=3)
-    g = grad(lstm_like, argnums=(0, 1))
-    for i, value in enumerate(g(main, x0, 4)):
-        want = central(lambda m, x: lstm_like(m, x, 4), (main, x0), i)
-        np.testing.assert_allclose(value, want, rtol=1e-6, atol=1e-7)
+    g = checked(lstm_like, (main, x0), (0, 1), 4)
     body = g.source[g.source.index("def lstm_like_grad") :]
     # the state's adjoint: zeros made once per step, each layer's rows added
     # into it in place (not a temporary of zeros per row, added to a copy)
@@ -239,10 +229,7 @@ def rows_rnn(w, s0, T):
 def test_a_row_added_into_and_taken_out_is_one_sum(n):
     rng = np.random.default_rng(6 + n)
     w, s0 = rng.normal(size=n), rng.normal(size=(2, n))
-    g = grad(rows_rnn, argnums=(0, 1))
-    for i, value in enumerate(g(w, s0, 4)):
-        want = central(lambda w, s0: rows_rnn(w, s0, 4), (w, s0), i)
-        np.testing.assert_allclose(value, want, rtol=1e-6, atol=1e-7)
+    g = checked(rows_rnn, (w, s0), (0, 1), 4)
     body = g.source[g.source.index("in reversed(tape)") :]
     # s_bar[0] += x_bar; v = s_bar[0].copy(); s_bar[0] = 0.0 is one sum
     assert ".copy()" not in body, body
