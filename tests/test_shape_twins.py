@@ -235,3 +235,35 @@ def test_a_row_added_into_and_taken_out_is_one_sum(n):
     assert ".copy()" not in body, body
     row = re.search(r"(v\d+) = (s_\d+_bar)\[0\]\n", body)
     assert row and f" = {row[1]} + x_" in body, body
+
+
+def sizes(X, w):
+    n = X.shape[0]
+    half, odd = divmod(n, 2)
+    top = np.sum(np.sum(X[:half], axis=0) ** 2) + np.sum(np.sum(X, axis=1))
+    return top * w + np.sum(np.sum(X[half:], axis=-1)) * odd
+
+
+def means(X, w):
+    return np.sum(np.mean(X * w, axis=0) ** 2) + np.sum(np.mean(X, axis=(0, 1)))
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 1), (1, 4), (3, 3), (1, 1)])
+def test_a_number_spread_over_a_reduction_needs_no_reduction(shape):
+    """A number broadcast to a reduction's shape, only to be written into a
+    slot or added to an array of the reduced array's shape, is the number:
+    the emitted gradient computes no sum for a shape (issue 18's "no
+    recomputation for shapes"); right where an axis is 1 and broadcasts.
+    A mean's count is read from its input's shape, never by computing the
+    mean again for its size."""
+    X = np.linspace(0.2, 1.3, int(np.prod(shape))).reshape(shape)
+
+    def code(f):  # the emitted gradient's statements, without comments
+        body = checked(f, (X, 0.7), (0, 1)).source.split(f"def {f.__name__}_grad")[1]
+        return "\n".join(l for l in body.splitlines() if not l.strip().startswith("#"))
+
+    body = code(sizes)
+    assert "_like(" not in body
+    assert body.count("np.sum(") == 4, body  # the four sums `top` (w's adjoint) has
+    body = code(means)
+    assert body.count("np.mean(") == 1, body  # for its value, not its size

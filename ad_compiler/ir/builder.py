@@ -62,6 +62,11 @@ class Ops:
     def lit(self, value: bool | int | float) -> Any:
         raise NotImplementedError
 
+    def position(self, k: int) -> Any:
+        """The int ``k`` as an operand: an axis or an index (``lit`` makes
+        every number a float, as derivatives are)."""
+        raise NotImplementedError
+
     def shape(self, x: Any) -> Any:
         return shapes.SCALAR
 
@@ -187,6 +192,9 @@ class NumericOps(Ops):
     def lit(self, value):
         return value
 
+    def position(self, k: int) -> int:
+        return k
+
     def shape(self, x):
         return shapes.of_value(x)
 
@@ -245,6 +253,9 @@ class IRBuilder(Ops):
         if type(value) is int:
             value = float(value)
         return Const(value)
+
+    def position(self, k: int) -> Const:
+        return Const(int(k))
 
     def shape(self, x):
         if isinstance(x, Var):

@@ -112,7 +112,8 @@ def drop_shape_noops(fn: Function) -> Function:
             sa == sb and sa is not None and sa != shapes.TUPLE and shapes.ANY not in sa
         )
 
-    fn = _unindex_unbroadcast(fn, roots)
+    fn = _unindex_unbroadcast(fn, roots, env)
+    fn = _numbers_into_cover(fn, roots, env)
     for e in iter_eqns(fn.body):
         if e.prim == "like" and not e.param("copy") and not e.param("lead"):
             if same(e.ins[0], e.ins[1]):
@@ -131,22 +132,40 @@ def drop_shape_noops(fn: Function) -> Function:
     return replace(fn, body=body, results=tuple(sub(a) for a in fn.results))
 
 
-def _unindex_unbroadcast(fn: Function, roots: dict[str, str]) -> Function:
+def _unindex_unbroadcast(fn: Function, roots: dict[str, str], env: dict) -> Function:
     """``_unindex(x, i, h)`` for ``_unindex(x, i, _like(h, y))`` where ``y`` is
     ``z[i]`` and ``z`` has ``x``'s shape (its twin), or where ``h`` is
     ``_sum_to(g, y)``: the write ``out[i] = h`` broadcasts ``h`` to ``x[i]``'s
     shape, which is what ``_like`` and then the write did (``h`` broadcasts
-    to ``y``, and ``y`` to ``x[i]``; broadcasting composes)."""
+    to ``y``, and ``y`` to ``x[i]``; broadcasting composes).
+
+    A number ``h`` is written as it is, also from under ``np.expand_dims``
+    (``out[i] = np.expand_dims(_like(h, np.sum(z, axis=-1)), -1)``: a number
+    fills any slot, so the sum computed for its shape alone goes)."""
+    from ad_compiler.ir import shapes
     from ad_compiler.ir.shape_twins import same_shape
     from ad_compiler.opt.shape_sources import _flat_map
 
     defs = {e.out.name: e for e in iter_eqns(fn.body) if len(e.outs) == 1}
 
+    def number(a) -> bool:
+        if isinstance(a, Var):
+            return env.get(a.name) == shapes.SCALAR
+        return isinstance(a.value, (int, float)) and not isinstance(a.value, bool)
+
     def read_of(e: Eqn, a) -> Atom | None:
         like = defs.get(a.name) if isinstance(a, Var) else None
+        while like is not None and like.prim == "expand_dims":
+            like = defs.get(like.ins[0].name) if isinstance(like.ins[0], Var) else None
+            if like is None or like.prim not in ("expand_dims", "like"):
+                return None
+            if like.prim == "like" and not (number(like.ins[0]) and not like.params):
+                return None
         if like is None or like.prim != "like" or like.params:
             return None
         h, y = like.ins
+        if number(h):
+            return h
         read = defs.get(y.name) if isinstance(y, Var) else None
         if read is not None and read.prim == "getitem":
             x = read.ins[0]
@@ -167,6 +186,57 @@ def _unindex_unbroadcast(fn: Function, roots: dict[str, str]) -> Function:
         if h is None:
             return (e,)
         return (e.with_ins((e.ins[0], h) + e.ins[2:]),)
+
+    body = _flat_map(fn.body, through)
+    return fn if body == fn.body else replace(fn, body=body)
+
+
+def _numbers_into_cover(fn: Function, roots: dict[str, str], env: dict) -> Function:
+    """``a ± t`` for ``a ± h`` where ``h`` is the number ``t`` broadcast
+    (``_like(t, y)``, possibly under ``np.expand_dims``) to a shape that
+    broadcasts into ``a``'s: ``y`` a twin of ``a``, or ``np.expand_dims(
+    _like(t, np.sum(z, axis=k)), axis=k)`` with ``z`` a twin of ``a`` (the sum
+    drops axis k and the expansion puts back a 1 there).  The result has
+    ``a``'s shape and the same elements either way, and the reduction computed
+    only for its shape is gone."""
+    from ad_compiler.ir import shapes
+    from ad_compiler.ir.shape_twins import same_shape
+    from ad_compiler.opt.shape_sources import _flat_map
+
+    defs = {e.out.name: e for e in iter_eqns(fn.body) if len(e.outs) == 1}
+
+    def def_of(a, prim: str) -> Eqn | None:
+        e = defs.get(a.name) if isinstance(a, Var) else None
+        return e if e is not None and e.prim == prim else None
+
+    def number(a) -> bool:
+        if isinstance(a, Var):
+            return env.get(a.name) == shapes.SCALAR
+        return isinstance(a.value, (int, float)) and not isinstance(a.value, bool)
+
+    def number_under(h, a) -> Atom | None:
+        """t when h is t broadcast into a shape that fits in a's."""
+        expand = def_of(h, "expand_dims")
+        like = def_of(expand.ins[0] if expand else h, "like")
+        if like is None or like.params or not number(like.ins[0]):
+            return None
+        t, y = like.ins
+        if expand is None:
+            return t if same_shape(y, a, roots) else None
+        reduced = def_of(y, "sum")
+        if reduced is None or reduced.params != expand.params:
+            return None  # (keepdims, or another axis)
+        return t if same_shape(reduced.ins[0], a, roots) else None
+
+    def through(e: Eqn) -> tuple:
+        if e.prim not in ("add", "sub") or e.params:
+            return (e,)
+        a, b = e.ins
+        t = number_under(b, a)
+        if t is not None:
+            return (e.with_ins((a, t)),)
+        t = number_under(a, b)
+        return (e,) if t is None else (e.with_ins((t, b)),)
 
     body = _flat_map(fn.body, through)
     return fn if body == fn.body else replace(fn, body=body)

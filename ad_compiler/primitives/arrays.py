@@ -88,12 +88,20 @@ def expanded(b: Ops, p: Params, g: Value) -> Value:
     return b.apply("expand_dims", g, axis=axis)
 
 
-def _count(b: Ops, out: Value, x: Value) -> Value:
-    """How many elements each output of a mean averages: size(x) / size(out)."""
-    size_x = b.apply("size", x)
-    if b.shape(out) == shapes.SCALAR:
-        return size_x
-    return b.div(size_x, b.apply("size", out))
+def reduced_count(b: Ops, p: Params, out: Value, x: Value) -> Value:
+    """How many elements each output of a reduction takes in: the product of x's
+    lengths along the reduced axes (``np.size(x)`` for them all), read from
+    x's shape alone -- never from ``out``, which the adjoint would otherwise
+    compute again for its size (issue 18: no primal work redone for a shape)."""
+    axis = p.get("axis")
+    if axis is None or b.shape(out) == shapes.SCALAR:
+        return b.apply("size", x)
+    dims = b.apply("shape", x)
+    count = None
+    for k in axis if isinstance(axis, tuple) else (axis,):
+        length = b.apply("getitem", dims, b.position(k), index=("a",))
+        count = length if count is None else b.mul(count, length)
+    return count
 
 
 def _extreme_rules() -> dict:
@@ -250,7 +258,9 @@ register(
         convention="linear: smooth everywhere",
         **linear_rules(
             "mean",
-            lambda b, p, out, g, x: (b.div(expanded(b, p, g), _count(b, out, x)),),
+            lambda b, p, out, g, x: (
+                b.div(expanded(b, p, g), reduced_count(b, p, out, x)),
+            ),
         ),
     ),
     _extreme_reduction("max", numpy.max),

@@ -51,6 +51,7 @@ from ad_compiler.primitives.arrays import (
     along,
     expanded,
     keywords,
+    reduced_count,
 )
 from ad_compiler.primitives.registry import (
     PREC_ATOM,
@@ -86,14 +87,6 @@ def _keep(p: Params) -> dict:
 def _out(p: Params) -> dict:
     """The reduction's axes as the output has them."""
     return {"axis": p.get("axis"), "keepdims": p.get("keepdims", False)}
-
-
-def _count(b: Ops, out: Value, x: Value) -> Value:
-    """How many elements each output reduces: size(x) / size(out)."""
-    size_x = b.apply("size", x)
-    if b.shape(out) == shapes.SCALAR:
-        return size_x
-    return b.div(size_x, b.apply("size", out))
 
 
 def _render(spelled: str, *keys: str):
@@ -162,7 +155,7 @@ def _centered(b: Ops, p: Params, x: Value) -> Value:
 
 def _dof(b: Ops, p: Params, out: Value, x: Value) -> Value:
     """N − ddof: the divisor NumPy's var uses."""
-    n = _count(b, out, x)
+    n = reduced_count(b, p, out, x)
     ddof = p.get("ddof") or 0
     return b.sub(n, b.lit(ddof)) if ddof else n
 
@@ -255,7 +248,7 @@ def _average_jvp(b: Ops, p: Params, out, *args) -> Value:
 
 def _average_vjp(b: Ops, p: Params, out, g, x, *w) -> tuple:
     if not w:
-        count = _count(b, out, x)
+        count = reduced_count(b, p, out, x)
         return (b.div(expanded(b, p, g), count),)
     wb, others = _weights(b, p, x, w[0])
     share = b.div(expanded(b, p, g), b.apply("sum", wb, **_keep(p)))
