@@ -57,6 +57,7 @@ from ad_compiler.ir.nodes import (
     tree_leaves,
 )
 from ad_compiler.trees import is_plain
+from ad_compiler import sized
 
 # ad_compiler.ad.jacobians builds on this module.  The one derivative of it this
 # module needs -- a gradient through emitted code that holds a tape, taken in
@@ -275,6 +276,7 @@ class ArrayDerivative:
         self.live = fn.scope_sources if base is None else base.live
         self.primal_ir = fn
         self._by_sizes: dict = {}  # exact argument shapes -> compiled (the fast path)
+        self._sized = 0  # shape sets given code of their own (ad_compiler/sized.py)
         self._by_signature: dict = {}
         self._last = None
         target = fn_wrapper_target(fn, kind)
@@ -365,6 +367,7 @@ class ArrayDerivative:
                 )
             self.fn = self.primal_ir = new.fn
             self.src, self._by_sizes, self._by_signature = new.src, {}, {}
+            self._sized = 0
             self.live = new.live
             self.__class__ = _with_fast_call(self.n, True, _live_kinds(self.live))
             self._last = None
@@ -430,8 +433,30 @@ class ArrayDerivative:
         except ResultShapeError as e:
             raise self._restated(e, args) from None
         if len(args) >= self.n and len(self._by_sizes) < 64:
-            self._by_sizes[self._sizes(args, live)] = compiled
+            key = self._sizes(args, live)
+            if not lazy and self._sized < sized.MOST_SIZES:
+                probing = self._probing(compiled, key)
+                if probing is not None:  # files the code for these sizes
+                    return probing
+            self._by_sizes[key] = compiled
         return compiled
+
+    def _probing(self, compiled, key):
+        """The first call for the exact shapes ``key``, which files the code
+        for them (:mod:`ad_compiler.sized`); None if ``compiled`` has no
+        broadcast or sum back to leave out."""
+        sites = getattr(compiled, "_probe_sites", None)
+        if sites is None:
+            sites = compiled._probe_sites = sized.probe_sites(compiled.ir)
+        if not sites:
+            return None
+        self._sized += 1
+
+        def record(final):
+            self._by_sizes[key] = final
+            self._last = final
+
+        return sized.Probing(compiled, self.kind, sites, record)
 
     user_function = None  # (f, argnums) of a grad or value_and_grad of f
 

@@ -130,11 +130,19 @@ def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
     d = replace(
         d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"), lazy=fn.lazy
     )
-    header = f"{WHAT[kind]} of {fn.name}, emitted by ad_compiler."
     helpers = helper_irs(fn, kind.removesuffix("_vector"))
     helpers = [replace(h, lazy=fn.lazy) for h in helpers]
-    # raw text (not run through black): loader.source_of formats it when read
-    module = module_text([fn], [d] + helpers, src.line, header, black=False)
+    return load_ir(fn, d, helpers, src, kind)
+
+
+def load_ir(fn: Function, d: Function, helpers, src: FunctionSource, kind: str):
+    """The loaded derivative IR ``d`` of ``fn`` (with the functions it calls,
+    ``helpers``): its module emitted raw (not run through black:
+    loader.source_of formats it when read), with ``.ir``, ``.primal_ir`` and
+    ``.src``."""
+    header = f"{WHAT[kind]} of {fn.name}, emitted by ad_compiler."
+    d = replace(d, callees=())
+    module = module_text([fn], [d] + list(helpers), src.line, header, black=False)
     compiled = load(module, d.name, f"{kind} of {fn.name}")
     # the functions it calls (a recursive function and its derivatives) go
     # with its IR: differentiating it again differentiates those too

@@ -248,6 +248,9 @@ def _plain_like(params) -> bool:
 
 
 def _render_like(params, texts, atoms):
+    if "site" in params:  # a probe's (ad_compiler/sized.py)
+        lead = params.get("lead", 0)
+        return f"_like_at({params['site']}, {texts[0]}, {texts[1]}, {lead})", PREC_ATOM
     if _plain_like(params):  # usually a no-op: the helper checks first
         return f"_like({texts[0]}, {texts[1]})", PREC_ATOM
     lead = params.get("lead", 0)
@@ -421,6 +424,8 @@ def _unindex_batch(bt: Batching, e: Equation, p: Params, x, g, *parts) -> None:
 def _render_sum_to(params, texts, atoms):
     lead = params.get("lead", 0)
     more = f", {lead}" if lead else ""
+    if "site" in params:  # a probe's (ad_compiler/sized.py)
+        return f"_sum_to_at({params['site']}, {texts[0]}, {texts[1]}{more})", PREC_ATOM
     return f"_sum_to({texts[0]}, {texts[1]}{more})", PREC_ATOM
 
 
