@@ -187,14 +187,19 @@ class Interpreter:
             self.dense_rows.add(e.prim)
         dep = rules.union(parts, prod(shape), self.ncols)
         if self.hessian:
-            self.curvature(e.prim, active, parts, dep)
+            self.curvature(e, ins, active, parts, dep)
         return Abstract(shape, dep, value)
 
-    def curvature(self, prim: str, active: list[int], parts: list, dep) -> None:
-        kind = rules.curvature(prim, active)
+    def curvature(self, e: Eqn, ins, active: list[int], parts: list, dep) -> None:
+        kind = rules.curvature(e.prim, active)
         if kind == "nonlinear":
             self.terms.append(rules.clean(dep.T @ dep))
         elif kind == "multilinear":
+            if rules.RULES.get(e.prim) is rules.contraction:
+                exact = rules.contraction_cross(e, ins, None)
+                if exact is not None:
+                    self.terms += exact + [t.T.tocsr() for t in exact]
+                    return
             live = [p for p in parts if p is not None]
             for i, a in enumerate(live):
                 for b in live[i + 1 :]:

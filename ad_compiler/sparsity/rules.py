@@ -140,9 +140,20 @@ def reduction_map(shape: tuple, axes) -> tuple[sp.csr_matrix, tuple]:
 
 
 def elementwise(e, ins, out_shape):
-    return [
+    """Each output element depends on the operands' elements broadcast to it;
+    a product by a known operand not where that operand is exactly 0."""
+    parts = [
         broadcast(a.dep, a.shape, out_shape) if a.dep is not None else None for a in ins
     ]
+    if e.prim == "mul":
+        for k, a in enumerate(ins):
+            other = ins[1 - k]
+            if a.dep is not None and other.dep is None and other.value is not UNKNOWN:
+                keep = numpy.broadcast_to(numpy.asarray(other.value) != 0, out_shape)
+                if not keep.all():
+                    rows = numpy.where(keep.ravel(), ids(keep.shape).ravel(), 0)
+                    parts[k] = selection(rows, keep.size) @ parts[k]
+    return parts
 
 
 def _gather_inputs(e, ins, data):
@@ -366,15 +377,78 @@ def contraction_map(letters: str, shape: tuple, out: str, out_shape: tuple):
     return b @ r
 
 
+KNOWN_LIMIT = 4_000_000  # output x operand elements, for products by known arrays
+
+
+def _flat_outer(e, ins):
+    if e.prim == "outer":  # np.outer ravels its operands
+        return [Abstract((prod(a.shape),), a.dep, a.value) for a in ins]
+    return ins
+
+
 def contraction(e, ins, out_shape):
-    if e.prim == "outer":
-        flat = [Abstract((prod(a.shape),), a.dep, a.value) for a in ins]
-        ins = flat
+    """A product (matmul, dot, einsum ...): output element o meets the operand
+    elements agreeing with it on their shared letters.  With every other
+    operand known, only where the known operands are non-zero: the product
+    evaluated with a unit tensor for the active operand and the others'
+    non-zero masks (no cancellation: the masks are non-negative)."""
+    ins = _flat_outer(e, ins)
     letters, out = _letters_of(e, ins)
-    return [
-        None if a.dep is None else contraction_map(s, a.shape, out, out_shape) @ a.dep
-        for s, a in zip(letters, ins)
+    active = [k for k, a in enumerate(ins) if a.dep is not None]
+    known = all(a.value is not UNKNOWN for k, a in enumerate(ins) if k not in active)
+    parts = []
+    for s, a in zip(letters, ins):
+        if a.dep is None:
+            parts.append(None)
+            continue
+        size = prod(a.shape)
+        if len(active) == 1 and known and size * prod(out_shape) <= KNOWN_LIMIT:
+            m = _known_contraction(letters, out, ins, active[0], out_shape)
+        else:
+            m = contraction_map(s, a.shape, out, out_shape)
+        parts.append(m @ a.dep)
+    return parts
+
+
+def _known_contraction(letters, out, ins, k, out_shape):
+    spare = [
+        c
+        for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        if c not in "".join(letters) + out
     ]
+    rank = len(ins[k].shape)
+    extra = "".join(spare[:rank])
+    size = prod(ins[k].shape)
+    unit = numpy.eye(size).reshape(tuple(ins[k].shape) * 2)
+    ops, specs = [], []
+    for j, (s, a) in enumerate(zip(letters, ins)):
+        if j == k:
+            ops.append(unit)
+            specs.append(s + extra)
+        else:
+            ops.append((numpy.asarray(a.value) != 0).astype(float))
+            specs.append(s)
+    spec = ",".join(specs) + "->" + out + extra
+    got = numpy.einsum(spec, *ops)
+    got = numpy.broadcast_to(got, tuple(out_shape) + tuple(ins[k].shape))
+    return clean(sp.csr_matrix(got.reshape(prod(out_shape), size) != 0))
+
+
+def contraction_cross(e, ins, out_shape):
+    """The Hessian's cross terms of a product of two active operands: the pairs
+    of elements that meet in one term (agree on their common letters), each
+    pair's dependencies: ``D_aᵀ C D_b``."""
+    ins = _flat_outer(e, ins)
+    letters, out = _letters_of(e, ins)
+    live = [(s, a) for s, a in zip(letters, ins) if a.dep is not None]
+    terms = []
+    for i, (sa, a) in enumerate(live):
+        for sb, b in live[i + 1 :]:
+            if len(set(sb)) != len(sb):  # a diagonal: per output element
+                return None
+            meet = contraction_map(sa, a.shape, sb, b.shape)  # (b x a)
+            terms.append(clean(a.dep.T @ (meet.T @ b.dep)))
+    return terms
 
 
 def kron(e, ins, out_shape):
