@@ -117,7 +117,6 @@ class Interpreter:
         self.callees = {c.name: c for c in callees}
         self.depth = 0
         self.iterations = 0
-        self.union_branches = False
 
     # --- values ---------------------------------------------------------------------
     def atom(self, a, env) -> Abstract:
@@ -240,7 +239,6 @@ class Interpreter:
             for o, v in zip(s.outs, vals):
                 env[o.name] = self.atom(v, env)
             return
-        self.union_branches = True
         self.block(s.then, env)
         self.block(s.orelse, env)
         for o, t, f in zip(s.outs, s.then_vals, s.else_vals):

@@ -45,8 +45,8 @@ def _scipy():
         import scipy.sparse as sp
     except ImportError:
         raise UsageError(
-            "sparsity patterns need SciPy, which is not installed",
-            hint='install it: pip install "ad_compiler[scipy]"',
+            "sparsity patterns need SciPy, which is not installed; "
+            'install it: pip install "ad_compiler[scipy]"'
         ) from None
     return sp
 
@@ -99,8 +99,8 @@ class Pattern:
             import matplotlib.pyplot as plt
         except ImportError:
             raise UsageError(
-                "Pattern.plot needs matplotlib, which is not installed",
-                hint='install it: pip install "ad_compiler[plot]"',
+                "Pattern.plot needs matplotlib, which is not installed; "
+                'install it: pip install "ad_compiler[plot]"'
             ) from None
         rows, cols = self.matrix.shape
         fig, ax = plt.subplots(figsize=(5, 5 * rows / max(cols, 1) if cols else 5))

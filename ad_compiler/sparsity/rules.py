@@ -198,24 +198,26 @@ def gather(data="all", fix=None):
     return rule
 
 
-def transposed_gather(forward: str, data: int, index_from: int):
-    """The rule of a row scattering (adding) operand ``data`` into an array of
-    the shape of operand ``data - 1``'s ... : the transpose of the gather
-    ``forward`` evaluated on the output's ids with the same index operands
-    (from position ``index_from``)."""
+def transposed_gather(forward: str, data: int, index: tuple, into: int | None = None):
+    """The rule of a row adding operand ``data`` into zeros of the output's
+    shape at an index (``unindex``, ``untake_along``): the transpose of the
+    gather ``forward`` evaluated on the output's ids with the index operands
+    (positions ``index``).  ``into``: that operand is added whole when the
+    equation's ``into`` param is set."""
 
     def rule(e, ins, out_shape):
         parts = []
-        for a in ins[index_from:]:
-            if a.value is UNKNOWN:
+        for i in range(2, len(ins)) if index == "parts" else index:
+            if ins[i].value is UNKNOWN:
                 raise NeedRuntime(f"`{e.prim}` at an index computed from the inputs")
-            parts.append(a.value)
+            parts.append(ins[i].value)
         params = {k: v for k, v in e.params if k in ("index", "axis")}
         where = numpy.asarray(
             PRIMITIVES[forward].evaluate(ids(out_shape), *parts, **params)
-        ).ravel()
+        )
         g = ins[data]
-        src = numpy.broadcast_to(ids(g.shape), numpy.shape(where)).ravel()
+        src = numpy.broadcast_to(ids(g.shape), where.shape).ravel()
+        where = where.ravel()
         m = sp.csr_matrix(
             (numpy.ones(where.size, dtype=bool), (where - 1, src - 1)),
             shape=(prod(out_shape), prod(g.shape)),
@@ -223,10 +225,9 @@ def transposed_gather(forward: str, data: int, index_from: int):
         )
         out = [None] * len(ins)
         out[data] = m @ g.dep
-        into = dict(e.params).get("into", False)
-        for i, a in enumerate(ins):  # `into`: the first operand added whole
-            if into and i != data and i < index_from and a.dep is not None:
-                out[i] = broadcast(a.dep, a.shape, out_shape)
+        whole = ins[into] if into is not None else None
+        if whole is not None and dict(e.params).get("into") and whole.dep is not None:
+            out[into] = broadcast(whole.dep, whole.shape, out_shape)
         return out
 
     return rule
@@ -234,26 +235,44 @@ def transposed_gather(forward: str, data: int, index_from: int):
 
 def reduction(e, ins, out_shape):
     """Each output element depends on the elements reduced into it, of the
-    array and of any operand broadcast against it (weights)."""
+    array and of any operand broadcast against it (weights; 1-D weights along
+    the axis, as np.average takes them)."""
     x = ins[0]
-    m, _ = reduction_map(x.shape, dict(e.params).get("axis"))
+    axis = dict(e.params).get("axis")
+    m, _ = reduction_map(x.shape, axis)
     out = []
     for a in ins:
         if a.dep is None:
             out.append(None)
-        elif numpy.broadcast_shapes(a.shape, x.shape) == tuple(x.shape):
-            out.append(m @ broadcast(a.dep, a.shape, x.shape))
-        else:
+            continue
+        shape = _aligned(a.shape, x.shape, axis)
+        if shape is None:
             out.append(dense(e, [a], out_shape)[0])
+        else:
+            out.append(m @ broadcast(a.dep, shape, x.shape))
     return out
+
+
+def _aligned(shape, target, axis):
+    """``shape`` as it broadcasts against ``target`` (None: it does not)."""
+    if isinstance(axis, int) and len(shape) == 1 and len(target) > 1:
+        if shape[0] == target[axis]:
+            shape = tuple(
+                shape[0] if i == axis % len(target) else 1 for i in range(len(target))
+            )
+    try:
+        if numpy.broadcast_shapes(shape, target) == tuple(target):
+            return tuple(shape)
+    except ValueError:
+        pass
+    return None
 
 
 def along_axis(e, ins, out_shape):
     """Each output element depends on the whole line along the axis through it
     (softmax, log_softmax, sort-like rows): reduce, then spread back."""
     x = ins[0]
-    p = dict(e.params)
-    axis = p.get("axis", -1)
+    axis = dict(e.params).get("axis")  # (None: the whole array, as SciPy's)
     m, _ = reduction_map(x.shape, axis)
     spread = m.T.tocsr() @ (m @ x.dep)
     return [broadcast(clean(spread), x.shape, out_shape)] + [None] * (len(ins) - 1)
@@ -277,10 +296,17 @@ def scan(e, ins, out_shape):
 
 
 def diff(e, ins, out_shape):
+    """np.diff: element k along the axis depends on elements k and k + 1, n
+    times over (``padded``: a zero before and after first)."""
     x = ins[0]
     p = dict(e.params)
     n, axis = p.get("n", 1), p.get("axis", -1)
     dep, shape = x.dep, tuple(x.shape)
+    if p.get("padded"):
+        widths = [(0, 0)] * len(shape)
+        widths[axis] = (1, 1)
+        padded = numpy.pad(ids(shape), widths)
+        dep, shape = selection(padded, prod(shape)) @ dep, padded.shape
     for _ in range(n):
         i = ids(shape)
         hi = numpy.take(i, range(1, shape[axis]), axis=axis)
@@ -481,7 +507,10 @@ def dense(e, ins, out_shape):
 
 
 def last_axis(e, ins, out_shape):
-    """cross: each output element depends on the operands' whole last axis."""
+    """cross: each output element depends on the operands' whole last axis
+    (along another axis: dense)."""
+    if dict(e.params).get("axis", -1) not in (-1, len(ins[0].shape) - 1):
+        return dense(e, ins, out_shape)
     out = []
     for a in ins:
         if a.dep is None:
@@ -534,8 +563,8 @@ _GATHERS = {
 RULES: dict = {name: gather(data) for name, data in _GATHERS.items()}
 RULES.update(
     {
-        "unindex": transposed_gather("getitem", 1, 2),
-        "untake_along": transposed_gather("take_along_axis", 1, 2),
+        "unindex": transposed_gather("getitem", 1, "parts", into=0),
+        "untake_along": transposed_gather("take_along_axis", 2, (1,)),
         "written": gather((0,)),
         "sum": reduction,
         "mean": reduction,
@@ -569,17 +598,21 @@ RULES.update(
 
 
 def _sum_to(e, ins, out_shape):
-    """``sum_to(g, x)``: ``g`` summed over the axes it was broadcast along."""
+    """``sum_to(g, x)``: ``g`` summed over the axes it was broadcast along (its
+    first ``lead`` axes kept): each element of ``g`` goes to the output element
+    it broadcasts from."""
     g = ins[0]
-    lead = len(g.shape) - len(out_shape)
-    kept = tuple(g.shape[:lead]) + tuple(out_shape)
-    axes = tuple(
-        i
-        for i, (a, b) in enumerate(zip(g.shape, (0,) * lead + tuple(out_shape)))
-        if a != b
+    lead = dict(e.params).get("lead", 0)
+    extra = len(g.shape) - len(out_shape)
+    target = ids(tuple(out_shape)).reshape(
+        tuple(out_shape[:lead]) + (1,) * extra + tuple(out_shape[lead:])
     )
-    m, _ = reduction_map(g.shape, axes)
-    del kept
+    where = numpy.broadcast_to(target, g.shape).ravel()
+    size = prod(g.shape)
+    m = sp.csr_matrix(
+        (numpy.ones(size, dtype=bool), (where - 1, numpy.arange(size))),
+        shape=(prod(out_shape), size),
+    )
     return [m @ g.dep, None]
 
 
