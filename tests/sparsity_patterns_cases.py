@@ -49,3 +49,31 @@ def solve_system(a, b):
 def two_arguments(x, n):
     w = np.array([1.0, 0.0, 2.0])
     return x[:n] * w
+
+
+def long_loop(x, n):
+    # the body reads no index: a fixed point after two iterations, whatever n
+    y = x
+    for _ in range(n):
+        y = np.sin(y) + y[::-1]
+    return y
+
+
+def indexed_loop(x):
+    # the body indexes by the loop index: iterated to the end
+    y = np.zeros(len(x))
+    for i in range(1, len(x)):
+        y[i] = x[i] * x[i - 1]
+    return y
+
+
+SCALE = np.array([1.0, 0.0, 2.0, 0.0])
+
+
+def reads_scope(x):
+    return x * SCALE
+
+
+def tuple_argument(p):
+    a, b = p
+    return a * b

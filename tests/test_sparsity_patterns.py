@@ -288,3 +288,35 @@ def test_without_matplotlib_plot_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(UsageError, match=r'pip install "ad_compiler\[plot\]"'):
         p.plot(str(tmp_path / "p.png"))
+
+
+# --- loops and scope ---------------------------------------------------------------------
+
+
+def test_a_loop_whose_body_ignores_its_index_stops_at_a_fixed_point():
+    from sparsity_patterns_cases import long_loop
+
+    start = time.perf_counter()
+    p = jacobian_pattern(long_loop, (np.ones(6), 10**6))  # a million iterations
+    assert time.perf_counter() - start < 1.0 and p.static
+    expected = np.eye(6, dtype=bool) | np.eye(6, dtype=bool)[::-1]
+    np.testing.assert_array_equal(p.matrix.toarray(), expected)
+
+
+def test_a_loop_indexing_by_its_index_is_iterated_and_exact():
+    from sparsity_patterns_cases import indexed_loop
+
+    p = jacobian_pattern(indexed_loop, (np.ones(6),))
+    expected = np.eye(6, k=0, dtype=bool) | np.eye(6, k=-1, dtype=bool)
+    expected[0] = False
+    assert p.static
+    np.testing.assert_array_equal(p.matrix.toarray(), expected)
+
+
+def test_an_array_read_from_the_scope_is_a_known_value():
+    from sparsity_patterns_cases import reads_scope
+
+    p = jacobian_pattern(reads_scope, (np.ones(4),))  # x * [1, 0, 2, 0]
+    np.testing.assert_array_equal(
+        p.matrix.toarray(), np.diag([1, 0, 1, 0]).astype(bool)
+    )

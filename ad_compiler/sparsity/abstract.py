@@ -33,7 +33,7 @@ from math import prod
 import numpy
 import scipy.sparse as sp
 
-from ad_compiler.ir.nodes import Const, Eqn, For, Function, If, While
+from ad_compiler.ir.nodes import Const, Eqn, For, Function, If, Var, While
 from ad_compiler.primitives.table import PRIMITIVES
 from ad_compiler.sparsity import rules
 from ad_compiler.sparsity.rules import UNKNOWN, Abstract, NeedRuntime
@@ -59,6 +59,7 @@ def evaluate(e: Eqn, vals: list):
             arrays = any(numpy.ndim(v) for v in vals)
             ns = "np" if arrays and row.np_name else e.ns
             return row.evaluator(ns)(*vals)
+        assert row.evaluate is not None  # (every row but call, handled apart)
         return row.evaluate(*vals, **dict(e.params))
 
 
@@ -116,6 +117,8 @@ class Interpreter:
         self.dense_rows: set[str] = set()
         self.callees = {c.name: c for c in callees}
         self.depth = 0
+        # the names whose adjoint may be non-zero (None: not found yet)
+        self.live: set | None = None
         self.iterations = 0
 
     # --- values ---------------------------------------------------------------------
@@ -126,6 +129,8 @@ class Interpreter:
 
     def run(self, fn: Function, args: list[Abstract]) -> list[Abstract]:
         env = {p.name: a for p, a in zip(fn.params, args)}
+        if self.hessian and self.live is None:  # (the function analysed, not a callee)
+            self.live = adjoint_live(fn)
         missing = fn.params[len(args) :]
         defaults = fn.defaults[len(fn.defaults) - len(missing) :] if missing else ()
         for p, d in zip(missing, defaults):
@@ -185,7 +190,7 @@ class Interpreter:
         if dense:
             self.dense_rows.add(e.prim)
         dep = rules.union(parts, prod(shape), self.ncols)
-        if self.hessian:
+        if self.hessian and (self.depth or e.out.name in self.live):
             self.curvature(e, ins, active, parts, dep)
         return Abstract(shape, dep, value)
 
@@ -302,6 +307,39 @@ class Interpreter:
         return rules.union(self.terms, self.ncols, self.ncols)
 
 
+def adjoint_live(fn: Function) -> set[str]:
+    """The names whose adjoint may be non-zero: the results, and backwards
+    through rows with a derivative, branches' values and loops' carried
+    values.  A nonlinear row whose output reaches the result only through a
+    comparison, ``floor`` ... adds nothing to the Hessian (its ȳ is 0)."""
+    edges: dict[str, set] = {}  # name -> the names it is computed from
+
+    def add(out, atoms) -> None:
+        edges.setdefault(out.name, set()).update(
+            a.name for a in atoms if isinstance(a, Var)
+        )
+
+    for st in _flat(fn.body):
+        if isinstance(st, Eqn):
+            if not rules.no_dependency(st.prim) or st.prim == "call":
+                for o in st.outs:
+                    add(o, st.ins)
+        elif isinstance(st, If):
+            for o, t, f in zip(st.outs, st.then_vals, st.else_vals):
+                add(o, (t, f))
+        else:
+            for c, i, n in zip(st.carried, st.inits, st.nexts):
+                add(c, (i, n))
+    live = {r.name for r in fn.results if isinstance(r, Var)}
+    todo = list(live)
+    while todo:
+        for source in edges.get(todo.pop(), ()):
+            if source not in live:
+                live.add(source)
+                todo.append(source)
+    return live
+
+
 def _index_free(s: For) -> bool:
     """Whether the patterns a loop body gives cannot depend on its index: the
     index reaches only elementwise rows (whose pattern does not depend on the
@@ -319,7 +357,7 @@ def _index_free(s: For) -> bool:
                     return False
                 outs = {o.name for o in st.outs}
             elif isinstance(st, If):
-                if st.cond.__class__.__name__ == "Var" and st.cond.name in tainted:
+                if isinstance(st.cond, Var) and st.cond.name in tainted:
                     return False
                 outs = {o.name for o in st.outs}
             else:

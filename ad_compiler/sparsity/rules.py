@@ -149,11 +149,24 @@ def elementwise(e, ins, out_shape):
         for k, a in enumerate(ins):
             other = ins[1 - k]
             if a.dep is not None and other.dep is None and other.value is not UNKNOWN:
-                keep = numpy.broadcast_to(numpy.asarray(other.value) != 0, out_shape)
-                if not keep.all():
-                    rows = numpy.where(keep.ravel(), ids(keep.shape).ravel(), 0)
-                    parts[k] = selection(rows, keep.size) @ parts[k]
+                parts[k] = _keep_rows(
+                    parts[k], numpy.asarray(other.value) != 0, out_shape
+                )
+    if e.prim == "select" and ins[0].value is not UNKNOWN:  # a known condition
+        taken = numpy.asarray(ins[0].value).astype(bool)
+        for k, keep in ((1, taken), (2, ~taken)):
+            if parts[k] is not None:
+                parts[k] = _keep_rows(parts[k], keep, out_shape)
     return parts
+
+
+def _keep_rows(dep, keep, out_shape):
+    """``dep`` with the rows where ``keep`` (broadcast to ``out_shape``) is false emptied."""
+    keep = numpy.broadcast_to(keep, out_shape)
+    if keep.all():
+        return dep
+    rows = numpy.where(keep.ravel(), ids(keep.shape).ravel(), 0)
+    return selection(rows, keep.size) @ dep
 
 
 def _gather_inputs(e, ins, data):
@@ -198,7 +211,7 @@ def gather(data="all", fix=None):
     return rule
 
 
-def transposed_gather(forward: str, data: int, index: tuple, into: int | None = None):
+def transposed_gather(forward: str, data: int, index, into: int | None = None):
     """The rule of a row adding operand ``data`` into zeros of the output's
     shape at an index (``unindex``, ``untake_along``): the transpose of the
     gather ``forward`` evaluated on the output's ids with the index operands
@@ -369,7 +382,7 @@ def contraction_map(letters: str, shape: tuple, out: str, out_shape: tuple):
     they agree on every letter both carry (a letter of length 1 in the operand
     is broadcast: it agrees with every output coordinate)."""
     size = prod(shape)
-    coords = numpy.indices(shape).reshape(len(shape), -1) if shape else None
+    coords = numpy.indices(shape).reshape(len(shape), -1)  # (0 rows: a number)
     valid = numpy.ones(size, dtype=bool)
     first: dict = {}
     for axis, ch in enumerate(letters):  # a repeated letter: a diagonal
@@ -384,13 +397,16 @@ def contraction_map(letters: str, shape: tuple, out: str, out_shape: tuple):
         if ch in first and not (shape[first[ch]] == 1 and out_len[ch] != 1)
     ]
     dims = tuple(out_len[ch] for ch in shared)
+    key_a = numpy.zeros(size, dtype=numpy.int64)
+    key_o = numpy.zeros(prod(out_shape), dtype=numpy.int64)
     if shared:
-        key_a = numpy.ravel_multi_index(tuple(coords[first[ch]] for ch in shared), dims)
         oc = numpy.indices(out_shape).reshape(len(out_shape), -1)
-        key_o = numpy.ravel_multi_index(tuple(oc[out.index(ch)] for ch in shared), dims)
-    else:
-        key_a = numpy.zeros(size, dtype=numpy.int64)
-        key_o = numpy.zeros(prod(out_shape), dtype=numpy.int64)
+        key_a = numpy.asarray(
+            numpy.ravel_multi_index(tuple(coords[first[ch]] for ch in shared), dims)
+        )
+        key_o = numpy.asarray(
+            numpy.ravel_multi_index(tuple(oc[out.index(ch)] for ch in shared), dims)
+        )
     nkeys = prod(dims)
     hit = numpy.nonzero(valid)[0]
     r = sp.csr_matrix(
@@ -694,7 +710,13 @@ _MULTILINEAR = {
     "cross",
 }
 # linear in the operands at these positions when only they carry a derivative
-_LINEAR_IN = {"div": (0,), "fdiv": (0,), "div_or": (0,)}
+_LINEAR_IN = {
+    "div": (0,),
+    "fdiv": (0,),
+    "div_or": (0,),
+    "fmod": (0,),  # (piecewise linear in x: x - c * trunc(x / c))
+    "mod": (0,),
+}
 
 
 def curvature(name: str, active: list[int]) -> str:
