@@ -86,6 +86,8 @@ def union(mats: list, rows: int, cols: int) -> sp.csr_matrix:
     mats = [m for m in mats if m is not None]
     if not mats:
         return empty(rows, cols)
+    if len(mats) == 1 and mats[0].format == "csr" and mats[0].dtype == bool:
+        return mats[0]  # (already canonical: no copy)
     out = mats[0]
     for m in mats[1:]:
         out = out + m
@@ -102,6 +104,25 @@ def selection(rows_of: numpy.ndarray, cols: int) -> sp.csr_matrix:
     )
 
 
+def take_rows(dep: sp.csr_matrix, rows_of) -> sp.csr_matrix:
+    """The rows ``rows_of[k] - 1`` of ``dep`` (0: an empty row): a gather,
+    built directly from the CSR arrays (no matrix product)."""
+    rows_of = numpy.asarray(rows_of, dtype=numpy.int64).ravel()
+    hit = rows_of > 0
+    src = numpy.where(hit, rows_of - 1, 0)
+    starts = dep.indptr[src]
+    lens = numpy.where(hit, dep.indptr[src + 1] - starts, 0)
+    indptr = numpy.zeros(rows_of.size + 1, dtype=numpy.int64)
+    numpy.cumsum(lens, out=indptr[1:])
+    total = int(indptr[-1])
+    within = numpy.arange(total, dtype=numpy.int64) - numpy.repeat(indptr[:-1], lens)
+    indices = dep.indices[numpy.repeat(starts, lens) + within]
+    return sp.csr_matrix(
+        (numpy.ones(total, dtype=bool), indices, indptr),
+        shape=(rows_of.size, dep.shape[1]),
+    )
+
+
 def ids(shape: tuple, offset: int = 0) -> numpy.ndarray:
     """Element ids ``offset + 1 …`` in an array of ``shape``."""
     n = prod(shape)
@@ -113,7 +134,7 @@ def broadcast(dep, shape: tuple, out_shape: tuple):
     if tuple(shape) == tuple(out_shape):
         return dep
     picks = numpy.broadcast_to(ids(shape), out_shape)
-    return selection(picks, prod(shape)) @ dep
+    return take_rows(dep, picks)
 
 
 def reduction_map(shape: tuple, axes) -> tuple[sp.csr_matrix, tuple]:
@@ -166,7 +187,7 @@ def _keep_rows(dep, keep, out_shape):
     if keep.all():
         return dep
     rows = numpy.where(keep.ravel(), ids(keep.shape).ravel(), 0)
-    return selection(rows, keep.size) @ dep
+    return take_rows(dep, rows)
 
 
 def _gather_inputs(e, ins, data):
@@ -205,7 +226,7 @@ def gather(data="all", fix=None):
         for i, start in offsets:
             size = prod(ins[i].shape)
             local = numpy.where((got > start) & (got <= start + size), got - start, 0)
-            out.append(selection(local, size) @ ins[i].dep)
+            out.append(take_rows(ins[i].dep, local))
         return out
 
     return rule
@@ -319,13 +340,13 @@ def diff(e, ins, out_shape):
         widths = [(0, 0)] * len(shape)
         widths[axis] = (1, 1)
         padded = numpy.pad(ids(shape), widths)
-        dep, shape = selection(padded, prod(shape)) @ dep, padded.shape
+        dep, shape = take_rows(dep, padded), padded.shape
     for _ in range(n):
         i = ids(shape)
         hi = numpy.take(i, range(1, shape[axis]), axis=axis)
         lo = numpy.take(i, range(0, shape[axis] - 1), axis=axis)
         size = prod(shape)
-        dep = clean(selection(hi, size) @ dep + selection(lo, size) @ dep)
+        dep = clean(take_rows(dep, hi) + take_rows(dep, lo))
         shape = hi.shape
     return [dep]
 
@@ -382,7 +403,7 @@ def contraction_map(letters: str, shape: tuple, out: str, out_shape: tuple):
     they agree on every letter both carry (a letter of length 1 in the operand
     is broadcast: it agrees with every output coordinate)."""
     size = prod(shape)
-    coords = numpy.indices(shape).reshape(len(shape), -1)  # (0 rows: a number)
+    coords = numpy.indices(shape).reshape(len(shape), size)  # (0 rows: a number)
     valid = numpy.ones(size, dtype=bool)
     first: dict = {}
     for axis, ch in enumerate(letters):  # a repeated letter: a diagonal
@@ -400,7 +421,7 @@ def contraction_map(letters: str, shape: tuple, out: str, out_shape: tuple):
     key_a = numpy.zeros(size, dtype=numpy.int64)
     key_o = numpy.zeros(prod(out_shape), dtype=numpy.int64)
     if shared:
-        oc = numpy.indices(out_shape).reshape(len(out_shape), -1)
+        oc = numpy.indices(out_shape).reshape(len(out_shape), prod(out_shape))
         key_a = numpy.asarray(
             numpy.ravel_multi_index(tuple(coords[first[ch]] for ch in shared), dims)
         )
@@ -502,9 +523,7 @@ def kron(e, ins, out_shape):
         (a, numpy.kron(ids(a.shape), ones_b)),
         (b, numpy.kron(ones_a, ids(b.shape))),
     ):
-        out.append(
-            None if arg.dep is None else selection(picks, prod(arg.shape)) @ arg.dep
-        )
+        out.append(None if arg.dep is None else take_rows(arg.dep, picks))
     return out
 
 
