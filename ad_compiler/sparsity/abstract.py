@@ -190,7 +190,7 @@ class Interpreter:
         if dense:
             self.dense_rows.add(e.prim)
         dep = rules.union(parts, prod(shape), self.ncols)
-        if self.hessian and (self.depth or e.out.name in self.live):
+        if self.hessian and (self.depth or e.out.name in (self.live or ())):
             self.curvature(e, ins, active, parts, dep)
         return Abstract(shape, dep, value)
 

@@ -246,9 +246,20 @@ def _bool(m):
 
 
 def sparsity(f, argnums=0, hessian: bool = False):
-    """``sparsity(f)(*args)``: the :class:`Pattern` of ``f``'s Jacobian (or,
-    with ``hessian=True``, its Hessian) at arguments like ``args``.  ``print``
-    it for a picture (``#`` a non-zero), ``.plot("p.png")`` for a spy plot."""
+    """The sparsity pattern of ``f``'s Jacobian (or, with ``hessian=True``, of
+    its Hessian; ``f`` then returns one number) with respect to the arguments
+    ``argnums``: ``sparsity(f)(*args)`` is a :class:`Pattern` for arguments of
+    the shapes of ``args`` (and, for those not differentiated, their values).
+
+    ``Pattern.matrix`` is a boolean ``scipy.sparse`` CSR matrix, rows the
+    outputs' elements and columns the inputs' (both flattened in C order);
+    every entry the derivative can have non-zero is in it.  ``static`` says
+    whether it holds at every point with those shapes (found from the IR) or
+    only at the point given (the structure depended on the differentiated
+    values: a branch, an index or a trip count; see ``how``).  ``print`` it for
+    a picture (``#`` a non-zero) or a summary, ``.plot("p.png")`` for a spy
+    plot.  See docs/sparsity_patterns.md.
+    """
     find = hessian_pattern if hessian else jacobian_pattern
 
     def pattern(*args) -> Pattern:
