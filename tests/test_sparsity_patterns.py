@@ -320,3 +320,74 @@ def test_an_array_read_from_the_scope_is_a_known_value():
     np.testing.assert_array_equal(
         p.matrix.toarray(), np.diag([1, 0, 1, 0]).astype(bool)
     )
+
+
+# --- adc sparsity: from the text, never run ------------------------------------------------
+
+NEVER_RUN = """\
+import numpy as np
+import no_such_module_anywhere  # (the file is read, never imported)
+
+
+def rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def scaled(x, n):
+    return x[:n] * 2.0
+
+
+def doubling(x):
+    while np.max(x) < 10.0:
+        x = 2.0 * x
+    return x
+"""
+
+
+def test_adc_sparsity_prints_the_static_pattern_of_a_file(adc_in_process, tmp_path):
+    src = tmp_path / "f.py"
+    src.write_text(NEVER_RUN)
+    r = adc_in_process(
+        "sparsity", str(src), "--function", "rosenbrock", "--shape", "x=4", "--hessian"
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[:4] == ["##..", "###.", ".###", "..##"]
+    r = adc_in_process(
+        "sparsity", str(src), "--function", "scaled", "--shape", "x=5", "--fix", "n=2"
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[:2] == ["#....", ".#..."]
+
+
+def test_adc_sparsity_refuses_what_needs_a_point_and_missing_shapes(
+    adc_in_process, tmp_path
+):
+    src = tmp_path / "f.py"
+    src.write_text(NEVER_RUN)
+    r = adc_in_process("sparsity", str(src), "--function", "doubling", "--shape", "x=3")
+    assert r.returncode == 2 and "depends on the values of its inputs" in r.stderr
+    assert "sparsity(f)(*args)" in r.stderr
+    r = adc_in_process("sparsity", str(src), "--function", "scaled", "--shape", "x=3")
+    assert r.returncode == 2 and "--fix n=" in r.stderr
+
+
+@pytest.mark.slow  # (matplotlib's import)
+def test_adc_sparsity_draws_a_png(adc_in_process, tmp_path):
+    pytest.importorskip("matplotlib")
+    src = tmp_path / "f.py"
+    src.write_text(NEVER_RUN)
+    out = tmp_path / "p.png"
+    r = adc_in_process(
+        "sparsity",
+        str(src),
+        "--function",
+        "rosenbrock",
+        "--shape",
+        "x=100",
+        "--hessian",
+        "-o",
+        str(out),
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("100 x 100 pattern, 298 non-zeros")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

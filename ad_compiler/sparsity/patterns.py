@@ -90,8 +90,9 @@ class Pattern:
         lines = ["".join("#" if v else "." for v in row) for row in dense]
         return "\n".join(lines + [self.summary()])
 
-    def plot(self, path: str) -> None:
-        """Write a PNG spy picture of the pattern to ``path`` (needs matplotlib)."""
+    def plot(self, path) -> None:
+        """Write a PNG spy picture of the pattern to ``path`` (a file name or a
+        binary file; needs matplotlib)."""
         try:
             import matplotlib
 
@@ -107,7 +108,7 @@ class Pattern:
         marker = max(0.5, min(6.0, 300.0 / max(rows, cols, 1)))
         ax.spy(self.matrix, markersize=marker, color="black")
         ax.set_title(f"{rows} x {cols}, {self.nnz} non-zeros", fontsize=9)
-        fig.savefig(path, dpi=100, bbox_inches="tight")
+        fig.savefig(path, dpi=100, bbox_inches="tight", format="png")
         plt.close(fig)
 
 
@@ -151,10 +152,8 @@ def _arguments(fn, args, wrt, live, runtime: bool, ncols: int):
 
 def _analyse(f, args: tuple, argnums, hessian: bool):
     """Run the interpreter statically, then at the point if it must; the
-    interpreter, the results and how."""
+    IR, the interpreter, the results and how."""
     from ad_compiler.callables import wrt_of
-    from ad_compiler.sparsity.abstract import Interpreter, Unsupported
-    from ad_compiler.sparsity.rules import NeedRuntime
 
     _scipy()
     fn, live = _primal(f)
@@ -162,9 +161,20 @@ def _analyse(f, args: tuple, argnums, hessian: bool):
     if len(args) != n:
         raise UsageError(f"`{fn.name}` takes {n} arguments, {len(args)} given")
     wrt, _ = wrt_of(fn, argnums)
+    return (fn,) + analyse_ir(fn, args, wrt, live, hessian)
+
+
+def analyse_ir(fn, args, wrt, live=(), hessian=False, at_point=True):
+    """The interpreter run on ``fn`` (the IR), its results and how: statically
+    with ``args``' shapes (and the values of those not in ``wrt``), then, if the
+    structure needs the point's values and ``at_point``, at ``args``.  Without
+    ``at_point`` (the CLI: shapes only) such a function is a usage error."""
+    from ad_compiler.sparsity.abstract import Interpreter, Unsupported
+    from ad_compiler.sparsity.rules import NeedRuntime
+
     ncols = sum(prod(numpy.shape(args[i])) for i in wrt)
     reason = None
-    for runtime in (False, True):
+    for runtime in (False, True) if at_point else (False,):
         run = Interpreter(ncols, runtime, hessian, fn.callees)
         try:
             results = run.run(fn, _arguments(fn, args, wrt, live, runtime, ncols))
@@ -172,14 +182,42 @@ def _analyse(f, args: tuple, argnums, hessian: bool):
             reason = str(why)
             continue
         except Unsupported as why:
-            return fn, None, None, f"dense: the function uses {why}, not analysed"
+            return None, None, f"dense: the function uses {why}, not analysed"
         how = (
             "static: IR" if not runtime else f"runtime: traced at the point ({reason})"
         )
         if run.dense_rows:
             how += "; dense (no rule): " + ", ".join(sorted(run.dense_rows))
-        return fn, run, results, how
-    raise AssertionError("the runtime pass does not ask for a runtime pass")
+        return run, results, how
+    raise UsageError(
+        f"the pattern of `{fn.name}` depends on the values of its inputs ({reason}); "
+        "find it at a point with sparsity(f)(*args) from Python"
+    )
+
+
+def jacobian_matrix(fn, run, results, ncols: int):
+    """The Jacobian pattern's matrix from an interpreter's results."""
+    sp = _scipy()
+    blocks = []
+    for k in tree_leaves(fn.tree):
+        r = results[k]
+        size = prod(r.shape)
+        empty = sp.csr_matrix((size, ncols), dtype=bool)
+        blocks.append(r.dep if r.dep is not None else empty)
+    if not blocks:
+        return sp.csr_matrix((0, ncols), dtype=bool)
+    return _bool(sp.vstack(blocks, format="csr"))
+
+
+def hessian_matrix(fn, run, results):
+    """The Hessian pattern's matrix (symmetric) from an interpreter's run."""
+    leaves = tree_leaves(fn.tree)
+    if len(leaves) != 1 or prod(results[leaves[0]].shape) != 1:
+        raise UsageError(
+            f"a Hessian pattern of `{fn.name}`, which does not return one number"
+        )
+    h = run.hessian_pattern()
+    return _bool(h + h.T)
 
 
 def jacobian_pattern(f, args: tuple, argnums=0) -> Pattern:
@@ -190,20 +228,10 @@ def jacobian_pattern(f, args: tuple, argnums=0) -> Pattern:
     ncols = _ncols(fn, args, argnums)
     if run is None:
         rows = _dense_rows(f, args)
-        return Pattern(sp.csr_matrix(numpy.ones((rows, ncols), dtype=bool)), False, how)
-    blocks = []
-    for k in tree_leaves(fn.tree):
-        r = results[k]
-        size = prod(r.shape)
-        blocks.append(
-            r.dep if r.dep is not None else sp.csr_matrix((size, ncols), dtype=bool)
-        )
-    matrix = (
-        sp.vstack(blocks, format="csr")
-        if blocks
-        else sp.csr_matrix((0, ncols), dtype=bool)
-    )
-    return Pattern(_bool(matrix), how.startswith("static"), how)
+        ones = numpy.ones((rows, ncols), dtype=bool)
+        return Pattern(sp.csr_matrix(ones), False, how)
+    matrix = jacobian_matrix(fn, run, results, ncols)
+    return Pattern(matrix, how.startswith("static"), how)
 
 
 def hessian_pattern(f, args: tuple, argnums=0) -> Pattern:
@@ -213,16 +241,9 @@ def hessian_pattern(f, args: tuple, argnums=0) -> Pattern:
     fn, run, results, how = _analyse(f, tuple(args), argnums, hessian=True)
     ncols = _ncols(fn, args, argnums)
     if run is None:
-        return Pattern(
-            sp.csr_matrix(numpy.ones((ncols, ncols), dtype=bool)), False, how
-        )
-    leaves = tree_leaves(fn.tree)
-    if len(leaves) != 1 or prod(results[leaves[0]].shape) != 1:
-        raise UsageError(
-            f"hessian_pattern of `{fn.name}`, which does not return one number"
-        )
-    h = run.hessian_pattern()
-    return Pattern(_bool(h + h.T), how.startswith("static"), how)
+        ones = numpy.ones((ncols, ncols), dtype=bool)
+        return Pattern(sp.csr_matrix(ones), False, how)
+    return Pattern(hessian_matrix(fn, run, results), how.startswith("static"), how)
 
 
 def _ncols(fn, args, argnums) -> int:

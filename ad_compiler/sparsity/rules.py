@@ -94,16 +94,6 @@ def union(mats: list, rows: int, cols: int) -> sp.csr_matrix:
     return clean(out)
 
 
-def selection(rows_of: numpy.ndarray, cols: int) -> sp.csr_matrix:
-    """The matrix picking source ``rows_of[k] - 1`` for row ``k`` (0: nothing)."""
-    rows_of = numpy.asarray(rows_of, dtype=numpy.int64).ravel()
-    hit = numpy.nonzero(rows_of > 0)[0]
-    data = numpy.ones(hit.size, dtype=bool)
-    return sp.csr_matrix(
-        (data, (hit, rows_of[hit] - 1)), shape=(rows_of.size, cols), dtype=bool
-    )
-
-
 def take_rows(dep: sp.csr_matrix, rows_of) -> sp.csr_matrix:
     """The rows ``rows_of[k] - 1`` of ``dep`` (0: an empty row): a gather,
     built directly from the CSR arrays (no matrix product)."""
@@ -345,7 +335,6 @@ def diff(e, ins, out_shape):
         i = ids(shape)
         hi = numpy.take(i, range(1, shape[axis]), axis=axis)
         lo = numpy.take(i, range(0, shape[axis] - 1), axis=axis)
-        size = prod(shape)
         dep = clean(take_rows(dep, hi) + take_rows(dep, lo))
         shape = hi.shape
     return [dep]
