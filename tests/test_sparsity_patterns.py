@@ -105,21 +105,16 @@ def test_the_reference_patterns_at_n_100000_take_well_under_seconds():
 # --- the corpora: never a missing non-zero -----------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "case", list(sparsity_corpus.array_cases()), ids=lambda c: c[0]
-)
-@pytest.mark.fast_sample(every=12)
-def test_array_corpus_patterns_hold_every_non_zero(case):
-    for result in sparsity_corpus.results([case]):
-        assert not result.error, result.error
-        assert result.missing == 0, result
+CORPUS = [("array", c) for c in sparsity_corpus.array_cases()] + [
+    ("scalar", c) for c in sparsity_corpus.scalar_cases()
+]
 
 
 @pytest.mark.parametrize(
-    "case", list(sparsity_corpus.scalar_cases()), ids=lambda c: c[0]
+    "corpus, case", CORPUS, ids=lambda c: c if isinstance(c, str) else c[0]
 )
-@pytest.mark.fast_sample(every=40)
-def test_scalar_corpus_patterns_hold_every_non_zero(case):
+@pytest.mark.fast_sample(every=20)
+def test_corpus_patterns_hold_every_non_zero(corpus, case):
     for result in sparsity_corpus.results([case]):
         assert not result.error, result.error
         assert result.missing == 0, result
