@@ -4,8 +4,7 @@ A dependency matrix ``D`` of a value is a boolean ``scipy.sparse`` CSR matrix
 with one row per element of the value (flattened in C order) and one column
 per differentiated input element: ``D[k, j]`` is true when element ``k`` may
 depend on input element ``j``.  A rule gets the equation, the abstract inputs
-(:class:`~ad_compiler.sparsity.abstract.Abstract`: shape, ``dep``, value if
-known) and the output's shape, and returns one *contribution* per input that
+(:class:`Abstract`: shape, ``dep``, value if known) and the output's shape, and returns one *contribution* per input that
 carries a dependency: ``P_k = M_k @ D_k``, the rows of the output element
 that operand ``k`` reaches.  The output's pattern is their union; the Hessian
 pattern uses them separately (cross terms of a product, see
@@ -98,6 +97,8 @@ def take_rows(dep: sp.csr_matrix, rows_of) -> sp.csr_matrix:
     """The rows ``rows_of[k] - 1`` of ``dep`` (0: an empty row): a gather,
     built directly from the CSR arrays (no matrix product)."""
     rows_of = numpy.asarray(rows_of, dtype=numpy.int64).ravel()
+    if dep.shape[0] == 0:  # (nothing to take: every row empty)
+        return sp.csr_matrix((rows_of.size, dep.shape[1]), dtype=bool)
     hit = rows_of > 0
     src = numpy.where(hit, rows_of - 1, 0)
     starts = dep.indptr[src]
@@ -201,16 +202,13 @@ def _gather_inputs(e, ins, data):
     return args, offsets, total
 
 
-def gather(data="all", fix=None):
+def gather(data="all"):
     """The rule of a row copying elements of its ``data`` operands (positions or
     ``"all"``): the row evaluated on element ids."""
 
     def rule(e, ins, out_shape):
         args, offsets, total = _gather_inputs(e, ins, data)
-        params = dict(e.params)
-        if fix is not None:
-            args, params = fix(args, params)
-        got = numpy.asarray(PRIMITIVES[e.prim].evaluate(*args, **params))
+        got = numpy.asarray(PRIMITIVES[e.prim].evaluate(*args, **dict(e.params)))
         got = numpy.rint(got).astype(numpy.int64).ravel()
         out = []
         for i, start in offsets:
@@ -401,10 +399,11 @@ def contraction_map(letters: str, shape: tuple, out: str, out_shape: tuple):
         else:
             first[ch] = axis
     out_len = dict(zip(out, out_shape))
+    # a letter of length 1 on one side only is broadcast: it matches anything
     shared = [
         ch
         for ch in out
-        if ch in first and not (shape[first[ch]] == 1 and out_len[ch] != 1)
+        if ch in first and (shape[first[ch]] == 1) == (out_len[ch] == 1)
     ]
     dims = tuple(out_len[ch] for ch in shared)
     key_a = numpy.zeros(size, dtype=numpy.int64)
