@@ -386,3 +386,10 @@ def test_adc_sparsity_draws_a_png(adc_in_process, tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("100 x 100 pattern, 298 non-zeros")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_tree_argument_is_a_usage_error_saying_so():
+    from sparsity_patterns_cases import tuple_argument
+
+    with pytest.raises(UsageError, match="not trees or static values"):
+        jacobian_pattern(tuple_argument, ((np.ones(2), np.ones(2)),))

@@ -117,7 +117,16 @@ def _primal(f):
     from ad_compiler.callables import trace_cached
     from ad_compiler.guard import current_value
 
-    fn = trace_cached(f)
+    from ad_compiler.frontend.lower_trees import TreeNeeded
+
+    try:
+        fn = trace_cached(f)
+    except TreeNeeded as exc:
+        raise UsageError(
+            f"{exc.message}: sparsity patterns take arrays and numbers as "
+            "arguments, not trees or static values (pass a tree's leaves as "
+            "separate arguments)"
+        ) from None
     live = tuple(current_value(w, k) for _, w, k in fn.scope_sources)
     return fn, live
 
