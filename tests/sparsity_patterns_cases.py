@@ -77,3 +77,9 @@ def reads_scope(x):
 def tuple_argument(p):
     a, b = p
     return a * b
+
+
+def guarded_index(x):
+    if x[0] > 100.0:  # never taken for short x in practice: x[5] would fail
+        return x[5]
+    return x[1] * 2.0

@@ -393,3 +393,11 @@ def test_a_tree_argument_is_a_usage_error_saying_so():
 
     with pytest.raises(UsageError, match="not trees or static values"):
         jacobian_pattern(tuple_argument, ((np.ones(2), np.ones(2)),))
+
+
+def test_a_branch_failing_statically_is_left_to_the_point():
+    from sparsity_patterns_cases import guarded_index
+
+    p = jacobian_pattern(guarded_index, (np.ones(3),))
+    assert not p.static and "out of bounds" in p.how
+    np.testing.assert_array_equal(p.matrix.toarray(), [[False, True, False]])

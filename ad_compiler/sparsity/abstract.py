@@ -156,8 +156,15 @@ class Interpreter:
         ins = [self.atom(a, env) for a in e.ins]
         if e.prim == "call":
             outs = self.call(e, ins)
-        else:
+        elif self.runtime:  # (an error here is the user's code failing at the point)
             outs = [self.apply(e, ins)]
+        else:
+            try:
+                outs = [self.apply(e, ins)]
+            except (ArithmeticError, IndexError, ValueError, TypeError) as exc:
+                # a branch no point may take (x[5] of a 3-vector under a test on
+                # the inputs) analysed statically: leave it to the point
+                raise NeedRuntime(f"`{e.prim}` fails statically ({exc})") from None
         for o, v in zip(e.outs, outs):
             env[o.name] = v
 
