@@ -323,6 +323,12 @@ NEVER_RUN = """\
 import numpy as np
 import no_such_module_anywhere  # (the file is read, never imported)
 
+W = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
+
+
+def product(x):
+    return W @ x  # (a module constant: its non-zeros decide)
+
 
 def rosenbrock(x):
     return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
@@ -352,6 +358,9 @@ def test_adc_sparsity_prints_the_static_pattern_of_a_file(adc_in_process, tmp_pa
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[:2] == ["#....", ".#..."]
+    r = adc_in_process("sparsity", str(src), "--function", "product", "--shape", "x=3")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[:2] == ["#..", "..#"]
 
 
 def test_adc_sparsity_refuses_what_needs_a_point_and_missing_shapes(

@@ -89,8 +89,28 @@ def _fixed(specs: list[str]) -> dict:
     return out
 
 
-def pattern_of_file(fn, shapes: dict, fixed: dict, hessian: bool):
-    """The static :class:`Pattern` of the IR ``fn`` for these shapes and values."""
+def module_constants(text: str, file: str) -> dict:
+    """The module array constants of a file, by name: each defined by checked
+    literal text (NumPy constructors of literal numbers only,
+    :mod:`ad_compiler.frontend.static_data`, the text the emitted module
+    copies), evaluated with NumPy and nothing else."""
+    from ad_compiler.frontend.scope import DataRef, StaticScope
+    from ad_compiler.frontend.source import parse_module, source_lines
+
+    module = parse_module(text, file)
+    scope = StaticScope(module, file, tuple(source_lines(text)))
+    values = {}
+    for name, ref in scope.refs.items():
+        if isinstance(ref, DataRef) and ref.source is not None:
+            namespace: dict = {"__builtins__": {}, "np": numpy}
+            exec(ref.source, namespace)  # (checked literals, as emitted code runs it)
+            values[name] = namespace[name]
+    return values
+
+
+def pattern_of_file(fn, shapes: dict, fixed: dict, hessian: bool, constants=None):
+    """The static :class:`Pattern` of the IR ``fn`` for these shapes and values
+    (``constants``: the module arrays it reads, by name)."""
     from ad_compiler.sparsity.patterns import (
         Pattern,
         analyse_ir,
@@ -98,8 +118,13 @@ def pattern_of_file(fn, shapes: dict, fixed: dict, hessian: bool):
         jacobian_matrix,
     )
 
-    if fn.keyword_only:
-        raise UsageError(f"`{fn.name}` reads arrays from its module: use the API")
+    constants = constants or {}
+    missing_data = [n for n, _ in fn.keyword_only if n not in constants]
+    if missing_data:
+        raise UsageError(
+            f"`{fn.name}` reads `{missing_data[0]}`, not known from the file"
+        )
+    live = tuple(constants[n] for n, _ in fn.keyword_only)
     params = [p.name for p in positional(fn)]
     unknown = sorted((set(shapes) | set(fixed)) - set(params))
     if unknown:
@@ -112,7 +137,7 @@ def pattern_of_file(fn, shapes: dict, fixed: dict, hessian: bool):
         )
     args = tuple(fixed[p] if p in fixed else numpy.zeros(shapes[p]) for p in params)
     wrt = tuple(i for i, p in enumerate(params) if p in shapes)
-    run, results, how = analyse_ir(fn, args, wrt, (), hessian, at_point=False)
+    run, results, how = analyse_ir(fn, args, wrt, live, hessian, at_point=False)
     ncols = sum(int(numpy.prod(shapes[params[i]])) for i in wrt)
     if run is None:
         raise UsageError(f"no pattern for `{fn.name}`: {how}")
@@ -132,7 +157,8 @@ def run(args, read, call, write) -> int:
 
     def work():
         fn = trace_ir(text, args.file, args.function)
-        return pattern_of_file(fn, shapes, fixed, args.hessian)
+        constants = module_constants(text, args.file) if fn.keyword_only else {}
+        return pattern_of_file(fn, shapes, fixed, args.hessian, constants)
 
     pattern, status = call(text, work)
     if pattern is None:
