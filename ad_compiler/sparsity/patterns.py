@@ -115,9 +115,8 @@ class Pattern:
 def _primal(f):
     """The IR ``f`` runs and the values of the scope arrays it reads."""
     from ad_compiler.callables import trace_cached
-    from ad_compiler.guard import current_value
-
     from ad_compiler.frontend.lower_trees import TreeNeeded
+    from ad_compiler.guard import current_value
 
     try:
         fn = trace_cached(f)
