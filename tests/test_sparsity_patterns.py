@@ -128,7 +128,7 @@ DOCUMENTED_DENSE = {
     "eigh_w", "expm", "inv", "linalg_items", "lstsq", "matrix_power",
     "multivariate_normal_logpdf", "mvn_inv", "mvn_logdet", "mvn_solve", "pinv",
     "qr_q", "qr_r", "slogdet", "solve", "solve_triangular", "svd_s", "svd_u",
-    "svd_vh", "trace", "unrepeat", "untile",
+    "svd_vh", "unrepeat", "untile",
 }  # fmt: skip
 
 

@@ -338,6 +338,17 @@ def diff(e, ins, out_shape):
     return [dep]
 
 
+def trace(e, ins, out_shape):
+    """np.trace: each output element depends on its diagonal's elements."""
+    x = ins[0]
+    p = dict(e.params)
+    diagonal = numpy.diagonal(
+        ids(x.shape), p.get("offset", 0), p.get("axis1", 0), p.get("axis2", 1)
+    )
+    m, _ = reduction_map(diagonal.shape, -1)
+    return [clean(m @ take_rows(x.dep, diagonal))]
+
+
 def _letters_of(e, ins):
     """Einsum letters for each operand and the output, for the product rows."""
     ranks = [len(a.shape) for a in ins]
@@ -606,6 +617,7 @@ RULES.update(
         "cumsum": scan,
         "cumprod": scan,
         "diff": diff,
+        "trace": trace,
         "matmul": contraction,
         "dot": contraction,
         "inner": contraction,
