@@ -33,6 +33,7 @@ from math import prod
 import numpy
 import scipy.sparse as sp
 
+from ad_compiler.errors import UsageError
 from ad_compiler.ir.nodes import Const, Eqn, For, Function, If, Var, While
 from ad_compiler.primitives.table import PRIMITIVES
 from ad_compiler.sparsity import rules
@@ -259,7 +260,10 @@ class Interpreter:
     def _tick(self) -> None:
         self.iterations += 1
         if self.iterations > MAX_ITERATIONS:
-            raise NeedRuntime(f"more than {MAX_ITERATIONS:,} loop iterations")
+            why = f"more than {MAX_ITERATIONS:,} loop iterations"
+            if self.runtime:
+                raise UsageError(f"no sparsity pattern: the function runs {why}")
+            raise NeedRuntime(why)
 
     def loop(self, s, env) -> None:
         for c, init in zip(s.carried, s.inits):
