@@ -29,6 +29,7 @@ from ad_compiler.errors import (
     UsageError,
 )
 from ad_compiler.numba_jit import jit
+from ad_compiler.sparsity.patterns import sparsity
 from ad_compiler.version import __version__
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "check",
     "custom_derivative",
     "jit",
+    "sparsity",
     "AdError",
     "CompileError",
     "SourceUnavailableError",

@@ -38,7 +38,7 @@ from ad_compiler.errors import CompileError, Loc, UsageError
 from ad_compiler.escape import printable
 from ad_compiler.frontend.source import source_lines
 from ad_compiler.ir import shapes
-from ad_compiler.tools import cli_trees, outfile
+from ad_compiler.tools import cli_trees, outfile, sparsity_cli
 from ad_compiler.tools.files import _SELF_CONTAINED as SELF_CONTAINED
 from ad_compiler.tools.files import check_file, compile_file, trace_file, trace_ir
 from ad_compiler.tools.whole_file import KeptGoing, skipped_lines
@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_graph(sub)
     _add_check(sub)
     _add_swell(sub)
+    sparsity_cli.add_parser(sub, _file_and_functions, _output_path)
     return parser
 
 
@@ -692,7 +693,27 @@ def _raise(error: Exception):
     raise error
 
 
-_COMMANDS = {"trace": _trace, "graph": _graph, "check": _check, "swell": _swell}
+def _sparsity(args) -> int:
+    if args.output:
+        outfile.check_target(args.output, [args.file])
+        if not args.output.lower().endswith(".png"):
+            return _error("-o takes a .png file")
+
+    def write(path, pattern):
+        image = io.BytesIO()
+        pattern.plot(image)
+        outfile.write(path, image.getvalue(), [args.file])
+
+    return sparsity_cli.run(args, _read, _call, write)
+
+
+_COMMANDS = {
+    "trace": _trace,
+    "graph": _graph,
+    "check": _check,
+    "swell": _swell,
+    "sparsity": _sparsity,
+}
 
 
 def _forget_the_interrupt() -> None:

@@ -1,0 +1,85 @@
+"""The functions tests/test_sparsity_patterns.py finds patterns of: the two
+reference problems of docs/sparsity_patterns.md and small control-flow cases."""
+
+import numpy as np
+
+
+def rosenbrock(x):  # chained extended Rosenbrock: tridiagonal Hessian
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def pde_residual(u, f):  # 2-D Laplacian + cubic reaction, u: (m, m), zero boundary
+    m = u.shape[0]
+    h = 1.0 / (m + 1)
+    p = np.zeros((m + 2, m + 2))
+    p[1:-1, 1:-1] = u
+    lap = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4.0 * u
+    return -lap / h**2 + u**3 - f
+
+
+def pde_residual_padded(u, f):  # the same with np.pad
+    m = u.shape[0]
+    p = np.pad(u, 1)
+    lap = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4.0 * u
+    return -lap * (m + 1) ** 2 + u**3 - f
+
+
+def branch_on_input(x):
+    if np.sum(x) > 0:
+        return x * x[0]
+    return np.sin(x)
+
+
+def while_on_input(x):
+    y = x
+    while np.max(y) < 10.0:
+        y = 2.0 * y
+    return y
+
+
+def argmax_index(x):
+    i = np.argmax(x)
+    return x[i] * 2.0
+
+
+def solve_system(a, b):
+    return np.linalg.solve(a, b)
+
+
+def two_arguments(x, n):
+    w = np.array([1.0, 0.0, 2.0])
+    return x[:n] * w
+
+
+def long_loop(x, n):
+    # the body reads no index: a fixed point after two iterations, whatever n
+    y = x
+    for _ in range(n):
+        y = np.sin(y) + y[::-1]
+    return y
+
+
+def indexed_loop(x):
+    # the body indexes by the loop index: iterated to the end
+    y = np.zeros(len(x))
+    for i in range(1, len(x)):
+        y[i] = x[i] * x[i - 1]
+    return y
+
+
+SCALE = np.array([1.0, 0.0, 2.0, 0.0])
+
+
+def reads_scope(x):
+    return x * SCALE
+
+
+def tuple_argument(p):
+    a, b = p
+    return a * b
+
+
+def guarded_index(x):
+    if x[0] > 100.0:  # never taken for short x in practice: x[5] would fail
+        return x[5]
+    return x[1] * 2.0
