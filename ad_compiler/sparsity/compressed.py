@@ -43,7 +43,15 @@ from ad_compiler.sparsity.coloring import (
     star_counts,
 )
 
-__all__ = ["jacobian", "hessian", "SparseDerivative", "Plan", "seed_matrix"]
+__all__ = [
+    "jacobian",
+    "hessian",
+    "SparseDerivative",
+    "Plan",
+    "make_plan",
+    "decompress",
+    "seed_matrix",
+]
 
 
 def seed_matrix(colors: numpy.ndarray) -> numpy.ndarray:
@@ -97,6 +105,46 @@ def _given(pattern, shape: tuple):
             f"the given sparsity pattern is {pattern.matrix.shape}, the derivative is {shape}"
         )
     return pattern
+
+
+def _count(colors: numpy.ndarray) -> int:
+    return int(colors.max()) + 1 if len(colors) else 0
+
+
+def make_plan(pattern, mode: str, colors, out_shapes: list) -> Plan:
+    """The plan of a compressed pass in ``mode`` with ``colors`` (of the
+    columns for ``"forward"`` and a Hessian, of the rows for ``"reverse"``):
+    the seed matrix, and where each non-zero of the pattern is read from the
+    pass's result ``Bᵀ`` (c x m forward, c x n reverse and Hessian).
+
+    Forward: ``J[i, j] = Bᵀ[colour(j), i]``; reverse: ``J[i, j] = Bᵀ[colour(i),
+    j]``; Hessian (symmetrised pattern): ``H[i, j] = Bᵀ[colour(j), i]`` when j is
+    alone of its colour in row i, else ``Bᵀ[colour(i), j]``."""
+    matrix = pattern.matrix
+    if mode == "forward over reverse":
+        matrix = matrix + matrix.T
+    matrix, rows, cols = _structure(matrix)
+    if mode == "forward":
+        gather = (colors[cols], rows)
+    elif mode == "reverse":
+        gather = (colors[rows], cols)
+    else:
+        counts = star_counts(matrix, colors)
+        direct = counts[rows * _count(colors) + colors[cols]] == 1
+        gather = (
+            numpy.where(direct, colors[cols], colors[rows]),
+            numpy.where(direct, rows, cols),
+        )
+    seeds_t = seed_matrix(colors)
+    return Plan(pattern, colors, mode, seeds_t, matrix.indptr, cols, out_shapes, gather)
+
+
+def decompress(plan: Plan, compressed_t: numpy.ndarray):
+    """The CSR matrix of the pattern's structure with the values read from the
+    pass's result (``Bᵀ``, c x m or c x n): one gather, no loop over entries."""
+    values = compressed_t[plan.gather] if plan.count else numpy.zeros(len(plan.cols))
+    shape = (len(plan.indptr) - 1, plan.pattern.matrix.shape[1])
+    return scipy_sparse().csr_matrix((values, plan.cols, plan.indptr), shape=shape)
 
 
 class SparseDerivative:
@@ -169,18 +217,11 @@ class SparseDerivative:
             pattern = _given(self.given, (m, n))
         else:
             pattern = patterns.jacobian_pattern(self.f, args, self.argnums)
-        matrix, rows, cols = _structure(pattern.matrix)
-        by_column, by_row = column_coloring(matrix), row_coloring(matrix)
-        c_col = int(by_column.max()) + 1 if n and len(cols) else 0
-        c_row = int(by_row.max()) + 1 if m and len(cols) else 0
-        if c_col <= c_row:
-            mode, colors, gather = "forward", by_column, (by_column[cols], rows)
-        else:
-            mode, colors, gather = "reverse", by_row, (by_row[rows], cols)
-        seeds_t = seed_matrix(colors)
-        return Plan(
-            pattern, colors, mode, seeds_t, matrix.indptr, cols, out_shapes, gather
-        )
+        by_column = column_coloring(pattern.matrix)
+        by_row = row_coloring(pattern.matrix)
+        if _count(by_column) <= _count(by_row):
+            return make_plan(pattern, "forward", by_column, out_shapes)
+        return make_plan(pattern, "reverse", by_row, out_shapes)
 
     def _hessian_plan(self, args: tuple) -> Plan:
         n = sum(int(numpy.size(args[i])) for i in self.wrt)
@@ -188,19 +229,8 @@ class SparseDerivative:
             pattern = _given(self.given, (n, n))
         else:
             pattern = patterns.hessian_pattern(self.f, args, self.argnums)
-        matrix, rows, cols = _structure(pattern.matrix + pattern.matrix.T)
-        colors = star_coloring(matrix)
-        c = int(colors.max()) + 1 if n else 0
-        counts = star_counts(matrix, colors)
-        direct = counts[rows * c + colors[cols]] == 1 if c else numpy.ones(0, bool)
-        # H[i, j] = B[i, colour(j)] when j is alone of its colour in row i,
-        # else B[j, colour(i)]: B's transpose is what the pass returns
-        gather = (
-            numpy.where(direct, colors[cols], colors[rows]),
-            numpy.where(direct, rows, cols),
-        )
-        mode, seeds_t = "forward over reverse", seed_matrix(colors)
-        return Plan(pattern, colors, mode, seeds_t, matrix.indptr, cols, [(n,)], gather)
+        colors = star_coloring(pattern.matrix)
+        return make_plan(pattern, "forward over reverse", colors, [(n,)])
 
     def pattern(self, *args):
         """The sparsity pattern (:class:`ad_compiler.sparsity.patterns.Pattern`) at ``args``."""
@@ -213,8 +243,6 @@ class SparseDerivative:
     def __call__(self, *args):
         args = with_defaults(self.__name__, self.n, self.defaults, tuple(args))
         plan = self.plan(args)
-        m = sum(int(numpy.prod(s)) for s in plan.out_shapes)
-        n = sum(int(numpy.size(args[i])) for i in self.wrt)
         if plan.mode == "forward":
             self.compiled = self._code("jvp")
             _, compressed = passes.forward(
@@ -228,12 +256,12 @@ class SparseDerivative:
         else:
             self.compiled = self._code("hvp")
             compressed = passes.hvp(self.compiled, args, self.wrt, plan.seeds_t)
-        values = compressed[plan.gather] if plan.count else numpy.zeros(len(plan.cols))
+        result = decompress(plan, compressed)
         self.mode = f"{plan.mode}, {plan.count} colours"
         self.directions = plan.count
         self.passes += 1
         self.total_directions += plan.count
-        return scipy_sparse().csr_matrix((values, plan.cols, plan.indptr), shape=(m, n))
+        return result
 
     @property
     def source(self) -> str:
