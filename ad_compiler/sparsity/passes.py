@@ -53,9 +53,11 @@ def flatten(stacks, c: int, shapes: list) -> numpy.ndarray:
     """Per-argument (or per-output) results of c directions (``(c,) + shape``
     each; a zero may come back as the number 0.0) as one c x n matrix."""
     parts = [
-        numpy.broadcast_to(numpy.asarray(s, dtype=float), (c,) + tuple(shape)).reshape(
-            c, -1
-        )
+        (
+            s  # the usual case, checked first: a stack of the right shape
+            if type(s) is numpy.ndarray and s.shape == (c,) + tuple(shape)
+            else numpy.broadcast_to(numpy.asarray(s, dtype=float), (c,) + tuple(shape))
+        ).reshape(c, -1)
         for s, shape in zip(stacks, shapes)
     ]
     if not parts:

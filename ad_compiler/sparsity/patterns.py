@@ -22,6 +22,7 @@ from ad_compiler.sparsity.coloring import scipy_sparse
 __all__ = ["Pattern", "jacobian_pattern", "hessian_pattern"]
 
 _CHUNK = 256  # unit directions per pass
+PROVISIONAL = True  # (benchmarks/bench_sparse.py gives the pattern at n = 10^5)
 
 
 @dataclass(frozen=True)
