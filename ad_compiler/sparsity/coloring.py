@@ -181,7 +181,6 @@ def star_coloring(pattern) -> numpy.ndarray:
     neighbours, counted) makes each check one look-up: O(Σ deg²).
     """
     p = _csr(pattern)
-    n = p.shape[0]
     if p.shape[0] != p.shape[1]:
         raise UsageError(f"a star colouring needs a square pattern, not {p.shape}")
     indptr, indices = adjacency(((p + p.T) > 0).astype(numpy.int8))

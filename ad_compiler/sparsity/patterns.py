@@ -64,42 +64,40 @@ def _found(run, n: int, rows: int):
     return sparse.csr_matrix(total, dtype=bool)
 
 
-def jacobian_pattern(f, args: tuple, argnums=0) -> Pattern:
-    """The pattern of the Jacobian of ``f`` at ``args`` (provisional: see the module)."""
+def _pattern(f, args: tuple, argnums, kind: str) -> Pattern:
+    """The non-zeros of the dense ``kind`` ("jvp" or "hvp") derivative at the
+    two points, together (symmetrised for a Hessian)."""
     fn = signature_ir(f)
     wrt, _ = wrt_of(fn, argnums)
-    compiled = passes.code(f, "jvp", wrt)
+    compiled = passes.code(f, kind, wrt)
     n = sum(int(numpy.size(args[i])) for i in wrt)
     total = None
     for point in _points(args, wrt):
-        ys = passes.leaves(fn.tree, f(*point))
-        m = sum(int(numpy.size(y)) for y in ys)
+        if kind == "hvp":
+            rows = n
 
-        def run(seeds_t, point=point):
-            return passes.forward(compiled, fn.tree, point, wrt, seeds_t)[1]
+            def run(seeds_t, point=point):
+                return passes.hvp(compiled, point, wrt, seeds_t)
 
-        found = _found(run, n, m)
+        else:
+            rows = sum(int(numpy.size(y)) for y in passes.leaves(fn.tree, f(*point)))
+
+            def run(seeds_t, point=point):
+                return passes.forward(compiled, fn.tree, point, wrt, seeds_t)[1]
+
+        found = _found(run, n, rows)
         total = found if total is None else total + found
-    return Pattern(
-        scipy_sparse().csr_matrix(total, dtype=bool),
-        True,
-        "provisional: dense at two points",
-    )
+    if kind == "hvp":
+        total = total + total.T
+    matrix = scipy_sparse().csr_matrix(total, dtype=bool)
+    return Pattern(matrix, True, "provisional: dense at two points")
+
+
+def jacobian_pattern(f, args: tuple, argnums=0) -> Pattern:
+    """The pattern of the Jacobian of ``f`` at ``args`` (provisional: see the module)."""
+    return _pattern(f, args, argnums, "jvp")
 
 
 def hessian_pattern(f, args: tuple, argnums=0) -> Pattern:
     """The pattern of the Hessian of ``f`` at ``args`` (provisional: see the module)."""
-    fn = signature_ir(f)
-    wrt, _ = wrt_of(fn, argnums)
-    compiled = passes.code(f, "hvp", wrt)
-    n = sum(int(numpy.size(args[i])) for i in wrt)
-    total = None
-    for point in _points(args, wrt):
-        found = _found(lambda s, point=point: passes.hvp(compiled, point, wrt, s), n, n)
-        total = found if total is None else total + found
-    total = total + total.T
-    return Pattern(
-        scipy_sparse().csr_matrix(total, dtype=bool),
-        True,
-        "provisional: dense at two points",
-    )
+    return _pattern(f, args, argnums, "hvp")
