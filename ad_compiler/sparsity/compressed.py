@@ -283,33 +283,44 @@ class SparseDerivative:
         return header + source_of(compiled)
 
 
-def with_sparse(dense):
-    """``dense`` (the package's ``jacobian`` or ``hessian``) with ``sparse=``."""
-    kind = dense.__name__
-
-    def public(f, argnums=0, sparse=False):
-        if sparse is False or sparse is None:
-            return dense(f, argnums)
-        scipy_sparse()  # a UsageError now when SciPy is missing
-        return SparseDerivative(f, argnums, kind, None if sparse is True else sparse)
-
-    public.__name__ = public.__qualname__ = kind
-    public.__doc__ = dense.__doc__ + _SPARSE_DOC
-    public.__module__ = dense.__module__
-    return public
+def _sparse(f, argnums, kind: str, sparse) -> SparseDerivative:
+    scipy_sparse()  # a UsageError now when SciPy is missing
+    return SparseDerivative(f, argnums, kind, None if sparse is True else sparse)
 
 
-_SPARSE_DOC = """
+def jacobian(f, argnums=0, sparse=False):
+    """The Jacobian of ``f`` in the cheaper mode: forward when ``f`` has no more
+    inputs (in ``argnums``) than outputs, reverse otherwise; ``.mode`` says
+    which (:func:`ad_compiler.ad.jacobians.jacobian`: ``J[output][argnum]``,
+    each block of shape ``output.shape + argument.shape``; parameter trees
+    arranged as JAX arranges them).
 
-    ``sparse=True``: the result of a call is a ``scipy.sparse.csr_matrix``
-    (rows: the outputs' elements, flattened in C order and concatenated;
-    columns: the elements of the arguments at ``argnums``, likewise; for a
-    Hessian both are the inputs), computed from the sparsity pattern with a
-    colouring and ONE compressed vector-mode pass (docs/sparsity.md).
-    ``sparse=`` a matrix or :class:`ad_compiler.sparsity.patterns.Pattern`:
-    that pattern, trusted, instead of the one found."""
+    ``sparse=True``: a call returns a ``scipy.sparse.csr_matrix`` with a row
+    per output element (the outputs flattened in C order and concatenated)
+    and a column per element of the arguments at ``argnums`` (likewise),
+    from the sparsity pattern, a colouring of its columns (or rows: the mode
+    with fewer colours) and ONE call of the emitted vector-mode code with one
+    direction per colour (docs/sparsity.md).  ``sparse=`` a matrix or a
+    :class:`ad_compiler.sparsity.patterns.Pattern`: that pattern, trusted,
+    instead of the one found.  Needs SciPy."""
+    if sparse is False or sparse is None:
+        return jacobians.jacobian(f, argnums)
+    return _sparse(f, argnums, "jacobian", sparse)
 
 
-# the package's jacobian and hessian (ad_compiler/__init__.py exports these)
-jacobian = with_sparse(jacobians.jacobian)
-hessian = with_sparse(jacobians.hessian)
+def hessian(f, argnums=0, sparse=False):
+    """∂²f/∂x_i∂x_j, forward over reverse, in one vector-mode call
+    (:func:`ad_compiler.ad.jacobians.hessian`: ``H[i][j]``, a number for an
+    int ``argnums`` and numbers; for arrays, of shape
+    ``x_i.shape + x_j.shape``).
+
+    ``sparse=True``: a call returns a ``scipy.sparse.csr_matrix`` over the
+    elements of the arguments at ``argnums`` (flattened in C order and
+    concatenated, rows and columns alike), from the sparsity pattern, a star
+    colouring and ONE call of the emitted Hessian-vector-product code with
+    one direction per colour (a tridiagonal Hessian: 3), each entry read
+    directly from the result (docs/sparsity.md).  ``sparse=`` a matrix or a
+    Pattern: that pattern, trusted.  Needs SciPy."""
+    if sparse is False or sparse is None:
+        return jacobians.hessian(f, argnums)
+    return _sparse(f, argnums, "hessian", sparse)
