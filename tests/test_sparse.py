@@ -332,6 +332,15 @@ def test_missing_scipy_says_how_to_install(monkeypatch):
         jacobian(stencil, sparse=True)
 
 
+def tree_sum(p):
+    return np.sum(p[0] ** 2 * p[1])
+
+
+def test_trees_are_refused_with_a_usage_error():
+    with pytest.raises(UsageError, match="argument 0 is a tuple, list or dict"):
+        hessian(tree_sum, sparse=True)((np.ones(3), np.ones(3)))
+
+
 def test_dense_unchanged():
     x = rng.random(5)
     assert isinstance(jacobian(stencil)(x), np.ndarray)

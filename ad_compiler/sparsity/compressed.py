@@ -207,6 +207,13 @@ class SparseDerivative:
         """The plan for these arguments: cached per :meth:`_key` when the
         pattern is static."""
         args = with_defaults(self.__name__, self.n, self.defaults, tuple(args))
+        trees = [i for i in self.wrt if isinstance(args[i], (tuple, list, dict))]
+        if trees:
+            raise UsageError(
+                f"sparse {self.kind} of `{self.__name__.split('_sparse_')[0]}`: argument "
+                f"{trees[0]} is a tuple, list or dict; sparse=True takes arrays or "
+                "numbers at argnums (a tree's leaves as separate argnums)"
+            )
         key = self._key(args)
         found = self._plans.get(key)
         if found is None:
