@@ -180,7 +180,7 @@ def test_mode_pick_by_colour_counts():
     x = rng.random(10)
     J = jacobian(two_halves, sparse=True)
     J(x)
-    assert J.mode == "reverse, 1 colours"  # 5 columns per row, 2 disjoint rows
+    assert J.mode == "reverse, 1 colour"  # 5 columns per row, 2 disjoint rows
     J = jacobian(stencil, sparse=True)
     J(x)
     assert J.mode == "forward, 3 colours"

@@ -274,7 +274,7 @@ class SparseDerivative:
             self.compiled = self._code("hvp")
             compressed = passes.hvp(self.compiled, args, self.wrt, plan.seeds_t)
         result = decompress(plan, compressed)
-        self.mode = f"{plan.mode}, {plan.count} colours"
+        self.mode = f"{plan.mode}, {plan.count} colour{'' if plan.count == 1 else 's'}"
         self.directions = plan.count
         self.passes += 1
         self.total_directions += plan.count
