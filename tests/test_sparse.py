@@ -332,6 +332,39 @@ def test_missing_scipy_says_how_to_install(monkeypatch):
         jacobian(stencil, sparse=True)
 
 
+def halves2(x, y):  # two number outputs: dense rows, so reverse mode
+    return np.sum(x**2) * y[0], np.sum(np.sin(x)) + y[1]
+
+
+def power(x, k):
+    if k == 0:
+        return 1.0
+    return x * power(x, k - 1)
+
+
+def calls_recursive(x):
+    return np.sum(power(x, 3))
+
+
+def test_reverse_mode_with_tuple_outputs_and_two_argnums():
+    x, y = rng.random(6), rng.random(2)
+    J = jacobian(halves2, argnums=(0, 1), sparse=True)
+    got = J(x, y)
+    assert J.mode == "reverse, 2 colours"
+    d = jacobian(halves2, argnums=(0, 1))(x, y)
+    close(got, dense_matrix([d[0], d[1]], [(), ()], [(6,), (2,)]))
+
+
+def test_through_a_recursive_function_one_direction_at_a_time():
+    """Its emitted calls take one direction: the colours go one by one
+    (jacobians.PerDirection), and the result is the same."""
+    x = rng.random(6)
+    H = hessian(calls_recursive, sparse=True)
+    got = H(x)
+    assert "called once per direction" in H.source
+    close(got, np.diag(6 * x))
+
+
 def tree_sum(p):
     return np.sum(p[0] ** 2 * p[1])
 
