@@ -4,14 +4,7 @@ Reads a function's source, lowers it to an evaluation trace and emits readable,
 self-contained Python for its derivatives.  See README.md and docs/.
 """
 
-from ad_compiler.ad.jacobians import (
-    gauss_newton,
-    hessian,
-    hvp,
-    jacfwd,
-    jacobian,
-    jacrev,
-)
+from ad_compiler.ad.jacobians import gauss_newton, hvp, jacfwd, jacrev
 from ad_compiler.api import (
     check,
     custom_derivative,
@@ -29,6 +22,7 @@ from ad_compiler.errors import (
     UsageError,
 )
 from ad_compiler.numba_jit import jit
+from ad_compiler.sparsity.compressed import hessian, jacobian  # (sparse=)
 from ad_compiler.sparsity.patterns import sparsity
 from ad_compiler.version import __version__
 
