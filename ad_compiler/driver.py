@@ -132,9 +132,10 @@ def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
     )
     header = f"{WHAT[kind]} of {fn.name}, emitted by ad_compiler."
     helpers = helper_irs(fn, kind.removesuffix("_vector"))
-    helpers = [replace(h, lazy=fn.lazy) for h in helpers]
+    d, steps, texts = checkpoint_parts(d)
+    helpers = [replace(h, lazy=fn.lazy) for h in helpers + steps]
     # raw text (not run through black): loader.source_of formats it when read
-    module = module_text([fn], [d] + helpers, src.line, header, black=False)
+    module = module_text([fn], [d] + helpers, src.line, header, texts, black=False)
     compiled = load(module, d.name, f"{kind} of {fn.name}")
     # the functions it calls (a recursive function and its derivatives) go
     # with its IR: differentiating it again differentiates those too
@@ -424,6 +425,31 @@ def helper_irs(fn: Function, kind: str) -> list[Function]:
         doc = f"The {what} of {g.name}({params}), which is recursive."
         out.append(replace(optimize(d), doc=doc))
     return out
+
+
+def checkpoint_parts(d: Function) -> tuple[Function, list[Function], list[str]]:
+    """What derivative ``d`` with checkpointed loops calls (ad/checkpoint_loops.py):
+    ``d`` with its docstring saying which loops are checkpointed, the loops'
+    step and step adjoint functions (optimised) and the drivers' source text."""
+    steps, texts, notes = [], [], []
+    for h in d.helpers:
+        if h[0] == "step":
+            steps.append(optimize(h[1]))
+        elif h[0] == "adjoint":
+            a = select_results(h[1], h[1].tree[1], name=h[2])
+            doc = (
+                f"One iteration of the loop at line {a.loc.line}, taped, and its "
+                "adjoint: the adjoints of the state it starts from (and of the "
+                "values it reads) from those of the state it ends with."
+            )
+            steps.append(replace(optimize(replace(a, defaults=())), doc=doc))
+        elif h[0] == "text":
+            texts.append(h[2])
+        elif h[1]:
+            notes.append(h[1])
+    if notes:
+        d = replace(d, doc=(d.doc or "") + "\n\n" + "\n".join(notes))
+    return d, steps, texts
 
 
 # --- stage 3: derivative IR -> module text ------------------------------------------------
