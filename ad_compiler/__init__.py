@@ -14,6 +14,7 @@ from ad_compiler.ad.jacobians import (
 )
 from ad_compiler.api import (
     check,
+    checkpoint,
     custom_derivative,
     grad,
     jvp,
@@ -45,6 +46,7 @@ __all__ = [
     "gauss_newton",
     "check",
     "custom_derivative",
+    "checkpoint",
     "jit",
     "AdError",
     "CompileError",

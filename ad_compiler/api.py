@@ -43,6 +43,7 @@ __all__ = [
     "trace",
     "check",
     "custom_derivative",
+    "checkpoint",
 ]
 
 
@@ -85,6 +86,20 @@ def _checkpoint(checkpoint, snapshots) -> tuple:
     if not isinstance(snapshots, int) or isinstance(snapshots, bool) or snapshots < 1:
         raise UsageError(f"snapshots must be an int >= 1, got {snapshots!r}")
     return ("revolve", snapshots)
+
+
+def checkpoint(f):
+    """Mark a helper function for rematerialisation (JAX's ``remat``).
+
+    A function differentiated in reverse mode that calls ``@checkpoint`` helpers
+    keeps only each call's arguments in its forward sweep and runs the call
+    again, taped, when the reverse sweep needs its adjoint (the emitted
+    ``helper_adjoint``): memory of the arguments instead of the helper's
+    intermediate values, for one more run of the helper.  At run time the
+    decorator returns ``f`` itself, marked; the CLI reads it from the source.
+    """
+    f.__adc_checkpoint__ = True
+    return f
 
 
 def grad(f=None, argnums=0, checkpoint=None, snapshots=None):

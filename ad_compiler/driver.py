@@ -422,7 +422,8 @@ def helper_irs(fn: Function, kind: str) -> list[Function]:
             d = replace(d, defaults=())
             what = "adjoints of the arguments (recomputing the call)"
         params = ", ".join(p.name for p in g.params)
-        doc = f"The {what} of {g.name}({params}), which is recursive."
+        why = "marked @checkpoint" if g.checkpoint == ("remat",) else "recursive"
+        doc = f"The {what} of {g.name}({params}), which is {why}."
         out.append(replace(optimize(d), doc=doc))
     return out
 
@@ -438,8 +439,8 @@ def checkpoint_parts(d: Function) -> tuple[Function, list[Function], list[str]]:
         elif h[0] == "adjoint":
             a = select_results(h[1], h[1].tree[1], name=h[2])
             doc = (
-                f"One iteration of the loop at line {a.loc.line}, taped, and its "
-                "adjoint: the adjoints of the state it starts from (and of the "
+                f"One iteration of the loop at line {a.loc.line}, taped, and its\n"
+                "adjoint: the adjoints of the state it starts from (and of the\n"
                 "values it reads) from those of the state it ends with."
             )
             steps.append(replace(optimize(replace(a, defaults=())), doc=doc))

@@ -31,6 +31,7 @@ first such loop (:func:`plan`).
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 
 from ad_compiler.ad.lists import outer_lists
@@ -75,7 +76,7 @@ class Checkpointing:
             )
         for loc, why in self.refused:
             lines.append(f"The loop at line {loc.line} is taped as usual: {why}.")
-        return "\n".join(lines)
+        return "\n".join(textwrap.fill(line, 76) for line in lines)
 
 
 def refusal(s) -> str | None:
@@ -102,7 +103,7 @@ def plan(fn: Function, active: set) -> Checkpointing | None:
 
     Raises an :class:`UnsupportedError` at the first loop when none of them
     can be checkpointed (and there is one)."""
-    if not fn.checkpoint:
+    if not fn.checkpoint or fn.checkpoint[0] != "revolve":
         return None
     mode, k = fn.checkpoint
     ck = Checkpointing(k, fn)
@@ -152,8 +153,8 @@ def step_function(ck: Checkpointing, s: For, b) -> tuple[Function, list[str]]:
         tree=0 if n == 1 else tuple(range(n)),
         loc=s.loc,
         doc=(
-            f"One iteration of the loop at line {s.loc.line} of {fn.name}: "
-            "the state it ends with, from the state it starts from."
+            f"One iteration of the loop at line {s.loc.line} of {fn.name} (primal\n"
+            "only): the state it ends with, from the state it starts from."
         ),
         user_names=fn.user_names,
         param_shapes=param_shapes,
