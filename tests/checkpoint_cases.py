@@ -103,3 +103,12 @@ def remat_array(u, dt):
     for t in range(4):
         u = remat_array_step(u, dt)
     return np.sum(u * u)
+
+
+def two_loops(x, n, start):
+    s = x
+    for i in range(start, n):
+        s = s * 0.9 + math.sin(s * x)
+    for j in range(n, 0, -2):
+        s = s + 0.01 * j * s * s
+    return s

@@ -107,8 +107,17 @@ def test_array_state_matches_taped(f, n, k):
         (C.in_branch, (0.3, 9, 1.0), 0),
         (C.in_branch, (0.3, 9, -1.0), 0),
         (C.with_while, (0.3, 9), 0),  # the while loop taped as usual
+        (C.two_loops, (0.3, 11, 2), 0),  # two drivers; range(start, n), (n, 0, -2)
     ],
-    ids=["two_states", "nested", "writes", "branch_taken", "branch_not", "while"],
+    ids=[
+        "two_states",
+        "nested",
+        "writes",
+        "branch_taken",
+        "branch_not",
+        "while",
+        "two",
+    ],
 )
 def test_loops_of_every_kind_match_taped(f, args, argnums):
     for k in (1, 3):

@@ -162,19 +162,19 @@ def step_function(ck: Checkpointing, s: For, b) -> tuple[Function, list[str]]:
     return step, outside
 
 
-def _unique(names: list[str]) -> list[str]:
-    """Readable distinct parameter names for the driver."""
-    out: list[str] = []
-    for n in names:
-        n = base_name(n) or n
-        new, k = n, 1
-        while new in out or new in _DRIVER_LOCALS:
-            new, k = f"{n}_{k}", k + 1
-        out.append(new)
-    return out
+class _Names:
+    """Readable, distinct names for the driver's parameters and locals (none
+    hides a module-level function it calls)."""
 
+    def __init__(self, taken):
+        self.taken = set(taken) | {"start", "stop", "stride", "n", "k", "j", "snaps"}
 
-_DRIVER_LOCALS = {"start", "stop", "stride", "n", "k", "j", "snaps", "_", "m"}
+    def __call__(self, name: str) -> str:
+        new, k = name, 1
+        while new in self.taken:
+            new, k = f"{name}_{k}", k + 1
+        self.taken.add(new)
+        return new
 
 
 def driver_text(
@@ -195,11 +195,13 @@ def driver_text(
     fname, line, k = ck.fn.name, s.loc.line, ck.snapshots
     name = f"{fname}_revolve_{line}"
     step, adjoint = f"{fname}_step_{line}", f"{fname}_step_{line}_adjoint"
-    carried = _unique([c.name for c in s.carried] + outside)
-    state, outer = carried[: len(s.carried)], carried[len(s.carried) :]
-    seeds = [f"{state[i]}_bar" for i in active_carried]
-    outer_bars = [f"{outer[outside.index(u)]}_bar" for u in active_outside]
-    live = [f"{v}_k" for v in state]
+    fresh = _Names({name, step, adjoint, SPLIT_NAME})
+    state = [fresh(base_name(c.name) or c.name) for c in s.carried]
+    outer = [fresh(base_name(u) or u) for u in outside]
+    seeds = [fresh(f"{state[i]}_bar") for i in active_carried]
+    outer_bars = [fresh(f"{outer[outside.index(u)]}_bar") for u in active_outside]
+    live = [fresh(f"{v}_k") for v in state]
+    step_bars = [fresh(f"{o}_k") for o in outer_bars]
     params = ["start", "stop", "stride"] + state + outer + seeds
     copied = [f"{v}.copy()" if c.name in arrays else v for v, c in zip(live, s.carried)]
     step_args = ", ".join(["start + j * stride"] + live + outer)
@@ -212,7 +214,7 @@ def driver_text(
             for i in range(len(s.carried))
         ]
     )
-    got = seeds + [f"{o}_k" for o in outer_bars]
+    got = seeds + step_bars
     what = ", ".join(base_name(c.name) for c in s.carried)
     lines = [
         f"def {name}({', '.join(params)}):",
@@ -240,7 +242,7 @@ def driver_text(
         "        # iteration k once more, taped, and its adjoint",
         f"        {', '.join(got)} = {adjoint}({adjoint_args})",
     ]
-    lines += [f"        {o} = {o} + {o}_k" for o in outer_bars]
+    lines += [f"        {o} = {o} + {t}" for o, t in zip(outer_bars, step_bars)]
     lines += [
         "        if snaps[-1][0] == k:",
         "            snaps.pop()  # (reversed: its snapshot is free again)",
