@@ -19,6 +19,7 @@ import tracemalloc
 import checkpoint_cases as C
 import numpy as np
 import pytest
+from test_jit import numba  # noqa: F401 (the fixture: Numba, or the test skips)
 
 from ad_compiler import checkpoint, grad, jit, value_and_grad, vjp
 from ad_compiler.ad import revolve
@@ -330,14 +331,9 @@ def test_array_state_memory_is_snapshots_not_steps():
 
 
 # --- jit (Numba) ---------------------------------------------------------------------
-@pytest.fixture
-def numba(monkeypatch, tmp_path):
-    monkeypatch.setenv("ADC_JIT_CACHE", str(tmp_path))  # Numba's cache: here
-    return pytest.importorskip("numba")
-
-
 @pytest.mark.slow
-def test_jit_of_a_checkpointed_gradient(numba):
+@pytest.mark.usefixtures("numba")
+def test_jit_of_a_checkpointed_gradient():
     g = grad(C.logistic, argnums=(0, 1), checkpoint="revolve", snapshots=5)
     j = jit(g)
     for n in (0, 1, 5, 6, 200):
