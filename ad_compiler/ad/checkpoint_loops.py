@@ -57,7 +57,7 @@ class Checkpointing:
     """One reverse transform's checkpointing: the loops chosen (by identity),
     the ones taped as usual with why, and what it emits beside the derivative
     (``helpers``: ``("step", Function)``, ``("adjoint", vjp Function, name)``
-    and ``("text", name, source)`` entries, for :func:`emitted_helpers`)."""
+    and ``("text", name, source)`` entries, for :func:`ad_compiler.driver.checkpoint_parts`)."""
 
     snapshots: int
     fn: Function
@@ -105,8 +105,7 @@ def plan(fn: Function, active: set) -> Checkpointing | None:
     can be checkpointed (and there is one)."""
     if not fn.checkpoint or fn.checkpoint[0] != "revolve":
         return None
-    mode, k = fn.checkpoint
-    ck = Checkpointing(k, fn)
+    ck = Checkpointing(fn.checkpoint[1], fn)
 
     def walk(stmts):
         for s in stmts:
@@ -134,7 +133,8 @@ def plan(fn: Function, active: set) -> Checkpointing | None:
 
 def step_function(ck: Checkpointing, s: For, b) -> tuple[Function, list[str]]:
     """One iteration of ``s`` as a function of its index, its carried values
-    and what it reads from outside (returned, in order, as the third list)."""
+    and what it reads from outside (the names returned beside it, in the
+    order of its parameters)."""
     bound = {v.name for v in s.index + s.carried} | defined_names(s.body)
     outside = sorted(
         (reads(s.body) | {a.name for a in s.nexts if isinstance(a, Var)}) - bound
