@@ -255,6 +255,17 @@ def test_adc_compile_checkpoint(adc_in_process):
 def test_adc_compile_snapshots_alone_is_refused(adc_in_process):
     out = adc_in_process("compile", CASES, "--function", "logistic", "--snapshots", "3")
     assert out.returncode != 0 and "--snapshots goes with --checkpoint" in out.stderr
+    out = adc_in_process(
+        "compile",
+        CASES,
+        "--function",
+        "logistic",
+        "--mode",
+        "forward",
+        "--checkpoint",
+        "revolve",
+    )
+    assert out.returncode != 0 and "--checkpoint goes with --mode reverse" in out.stderr
 
 
 # --- @checkpoint helpers (remat) -------------------------------------------------------

@@ -656,6 +656,8 @@ def _checkpoint_option(args) -> tuple:
         if args.snapshots is not None:
             raise UsageError("--snapshots goes with --checkpoint revolve")
         return ()
+    if args.mode != "reverse":
+        raise UsageError("--checkpoint goes with --mode reverse (the default)")
     k = 10 if args.snapshots is None else args.snapshots
     if k < 1:
         raise UsageError(f"--snapshots must be at least 1, got {k}")
