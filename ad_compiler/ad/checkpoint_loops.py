@@ -57,7 +57,8 @@ class Checkpointing:
     """One reverse transform's checkpointing: the loops chosen (by identity),
     the ones taped as usual with why, and what it emits beside the derivative
     (``helpers``: ``("step", Function)``, ``("adjoint", vjp Function, name)``
-    and ``("text", name, source)`` entries, for :func:`ad_compiler.driver.checkpoint_parts`)."""
+    and ``("text", name, source)`` entries, for :func:`ad_compiler.driver.checkpoint_parts`).
+    """
 
     snapshots: int
     fn: Function
