@@ -13,11 +13,12 @@ Two workloads (the functions of tests/checkpoint_cases.py):
 Each configuration runs in a fresh subprocess (``--one``): the gradient is
 compiled and warmed up on a short loop, then timed once, then run again under
 ``tracemalloc`` for its peak (Python allocations, NumPy's arrays included;
-Numba's own allocations are not traced), and the resident set's peak
-(``ru_maxrss``) growth over the timed call is reported too.  ``taped`` is the
-default gradient (a tape per iteration), ``k=...`` the gradient with
-``checkpoint="revolve", snapshots=k`` (the taped runs at 10^8 steps and at
-10^5 elements hold 0.8 and 2.4 GB: run where that fits).  ``advances/n`` is the schedule's forward steps run
+Numba's own allocations are not traced), and the growth of the resident
+set's peak over its size before the timed call (the peak reset first on
+Linux, see ``_rss_mark``).  ``taped`` is the default gradient (a tape per
+iteration), ``k=...`` the gradient with ``checkpoint="revolve",
+snapshots=k`` (the taped runs at 10^8 steps and at 10^5 elements hold 2.4 GB
+each: run where that fits).  ``advances/n`` is the schedule's forward steps run
 again per step (:func:`ad_compiler.ad.revolve.advances`), ``time/taped`` the
 measured time over the taped gradient's at the same size, ``rel diff`` the
 largest relative difference from the taped gradient where that ran.
@@ -50,7 +51,7 @@ def configurations(quick: bool) -> list[dict]:
     jit_n = [10**5, 10**6] if quick else [10**6, 10**7, 10**8]
     for n in py_n:
         out += [dict(case="logistic", n=n, k=k, jit=False) for k in ks]
-    # (the taped runs at the largest sizes hold 0.8-2.4 GB: this machine has them)
+    # (the taped runs at the largest sizes hold 2.4 GB each: this machine has it)
     out += [dict(case="logistic", n=n, k=k, jit=True) for n in jit_n for k in ks]
     sizes = [(10**3, 100)] if quick else [(10**4, 1000), (10**5, 1000)]
     for size, steps in sizes:
@@ -58,9 +59,42 @@ def configurations(quick: bool) -> list[dict]:
     return out
 
 
+def _status(key: str) -> int:
+    """A ``/proc/self/status`` line's value, in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+def _rss_mark():
+    """Where to measure the resident set's growth from: on Linux, the peak
+    (VmHWM) is reset to the current size (writing 5 to /proc/self/clear_refs),
+    so that the imports' and the compilation's peak does not hide the call's;
+    elsewhere the ``ru_maxrss`` high-water mark."""
+    import resource
+
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return ("hwm", _status("VmRSS"))
+    except OSError:
+        return ("maxrss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+
+def _rss_peak_since(mark) -> int:
+    """The resident set's peak since ``mark`` over its size then, in bytes."""
+    import resource
+
+    how, start = mark
+    if how == "hwm":
+        return _status("VmHWM") - start
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - start
+
+
 def run_one(cfg: dict) -> dict:
     """Measure one configuration in this process (a fresh one)."""
-    import resource
     import tracemalloc
 
     sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -84,11 +118,11 @@ def run_one(cfg: dict) -> dict:
 
         g = jit(g)
     g(*small)  # compiled (and jit-compiled) before measuring
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _rss_mark()
     t0 = time.perf_counter()
     got = g(*args)
     seconds = time.perf_counter() - t0
-    rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+    rss = _rss_peak_since(before)
     tracemalloc.start()
     g(*args)
     peak = tracemalloc.get_traced_memory()[1]
