@@ -231,7 +231,8 @@ def _compile_derivative(f, kind: str, argnums, arrays: bool, checkpoint=()):
             if checkpoint:
                 raise UsageError(_NO_CHECKPOINT) from None
             return _tree_derivative(f, kind, argnums, e)
-        fn = replace(fn, checkpoint=checkpoint)
+        if checkpoint:
+            fn = replace(fn, checkpoint=checkpoint)
     wrt, wrt_tree = wrt_of(fn, argnums)
     declared = declared_shapes(src.node)
     if arrays or fn.scope_sources or uses_arrays(fn) or None in declared.values():

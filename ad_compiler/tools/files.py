@@ -115,7 +115,8 @@ def compile_file(
         if mode in ("hessian", "hvp", "jacobian"):
             kind = _second_order_kind(fn, mode, idx)
         tree = 0 if len(idx) == 1 else tuple(range(len(idx)))
-        fn = replace(fn, checkpoint=checkpoint if mode == "reverse" else ())
+        if checkpoint and mode == "reverse":
+            fn = replace(fn, checkpoint=checkpoint)
         try:
             d = derivative_ir(fn, kind, idx, tree)
         except CompileError as exc:
