@@ -7,6 +7,7 @@ self-contained Python for its derivatives.  See README.md and docs/.
 from ad_compiler.ad.jacobians import gauss_newton, hvp, jacfwd, jacrev
 from ad_compiler.api import (
     check,
+    checkpoint,
     custom_derivative,
     grad,
     jvp,
@@ -40,6 +41,7 @@ __all__ = [
     "gauss_newton",
     "check",
     "custom_derivative",
+    "checkpoint",
     "jit",
     "sparsity",
     "AdError",

@@ -43,6 +43,7 @@ __all__ = [
     "trace",
     "check",
     "custom_derivative",
+    "checkpoint",
 ]
 
 
@@ -72,7 +73,36 @@ def custom_derivative(partials):
     return mark
 
 
-def grad(f=None, argnums=0):
+def _checkpoint(checkpoint, snapshots) -> tuple:
+    """The checkpointing option of the IR: ``("revolve", k)`` or ``()``."""
+    if checkpoint is None:
+        if snapshots is not None:
+            raise UsageError('snapshots= goes with checkpoint="revolve"')
+        return ()
+    if checkpoint != "revolve":
+        raise UsageError(f'checkpoint must be "revolve" or None, got {checkpoint!r}')
+    if snapshots is None:
+        snapshots = 10
+    if not isinstance(snapshots, int) or isinstance(snapshots, bool) or snapshots < 1:
+        raise UsageError(f"snapshots must be an int >= 1, got {snapshots!r}")
+    return ("revolve", snapshots)
+
+
+def checkpoint(f):
+    """Mark a helper function for rematerialisation (JAX's ``remat``).
+
+    A function differentiated in reverse mode that calls ``@checkpoint`` helpers
+    keeps only each call's arguments in its forward sweep and runs the call
+    again, taped, when the reverse sweep needs its adjoint (the emitted
+    ``helper_adjoint``): memory of the arguments instead of the helper's
+    intermediate values, for one more run of the helper.  At run time the
+    decorator returns ``f`` itself, marked; the CLI reads it from the source.
+    """
+    f.__adc_checkpoint__ = True
+    return f
+
+
+def grad(f=None, argnums=0, checkpoint=None, snapshots=None):
     """∂f/∂args[argnums] as emitted Python; usable as ``@grad`` or ``@grad(argnums=...)``.
 
     An argument may be a parameter tree (a tuple, list or dict of numbers,
@@ -80,17 +110,30 @@ def grad(f=None, argnums=0):
     ``None`` or ``bool`` argument or default is static: the derivative is
     compiled for its value (see docs/subset.md, "Parameter trees" and "Static
     arguments").
+
+    ``checkpoint="revolve", snapshots=k`` (k = 10 by default): the reverse
+    sweep of each outermost ``for ... in range(...)`` loop keeps at most ``k``
+    snapshots of the loop's state and runs the loop forward again between them
+    (binomial checkpointing, docs/checkpointing.md): memory O(k) instead of
+    O(iterations).
     """
+    ck = _checkpoint(checkpoint, snapshots)
     if f is None:
-        return functools.partial(grad, argnums=argnums)
-    return expose(compile_derivative(f, "grad", argnums))
+        return functools.partial(
+            grad, argnums=argnums, checkpoint=checkpoint, snapshots=snapshots
+        )
+    return expose(compile_derivative(f, "grad", argnums, checkpoint=ck))
 
 
-def value_and_grad(f=None, argnums=0):
-    """A function returning ``(f(*args), grad(f, argnums)(*args))`` in one pass."""
+def value_and_grad(f=None, argnums=0, checkpoint=None, snapshots=None):
+    """A function returning ``(f(*args), grad(f, argnums)(*args))`` in one pass
+    (``checkpoint``, ``snapshots``: as for :func:`grad`)."""
+    ck = _checkpoint(checkpoint, snapshots)
     if f is None:
-        return functools.partial(value_and_grad, argnums=argnums)
-    return expose(compile_derivative(f, "value_and_grad", argnums))
+        return functools.partial(
+            value_and_grad, argnums=argnums, checkpoint=checkpoint, snapshots=snapshots
+        )
+    return expose(compile_derivative(f, "value_and_grad", argnums, checkpoint=ck))
 
 
 def _all_argnums(f, primals) -> tuple[tuple[int, ...], tuple]:
@@ -124,16 +167,20 @@ def jvp(f, primals, tangents):
     return compiled(*filled, *tangents)  # the defaults' tangents are 0
 
 
-def vjp(f, *primals):
+def vjp(f, *primals, checkpoint=None, snapshots=None):
     """Reverse mode: ``(f(*primals), pullback)`` with ``pullback(ȳ) = ȳᵀ·J`` per input.
 
     For parameter trees among the primals, ``pullback`` returns each input's
     cotangent in that input's structure (``None`` for a static primal).
+    ``checkpoint``, ``snapshots``: as for :func:`grad`.
     """
+    ck = _checkpoint(checkpoint, snapshots)
     if not is_plain(primals) or needs_trees(f):  # parameter trees, static arguments
+        if ck:
+            raise UsageError("checkpoint= is not supported with parameter trees")
         return tree_vjp(f, primals)
     argnums, filled = _all_argnums(f, primals)
-    compiled = compile_derivative(f, "vjp", argnums, any_array(primals))
+    compiled = compile_derivative(f, "vjp", argnums, any_array(primals), checkpoint=ck)
     if isinstance(compiled, ArrayDerivative) and compiled.live:
         compiled._last = compiled.code_for(*filled)  # it passes the scope arrays
     elif isinstance(compiled, ArrayDerivative):

@@ -114,7 +114,7 @@ def wrt_of_arity(name: str, n: int, argnums) -> tuple[tuple[int, ...], object]:
     return tuple(wrt), (0 if single else tuple(range(len(wrt))))
 
 
-def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
+def compile_derivative(f, kind: str, argnums=0, arrays: bool = False, checkpoint=()):
     """The emitted, loaded derivative of ``f`` (cached), with ``.source`` and ``.ir``.
 
     Scalar code is compiled now and returned as the emitted function itself
@@ -122,7 +122,8 @@ def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
     :mod:`ad_compiler.guard`).  Array code (NumPy reductions, ``@``, indexing
     ... or parameters annotated as arrays, or ``arrays``: the caller passes
     arrays) is compiled on first call, once per pattern of argument shapes
-    (see :class:`ArrayDerivative`).
+    (see :class:`ArrayDerivative`).  ``checkpoint``: ``("revolve", k)`` for
+    binomial checkpointing of its loops (ad/checkpoint_loops.py).
 
     The cache key holds ``f`` and what identifies the code it runs now (its
     code object and defaults), so a function redefined or given new code is
@@ -130,20 +131,26 @@ def compile_derivative(f, kind: str, argnums=0, arrays: bool = False):
     """
     if isinstance(argnums, list):
         argnums = tuple(argnums)
-    key = (f, _code_identity(f), kind, argnums, arrays)
+    key = (f, _code_identity(f), kind, argnums, arrays, checkpoint)
     if not _hashable(f):  # a method of an object with __eq__ but no __hash__
         with COMPILE_LOCK:
-            return _fresh_derivative(f, kind, argnums, arrays)
+            return _fresh_derivative(f, kind, argnums, arrays, checkpoint)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
     with COMPILE_LOCK:
         cached = _CACHE.get(key)
         if cached is None:
-            cached = _fresh_derivative(f, kind, argnums, arrays)
+            cached = _fresh_derivative(f, kind, argnums, arrays, checkpoint)
             if not isinstance(f, (Pullback, BoundPrimals)):  # (they hold primals)
                 _CACHE[key] = cached
     return cached
+
+
+_NO_CHECKPOINT = (
+    "checkpoint= needs a function of numbers and arrays (not parameter trees or "
+    "static arguments) that ad_compiler reads from its source"
+)
 
 
 def _hashable(f) -> bool:
@@ -160,7 +167,7 @@ def _code_identity(f) -> tuple:
     return (code, repr(getattr(f, "__defaults__", None)))
 
 
-def _fresh_derivative(f, kind: str, argnums, arrays: bool):
+def _fresh_derivative(f, kind: str, argnums, arrays: bool, checkpoint=()):
     """:func:`compile_derivative` without the cache: compiled now, behind a
     guard on the globals and closure values the compilation read."""
 
@@ -169,7 +176,7 @@ def _fresh_derivative(f, kind: str, argnums, arrays: bool):
         if refresh is not None:  # a derivative of a guarded derivative
             refresh()
         with recording_reads() as reads:
-            compiled = _compile_derivative(f, kind, argnums, arrays)
+            compiled = _compile_derivative(f, kind, argnums, arrays, checkpoint)
         own = defaults_reads(f)  # f.__defaults__ reassigned: compiled anew
         return compiled, tuple(reads) + own + getattr(f, "__adc_deps__", ())
 
@@ -183,8 +190,8 @@ def _fresh_derivative(f, kind: str, argnums, arrays: bool):
 
 
 @no_gc()
-def _compile_derivative(f, kind: str, argnums, arrays: bool):
-    if isinstance(f, ArrayDerivative):
+def _compile_derivative(f, kind: str, argnums, arrays: bool, checkpoint=()):
+    if isinstance(f, ArrayDerivative) and not checkpoint:
         unknown = unknown_shapes(f.fn, declared_shapes(f.src.node))
         if all(s == shapes.SCALAR for s in unknown):  # NumPy functions of numbers
             f = f.compiled_for(unknown)
@@ -202,6 +209,13 @@ def _compile_derivative(f, kind: str, argnums, arrays: bool):
         return ArrayDerivative(f.fn, f.src, kind, wrt, wrt_tree, base=f)
     if hasattr(f, "variant"):  # a jacobian or hessian: forward mode through it
         return f.derivative(kind, argnums)
+    if checkpoint and (
+        isinstance(f, (Pullback, BoundPrimals, ArrayDerivative))
+        or hasattr(f, "variant")
+        or hasattr(f, "ir")
+        or _static_defaults(f)
+    ):
+        raise UsageError(_NO_CHECKPOINT)
     if isinstance(getattr(f, "ir", None), Function) and hasattr(f, "src"):
         # closure: a derivative emitted here is differentiated from its IR
         src, fn = f.src, f.ir
@@ -215,7 +229,11 @@ def _compile_derivative(f, kind: str, argnums, arrays: bool):
         try:
             fn = lower(src, scope)
         except TreeNeeded as e:  # a parameter is a tree: compiled per call
+            if checkpoint:
+                raise UsageError(_NO_CHECKPOINT) from None
             return _tree_derivative(f, kind, argnums, e)
+        if checkpoint:
+            fn = replace(fn, checkpoint=checkpoint)
     wrt, wrt_tree = wrt_of(fn, argnums)
     declared = declared_shapes(src.node)
     if arrays or fn.scope_sources or uses_arrays(fn) or None in declared.values():

@@ -131,18 +131,23 @@ def compile_ir(fn: Function, src: FunctionSource, kind: str, wrt, wrt_tree):
         d, doc=describe(fn, kind, wrt, f"{src.file}:{fn.loc.line}"), lazy=fn.lazy
     )
     helpers = helper_irs(fn, kind.removesuffix("_vector"))
-    helpers = [replace(h, lazy=fn.lazy) for h in helpers]
-    return load_ir(fn, d, helpers, src, kind)
+    d, steps, texts = checkpoint_parts(d)
+    helpers = [replace(h, lazy=fn.lazy) for h in helpers + steps]
+    return load_ir(fn, d, helpers, src, kind, texts)
 
 
-def load_ir(fn: Function, d: Function, helpers, src: FunctionSource, kind: str):
+def load_ir(
+    fn: Function, d: Function, helpers, src: FunctionSource, kind: str, texts=()
+):
     """The loaded derivative IR ``d`` of ``fn`` (with the functions it calls,
-    ``helpers``): its module emitted raw (not run through black:
-    loader.source_of formats it when read), with ``.ir``, ``.primal_ir`` and
-    ``.src``."""
+    ``helpers``, and ``texts``: the source of checkpointing drivers): its
+    module emitted raw (not run through black: loader.source_of formats it
+    when read), with ``.ir``, ``.primal_ir``, ``.src`` and ``.texts``."""
     header = f"{WHAT[kind]} of {fn.name}, emitted by ad_compiler."
     d = replace(d, callees=())
-    module = module_text([fn], [d] + list(helpers), src.line, header, black=False)
+    module = module_text(
+        [fn], [d] + list(helpers), src.line, header, tuple(texts), black=False
+    )
     compiled = load(module, d.name, f"{kind} of {fn.name}")
     # the functions it calls (a recursive function and its derivatives) go
     # with its IR: differentiating it again differentiates those too
@@ -150,6 +155,7 @@ def load_ir(fn: Function, d: Function, helpers, src: FunctionSource, kind: str):
     compiled.ir = replace(d, callees=tuple(helpers), externals=fn.externals)
     compiled.primal_ir = fn
     compiled.src = src  # the user's source: a derivative of this one reads it
+    compiled.texts = tuple(texts)
     return compiled
 
 
@@ -429,9 +435,35 @@ def helper_irs(fn: Function, kind: str) -> list[Function]:
             d = replace(d, defaults=())
             what = "adjoints of the arguments (recomputing the call)"
         params = ", ".join(p.name for p in g.params)
-        doc = f"The {what} of {g.name}({params}), which is recursive."
+        why = "marked @checkpoint" if g.checkpoint == ("remat",) else "recursive"
+        doc = f"The {what} of {g.name}({params}), which is {why}."
         out.append(replace(optimize(d), doc=doc))
     return out
+
+
+def checkpoint_parts(d: Function) -> tuple[Function, list[Function], list[str]]:
+    """What derivative ``d`` with checkpointed loops calls (ad/checkpoint_loops.py):
+    ``d`` with its docstring saying which loops are checkpointed, the loops'
+    step and step adjoint functions (optimised) and the drivers' source text."""
+    steps, texts, notes = [], [], []
+    for h in d.helpers:
+        if h[0] == "step":
+            steps.append(optimize(h[1]))
+        elif h[0] == "adjoint":
+            a = select_results(h[1], h[1].tree[1], name=h[2])
+            doc = (
+                f"One iteration of the loop at line {a.loc.line}, taped, and its\n"
+                "adjoint: the adjoints of the state it starts from (and of the\n"
+                "values it reads) from those of the state it ends with."
+            )
+            steps.append(replace(optimize(replace(a, defaults=())), doc=doc))
+        elif h[0] == "text":
+            texts.append(h[2])
+        elif h[1]:
+            notes.append(h[1])
+    if notes:
+        d = replace(d, doc=(d.doc or "") + "\n\n" + "\n".join(notes))
+    return d, steps, texts
 
 
 # --- stage 3: derivative IR -> module text ------------------------------------------------

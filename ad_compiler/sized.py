@@ -295,7 +295,8 @@ class Probing:
 
         d = self.compiled.ir
         helpers, fn, src = d.callees, self.compiled.primal_ir, self.compiled.src
-        run = load_ir(fn, probed(d, self.sites), helpers, src, self.kind)
+        texts = getattr(self.compiled, "texts", ())
+        run = load_ir(fn, probed(d, self.sites), helpers, src, self.kind, texts)
         probe = Probe(run.__globals__)  # this call's own module: no other probe
         final = self.compiled
         try:
@@ -305,7 +306,9 @@ class Probing:
                 lean = own_results(without(d, self.sites, dropped))
                 names = [p.name for p in d.params]
                 doc = f"{d.doc}\n\n{shapes_note(args, names)}" if d.doc else d.doc
-                final = load_ir(fn, replace(lean, doc=doc), helpers, src, self.kind)
+                final = load_ir(
+                    fn, replace(lean, doc=doc), helpers, src, self.kind, texts
+                )
         finally:
             self.record(final)
         return out

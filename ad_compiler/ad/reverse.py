@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ad_compiler.ad.checkpoint_loops import checkpoint_call_parts, plan
 from ad_compiler.ad.lists import (
     is_list_eqn,
     open_adjoints,
@@ -108,7 +109,12 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
     namer = Namer.for_function(fn)
     b = IRBuilder(namer, shape_infer.infer(fn) if fn.param_shapes else None)
     active = active_values(fn, wrt)
-    tapes: dict[int, tuple] = {}
+    tapes: dict = {}
+    checkpointing = plan(fn, active)
+    if checkpointing is not None:
+        tapes[_CHECKPOINTING] = checkpointing
+        for key, loop in checkpointing.chosen.items():
+            tapes[key] = loop  # no tape: its reverse sweep is a driver's call
     _sweep_forward(fn.body, b, tapes, active)
     # The inputs' adjoints get the plain names (x_bar); seeds take what is left.
     grad_names = {}
@@ -145,6 +151,9 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
         param_shapes = fn.param_shapes + tuple(b.shape(r) for r in fn.results)
     if wrt_tree is None:
         wrt_tree = tuple(range(len(wrt)))
+    helpers: tuple = ()
+    if checkpointing is not None:
+        helpers = tuple(checkpointing.helpers) + (("note", checkpointing.notes()),)
     return verify(
         rename_vars(
             Function(
@@ -158,6 +167,7 @@ def vjp(fn: Function, wrt: tuple[int, ...], wrt_tree=None) -> Function:
                 user_names=fn.user_names,
                 param_shapes=param_shapes,
                 keyword_only=fn.keyword_only,
+                helpers=helpers,
             ),
             renames,
         )
@@ -265,7 +275,9 @@ def _sweep_forward(
     that loop: one tape holds an inner loop's rows of every outer iteration);
     ``written``: the arrays the storing loops around write into."""
     for s in stmts:
-        if (
+        if tapes.get(id(s)) is s:  # checkpointed: it runs as written
+            b.emit(s)
+        elif (
             isinstance(s, (For, While))
             and scalar_recurrence(s, active)
             and all(b.shape(c) == shapes.SCALAR for c in s.carried if c.name in active)
@@ -386,6 +398,9 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
     if id(s) not in tapes:
         return
     record = tapes[id(s)]
+    if record is s:
+        _vjp_checkpointed(s, b, adjoint, active, tapes[_CHECKPOINTING])
+        return
     tape, pushed, remat = record.tape, record.pushed, record.remat
     if pushed is None:
         _vjp_preaccumulated(s, b, adjoint, active, tape)
@@ -489,6 +504,37 @@ def _vjp_loop(s, b: IRBuilder, adjoint: dict, active, params, tapes) -> None:
         init = s.inits[k]
         if isinstance(init, Var) and init.name in active:
             adjoint[init.name] = b.add(adjoint.get(init.name), cb)
+
+
+def _vjp_checkpointed(s, b: IRBuilder, adjoint: dict, active, ck) -> None:
+    """The reverse sweep of a checkpointed loop: one call of its driver
+    (ad/checkpoint_loops.py), from the loop's range, initial carried values,
+    what it reads from outside and the adjoints of its results, to the
+    adjoints of its initial carried values and of what it reads."""
+    gs = {c.name: adjoint.pop(c.name, None) for c in s.carried}
+    act = [k for k, c in enumerate(s.carried) if c.name in active]
+    if all(gs[s.carried[k].name] is None for k in act):
+        return
+    name, outside, act, acc = checkpoint_call_parts(ck, s, b, active, vjp)
+    seeds = [gs[s.carried[k].name] for k in act]
+    seeds = [Const(0.0) if g is None else g for g in seeds]
+    primals = [s.carried[k] for k in act]
+    _array_inits(s, b, [b.namer.temp() for _ in act], seeds, primals)
+    outs = []
+    for p in primals + [Var(u) for u in acc]:
+        outs.append(b.namer.fresh(f"{base_name(p.name)}_bar"))
+        b.shapes[outs[-1].name] = b.shape(p)
+    ins = tuple(s.args) + tuple(s.inits) + tuple(Var(u) for u in outside)
+    b.emit(Eqn("call", tuple(outs), ins + tuple(seeds), s.loc, "py", (("fn", name),)))
+    for k, out in zip(act, outs):
+        init = s.inits[k]
+        if isinstance(init, Var) and init.name in active:
+            adjoint[init.name] = b.add(adjoint.get(init.name), out)
+    for u, out in zip(acc, outs[len(act) :]):
+        adjoint[u] = b.add(adjoint.get(u), out)
+
+
+_CHECKPOINTING = "checkpointing"  # (the key of the plan among the tapes)
 
 
 class _Undo:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 
 from ad_compiler.errors import UnsupportedError
-from ad_compiler.frontend.decorators import check_decorators
+from ad_compiler.frontend.decorators import check_decorators, own_name
 from ad_compiler.frontend.methods import source_and_scope
 from ad_compiler.frontend.scope import RuntimeScope, UserFuncRef, checked_lookup
 from ad_compiler.frontend.source import FunctionSource, lambda_source
@@ -26,6 +26,19 @@ def source_of(ref: UserFuncRef, src: FunctionSource, scope):
     if getattr(ref.obj, "__name__", None) == "<lambda>":  # `sq = lambda z: z * z`
         return lambda_source(ref.obj), RuntimeScope(ref.obj)
     return source_and_scope(ref.obj)  # a function, or a bound method
+
+
+def rematerialized(ref: UserFuncRef, src: FunctionSource, scope) -> bool:
+    """Whether a user function is marked ``@checkpoint`` (JAX's ``remat``): its
+    calls stay calls, so that reverse mode keeps only their arguments and runs
+    the call again, taped, when its adjoint is needed (the emitted
+    ``g_adjoint``); read from the decorator itself when the file is not run."""
+    if ref.obj is not None and getattr(ref.obj, "__adc_checkpoint__", False):
+        return True
+    return any(
+        not isinstance(dec, ast.Call) and own_name(dec, scope) == "checkpoint"
+        for dec in src.node.decorator_list
+    )
 
 
 def returned_count(node: ast.FunctionDef) -> int:

@@ -7,6 +7,8 @@ then give the derivative of another function, so every decorator is refused
 with a located error, except ad_compiler's own:
 
 * ``@custom_derivative(partials)`` — on any function: its derivative is given;
+* ``@checkpoint`` — on any function: a helper whose forward sweep reverse mode
+  runs again instead of storing it (ad_compiler/frontend/callees.py);
 * ``@grad`` / ``@grad(...)``, ``@value_and_grad`` — only on a function being
   differentiated (its ``def`` is what the derivative is taken of); a function
   *called* from another one is refused, since at run time its name is bound
@@ -25,7 +27,7 @@ import ast
 from ad_compiler.errors import UnsupportedError
 from ad_compiler.frontend.source import FunctionSource
 
-OWN_ANYWHERE = frozenset({"custom_derivative"})
+OWN_ANYWHERE = frozenset({"custom_derivative", "checkpoint"})
 OWN_ON_TARGET = frozenset({"grad", "value_and_grad"})
 
 
@@ -34,7 +36,7 @@ def check_decorators(src: FunctionSource, scope, called_from: str | None = None)
     CLI cannot see through; ``called_from`` names the caller when the function
     is inlined into another rather than differentiated itself."""
     for dec in src.node.decorator_list:
-        name = _own_name(dec, scope)
+        name = own_name(dec, scope)
         if name in OWN_ANYWHERE or (name in OWN_ON_TARGET and called_from is None):
             continue
         loc = src.loc(dec)
@@ -58,7 +60,7 @@ def check_decorators(src: FunctionSource, scope, called_from: str | None = None)
         raise UnsupportedError(message, loc, hint, src.line(loc))
 
 
-def _own_name(dec: ast.expr, scope) -> str | None:
+def own_name(dec: ast.expr, scope) -> str | None:
     """``grad``, ``custom_derivative`` ... if ``dec`` is ad_compiler's own."""
     func = dec.func if isinstance(dec, ast.Call) else dec
     parts = ast.unparse(func).split(".")

@@ -11,8 +11,14 @@ is, and its partial derivatives, from the user's function, are inlined).
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 
-from ad_compiler.frontend.callees import custom_partials, returned_count, source_of
+from ad_compiler.frontend.callees import (
+    custom_partials,
+    rematerialized,
+    returned_count,
+    source_of,
+)
 from ad_compiler.frontend.external import external_source
 from ad_compiler.frontend.lower_arrays import (
     _aliased_names,
@@ -168,6 +174,8 @@ class CallLowering:
             return self.call_custom(node, callee, ref, src, inner, values, partials)
         if key in self.stack:
             return self.call_recursive(node, callee, src, scope, inner, values)
+        if rematerialized(ref, src, scope):  # @checkpoint: a call, as recursion's
+            return self.call_recursive(node, callee, src, scope, inner, values, True)
         return self.inline(inner, values)
 
     def arguments(self, node: ast.Call, callee: str, inner, defaults=None) -> dict:
@@ -272,9 +280,10 @@ class CallLowering:
             )
         return args
 
-    def call_recursive(self, node, callee, src, scope, inner, values):
+    def call_recursive(self, node, callee, src, scope, inner, values, remat=False):
         """A recursive call stays a call: the callee is lowered on its own, once,
-        and its derivatives are emitted as functions calling each other."""
+        and its derivatives are emitted as functions calling each other.
+        ``remat``: the callee is marked ``@checkpoint`` (its IR says so)."""
         args = self.scalar_args(node, callee, inner, values)
         name = src.node.name
         if name not in self.program:
@@ -286,6 +295,8 @@ class CallLowering:
                 False,
             )
             self.program[name] = alone.run()
+            if remat:
+                self.program[name] = replace(self.program[name], checkpoint=("remat",))
         n = returned_count(src.node)
         outs = tuple(self.namer.temp() for _ in range(n))
         with self.b.at(self.src.loc(node)):

@@ -465,6 +465,12 @@ class Function:
     # (param name, where, key) of each keyword-only parameter read live from
     # the user's scope on every call (see callables.ArrayDerivative)
     scope_sources: tuple = field(default=(), compare=False, repr=False)
+    # ("revolve", k): reverse mode checkpoints the outermost loops with at most
+    # k snapshots each (docs/checkpointing.md); () tapes them as usual
+    checkpoint: tuple = ()
+    # what a derivative with checkpointed loops calls besides itself, emitted
+    # beside it (ad/checkpoint_loops.py): its steps' IR, its drivers' text
+    helpers: tuple = field(default=(), compare=False, repr=False)
 
     def __str__(self) -> str:
         lines = [f"def {self.name}({signature(self)}):"]

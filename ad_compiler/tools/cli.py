@@ -190,6 +190,19 @@ def _add_compile(sub) -> None:
         "list tapes as arrays, index loops (docs/jit.md; the module imports numba)",
     )
     c.add_argument(
+        "--checkpoint",
+        choices=("revolve",),
+        help="reverse mode: checkpoint the outermost `for ... in range(...)` loops "
+        "(binomial checkpointing: at most --snapshots states kept, the steps between "
+        "them run again; docs/checkpointing.md)",
+    )
+    c.add_argument(
+        "--snapshots",
+        type=int,
+        metavar="K",
+        help="with --checkpoint revolve: the snapshots kept per loop (default 10)",
+    )
+    c.add_argument(
         "--keep-going",
         action="store_true",
         help="emit the functions that compile, leaving out (and listing, on stderr "
@@ -638,6 +651,20 @@ def _numba_ready(module: str) -> str:
     return numba_ready.rewrite(module.replace(SELF_CONTAINED, now, 1), cache=True)
 
 
+def _checkpoint_option(args) -> tuple:
+    """``("revolve", k)`` from --checkpoint/--snapshots, or ``()``."""
+    if args.checkpoint is None:
+        if args.snapshots is not None:
+            raise UsageError("--snapshots goes with --checkpoint revolve")
+        return ()
+    if args.mode != "reverse":
+        raise UsageError("--checkpoint goes with --mode reverse (the default)")
+    k = 10 if args.snapshots is None else args.snapshots
+    if k < 1:
+        raise UsageError(f"--snapshots must be at least 1, got {k}")
+    return ("revolve", k)
+
+
 def _compile(args, argv: list[str]) -> int:
     out = args.output
     if out:
@@ -666,6 +693,7 @@ def _compile(args, argv: list[str]) -> int:
                 shape_of=shape_of,
                 seconds=args.seconds,
                 keep_going=args.keep_going,
+                checkpoint=_checkpoint_option(args),
             )
             return _numba_ready(module) if args.jit else module
         except KeptGoing as kept:  # some functions left out: report them below

@@ -17,6 +17,7 @@ from ad_compiler.backend.codegen import emit_module, format_source
 from ad_compiler.backend.names import rename_params
 from ad_compiler.driver import (
     array_operations,
+    checkpoint_parts,
     declared_shapes,
     derivative_ir,
     describe,
@@ -69,6 +70,7 @@ def compile_file(
     shape_of: dict | None = None,
     seconds: float | None = 60.0,
     keep_going: bool = False,
+    checkpoint: tuple = (),
 ) -> str:
     """Derivatives of a file's top-level functions, as one self-contained module.
 
@@ -85,7 +87,8 @@ def compile_file(
     :mod:`ad_compiler.tools.whole_file`) or :class:`UsageError`.  With
     ``keep_going``, the functions that fail are left out and, if there are any,
     :class:`KeptGoing` is raised, holding the module of the others (with the
-    skipped ones listed in a comment block) and the errors.
+    skipped ones listed in a comment block) and the errors.  ``checkpoint``:
+    ``("revolve", k)`` checkpoints reverse mode's loops (docs/checkpointing.md).
     """
     lines = tuple(source_lines(text))
     if mode == "symbolic" and not ir_only:
@@ -112,6 +115,8 @@ def compile_file(
         if mode in ("hessian", "hvp", "jacobian"):
             kind = _second_order_kind(fn, mode, idx)
         tree = 0 if len(idx) == 1 else tuple(range(len(idx)))
+        if checkpoint and mode == "reverse":
+            fn = replace(fn, checkpoint=checkpoint)
         try:
             d = derivative_ir(fn, kind, idx, tree)
         except CompileError as exc:
@@ -121,7 +126,9 @@ def compile_file(
             report[0].add(fn.name, exc)
             continue
         d = replace(d, doc=describe(fn, kind, idx, f"{file}:{fn.loc.line}"))
-        derivatives += [d] + helper_irs(fn, kind)
+        d, steps, texts = checkpoint_parts(d)
+        derivatives += [d] + helper_irs(fn, kind) + steps
+        wrappers += [t for t in texts if t not in wrappers]
         primals.append(fn)
         if mode in ("hessian", "jacobian"):
             # the wrapper's text reads these globals: no parameter may hide one
