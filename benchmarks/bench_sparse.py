@@ -60,18 +60,10 @@ SIZES = {"rosenbrock": [1000, 10_000, 100_000], "pde": [32, 100, 317]}
 DENSE_BYTES = 2e9  # what a dense contender may take: 4 n x n float64 arrays
 COLUMNS = ["ours dense", "ours sparse", "jax dense", "jax+colour"]
 
-
-def rosenbrock(x):
-    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-
-
-def pde_residual(u, f):
-    m = u.shape[0]
-    h = 1.0 / (m + 1)
-    p = np.zeros((m + 2, m + 2))
-    p[1:-1, 1:-1] = u
-    lap = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4.0 * u
-    return -lap / h**2 + u**3 - f
+# the two problems, from samples/
+sys.path.insert(0, str(HERE.parent / "samples"))
+from laplacian import pde_residual  # noqa: E402
+from rosenbrock import rosenbrock  # noqa: E402
 
 
 def jax_problems(jnp):

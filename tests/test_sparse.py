@@ -1,6 +1,8 @@
 """Sparse Jacobians and Hessians (issue 21): the colourings, the compressed
 passes and their decompression, ``jacobian(f, sparse=True)`` and
-``hessian(f, sparse=True)`` against the dense derivatives."""
+``hessian(f, sparse=True)`` against the dense derivatives, on the two
+reference problems of issue 21 (samples/rosenbrock.py, samples/laplacian.py)
+and functions of other structures."""
 
 import sys
 
@@ -9,6 +11,8 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from laplacian import pde_residual, pde_residual_padded
+from rosenbrock import rosenbrock
 
 from ad_compiler import UsageError, hessian, jacobian
 from ad_compiler.sparsity import compressed, patterns
@@ -19,29 +23,6 @@ from ad_compiler.sparsity.coloring import (
     row_coloring,
     star_coloring,
 )
-
-# --- the two reference problems of issue 21 ---------------------------------
-
-
-def rosenbrock(x):  # chained extended Rosenbrock: tridiagonal Hessian
-    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-
-
-def pde_residual(u, f):  # 2-D Laplacian + cubic reaction, u: (m, m), zero boundary
-    m = u.shape[0]
-    h = 1.0 / (m + 1)
-    p = np.zeros((m + 2, m + 2))
-    p[1:-1, 1:-1] = u
-    lap = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4.0 * u
-    return -lap / h**2 + u**3 - f
-
-
-def pde_residual_padded(u, f):  # the same with np.pad
-    m = u.shape[0]
-    p = np.pad(u, 1)
-    lap = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4.0 * u
-    return -lap * (m + 1) ** 2 + u**3 - f
-
 
 # --- more structures: banded, block, arrow, diagonal --------------------------
 
