@@ -22,6 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ad_compiler import sized
 from ad_compiler.backend.loader import expose, source_of
 from ad_compiler.driver import (
     WHAT,
@@ -57,7 +58,6 @@ from ad_compiler.ir.nodes import (
     tree_leaves,
 )
 from ad_compiler.trees import is_plain
-from ad_compiler import sized
 
 # ad_compiler.ad.jacobians builds on this module.  The one derivative of it this
 # module needs -- a gradient through emitted code that holds a tape, taken in
