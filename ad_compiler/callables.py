@@ -513,7 +513,7 @@ class ArrayDerivative:
             routed = self._trees = _tree_derivative(f, self.kind, argnums)
         full = routed.bind(args)  # the defaults filled in
         wrapper = routed.for_arguments(full)
-        return lambda *_: wrapper(*full)
+        return lambda *_, **live: wrapper(*full, **live)  # (the scope arrays)
 
     def _current(self):
         if self._last is not None:

@@ -38,14 +38,33 @@ from ad_compiler.primitives.table import PRIMITIVES
 
 MOST_SIZES = 8
 
-# reading a shape: the value is fixed where the operand's shape is
-_SHAPE_READERS = frozenset(
-    {"shape", "len", "size", "size_of_shape", "broadcast", "broadcast_of_shapes"}
-)
+# reading a shape: a number or tuple, fixed where the operand's shape is
+_SHAPE_READERS = frozenset({"shape", "len", "size", "size_of_shape"})
+# np.broadcast(a, b): an object (or, lazily, an array) shaped like the
+# broadcast: its shape is loose where an operand's is
+_BROADCASTS = frozenset({"broadcast", "broadcast_of_shapes"})
 # the output's shape is a function of the operands' shapes alone
 _SHAPES_ONLY = frozenset({"like", "sum_to", "unindex", "setitem", "untake_along"})
-# the output's shape depends on the values of any operand
-_BY_VALUES = frozenset({"bincount", "repeat", "unrepeat", "tile", "tile_any", "call"})
+# rows whose array operands are data, never a shape, a count or an index (their
+# numbers may still be: checked apart); every other row's operands may decide
+# its output's shape by their values (np.ones(s) of an int array s, reshape,
+# broadcast_to, tile, repeat ...)
+_DATA_ROWS = frozenset(
+    {"sum", "mean", "prod", "amax", "amin", "var", "std", "average", "ptp"}
+    | {"cumsum", "cumprod", "diff", "norm", "trace", "logsumexp", "softmax"}
+    | {"log_softmax", "matmul", "dot", "inner", "outer", "tensordot", "einsum"}
+    | {"einsum_n", "einsum_any", "kron", "cross", "transpose", "moveaxis"}
+    | {"swapaxes", "expand_dims", "squeeze", "flip_all", "diagonal", "tril"}
+    | {"triu", "copy", "concatenate", "stack", "hstack", "vstack", "dstack"}
+    | {"column_stack", "atleast_1d", "atleast_2d", "atleast_3d", "lead"}
+    | {"roll", "pad", "solve", "inv", "det", "slogdet", "slogdet_sign"}
+    | {"cholesky", "solve_triangular", "cho_factor", "cho_solve", "pinv"}
+    | {"matrix_power", "expm", "lstsq", "eigh_v", "eigh_w", "qr_q", "qr_r"}
+    | {"svd_s", "svd_u", "svd_vh", "list_append", "list_concat", "list_get"}
+    | {"list_new", "list_stack", "list_sum", "list_zeros", "list_rows"}
+    | {"list_add_all", "list_add_at", "list_add_pieces", "list_add_rows"}
+    | {"push", "tape", "tape_len", "written", "print"}
+)
 # what a probe can drop: a broadcast to a template, a sum back to one
 PROBED = ("like", "sum_to")
 
@@ -90,6 +109,8 @@ class _Fixed:
     def eqn(self, e: Eqn) -> None:
         if e.prim in _SHAPE_READERS:
             val, loose = any(map(self.is_loose, e.ins)), False
+        elif e.prim in _BROADCASTS:
+            val = loose = any(map(self.is_loose, e.ins))
         else:
             val = any(map(self.is_val, e.ins))
             loose = any(map(self.is_loose, e.ins))
@@ -102,12 +123,11 @@ class _Fixed:
         row = PRIMITIVES[e.prim]
         if row.elementwise or e.prim in _SHAPES_ONLY:
             return ()
-        if e.prim in _BY_VALUES:
-            return e.ins
         if e.prim == "getitem":  # bounds, indices and masks
             return e.ins[1:]
-        # numbers, tuples and lists (a size, a count, a shape); an array's
-        # values decide no other row's shape
+        if e.prim not in _DATA_ROWS:  # (a shape given as an array: np.ones(s))
+            return e.ins
+        # numbers, tuples (a size, a count, a shape, an axis)
         return tuple(a for a in e.ins if not self.array(a))
 
     def array(self, a) -> bool:

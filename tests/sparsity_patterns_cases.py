@@ -66,3 +66,24 @@ def guarded_index(x):
     if x[0] > 100.0:  # never taken for short x in practice: x[5] would fail
         return x[5]
     return x[1] * 2.0
+
+
+def switched_on(x):  # x[0] reaches y only in the last iteration
+    y = x
+    for i in range(3):
+        y = y + x * x[0] * (i == 2)
+    return y
+
+
+def rolled_late(x):
+    y = x * 1.0
+    for i in range(3):
+        y = y + np.roll(x, 1) * (i == 2)
+    return np.sum(y * y)
+
+
+def where_late(x):
+    y = x
+    for i in range(6):
+        y = np.where(i == 4, y * x[0], y)
+    return y

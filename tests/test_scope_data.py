@@ -149,6 +149,22 @@ def test_module_global_arrays_both_modes_and_rebinding(monkeypatch):
     )
 
 
+def tuple_and_global(w, s):
+    return np.sum(w * TARGET) * s[0] + np.sum(DATA) * s[1]
+
+
+def test_a_tree_argument_beside_a_global_array(monkeypatch):
+    """A tuple argument takes the tree route; the scope arrays are still
+    passed to it, live (found by review: a TypeError before)."""
+    g = grad(tuple_and_global, argnums=(0, 1))
+    w = np.array([0.5, 2.0])
+    gw, gs = g(w, (2.0, 3.0))
+    np.testing.assert_allclose(gw, TARGET * 2.0)
+    np.testing.assert_allclose(gs, (np.sum(w * TARGET), np.sum(DATA)))
+    monkeypatch.setitem(globals(), "TARGET", np.array([1.0, 1.0]))
+    np.testing.assert_allclose(g(w, (2.0, 3.0))[0], [2.0, 2.0])
+
+
 def test_a_global_array_read_by_an_inlined_helper():
     check_both_modes(calls_global_helper, W0)
     assert "*, DATA" in grad(calls_global_helper).source

@@ -100,6 +100,31 @@ def test_a_bound_read_from_a_number_keeps_its_helpers():
         assert not any(str(a) in loose for a in e.ins)
 
 
+def ones_of(a, s):  # a shape given as an int array: its values are the shape
+    return np.sum(np.ones(s) * a)
+
+
+def spread(x, n):  # np.broadcast(x[:n], x[:1]): a template of a value's shape
+    return np.sum(x[:n] * x[:1])
+
+
+@pytest.mark.parametrize(
+    "f, first, then",
+    [
+        (ones_of, (np.array([1.5]), np.array([1])), (np.array([1.5]), np.array([4]))),
+        (spread, (np.linspace(0.5, 2, 4), 1), (np.linspace(0.5, 2, 4), 4)),
+    ],
+)
+def test_shapes_from_values_through_shape_arguments_and_templates(f, first, then):
+    """A shape from an array's values (np.ones(s)) and a broadcast template of
+    a slice of a number's length are not fixed by the arguments' shapes: the
+    second call, of the same shapes, must still sum back (found by review:
+    [1, 1, 1, 1] for [4.], and a crash)."""
+    g = grad(f)
+    for args in (first, then, first):
+        check(g, f, args, (0,))
+
+
 @pytest.mark.parametrize("f", [masked, until])
 def test_shapes_from_values_are_never_probed(f):
     g = grad(f)

@@ -33,7 +33,7 @@ from sparsity_patterns_cases import (
     while_on_input,
 )
 
-from ad_compiler import UsageError, sparsity
+from ad_compiler import UsageError, hessian, jacobian, sparsity
 from ad_compiler.ir.nodes import Eqn, Function, Var
 from ad_compiler.primitives.table import PRIMITIVES
 from ad_compiler.sparsity import rules
@@ -296,6 +296,26 @@ def test_a_loop_whose_body_ignores_its_index_stops_at_a_fixed_point():
     assert time.perf_counter() - start < 1.0 and p.static
     expected = np.eye(6, dtype=bool) | np.eye(6, dtype=bool)[::-1]
     np.testing.assert_array_equal(p.matrix.toarray(), expected)
+
+
+@pytest.mark.parametrize("name", ["switched_on", "where_late", "rolled_late"])
+def test_an_index_that_switches_a_dependency_on_late_is_no_fixed_point(name):
+    """``y + x * x[0] * (i == 2)``: nothing new until the last iteration, so the
+    carried pattern is unchanged after the first; the loop must still run on
+    (the product by a known 0 is what hides the dependency)."""
+    import sparsity_patterns_cases as cases
+
+    f = getattr(cases, name)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x = rng.uniform(0.5, 2.0, 5)
+        if name == "rolled_late":
+            dense, p = hessian(f)(x), hessian_pattern(f, (x,))
+        else:
+            dense, p = jacobian(f)(x), jacobian_pattern(f, (x,))
+        dense = np.asarray(dense).reshape(p.matrix.shape)
+        assert not ((dense != 0) & ~p.matrix.toarray()).any(), name
+        assert p.static
 
 
 def test_a_loop_indexing_by_its_index_is_iterated_and_exact():

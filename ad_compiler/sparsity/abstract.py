@@ -351,10 +351,16 @@ def adjoint_live(fn: Function) -> set[str]:
     return live
 
 
+# the elementwise rows whose pattern a known operand refines (rules.elementwise)
+_BY_KNOWN = frozenset({"mul", "select"})
+
+
 def _index_free(s: For) -> bool:
     """Whether the patterns a loop body gives cannot depend on its index: the
-    index reaches only elementwise rows (whose pattern does not depend on the
-    values), never an index, a shape, a branch or a nested loop's bounds."""
+    index reaches only elementwise rows whose pattern does not depend on the
+    values, never an index, a shape, a branch or a nested loop's bounds, nor
+    a product or a ``where`` (refined by a known operand: ``x * (i == 2)`` has
+    no dependence until the iteration where it is 1)."""
     tainted = {v.name for v in s.index}
     changed = True
     while changed:
@@ -364,7 +370,7 @@ def _index_free(s: For) -> bool:
             if not tainted & reads:
                 continue
             if isinstance(st, Eqn):
-                if not PRIMITIVES[st.prim].elementwise:
+                if not PRIMITIVES[st.prim].elementwise or st.prim in _BY_KNOWN:
                     return False
                 outs = {o.name for o in st.outs}
             elif isinstance(st, If):
