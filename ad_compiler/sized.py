@@ -22,8 +22,10 @@ That code serves the later calls with those exact shapes; its docstring names
 them.  A site never executed, or one whose operands' shapes could depend on
 values, stays.  Derivatives of functions whose control flow depends on values
 (a ``while`` on a value, a branch on a value that records on a tape) are not
-specialised at all.  Each derivative specialises its first
-:data:`MOST_SIZES` shape sets; later new sizes run the general code.
+specialised at all, nor ones with no such call inside a loop (outside
+loops a call costs well under a microsecond, a second emission tens of
+milliseconds).  Each derivative specialises its first :data:`MOST_SIZES`
+shape sets; later new sizes run the general code.
 """
 
 from __future__ import annotations
@@ -197,6 +199,16 @@ def _eqns(stmts):
             yield from _eqns(s.body)
 
 
+def _eqns_in_loops(stmts):
+    for s in stmts:
+        if isinstance(s, If):
+            yield from _eqns_in_loops(s.then)
+            yield from _eqns_in_loops(s.orelse)
+        elif isinstance(s, (For, While)):
+            yield from _eqns(s.test)
+            yield from _eqns(s.body)
+
+
 def _records(stmts) -> bool:
     """Whether a block pushes on a tape or changes a list (whose length a
     later loop or read would then take from the values)."""
@@ -218,7 +230,11 @@ def loose_shapes(fn: Function) -> set[str] | None:
 
 def probe_sites(fn: Function) -> dict[str, Eqn]:
     """The ``_like``/``_sum_to`` equations a probe may drop, by output name:
-    both operands' shapes fixed, no copy made."""
+    both operands' shapes fixed, no copy made; none unless one of them is in
+    a loop (outside loops each runs once a call, well under a microsecond:
+    not worth a second emission, tens of milliseconds)."""
+    if not any(e.prim in PROBED for e in _eqns_in_loops(fn.body)):
+        return {}
     loose = loose_shapes(fn)
     if loose is None:
         return {}

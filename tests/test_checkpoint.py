@@ -81,7 +81,7 @@ def _trip_counts(k):
 GRID = [(n, k) for k in (1, 2, 3, 5) for n in _trip_counts(k)]
 
 
-@pytest.mark.fast_sample(every=4)
+@pytest.mark.fast_sample(every=10)
 @pytest.mark.parametrize("n, k", GRID)
 def test_scalar_state_matches_taped(n, k):
     f = C.logistic
@@ -90,7 +90,7 @@ def test_scalar_state_matches_taped(n, k):
     close(got, grad(f, argnums=(0, 1))(*args))
 
 
-@pytest.mark.fast_sample(every=6)
+@pytest.mark.fast_sample(every=12)
 @pytest.mark.parametrize("n, k", GRID)
 @pytest.mark.parametrize("f", [C.heat, C.heat_slices], ids=["roll", "slices"])
 def test_array_state_matches_taped(f, n, k):
@@ -99,6 +99,7 @@ def test_array_state_matches_taped(f, n, k):
     close(got, grad(f, argnums=(0, 1))(u, 0.1, n))
 
 
+@pytest.mark.fast_sample(every=3)
 @pytest.mark.parametrize(
     "f, args, argnums",
     [

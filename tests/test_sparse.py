@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from laplacian import pde_residual, pde_residual_padded
 from rosenbrock import rosenbrock
+from tiers import fast
 
 from ad_compiler import UsageError, hessian, jacobian
 from ad_compiler.sparsity import compressed, patterns
@@ -417,9 +418,24 @@ def sparse_matrices(draw, symmetric=False):
     return values
 
 
-@settings(max_examples=60, deadline=None)
+DECOMPRESSION = settings(max_examples=60, deadline=None)
+
+
+# Each property twice: the full test (slow) and a fast twin (tests/tiers.py).
+@pytest.mark.slow
+@DECOMPRESSION
 @given(sparse_matrices())
 def test_decompression_recovers_any_jacobian_with_the_pattern(J):
+    check_jacobian_decompression(J)
+
+
+@fast(DECOMPRESSION)  # four examples
+@given(sparse_matrices())
+def test_decompression_recovers_any_jacobian_with_the_pattern_fast(J):
+    check_jacobian_decompression(J)
+
+
+def check_jacobian_decompression(J):
     """For any matrix J with pattern P: J·S (forward) or Sᵀ·J (reverse) with the
     seed matrix of P's colouring, decompressed, is J itself."""
     pattern = patterns.Pattern(sp.csr_matrix(J != 0), True, "test")
@@ -434,9 +450,20 @@ def test_decompression_recovers_any_jacobian_with_the_pattern(J):
     np.testing.assert_array_equal(got.toarray(), J)
 
 
-@settings(max_examples=60, deadline=None)
+@pytest.mark.slow
+@DECOMPRESSION
 @given(sparse_matrices(symmetric=True))
 def test_star_decompression_recovers_any_symmetric_matrix(H):
+    check_star_decompression(H)
+
+
+@fast(DECOMPRESSION)  # four examples
+@given(sparse_matrices(symmetric=True))
+def test_star_decompression_recovers_any_symmetric_matrix_fast(H):
+    check_star_decompression(H)
+
+
+def check_star_decompression(H):
     pattern = patterns.Pattern(sp.csr_matrix(H != 0), True, "test")
     colors = star_coloring(pattern.matrix)
     assert check_star_coloring(pattern.matrix, colors)

@@ -113,7 +113,7 @@ CORPUS = [("array", c) for c in sparsity_corpus.array_cases()] + [
 @pytest.mark.parametrize(
     "corpus, case", CORPUS, ids=lambda c: c if isinstance(c, str) else c[0]
 )
-@pytest.mark.fast_sample(every=20)
+@pytest.mark.fast_sample(every=40)
 def test_corpus_patterns_hold_every_non_zero(corpus, case):
     for result in sparsity_corpus.results([case]):
         assert not result.error, result.error
