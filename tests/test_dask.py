@@ -161,6 +161,7 @@ def test_gradient_on_chunked_data_is_lazy_and_equals_numpy(name):
         assert_lazy_and_equal(got, expected)
 
 
+@pytest.mark.fast_sample(first=1)
 @pytest.mark.parametrize("name", ["sliced", "reductions"])
 def test_the_lazy_form_is_compiled_beside_the_numpy_one(name):
     """The same derivative object keeps both: a NumPy call after a Dask call
@@ -199,6 +200,7 @@ def probabilities(w, X):
     return 1.0 / (1.0 + np.exp(-(X @ w)))
 
 
+@pytest.mark.fast_sample(first=1)  # jacrev; jacfwd in the full suite
 @pytest.mark.parametrize("jacobian", [jacrev, jacfwd])
 def test_a_jacobian_and_a_hessian_of_lazy_data_stay_lazy(jacobian):
     """The Jacobian functions cut each block out of the vector-mode result

@@ -248,6 +248,7 @@ def means(X, w):
     return np.sum(np.mean(X * w, axis=0) ** 2) + np.sum(np.mean(X, axis=(0, 1)))
 
 
+@pytest.mark.fast_sample(first=2)  # an axis of 1 and none
 @pytest.mark.parametrize("shape", [(5, 3), (4, 1), (1, 4), (3, 3), (1, 1)])
 def test_a_number_spread_over_a_reduction_needs_no_reduction(shape):
     """A number broadcast to a reduction's shape, only to be written into a

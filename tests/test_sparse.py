@@ -137,6 +137,7 @@ DIRECTIONS = {
 }
 
 
+@pytest.mark.fast_sample(every=3)  # the PDE, the block and the pair cases
 @pytest.mark.parametrize(
     "f, args, argnums", JACOBIANS, ids=[f"{c[0].__name__}-{c[2]}" for c in JACOBIANS]
 )
@@ -201,6 +202,7 @@ HESSIANS = [
 ]
 
 
+@pytest.mark.fast_sample(every=2)
 @pytest.mark.parametrize(
     "f, args, argnums", HESSIANS, ids=[f"{c[0].__name__}-{c[2]}" for c in HESSIANS]
 )
