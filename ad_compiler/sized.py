@@ -33,7 +33,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ad_compiler.ir import shape_infer, shapes
-from ad_compiler.ir.nodes import Const, Eqn, For, Function, If, Var, While, map_atoms
+from ad_compiler.ir.nodes import (
+    Const,
+    Eqn,
+    For,
+    Function,
+    If,
+    Var,
+    While,
+    iter_eqns,
+    map_atoms,
+)
 from ad_compiler.opt.dce import eliminate_dead_code
 from ad_compiler.opt.shape_sources import _map_eqns
 from ad_compiler.primitives.table import PRIMITIVES
@@ -85,7 +95,7 @@ class _Fixed:
         self.val = {p.name for p in fn.params}
         self.loose: set[str] = set()
         self.columns: dict[str, list[tuple]] = {}  # tape -> each push's items
-        for e in _eqns(fn.body):
+        for e in iter_eqns(fn.body):
             if e.prim == "push":
                 self.columns.setdefault(e.ins[0].name, []).append(e.ins[1:])
 
@@ -187,32 +197,20 @@ class _Fixed:
             self.mark(v, val, loose)
 
 
-def _eqns(stmts):
-    for s in stmts:
-        if isinstance(s, Eqn):
-            yield s
-        elif isinstance(s, If):
-            yield from _eqns(s.then)
-            yield from _eqns(s.orelse)
-        else:
-            yield from _eqns(s.test)
-            yield from _eqns(s.body)
-
-
 def _eqns_in_loops(stmts):
     for s in stmts:
         if isinstance(s, If):
             yield from _eqns_in_loops(s.then)
             yield from _eqns_in_loops(s.orelse)
         elif isinstance(s, (For, While)):
-            yield from _eqns(s.test)
-            yield from _eqns(s.body)
+            yield from iter_eqns(s.test)
+            yield from iter_eqns(s.body)
 
 
 def _records(stmts) -> bool:
     """Whether a block pushes on a tape or changes a list (whose length a
     later loop or read would then take from the values)."""
-    return any(e.prim == "push" or e.prim.startswith("list_") for e in _eqns(stmts))
+    return any(e.prim == "push" or e.prim.startswith("list_") for e in iter_eqns(stmts))
 
 
 def loose_shapes(fn: Function) -> set[str] | None:
@@ -239,7 +237,7 @@ def probe_sites(fn: Function) -> dict[str, Eqn]:
     if loose is None:
         return {}
     found = {}
-    for e in _eqns(fn.body):
+    for e in iter_eqns(fn.body):
         if e.prim in PROBED and not e.param("copy"):
             if all(isinstance(a, Const) or a.name not in loose for a in e.ins):
                 found[e.out.name] = e
